@@ -1,0 +1,67 @@
+"""Activities of the entente workflow: load, decide (in the aggregate), save.
+
+Each is idempotent. Commands carry a `command_id` (the workflow id and the
+Temporal update id): the aggregate remembers the ids it applied, so a retried
+activity finds its command already recorded and appends nothing. `advance`
+records only what the calendar makes due, and nothing is due twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.errors import refusals_are_final
+from domain.agreements import commands as c
+from domain.agreements.application import Ententes
+from domain.agreements.state import AgreementView
+
+
+class DraftInput(BaseModel):
+    command: c.DraftAgreement
+    at: datetime
+
+
+class ExecuteInput(BaseModel):
+    code: str
+    command: c.AgreementCommand
+    at: datetime
+
+
+class AdvanceInput(BaseModel):
+    code: str
+    now: datetime
+
+
+class LoadInput(BaseModel):
+    code: str
+
+
+class AgreementActivities:
+    def __init__(self, ententes: Ententes) -> None:
+        self.ententes = ententes
+
+    @activity.defn(name="agreement.draft")
+    @refusals_are_final
+    def draft(self, inp: DraftInput) -> AgreementView:
+        return self.ententes.draft(inp.command, inp.at)
+
+    @activity.defn(name="agreement.execute")
+    @refusals_are_final
+    def execute(self, inp: ExecuteInput) -> AgreementView:
+        return self.ententes.execute(inp.code, inp.command, inp.at)
+
+    @activity.defn(name="agreement.advance")
+    @refusals_are_final
+    def advance(self, inp: AdvanceInput) -> AgreementView:
+        return self.ententes.advance(inp.code, inp.now)
+
+    @activity.defn(name="agreement.load")
+    @refusals_are_final
+    def load(self, inp: LoadInput) -> AgreementView:
+        return self.ententes.view(inp.code)
+
+    def all(self) -> list[object]:
+        return [self.draft, self.execute, self.advance, self.load]

@@ -1,0 +1,432 @@
+"""The entente aggregate: every fact of an agreement's life is one of its events.
+
+Public methods check the rules (on the same view the workflow validates with),
+then call a private `@event` method whose body only changes state: that body
+runs again on every replay, so it computes nothing that could differ (ids,
+timestamps and fingerprints are computed beforehand and passed in).
+
+Every command carries a `command_id`; an id already applied is a no-op, so a
+retried activity records nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.agreements import commands as c
+from domain.agreements import rules
+from domain.agreements.model import AgreementContent, AgreementKind
+from domain.agreements.state import (
+    AgreementPolicy,
+    AgreementStatus,
+    AgreementView,
+    Proposal,
+    ProposalPurpose,
+    ProposalStage,
+    ReviewOutcome,
+    ReviewRecord,
+    Revocation,
+    Signature,
+    VersionInfo,
+)
+from domain.clock import add_months, local_date, start_of
+
+NAMESPACE = UUID("6b1f3a52-8d0e-4c51-9a37-2f0c8e4d1a10")
+
+
+def entente_id(code: str) -> UUID:
+    """Deterministic id from the business key: a retried 'draft' finds what it made."""
+    return uuid5(NAMESPACE, f"entente:{code}")
+
+
+class Entente(Aggregate):
+    # ------------------------------------------------------------------ creation
+    @staticmethod
+    def create_id(code: str, **_: Any) -> UUID:
+        return entente_id(code)
+
+    @event("Drafted")
+    def __init__(
+        self, code: str, content: dict[str, Any], fingerprint: str, by: str, at: datetime, command_id: str
+    ) -> None:
+        parsed = AgreementContent.model_validate(content)
+        self.code = code
+        self.kind: AgreementKind = parsed.kind
+        self.contents: dict[int, AgreementContent] = {1: parsed}
+        self.version_infos: list[VersionInfo] = [
+            VersionInfo(number=1, author=by, reason="version initiale", at=at, fingerprint=fingerprint)
+        ]
+        self.in_force_version: int | None = None
+        self.proposal: Proposal | None = Proposal(
+            version=1, purpose=ProposalPurpose.INITIAL, stage=ProposalStage.DRAFTING
+        )
+        self.status = AgreementStatus.DRAFT
+        self.activated_on: date | None = None
+        self.next_review_due: date | None = None
+        self.review_pending: date | None = None
+        self.review_escalations = 0
+        self.reviews: list[ReviewRecord] = []
+        self.revocation: Revocation | None = None
+        self.ended_on: date | None = None
+        self.end_reason: str | None = None
+        self.applied: set[str] = {command_id}
+
+    @classmethod
+    def draft(cls, cmd: c.DraftAgreement, at: datetime) -> Entente:
+        return cls(
+            code=cmd.code,
+            content=cmd.content.model_dump(mode="json"),
+            fingerprint=cmd.content.fingerprint(),
+            by=cmd.by,
+            at=at,
+            command_id=cmd.command_id,
+        )
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def latest_version(self) -> int:
+        return max(self.contents)
+
+    def view(self) -> AgreementView:
+        current = self.contents[self.in_force_version or self.latest_version]
+        proposed = self.contents[self.proposal.version] if self.proposal else None
+        return AgreementView(
+            agreement_id=str(self.id),
+            code=self.code,
+            kind=self.kind,
+            title=current.title,
+            status=self.status,
+            latest_version=self.latest_version,
+            versions=list(self.version_infos),
+            in_force_version=self.in_force_version,
+            content=current,
+            proposal=self.proposal,
+            proposed_content=proposed,
+            activated_on=self.activated_on,
+            next_review_due=self.next_review_due,
+            review_pending=self.review_pending,
+            review_escalations=self.review_escalations,
+            reviews=list(self.reviews),
+            revocation=self.revocation,
+            ended_on=self.ended_on,
+            end_reason=self.end_reason,
+            event_count=self.version,
+        )
+
+    def content_of(self, version: int) -> AgreementContent:
+        return self.contents[version]
+
+    def already(self, cmd: c.Command) -> bool:
+        return bool(cmd.command_id) and cmd.command_id in self.applied
+
+    # ------------------------------------------------------------------ drafting
+    def revise(self, cmd: c.ReviseDraft, at: datetime) -> None:
+        if self.already(cmd):
+            return
+        rules.check_revise(self.view(), cmd)
+        self._revised(
+            version=self.latest_version + 1,
+            content=cmd.content.model_dump(mode="json"),
+            fingerprint=cmd.content.fingerprint(),
+            reason=cmd.reason,
+            by=cmd.by,
+            at=at,
+            command_id=cmd.command_id,
+        )
+
+    @event("DraftRevised")
+    def _revised(
+        self, version: int, content: dict[str, Any], fingerprint: str, reason: str | None, by: str,
+        at: datetime, command_id: str,
+    ) -> None:
+        # A change after any signature voids the signatures collected so far:
+        # the new version goes back to drafting and must be submitted again.
+        assert self.proposal is not None  # noqa: S101
+        self._add_version(version, content, fingerprint, by, reason, at)
+        self.proposal = Proposal(version=version, purpose=self.proposal.purpose, stage=ProposalStage.DRAFTING)
+        self._sync_status()
+        self.applied.add(command_id)
+
+    def _add_version(
+        self, version: int, content: dict[str, Any], fingerprint: str, by: str, reason: str | None, at: datetime
+    ) -> None:
+        self.contents[version] = AgreementContent.model_validate(content)
+        self.version_infos.append(
+            VersionInfo(number=version, author=by, reason=reason, at=at, fingerprint=fingerprint)
+        )
+
+    def submit(self, cmd: c.SubmitForSignature, at: datetime, policy: AgreementPolicy) -> None:
+        if self.already(cmd):
+            return
+        rules.check_submit(self.view(), cmd, at)
+        deadline = cmd.signature_deadline or rules.default_signature_deadline(at, policy)
+        self._submitted(deadline=deadline, by=cmd.by, at=at, command_id=cmd.command_id)
+
+    @event("SubmittedForSignature")
+    def _submitted(self, deadline: datetime, by: str, at: datetime, command_id: str) -> None:
+        assert self.proposal is not None  # noqa: S101
+        self.proposal = self.proposal.model_copy(
+            update={"stage": ProposalStage.IN_SIGNATURE, "submitted_at": at, "signature_deadline": deadline}
+        )
+        self._sync_status()
+        self.applied.add(command_id)
+
+    # ------------------------------------------------------------------ signatures
+    def sign(self, cmd: c.SignAgreement, at: datetime) -> None:
+        if self.already(cmd):
+            return
+        rules.check_sign(self.view(), cmd)
+        self._signed(
+            party_id=cmd.party_id,
+            version=cmd.version,
+            fingerprint=self.contents[cmd.version].fingerprint(),
+            signatory=cmd.signatory,
+            title=cmd.title,
+            by=cmd.by,
+            at=at,
+            command_id=cmd.command_id,
+        )
+
+    @event("Signed")
+    def _signed(
+        self, party_id: str, version: int, fingerprint: str, signatory: str, title: str | None, by: str,
+        at: datetime, command_id: str,
+    ) -> None:
+        assert self.proposal is not None  # noqa: S101
+        sig = Signature(
+            party_id=party_id, version=version, fingerprint=fingerprint, signatory=signatory, title=title, at=at
+        )
+        signatures = [*self.proposal.signatures, sig]
+        parties = set(self.contents[version].party_ids)
+        stage = ProposalStage.SIGNED if {s.party_id for s in signatures} >= parties else ProposalStage.IN_SIGNATURE
+        self.proposal = self.proposal.model_copy(update={"signatures": signatures, "stage": stage})
+        self._sync_status()
+        self.applied.add(command_id)
+
+    def refuse(self, cmd: c.RefuseSignature, at: datetime) -> None:
+        if self.already(cmd):
+            return
+        rules.check_refuse(self.view(), cmd)
+        self._refused(party_id=cmd.party_id, version=cmd.version, reason=cmd.reason, by=cmd.by, at=at,
+                      command_id=cmd.command_id)
+
+    @event("SignatureRefused")
+    def _refused(self, party_id: str, version: int, reason: str, by: str, at: datetime, command_id: str) -> None:
+        # A refusal sends the version back to the negotiating table; signatures are void.
+        assert self.proposal is not None  # noqa: S101
+        self.proposal = Proposal(version=version, purpose=self.proposal.purpose, stage=ProposalStage.DRAFTING)
+        self._sync_status()
+        self.applied.add(command_id)
+
+    def withdraw(self, cmd: c.WithdrawFromAgreement, at: datetime) -> None:
+        if self.already(cmd):
+            return
+        rules.check_withdraw(self.view(), cmd)
+        self._withdrawn(party_id=cmd.party_id, reason=cmd.reason, by=cmd.by, at=at, command_id=cmd.command_id)
+
+    @event("PartyWithdrew")
+    def _withdrawn(self, party_id: str, reason: str, by: str, at: datetime, command_id: str) -> None:
+        if self.in_force_version is None:
+            # Never took effect: the entente is abandoned.
+            self.proposal = None
+            self.status = AgreementStatus.ABANDONED
+            self.ended_on = local_date(at)
+            self.end_reason = f"retrait de {party_id}: {reason}"
+        else:
+            # Withdrawing from a proposed amendment abandons the amendment only.
+            self.proposal = None
+        self.applied.add(command_id)
+
+    # ------------------------------------------------------------------ amendment, renewal
+    def amend(self, cmd: c.ProposeAmendment, at: datetime) -> None:
+        if self.already(cmd):
+            return
+        rules.check_amend(self.view(), cmd)
+        self._amendment_proposed(
+            version=self.latest_version + 1, purpose=ProposalPurpose.AMENDMENT.value,
+            content=cmd.content.model_dump(mode="json"), fingerprint=cmd.content.fingerprint(),
+            reason=cmd.reason, by=cmd.by, at=at, command_id=cmd.command_id,
+        )
+
+    def renew(self, cmd: c.ProposeRenewal, at: datetime) -> None:
+        if self.already(cmd):
+            return
+        rules.check_renew(self.view(), cmd, at)
+        current = self.contents[self.in_force_version or self.latest_version]
+        renewed = current.model_copy(
+            update={"duration": current.duration.model_copy(update={"end_date": cmd.end_date})}
+        )
+        self._amendment_proposed(
+            version=self.latest_version + 1, purpose=ProposalPurpose.RENEWAL.value,
+            content=renewed.model_dump(mode="json"), fingerprint=renewed.fingerprint(),
+            reason=cmd.reason, by=cmd.by, at=at, command_id=cmd.command_id,
+        )
+
+    @event("AmendmentProposed")
+    def _amendment_proposed(
+        self, version: int, purpose: str, content: dict[str, Any], fingerprint: str, reason: str, by: str,
+        at: datetime, command_id: str,
+    ) -> None:
+        self._add_version(version, content, fingerprint, by, reason, at)
+        self.proposal = Proposal(version=version, purpose=ProposalPurpose(purpose), stage=ProposalStage.DRAFTING)
+        self.applied.add(command_id)
+
+    # ------------------------------------------------------------------ review, revocation
+    def record_review(self, cmd: c.RecordReview, at: datetime, policy: AgreementPolicy) -> None:
+        if self.already(cmd):
+            return
+        rules.check_review(self.view(), cmd, at, policy)
+        assert self.next_review_due is not None  # noqa: S101
+        due = self.review_pending or self.next_review_due
+        interval = self.contents[self.in_force_version or 1].follow_up.review_interval_months
+        self._reviewed(
+            due_on=due.isoformat(), next_due=add_months(due, interval).isoformat(), outcome=cmd.outcome.value,
+            notes=cmd.notes, by=cmd.by, at=at, command_id=cmd.command_id,
+        )
+
+    @event("ReviewRecorded")
+    def _reviewed(
+        self, due_on: str, next_due: str, outcome: str, notes: str | None, by: str, at: datetime, command_id: str
+    ) -> None:
+        self.reviews.append(
+            ReviewRecord(due_on=date.fromisoformat(due_on), outcome=ReviewOutcome(outcome), decided_at=at, by=by,
+                         notes=notes)
+        )
+        self.review_pending = None
+        self.review_escalations = 0
+        self.next_review_due = date.fromisoformat(next_due)
+        self.applied.add(command_id)
+
+    def give_revocation_notice(self, cmd: c.GiveRevocationNotice, at: datetime) -> None:
+        if self.already(cmd):
+            return
+        rules.check_revoke(self.view(), cmd, at)
+        self._revocation_noticed(
+            party_id=cmd.party_id, reason=cmd.reason, effective_date=cmd.effective_date.isoformat(), by=cmd.by,
+            at=at, command_id=cmd.command_id,
+        )
+
+    @event("RevocationNoticeGiven")
+    def _revocation_noticed(
+        self, party_id: str, reason: str, effective_date: str, by: str, at: datetime, command_id: str
+    ) -> None:
+        self.revocation = Revocation(
+            party_id=party_id, reason=reason, noticed_at=at, effective_date=date.fromisoformat(effective_date)
+        )
+        self.applied.add(command_id)
+
+    # ------------------------------------------------------------------ the calendar
+    def advance(self, now: datetime, policy: AgreementPolicy) -> int:
+        """Record every transition the calendar makes due at `now`; returns how many.
+
+        Idempotent: once recorded, a transition is no longer due.
+        """
+        recorded = 0
+        while (step := self._next_transition(now, policy)) is not None:
+            step()
+            recorded += 1
+        return recorded
+
+    def _next_transition(self, now: datetime, policy: AgreementPolicy) -> Any:  # noqa: C901 - one decision table
+        if self.status.ended:
+            return None
+        view = self.view()
+        p = self.proposal
+        if p is not None and p.stage is ProposalStage.IN_SIGNATURE:
+            assert p.signature_deadline is not None  # noqa: S101
+            if now >= p.signature_deadline:
+                return lambda: self._deadline_missed(version=p.version, at=p.signature_deadline)
+            reminder = rules.reminder_moment(view, policy)
+            if reminder is not None and now >= reminder:
+                pending = [x for x in self.contents[p.version].party_ids if not p.signed_by(x)]
+                return lambda: self._reminded(version=p.version, parties=pending, at=reminder)
+        effective = rules.effective_moment(view)
+        if p is not None and effective is not None and now >= effective:
+            on = local_date(effective)
+            if self.in_force_version is None:
+                interval = self.contents[p.version].follow_up.review_interval_months
+                return lambda: self._activated(version=p.version, on=on.isoformat(),
+                                               next_review=add_months(on, interval).isoformat(), at=effective)
+            return lambda: self._amendment_in_force(version=p.version, on=on.isoformat(), at=effective)
+        if self.status is AgreementStatus.ACTIVE:
+            if self.revocation is not None:
+                moment = start_of(self.revocation.effective_date)
+                if now >= moment:
+                    return lambda: self._revoked(at=moment)
+            expiry = rules.expiry_moment(view.content)
+            if expiry is not None and now >= expiry:
+                return lambda: self._expired(at=expiry)
+            if self.review_pending is None and self.next_review_due is not None:
+                moment = start_of(self.next_review_due)
+                if now >= moment:
+                    due = self.next_review_due
+                    return lambda: self._review_due(due_on=due.isoformat(), at=moment)
+            escalation = rules.escalation_moment(view, policy)
+            if escalation is not None and now >= escalation:
+                return lambda: self._review_escalated(level=self.review_escalations + 1, at=escalation)
+        return None
+
+    @event("SignatureReminderSent")
+    def _reminded(self, version: int, parties: list[str], at: datetime) -> None:
+        assert self.proposal is not None  # noqa: S101
+        self.proposal = self.proposal.model_copy(
+            update={"reminders_sent": self.proposal.reminders_sent + 1, "last_reminder_at": at}
+        )
+
+    @event("SignatureDeadlineMissed")
+    def _deadline_missed(self, version: int, at: datetime) -> None:
+        # Unsigned at the deadline: back to drafting, signatures void, the parties renegotiate.
+        assert self.proposal is not None  # noqa: S101
+        self.proposal = Proposal(version=version, purpose=self.proposal.purpose, stage=ProposalStage.DRAFTING)
+        self._sync_status()
+
+    @event("Activated")
+    def _activated(self, version: int, on: str, next_review: str, at: datetime) -> None:
+        self.in_force_version = version
+        self.proposal = None
+        self.activated_on = date.fromisoformat(on)
+        self.next_review_due = date.fromisoformat(next_review)
+        self.status = AgreementStatus.ACTIVE
+
+    @event("AmendmentInForce")
+    def _amendment_in_force(self, version: int, on: str, at: datetime) -> None:
+        # The amended version replaces the one in force; the review calendar is unchanged.
+        self.in_force_version = version
+        self.proposal = None
+
+    @event("ReviewDue")
+    def _review_due(self, due_on: str, at: datetime) -> None:
+        self.review_pending = date.fromisoformat(due_on)
+
+    @event("ReviewEscalated")
+    def _review_escalated(self, level: int, at: datetime) -> None:
+        self.review_escalations = level
+
+    @event("Revoked")
+    def _revoked(self, at: datetime) -> None:
+        assert self.revocation is not None  # noqa: S101
+        self.status = AgreementStatus.REVOKED
+        self.proposal = None
+        self.ended_on = self.revocation.effective_date
+        self.end_reason = f"révocation par {self.revocation.party_id}: {self.revocation.reason}"
+
+    @event("Expired")
+    def _expired(self, at: datetime) -> None:
+        self.status = AgreementStatus.EXPIRED
+        self.proposal = None
+        self.ended_on = local_date(at)
+        self.end_reason = "fin de la durée de l'entente"
+
+    # ------------------------------------------------------------------ helpers
+    def _sync_status(self) -> None:
+        if self.in_force_version is not None or self.status.ended or self.proposal is None:
+            return
+        self.status = {
+            ProposalStage.DRAFTING: AgreementStatus.DRAFT,
+            ProposalStage.IN_SIGNATURE: AgreementStatus.IN_SIGNATURE,
+            ProposalStage.SIGNED: AgreementStatus.SIGNED,
+        }[self.proposal.stage]

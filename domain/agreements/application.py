@@ -1,0 +1,142 @@
+"""Use cases of the entente: a thin list, each loading, deciding, saving.
+
+No rule lives here: the aggregate decides. `at` is the business moment given by
+the caller (the workflow's clock), distinct from the recording timestamp that
+the event store puts on every event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
+
+from domain.agreements import commands as c
+from domain.agreements.aggregate import Entente, entente_id
+from domain.agreements.diff import Change, diff_contents
+from domain.agreements.model import AgreementContent
+from domain.agreements.state import AgreementPolicy, AgreementView
+from domain.errors import DomainError, NotFound
+from domain.record import Record, event_name, event_payload
+
+
+class Ententes:
+    def __init__(self, record: Record, policy: AgreementPolicy | None = None) -> None:
+        self.record = record
+        self.policy = policy or AgreementPolicy()
+
+    # ------------------------------------------------------------------ commands
+    def draft(self, cmd: c.DraftAgreement, at: datetime) -> AgreementView:
+        """Create the entente; a retry (same code, same command) returns what it made."""
+        try:
+            existing = self.get(cmd.code)
+        except NotFound:
+            entente = Entente.draft(cmd, at)
+            self.record.save(entente)
+            return entente.view()
+        if existing.already(cmd):
+            return existing.view()
+        raise DomainError(f"an entente with code {cmd.code} already exists", code="duplicate_code")
+
+    def execute(self, code: str, cmd: c.Command, at: datetime) -> AgreementView:
+        entente = self.get(code)
+        handler = self._handlers(entente)[type(cmd)]
+        handler(cmd, at)
+        self.record.save(entente)
+        return entente.view()
+
+    def advance(self, code: str, now: datetime) -> AgreementView:
+        entente = self.get(code)
+        if entente.advance(now, self.policy):
+            self.record.save(entente)
+        return entente.view()
+
+    def _handlers(self, e: Entente) -> dict[type, Callable[[Any, datetime], None]]:
+        return {
+            c.ReviseDraft: e.revise,
+            c.SubmitForSignature: lambda cmd, at: e.submit(cmd, at, self.policy),
+            c.SignAgreement: e.sign,
+            c.RefuseSignature: e.refuse,
+            c.WithdrawFromAgreement: e.withdraw,
+            c.ProposeAmendment: e.amend,
+            c.ProposeRenewal: e.renew,
+            c.RecordReview: lambda cmd, at: e.record_review(cmd, at, self.policy),
+            c.GiveRevocationNotice: e.give_revocation_notice,
+        }
+
+    # ------------------------------------------------------------------ queries
+    def get(self, code: str, *, version: int | None = None) -> Entente:
+        try:
+            entente: Entente = self.record.repository.get(entente_id(code), version=version)
+        except AggregateNotFoundError:
+            raise NotFound(f"no entente with code {code}") from None
+        return entente
+
+    def view(self, code: str, *, as_of_event: int | None = None) -> AgreementView:
+        return self.get(code, version=as_of_event).view()
+
+    def codes(self) -> list[str]:
+        """Codes of every entente ever drafted, in the order they were drafted."""
+        topic = get_topic(Entente.Drafted)  # type: ignore[attr-defined]
+        codes: list[str] = []
+        start = 1
+        while True:
+            batch = self.record.recorder.select_notifications(start=start, limit=500, topics=[topic])
+            if not batch:
+                return codes
+            for n in batch:
+                codes.append(self.record.mapper.to_domain_event(_stored(n)).code)  # type: ignore[attr-defined]
+            start = batch[-1].id + 1
+
+    def list(self) -> list[AgreementView]:
+        return [self.view(code) for code in self.codes()]
+
+    def history(self, code: str) -> list[dict[str, Any]]:
+        aggregate_id: UUID = entente_id(code)
+        if aggregate_id not in self.record.repository:
+            raise NotFound(f"no entente with code {code}")
+        return [
+            {
+                "seq": ev.originator_version,
+                "event": event_name(ev),
+                "recorded_at": ev.timestamp,
+                **_summarise(event_payload(ev)),
+            }
+            for ev in self.record.stream(aggregate_id)
+        ]
+
+    def diff(self, code: str, old: int, new: int) -> list[Change]:
+        entente = self.get(code)
+        for v in (old, new):
+            if v not in entente.contents:
+                raise NotFound(f"entente {code} has no version {v} (latest: {entente.latest_version})")
+        return diff_contents(entente.content_of(old), entente.content_of(new))
+
+    def content(self, code: str, version: int) -> AgreementContent:
+        entente = self.get(code)
+        if version not in entente.contents:
+            raise NotFound(f"entente {code} has no version {version} (latest: {entente.latest_version})")
+        return entente.content_of(version)
+
+
+def _summarise(payload: dict[str, Any]) -> dict[str, Any]:
+    """History shows what happened; the full text of a version is read with `show --version`."""
+    out = dict(payload)
+    if "content" in out:
+        out["content"] = f"<version text, {len(str(out['content']))} chars>"
+    return out
+
+
+def _stored(notification: Any) -> Any:
+    from eventsourcing.persistence import StoredEvent
+
+    return StoredEvent(
+        originator_id=notification.originator_id,
+        originator_version=notification.originator_version,
+        topic=notification.topic,
+        state=notification.state,
+    )

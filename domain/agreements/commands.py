@@ -1,0 +1,107 @@
+"""The commands a supervisor or partner system can give an entente.
+
+One typed object per command. Field constraints are the first line of
+refusal (malformed input never reaches a workflow); the rules in `rules.py`
+are the second (a well-formed command out of turn is refused with a reason).
+Every command carries `by` (who acts) and, once inside the engine,
+a `command_id` that makes its recording idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from domain.agreements.model import AgreementContent, Code, Frozen, ShortText, Text
+from domain.agreements.state import ReviewOutcome
+
+
+class Command(Frozen):
+    by: ShortText = Field(description="who gives the command (user or system id)")
+    command_id: str = Field(default="", max_length=200)
+
+
+class DraftAgreement(Command):
+    type: Literal["draft"] = "draft"
+    code: Code
+    content: AgreementContent
+
+
+class ReviseDraft(Command):
+    type: Literal["revise"] = "revise"
+    content: AgreementContent
+    reason: Text | None = None
+
+
+class SubmitForSignature(Command):
+    type: Literal["submit"] = "submit"
+    signature_deadline: datetime | None = None  # default: the policy's signature period
+
+
+class SignAgreement(Command):
+    type: Literal["sign"] = "sign"
+    party_id: Code
+    version: int = Field(ge=1)
+    signatory: ShortText
+    title: ShortText | None = None
+
+
+class RefuseSignature(Command):
+    type: Literal["refuse"] = "refuse"
+    party_id: Code
+    version: int = Field(ge=1)
+    reason: Text
+
+
+class WithdrawFromAgreement(Command):
+    type: Literal["withdraw"] = "withdraw"
+    party_id: Code
+    reason: Text
+
+
+class ProposeAmendment(Command):
+    type: Literal["amend"] = "amend"
+    content: AgreementContent
+    reason: Text
+
+
+class ProposeRenewal(Command):
+    type: Literal["renew"] = "renew"
+    end_date: date | None  # None: renewed without an end date
+    reason: Text
+
+
+class RecordReview(Command):
+    type: Literal["review"] = "review"
+    outcome: ReviewOutcome
+    notes: Text | None = None
+
+
+class GiveRevocationNotice(Command):
+    type: Literal["revoke"] = "revoke"
+    party_id: Code
+    reason: Text
+    effective_date: date
+
+
+class Advance(Command):
+    """Time has passed: record whatever the calendar makes due (activation, review, expiry…)."""
+
+    type: Literal["advance"] = "advance"
+    now: datetime
+
+
+AgreementCommand = Annotated[
+    ReviseDraft
+    | SubmitForSignature
+    | SignAgreement
+    | RefuseSignature
+    | WithdrawFromAgreement
+    | ProposeAmendment
+    | ProposeRenewal
+    | RecordReview
+    | GiveRevocationNotice,
+    Field(discriminator="type"),
+]

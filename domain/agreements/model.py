@@ -1,0 +1,244 @@
+"""What an entente says: its parties and its content, section by section.
+
+The content follows the 13-section outline of a service agreement in the
+*Cadre de référence sur les ententes relatives aux réseaux locaux de services*
+(MSSS 2006), reproduced as Annex 3 of the *Balises* (2009, seed 000). Each
+section is a structured field because later capabilities read them: crisis
+routing asks which active agreement lets an organisation take mobile crisis
+referrals in a territory, and whether information may be shared with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AgreementKind(StrEnum):
+    """The two types of the 2006 Cadre de référence, plus the collective form."""
+
+    COLLABORATION = "entente_collaboration"
+    SERVICE = "entente_service"
+    CADRE = "entente_cadre"  # a service agreement signed collectively by a group of partners
+
+
+class OrganisationType(StrEnum):
+    CISSS = "cisss"
+    CSSS = "csss"
+    ETABLISSEMENT = "etablissement"
+    AGENCE = "agence"
+    CENTRE_PREVENTION_SUICIDE = "centre_prevention_suicide"
+    CENTRE_CRISE = "centre_crise"
+    CENTRE_ECOUTE = "centre_ecoute"
+    ORGANISME_COMMUNAUTAIRE = "organisme_communautaire"
+    AUTRE = "autre"
+
+
+class ServiceCode(StrEnum):
+    """Services an agreement can cover (Annex 2 of the Balises, seed 000)."""
+
+    INTERVENTION_CRISE_MOBILE = "intervention_crise_mobile"  # « face à face » dans le milieu
+    INTERVENTION_TELEPHONIQUE_CRISE = "intervention_telephonique_crise"
+    HEBERGEMENT_CRISE = "hebergement_crise"
+    SUIVI_POST_CRISE = "suivi_post_crise"
+    SUIVI_ETROIT = "suivi_etroit"
+    ECOUTE_TELEPHONIQUE = "ecoute_telephonique"
+    POSTVENTION = "postvention"
+    SOUTIEN_PROCHES = "soutien_proches"
+    REFERENCE_PERSONNALISEE = "reference_personnalisee"
+    CONSULTATION_SOCIALE = "consultation_sociale"
+    AUTRE = "autre"
+
+
+class ReferralChannel(StrEnum):
+    """How a référence is made (seed 001, L730-733)."""
+
+    TELEPHONE = "telephone"
+    PAPIER = "papier"
+    ELECTRONIQUE = "electronique"
+
+
+class Party(Frozen):
+    """Section 2: a signatory organisation and its mission."""
+
+    party_id: Code
+    name: ShortText
+    type: OrganisationType
+    mission: Text | None = None
+    territories: list[Code] = Field(default_factory=list)
+
+
+class AgreementObject(Frozen):
+    """Section 4."""
+
+    nature: Text
+    objectives: list[Text] = Field(default_factory=list)
+
+
+class ServiceOffer(Frozen):
+    """Section 5: one service a party provides, where, and in what volume."""
+
+    service: ServiceCode
+    provider: Code
+    territories: list[Code] = Field(min_length=1)
+    description: Text | None = None
+    annual_volume: int | None = Field(default=None, ge=0)
+    hours: ShortText | None = None  # e.g. "24/7"
+
+
+class Repondant(Frozen):
+    """Section 6: a contact person named by a party (role, not a patient)."""
+
+    party_id: Code
+    role: ShortText
+    name: ShortText
+
+
+class AccessModalities(Frozen):
+    """Section 6: who may refer, through which channels, to whom."""
+
+    criteria: list[Text] = Field(default_factory=list)
+    may_refer: list[Code] = Field(default_factory=list)
+    channels: list[ReferralChannel] = Field(default_factory=list)
+    repondants: list[Repondant] = Field(default_factory=list)
+    # An agreement may keep persons already followed by a specific program
+    # with this provider rather than that program (seed 001, L1241-1243).
+    overrides_specific_program: bool = False
+
+
+class InformationSharing(Frozen):
+    """Section 7: whether record information may be transferred, what, and how."""
+
+    permitted: bool = False
+    purposes: list[ShortText] = Field(default_factory=list)
+    items: list[ShortText] = Field(default_factory=list)
+    security_measures: list[Text] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _measures_when_permitted(self) -> InformationSharing:
+        if self.permitted and not (self.purposes and self.security_measures):
+            raise ValueError(
+                "information sharing that is permitted must name its purposes and the "
+                "security measures for the transfer (section 7)"
+            )
+        return self
+
+
+class Commitment(Frozen):
+    """Section 8: what one party undertakes."""
+
+    party_id: Code
+    text: Text
+    access_delay: ShortText | None = None
+
+
+class Funding(Frozen):
+    amount_cad: float = Field(ge=0)
+    period: ShortText = "annuel"
+    paid_by: Code
+
+
+class FollowUp(Frozen):
+    """Section 9: the comité de suivi and the review cadence."""
+
+    committee: list[ShortText] = Field(default_factory=list)
+    review_interval_months: int = Field(default=12, ge=1, le=60)
+    dispute_resolution: Text | None = None
+    accountability: Text | None = None
+
+
+class Duration(Frozen):
+    """Section 10. No effective date: in force on the last signature."""
+
+    effective_date: date | None = None
+    end_date: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Duration:
+        if self.effective_date and self.end_date and self.end_date <= self.effective_date:
+            raise ValueError("the end date must come after the effective date")
+        return self
+
+
+class SpecialProvisions(Frozen):
+    """Section 11: amendment and revocation clauses."""
+
+    amendment_clause: Text | None = None
+    revocation_notice_days: int = Field(default=90, ge=0, le=730)
+    deposit: Text | None = None
+
+
+class Annex(Frozen):
+    title: ShortText
+    text: Text
+
+
+class AgreementContent(Frozen):
+    """One version of an entente: sections 1 to 11 and 13 (12 is the signatures)."""
+
+    title: ShortText
+    kind: AgreementKind
+    preamble: Text | None = None  # 1
+    parties: list[Party] = Field(min_length=2)  # 2
+    agencies: list[ShortText] = Field(default_factory=list)  # 2
+    definitions: dict[str, Text] = Field(default_factory=dict)  # 3
+    object: AgreementObject  # 4
+    clienteles: list[Text] = Field(default_factory=list)  # 5
+    services: list[ServiceOffer] = Field(default_factory=list)  # 5
+    teaching_and_research: Text | None = None  # 5
+    access: AccessModalities = Field(default_factory=AccessModalities)  # 6
+    information_sharing: InformationSharing = Field(default_factory=InformationSharing)  # 7
+    commitments: list[Commitment] = Field(default_factory=list)  # 8
+    funding: Funding | None = None  # 8
+    follow_up: FollowUp = Field(default_factory=FollowUp)  # 9
+    duration: Duration = Field(default_factory=Duration)  # 10
+    provisions: SpecialProvisions = Field(default_factory=SpecialProvisions)  # 11
+    annexes: list[Annex] = Field(default_factory=list)  # 13
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AgreementContent:
+        ids = [p.party_id for p in self.parties]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each party appears once")
+        known = set(ids)
+        if self.kind is AgreementKind.CADRE and len(ids) < 3:
+            raise ValueError("an entente-cadre is signed collectively by a group: 3 parties or more")
+        if self.kind is not AgreementKind.COLLABORATION and not self.services:
+            raise ValueError("a service agreement names the services it covers (section 5)")
+        refs = [s.provider for s in self.services]
+        refs += [c.party_id for c in self.commitments]
+        refs += self.access.may_refer + [r.party_id for r in self.access.repondants]
+        if self.funding:
+            refs.append(self.funding.paid_by)
+        unknown = sorted(set(refs) - known)
+        if unknown:
+            raise ValueError(f"these party ids are not parties to the agreement: {unknown}")
+        return self
+
+    @property
+    def party_ids(self) -> list[str]:
+        return [p.party_id for p in self.parties]
+
+    def party(self, party_id: str) -> Party | None:
+        return next((p for p in self.parties if p.party_id == party_id), None)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON: what a signature is bound to."""
+        return hashlib.sha256(canonical_json(self.model_dump(mode="json")).encode()).hexdigest()
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

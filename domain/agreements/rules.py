@@ -1,0 +1,230 @@
+"""The lifecycle rules of an entente, as pure decisions over its view.
+
+The aggregate calls them before recording anything, and the workflow's update
+validators call the very same functions, so a refused command is refused
+before it reaches Temporal's history *and* could never be recorded anyway.
+`now` always comes from the caller (`workflow.now()` or the command).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from domain.agreements import commands as c
+from domain.agreements.model import AgreementContent
+from domain.agreements.state import (
+    AgreementPolicy,
+    AgreementStatus,
+    AgreementView,
+    ProposalStage,
+)
+from domain.clock import add_days, add_months, local_date, start_of
+from domain.errors import RuleViolation
+
+
+def _refuse(code: str, message: str) -> RuleViolation:
+    return RuleViolation(message, code=code)
+
+
+def _not_ended(view: AgreementView) -> None:
+    if view.status.ended:
+        raise _refuse("agreement_ended", f"entente {view.code} is {view.status.value}: it accepts no command")
+
+
+def check_revise(view: AgreementView, cmd: c.ReviseDraft) -> None:
+    _not_ended(view)
+    p = view.proposal
+    if p is None or p.stage is ProposalStage.SIGNED:
+        if view.status is AgreementStatus.ACTIVE:
+            raise _refuse("no_open_draft", f"entente {view.code} is in force: propose an amendment instead")
+        raise _refuse("no_open_draft", f"entente {view.code} has no version open for changes (every party signed)")
+    if cmd.content.kind is not view.kind:
+        raise _refuse("kind_changed", "the type of an entente cannot change; draft a new entente instead")
+
+
+def check_submit(view: AgreementView, cmd: c.SubmitForSignature, now: datetime) -> None:
+    _not_ended(view)
+    p = view.proposal
+    if p is None or p.stage is not ProposalStage.DRAFTING:
+        raise _refuse("not_drafting", f"entente {view.code} has no draft to submit")
+    content = view.proposed_content
+    assert content is not None  # noqa: S101 - invariant of the view, not a business rule
+    end = content.duration.end_date
+    if end is not None and end <= local_date(now):
+        raise _refuse("ends_in_past", f"version {p.version} ends on {end}: it cannot be submitted")
+    if cmd.signature_deadline is not None and cmd.signature_deadline <= now:
+        raise _refuse("deadline_in_past", "the signature deadline must be in the future")
+
+
+def check_sign(view: AgreementView, cmd: c.SignAgreement) -> None:
+    _not_ended(view)
+    p = view.proposal
+    if p is None or p.stage is not ProposalStage.IN_SIGNATURE:
+        raise _refuse("not_in_signature", f"entente {view.code} is not awaiting signatures")
+    content = view.proposed_content
+    assert content is not None  # noqa: S101
+    if content.party(cmd.party_id) is None:
+        raise _refuse(
+            "not_a_party",
+            f"{cmd.party_id} is not a party to entente {view.code} (parties: {', '.join(content.party_ids)})",
+        )
+    if cmd.version != p.version:
+        raise _refuse(
+            "superseded_version",
+            f"version {cmd.version} of entente {view.code} is superseded: version {p.version} is the one to sign",
+        )
+    if p.signed_by(cmd.party_id):
+        raise _refuse("already_signed", f"{cmd.party_id} already signed version {p.version}")
+
+
+def check_refuse(view: AgreementView, cmd: c.RefuseSignature) -> None:
+    _not_ended(view)
+    p = view.proposal
+    if p is None or p.stage is not ProposalStage.IN_SIGNATURE:
+        raise _refuse("not_in_signature", f"entente {view.code} is not awaiting signatures")
+    content = view.proposed_content
+    assert content is not None  # noqa: S101
+    if content.party(cmd.party_id) is None:
+        raise _refuse("not_a_party", f"{cmd.party_id} is not a party to entente {view.code}")
+    if cmd.version != p.version:
+        raise _refuse("superseded_version", f"version {cmd.version} is superseded by version {p.version}")
+
+
+def check_withdraw(view: AgreementView, cmd: c.WithdrawFromAgreement) -> None:
+    _not_ended(view)
+    content = view.proposed_content or view.content
+    if content.party(cmd.party_id) is None:
+        raise _refuse("not_a_party", f"{cmd.party_id} is not a party to entente {view.code}")
+    if view.in_force_version is not None and view.proposal is None:
+        raise _refuse(
+            "in_force",
+            f"entente {view.code} is in force: a party leaves it by revocation, with notice",
+        )
+
+
+def _amendable(view: AgreementView) -> None:
+    _not_ended(view)
+    if view.status is not AgreementStatus.ACTIVE:
+        raise _refuse("not_in_force", f"entente {view.code} is not in force ({view.status.value})")
+    if view.proposal is not None:
+        raise _refuse(
+            "proposal_open",
+            f"version {view.proposal.version} of entente {view.code} is already proposed: revise it instead",
+        )
+    if view.revocation is not None:
+        raise _refuse("revocation_pending", f"entente {view.code} is being revoked")
+
+
+def check_amend(view: AgreementView, cmd: c.ProposeAmendment) -> None:
+    _amendable(view)
+    if cmd.content.kind is not view.kind:
+        raise _refuse("kind_changed", "the type of an entente cannot change; draft a new entente instead")
+
+
+def check_renew(view: AgreementView, cmd: c.ProposeRenewal, now: datetime) -> None:
+    _amendable(view)
+    current_end = view.content.duration.end_date
+    if cmd.end_date is not None:
+        if cmd.end_date <= local_date(now):
+            raise _refuse("ends_in_past", "a renewal must end in the future")
+        if current_end is not None and cmd.end_date <= current_end:
+            raise _refuse("not_later", f"a renewal must end after the current end date ({current_end})")
+
+
+def check_review(view: AgreementView, cmd: c.RecordReview, now: datetime, policy: AgreementPolicy) -> None:
+    _not_ended(view)
+    if view.status is not AgreementStatus.ACTIVE or view.next_review_due is None:
+        raise _refuse("not_in_force", f"entente {view.code} is not in force: nothing to review")
+    if view.review_pending is None:
+        opens = add_days(view.next_review_due, -policy.review_window_days)
+        if local_date(now) < opens:
+            raise _refuse(
+                "review_not_due",
+                f"the next review of entente {view.code} is due on {view.next_review_due} "
+                f"(it may be held from {opens})",
+            )
+
+
+def check_revoke(view: AgreementView, cmd: c.GiveRevocationNotice, now: datetime) -> None:
+    _not_ended(view)
+    if view.status is not AgreementStatus.ACTIVE:
+        raise _refuse("not_in_force", f"entente {view.code} is not in force ({view.status.value})")
+    if view.content.party(cmd.party_id) is None:
+        raise _refuse("not_a_party", f"{cmd.party_id} is not a party to entente {view.code}")
+    if view.revocation is not None:
+        raise _refuse(
+            "revocation_pending",
+            f"entente {view.code} is already revoked as of {view.revocation.effective_date}",
+        )
+    notice = view.content.provisions.revocation_notice_days
+    earliest = add_days(local_date(now), notice)
+    if cmd.effective_date < earliest:
+        raise _refuse(
+            "notice_period",
+            f"entente {view.code} requires {notice} days' notice: revocation can take effect "
+            f"on {earliest} at the earliest, not {cmd.effective_date}",
+        )
+
+
+def default_signature_deadline(now: datetime, policy: AgreementPolicy) -> datetime:
+    return start_of(add_days(local_date(now), policy.signature_period_days + 1))
+
+
+def first_review_due(activated_on: date, content: AgreementContent) -> date:
+    return add_months(activated_on, content.follow_up.review_interval_months)
+
+
+def expiry_moment(content: AgreementContent) -> datetime | None:
+    """The end date is the last day in force: the entente expires at the next midnight."""
+    end = content.duration.end_date
+    return start_of(end + timedelta(days=1)) if end else None
+
+
+def escalation_moment(view: AgreementView, policy: AgreementPolicy) -> datetime | None:
+    if view.review_pending is None:
+        return None
+    days = policy.review_grace_days + view.review_escalations * policy.escalation_repeat_days
+    return start_of(add_days(view.review_pending, days))
+
+
+def reminder_moment(view: AgreementView, policy: AgreementPolicy) -> datetime | None:
+    p = view.proposal
+    if p is None or p.stage is not ProposalStage.IN_SIGNATURE or p.submitted_at is None:
+        return None
+    last = p.last_reminder_at or p.submitted_at
+    return last + timedelta(days=policy.reminder_interval_days)
+
+
+def effective_moment(view: AgreementView) -> datetime | None:
+    """When a fully signed proposal takes effect: its effective date, or its last signature."""
+    p, content = view.proposal, view.proposed_content
+    if p is None or content is None or p.stage is not ProposalStage.SIGNED:
+        return None
+    if content.duration.effective_date is not None:
+        return start_of(content.duration.effective_date)
+    return max(s.at for s in p.signatures)
+
+
+def next_wakeup(view: AgreementView, policy: AgreementPolicy) -> datetime | None:
+    """The next instant at which the calendar changes something; None if nothing will."""
+    if view.status.ended:
+        return None
+    p = view.proposal
+    moments: list[datetime | None] = [effective_moment(view)]
+    if p is not None and p.stage is ProposalStage.IN_SIGNATURE:
+        moments += [p.signature_deadline, reminder_moment(view, policy)]
+    if view.status is AgreementStatus.ACTIVE:
+        if view.revocation is not None:
+            moments.append(start_of(view.revocation.effective_date))
+        moments.append(expiry_moment(view.content))
+        if view.review_pending is None and view.next_review_due is not None:
+            moments.append(start_of(view.next_review_due))
+        moments.append(escalation_moment(view, policy))
+    real = [m for m in moments if m is not None]
+    return min(real) if real else None
+
+
+def due_now(view: AgreementView, policy: AgreementPolicy, now: datetime) -> bool:
+    """True when `advance(now)` would record something."""
+    wake = next_wakeup(view, policy)
+    return wake is not None and now >= wake

@@ -1,0 +1,135 @@
+"""The state of an entente as its readers see it: one typed, serialisable view.
+
+The aggregate builds it; activities return it to the workflow, whose update
+validators run the same rules on it; the CLI shows it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from domain.agreements.model import AgreementContent, AgreementKind, Frozen
+
+
+class AgreementStatus(StrEnum):
+    DRAFT = "brouillon"
+    IN_SIGNATURE = "en_signature"
+    SIGNED = "signee"  # every party signed; waiting for the effective date
+    ACTIVE = "en_vigueur"
+    REVOKED = "revoquee"
+    EXPIRED = "expiree"
+    ABANDONED = "abandonnee"  # withdrawn by a party before it ever took effect
+
+    @property
+    def ended(self) -> bool:
+        return self in {AgreementStatus.REVOKED, AgreementStatus.EXPIRED, AgreementStatus.ABANDONED}
+
+
+class ProposalPurpose(StrEnum):
+    INITIAL = "initiale"
+    AMENDMENT = "modification"
+    RENEWAL = "renouvellement"
+
+
+class ProposalStage(StrEnum):
+    DRAFTING = "redaction"
+    IN_SIGNATURE = "en_signature"
+    SIGNED = "signee"
+
+
+class ReviewOutcome(StrEnum):
+    MAINTAIN = "maintenir"
+    AMEND = "modifier"
+    REVOKE = "revoquer"
+
+
+class VersionInfo(Frozen):
+    number: int
+    author: str
+    reason: str | None
+    at: datetime
+    fingerprint: str
+
+
+class Signature(Frozen):
+    party_id: str
+    version: int
+    fingerprint: str  # the exact content signed
+    signatory: str
+    title: str | None
+    at: datetime
+
+
+class Proposal(Frozen):
+    """A version on its way to being in force: the initial one, an amendment or a renewal."""
+
+    version: int
+    purpose: ProposalPurpose
+    stage: ProposalStage
+    submitted_at: datetime | None = None
+    signature_deadline: datetime | None = None
+    signatures: list[Signature] = Field(default_factory=list)
+    reminders_sent: int = 0
+    last_reminder_at: datetime | None = None
+
+    def signed_by(self, party_id: str) -> bool:
+        return any(s.party_id == party_id for s in self.signatures)
+
+
+class ReviewRecord(Frozen):
+    due_on: date
+    outcome: ReviewOutcome
+    decided_at: datetime
+    by: str
+    notes: str | None
+
+
+class Revocation(Frozen):
+    party_id: str
+    reason: str
+    noticed_at: datetime
+    effective_date: date
+
+
+class AgreementPolicy(Frozen):
+    """Time limits of the lifecycle that the seeds leave to the parties.
+
+    The documents only say agreements are "mises à jour régulièrement" (seed
+    001, L863); these are the network's defaults, configurable per region.
+    """
+
+    signature_period_days: int = Field(default=30, ge=1, le=365)
+    reminder_interval_days: int = Field(default=7, ge=1, le=90)
+    review_window_days: int = Field(default=60, ge=0, le=180)  # a review may be held this early
+    review_grace_days: int = Field(default=30, ge=1, le=365)  # undone after this: escalation
+    escalation_repeat_days: int = Field(default=30, ge=1, le=365)
+
+
+class AgreementView(Frozen):
+    agreement_id: str
+    code: str
+    kind: AgreementKind
+    title: str
+    status: AgreementStatus
+    latest_version: int
+    versions: list[VersionInfo]
+    in_force_version: int | None
+    content: AgreementContent  # the version in force, or the latest draft before activation
+    proposal: Proposal | None
+    proposed_content: AgreementContent | None
+    activated_on: date | None
+    next_review_due: date | None
+    review_pending: date | None  # due date of a review not yet recorded
+    review_escalations: int
+    reviews: list[ReviewRecord]
+    revocation: Revocation | None
+    ended_on: date | None
+    end_reason: str | None
+    event_count: int
+
+    @property
+    def end_date(self) -> date | None:
+        return self.content.duration.end_date if self.in_force_version else None

@@ -1,0 +1,54 @@
+"""The legal record: one `eventsourcing` application over one event store.
+
+Every aggregate (entente, crisis case, consent…) is stored here, in one
+notification log, so that the audit trail can order and chain every fact of
+the store. SQLite by default, PostgreSQL in production: the choice is made by
+the environment mapping the caller builds from its settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class Record(Application[UUID]):
+    name = "arrimage"
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env=dict(env) if env is not None else None)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def stream(self, originator_id: UUID, *, lte: int | None = None) -> Iterator[DomainEventProtocol[UUID]]:
+        """The events of one aggregate in order (up to version `lte`)."""
+        return iter(self.events.get(originator_id, lte=lte))
+
+
+def event_payload(ev: DomainEventProtocol[UUID]) -> dict[str, Any]:
+    """An event's own attributes, without the envelope."""
+    skip = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+    return {k: v for k, v in ev.__dict__.items() if k not in skip}
+
+
+def event_name(ev: DomainEventProtocol[UUID]) -> str:
+    return type(ev).__qualname__.split(".")[-1]

@@ -1,0 +1,1 @@
+"""The processes of arrimage and their wiring: settings, logging, tracing, the worker, the embedded stack."""

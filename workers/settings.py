@@ -1,0 +1,73 @@
+"""One validated settings object, read once at each entry point and passed down.
+
+Every field can be set by an environment variable `ARRIMAGE_<FIELD>` (nested:
+`ARRIMAGE_AGREEMENT_POLICY__REVIEW_GRACE_DAYS=45`) or a `.env` file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.agreements.state import AgreementPolicy
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ARRIMAGE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("var"), description="SQLite files, Temporal's own database, keys")
+
+    # The legal record
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path | None = Field(default=None, description="default: <data_dir>/record.sqlite")
+    postgres_host: str = "localhost"
+    postgres_port: int = 5432
+    postgres_dbname: str = "arrimage"
+    postgres_user: str = "postgres"
+    postgres_password: SecretStr = SecretStr("")
+    postgres_schema: str = Field(default="", description="empty: the database's default schema")
+    postgres_pool_size: int = 5
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "arrimage"
+    temporal_ui_port: int = 8233
+
+    # Observability
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str = "http://localhost:4317"
+
+    agreement_policy: AgreementPolicy = Field(default_factory=AgreementPolicy)
+
+    def store_env(self) -> dict[str, str]:
+        """The `eventsourcing` environment for the configured event store."""
+        if self.store == "postgres":
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_HOST": self.postgres_host,
+                "POSTGRES_PORT": str(self.postgres_port),
+                "POSTGRES_DBNAME": self.postgres_dbname,
+                "POSTGRES_USER": self.postgres_user,
+                "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
+                "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+                "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+            }
+            if self.postgres_schema:
+                env["POSTGRES_SCHEMA"] = self.postgres_schema
+            return env
+        path = self.sqlite_path or self.data_dir / "record.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+
+    def describe_store(self) -> str:
+        if self.store == "postgres":
+            return f"postgresql://{self.postgres_user}@{self.postgres_host}:{self.postgres_port}/{self.postgres_dbname}"
+        return str((self.sqlite_path or self.data_dir / "record.sqlite").resolve())

@@ -1,0 +1,43 @@
+"""The worker process: agreement (and later case) workflows and their activities."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.agreements import AgreementActivities
+from domain.agreements.application import Ententes
+from domain.record import Record
+from workers.settings import Settings
+from workflows.agreement import AgreementWorkflow
+
+WORKFLOWS = [AgreementWorkflow]
+
+
+def open_record(settings: Settings) -> Record:
+    return Record(settings.store_env())
+
+
+def build_worker(client: Client, settings: Settings, record: Record, *, executor: ThreadPoolExecutor) -> Worker:
+    """Activities are synchronous (the event store's API is); they run in `executor`."""
+    agreements = AgreementActivities(Ententes(record, settings.agreement_policy))
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=agreements.all(),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+    )
+
+
+async def run_worker(settings: Settings, client: Client, stop: asyncio.Event | None = None) -> None:
+    record = open_record(settings)
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
+        worker = build_worker(client, settings, record, executor=executor)
+        async with worker:
+            await (stop.wait() if stop is not None else asyncio.Event().wait())
+    record.close()

@@ -1,0 +1,238 @@
+"""One long-lived workflow per entente, from the first draft to its end.
+
+It waits for signatures (with a deadline and reminders), sleeps until the
+effective date, wakes for each annual review and escalates one left undone,
+carries amendments and renewals through signature while the current version
+stays in force, and ends on revocation (after its notice) or expiry.
+
+Exposes:
+- updates, one per command (`draft`, `revise`, `submit`, `sign`, `refuse`,
+  `withdraw`, `amend`, `renew`, `review`, `revoke`), each with a validator that
+  runs the domain rules on the current view, so a refused command never
+  reaches history; the handler records it through an activity and returns the
+  new view;
+- query `state` (the view) and `next_wakeup`.
+
+Time-driven transitions are decided by the aggregate (`advance`), given
+`workflow.now()`: the workflow only knows *when* to wake, from the rules.
+Continue-as-new carries the view when the history grows long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.agreements import AdvanceInput, DraftInput, ExecuteInput, LoadInput
+    from domain.agreements import commands as c
+    from domain.agreements import rules
+    from domain.agreements.state import AgreementPolicy, AgreementView
+    from domain.errors import DomainError
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
+DRAFT_WAIT = timedelta(hours=1)  # a workflow started without its draft gives up after this
+Rule = Callable[[AgreementView], None]
+
+
+def workflow_id(code: str) -> str:
+    return f"entente-{code}"
+
+
+class AgreementWorkflowInput(BaseModel):
+    code: str
+    policy: AgreementPolicy = AgreementPolicy()
+    view: AgreementView | None = None  # carried across continue-as-new
+
+
+def refused(code: str, message: str) -> ApplicationError:
+    """A refusal: from a validator, the update is rejected and nothing reaches history."""
+    return ApplicationError(message, type=code, non_retryable=True)
+
+
+@workflow.defn(name="Entente")
+class AgreementWorkflow:
+    @workflow.init
+    def __init__(self, inp: AgreementWorkflowInput) -> None:
+        self.code = inp.code
+        self.policy = inp.policy
+        self.view: AgreementView | None = inp.view
+        self.lock = asyncio.Lock()
+        self.changed = False
+
+    @workflow.run
+    async def run(self, inp: AgreementWorkflowInput) -> AgreementView | None:
+        try:
+            await workflow.wait_condition(lambda: self.view is not None, timeout=DRAFT_WAIT)
+        except TimeoutError:
+            return None
+        while self.view is not None and not self.view.status.ended:
+            now = workflow.now()
+            if rules.due_now(self.view, self.policy, now):
+                async with self.lock:
+                    self.view = await workflow.execute_activity(
+                        "agreement.advance", AdvanceInput(code=self.code, now=now),
+                        result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                        retry_policy=ACTIVITY_RETRY,
+                    )
+                continue
+            wake = rules.next_wakeup(self.view, self.policy)
+            self.changed = False
+            try:
+                await workflow.wait_condition(
+                    lambda: self.changed, timeout=(wake - now) if wake is not None else None
+                )
+            except TimeoutError:
+                pass
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(AgreementWorkflowInput(code=self.code, policy=self.policy, view=self.view))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view
+
+    # ------------------------------------------------------------------ reading
+    @workflow.query
+    def state(self) -> AgreementView | None:
+        return self.view
+
+    @workflow.query
+    def next_wakeup(self) -> datetime | None:
+        return rules.next_wakeup(self.view, self.policy) if self.view else None
+
+    # ------------------------------------------------------------------ creating
+    @workflow.update
+    async def draft(self, cmd: c.DraftAgreement) -> AgreementView:
+        async with self.lock:
+            cmd = cmd.model_copy(update={"command_id": self._command_id()})
+            self.view = await workflow.execute_activity(
+                "agreement.draft", DraftInput(command=cmd, at=workflow.now()),
+                result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
+            )
+            self.changed = True
+            return self.view
+
+    @draft.validator
+    def _validate_draft(self, cmd: c.DraftAgreement) -> None:
+        if self.view is not None or self.lock.locked():
+            raise refused("duplicate_code", f"entente {self.code} already exists")
+        if cmd.code != self.code:
+            raise refused("wrong_workflow", f"this workflow carries entente {self.code}, not {cmd.code}")
+
+    # ------------------------------------------------------------------ commands
+    @workflow.update
+    async def revise(self, cmd: c.ReviseDraft) -> AgreementView:
+        return await self._execute(cmd, lambda v: rules.check_revise(v, cmd))
+
+    @revise.validator
+    def _validate_revise(self, cmd: c.ReviseDraft) -> None:
+        self._check(lambda v: rules.check_revise(v, cmd))
+
+    @workflow.update
+    async def submit(self, cmd: c.SubmitForSignature) -> AgreementView:
+        return await self._execute(cmd, lambda v: rules.check_submit(v, cmd, workflow.now()))
+
+    @submit.validator
+    def _validate_submit(self, cmd: c.SubmitForSignature) -> None:
+        self._check(lambda v: rules.check_submit(v, cmd, workflow.now()))
+
+    @workflow.update
+    async def sign(self, cmd: c.SignAgreement) -> AgreementView:
+        return await self._execute(cmd, lambda v: rules.check_sign(v, cmd))
+
+    @sign.validator
+    def _validate_sign(self, cmd: c.SignAgreement) -> None:
+        self._check(lambda v: rules.check_sign(v, cmd))
+
+    @workflow.update
+    async def refuse(self, cmd: c.RefuseSignature) -> AgreementView:
+        return await self._execute(cmd, lambda v: rules.check_refuse(v, cmd))
+
+    @refuse.validator
+    def _validate_refuse(self, cmd: c.RefuseSignature) -> None:
+        self._check(lambda v: rules.check_refuse(v, cmd))
+
+    @workflow.update
+    async def withdraw(self, cmd: c.WithdrawFromAgreement) -> AgreementView:
+        return await self._execute(cmd, lambda v: rules.check_withdraw(v, cmd))
+
+    @withdraw.validator
+    def _validate_withdraw(self, cmd: c.WithdrawFromAgreement) -> None:
+        self._check(lambda v: rules.check_withdraw(v, cmd))
+
+    @workflow.update
+    async def amend(self, cmd: c.ProposeAmendment) -> AgreementView:
+        return await self._execute(cmd, lambda v: rules.check_amend(v, cmd))
+
+    @amend.validator
+    def _validate_amend(self, cmd: c.ProposeAmendment) -> None:
+        self._check(lambda v: rules.check_amend(v, cmd))
+
+    @workflow.update
+    async def renew(self, cmd: c.ProposeRenewal) -> AgreementView:
+        return await self._execute(cmd, lambda v: rules.check_renew(v, cmd, workflow.now()))
+
+    @renew.validator
+    def _validate_renew(self, cmd: c.ProposeRenewal) -> None:
+        self._check(lambda v: rules.check_renew(v, cmd, workflow.now()))
+
+    @workflow.update
+    async def review(self, cmd: c.RecordReview) -> AgreementView:
+        return await self._execute(cmd, lambda v: rules.check_review(v, cmd, workflow.now(), self.policy))
+
+    @review.validator
+    def _validate_review(self, cmd: c.RecordReview) -> None:
+        self._check(lambda v: rules.check_review(v, cmd, workflow.now(), self.policy))
+
+    @workflow.update
+    async def revoke(self, cmd: c.GiveRevocationNotice) -> AgreementView:
+        return await self._execute(cmd, lambda v: rules.check_revoke(v, cmd, workflow.now()))
+
+    @revoke.validator
+    def _validate_revoke(self, cmd: c.GiveRevocationNotice) -> None:
+        self._check(lambda v: rules.check_revoke(v, cmd, workflow.now()))
+
+    # ------------------------------------------------------------------ helpers
+    def _check(self, rule: Rule) -> None:
+        """Validator side: refuse on the current view; nothing reaches history."""
+        if self.view is None:
+            raise refused("not_drafted", f"entente {self.code} is not drafted yet")
+        try:
+            rule(self.view)
+        except DomainError as err:
+            raise refused(err.code, err.message) from None
+
+    def _command_id(self) -> str:
+        update = workflow.current_update_info()
+        assert update is not None  # noqa: S101 - only called from update handlers
+        return f"{workflow.info().workflow_id}/{update.id}"
+
+    async def _execute(self, cmd: c.Command, rule: Rule) -> AgreementView:
+        async with self.lock:
+            # Another command may have been recorded since validation: check again on the
+            # fresh view. A refusal here fails the update; the aggregate would refuse too.
+            self._check(rule)
+            cmd = cmd.model_copy(update={"command_id": self._command_id()})
+            try:
+                self.view = await workflow.execute_activity(
+                    "agreement.execute",
+                    ExecuteInput(code=self.code, command=cmd, at=workflow.now()),  # type: ignore[arg-type]
+                    result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                )
+            except ActivityError as err:
+                cause = err.cause
+                if isinstance(cause, ApplicationError):
+                    raise refused(cause.type or "refused", cause.message) from None
+                raise
+            self.changed = True
+            return self.view
+
+
+__all__ = ["AgreementWorkflow", "AgreementWorkflowInput", "LoadInput", "workflow_id"]
