@@ -1,0 +1,118 @@
+"""Real parts for every test: the Temporal servers pip installed, SQLite files, PostgreSQL.
+
+- `time_env`: the time-skipping test server (years of timers in seconds).
+- `dev_env`: the Temporal dev server (what `arrimage up` runs), for visibility and restarts.
+- `store_env`: an `eventsourcing` environment, parametrised over SQLite and PostgreSQL.
+  PostgreSQL tests skip when no server answers, except under CI=true, where
+  they fail instead: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from workers.binaries import temporal_cli, temporal_test_server
+from workers.temporal import data_converter
+
+PG = {
+    "host": os.environ.get("ARRIMAGE_TEST_POSTGRES_HOST", "localhost"),
+    "port": os.environ.get("ARRIMAGE_TEST_POSTGRES_PORT", "5432"),
+    "dbname": os.environ.get("ARRIMAGE_TEST_POSTGRES_DBNAME", "test"),
+    "user": os.environ.get("ARRIMAGE_TEST_POSTGRES_USER", "postgres"),
+    "password": os.environ.get("ARRIMAGE_TEST_POSTGRES_PASSWORD", ""),
+}
+
+
+def postgres_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(connect_timeout=3, **PG):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def require_postgres() -> None:
+    if postgres_available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("PostgreSQL is required in CI (localhost:5432, database 'test')")
+    pytest.skip("no PostgreSQL server answers on localhost:5432")
+
+
+class PostgresSchema:
+    """A throw-away schema, so each test starts from an empty store."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        self.name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(autocommit=True, **PG) as conn:
+            conn.execute(f'CREATE SCHEMA "{self.name}"')
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_HOST": PG["host"],
+            "POSTGRES_PORT": PG["port"],
+            "POSTGRES_DBNAME": PG["dbname"],
+            "POSTGRES_USER": PG["user"],
+            "POSTGRES_PASSWORD": PG["password"],
+            "POSTGRES_SCHEMA": self.name,
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        }
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(autocommit=True, **PG) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    if request.param == "sqlite":
+        yield {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")}
+        return
+    require_postgres()
+    schema = PostgresSchema()
+    try:
+        yield schema.env()
+    finally:
+        schema.drop()
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")}
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=data_converter()
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(), data_converter=data_converter(), ui=False
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4().hex[:10]}"
