@@ -8,7 +8,9 @@ records only what the calendar makes due, and nothing is due twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -63,5 +65,5 @@ class AgreementActivities:
     def load(self, inp: LoadInput) -> AgreementView:
         return self.ententes.view(inp.code)
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.draft, self.execute, self.advance, self.load]

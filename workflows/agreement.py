@@ -21,6 +21,7 @@ Continue-as-new carries the view when the history grows long.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -85,12 +86,11 @@ class AgreementWorkflow:
                 continue
             wake = rules.next_wakeup(self.view, self.policy)
             self.changed = False
-            try:
+            # Wake on a command (which may change the calendar) or when the next moment comes.
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self.changed, timeout=(wake - now) if wake is not None else None
                 )
-            except TimeoutError:
-                pass
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(AgreementWorkflowInput(code=self.code, policy=self.policy, view=self.view))
@@ -210,7 +210,7 @@ class AgreementWorkflow:
 
     def _command_id(self) -> str:
         update = workflow.current_update_info()
-        assert update is not None  # noqa: S101 - only called from update handlers
+        assert update is not None
         return f"{workflow.info().workflow_id}/{update.id}"
 
     async def _execute(self, cmd: c.Command, rule: Rule) -> AgreementView:
@@ -222,7 +222,7 @@ class AgreementWorkflow:
             try:
                 self.view = await workflow.execute_activity(
                     "agreement.execute",
-                    ExecuteInput(code=self.code, command=cmd, at=workflow.now()),  # type: ignore[arg-type]
+                    ExecuteInput(code=self.code, command=cmd, at=workflow.now()),
                     result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT,
                     retry_policy=ACTIVITY_RETRY,
                 )

@@ -145,7 +145,7 @@ class Entente(Aggregate):
     ) -> None:
         # A change after any signature voids the signatures collected so far:
         # the new version goes back to drafting and must be submitted again.
-        assert self.proposal is not None  # noqa: S101
+        assert self.proposal is not None
         self._add_version(version, content, fingerprint, by, reason, at)
         self.proposal = Proposal(version=version, purpose=self.proposal.purpose, stage=ProposalStage.DRAFTING)
         self._sync_status()
@@ -168,7 +168,7 @@ class Entente(Aggregate):
 
     @event("SubmittedForSignature")
     def _submitted(self, deadline: datetime, by: str, at: datetime, command_id: str) -> None:
-        assert self.proposal is not None  # noqa: S101
+        assert self.proposal is not None
         self.proposal = self.proposal.model_copy(
             update={"stage": ProposalStage.IN_SIGNATURE, "submitted_at": at, "signature_deadline": deadline}
         )
@@ -196,7 +196,7 @@ class Entente(Aggregate):
         self, party_id: str, version: int, fingerprint: str, signatory: str, title: str | None, by: str,
         at: datetime, command_id: str,
     ) -> None:
-        assert self.proposal is not None  # noqa: S101
+        assert self.proposal is not None
         sig = Signature(
             party_id=party_id, version=version, fingerprint=fingerprint, signatory=signatory, title=title, at=at
         )
@@ -217,7 +217,7 @@ class Entente(Aggregate):
     @event("SignatureRefused")
     def _refused(self, party_id: str, version: int, reason: str, by: str, at: datetime, command_id: str) -> None:
         # A refusal sends the version back to the negotiating table; signatures are void.
-        assert self.proposal is not None  # noqa: S101
+        assert self.proposal is not None
         self.proposal = Proposal(version=version, purpose=self.proposal.purpose, stage=ProposalStage.DRAFTING)
         self._sync_status()
         self.applied.add(command_id)
@@ -280,7 +280,7 @@ class Entente(Aggregate):
         if self.already(cmd):
             return
         rules.check_review(self.view(), cmd, at, policy)
-        assert self.next_review_due is not None  # noqa: S101
+        assert self.next_review_due is not None
         due = self.review_pending or self.next_review_due
         interval = self.contents[self.in_force_version or 1].follow_up.review_interval_months
         self._reviewed(
@@ -331,13 +331,13 @@ class Entente(Aggregate):
             recorded += 1
         return recorded
 
-    def _next_transition(self, now: datetime, policy: AgreementPolicy) -> Any:  # noqa: C901 - one decision table
+    def _next_transition(self, now: datetime, policy: AgreementPolicy) -> Any:
         if self.status.ended:
             return None
         view = self.view()
         p = self.proposal
         if p is not None and p.stage is ProposalStage.IN_SIGNATURE:
-            assert p.signature_deadline is not None  # noqa: S101
+            assert p.signature_deadline is not None
             if now >= p.signature_deadline:
                 return lambda: self._deadline_missed(version=p.version, at=p.signature_deadline)
             reminder = rules.reminder_moment(view, policy)
@@ -372,7 +372,7 @@ class Entente(Aggregate):
 
     @event("SignatureReminderSent")
     def _reminded(self, version: int, parties: list[str], at: datetime) -> None:
-        assert self.proposal is not None  # noqa: S101
+        assert self.proposal is not None
         self.proposal = self.proposal.model_copy(
             update={"reminders_sent": self.proposal.reminders_sent + 1, "last_reminder_at": at}
         )
@@ -380,7 +380,7 @@ class Entente(Aggregate):
     @event("SignatureDeadlineMissed")
     def _deadline_missed(self, version: int, at: datetime) -> None:
         # Unsigned at the deadline: back to drafting, signatures void, the parties renegotiate.
-        assert self.proposal is not None  # noqa: S101
+        assert self.proposal is not None
         self.proposal = Proposal(version=version, purpose=self.proposal.purpose, stage=ProposalStage.DRAFTING)
         self._sync_status()
 
@@ -408,7 +408,7 @@ class Entente(Aggregate):
 
     @event("Revoked")
     def _revoked(self, at: datetime) -> None:
-        assert self.revocation is not None  # noqa: S101
+        assert self.revocation is not None
         self.status = AgreementStatus.REVOKED
         self.proposal = None
         self.ended_on = self.revocation.effective_date

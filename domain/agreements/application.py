@@ -7,6 +7,8 @@ the event store puts on every event.
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -92,10 +94,10 @@ class Ententes:
                 codes.append(self.record.mapper.to_domain_event(_stored(n)).code)  # type: ignore[attr-defined]
             start = batch[-1].id + 1
 
-    def list(self) -> list[AgreementView]:
+    def list(self) -> builtins.list[AgreementView]:
         return [self.view(code) for code in self.codes()]
 
-    def history(self, code: str) -> list[dict[str, Any]]:
+    def history(self, code: str) -> builtins.list[dict[str, Any]]:
         aggregate_id: UUID = entente_id(code)
         if aggregate_id not in self.record.repository:
             raise NotFound(f"no entente with code {code}")
@@ -103,13 +105,13 @@ class Ententes:
             {
                 "seq": ev.originator_version,
                 "event": event_name(ev),
-                "recorded_at": ev.timestamp,
+                "recorded_at": ev.timestamp,  # type: ignore[attr-defined]
                 **_summarise(event_payload(ev)),
             }
             for ev in self.record.stream(aggregate_id)
         ]
 
-    def diff(self, code: str, old: int, new: int) -> list[Change]:
+    def diff(self, code: str, old: int, new: int) -> builtins.list[Change]:
         entente = self.get(code)
         for v in (old, new):
             if v not in entente.contents:

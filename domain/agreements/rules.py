@@ -48,7 +48,7 @@ def check_submit(view: AgreementView, cmd: c.SubmitForSignature, now: datetime) 
     if p is None or p.stage is not ProposalStage.DRAFTING:
         raise _refuse("not_drafting", f"entente {view.code} has no draft to submit")
     content = view.proposed_content
-    assert content is not None  # noqa: S101 - invariant of the view, not a business rule
+    assert content is not None
     end = content.duration.end_date
     if end is not None and end <= local_date(now):
         raise _refuse("ends_in_past", f"version {p.version} ends on {end}: it cannot be submitted")
@@ -62,7 +62,7 @@ def check_sign(view: AgreementView, cmd: c.SignAgreement) -> None:
     if p is None or p.stage is not ProposalStage.IN_SIGNATURE:
         raise _refuse("not_in_signature", f"entente {view.code} is not awaiting signatures")
     content = view.proposed_content
-    assert content is not None  # noqa: S101
+    assert content is not None
     if content.party(cmd.party_id) is None:
         raise _refuse(
             "not_a_party",
@@ -83,7 +83,7 @@ def check_refuse(view: AgreementView, cmd: c.RefuseSignature) -> None:
     if p is None or p.stage is not ProposalStage.IN_SIGNATURE:
         raise _refuse("not_in_signature", f"entente {view.code} is not awaiting signatures")
     content = view.proposed_content
-    assert content is not None  # noqa: S101
+    assert content is not None
     if content.party(cmd.party_id) is None:
         raise _refuse("not_a_party", f"{cmd.party_id} is not a party to entente {view.code}")
     if cmd.version != p.version:
