@@ -8,7 +8,6 @@ the event store puts on every event.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
