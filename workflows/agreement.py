@@ -51,6 +51,9 @@ class AgreementWorkflowInput(BaseModel):
     code: str
     policy: AgreementPolicy = AgreementPolicy()
     view: AgreementView | None = None  # carried across continue-as-new
+    # Years of life must not outgrow Temporal's history limits (51,200 events hard, warning at
+    # 10,240): continue as new past this length, or when the server suggests it.
+    history_limit: int = 5_000
 
 
 def refused(code: str, message: str) -> ApplicationError:
@@ -65,6 +68,7 @@ class AgreementWorkflow:
         self.code = inp.code
         self.policy = inp.policy
         self.view: AgreementView | None = inp.view
+        self.history_limit = inp.history_limit
         self.lock = asyncio.Lock()
         self.changed = False
 
@@ -91,9 +95,14 @@ class AgreementWorkflow:
                 await workflow.wait_condition(
                     lambda: self.changed, timeout=(wake - now) if wake is not None else None
                 )
-            if workflow.info().is_continue_as_new_suggested():
+            info = workflow.info()
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > self.history_limit:
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(AgreementWorkflowInput(code=self.code, policy=self.policy, view=self.view))
+                workflow.continue_as_new(
+                    AgreementWorkflowInput(
+                        code=self.code, policy=self.policy, view=self.view, history_limit=self.history_limit
+                    )
+                )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view
 

@@ -1,0 +1,102 @@
+"""Mechanics of the entente workflow that its users rely on without seeing them:
+continue-as-new over years of life, and tracing through client, workflow and activities."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest_asyncio
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.testing import WorkflowEnvironment
+
+from domain.agreements import commands as c
+from domain.agreements.application import Ententes
+from domain.agreements.state import AgreementPolicy, AgreementStatus
+from domain.record import Record
+from tests.factories import service_agreement
+from workers.settings import Settings
+from workers.temporal import data_converter
+from workers.worker import build_worker
+from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput, workflow_id
+
+
+@pytest_asyncio.fixture
+async def record(sqlite_env: dict[str, str]) -> AsyncIterator[Record]:
+    rec = Record(sqlite_env)
+    yield rec
+    rec.close()
+
+
+async def start(client: Client, code: str, task_queue: str, **kw: object) -> WorkflowHandle:
+    op = WithStartWorkflowOperation(
+        AgreementWorkflow.run, AgreementWorkflowInput(code=code, **kw),  # type: ignore[arg-type]
+        id=workflow_id(code), task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    await client.execute_update_with_start_workflow(
+        AgreementWorkflow.draft, c.DraftAgreement(by="superviseur", code=code, content=service_agreement()),
+        start_workflow_operation=op,
+    )
+    return await op.workflow_handle()
+
+
+async def test_continue_as_new_carries_the_entente_across_runs(
+    time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path
+) -> None:
+    """Years of life must not outgrow history limits: past `history_limit` events the workflow
+    continues as new, carrying its view, and keeps accepting commands (issue 2, process)."""
+    policy = AgreementPolicy(signature_period_days=90, reminder_interval_days=1)
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path, agreement_policy=policy)
+    with ThreadPoolExecutor(4) as ex:
+        async with build_worker(time_env.client, settings, record, executor=ex):
+            handle = await start(time_env.client, "ENT-CAN", task_queue, policy=policy, history_limit=40)
+            first_run = (await handle.describe()).run_id
+            await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            # 20 daily reminders: each is a timer and an activity, well past 40 history events.
+            await time_env.sleep(timedelta(days=20, hours=1))
+            latest = time_env.client.get_workflow_handle(workflow_id("ENT-CAN"))
+            view = await latest.execute_update(
+                AgreementWorkflow.sign,
+                c.SignAgreement(by="p", party_id="cisss-laval", version=1, signatory="Directrice générale"),
+            )
+            assert (await latest.describe()).run_id != first_run
+            first = time_env.client.get_workflow_handle(workflow_id("ENT-CAN"), run_id=first_run)
+            events = [e.event_type async for e in first.fetch_history_events()]
+            assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    assert view.status is AgreementStatus.IN_SIGNATURE
+    assert view.proposal is not None and view.proposal.reminders_sent == 20
+    # Nothing lost or doubled in the record across runs: 20 reminders, one each.
+    names = [h["event"] for h in Ententes(record).history("ENT-CAN")]
+    assert names == ["Drafted", "SubmittedForSignature"] + ["SignatureReminderSent"] * 20 + ["Signed"]
+
+
+async def test_spans_cover_client_workflow_and_activities(
+    time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path
+) -> None:
+    """OpenTelemetry tracing is wired through client, workflows and activities (issue 2, foundation)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    traced = await Client.connect(
+        time_env.client.service_client.config.target_host,
+        data_converter=data_converter(),
+        interceptors=[TracingInterceptor(tracer=provider.get_tracer("arrimage-test"))],
+    )
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path)
+    with ThreadPoolExecutor(2) as ex:
+        async with build_worker(traced, settings, record, executor=ex):
+            handle = await start(traced, "ENT-OTEL", task_queue)
+            await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    names = {s.name for s in exporter.get_finished_spans()}
+    assert "StartUpdateWithStartWorkflow:Entente" in names or "StartWorkflow:Entente" in names, names
+    assert "RunWorkflow:Entente" in names
+    assert "StartActivity:agreement.draft" in names and "RunActivity:agreement.draft" in names
+    assert "StartActivity:agreement.execute" in names and "RunActivity:agreement.execute" in names
