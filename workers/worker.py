@@ -41,3 +41,18 @@ async def run_worker(settings: Settings, client: Client, stop: asyncio.Event | N
         async with worker:
             await (stop.wait() if stop is not None else asyncio.Event().wait())
     record.close()
+
+
+async def run_until_signalled(settings: Settings, client: Client) -> None:
+    """Run the worker until SIGINT or SIGTERM, then shut it down in order.
+
+    In-flight activities get the worker's graceful period; anything cut short is
+    retried by Temporal on another worker, and activities are idempotent.
+    """
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(settings, client, stop)
