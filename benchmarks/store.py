@@ -1,0 +1,368 @@
+"""Events appended per second to the record, on SQLite and on PostgreSQL.
+
+    .venv/bin/python -m benchmarks.store [--ententes 300] [--batch 10] [--skip-postgres] [--profile]
+
+Load: ententes of the realistic kind (two parties, 13-section content) going through the
+lifecycle the agreement workflow runs, 7 commands = 7 events each:
+
+    draft, submit, sign (party 1), sign (party 2), advance (activation on the last signature),
+    revocation notice (0 days' notice, effective today), advance (revoked)
+
+Shapes (rows of the table):
+
+- `activity`: exactly what the activities do, one command per call: `Ententes.draft/execute/advance`
+  = load the aggregate from the store (replaying its events), decide, `Record.save` (one
+  aggregate per save, one transaction), build the returned view.
+- `in-memory, 1/save`: the aggregate stays in memory between commands (no reload, no returned
+  view); still one aggregate per save.
+- `in-memory, K/save`: K ententes advance together; one `Record.save(*K aggregates)` per step.
+- `trivial aggregate`: an aggregate with one field and one event, one per save: the ceiling of
+  `eventsourcing` itself on this store, without the domain.
+
+Every run writes to a fresh store: a SQLite file (WAL, as `eventsourcing` sets it) in a
+temporary directory, or a throw-away PostgreSQL schema dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import gc
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eventsourcing.domain import Aggregate, event
+
+from benchmarks.common import (
+    postgres_available,
+    postgres_schema,
+    print_header,
+    print_table,
+    service_agreement,
+    today_local,
+)
+from domain.agreements import commands as c
+from domain.agreements.aggregate import Entente
+from domain.agreements.application import Ententes
+from domain.agreements.state import AgreementPolicy, AgreementStatus
+from domain.record import Record
+
+TARGETS = {"sqlite": 5_000.0, "postgres": 3_000.0}  # events/s, from the issue
+COMMANDS_PER_ENTENTE = 7
+BY = "bench"
+POLICY = AgreementPolicy()
+CONTENT = service_agreement()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------- stores
+@contextlib.contextmanager
+def open_store(kind: str, env_overrides: dict[str, str] | None = None) -> Iterator[Record]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="arrimage-bench-") as tmp:
+            env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(Path(tmp) / "record.sqlite")}
+            record = Record({**env, **(env_overrides or {})})
+            try:
+                yield record
+            finally:
+                record.close()
+        return
+    with postgres_schema() as env:
+        record = Record({**env, **(env_overrides or {})})
+        try:
+            yield record
+        finally:
+            record.close()
+
+
+# ---------------------------------------------------------------------- the lifecycle
+def lifecycle_commands(code: str) -> list[Callable[[Ententes], object]]:
+    """The 7 commands, as the activities issue them (one use-case call each)."""
+    parties = CONTENT.party_ids
+    return [
+        lambda e: e.draft(c.DraftAgreement(by=BY, code=code, content=CONTENT, command_id=f"{code}/1"), now()),
+        lambda e: e.execute(code, c.SubmitForSignature(by=BY, command_id=f"{code}/2"), now()),
+        lambda e: e.execute(code, c.SignAgreement(by=BY, party_id=parties[0], version=1, signatory="A. Tremblay",
+                                                  command_id=f"{code}/3"), now()),
+        lambda e: e.execute(code, c.SignAgreement(by=BY, party_id=parties[1], version=1, signatory="B. Gagnon",
+                                                  command_id=f"{code}/4"), now()),
+        lambda e: e.advance(code, now()),
+        lambda e: e.execute(code, c.GiveRevocationNotice(by=BY, party_id=parties[0], reason="fin du projet",
+                                                         effective_date=today_local(), command_id=f"{code}/6"), now()),
+        lambda e: e.advance(code, now()),
+    ]
+
+
+def in_memory_steps(code: str) -> list[Callable[[Entente | None], Entente]]:
+    """The same 7 commands on an aggregate kept in memory (the aggregate's own methods)."""
+    parties = CONTENT.party_ids
+
+    def draft(_: Entente | None) -> Entente:
+        return Entente.draft(c.DraftAgreement(by=BY, code=code, content=CONTENT, command_id=f"{code}/1"), now())
+
+    def step(fn: Callable[[Entente], object]) -> Callable[[Entente | None], Entente]:
+        def run(e: Entente | None) -> Entente:
+            assert e is not None
+            fn(e)
+            return e
+
+        return run
+
+    return [
+        draft,
+        step(lambda e: e.submit(c.SubmitForSignature(by=BY, command_id=f"{code}/2"), now(), POLICY)),
+        step(lambda e: e.sign(c.SignAgreement(by=BY, party_id=parties[0], version=1, signatory="A. Tremblay",
+                                              command_id=f"{code}/3"), now())),
+        step(lambda e: e.sign(c.SignAgreement(by=BY, party_id=parties[1], version=1, signatory="B. Gagnon",
+                                              command_id=f"{code}/4"), now())),
+        step(lambda e: e.advance(now(), POLICY)),
+        step(lambda e: e.give_revocation_notice(
+            c.GiveRevocationNotice(by=BY, party_id=parties[0], reason="fin du projet", effective_date=today_local(),
+                                   command_id=f"{code}/6"), now())),
+        step(lambda e: e.advance(now(), POLICY)),
+    ]
+
+
+class Counter(Aggregate):
+    """The trivial aggregate: the store's ceiling without the domain."""
+
+    @event("Created")
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.n = 0
+
+    @event("Incremented")
+    def increment(self, by: int) -> None:
+        self.n += by
+
+
+@dataclass
+class Result:
+    shape: str
+    aggregates_per_save: int
+    commands: int
+    events: int
+    seconds: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def commands_per_s(self) -> float:
+        return self.commands / self.seconds
+
+
+def _count_events(record: Record) -> int:
+    return record.recorder.max_notification_id() or 0
+
+
+def run_activity_shape(record: Record, ententes: int, prefix: str) -> tuple[int, int]:
+    uc = Ententes(record, POLICY)
+    commands = 0
+    for i in range(ententes):
+        for cmd in lifecycle_commands(f"{prefix}-{i}"):
+            cmd(uc)
+            commands += 1
+    last = uc.view(f"{prefix}-{ententes - 1}")
+    assert last.status is AgreementStatus.REVOKED and last.event_count == COMMANDS_PER_ENTENTE, last.status
+    return commands, commands
+
+
+def run_in_memory_shape(record: Record, ententes: int, per_save: int, prefix: str) -> tuple[int, int]:
+    commands = 0
+    for start in range(0, ententes, per_save):
+        group = [in_memory_steps(f"{prefix}-{i}") for i in range(start, min(start + per_save, ententes))]
+        aggs: list[Entente | None] = [None] * len(group)
+        for k in range(COMMANDS_PER_ENTENTE):
+            aggs = [steps[k](a) for steps, a in zip(group, aggs, strict=True)]
+            record.save(*aggs)
+            commands += len(aggs)
+    assert all(a is not None and a.status is AgreementStatus.REVOKED for a in aggs)
+    return commands, commands
+
+
+def run_trivial_shape(record: Record, ententes: int, prefix: str) -> tuple[int, int]:
+    commands = 0
+    for i in range(ententes):
+        agg = Counter(name=f"{prefix}-{i}")
+        record.save(agg)
+        commands += 1
+        for _ in range(COMMANDS_PER_ENTENTE - 1):
+            agg.increment(by=1)
+            record.save(agg)
+            commands += 1
+    return commands, commands
+
+
+def run_threaded(record: Record, ententes: int, prefix: str, threads: int) -> tuple[int, int]:
+    """The activity shape from `threads` threads at once, as the worker's activity executor runs it."""
+    share = [ententes // threads + (1 if t < ententes % threads else 0) for t in range(threads)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        done = list(pool.map(lambda t: run_activity_shape(record, share[t], f"{prefix}-t{t}"), range(threads)))
+    return sum(d[0] for d in done), sum(d[1] for d in done)
+
+
+@contextlib.contextmanager
+def sqlite_synchronous_normal() -> Iterator[None]:
+    """What-if: `PRAGMA synchronous=NORMAL` on every SQLite connection (WAL: no fsync per commit;
+    a power loss, not a crash, may lose the last commits). Patched here, in this process only."""
+    from eventsourcing.sqlite import SQLiteConnectionPool
+
+    original = SQLiteConnectionPool._create_connection
+
+    def create(self: SQLiteConnectionPool) -> object:
+        conn = original(self)
+        conn._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    SQLiteConnectionPool._create_connection = create  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SQLiteConnectionPool._create_connection = original  # type: ignore[method-assign]
+
+
+@dataclass
+class Plan:
+    shape: str
+    per_save: int
+    fn: Callable[[Record, int, str], tuple[int, int]]
+    env: dict[str, str] | None = None
+    patch: Callable[[], contextlib.AbstractContextManager[None]] | None = None
+
+
+def plans(kind: str, batch: int, threads: int) -> tuple[list[Plan], list[Plan]]:
+    main = [
+        Plan("activity (load+decide+save+view)", 1, run_activity_shape),
+        Plan(f"activity, {threads} threads", 1, lambda r, n, p: run_threaded(r, n, p, threads)),
+        Plan("in-memory aggregate", 1, lambda r, n, p: run_in_memory_shape(r, n, 1, p)),
+        Plan(f"in-memory aggregates, {batch}/save", batch, lambda r, n, p: run_in_memory_shape(r, n, batch, p)),
+        Plan("trivial aggregate (store ceiling)", 1, run_trivial_shape),
+    ]
+    cache = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+    what_if = [Plan("activity + AGGREGATE_CACHE_MAXSIZE", 1, run_activity_shape, env=cache)]
+    if kind == "sqlite":
+        what_if += [
+            Plan("activity + synchronous=NORMAL", 1, run_activity_shape, patch=sqlite_synchronous_normal),
+            Plan("activity + cache + synchronous=NORMAL", 1, run_activity_shape, env=cache,
+                 patch=sqlite_synchronous_normal),
+            Plan("trivial aggregate + synchronous=NORMAL", 1, run_trivial_shape, patch=sqlite_synchronous_normal),
+        ]
+    return main, what_if
+
+
+def run_plan(kind: str, plan: Plan, ententes: int) -> Result:
+    warm = max(10, ententes // 10)
+    with plan.patch() if plan.patch else contextlib.nullcontext(), open_store(kind, plan.env) as record:
+        plan.fn(record, warm, "warmup")  # same store, not timed: imports, statement caches, pool
+        before = _count_events(record)
+        gc.collect()
+        t0 = time.perf_counter()
+        commands, _ = plan.fn(record, ententes, "run")
+        seconds = time.perf_counter() - t0
+        events = _count_events(record) - before
+    return Result(plan.shape, plan.per_save, commands, events, seconds)
+
+
+# ---------------------------------------------------------------------- profile
+# (label, file suffix, function name): cumulative time of that function (they overlap: save includes insert).
+PROFILE_BUCKETS = [
+    ("load: Repository.get (select + replay)", "eventsourcing/application.py", "get"),
+    ("  of which isinstance(…, Protocol) checks", "typing.py", "__instancecheck__"),
+    ("save: Application.save (total)", "eventsourcing/application.py", "save"),
+    ("  store: SQL insert + commit", "eventsourcing/persistence.py", "put"),
+    ("    commit (SQLite: fsync of the WAL)", "", "<method 'commit' of 'sqlite3.Connection' objects>"),
+    ("  mapper: to_stored_event (JSON encode)", "eventsourcing/persistence.py", "to_stored_event"),
+    ("Entente.view() (pydantic AgreementView)", "domain/agreements/aggregate.py", "view"),
+    ("AgreementContent.fingerprint()", "domain/agreements/model.py", "fingerprint"),
+    ("AgreementContent._coherent (validator)", "domain/agreements/model.py", "_coherent"),
+]
+
+
+def profile(kind: str, ententes: int) -> None:
+    with open_store(kind) as record:
+        run_activity_shape(record, 10, "warmup")
+        prof = cProfile.Profile()
+        prof.enable()
+        run_activity_shape(record, ententes, "run")
+        prof.disable()
+    raw = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    total = max(v[3] for k, v in raw.items() if k[2] == "run_activity_shape")
+    commands = ententes * COMMANDS_PER_ENTENTE
+    rows = []
+    for label, file_suffix, fn_name in PROFILE_BUCKETS:
+        cum = max(
+            (v[3] for (filename, _line, name), v in raw.items()
+             if name == fn_name and filename.replace("\\", "/").endswith(file_suffix)),
+            default=0.0,
+        )
+        rows.append((label, cum, f"{100 * cum / total:.0f}%", f"{1e3 * cum / commands:.3f}"))
+    print(f"  cProfile of the `activity` shape on {kind}: {ententes} ententes, {commands} commands, "
+          f"{total:.2f} s under the profiler ({1e3 * total / commands:.3f} ms/command)")
+    print_table(["where (cumulative; rows overlap)", "s", "% of run", "ms/command"], rows)
+    print("  top 12 functions by own time:")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+
+
+# ---------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.store", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ententes", type=int, default=300, help="ententes per shape (7 commands each); default 300")
+    ap.add_argument("--batch", type=int, default=10, help="aggregates per save in the batched shape; default 10")
+    ap.add_argument("--threads", type=int, default=8, help="threads of the threaded row (the worker uses 8)")
+    ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--no-what-if", action="store_true", help="skip the what-if rows (proposed settings)")
+    ap.add_argument("--profile", action="store_true", help="also print a cProfile breakdown of the activity shape")
+    args = ap.parse_args(argv)
+
+    kinds = ["sqlite"]
+    if not args.skip_postgres:
+        if postgres_available():
+            kinds.append("postgres")
+        else:
+            print("  (PostgreSQL: no server answers on localhost:5432 db 'test': skipped)")
+    print_header(
+        "benchmarks.store — events appended per second",
+        [f"load        {args.ententes} ententes x {COMMANDS_PER_ENTENTE} commands "
+         f"(draft, submit, sign x2, advance→active, revoke, advance→revoked), 1 event each",
+         "            one thread; fresh store per row (SQLite file in a temp dir, WAL / PostgreSQL throw-away schema)"],
+    )
+    verdicts = []
+    for kind in kinds:
+        target = TARGETS[kind]
+        main_plans, what_if = plans(kind, args.batch, args.threads)
+        what_if_title = " — what-if (patched in this process only, not product code)"
+        for title, group in (("", main_plans), (what_if_title, what_if)):
+            if title and args.no_what_if:
+                continue
+            results = [run_plan(kind, p, args.ententes) for p in group]
+            print(f"  {kind}{title}  (target {target:,.0f} events/s)")
+            print_table(
+                ["shape", "aggs/save", "commands", "events", "s", "commands/s", "events/s", "vs target"],
+                [(r.shape, r.aggregates_per_save, r.commands, r.events, r.seconds, r.commands_per_s,
+                  r.events_per_s, f"{r.events_per_s / target:.2f}x") for r in results],
+            )
+            if not title:
+                act = results[0]
+                verdicts.append((kind, target, act.events_per_s, "met" if act.events_per_s >= target else "NOT met"))
+        if args.profile:
+            profile(kind, max(50, args.ententes // 3))
+    print("  targets, on the realistic `activity` shape (one command per save, as the activities do):")
+    print_table(["store", "target events/s", "measured events/s", "verdict"], verdicts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
