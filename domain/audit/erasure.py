@@ -1,0 +1,34 @@
+"""The act of erasure is itself a fact of the record: one small aggregate per person.
+
+`SubjectErasure` holds one event, ``SubjectShredded`` (who, why, which key id
+was destroyed). Its id is derived from the subject id (uuid5), so a retried
+shred finds the erasure it already recorded instead of recording a second one.
+The event carries the subject's opaque code, never personal content: the
+``reason`` must be written accordingly (a decision reference, not a story).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+NAMESPACE = UUID("0b6f0c1e-58a4-4d2f-9f6e-7a3c1d2e4b59")
+
+
+def erasure_id(subject_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"erasure:{subject_id}")
+
+
+class SubjectErasure(Aggregate):
+    @staticmethod
+    def create_id(subject_id: str, **_: Any) -> UUID:
+        return erasure_id(subject_id)
+
+    @event("SubjectShredded")
+    def __init__(self, subject_id: str, key_id: str | None, by: str, reason: str) -> None:
+        self.subject_id = subject_id
+        self.key_id = key_id
+        self.by = by
+        self.reason = reason

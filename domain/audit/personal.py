@@ -1,0 +1,182 @@
+"""Personal content sealed with a key per person, so that erasure is key destruction.
+
+Convention (for every aggregate of the record): an event that carries a
+``subject_id`` attribute and a ``personal`` dict attribute has ``personal``
+encrypted, at the Mapper seam, with that subject's data key (AES-256-GCM,
+96-bit random nonce, the subject id and key id as associated data, so a
+ciphertext moved onto another person's event does not open). Everything else
+in the event stays in clear: ids, codes, dates, statuses, who did what.
+
+Why the Mapper: the hash chain covers the *stored* bytes (``domain.audit.hashing``),
+which hold the ciphertext; destroying the key later changes no stored byte, so
+every hash still verifies after shredding. Reading an event whose subject key
+is gone does not fail: ``personal`` comes back as ``{"shredded": True}``
+(``SHREDDED``), and aggregates must accept that value when they replay.
+
+Subject keys are themselves stored wrapped by a key-encryption key from
+configuration (``ARRIMAGE_SUBJECT_KEKS``), so a copy of the database alone does
+not open anything. Writing new personal content for a subject whose key was
+destroyed is refused (``SubjectErased``): an erasure is not silently undone by
+the next event.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any, Protocol
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
+
+from domain.audit.keys import KeyRing
+from domain.errors import DomainError
+
+SEALED = "arrimage.sealed/1"
+SHREDDED: dict[str, Any] = {"shredded": True}
+_NONCE = 12
+
+
+class SubjectErased(DomainError):
+    """New personal content for a person whose key was destroyed."""
+
+    code = "subject_erased"
+
+
+class SubjectKeyStore(Protocol):
+    def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
+        """(key id, key) of the subject, made on first use. Raises SubjectErased after shredding."""
+
+    def key(self, subject_id: str, key_id: str) -> bytes | None:
+        """The subject's key with that id, or None when it was destroyed (or never existed)."""
+
+    def current_key_id(self, subject_id: str) -> str | None:
+        """The id of the subject's live key, or None (no key yet, or destroyed)."""
+
+    def destroy(self, subject_id: str, at: str) -> str | None:
+        """Destroy the subject's key; the destroyed key id, or None if there was none."""
+
+
+def _aad(kind: str, subject_id: str, key_id: str) -> bytes:
+    return f"arrimage/{kind}/1|{subject_id}|{key_id}".encode()
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def wrap_key(kek: KeyRing, subject_id: str, key_id: str, key: bytes) -> tuple[str, bytes]:
+    nonce = os.urandom(_NONCE)
+    return kek.active_id, nonce + AESGCM(kek.active).encrypt(nonce, key, _aad("subject-key", subject_id, key_id))
+
+
+def unwrap_key(kek: KeyRing, kek_id: str, subject_id: str, key_id: str, wrapped: bytes) -> bytes:
+    wrapping = kek.get(kek_id)
+    if wrapping is None:
+        raise KeyError(f"subject key wrapped with unknown key-encryption key {kek_id!r}")
+    return AESGCM(wrapping).decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _aad("subject-key", subject_id, key_id))
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, dict) and value.get("sealed") == SEALED
+
+
+def seal(key_id: str, key: bytes, subject_id: str, plaintext: bytes) -> dict[str, str]:
+    nonce = os.urandom(_NONCE)
+    ct = AESGCM(key).encrypt(nonce, plaintext, _aad("personal", subject_id, key_id))
+    return {"sealed": SEALED, "kid": key_id, "ct": base64.b64encode(nonce + ct).decode()}
+
+
+def open_sealed(key: bytes, subject_id: str, sealed: dict[str, str]) -> bytes:
+    blob = base64.b64decode(sealed["ct"])
+    return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], _aad("personal", subject_id, sealed["kid"]))
+
+
+def subject_of(state: dict[str, Any]) -> str | None:
+    subject = state.get("subject_id")
+    if subject is None:
+        return None
+    return str(subject) if isinstance(subject, UUID | str) else None
+
+
+class PersonalDataMapper(Mapper[UUID]):
+    """eventsourcing's Mapper, plus: ``personal`` sealed per subject on the way in, opened on the way out."""
+
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        compressor: Compressor | None = None,
+        cipher: Cipher | None = None,
+        *,
+        keys: SubjectKeyStore,
+    ) -> None:
+        super().__init__(transcoder=transcoder, compressor=compressor, cipher=cipher)
+        self.keys = keys
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        state = vars(domain_event)
+        personal = state.get("personal")
+        subject = subject_of(state)
+        if subject is None or not isinstance(personal, dict) or is_sealed(personal) or personal == SHREDDED:
+            return super().to_stored_event(domain_event)
+        key_id, key = self.keys.key_for_writing(subject)
+        sealed_state = dict(state)
+        sealed_state["personal"] = seal(key_id, key, subject, self.transcoder.encode(personal))
+        clone = object.__new__(type(domain_event))
+        object.__setattr__(clone, "__dict__", sealed_state)
+        return super().to_stored_event(clone)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        domain_event = super().to_domain_event(stored_event)
+        state = domain_event.__dict__
+        sealed = state.get("personal")
+        subject = subject_of(state)
+        if subject is None or not isinstance(sealed, dict) or not is_sealed(sealed):
+            return domain_event
+        key = self.keys.key(subject, sealed["kid"])
+        if key is None:
+            state["personal"] = dict(SHREDDED)
+            return domain_event
+        try:
+            state["personal"] = self.transcoder.decode(open_sealed(key, subject, sealed))
+        except InvalidTag:
+            # A ciphertext that does not open with the subject's own key was moved or
+            # edited; the hash chain names the row, reading must not pretend.
+            raise ValueError(
+                f"personal content of {stored_event.originator_id} v{stored_event.originator_version} "
+                "does not open with its subject's key"
+            ) from None
+        return domain_event
+
+
+class MemorySubjectKeys:
+    """Subject keys for the in-memory (POPO) store used in unit tests."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[str, bytes | None]] = {}
+
+    def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
+        if subject_id not in self._keys:
+            self._keys[subject_id] = (os.urandom(6).hex(), new_data_key())
+        key_id, key = self._keys[subject_id]
+        if key is None:
+            raise SubjectErased(f"subject {subject_id}'s key was destroyed; no new personal content may be recorded")
+        return key_id, key
+
+    def key(self, subject_id: str, key_id: str) -> bytes | None:
+        found = self._keys.get(subject_id)
+        return found[1] if found is not None and found[0] == key_id else None
+
+    def current_key_id(self, subject_id: str) -> str | None:
+        found = self._keys.get(subject_id)
+        return found[0] if found is not None and found[1] is not None else None
+
+    def destroy(self, subject_id: str, at: str) -> str | None:
+        found = self._keys.get(subject_id)
+        if found is None or found[1] is None:
+            return None
+        self._keys[subject_id] = (found[0], None)
+        return found[0]

@@ -1,0 +1,133 @@
+"""The audit trail's use cases: verify, checkpoint, shred. Thin, over one `Record`.
+
+These are what the CLI (``arrimage audit verify|checkpoint|shred``) calls; they
+format nothing. Keys arrive as `KeyRing`s built from settings at the entry
+point; the development defaults of ``domain.audit.keys`` apply when none is
+given (and the result says so in ``notes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.audit.checkpoint import Checkpoint, CheckpointError, sign_checkpoint, signature_problem, trusted_public_keys
+from domain.audit.erasure import SubjectErasure, erasure_id
+from domain.audit.keys import DEV_CHECKPOINT_KEYS, KeyRing, is_development
+from domain.audit.store import AuditStore
+from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_rows
+
+if TYPE_CHECKING:
+    from domain.record import Record
+
+
+def _record(record_or_env: Record | Mapping[str, str]) -> Record:
+    from domain.record import Record
+
+    return record_or_env if isinstance(record_or_env, Record) else Record(record_or_env)
+
+
+def stored_checkpoints(record: Record) -> list[Checkpoint]:
+    return [Checkpoint.from_json(body) for body in AuditStore(record.recorder).stored_checkpoints()]
+
+
+def verify(
+    record_or_env: Record | Mapping[str, str],
+    checkpoints: Sequence[Checkpoint] = (),
+    *,
+    checkpoint_keys: KeyRing | None = None,
+    trusted_keys: Mapping[str, str] | None = None,
+    include_stored: bool = True,
+    page: int = 10_000,
+) -> VerifyReport:
+    """Recompute the whole chain; check it against the given and the stored signed checkpoints.
+
+    ``trusted_keys`` (key id → base64 Ed25519 public key) lets an auditor who
+    holds only public keys verify; the configured ring's public keys are
+    trusted too.
+    """
+    record = _record(record_or_env)
+    ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
+    trusted = trusted_public_keys(ring, dict(trusted_keys or {}))
+    all_cps = list(checkpoints) + (stored_checkpoints(record) if include_stored else [])
+    for cp in all_cps:
+        why = signature_problem(cp, trusted)
+        if why is not None:
+            return VerifyReport(
+                ok=False,
+                events_checked=0,
+                head=None,
+                problem=Problem(
+                    ProblemKind.BAD_SIGNATURE,
+                    cp.notification_id,
+                    None,
+                    None,
+                    None,
+                    f"checkpoint signed_at {cp.signed_at} by {cp.key_id!r}: {why}",
+                ),
+            )
+    with AuditStore(record.recorder, page=page).snapshot() as snap:
+        report = verify_rows(snap.events(), snap.chain(), snap, checkpoints=all_cps)
+    notes = ("checkpoint keys are the public DEVELOPMENT default",) if is_development(ring) else ()
+    return replace(report, notes=notes)
+
+
+def checkpoint(
+    record_or_env: Record | Mapping[str, str],
+    *,
+    checkpoint_keys: KeyRing | None = None,
+    now: datetime | None = None,
+) -> Checkpoint:
+    """Verify the whole store, then sign its head, keep a copy in the database and return it.
+
+    Refuses (CheckpointError) to sign a store that does not verify or is empty:
+    a signature must never bless tampering.
+    """
+    record = _record(record_or_env)
+    ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
+    report = verify(record, checkpoint_keys=ring)
+    if not report.ok or report.head is None:
+        why = report.problem.describe() if report.problem else "the store is empty"
+        raise CheckpointError(f"will not sign this store's head: {why}")
+    head: ChainHead = report.head
+    cp = sign_checkpoint(
+        ring,
+        notification_id=head.notification_id,
+        count=head.seq,
+        chain_hash=head.chain_hash,
+        signed_at=(now or datetime.now(UTC)).isoformat(),
+    )
+    AuditStore(record.recorder).save_checkpoint(cp)
+    return cp
+
+
+@dataclass(frozen=True)
+class ShredResult:
+    subject_id: str
+    erasure_id: str
+    key_id: str | None
+    already_recorded: bool
+
+
+def shred(record: Record, subject_id: str, by: str, reason: str) -> ShredResult:
+    """Erase a person's content: record ``SubjectShredded``, then destroy the key.
+
+    The event comes first, so an erasure is never done without its record; a
+    crash between the two leaves the key in place, and running shred again
+    (idempotent: the erasure's id comes from the subject id) finishes the job.
+    """
+    eid = erasure_id(subject_id)
+    try:
+        erasure: SubjectErasure = record.repository.get(eid)
+        already = True
+        key_id = erasure.key_id
+    except AggregateNotFoundError:
+        already = False
+        key_id = record.subject_keys.current_key_id(subject_id)
+        record.save(SubjectErasure(subject_id=subject_id, key_id=key_id, by=by, reason=reason))
+    record.subject_keys.destroy(subject_id, datetime.now(UTC).isoformat())
+    return ShredResult(subject_id=subject_id, erasure_id=str(eid), key_id=key_id, already_recorded=already)

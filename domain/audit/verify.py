@@ -1,0 +1,284 @@
+"""Verification of the chain: a pure function over two streams of rows.
+
+Inputs, both in ascending notification id:
+
+- stored events ``(notification_id, originator_key, version, topic, state)``,
+- chain rows ``(notification_id, originator_key, version, topic, seq,
+  event_hash, aggregate_hash, chain_hash)``,
+
+plus a small ``ChainIndex`` (point look-ups, used only to classify a problem
+and on aggregate-cache misses) and optional signed checkpoints. The readers in
+``domain.audit.store`` feed it from SQLite or PostgreSQL with one database
+snapshot, so a verify that runs while others write sees a consistent store.
+
+Memory is flat: two cursors, the running chain hash, and a bounded cache of
+the last aggregate hash per recently seen aggregate (a miss costs one indexed
+look-up of a chain row that this same pass already verified). Work per event:
+three SHA-256 over short byte strings and a few comparisons of bytes.
+
+It stops at the **first** problem, in notification order, and names it:
+
+=================  ==============================================================
+``altered``        the stored event's bytes no longer hash to what was chained
+                   (state, topic or identity edited in place).
+``inserted``       a stored event that the chain never recorded (forged row).
+``reordered``      the event is one the chain recorded, but at another position
+                   (notification ids, or versions, swapped).
+``removed``        the chain recorded an event that is no longer stored, or a
+                   chain position is missing (event and chain rows both deleted).
+``chain_altered``  the events verify but the chain table itself was edited.
+``checkpoint_mismatch``  the recomputed chain disagrees with a signed checkpoint:
+                   history and chain table were rewritten together.
+``truncated``      the store ends before a signed checkpoint's head: the tail
+                   was removed.
+``bad_signature``  a checkpoint's signature does not verify (checked first).
+=================  ==============================================================
+
+What it cannot see on its own: someone who rewrites events *and* recomputes
+the whole chain table consistently, or cuts the tail of both tables. Those are
+what signed checkpoints kept outside the database are for; without one, verify
+proves internal consistency only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from domain.audit.checkpoint import Checkpoint
+from domain.audit.hashing import ZERO, aggregate_hash, chain_hash, event_hash, originator_from_key
+
+EventRow = tuple[int, bytes, int, str, bytes]
+ChainRow = tuple[int, bytes, int, str, int, bytes, bytes, bytes]
+
+
+class ProblemKind(StrEnum):
+    ALTERED = "altered"
+    INSERTED = "inserted"
+    REORDERED = "reordered"
+    REMOVED = "removed"
+    CHAIN_ALTERED = "chain_altered"
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    TRUNCATED = "truncated"
+    BAD_SIGNATURE = "bad_signature"
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: ProblemKind
+    notification_id: int | None
+    originator_id: str | None
+    originator_version: int | None
+    topic: str | None
+    detail: str
+
+    def describe(self) -> str:
+        where = f"notification {self.notification_id}" if self.notification_id is not None else "store"
+        who = (
+            f" (aggregate {self.originator_id} v{self.originator_version}, {self.topic})"
+            if self.originator_id is not None
+            else ""
+        )
+        return f"{self.kind.value} at {where}{who}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    notification_id: int
+    seq: int
+    chain_hash: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    events_checked: int
+    head: ChainHead | None
+    problem: Problem | None = None
+    checkpoints_checked: int = 0
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events_checked / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.problem is not None:
+            d["problem"]["kind"] = self.problem.kind.value
+        d["notes"] = list(self.notes)
+        return d
+
+
+class ChainIndex(Protocol):
+    """Point look-ups into the same snapshot the streams come from."""
+
+    def chain_row_for(self, originator: bytes, version: int) -> ChainRow | None:
+        """The chain row recorded for this event identity, if any."""
+
+    def event_nid_for(self, originator: bytes, version: int) -> int | None:
+        """The notification id the event with this identity is stored at, if any."""
+
+    def aggregate_head_before(self, originator: bytes, notification_id: int) -> bytes | None:
+        """The aggregate hash of this originator's last chain row before the given position."""
+
+
+def _problem(kind: ProblemKind, nid: int | None, row: EventRow | ChainRow | None, detail: str) -> Problem:
+    if row is None:
+        return Problem(kind, nid, None, None, None, detail)
+    return Problem(kind, nid, originator_from_key(row[1]), row[2], row[3], detail)
+
+
+def _misplaced(row: EventRow, index: ChainIndex, *, at: int) -> Problem:
+    """An event stored where the chain does not expect it: recorded elsewhere, or never recorded."""
+    nid, okey, version, topic, state = row
+    recorded = index.chain_row_for(okey, version)
+    if recorded is not None and recorded[0] != nid:
+        same = recorded[5] == event_hash(okey, version, topic, state)
+        return _problem(
+            ProblemKind.REORDERED,
+            at,
+            row,
+            f"this event was chained at notification {recorded[0]}"
+            + ("" if same else " and its content differs from what was chained"),
+        )
+    return _problem(ProblemKind.INSERTED, at, row, "the chain never recorded this event")
+
+
+def verify_rows(
+    events: Iterable[EventRow],
+    chain: Iterable[ChainRow],
+    index: ChainIndex,
+    *,
+    checkpoints: Sequence[Checkpoint] = (),
+    cache_size: int = 65_536,
+) -> VerifyReport:
+    """Recompute every hash; report the first problem. Signatures must be checked before."""
+    started = time.perf_counter()
+    pending = sorted(checkpoints, key=lambda c: c.notification_id)
+    cp_i = 0
+    next_cp = pending[0].notification_id if pending else None
+    heads: dict[bytes, bytes] = {}
+    prev = ZERO
+    seq = 0
+    last_nid: int | None = None
+    problem: Problem | None = None
+    ev_it = iter(events)
+    ch_it = iter(chain)
+    ev = next(ev_it, None)
+    ch = next(ch_it, None)
+    _ev_hash, _agg_hash, _ch_hash = event_hash, aggregate_hash, chain_hash
+
+    while ev is not None or ch is not None:
+        if ev is not None and (ch is None or ev[0] < ch[0]):
+            problem = _misplaced(ev, index, at=ev[0])
+            break
+        if ch is None:  # both streams ended (the loop condition makes this unreachable)
+            break
+        nid = ch[0]
+        if next_cp is not None and next_cp < nid:
+            problem = _problem(
+                ProblemKind.REMOVED,
+                next_cp,
+                None,
+                f"the event a signed checkpoint ends at (notification {next_cp}) is no longer in the store",
+            )
+            break
+        if ev is None or nid < ev[0]:
+            moved = index.event_nid_for(ch[1], ch[2])
+            if moved is not None:
+                problem = _problem(ProblemKind.REORDERED, nid, ch, f"this event is now stored at notification {moved}")
+            else:
+                problem = _problem(
+                    ProblemKind.REMOVED, nid, ch, "the chain recorded this event; it is no longer stored"
+                )
+            break
+        _, okey, version, topic, state = ev
+        if okey != ch[1] or version != ch[2] or topic != ch[3]:
+            misplaced = _misplaced(ev, index, at=nid)
+            if misplaced.kind is ProblemKind.REORDERED:
+                problem = misplaced
+            else:
+                problem = _problem(
+                    ProblemKind.ALTERED,
+                    nid,
+                    ch,
+                    f"the row now claims aggregate {originator_from_key(okey)} v{version} ({topic})",
+                )
+            break
+        eh = _ev_hash(okey, version, topic, state)
+        if eh != ch[5]:
+            problem = _problem(ProblemKind.ALTERED, nid, ch, "stored bytes differ from what was chained")
+            break
+        if ch[4] != seq + 1:
+            if ch[4] > seq + 1:
+                missing = ch[4] - seq - 1
+                problem = _problem(
+                    ProblemKind.REMOVED,
+                    nid,
+                    ch,
+                    f"{missing} chained event(s) before this one are gone (positions {seq + 1}–{ch[4] - 1}, "
+                    f"after notification {last_nid})",
+                )
+            else:
+                problem = _problem(ProblemKind.CHAIN_ALTERED, nid, ch, f"chain position {ch[4]} repeats")
+            break
+        seq += 1
+        link = _ch_hash(prev, seq, nid, eh)
+        if link != ch[7]:
+            problem = _problem(ProblemKind.CHAIN_ALTERED, nid, ch, "the chain hash stored for this event is wrong")
+            break
+        before = heads.pop(okey, None)
+        if before is None:
+            before = index.aggregate_head_before(okey, nid) or ZERO
+        agg = _agg_hash(before, eh)
+        if agg != ch[6]:
+            problem = _problem(ProblemKind.CHAIN_ALTERED, nid, ch, "the aggregate hash stored for this event is wrong")
+            break
+        heads[okey] = agg
+        if len(heads) > cache_size:
+            del heads[next(iter(heads))]
+        prev = link
+        last_nid = nid
+        if next_cp == nid:
+            cp = pending[cp_i]
+            if cp.chain_hash != link.hex() or cp.count != seq:
+                problem = _problem(
+                    ProblemKind.CHECKPOINT_MISMATCH,
+                    nid,
+                    ch,
+                    f"signed checkpoint {cp.key_id}@{cp.signed_at} says chain {cp.chain_hash[:16]}… count {cp.count}; "
+                    f"the store gives {link.hex()[:16]}… count {seq}: events up to here were rewritten",
+                )
+                break
+            cp_i += 1
+            while cp_i < len(pending) and pending[cp_i].notification_id == nid:
+                cp_i += 1  # the same head checkpointed twice: already compared above
+            next_cp = pending[cp_i].notification_id if cp_i < len(pending) else None
+        ev = next(ev_it, None)
+        ch = next(ch_it, None)
+
+    if problem is None and next_cp is not None:
+        cp = pending[cp_i]
+        problem = Problem(
+            ProblemKind.TRUNCATED,
+            cp.notification_id,
+            None,
+            None,
+            None,
+            f"a signed checkpoint covers {cp.count} events up to notification {cp.notification_id}; "
+            f"the store ends at notification {last_nid} after {seq} events",
+        )
+    head = ChainHead(last_nid, seq, prev.hex()) if last_nid is not None else None
+    return VerifyReport(
+        ok=problem is None,
+        events_checked=seq,
+        head=head,
+        problem=problem,
+        checkpoints_checked=cp_i,
+        seconds=time.perf_counter() - started,
+    )
