@@ -15,7 +15,11 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Mapper, Transcoding
+
+from domain.audit.keys import DEV_SUBJECT_KEKS, ring_or_default
+from domain.audit.personal import PersonalDataMapper, SubjectKeyStore
+from domain.audit.store import chaining_recorder, subject_key_store
 
 
 class DateAsISO(Transcoding):
@@ -30,10 +34,33 @@ class DateAsISO(Transcoding):
 
 
 class Record(Application[UUID]):
+    """The store. Two seams are ours (see `domain.audit`):
+
+    - the recorder chains every event by hash in the insert's own transaction
+      (SQLite and PostgreSQL; the in-memory store of unit tests is not chained);
+    - the mapper seals each event's `personal` dict with its `subject_id`'s key,
+      so erasure is the destruction of that key (env `SUBJECT_KEKS`, i.e.
+      `ARRIMAGE_SUBJECT_KEKS`, wraps those keys; a public dev default otherwise).
+    """
+
     name = "arrimage"
+    subject_keys: SubjectKeyStore
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=dict(env) if env is not None else None)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        kek = ring_or_default(self.env.get("SUBJECT_KEKS"), DEV_SUBJECT_KEKS)
+        self.subject_keys = subject_key_store(self.factory, kek)
+        return PersonalDataMapper(
+            transcoder=self.construct_transcoder(),
+            compressor=self.factory.compressor(),
+            cipher=self.factory.cipher(),
+            keys=self.subject_keys,
+        )
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return chaining_recorder(self.factory) or super().construct_recorder()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
