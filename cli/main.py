@@ -3,31 +3,71 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import sys
+import traceback
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from workers import logs, tracing
+from cli import agreements
+from cli.client import load_settings
 from workers.embedded import Endpoints, run_embedded
-from workers.settings import Settings
 from workers.temporal import connect
 from workers.worker import run_worker
 
-app = typer.Typer(
+
+class _Arrimage(typer.Typer):
+    """The console script: runs the command, then leaves without interpreter finalization.
+
+    Temporal's native client (Rust threads) can still hold Python objects when the
+    interpreter finalizes; about one exit in five then aborted with
+    "PyGILState_Release … finalizing" (exit 134) after the work was done. Everything
+    is flushed and closed first, so leaving with `os._exit` loses nothing.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        code = 0
+        try:
+            super().__call__(*args, **kwargs)
+        except SystemExit as done:
+            if isinstance(done.code, int) or done.code is None:
+                code = done.code or 0
+            else:
+                print(done.code, file=sys.stderr)
+                code = 1
+        except KeyboardInterrupt:
+            code = 130
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        _leave(code)
+
+
+def _leave(code: int) -> None:
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    shutdown = getattr(provider, "shutdown", None)
+    if callable(shutdown):
+        shutdown()  # exports pending spans
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+app = _Arrimage(
     name="arrimage",
     help="Ententes and crisis handoffs of Québec's health and social services network, kept as events.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(agreements.app, name="agreements")
 console = Console()
-
-
-def load_settings() -> Settings:
-    settings = Settings()
-    logs.configure(settings.log_level, settings.log_format)
-    tracing.configure(settings.otel_exporter, settings.otel_endpoint)
-    return settings
 
 
 @app.command()

@@ -1,0 +1,343 @@
+"""`arrimage agreements …`: a supervisor runs an entente's whole life from the shell.
+
+Commands (draft, revise, submit, sign, …) go through the entente's workflow, whose
+validators apply the rules: a refused command records nothing. Reads (list, show,
+history, diff) come from the record, the legal one, and work with the engine down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import tomllib
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from temporalio.workflow import UpdateMethodMultiParam
+
+from cli import client, render
+from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, reported
+from cli.templates import template as content_template
+from domain.agreements import commands as c
+from domain.agreements.model import AgreementContent, AgreementKind
+from domain.agreements.state import AgreementStatus, AgreementView, ReviewOutcome
+from domain.clock import QUEBEC, start_of
+from workflows.agreement import AgreementWorkflow
+
+app = typer.Typer(
+    name="agreements",
+    help="Ententes: draft, sign, review, amend, renew, revoke — and read their record.",
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+)
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+# Option names as the supervisor typed them, for error messages about command fields.
+OPTION_NAMES = {
+    "code": "CODE", "by": "--by", "party_id": "--party", "version": "--version", "signatory": "--signatory",
+    "title": "--title", "reason": "--reason", "end_date": "--until", "effective_date": "--effective",
+    "notes": "--notes", "outcome": "--outcome", "signature_deadline": "--deadline",
+}
+
+CodeArg = Annotated[str, typer.Argument(metavar="CODE", help="Code of the entente, e.g. ENT-LAV-2025-01.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+By = Annotated[
+    str | None,
+    typer.Option("--by", envvar="ARRIMAGE_USER", help="Who acts (default: $ARRIMAGE_USER, else your login)."),
+]
+ContentFile = Annotated[
+    Path, typer.Option("--file", "-f", help="Content file (.json or .toml); start from `template`.")
+]
+Party = Annotated[str, typer.Option("--party", help="party_id of the party acting.")]
+Version = Annotated[int, typer.Option("--version", help="Version number (see `show`).")]
+Reason = Annotated[str, typer.Option("--reason", help="Why, for the record.")]
+
+
+@dataclass
+class Options:
+    timeout: float = 30.0
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", envvar="ARRIMAGE_CLI_TIMEOUT", min=1,
+                     help="Seconds to wait for a worker to complete a command."),
+    ] = 30.0,
+) -> None:
+    ctx.obj = Options(timeout=timeout)
+
+
+# ---------------------------------------------------------------------- helpers
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _who(by: str | None) -> str:
+    return by or os.environ.get("ARRIMAGE_USER") or getpass.getuser()
+
+
+def _build(model: type[M], **fields: Any) -> M:
+    try:
+        return model.model_validate(fields)
+    except ValidationError as err:
+        raise CliError(Exit.REFUSED, describe_validation(err, "options", OPTION_NAMES)) from None
+
+
+def load_content(path: Path) -> AgreementContent:
+    """Read and validate a content file; every invalid field is reported, nothing is sent."""
+    if not path.is_file():
+        raise bad_input(f"{path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    toml = path.suffix.lower() == ".toml"
+    try:
+        data = tomllib.loads(text) if toml else json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+        raise bad_input(f"{path} is not valid {'TOML' if toml else 'JSON'}: {err}") from None
+    try:
+        return AgreementContent.model_validate(data)
+    except ValidationError as err:
+        raise CliError(Exit.REFUSED, describe_validation(err, f"content in {path}")) from None
+
+
+def parse_deadline(value: str) -> datetime:
+    """A date means "signatures accepted through that day" (Québec time); a date-time is taken as given."""
+    try:
+        return start_of(date.fromisoformat(value) + timedelta(days=1))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_input(f"--deadline {value!r}: expected a date (2025-07-31) or a date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=QUEBEC)
+
+
+def _ctx_timeout(ctx: typer.Context) -> float:
+    return ctx.obj.timeout if isinstance(ctx.obj, Options) else Options().timeout
+
+
+def _done(view: AgreementView, as_json: bool) -> None:
+    if as_json:
+        render.emit_json(view.model_dump(mode="json"))
+    else:
+        typer.echo(render.brief(view))
+
+
+def _give(
+    ctx: typer.Context, code: str, update: UpdateMethodMultiParam[Any, AgreementView], model: type[c.Command],
+    as_json: bool, **fields: Any,
+) -> None:
+    settings = client.load_settings()
+    with reported():
+        cmd = _build(model, **fields)
+        view = _run(client.command(settings, code, update, cmd, _ctx_timeout(ctx)))
+    _done(view, as_json)
+
+
+# ---------------------------------------------------------------------- writing
+@app.command(epilog=EXIT_CODES_HELP)
+def template(
+    kind: Annotated[AgreementKind, typer.Option("--kind", help="Type of entente.")] = AgreementKind.SERVICE,
+) -> None:
+    """Print a realistic content file (JSON) to start from: edit it, then `draft`."""
+    render.emit_json(content_template(kind))
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def draft(ctx: typer.Context, code: CodeArg, file: ContentFile, by: By = None, as_json: AsJson = False) -> None:
+    """Create an entente (version 1, in drafting) from a content file."""
+    settings = client.load_settings()
+    with reported():
+        content = load_content(file)
+        cmd = _build(c.DraftAgreement, by=_who(by), code=code, content=content)
+        view = _run(client.draft(settings, cmd, _ctx_timeout(ctx)))
+    _done(view, as_json)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def revise(
+    ctx: typer.Context, code: CodeArg, file: ContentFile,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
+    by: By = None, as_json: AsJson = False,
+) -> None:
+    """Replace the open draft with a new version (signatures collected so far are void)."""
+    with reported():
+        content = load_content(file)
+    _give(ctx, code, AgreementWorkflow.revise, c.ReviseDraft, as_json, by=_who(by), content=content, reason=reason)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def submit(
+    ctx: typer.Context, code: CodeArg,
+    deadline: Annotated[
+        str | None,
+        typer.Option("--deadline", metavar="DATE",
+                     help="Last day to sign, Québec time (default: the policy's signature period)."),
+    ] = None,
+    by: By = None, as_json: AsJson = False,
+) -> None:
+    """Submit the open draft for signature by every party."""
+    with reported():
+        moment = parse_deadline(deadline) if deadline else None
+    _give(ctx, code, AgreementWorkflow.submit, c.SubmitForSignature, as_json, by=_who(by), signature_deadline=moment)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def sign(
+    ctx: typer.Context, code: CodeArg, party: Party, version: Version,
+    signatory: Annotated[str, typer.Option("--signatory", help="Name of the person who signs.")],
+    title: Annotated[str | None, typer.Option("--title", help="Their title.")] = None,
+    by: By = None, as_json: AsJson = False,
+) -> None:
+    """Record a party's signature of the version in signature (bound to its exact text)."""
+    _give(ctx, code, AgreementWorkflow.sign, c.SignAgreement, as_json, by=_who(by), party_id=party,
+          version=version, signatory=signatory, title=title)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def refuse(
+    ctx: typer.Context, code: CodeArg, party: Party, version: Version, reason: Reason,
+    by: By = None, as_json: AsJson = False,
+) -> None:
+    """Record a party's refusal to sign: the version goes back to drafting."""
+    _give(ctx, code, AgreementWorkflow.refuse, c.RefuseSignature, as_json, by=_who(by), party_id=party,
+          version=version, reason=reason)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def withdraw(
+    ctx: typer.Context, code: CodeArg, party: Party, reason: Reason, by: By = None, as_json: AsJson = False
+) -> None:
+    """A party withdraws before the entente (or its amendment) takes effect."""
+    _give(ctx, code, AgreementWorkflow.withdraw, c.WithdrawFromAgreement, as_json, by=_who(by), party_id=party,
+          reason=reason)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def amend(
+    ctx: typer.Context, code: CodeArg, file: ContentFile, reason: Reason, by: By = None, as_json: AsJson = False
+) -> None:
+    """Propose a new version of an entente in force; the current one stays in force until it is signed."""
+    with reported():
+        content = load_content(file)
+    _give(ctx, code, AgreementWorkflow.amend, c.ProposeAmendment, as_json, by=_who(by), content=content,
+          reason=reason)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def renew(
+    ctx: typer.Context, code: CodeArg, reason: Reason,
+    until: Annotated[str | None, typer.Option("--until", metavar="DATE", help="New end date.")] = None,
+    no_end: Annotated[bool, typer.Option("--no-end", help="Renew without an end date.")] = False,
+    by: By = None, as_json: AsJson = False,
+) -> None:
+    """Propose a renewal (same text, new end date), to be signed by every party."""
+    if (until is None) == (not no_end):
+        with reported():
+            raise bad_input("give exactly one of --until DATE or --no-end")
+    _give(ctx, code, AgreementWorkflow.renew, c.ProposeRenewal, as_json, by=_who(by), end_date=until, reason=reason)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def review(
+    ctx: typer.Context, code: CodeArg,
+    outcome: Annotated[ReviewOutcome, typer.Option("--outcome", help="Decision of the comité de suivi.")],
+    notes: Annotated[str | None, typer.Option("--notes", help="Minutes, in short.")] = None,
+    by: By = None, as_json: AsJson = False,
+) -> None:
+    """Record the annual review by the comité de suivi (open from the review window before the due date)."""
+    _give(ctx, code, AgreementWorkflow.review, c.RecordReview, as_json, by=_who(by), outcome=outcome, notes=notes)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def revoke(
+    ctx: typer.Context, code: CodeArg, party: Party, reason: Reason,
+    effective: Annotated[str, typer.Option("--effective", metavar="DATE", help="Date the revocation takes effect.")],
+    by: By = None, as_json: AsJson = False,
+) -> None:
+    """Give notice of revocation (at least the entente's notice period ahead)."""
+    _give(ctx, code, AgreementWorkflow.revoke, c.GiveRevocationNotice, as_json, by=_who(by), party_id=party,
+          reason=reason, effective_date=effective)
+
+
+# ---------------------------------------------------------------------- reading
+@app.command("list", epilog=EXIT_CODES_HELP)
+def list_(
+    status: Annotated[AgreementStatus | None, typer.Option("--status", help="Only ententes with this status.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Every entente in the record, in the order they were drafted."""
+    settings = client.load_settings()
+    with reported(), client.ententes(settings) as e:
+        views = [v for v in e.list() if status is None or v.status is status]
+    if as_json:
+        render.emit_json([v.model_dump(mode="json") for v in views])
+    else:
+        render.console.print(render.list_table(views))
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def show(
+    code: CodeArg,
+    version: Annotated[int | None, typer.Option("--version", help="Show the text of this version instead.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """One entente: status, parties and signatures, reviews, versions, and the workflow's next wake-up."""
+    settings = client.load_settings()
+    with reported(), client.ententes(settings) as e:
+        if version is not None:
+            content = e.content(code, version)
+        else:
+            view = e.view(code)
+    if version is not None:
+        if as_json:
+            render.emit_json(content.model_dump(mode="json"))
+        else:
+            render.content_summary(code, version, content)
+        return
+    answer = _run(client.ask_workflow(settings, code))
+    if as_json:
+        render.emit_json({"view": view.model_dump(mode="json"), "workflow": answer.as_json()})
+    else:
+        render.show(view, answer)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def history(code: CodeArg, as_json: AsJson = False) -> None:
+    """Every event recorded for the entente, in order, from the record."""
+    settings = client.load_settings()
+    with reported(), client.ententes(settings) as e:
+        rows = e.history(code)
+    if as_json:
+        render.emit_json(rows)
+    else:
+        render.console.print(render.history_table(code, rows))
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def diff(
+    code: CodeArg,
+    v1: Annotated[int, typer.Argument(metavar="V1", help="Older version.")],
+    v2: Annotated[int, typer.Argument(metavar="V2", help="Newer version.")],
+    as_json: AsJson = False,
+) -> None:
+    """What changed between two versions, field by field."""
+    settings = client.load_settings()
+    with reported(), client.ententes(settings) as e:
+        changes = e.diff(code, v1, v2)
+    if as_json:
+        render.emit_json([ch.model_dump(mode="json") for ch in changes])
+    else:
+        render.console.print(render.diff_table(code, v1, v2, changes))
