@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import socket
 import statistics
 import subprocess
@@ -47,16 +48,18 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.agreements import AgreementActivities
 from benchmarks.bare import BareWorkflow, noop
 from benchmarks.common import print_header, print_table, service_agreement, today_local
 from domain.agreements import commands as c
+from domain.agreements.application import Ententes
 from domain.agreements.state import AgreementStatus, AgreementView
 from workers.embedded import server_command
 from workers.settings import Settings
 from workers.temporal import connect
-from workers.worker import build_worker, open_record
+from workers.worker import WORKFLOWS, build_worker, open_record
 from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput, workflow_id
 
 TARGET_RATIO = 1.5
@@ -73,7 +76,7 @@ def free_port() -> int:
 
 # ---------------------------------------------------------------------- the server
 @contextlib.asynccontextmanager
-async def embedded_server(data_dir: Path, timeout: float = 60):  # type: ignore[no-untyped-def]
+async def embedded_server(data_dir: Path, pragmas: list[str], timeout: float = 60):  # type: ignore[no-untyped-def]
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=data_dir,
@@ -85,6 +88,8 @@ async def embedded_server(data_dir: Path, timeout: float = 60):  # type: ignore[
         otel_exporter="none",
     )
     cmd = [*server_command(settings), "--headless"]
+    for pragma in pragmas:  # what-if only: the product's command has none
+        cmd += ["--sqlite-pragma", pragma]
     log = data_dir / "temporal-server.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
@@ -101,7 +106,7 @@ async def embedded_server(data_dir: Path, timeout: float = 60):  # type: ignore[
                 if loop.time() > deadline:
                     raise
                 await asyncio.sleep(0.3)
-        yield settings, client
+        yield settings, client, proc
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -113,6 +118,17 @@ async def embedded_server(data_dir: Path, timeout: float = 60):  # type: ignore[
 
 
 # ---------------------------------------------------------------------- one workflow of each kind
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of process `pid` (from /proc; 0 if unreadable)."""
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 @dataclass
 class Run:
     kind: str
@@ -122,6 +138,8 @@ class Run:
     polls: int
     failures: list[str] = field(default_factory=list)
     tag: str = ""
+    python_cpu: float = 0.0  # this process: client + worker (workflows, activities, record)
+    server_cpu: float = 0.0  # the temporal dev server
 
     @property
     def wf_per_s(self) -> float:
@@ -184,7 +202,9 @@ async def bare_lifecycle(client: Client, task_queue: str, code: str) -> int:
     return polls
 
 
-async def run_many(kind: str, n: int, one: Callable[[str], Awaitable[int]], timeout: float) -> Run:
+async def run_many(
+    kind: str, n: int, one: Callable[[str], Awaitable[int]], timeout: float, server_pid: int | None = None
+) -> Run:
     tag = uuid.uuid4().hex[:6]
     latencies: list[float] = []
     failures: list[str] = []
@@ -200,9 +220,14 @@ async def run_many(kind: str, n: int, one: Callable[[str], Awaitable[int]], time
         except Exception as err:  # reported in the table, not raised: one failure must not hide the figures
             failures.append(f"{type(err).__name__}: {err}")
 
+    cpu0, server0 = cpu_seconds(), cpu_seconds(server_pid) if server_pid else 0.0
     t0 = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(timed(i) for i in range(n))), timeout)
-    return Run(kind, n, time.perf_counter() - t0, latencies, polls, failures, tag)
+    seconds = time.perf_counter() - t0
+    run = Run(kind, n, seconds, latencies, polls, failures, tag)
+    run.python_cpu = cpu_seconds() - cpu0
+    run.server_cpu = (cpu_seconds(server_pid) - server0) if server_pid else 0.0
+    return run
 
 
 async def history_counts(client: Client, wf_id: str) -> Counter[str]:
@@ -214,9 +239,9 @@ async def history_counts(client: Client, wf_id: str) -> Counter[str]:
 
 
 # ---------------------------------------------------------------------- the benchmark
-async def bench(n: int, rounds: int, timeout: float, threads: int) -> int:
+async def bench(n: int, rounds: int, timeout: float, threads: int, pragmas: list[str], unsandboxed: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="arrimage-bench-wf-") as tmp:
-        async with embedded_server(Path(tmp)) as (settings, client):
+        async with embedded_server(Path(tmp), pragmas) as (settings, client, server):
             record = open_record(settings)
             bare_queue = f"bench-bare-{uuid.uuid4().hex[:6]}"
             runs: list[Run] = []
@@ -225,7 +250,13 @@ async def bench(n: int, rounds: int, timeout: float, threads: int) -> int:
                 with ThreadPoolExecutor(threads, thread_name_prefix="activity") as ex_a, \
                         ThreadPoolExecutor(threads, thread_name_prefix="bare") as ex_b:
                     def agreement_worker() -> Worker:
-                        return build_worker(client, settings, record, executor=ex_a)
+                        if not unsandboxed:
+                            return build_worker(client, settings, record, executor=ex_a)
+                        # what-if: build_worker's worker, without the workflow sandbox
+                        return Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,
+                                      activities=AgreementActivities(Ententes(record, settings.agreement_policy)).all(),
+                                      activity_executor=ex_a, max_concurrent_activities=threads,
+                                      workflow_runner=UnsandboxedWorkflowRunner())
 
                     def bare_worker() -> Worker:
                         return Worker(client, task_queue=bare_queue, workflows=[BareWorkflow], activities=[noop],
@@ -241,7 +272,7 @@ async def bench(n: int, rounds: int, timeout: float, threads: int) -> int:
                     for r in range(rounds):
                         for kind, make_worker, one in kinds:
                             async with make_worker():  # a fresh worker per run: no cached workflow from the last
-                                run = await run_many(kind, n, one, timeout)
+                                run = await run_many(kind, n, one, timeout, server.pid)
                             runs.append(run)
                             print(f"  round {r + 1}: {kind:9} {n} workflows in {run.seconds:6.2f} s "
                                   f"= {run.wf_per_s:6.2f} wf/s ({len(run.failures)} failed)", flush=True)
@@ -265,10 +296,12 @@ def report(runs: list[Run], histories: dict[str, Counter[str]], n: int) -> None:
     for r in runs:
         lat = sorted(r.latencies) or [float("nan")]
         rows.append((r.kind, r.n, len(r.failures), r.seconds, r.wf_per_s, r.wf_per_s * 7,
-                     statistics.median(lat), lat[int(0.95 * (len(lat) - 1))], r.polls / max(1, r.n)))
-    print(f"  {n} concurrent workflows per run:")
-    print_table(["kind", "workflows", "failed", "s", "wf/s", "activities/s", "p50 latency s", "p95 latency s",
-                 "polls/wf"], rows)
+                     statistics.median(lat), lat[int(0.95 * (len(lat) - 1))], r.polls / max(1, r.n),
+                     f"{1e3 * r.python_cpu / r.n:.0f}", f"{1e3 * r.server_cpu / r.n:.0f}",
+                     f"{(r.python_cpu + r.server_cpu) / r.seconds:.2f}"))
+    print(f"  {n} concurrent workflows per run (CPU: ms per workflow; cores busy = (python + server CPU) / wall):")
+    print_table(["kind", "workflows", "failed", "s", "wf/s", "activities/s", "p50 lat s", "p95 lat s",
+                 "polls/wf", "python CPU ms/wf", "server CPU ms/wf", "cores busy"], rows)
     med = {k: statistics.median([r.wf_per_s for r in runs if r.kind == k]) for k in ("bare", "agreement")}
     ratio = med["bare"] / med["agreement"]
     print("  ratio = bare wf/s ÷ agreement wf/s (medians over rounds); target ≤ 1.5")
@@ -286,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="rounds of (bare, agreement); default 2")
     ap.add_argument("--timeout", type=float, default=300, help="seconds allowed per run before giving up")
     ap.add_argument("--threads", type=int, default=8, help="activity threads per worker (run_worker uses 8)")
+    ap.add_argument("--server-pragma", action="append", default=[], metavar="PRAGMA=VALUE",
+                    help="what-if: pass `--sqlite-pragma` to the dev server (e.g. synchronous=OFF); repeatable")
+    ap.add_argument("--unsandboxed", action="store_true",
+                    help="what-if: run the agreement workflow without Temporal's workflow sandbox")
     args = ap.parse_args(argv)
     print_header(
         "benchmarks.workflows — agreement workflows completed per second (embedded stack)",
@@ -293,9 +330,13 @@ def main(argv: list[str] | None = None) -> int:
          f"{args.threads} activity threads per worker",
          "            lifecycle: draft, submit, sign x2, (activation), revoke, (revocation) = 5 updates, 7 activities",
          "            server: temporal server start-dev, SQLite file in a temp dir, 127.0.0.1, headless; "
-         "record: SQLite"],
+         "record: SQLite",
+         f"            server SQLite pragmas: {', '.join(args.server_pragma) or 'none (as `arrimage up`)'}; "
+         f"agreement workflow sandbox: {'OFF (what-if)' if args.unsandboxed else 'on (as build_worker)'}"],
     )
-    return asyncio.run(bench(args.workflows, args.rounds, args.timeout, args.threads))
+    return asyncio.run(
+        bench(args.workflows, args.rounds, args.timeout, args.threads, args.server_pragma, args.unsandboxed)
+    )
 
 
 if __name__ == "__main__":
