@@ -138,6 +138,13 @@ class PersonalDataMapper(Mapper[UUID]):
             return domain_event
         key = self.keys.key(subject, sealed["kid"])
         if key is None:
+            if self.keys.current_key_id(subject) is not None:
+                # The subject's key is alive but is not the one this was sealed with:
+                # the ciphertext was moved here from someone else's event.
+                raise ValueError(
+                    f"personal content of {stored_event.originator_id} v{stored_event.originator_version} "
+                    "does not open with its subject's key"
+                )
             state["personal"] = dict(SHREDDED)
             return domain_event
         try:
