@@ -7,6 +7,7 @@ record, the legal one, which needs no Temporal and no worker.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +56,14 @@ async def open_client(settings: Settings) -> Client:
         return await asyncio.wait_for(connect(settings), CONNECT_TIMEOUT)
     except TimeoutError:
         raise unreachable(f"Temporal at {settings.temporal_address} did not answer in {CONNECT_TIMEOUT:.0f}s") from None
+    except RuntimeError as err:
+        raise unreachable(f"cannot connect to Temporal at {settings.temporal_address} ({_reason(err)})") from None
+
+
+def _reason(err: Exception) -> str:
+    """The OS's words from a native connection error ("Connection refused"), else the error."""
+    found = re.search(r'message: "([^"]+)"', str(err))
+    return found.group(1) if found else str(err)
 
 
 async def _within(settings: Settings, timeout: float, call: Awaitable[T]) -> T:
@@ -142,7 +151,7 @@ class WorkflowAnswer:
 async def ask_workflow(settings: Settings, code: str) -> WorkflowAnswer:
     """What the workflow says (next wake-up), or why it could not be asked. Never raises."""
     try:
-        client = await asyncio.wait_for(connect(settings), QUERY_TIMEOUT)
+        client = await open_client(settings)
         handle = client.get_workflow_handle(workflow_id(code))
         rpc = timedelta(seconds=QUERY_TIMEOUT)
         desc = await asyncio.wait_for(handle.describe(rpc_timeout=rpc), QUERY_TIMEOUT)
@@ -153,5 +162,6 @@ async def ask_workflow(settings: Settings, code: str) -> WorkflowAnswer:
         return WorkflowAnswer(False, error=f"no answer within {QUERY_TIMEOUT:g}s (is a worker running?)")
     except Exception as err:
         known = translate(err)
-        return WorkflowAnswer(False, error=known.message.splitlines()[0] if known else f"{type(err).__name__}: {err}")
+        first = known.message.splitlines()[0].removeprefix("unreachable: ") if known else None
+        return WorkflowAnswer(False, error=first or f"{type(err).__name__}: {err}")
     return WorkflowAnswer(True, next_wakeup=wake, running=running, event_count=view.event_count if view else None)
