@@ -252,11 +252,15 @@ def plans(kind: str, batch: int, threads: int) -> tuple[list[Plan], list[Plan]]:
         Plan("trivial aggregate (store ceiling)", 1, run_trivial_shape),
     ]
     cache = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
-    what_if = [Plan("activity + AGGREGATE_CACHE_MAXSIZE", 1, run_activity_shape, env=cache)]
+    no_copy = {**cache, "DEEPCOPY_FROM_AGGREGATE_CACHE": "n"}
+    what_if = [
+        Plan("activity + AGGREGATE_CACHE_MAXSIZE", 1, run_activity_shape, env=cache),
+        Plan("activity + cache, no deepcopy", 1, run_activity_shape, env=no_copy),
+    ]
     if kind == "sqlite":
         what_if += [
             Plan("activity + synchronous=NORMAL", 1, run_activity_shape, patch=sqlite_synchronous_normal),
-            Plan("activity + cache + synchronous=NORMAL", 1, run_activity_shape, env=cache,
+            Plan("activity + cache (no deepcopy) + sync=NORMAL", 1, run_activity_shape, env=no_copy,
                  patch=sqlite_synchronous_normal),
             Plan("trivial aggregate + synchronous=NORMAL", 1, run_trivial_shape, patch=sqlite_synchronous_normal),
         ]
