@@ -47,8 +47,19 @@ class Settings(BaseSettings):
 
     agreement_policy: AgreementPolicy = Field(default_factory=AgreementPolicy)
 
+    # Keys (rings "kid:<base64 32 bytes>,kid:<…>", the first is active; empty: public DEVELOPMENT keys)
+    payload_keys: SecretStr = Field(default=SecretStr(""), description="Temporal payload codec (AES-GCM)")
+    subject_keks: SecretStr = Field(default=SecretStr(""), description="wrap per-person keys of the record")
+    checkpoint_keys: SecretStr = Field(default=SecretStr(""), description="Ed25519 seeds signing audit checkpoints")
+
     def store_env(self) -> dict[str, str]:
         """The `eventsourcing` environment for the configured event store."""
+        env = self._store_env()
+        if self.subject_keks.get_secret_value():
+            env["SUBJECT_KEKS"] = self.subject_keks.get_secret_value()
+        return env
+
+    def _store_env(self) -> dict[str, str]:
         if self.store == "postgres":
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
