@@ -1,0 +1,1 @@
+"""Crisis cases: Info-Social or AAOR, a mobile crisis team, post-crisis follow-up, the next service."""

@@ -1,0 +1,111 @@
+"""Use cases of the crisis case: a thin list, each loading, deciding, saving.
+
+No rule lives here: the aggregate decides. `at` is the business moment given by
+the caller (the workflow's clock). Routing reads the ententes of the same
+record (`Ententes.list()`), unless the caller passes the agreement views itself.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.agreements.application import Ententes
+from domain.agreements.state import AgreementView
+from domain.crisis import commands as c
+from domain.crisis.aggregate import CrisisCase, case_id
+from domain.crisis.state import CaseView
+from domain.errors import DomainError, NotFound
+from domain.record import Record, event_name, event_payload
+from domain.standards.config import StandardsConfig
+
+
+class CrisisCases:
+    def __init__(self, record: Record, config: StandardsConfig | None = None) -> None:
+        self.record = record
+        self.config = config or StandardsConfig()
+
+    # ------------------------------------------------------------------ commands
+    def open(
+        self, cmd: c.OpenCase, at: datetime, agreements: Iterable[AgreementView] | None = None
+    ) -> CaseView:
+        """Open the case; a retry (same code, same command id) returns the case it made."""
+        try:
+            existing = self.get(cmd.case_code)
+        except NotFound:
+            case = CrisisCase.open(cmd, at, self.config, self._agreements(agreements))
+            self.record.save(case)
+            return case.view()
+        if existing.already(cmd):
+            return existing.view()
+        raise DomainError(f"a crisis case with code {cmd.case_code} already exists", code="duplicate_code")
+
+    def execute(
+        self, case_code: str, cmd: c.Command, at: datetime, agreements: Iterable[AgreementView] | None = None
+    ) -> CaseView:
+        case = self.get(case_code)
+        if isinstance(cmd, c.RequestMobileIntervention):
+            case.request_mobile(cmd, at, self.config, self._agreements(agreements))
+        else:
+            self._handlers(case)[type(cmd)](cmd, at)
+        self.record.save(case)
+        return case.view()
+
+    def advance(self, case_code: str, now: datetime) -> CaseView:
+        case = self.get(case_code)
+        if case.advance(now, self.config):
+            self.record.save(case)
+        return case.view()
+
+    def _agreements(self, given: Iterable[AgreementView] | None) -> list[AgreementView]:
+        return list(given) if given is not None else Ententes(self.record).list()
+
+    def _handlers(self, k: CrisisCase) -> dict[type, Callable[[Any, datetime], None]]:
+        cfg = self.config
+        return {
+            c.CloseAtPhone: k.close_at_phone,
+            c.AcceptHandoff: k.accept,
+            c.DeclineHandoff: lambda cmd, at: k.decline(cmd, at, cfg),
+            c.RecordArrival: k.arrive,
+            c.RecordOutcome: k.record_outcome,
+            c.HandBack: k.hand_back,
+            c.StartFollowUp: lambda cmd, at: k.start_follow_up(cmd, at, cfg),
+            c.RecordContact: k.record_contact,
+            c.CloseCase: k.close,
+            c.StartReferral: lambda cmd, at: k.refer(cmd, at, cfg),
+            c.AcceptReferral: lambda cmd, at: k.accept_referral(cmd, at, cfg),
+            c.RefuseReferral: k.refuse_referral,
+            c.ConfirmReached: k.confirm_reached,
+            c.Reassign: lambda cmd, at: k.reassign(cmd, at, cfg),
+            c.ExtendDeadline: k.extend,
+            c.SupervisorClose: k.supervisor_close,
+        }
+
+    # ------------------------------------------------------------------ queries
+    def get(self, case_code: str, *, version: int | None = None) -> CrisisCase:
+        try:
+            case: CrisisCase = self.record.repository.get(case_id(case_code), version=version)
+        except AggregateNotFoundError:
+            raise NotFound(f"no crisis case with code {case_code}") from None
+        return case
+
+    def view(self, case_code: str, *, as_of_event: int | None = None) -> CaseView:
+        return self.get(case_code, version=as_of_event).view()
+
+    def history(self, case_code: str) -> builtins.list[dict[str, Any]]:
+        """Every event of the case, personal content masked (read it with `personal_details`)."""
+        aggregate_id = case_id(case_code)
+        if aggregate_id not in self.record.repository:
+            raise NotFound(f"no crisis case with code {case_code}")
+        out = []
+        for ev in self.record.stream(aggregate_id):
+            payload = event_payload(ev)
+            if payload.get("personal"):
+                payload["personal"] = f"<{len(payload['personal'])} champ(s) personnel(s)>"
+            out.append({"seq": ev.originator_version, "event": event_name(ev),
+                        "recorded_at": ev.timestamp, **payload})  # type: ignore[attr-defined]
+        return out

@@ -1,0 +1,199 @@
+"""The commands the people and partner systems of a crisis case can give it.
+
+One typed object per verb. Every command says who acts (`by`, a user or system
+id) and for which organisation (`actor_org`): the rules accept a command only
+from the party that acts at that step. Field constraints refuse malformed
+input; `rules.py` refuses a well-formed command out of turn or from the wrong
+party. `command_id` makes recording idempotent.
+
+Personal content (the reason in words, a pseudonymous person reference, notes)
+goes only in the `personal` mappings, never in the coded fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from domain.agreements.model import Code, Frozen, ReferralChannel, ShortText, Text
+from domain.crisis.model import (
+    CaseCode,
+    EmergencyService,
+    Intake,
+    InterventionOutcome,
+    Personal,
+    PhoneDisposition,
+    ReceivingService,
+    ReferralMeasure,
+    SpecificEpisode,
+    SubjectId,
+    TeamRef,
+)
+
+
+class Command(Frozen):
+    by: ShortText = Field(description="who gives the command (user or system id)")
+    actor_org: Code = Field(description="the organisation on whose behalf it is given")
+    command_id: str = Field(default="", max_length=200)
+
+
+class OpenCase(Command):
+    """Info-Social, AAOR or a partner with an agreement found a crisis (seed 001 L648-650, L663-664, L1169-1173)."""
+
+    type: Literal["open"] = "open"
+    case_code: CaseCode
+    responsible_org: Code  # the CSSS/CISSS of the territory
+    territory: Code
+    intake: Intake
+    subject_id: SubjectId
+    personal: Personal = Field(default_factory=dict)  # e.g. {"reason": …, "person_ref": …}
+    # When the call or request arrived, and when the person was first reached (answer, callback,
+    # first contact): the clocks of Info-Social (4 min) and AAOR (2 h / 24 h, 10 days). Default: the opening.
+    received_at: datetime | None = None
+    first_contact_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpenCase:
+        if self.received_at and self.first_contact_at and self.first_contact_at < self.received_at:
+            raise ValueError("the first contact cannot precede the request")
+        return self
+
+
+class CloseAtPhone(Command):
+    type: Literal["close_at_phone"] = "close_at_phone"
+    disposition: PhoneDisposition
+    reason: Text
+
+
+class RequestMobileIntervention(Command):
+    """Hand the case to a mobile crisis team; routing is fed with the teams and the person's active episode."""
+
+    type: Literal["request_mobile"] = "request_mobile"
+    csss_teams: list[TeamRef] = Field(default_factory=list)  # the CSSS's own teams for the territory, in order
+    episode: SpecificEpisode | None = None  # an active episode in a specific program (L1241-1243)
+
+
+class AcceptHandoff(Command):
+    type: Literal["accept"] = "accept"
+    team_id: Code
+
+
+class DeclineHandoff(Command):
+    type: Literal["decline"] = "decline"
+    team_id: Code
+    reason: Text
+
+
+class RecordArrival(Command):
+    type: Literal["arrive"] = "arrive"
+
+
+class RecordOutcome(Command):
+    type: Literal["outcome"] = "outcome"
+    outcome: InterventionOutcome
+    emergency_services: list[EmergencyService] = Field(default_factory=list)
+    p38_applied: bool = False
+    subject_id: SubjectId
+    personal: Personal = Field(default_factory=dict)  # notes of the intervention
+
+    @model_validator(mode="after")
+    def _p38(self) -> RecordOutcome:
+        if self.outcome is InterventionOutcome.P38_APPLICATION and not self.p38_applied:
+            raise ValueError("an outcome of P-38.001 application records that P-38.001 was applied")
+        return self
+
+
+class HandBack(Command):
+    """The team returns the case to the service that referred it, which decides what follows."""
+
+    type: Literal["hand_back"] = "hand_back"
+    reason: Text | None = None
+
+
+class StartFollowUp(Command):
+    type: Literal["start_follow_up"] = "start_follow_up"
+    plan: Code  # a plan of the region's configuration, e.g. "suivi_etroit"
+    provider_org: Code | None = None  # default: the organisation giving the command
+
+
+class RecordContact(Command):
+    type: Literal["contact"] = "contact"
+    contact_number: int = Field(ge=1)
+
+
+class StartReferral(Command):
+    """A référence personnalisée or an accompaniment to the next service (L725-733)."""
+
+    type: Literal["refer"] = "refer"
+    receiving: ReceivingService
+    channel: ReferralChannel
+    measure: ReferralMeasure = ReferralMeasure.REFERENCE
+    subject_id: SubjectId
+    personal: Personal = Field(default_factory=dict)  # what is said to the receiving intake worker
+
+
+class AcceptReferral(Command):
+    type: Literal["accept_referral"] = "accept_referral"
+    intake_worker: ShortText  # role of the intervenant exerçant la fonction d'accueil (L733)
+
+
+class RefuseReferral(Command):
+    type: Literal["refuse_referral"] = "refuse_referral"
+    reason: Text
+
+
+class ConfirmReached(Command):
+    """The person actually reached the receiving service: the case's purpose is met."""
+
+    type: Literal["confirm_reached"] = "confirm_reached"
+
+
+class CloseCase(Command):
+    """The holder closes after the intervention: nothing further is needed."""
+
+    type: Literal["close"] = "close"
+    reason: Text
+
+
+class Reassign(Command):
+    """Supervisor: ask this team now (a CSSS team, or one routing proposed for the case)."""
+
+    type: Literal["reassign"] = "reassign"
+    team: TeamRef
+    reason: Text
+
+
+class ExtendDeadline(Command):
+    type: Literal["extend"] = "extend"
+    deadline_id: ShortText
+    until: datetime
+    reason: Text
+
+
+class SupervisorClose(Command):
+    type: Literal["supervisor_close"] = "supervisor_close"
+    reason: Text
+
+
+CaseCommand = Annotated[
+    CloseAtPhone
+    | RequestMobileIntervention
+    | AcceptHandoff
+    | DeclineHandoff
+    | RecordArrival
+    | RecordOutcome
+    | HandBack
+    | StartFollowUp
+    | RecordContact
+    | StartReferral
+    | AcceptReferral
+    | RefuseReferral
+    | ConfirmReached
+    | CloseCase
+    | Reassign
+    | ExtendDeadline
+    | SupervisorClose,
+    Field(discriminator="type"),
+]

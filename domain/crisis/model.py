@@ -1,0 +1,207 @@
+"""What a crisis case is made of: the intake, the teams, the outcome, the follow-up, the referral.
+
+The trajectory is the one of seed 001 (Orientations… services sociaux généraux):
+Info-Social 8-1-1 or AAOR finds a crisis (L648-650, L663-664), a mobile team
+intervenes in the community (Fiche 3, L1160-1385), post-crisis follow-up
+(named but left to future work, L1204-1207), and a *référence personnalisée*
+until the person has reached the next service (L725-733).
+
+Personal details never sit in these coded fields: they travel in a separate
+`personal` mapping on the commands and events that carry them, next to the
+opaque `subject_id`, so that an encryption layer can encrypt them per person.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from domain.agreements.model import Code, Frozen, ReferralChannel, ShortText, Text
+from domain.standards.config import UrgencyLevel
+
+__all__ = [
+    "Candidate",
+    "CandidateKind",
+    "CaseCode",
+    "ClosureKind",
+    "CrisisType",
+    "EmergencyService",
+    "Intake",
+    "IntakeService",
+    "InterventionOutcome",
+    "Personal",
+    "PhoneDisposition",
+    "ReceivingService",
+    "ReceivingServiceType",
+    "ReferralChannel",
+    "ReferralMeasure",
+    "RequestMode",
+    "RiskEstimates",
+    "RiskLevel",
+    "SpecificEpisode",
+    "SubjectId",
+    "TeamRef",
+    "UrgencyLevel",
+    "new_case_code",
+]
+
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+# Opaque codes only: workflow ids and search attributes carry these, never a name or a health number.
+CaseCode = Annotated[str, StringConstraints(pattern=r"^C-[A-Z2-7]{10}$")]
+SubjectId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{7,63}$")]
+Personal = dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")], Text]
+
+
+def new_case_code() -> str:
+    """A fresh opaque case code: ``C-`` and 10 random base32 characters (50 bits), never derived from the person."""
+    return "C-" + "".join(secrets.choice(_BASE32) for _ in range(10))
+
+
+class IntakeService(StrEnum):
+    """Who found the crisis and opened the case (seed 001 L1169-1173, L1236-1239)."""
+
+    INFO_SOCIAL = "info_social"
+    AAOR = "aaor"
+    PARTNER = "partenaire"  # a partner with an agreement to that effect with the CSSS
+
+
+class RequestMode(StrEnum):
+    """How the request reached the service: sets the AAOR clock (2 h in person, 24 h by phone, L778-782)."""
+
+    PHONE = "telephone"
+    IN_PERSON = "en_personne"
+
+
+class RiskLevel(StrEnum):
+    NOT_ASSESSED = "non_evalue"
+    ABSENT = "absent"
+    LOW = "faible"
+    MODERATE = "modere"
+    HIGH = "eleve"
+
+
+class RiskEstimates(Frozen):
+    """The three estimates of a crisis intervention (seed 001 L937-939, L1189-1191)."""
+
+    suicide: RiskLevel = RiskLevel.NOT_ASSESSED  # risque suicidaire
+    dangerousness: RiskLevel = RiskLevel.NOT_ASSESSED  # potentiel de dangerosité
+    decompensation: RiskLevel = RiskLevel.NOT_ASSESSED  # risque de décompensation
+
+
+class CrisisType(StrEnum):
+    """A coded category, for routing to protocols (L1195-1196) and reporting; the narrative stays personal."""
+
+    PSYCHOSOCIALE = "psychosociale"
+    SUICIDAIRE = "suicidaire"
+    PSYCHIATRIQUE = "psychiatrique"
+    VIOLENCE_CONJUGALE = "violence_conjugale"
+    AGRESSION_SEXUELLE = "agression_sexuelle"
+    AUTRE = "autre"
+
+
+class Intake(Frozen):
+    """The coded part of the intake; the reason in words goes in the command's `personal` mapping."""
+
+    service: IntakeService
+    request_mode: RequestMode = RequestMode.PHONE
+    crisis_type: CrisisType = CrisisType.PSYCHOSOCIALE
+    urgency: UrgencyLevel
+    risks: RiskEstimates = Field(default_factory=RiskEstimates)
+    face_to_face_needed: bool  # « une intervention dans le milieu est jugée nécessaire » (L1236-1239)
+    p38_considered: bool = False  # mesures contraignantes, Loi P-38.001 (L943-945)
+
+
+class PhoneDisposition(StrEnum):
+    """A case closed at the phone: a normal outcome of Info-Social and AAOR (L920-924, L715-719)."""
+
+    INFORMATION = "information"
+    ORIENTATION = "orientation"  # the person can make the steps themselves (L725-727)
+    STABILISED = "crise_stabilisee"  # crisis intervention by phone was enough (L932-941)
+
+
+class CandidateKind(StrEnum):
+    CSSS_TEAM = "equipe_csss"
+    COMMUNITY_ORG = "organisme_communautaire"  # under an agreement (L1181-1184)
+    SPECIFIC_PROGRAM = "programme_specifique"  # the person's active episode (L1241-1243)
+
+
+class TeamRef(Frozen):
+    """A team that can be asked to intervene: its own id and the organisation it belongs to."""
+
+    team_id: Code
+    org_id: Code
+    name: ShortText | None = None
+
+
+class SpecificEpisode(Frozen):
+    """An active service episode of the person in a specific program (épisode de service actif, L1241-1243)."""
+
+    program: Code
+    team: TeamRef
+
+
+class Candidate(Frozen):
+    """A team routing proposes, with what allows it: its agreement, and whether information may be shared."""
+
+    team: TeamRef
+    kind: CandidateKind
+    agreement_code: str | None = None  # the entente in force that lets a community organisation take it
+    may_share_information: bool  # section 7 of that entente; within the CSSS, the same establishment
+    program: Code | None = None  # for a specific program
+
+
+class InterventionOutcome(StrEnum):
+    """How the intervention in the community ended (seed 001 L1224-1232, L1322-1328)."""
+
+    CRISIS_RESOLVED = "crise_desamorcee"
+    HOSPITAL_EMERGENCY = "urgence_hospitaliere"
+    CRISIS_HOUSING = "hebergement_crise"
+    P38_APPLICATION = "application_p38"  # transport under art. 8 Loi P-38.001 (L1175-1179)
+
+
+class EmergencyService(StrEnum):
+    """Liaison partners that took part (L1322-1325)."""
+
+    POLICE = "police"
+    AMBULANCE = "ambulance"
+    FIRST_RESPONDERS = "premiers_repondants"
+
+
+class ReceivingServiceType(StrEnum):
+    """Where a référence personnalisée goes (L650-653, L1193-1195); consultations have their own standards."""
+
+    CONSULTATION_SOCIALE = "consultation_sociale"
+    CONSULTATION_PSYCHOLOGIQUE = "consultation_psychologique"
+    AAOR = "aaor"
+    SPECIFIC_SERVICES = "services_specifiques"
+    PUBLIC_HEALTH = "sante_publique"
+    COMMUNITY_RESOURCE = "ressource_communautaire"
+    MEDICAL_CLINIC = "gmf_clinique"
+    CRISIS_HOUSING = "hebergement_crise"
+    OTHER = "autre"
+
+
+class ReferralMeasure(StrEnum):
+    """The measures of L725-729: « une référence personnalisée, un accompagnement, etc. »."""
+
+    REFERENCE = "reference_personnalisee"
+    ACCOMPANIMENT = "accompagnement"
+
+
+class ReceivingService(Frozen):
+    """The service that receives the person, through its intake worker (L730-733)."""
+
+    org_id: Code
+    service: ReceivingServiceType
+    name: ShortText | None = None
+
+
+class ClosureKind(StrEnum):
+    AT_PHONE = "fermeture_telephonique"
+    RESOLVED = "crise_resolue"
+    REACHED_SERVICE = "service_rejoint"
+    BY_SUPERVISOR = "fermeture_superviseur"

@@ -1,0 +1,382 @@
+"""The access standards as one validated settings object, with the ministry's figures as defaults.
+
+Every default cites the line of seed 001 (*Orientations relatives aux standards
+d'accès… des services sociaux généraux*, MSSS) it comes from. What the seed
+leaves open — what "immédiat" means in minutes, the urgency scale between
+"immédiat" and 24 h, how long a mobile team has to answer, post-crisis
+follow-up plans (the seed defers them, L1204-1207) — has a default here that is
+marked "not in the seed": a region sets its own in a file, without code changes.
+
+A region file holds only what differs from the defaults; it is merged over them:
+
+    region = "13-laval"
+    immediate_minutes = 45
+
+    [standards."aaor.premier_contact"]
+    duration = "PT1H30M"
+
+    [follow_up_plans.suivi_etroit]
+    label = "Suivi étroit"
+    contacts = [{ label = "J+1", offset = "P1D", within = "PT12H" }]
+
+Durations are ISO 8601 (``PT2H``, ``P10D``), as pydantic reads and writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from domain.agreements.model import Code, Frozen, ShortText
+
+# Standard ids the crisis case starts clocks for (a region may change their figures, not their ids).
+INFO_SOCIAL_REPONSE = "info_social.reponse"
+AAOR_PREMIER_CONTACT = "aaor.premier_contact"
+AAOR_RETOUR_APPEL = "aaor.retour_appel"
+AAOR_ANALYSE = "aaor.analyse"
+AAOR_URGENCE = "aaor.urgence"
+CRISE_URGENCE = "crise.urgence"
+CONSULTATION_SOCIALE_PREMIER_CONTACT = "consultation_sociale.premier_contact"
+CONSULTATION_SOCIALE_AMORCE_SUIVI = "consultation_sociale.amorce_suivi"
+CONSULTATION_SOCIALE_URGENCE = "consultation_sociale.urgence"
+CONSULTATION_PSYCHOLOGIQUE_PREMIER_CONTACT = "consultation_psychologique.premier_contact"
+CONSULTATION_PSYCHOLOGIQUE_AMORCE_SUIVI = "consultation_psychologique.amorce_suivi"
+CONSULTATION_PSYCHOLOGIQUE_URGENCE = "consultation_psychologique.urgence"
+CRISE_REPONSE_EQUIPE = "crise.reponse_equipe"
+SUIVI_CONTACT = "suivi.contact"
+REFERENCE_DECISION = "reference.decision"
+REFERENCE_ARRIVEE = "reference.arrivee"
+
+
+class ClockEvent(StrEnum):
+    """The facts that start and stop a standard's clock."""
+
+    CALL_RECEIVED = "appel_recu"
+    CALL_ANSWERED = "appel_repondu"
+    REQUEST_IN_PERSON = "demande_en_personne"
+    REQUEST_BY_PHONE = "demande_telephonique"
+    REQUEST_RECEIVED = "demande_recue"
+    FIRST_CONTACT = "premier_contact"
+    CALLBACK = "retour_appel"
+    ANALYSIS_COMPLETED = "analyse_completee"
+    URGENCY_IDENTIFIED = "urgence_identifiee"
+    URGENCY_HANDLED = "urgence_traitee"
+    MOBILE_REQUESTED = "intervention_demandee"
+    TEAM_ARRIVED = "arrivee_equipe"
+    TEAM_ASKED = "equipe_sollicitee"
+    TEAM_ANSWERED = "reponse_equipe"
+    CONTACT_SCHEDULED = "contact_prevu"
+    CONTACT_MADE = "contact_fait"
+    REFERRAL_SENT = "reference_envoyee"
+    REFERRAL_DECIDED = "reference_decidee"
+    REQUEST_ACCEPTED = "demande_acceptee"
+    PERSON_REACHED_SERVICE = "personne_rejointe"
+    FOLLOW_UP_STARTED = "suivi_amorce"
+
+
+class Timing(StrEnum):
+    """How a standard's deadline is set."""
+
+    FIXED = "fixe"  # its own duration
+    BY_URGENCY = "selon_urgence"  # the urgency scale, from the case's urgency level
+    IMMEDIATE = "immediat"  # `immediate_minutes`
+    BY_PLAN = "selon_plan"  # each follow-up contact's own window
+
+
+class Standard(Frozen):
+    label: ShortText  # in French, as the report shows it
+    service: Code
+    starts_on: ClockEvent
+    stops_on: ClockEvent
+    timing: Timing = Timing.FIXED
+    duration: timedelta | None = None
+    target_ratio: float | None = Field(default=None, gt=0, le=1)  # share of cases to meet it, when the seed sets one
+    source: Literal["ministere", "region"] = "ministere"
+    reference: ShortText  # where the figure comes from
+
+    @model_validator(mode="after")
+    def _duration_when_fixed(self) -> Standard:
+        if (self.timing is Timing.FIXED) != (self.duration is not None):
+            raise ValueError("a fixed standard has a duration, and only a fixed standard has one")
+        if self.duration is not None and self.duration <= timedelta(0):
+            raise ValueError("a standard's duration is positive")
+        return self
+
+
+class UrgencyLevel(StrEnum):
+    """Degrees of urgency (seed 001 L787-788, « selon le degré d'urgence »); the scale is not in the seed."""
+
+    IMMEDIATE = "immediat"
+    HIGH = "urgent"
+    MODERATE = "semi_urgent"
+    NONE = "non_urgent"
+
+
+class UrgencyRule(Frozen):
+    label: ShortText
+    urgent: bool
+    immediate: bool = False
+    within: timedelta | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> UrgencyRule:
+        if not self.urgent:
+            if self.immediate or self.within is not None:
+                raise ValueError("a level that is not urgent has no urgency deadline")
+        elif self.immediate == (self.within is not None):
+            raise ValueError("an urgent level is either immediate or has a `within` duration")
+        elif self.within is not None and not timedelta(0) < self.within <= timedelta(hours=24):
+            # « de façon immédiate ou au plus tard dans les 24 heures » (seed 001 L787-788, L1492-1493, L1738-1739)
+            raise ValueError("an urgent situation is handled within 24 hours at the latest (seed 001 L787-788)")
+        return self
+
+
+class ContactSpec(Frozen):
+    """One scheduled contact of a follow-up plan: due `offset` after the plan starts, to be made within `within`."""
+
+    label: ShortText
+    offset: timedelta = Field(ge=timedelta(0))
+    within: timedelta = Field(gt=timedelta(0))
+
+
+class FollowUpPlan(Frozen):
+    label: ShortText
+    contacts: list[ContactSpec] = Field(min_length=1)
+
+
+def _h(hours: float) -> timedelta:
+    return timedelta(hours=hours)
+
+
+def _default_standards() -> dict[str, Standard]:
+    s, m = "ministere", "region"
+    e = ClockEvent
+    return {
+        INFO_SOCIAL_REPONSE: Standard(
+            label="Info-Social : réponse à l'appel en 4 minutes ou moins (cible 90 %)", service="info_social",
+            starts_on=e.CALL_RECEIVED, stops_on=e.CALL_ANSWERED, duration=timedelta(minutes=4), target_ratio=0.9,
+            source=s, reference="seed 001 L1018-1019; annexe L2382-2386",
+        ),
+        AAOR_PREMIER_CONTACT: Standard(
+            label="AAOR : premier contact en 2 heures (demande de rencontre en personne)", service="aaor",
+            starts_on=e.REQUEST_IN_PERSON, stops_on=e.FIRST_CONTACT, duration=_h(2), source=s,
+            reference="seed 001 L778-779; annexe L2300-2305",
+        ),
+        AAOR_RETOUR_APPEL: Standard(
+            label="AAOR : retour d'appel en 24 heures (demande téléphonique)", service="aaor",
+            starts_on=e.REQUEST_BY_PHONE, stops_on=e.CALLBACK, duration=_h(24), source=s,
+            reference="seed 001 L781-782; annexe L2339-2344",
+        ),
+        AAOR_ANALYSE: Standard(
+            label="AAOR : analyse de la demande complétée en 10 jours", service="aaor",
+            starts_on=e.REQUEST_RECEIVED, stops_on=e.ANALYSIS_COMPLETED, duration=timedelta(days=10), source=s,
+            reference="seed 001 L784-785; annexe L2346-2350 (jours civils : le seed ne précise pas)",
+        ),
+        AAOR_URGENCE: Standard(
+            label="AAOR : situation urgente traitée immédiatement ou au plus tard en 24 heures", service="aaor",
+            starts_on=e.URGENCY_IDENTIFIED, stops_on=e.URGENCY_HANDLED, timing=Timing.BY_URGENCY, source=s,
+            reference="seed 001 L787-788; annexe L2367-2372",
+        ),
+        CRISE_URGENCE: Standard(
+            label="Intervention de crise dans le milieu : situation urgente traitée de façon immédiate",
+            service="intervention_crise_mobile", starts_on=e.MOBILE_REQUESTED, stops_on=e.TEAM_ARRIVED,
+            timing=Timing.IMMEDIATE, source=s, reference="seed 001 L1267; annexe L2374",
+        ),
+        CONSULTATION_SOCIALE_PREMIER_CONTACT: Standard(
+            label="Consultation sociale : premier contact en 7 jours après l'acceptation",
+            service="consultation_sociale", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FIRST_CONTACT,
+            duration=timedelta(days=7), source=s, reference="seed 001 L1485-1487; annexe L2352-2357",
+        ),
+        CONSULTATION_SOCIALE_AMORCE_SUIVI: Standard(
+            label="Consultation sociale : suivi amorcé en 30 jours après l'acceptation",
+            service="consultation_sociale", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FOLLOW_UP_STARTED,
+            duration=timedelta(days=30), source=s, reference="seed 001 L1489-1490; annexe L2359-2365",
+        ),
+        CONSULTATION_SOCIALE_URGENCE: Standard(
+            label="Consultation sociale : situation urgente traitée immédiatement ou au plus tard en 24 heures",
+            service="consultation_sociale", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FIRST_CONTACT,
+            timing=Timing.BY_URGENCY, source=s, reference="seed 001 L1492-1493; annexe L2374-2376",
+        ),
+        CONSULTATION_PSYCHOLOGIQUE_PREMIER_CONTACT: Standard(
+            label="Consultation psychologique : premier contact en 7 jours après l'acceptation",
+            service="consultation_psychologique", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FIRST_CONTACT,
+            duration=timedelta(days=7), source=s, reference="seed 001 L1731-1733; annexe L2357",
+        ),
+        CONSULTATION_PSYCHOLOGIQUE_AMORCE_SUIVI: Standard(
+            label="Consultation psychologique : suivi amorcé en 30 jours après l'acceptation",
+            service="consultation_psychologique", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FOLLOW_UP_STARTED,
+            duration=timedelta(days=30), source=s, reference="seed 001 L1735-1736; annexe L2365",
+        ),
+        CONSULTATION_PSYCHOLOGIQUE_URGENCE: Standard(
+            label="Consultation psychologique : situation urgente traitée immédiatement ou au plus tard en 24 heures",
+            service="consultation_psychologique", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FIRST_CONTACT,
+            timing=Timing.BY_URGENCY, source=s, reference="seed 001 L1738-1739; annexe L2377-2378",
+        ),
+        # Regional deadlines: the seed sets no figure for these steps; the defaults are the network's.
+        CRISE_REPONSE_EQUIPE: Standard(
+            label="Équipe de crise : réponse (acceptation ou refus) à une demande d'intervention",
+            service="intervention_crise_mobile", starts_on=e.TEAM_ASKED, stops_on=e.TEAM_ANSWERED,
+            duration=timedelta(minutes=10), source=m,
+            reference="pas dans le seed : défaut régional ; « immédiat » exige une réponse rapide (seed 001 L1267)",
+        ),
+        SUIVI_CONTACT: Standard(
+            label="Suivi post-crise : contact prévu fait dans sa fenêtre", service="suivi_post_crise",
+            starts_on=e.CONTACT_SCHEDULED, stops_on=e.CONTACT_MADE, timing=Timing.BY_PLAN, source=m,
+            reference="pas dans le seed : le suivi post-crise est laissé à des travaux futurs (seed 001 L1204-1207)",
+        ),
+        REFERENCE_DECISION: Standard(
+            label="Référence personnalisée : acceptation ou refus par le service qui reçoit",
+            service="reference_personnalisee", starts_on=e.REFERRAL_SENT, stops_on=e.REFERRAL_DECIDED,
+            duration=timedelta(days=2), source=m,
+            reference="pas dans le seed : défaut régional (référence définie en seed 001 L730-733)",
+        ),
+        REFERENCE_ARRIVEE: Standard(
+            label="Référence personnalisée : la personne a rejoint le service",
+            service="reference_personnalisee", starts_on=e.REQUEST_ACCEPTED, stops_on=e.PERSON_REACHED_SERVICE,
+            duration=timedelta(days=7), source=m,
+            reference="pas dans le seed : défaut régional calqué sur le premier contact en 7 jours (seed 001 "
+            "L1485-1487) ; devoir de s'assurer que la personne accède au service (L725-729)",
+        ),
+    }
+
+
+def _default_urgency() -> dict[UrgencyLevel, UrgencyRule]:
+    # The seed bounds the scale (immediate … 24 h at the latest, L787-788) but defines no levels between.
+    return {
+        UrgencyLevel.IMMEDIATE: UrgencyRule(label="Immédiat", urgent=True, immediate=True),
+        UrgencyLevel.HIGH: UrgencyRule(label="Urgent (4 heures)", urgent=True, within=_h(4)),
+        UrgencyLevel.MODERATE: UrgencyRule(label="Semi-urgent (24 heures)", urgent=True, within=_h(24)),
+        UrgencyLevel.NONE: UrgencyRule(label="Non urgent", urgent=False),
+    }
+
+
+def _contact(label: str, offset: timedelta, within: timedelta) -> ContactSpec:
+    return ContactSpec(label=label, offset=offset, within=within)
+
+
+def _default_plans() -> dict[str, FollowUpPlan]:
+    # The three kinds the seed names (L1204-1207: « suivi de crise de courte durée, suivi étroit,
+    # hébergement temporaire »); their contacts are not in the seed and are regional defaults.
+    d = timedelta(days=1)
+    return {
+        "suivi_crise_courte_duree": FollowUpPlan(
+            label="Suivi de crise de courte durée",
+            contacts=[_contact("24 heures", d, _h(12)), _contact("72 heures", 3 * d, _h(24)),
+                      _contact("30 jours", 30 * d, 2 * d)],
+        ),
+        "suivi_etroit": FollowUpPlan(
+            label="Suivi étroit",
+            contacts=[_contact("12 heures", _h(12), _h(4)), _contact("24 heures", d, _h(6)),
+                      _contact("48 heures", 2 * d, _h(12)), _contact("72 heures", 3 * d, _h(12)),
+                      _contact("7 jours", 7 * d, d)],
+        ),
+        "hebergement_temporaire": FollowUpPlan(
+            label="Hébergement temporaire",
+            contacts=[_contact("Admission", timedelta(0), _h(4)), _contact("72 heures", 3 * d, _h(24)),
+                      _contact("7 jours", 7 * d, d)],
+        ),
+    }
+
+
+def _default_meeting_caps() -> dict[str, int]:
+    return {
+        "aaor": 3,  # « maximum de trois rencontres » (seed 001 L721-723)
+        "consultation_sociale": 12,  # « maximum de 12 rencontres », then the PI is revised (L1423-1426)
+        "consultation_psychologique": 12,  # same rule (L1671-1674)
+    }
+
+
+class StandardsConfig(Frozen):
+    """Every deadline and cap arrimage enforces, for one region. Read once at the entry point, passed down."""
+
+    region: str = "defaut"
+    # « Immédiat » is not defined in minutes by the seed (L1267, L2374): a regional choice.
+    immediate_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    standards: dict[str, Standard] = Field(default_factory=_default_standards)
+    urgency: dict[UrgencyLevel, UrgencyRule] = Field(default_factory=_default_urgency)
+    follow_up_plans: dict[Code, FollowUpPlan] = Field(default_factory=_default_plans)
+    meeting_caps: dict[Code, int] = Field(default_factory=_default_meeting_caps)
+
+    @model_validator(mode="after")
+    def _complete(self) -> StandardsConfig:
+        required = {
+            INFO_SOCIAL_REPONSE, AAOR_PREMIER_CONTACT, AAOR_RETOUR_APPEL, AAOR_ANALYSE, AAOR_URGENCE, CRISE_URGENCE,
+            CONSULTATION_SOCIALE_PREMIER_CONTACT, CONSULTATION_SOCIALE_URGENCE,
+            CONSULTATION_PSYCHOLOGIQUE_PREMIER_CONTACT, CONSULTATION_PSYCHOLOGIQUE_URGENCE,
+            CRISE_REPONSE_EQUIPE, SUIVI_CONTACT, REFERENCE_DECISION, REFERENCE_ARRIVEE,
+        }
+        missing = sorted(required - set(self.standards))
+        if missing:
+            raise ValueError(f"these standards are required by the crisis case: {missing}")
+        levels = sorted(set(UrgencyLevel) - set(self.urgency))
+        if levels:
+            raise ValueError(f"the urgency scale must give a rule for every level; missing: {levels}")
+        if any(cap < 1 for cap in self.meeting_caps.values()):
+            raise ValueError("a meeting cap is at least 1")
+        return self
+
+    @property
+    def immediate(self) -> timedelta:
+        return timedelta(minutes=self.immediate_minutes)
+
+    def standard(self, standard_id: str) -> Standard:
+        return self.standards[standard_id]
+
+    def urgency_delay(self, level: UrgencyLevel) -> timedelta | None:
+        """How long an urgent situation of this level may wait; None when the level is not urgent."""
+        rule = self.urgency[level]
+        if not rule.urgent:
+            return None
+        return self.immediate if rule.immediate else rule.within
+
+    def deadline(self, standard_id: str, start: datetime, urgency: UrgencyLevel | None = None) -> datetime | None:
+        """When the clock started at `start` runs out; None when the standard does not apply (not urgent)."""
+        std = self.standards[standard_id]
+        if std.timing is Timing.FIXED:
+            assert std.duration is not None  # checked by Standard's validator
+            return start + std.duration
+        if std.timing is Timing.IMMEDIATE:
+            return start + self.immediate
+        if std.timing is Timing.BY_URGENCY:
+            delay = self.urgency_delay(urgency or UrgencyLevel.NONE)
+            return None if delay is None else start + delay
+        raise ValueError(f"standard {standard_id} is timed by its follow-up plan, not by a start alone")
+
+    def meeting_cap_reached(self, service: str, meetings_held: int) -> bool:
+        """True when the next meeting would exceed the cap: the plan must be revised first (L1423-1426)."""
+        cap = self.meeting_caps.get(service)
+        return cap is not None and meetings_held >= cap
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> StandardsConfig:
+        """A copy with `overrides` deep-merged over this configuration, validated again."""
+        merged = _merge(self.model_dump(mode="json"), overrides)
+        return StandardsConfig.model_validate(merged)
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, Mapping):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merge(base[key], value) if key in base else value
+        return out
+    return over
+
+
+def load_standards(path: Path | str, base: StandardsConfig | None = None) -> StandardsConfig:
+    """A region's configuration: its file (`.toml` or `.json`) merged over `base` (the ministry defaults)."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if path.suffix == ".toml":
+        data = tomllib.loads(raw.decode("utf-8"))
+    elif path.suffix == ".json":
+        data = json.loads(raw)
+    else:
+        raise ValueError(f"{path.name}: a standards file is .toml or .json")
+    return (base or StandardsConfig()).with_overrides(data)
