@@ -1,0 +1,338 @@
+"""`arrimage agreements` end to end: the installed command, run as a subprocess, against a real
+Temporal dev server and a real worker (in this process), with a real SQLite record.
+
+The CLI finds the server, the task queue and the record through ARRIMAGE_* variables, as a
+supervisor's shell would. No mocks: every refusal comes from the workflow's validators, every
+read from the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from cli.templates import template
+from domain.agreements.model import AgreementContent, AgreementKind
+from domain.clock import start_of
+from domain.record import Record
+from workers.settings import Settings
+from workers.worker import build_worker
+
+pytestmark = pytest.mark.slow
+
+ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@dataclass
+class Engine:
+    env: dict[str, str]
+    workdir: Path
+
+    async def run(self, *args: str, **env: str) -> Result:
+        proc = await asyncio.create_subprocess_exec(
+            ARRIMAGE, "agreements", *args, cwd=self.workdir, env={**self.env, **env},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 90)
+        assert proc.returncode is not None
+        return Result(proc.returncode, out.decode(), err.decode())
+
+    async def ok(self, *args: str) -> Result:
+        result = await self.run(*args)
+        assert result.code == 0, result
+        return result
+
+    def write(self, name: str, data: dict[str, Any]) -> str:
+        path = self.workdir / name
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        return str(path)
+
+    async def events(self, code: str) -> list[str]:
+        return [row["event"] for row in (await self.ok("history", code, "--json")).json()]
+
+
+@pytest_asyncio.fixture
+async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
+    """A worker on a fresh task queue and record; the CLI pointed at both by environment."""
+    record_path = tmp_path / "record.sqlite"
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path)
+    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
+        "ARRIMAGE_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "ARRIMAGE_TASK_QUEUE": task_queue,
+        "ARRIMAGE_SQLITE_PATH": str(record_path),
+        "ARRIMAGE_DATA_DIR": str(tmp_path),
+        "ARRIMAGE_USER": "superviseure",
+        "ARRIMAGE_LOG_FORMAT": "console",
+        "ARRIMAGE_LOG_LEVEL": "WARNING",
+        "COLUMNS": "200",
+    }
+    workdir = tmp_path / "shell"
+    workdir.mkdir()
+    with ThreadPoolExecutor(4) as executor:
+        async with build_worker(dev_env.client, settings, record, executor=executor):
+            yield Engine(env=env, workdir=workdir)
+    record.close()
+
+
+def new_code() -> str:
+    return f"ENT-LAV-{uuid.uuid4().hex[:8]}"
+
+
+async def drafted_and_submitted(engine: Engine, code: str) -> None:
+    await engine.ok("draft", code, "--file", engine.write("service.json", template(AgreementKind.SERVICE)))
+    await engine.ok("submit", code)
+
+
+async def wait_for_status(engine: Engine, code: str, status: str) -> dict[str, Any]:
+    for _ in range(50):
+        view: dict[str, Any] = (await engine.ok("show", code, "--json")).json()["view"]
+        if view["status"] == status:
+            return view
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{code} never reached {status}")
+
+
+async def test_a_service_agreement_from_draft_to_amendment(engine: Engine) -> None:
+    code = new_code()
+    content = template(AgreementKind.SERVICE)
+    path = engine.write("service.json", content)
+
+    drafted = await engine.run("draft", code, "--file", path, "--by", "marie.tremblay")
+    assert (drafted.code, drafted.err) == (0, "")
+    assert drafted.out == f"{code}: brouillon\nversion 1 (initiale): redaction · signed 0/2\n"
+
+    submitted = (await engine.ok("submit", code, "--deadline", "2099-06-30", "--json")).json()
+    assert submitted["status"] == "en_signature"
+    assert submitted["proposal"]["signature_deadline"] == "2099-07-01T04:00:00Z"  # midnight in Québec (EDT)
+
+    first = await engine.ok("sign", code, "--party", "cisss-laval", "--version", "1",
+                            "--signatory", "Julie Roy", "--title", "Présidente-directrice générale")
+    assert first.out == (
+        f"{code}: en_signature\n"
+        "version 1 (initiale): en_signature · signed 1/2 · awaiting cc-laval · deadline 2099-07-01 00:00\n"
+    )
+    last = (await engine.ok("sign", code, "--party", "cc-laval", "--version", "1",
+                            "--signatory", "Luc Côté", "--json")).json()
+    # The last signature completes version 1; with no effective date it takes effect at once.
+    assert last["status"] in {"signee", "en_vigueur"}
+    view = await wait_for_status(engine, code, "en_vigueur")
+    assert view["in_force_version"] == 1
+    assert view["proposal"] is None
+
+    listed = (await engine.ok("list", "--json")).json()
+    assert [(v["code"], v["status"], v["in_force_version"]) for v in listed] == [(code, "en_vigueur", 1)]
+    table = (await engine.ok("list", "--status", "en_vigueur")).out
+    assert code in table and "entente_service" in table and "2/2" in table and view["next_review_due"] in table
+    assert "(0)" in (await engine.ok("list", "--status", "brouillon")).out
+
+    shown = (await engine.ok("show", code, "--json")).json()
+    assert shown["workflow"]["reachable"] is True
+    assert shown["workflow"]["running"] is True
+    # The workflow sleeps until the first anniversary: the annual review.
+    due = shown["view"]["next_review_due"]
+    assert shown["workflow"]["next_wakeup"] == start_of(date.fromisoformat(due)).isoformat()
+    text = (await engine.ok("show", code)).out
+    assert "en_vigueur" in text and "Julie Roy" not in text  # no open proposal: parties "signed version 1"
+    assert "signed version 1" in text and f"running · next wake-up {due} 00:00" in text
+
+    history = (await engine.ok("history", code, "--json")).json()
+    assert [h["event"] for h in history] == ["Drafted", "SubmittedForSignature", "Signed", "Signed", "Activated"]
+    assert [h["seq"] for h in history] == [1, 2, 3, 4, 5]
+    assert history[0]["by"] == "marie.tremblay" and history[1]["by"] == "superviseure"
+    assert history[2]["signatory"] == "Julie Roy"
+    assert "Activated" in (await engine.ok("history", code)).out
+
+    review = await engine.run("review", code, "--outcome", "maintenir")
+    assert review.code == 2
+    assert review.err.startswith(f"refused [review_not_due]: the next review of entente {code} is due on {due}")
+
+    amended = dict(content)
+    amended["services"] = [dict(content["services"][0], annual_volume=1500), content["services"][1]]
+    proposed = await engine.run("amend", code, "--file", engine.write("v2.json", amended),
+                                "--reason", "Volume annuel revu par le comité de suivi")
+    assert proposed.code == 0, proposed
+    assert proposed.out.splitlines()[:2] == [
+        f"{code}: en_vigueur · version 1 in force since {view['activated_on']}",
+        "version 2 (modification): redaction · signed 0/2",
+    ]
+
+    changes = (await engine.ok("diff", code, "1", "2", "--json")).json()
+    assert changes == [
+        {"path": "services[0].annual_volume", "before": 1200, "after": 1500, "kind": "changed"}
+    ]
+    assert "services[0].annual_volume" in (await engine.ok("diff", code, "1", "2")).out
+    v2 = (await engine.ok("show", code, "--version", "2", "--json")).json()
+    assert AgreementContent.model_validate(v2).services[0].annual_volume == 1500
+    assert (await engine.events(code))[-1] == "AmendmentProposed"
+
+
+async def test_refused_commands_exit_2_with_their_code_and_record_nothing(engine: Engine) -> None:
+    code = new_code()
+    await drafted_and_submitted(engine, code)
+    before = (await engine.ok("history", code, "--json")).json()
+
+    not_a_party = await engine.run("sign", code, "--party", "cps-laval", "--version", "1", "--signatory", "X")
+    assert (not_a_party.code, not_a_party.out) == (2, "")
+    assert not_a_party.err == (
+        f"refused [not_a_party]: cps-laval is not a party to entente {code} (parties: cisss-laval, cc-laval)\n"
+    )
+    assert (await engine.ok("history", code, "--json")).json() == before
+
+    # Version 2 replaces version 1 before anyone signs: signing version 1 is refused.
+    await engine.ok("revise", code, "--file", engine.write("v2.json", template(AgreementKind.SERVICE) | {
+        "title": "Intervention de crise dans le milieu — Laval (révisée)"}), "--reason", "Titre")
+    await engine.ok("submit", code)
+    before = (await engine.ok("history", code, "--json")).json()
+    superseded = await engine.run("sign", code, "--party", "cisss-laval", "--version", "1", "--signatory", "X")
+    assert superseded.code == 2
+    assert superseded.err == (
+        f"refused [superseded_version]: version 1 of entente {code} is superseded: version 2 is the one to sign\n"
+    )
+    duplicate = await engine.run("draft", code, "--file", engine.write("s.json", template(AgreementKind.SERVICE)))
+    assert (duplicate.code, duplicate.err) == (2, f"refused [duplicate_code]: entente {code} already exists\n")
+    not_in_force = await engine.run("revoke", code, "--party", "cc-laval", "--effective", "2099-01-01",
+                                    "--reason", "Fin du financement")
+    assert not_in_force.code == 2 and not_in_force.err.startswith("refused [not_in_force]: ")
+    assert (await engine.ok("history", code, "--json")).json() == before
+
+
+async def test_malformed_input_exits_2_and_sends_nothing(engine: Engine) -> None:
+    code = new_code()
+    bad_json = engine.workdir / "broken.json"
+    bad_json.write_text('{"title": "x",', encoding="utf-8")
+    broken = await engine.run("draft", code, "--file", str(bad_json))
+    assert broken.code == 2
+    assert broken.err.startswith(f"invalid input: {bad_json} is not valid JSON: ")
+
+    content = template(AgreementKind.SERVICE)
+    content["parties"] = content["parties"][:1]
+    content["information_sharing"] = {"permitted": True}
+    invalid = await engine.run("draft", code, "--file", engine.write("invalid.json", content))
+    assert invalid.code == 2
+    assert invalid.err == (
+        f"invalid content in {engine.workdir / 'invalid.json'} (2 errors):\n"
+        "  parties: List should have at least 2 items after validation, not 1\n"
+        "  information_sharing: information sharing that is permitted must name its purposes and the security "
+        "measures for the transfer (section 7)\n"
+    )
+    missing = await engine.run("draft", code, "--file", "nowhere.json")
+    assert (missing.code, missing.err) == (2, "invalid input: nowhere.json: no such file\n")
+    ok_file = engine.write("ok.json", template(AgreementKind.SERVICE))
+    bad_code = await engine.run("draft", "bad code!", "--file", ok_file)
+    assert bad_code.code == 2 and bad_code.err.startswith("invalid options (1 error):\n  CODE: String should match")
+    assert (await engine.run("history", code)).code == 3  # nothing was drafted
+
+    await drafted_and_submitted(engine, code)
+    before = await engine.events(code)
+    options = await engine.run("sign", code, "--party", "cc-laval", "--version", "0", "--signatory", " ")
+    assert options.code == 2
+    assert options.err == (
+        "invalid options (2 errors):\n"
+        "  --version: Input should be greater than or equal to 1\n"
+        "  --signatory: String should have at least 1 character\n"
+    )
+    both = await engine.run("renew", code, "--until", "2099-01-01", "--no-end", "--reason", "r")
+    assert (both.code, both.err) == (2, "invalid input: give exactly one of --until DATE or --no-end\n")
+    bad_date = await engine.run("revoke", code, "--party", "cc-laval", "--effective", "31/12/2099", "--reason", "r")
+    assert bad_date.code == 2 and bad_date.err.startswith("invalid options (1 error):\n  --effective: ")
+    assert await engine.events(code) == before
+
+
+async def test_unknown_code_exits_3(engine: Engine) -> None:
+    for args in (["show", "ENT-INCONNUE"], ["history", "ENT-INCONNUE"], ["diff", "ENT-INCONNUE", "1", "2"],
+                 ["sign", "ENT-INCONNUE", "--party", "p", "--version", "1", "--signatory", "X"]):
+        result = await engine.run(*args)
+        assert (result.code, result.out, result.err) == (3, "", "not found: no entente with code ENT-INCONNUE\n")
+    code = new_code()
+    await drafted_and_submitted(engine, code)
+    no_version = await engine.run("diff", code, "1", "7")
+    assert (no_version.code, no_version.err) == (3, f"not found: entente {code} has no version 7 (latest: 1)\n")
+    assert (await engine.run("show", code, "--version", "7")).code == 3
+
+
+async def test_engine_down_commands_exit_4_and_reads_still_work(engine: Engine) -> None:
+    code = new_code()
+    await drafted_and_submitted(engine, code)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{s.getsockname()[1]}"
+    down = {"ARRIMAGE_TEMPORAL_ADDRESS": closed}
+    sign = await engine.run("sign", code, "--party", "cc-laval", "--version", "1", "--signatory", "X", **down)
+    assert sign.code == 4
+    assert sign.err == (
+        f"unreachable: cannot connect to Temporal at {closed} (Connection refused)\n"
+        "hint: start the engine in another shell with `arrimage up` (or check ARRIMAGE_TEMPORAL_ADDRESS)\n"
+    )
+    shown = await engine.run("show", code, "--json", **down)
+    assert shown.code == 0
+    assert shown.json()["view"]["status"] == "en_signature"
+    assert shown.json()["workflow"] == {
+        "reachable": False, "running": None, "next_wakeup": None, "event_count": None,
+        "error": f"cannot connect to Temporal at {closed} (Connection refused)",
+    }
+    assert "shown from the record only" in (await engine.run("show", code, **down)).out
+    assert (await engine.run("list", "--json", **down)).code == 0
+
+
+async def test_templates_and_examples_are_valid_and_draftable(engine: Engine) -> None:
+    for kind in AgreementKind:
+        printed = (await engine.ok("template", "--kind", kind.value)).json()
+        assert printed == template(kind)
+        assert AgreementContent.model_validate(printed).kind is kind
+    service = json.loads((EXAMPLES / "entente-service-crise-laval.json").read_text(encoding="utf-8"))
+    cadre = json.loads((EXAMPLES / "entente-cadre-laval.json").read_text(encoding="utf-8"))
+    assert (service, cadre) == (template(AgreementKind.SERVICE), template(AgreementKind.CADRE))
+    parsed = AgreementContent.model_validate(service)
+    assert [p.name for p in parsed.parties] == ["CISSS de Laval", "Centre de crise de Laval"]
+    assert parsed.services[0].hours == "24/7" and parsed.information_sharing.permitted
+    assert parsed.information_sharing.security_measures
+    assert len(AgreementContent.model_validate(cadre).parties) == 3
+
+    code = new_code()
+    toml = engine.workdir / "collaboration.toml"
+    toml.write_text(
+        'title = "Collaboration Info-Social — ligne d\'écoute"\nkind = "entente_collaboration"\n'
+        '[[parties]]\nparty_id = "cisss-laval"\nname = "CISSS de Laval"\ntype = "cisss"\n'
+        '[[parties]]\nparty_id = "ecoute-laval"\nname = "Ligne d\'écoute de Laval"\ntype = "centre_ecoute"\n'
+        '[object]\nnature = "Référence réciproque"\n',
+        encoding="utf-8",
+    )
+    drafted = (await engine.ok("draft", code, "--file", str(toml), "--json")).json()
+    assert (drafted["kind"], drafted["status"]) == ("entente_collaboration", "brouillon")
+    cadre_code = new_code()
+    await engine.ok("draft", cadre_code, "--file", str(EXAMPLES / "entente-cadre-laval.json"))
+    await engine.ok("submit", cadre_code)
+    for party in ("cisss-laval", "cc-laval"):
+        await engine.ok("sign", cadre_code, "--party", party, "--version", "1", "--signatory", "S")
+    show = (await engine.ok("show", cadre_code)).out
+    assert "awaiting" in show and "signatures of version 1 (initiale, en_signature)" in show
+    listed = {v["code"]: v for v in (await engine.ok("list", "--json")).json()}
+    assert listed[cadre_code]["status"] == "en_signature"
+    assert len(listed[cadre_code]["proposal"]["signatures"]) == 2
