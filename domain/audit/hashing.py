@@ -10,10 +10,14 @@ an auditor who wants a proof for one aggregate walks that aggregate's own chain.
   destroying a subject's key (crypto-shredding) changes no hash.
 - ``aggregate_hash`` = H("A" ‖ previous aggregate hash of the same originator ‖ event_hash)
   (32 zero bytes before the first event of an aggregate).
-- ``chain_hash``  = H("C" ‖ previous chain hash ‖ seq ‖ notification id ‖ event_hash),
+- ``chain_hash``  = H("C" ‖ previous chain hash ‖ seq ‖ notification id ‖
+  previous notification id of the same aggregate ‖ event_hash ‖ aggregate_hash),
   over the whole store in notification order; ``seq`` is the 1-based position
   in the chain (no gaps, unlike PostgreSQL sequences), so a removed pair of
-  rows shows as a jump.
+  rows shows as a jump. Every column of a chain row is under this hash, so the
+  chain table cannot be edited in part without breaking it; the aggregate
+  back-pointer (0 for an aggregate's first event) lets verification find the
+  previous aggregate hash without keeping every aggregate in memory.
 
 Lengths are fixed-width big-endian in a header so no two field tuples share a
 byte form. Everything here is pure and works on ``bytes``: no pydantic, no UUID
@@ -29,8 +33,8 @@ from uuid import UUID
 ZERO = bytes(32)
 """The 'previous hash' before the first event (of the store or of an aggregate)."""
 
-_EVENT_HEADER = Struct(">cHIQq")  # tag, len(originator), len(topic), len(state), version
-_CHAIN_TAIL = Struct(">qq")  # seq, notification id
+EVENT_HEADER = Struct(">cHIQq")  # tag, len(originator), len(topic), len(state), version
+CHAIN_TAIL = Struct(">qqq")  # seq, notification id, previous notification id of the aggregate
 
 
 def originator_key(originator_id: UUID | str) -> bytes:
@@ -46,7 +50,7 @@ def originator_from_key(key: bytes) -> str:
 def event_hash(originator: bytes, version: int, topic: str, state: bytes) -> bytes:
     t = topic.encode()
     return sha256(
-        _EVENT_HEADER.pack(b"E", len(originator), len(t), len(state), version) + originator + t + state
+        EVENT_HEADER.pack(b"E", len(originator), len(t), len(state), version) + originator + t + state
     ).digest()
 
 
@@ -54,31 +58,36 @@ def aggregate_hash(previous: bytes, ev_hash: bytes) -> bytes:
     return sha256(b"A" + previous + ev_hash).digest()
 
 
-def chain_hash(previous: bytes, seq: int, notification_id: int, ev_hash: bytes) -> bytes:
-    return sha256(b"C" + previous + _CHAIN_TAIL.pack(seq, notification_id) + ev_hash).digest()
+def chain_hash(
+    previous: bytes, seq: int, notification_id: int, prev_nid: int, ev_hash: bytes, agg_hash: bytes
+) -> bytes:
+    return sha256(b"C" + previous + CHAIN_TAIL.pack(seq, notification_id, prev_nid) + ev_hash + agg_hash).digest()
 
 
-LinkedRow = tuple[int, bytes, int, str, int, bytes, bytes, bytes]
-"""(notification id, originator key, version, topic, seq, event hash, aggregate hash, chain hash)."""
+LinkedRow = tuple[int, bytes, int, str, int, int, bytes, bytes, bytes]
+"""(notification id, originator key, version, topic, seq, aggregate's previous notification id,
+event hash, aggregate hash, chain hash): the columns of the chain table, in order."""
 
 
 def link_batch(
     inserted: list[tuple[int, bytes, int, str, bytes]],
     head: tuple[int, bytes] | None,
-    aggregate_head: dict[bytes, bytes],
+    aggregate_head: dict[bytes, tuple[int, bytes]],
 ) -> list[LinkedRow]:
     """Chain rows for events just inserted, given the chain head (seq, hash) before them.
 
-    ``aggregate_head`` maps each originator of the batch to its last aggregate
-    hash already chained (absent: first event of that aggregate); it is updated.
+    ``aggregate_head`` maps each originator of the batch to the notification id
+    and aggregate hash of its last chained event (absent: first event of that
+    aggregate); it is updated.
     """
     seq, prev = head if head is not None else (0, ZERO)
     out: list[LinkedRow] = []
     for nid, okey, version, topic, state in sorted(inserted, key=lambda r: r[0]):
         eh = event_hash(okey, version, topic, state)
-        agg = aggregate_hash(aggregate_head.get(okey, ZERO), eh)
-        aggregate_head[okey] = agg
+        prev_nid, prev_agg = aggregate_head.get(okey, (0, ZERO))
+        agg = aggregate_hash(prev_agg, eh)
+        aggregate_head[okey] = (nid, agg)
         seq += 1
-        prev = chain_hash(prev, seq, nid, eh)
-        out.append((nid, okey, version, topic, seq, eh, agg, prev))
+        prev = chain_hash(prev, seq, nid, prev_nid, eh, agg)
+        out.append((nid, okey, version, topic, seq, prev_nid, eh, agg, prev))
     return out

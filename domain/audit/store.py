@@ -79,7 +79,8 @@ def _sqlite_oid(okey: bytes, text_ids: bool) -> str:
 SQLITE_DDL = [
     f"CREATE TABLE IF NOT EXISTS {CHAIN} ("
     "notification_id INTEGER PRIMARY KEY, originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
-    "topic TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE, event_hash BLOB NOT NULL, aggregate_hash BLOB NOT NULL, "
+    "topic TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE, aggregate_prev_nid INTEGER NOT NULL, "
+    "event_hash BLOB NOT NULL, aggregate_hash BLOB NOT NULL, "
     "chain_hash BLOB NOT NULL, UNIQUE (originator_id, originator_version))",
     f"CREATE TABLE IF NOT EXISTS {KEYS} ("
     "subject_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, kek_id TEXT NOT NULL, wrapped_key BLOB, "
@@ -105,18 +106,21 @@ class ChainingSQLiteRecorder(SQLiteApplicationRecorder):
         c.execute(f"SELECT seq, chain_hash FROM {CHAIN} ORDER BY notification_id DESC LIMIT 1")
         row = c.fetchone()
         head = (int(row[0]), bytes(row[1])) if row is not None else None
-        agg_heads: dict[bytes, bytes] = {}
-        for okey in {r[1] for r in inserted}:
+        agg_heads: dict[bytes, tuple[int, bytes]] = {}
+        okeys = list({r[1] for r in inserted})
+        for i in range(0, len(okeys), 500):
+            chunk = [_sqlite_oid(k, text_ids) for k in okeys[i : i + 500]]
+            # SQLite returns the bare columns of the row holding max(): each originator's last chained event.
             c.execute(
-                f"SELECT aggregate_hash FROM {CHAIN} WHERE originator_id=? ORDER BY originator_version DESC LIMIT 1",
-                (_sqlite_oid(okey, text_ids),),
+                f"SELECT originator_id, max(originator_version), notification_id, aggregate_hash FROM {CHAIN} "
+                f"WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
+                chunk,
             )
-            found = c.fetchone()
-            if found is not None:
-                agg_heads[okey] = bytes(found[0])
+            for oid, _, nid, agg in c.fetchall():
+                agg_heads[oid.encode() if text_ids else bytes.fromhex(oid)] = (int(nid), bytes(agg))
         linked = link_batch(inserted, head, agg_heads)
         c.executemany(
-            f"INSERT INTO {CHAIN} VALUES (?,?,?,?,?,?,?,?)",
+            f"INSERT INTO {CHAIN} VALUES (?,?,?,?,?,?,?,?,?)",
             [(r[0], _sqlite_oid(r[1], text_ids), *r[2:]) for r in linked],
         )
         return ids
@@ -191,6 +195,8 @@ class SQLiteSnapshot:
         self.conn = sqlite3.connect(datastore.pool.db_name, uri=True, isolation_level=None, check_same_thread=False)
         self.text_ids = datastore.originator_id_type == "text"
         self.page = page
+        self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache, whatever the store's size
+        self.conn.execute("PRAGMA mmap_size = 268435456")
         self.conn.execute("BEGIN")
         # The first read fixes the snapshot: both maxima in one statement.
         self.conn.execute(f"SELECT (SELECT max(rowid) FROM stored_events), (SELECT max(notification_id) FROM {CHAIN})")
@@ -206,24 +212,32 @@ class SQLiteSnapshot:
         cur = self.conn.execute(
             "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid"
         )
-        key = self._key
+        fromhex = bytes.fromhex
         while rows := cur.fetchmany(self.page):
-            for nid, oid, version, topic, state in rows:
-                yield nid, key(oid), version, topic, state
+            if self.text_ids:
+                for nid, oid, version, topic, state in rows:
+                    yield nid, oid.encode(), version, topic, state
+            else:
+                for nid, oid, version, topic, state in rows:
+                    yield nid, fromhex(oid), version, topic, state
 
     def chain(self) -> Iterator[ChainRow]:
         cur = self.conn.execute(
-            "SELECT notification_id, originator_id, originator_version, topic, seq, event_hash, aggregate_hash, "
+            "SELECT notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid, "
+            "event_hash, "
+            "aggregate_hash, "
             f"chain_hash FROM {CHAIN} ORDER BY notification_id"
         )
         key = self._key
         while rows := cur.fetchmany(self.page):
-            for nid, oid, version, topic, seq, eh, agg, ch in rows:
-                yield nid, key(oid), version, topic, seq, eh, agg, ch
+            for nid, oid, version, topic, seq, prev_nid, eh, agg, ch in rows:
+                yield nid, key(oid), version, topic, seq, prev_nid, eh, agg, ch
 
     def chain_row_for(self, originator: bytes, version: int) -> ChainRow | None:
         row = self.conn.execute(
-            "SELECT notification_id, originator_id, originator_version, topic, seq, event_hash, aggregate_hash, "
+            "SELECT notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid, "
+            "event_hash, "
+            "aggregate_hash, "
             f"chain_hash FROM {CHAIN} WHERE originator_id=? AND originator_version=?",
             (_sqlite_oid(originator, self.text_ids), version),
         ).fetchone()
@@ -236,11 +250,9 @@ class SQLiteSnapshot:
         ).fetchone()
         return int(row[0]) if row is not None else None
 
-    def aggregate_head_before(self, originator: bytes, notification_id: int) -> bytes | None:
+    def aggregate_hash_at(self, notification_id: int) -> bytes | None:
         row = self.conn.execute(
-            f"SELECT aggregate_hash FROM {CHAIN} WHERE originator_id=? AND notification_id<? "
-            "ORDER BY originator_version DESC LIMIT 1",
-            (_sqlite_oid(originator, self.text_ids), notification_id),
+            f"SELECT aggregate_hash FROM {CHAIN} WHERE notification_id=?", (notification_id,)
         ).fetchone()
         return bytes(row[0]) if row is not None else None
 
@@ -253,6 +265,7 @@ def _pg_ddl(schema: str, id_type: str) -> list[Any]:
         SQL(
             "CREATE TABLE IF NOT EXISTS {s}.{t} (notification_id bigint PRIMARY KEY, originator_id {i} NOT NULL, "
             "originator_version bigint NOT NULL, topic text NOT NULL, seq bigint NOT NULL UNIQUE, "
+            "aggregate_prev_nid bigint NOT NULL, "
             "event_hash bytea NOT NULL, aggregate_hash bytea NOT NULL, chain_hash bytea NOT NULL, "
             "UNIQUE (originator_id, originator_version))"
         ).format(s=Identifier(schema), t=Identifier(CHAIN), i=Identifier(id_type)),
@@ -303,21 +316,22 @@ class ChainingPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(SQL("SELECT seq, chain_hash FROM {}.{} ORDER BY notification_id DESC LIMIT 1").format(*table))
             row = curs.fetchone()
             head = (int(row["seq"]), bytes(row["chain_hash"])) if row is not None else None
-            agg_heads: dict[bytes, bytes] = {}
-            for okey in {r[1] for r in inserted}:
-                curs.execute(
-                    SQL(
-                        "SELECT aggregate_hash FROM {}.{} WHERE originator_id = %s "
-                        "ORDER BY originator_version DESC LIMIT 1"
-                    ).format(*table),
-                    (_pg_oid(okey, text_ids),),
+            agg_heads: dict[bytes, tuple[int, bytes]] = {}
+            curs.execute(
+                SQL(
+                    "SELECT DISTINCT ON (originator_id) originator_id, notification_id, aggregate_hash FROM {}.{} "
+                    "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version DESC"
+                ).format(*table),
+                ([_pg_oid(k, text_ids) for k in {r[1] for r in inserted}],),
+            )
+            for found in curs.fetchall():
+                agg_heads[originator_key(found["originator_id"])] = (
+                    int(found["notification_id"]),
+                    bytes(found["aggregate_hash"]),
                 )
-                found = curs.fetchone()
-                if found is not None:
-                    agg_heads[okey] = bytes(found["aggregate_hash"])
             linked = link_batch(inserted, head, agg_heads)
             curs.executemany(
-                SQL("INSERT INTO {}.{} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(*table),
+                SQL("INSERT INTO {}.{} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)").format(*table),
                 [(r[0], _pg_oid(r[1], text_ids), *r[2:]) for r in linked],
             )
         return ids
@@ -422,17 +436,20 @@ class PostgresSnapshot:
             cur.itersize = self.page
             cur.execute(
                 SQL(
-                    "SELECT notification_id, originator_id, originator_version, topic, seq, event_hash, "
+                    "SELECT notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid, "
+                    "event_hash, "
                     "aggregate_hash, chain_hash FROM {}.{} ORDER BY notification_id"
                 ).format(self.s, self.chain_table)
             )
-            for nid, oid, version, topic, seq, eh, agg, ch in cur:
-                yield nid, self._key(oid), version, topic, seq, bytes(eh), bytes(agg), bytes(ch)
+            for nid, oid, version, topic, seq, prev_nid, eh, agg, ch in cur:
+                yield nid, self._key(oid), version, topic, seq, prev_nid, bytes(eh), bytes(agg), bytes(ch)
 
     def chain_row_for(self, originator: bytes, version: int) -> ChainRow | None:
         self.lookups.execute(
             SQL(
-                "SELECT notification_id, originator_id, originator_version, topic, seq, event_hash, aggregate_hash, "
+                "SELECT notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid, "
+                "event_hash, "
+                "aggregate_hash, "
                 "chain_hash FROM {}.{} WHERE originator_id = %s AND originator_version = %s"
             ).format(self.s, self.chain_table),
             (_pg_oid(originator, self.text_ids), version),
@@ -440,7 +457,7 @@ class PostgresSnapshot:
         row = self.lookups.fetchone()
         if row is None:
             return None
-        return row[0], originator, row[2], row[3], row[4], bytes(row[5]), bytes(row[6]), bytes(row[7])
+        return row[0], originator, row[2], row[3], row[4], row[5], bytes(row[6]), bytes(row[7]), bytes(row[8])
 
     def event_nid_for(self, originator: bytes, version: int) -> int | None:
         self.lookups.execute(
@@ -452,13 +469,10 @@ class PostgresSnapshot:
         row = self.lookups.fetchone()
         return int(row[0]) if row is not None else None
 
-    def aggregate_head_before(self, originator: bytes, notification_id: int) -> bytes | None:
+    def aggregate_hash_at(self, notification_id: int) -> bytes | None:
         self.lookups.execute(
-            SQL(
-                "SELECT aggregate_hash FROM {}.{} WHERE originator_id = %s AND notification_id < %s "
-                "ORDER BY originator_version DESC LIMIT 1"
-            ).format(self.s, self.chain_table),
-            (_pg_oid(originator, self.text_ids), notification_id),
+            SQL("SELECT aggregate_hash FROM {}.{} WHERE notification_id = %s").format(self.s, self.chain_table),
+            (notification_id,),
         )
         row = self.lookups.fetchone()
         return bytes(row[0]) if row is not None else None

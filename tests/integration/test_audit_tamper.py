@@ -221,18 +221,19 @@ def rewrite_history(raw: Raw, record: Record, nid: int, state: bytes) -> None:
     raw.x("DELETE FROM {chain} WHERE notification_id >= ?", nid)
     seq, head = raw.x("SELECT seq, chain_hash FROM {chain} WHERE notification_id = ?", nid - 1)[0]
     rows = raw.x("SELECT {nid}, originator_id, originator_version, topic, state FROM {events} WHERE {nid} >= ?", nid)
-    heads: dict[bytes, bytes] = {}
+    heads: dict[bytes, tuple[int, bytes]] = {}
     for _, oid, *_rest in rows:
         key = originator_key(UUID(str(oid)))
         found = raw.x(
-            "SELECT aggregate_hash FROM {chain} WHERE originator_id = ? ORDER BY originator_version DESC LIMIT 1",
+            "SELECT notification_id, aggregate_hash FROM {chain} WHERE originator_id = ? "
+            "ORDER BY originator_version DESC LIMIT 1",
             oid,
         )
         if found and key not in heads:
-            heads[key] = bytes(found[0][0])
+            heads[key] = (found[0][0], bytes(found[0][1]))
     inserted = [(n, originator_key(UUID(str(o))), v, t, bytes(s)) for n, o, v, t, s in rows]
     for r in link_batch(inserted, (seq, bytes(head)), heads):
-        raw.x("INSERT INTO {chain} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", r[0], raw.oid(UUID(bytes=r[1])), *r[2:])
+        raw.x("INSERT INTO {chain} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", r[0], raw.oid(UUID(bytes=r[1])), *r[2:])
 
 
 def test_a_rewritten_chain_passes_alone_and_fails_against_a_signed_checkpoint(
