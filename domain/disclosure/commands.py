@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, Field
 
 from domain.agreements.model import Code, Frozen, ShortText, Text
 from domain.disclosure.legal_bases import Condition
-from domain.disclosure.model import ConsentForm, EmergencyParticulars, GrantorCapacity
+from domain.disclosure.model import ConsentForm, EmergencyParticulars, GrantorCapacity, Recipient
 from domain.disclosure.roles import PurposeKind, Role
 
 
@@ -37,7 +37,7 @@ class GrantConsent(Command):
     capacity_proof_ref: ShortText | None = None  # representative's or heir's proof
     purpose: PurposeKind | None = None
     purpose_text: Text | None = None
-    recipients: list[Code] = Field(default_factory=list)
+    recipients: list[Recipient] = Field(default_factory=list)
     items: list[ShortText] = Field(default_factory=list)
     form: ConsentForm | None = None
     document_ref: ShortText | None = None  # the signed form, for a written consent

@@ -12,13 +12,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field, model_validator
+from typing import Annotated
+
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from domain.agreements.model import Code, Frozen, ShortText, Text
 from domain.agreements.state import AgreementView
 from domain.clock import local_date
 from domain.disclosure.legal_bases import Law
 from domain.disclosure.roles import ItemCategory, Provenance, PurposeKind, Role
+
+# A recipient: an opaque id, or "role:<role>" for a category of recipients.
+Recipient = Annotated[str, StringConstraints(pattern=r"^(role:)?[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 # --------------------------------------------------------------------------- the record and the person
 
@@ -112,7 +117,7 @@ class ConsentView(Frozen):
     capacity: GrantorCapacity
     capacity_article: str  # the provision the capacity decision relied on
     purpose: PurposeKind
-    recipients: list[Code]  # ids, or "role:<role>" for a category of recipients
+    recipients: list[Recipient]
     items: list[ShortText]
     form: ConsentForm
     valid_from: datetime
