@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator

@@ -213,15 +213,12 @@ def _default_deny(ask: _Ask) -> _Obstacle:
 
 def _consent_path(ask: _Ask) -> _Path | _Obstacle:
     req, art = ask.req, ask.cite(Concept.CONSENT)
-    if req.role is Role.USAGER:
-        return _Obstacle("no_consent", "the person reads on their own right, not on a consent",
-                         ask.cite(Concept.CONFIDENTIALITY), rank=3)
     consents = [x for x in ask.ctx.consents or [] if x.subject_id == req.subject_id]
     if req.consent_id is not None:
         consents = [x for x in consents if x.consent_id == req.consent_id]
-    if not consents:
-        return _Obstacle("no_consent", "no consent of the person covers this request",
-                         ask.cite(Concept.CONFIDENTIALITY), rank=3)
+    if req.role is Role.USAGER or not consents:
+        # The person reads on their own right; anyone else without a consent needs a basis.
+        return _default_deny(ask)
     best: _Path | None = None
     obstacles: list[_Obstacle] = []
     for x in consents:

@@ -136,6 +136,7 @@ def particulars(at: datetime = AFTER) -> EmergencyParticulars:
         recipient_identity="Équipe mobile du centre de crise de Laval",
         recipient_capacity=RecipientCapacity.ABLE_TO_HELP, act_to_prevent="tentative de suicide",
         danger="plan précis et moyens à portée de main", urgency="dans les prochaines heures",
-        communicated="motif, niveau d'urgence, estimation du risque", reasons="risque suicidaire élevé, refus de contact",
+        communicated="motif, niveau d'urgence, estimation du risque",
+        reasons="risque suicidaire élevé, refus de contact",
         mode=CommunicationMode.TELEPHONE, directive_version="DG-2024-03",
     )
