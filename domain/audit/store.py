@@ -195,8 +195,7 @@ class SQLiteSnapshot:
         self.conn = sqlite3.connect(datastore.pool.db_name, uri=True, isolation_level=None, check_same_thread=False)
         self.text_ids = datastore.originator_id_type == "text"
         self.page = page
-        self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache, whatever the store's size
-        self.conn.execute("PRAGMA mmap_size = 268435456")
+        self.conn.execute("PRAGMA cache_size = -16384")  # 16 MiB page cache, whatever the store's size
         self.conn.execute("BEGIN")
         # The first read fixes the snapshot: both maxima in one statement.
         self.conn.execute(f"SELECT (SELECT max(rowid) FROM stored_events), (SELECT max(notification_id) FROM {CHAIN})")
