@@ -54,7 +54,7 @@ def test_consent_must_be_free_and_informed(app: Disclosures) -> None:
 
 def test_research_consent_must_be_written(app: Disclosures) -> None:
     """LSSSS 19.1: consent for study, teaching or research is written or without effect."""
-    with pytest.raises(RuleViolation, match="LSSSS-19.1") as err:
+    with pytest.raises(RuleViolation, match=r"LSSSS-19\.1") as err:
         app.grant_consent(grant(purpose=PurposeKind.RESEARCH, form=ConsentForm.VERBAL, at=BEFORE), BEFORE)
     assert err.value.code == "consent_not_written"
 

@@ -46,10 +46,10 @@ def partner_ctx() -> object:
 
 
 def partner_req(**kw: object) -> c.RequestAccess:
+    kw.setdefault("command_id", "req-1")
     return request(Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER,
                    agreement_purpose="continuité de l'intervention de crise", items=["motif", "niveau d'urgence"],
-                   intended_use="prise en charge par l'équipe mobile", justification="consentement écrit",
-                   command_id="req-1", **kw)
+                   intended_use="prise en charge par l'équipe mobile", justification="consentement écrit", **kw)
 
 
 def emergency(**kw: object) -> c.DiscloseInEmergency:
@@ -112,7 +112,8 @@ def test_emergency_disclosure_is_recorded_registered_and_queued_for_review(app: 
     recorded = next(e for e in app.record.stream(register_id(SUBJECT))
                     if event_name(e) == "EmergencyDisclosureRecorded")
     payload = event_payload(recorded)
-    assert payload["subject_id"] == SUBJECT and payload["personal"]["danger"] == "plan précis et moyens à portée de main"
+    assert payload["subject_id"] == SUBJECT
+    assert payload["personal"]["danger"] == "plan précis et moyens à portée de main"
     assert "danger" not in payload and payload["recipient_capacity"] == "personne_pouvant_porter_secours"
     assert for_reader(payload, Role.AUDITOR)["personal"] == "<retenu>"
     assert app.pending_reviews() == [view]
