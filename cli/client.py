@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -67,14 +67,15 @@ def _reason(err: Exception) -> str:
 
 
 async def _within(settings: Settings, timeout: float, call: Awaitable[T]) -> T:
+    """Wait for a worker to complete the command; give up (exit 4) after `timeout` seconds."""
     try:
         return await asyncio.wait_for(call, timeout)
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise CliError(
             Exit.UNREACHABLE,
-            f"unreachable: no worker completed the command within {timeout:g}s "
-            f"(task queue {settings.task_queue} at {settings.temporal_address}). It may still be applied "
-            "when a worker starts: check with `arrimage agreements show`.\n"
+            f"unreachable: the command was not completed within {timeout:g}s: is a worker polling task queue "
+            f"{settings.task_queue} at {settings.temporal_address}, and is its log free of retried failures? "
+            "The command may still be applied later: check with `arrimage agreements show`.\n"
             "hint: start the engine in another shell with `arrimage up`",
         ) from None
 

@@ -336,3 +336,13 @@ async def test_templates_and_examples_are_valid_and_draftable(engine: Engine) ->
     listed = {v["code"]: v for v in (await engine.ok("list", "--json")).json()}
     assert listed[cadre_code]["status"] == "en_signature"
     assert len(listed[cadre_code]["proposal"]["signatures"]) == 2
+
+
+async def test_no_worker_on_the_queue_exits_4_after_the_timeout(engine: Engine) -> None:
+    idle = {"ARRIMAGE_TASK_QUEUE": f"idle-{uuid.uuid4().hex[:8]}"}  # no worker polls it
+    path = engine.write("service.json", template(AgreementKind.SERVICE))
+    result = await engine.run("--timeout", "2", "draft", new_code(), "--file", path, **idle)
+    assert (result.code, result.out) == (4, "")
+    assert result.err.startswith(f"unreachable: the command was not completed within 2s: is a worker polling task "
+                                 f"queue {idle['ARRIMAGE_TASK_QUEUE']} at ")
+    assert result.err.endswith("hint: start the engine in another shell with `arrimage up`\n")
