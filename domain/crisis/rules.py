@@ -253,7 +253,10 @@ def check_extend(view: CaseView, cmd: c.ExtendDeadline, now: datetime) -> None:
         raise _refuse("unknown_deadline", f"case {view.case_code} has no deadline {cmd.deadline_id}")
     if not deadline.status.running:
         raise _refuse("not_running", f"deadline {cmd.deadline_id} is {deadline.status.value}: it cannot be extended")
-    if cmd.until <= deadline.due_at or cmd.until <= now:
+    if now >= deadline.due_at:
+        # Already due: the timer records it missed; an extension comes before, not after.
+        raise _refuse("already_due", f"deadline {cmd.deadline_id} fell due at {deadline.due_at.isoformat()}")
+    if cmd.until <= deadline.due_at:
         raise _refuse("not_later", f"an extension ends after the current due moment ({deadline.due_at.isoformat()})")
 
 
