@@ -83,7 +83,8 @@ def brief(view: AgreementView) -> str:
 
 def list_table(views: Sequence[AgreementView]) -> Table:
     table = Table(title=f"Ententes ({len(views)})")
-    for col in ("code", "type", "title", "status", "in force", "next review", "signed"):
+    table.add_column("code", no_wrap=True)
+    for col in ("type", "title", "status", "in force", "next review", "signed"):
         table.add_column(col, overflow="fold")
     for v in views:
         table.add_row(
@@ -210,6 +211,8 @@ def _details(row: dict[str, Any]) -> str:
         if key in skip or value is None:
             continue
         shown = when(value) if isinstance(value, date | datetime) else value
+        if key == "fingerprint" and isinstance(value, str):
+            shown = value[:12]
         parts.append(f"{key}={shown}")
     return " · ".join(parts)
 
@@ -225,7 +228,8 @@ def history_table(code: str, rows: Sequence[dict[str, Any]]) -> Table:
 
 
 def diff_table(code: str, old: int, new: int, changes: Sequence[Change]) -> Table:
-    table = Table(title=f"{code}: version {old} → version {new} ({len(changes)} changes)")
+    plural = "s" if len(changes) != 1 else ""
+    table = Table(title=f"{code}: version {old} → version {new} ({len(changes)} change{plural})")
     for col in ("field", "change", "before", "after"):
         table.add_column(col, overflow="fold")
     for ch in changes:
