@@ -770,3 +770,103 @@ def test_compliance_figures_from_cases_whose_delays_are_known() -> None:
     assert (crisis.median_delay, crisis.p90_delay) == (50 * MIN, 70 * MIN)
     teams = fig[s.CRISE_REPONSE_EQUIPE]
     assert (teams.in_time, teams.median_delay) == (4, MIN)
+
+
+# ---------------------------------------------------------------------- every running deadline: met, missed, extended
+def _aaor_analyse(w: World) -> tuple[str, c.Command, datetime]:
+    w.open(service=IntakeService.AAOR, urgency=UrgencyLevel.NONE, face=False)
+    return s.AAOR_ANALYSE, c.CloseAtPhone(by="i", actor_org=CSSS, disposition=PhoneDisposition.ORIENTATION,
+                                          reason="orientée"), T0
+
+
+def _aaor_urgence(w: World) -> tuple[str, c.Command, datetime]:
+    w.open(service=IntakeService.AAOR, urgency=UrgencyLevel.HIGH)
+    return s.AAOR_URGENCE, request(), T0
+
+
+def _crise_urgence(w: World) -> tuple[str, c.Command, datetime]:
+    w.open()
+    w.do(request(), T0)
+    w.do(c.AcceptHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id), T0 + MIN)
+    return s.CRISE_URGENCE, c.RecordArrival(by="eq-1", actor_org=CSSS), T0 + MIN
+
+
+def _reponse_equipe(w: World) -> tuple[str, c.Command, datetime]:
+    w.open()
+    w.do(request(), T0)
+    return "reponse_equipe.1", c.AcceptHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id), T0
+
+
+def _suivi_contact(w: World) -> tuple[str, c.Command, datetime]:
+    w.to_intervention()
+    w.do(c.StartFollowUp(by="eq-1", actor_org=CSSS, plan="suivi_crise_courte_duree"), T0 + 3 * HOUR)
+    return "suivi.1.contact.1", c.RecordContact(by="eq-1", actor_org=CSSS, contact_number=1), T0 + 3 * HOUR
+
+
+def _reference_decision(w: World) -> tuple[str, c.Command, datetime]:
+    w.to_intervention()
+    w.do(referral(), T0 + 3 * HOUR)
+    return "reference.1.decision", c.AcceptReferral(by="a", actor_org="clsc-ouest", intake_worker="accueil"), (
+        T0 + 3 * HOUR)
+
+
+def _reference_arrivee(w: World) -> tuple[str, c.Command, datetime]:
+    w.to_intervention(urgency=UrgencyLevel.NONE)
+    w.do(referral(ReceivingServiceType.COMMUNITY_RESOURCE), T0 + 3 * HOUR)
+    w.do(c.AcceptReferral(by="a", actor_org="clsc-ouest", intake_worker="accueil"), T0 + 4 * HOUR)
+    return "reference.1.arrivee", c.ConfirmReached(by="a", actor_org="clsc-ouest"), T0 + 4 * HOUR
+
+
+RUNNING_DEADLINES = {
+    "aaor.analyse L784-785": _aaor_analyse,
+    "aaor.urgence L787-788": _aaor_urgence,
+    "crise.urgence L1267": _crise_urgence,
+    "crise.reponse_equipe (regional)": _reponse_equipe,
+    "suivi.contact L1204-1207 (regional)": _suivi_contact,
+    "reference.decision L730-733 (regional)": _reference_decision,
+    "reference.arrivee L725-729 (regional)": _reference_arrivee,
+}
+
+
+@pytest.mark.parametrize("setup", RUNNING_DEADLINES.values(), ids=RUNNING_DEADLINES.keys())
+def test_every_running_deadline_is_met_when_stopped_in_time(setup: Any) -> None:
+    """Issue 3: every deadline is a durable timer: stopped at or before its due moment, it is met."""
+    w = World()
+    deadline_id, stop, _ = setup(w)
+    due = w.cases.view(CODE).deadline(deadline_id).due_at  # type: ignore[union-attr]
+    assert rules.next_wakeup(w.cases.view(CODE), StandardsConfig()) <= due  # type: ignore[operator]
+    view = w.do(stop, due)
+    assert status(view, deadline_id) is DeadlineStatus.MET
+    assert view.escalations == []
+
+
+@pytest.mark.parametrize("setup", RUNNING_DEADLINES.values(), ids=RUNNING_DEADLINES.keys())
+def test_every_running_deadline_is_missed_when_its_timer_fires(setup: Any) -> None:
+    """Issue 3: missed is an event and an escalation (a team's silence instead moves to the next team)."""
+    w = World()
+    deadline_id, _, _ = setup(w)
+    due = w.cases.view(CODE).deadline(deadline_id).due_at  # type: ignore[union-attr]
+    view = w.cases.advance(CODE, due)
+    d = view.deadline(deadline_id)
+    assert d is not None and d.status is DeadlineStatus.MISSED and d.missed_at == due
+    if deadline_id.startswith("reponse_equipe"):
+        assert view.attempts[0].status is AttemptStatus.TIMED_OUT and view.escalations == []
+    else:
+        assert [e.deadline_id for e in view.escalations] == [deadline_id]
+        assert w.events()[-2:] == ["DeadlineMissed", "Escalated"]
+
+
+@pytest.mark.parametrize("setup", RUNNING_DEADLINES.values(), ids=RUNNING_DEADLINES.keys())
+def test_every_running_deadline_can_be_extended_with_a_reason(setup: Any) -> None:
+    """Issue 3: a supervisor extends a deadline with a reason (an event); the timer then fires at the new moment."""
+    w = World()
+    deadline_id, stop, ready = setup(w)
+    due = w.cases.view(CODE).deadline(deadline_id).due_at  # type: ignore[union-attr]
+    view = w.do(sup(c.ExtendDeadline, deadline_id=deadline_id, until=due + HOUR, reason="délai accordé"), ready)
+    assert status(view, deadline_id) is DeadlineStatus.EXTENDED
+    assert w.events()[-1] == "DeadlineExtended"
+    assert w.cases.advance(CODE, due).deadline(deadline_id).status is DeadlineStatus.EXTENDED  # type: ignore[union-attr]
+    view = w.do(stop, due + 30 * MIN)
+    d = view.deadline(deadline_id)
+    assert d is not None and d.status is DeadlineStatus.MET and d.original_due_at == due
+    assert [x.reason for x in d.extensions] == ["délai accordé"]
