@@ -158,7 +158,7 @@ def verify_rows(
     index: ChainIndex,
     *,
     checkpoints: Sequence[Checkpoint] = (),
-    cache_size: int = 65_536,
+    cache_size: int = 8_192,
 ) -> VerifyReport:
     """Recompute every hash; report the first problem. Signatures must be checked before."""
     started = time.perf_counter()
