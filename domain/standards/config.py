@@ -349,6 +349,10 @@ class StandardsConfig(Frozen):
             return None if delay is None else start + delay
         raise ValueError(f"standard {standard_id} is timed by its follow-up plan, not by a start alone")
 
+    def targets(self) -> dict[str, float]:
+        """The share of cases each standard must meet, where the seed sets one (for `compliance(…, targets=…)`)."""
+        return {k: v.target_ratio for k, v in self.standards.items() if v.target_ratio is not None}
+
     def meeting_cap_reached(self, service: str, meetings_held: int) -> bool:
         """True when the next meeting would exceed the cap: the plan must be revised first (L1423-1426)."""
         cap = self.meeting_caps.get(service)

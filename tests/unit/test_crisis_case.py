@@ -231,6 +231,18 @@ def test_info_social_or_aaor_intake_is_done_by_the_responsible_csss() -> None:
         w.cases.view(CODE)
 
 
+def test_intake_moments_must_be_coherent() -> None:
+    """Bad data: a first contact before the request, or a request after the opening, is refused, and nothing opens."""
+    w = World()
+    with pytest.raises(ValidationError, match="cannot precede the request"):
+        w.open(received=T0 - MIN, first=T0 - 2 * MIN)
+    with pytest.raises(RuleViolation, match="cannot be later than the opening") as info:
+        w.open(received=T0 + MIN)
+    assert info.value.code == "in_future"
+    with pytest.raises(NotFound):
+        w.cases.view(CODE)
+
+
 # ---------------------------------------------------------------------- 2. handoff
 def test_handoff_accepted_by_the_first_team() -> None:
     """L1169-1173, L1181-1184: the CSSS team is asked first; once it accepts, it holds the case."""
@@ -761,7 +773,7 @@ def test_compliance_figures_from_cases_whose_delays_are_known() -> None:
                 w.do(c.RecordArrival(by="eq", actor_org=CSSS), T0 + arrival * MIN, code=code)
         views.append(w.cases.view(code))
     observations = [o for v in views for o in v.observations()]
-    fig = compliance(observations, as_of=T0 + 90 * MIN, targets={s.INFO_SOCIAL_REPONSE: 0.9})
+    fig = compliance(observations, as_of=T0 + 90 * MIN, targets=StandardsConfig().targets())
     calls = fig[s.INFO_SOCIAL_REPONSE]
     assert (calls.in_time, calls.late, calls.median_delay, calls.p90_delay) == (3, 2, 3 * MIN, 6 * MIN)
     assert calls.meets_target is False

@@ -52,6 +52,7 @@ def test_fixed_defaults_are_the_ministry_figures(standard_id: str, duration: tim
 def test_info_social_target_is_ninety_percent() -> None:
     """Seed 001 L1018-1019: « 90 % des appels … réponse dans un délai de 4 minutes ou moins »."""
     assert StandardsConfig().standard(s.INFO_SOCIAL_REPONSE).target_ratio == 0.9
+    assert StandardsConfig().targets() == {s.INFO_SOCIAL_REPONSE: 0.9}
 
 
 def test_urgency_scale_immediate_and_up_to_24_hours() -> None:
