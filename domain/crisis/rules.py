@@ -176,8 +176,6 @@ def check_start_referral(view: CaseView, cmd: c.StartReferral) -> None:
     _stage(view, "making a referral", CaseStage.INTAKE, CaseStage.ORIENTATION)
     _party(cmd, view.holder, "making a referral")
     _same_subject(view, cmd.subject_id)
-    if cmd.receiving.org_id == cmd.actor_org and cmd.receiving.service is ReceivingServiceType.AAOR:
-        raise _refuse("self_referral", "a referral goes to another service than the one making it")
 
 
 def _referral_answer(view: CaseView, cmd: c.AcceptReferral | c.RefuseReferral, verb: str) -> None:
