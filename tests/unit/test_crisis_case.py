@@ -882,3 +882,21 @@ def test_every_running_deadline_can_be_extended_with_a_reason(setup: Any) -> Non
     d = view.deadline(deadline_id)
     assert d is not None and d.status is DeadlineStatus.MET and d.original_due_at == due
     assert [x.reason for x in d.extensions] == ["délai accordé"]
+
+
+def test_a_case_reloads_identically_from_a_sqlite_store(tmp_path: Any) -> None:
+    """The legal record: every event round-trips through the real event store (SQLite file) to the same view."""
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.db")}
+    cases = CrisisCases(Record(env))
+    cases.open(c.OpenCase(
+        by="i-1", actor_org=CSSS, case_code=CODE, responsible_org=CSSS, territory="laval", subject_id=SUBJECT,
+        personal={"reason": "crise"}, intake=Intake(service=IntakeService.AAOR, urgency=UrgencyLevel.HIGH,
+                                                   face_to_face_needed=True),
+    ), T0)
+    cases.execute(CODE, request(), T0, agreements=[])
+    view = cases.advance(CODE, T0 + 5 * HOUR)
+    again = CrisisCases(Record(env))
+    assert again.view(CODE) == view
+    assert [e["event"] for e in again.history(CODE)] == [
+        "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffTimedOut", "Escalated", "DeadlineMissed",
+        "Escalated"]
