@@ -17,7 +17,7 @@ from cli import agreements
 from cli.client import load_settings
 from workers.embedded import Endpoints, run_embedded
 from workers.temporal import connect
-from workers.worker import run_worker
+from workers.worker import run_until_signalled
 
 
 class _Arrimage(typer.Typer):
@@ -98,7 +98,7 @@ def worker() -> None:
     async def main() -> None:
         client = await connect(settings)
         console.print(f"worker on task queue {settings.task_queue} at {settings.temporal_address}")
-        await run_worker(settings, client)
+        await run_until_signalled(settings, client)
 
     asyncio.run(main())
 

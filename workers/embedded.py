@@ -19,16 +19,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
 
 from workers import logs
 from workers.binaries import temporal_cli
 from workers.settings import Settings
 from workers.temporal import connect
 from workers.worker import run_worker
+from workflows.crisis import SEARCH_ATTRIBUTES as CASE_ATTRIBUTES
+
+_SA_TYPES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.TEXT: "Text",
+}
 
 # Custom search attributes registered on the dev server (opaque codes only, never
 # personal information: search attributes are stored unencrypted).
-SEARCH_ATTRIBUTES: dict[str, str] = {}
+SEARCH_ATTRIBUTES: dict[str, str] = {key.name: _SA_TYPES[key.indexed_value_type] for key in CASE_ATTRIBUTES}
 
 log = logs.get("arrimage.up")
 

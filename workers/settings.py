@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.agreements.state import AgreementPolicy
+from domain.standards.config import StandardsConfig, load_standards
 
 
 class Settings(BaseSettings):
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     otel_endpoint: str = "http://localhost:4317"
 
     agreement_policy: AgreementPolicy = Field(default_factory=AgreementPolicy)
+    # The region's access standards (TOML or JSON), merged over the ministry's defaults.
+    standards_file: Path | None = None
+
+    def standards(self) -> StandardsConfig:
+        return load_standards(self.standards_file) if self.standards_file else StandardsConfig()
 
     # Keys (rings "kid:<base64 32 bytes>,kid:<…>", the first is active; empty: public DEVELOPMENT keys)
     payload_keys: SecretStr = Field(default=SecretStr(""), description="Temporal payload codec (AES-GCM)")

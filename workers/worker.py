@@ -1,4 +1,4 @@
-"""The worker process: agreement (and later case) workflows and their activities."""
+"""The worker process: the entente and crisis case workflows and their activities."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.agreements import AgreementActivities
+from activities.crisis import CrisisActivities
 from domain.agreements.application import Ententes
+from domain.crisis.application import CrisisCases
 from domain.record import Record
 from workers.settings import Settings
 from workflows.agreement import AgreementWorkflow
+from workflows.crisis import CrisisCaseWorkflow
 
-WORKFLOWS = [AgreementWorkflow]
+WORKFLOWS = [AgreementWorkflow, CrisisCaseWorkflow]
 
 
 def open_record(settings: Settings) -> Record:
@@ -24,11 +27,12 @@ def open_record(settings: Settings) -> Record:
 def build_worker(client: Client, settings: Settings, record: Record, *, executor: ThreadPoolExecutor) -> Worker:
     """Activities are synchronous (the event store's API is); they run in `executor`."""
     agreements = AgreementActivities(Ententes(record, settings.agreement_policy))
+    cases = CrisisActivities(CrisisCases(record, settings.standards()))
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=agreements.all(),
+        activities=[*agreements.all(), *cases.all()],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
     )

@@ -1,0 +1,60 @@
+"""Activities of the crisis case workflow: load, decide (in the aggregate), save.
+
+Idempotent like the entente's: commands carry the workflow id and the Temporal
+update id as `command_id`, which the aggregate remembers; `advance` records only
+what the calendar makes due. Routing reads the ententes of the same record, so a
+revoked or expired entente stops routing to its organisation at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.errors import refusals_are_final
+from domain.crisis import commands as c
+from domain.crisis.application import CrisisCases
+from domain.crisis.state import CaseView
+
+
+class OpenInput(BaseModel):
+    command: c.OpenCase
+    at: datetime
+
+
+class ActInput(BaseModel):
+    case_code: str
+    command: c.CaseCommand
+    at: datetime
+
+
+class AdvanceCaseInput(BaseModel):
+    case_code: str
+    now: datetime
+
+
+class CrisisActivities:
+    def __init__(self, cases: CrisisCases) -> None:
+        self.cases = cases
+
+    @activity.defn(name="case.open")
+    @refusals_are_final
+    def open(self, inp: OpenInput) -> CaseView:
+        return self.cases.open(inp.command, inp.at)
+
+    @activity.defn(name="case.act")
+    @refusals_are_final
+    def act(self, inp: ActInput) -> CaseView:
+        return self.cases.execute(inp.case_code, inp.command, inp.at)
+
+    @activity.defn(name="case.advance")
+    @refusals_are_final
+    def advance(self, inp: AdvanceCaseInput) -> CaseView:
+        return self.cases.advance(inp.case_code, inp.now)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.open, self.act, self.advance]

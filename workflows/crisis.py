@@ -1,0 +1,217 @@
+"""One long-lived workflow per crisis case, from intake until the person has reached the next service.
+
+The trajectory of the seed (001, L645-671, L1162-1243): intake at Info-Social or
+AAOR → handoff to a mobile crisis team (routed by territory and ententes in
+force; a team that declines or does not answer is skipped) → intervention in
+the community → post-crisis follow-up → référence personnalisée, closed only
+when the person is confirmed to have reached the service.
+
+Exposes:
+- update `open` (used with update-with-start: the first partner message creates the case);
+- update `act`: any command of the case, one typed object (`CaseCommand`, discriminated by
+  `type`). Its validator runs the domain rule for that command on the current view, so a
+  command out of turn, from the wrong party or malformed never reaches history;
+- query `state` (the `CaseView`: stage, holder, deadlines, handoffs; no personal content).
+
+Every deadline is a durable timer: the workflow sleeps until the earliest running
+deadline (`rules.next_wakeup`) and lets the aggregate record what fell due
+(`advance`): a miss and its escalation, a team that did not answer, a missed
+follow-up contact. Search attributes carry opaque codes only (stage, holder
+organisation, territory, team, overdue): never a person's details, since Temporal
+stores them unencrypted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.crisis import ActInput, AdvanceCaseInput, OpenInput
+    from domain.crisis import commands as c
+    from domain.crisis import rules
+    from domain.crisis.state import CaseStage, CaseView, DeadlineStatus
+    from domain.errors import DomainError
+    from domain.standards.config import StandardsConfig
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
+OPEN_WAIT = timedelta(hours=1)  # a workflow started without its intake gives up after this
+
+# Visibility for supervisors (`arrimage cases list`): opaque codes only.
+STAGE = SearchAttributeKey.for_keyword("CaseStage")
+HOLDER = SearchAttributeKey.for_keyword("CaseHolder")
+TERRITORY = SearchAttributeKey.for_keyword("CaseTerritory")
+TEAM = SearchAttributeKey.for_keyword("CaseTeam")
+OVERDUE = SearchAttributeKey.for_bool("CaseOverdue")
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("CaseNextDeadline")
+OPENED_AT = SearchAttributeKey.for_datetime("CaseOpenedAt")
+SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [STAGE, HOLDER, TERRITORY, TEAM, OVERDUE, NEXT_DEADLINE, OPENED_AT]
+
+Rule = Callable[[CaseView], None]
+
+
+def workflow_id(case_code: str) -> str:
+    return f"case-{case_code}"
+
+
+class CaseWorkflowInput(BaseModel):
+    case_code: str
+    config: StandardsConfig = StandardsConfig()
+    view: CaseView | None = None  # carried across continue-as-new
+    history_limit: int = 5_000
+    # Off only where the server cannot hold custom search attributes (the time-skipping test server).
+    search_attributes: bool = True
+
+
+def refused(code: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=code, non_retryable=True)
+
+
+def overdue(view: CaseView) -> bool:
+    """A deadline passed while its step is still to be done."""
+    return any(d.status is DeadlineStatus.MISSED and d.stopped_at is None for d in view.deadlines)
+
+
+def current_team(view: CaseView) -> str:
+    if view.intervention is not None:
+        return view.intervention.team.team_id
+    attempt = view.pending_attempt
+    return attempt.candidate.team.team_id if attempt is not None else ""
+
+
+@workflow.defn(name="CrisisCase")
+class CrisisCaseWorkflow:
+    @workflow.init
+    def __init__(self, inp: CaseWorkflowInput) -> None:
+        self.case_code = inp.case_code
+        self.config = inp.config
+        self.view: CaseView | None = inp.view
+        self.history_limit = inp.history_limit
+        self.search_attributes = inp.search_attributes
+        self.lock = asyncio.Lock()
+        self.changed = False
+
+    @workflow.run
+    async def run(self, inp: CaseWorkflowInput) -> CaseView | None:
+        try:
+            await workflow.wait_condition(lambda: self.view is not None, timeout=OPEN_WAIT)
+        except TimeoutError:
+            return None
+        while self.view is not None and self.view.stage is not CaseStage.CLOSED:
+            now = workflow.now()
+            if rules.due_now(self.view, self.config, now):
+                async with self.lock:
+                    self._set(await workflow.execute_activity(
+                        "case.advance", AdvanceCaseInput(case_code=self.case_code, now=now),
+                        result_type=CaseView, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
+                    ))
+                continue
+            wake = rules.next_wakeup(self.view, self.config)
+            self.changed = False
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self.changed, timeout=(wake - now) if wake is not None else None
+                )
+            info = workflow.info()
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > self.history_limit:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(CaseWorkflowInput(
+                    case_code=self.case_code, config=self.config, view=self.view,
+                    history_limit=self.history_limit, search_attributes=self.search_attributes,
+                ))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view
+
+    # ------------------------------------------------------------------ reading
+    @workflow.query
+    def state(self) -> CaseView | None:
+        return self.view
+
+    @workflow.query
+    def next_wakeup(self) -> datetime | None:
+        return rules.next_wakeup(self.view, self.config) if self.view else None
+
+    # ------------------------------------------------------------------ opening
+    @workflow.update
+    async def open(self, cmd: c.OpenCase) -> CaseView:
+        async with self.lock:
+            cmd = cmd.model_copy(update={"command_id": self._command_id()})
+            # Whether a partner may open a case depends on the ententes in force: the
+            # activity checks it against the record; its refusal fails this update.
+            view = await self._activity("case.open", OpenInput(command=cmd, at=workflow.now()))
+            self._set(view)
+            return view
+
+    @open.validator
+    def _validate_open(self, cmd: c.OpenCase) -> None:
+        if self.view is not None or self.lock.locked():
+            raise refused("duplicate_code", f"crisis case {self.case_code} is already open")
+        if cmd.case_code != self.case_code:
+            raise refused("wrong_workflow", f"this workflow carries case {self.case_code}, not {cmd.case_code}")
+
+    # ------------------------------------------------------------------ acting
+    @workflow.update
+    async def act(self, cmd: c.CaseCommand) -> CaseView:
+        async with self.lock:
+            # Another command may have been recorded since validation: check again on the fresh view.
+            self._check(cmd)
+            cmd = cmd.model_copy(update={"command_id": self._command_id()})
+            view = await self._activity(
+                "case.act", ActInput(case_code=self.case_code, command=cmd, at=workflow.now())
+            )
+            self._set(view)
+            return view
+
+    @act.validator
+    def _validate_act(self, cmd: c.CaseCommand) -> None:
+        self._check(cmd)
+
+    # ------------------------------------------------------------------ helpers
+    def _check(self, cmd: c.Command) -> None:
+        if self.view is None:
+            raise refused("not_open", f"crisis case {self.case_code} is not open yet")
+        try:
+            rules.check(self.view, cmd, workflow.now(), self.config)
+        except DomainError as err:
+            raise refused(err.code, err.message) from None
+
+    def _command_id(self) -> str:
+        update = workflow.current_update_info()
+        assert update is not None  # only called from update handlers
+        return f"{workflow.info().workflow_id}/{update.id}"
+
+    async def _activity(self, name: str, arg: BaseModel) -> CaseView:
+        try:
+            return await workflow.execute_activity(
+                name, arg, result_type=CaseView, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
+            )
+        except ActivityError as err:
+            if isinstance(err.cause, ApplicationError):
+                raise refused(err.cause.type or "refused", err.cause.message) from None
+            raise
+
+    def _set(self, view: CaseView) -> None:
+        self.view = view
+        self.changed = True
+        if not self.search_attributes:
+            return
+        wake = rules.next_wakeup(view, self.config)
+        updates: list[SearchAttributeUpdate] = [
+            STAGE.value_set(view.stage.value),
+            HOLDER.value_set(view.holder or ""),
+            TERRITORY.value_set(view.territory),
+            TEAM.value_set(current_team(view)),
+            OVERDUE.value_set(overdue(view)),
+            OPENED_AT.value_set(view.opened_at),
+            NEXT_DEADLINE.value_set(wake) if wake is not None else NEXT_DEADLINE.value_unset(),
+        ]
+        workflow.upsert_search_attributes(updates)
