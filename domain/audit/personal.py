@@ -122,6 +122,10 @@ class PersonalDataMapper(Mapper[UUID]):
         subject = subject_of(state)
         if subject is None or not isinstance(personal, dict) or is_sealed(personal) or personal == SHREDDED:
             return super().to_stored_event(domain_event)
+        if all(v is None for v in personal.values()):
+            # Nothing about the person to seal (e.g. an access decided after erasure, whose free-text
+            # fields are empty): stored as is, so recording it does not need the destroyed key.
+            return super().to_stored_event(domain_event)
         key_id, key = self.keys.key_for_writing(subject)
         sealed_state = dict(state)
         sealed_state["personal"] = seal(key_id, key, subject, self.transcoder.encode(personal))

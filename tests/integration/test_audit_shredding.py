@@ -127,3 +127,18 @@ def test_a_ciphertext_moved_to_another_persons_event_does_not_open(sqlite_env: d
     problem = verify(record).problem
     assert problem is not None and (problem.kind.value, problem.notification_id) == ("altered", 2)
     record.close()
+
+
+def test_an_event_with_no_personal_content_is_recorded_after_erasure(sqlite_env: dict[str, str]) -> None:
+    """Erasure refuses new personal content only: an event whose `personal` fields are all empty (an access
+    decided after shredding, e.g. an auditor's replay, LRSSS 103 / policy) is still recorded, in clear."""
+    record = Record(sqlite_env)
+    s = Suivi(subject_id="S-009", personal={"phone": "514-555-0101"}, team="crise")
+    record.save(s)
+    shred(record, "S-009", by="dpo", reason="decision D-9")
+    s2 = record.repository.get(s.id)
+    s2.update_contact(subject_id="S-009", personal={"phone": None})
+    record.save(s2)
+    assert [e.personal for e in record.events.get(s.id)] == [SHREDDED, {"phone": None}]  # type: ignore[attr-defined]
+    assert verify(record).ok is True
+    record.close()
