@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
 
-from domain.agreements.application import Ententes
+from domain.agreements.application import Ententes, _stored
 from domain.agreements.state import AgreementView
 from domain.crisis import commands as c
 from domain.crisis.aggregate import CrisisCase, case_id
@@ -95,6 +96,23 @@ class CrisisCases:
 
     def view(self, case_code: str, *, as_of_event: int | None = None) -> CaseView:
         return self.get(case_code, version=as_of_event).view()
+
+    def opened(self) -> builtins.list[tuple[str, datetime]]:
+        """(code, opening moment) of every case ever opened, in the order they were opened.
+
+        Read from the notification log (the `Opened` events only): no case is loaded.
+        """
+        topic = get_topic(CrisisCase.Opened)  # type: ignore[attr-defined]
+        out: builtins.list[tuple[str, datetime]] = []
+        start = 1
+        while True:
+            batch = self.record.recorder.select_notifications(start=start, limit=500, topics=[topic])
+            if not batch:
+                return out
+            for n in batch:
+                ev = self.record.mapper.to_domain_event(_stored(n))
+                out.append((ev.case_code, ev.at))  # type: ignore[attr-defined]
+            start = batch[-1].id + 1
 
     def history(self, case_code: str) -> builtins.list[dict[str, Any]]:
         """Every event of the case, personal content masked (read it with `personal_details`)."""
