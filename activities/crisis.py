@@ -4,6 +4,11 @@ Idempotent like the entente's: commands carry the workflow id and the Temporal
 update id as `command_id`, which the aggregate remembers; `advance` records only
 what the calendar makes due. Routing reads the ententes of the same record, so a
 revoked or expired entente stops routing to its organisation at once.
+
+After any step that asked a community team, the intake's sending to that team is
+decided and registered by the disclosure rules (`HandoffDisclosures`): consent, the
+emergency path (LSSSS 19.0.1 / LRSSS 74), or nothing sent. It is keyed by case and
+attempt, so a retried activity registers nothing twice.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from temporalio import activity
 from activities.errors import refusals_are_final
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
+from domain.crisis.handoff_disclosure import HandoffDisclosures
+from domain.crisis.model import CandidateKind
 from domain.crisis.state import CaseView
 
 
@@ -38,8 +45,9 @@ class AdvanceCaseInput(BaseModel):
 
 
 class CrisisActivities:
-    def __init__(self, cases: CrisisCases) -> None:
+    def __init__(self, cases: CrisisCases, handoffs: HandoffDisclosures) -> None:
         self.cases = cases
+        self.handoffs = handoffs
 
     @activity.defn(name="case.open")
     @refusals_are_final
@@ -49,12 +57,17 @@ class CrisisActivities:
     @activity.defn(name="case.act")
     @refusals_are_final
     def act(self, inp: ActInput) -> CaseView:
-        return self.cases.execute(inp.case_code, inp.command, inp.at)
+        return self._register_sendings(self.cases.execute(inp.case_code, inp.command, inp.at))
 
     @activity.defn(name="case.advance")
     @refusals_are_final
     def advance(self, inp: AdvanceCaseInput) -> CaseView:
-        return self.cases.advance(inp.case_code, inp.now)
+        return self._register_sendings(self.cases.advance(inp.case_code, inp.now))
+
+    def _register_sendings(self, view: CaseView) -> CaseView:
+        if any(a.candidate.kind is CandidateKind.COMMUNITY_ORG for a in view.attempts):
+            self.handoffs.ensure(view.case_code)
+        return view
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.open, self.act, self.advance]

@@ -12,6 +12,8 @@ from activities.agreements import AgreementActivities
 from activities.crisis import CrisisActivities
 from domain.agreements.application import Ententes
 from domain.crisis.application import CrisisCases
+from domain.crisis.handoff_disclosure import HandoffDisclosures
+from domain.disclosure.application import Disclosures
 from domain.record import Record
 from workers.settings import Settings
 from workflows.agreement import AgreementWorkflow
@@ -27,7 +29,8 @@ def open_record(settings: Settings) -> Record:
 def build_worker(client: Client, settings: Settings, record: Record, *, executor: ThreadPoolExecutor) -> Worker:
     """Activities are synchronous (the event store's API is); they run in `executor`."""
     agreements = AgreementActivities(Ententes(record, settings.agreement_policy))
-    cases = CrisisActivities(CrisisCases(record, settings.standards()))
+    crisis_cases = CrisisCases(record, settings.standards())
+    cases = CrisisActivities(crisis_cases, HandoffDisclosures(crisis_cases, Disclosures(record)))
     return Worker(
         client,
         task_queue=settings.task_queue,

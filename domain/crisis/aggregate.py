@@ -24,7 +24,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.agreements.state import AgreementView
 from domain.crisis import commands as c
 from domain.crisis import rules
-from domain.crisis.model import Candidate, ClosureKind, Intake, IntakeService, RequestMode
+from domain.crisis.model import Candidate, ClosureKind, HandoffSharing, Intake, IntakeService, RequestMode
 from domain.crisis.routing import route
 from domain.crisis.state import (
     AttemptStatus,
@@ -101,6 +101,9 @@ class CrisisCase(Aggregate):
         self._add_deadlines(deadlines)
         self.escalations: list[Escalation] = []
         self.closure: Closure | None = None
+        self.handoff_sharing: HandoffSharing | None = None
+        self.handoff_requested_by: str | None = None
+        self.handoff_note: Json = {}
         self.applied: set[str] = {command_id}
 
     @classmethod
@@ -163,14 +166,25 @@ class CrisisCase(Aggregate):
             urgency_deadline=_deadline(s.CRISE_URGENCE, s.CRISE_URGENCE, at, due) if due else None,
             stops=[s.AAOR_ANALYSE, s.AAOR_URGENCE], by=cmd.by, actor_org=cmd.actor_org, at=at,
             command_id=cmd.command_id,
+            sharing=cmd.sharing.model_dump(mode="json") if cmd.sharing else None,
+            subject_id=self.subject_id, personal=dict(cmd.personal),
         )
         self._ask_next_or_escalate(at, config)
 
     @event("MobileInterventionRequested")
     def _mobile_requested(
         self, candidates: list[Json], urgency_deadline: Json | None, stops: list[str], by: str, actor_org: str,
-        at: datetime, command_id: str,
+        at: datetime, command_id: str, sharing: Json | None = None, subject_id: str | None = None,
+        personal: Json | None = None,
     ) -> None:
+        # `sharing` and the emergency note were added after the first events: defaults keep old ones readable.
+        self.handoff_sharing = HandoffSharing.model_validate(sharing) if sharing else None
+        self.handoff_requested_by = by
+        if personal:
+            self.personal.append({"at": at, "subject_id": subject_id, "personal": personal})
+            self.handoff_note = dict(personal)
+        else:
+            self.handoff_note = {}
         self.candidates = [Candidate.model_validate(x) for x in candidates]
         self.next_candidate = 0
         self._stop(stops, at)

@@ -19,8 +19,10 @@ from pydantic import Field, model_validator
 
 from domain.agreements.model import Code, Frozen, ReferralChannel, ShortText, Text
 from domain.crisis.model import (
+    EMERGENCY_NOTE_FIELDS,
     CaseCode,
     EmergencyService,
+    HandoffSharing,
     Intake,
     InterventionOutcome,
     Personal,
@@ -73,6 +75,18 @@ class RequestMobileIntervention(Command):
     type: Literal["request_mobile"] = "request_mobile"
     csss_teams: list[TeamRef] = Field(default_factory=list)  # the CSSS's own teams for the territory, in order
     episode: SpecificEpisode | None = None  # an active episode in a specific program (L1241-1243)
+    sharing: HandoffSharing | None = None  # the basis for sending the intake to a community team
+    personal: Personal = Field(default_factory=dict)  # the emergency note's words (EMERGENCY_NOTE_FIELDS)
+
+    @model_validator(mode="after")
+    def _note_with_attestations(self) -> RequestMobileIntervention:
+        if self.sharing is not None and self.sharing.attestations:
+            missing = [f for f in EMERGENCY_NOTE_FIELDS if f not in self.personal]
+            if missing:
+                raise ValueError(
+                    f"an emergency disclosure records its note (LSSSS 19.0.1 / LRSSS 74): missing {missing}"
+                )
+        return self
 
 
 class AcceptHandoff(Command):

@@ -20,6 +20,8 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from domain.agreements.model import Code, Frozen, ReferralChannel, ShortText, Text
+from domain.disclosure.legal_bases import Condition
+from domain.disclosure.model import CommunicationMode
 from domain.standards.config import UrgencyLevel
 
 __all__ = [
@@ -205,3 +207,27 @@ class ClosureKind(StrEnum):
     RESOLVED = "crise_resolue"
     REACHED_SERVICE = "service_rejoint"
     BY_SUPERVISOR = "fermeture_superviseur"
+
+
+class HandoffSharing(Frozen):
+    """On what basis the intake may be sent to a mobile team outside the establishment.
+
+    Stated once by the intervenant who asks for the mobile intervention; every community
+    team then asked receives the intake only under it, and each sending is decided and
+    registered by the disclosure rules (issue 4): with the person's consent, or without it
+    through the emergency path of LSSSS 19.0.1 / LRSSS s. 74 when every condition is
+    attested. With neither, the team is asked without the intake's content, and that
+    refusal is registered too. The words of the emergency note (who is in danger, the act
+    to prevent, the danger, its urgency, what is communicated and why) go in the command's
+    `personal` mapping: see `EMERGENCY_NOTE_FIELDS`.
+    """
+
+    consent_key: Code | None = None
+    attestations: list[Condition] = Field(default_factory=list)
+    items: list[Annotated[str, StringConstraints(min_length=1, max_length=80)]] = Field(
+        default_factory=lambda: ["motif", "niveau_urgence", "estimation_risques"], min_length=1
+    )
+    mode: CommunicationMode = CommunicationMode.TELEPHONE
+
+
+EMERGENCY_NOTE_FIELDS = ("person_or_group_in_danger", "act_to_prevent", "danger", "urgency", "communicated", "reasons")
