@@ -1,26 +1,60 @@
-"""`arrimage audit verify|checkpoint|shred`: the auditor's verbs over the tamper-evident chain.
+"""`arrimage audit …`: the auditor's verbs over the legal record.
 
-Exit codes scripts can trust: 0 verified (or done), 1 tampering found, 2 bad input.
-Register in cli/main.py with: ``app.add_typer(audit.app, name="audit")``.
+- `verify`, `checkpoint`, `shred`: the tamper-evident chain and erasure;
+- `replay AGGREGATE [--as-of] --role`: one entente, crisis case or consent as it stood, as a role may
+  see it (the replay is itself recorded as an access);
+- `register --person`, `accesses`, `exceptions`: the register of communications, the access log,
+  what an auditor looks at first; `export --out DIR`: all of it, hashed, to hand over.
+
+Reads come from the record (no Temporal). Every read takes `--json`.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
+from cli import audit_export, audit_render
+from cli.errors import CliError, Exit, bad_input, describe_validation, fail, refused, reported
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
+from domain.audit.replay import AggregateRef
+from domain.audit.replays import ReaderFacts, Replays
 from domain.audit.service import checkpoint as make_checkpoint
 from domain.audit.service import shred as do_shred
 from domain.audit.service import verify as run_verify
+from domain.clock import QUEBEC, start_of
+from domain.disclosure.application import Disclosures
+from domain.disclosure.model import Outcome
+from domain.disclosure.roles import PurposeKind, Role
+from domain.errors import NotFound
 from domain.record import Record
 from workers.settings import Settings
 
-app = typer.Typer(help="Tamper-evident audit trail: verify the chain, sign its head, erase a person.")
+AUDIT_EXIT_CODES = (
+    "Exit codes: 0 done (verified; replay shown; no use of an expired consent); "
+    "1 tampering found (verify, export) or an expired or withdrawn consent was used (exceptions); "
+    "2 bad input, or the replay was refused by a rule (the refusal itself is recorded as an access); "
+    "3 no such entente, case or consent (or none yet at --as-of)."
+)
+
+app = typer.Typer(
+    help="Audit the record: verify the chain, replay an aggregate as a role sees it, the register, accesses, "
+         "exceptions, an export to hand over; erase a person.",
+    epilog=AUDIT_EXIT_CODES,
+    no_args_is_help=True,
+)
 console = Console()
 
 
@@ -85,3 +119,189 @@ def shred(
         print(json.dumps(result.__dict__))
     else:
         console.print(f"shredded {subject_id} (key {result.key_id}); erasure {result.erasure_id}")
+
+
+# ---------------------------------------------------------------------- reading the record
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+Since = Annotated[str | None, typer.Option("--since", metavar="MOMENT", help="From this date or date-time.")]
+Until = Annotated[
+    str | None, typer.Option("--until", metavar="MOMENT", help="Before this date-time (a date: through that day).")
+]
+
+
+def parse_moment(value: str, option: str, *, day_end: bool = False, inclusive: bool = False) -> datetime:
+    """An ISO date-time (naive: Québec time), or a date: its start, or with `day_end` the next day's start
+    (with `inclusive`, the last microsecond of the day itself)."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        if not day_end:
+            return start_of(day)
+        return start_of(day + timedelta(days=1)) - (timedelta(microseconds=1) if inclusive else timedelta())
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_input(f"{option} {value!r}: expected a date (2026-11-23) or a date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=QUEBEC)
+
+
+@contextmanager
+def _record() -> Iterator[Record]:
+    record = Record(Settings().store_env())
+    try:
+        yield record
+    finally:
+        record.close()
+
+
+def _actor(actor: str | None) -> str:
+    return actor or os.environ.get("ARRIMAGE_USER") or getpass.getuser()
+
+
+def _facts(path: Path | None) -> ReaderFacts:
+    if path is None:
+        return ReaderFacts()
+    if not path.is_file():
+        raise bad_input(f"{path}: no such file")
+    try:
+        return ReaderFacts.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as err:
+        raise CliError(Exit.REFUSED, describe_validation(err, f"facts in {path}")) from None
+
+
+@app.command(epilog=AUDIT_EXIT_CODES)
+def replay(
+    aggregate: Annotated[str, typer.Argument(
+        metavar="AGGREGATE",
+        help="entente:CODE, case:CASE_CODE, consent:CONSENT_ID (as the register cites it) or consent:SUBJECT/KEY.",
+    )],
+    role: Annotated[Role, typer.Option("--role", help="The capacity in which the record is read.")],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", metavar="MOMENT",
+        help="Rebuild from the events recorded at or before this moment (a date: by the end of that day, "
+             "Québec time). Default: now.",
+    )] = None,
+    actor: Annotated[str | None, typer.Option(
+        "--actor", envvar="ARRIMAGE_USER", help="Who reads (default: $ARRIMAGE_USER, else your login).",
+    )] = None,
+    purpose: Annotated[PurposeKind | None, typer.Option(
+        "--purpose", help="What for (default: audit for auditors and supervisors, care for intervenants…).",
+    )] = None,
+    facts: Annotated[Path | None, typer.Option(
+        "--facts", metavar="FILE",
+        help='JSON the record does not keep: {"authorisations": [...], "subject": {...}} (R-22.1, r. 1, s. 8).',
+    )] = None,
+    as_json: AsJson = False,
+) -> None:
+    """An entente, crisis case or consent as it stood at a moment, item by item as ROLE may see it.
+
+    Each item is shown or withheld with the reason and the rule (disclosure rules for a person's
+    aggregates; ententes are organisational). The replay is recorded as an access first, allowed or
+    refused: it appears in `arrimage audit accesses`.
+    """
+    with reported():
+        try:
+            ref = AggregateRef.parse(aggregate)
+        except ValueError as err:
+            raise bad_input(str(err)) from None
+        moment = parse_moment(as_of, "--as-of", day_end=True, inclusive=True) if as_of else None
+        reader = _facts(facts)
+        with _record() as record:
+            result = Replays(record).replay(ref, role=role, actor_id=_actor(actor), moment=datetime.now(UTC),
+                                            as_of=moment, purpose=purpose, facts=reader)
+    if as_json:
+        sys.stdout.write(audit_render.dumps(result))
+    else:
+        audit_render.show_replay(result)
+    if result.outcome is Outcome.REFUSED:
+        code = result.refusal.code if result.refusal else next((i.code for i in result.items if i.code), "refused")
+        reason = result.refusal.reason if result.refusal else next((i.reason for i in result.items if i.reason), "")
+        fail(refused(code or "refused", f"{reason} (this refused access is recorded: {result.access_id})"))
+
+
+@app.command(epilog=AUDIT_EXIT_CODES)
+def register(
+    person: Annotated[str, typer.Option("--person", metavar="SUBJECT_ID", help="The person's opaque id.")],
+    as_json: AsJson = False,
+) -> None:
+    """The register entries about one person, as they obtain them (LSSSS 27.2 / LRSSS 265 with s. 18)."""
+    with reported(), _record() as record:
+        entries = Disclosures(record).entries_about(person)
+    if as_json:
+        sys.stdout.write(audit_render.dumps([e.model_dump(mode="json") for e in entries]))
+    else:
+        audit_render.console.print(audit_render.register_table(person, entries))
+
+
+def access_log(record: Record, person: str | None, actor: str | None, since: datetime | None,
+               until: datetime | None) -> list[dict[str, Any]]:
+    disclosures = Disclosures(record)
+    try:
+        decisions = disclosures.accesses(subject_id=person, actor_id=actor, since=since, until=until)
+    except NotFound:
+        decisions = []  # no register: nobody accessed this person's record
+    reads = [] if person else Replays(record, disclosures).entente_reads(actor_id=actor, since=since, until=until)
+    return audit_render.access_rows(decisions, reads)
+
+
+@app.command(epilog=AUDIT_EXIT_CODES)
+def accesses(
+    person: Annotated[
+        str | None, typer.Option("--person", metavar="SUBJECT_ID", help="Only about this person.")
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only by this reader.")] = None,
+    since: Since = None, until: Until = None, as_json: AsJson = False,
+) -> None:
+    """Every recorded access, allowed or refused: who, about whom, when, for what, on which basis."""
+    with reported():
+        start = parse_moment(since, "--since") if since else None
+        end = parse_moment(until, "--until", day_end=True) if until else None
+        with _record() as record:
+            rows = access_log(record, person, actor, start, end)
+    if as_json:
+        sys.stdout.write(audit_render.dumps(rows))
+    else:
+        audit_render.console.print(audit_render.accesses_table(rows))
+
+
+@app.command(epilog=AUDIT_EXIT_CODES)
+def exceptions(since: Since = None, until: Until = None, as_json: AsJson = False) -> None:
+    """Emergency disclosures and their reviews, communications without consent by basis, refusals, and any
+    use of an expired or withdrawn consent (which must be none: exit 1 otherwise)."""
+    now = datetime.now(UTC)
+    with reported():
+        start = parse_moment(since, "--since") if since else None
+        end = parse_moment(until, "--until", day_end=True) if until else None
+        with _record() as record:
+            report = Disclosures(record).exceptions(now, since=start, until=end)
+    data = audit_render.exceptions_data(report, now, start, end)
+    if as_json:
+        sys.stdout.write(audit_render.dumps(data))
+    else:
+        audit_render.show_exceptions(data)
+    raise typer.Exit(0 if data["expired_or_withdrawn_consent_uses"] == 0 else 1)
+
+
+@app.command(epilog=AUDIT_EXIT_CODES)
+def export(
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory to write the bundle in.")],
+    since: Since = None, until: Until = None,
+) -> None:
+    """Write the auditor's bundle: verify report, a fresh signed checkpoint, register, accesses, exceptions
+    (JSON, personal content withheld) and MANIFEST.json with the SHA-256 of each file."""
+    with reported():
+        start = parse_moment(since, "--since") if since else None
+        end = parse_moment(until, "--until", day_end=True) if until else None
+        settings = Settings()
+        with _record() as record:
+            bundle = audit_export.write_bundle(record, out, ring=_ring(settings), since=start, until=end,
+                                               now=datetime.now(UTC))
+    for name, entry in bundle.files.items():
+        console.print(f"{name}  sha256 {entry['sha256']}")
+    if bundle.verified:
+        console.print(f"[green]verified[/green]; bundle in {out} (MANIFEST.json)")
+    else:
+        console.print(f"[red]TAMPERING[/red] {bundle.problem}; bundle in {out} has no checkpoint")
+    raise typer.Exit(0 if bundle.verified else 1)

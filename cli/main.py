@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli import agreements
+from cli import agreements, audit
 from cli.client import load_settings
 from workers.embedded import Endpoints, run_embedded
 from workers.temporal import connect
@@ -67,6 +67,7 @@ app = _Arrimage(
     pretty_exceptions_enable=False,
 )
 app.add_typer(agreements.app, name="agreements")
+app.add_typer(audit.app, name="audit")
 console = Console()
 
 

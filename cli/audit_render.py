@@ -1,0 +1,233 @@
+"""What the auditor reads: replays, the register, the access log and the exceptions, as Rich tables
+or as plain data for `--json` and the export bundle.
+
+Audit outputs show metadata only: whatever an event or a register entry holds
+about the person in words (its `personal` part) is passed through
+`register.for_reader(…, Role.AUDITOR)` and comes out withheld. The one
+exception is `register --person`, the person's own entries (LSSSS 27.2 /
+LRSSS 265 with s. 18), printed whole for them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from rich.table import Table
+from rich.text import Text
+
+from cli.render import console, when
+from domain.audit.entente_reads import EntenteRead
+from domain.audit.replay import ItemStatus, Replay
+from domain.disclosure.application import ExceptionReport
+from domain.disclosure.model import Decision
+from domain.disclosure.register import CommunicationEntry, EmergencyDisclosureView, for_reader
+from domain.disclosure.roles import Role
+
+EXPIRED_STATEMENT = "uses of an expired or withdrawn consent: {n}"
+
+
+def jsonable(data: Any) -> Any:
+    return to_jsonable_python(data)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(jsonable(data), ensure_ascii=False, indent=2) + "\n"
+
+
+def _cell(value: Any) -> Text:
+    if value is None or value == "" or value == []:
+        return Text("—")
+    if isinstance(value, datetime):
+        return Text(when(value))
+    if isinstance(value, list):
+        return Text(", ".join(str(v) for v in value))
+    return Text(str(value))
+
+
+def _short(value: Any, width: int = 90) -> str:
+    text = value if isinstance(value, str) else json.dumps(jsonable(value), ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def show_replay(r: Replay) -> None:
+    head = Table(title=f"{r.aggregate} as of {when(r.as_of) if r.as_of else 'now'}", show_header=False)
+    head.add_column("field", style="bold")
+    head.add_column("value", overflow="fold")
+    rows: list[tuple[str, Any]] = [
+        ("replayed", f"{r.version} of {r.latest_version} events (last recorded {when(r.recorded_at)})"),
+        ("person", r.subject_id),
+        ("reader", f"{r.actor_id} as {r.role.value}, for {r.purpose.value}"),
+        ("outcome", r.outcome.value),
+        ("basis", r.basis),
+        ("metadata basis", r.metadata_basis),
+        ("access recorded", r.access_id),
+    ]
+    if r.readers is not None:
+        rows.append(("roles that read ententes", [x.value for x in r.readers]))
+    if r.refusal is not None:
+        rows.append(("refusal", f"{r.refusal.article}: {r.refusal.reason} — recourse {r.refusal.recourse_article} "
+                                f"by {r.refusal.recourse_deadline}"))
+    for name, value in rows:
+        head.add_row(name, _cell(value))
+    console.print(head)
+
+    items = Table(title="Items")
+    for col in ("item", "status", "reason", "rule"):
+        items.add_column(col, overflow="fold")
+    for it in r.items:
+        items.add_row(_cell(it.name), _cell(it.status.value), _cell(it.reason), _cell(it.article))
+    console.print(items)
+
+    state = next((it for it in r.items if it.status is ItemStatus.SHOWN and isinstance(it.value, dict)), None)
+    if state is not None:
+        table = Table(title=f"State ({state.name})", show_header=False)
+        table.add_column("field", style="bold", no_wrap=True)
+        table.add_column("value", overflow="fold")
+        for key, value in state.value.items():
+            table.add_row(key, _cell(_short(value)))
+        console.print(table)
+    for it in r.items:
+        if it.status is ItemStatus.SHOWN and isinstance(it.value, list):
+            for occ in it.value:
+                console.print(Text(f"{it.name} (event {occ['seq']}): {occ['value']}"))
+    if r.events is not None:
+        events = Table(title="Events")
+        for col in ("#", "event", "recorded", "details"):
+            events.add_column(col, overflow="fold")
+        for ev in r.events:
+            payload = dict(ev.payload)
+            if "content" in payload:
+                payload["content"] = f"<version text, {len(str(payload['content']))} chars>"
+            events.add_row(_cell(ev.seq), _cell(ev.event), _cell(ev.recorded_at), _cell(_short(payload, 160)))
+        console.print(events)
+
+
+# --------------------------------------------------------------------------- register
+
+
+def register_table(subject_id: str, entries: Sequence[CommunicationEntry]) -> Table:
+    table = Table(title=f"Register of communications about {subject_id} ({len(entries)}) — LSSSS 27.2 / LRSSS 265")
+    for col in ("communicated", "recipient", "role", "nature", "purpose", "basis", "article", "intended use",
+                "justification"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        table.add_row(_cell(e.communicated_at), _cell(e.recipient_id), _cell(e.role.value), _cell(e.nature),
+                      _cell(e.purpose.value), _cell(f"consent {e.consent_id}" if e.consent_id else e.basis_code),
+                      _cell(e.register_article), _cell(e.intended_use), _cell(e.justification))
+    return table
+
+
+def entry_for_auditor(e: CommunicationEntry) -> dict[str, Any]:
+    """A register entry with its words about the person withheld (the auditor's rule)."""
+    d = e.model_dump(mode="json")
+    personal = {k: d.pop(k) for k in ("intended_use", "justification", "purpose_text")}
+    return for_reader({**d, "personal": personal}, Role.AUDITOR)
+
+
+# --------------------------------------------------------------------------- accesses
+
+
+def access_rows(decisions: Sequence[Decision], reads: Sequence[EntenteRead]) -> list[dict[str, Any]]:
+    """One row per access, persons' and ententes' alike, in time order."""
+    rows = [{
+        "moment": d.moment, "about": f"person:{d.subject_id}", "actor_id": d.actor_id, "role": d.role.value,
+        "purpose": d.purpose.value, "outcome": d.outcome.value, "allowed": d.allowed,
+        "withheld": [{"item": w.item, "code": w.code, "article": w.article} for w in d.withheld],
+        "basis": d.basis.code if d.basis else None, "metadata_basis": d.metadata_basis,
+        "refusal": d.refusal.code if d.refusal else None, "log_article": d.log_article, "access_id": d.decision_id,
+    } for d in decisions] + [{
+        "moment": r.moment, "about": f"entente:{r.code}", "actor_id": r.actor_id, "role": r.role.value,
+        "purpose": r.purpose.value, "outcome": r.outcome.value,
+        "allowed": ["entente", "journal des evenements"] if r.outcome.value == "autorise" else [],
+        "withheld": [] if r.outcome.value == "autorise" else [
+            {"item": i, "code": "not_an_entente_reader", "article": r.rule}
+            for i in ("entente", "journal des evenements")
+        ],
+        "basis": r.rule if r.outcome.value == "autorise" else None, "metadata_basis": None,
+        "refusal": None if r.outcome.value == "autorise" else "not_an_entente_reader", "log_article": r.rule,
+        "access_id": r.read_id,
+    } for r in reads]
+    return sorted(rows, key=lambda row: row["moment"])
+
+
+def accesses_table(rows: Sequence[dict[str, Any]]) -> Table:
+    table = Table(title=f"Accesses ({len(rows)})")
+    for col in ("when", "about", "actor", "role", "purpose", "outcome", "allowed", "withheld", "basis", "access"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        withheld = [f"{w['item']} ({w['code']})" for w in row["withheld"]]
+        table.add_row(_cell(row["moment"]), _cell(row["about"]), _cell(row["actor_id"]), _cell(row["role"]),
+                      _cell(row["purpose"]), _cell(row["outcome"]), _cell(row["allowed"]), _cell(withheld),
+                      _cell(row["basis"] or row["metadata_basis"]), _cell(row["access_id"]))
+    return table
+
+
+# --------------------------------------------------------------------------- exceptions
+
+
+def emergency_for_auditor(e: EmergencyDisclosureView) -> dict[str, Any]:
+    """An emergency disclosure's metadata; its record note and review notes withheld (the auditor's rule)."""
+    d = e.model_dump(mode="json")
+    p = d.pop("particulars")
+    clear = ("occurred_at", "recipient_capacity", "mode", "directive_version")
+    personal = {k: v for k, v in p.items() if k not in clear}
+    review = d.pop("review")
+    if review is not None:
+        personal["review_notes"] = review.pop("notes")
+    shown = for_reader({**d, **{k: p[k] for k in clear}, "review": review, "personal": personal}, Role.AUDITOR)
+    shown["pending"] = e.pending
+    return shown
+
+
+def exceptions_data(report: ExceptionReport, now: datetime, since: datetime | None,
+                    until: datetime | None) -> dict[str, Any]:
+    return jsonable({
+        "now": now, "since": since, "until": until,
+        "expired_or_withdrawn_consent_uses": len(report.expired_consent_uses),
+        "expired_consent_uses": report.expired_consent_uses,
+        "emergencies": [emergency_for_auditor(e) for e in report.emergencies],
+        "pending_reviews": [e.disclosure_id for e in report.pending_reviews],
+        "overdue_reviews": [e.disclosure_id for e in report.overdue_reviews],
+        "without_consent_by_basis": report.without_consent_by_basis,
+        "refusals": [r.model_dump(mode="json") for r in report.refusals],
+    })
+
+
+def show_exceptions(data: dict[str, Any]) -> None:
+    emergencies = Table(title=f"Emergency disclosures ({len(data['emergencies'])}) — LSSSS 19.0.1 / LRSSS 74")
+    for col in ("occurred", "person", "discloser", "recipient", "basis", "items", "review due", "review"):
+        emergencies.add_column(col, overflow="fold")
+    overdue = set(data["overdue_reviews"])
+    for e in data["emergencies"]:
+        review = "pending" if e["pending"] else ("conforming" if e["review"]["conforming"] else "not conforming")
+        if e["disclosure_id"] in overdue:
+            review = "OVERDUE"
+        emergencies.add_row(_cell(datetime.fromisoformat(e["occurred_at"])), _cell(e["subject_id"]),
+                            _cell(e["discloser_id"]), _cell(f"{e['recipient_id']} ({e['recipient_role']})"),
+                            _cell(e["basis_code"]), _cell(e["items"]),
+                            _cell(datetime.fromisoformat(e["review_due"])), _cell(review))
+    console.print(emergencies)
+    bases = Table(title="Communications without consent, by legal basis")
+    bases.add_column("basis")
+    bases.add_column("count", justify="right")
+    for code, n in data["without_consent_by_basis"].items():
+        bases.add_row(code, str(n))
+    console.print(bases)
+    refusals = Table(title=f"Refusals ({len(data['refusals'])})")
+    for col in ("notified", "person", "actor", "role", "article", "code"):
+        refusals.add_column(col, overflow="fold")
+    for r in data["refusals"]:
+        refusals.add_row(_cell(datetime.fromisoformat(r["notified_at"])), _cell(r["subject_id"]),
+                         _cell(r["actor_id"]), _cell(r["role"]), _cell(r["article"]), _cell(r["code"]))
+    console.print(refusals)
+    console.print(Text(f"pending reviews: {len(data['pending_reviews'])} (overdue: {len(overdue)})"))
+    n = data["expired_or_withdrawn_consent_uses"]
+    which = "" if n == 0 else f" — {', '.join(data['expired_consent_uses'])}"
+    console.print(Text(EXPIRED_STATEMENT.format(n=n) + which, style="green" if n == 0 else "bold red"))

@@ -1,0 +1,163 @@
+"""Use cases of `arrimage audit replay|accesses`: load, decide, record, lay out. Thin.
+
+A replay rebuilds one aggregate from the store's own events, up to the last one
+*recorded* at or before the moment asked (`repository.get(id, version=n)`), and
+is itself an access to the record, recorded before anything is shown:
+- for a crisis case or a consent, through `Disclosures.decide_and_record` (in
+  the person's register, allowed or refused, like any other access);
+- for an entente, as a `Read` of `EntenteReads` (no person, no register).
+`moment` is when the replay happens, given by the caller (the CLI's clock).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+from pydantic import Field
+
+from domain.agreements.aggregate import Entente, entente_id
+from domain.agreements.application import Ententes
+from domain.agreements.model import Frozen
+from domain.audit.entente_reads import EntenteRead, EntenteReads, entente_reads_id
+from domain.audit.replay import (
+    DEFAULT_PURPOSE,
+    ENTENTE_RULE,
+    AggregateKind,
+    AggregateRef,
+    Replay,
+    StoredEventData,
+    entente_allowed,
+    entente_replay,
+    record_items,
+    redact,
+)
+from domain.crisis.aggregate import CrisisCase, case_id
+from domain.disclosure import commands as c
+from domain.disclosure.application import Disclosures
+from domain.disclosure.consent import Consent, consent_id
+from domain.disclosure.model import AccessAuthorisation, DisclosureContext, Outcome, SubjectStatus
+from domain.disclosure.roles import PurposeKind, Role
+from domain.errors import NotFound
+from domain.record import Record, event_name, event_payload
+
+KINDS: dict[AggregateKind, type[Any]] = {
+    AggregateKind.ENTENTE: Entente, AggregateKind.CASE: CrisisCase, AggregateKind.CONSENT: Consent,
+}
+
+
+class ReaderFacts(Frozen):
+    """What the decision needs and the record does not keep: the reader's access authorisations
+    (R-22.1, r. 1, s. 8) and the person's status on the day (birth date, death…; never recorded)."""
+
+    subject: SubjectStatus = Field(default_factory=SubjectStatus)
+    authorisations: list[AccessAuthorisation] = Field(default_factory=list)
+
+
+class Replays:
+    def __init__(self, record: Record, disclosures: Disclosures | None = None) -> None:
+        self.record = record
+        self.disclosures = disclosures or Disclosures(record)
+
+    def aggregate_id(self, ref: AggregateRef) -> UUID:
+        if ref.kind is AggregateKind.ENTENTE:
+            return entente_id(ref.key)
+        if ref.kind is AggregateKind.CASE:
+            return case_id(ref.key)
+        if "/" in ref.key:
+            subject, _, key = ref.key.partition("/")
+            return consent_id(subject, key)
+        return UUID(ref.key)
+
+    def events(self, ref: AggregateRef) -> list[StoredEventData]:
+        """Every event of the aggregate, with its recording timestamp; NotFound if there is none."""
+        out = [
+            StoredEventData(seq=ev.originator_version, event=event_name(ev),
+                            recorded_at=ev.timestamp, payload=event_payload(ev))  # type: ignore[attr-defined]
+            for ev in self.record.stream(self.aggregate_id(ref))
+        ]
+        if not out:
+            raise NotFound(f"no {ref.kind.value} {ref.key} in the record")
+        return out
+
+    def replay(
+        self, ref: AggregateRef, *, role: Role, actor_id: str, moment: datetime, as_of: datetime | None = None,
+        purpose: PurposeKind | None = None, facts: ReaderFacts | None = None,
+    ) -> Replay:
+        """Rebuild the aggregate as of `as_of`, record this access, and lay out what `role` may see."""
+        purpose = purpose or DEFAULT_PURPOSE[role]
+        everything = self.events(ref)
+        events = [ev for ev in everything if as_of is None or ev.recorded_at <= as_of]
+        if not events:
+            raise NotFound(f"{ref} did not exist yet at {as_of:%Y-%m-%d %H:%M:%S%z}: its first event was "
+                           f"recorded at {everything[0].recorded_at:%Y-%m-%d %H:%M:%S%z}")
+        aggregate_id = self.aggregate_id(ref)
+        try:
+            aggregate: Any = self.record.repository.get(aggregate_id, version=events[-1].seq)
+        except AggregateNotFoundError:  # pragma: no cover - the events were just read
+            raise NotFound(f"no {ref.kind.value} {ref.key} in the record") from None
+        if not isinstance(aggregate, KINDS[ref.kind]):
+            raise NotFound(f"{ref.key} is not a {ref.kind.value}")
+        state = aggregate.view().model_dump(mode="json")
+        access_id = f"replay:{ref}@v{events[-1].seq}:{uuid4().hex[:12]}"
+        if ref.kind is AggregateKind.ENTENTE:
+            return self._entente(ref, str(aggregate_id), events, len(everything), state, role=role,
+                                 actor_id=actor_id, purpose=purpose, moment=moment, read_id=access_id, as_of=as_of)
+        subject_id: str = aggregate.subject_id
+        facts = facts or ReaderFacts()
+        items = record_items(ref.kind, events, purpose)
+        req = c.RequestAccess(
+            by=actor_id, command_id=access_id, role=role, subject_id=subject_id, items=[i.name for i in items],
+            purpose=purpose, moment=moment,
+        )
+        ctx = DisclosureContext(subject=facts.subject, record_items=items, consents=None,
+                                authorisations=facts.authorisations, agreements=Ententes(self.record).list())
+        decision = self.disclosures.decide_and_record(req, ctx, moment)
+        return redact(ref, str(aggregate_id), subject_id, events, len(everything), state, decision, as_of)
+
+    def _entente(
+        self, ref: AggregateRef, aggregate_id: str, events: list[StoredEventData], latest: int,
+        state: dict[str, Any], *, role: Role, actor_id: str, purpose: PurposeKind, moment: datetime, read_id: str,
+        as_of: datetime | None,
+    ) -> Replay:
+        ok, reason = entente_allowed(role)
+        try:
+            log: EntenteReads = self.record.repository.get(entente_reads_id(ref.key))
+        except AggregateNotFoundError:
+            log = EntenteReads(code=ref.key)
+        log.record(EntenteRead(
+            read_id=read_id, code=ref.key, actor_id=actor_id, role=role, purpose=purpose, moment=moment,
+            as_of=as_of, version=events[-1].seq, outcome=Outcome.ALLOWED if ok else Outcome.REFUSED,
+            rule=ENTENTE_RULE, reason=reason,
+        ))
+        self.record.save(log)
+        return entente_replay(ref, aggregate_id, events, latest, state, role=role, actor_id=actor_id,
+                              purpose=purpose, moment=moment, read_id=read_id, as_of=as_of)
+
+    # ------------------------------------------------------------------ the access log of ententes
+    def entente_reads(
+        self, *, actor_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    ) -> list[EntenteRead]:
+        topic = get_topic(EntenteReads.Read)  # type: ignore[attr-defined]
+        found: list[EntenteRead] = []
+        start = 1
+        while True:
+            batch = self.record.recorder.select_notifications(start=start, limit=500, topics=[topic])
+            if not batch:
+                break
+            for n in batch:
+                ev = self.record.mapper.to_domain_event(StoredEvent(
+                    originator_id=n.originator_id, originator_version=n.originator_version, topic=n.topic,
+                    state=n.state,
+                ))
+                found.append(EntenteRead.model_validate(ev.read))  # type: ignore[attr-defined]
+            start = batch[-1].id + 1
+        return sorted(
+            (r for r in found if (actor_id is None or r.actor_id == actor_id)
+             and (since is None or r.moment >= since) and (until is None or r.moment < until)),
+            key=lambda r: r.moment,
+        )
