@@ -1,0 +1,455 @@
+"""`arrimage cases …`: a supervisor follows the crisis cases of the territory and acts on them.
+
+Reads: `list` asks Temporal's visibility for open cases (search attributes carry opaque codes
+only) and the record for closed ones; `show` and `history` read the record — the legal one —
+and work with the engine down (`show` adds what the workflow says when it answers).
+Commands go through the case's workflow (`act` update), whose validator runs the domain rule:
+a command out of turn or from the wrong organisation is refused and records nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import re
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar, cast
+
+import typer
+from pydantic import TypeAdapter, ValidationError
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from cli import render
+from cli import render_cases as rc
+from cli.client import QUERY_TIMEOUT, WorkflowAnswer, _within, load_settings, open_client
+from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, refused, reported, translate
+from domain.clock import QUEBEC, start_of
+from domain.crisis import commands as c
+from domain.crisis.application import CrisisCases
+from domain.crisis.model import TeamRef, new_case_code
+from domain.crisis.state import CaseStage, CaseView
+from domain.errors import NotFound
+from domain.record import Record
+from workers.settings import Settings
+from workflows.crisis import (
+    HOLDER,
+    NEXT_DEADLINE,
+    OPENED_AT,
+    OVERDUE,
+    STAGE,
+    TEAM,
+    TERRITORY,
+    CaseWorkflowInput,
+    CrisisCaseWorkflow,
+    workflow_id,
+)
+
+CASES_HELP = EXIT_CODES_HELP.replace("no such entente or version", "no such case")
+
+app = typer.Typer(
+    name="cases",
+    help="Crisis cases: list, show, history — and the supervisor's reassign, extend, close.",
+    epilog=CASES_HELP,
+    no_args_is_help=True,
+)
+
+T = TypeVar("T")
+COMMAND = TypeAdapter(c.CaseCommand)
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="Opaque code of the case, e.g. C-ABCDEFGH23.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+By = Annotated[
+    str | None,
+    typer.Option("--by", envvar="ARRIMAGE_USER", help="Who acts (default: $ARRIMAGE_USER, else your login)."),
+]
+Org = Annotated[
+    str | None,
+    typer.Option("--org", envvar="ARRIMAGE_ORG",
+                 help="Your organisation (default: $ARRIMAGE_ORG); a supervisor's must be the case's responsible one."),
+]
+Reason = Annotated[str, typer.Option("--reason", help="Why, for the record (no personal details).")]
+Timeout = Annotated[
+    float,
+    typer.Option("--timeout", envvar="ARRIMAGE_CLI_TIMEOUT", min=1, help="Seconds to wait for a worker."),
+]
+
+
+# ---------------------------------------------------------------------- reaching the engine
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _who(by: str | None) -> str:
+    return by or os.environ.get("ARRIMAGE_USER") or getpass.getuser()
+
+
+def _org(org: str | None) -> str:
+    if not org:
+        raise bad_input("give your organisation with --org (or set ARRIMAGE_ORG)")
+    return org
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def crisis_cases(settings: Settings) -> Iterator[CrisisCases]:
+    """The crisis use cases over the record, with the standards in force, closed afterwards."""
+    record = Record(settings.store_env())
+    try:
+        yield CrisisCases(record, settings.standards())
+    finally:
+        record.close()
+
+
+async def open_case(settings: Settings, cmd: c.OpenCase, timeout: float, client: Client | None = None) -> CaseView:
+    """Start the case's workflow and record the intake, in one call (update-with-start)."""
+    client = client or await open_client(settings)
+    start = WithStartWorkflowOperation(
+        CrisisCaseWorkflow.run,
+        CaseWorkflowInput(case_code=cmd.case_code, config=settings.standards()),
+        id=workflow_id(cmd.case_code),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    view: CaseView = await _within(
+        settings, timeout,
+        client.execute_update_with_start_workflow(CrisisCaseWorkflow.open, cmd, start_workflow_operation=start),
+    )
+    return view
+
+
+async def act(
+    settings: Settings, code: str, cmd: c.Command, timeout: float, client: Client | None = None
+) -> CaseView:
+    """Give a command to the case's workflow; its validator refuses before anything is recorded."""
+    client = client or await open_client(settings)
+    handle = client.get_workflow_handle(workflow_id(code))
+    try:
+        view: CaseView = await _within(settings, timeout, handle.execute_update(CrisisCaseWorkflow.act, cast(Any, cmd)))
+    except Exception as err:
+        known = translate(err)
+        if known is not None and known.exit_code is Exit.NOT_FOUND:
+            raise _why_no_workflow(settings, code) from None
+        raise
+    return view
+
+
+def _why_no_workflow(settings: Settings, code: str) -> CliError:
+    """No running workflow: a closed case accepts no command; otherwise the case does not exist."""
+    with crisis_cases(settings) as cases:
+        try:
+            view = cases.view(code)
+        except NotFound:
+            return CliError(Exit.NOT_FOUND, f"not found: no crisis case with code {code}")
+    if view.stage is CaseStage.CLOSED:
+        return refused("case_closed", f"case {code} is closed: it accepts no command")
+    return CliError(
+        Exit.NOT_FOUND,
+        f"not found: case {code} is in the record but Temporal at {settings.temporal_address} has no workflow for it",
+    )
+
+
+async def ask_case(settings: Settings, code: str) -> WorkflowAnswer:
+    """What the case's workflow says (running, next wake-up), or why it could not be asked. Never raises."""
+    try:
+        client = await open_client(settings)
+        handle = client.get_workflow_handle(workflow_id(code))
+        rpc = timedelta(seconds=QUERY_TIMEOUT)
+        desc = await asyncio.wait_for(handle.describe(rpc_timeout=rpc), QUERY_TIMEOUT)
+        running = desc.status is not None and desc.status.name == "RUNNING"
+        wake = await asyncio.wait_for(handle.query(CrisisCaseWorkflow.next_wakeup, rpc_timeout=rpc), QUERY_TIMEOUT)
+        view = await asyncio.wait_for(handle.query(CrisisCaseWorkflow.state, rpc_timeout=rpc), QUERY_TIMEOUT)
+    except TimeoutError:
+        return WorkflowAnswer(False, error=f"no answer within {QUERY_TIMEOUT:g}s (is a worker running?)")
+    except Exception as err:
+        known = translate(err)
+        first = known.message.splitlines()[0].removeprefix("unreachable: ") if known else None
+        return WorkflowAnswer(False, error=first or f"{type(err).__name__}: {err}")
+    return WorkflowAnswer(True, next_wakeup=wake, running=running, event_count=view.event_count if view else None)
+
+
+def visibility_query(
+    settings: Settings, *, stage: CaseStage | None, team: str | None, territory: str | None, holder: str | None,
+    overdue: bool, since: datetime | None,
+) -> str:
+    """The list filter for Temporal visibility. Values are opaque codes, checked before they are quoted."""
+    parts = ['WorkflowType="CrisisCase"', 'ExecutionStatus="Running"', f'TaskQueue="{settings.task_queue}"']
+    for key, value in ((STAGE, stage.value if stage else None), (TEAM, team), (TERRITORY, territory),
+                       (HOLDER, holder)):
+        if value is not None:
+            parts.append(f'{key.name}="{value}"')
+    if overdue:
+        parts.append(f"{OVERDUE.name}=true")
+    if since is not None:
+        parts.append(f'{OPENED_AT.name}>="{since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}"')
+    return " AND ".join(parts)
+
+
+async def running_cases(settings: Settings, query: str) -> list[rc.CaseRow]:
+    client = await open_client(settings)
+    rows = []
+    async for wf in client.list_workflows(query):
+        sa = wf.typed_search_attributes
+        rows.append(rc.CaseRow(
+            code=wf.id.removeprefix("case-"), stage=sa.get(STAGE) or "", holder=sa.get(HOLDER) or "",
+            territory=sa.get(TERRITORY) or "", team=sa.get(TEAM) or "", next_deadline=sa.get(NEXT_DEADLINE),
+            overdue=bool(sa.get(OVERDUE)), opened_at=sa.get(OPENED_AT) or wf.start_time, source="temporal",
+        ))
+    return rows
+
+
+# ---------------------------------------------------------------------- input
+def _code_option(name: str, value: str | None) -> str | None:
+    if value is not None and not CODE_RE.match(value):
+        raise bad_input(f"{name} {value!r}: expected a code (letters, digits, '.', '_', '-')")
+    return value
+
+
+def parse_since(value: str) -> datetime:
+    """A date (from 00:00 Québec time) or a date-time (Québec time when no offset is given)."""
+    try:
+        return start_of(date.fromisoformat(value))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_input(f"--since {value!r}: expected a date (2026-11-24) or a date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=QUEBEC)
+
+
+_RELATIVE = re.compile(r"^\+(\d+)(min|m|h|d)$")
+
+
+def parse_moment(value: str, now: datetime) -> datetime:
+    """`+90m`, `+2h`, `+1d` from now, or a date-time (Québec time when no offset is given)."""
+    found = _RELATIVE.match(value.strip())
+    if found:
+        n, unit = int(found.group(1)), found.group(2)
+        return now + {"min": timedelta(minutes=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
+                      "d": timedelta(days=n)}[unit]
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_input(f"--until {value!r}: expected +90m, +2h, +1d or a date-time (2026-11-24T18:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=QUEBEC)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise bad_input(f"{path}: no such file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise bad_input(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise bad_input(f"{path}: expected a JSON object")
+    return data
+
+
+def _fill(data: dict[str, Any], by: str | None, org: str | None) -> dict[str, Any]:
+    """`by` and `actor_org` from the options when the file does not give them."""
+    out = dict(data)
+    out.setdefault("by", _who(by))
+    if "actor_org" not in out and org:
+        out["actor_org"] = org
+    return out
+
+
+def _done(view: CaseView, settings: Settings, as_json: bool) -> None:
+    if as_json:
+        render.emit_json(view.model_dump(mode="json"))
+    else:
+        typer.echo(rc.brief(view, settings.standards(), _now()))
+
+
+def _give(code: str, cmd_fields: dict[str, Any], model: type[c.Command], timeout: float, as_json: bool) -> None:
+    settings = load_settings()
+    with reported():
+        try:
+            cmd = model.model_validate(cmd_fields)
+        except ValidationError as err:
+            names = {"deadline_id": "--deadline", "until": "--until", "reason": "--reason", "by": "--by",
+                     "actor_org": "--org"}
+            raise CliError(Exit.REFUSED, describe_validation(err, "options", names)) from None
+        view = _run(act(settings, code, cmd, timeout))
+    _done(view, settings, as_json)
+
+
+# ---------------------------------------------------------------------- reading
+@app.command("list", epilog=CASES_HELP)
+def list_(
+    stage: Annotated[CaseStage | None, typer.Option("--stage", help="Only cases at this stage.")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Only cases with this team (asked or on site).")] = None,
+    territory: Annotated[str | None, typer.Option("--territory", help="Only cases of this territory.")] = None,
+    holder: Annotated[str | None, typer.Option("--holder", help="Only cases this organisation must act on.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only cases with a deadline passed.")] = False,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="Only cases opened since.")] = None,
+    closed: Annotated[bool, typer.Option("--closed", help="Closed cases instead (from the record).")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Open cases and closed ones.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Open cases from Temporal's visibility (filters combine); --closed / --all read closed ones from the record."""
+    settings = load_settings()
+    now = _now()
+    with reported():
+        for name, value in (("--team", team), ("--territory", territory), ("--holder", holder)):
+            _code_option(name, value)
+        moment = parse_since(since) if since else None
+        rows: list[rc.CaseRow] = []
+        if not closed:
+            query = visibility_query(settings, stage=stage, team=team, territory=territory, holder=holder,
+                                     overdue=overdue, since=moment)
+            rows += _run(running_cases(settings, query))
+        if closed or all_:
+            rows += _closed_rows(settings, stage, team, territory, holder, overdue, moment)
+    rows.sort(key=lambda r: (r.opened_at or now, r.code))
+    if as_json:
+        render.emit_json([r.as_json(now) for r in rows])
+    else:
+        title = "Closed crisis cases" if closed else ("Crisis cases" if all_ else "Open crisis cases")
+        render.console.print(rc.list_table(rows, now, title))
+
+
+def _closed_rows(
+    settings: Settings, stage: CaseStage | None, team: str | None, territory: str | None, holder: str | None,
+    overdue: bool, since: datetime | None,
+) -> list[rc.CaseRow]:
+    if stage is not None and stage is not CaseStage.CLOSED:
+        return []
+    config = settings.standards()
+    out = []
+    with crisis_cases(settings) as cases:
+        for code, opened_at in cases.opened():
+            if since is not None and opened_at < since:
+                continue
+            view = cases.view(code)
+            if view.stage is not CaseStage.CLOSED:
+                continue
+            row = rc.CaseRow.of(view, config)
+            if (team and row.team != team) or (territory and row.territory != territory) or (
+                    holder and row.holder != holder) or (overdue and not row.overdue):
+                continue
+            out.append(row)
+    return out
+
+
+@app.command(epilog=CASES_HELP)
+def show(code: CaseArg, as_json: AsJson = False) -> None:
+    """One case: stage, holder, each deadline with its time left or overrun, handoffs, escalations, what followed."""
+    settings = load_settings()
+    with reported(), crisis_cases(settings) as cases:
+        view = cases.view(code)
+    answer = _run(ask_case(settings, code))
+    now = _now()
+    config = settings.standards()
+    if as_json:
+        render.emit_json({
+            "view": view.model_dump(mode="json"),
+            "deadlines": [rc.deadline_json(d, now) for d in view.deadlines],
+            "workflow": answer.as_json(),
+        })
+    else:
+        rc.show(view, answer, config, now)
+
+
+@app.command(epilog=CASES_HELP)
+def history(code: CaseArg, as_json: AsJson = False) -> None:
+    """Every event recorded for the case, in order, personal content masked."""
+    settings = load_settings()
+    with reported(), crisis_cases(settings) as cases:
+        rows = cases.history(code)
+    if as_json:
+        render.emit_json(rows)
+    else:
+        render.console.print(rc.history_table(code, rows))
+
+
+# ---------------------------------------------------------------------- writing
+@app.command("open", epilog=CASES_HELP)
+def open_(
+    file: Annotated[Path, typer.Option("--file", "-f", help="Intake (JSON): the fields of an OpenCase command.")],
+    by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
+) -> None:
+    """Open a case from an intake file; a fresh opaque code is made when the file gives none."""
+    settings = load_settings()
+    with reported():
+        data = _fill(_read_json(file), by, org)
+        data.setdefault("case_code", new_case_code())
+        try:
+            cmd = c.OpenCase.model_validate(data)
+        except ValidationError as err:
+            raise CliError(Exit.REFUSED, describe_validation(err, f"intake in {file}")) from None
+        view = _run(open_case(settings, cmd, timeout))
+    _done(view, settings, as_json)
+
+
+@app.command("act", epilog=CASES_HELP)
+def act_(
+    code: CaseArg,
+    file: Annotated[Path, typer.Option("--file", "-f", help="A case command (JSON, with its \"type\").")],
+    by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
+) -> None:
+    """Give any command of the case (accept, decline, arrive, outcome, refer…) from a JSON file."""
+    settings = load_settings()
+    with reported():
+        data = _fill(_read_json(file), by, org)
+        try:
+            cmd = COMMAND.validate_python(data)
+        except ValidationError as err:
+            raise CliError(Exit.REFUSED, describe_validation(err, f"command in {file}")) from None
+        view = _run(act(settings, code, cmd, timeout))
+    _done(view, settings, as_json)
+
+
+@app.command(epilog=CASES_HELP)
+def reassign(
+    code: CaseArg,
+    team: Annotated[str, typer.Option("--team", help="Team to ask now.")],
+    reason: Reason,
+    team_org: Annotated[str | None, typer.Option("--team-org", help="The team's organisation (default: --org).")]
+    = None,
+    by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
+) -> None:
+    """Supervisor: ask this team now (a team of the CSSS, or an organisation routing proposed)."""
+    with reported():
+        actor = _org(org)
+        fields = {"by": _who(by), "actor_org": actor, "reason": reason,
+                  "team": TeamRef(team_id=team, org_id=team_org or actor)} if CODE_RE.match(team) else None
+        if fields is None:
+            raise bad_input(f"--team {team!r}: expected a code")
+    _give(code, fields, c.Reassign, timeout, as_json)
+
+
+@app.command(epilog=CASES_HELP)
+def extend(
+    code: CaseArg,
+    deadline: Annotated[str, typer.Option("--deadline", help="Deadline id (see `cases show`).")],
+    until: Annotated[str, typer.Option("--until", metavar="MOMENT", help="+90m, +2h, +1d, or a date-time.")],
+    reason: Reason,
+    by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
+) -> None:
+    """Supervisor: give a running deadline more time, with a reason (the report still measures the original)."""
+    with reported():
+        fields = {"by": _who(by), "actor_org": _org(org), "deadline_id": deadline,
+                  "until": parse_moment(until, _now()), "reason": reason}
+    _give(code, fields, c.ExtendDeadline, timeout, as_json)
+
+
+@app.command(epilog=CASES_HELP)
+def close(
+    code: CaseArg, reason: Reason, by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
+) -> None:
+    """Supervisor: close the case, with a reason; its running deadlines are cancelled."""
+    with reported():
+        fields = {"by": _who(by), "actor_org": _org(org), "reason": reason}
+    _give(code, fields, c.SupervisorClose, timeout, as_json)

@@ -1,0 +1,70 @@
+"""`arrimage report standards`: each access standard's compliance over a period, computed from the record.
+
+The cases are those opened in the period (Québec dates, both included), found through the
+`Opened` events of the notification log; their clocks are read from the record as it stands
+now, so a clock still running is counted as open (overdue or not yet due) at this moment.
+Figures are exact: counts, an exact ratio, nearest-rank median and 90th percentile.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from cli import render
+from cli import render_cases as rc
+from cli.cases import crisis_cases
+from cli.client import load_settings
+from cli.errors import EXIT_CODES_HELP, bad_input, reported
+from domain.clock import start_of
+from domain.standards import compliance
+from domain.standards.compliance import Observation
+
+app = typer.Typer(name="report", help="Reports computed from the record.", epilog=EXIT_CODES_HELP,
+                  no_args_is_help=True)
+
+
+def _day(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_input(f"{option} {value!r}: expected a date (2026-11-24)") from None
+
+
+@app.command("standards", epilog=EXIT_CODES_HELP)
+def standards_report(
+    from_: Annotated[str, typer.Option("--from", metavar="DATE", help="First day (Québec time), included.")],
+    to: Annotated[str, typer.Option("--to", metavar="DATE", help="Last day, included.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
+) -> None:
+    """For the cases opened in the period: per standard, in time, late, open overdue, median and p90 delay."""
+    settings = load_settings()
+    with reported():
+        first, last = _day("--from", from_), _day("--to", to)
+        if last < first:
+            raise bad_input(f"--to {last} is before --from {first}")
+        start, end = start_of(first), start_of(last + timedelta(days=1))
+        config = settings.standards()
+        observations: list[Observation] = []
+        count = 0
+        with crisis_cases(settings) as cases:
+            for code, opened_at in cases.opened():
+                if start <= opened_at < end:
+                    count += 1
+                    observations += cases.view(code).observations()
+        as_of = datetime.now(UTC)
+        figures = list(compliance(observations, as_of, config.targets()).values())
+    labels = {sid: std.label for sid, std in config.standards.items()}
+    if as_json:
+        render.emit_json({
+            "from": first.isoformat(), "to": last.isoformat(), "as_of": as_of.isoformat(), "cases": count,
+            "region": config.region, "standards": [rc.figures_json(f, labels.get(f.standard_id)) for f in figures],
+        })
+        return
+    title = (f"Access standards — cases opened {first} … {last}: {count} case{'s' if count != 1 else ''}, "
+             f"{len(observations)} clocks (as of {render.when(as_of)}, region {config.region})")
+    render.console.print(rc.report_table(figures, title))
+    if not figures:
+        render.console.print("no case opened in this period", markup=False)
