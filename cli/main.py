@@ -67,6 +67,10 @@ app = _Arrimage(
     pretty_exceptions_enable=False,
 )
 app.add_typer(agreements.app, name="agreements")
+app.add_typer(cases.app, name="cases")
+app.add_typer(report.app, name="report")
+app.command("standards")(standards_cli.standards)
+app.command("demo")(demo.demo)
 app.add_typer(audit.app, name="audit")
 console = Console()
 
