@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli import agreements, audit
+from cli import agreements, audit, cases, demo, report
+from cli import standards as standards_cli
 from cli.client import load_settings
 from workers.embedded import Endpoints, run_embedded
 from workers.temporal import connect
