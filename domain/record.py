@@ -20,6 +20,7 @@ from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Mappe
 from domain.audit.keys import DEV_SUBJECT_KEKS, ring_or_default
 from domain.audit.personal import PersonalDataMapper, SubjectKeyStore
 from domain.audit.store import chaining_recorder, subject_key_store
+from domain.group_commit import GroupCommit
 
 
 class DateAsISO(Transcoding):
@@ -45,6 +46,7 @@ class Record(Application[UUID]):
 
     name = "arrimage"
     subject_keys: SubjectKeyStore
+    group_commit: GroupCommit
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=dict(env) if env is not None else None)
@@ -60,7 +62,10 @@ class Record(Application[UUID]):
         )
 
     def construct_recorder(self) -> ApplicationRecorder:
-        return chaining_recorder(self.factory) or super().construct_recorder()
+        recorder = chaining_recorder(self.factory) or super().construct_recorder()
+        # Concurrent saves (activity threads) share a transaction: see `domain.group_commit`.
+        self.group_commit = GroupCommit.install(recorder)
+        return recorder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
