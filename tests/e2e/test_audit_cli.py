@@ -1,0 +1,415 @@
+"""`arrimage audit` end to end: the installed command, run as a subprocess, on a real SQLite record.
+
+Each test builds the record with the domain's own use cases (ententes, a crisis case, consents,
+an emergency disclosure), the way the activities do, then reads it through the CLI as an auditor
+would, with ARRIMAGE_SQLITE_PATH / ARRIMAGE_DATA_DIR. No Temporal: these are reads of the record.
+No mocks: every decision comes from `disclosure.rules.decide`, every hash from the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.agreements import commands as ac
+from domain.agreements.aggregate import entente_id
+from domain.agreements.application import Ententes
+from domain.crisis import commands as cc
+from domain.crisis.application import CrisisCases
+from domain.crisis.model import Intake, IntakeService, RiskEstimates, RiskLevel, UrgencyLevel
+from domain.disclosure import commands as dc
+from domain.disclosure.application import Disclosures
+from domain.disclosure.consent import consent_id
+from domain.disclosure.roles import PurposeKind, Role
+from domain.record import Record
+from tests.unit.test_crisis_routing import content
+from tests.unit.test_disclosure_support import (
+    AFTER,
+    CONFIG,
+    EMERGENCY_CONDITIONS,
+    PARTNER,
+    SUBJECT,
+    active_agreement,
+    context,
+    grant,
+    particulars,
+    request,
+)
+
+ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
+CASE = "C-ABCDEFGH23"
+PERSON = "p-7f3a9c2e"  # the crisis case's person
+CSSS = "cisss-laval"
+ENTENTE = "ENT-LAV-01"
+T0 = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@dataclass
+class Store:
+    path: Path
+    env: dict[str, str]
+    drafted_only: datetime  # a moment after the entente's draft and before anything else happened to it
+
+    def record(self) -> Record:
+        return Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.path)})
+
+    def run(self, *args: str) -> Result:
+        proc = subprocess.run([ARRIMAGE, "audit", *args], env=self.env, capture_output=True, text=True, timeout=120)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str) -> Result:
+        result = self.run(*args)
+        assert result.code == 0, result
+        return result
+
+    def accesses(self, *args: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.ok("accesses", "--json", *args).json()
+        return rows
+
+    def event_count(self) -> int:
+        with sqlite3.connect(self.path) as conn:
+            return int(conn.execute("SELECT count(*) FROM stored_events").fetchone()[0])
+
+
+def open_case(cases: CrisisCases) -> None:
+    cases.open(cc.OpenCase(
+        by="intervenant-1", actor_org=CSSS, command_id="o-1", case_code=CASE, responsible_org=CSSS,
+        territory="laval", subject_id=PERSON, personal={"reason": "idées suicidaires", "person_ref": "ps-12"},
+        intake=Intake(service=IntakeService.INFO_SOCIAL, urgency=UrgencyLevel.HIGH, face_to_face_needed=True,
+                      risks=RiskEstimates(suicide=RiskLevel.HIGH), p38_considered=True),
+    ), T0)
+
+
+def build(tmp_path: Path) -> Store:
+    """An entente drafted then activated; a crisis case; a consent and a communication under it
+    (registered); an emergency disclosure without consent (LRSSS 74)."""
+    path = tmp_path / "record.sqlite"
+    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
+    ententes = Ententes(record)
+    text = content("cc-laval")
+    ententes.draft(ac.DraftAgreement(by="dsp", code=ENTENTE, content=text), T0)
+    drafted_only = datetime.now(UTC)
+    ententes.execute(ENTENTE, ac.SubmitForSignature(by="dsp"), T0)
+    for party in text.party_ids:
+        ententes.execute(ENTENTE, ac.SignAgreement(by=party, party_id=party, version=1, signatory="D.G."), T0)
+    ententes.advance(ENTENTE, T0)
+    open_case(CrisisCases(record))
+    disclosures = Disclosures(record, CONFIG)
+    disclosures.grant_consent(grant(), AFTER)
+    ctx = context(consents=None).model_copy(update={"consents": None, "agreements": [active_agreement()]})
+    disclosures.decide_and_record(request(
+        Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER, command_id="req-1",
+        agreement_purpose="continuité de l'intervention de crise", items=["motif", "niveau d'urgence"],
+        intended_use="prise en charge par l'équipe mobile", justification="consentement écrit",
+    ), ctx, AFTER)  # type: ignore[arg-type]
+    disclosures.emergency_disclosure(dc.DiscloseInEmergency(
+        by="intervenant-7", command_id="urg-1", subject_id=SUBJECT, recipient_id=PARTNER,
+        recipient_role=Role.PARTNER_ORG, items=["motif", "estimation du risque"],
+        attestations=EMERGENCY_CONDITIONS, particulars=particulars(AFTER + timedelta(days=1)),
+    ), context(), AFTER + timedelta(days=1))
+    record.close()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
+        "ARRIMAGE_SQLITE_PATH": str(path), "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_USER": "auditrice",
+        "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console", "COLUMNS": "250",
+    }
+    return Store(path=path, env=env, drafted_only=drafted_only)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return build(tmp_path)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def test_verify_confirms_a_clean_store(store: Store) -> None:
+    """Tamper-evidence (issue 4): every event of the record is chained in its insert's transaction;
+    verify recomputes the whole chain and exits 0 when nothing was edited."""
+    n = store.event_count()
+    text = store.run("verify")
+    assert (text.code, text.err) == (0, "")
+    assert text.out.startswith(f"verified {n} events (")
+    report = store.ok("verify", "--json").json()
+    assert (report["ok"], report["events_checked"], report["problem"]) == (True, n, None)
+
+
+def test_verify_names_the_row_edited_in_the_database(store: Store) -> None:
+    """Someone with write access edits one stored event with plain SQL: verify exits 1 and names that
+    event (notification, aggregate, version, topic) and the kind of tampering."""
+    with sqlite3.connect(store.path) as conn:
+        rowid, oid, version, topic = conn.execute(
+            "SELECT rowid, originator_id, originator_version, topic FROM stored_events WHERE originator_id = ? "
+            "AND originator_version = 2", (entente_id(ENTENTE).hex,),
+        ).fetchone()
+        conn.execute("UPDATE stored_events SET state = CAST(? AS BLOB) WHERE rowid = ?", (b"{}", rowid))
+    result = store.run("verify", "--json")
+    assert result.code == 1
+    problem = result.json()["problem"]
+    assert problem == {
+        "kind": "altered", "notification_id": rowid, "originator_id": str(entente_id(ENTENTE)),
+        "originator_version": 2, "topic": topic,
+        "detail": "stored bytes differ from what was chained",
+    }
+    assert oid == entente_id(ENTENTE).hex and version == 2
+    text = store.run("verify")
+    assert text.code == 1
+    assert text.out == (f"TAMPERING altered at notification {rowid} (aggregate {entente_id(ENTENTE)} v2, {topic}): "
+                        "stored bytes differ from what was chained\n")
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def test_replay_as_of_a_moment_rebuilds_the_entente_as_it_stood(store: Store) -> None:
+    """An entente replayed as of a moment is rebuilt from the events recorded at or before it
+    (`repository.get(id, version=n)`): the draft before the signatures, the entente in force after.
+    Ententes carry no personal content: every role that reads them sees them whole."""
+    before = store.ok("replay", f"entente:{ENTENTE}", "--as-of", store.drafted_only.isoformat(), "--role",
+                      "auditeur", "--json").json()
+    assert (before["version"], before["latest_version"]) == (1, 5)
+    state = before["items"][0]
+    assert (state["name"], state["status"], state["value"]["status"]) == ("entente", "shown", "brouillon")
+    assert [e["event"] for e in before["events"]] == ["Drafted"]
+    assert before["readers"] == ["auditeur", "intervenant", "organisme_partenaire", "superviseur"]
+    now = store.ok("replay", f"entente:{ENTENTE}", "--role", "auditeur", "--json").json()
+    assert (now["version"], now["items"][0]["value"]["status"]) == (5, "en_vigueur")
+    assert [e["event"] for e in now["events"]] == ["Drafted", "SubmittedForSignature", "Signed", "Signed", "Activated"]
+
+
+def test_an_entente_before_its_first_event_does_not_exist(store: Store) -> None:
+    """As of a moment before its first recorded event, the entente is not in the record: exit 3."""
+    result = store.run("replay", f"entente:{ENTENTE}", "--as-of", "2020-01-01", "--role", "auditeur")
+    assert result.code == 3
+    assert result.err.startswith(f"not found: entente:{ENTENTE} did not exist yet at 2020-01-02 04:59:59")
+
+
+def test_the_auditor_sees_the_case_metadata_and_events_never_its_personal_content(store: Store) -> None:
+    """Disclosure-law 3.1 R3 (POL-AUDIT): the auditor reads the audit metadata of a case (its state, its
+    event list) and never its content; the words about the person are withheld with the reason and rule."""
+    r = store.ok("replay", f"case:{CASE}", "--role", "auditeur", "--json").json()
+    assert (r["subject_id"], r["outcome"], r["metadata_basis"], r["basis"]) == (PERSON, "partiel", "POL-AUDIT", None)
+    items = {i["name"]: i for i in r["items"]}
+    assert list(items) == ["etat du dossier", "journal des evenements", "reason", "person_ref"]
+    assert items["etat du dossier"]["status"] == "shown"
+    assert items["etat du dossier"]["value"]["case_code"] == CASE
+    assert items["journal des evenements"]["status"] == "shown"
+    for name in ("reason", "person_ref"):
+        assert {k: items[name][k] for k in ("status", "code", "reason", "article", "value")} == {
+            "status": "withheld", "code": "auditor_no_content", "reason": "the auditor role never reads record content",
+            "article": "POL-AUDIT", "value": None,
+        }
+    (opened,) = r["events"]
+    assert opened["event"] == "Opened" and opened["payload"]["case_code"] == CASE
+    assert opened["payload"]["personal"] == {
+        "reason": {"withheld": "auditor_no_content", "article": "POL-AUDIT"},
+        "person_ref": {"withheld": "auditor_no_content", "article": "POL-AUDIT"},
+    }
+    assert "idées suicidaires" not in json.dumps(r, ensure_ascii=False)
+    text = store.ok("replay", f"case:{CASE}", "--role", "auditeur").out
+    assert "idées suicidaires" not in text and "ps-12" not in text
+    assert "│ reason                 │ withheld │ the auditor role never reads record content │ POL-AUDIT │" in text
+
+
+def test_an_intervenant_without_authorisation_is_refused_and_the_refusal_is_an_access(store: Store) -> None:
+    """Default deny (LRSSS 5; R-22.1, r. 1, s. 8): an intervenant reads a record only with an active access
+    authorisation. Without one the replay is refused (exit 2), and the refusal is itself logged."""
+    result = store.run("replay", f"case:{CASE}", "--role", "intervenant", "--actor", "interv-9", "--json")
+    assert result.code == 2
+    r = json.loads(result.out)
+    assert r["outcome"] == "refuse" and r["events"] is None
+    assert {i["name"]: (i["status"], i["code"], i["article"]) for i in r["items"]} == {
+        n: ("withheld", "no_active_authorisation", "LRSSS-R1-8")
+        for n in ("etat du dossier", "journal des evenements", "reason", "person_ref")
+    }
+    assert result.err == (
+        "refused [no_active_authorisation]: no active access authorisation (training current, discretion "
+        f"undertaking signed) (this refused access is recorded: {r['access_id']})\n"
+    )
+    (row,) = store.accesses("--actor", "interv-9")
+    assert (row["about"], row["role"], row["purpose"], row["outcome"], row["allowed"], row["refusal"]) == (
+        f"person:{PERSON}", "intervenant", "soins", "refuse", [], "no_active_authorisation")
+    assert row["access_id"] == r["access_id"]
+
+
+def test_an_intervenant_with_an_active_authorisation_reads_the_whole_case(store: Store, tmp_path: Path) -> None:
+    """R-22.1, r. 1, s. 8 (LRSSS-R1-8): with an active authorisation (training current, discretion undertaking
+    signed) the care team reads the case, its words about the person included."""
+    now = datetime.now(UTC)
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"authorisations": [{
+        "holder_id": "interv-1", "granted_by": "dsp", "valid_from": (now - timedelta(days=1)).isoformat(),
+        "valid_until": (now + timedelta(days=30)).isoformat(),
+        "training_current_until": (now + timedelta(days=60)).date().isoformat(), "discretion_undertaking_signed": True,
+    }]}))
+    r = store.ok("replay", f"case:{CASE}", "--role", "intervenant", "--actor", "interv-1", "--facts", str(facts),
+                 "--json").json()
+    assert (r["outcome"], r["basis"]) == ("autorise", "LRSSS-R1-8")
+    items = {i["name"]: i for i in r["items"]}
+    assert items["reason"]["value"] == [{"seq": 1, "value": "idées suicidaires"}]
+    assert r["events"][0]["payload"]["personal"] == {"reason": "idées suicidaires", "person_ref": "ps-12"}
+
+
+def test_every_replay_adds_exactly_one_access(store: Store) -> None:
+    """LRSSS 103 (policy until in force): every access is logged, and a replay is an access — exactly one
+    entry each, for a case, a consent (in the person's register) and an entente (its read log)."""
+    before = store.accesses()
+    consent = str(consent_id(SUBJECT, "F-1"))
+    store.ok("replay", f"case:{CASE}", "--role", "auditeur")
+    store.ok("replay", f"consent:{consent}", "--role", "auditeur")
+    store.ok("replay", f"entente:{ENTENTE}", "--role", "superviseur")
+    refused = store.run("replay", f"entente:{ENTENTE}", "--role", "usager", "--actor", "u-1")
+    assert refused.code == 2
+    assert refused.err.startswith("refused [not_an_entente_reader]: only auditeur, intervenant, "
+                                  "organisme_partenaire, superviseur read ententes from the record")
+    after = store.accesses()
+    new = after[len(before):]
+    assert [r["access_id"] for r in before] == [r["access_id"] for r in after[: len(before)]]
+    assert [(r["about"], r["actor_id"], r["role"], r["outcome"]) for r in new] == [
+        (f"person:{PERSON}", "auditrice", "auditeur", "partiel"),
+        (f"person:{SUBJECT}", "auditrice", "auditeur", "partiel"),
+        (f"entente:{ENTENTE}", "auditrice", "superviseur", "autorise"),
+        (f"entente:{ENTENTE}", "u-1", "usager", "refuse"),
+    ]
+    assert new[0]["access_id"].startswith(f"replay:case:{CASE}@v1:")
+    assert new[1]["access_id"].startswith(f"replay:consent:{consent}@v1:")
+
+
+def test_a_consent_replayed_by_the_auditor_shows_its_terms_not_its_words(store: Store) -> None:
+    """LRSSS 6: a consent's terms (purpose, recipients, items, validity) are audit metadata for the auditor;
+    its free text (purpose as worded, the signed form's reference) is content, withheld (POL-AUDIT)."""
+    r = store.ok("replay", f"consent:{SUBJECT}/F-1", "--role", "auditeur", "--json").json()
+    items = {i["name"]: i for i in r["items"]}
+    assert list(items) == ["etat du consentement", "journal des evenements", "purpose_text", "document_ref"]
+    terms = items["etat du consentement"]["value"]
+    assert (terms["purpose"], terms["recipients"], terms["items"]) == ("continuite", [PARTNER],
+                                                                       ["motif", "niveau d'urgence"])
+    assert [(items[n]["status"], items[n]["code"]) for n in ("purpose_text", "document_ref")] == [
+        ("withheld", "auditor_no_content")] * 2
+
+
+# --------------------------------------------------------------------------- register, accesses, exceptions
+
+
+def test_register_gives_the_person_the_entries_about_them(store: Store) -> None:
+    """LSSSS 27.2 / LRSSS 265 with s. 18: the person obtains the register entries about them, whole."""
+    entry, emergency = store.ok("register", "--person", SUBJECT, "--json").json()
+    assert (emergency["decision_id"], emergency["basis_code"]) == ("urg-1", "LRSSS-74")
+    assert {k: entry[k] for k in ("decision_id", "recipient_id", "role", "nature", "purpose", "basis_code",
+                                  "register_article", "intended_use", "justification")} == {
+        "decision_id": "req-1", "recipient_id": PARTNER, "role": "organisme_partenaire",
+        "nature": ["motif", "niveau d'urgence"], "purpose": "continuite", "basis_code": "CONSENTEMENT",
+        "register_article": "LRSSS-265", "intended_use": "prise en charge par l'équipe mobile",
+        "justification": "consentement écrit",
+    }
+    assert store.ok("register", "--person", PERSON, "--json").json() == []
+    assert "prise en charge par l'équipe mobile" in store.ok("register", "--person", SUBJECT).out
+
+
+def test_accesses_filter_by_person_and_period(store: Store) -> None:
+    """The access log answers who read what about whom, when: filtered by person, actor and period."""
+    rows = store.accesses("--person", SUBJECT)
+    assert [(r["access_id"], r["actor_id"], r["role"], r["outcome"], r["basis"]) for r in rows] == [
+        ("req-1", "agent-cc", "organisme_partenaire", "autorise", "CONSENTEMENT"),
+        ("urg-1", "intervenant-7", "organisme_partenaire", "autorise", "LRSSS-74"),
+    ]
+    assert [r["access_id"] for r in store.accesses("--until", "2025-03-15")] == ["req-1"]
+    assert [r["access_id"] for r in store.accesses("--since", "2025-03-16")] == ["urg-1"]
+    assert store.accesses("--person", "p-nobody-00") == []
+
+
+def test_exceptions_list_emergencies_and_bases_and_no_expired_consent(store: Store) -> None:
+    """Disclosure-law 3.10 R29: emergency disclosures (LRSSS 74) with their review, communications without
+    consent by basis, and uses of an expired or withdrawn consent, which must be none (exit 0). The record
+    note of the emergency is withheld from the auditor (`for_reader`)."""
+    data = store.ok("exceptions", "--json").json()
+    assert data["expired_or_withdrawn_consent_uses"] == 0 and data["expired_consent_uses"] == []
+    assert data["without_consent_by_basis"] == {"LRSSS-74": 1}
+    (e,) = data["emergencies"]
+    assert (e["disclosure_id"], e["basis_code"], e["pending"], e["personal"]) == ("urg-1", "LRSSS-74", True, "<retenu>")
+    assert data["pending_reviews"] == ["urg-1"] and data["overdue_reviews"] == ["urg-1"]
+    assert "tentative de suicide" not in json.dumps(data, ensure_ascii=False)
+    assert "uses of an expired or withdrawn consent: 0" in store.ok("exceptions").out
+
+
+def test_a_consent_withdrawn_before_a_use_is_reported_and_exits_1(tmp_path: Path) -> None:
+    """LRSSS 6: a withdrawn consent has no effect. A withdrawal recorded late, effective before a
+    communication made under the consent, makes that communication a use of a withdrawn consent:
+    exceptions names it and exits 1."""
+    store = build(tmp_path)
+    record = store.record()
+    disclosures = Disclosures(record, CONFIG)
+    ctx = context(consents=None).model_copy(update={"consents": None, "agreements": [active_agreement()]})
+    used = disclosures.decide_and_record(request(
+        Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER, command_id="req-2",
+        agreement_purpose="continuité de l'intervention de crise", items=["motif"], moment=AFTER + timedelta(days=2),
+    ), ctx, AFTER + timedelta(days=2))  # type: ignore[arg-type]
+    assert used.basis is not None and used.basis.code == "CONSENTEMENT"
+    disclosures.withdraw_consent(dc.WithdrawConsent(by="intervenant-1", subject_id=SUBJECT, consent_key="F-1",
+                                                    withdrawn_at=AFTER + timedelta(days=1)), AFTER + timedelta(days=3))
+    record.close()
+    result = store.run("exceptions", "--json")
+    assert result.code == 1
+    assert result.json()["expired_consent_uses"] == ["req-2"]
+    text = store.run("exceptions")
+    assert text.code == 1 and "uses of an expired or withdrawn consent: 1 — req-2" in text.out
+
+
+# --------------------------------------------------------------------------- export, shredding
+
+
+def test_export_writes_the_bundle_and_its_manifest(store: Store, tmp_path: Path) -> None:
+    """The hand-over bundle: verify report, signed checkpoint, register, accesses, exceptions, each
+    hashed (SHA-256) in MANIFEST.json; the checkpoint it wrote verifies against the store."""
+    out = tmp_path / "bundle"
+    result = store.ok("export", "--out", str(out))
+    assert result.out.endswith(f"verified; bundle in {out} (MANIFEST.json)\n")
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    names = ["verify.json", "checkpoint.json", "register.json", "accesses.json", "exceptions.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*names, "MANIFEST.json"])
+    assert list(manifest["files"]) == names and manifest["verified"] is True
+    for name in names:
+        body = (out / name).read_bytes()
+        assert manifest["files"][name] == {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+    assert [(e["decision_id"], e["personal"]) for e in json.loads((out / "register.json").read_text())] == [
+        ("req-1", "<retenu>"), ("urg-1", "<retenu>")]
+    assert [r["access_id"] for r in json.loads((out / "accesses.json").read_text())] == ["req-1", "urg-1"]
+    assert json.loads((out / "verify.json").read_text())["events_checked"] == manifest["events_checked"]
+    assert store.run("verify", "--against", str(out / "checkpoint.json")).code == 0
+
+
+def test_after_shredding_the_replay_shows_the_content_erased_and_the_chain_still_verifies(store: Store) -> None:
+    """Erasure is the destruction of the person's key: the case's words about them read back as shredded
+    for every reader, the erasure is itself an event, the replay is still logged, and the hash chain
+    (over the stored ciphertext) still verifies."""
+    shred = store.ok("shred", PERSON, "--by", "dpo", "--reason", "decision D-2026-14", "--json").json()
+    assert shred["subject_id"] == PERSON and shred["already_recorded"] is False
+    r = store.ok("replay", f"case:{CASE}", "--role", "auditeur", "--json").json()
+    items = {i["name"]: i for i in r["items"]}
+    assert list(items) == ["etat du dossier", "journal des evenements", "contenu personnel efface"]
+    assert (items["contenu personnel efface"]["status"], items["contenu personnel efface"]["value"]) == (
+        "shredded", {"events": [1]})
+    assert r["events"][0]["payload"]["personal"] == "shredded"
+    assert [row["outcome"] for row in store.accesses("--person", PERSON)] == ["autorise"]
+    assert store.ok("verify", "--json").json()["ok"] is True
