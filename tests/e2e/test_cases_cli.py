@@ -99,7 +99,7 @@ async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Pa
     standards_file = tmp_path / "region.toml"
     standards_file.write_text(REGION, encoding="utf-8")
     record_path = tmp_path / "record.sqlite"
-    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path,  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path,
                         sqlite_path=record_path, standards_file=standards_file)
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
     env = {
@@ -314,5 +314,6 @@ async def test_bad_input_unknown_cases_and_engine_down(engine: Engine) -> None:
     shown = await engine.run("cases", "show", code, "--json", ARRIMAGE_TEMPORAL_ADDRESS=closed)
     assert shown.code == 0 and shown.json()["view"]["stage"] == "accueil"
     assert shown.json()["workflow"]["reachable"] is False
-    assert "shown from the record only" in (await engine.run("cases", "show", code, ARRIMAGE_TEMPORAL_ADDRESS=closed)).out
+    text = (await engine.run("cases", "show", code, ARRIMAGE_TEMPORAL_ADDRESS=closed)).out
+    assert "shown from the record only" in text
     assert (await engine.run("cases", "list", "--closed", "--json", ARRIMAGE_TEMPORAL_ADDRESS=closed)).json() == []
