@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date
-from typing import Any
+from functools import cached_property
+from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.application import Application, Repository
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Mapper, Transcoding
 
+from domain.agreements.aggregate import Entente
 from domain.audit.keys import DEV_SUBJECT_KEKS, ring_or_default
 from domain.audit.personal import PersonalDataMapper, SubjectKeyStore
 from domain.audit.store import chaining_recorder, subject_key_store
@@ -47,6 +49,10 @@ class Record(Application[UUID]):
     name = "arrimage"
     subject_keys: SubjectKeyStore
     group_commit: GroupCommit
+    # Ententes only: they carry no personal content (crisis cases and registers do, sealed
+    # per person in their events, and are never snapshotted). Snapshots are not chained,
+    # so `events_only` (audit replays) ignores them.
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[UUID]], int]] = {Entente: 100}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=dict(env) if env is not None else None)
@@ -70,6 +76,12 @@ class Record(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    @cached_property
+    def events_only(self) -> Repository[UUID]:
+        """A repository that rebuilds from the hash-chained events alone, never from a snapshot:
+        what an auditor's replay must rely on."""
+        return Repository(event_store=self.events)
 
     def stream(self, originator_id: UUID, *, lte: int | None = None) -> Iterator[DomainEventProtocol[UUID]]:
         """The events of one aggregate in order (up to version `lte`)."""

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, Snapshot, event
 
 from domain.agreements import commands as c
 from domain.agreements import rules
@@ -43,7 +43,68 @@ def entente_id(code: str) -> UUID:
     return uuid5(NAMESPACE, f"entente:{code}")
 
 
+class EntenteSnapshot(Snapshot):
+    """An entente's state in plain JSON types, so the generic transcoder can store it.
+
+    Ententes carry no personal content, so their snapshots may be stored; crisis cases
+    and registers are never snapshotted (their `personal` content is sealed per person
+    in events only). Snapshots are not hash-chained: audit replays rebuild from the
+    chained events and ignore them; they only speed up the engine's own loads.
+    """
+
+    @classmethod
+    def take(cls, aggregate: Any) -> EntenteSnapshot:
+        snapshot = super().take(aggregate)
+        object.__setattr__(snapshot, "state", _encode_state(snapshot.state))
+        return snapshot
+
+    def mutate(self, _: None) -> Any:
+        decoded = type(self)(
+            originator_id=self.originator_id,
+            originator_version=self.originator_version,  # pyright: ignore[reportCallIssue]
+            timestamp=self.timestamp,  # pyright: ignore[reportCallIssue]
+            topic=self.topic,  # pyright: ignore[reportCallIssue]
+            state=_decode_state(self.state),  # pyright: ignore[reportCallIssue]
+        )
+        return Snapshot.mutate(decoded, None)
+
+
+_DATES = ("activated_on", "next_review_due", "review_pending", "ended_on")
+
+
+def _encode_state(state: dict[str, Any]) -> dict[str, Any]:
+    out = dict(state)
+    out["contents"] = [[k, v.model_dump(mode="json")] for k, v in state["contents"].items()]
+    out["version_infos"] = [v.model_dump(mode="json") for v in state["version_infos"]]
+    out["proposal"] = state["proposal"].model_dump(mode="json") if state["proposal"] else None
+    out["reviews"] = [r.model_dump(mode="json") for r in state["reviews"]]
+    out["revocation"] = state["revocation"].model_dump(mode="json") if state["revocation"] else None
+    out["kind"] = state["kind"].value
+    out["status"] = state["status"].value
+    for key in _DATES:
+        out[key] = state[key].isoformat() if state[key] else None
+    out["applied"] = sorted(state["applied"])
+    return out
+
+
+def _decode_state(state: dict[str, Any]) -> dict[str, Any]:
+    out = dict(state)
+    out["contents"] = {int(k): AgreementContent.model_validate(v) for k, v in state["contents"]}
+    out["version_infos"] = [VersionInfo.model_validate(v) for v in state["version_infos"]]
+    out["proposal"] = Proposal.model_validate(state["proposal"]) if state["proposal"] else None
+    out["reviews"] = [ReviewRecord.model_validate(r) for r in state["reviews"]]
+    out["revocation"] = Revocation.model_validate(state["revocation"]) if state["revocation"] else None
+    out["kind"] = AgreementKind(state["kind"])
+    out["status"] = AgreementStatus(state["status"])
+    for key in _DATES:
+        out[key] = date.fromisoformat(state[key]) if state[key] else None
+    out["applied"] = set(state["applied"])
+    return out
+
+
 class Entente(Aggregate):
+    Snapshot = EntenteSnapshot
+
     # ------------------------------------------------------------------ creation
     @staticmethod
     def create_id(code: str, **_: Any) -> UUID:

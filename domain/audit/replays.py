@@ -1,7 +1,8 @@
 """Use cases of `arrimage audit replay|accesses`: load, decide, record, lay out. Thin.
 
 A replay rebuilds one aggregate from the store's own events, up to the last one
-*recorded* at or before the moment asked (`repository.get(id, version=n)`), and
+*recorded* at or before the moment asked (`events_only.get(id, version=n)`: from the
+chained events, never from an unchained snapshot), and
 is itself an access to the record, recorded before anything is shown:
 - for a crisis case or a consent, through `Disclosures.decide_and_record` (in
   the person's register, allowed or refused, like any other access);
@@ -97,7 +98,7 @@ class Replays:
                            f"recorded at {everything[0].recorded_at:%Y-%m-%d %H:%M:%S%z}")
         aggregate_id = self.aggregate_id(ref)
         try:
-            aggregate: Any = self.record.repository.get(aggregate_id, version=events[-1].seq)
+            aggregate: Any = self.record.events_only.get(aggregate_id, version=events[-1].seq)
         except AggregateNotFoundError:  # pragma: no cover - the events were just read
             raise NotFound(f"no {ref.kind.value} {ref.key} in the record") from None
         if not isinstance(aggregate, KINDS[ref.kind]):
