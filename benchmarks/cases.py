@@ -1,0 +1,290 @@
+"""Crisis cases carried end to end per second on the embedded stack, beside a bare workflow;
+and the latency from a partner's command to its event stored and visible to `arrimage cases show`.
+
+    .venv/bin/python -m benchmarks.cases [--cases 100] [--rounds 2] [--latency-cases 40] [--timeout 300]
+
+The embedded stack, as `arrimage up` runs it (`benchmarks.workflows.embedded_server`: the dev server
+with the case search attributes registered, SQLite, loopback, headless; the real worker from
+`workers.worker.build_worker`, 8 activity threads, SQLite record holding the two ententes of
+`arrimage demo`, so that routing reads real ententes).
+
+One crisis case = the messages of partners and intervenants, in order:
+
+    update-with-start `open` (Info-Social, urgent, face to face), `act` request_mobile (routing),
+    `act` accept (the CSSS team), `act` arrive, `act` outcome (crise désamorcée), `act` close,
+    wait for the workflow's result (it ends when the case is closed)
+
+= 6 updates, 6 activities, 7 events in the record (the request records the routing and the team asked).
+The bare baseline (`benchmarks/bare_case.py`): the same 6 updates, 6 no-op activities, its own worker
+and task queue on the same server. N cases of a kind are started at once; throughput = N / wall time.
+Ratio = bare wf/s ÷ case wf/s (medians over rounds); target ≤ 1.5.
+
+Latency (after the throughput rounds, one command at a time, nothing else running): for each of the
+5 `act` commands of `--latency-cases` cases (≥ 200 commands by default), the time from sending the
+update to (a) the update's answer reaching the client and (b) the new events being readable by a fresh
+read of the record on a separate connection, as `arrimage cases show` reads it (polled every 2 ms in a
+thread). p50 and p95; target p95 < 250 ms for (b).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.worker import Worker
+
+from benchmarks.bare_case import BareCaseWorkflow, noop_step
+from benchmarks.common import print_header, print_table
+from benchmarks.workflows import Run, embedded_server, history_counts, run_many
+from cli.demo import ENTENTE_CC, ENTENTE_CPS, _cc_content, _cps_content
+from domain.agreements import commands as ac
+from domain.agreements.application import Ententes
+from domain.crisis import commands as c
+from domain.crisis.application import CrisisCases
+from domain.crisis.model import Intake, IntakeService, InterventionOutcome, TeamRef, UrgencyLevel, new_case_code
+from domain.crisis.state import CaseStage, CaseView
+from domain.record import Record
+from workers.settings import Settings
+from workers.worker import build_worker, open_record
+from workflows.crisis import CaseWorkflowInput, CrisisCaseWorkflow, workflow_id
+
+TARGET_RATIO = 1.5
+TARGET_P95_MS = 250.0
+CSSS = "cisss-laval"
+TEAM = TeamRef(team_id="crise-laval-1", org_id=CSSS)
+POLL_S = 0.002
+
+
+# ---------------------------------------------------------------------- one case of each kind
+def open_command(code: str) -> c.OpenCase:
+    return c.OpenCase(
+        by="bench-info-social", actor_org=CSSS, case_code=code, responsible_org=CSSS, territory="laval",
+        intake=Intake(service=IntakeService.INFO_SOCIAL, urgency=UrgencyLevel.HIGH, face_to_face_needed=True),
+        subject_id=f"bench-{code[2:].lower()}",
+    )
+
+
+def act_commands(code: str) -> list[c.Command]:
+    return [
+        c.RequestMobileIntervention(by="bench-info-social", actor_org=CSSS, csss_teams=[TEAM]),
+        c.AcceptHandoff(by="bench-equipe", actor_org=CSSS, team_id=TEAM.team_id),
+        c.RecordArrival(by="bench-equipe", actor_org=CSSS),
+        c.RecordOutcome(by="bench-equipe", actor_org=CSSS, outcome=InterventionOutcome.CRISIS_RESOLVED,
+                        subject_id=f"bench-{code[2:].lower()}"),
+        c.CloseCase(by="bench-equipe", actor_org=CSSS, reason="crise désamorcée"),
+    ]
+
+
+async def start_case(client: Client, settings: Settings, code: str) -> CaseView:
+    start = WithStartWorkflowOperation(
+        CrisisCaseWorkflow.run, CaseWorkflowInput(case_code=code, config=settings.standards()),
+        id=workflow_id(code), task_queue=settings.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    view: CaseView = await client.execute_update_with_start_workflow(
+        CrisisCaseWorkflow.open, open_command(code), start_workflow_operation=start)
+    return view
+
+
+async def case_lifecycle(client: Client, settings: Settings, code: str) -> int:
+    await start_case(client, settings, code)
+    handle = client.get_workflow_handle(workflow_id(code), result_type=CaseView)
+    for cmd in act_commands(code):
+        await handle.execute_update(CrisisCaseWorkflow.act, cmd)  # type: ignore[arg-type]
+    final = await handle.result()
+    assert final is not None and final.stage is CaseStage.CLOSED, final
+    return 0
+
+
+async def bare_lifecycle(client: Client, task_queue: str, code: str) -> int:
+    start = WithStartWorkflowOperation(
+        BareCaseWorkflow.run, code, id=f"bare-{code}", task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    await client.execute_update_with_start_workflow(BareCaseWorkflow.open, start_workflow_operation=start)
+    handle = client.get_workflow_handle(f"bare-{code}", result_type=str)
+    for step in ("transfert", "intervention", "arrivee", "orientation", "fermee"):
+        await handle.execute_update(BareCaseWorkflow.act, step)
+    assert await handle.result() == "fermee"
+    return 0
+
+
+def seed_ententes(record: Record) -> None:
+    """The two ententes of `arrimage demo`, in force, so that routing reads what it reads in production."""
+    ententes = Ententes(record)
+    now = datetime.now(UTC)
+    for code, content in ((ENTENTE_CC, _cc_content()), (ENTENTE_CPS, _cps_content())):
+        ententes.draft(ac.DraftAgreement(by="bench", code=code, content=content), now)
+        ententes.execute(code, ac.SubmitForSignature(by="bench"), now)
+        for party in content.party_ids:
+            ententes.execute(code, ac.SignAgreement(by="bench", party_id=party, version=1, signatory="D.G."), now)
+        ententes.advance(code, now)
+
+
+# ---------------------------------------------------------------------- latency
+def _wait_visible(reader: CrisisCases, code: str, before: int, stop: threading.Event) -> float | None:
+    """Poll a fresh read of the record until the case has more than `before` events; the moment, or None."""
+    while not stop.is_set():
+        if reader.view(code).event_count > before:
+            return time.perf_counter()
+        time.sleep(POLL_S)
+    return None
+
+
+async def latency(client: Client, settings: Settings, reader: CrisisCases, cases: int) -> tuple[list[float],
+                                                                                                  list[float]]:
+    answered: list[float] = []
+    visible: list[float] = []
+    for _ in range(cases):
+        code = new_case_code()
+        view = await start_case(client, settings, code)
+        handle = client.get_workflow_handle(workflow_id(code), result_type=CaseView)
+        for cmd in act_commands(code):
+            stop = threading.Event()
+            t0 = time.perf_counter()
+            seen = asyncio.create_task(asyncio.to_thread(_wait_visible, reader, code, view.event_count, stop))
+            view = await handle.execute_update(CrisisCaseWorkflow.act, cmd)  # type: ignore[arg-type]
+            answered.append(time.perf_counter() - t0)
+            try:
+                moment = await asyncio.wait_for(seen, 30)
+            finally:
+                stop.set()
+            assert moment is not None
+            visible.append(moment - t0)
+        await handle.result()
+    return answered, visible
+
+
+def pct(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    rank = max(1, -(-p * len(ordered) // 100))  # nearest rank
+    return ordered[rank - 1]
+
+
+# ---------------------------------------------------------------------- the benchmark
+async def bench(n: int, rounds: int, latency_cases: int, timeout: float, threads: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="arrimage-bench-cases-") as tmp:
+        async with embedded_server(Path(tmp), []) as (settings, client, server):
+            settings = settings.model_copy(update={"task_queue": f"bench-case-{uuid.uuid4().hex[:6]}"})
+            record = open_record(settings)
+            seed_ententes(record)
+            reader_record = Record(settings.store_env())  # another connection, as the CLI's
+            bare_queue = f"bench-bare-case-{uuid.uuid4().hex[:6]}"
+            runs: list[Run] = []
+            histories: dict[str, Counter[str]] = {}
+            codes: dict[str, str] = {}
+
+            def case_code(name: str) -> str:
+                return codes.setdefault(name, new_case_code())
+
+            try:
+                with ThreadPoolExecutor(threads, thread_name_prefix="activity") as ex_a, \
+                        ThreadPoolExecutor(threads, thread_name_prefix="bare") as ex_b:
+                    def case_worker() -> Worker:
+                        return build_worker(client, settings, record, executor=ex_a)
+
+                    def bare_worker() -> Worker:
+                        return Worker(client, task_queue=bare_queue, workflows=[BareCaseWorkflow],
+                                      activities=[noop_step], activity_executor=ex_b,
+                                      max_concurrent_activities=threads)
+
+                    kinds: list[tuple[str, Callable[[], Worker], Callable[[str], Awaitable[int]]]] = [
+                        ("bare", bare_worker, lambda name: bare_lifecycle(client, bare_queue, name)),
+                        ("case", case_worker, lambda name: case_lifecycle(client, settings, case_code(name))),
+                    ]
+                    for kind, make_worker, one in kinds:  # warm-up, not counted
+                        async with make_worker():
+                            await run_many(kind, 5, one, timeout)
+                    for r in range(rounds):
+                        for kind, make_worker, one in kinds:
+                            async with make_worker():
+                                run = await run_many(kind, n, one, timeout, server.pid)
+                            runs.append(run)
+                            print(f"  round {r + 1}: {kind:4} {n} workflows in {run.seconds:6.2f} s "
+                                  f"= {run.wf_per_s:6.2f} wf/s ({len(run.failures)} failed)", flush=True)
+                    tags = {r.kind: r.tag for r in runs}
+                    histories["case"] = await history_counts(client, workflow_id(case_code(f"bench-{tags['case']}-0")))
+                    histories["bare"] = await history_counts(client, f"bare-bench-{tags['bare']}-0")
+                    async with case_worker():
+                        answered, visible = await asyncio.wait_for(
+                            latency(client, settings, CrisisCases(reader_record, settings.standards()),
+                                    latency_cases), timeout)
+            finally:
+                record.close()
+                reader_record.close()
+    report(runs, histories, n, answered, visible)
+    return 0
+
+
+def report(runs: list[Run], histories: dict[str, Counter[str]], n: int, answered: list[float],
+           visible: list[float]) -> None:
+    print()
+    print("  history of one workflow of each kind (read back from the server):")
+    keys = ["WORKFLOW_EXECUTION_UPDATE_ACCEPTED", "ACTIVITY_TASK_SCHEDULED", "WORKFLOW_TASK_COMPLETED",
+            "TIMER_STARTED", "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "(total)"]
+    print_table(["history events", "case", "bare"], [(k.lower(), histories["case"][k], histories["bare"][k])
+                                                    for k in keys])
+    rows: list[tuple[Any, ...]] = []
+    for r in runs:
+        lat = sorted(r.latencies) or [float("nan")]
+        rows.append((r.kind, r.n, len(r.failures), r.seconds, r.wf_per_s, r.wf_per_s * 6, statistics.median(lat),
+                     lat[int(0.95 * (len(lat) - 1))], f"{1e3 * r.python_cpu / r.n:.0f}",
+                     f"{1e3 * r.server_cpu / r.n:.0f}"))
+    print(f"  {n} concurrent cases per run (CPU: ms per workflow):")
+    print_table(["kind", "workflows", "failed", "s", "wf/s", "updates/s", "p50 lat s", "p95 lat s",
+                 "python CPU ms/wf", "server CPU ms/wf"], rows)
+    med = {k: statistics.median([r.wf_per_s for r in runs if r.kind == k]) for k in ("bare", "case")}
+    ratio = med["bare"] / med["case"]
+    print("  ratio = bare wf/s ÷ case wf/s (medians over rounds); target ≤ 1.5")
+    print_table(["bare wf/s", "case wf/s", "ratio", "case/bare throughput", "target", "verdict"],
+                [(med["bare"], med["case"], f"{ratio:.2f}", f"{100 / ratio:.0f}%", f"≤ {TARGET_RATIO}",
+                  "met" if ratio <= TARGET_RATIO else "NOT met")])
+    print(f"  latency of a partner's command, one at a time ({len(visible)} commands, ms; nearest rank):")
+    lat_rows = []
+    for name, values in (("update answered (client)", answered), ("event visible to `cases show`", visible)):
+        ms = [1e3 * v for v in values]
+        lat_rows.append((name, f"{pct(ms, 50):.0f}", f"{pct(ms, 95):.0f}", f"{max(ms):.0f}"))
+    p95 = pct([1e3 * v for v in visible], 95)
+    print_table(["measured from `act` sent to", "p50", "p95", "max"], lat_rows)
+    verdict = "met" if p95 < TARGET_P95_MS else "NOT met"
+    print(f"  target p95 < {TARGET_P95_MS:.0f} ms (visible in the record): {verdict}")
+    for r in runs:
+        for f in r.failures[:3]:
+            print(f"  failure ({r.kind}): {f[:300]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.cases", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", type=int, default=100, help="concurrent cases per run; default 100")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of (bare, case); default 2")
+    ap.add_argument("--latency-cases", type=int, default=40, help="cases for the latency (5 commands each)")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds allowed per run before giving up")
+    ap.add_argument("--threads", type=int, default=8, help="activity threads per worker (run_worker uses 8)")
+    args = ap.parse_args(argv)
+    print_header(
+        "benchmarks.cases — crisis cases carried end to end per second (embedded stack), command latency",
+        [f"load        {args.cases} concurrent cases per run, {args.rounds} round(s) of (bare, case), "
+         f"{args.threads} activity threads per worker",
+         "            case: open, request_mobile, accept, arrive, outcome, close = 6 updates, 6 activities",
+         "            server: temporal server start-dev with the case search attributes, SQLite, headless; "
+         "record: SQLite with the 2 demo ententes",
+         f"            latency: {args.latency_cases} cases x 5 commands, one at a time"],
+    )
+    return asyncio.run(bench(args.cases, args.rounds, args.latency_cases, args.timeout, args.threads))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
