@@ -78,11 +78,14 @@ async def terminate_open_workflows(client: Client) -> list[str]:
 
 async def start(
     client: Client, code: str, content: AgreementContent, task_queue: str, *,
-    policy: AgreementPolicy | None = None, started: Started | None = None,
+    policy: AgreementPolicy | None = None, started: Started | None = None, history_limit: int | None = None,
 ) -> tuple[WorkflowHandle[Any, Any], AgreementView]:
     """Start the entente's workflow with its first draft (update-with-start)."""
+    inp = AgreementWorkflowInput(code=code, policy=policy or AgreementPolicy())
+    if history_limit is not None:
+        inp = inp.model_copy(update={"history_limit": history_limit})
     op = WithStartWorkflowOperation(
-        AgreementWorkflow.run, AgreementWorkflowInput(code=code, policy=policy or AgreementPolicy()),
+        AgreementWorkflow.run, inp,
         id=workflow_id(code), task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     view = await client.execute_update_with_start_workflow(

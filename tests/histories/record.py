@@ -1,0 +1,188 @@
+"""Record representative histories of the entente workflow, for `tests/integration/test_replay.py`.
+
+    .venv/bin/python -m tests.histories.record
+
+Runs, on the time-skipping test server with a real worker and a throw-away SQLite record:
+
+- `entente-REPLAY-SERVICE`, `entente-REPLAY-CADRE`: a service agreement and a three-party
+  entente-cadre from draft to revocation (signatures, activation on the effective date, two annual
+  reviews, an amendment, a refused revocation, a revocation with notice);
+- `entente-REPLAY-DEADLINE`: reminders, a missed signature deadline, a revision, a refusal;
+- `entente-REPLAY-ESCALATION`: a review left undone escalating twice, then held;
+- `entente-REPLAY-CAN.run1` / `.run2`: a workflow continuing as new past its history limit,
+  carrying its view, and the run that follows it.
+
+Each is saved as `<workflow id>.json` (`WorkflowHistory.to_json()`); the replay test replays every one
+against the current `AgreementWorkflow`.
+
+When to re-record — almost never:
+- **Never to make a failing replay pass.** A failing replay means the workflow code is no longer
+  deterministic with respect to histories that exist: every entente running in production (they live
+  for years) would fail on its next workflow task. Make the change compatible instead — guard the new
+  behaviour with `workflow.patched("change-id")` (and later `workflow.deprecate_patch`), or version the
+  workflow under a new name and let old runs finish.
+- Do record **new** histories (add a scenario here, keep the old files) when the workflow gains a
+  behaviour worth protecting, so that later changes are checked against it too.
+- Replace a file only once no running workflow can still have such a history (every run of the old code
+  closed, patches deprecated), and say so in the commit message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from domain.agreements import commands as c
+from domain.agreements.model import AgreementContent
+from domain.agreements.state import AgreementPolicy, AgreementStatus, ReviewOutcome
+from domain.clock import add_days, add_months, local_date, start_of
+from domain.record import Record
+from tests.factories import entente_cadre, service_agreement
+from tests.integration.lifecycle import start, until, wait_for
+from workers.binaries import temporal_test_server
+from workers.settings import Settings
+from workers.temporal import data_converter
+from workers.worker import build_worker
+from workflows.agreement import AgreementWorkflow
+
+HERE = Path(__file__).resolve().parent
+SERVICE = ["cisss-laval", "cc-laval"]
+CADRE = ["cisss-laval", "cc-laval", "cps-laval"]
+
+
+def _sign(party: str, version: int) -> c.SignAgreement:
+    return c.SignAgreement(by=party, party_id=party, version=version, signatory=f"DG {party}")
+
+
+async def _save(handle: WorkflowHandle[Any, Any], name: str) -> Path:
+    history = await handle.fetch_history()
+    path = HERE / f"{name}.json"
+    path.write_text(history.to_json() + "\n", encoding="utf-8")
+    print(f"{path.name}: {len(history.events)} events")
+    return path
+
+
+async def full_life(env: WorkflowEnvironment, tq: str, code: str, content: AgreementContent,
+                    parties: list[str]) -> None:
+    handle, _ = await start(env.client, code, content, tq)
+    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    for p in parties:
+        await handle.execute_update(AgreementWorkflow.sign, _sign(p, 1))
+    effective = content.duration.effective_date
+    assert effective is not None
+    await env.sleep(until(start_of(effective), await env.get_current_time()))
+    await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
+    first_due = add_months(effective, 12)
+    await env.sleep(until(start_of(first_due), await env.get_current_time()))
+    await wait_for(handle, "review due", lambda v: v.review_pending == first_due)
+    await handle.execute_update(AgreementWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN))
+    await env.sleep(until(start_of(add_days(add_months(effective, 24), -10)), await env.get_current_time()))
+    await handle.execute_update(AgreementWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.AMEND))
+    amended = content.model_copy(update={"title": content.title + " (modifiée)"})
+    await handle.execute_update(AgreementWorkflow.amend, c.ProposeAmendment(by="comite", content=amended, reason="r"))
+    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    for p in parties:
+        await handle.execute_update(AgreementWorkflow.sign, _sign(p, 2))
+    await wait_for(handle, "amendment in force", lambda v: v.in_force_version == 2)
+    today = local_date(await env.get_current_time())
+    notice = content.provisions.revocation_notice_days
+    try:
+        await handle.execute_update(AgreementWorkflow.revoke, c.GiveRevocationNotice(
+            by="cc", party_id="cc-laval", reason="fermeture", effective_date=today))
+        raise AssertionError("a revocation without notice was accepted")
+    except WorkflowUpdateFailedError:
+        pass
+    when = add_days(today, notice)
+    await handle.execute_update(AgreementWorkflow.revoke, c.GiveRevocationNotice(
+        by="cc", party_id="cc-laval", reason="fermeture", effective_date=when))
+    await env.sleep(until(start_of(when), await env.get_current_time()))
+    final = await handle.result()
+    assert final is not None and final.status is AgreementStatus.REVOKED
+    await _save(handle, handle.id)
+
+
+async def deadline(env: WorkflowEnvironment, tq: str) -> None:
+    handle, _ = await start(env.client, "REPLAY-DEADLINE", service_agreement(), tq)
+    view = await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(AgreementWorkflow.sign, _sign("cisss-laval", 1))
+    assert view.proposal is not None and view.proposal.signature_deadline is not None
+    await env.sleep(until(view.proposal.signature_deadline, await env.get_current_time()))
+    await wait_for(handle, "deadline missed", lambda v: v.status is AgreementStatus.DRAFT)
+    await handle.execute_update(AgreementWorkflow.revise, c.ReviseDraft(
+        by="conseillere", content=service_agreement(notice_days=60), reason="préavis"))
+    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(AgreementWorkflow.refuse, c.RefuseSignature(
+        by="cc", party_id="cc-laval", version=2, reason="volumes"))
+    await handle.execute_update(AgreementWorkflow.withdraw, c.WithdrawFromAgreement(
+        by="cc", party_id="cc-laval", reason="financement"))
+    final = await handle.result()
+    assert final is not None and final.status is AgreementStatus.ABANDONED
+    await _save(handle, handle.id)
+
+
+async def escalation(env: WorkflowEnvironment, tq: str) -> None:
+    handle, _ = await start(env.client, "REPLAY-ESCALATION", service_agreement(effective=None, notice_days=0), tq)
+    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    for p in SERVICE:
+        await handle.execute_update(AgreementWorkflow.sign, _sign(p, 1))
+    view = await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
+    assert view.next_review_due is not None
+    await env.sleep(until(start_of(add_days(view.next_review_due, 60)), await env.get_current_time()))
+    await wait_for(handle, "escalations", lambda v: v.review_escalations == 2)
+    await handle.execute_update(AgreementWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.REVOKE))
+    today = local_date(await env.get_current_time())
+    await handle.execute_update(AgreementWorkflow.revoke, c.GiveRevocationNotice(
+        by="cisss", party_id="cisss-laval", reason="revue", effective_date=add_days(today, 1)))
+    await env.sleep(until(start_of(add_days(today, 1)), await env.get_current_time()))
+    final = await handle.result()
+    assert final is not None and final.status is AgreementStatus.REVOKED
+    await _save(handle, handle.id)
+
+
+async def continue_as_new(client: Client, env: WorkflowEnvironment, tq: str, policy: AgreementPolicy) -> None:
+    handle, _ = await start(client, "REPLAY-CAN", service_agreement(), tq, policy=policy, history_limit=40)
+    first_run = (await handle.describe()).run_id
+    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await env.sleep(timedelta(days=20, hours=1))
+    latest = client.get_workflow_handle(handle.id)
+    await latest.execute_update(AgreementWorkflow.sign, _sign("cisss-laval", 1))
+    assert (await latest.describe()).run_id != first_run
+    await latest.terminate(reason="recorded")
+    await _save(client.get_workflow_handle(handle.id, run_id=first_run), f"{handle.id}.run1")
+    await _save(latest, f"{handle.id}.run2")
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=data_converter()
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(4) as executor:
+            today = local_date(await env.get_current_time())
+            record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/record.sqlite"})
+            tq = "replay-recording"
+            async with build_worker(env.client, Settings(task_queue=tq, data_dir=Path(tmp)), record,
+                                    executor=executor):
+                await full_life(env, tq, "REPLAY-SERVICE", service_agreement(effective=add_days(today, 30)), SERVICE)
+                await full_life(env, tq, "REPLAY-CADRE", entente_cadre(effective=add_days(today, 30)), CADRE)
+                await deadline(env, tq)
+                await escalation(env, tq)
+            # Continue-as-new needs the worker's policy to match the workflow's (daily reminders).
+            policy = AgreementPolicy(signature_period_days=90, reminder_interval_days=1)
+            settings = Settings(task_queue=tq + "-can", data_dir=Path(tmp), agreement_policy=policy)
+            async with build_worker(env.client, settings, record, executor=executor):
+                await continue_as_new(env.client, env, tq + "-can", policy)
+            record.close()
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

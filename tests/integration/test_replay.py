@@ -1,0 +1,70 @@
+"""Recorded histories of the entente workflow replay against today's code (issue 2, compatibility).
+
+Ententes live for years: a change to `AgreementWorkflow` that is not deterministic with respect to
+existing histories would break every running entente on its next workflow task. The histories in
+`tests/histories/entente-*.json` were recorded by `tests/histories/record.py` (see its docstring for
+when to re-record: never to make this test pass; use `workflow.patched`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from workers.temporal import data_converter
+from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput
+
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+FILES = sorted(HISTORIES.glob("entente-*.json"))
+EXPECTED = {
+    "entente-REPLAY-SERVICE", "entente-REPLAY-CADRE", "entente-REPLAY-DEADLINE", "entente-REPLAY-ESCALATION",
+    "entente-REPLAY-CAN.run1", "entente-REPLAY-CAN.run2",
+}
+
+
+def load(path: Path) -> WorkflowHistory:
+    workflow_id = path.stem.split(".run")[0]  # entente-REPLAY-CAN.run1 → entente-REPLAY-CAN
+    return WorkflowHistory.from_json(workflow_id, path.read_text(encoding="utf-8"))
+
+
+def test_the_recorded_scenarios_are_all_there() -> None:
+    """The replay covers both kinds' full lives, deadlines, escalation and continue-as-new."""
+    assert {p.stem for p in FILES} >= EXPECTED
+    run1 = load(HISTORIES / "entente-REPLAY-CAN.run1.json")
+    assert run1.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    service = load(HISTORIES / "entente-REPLAY-SERVICE.json")
+    assert service.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    accepted = [e for e in service.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+    assert len(accepted) >= 10
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+async def test_recorded_history_replays_on_the_current_workflow(path: Path) -> None:
+    """Determinism: each recorded history replays on today's AgreementWorkflow without error."""
+    replayer = Replayer(workflows=[AgreementWorkflow], data_converter=data_converter())
+    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"
+
+
+@workflow.defn(name="Entente", sandboxed=False)
+class ChangedWithoutPatch:
+    """What an incompatible edit looks like: the same workflow type, calling a different activity first."""
+
+    @workflow.run
+    async def run(self, inp: AgreementWorkflowInput) -> None:
+        await workflow.execute_activity("agreement.load", {"code": inp.code},
+                                        start_to_close_timeout=timedelta(seconds=30))
+
+
+async def test_an_incompatible_change_fails_the_replay() -> None:
+    """The check has teeth: a workflow changed without `workflow.patched` fails on a recorded history."""
+    replayer = Replayer(workflows=[ChangedWithoutPatch], data_converter=data_converter())
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(load(HISTORIES / "entente-REPLAY-SERVICE.json"))
