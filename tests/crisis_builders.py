@@ -218,13 +218,14 @@ async def terminate_open_cases(task_queue: str) -> None:
 
 async def start_case(
     client: Client, cmd: c.OpenCase, task_queue: str, *, config: StandardsConfig | None = None,
-    search_attributes: bool = False, update_id: str | None = None,
+    search_attributes: bool = False, update_id: str | None = None, history_limit: int | None = None,
 ) -> tuple[WorkflowHandle[Any, Any], CaseView]:
     """The first message creates the case: update `open` with start (USE_EXISTING, like a retried intake)."""
     op = WithStartWorkflowOperation(
         CrisisCaseWorkflow.run,
         CaseWorkflowInput(case_code=cmd.case_code, config=config or StandardsConfig(),
-                          search_attributes=search_attributes),
+                          search_attributes=search_attributes,
+                          **({"history_limit": history_limit} if history_limit is not None else {})),
         id=workflow_id(cmd.case_code), task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     try:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from pydantic import ValidationError
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -664,3 +665,43 @@ async def test_a_case_opened_without_its_record_does_not_exist(
     assert isinstance(info.value.cause, ApplicationError) and info.value.cause.type == "no_agreement"
     with pytest.raises(NotFound):
         sq.history(code)
+
+
+async def test_continue_as_new_carries_the_case_its_timers_and_its_commands(
+    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+) -> None:
+    """A case may live for weeks (follow-up, referral): past `history_limit` events the workflow continues as
+    new carrying its view; the pending answer timer fires in the new run (crise.reponse_equipe), commands
+    keep being accepted, and the record holds each fact once."""
+    env = time_env
+    code = new_case_code()
+    handle, _ = await start_case(env.client, open_cmd(code), task_queue, history_limit=25)
+    first_run = (await handle.describe()).run_id
+    view = await act(handle, request([TEAM, TEAM_2]))
+    await act(handle, decline(TEAM))
+    due = view.attempts[0].asked_at  # the second team is asked now; its answer is due 10 min later
+    await env.sleep(until(due + 10 * MIN, await env.get_current_time()))
+    await wait_for(handle, "escalated", lambda v: v.stage is CaseStage.SUPERVISOR)
+    latest = env.client.get_workflow_handle(handle.id, result_type=CaseView)
+    for cmd in (sup(c.Reassign, team=TEAM, reason="rappel"), accept(TEAM), arrive(), outcome()):
+        await act(latest, cmd)
+    await act(latest, c.CloseCase(by="intervenant-1", actor_org=CSSS, reason="rien de plus requis"))
+    final = await latest.result()
+    assert final is not None and final.stage is CaseStage.CLOSED
+    runs = []
+    run_id: str | None = first_run
+    while run_id:
+        runs.append(run_id)
+        events = [e async for e in env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history_events()]
+        last = events[-1]
+        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                  if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW else None)
+    assert len(runs) >= 2
+    assert names(sq, code) == [
+        "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffDeclined", "TeamAsked", "HandoffTimedOut",
+        "Escalated", "Reassigned", "TeamAsked", "HandoffAccepted", "ArrivedOnSite", "OutcomeRecorded", "CaseClosed"]
+    accepted: set[str] = set()
+    for run in runs:
+        accepted |= await accepted_update_ids(env.client.get_workflow_handle(handle.id, run_id=run))
+    ids = command_ids(sq, code)
+    assert len(ids) == len(set(ids)) == 8 and set(ids) == {f"case-{code}/{u}" for u in accepted}
