@@ -18,7 +18,7 @@ from temporalio import activity
 from activities.errors import refusals_are_final
 from domain.agreements import commands as c
 from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementView
+from domain.agreements.state import AgreementPolicy, AgreementView
 
 
 class DraftInput(BaseModel):
@@ -30,11 +30,13 @@ class ExecuteInput(BaseModel):
     code: str
     command: c.AgreementCommand
     at: datetime
+    policy: AgreementPolicy | None = None  # the workflow's; None (older histories): the worker's
 
 
 class AdvanceInput(BaseModel):
     code: str
     now: datetime
+    policy: AgreementPolicy | None = None  # the workflow's; None (older histories): the worker's
 
 
 class LoadInput(BaseModel):
@@ -53,12 +55,12 @@ class AgreementActivities:
     @activity.defn(name="agreement.execute")
     @refusals_are_final
     def execute(self, inp: ExecuteInput) -> AgreementView:
-        return self.ententes.execute(inp.code, inp.command, inp.at)
+        return self.ententes.execute(inp.code, inp.command, inp.at, inp.policy)
 
     @activity.defn(name="agreement.advance")
     @refusals_are_final
     def advance(self, inp: AdvanceInput) -> AgreementView:
-        return self.ententes.advance(inp.code, inp.now)
+        return self.ententes.advance(inp.code, inp.now, inp.policy)
 
     @activity.defn(name="agreement.load")
     @refusals_are_final

@@ -83,7 +83,7 @@ class AgreementWorkflow:
             if rules.due_now(self.view, self.policy, now):
                 async with self.lock:
                     self.view = await workflow.execute_activity(
-                        "agreement.advance", AdvanceInput(code=self.code, now=now),
+                        "agreement.advance", AdvanceInput(code=self.code, now=now, policy=self.policy),
                         result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT,
                         retry_policy=ACTIVITY_RETRY,
                     )
@@ -231,7 +231,7 @@ class AgreementWorkflow:
             try:
                 self.view = await workflow.execute_activity(
                     "agreement.execute",
-                    ExecuteInput(code=self.code, command=cmd, at=workflow.now()),
+                    ExecuteInput(code=self.code, command=cmd, at=workflow.now(), policy=self.policy),
                     result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT,
                     retry_policy=ACTIVITY_RETRY,
                 )

@@ -43,29 +43,34 @@ class Ententes:
             return existing.view()
         raise DomainError(f"an entente with code {cmd.code} already exists", code="duplicate_code")
 
-    def execute(self, code: str, cmd: c.Command, at: datetime) -> AgreementView:
+    def execute(
+        self, code: str, cmd: c.Command, at: datetime, policy: AgreementPolicy | None = None
+    ) -> AgreementView:
+        """`policy`: the one the caller decided with (a workflow's own); default: this application's."""
         entente = self.get(code)
-        handler = self._handlers(entente)[type(cmd)]
+        handler = self._handlers(entente, policy or self.policy)[type(cmd)]
         handler(cmd, at)
         self.record.save(entente)
         return entente.view()
 
-    def advance(self, code: str, now: datetime) -> AgreementView:
+    def advance(self, code: str, now: datetime, policy: AgreementPolicy | None = None) -> AgreementView:
+        """`policy` as for `execute`: a workflow woken by its policy's calendar must be advanced by the same
+        calendar, or nothing is due, nothing is recorded and the workflow wakes again at once."""
         entente = self.get(code)
-        if entente.advance(now, self.policy):
+        if entente.advance(now, policy or self.policy):
             self.record.save(entente)
         return entente.view()
 
-    def _handlers(self, e: Entente) -> dict[type, Callable[[Any, datetime], None]]:
+    def _handlers(self, e: Entente, policy: AgreementPolicy) -> dict[type, Callable[[Any, datetime], None]]:
         return {
             c.ReviseDraft: e.revise,
-            c.SubmitForSignature: lambda cmd, at: e.submit(cmd, at, self.policy),
+            c.SubmitForSignature: lambda cmd, at: e.submit(cmd, at, policy),
             c.SignAgreement: e.sign,
             c.RefuseSignature: e.refuse,
             c.WithdrawFromAgreement: e.withdraw,
             c.ProposeAmendment: e.amend,
             c.ProposeRenewal: e.renew,
-            c.RecordReview: lambda cmd, at: e.record_review(cmd, at, self.policy),
+            c.RecordReview: lambda cmd, at: e.record_review(cmd, at, policy),
             c.GiveRevocationNotice: e.give_revocation_notice,
         }
 
