@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.agreements import commands as c
 from domain.agreements.application import Ententes
 from domain.agreements.model import AgreementContent
-from domain.agreements.state import AgreementStatus, ProposalStage, ReviewOutcome
+from domain.agreements.state import AgreementPolicy, AgreementStatus, ProposalStage, ReviewOutcome
 from domain.clock import add_days, add_months, local_date, start_of
 from domain.record import Record
 from tests.factories import entente_cadre, service_agreement
@@ -331,3 +331,23 @@ async def test_unsigned_parties_are_reminded_until_the_signature_deadline(
         c.SignAgreement(by="cc", party_id="cc-laval", version=1, signatory="DG"),
         "not_in_signature",
     )
+
+
+async def test_the_workflow_calendar_and_the_recorded_calendar_follow_the_same_policy(
+    time_env: WorkflowEnvironment, task_queue: str, ententes: Ententes, started: Started
+) -> None:
+    """A workflow decides when to wake with the policy it was started with; the worker's own policy
+    (its settings, default: reminders every 7 days) may differ. The record must follow the workflow's
+    policy: reminders every 3 days here, each recorded once — not a workflow spinning on a moment its
+    worker finds nothing due at (which grew the history by thousands of events a second)."""
+    code = unique("ENT-POLICY", task_queue)
+    policy = AgreementPolicy(reminder_interval_days=3)
+    handle, _ = await start(time_env.client, code, service_agreement(), task_queue, policy=policy, started=started)
+    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await time_env.sleep(timedelta(days=10))
+    view = await wait_for(
+        handle, "three reminders", lambda v: v.proposal is not None and v.proposal.reminders_sent == 3
+    )
+    assert view.status is AgreementStatus.IN_SIGNATURE
+    assert names(ententes, code) == ["Drafted", "SubmittedForSignature", *["SignatureReminderSent"] * 3]
+    assert (await handle.describe()).raw_description.workflow_execution_info.history_length < 100
