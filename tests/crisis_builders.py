@@ -238,7 +238,7 @@ async def start_case(
 
 
 async def act(handle: WorkflowHandle[Any, Any], cmd: c.Command, update_id: str | None = None) -> CaseView:
-    view: CaseView = await handle.execute_update(CrisisCaseWorkflow.act, cmd, id=update_id)
+    view: CaseView = await handle.execute_update("act", cmd, id=update_id, result_type=CaseView)
     return view
 
 
@@ -284,7 +284,7 @@ async def assert_refused(
     before = names(cases, code)
     update_id = f"refused-{expected}-{uuid.uuid4().hex[:8]}"
     with pytest.raises(WorkflowUpdateFailedError) as info:
-        await handle.execute_update(CrisisCaseWorkflow.act, cmd, id=update_id)
+        await handle.execute_update("act", cmd, id=update_id, result_type=CaseView)
     cause = info.value.cause
     assert isinstance(cause, ApplicationError), repr(cause)
     assert cause.type == expected, (cause.type, cause.message)

@@ -90,8 +90,8 @@ async def record_full_path(tmp: Path) -> None:
                                   reason="la personne est à l'extérieur"))
             await env.sleep(until(start + 32 * DAY + HOUR, await env.get_current_time()))
             await act(handle, contact(3))
-            for cmd in (referral(), accept_referral(), reached()):
-                await act(handle, cmd)
+            for step in (referral(), accept_referral(), reached()):
+                await act(handle, step)
             await handle.result()
             await _save(handle, FULL_PATH)
     finally:

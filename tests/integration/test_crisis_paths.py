@@ -196,7 +196,8 @@ async def test_every_intervention_outcome_is_recorded_then_the_case_closes(
     assert (view.intervention.outcome, view.intervention.emergency_services, view.intervention.p38_applied) == (
         result, services, p38)
     await act(handle, c.CloseCase(by="intervenant-1", actor_org=CSSS, reason="rien de plus requis"))
-    assert (await handle.result()).closure.kind is ClosureKind.RESOLVED  # type: ignore[union-attr]
+    closed = await handle.result()
+    assert closed.closure is not None and closed.closure.kind is ClosureKind.RESOLVED
     history = sq.history(code)
     assert [h["event"] for h in history] == [
         "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffAccepted", "ArrivedOnSite", "OutcomeRecorded",
@@ -262,7 +263,8 @@ async def test_an_unconfirmed_referral_escalates_and_the_case_stays_open(
     await act(handle, reached(org=CSSS))  # the referrer may confirm too
     final = await handle.result()
     assert final is not None and final.stage is CaseStage.CLOSED
-    assert final.deadline("reference.1.arrivee").status is DeadlineStatus.MISSED  # type: ignore[union-attr]
+    missed = final.deadline("reference.1.arrivee")
+    assert missed is not None and missed.status is DeadlineStatus.MISSED
     assert names(sq, code) == [*BEFORE_REFERRAL, "ReferralSent", "ReferralAccepted", "DeadlineMissed", "Escalated",
                                "PersonReachedService", "CaseClosed"]
 

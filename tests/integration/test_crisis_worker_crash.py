@@ -167,7 +167,7 @@ async def test_a_worker_killed_mid_case_loses_and_duplicates_nothing(
     # Commands in flight: accepted by their workflow (in its history), then the worker is killed.
     in_flight: dict[str, WorkflowUpdateHandle[Any]] = {}
     for k, cmd in (("A", arrive()), ("B", arrive()), ("D", decline())):
-        in_flight[k] = await h[k].start_update(CrisisCaseWorkflow.act, cmd, id=f"inflight-{k}",
+        in_flight[k] = await h[k].start_update("act", cmd, id=f"inflight-{k}",
                                                wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=CaseView)
     op = WithStartWorkflowOperation(
         CrisisCaseWorkflow.run, CaseWorkflowInput(case_code=codes["E"], config=cfg), id=workflow_id(codes["E"]),
@@ -195,8 +195,8 @@ async def test_a_worker_killed_mid_case_loses_and_duplicates_nothing(
     # Every case finished after the restart.
     await act(h["A"], outcome())
     await act(h["A"], c.CloseCase(by="intervenant-1", actor_org=CSSS, reason="rien de plus requis"))
-    for cmd in (outcome(), referral(), accept_referral(), reached()):
-        await act(h["B"], cmd)
+    for step in (outcome(), referral(), accept_referral(), reached()):
+        await act(h["B"], step)
     for k in "CD":
         await wait_for(h[k], "escalated to a supervisor", lambda v: v.stage is CaseStage.SUPERVISOR, within=90)
         await act(h[k], sup(c.SupervisorClose, reason="personne rejointe par la police"))
