@@ -597,7 +597,9 @@ async def test_malformed_out_of_turn_and_wrong_party_commands_are_refused_and_re
                 {"type": "teleport", "by": "x", "actor_org": CSSS}):
         with pytest.raises(WorkflowUpdateFailedError) as info:
             await handle.execute_update("act", raw, id=f"raw-{raw['type']}", result_type=CaseView)
-        assert isinstance(info.value.cause, ApplicationError)
+        cause = info.value.cause
+        assert isinstance(cause, ApplicationError)
+        assert (cause.type, cause.message) == ("RuntimeError", "Failed decoding arguments")
         assert f"raw-{raw['type']}" not in await accepted_update_ids(handle)
 
     # Out of turn, wrong party: refused by the validator with the rule's code.
