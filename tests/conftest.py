@@ -96,12 +96,25 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+async def time_env_session() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server(), data_converter=data_converter()
     )
     yield env
     await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def time_env(time_env_session: WorkflowEnvironment) -> AsyncIterator[WorkflowEnvironment]:
+    """The session's time-skipping server; workflows a test leaves open are terminated after it.
+
+    A workflow left running with no worker gets a task whenever a timer fires, nobody completes
+    it, and the server then skips no time: every later test's `sleep` would stall.
+    """
+    yield time_env_session
+    from tests.integration.lifecycle import terminate_open_workflows
+
+    await terminate_open_workflows(time_env_session.client)
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
+STALL_BACKOFF = timedelta(minutes=5)
 DRAFT_WAIT = timedelta(hours=1)  # a workflow started without its draft gives up after this
 Rule = Callable[[AgreementView], None]
 
@@ -71,6 +72,7 @@ class AgreementWorkflow:
         self.history_limit = inp.history_limit
         self.lock = asyncio.Lock()
         self.changed = False
+        self.stalls = 0
 
     @workflow.run
     async def run(self, inp: AgreementWorkflowInput) -> AgreementView | None:
@@ -81,12 +83,21 @@ class AgreementWorkflow:
         while self.view is not None and not self.view.status.ended:
             now = workflow.now()
             if rules.due_now(self.view, self.policy, now):
+                before = self.view.event_count
                 async with self.lock:
                     self.view = await workflow.execute_activity(
                         "agreement.advance", AdvanceInput(code=self.code, now=now, policy=self.policy),
                         result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT,
                         retry_policy=ACTIVITY_RETRY,
                     )
+                if self.view.event_count == before:
+                    # Due by the workflow's reckoning, yet the record had nothing to add: never
+                    # spin (each turn is history); look again later, backing off up to a day.
+                    self.stalls += 1
+                    workflow.logger.warning("advance recorded nothing", extra={"code": self.code})
+                    await workflow.sleep(min(STALL_BACKOFF * 2 ** (self.stalls - 1), timedelta(days=1)))
+                else:
+                    self.stalls = 0
                 continue
             wake = rules.next_wakeup(self.view, self.policy)
             self.changed = False

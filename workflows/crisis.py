@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
+STALL_BACKOFF = timedelta(minutes=1)
 OPEN_WAIT = timedelta(hours=1)  # a workflow started without its intake gives up after this
 
 # Visibility for supervisors (`arrimage cases list`): opaque codes only.
@@ -99,6 +100,7 @@ class CrisisCaseWorkflow:
         self.search_attributes = inp.search_attributes
         self.lock = asyncio.Lock()
         self.changed = False
+        self.stalls = 0
 
     @workflow.run
     async def run(self, inp: CaseWorkflowInput) -> CaseView | None:
@@ -109,11 +111,20 @@ class CrisisCaseWorkflow:
         while self.view is not None and self.view.stage is not CaseStage.CLOSED:
             now = workflow.now()
             if rules.due_now(self.view, self.config, now):
+                before = self.view.event_count
                 async with self.lock:
                     self._set(await workflow.execute_activity(
                         "case.advance", AdvanceCaseInput(case_code=self.case_code, now=now),
                         result_type=CaseView, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
                     ))
+                if self.view.event_count == before:
+                    # Due by the workflow's reckoning, yet the record had nothing to add: never
+                    # spin (each turn is history); look again later, backing off up to a day.
+                    self.stalls += 1
+                    workflow.logger.warning("advance recorded nothing", extra={"case": self.case_code})
+                    await workflow.sleep(min(STALL_BACKOFF * 2 ** (self.stalls - 1), timedelta(days=1)))
+                else:
+                    self.stalls = 0
                 continue
             wake = rules.next_wakeup(self.view, self.config)
             self.changed = False
