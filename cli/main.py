@@ -83,6 +83,8 @@ def up() -> None:
 
     def ready(e: Endpoints) -> None:
         table = Table(title="arrimage is up", show_header=False)
+        table.add_column("what", no_wrap=True)
+        table.add_column("where", overflow="fold")  # paths stay whole, even in a narrow terminal or a log
         table.add_row("Temporal (gRPC)", e.temporal)
         table.add_row("Temporal Web UI", e.ui)
         table.add_row("Task queue", e.task_queue)
