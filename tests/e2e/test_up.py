@@ -55,6 +55,11 @@ class Stack:
         self.banner += rest.decode()
         return code
 
+    def kill(self) -> None:
+        """After a failed test: the stack and its Temporal server, whatever state they are in."""
+        if self.proc is not None and self.proc.returncode is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+
     async def cli(self, *args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
             ARRIMAGE, "agreements", *args, env=self.env, stdout=asyncio.subprocess.PIPE,
@@ -70,7 +75,13 @@ async def test_up_stops_on_ctrl_c_and_resumes_every_entente_when_started_again(t
     content = tmp_path / "entente.json"
     content.write_text(service_agreement(effective=None).model_dump_json())
     stack = Stack(tmp_path / "var")
+    try:
+        await run_lifecycle(stack, content, tmp_path)
+    finally:
+        stack.kill()
 
+
+async def run_lifecycle(stack: Stack, content: Path, tmp_path: Path) -> None:
     await stack.start()
     for needle in ("Temporal (gRPC)", "Temporal Web UI", "record.sqlite", "temporal.sqlite"):
         assert needle in stack.banner, needle
