@@ -138,13 +138,25 @@ class CrisisCase(Aggregate):
         return bool(cmd.command_id) and cmd.command_id in self.applied
 
     # ------------------------------------------------------------------ intake
+    def record_first_contact(self, cmd: c.RecordFirstContact, at: datetime) -> None:
+        if self.already(cmd):
+            return
+        rules.check_first_contact(self.view(), cmd)
+        self._first_contact(stops=list(rules.FIRST_CONTACT), by=cmd.by, actor_org=cmd.actor_org, at=at,
+                            command_id=cmd.command_id)
+
+    @event("FirstContactMade")
+    def _first_contact(self, stops: list[str], by: str, actor_org: str, at: datetime, command_id: str) -> None:
+        self._stop(stops, at)
+        self.applied.add(command_id)
+
     def close_at_phone(self, cmd: c.CloseAtPhone, at: datetime) -> None:
         if self.already(cmd):
             return
         rules.check_close_at_phone(self.view(), cmd)
         self._closed(
             kind=ClosureKind.AT_PHONE.value, reason=f"{cmd.disposition.value}: {cmd.reason}",
-            stops=[s.AAOR_ANALYSE, s.AAOR_URGENCE], by=cmd.by, actor_org=cmd.actor_org, at=at,
+            stops=[*rules.FIRST_CONTACT, s.AAOR_ANALYSE, s.AAOR_URGENCE], by=cmd.by, actor_org=cmd.actor_org, at=at,
             command_id=cmd.command_id,
         )
 
@@ -164,7 +176,7 @@ class CrisisCase(Aggregate):
         self._mobile_requested(
             candidates=[x.model_dump(mode="json") for x in candidates],
             urgency_deadline=_deadline(s.CRISE_URGENCE, s.CRISE_URGENCE, at, due) if due else None,
-            stops=[s.AAOR_ANALYSE, s.AAOR_URGENCE], by=cmd.by, actor_org=cmd.actor_org, at=at,
+            stops=[*rules.FIRST_CONTACT, s.AAOR_ANALYSE, s.AAOR_URGENCE], by=cmd.by, actor_org=cmd.actor_org, at=at,
             command_id=cmd.command_id,
             sharing=cmd.sharing.model_dump(mode="json") if cmd.sharing else None,
             subject_id=self.subject_id, personal=dict(cmd.personal),
@@ -422,7 +434,7 @@ class CrisisCase(Aggregate):
             number=number, receiving=cmd.receiving.model_dump(mode="json"), channel=cmd.channel.value,
             measure=cmd.measure.value, subject_id=cmd.subject_id, personal=dict(cmd.personal),
             deadline=_deadline(deadline_id, s.REFERENCE_DECISION, at, due), from_stage=self.stage.value,
-            stops=[s.AAOR_ANALYSE, s.AAOR_URGENCE], by=cmd.by, actor_org=cmd.actor_org, at=at,
+            stops=[*rules.FIRST_CONTACT, s.AAOR_ANALYSE, s.AAOR_URGENCE], by=cmd.by, actor_org=cmd.actor_org, at=at,
             command_id=cmd.command_id,
         )
 
@@ -653,14 +665,17 @@ def _intake_deadlines(cmd: c.OpenCase, at: datetime, config: StandardsConfig) ->
         assert due is not None  # fixed standards always have one
         return _deadline(standard_id, standard_id, start, due, stopped=stopped)
 
-    if cmd.intake.service is IntakeService.INFO_SOCIAL and cmd.received_at is not None:
-        out.append(fixed(s.INFO_SOCIAL_REPONSE, received, first))
+    # Awaiting its first contact, the clock keeps running: `RecordFirstContact` or the timer ends it.
+    contact = None if cmd.awaiting_first_contact else first
+    timed = cmd.received_at is not None or cmd.awaiting_first_contact
+    if cmd.intake.service is IntakeService.INFO_SOCIAL and timed:
+        out.append(fixed(s.INFO_SOCIAL_REPONSE, received, contact))
     if cmd.intake.service is IntakeService.AAOR:
-        if cmd.received_at is not None:
+        if timed:
             first_standard = (
                 s.AAOR_PREMIER_CONTACT if cmd.intake.request_mode is RequestMode.IN_PERSON else s.AAOR_RETOUR_APPEL
             )
-            out.append(fixed(first_standard, received, first))
+            out.append(fixed(first_standard, received, contact))
         out.append(fixed(s.AAOR_ANALYSE, received))
         urgent_due = config.deadline(s.AAOR_URGENCE, at, cmd.intake.urgency)
         if urgent_due is not None:

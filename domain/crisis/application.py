@@ -68,6 +68,7 @@ class CrisisCases:
     def _handlers(self, k: CrisisCase) -> dict[type, Callable[[Any, datetime], None]]:
         cfg = self.config
         return {
+            c.RecordFirstContact: k.record_first_contact,
             c.CloseAtPhone: k.close_at_phone,
             c.AcceptHandoff: k.accept,
             c.DeclineHandoff: lambda cmd, at: k.decline(cmd, at, cfg),

@@ -55,12 +55,24 @@ class OpenCase(Command):
     # first contact): the clocks of Info-Social (4 min) and AAOR (2 h / 24 h, 10 days). Default: the opening.
     received_at: datetime | None = None
     first_contact_at: datetime | None = None
+    # The request is in (a message left, a person waiting at the desk) but nobody has reached the
+    # person yet: the first-contact clock (4 min, 2 h or 24 h) runs until `RecordFirstContact`.
+    awaiting_first_contact: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> OpenCase:
         if self.received_at and self.first_contact_at and self.first_contact_at < self.received_at:
             raise ValueError("the first contact cannot precede the request")
+        if self.awaiting_first_contact and self.first_contact_at is not None:
+            raise ValueError("a case awaiting its first contact has no first-contact time yet")
         return self
+
+
+class RecordFirstContact(Command):
+    """The intervenant reached the person (answered, called back, met at the desk): the first-contact
+    clock of Info-Social (L1018-1019) or AAOR (L778-782) stops."""
+
+    type: Literal["first_contact"] = "first_contact"
 
 
 class CloseAtPhone(Command):
@@ -192,7 +204,8 @@ class SupervisorClose(Command):
 
 
 CaseCommand = Annotated[
-    CloseAtPhone
+    RecordFirstContact
+    | CloseAtPhone
     | RequestMobileIntervention
     | AcceptHandoff
     | DeclineHandoff

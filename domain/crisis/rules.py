@@ -24,7 +24,7 @@ from domain.agreements.state import AgreementView
 from domain.crisis import commands as c
 from domain.crisis.model import Candidate, CandidateKind, IntakeService, ReceivingServiceType, TeamRef
 from domain.crisis.routing import partner_agreement
-from domain.crisis.state import CaseStage, CaseView, ReferralStatus
+from domain.crisis.state import CaseStage, CaseView, DeadlineStatus, ReferralStatus
 from domain.errors import RuleViolation
 from domain.standards import config as s
 from domain.standards.config import StandardsConfig
@@ -82,6 +82,17 @@ def check_open(
 
 
 # ---------------------------------------------------------------------- intake
+FIRST_CONTACT = (s.INFO_SOCIAL_REPONSE, s.AAOR_PREMIER_CONTACT, s.AAOR_RETOUR_APPEL)
+
+
+def check_first_contact(view: CaseView, cmd: c.RecordFirstContact) -> None:
+    _stage(view, "recording the first contact", CaseStage.INTAKE)
+    _party(cmd, view.intake_org, "recording the first contact")
+    if not any(d.standard_id in FIRST_CONTACT and d.stopped_at is None and d.status is not DeadlineStatus.CANCELLED
+               for d in view.deadlines):
+        raise _refuse("no_contact_awaited", f"case {view.case_code} awaits no first contact: it was made at intake")
+
+
 def check_close_at_phone(view: CaseView, cmd: c.CloseAtPhone) -> None:
     _stage(view, "closing at the phone", CaseStage.INTAKE)
     _party(cmd, view.intake_org, "closing at the phone")
@@ -276,6 +287,7 @@ def check(view: CaseView, cmd: c.Command, now: datetime, config: StandardsConfig
 
 
 _CHECKS: dict[type, Callable[[CaseView, Any], None]] = {
+    c.RecordFirstContact: check_first_contact,
     c.CloseAtPhone: check_close_at_phone,
     c.RequestMobileIntervention: check_request_mobile,
     c.AcceptHandoff: check_accept,
