@@ -27,7 +27,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from cli import render
 from cli import render_cases as rc
-from cli.client import QUERY_TIMEOUT, WorkflowAnswer, _within, load_settings, open_client
+from cli.client import WorkflowAnswer, _within, ask_workflow, load_settings, open_client
 from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, refused, reported, translate
 from domain.clock import QUEBEC, start_of
 from domain.crisis import commands as c
@@ -160,21 +160,7 @@ def _why_no_workflow(settings: Settings, code: str) -> CliError:
 
 async def ask_case(settings: Settings, code: str) -> WorkflowAnswer:
     """What the case's workflow says (running, next wake-up), or why it could not be asked. Never raises."""
-    try:
-        client = await open_client(settings)
-        handle = client.get_workflow_handle(workflow_id(code))
-        rpc = timedelta(seconds=QUERY_TIMEOUT)
-        desc = await asyncio.wait_for(handle.describe(rpc_timeout=rpc), QUERY_TIMEOUT)
-        running = desc.status is not None and desc.status.name == "RUNNING"
-        wake = await asyncio.wait_for(handle.query(CrisisCaseWorkflow.next_wakeup, rpc_timeout=rpc), QUERY_TIMEOUT)
-        view = await asyncio.wait_for(handle.query(CrisisCaseWorkflow.state, rpc_timeout=rpc), QUERY_TIMEOUT)
-    except TimeoutError:
-        return WorkflowAnswer(False, error=f"no answer within {QUERY_TIMEOUT:g}s (is a worker running?)")
-    except Exception as err:
-        known = translate(err)
-        first = known.message.splitlines()[0].removeprefix("unreachable: ") if known else None
-        return WorkflowAnswer(False, error=first or f"{type(err).__name__}: {err}")
-    return WorkflowAnswer(True, next_wakeup=wake, running=running, event_count=view.event_count if view else None)
+    return await ask_workflow(settings, code, CrisisCaseWorkflow)
 
 
 def visibility_query(

@@ -28,6 +28,7 @@ from workers import logs, tracing
 from workers.settings import Settings
 from workers.temporal import connect
 from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput, workflow_id
+from workflows.crisis import workflow_id as case_workflow_id
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 10.0
@@ -149,16 +150,18 @@ class WorkflowAnswer:
         }
 
 
-async def ask_workflow(settings: Settings, code: str) -> WorkflowAnswer:
-    """What the workflow says (next wake-up), or why it could not be asked. Never raises."""
+async def ask_workflow(settings: Settings, code: str, kind: Any = AgreementWorkflow) -> WorkflowAnswer:
+    """What an entente's (or, with `kind=CrisisCaseWorkflow`, a case's) workflow says: running, next
+    wake-up, events seen. Never raises: says why it could not be asked."""
     try:
         client = await open_client(settings)
-        handle = client.get_workflow_handle(workflow_id(code))
+        wf_id = workflow_id(code) if kind is AgreementWorkflow else case_workflow_id(code)
+        handle = client.get_workflow_handle(wf_id)
         rpc = timedelta(seconds=QUERY_TIMEOUT)
         desc = await asyncio.wait_for(handle.describe(rpc_timeout=rpc), QUERY_TIMEOUT)
         running = desc.status is not None and desc.status.name == "RUNNING"
-        wake = await asyncio.wait_for(handle.query(AgreementWorkflow.next_wakeup, rpc_timeout=rpc), QUERY_TIMEOUT)
-        view = await asyncio.wait_for(handle.query(AgreementWorkflow.state, rpc_timeout=rpc), QUERY_TIMEOUT)
+        wake = await asyncio.wait_for(handle.query(kind.next_wakeup, rpc_timeout=rpc), QUERY_TIMEOUT)
+        view = await asyncio.wait_for(handle.query(kind.state, rpc_timeout=rpc), QUERY_TIMEOUT)
     except TimeoutError:
         return WorkflowAnswer(False, error=f"no answer within {QUERY_TIMEOUT:g}s (is a worker running?)")
     except Exception as err:
