@@ -11,21 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import metadata
 
-from domain.agreements.model import (
-    AccessModalities,
-    AgreementContent,
-    AgreementKind,
-    AgreementObject,
-    Commitment,
-    Duration,
-    FollowUp,
-    InformationSharing,
-    Party,
-    ReferralChannel,
-    ServiceCode,
-    ServiceOffer,
-    SpecialProvisions,
-)
+from domain.agreements.model import AgreementContent
+from tests import factories
 
 PG = {
     "host": os.environ.get("ARRIMAGE_BENCH_POSTGRES_HOST", "localhost"),
@@ -90,46 +77,10 @@ def _fmt(v: object) -> str:
 
 
 # ---------------------------------------------------------------------- a realistic entente
-CISSS = Party(party_id="cisss-laval", name="CISSS de Laval", type="cisss", territories=["laval"])
-CENTRE_CRISE = Party(
-    party_id="cc-laval", name="Centre de crise de Laval", type="centre_crise", territories=["laval"],
-    mission="Intervention de crise 24/7 dans la communauté",
-)
-
-
 def service_agreement(title: str = "Intervention de crise dans le milieu — Laval") -> AgreementContent:
-    """Two parties, no effective date (in force on the last signature), no end date, no notice:
-    the whole lifecycle, revocation included, happens without waiting for the calendar."""
-    return AgreementContent(
-        title=title,
-        kind=AgreementKind.SERVICE,
-        preamble="Arrimage du volet social d'Info-Social avec le centre de crise du territoire.",
-        parties=[CISSS, CENTRE_CRISE],
-        object=AgreementObject(
-            nature="Prestation du service mobile d'intervention de crise « face à face »",
-            objectives=["Intervention immédiate en situation urgente", "Éviter le recours non essentiel à l'urgence"],
-        ),
-        clienteles=["Toute personne vivant une situation de crise psychosociale ou psychiatrique"],
-        services=[
-            ServiceOffer(service=ServiceCode.INTERVENTION_CRISE_MOBILE, provider="cc-laval", territories=["laval"],
-                         hours="24/7", annual_volume=1200),
-            ServiceOffer(service=ServiceCode.SUIVI_POST_CRISE, provider="cc-laval", territories=["laval"]),
-        ],
-        access=AccessModalities(
-            criteria=["Crise nécessitant une intervention dans le milieu"],
-            may_refer=["cisss-laval"],
-            channels=[ReferralChannel.TELEPHONE, ReferralChannel.ELECTRONIQUE],
-        ),
-        information_sharing=InformationSharing(
-            permitted=True, purposes=["continuité de l'intervention de crise"],
-            items=["motif", "niveau d'urgence", "estimation du risque"],
-            security_measures=["transmission chiffrée", "registre des communications"],
-        ),
-        commitments=[Commitment(party_id="cc-laval", text="Répondre à toute demande urgente immédiatement")],
-        follow_up=FollowUp(committee=["Direction SSG du CISSS", "Direction du centre de crise"]),
-        duration=Duration(effective_date=None, end_date=None),
-        provisions=SpecialProvisions(revocation_notice_days=0),
-    )
+    """The tests' service agreement with no effective date (in force on the last signature) and no
+    notice: the whole lifecycle, revocation included, happens without waiting for the calendar."""
+    return factories.service_agreement(effective=None, notice_days=0, title=title)
 
 
 def today_local() -> date:
