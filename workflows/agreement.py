@@ -21,14 +21,21 @@ Continue-as-new carries the view when the history grows long.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.common import (
+    back_off,
+    command_id,
+    execute,
+    execute_command,
+    history_too_long,
+    refused,
+    wait_for_command_or,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.agreements import AdvanceInput, DraftInput, ExecuteInput, LoadInput
@@ -37,8 +44,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.agreements.state import AgreementPolicy, AgreementView
     from domain.errors import DomainError
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 STALL_BACKOFF = timedelta(minutes=5)
 DRAFT_WAIT = timedelta(hours=1)  # a workflow started without its draft gives up after this
 Rule = Callable[[AgreementView], None]
@@ -55,11 +60,6 @@ class AgreementWorkflowInput(BaseModel):
     # Years of life must not outgrow Temporal's history limits (51,200 events hard, warning at
     # 10,240): continue as new past this length, or when the server suggests it.
     history_limit: int = 5_000
-
-
-def refused(code: str, message: str) -> ApplicationError:
-    """A refusal: from a validator, the update is rejected and nothing reaches history."""
-    return ApplicationError(message, type=code, non_retryable=True)
 
 
 @workflow.defn(name="Entente")
@@ -85,29 +85,18 @@ class AgreementWorkflow:
             if rules.due_now(self.view, self.policy, now):
                 before = self.view.event_count
                 async with self.lock:
-                    self.view = await workflow.execute_activity(
-                        "agreement.advance", AdvanceInput(code=self.code, now=now, policy=self.policy),
-                        result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                        retry_policy=ACTIVITY_RETRY,
+                    self.view = await execute(
+                        "agreement.advance", AdvanceInput(code=self.code, now=now, policy=self.policy), AgreementView
                     )
                 if self.view.event_count == before:
-                    # Due by the workflow's reckoning, yet the record had nothing to add: never
-                    # spin (each turn is history); look again later, backing off up to a day.
                     self.stalls += 1
-                    workflow.logger.warning("advance recorded nothing", extra={"code": self.code})
-                    await workflow.sleep(min(STALL_BACKOFF * 2 ** (self.stalls - 1), timedelta(days=1)))
+                    await back_off(self.stalls, STALL_BACKOFF, code=self.code)
                 else:
                     self.stalls = 0
                 continue
-            wake = rules.next_wakeup(self.view, self.policy)
             self.changed = False
-            # Wake on a command (which may change the calendar) or when the next moment comes.
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self.changed, timeout=(wake - now) if wake is not None else None
-                )
-            info = workflow.info()
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() > self.history_limit:
+            await wait_for_command_or(rules.next_wakeup(self.view, self.policy), now, lambda: self.changed)
+            if history_too_long(self.history_limit):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     AgreementWorkflowInput(
@@ -130,11 +119,8 @@ class AgreementWorkflow:
     @workflow.update
     async def draft(self, cmd: c.DraftAgreement) -> AgreementView:
         async with self.lock:
-            cmd = cmd.model_copy(update={"command_id": self._command_id()})
-            self.view = await workflow.execute_activity(
-                "agreement.draft", DraftInput(command=cmd, at=workflow.now()),
-                result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
-            )
+            cmd = cmd.model_copy(update={"command_id": command_id()})
+            self.view = await execute("agreement.draft", DraftInput(command=cmd, at=workflow.now()), AgreementView)
             self.changed = True
             return self.view
 
@@ -228,29 +214,17 @@ class AgreementWorkflow:
         except DomainError as err:
             raise refused(err.code, err.message) from None
 
-    def _command_id(self) -> str:
-        update = workflow.current_update_info()
-        assert update is not None
-        return f"{workflow.info().workflow_id}/{update.id}"
-
     async def _execute(self, cmd: c.Command, rule: Rule) -> AgreementView:
         async with self.lock:
             # Another command may have been recorded since validation: check again on the
             # fresh view. A refusal here fails the update; the aggregate would refuse too.
             self._check(rule)
-            cmd = cmd.model_copy(update={"command_id": self._command_id()})
-            try:
-                self.view = await workflow.execute_activity(
-                    "agreement.execute",
-                    ExecuteInput(code=self.code, command=cmd, at=workflow.now(), policy=self.policy),
-                    result_type=AgreementView, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
-                )
-            except ActivityError as err:
-                cause = err.cause
-                if isinstance(cause, ApplicationError):
-                    raise refused(cause.type or "refused", cause.message) from None
-                raise
+            cmd = cmd.model_copy(update={"command_id": command_id()})
+            self.view = await execute_command(
+                "agreement.execute",
+                ExecuteInput(code=self.code, command=cmd, at=workflow.now(), policy=self.policy),
+                AgreementView,
+            )
             self.changed = True
             return self.view
 

@@ -24,15 +24,23 @@ stores them unencrypted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+from workflows.common import (
+    back_off,
+    command_id,
+    execute,
+    execute_command,
+    history_too_long,
+    refused,
+    wait_for_command_or,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.crisis import ActInput, AdvanceCaseInput, OpenInput
@@ -42,8 +50,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.standards.config import StandardsConfig
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 STALL_BACKOFF = timedelta(minutes=1)
 OPEN_WAIT = timedelta(hours=1)  # a workflow started without its intake gives up after this
 
@@ -71,10 +77,6 @@ class CaseWorkflowInput(BaseModel):
     history_limit: int = 5_000
     # Off only where the server cannot hold custom search attributes (the time-skipping test server).
     search_attributes: bool = True
-
-
-def refused(code: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=code, non_retryable=True)
 
 
 def overdue(view: CaseView) -> bool:
@@ -113,27 +115,18 @@ class CrisisCaseWorkflow:
             if rules.due_now(self.view, self.config, now):
                 before = self.view.event_count
                 async with self.lock:
-                    self._set(await workflow.execute_activity(
-                        "case.advance", AdvanceCaseInput(case_code=self.case_code, now=now),
-                        result_type=CaseView, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
+                    self._set(await execute(
+                        "case.advance", AdvanceCaseInput(case_code=self.case_code, now=now), CaseView
                     ))
                 if self.view.event_count == before:
-                    # Due by the workflow's reckoning, yet the record had nothing to add: never
-                    # spin (each turn is history); look again later, backing off up to a day.
                     self.stalls += 1
-                    workflow.logger.warning("advance recorded nothing", extra={"case": self.case_code})
-                    await workflow.sleep(min(STALL_BACKOFF * 2 ** (self.stalls - 1), timedelta(days=1)))
+                    await back_off(self.stalls, STALL_BACKOFF, case=self.case_code)
                 else:
                     self.stalls = 0
                 continue
-            wake = rules.next_wakeup(self.view, self.config)
             self.changed = False
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self.changed, timeout=(wake - now) if wake is not None else None
-                )
-            info = workflow.info()
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() > self.history_limit:
+            await wait_for_command_or(rules.next_wakeup(self.view, self.config), now, lambda: self.changed)
+            if history_too_long(self.history_limit):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(CaseWorkflowInput(
                     case_code=self.case_code, config=self.config, view=self.view,
@@ -155,10 +148,10 @@ class CrisisCaseWorkflow:
     @workflow.update
     async def open(self, cmd: c.OpenCase) -> CaseView:
         async with self.lock:
-            cmd = cmd.model_copy(update={"command_id": self._command_id()})
+            cmd = cmd.model_copy(update={"command_id": command_id()})
             # Whether a partner may open a case depends on the ententes in force: the
             # activity checks it against the record; its refusal fails this update.
-            view = await self._activity("case.open", OpenInput(command=cmd, at=workflow.now()))
+            view = await execute_command("case.open", OpenInput(command=cmd, at=workflow.now()), CaseView)
             self._set(view)
             return view
 
@@ -175,9 +168,9 @@ class CrisisCaseWorkflow:
         async with self.lock:
             # Another command may have been recorded since validation: check again on the fresh view.
             self._check(cmd)
-            cmd = cmd.model_copy(update={"command_id": self._command_id()})
-            view = await self._activity(
-                "case.act", ActInput(case_code=self.case_code, command=cmd, at=workflow.now())
+            cmd = cmd.model_copy(update={"command_id": command_id()})
+            view = await execute_command(
+                "case.act", ActInput(case_code=self.case_code, command=cmd, at=workflow.now()), CaseView
             )
             self._set(view)
             return view
@@ -194,21 +187,6 @@ class CrisisCaseWorkflow:
             rules.check(self.view, cmd, workflow.now(), self.config)
         except DomainError as err:
             raise refused(err.code, err.message) from None
-
-    def _command_id(self) -> str:
-        update = workflow.current_update_info()
-        assert update is not None  # only called from update handlers
-        return f"{workflow.info().workflow_id}/{update.id}"
-
-    async def _activity(self, name: str, arg: BaseModel) -> CaseView:
-        try:
-            return await workflow.execute_activity(
-                name, arg, result_type=CaseView, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
-            )
-        except ActivityError as err:
-            if isinstance(err.cause, ApplicationError):
-                raise refused(err.cause.type or "refused", err.cause.message) from None
-            raise
 
     def _set(self, view: CaseView) -> None:
         self.view = view
