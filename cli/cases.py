@@ -27,8 +27,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from cli import render
 from cli import render_cases as rc
-from cli.client import WorkflowAnswer, _within, ask_workflow, load_settings, open_client
-from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, refused, reported, translate
+from cli.client import WorkflowAnswer, _within, ask_workflow, load_settings, open_client, update_or_explain
+from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, refused, reported
 from domain.clock import QUEBEC, start_of
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
@@ -132,14 +132,10 @@ async def act(
 ) -> CaseView:
     """Give a command to the case's workflow; its validator refuses before anything is recorded."""
     client = client or await open_client(settings)
-    handle = client.get_workflow_handle(workflow_id(code))
-    try:
-        view: CaseView = await _within(settings, timeout, handle.execute_update(CrisisCaseWorkflow.act, cast(Any, cmd)))
-    except Exception as err:
-        known = translate(err)
-        if known is not None and known.exit_code is Exit.NOT_FOUND:
-            raise _why_no_workflow(settings, code) from None
-        raise
+    view: CaseView = await update_or_explain(
+        settings, client.get_workflow_handle(workflow_id(code)), CrisisCaseWorkflow.act, cast(Any, cmd), timeout,
+        lambda: _why_no_workflow(settings, code),
+    )
     return view
 
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -99,20 +104,31 @@ async def draft(settings: Settings, cmd: c.DraftAgreement, timeout: float) -> Ag
     return view
 
 
+async def update_or_explain(
+    settings: Settings, handle: WorkflowHandle[Any, Any], update: Any, arg: Any, timeout: float,
+    explain: Callable[[], CliError],
+) -> Any:
+    """Send an update; when no workflow takes it, say why from the record (`explain`): an ended
+    entente or closed case accepts no command, an unknown code is not found."""
+    try:
+        return await _within(settings, timeout, handle.execute_update(update, arg))
+    except Exception as err:
+        known = translate(err)
+        if known is not None and known.exit_code is Exit.NOT_FOUND:
+            raise explain() from None
+        raise
+
+
 async def command(
     settings: Settings, code: str, update: UpdateMethodMultiParam[Any, AgreementView], cmd: c.Command,
     timeout: float,
 ) -> AgreementView:
     """Give a command to the entente's workflow; its validator refuses before anything is recorded."""
     client = await open_client(settings)
-    handle = client.get_workflow_handle(workflow_id(code))
-    try:
-        view: AgreementView = await _within(settings, timeout, handle.execute_update(update, cmd))
-    except Exception as err:
-        known = translate(err)
-        if known is not None and known.exit_code is Exit.NOT_FOUND:
-            raise _why_no_workflow(settings, code) from None
-        raise
+    view: AgreementView = await update_or_explain(
+        settings, client.get_workflow_handle(workflow_id(code)), update, cmd, timeout,
+        lambda: _why_no_workflow(settings, code),
+    )
     return view
 
 
