@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,48 +27,19 @@ from cli.templates import template
 from domain.agreements.model import AgreementContent, AgreementKind
 from domain.clock import start_of
 from domain.record import Record
+from tests.e2e.harness import Engine as CliEngine
+from tests.e2e.harness import cli_env
 from workers.settings import Settings
 from workers.worker import build_worker
 
 pytestmark = pytest.mark.slow
 
-ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
 @dataclass
-class Engine:
-    env: dict[str, str]
-    workdir: Path
-
-    async def run(self, *args: str, **env: str) -> Result:
-        proc = await asyncio.create_subprocess_exec(
-            ARRIMAGE, "agreements", *args, cwd=self.workdir, env={**self.env, **env},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 90)
-        assert proc.returncode is not None
-        return Result(proc.returncode, out.decode(), err.decode())
-
-    async def ok(self, *args: str) -> Result:
-        result = await self.run(*args)
-        assert result.code == 0, result
-        return result
-
-    def write(self, name: str, data: dict[str, Any]) -> str:
-        path = self.workdir / name
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-        return str(path)
+class Engine(CliEngine):
+    prefix: tuple[str, ...] = ("agreements",)
 
     async def events(self, code: str) -> list[str]:
         return [row["event"] for row in (await self.ok("history", code, "--json")).json()]
@@ -82,17 +51,9 @@ async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) 
     record_path = tmp_path / "record.sqlite"
     settings = Settings(task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path)
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
-        "ARRIMAGE_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "ARRIMAGE_TASK_QUEUE": task_queue,
-        "ARRIMAGE_SQLITE_PATH": str(record_path),
-        "ARRIMAGE_DATA_DIR": str(tmp_path),
-        "ARRIMAGE_USER": "superviseure",
-        "ARRIMAGE_LOG_FORMAT": "console",
-        "ARRIMAGE_LOG_LEVEL": "WARNING",
-        "COLUMNS": "200",
-    }
+    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=200,
+                  target=dev_env.client.service_client.config.target_host, task_queue=task_queue,
+                  ARRIMAGE_USER="superviseure")
     workdir = tmp_path / "shell"
     workdir.mkdir()
     with ThreadPoolExecutor(4) as executor:

@@ -13,7 +13,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ from domain.disclosure.application import Disclosures
 from domain.disclosure.consent import consent_id
 from domain.disclosure.roles import PurposeKind, Role
 from domain.record import Record
+from tests.e2e.harness import ARRIMAGE, Result
 from tests.unit.test_crisis_routing import content
 from tests.unit.test_disclosure_support import (
     AFTER,
@@ -46,22 +46,11 @@ from tests.unit.test_disclosure_support import (
     request,
 )
 
-ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
 CASE = "C-ABCDEFGH23"
 PERSON = "p-7f3a9c2e"  # the crisis case's person
 CSSS = "cisss-laval"
 ENTENTE = "ENT-LAV-01"
 T0 = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @dataclass
@@ -121,7 +110,7 @@ def build(tmp_path: Path) -> Store:
         Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER, command_id="req-1",
         agreement_purpose="continuité de l'intervention de crise", items=["motif", "niveau d'urgence"],
         intended_use="prise en charge par l'équipe mobile", justification="consentement écrit",
-    ), ctx, AFTER)  # type: ignore[arg-type]
+    ), ctx, AFTER)
     disclosures.emergency_disclosure(dc.DiscloseInEmergency(
         by="intervenant-7", command_id="urg-1", subject_id=SUBJECT, recipient_id=PARTNER,
         recipient_role=Role.PARTNER_ORG, items=["motif", "estimation du risque"],
@@ -364,7 +353,7 @@ def test_a_consent_withdrawn_before_a_use_is_reported_and_exits_1(tmp_path: Path
     used = disclosures.decide_and_record(request(
         Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER, command_id="req-2",
         agreement_purpose="continuité de l'intervention de crise", items=["motif"], moment=AFTER + timedelta(days=2),
-    ), ctx, AFTER + timedelta(days=2))  # type: ignore[arg-type]
+    ), ctx, AFTER + timedelta(days=2))
     assert used.basis is not None and used.basis.code == "CONSENTEMENT"
     disclosures.withdraw_consent(dc.WithdrawConsent(by="intervenant-1", subject_id=SUBJECT, consent_key="F-1",
                                                     withdrawn_at=AFTER + timedelta(days=1)), AFTER + timedelta(days=3))

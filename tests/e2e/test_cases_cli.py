@@ -10,10 +10,7 @@ moments (`received_at`, `first_contact_at`), so every delay is known and every c
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import socket
-import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +24,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.clock import local_date
 from domain.record import Record
+from tests.e2e.harness import Engine as CliEngine
+from tests.e2e.harness import cli_env
 from workers.binaries import temporal_cli
 from workers.settings import Settings
 from workers.temporal import data_converter
@@ -35,46 +34,13 @@ from workflows.crisis import SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.slow
 
-ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
 CSSS = "cisss-laval"
 REGION = 'region = "13-laval-essai"\n\n[standards."aaor.analyse"]\nduration = "PT3S"\n'
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
 @dataclass
-class Engine:
-    env: dict[str, str]
-    workdir: Path
-    standards_file: Path
-
-    async def run(self, *args: str, unset: tuple[str, ...] = (), **env: str) -> Result:
-        full = {k: v for k, v in {**self.env, **env}.items() if k not in unset}
-        proc = await asyncio.create_subprocess_exec(
-            ARRIMAGE, *args, cwd=self.workdir, env=full,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 90)
-        assert proc.returncode is not None
-        return Result(proc.returncode, out.decode(), err.decode())
-
-    async def ok(self, *args: str) -> Result:
-        result = await self.run(*args)
-        assert result.code == 0, result
-        return result
-
-    def write(self, name: str, data: dict[str, Any]) -> str:
-        path = self.workdir / name
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-        return str(path)
+class Engine(CliEngine):
+    standards_file: Path | None = None
 
     async def events(self, code: str) -> list[str]:
         return [row["event"] for row in (await self.ok("cases", "history", code, "--json")).json()]
@@ -102,18 +68,9 @@ async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Pa
     settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path,
                         sqlite_path=record_path, standards_file=standards_file)
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
-        "ARRIMAGE_TEMPORAL_ADDRESS": case_server.client.service_client.config.target_host,
-        "ARRIMAGE_TASK_QUEUE": task_queue,
-        "ARRIMAGE_SQLITE_PATH": str(record_path),
-        "ARRIMAGE_DATA_DIR": str(tmp_path),
-        "ARRIMAGE_STANDARDS_FILE": str(standards_file),
-        "ARRIMAGE_USER": "superviseure",
-        "ARRIMAGE_LOG_FORMAT": "console",
-        "ARRIMAGE_LOG_LEVEL": "WARNING",
-        "COLUMNS": "220",
-    }
+    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=220,
+                  target=case_server.client.service_client.config.target_host, task_queue=task_queue,
+                  ARRIMAGE_STANDARDS_FILE=str(standards_file), ARRIMAGE_USER="superviseure")
     workdir = tmp_path / "shell"
     workdir.mkdir()
     with ThreadPoolExecutor(4) as executor:
@@ -283,7 +240,7 @@ async def test_standards_in_force_with_their_source(engine: Engine) -> None:
     assert sorted(config["follow_up_plans"]) == ["hebergement_temporaire", "suivi_crise_courte_duree", "suivi_etroit"]
     text = (await engine.ok("standards")).out
     assert "region 13-laval-essai" in text and str(engine.standards_file) in text and "3 s" in text
-    defaults = (await engine.run("standards", "--json", unset=("ARRIMAGE_STANDARDS_FILE",))).json()
+    defaults = (await engine.run_without(("ARRIMAGE_STANDARDS_FILE",), "standards", "--json")).json()
     assert defaults["source"] == "ministry defaults" and defaults["config"]["region"] == "defaut"
 
 

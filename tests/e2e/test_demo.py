@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +21,7 @@ from domain.crisis.application import CrisisCases
 from domain.crisis.model import InterventionOutcome
 from domain.crisis.state import AttemptStatus, CaseView, ReferralStatus
 from domain.record import Record
+from tests.e2e.harness import ARRIMAGE, cli_env
 from workers.binaries import temporal_cli
 from workers.settings import Settings
 from workers.temporal import data_converter
@@ -31,7 +30,6 @@ from workflows.crisis import SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.slow
 
-ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
 
 
 @pytest_asyncio.fixture
@@ -43,16 +41,8 @@ async def engine(task_queue: str, tmp_path: Path) -> AsyncIterator[tuple[dict[st
     record_path = tmp_path / "record.sqlite"
     settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path)
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
-        "ARRIMAGE_TEMPORAL_ADDRESS": server.client.service_client.config.target_host,
-        "ARRIMAGE_TASK_QUEUE": task_queue,
-        "ARRIMAGE_SQLITE_PATH": str(record_path),
-        "ARRIMAGE_DATA_DIR": str(tmp_path),
-        "ARRIMAGE_LOG_FORMAT": "console",
-        "ARRIMAGE_LOG_LEVEL": "WARNING",
-        "COLUMNS": "160",
-    }
+    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=160,
+                  target=server.client.service_client.config.target_host, task_queue=task_queue)
     try:
         with ThreadPoolExecutor(8) as executor:
             async with build_worker(server.client, settings, record, executor=executor):

@@ -8,12 +8,10 @@ import json
 import os
 import signal
 import socket
-import sys
 from pathlib import Path
 
+from tests.e2e.harness import ARRIMAGE
 from tests.factories import service_agreement
-
-ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
 
 
 def free_port() -> int:
