@@ -10,10 +10,8 @@ every agreement where it was.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +121,4 @@ async def run_embedded(settings: Settings, on_ready: Callable[[Endpoints], None]
                 await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout=15)
             except TimeoutError:
                 proc.kill()
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
         log.info("embedded stack stopped")

@@ -38,7 +38,7 @@ from workflows.common import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agreements import AdvanceInput, DraftInput, ExecuteInput, LoadInput
+    from activities.agreements import AdvanceInput, DraftInput, ExecuteInput
     from domain.agreements import commands as c
     from domain.agreements import rules
     from domain.agreements.state import AgreementPolicy, AgreementView
@@ -229,4 +229,4 @@ class AgreementWorkflow:
             return self.view
 
 
-__all__ = ["AgreementWorkflow", "AgreementWorkflowInput", "LoadInput", "workflow_id"]
+__all__ = ["AgreementWorkflow", "AgreementWorkflowInput", "workflow_id"]

@@ -20,7 +20,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.agreements import AdvanceInput, AgreementActivities
+from activities.agreements import AdvanceInput, AgreementActivities, LoadInput
 from domain.agreements import commands as c
 from domain.agreements.application import Ententes
 from domain.agreements.state import AgreementPolicy, AgreementStatus
@@ -29,7 +29,7 @@ from tests.factories import service_agreement
 from workers.settings import Settings
 from workers.temporal import data_converter
 from workers.worker import build_worker
-from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput, LoadInput, workflow_id
+from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput, workflow_id
 
 
 @pytest_asyncio.fixture
