@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from domain.agreements.model import AgreementContent, Code, Frozen, ShortText, Text
+from domain.agreements.model import AgreementContent, Code, EntenteCode, Frozen, ShortText, Text
 from domain.agreements.state import ReviewOutcome
 
 
@@ -25,7 +25,7 @@ class Command(Frozen):
 
 class DraftAgreement(Command):
     type: Literal["draft"] = "draft"
-    code: Code
+    code: EntenteCode
     content: AgreementContent
 
 

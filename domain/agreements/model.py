@@ -14,13 +14,13 @@ import hashlib
 import json
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+from domain.values import Code, EntenteCode, ShortText, Text
+
+__all__ = ["Code", "EntenteCode", "ShortText", "Text"]
 
 
 class Frozen(BaseModel):

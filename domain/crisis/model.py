@@ -23,6 +23,7 @@ from domain.agreements.model import Code, Frozen, ReferralChannel, ShortText, Te
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import CommunicationMode
 from domain.standards.config import UrgencyLevel
+from domain.values import OpaqueId
 
 __all__ = [
     "Candidate",
@@ -222,7 +223,7 @@ class HandoffSharing(Frozen):
     `personal` mapping: see `EMERGENCY_NOTE_FIELDS`.
     """
 
-    consent_key: Code | None = None
+    consent_key: OpaqueId | None = None
     attestations: list[Condition] = Field(default_factory=list)
     items: list[Annotated[str, StringConstraints(min_length=1, max_length=80)]] = Field(
         default_factory=lambda: ["motif", "niveau_urgence", "estimation_risques"], min_length=1

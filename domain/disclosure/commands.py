@@ -11,10 +11,11 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from domain.agreements.model import Code, Frozen, ShortText, Text
+from domain.agreements.model import Frozen, ShortText, Text
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import ConsentForm, EmergencyParticulars, GrantorCapacity, Recipient
 from domain.disclosure.roles import PurposeKind, Role
+from domain.values import OpaqueId as Code  # ids from partner systems: case kept as given
 
 
 class Command(Frozen):

@@ -20,6 +20,7 @@ from domain.agreements.state import AgreementView
 from domain.clock import local_date
 from domain.disclosure.legal_bases import Law
 from domain.disclosure.roles import ItemCategory, Provenance, PurposeKind, Role
+from domain.values import OpaqueId
 
 # A recipient: an opaque id, or "role:<role>" for a category of recipients.
 Recipient = Annotated[str, StringConstraints(pattern=r"^(role:)?[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -110,9 +111,9 @@ class ConsentState(StrEnum):
 
 class ConsentView(Frozen):
     consent_id: str
-    subject_id: Code
-    consent_key: Code
-    grantor_id: Code
+    subject_id: OpaqueId
+    consent_key: OpaqueId
+    grantor_id: OpaqueId
     capacity: GrantorCapacity
     capacity_article: str  # the provision the capacity decision relied on
     purpose: PurposeKind
