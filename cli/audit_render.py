@@ -6,6 +6,9 @@ about the person in words (its `personal` part) is passed through
 `register.for_reader(…, Role.AUDITOR)` and comes out withheld. The one
 exception is `register --person`, the person's own entries (LSSSS 27.2 /
 LRSSS 265 with s. 18), printed whole for them.
+
+Tables show moments in Québec time with their zone and codes in French words (`cli.display`);
+`--json` and the bundle keep UTC moments and the codes. Stored text is printed escaped.
 """
 
 from __future__ import annotations
@@ -15,23 +18,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic_core import to_jsonable_python
 from rich.table import Table
 from rich.text import Text
 
-from cli.render import console, when
+from cli.display import cell, label, printable, when
+from cli.render import console
+from cli.render import jsonable as _jsonable
 from domain.audit.entente_reads import EntenteRead
 from domain.audit.replay import ItemStatus, Replay
 from domain.disclosure.application import ExceptionReport
-from domain.disclosure.model import Decision
+from domain.disclosure.model import Decision, Outcome
 from domain.disclosure.register import CommunicationEntry, EmergencyDisclosureView, for_reader
-from domain.disclosure.roles import Role
+from domain.disclosure.roles import PurposeKind, Role
 
 EXPIRED_STATEMENT = "uses of an expired or withdrawn consent: {n}"
 
 
 def jsonable(data: Any) -> Any:
-    return to_jsonable_python(data)
+    """Plain JSON data, moments in UTC with their offset (as every `--json` of the CLI)."""
+    return _jsonable(data)
 
 
 def dumps(data: Any) -> str:
@@ -39,13 +44,9 @@ def dumps(data: Any) -> str:
 
 
 def _cell(value: Any) -> Text:
-    if value is None or value == "" or value == []:
-        return Text("—")
-    if isinstance(value, datetime):
-        return Text(when(value))
     if isinstance(value, list):
-        return Text(", ".join(str(v) for v in value))
-    return Text(str(value))
+        return cell(", ".join(str(v) for v in value))
+    return cell(value)
 
 
 def _short(value: Any, width: int = 90) -> str:
@@ -57,20 +58,20 @@ def _short(value: Any, width: int = 90) -> str:
 
 
 def show_replay(r: Replay) -> None:
-    head = Table(title=f"{r.aggregate} as of {when(r.as_of) if r.as_of else 'now'}", show_header=False)
+    head = Table(title=_cell(f"{r.aggregate} as of {when(r.as_of) if r.as_of else 'now'}"), show_header=False)
     head.add_column("field", style="bold")
     head.add_column("value", overflow="fold")
     rows: list[tuple[str, Any]] = [
         ("replayed", f"{r.version} of {r.latest_version} events (last recorded {when(r.recorded_at)})"),
         ("person", r.subject_id),
-        ("reader", f"{r.actor_id} as {r.role.value}, for {r.purpose.value}"),
-        ("outcome", r.outcome.value),
+        ("reader", f"{r.actor_id} as {label(Role, r.role)}, for {label(PurposeKind, r.purpose)}"),
+        ("outcome", label(Outcome, r.outcome)),
         ("basis", r.basis),
         ("metadata basis", r.metadata_basis),
         ("access recorded", r.access_id),
     ]
     if r.readers is not None:
-        rows.append(("roles that read ententes", [x.value for x in r.readers]))
+        rows.append(("roles that read ententes", [label(Role, x) for x in r.readers]))
     if r.refusal is not None:
         rows.append(("refusal", f"{r.refusal.article}: {r.refusal.reason} — recourse {r.refusal.recourse_article} "
                                 f"by {r.refusal.recourse_deadline}"))
@@ -91,12 +92,12 @@ def show_replay(r: Replay) -> None:
         table.add_column("field", style="bold", no_wrap=True)
         table.add_column("value", overflow="fold")
         for key, value in state.value.items():
-            table.add_row(key, _cell(_short(value)))
+            table.add_row(_cell(key), _cell(_short(value)))
         console.print(table)
     for it in r.items:
         if it.status is ItemStatus.SHOWN and isinstance(it.value, list):
             for occ in it.value:
-                console.print(Text(f"{it.name} (event {occ['seq']}): {occ['value']}"))
+                console.print(_cell(f"{it.name} (event {occ['seq']}): {occ['value']}"))
     if r.events is not None:
         events = Table(title="Events")
         for col in ("#", "event", "recorded", "details"):
@@ -112,14 +113,16 @@ def show_replay(r: Replay) -> None:
 # --------------------------------------------------------------------------- register
 
 
-def register_table(subject_id: str, entries: Sequence[CommunicationEntry]) -> Table:
-    table = Table(title=f"Register of communications about {subject_id} ({len(entries)}) — LSSSS 27.2 / LRSSS 265")
+def register_table(subject_id: str, entries: Sequence[CommunicationEntry], total: int | None = None) -> Table:
+    n = total if total is not None else len(entries)
+    table = Table(title=_cell(f"Register of communications about {subject_id} ({n}) — LSSSS 27.2 / LRSSS 265"))
     for col in ("communicated", "recipient", "role", "nature", "purpose", "basis", "article", "intended use",
                 "justification"):
         table.add_column(col, overflow="fold")
     for e in entries:
-        table.add_row(_cell(e.communicated_at), _cell(e.recipient_id), _cell(e.role.value), _cell(e.nature),
-                      _cell(e.purpose.value), _cell(f"consent {e.consent_id}" if e.consent_id else e.basis_code),
+        table.add_row(_cell(e.communicated_at), _cell(e.recipient_id), _cell(label(Role, e.role)), _cell(e.nature),
+                      _cell(label(PurposeKind, e.purpose)),
+                      _cell(f"consent {e.consent_id}" if e.consent_id else e.basis_code),
                       _cell(e.register_article), _cell(e.intended_use), _cell(e.justification))
     return table
 
@@ -157,14 +160,15 @@ def access_rows(decisions: Sequence[Decision], reads: Sequence[EntenteRead]) -> 
     return sorted(rows, key=lambda row: row["moment"])
 
 
-def accesses_table(rows: Sequence[dict[str, Any]]) -> Table:
-    table = Table(title=f"Accesses ({len(rows)})")
+def accesses_table(rows: Sequence[dict[str, Any]], total: int | None = None) -> Table:
+    table = Table(title=f"Accesses ({total if total is not None else len(rows)})")
     for col in ("when", "about", "actor", "role", "purpose", "outcome", "allowed", "withheld", "basis", "access"):
         table.add_column(col, overflow="fold")
     for row in rows:
         withheld = [f"{w['item']} ({w['code']})" for w in row["withheld"]]
-        table.add_row(_cell(row["moment"]), _cell(row["about"]), _cell(row["actor_id"]), _cell(row["role"]),
-                      _cell(row["purpose"]), _cell(row["outcome"]), _cell(row["allowed"]), _cell(withheld),
+        table.add_row(_cell(row["moment"]), _cell(row["about"]), _cell(row["actor_id"]),
+                      _cell(label(Role, row["role"])), _cell(label(PurposeKind, row["purpose"])),
+                      _cell(label(Outcome, row["outcome"])), _cell(row["allowed"]), _cell(withheld),
                       _cell(row["basis"] or row["metadata_basis"]), _cell(row["access_id"]))
     return table
 
@@ -218,16 +222,16 @@ def show_exceptions(data: dict[str, Any]) -> None:
     bases.add_column("basis")
     bases.add_column("count", justify="right")
     for code, n in data["without_consent_by_basis"].items():
-        bases.add_row(code, str(n))
+        bases.add_row(_cell(code), _cell(n))
     console.print(bases)
     refusals = Table(title=f"Refusals ({len(data['refusals'])})")
     for col in ("notified", "person", "actor", "role", "article", "code"):
         refusals.add_column(col, overflow="fold")
     for r in data["refusals"]:
         refusals.add_row(_cell(datetime.fromisoformat(r["notified_at"])), _cell(r["subject_id"]),
-                         _cell(r["actor_id"]), _cell(r["role"]), _cell(r["article"]), _cell(r["code"]))
+                         _cell(r["actor_id"]), _cell(label(Role, r["role"])), _cell(r["article"]), _cell(r["code"]))
     console.print(refusals)
     console.print(Text(f"pending reviews: {len(data['pending_reviews'])} (overdue: {len(overdue)})"))
     n = data["expired_or_withdrawn_consent_uses"]
     which = "" if n == 0 else f" — {', '.join(data['expired_consent_uses'])}"
-    console.print(Text(EXPIRED_STATEMENT.format(n=n) + which, style="green" if n == 0 else "bold red"))
+    console.print(Text(printable(EXPIRED_STATEMENT.format(n=n) + which), style="green" if n == 0 else "bold red"))

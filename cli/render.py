@@ -1,45 +1,64 @@
 """What the supervisor reads: short summaries, Rich tables, or JSON for scripts.
 
-Times are shown in Québec time (the record keeps UTC). Cell text is never read as
-Rich markup: a title with brackets prints as written.
+Times are shown in Québec time with their zone (`cli.display.when`); JSON gives them in UTC with
+their offset. Statuses read in French (`cli.display.label`); JSON keeps the codes. Stored text is
+printed escaped and never read as Rich markup: a title with brackets prints as written.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from cli.client import WorkflowAnswer
+from cli.display import cell, label, printable, when
 from domain.agreements.diff import Change
-from domain.agreements.model import AgreementContent
-from domain.agreements.state import AgreementView, Proposal
-from domain.clock import QUEBEC
+from domain.agreements.model import AgreementContent, AgreementKind, OrganisationType
+from domain.agreements.state import (
+    AgreementStatus,
+    AgreementView,
+    Proposal,
+    ProposalPurpose,
+    ProposalStage,
+    ReviewOutcome,
+)
+
+__all__ = ["console", "emit_json", "jsonable", "when"]
 
 console = Console(highlight=False)
 
+# A moment as pydantic writes it (`…Z`) or with any offset: JSON gives every one in UTC as `+00:00`.
+_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _utc(data: Any) -> Any:
+    if isinstance(data, str) and _MOMENT.match(data):
+        return datetime.fromisoformat(data).astimezone(UTC).isoformat()
+    if isinstance(data, dict):
+        return {k: _utc(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_utc(v) for v in data]
+    return data
+
+
+def jsonable(data: Any) -> Any:
+    """Plain JSON data, every moment in UTC with its offset (`2026-11-24T02:15:00+00:00`)."""
+    return _utc(to_jsonable_python(data))
+
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable_python(data), ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json.dumps(jsonable(data), ensure_ascii=False, indent=2) + "\n")
 
 
-def when(value: datetime | date | None) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, datetime):
-        return value.astimezone(QUEBEC).strftime("%Y-%m-%d %H:%M")
-    return value.isoformat()
-
-
-def _cell(value: Any) -> Text:
-    return Text("—" if value is None or value == "" else str(value))
+_cell = cell
 
 
 def signed_count(view: AgreementView) -> str:
@@ -58,13 +77,14 @@ def _awaiting(p: Proposal, content: AgreementContent) -> list[str]:
 
 def brief(view: AgreementView) -> str:
     """A few lines after a command: where the entente stands now."""
-    head = f"{view.code}: {view.status.value}"
+    head = f"{view.code}: {label(AgreementStatus, view.status)}"
     if view.in_force_version is not None:
         head += f" · version {view.in_force_version} in force since {when(view.activated_on)}"
     lines = [head]
     p, content = view.proposal, view.proposed_content
     if p is not None and content is not None:
-        line = f"version {p.version} ({p.purpose.value}): {p.stage.value} · signed {signed_count(view)}"
+        line = (f"version {p.version} ({label(ProposalPurpose, p.purpose)}): {label(ProposalStage, p.stage)}"
+                f" · signed {signed_count(view)}")
         waiting = _awaiting(p, content)
         if p.stage.value == "en_signature":
             line += f" · awaiting {', '.join(waiting)} · deadline {when(p.signature_deadline)}"
@@ -78,17 +98,18 @@ def brief(view: AgreementView) -> str:
         lines.append(f"revocation by {r.party_id} effective {when(r.effective_date)}: {r.reason}")
     if view.status.ended:
         lines.append(f"ended on {when(view.ended_on)}: {view.end_reason}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
-def list_table(views: Sequence[AgreementView]) -> Table:
-    table = Table(title=f"Ententes ({len(views)})")
+def list_table(views: Sequence[AgreementView], total: int | None = None) -> Table:
+    table = Table(title=f"Ententes ({total if total is not None else len(views)})")
     table.add_column("code", no_wrap=True)
     for col in ("type", "title", "status", "in force", "next review", "signed"):
         table.add_column(col, overflow="fold")
     for v in views:
         table.add_row(
-            _cell(v.code), _cell(v.kind.value), _cell(v.title), _cell(v.status.value),
+            _cell(v.code), _cell(label(AgreementKind, v.kind)), _cell(v.title),
+            _cell(label(AgreementStatus, v.status)),
             _cell(v.in_force_version), _cell(when(v.next_review_due)), _cell(signed_count(v)),
         )
     return table
@@ -96,12 +117,12 @@ def list_table(views: Sequence[AgreementView]) -> Table:
 
 def show(view: AgreementView, answer: WorkflowAnswer) -> None:
     """Everything a supervisor checks on one entente, from the record, plus the workflow's timer."""
-    summary = Table(title=f"{view.code} — {view.title}", show_header=False)
+    summary = Table(title=_cell(f"{view.code} — {view.title}"), show_header=False)
     summary.add_column("field", style="bold")
     summary.add_column("value", overflow="fold")
     rows: list[tuple[str, Any]] = [
-        ("type", view.kind.value),
-        ("status", view.status.value),
+        ("type", label(AgreementKind, view.kind)),
+        ("status", label(AgreementStatus, view.status)),
         ("in force", f"version {view.in_force_version}" if view.in_force_version else None),
         ("activated on", view.activated_on),
         ("latest version", view.latest_version),
@@ -132,8 +153,8 @@ def show(view: AgreementView, answer: WorkflowAnswer) -> None:
         for col in ("due on", "outcome", "decided", "by", "notes"):
             reviews.add_column(col, overflow="fold")
         for rec in view.reviews:
-            reviews.add_row(_cell(rec.due_on), _cell(rec.outcome.value), _cell(when(rec.decided_at)), _cell(rec.by),
-                            _cell(rec.notes))
+            reviews.add_row(_cell(rec.due_on), _cell(label(ReviewOutcome, rec.outcome)), _cell(when(rec.decided_at)),
+                            _cell(rec.by), _cell(rec.notes))
         console.print(reviews)
 
 
@@ -142,10 +163,11 @@ def parties_table(view: AgreementView) -> Table:
     content = view.proposed_content or view.content
     title = "Parties"
     if p is not None:
-        title += f" — signatures of version {p.version} ({p.purpose.value}, {p.stage.value})"
+        title += (f" — signatures of version {p.version} ({label(ProposalPurpose, p.purpose)}, "
+                  f"{label(ProposalStage, p.stage)})")
         if p.signature_deadline is not None and p.stage.value == "en_signature":
             title += f", deadline {when(p.signature_deadline)}"
-    table = Table(title=title)
+    table = Table(title=_cell(title))
     for col in ("party", "name", "type", "signature"):
         table.add_column(col, overflow="fold")
     for party in content.parties:
@@ -158,7 +180,8 @@ def parties_table(view: AgreementView) -> Table:
             signature = f"signed version {view.in_force_version}"
         else:
             signature = "—"
-        table.add_row(_cell(party.party_id), _cell(party.name), _cell(party.type.value), _cell(signature))
+        table.add_row(_cell(party.party_id), _cell(party.name), _cell(label(OrganisationType, party.type)),
+                      _cell(signature))
     return table
 
 
@@ -178,14 +201,14 @@ def versions_table(view: AgreementView) -> Table:
 
 
 def content_summary(code: str, version: int, content: AgreementContent) -> None:
-    table = Table(title=f"{code} version {version} — {content.title}", show_header=False)
+    table = Table(title=_cell(f"{code} version {version} — {content.title}"), show_header=False)
     table.add_column("section", style="bold")
     table.add_column("content", overflow="fold")
     services = "; ".join(f"{s.service.value} by {s.provider} ({', '.join(s.territories)}"
                          f"{', ' + s.hours if s.hours else ''})" for s in content.services)
     sharing = content.information_sharing
     rows = [
-        ("type", content.kind.value),
+        ("type", label(AgreementKind, content.kind)),
         ("parties", "; ".join(f"{p.party_id}: {p.name}" for p in content.parties)),
         ("object", content.object.nature),
         ("services", services),
@@ -210,15 +233,48 @@ def _details(row: dict[str, Any]) -> str:
     for key, value in row.items():
         if key in skip or value is None:
             continue
-        shown = when(value) if isinstance(value, date | datetime) else value
-        if key == "fingerprint" and isinstance(value, str):
-            shown = value[:12]
-        parts.append(f"{key}={shown}")
+        parts.append(detail(key, value))
     return " · ".join(parts)
 
 
-def history_table(code: str, rows: Sequence[dict[str, Any]]) -> Table:
-    table = Table(title=f"History of {code} ({len(rows)} events)")
+def detail(key: str, value: Any, coded: dict[str, type[Any]] | None = None) -> str:
+    """One `key=value` of a history row as people read it: moments in Québec time, flags in words,
+    statuses in French, fingerprints shortened."""
+    if isinstance(value, bool):
+        return FLAGS.get(key, (f"{key}: yes", f"{key}: no"))[0 if value else 1]
+    if isinstance(value, date | datetime):
+        shown: Any = when(value)
+    elif isinstance(value, str) and key in (CODED if coded is None else coded):
+        shown = label((CODED if coded is None else coded)[key], value)
+    elif key == "fingerprint" and isinstance(value, str):
+        shown = value[:12]
+    else:
+        shown = value
+    return f"{key}={shown}"
+
+
+# Internal flags of the record, in words.
+FLAGS: dict[str, tuple[str, str]] = {
+    "by_supervisor": ("asked by a supervisor", "asked by routing"),
+    "assigned_by_supervisor": ("asked by a supervisor", "asked by routing"),
+    "permitted": ("information sharing permitted", "information sharing not permitted"),
+    "may_share_information": ("information sharing permitted", "information sharing not permitted"),
+    "face_to_face_needed": ("face to face needed", "face to face not needed"),
+    "p38_considered": ("P-38.001 considered", "P-38.001 not considered"),
+    "p38_applied": ("P-38.001 applied", "P-38.001 not applied"),
+    "awaiting_first_contact": ("awaiting first contact", "first contact made"),
+    "urgent": ("urgent", "not urgent"),
+}
+
+# Coded fields of history rows shown in French.
+CODED: dict[str, type[Any]] = {
+    "status": AgreementStatus, "stage": ProposalStage, "purpose": ProposalPurpose, "outcome": ReviewOutcome,
+    "kind": AgreementKind,
+}
+
+
+def history_table(code: str, rows: Sequence[dict[str, Any]], total: int | None = None) -> Table:
+    table = Table(title=_cell(f"History of {code} ({total if total is not None else len(rows)} events)"))
     for col in ("#", "event", "at", "by", "details"):
         table.add_column(col, overflow="fold")
     for row in rows:
@@ -229,7 +285,7 @@ def history_table(code: str, rows: Sequence[dict[str, Any]]) -> Table:
 
 def diff_table(code: str, old: int, new: int, changes: Sequence[Change]) -> Table:
     plural = "s" if len(changes) != 1 else ""
-    table = Table(title=f"{code}: version {old} → version {new} ({len(changes)} change{plural})")
+    table = Table(title=_cell(f"{code}: version {old} → version {new} ({len(changes)} change{plural})"))
     for col in ("field", "change", "before", "after"):
         table.add_column(col, overflow="fold")
     for ch in changes:

@@ -1,7 +1,8 @@
 """What a supervisor reads about crisis cases: the list, one case, its history, the standards, the report.
 
-Times are shown in Québec time; durations as "1 h 05", "12 min", "3 d 4 h". No personal content is
-ever shown: the case view has none, and the history masks it.
+Times are shown in Québec time with their zone; durations as "1 h 05", "12 min", "3 d 4 h"; stages and
+statuses in French (`cli.display.label`). No personal content is ever shown: the case view has none,
+and the history masks it. Stored text is printed escaped, never as Rich markup.
 """
 
 from __future__ import annotations
@@ -15,16 +16,24 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.client import WorkflowAnswer
-from cli.render import console, when
+from cli.display import cell, label, printable, when
+from cli.render import console, detail
 from domain.crisis import rules
-from domain.crisis.state import CaseView, Deadline, DeadlineStatus
+from domain.crisis.model import (
+    CandidateKind,
+    CrisisType,
+    IntakeService,
+    InterventionOutcome,
+    ReferralMeasure,
+    RequestMode,
+    RiskLevel,
+)
+from domain.crisis.state import AttemptStatus, CaseStage, CaseView, Deadline, DeadlineStatus, ReferralStatus
 from domain.standards.compliance import ComplianceFigures
-from domain.standards.config import StandardsConfig, Timing
+from domain.standards.config import StandardsConfig, Timing, UrgencyLevel
 from workflows.crisis import current_team, overdue
 
-
-def _cell(value: Any) -> Text:
-    return Text("—" if value is None or value == "" else str(value))
+_cell = cell
 
 
 def duration(td: timedelta) -> str:
@@ -83,14 +92,14 @@ def time_left(due: datetime | None, now: datetime) -> str:
     return f"{when(due)} (in {duration(left)})" if left >= timedelta(0) else f"{when(due)} (overrun {duration(left)})"
 
 
-def list_table(rows: Sequence[CaseRow], now: datetime, title: str) -> Table:
-    table = Table(title=f"{title} ({len(rows)})")
+def list_table(rows: Sequence[CaseRow], now: datetime, title: str, total: int | None = None) -> Table:
+    table = Table(title=f"{title} ({total if total is not None else len(rows)})")
     table.add_column("code", no_wrap=True)
     for col in ("stage", "holder", "territory", "team", "next deadline", "overdue", "opened"):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(
-            _cell(r.code), _cell(r.stage), _cell(r.holder), _cell(r.territory), _cell(r.team),
+            _cell(r.code), _cell(label(CaseStage, r.stage)), _cell(r.holder), _cell(r.territory), _cell(r.team),
             _cell(time_left(r.next_deadline, now)), Text("OVERDUE", style="bold red") if r.overdue else _cell("no"),
             _cell(when(r.opened_at)),
         )
@@ -100,7 +109,7 @@ def list_table(rows: Sequence[CaseRow], now: datetime, title: str) -> Table:
 # ---------------------------------------------------------------------- one case
 def brief(view: CaseView, config: StandardsConfig, now: datetime) -> str:
     """A few lines after a command: where the case stands now."""
-    lines = [f"{view.case_code}: {view.stage.value} · holder {view.holder or '—'}"]
+    lines = [f"{view.case_code}: {label(CaseStage, view.stage)} · holder {view.holder or '—'}"]
     wake = rules.next_wakeup(view, config)
     if wake is not None:
         lines.append(f"next deadline {time_left(wake, now)}")
@@ -108,8 +117,9 @@ def brief(view: CaseView, config: StandardsConfig, now: datetime) -> str:
     if attempt is not None:
         lines.append(f"asking team {attempt.candidate.team.team_id} ({attempt.candidate.team.org_id})")
     if view.closure is not None:
-        lines.append(f"closed ({view.closure.kind.value}) by {view.closure.by}: {view.closure.reason}")
-    return "\n".join(lines)
+        lines.append(f"closed ({label(type(view.closure.kind), view.closure.kind)}) by {view.closure.by}: "
+                     f"{view.closure.reason}")
+    return "\n".join(printable(line) for line in lines)
 
 
 def deadline_state(d: Deadline, now: datetime) -> str:
@@ -141,16 +151,18 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
     summary.add_column("value", overflow="fold")
     i = view.intake
     rows: list[tuple[str, Any]] = [
-        ("stage", view.stage.value),
+        ("stage", label(CaseStage, view.stage)),
         ("holder", view.holder),
         ("responsible", view.responsible_org),
         ("territory", view.territory),
-        ("opened", f"{when(view.opened_at)} by {view.intake_org} ({i.service.value}, {i.request_mode.value})"),
-        ("intake", f"urgency {i.urgency.value} · {i.crisis_type.value} · face to face "
+        ("opened", f"{when(view.opened_at)} by {view.intake_org} ({label(IntakeService, i.service)}, "
+                   f"{label(RequestMode, i.request_mode)})"),
+        ("intake", f"urgency {label(UrgencyLevel, i.urgency)} · {label(CrisisType, i.crisis_type)} · face to face "
                    f"{'needed' if i.face_to_face_needed else 'not needed'}"
                    f"{' · P-38.001 considered' if i.p38_considered else ''}"),
-        ("risks", f"suicide {i.risks.suicide.value} · dangerousness {i.risks.dangerousness.value} · "
-                  f"decompensation {i.risks.decompensation.value}"),
+        ("risks", f"suicide {label(RiskLevel, i.risks.suicide)} · dangerousness "
+                  f"{label(RiskLevel, i.risks.dangerousness)} · "
+                  f"decompensation {label(RiskLevel, i.risks.decompensation)}"),
         ("referring entente", view.referring_agreement),
         ("next deadline", time_left(rules.next_wakeup(view, config), now)),
         ("overdue", "yes" if overdue(view) else "no"),
@@ -158,7 +170,7 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
     ]
     if view.closure is not None:
         c = view.closure
-        rows.append(("closed", f"{when(c.at)} · {c.kind.value} by {c.by}: {c.reason}"))
+        rows.append(("closed", f"{when(c.at)} · {label(type(c.kind), c.kind)} by {c.by}: {c.reason}"))
     if answer.reachable:
         wake = when(answer.next_wakeup) if answer.next_wakeup else "nothing scheduled"
         rows.append(("workflow", f"{'running' if answer.running else 'closed'} · next wake-up {wake}"))
@@ -175,7 +187,8 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
         ext = "; ".join(f"→ {when(e.until)} by {e.by}: {e.reason}" for e in d.extensions)
         style = "red" if d.status is DeadlineStatus.MISSED else ("green" if d.status is DeadlineStatus.MET else "")
         deadlines.add_row(_cell(d.deadline_id), _cell(d.standard_id), _cell(when(d.started_at)), _cell(when(d.due_at)),
-                          Text(d.status.value, style=style), _cell(deadline_state(d, now)), _cell(ext))
+                          Text(label(DeadlineStatus, d.status), style=style), _cell(deadline_state(d, now)),
+                          _cell(ext))
     console.print(deadlines)
 
     if view.attempts:
@@ -183,10 +196,10 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
         for col in ("#", "team", "organisation", "kind", "entente", "asked", "answer", "at", "reason"):
             handoffs.add_column(col, overflow="fold")
         for a in view.attempts:
-            kind = a.candidate.kind.value + (" (supervisor)" if a.assigned_by_supervisor else "")
+            kind = label(CandidateKind, a.candidate.kind) + (" (supervisor)" if a.assigned_by_supervisor else "")
             handoffs.add_row(_cell(a.number), _cell(a.candidate.team.team_id), _cell(a.candidate.team.org_id),
                              _cell(kind), _cell(a.candidate.agreement_code), _cell(when(a.asked_at)),
-                             _cell(a.status.value), _cell(when(a.answered_at)), _cell(a.reason))
+                             _cell(label(AttemptStatus, a.status)), _cell(when(a.answered_at)), _cell(a.reason))
         console.print(handoffs)
     if view.escalations:
         esc = Table(title=f"Escalations ({len(view.escalations)})")
@@ -198,28 +211,29 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
     if view.intervention is not None:
         iv = view.intervention
         parts = [f"team {iv.team.team_id} ({iv.team.org_id})", f"accepted {when(iv.accepted_at)}",
-                 f"arrived {when(iv.arrived_at)}", f"outcome {iv.outcome.value if iv.outcome else '—'}"]
+                 f"arrived {when(iv.arrived_at)}", f"outcome {label(InterventionOutcome, iv.outcome)}"]
         if iv.emergency_services:
-            parts.append("with " + ", ".join(e.value for e in iv.emergency_services))
+            parts.append("with " + ", ".join(label(type(e), e) for e in iv.emergency_services))
         if iv.p38_applied:
             parts.append("P-38.001 applied")
         parts.append(f"information sharing {'permitted' if iv.may_share_information else 'not permitted'}")
-        console.print(Text("Intervention: " + " · ".join(parts)))
+        console.print(_cell("Intervention: " + " · ".join(parts)))
     for f in view.follow_ups:
         made = sum(1 for x in f.contacts if x.made_at is not None)
         done = f"completed {when(f.completed_at)}" if f.completed_at else "in progress"
-        console.print(Text(f"Follow-up {f.number}: plan {f.plan} by {f.provider}, started {when(f.started_at)}, "
+        console.print(_cell(f"Follow-up {f.number}: plan {f.plan} by {f.provider}, started {when(f.started_at)}, "
                            f"contacts made {made}/{len(f.contacts)}, {done}"))
     for r in view.referrals:
-        line = (f"Referral {r.number}: {r.measure.value} to {r.receiving.org_id} ({r.receiving.service.value}) "
-                f"by {r.referred_by} via {r.channel.value}, sent {when(r.sent_at)} · {r.status.value}")
+        line = (f"Referral {r.number}: {label(ReferralMeasure, r.measure)} to {r.receiving.org_id} "
+                f"({label(type(r.receiving.service), r.receiving.service)}) by {r.referred_by} via "
+                f"{label(type(r.channel), r.channel)}, sent {when(r.sent_at)} · {label(ReferralStatus, r.status)}")
         if r.decided_at:
             line += f" {when(r.decided_at)}"
         if r.refusal_reason:
             line += f": {r.refusal_reason}"
         if r.reached_at:
             line += f" · reached {when(r.reached_at)}"
-        console.print(Text(line))
+        console.print(_cell(line))
 
 
 # ---------------------------------------------------------------------- history
@@ -239,14 +253,26 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "…"
 
 
-def history_table(code: str, rows: Sequence[dict[str, Any]]) -> Table:
-    table = Table(title=f"History of {code} ({len(rows)} events; personal content masked)")
+# Coded fields of case events shown in French.
+CODED: dict[str, type[Any]] = {"stage": CaseStage, "outcome": InterventionOutcome, "urgency": UrgencyLevel,
+                               "crisis_type": CrisisType, "measure": ReferralMeasure}
+
+
+def _detail(key: str, value: Any) -> str:
+    if isinstance(value, bool | date | datetime) or (isinstance(value, str) and key in CODED):
+        return detail(key, value, CODED)
+    return f"{key}={_short(value)}"
+
+
+def history_table(code: str, rows: Sequence[dict[str, Any]], total: int | None = None) -> Table:
+    n = total if total is not None else len(rows)
+    table = Table(title=_cell(f"History of {code} ({n} events; personal content masked)"))
     for col in ("#", "event", "at", "by", "org", "details"):
         table.add_column(col, overflow="fold")
     skip = {"seq", "event", "recorded_at", "by", "at", "command_id", "actor_org"}
     for row in rows:
         shown = {k: v for k, v in row.items() if k not in skip and v not in (None, "", [], {})}
-        details = " · ".join(f"{k}={_short(v)}" for k, v in shown.items())
+        details = " · ".join(_detail(k, v) for k, v in shown.items())
         table.add_row(_cell(row["seq"]), _cell(row["event"]), _cell(when(row.get("at") or row["recorded_at"])),
                       _cell(row.get("by")), _cell(row.get("actor_org")), _cell(details))
     return table

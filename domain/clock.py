@@ -19,6 +19,19 @@ def start_of(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=QUEBEC).astimezone(UTC)
 
 
+# The zone as Québec writes it: heure normale / avancée de l'Est.
+_ZONE_LABELS = {"EST": "HNE", "EDT": "HAE"}
+
+
+def quebec_text(moment: datetime) -> str:
+    """A moment as people here read it, in every table and message: Québec time to the minute,
+    with its zone (`2026-11-23 21:15 HNE`, `2026-07-01 09:00 HAE`). A naive moment is taken as UTC,
+    as the record keeps it."""
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(QUEBEC)
+    name = local.tzname() or ""
+    return f"{local:%Y-%m-%d %H:%M} {_ZONE_LABELS.get(name, local.strftime('%z'))}"
+
+
 def local_date(moment: datetime) -> date:
     """The Québec civil date of an instant."""
     return moment.astimezone(QUEBEC).date()

@@ -37,6 +37,7 @@ from domain.audit.replay import (
     record_items,
     redact,
 )
+from domain.clock import quebec_text
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.disclosure import commands as c
 from domain.disclosure.application import Disclosures
@@ -94,8 +95,8 @@ class Replays:
         everything = self.events(ref)
         events = [ev for ev in everything if as_of is None or ev.recorded_at <= as_of]
         if not events:
-            raise NotFound(f"{ref} did not exist yet at {as_of:%Y-%m-%d %H:%M:%S%z}: its first event was "
-                           f"recorded at {everything[0].recorded_at:%Y-%m-%d %H:%M:%S%z}")
+            raise NotFound(f"{ref} did not exist yet at {quebec_text(as_of) if as_of else 'now'}: its first event was "
+                           f"recorded at {quebec_text(everything[0].recorded_at)}")
         aggregate_id = self.aggregate_id(ref)
         try:
             aggregate: Any = self.record.events_only.get(aggregate_id, version=events[-1].seq)

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.agreements.state import AgreementView
+from domain.clock import quebec_text
 from domain.crisis import commands as c
 from domain.crisis.model import Candidate, CandidateKind, IntakeService, ReceivingServiceType, TeamRef
 from domain.crisis.routing import partner_agreement
@@ -137,7 +138,7 @@ def check_arrival(view: CaseView, cmd: c.RecordArrival) -> None:
     assert view.intervention is not None  # INTERVENTION always has one
     _party(cmd, view.intervention.team.org_id, "recording the arrival")
     if view.intervention.arrived_at is not None:
-        raise _refuse("already_arrived", f"the arrival was recorded at {view.intervention.arrived_at.isoformat()}")
+        raise _refuse("already_arrived", f"the arrival was recorded at {quebec_text(view.intervention.arrived_at)}")
 
 
 def check_outcome(view: CaseView, cmd: c.RecordOutcome) -> None:
@@ -174,7 +175,7 @@ def check_contact(view: CaseView, cmd: c.RecordContact) -> None:
         raise _refuse("unknown_contact", f"the plan has {len(follow_up.contacts)} contacts, not {cmd.contact_number}")
     contact = follow_up.contacts[cmd.contact_number - 1]
     if contact.made_at is not None:
-        raise _refuse("already_made", f"contact {cmd.contact_number} was made at {contact.made_at.isoformat()}")
+        raise _refuse("already_made", f"contact {cmd.contact_number} was made at {quebec_text(contact.made_at)}")
 
 
 def check_close(view: CaseView, cmd: c.CloseCase) -> None:
@@ -264,9 +265,9 @@ def check_extend(view: CaseView, cmd: c.ExtendDeadline, now: datetime) -> None:
         raise _refuse("not_running", f"deadline {cmd.deadline_id} is {deadline.status.value}: it cannot be extended")
     if now >= deadline.due_at:
         # Already due: the timer records it missed; an extension comes before, not after.
-        raise _refuse("already_due", f"deadline {cmd.deadline_id} fell due at {deadline.due_at.isoformat()}")
+        raise _refuse("already_due", f"deadline {cmd.deadline_id} fell due at {quebec_text(deadline.due_at)}")
     if cmd.until <= deadline.due_at:
-        raise _refuse("not_later", f"an extension ends after the current due moment ({deadline.due_at.isoformat()})")
+        raise _refuse("not_later", f"an extension ends after the current due moment ({quebec_text(deadline.due_at)})")
 
 
 def check_supervisor_close(view: CaseView, cmd: c.SupervisorClose) -> None:

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from uuid import UUID, uuid5
 
 from domain.agreements.state import AgreementStatus
-from domain.clock import local_date
+from domain.clock import local_date, quebec_text
 from domain.disclosure import commands as c
 from domain.disclosure.legal_bases import Concept, Condition, DisclosureConfig, Law, LegalBasis
 from domain.disclosure.model import (
@@ -224,9 +224,9 @@ def _consent_path(ask: _Ask) -> _Path | _Obstacle:
     for x in consents:
         state = x.state_at(req.moment)
         if state is not ConsentState.VALID:
-            why = {ConsentState.EXPIRED: f"consent {x.consent_key} expired on {x.valid_until:%Y-%m-%d}",
+            why = {ConsentState.EXPIRED: f"consent {x.consent_key} expired on {quebec_text(x.valid_until)}",
                    ConsentState.WITHDRAWN: f"consent {x.consent_key} was withdrawn",
-                   ConsentState.NOT_YET_VALID: f"consent {x.consent_key} is valid from {x.valid_from:%Y-%m-%d}"}
+                   ConsentState.NOT_YET_VALID: f"consent {x.consent_key} is valid from {quebec_text(x.valid_from)}"}
             obstacles.append(_Obstacle(f"consent_{state.value}", why[state], art, rank=1))
             continue
         age = ask.age
