@@ -1,5 +1,8 @@
 """Activities of the entente workflow: load, decide (in the aggregate), save.
 
+Their inputs' moments carry a time zone (`AwareDatetime`): a naive one is refused when
+the input is read, never taken for local or UTC time.
+
 Each is idempotent. Commands carry a `command_id` (the workflow id and the
 Temporal update id): the aggregate remembers the ids it applied, so a retried
 activity finds its command already recorded and appends nothing. `advance`
@@ -9,10 +12,9 @@ records only what the calendar makes due, and nothing is due twice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 from temporalio import activity
 
 from activities.errors import refusals_are_final
@@ -23,19 +25,19 @@ from domain.agreements.state import AgreementPolicy, AgreementView
 
 class DraftInput(BaseModel):
     command: c.DraftAgreement
-    at: datetime
+    at: AwareDatetime
 
 
 class ExecuteInput(BaseModel):
     code: str
     command: c.AgreementCommand
-    at: datetime
+    at: AwareDatetime
     policy: AgreementPolicy | None = None  # the workflow's; None (older histories): the worker's
 
 
 class AdvanceInput(BaseModel):
     code: str
-    now: datetime
+    now: AwareDatetime
     policy: AgreementPolicy | None = None  # the workflow's; None (older histories): the worker's
 
 

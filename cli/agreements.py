@@ -19,16 +19,18 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from cli import client, render
-from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, reported
+from cli.display import Limit, limited, print_more
+from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, fail, reported
 from cli.templates import template as content_template
 from domain.agreements import commands as c
-from domain.agreements.model import AgreementContent, AgreementKind
+from domain.agreements.model import AgreementContent, AgreementKind, EntenteCode
 from domain.agreements.state import AgreementStatus, AgreementView, ReviewOutcome
 from domain.clock import QUEBEC, start_of
+from domain.values import MAX_COMMAND_BYTES
 from workflows.agreement import AgreementWorkflow
 
 app = typer.Typer(
@@ -48,7 +50,22 @@ OPTION_NAMES = {
     "notes": "--notes", "outcome": "--outcome", "signature_deadline": "--deadline",
 }
 
-CodeArg = Annotated[str, typer.Argument(metavar="CODE", help="Code of the entente, e.g. ENT-LAV-2025-01.")]
+def entente_code(value: str) -> str:
+    """The entente's code as the record spells it (`ent-lav-2026-01` is `ENT-LAV-2026-01`), for every
+    verb: a malformed code is refused here, in one line, before anything is read or sent."""
+    try:
+        code: str = _ENTENTE_CODE.validate_python(value)
+    except ValidationError:
+        fail(bad_input(f"CODE {value!r}: expected letters, digits, '.', '_' or '-' (e.g. ENT-LAV-2026-01)"))
+    return code
+
+
+_ENTENTE_CODE: TypeAdapter[str] = TypeAdapter(EntenteCode)
+CodeArg = Annotated[
+    str,
+    typer.Argument(metavar="CODE", callback=entente_code,
+                   help="Code of the entente, e.g. ENT-LAV-2025-01 (case does not matter)."),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 By = Annotated[
     str | None,
@@ -92,6 +109,9 @@ def _build(model: type[M], **fields: Any) -> M:
     try:
         return model.model_validate(fields)
     except ValidationError as err:
+        errors = err.errors()
+        if len(errors) == 1 and not errors[0]["loc"]:  # the whole command (its byte budget): one line
+            raise bad_input(errors[0]["msg"].removeprefix("Value error, ")) from None
         raise CliError(Exit.REFUSED, describe_validation(err, "options", OPTION_NAMES)) from None
 
 
@@ -99,6 +119,13 @@ def load_content(path: Path) -> AgreementContent:
     """Read and validate a content file; every invalid field is reported, nothing is sent."""
     if not path.is_file():
         raise bad_input(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_COMMAND_BYTES:
+        # Refused before it is read: recorded, it would block every later command on the entente.
+        raise bad_input(
+            f"{path} is {size:,} bytes; an entente command may not exceed {MAX_COMMAND_BYTES:,} bytes "
+            f"({MAX_COMMAND_BYTES // 1024} KiB)"
+        )
     text = path.read_text(encoding="utf-8")
     toml = path.suffix.lower() == ".toml"
     try:
@@ -276,16 +303,19 @@ def revoke(
 @app.command("list", epilog=EXIT_CODES_HELP)
 def list_(
     status: Annotated[AgreementStatus | None, typer.Option("--status", help="Only ententes with this status.")] = None,
+    limit: Limit = None,
     as_json: AsJson = False,
 ) -> None:
     """Every entente in the record, in the order they were drafted."""
     settings = client.load_settings()
     with reported(), client.ententes(settings) as e:
         views = [v for v in e.list() if status is None or v.status is status]
+    shown, left = limited(views, limit, as_json)
     if as_json:
-        render.emit_json([v.model_dump(mode="json") for v in views])
+        render.emit_json([v.model_dump(mode="json") for v in shown])
     else:
-        render.console.print(render.list_table(views))
+        render.console.print(render.list_table(shown, total=len(views)))
+        print_more(render.console, left)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -315,15 +345,17 @@ def show(
 
 
 @app.command(epilog=EXIT_CODES_HELP)
-def history(code: CodeArg, as_json: AsJson = False) -> None:
+def history(code: CodeArg, limit: Limit = None, as_json: AsJson = False) -> None:
     """Every event recorded for the entente, in order, from the record."""
     settings = client.load_settings()
     with reported(), client.ententes(settings) as e:
         rows = e.history(code)
+    shown, left = limited(rows, limit, as_json)
     if as_json:
-        render.emit_json(rows)
+        render.emit_json(shown)
     else:
-        render.console.print(render.history_table(code, rows))
+        render.console.print(render.history_table(code, shown, total=len(rows)))
+        print_more(render.console, left)
 
 
 @app.command(epilog=EXIT_CODES_HELP)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
@@ -95,6 +95,16 @@ ShortText = Annotated[
 
 Moment = Annotated[AwareDatetime, AfterValidator(_utc)]
 """An instant given by a caller: with its time zone, between 2000 and 2099, kept in UTC."""
+
+
+def _plausible_day(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError(f"{value.isoformat()} is not a plausible date (expected 2000–2099)")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_plausible_day)]
+"""A civil date given by a caller (an effective date, an end date): between 2000 and 2099."""
 
 
 def command_size(data: Any) -> int:

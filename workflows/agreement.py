@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.agreements import AdvanceInput, DraftInput, ExecuteInput
     from domain.agreements import commands as c
     from domain.agreements import rules
+    from domain.agreements.model import EntenteCode
     from domain.agreements.state import AgreementPolicy, AgreementView
     from domain.errors import DomainError
 
@@ -54,7 +55,7 @@ def workflow_id(code: str) -> str:
 
 
 class AgreementWorkflowInput(BaseModel):
-    code: str
+    code: EntenteCode  # normalised: `ent-lav-2026-01` and `ENT-LAV-2026-01` are one entente
     policy: AgreementPolicy = AgreementPolicy()
     view: AgreementView | None = None  # carried across continue-as-new
     # Years of life must not outgrow Temporal's history limits (51,200 events hard, warning at
@@ -142,11 +143,11 @@ class AgreementWorkflow:
 
     @workflow.update
     async def submit(self, cmd: c.SubmitForSignature) -> AgreementView:
-        return await self._execute(cmd, lambda v: rules.check_submit(v, cmd, workflow.now()))
+        return await self._execute(cmd, lambda v: rules.check_submit(v, cmd, workflow.now(), self.policy))
 
     @submit.validator
     def _validate_submit(self, cmd: c.SubmitForSignature) -> None:
-        self._check(lambda v: rules.check_submit(v, cmd, workflow.now()))
+        self._check(lambda v: rules.check_submit(v, cmd, workflow.now(), self.policy))
 
     @workflow.update
     async def sign(self, cmd: c.SignAgreement) -> AgreementView:
@@ -182,11 +183,11 @@ class AgreementWorkflow:
 
     @workflow.update
     async def renew(self, cmd: c.ProposeRenewal) -> AgreementView:
-        return await self._execute(cmd, lambda v: rules.check_renew(v, cmd, workflow.now()))
+        return await self._execute(cmd, lambda v: rules.check_renew(v, cmd, workflow.now(), self.policy))
 
     @renew.validator
     def _validate_renew(self, cmd: c.ProposeRenewal) -> None:
-        self._check(lambda v: rules.check_renew(v, cmd, workflow.now()))
+        self._check(lambda v: rules.check_renew(v, cmd, workflow.now(), self.policy))
 
     @workflow.update
     async def review(self, cmd: c.RecordReview) -> AgreementView:
@@ -198,11 +199,11 @@ class AgreementWorkflow:
 
     @workflow.update
     async def revoke(self, cmd: c.GiveRevocationNotice) -> AgreementView:
-        return await self._execute(cmd, lambda v: rules.check_revoke(v, cmd, workflow.now()))
+        return await self._execute(cmd, lambda v: rules.check_revoke(v, cmd, workflow.now(), self.policy))
 
     @revoke.validator
     def _validate_revoke(self, cmd: c.GiveRevocationNotice) -> None:
-        self._check(lambda v: rules.check_revoke(v, cmd, workflow.now()))
+        self._check(lambda v: rules.check_revoke(v, cmd, workflow.now(), self.policy))
 
     # ------------------------------------------------------------------ helpers
     def _check(self, rule: Rule) -> None:

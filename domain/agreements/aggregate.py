@@ -11,6 +11,7 @@ retried activity records nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -223,7 +224,7 @@ class Entente(Aggregate):
     def submit(self, cmd: c.SubmitForSignature, at: datetime, policy: AgreementPolicy) -> None:
         if self.already(cmd):
             return
-        rules.check_submit(self.view(), cmd, at)
+        rules.check_submit(self.view(), cmd, at, policy)
         deadline = cmd.signature_deadline or rules.default_signature_deadline(at, policy)
         self._submitted(deadline=deadline, by=cmd.by, at=at, command_id=cmd.command_id)
 
@@ -313,10 +314,10 @@ class Entente(Aggregate):
             reason=cmd.reason, by=cmd.by, at=at, command_id=cmd.command_id,
         )
 
-    def renew(self, cmd: c.ProposeRenewal, at: datetime) -> None:
+    def renew(self, cmd: c.ProposeRenewal, at: datetime, policy: AgreementPolicy | None = None) -> None:
         if self.already(cmd):
             return
-        rules.check_renew(self.view(), cmd, at)
+        rules.check_renew(self.view(), cmd, at, policy)
         current = self.contents[self.in_force_version or self.latest_version]
         renewed = current.model_copy(
             update={"duration": current.duration.model_copy(update={"end_date": cmd.end_date})}
@@ -362,10 +363,12 @@ class Entente(Aggregate):
         self.next_review_due = date.fromisoformat(next_due)
         self.applied.add(command_id)
 
-    def give_revocation_notice(self, cmd: c.GiveRevocationNotice, at: datetime) -> None:
+    def give_revocation_notice(
+        self, cmd: c.GiveRevocationNotice, at: datetime, policy: AgreementPolicy | None = None
+    ) -> None:
         if self.already(cmd):
             return
-        rules.check_revoke(self.view(), cmd, at)
+        rules.check_revoke(self.view(), cmd, at, policy)
         self._revocation_noticed(
             party_id=cmd.party_id, reason=cmd.reason, effective_date=cmd.effective_date.isoformat(), by=cmd.by,
             at=at, command_id=cmd.command_id,
@@ -384,15 +387,25 @@ class Entente(Aggregate):
     def advance(self, now: datetime, policy: AgreementPolicy) -> int:
         """Record every transition the calendar makes due at `now`; returns how many.
 
-        Idempotent: once recorded, a transition is no longer due.
+        Idempotent: once recorded, a transition is no longer due. Time only moves forward in the
+        record: each transition is dated at the moment it fell due, but never before the latest
+        moment the record already holds (what caused it), so a late wake-up or an effective date
+        already past records nothing that claims to predate the entente or its signatures.
         """
         recorded = 0
+        floor = rules.latest_moment(self.view())
         while (step := self._next_transition(now, policy)) is not None:
-            step()
+            due, record = step
+            at = max(due, floor)
+            record(at)
+            floor = at
             recorded += 1
         return recorded
 
-    def _next_transition(self, now: datetime, policy: AgreementPolicy) -> Any:
+    def _next_transition(
+        self, now: datetime, policy: AgreementPolicy
+    ) -> tuple[datetime, Callable[[datetime], None]] | None:
+        """The next transition due at `now`, as (the moment it fell due, how to record it at a moment)."""
         if self.status.ended:
             return None
         view = self.view()
@@ -400,35 +413,39 @@ class Entente(Aggregate):
         if p is not None and p.stage is ProposalStage.IN_SIGNATURE:
             assert p.signature_deadline is not None
             if now >= p.signature_deadline:
-                return lambda: self._deadline_missed(version=p.version, at=p.signature_deadline)
+                return p.signature_deadline, lambda at: self._deadline_missed(version=p.version, at=at)
             reminder = rules.reminder_moment(view, policy)
             if reminder is not None and now >= reminder:
                 pending = [x for x in self.contents[p.version].party_ids if not p.signed_by(x)]
-                return lambda: self._reminded(version=p.version, parties=pending, at=reminder)
+                return reminder, lambda at: self._reminded(version=p.version, parties=pending, at=at)
         effective = rules.effective_moment(view)
         if p is not None and effective is not None and now >= effective:
-            on = local_date(effective)
             if self.in_force_version is None:
                 interval = self.contents[p.version].follow_up.review_interval_months
-                return lambda: self._activated(version=p.version, on=on.isoformat(),
-                                               next_review=add_months(on, interval).isoformat(), at=effective)
-            return lambda: self._amendment_in_force(version=p.version, on=on.isoformat(), at=effective)
+                return effective, lambda at: self._activated(
+                    version=p.version, on=local_date(at).isoformat(),
+                    next_review=add_months(local_date(at), interval).isoformat(), at=at,
+                )
+            return effective, lambda at: self._amendment_in_force(
+                version=p.version, on=local_date(at).isoformat(), at=at
+            )
         if self.status is AgreementStatus.ACTIVE:
             if self.revocation is not None:
-                moment = start_of(self.revocation.effective_date)
+                # Never before the notice itself (a notice of 0 days may take effect today).
+                moment = max(start_of(self.revocation.effective_date), self.revocation.noticed_at)
                 if now >= moment:
-                    return lambda: self._revoked(at=moment)
+                    return moment, lambda at: self._revoked(at=at)
             expiry = rules.expiry_moment(view.content)
             if expiry is not None and now >= expiry:
-                return lambda: self._expired(at=expiry)
+                return expiry, lambda at: self._expired(at=at)
             if self.review_pending is None and self.next_review_due is not None:
                 moment = start_of(self.next_review_due)
                 if now >= moment:
                     due = self.next_review_due
-                    return lambda: self._review_due(due_on=due.isoformat(), at=moment)
+                    return moment, lambda at: self._review_due(due_on=due.isoformat(), at=at)
             escalation = rules.escalation_moment(view, policy)
             if escalation is not None and now >= escalation:
-                return lambda: self._review_escalated(level=self.review_escalations + 1, at=escalation)
+                return escalation, lambda at: self._review_escalated(level=self.review_escalations + 1, at=at)
         return None
 
     @event("SignatureReminderSent")

@@ -69,9 +69,9 @@ class Ententes:
             c.RefuseSignature: e.refuse,
             c.WithdrawFromAgreement: e.withdraw,
             c.ProposeAmendment: e.amend,
-            c.ProposeRenewal: e.renew,
+            c.ProposeRenewal: lambda cmd, at: e.renew(cmd, at, policy),
             c.RecordReview: lambda cmd, at: e.record_review(cmd, at, policy),
-            c.GiveRevocationNotice: e.give_revocation_notice,
+            c.GiveRevocationNotice: lambda cmd, at: e.give_revocation_notice(cmd, at, policy),
         }
 
     # ------------------------------------------------------------------ queries

@@ -5,22 +5,34 @@ refusal (malformed input never reaches a workflow); the rules in `rules.py`
 are the second (a well-formed command out of turn is refused with a reason).
 Every command carries `by` (who acts) and, once inside the engine,
 a `command_id` that makes its recording idempotent.
+
+At this first line: codes are normalised (`ent-lav-2026-01` is `ENT-LAV-2026-01`, party ids
+lower-case), free text refuses control characters and bidirectional overrides, every moment
+carries its time zone and every date lies between 2000 and 2099, and the whole command fits in
+`MAX_COMMAND_BYTES` (a larger one would be recorded and then block every later command on the
+entente at Temporal's payload limit). Whether a moment is plausible *for this entente* (a
+deadline after now and within the policy's maximum…) is a rule, in `rules.py`.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from domain.agreements.model import AgreementContent, Code, EntenteCode, Frozen, ShortText, Text
+from domain.agreements.model import AgreementContent, Code, Day, EntenteCode, Frozen, ShortText, Text
 from domain.agreements.state import ReviewOutcome
+from domain.values import Moment, check_command_size
 
 
 class Command(Frozen):
     by: ShortText = Field(description="who gives the command (user or system id)")
     command_id: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _within_budget(self) -> Command:
+        check_command_size(self.model_dump(mode="json"))
+        return self
 
 
 class DraftAgreement(Command):
@@ -37,7 +49,7 @@ class ReviseDraft(Command):
 
 class SubmitForSignature(Command):
     type: Literal["submit"] = "submit"
-    signature_deadline: datetime | None = None  # default: the policy's signature period
+    signature_deadline: Moment | None = None  # default: the policy's signature period
 
 
 class SignAgreement(Command):
@@ -69,7 +81,7 @@ class ProposeAmendment(Command):
 
 class ProposeRenewal(Command):
     type: Literal["renew"] = "renew"
-    end_date: date | None  # None: renewed without an end date
+    end_date: Day | None  # None: renewed without an end date
     reason: Text
 
 
@@ -83,14 +95,14 @@ class GiveRevocationNotice(Command):
     type: Literal["revoke"] = "revoke"
     party_id: Code
     reason: Text
-    effective_date: date
+    effective_date: Day
 
 
 class Advance(Command):
     """Time has passed: record whatever the calendar makes due (activation, review, expiry…)."""
 
     type: Literal["advance"] = "advance"
-    now: datetime
+    now: Moment
 
 
 AgreementCommand = Annotated[

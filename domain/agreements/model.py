@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.values import Code, EntenteCode, ShortText, Text
+from domain.values import Code, Day, EntenteCode, ShortText, Text
 
-__all__ = ["Code", "EntenteCode", "ShortText", "Text"]
+__all__ = ["Code", "Day", "EntenteCode", "ShortText", "Text"]
+
+# How many items each list of a version may hold: generous for the largest entente-cadre of a
+# region, small enough that a version stays far below a command's byte budget
+# (`domain.values.MAX_COMMAND_BYTES`), which bounds the whole document in the end.
+MAX_PARTIES = 60
+MAX_SERVICES = 100
+MAX_ITEMS = 50  # objectives, criteria, clienteles, purposes, items, measures, committee members…
+MAX_TERRITORIES = 100
+MAX_COMMITMENTS = 200
+MAX_ANNEXES = 30
+MAX_DEFINITIONS = 100
 
 
 class Frozen(BaseModel):
@@ -78,14 +88,14 @@ class Party(Frozen):
     name: ShortText
     type: OrganisationType
     mission: Text | None = None
-    territories: list[Code] = Field(default_factory=list)
+    territories: list[Code] = Field(default_factory=list, max_length=MAX_TERRITORIES)
 
 
 class AgreementObject(Frozen):
     """Section 4."""
 
     nature: Text
-    objectives: list[Text] = Field(default_factory=list)
+    objectives: list[Text] = Field(default_factory=list, max_length=MAX_ITEMS)
 
 
 class ServiceOffer(Frozen):
@@ -93,7 +103,7 @@ class ServiceOffer(Frozen):
 
     service: ServiceCode
     provider: Code
-    territories: list[Code] = Field(min_length=1)
+    territories: list[Code] = Field(min_length=1, max_length=MAX_TERRITORIES)
     description: Text | None = None
     annual_volume: int | None = Field(default=None, ge=0)
     hours: ShortText | None = None  # e.g. "24/7"
@@ -110,10 +120,10 @@ class Repondant(Frozen):
 class AccessModalities(Frozen):
     """Section 6: who may refer, through which channels, to whom."""
 
-    criteria: list[Text] = Field(default_factory=list)
-    may_refer: list[Code] = Field(default_factory=list)
-    channels: list[ReferralChannel] = Field(default_factory=list)
-    repondants: list[Repondant] = Field(default_factory=list)
+    criteria: list[Text] = Field(default_factory=list, max_length=MAX_ITEMS)
+    may_refer: list[Code] = Field(default_factory=list, max_length=MAX_PARTIES)
+    channels: list[ReferralChannel] = Field(default_factory=list, max_length=len(ReferralChannel))
+    repondants: list[Repondant] = Field(default_factory=list, max_length=MAX_COMMITMENTS)
     # An agreement may keep persons already followed by a specific program
     # with this provider rather than that program (seed 001, L1241-1243).
     overrides_specific_program: bool = False
@@ -123,9 +133,9 @@ class InformationSharing(Frozen):
     """Section 7: whether record information may be transferred, what, and how."""
 
     permitted: bool = False
-    purposes: list[ShortText] = Field(default_factory=list)
-    items: list[ShortText] = Field(default_factory=list)
-    security_measures: list[Text] = Field(default_factory=list)
+    purposes: list[ShortText] = Field(default_factory=list, max_length=MAX_ITEMS)
+    items: list[ShortText] = Field(default_factory=list, max_length=MAX_ITEMS)
+    security_measures: list[Text] = Field(default_factory=list, max_length=MAX_ITEMS)
 
     @model_validator(mode="after")
     def _measures_when_permitted(self) -> InformationSharing:
@@ -154,17 +164,24 @@ class Funding(Frozen):
 class FollowUp(Frozen):
     """Section 9: the comité de suivi and the review cadence."""
 
-    committee: list[ShortText] = Field(default_factory=list)
+    committee: list[ShortText] = Field(default_factory=list, max_length=MAX_ITEMS)
     review_interval_months: int = Field(default=12, ge=1, le=60)
     dispute_resolution: Text | None = None
     accountability: Text | None = None
 
 
 class Duration(Frozen):
-    """Section 10. No effective date: in force on the last signature."""
+    """Section 10. No effective date: in force on the last signature.
 
-    effective_date: date | None = None
-    end_date: date | None = None
+    An effective date is the earliest day the entente takes effect, never a back-dating: one
+    that has already passed when the last party signs means the entente takes effect at that
+    last signature (`Activated.on` is that day), and its review calendar starts there. Nothing
+    in the record claims to have happened before it was recorded, and an entente owes no review
+    for the time before it was signed. Dates lie between 2000 and 2099 (`Day`).
+    """
+
+    effective_date: Day | None = None
+    end_date: Day | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Duration:
@@ -192,21 +209,21 @@ class AgreementContent(Frozen):
     title: ShortText
     kind: AgreementKind
     preamble: Text | None = None  # 1
-    parties: list[Party] = Field(min_length=2)  # 2
-    agencies: list[ShortText] = Field(default_factory=list)  # 2
-    definitions: dict[str, Text] = Field(default_factory=dict)  # 3
+    parties: list[Party] = Field(min_length=2, max_length=MAX_PARTIES)  # 2
+    agencies: list[ShortText] = Field(default_factory=list, max_length=MAX_ITEMS)  # 2
+    definitions: dict[ShortText, Text] = Field(default_factory=dict, max_length=MAX_DEFINITIONS)  # 3
     object: AgreementObject  # 4
-    clienteles: list[Text] = Field(default_factory=list)  # 5
-    services: list[ServiceOffer] = Field(default_factory=list)  # 5
+    clienteles: list[Text] = Field(default_factory=list, max_length=MAX_ITEMS)  # 5
+    services: list[ServiceOffer] = Field(default_factory=list, max_length=MAX_SERVICES)  # 5
     teaching_and_research: Text | None = None  # 5
     access: AccessModalities = Field(default_factory=AccessModalities)  # 6
     information_sharing: InformationSharing = Field(default_factory=InformationSharing)  # 7
-    commitments: list[Commitment] = Field(default_factory=list)  # 8
+    commitments: list[Commitment] = Field(default_factory=list, max_length=MAX_COMMITMENTS)  # 8
     funding: Funding | None = None  # 8
     follow_up: FollowUp = Field(default_factory=FollowUp)  # 9
     duration: Duration = Field(default_factory=Duration)  # 10
     provisions: SpecialProvisions = Field(default_factory=SpecialProvisions)  # 11
-    annexes: list[Annex] = Field(default_factory=list)  # 13
+    annexes: list[Annex] = Field(default_factory=list, max_length=MAX_ANNEXES)  # 13
 
     @model_validator(mode="after")
     def _coherent(self) -> AgreementContent:

@@ -4,6 +4,12 @@ The aggregate calls them before recording anything, and the workflow's update
 validators call the very same functions, so a refused command is refused
 before it reaches Temporal's history *and* could never be recorded anyway.
 `now` always comes from the caller (`workflow.now()` or the command).
+
+Time only moves forward in the record: a calendar transition is never dated before
+what caused it (an effective date already past at the last signature means the
+entente takes effect at that signature), and a date a command names must be
+plausible for it (a deadline within the policy's maximum, an end or revocation
+date within the policy's horizon).
 """
 
 from __future__ import annotations
@@ -42,7 +48,23 @@ def check_revise(view: AgreementView, cmd: c.ReviseDraft) -> None:
         raise _refuse("kind_changed", "the type of an entente cannot change; draft a new entente instead")
 
 
-def check_submit(view: AgreementView, cmd: c.SubmitForSignature, now: datetime) -> None:
+def _horizon(now: datetime, policy: AgreementPolicy) -> date:
+    return add_months(local_date(now), 12 * policy.horizon_years)
+
+
+def _within_horizon(what: str, day: date, now: datetime, policy: AgreementPolicy) -> None:
+    horizon = _horizon(now, policy)
+    if day > horizon:
+        raise _refuse(
+            "date_implausible",
+            f"{what} {day} is more than {policy.horizon_years} years ahead (latest accepted: {horizon})",
+        )
+
+
+def check_submit(
+    view: AgreementView, cmd: c.SubmitForSignature, now: datetime, policy: AgreementPolicy | None = None
+) -> None:
+    policy = policy or AgreementPolicy()
     _not_ended(view)
     p = view.proposal
     if p is None or p.stage is not ProposalStage.DRAFTING:
@@ -52,8 +74,20 @@ def check_submit(view: AgreementView, cmd: c.SubmitForSignature, now: datetime) 
     end = content.duration.end_date
     if end is not None and end <= local_date(now):
         raise _refuse("ends_in_past", f"version {p.version} ends on {end}: it cannot be submitted")
-    if cmd.signature_deadline is not None and cmd.signature_deadline <= now:
-        raise _refuse("deadline_in_past", "the signature deadline must be in the future")
+    if end is not None:
+        _within_horizon("the end date", end, now, policy)
+    deadline = cmd.signature_deadline
+    if deadline is not None and deadline <= now:
+        raise _refuse(
+            "deadline_in_past",
+            f"the signature deadline must be in the future (given {deadline.isoformat()}, now {now.isoformat()})",
+        )
+    if deadline is not None and deadline > now + timedelta(days=policy.max_signature_period_days):
+        raise _refuse(
+            "date_implausible",
+            f"the signature deadline {deadline.isoformat()} is more than {policy.max_signature_period_days} "
+            "days ahead (the policy's maximum signature period)",
+        )
 
 
 def check_sign(view: AgreementView, cmd: c.SignAgreement) -> None:
@@ -121,7 +155,10 @@ def check_amend(view: AgreementView, cmd: c.ProposeAmendment) -> None:
         raise _refuse("kind_changed", "the type of an entente cannot change; draft a new entente instead")
 
 
-def check_renew(view: AgreementView, cmd: c.ProposeRenewal, now: datetime) -> None:
+def check_renew(
+    view: AgreementView, cmd: c.ProposeRenewal, now: datetime, policy: AgreementPolicy | None = None
+) -> None:
+    policy = policy or AgreementPolicy()
     _amendable(view)
     current_end = view.content.duration.end_date
     if cmd.end_date is not None:
@@ -129,6 +166,7 @@ def check_renew(view: AgreementView, cmd: c.ProposeRenewal, now: datetime) -> No
             raise _refuse("ends_in_past", "a renewal must end in the future")
         if current_end is not None and cmd.end_date <= current_end:
             raise _refuse("not_later", f"a renewal must end after the current end date ({current_end})")
+        _within_horizon("a renewal's end date", cmd.end_date, now, policy)
 
 
 def check_review(view: AgreementView, cmd: c.RecordReview, now: datetime, policy: AgreementPolicy) -> None:
@@ -145,7 +183,10 @@ def check_review(view: AgreementView, cmd: c.RecordReview, now: datetime, policy
             )
 
 
-def check_revoke(view: AgreementView, cmd: c.GiveRevocationNotice, now: datetime) -> None:
+def check_revoke(
+    view: AgreementView, cmd: c.GiveRevocationNotice, now: datetime, policy: AgreementPolicy | None = None
+) -> None:
+    policy = policy or AgreementPolicy()
     _not_ended(view)
     if view.status is not AgreementStatus.ACTIVE:
         raise _refuse("not_in_force", f"entente {view.code} is not in force ({view.status.value})")
@@ -164,6 +205,7 @@ def check_revoke(view: AgreementView, cmd: c.GiveRevocationNotice, now: datetime
             f"entente {view.code} requires {notice} days' notice: revocation can take effect "
             f"on {earliest} at the earliest, not {cmd.effective_date}",
         )
+    _within_horizon("a revocation's effective date", cmd.effective_date, now, policy)
 
 
 def default_signature_deadline(now: datetime, policy: AgreementPolicy) -> datetime:
@@ -196,13 +238,30 @@ def reminder_moment(view: AgreementView, policy: AgreementPolicy) -> datetime | 
 
 
 def effective_moment(view: AgreementView) -> datetime | None:
-    """When a fully signed proposal takes effect: its effective date, or its last signature."""
+    """When a fully signed proposal takes effect: its last signature, or its effective date if later.
+
+    An effective date already past at the last signature is not a back-dating: the version takes
+    effect at that signature, and its review calendar starts there (no review is owed for the time
+    before the entente existed).
+    """
     p, content = view.proposal, view.proposed_content
     if p is None or content is None or p.stage is not ProposalStage.SIGNED:
         return None
+    signed = max(s.at for s in p.signatures)
     if content.duration.effective_date is not None:
-        return start_of(content.duration.effective_date)
-    return max(s.at for s in p.signatures)
+        return max(start_of(content.duration.effective_date), signed)
+    return signed
+
+
+def latest_moment(view: AgreementView) -> datetime:
+    """The latest business moment the view holds: a calendar transition is never dated before it."""
+    moments: list[datetime | None] = [*(v.at for v in view.versions), *(r.decided_at for r in view.reviews)]
+    if view.revocation is not None:
+        moments.append(view.revocation.noticed_at)
+    p = view.proposal
+    if p is not None:
+        moments += [p.submitted_at, p.last_reminder_at, *(s.at for s in p.signatures)]
+    return max(m for m in moments if m is not None)
 
 
 def next_wakeup(view: AgreementView, policy: AgreementPolicy) -> datetime | None:

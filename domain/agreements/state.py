@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from domain.agreements.model import AgreementContent, AgreementKind, Frozen
 
@@ -106,6 +106,18 @@ class AgreementPolicy(Frozen):
     review_window_days: int = Field(default=60, ge=0, le=180)  # a review may be held this early
     review_grace_days: int = Field(default=30, ge=1, le=365)  # undone after this: escalation
     escalation_repeat_days: int = Field(default=30, ge=1, le=365)
+    # A deadline given with a submission may not lie further ahead than this: a year of signatures
+    # is already long; 2036 for 2026 is a typing error.
+    max_signature_period_days: int = Field(default=365, ge=1, le=730)
+    # No date an entente command names (an end date, a revocation's effective date) lies further
+    # ahead than this from the command's own moment.
+    horizon_years: int = Field(default=25, ge=1, le=75)
+
+    @model_validator(mode="after")
+    def _default_within_maximum(self) -> AgreementPolicy:
+        if self.signature_period_days > self.max_signature_period_days:
+            raise ValueError("the default signature period exceeds the maximum signature period")
+        return self
 
 
 class AgreementView(Frozen):
