@@ -75,9 +75,19 @@ class Ententes:
         }
 
     # ------------------------------------------------------------------ queries
+    def _id(self, code: str) -> UUID:
+        """The entente a code names, whatever its case: `ent-lav-2026-01` is `ENT-LAV-2026-01`. A code
+        recorded before codes were normalised (kept as typed) is still found under its own spelling."""
+        normal = code.strip().upper()
+        if normal != code and entente_id(normal) not in self.record.repository:
+            legacy = entente_id(code)
+            if legacy in self.record.repository:
+                return legacy
+        return entente_id(normal)
+
     def get(self, code: str, *, version: int | None = None) -> Entente:
         try:
-            entente: Entente = self.record.repository.get(entente_id(code), version=version)
+            entente: Entente = self.record.repository.get(self._id(code), version=version)
         except AggregateNotFoundError:
             raise NotFound(f"no entente with code {code}") from None
         return entente
@@ -102,7 +112,7 @@ class Ententes:
         return [self.view(code) for code in self.codes()]
 
     def history(self, code: str) -> builtins.list[dict[str, Any]]:
-        aggregate_id: UUID = entente_id(code)
+        aggregate_id = self._id(code)
         if aggregate_id not in self.record.repository:
             raise NotFound(f"no entente with code {code}")
         return [

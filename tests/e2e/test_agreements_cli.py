@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.templates import template
 from domain.agreements.model import AgreementContent, AgreementKind
-from domain.clock import start_of
+from domain.clock import add_days, local_date, quebec_text, start_of
 from domain.record import Record
 from tests.e2e.harness import Engine as CliEngine
 from tests.e2e.harness import cli_env
@@ -87,17 +87,21 @@ async def test_a_service_agreement_from_draft_to_amendment(engine: Engine) -> No
 
     drafted = await engine.run("draft", code, "--file", path, "--by", "marie.tremblay")
     assert (drafted.code, drafted.err) == (0, "")
-    assert drafted.out == f"{code}: brouillon\nversion 1 (initiale): redaction · signed 0/2\n"
+    assert drafted.out == f"{code}: brouillon\nversion 1 (initiale): rédaction · signed 0/2\n"
 
-    submitted = (await engine.ok("submit", code, "--deadline", "2099-06-30", "--json")).json()
+    # The last day to sign, two months ahead (a deadline more than a year ahead is implausible).
+    last_day = add_days(local_date(datetime.now(UTC)), 60)
+    submitted = (await engine.ok("submit", code, "--deadline", last_day.isoformat(), "--json")).json()
     assert submitted["status"] == "en_signature"
-    assert submitted["proposal"]["signature_deadline"] == "2099-07-01T04:00:00Z"  # midnight in Québec (EDT)
+    closes = start_of(add_days(last_day, 1))  # midnight in Québec after the last day
+    assert submitted["proposal"]["signature_deadline"] == closes.isoformat()  # UTC, with its offset
 
     first = await engine.ok("sign", code, "--party", "cisss-laval", "--version", "1",
                             "--signatory", "Julie Roy", "--title", "Présidente-directrice générale")
     assert first.out == (
-        f"{code}: en_signature\n"
-        "version 1 (initiale): en_signature · signed 1/2 · awaiting cc-laval · deadline 2099-07-01 00:00\n"
+        f"{code}: en signature\n"
+        "version 1 (initiale): en signature · signed 1/2 · awaiting cc-laval · "
+        f"deadline {quebec_text(closes)}\n"
     )
     last = (await engine.ok("sign", code, "--party", "cc-laval", "--version", "1",
                             "--signatory", "Luc Côté", "--json")).json()
@@ -110,7 +114,7 @@ async def test_a_service_agreement_from_draft_to_amendment(engine: Engine) -> No
     listed = (await engine.ok("list", "--json")).json()
     assert [(v["code"], v["status"], v["in_force_version"]) for v in listed] == [(code, "en_vigueur", 1)]
     table = (await engine.ok("list", "--status", "en_vigueur")).out
-    assert code in table and "entente_service" in table and "2/2" in table and view["next_review_due"] in table
+    assert code in table and "entente de service" in table and "2/2" in table and view["next_review_due"] in table
     assert "(0)" in (await engine.ok("list", "--status", "brouillon")).out
 
     shown = (await engine.ok("show", code, "--json")).json()
@@ -120,8 +124,8 @@ async def test_a_service_agreement_from_draft_to_amendment(engine: Engine) -> No
     due = shown["view"]["next_review_due"]
     assert shown["workflow"]["next_wakeup"] == start_of(date.fromisoformat(due)).isoformat()
     text = (await engine.ok("show", code)).out
-    assert "en_vigueur" in text and "Julie Roy" not in text  # no open proposal: parties "signed version 1"
-    assert "signed version 1" in text and f"running · next wake-up {due} 00:00" in text
+    assert "en vigueur" in text and "Julie Roy" not in text  # no open proposal: parties "signed version 1"
+    assert "signed version 1" in text and f"running · next wake-up {quebec_text(start_of(date.fromisoformat(due)))}" in text
 
     history = (await engine.ok("history", code, "--json")).json()
     assert [h["event"] for h in history] == ["Drafted", "SubmittedForSignature", "Signed", "Signed", "Activated"]
@@ -140,8 +144,8 @@ async def test_a_service_agreement_from_draft_to_amendment(engine: Engine) -> No
                                 "--reason", "Volume annuel revu par le comité de suivi")
     assert proposed.code == 0, proposed
     assert proposed.out.splitlines()[:2] == [
-        f"{code}: en_vigueur · version 1 in force since {view['activated_on']}",
-        "version 2 (modification): redaction · signed 0/2",
+        f"{code}: en vigueur · version 1 in force since {view['activated_on']}",
+        "version 2 (modification): rédaction · signed 0/2",
     ]
 
     changes = (await engine.ok("diff", code, "1", "2", "--json")).json()

@@ -22,7 +22,7 @@ def test_an_entente_loaded_from_its_snapshot_equals_the_one_replayed_from_events
     record = Record(store_env)
     ententes = Ententes(record, AgreementPolicy(reminder_interval_days=1))
     ententes.draft(c.DraftAgreement(by="s", code="SNAP", content=service_agreement(effective=None), command_id="d"), T0)
-    ententes.execute("SNAP", c.SubmitForSignature(by="s", command_id="s", signature_deadline=T0 + timedelta(days=400)),
+    ententes.execute("SNAP", c.SubmitForSignature(by="s", command_id="s", signature_deadline=T0 + timedelta(days=360)),
                      T0)
     for day in (150, 250, 320):  # three saves, crossing snapshot versions 100, 200 and 300
         ententes.advance("SNAP", T0 + timedelta(days=day, hours=1))
