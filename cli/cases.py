@@ -28,11 +28,13 @@ from temporalio.common import WorkflowIDConflictPolicy
 from cli import render
 from cli import render_cases as rc
 from cli.client import WorkflowAnswer, _within, ask_workflow, load_settings, open_client, update_or_explain
+from cli.display import Limit, limited, print_more
 from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, refused, reported
+from cli.templates import case_template, without_comments
 from domain.clock import QUEBEC, start_of
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
-from domain.crisis.model import TeamRef, new_case_code
+from domain.crisis.model import IntakeService, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.errors import NotFound
 from domain.record import Record
@@ -278,6 +280,7 @@ def list_(
     since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="Only cases opened since.")] = None,
     closed: Annotated[bool, typer.Option("--closed", help="Closed cases instead (from the record).")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Open cases and closed ones.")] = False,
+    limit: Limit = None,
     as_json: AsJson = False,
 ) -> None:
     """Open cases from Temporal's visibility (filters combine); --closed / --all read closed ones from the record."""
@@ -295,11 +298,13 @@ def list_(
         if closed or all_:
             rows += _closed_rows(settings, stage, team, territory, holder, overdue, moment)
     rows.sort(key=lambda r: (r.opened_at or now, r.code))
+    shown, left = limited(rows, limit, as_json)
     if as_json:
-        render.emit_json([r.as_json(now) for r in rows])
+        render.emit_json([r.as_json(now) for r in shown])
     else:
         title = "Closed crisis cases" if closed else ("Crisis cases" if all_ else "Open crisis cases")
-        render.console.print(rc.list_table(rows, now, title))
+        render.console.print(rc.list_table(shown, now, title, total=len(rows)))
+        print_more(render.console, left)
 
 
 def _closed_rows(
@@ -345,18 +350,29 @@ def show(code: CaseArg, as_json: AsJson = False) -> None:
 
 
 @app.command(epilog=CASES_HELP)
-def history(code: CaseArg, as_json: AsJson = False) -> None:
+def history(code: CaseArg, limit: Limit = None, as_json: AsJson = False) -> None:
     """Every event recorded for the case, in order, personal content masked."""
     settings = load_settings()
     with reported(), crisis_cases(settings) as cases:
         rows = cases.history(code)
+    shown, left = limited(rows, limit, as_json)
     if as_json:
-        render.emit_json(rows)
+        render.emit_json(shown)
     else:
-        render.console.print(rc.history_table(code, rows))
+        render.console.print(rc.history_table(code, shown, total=len(rows)))
+        print_more(render.console, left)
 
 
 # ---------------------------------------------------------------------- writing
+@app.command(epilog=CASES_HELP)
+def template(
+    kind: Annotated[IntakeService, typer.Option("--kind", help="Who takes the call or request.")]
+    = IntakeService.INFO_SOCIAL,
+) -> None:
+    """Print an intake (JSON, each field explained by a `// field` comment) that `open --file` accepts as is."""
+    render.emit_json(case_template(kind))
+
+
 @app.command("open", epilog=CASES_HELP)
 def open_(
     file: Annotated[Path, typer.Option("--file", "-f", help="Intake (JSON): the fields of an OpenCase command.")],
@@ -365,7 +381,7 @@ def open_(
     """Open a case from an intake file; a fresh opaque code is made when the file gives none."""
     settings = load_settings()
     with reported():
-        data = _fill(_read_json(file), by, org)
+        data = _fill(without_comments(_read_json(file)), by, org)
         data.setdefault("case_code", new_case_code())
         try:
             cmd = c.OpenCase.model_validate(data)
