@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from cli import audit_export, audit_render
+from cli.display import Limit, limited, print_more
 from cli.errors import CliError, Exit, bad_input, describe_validation, fail, refused, reported
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
@@ -224,15 +225,18 @@ def replay(
 @app.command(epilog=AUDIT_EXIT_CODES)
 def register(
     person: Annotated[str, typer.Option("--person", metavar="SUBJECT_ID", help="The person's opaque id.")],
+    limit: Limit = None,
     as_json: AsJson = False,
 ) -> None:
     """The register entries about one person, as they obtain them (LSSSS 27.2 / LRSSS 265 with s. 18)."""
     with reported(), _record() as record:
         entries = Disclosures(record).entries_about(person)
+    shown, left = limited(entries, limit, as_json)
     if as_json:
-        sys.stdout.write(audit_render.dumps([e.model_dump(mode="json") for e in entries]))
+        sys.stdout.write(audit_render.dumps([e.model_dump(mode="json") for e in shown]))
     else:
-        audit_render.console.print(audit_render.register_table(person, entries))
+        audit_render.console.print(audit_render.register_table(person, shown, total=len(entries)))
+        print_more(audit_render.console, left)
 
 
 def access_log(record: Record, person: str | None, actor: str | None, since: datetime | None,
@@ -252,7 +256,7 @@ def accesses(
         str | None, typer.Option("--person", metavar="SUBJECT_ID", help="Only about this person.")
     ] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Only by this reader.")] = None,
-    since: Since = None, until: Until = None, as_json: AsJson = False,
+    since: Since = None, until: Until = None, limit: Limit = None, as_json: AsJson = False,
 ) -> None:
     """Every recorded access, allowed or refused: who, about whom, when, for what, on which basis."""
     with reported():
@@ -260,14 +264,16 @@ def accesses(
         end = parse_moment(until, "--until", day_end=True) if until else None
         with _record() as record:
             rows = access_log(record, person, actor, start, end)
+    shown, left = limited(rows, limit, as_json)
     if as_json:
-        sys.stdout.write(audit_render.dumps(rows))
+        sys.stdout.write(audit_render.dumps(shown))
     else:
-        audit_render.console.print(audit_render.accesses_table(rows))
+        audit_render.console.print(audit_render.accesses_table(shown, total=len(rows)))
+        print_more(audit_render.console, left)
 
 
 @app.command(epilog=AUDIT_EXIT_CODES)
-def exceptions(since: Since = None, until: Until = None, as_json: AsJson = False) -> None:
+def exceptions(since: Since = None, until: Until = None, limit: Limit = None, as_json: AsJson = False) -> None:
     """Emergency disclosures and their reviews, communications without consent by basis, refusals, and any
     use of an expired or withdrawn consent (which must be none: exit 1 otherwise)."""
     now = datetime.now(UTC)
@@ -278,9 +284,9 @@ def exceptions(since: Since = None, until: Until = None, as_json: AsJson = False
             report = Disclosures(record).exceptions(now, since=start, until=end)
     data = audit_render.exceptions_data(report, now, start, end)
     if as_json:
-        sys.stdout.write(audit_render.dumps(data))
+        sys.stdout.write(audit_render.dumps(audit_render.limit_exceptions(data, limit, as_json=True)))
     else:
-        audit_render.show_exceptions(data)
+        audit_render.show_exceptions(audit_render.limit_exceptions(data, limit, as_json=False))
     raise typer.Exit(0 if data["expired_or_withdrawn_consent_uses"] == 0 else 1)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from cli.display import cell, label, printable, when
+from cli.display import cell, label, limited, print_more, printable, when
 from cli.render import console
 from cli.render import jsonable as _jsonable
 from domain.audit.entente_reads import EntenteRead
@@ -204,8 +204,22 @@ def exceptions_data(report: ExceptionReport, now: datetime, since: datetime | No
     })
 
 
+def limit_exceptions(data: dict[str, Any], limit: int | None, *, as_json: bool) -> dict[str, Any]:
+    """The emergencies and refusals lists cut to `limit` (see `cli.display.limited`); the counts of
+    what was left out under `left_out`, for the tables' last lines. Every other figure stays whole."""
+    out = dict(data)
+    left_out = {}
+    for key in ("emergencies", "refusals"):
+        out[key], left_out[key] = limited(data[key], limit, as_json)
+    if not as_json:
+        out["left_out"] = left_out
+    return out
+
+
 def show_exceptions(data: dict[str, Any]) -> None:
-    emergencies = Table(title=f"Emergency disclosures ({len(data['emergencies'])}) — LSSSS 19.0.1 / LRSSS 74")
+    left_out = data.get("left_out", {})
+    n_emergencies = len(data["emergencies"]) + left_out.get("emergencies", 0)
+    emergencies = Table(title=f"Emergency disclosures ({n_emergencies}) — LSSSS 19.0.1 / LRSSS 74")
     for col in ("occurred", "person", "discloser", "recipient", "basis", "items", "review due", "review"):
         emergencies.add_column(col, overflow="fold")
     overdue = set(data["overdue_reviews"])
@@ -218,19 +232,21 @@ def show_exceptions(data: dict[str, Any]) -> None:
                             _cell(e["basis_code"]), _cell(e["items"]),
                             _cell(datetime.fromisoformat(e["review_due"])), _cell(review))
     console.print(emergencies)
+    print_more(console, left_out.get("emergencies", 0))
     bases = Table(title="Communications without consent, by legal basis")
     bases.add_column("basis")
     bases.add_column("count", justify="right")
     for code, n in data["without_consent_by_basis"].items():
         bases.add_row(_cell(code), _cell(n))
     console.print(bases)
-    refusals = Table(title=f"Refusals ({len(data['refusals'])})")
+    refusals = Table(title=f"Refusals ({len(data['refusals']) + left_out.get('refusals', 0)})")
     for col in ("notified", "person", "actor", "role", "article", "code"):
         refusals.add_column(col, overflow="fold")
     for r in data["refusals"]:
         refusals.add_row(_cell(datetime.fromisoformat(r["notified_at"])), _cell(r["subject_id"]),
                          _cell(r["actor_id"]), _cell(label(Role, r["role"])), _cell(r["article"]), _cell(r["code"]))
     console.print(refusals)
+    print_more(console, left_out.get("refusals", 0))
     console.print(Text(f"pending reviews: {len(data['pending_reviews'])} (overdue: {len(overdue)})"))
     n = data["expired_or_withdrawn_consent_uses"]
     which = "" if n == 0 else f" — {', '.join(data['expired_consent_uses'])}"

@@ -15,8 +15,10 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import typer
+from rich.console import Console
 from rich.text import Text
 
 from domain.agreements.model import AgreementKind, OrganisationType
@@ -24,6 +26,7 @@ from domain.agreements.state import AgreementStatus, ProposalPurpose, ProposalSt
 from domain.clock import quebec_text
 from domain.crisis.model import (
     CandidateKind,
+    ClosureKind,
     CrisisType,
     IntakeService,
     InterventionOutcome,
@@ -35,7 +38,7 @@ from domain.crisis.model import (
 from domain.crisis.state import AttemptStatus, CaseStage, DeadlineStatus, ReferralStatus
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind, Role
-from domain.standards.config import UrgencyLevel
+from domain.standards.config import ClockEvent, UrgencyLevel
 
 T = TypeVar("T")
 
@@ -107,7 +110,20 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
                     "programme_specifique": "programme spécifique"},
     InterventionOutcome: {"crise_desamorcee": "crise désamorcée", "urgence_hospitaliere": "urgence hospitalière",
                           "hebergement_crise": "hébergement de crise", "application_p38": "application P-38.001"},
+    ClosureKind: {"fermeture_telephonique": "fermeture au téléphone", "crise_resolue": "crise résolue",
+                  "service_rejoint": "service rejoint", "fermeture_superviseur": "fermeture par un superviseur"},
     ReferralMeasure: {"reference_personnalisee": "référence personnalisée", "accompagnement": "accompagnement"},
+    ClockEvent: {"appel_recu": "appel reçu", "appel_repondu": "appel répondu",
+                 "demande_en_personne": "demande en personne", "demande_telephonique": "demande téléphonique",
+                 "demande_recue": "demande reçue", "premier_contact": "premier contact",
+                 "retour_appel": "retour d'appel", "analyse_completee": "analyse complétée",
+                 "urgence_identifiee": "urgence identifiée", "urgence_traitee": "urgence traitée",
+                 "intervention_demandee": "intervention demandée", "arrivee_equipe": "arrivée de l'équipe",
+                 "equipe_sollicitee": "équipe sollicitée", "reponse_equipe": "réponse de l'équipe",
+                 "contact_prevu": "contact prévu", "contact_fait": "contact fait",
+                 "reference_envoyee": "référence envoyée", "reference_decidee": "référence décidée",
+                 "demande_acceptee": "demande acceptée", "personne_rejointe": "personne rejointe",
+                 "suivi_amorce": "suivi amorcé"},
     Outcome: {"autorise": "autorisé", "partiel": "partiel", "refuse": "refusé"},
     Role: {"usager": "usager", "intervenant": "intervenant", "superviseur": "superviseur", "auditeur": "auditeur",
            "organisme_partenaire": "organisme partenaire", "chercheur": "chercheur", "heritier": "héritier",
@@ -131,6 +147,11 @@ def label(kind: type[StrEnum], value: StrEnum | str | None) -> str:
 # ---------------------------------------------------------------------- long listings
 DEFAULT_LIMIT = 50
 
+Limit = Annotated[int | None, typer.Option(
+    "--limit", min=0, metavar="N",
+    help=f"Show at most N rows (tables: {DEFAULT_LIMIT} unless given; 0: all; --json: all unless given).",
+)]
+
 
 def limited(rows: Sequence[T], limit: int | None, as_json: bool) -> tuple[list[T], int]:
     """The rows to show and how many are left out. Tables show `DEFAULT_LIMIT` unless told;
@@ -144,3 +165,10 @@ def limited(rows: Sequence[T], limit: int | None, as_json: bool) -> tuple[list[T
 def more_line(left_out: int) -> str | None:
     """The last line under a table that was cut, or None when nothing was left out."""
     return f"… {left_out} more (use --limit)" if left_out else None
+
+
+def print_more(console: Console, left_out: int) -> None:
+    """Print the last line under a cut table, if it was cut."""
+    line = more_line(left_out)
+    if line is not None:
+        console.print(Text(line))

@@ -30,7 +30,7 @@ from domain.crisis.model import (
 )
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, Deadline, DeadlineStatus, ReferralStatus
 from domain.standards.compliance import ComplianceFigures
-from domain.standards.config import StandardsConfig, Timing, UrgencyLevel
+from domain.standards.config import ClockEvent, StandardsConfig, Timing, UrgencyLevel
 from workflows.crisis import current_team, overdue
 
 _cell = cell
@@ -290,6 +290,9 @@ def _rule(config: StandardsConfig, standard_id: str) -> str:
     return "by follow-up plan"
 
 
+SET_BY = {"ministere": "the ministry (MSSS standard)", "region": "the region (regional default)"}
+
+
 def standards_tables(config: StandardsConfig, source: str) -> None:
     head = Table(title=f"Access standards in force — region {config.region}", show_header=False)
     head.add_column("field", style="bold")
@@ -298,13 +301,16 @@ def standards_tables(config: StandardsConfig, source: str) -> None:
     head.add_row("« immédiat »", _cell(f"{config.immediate_minutes} min"))
     head.add_row("meeting caps", _cell(", ".join(f"{k}: {v}" for k, v in sorted(config.meeting_caps.items()))))
     console.print(head)
+    # Where each figure comes from (`reference`: the document and its lines) is for `--json`; people read
+    # whose figure it is.
     table = Table(title=f"Standards ({len(config.standards)})")
-    for col in ("id", "label", "clock", "deadline", "target", "source", "reference"):
+    for col in ("id", "label", "clock", "deadline", "target", "set by"):
         table.add_column(col, overflow="fold")
     for sid, std in config.standards.items():
-        table.add_row(_cell(sid), _cell(std.label), _cell(f"{std.starts_on.value} → {std.stops_on.value}"),
+        clock = f"{label(ClockEvent, std.starts_on)} → {label(ClockEvent, std.stops_on)}"
+        table.add_row(_cell(sid), _cell(std.label), _cell(clock),
                       _cell(_rule(config, sid)), _cell(f"{std.target_ratio:.0%}" if std.target_ratio else None),
-                      _cell(std.source), _cell(std.reference))
+                      _cell(SET_BY[std.source]))
     console.print(table)
     urgency = Table(title="Urgency scale")
     for col in ("level", "label", "urgent", "within"):
@@ -312,7 +318,8 @@ def standards_tables(config: StandardsConfig, source: str) -> None:
     for level, rule in config.urgency.items():
         within = f"{config.immediate_minutes} min (immédiat)" if rule.immediate else (
             duration(rule.within) if rule.within else None)
-        urgency.add_row(_cell(level.value), _cell(rule.label), _cell("yes" if rule.urgent else "no"), _cell(within))
+        urgency.add_row(_cell(label(UrgencyLevel, level)), _cell(rule.label), _cell("yes" if rule.urgent else "no"),
+                        _cell(within))
     console.print(urgency)
     plans = Table(title="Post-crisis follow-up plans")
     for col in ("plan", "label", "contacts (due after start, window)"):

@@ -1,4 +1,4 @@
-"""Realistic starting points for `arrimage agreements template --kind …`.
+"""Realistic starting points for `arrimage agreements template --kind …` and `arrimage cases template`.
 
 Each is a complete, valid content file (the 13-section outline of the 2006 Cadre de
 référence): edit names, volumes and dates, then `draft`. No effective date: the
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.agreements.model import AgreementContent, AgreementKind
+from domain.crisis.model import IntakeService
 
 CISSS = {
     "party_id": "cisss-laval",
@@ -182,3 +183,78 @@ TEMPLATES: dict[AgreementKind, dict[str, Any]] = {
 def template(kind: AgreementKind) -> dict[str, Any]:
     """A complete content file for `kind`, validated and with every section spelled out."""
     return AgreementContent.model_validate(TEMPLATES[kind]).model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------- crisis intakes
+COMMENT = "//"  # keys starting with it are comments: `cases open` drops them before validating
+
+
+def without_comments(data: Any) -> Any:
+    """The intake as the command model reads it: every key starting with `//` dropped, at any depth."""
+    if isinstance(data, dict):
+        return {k: without_comments(v) for k, v in data.items() if not str(k).startswith(COMMENT)}
+    if isinstance(data, list):
+        return [without_comments(v) for v in data]
+    return data
+
+
+_RISKS = {
+    "// suicide": "risque suicidaire: non_evalue, absent, faible, modere, eleve",
+    "suicide": "modere",
+    "// dangerousness": "potentiel de dangerosité (same scale)",
+    "dangerousness": "faible",
+    "// decompensation": "risque de décompensation (same scale)",
+    "decompensation": "non_evalue",
+}
+
+_INTAKE_SERVICE = {
+    IntakeService.INFO_SOCIAL: ("cisss-laval", "telephone", "the CSSS/CISSS itself, for its Info-Social 8-1-1"),
+    IntakeService.AAOR: ("cisss-laval", "en_personne", "the CSSS/CISSS itself, for its AAOR desk"),
+    IntakeService.PARTNER: ("cc-laval", "telephone",
+                            "the partner organisation; it needs an entente in force with the CSSS covering "
+                            "mobile crisis intervention in the territory"),
+}
+
+
+def case_template(service: IntakeService) -> dict[str, Any]:
+    """An intake for `arrimage cases open --file`, each field preceded by a `// field` comment saying
+    what it holds and its codes. Accepted as is: the comments are dropped before validation."""
+    actor, mode, who = _INTAKE_SERVICE[service]
+    return {
+        "//": "Intake for `arrimage cases open --file THIS.json`. Keys starting with // are comments (ignored). "
+              "Codes only outside `personal`: never a name, a health-card number or an address.",
+        "// responsible_org": "code of the CSSS/CISSS responsible for the territory",
+        "responsible_org": "cisss-laval",
+        "// territory": "code of the territory (RLS) where the person is",
+        "territory": "laval",
+        "// actor_org": f"your organisation: {who}; leave it out to take --org or $ARRIMAGE_ORG",
+        "actor_org": actor,
+        "// subject_id": "the person's opaque id in your system (8 to 64 letters, digits, '.', '_', '-')",
+        "subject_id": "usager-00000001",
+        "intake": {
+            "// service": "who takes the call or request: info_social, aaor, partenaire",
+            "service": service.value,
+            "// request_mode": "telephone or en_personne (AAOR: 2 h in person, 24 h by phone)",
+            "request_mode": mode,
+            "// crisis_type": "psychosociale, suicidaire, psychiatrique, violence_conjugale, agression_sexuelle, "
+                              "autre",
+            "crisis_type": "psychosociale",
+            "// urgency": "immediat, urgent (4 h), semi_urgent (24 h), non_urgent (see `arrimage standards`)",
+            "urgency": "urgent",
+            "// risks": "risk estimates at intake",
+            "risks": _RISKS,
+            "// face_to_face_needed": "true when an intervention in the community is judged necessary "
+                                      "(a mobile team is then asked)",
+            "face_to_face_needed": True,
+            "// p38_considered": "true when coercive measures under the Loi P-38.001 are considered",
+            "p38_considered": False,
+        },
+        "// personal": "the reason in words and your own reference: encrypted, never shown in lists or history",
+        "personal": {"reason": "[À REMPLIR] motif de l'appel, en quelques mots"},
+        "// received_at": "optional: when the call or request arrived (ISO date-time; Québec time without an "
+                          "offset); default: the opening",
+        "// first_contact_at": "optional: when the person was first reached; default: the opening",
+        "// awaiting_first_contact": "optional: true when nobody has reached the person yet (a message left)",
+        "// case_code": "optional: leave out, a fresh opaque code is made",
+        "// by": "optional: who opens it; default --by, $ARRIMAGE_USER or your login",
+    }

@@ -75,7 +75,7 @@ def check_open(
             raise _refuse(
                 "no_agreement",
                 f"{cmd.actor_org} has no entente in force with {cmd.responsible_org} to refer mobile crisis "
-                f"interventions in {cmd.territory} (seed 001 L1172-1173)",
+                f"interventions in {cmd.territory} (Orientations ministérielles, services sociaux généraux)",
             )
         return found
     _party(cmd, cmd.responsible_org, f"intake at {cmd.intake.service.value}")
@@ -105,7 +105,8 @@ def check_request_mobile(view: CaseView, cmd: c.RequestMobileIntervention) -> No
     if not view.intake.face_to_face_needed:
         raise _refuse(
             "face_to_face_not_needed",
-            "the intake did not judge an intervention in the community necessary (seed 001 L1236-1239)",
+            "the intake did not judge an intervention in the community necessary "
+            "(Orientations ministérielles, services sociaux généraux)",
         )
     for team in cmd.csss_teams:
         if team.org_id != view.responsible_org:
@@ -247,7 +248,7 @@ def check_reassign(view: CaseView, cmd: c.Reassign) -> None:
         raise _refuse(
             "not_a_candidate",
             f"{cmd.team.team_id} is neither a team of {view.responsible_org} nor an organisation with an entente "
-            "in force for this territory (seed 001 L1181-1184)",
+            "in force for this territory (Orientations ministérielles, services sociaux généraux)",
         )
     current = view.pending_attempt.candidate.team if view.pending_attempt else (
         view.intervention.team if view.intervention else None

@@ -134,7 +134,8 @@ class UrgencyRule(Frozen):
             raise ValueError("an urgent level is either immediate or has a `within` duration")
         elif self.within is not None and not timedelta(0) < self.within <= timedelta(hours=24):
             # « de façon immédiate ou au plus tard dans les 24 heures » (seed 001 L787-788, L1492-1493, L1738-1739)
-            raise ValueError("an urgent situation is handled within 24 hours at the latest (seed 001 L787-788)")
+            raise ValueError("an urgent situation is handled within 24 hours at the latest "
+                             "(Orientations ministérielles, services sociaux généraux)")
         return self
 
 

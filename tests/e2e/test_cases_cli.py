@@ -118,8 +118,8 @@ async def test_a_supervisor_follows_and_acts_on_cases(engine: Engine) -> None:
 
     closed = await engine.ok("cases", "act", quick, "--org", CSSS, "--file", engine.write("phone.json", {
         "type": "close_at_phone", "disposition": "crise_stabilisee", "reason": "Crise désamorcée au téléphone"}))
-    assert closed.out.splitlines() == [f"{quick}: fermee · holder —",
-                                       "closed (fermeture_telephonique) by superviseure: crise_stabilisee: "
+    assert closed.out.splitlines() == [f"{quick}: fermée · holder —",
+                                       "closed (fermeture au téléphone) by superviseure: crise_stabilisee: "
                                        "Crise désamorcée au téléphone"]
     requested = (await engine.ok("cases", "act", late, "--org", CSSS, "--json", "--file", engine.write(
         "mobile.json", {"type": "request_mobile", "csss_teams": [
@@ -177,7 +177,7 @@ async def test_a_supervisor_follows_and_acts_on_cases(engine: Engine) -> None:
     extended = (await engine.ok("cases", "extend", late, "--deadline", "crise.urgence", "--until", "+3h",
                                 "--reason", "Équipe retenue par une autre urgence", "--org", CSSS, "--json")).json()
     urgence = next(d for d in extended["deadlines"] if d["deadline_id"] == "crise.urgence")
-    assert urgence["status"] == "prolonge" and urgence["original_due_at"] == due.isoformat().replace("+00:00", "Z")
+    assert urgence["status"] == "prolonge" and urgence["original_due_at"] == due.isoformat()
     assert timedelta(hours=2) < datetime.fromisoformat(urgence["due_at"]) - datetime.now(UTC) <= timedelta(hours=3)
     assert urgence["extensions"][0]["reason"] == "Équipe retenue par une autre urgence"
 
@@ -189,7 +189,7 @@ async def test_a_supervisor_follows_and_acts_on_cases(engine: Engine) -> None:
     assert reassigned["stage"] == "transfert" and reassigned["intervention"] is None
 
     done = await engine.ok("cases", "close", late, "--org", CSSS, "--reason", "Personne hébergée chez un proche")
-    assert done.out.splitlines()[0] == f"{late}: fermee · holder —"
+    assert done.out.splitlines()[0] == f"{late}: fermée · holder —"
     again = await engine.run("cases", "close", late, "--org", CSSS, "--reason", "encore")
     assert (again.code, again.err) == (2, f"refused [case_closed]: case {late} is closed: it accepts no command\n")
     assert (await engine.events(late))[-4:] == ["DeadlineExtended", "Reassigned", "TeamAsked", "CaseClosed"]

@@ -651,7 +651,7 @@ async def test_an_intervention_in_the_community_only_when_judged_necessary(
     necessary; without it the request is refused before history."""
     code = new_case_code()
     handle, _ = await start_case(time_env.client, open_cmd(code, face=False), task_queue)
-    await assert_refused(handle, sq, code, request(), "face_to_face_not_needed", "L1236-1239")
+    await assert_refused(handle, sq, code, request(), "face_to_face_not_needed", "Orientations ministérielles")
     await assert_refused(handle, sq, code, c.RequestMobileIntervention(
         by="i", actor_org=CSSS, csss_teams=[TeamRef(team_id="x", org_id="autre-cisss")]), "face_to_face_not_needed")
     assert names(sq, code) == ["Opened"]
