@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import cached_property
+from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application, Repository
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Mapper, Transcoding
+from eventsourcing.utils import strtobool
 
 from domain.agreements.aggregate import Entente
 from domain.audit.keys import DEV_SUBJECT_KEKS, ring_or_default
@@ -34,6 +36,35 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+class NoRecord(Exception):
+    """A read found no record where the settings point: nothing was created, nothing can be read."""
+
+    SQLITE_HINT = "run from the folder where `arrimage up` runs, or set ARRIMAGE_DATA_DIR / ARRIMAGE_SQLITE_PATH"
+    POSTGRES_HINT = (
+        "check ARRIMAGE_POSTGRES_DBNAME / ARRIMAGE_POSTGRES_SCHEMA, or start `arrimage up` or `arrimage worker` "
+        "once to create it"
+    )
+
+    def __init__(self, where: str, hint: str = SQLITE_HINT) -> None:
+        self.where = where
+        self.message = f"no record at {where}: {hint}"
+        super().__init__(self.message)
+
+
+def _must_exist(env: Mapping[str, str] | None) -> bool:
+    """`CREATE_TABLE=n` (what `Settings.store_env()` gives every read) means: open an existing record only."""
+    value = (env or {}).get("CREATE_TABLE")
+    return value is not None and not strtobool(value)
+
+
+def _sqlite_file(env: Mapping[str, str]) -> Path | None:
+    """The SQLite file a read would open, or None (in-memory, URI, another store)."""
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.sqlite":
+        return None
+    name = env.get("SQLITE_DBNAME", "")
+    return None if not name or name.startswith("file:") or ":memory:" in name else Path(name)
 
 
 class Record(Application[UUID]):
@@ -55,9 +86,34 @@ class Record(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[UUID]], int]] = {Entente: 100}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._must_exist = _must_exist(env)
+        path = _sqlite_file(env or {})
+        # Checked before connecting: opening a SQLite file that is not there creates it.
+        if self._must_exist and path is not None and not path.is_file():
+            raise NoRecord(str(path.absolute()))
         super().__init__(env=dict(env) if env is not None else None)
 
+    def _require_postgres_tables(self) -> None:
+        """A read of PostgreSQL: the events table must be there (checked before anything else connects, since
+        the subject key store creates its own table)."""
+        from eventsourcing.postgres import PostgresFactory
+
+        factory = self.factory
+        if not (self._must_exist and isinstance(factory, PostgresFactory)):
+            return
+        datastore = factory.datastore
+        with datastore.get_connection() as conn:
+            row = conn.execute(
+                "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                (datastore.schema, f"{factory.env.name.lower()}_events"),
+            ).fetchone()
+        if row is None:
+            datastore.close()
+            where = f"PostgreSQL database {self.env.get('POSTGRES_DBNAME', '?')}, schema {datastore.schema}"
+            raise NoRecord(where, NoRecord.POSTGRES_HINT)
+
     def construct_mapper(self) -> Mapper[UUID]:
+        self._require_postgres_tables()
         kek = ring_or_default(self.env.get("SUBJECT_KEKS"), DEV_SUBJECT_KEKS)
         self.subject_keys = subject_key_store(self.factory, kek)
         return PersonalDataMapper(

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "arrimage"
     temporal_ui_port: int = 8233
+    # `up` starts its own dev server and refuses a port already listened on; true: run the worker on the
+    # server already at `temporal_address` instead (`arrimage up --temporal existing`).
+    temporal_existing: bool = False
 
     # Observability
     log_level: str = "INFO"
@@ -58,14 +61,24 @@ class Settings(BaseSettings):
     subject_keks: SecretStr = Field(default=SecretStr(""), description="wrap per-person keys of the record")
     checkpoint_keys: SecretStr = Field(default=SecretStr(""), description="Ed25519 seeds signing audit checkpoints")
 
-    def store_env(self) -> dict[str, str]:
-        """The `eventsourcing` environment for the configured event store."""
-        env = self._store_env()
+    def store_env(self, *, create: bool = False) -> dict[str, str]:
+        """The `eventsourcing` environment for the configured event store.
+
+        Only `up` and `worker` create the record (`create=True`: the data directory, the file, the tables).
+        Every other opening is a read of an existing record: `domain.record.Record` then refuses with
+        `NoRecord` instead of creating an empty one wherever the command happened to run.
+        """
+        env = self._store_env(create)
+        if not create:
+            env["CREATE_TABLE"] = "n"
         if self.subject_keks.get_secret_value():
             env["SUBJECT_KEKS"] = self.subject_keks.get_secret_value()
         return env
 
-    def _store_env(self) -> dict[str, str]:
+    def record_path(self) -> Path:
+        return self.sqlite_path or self.data_dir / "record.sqlite"
+
+    def _store_env(self, create: bool) -> dict[str, str]:
         if self.store == "postgres":
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -80,11 +93,12 @@ class Settings(BaseSettings):
             if self.postgres_schema:
                 env["POSTGRES_SCHEMA"] = self.postgres_schema
             return env
-        path = self.sqlite_path or self.data_dir / "record.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self.record_path()
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
 
     def describe_store(self) -> str:
         if self.store == "postgres":
             return f"postgresql://{self.postgres_user}@{self.postgres_host}:{self.postgres_port}/{self.postgres_dbname}"
-        return str((self.sqlite_path or self.data_dir / "record.sqlite").resolve())
+        return str(self.record_path().resolve())

@@ -23,7 +23,8 @@ WORKFLOWS = [AgreementWorkflow, CrisisCaseWorkflow]
 
 
 def open_record(settings: Settings) -> Record:
-    return Record(settings.store_env())
+    """The worker (and so `up`) is what creates the record; every other process only opens it."""
+    return Record(settings.store_env(create=True))
 
 
 def build_worker(client: Client, settings: Settings, record: Record, *, executor: ThreadPoolExecutor) -> Worker:
