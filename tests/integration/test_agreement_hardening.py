@@ -123,7 +123,7 @@ async def test_implausible_moments_are_refused_before_history(
     # A partner system sending a naive moment: refused when the update's argument is read.
     before = names(ententes, code)
     with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update(AgreementWorkflow.submit, {"by": "s", "signature_deadline": "2027-01-01T00:00:00"},
+        await handle.execute_update("submit", {"by": "s", "signature_deadline": "2027-01-01T00:00:00"},
                                     id="naive-deadline")
     assert "naive-deadline" not in await accepted_update_ids(handle)
     assert names(ententes, code) == before

@@ -136,10 +136,10 @@ def test_a_date_outside_2000_to_2099_is_refused_where_it_is_typed() -> None:
 def test_a_naive_signature_deadline_is_refused() -> None:
     """A moment without a time zone means something different on every machine: refused at the boundary."""
     with pytest.raises(ValidationError) as err:
-        c.SubmitForSignature(by="s", signature_deadline=datetime(2027, 1, 1))  # noqa: DTZ001
+        c.SubmitForSignature(by="s", signature_deadline=datetime(2027, 1, 1))
     assert one_error(err) == "Input should have timezone info"
     with pytest.raises(ValidationError) as err:
-        c.Advance(by="s", now=datetime(2027, 1, 1))  # noqa: DTZ001
+        c.Advance(by="s", now=datetime(2027, 1, 1))
     assert one_error(err) == "Input should have timezone info"
 
 
@@ -236,7 +236,7 @@ def test_the_review_calendar_starts_at_activation_even_when_the_wake_up_is_late(
     activated = [at for name, at in history if name == "Activated"]
     assert activated == [T0]
     assert [name for name, _ in history].count("ReviewDue") == 1
-    due = [h for h in ententes.history("ENT-1") if h["event"] == "ReviewDue"][0]
+    due = next(h for h in ententes.history("ENT-1") if h["event"] == "ReviewDue")
     assert due["due_on"] == add_months(local_date(T0), 12).isoformat()
 
 
