@@ -45,9 +45,10 @@ from workers.settings import Settings
 
 AUDIT_EXIT_CODES = (
     "Exit codes: 0 done (verified; replay shown; no use of an expired consent); "
-    "1 tampering found (verify, export) or an expired or withdrawn consent was used (exceptions); "
+    "1 tampering found (verify, export), a record that holds no events (verify, unless --allow-empty), "
+    "or an expired or withdrawn consent was used (exceptions); "
     "2 bad input, or the replay was refused by a rule (the refusal itself is recorded as an access); "
-    "3 no such entente, case or consent (or none yet at --as-of)."
+    "3 no such entente, case or consent (or none yet at --as-of), or no record where the settings point."
 )
 
 app = typer.Typer(
@@ -72,6 +73,9 @@ def _ring(settings: Settings) -> KeyRing:
 def verify(
     against: list[Path] = typer.Option([], "--against", help="checkpoint file(s) kept elsewhere"),
     as_json: bool = typer.Option(False, "--json"),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty", help="accept a record that holds no event yet (otherwise exit 1: nothing was verified)"
+    ),
 ) -> None:
     """Stream the whole store and confirm it, or name the first event altered, inserted, reordered or removed."""
     try:
@@ -81,6 +85,11 @@ def verify(
     except (OSError, CheckpointError, KeyConfigError) as e:
         console.print(f"[red]bad input:[/red] {e}")
         raise typer.Exit(2) from None
+    if report.ok and report.events_checked == 0 and not allow_empty:
+        # An empty record is intact only trivially: a record emptied, or looked for in the wrong place,
+        # must not read as "verified".
+        typer.echo("the record holds no events (pass --allow-empty to accept that)", err=True)
+        raise typer.Exit(1)
     if as_json:
         print(json.dumps(report.to_dict()))
     elif report.ok:

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import traceback
+from enum import StrEnum
 from typing import Any
 
 import typer
@@ -16,7 +17,8 @@ from rich.table import Table
 from cli import agreements, audit, cases, demo, report
 from cli import standards as standards_cli
 from cli.client import load_settings
-from workers.embedded import Endpoints, run_embedded
+from domain.record import NoRecord
+from workers.embedded import Endpoints, UpRefused, run_embedded
 from workers.temporal import connect
 from workers.worker import run_until_signalled
 
@@ -42,6 +44,9 @@ class _Arrimage(typer.Typer):
                 code = 1
         except KeyboardInterrupt:
             code = 130
+        except NoRecord as missing:  # a read where no record is: one line, exit 3 (not found)
+            print(missing.message, file=sys.stderr)
+            code = 3
         except BaseException:
             traceback.print_exc()
             code = 1
@@ -76,25 +81,55 @@ app.add_typer(audit.app, name="audit")
 console = Console()
 
 
-@app.command()
-def up() -> None:
-    """Start the embedded stack: Temporal dev server + worker + SQLite record. Ctrl-C stops it."""
+class TemporalMode(StrEnum):
+    start = "start"
+    existing = "existing"
+
+
+UP_EXIT_CODES = (
+    "Exit codes: 0 stopped cleanly; 2 refused, nothing started: another `up` holds the data directory "
+    "(its up.lock names the pid), or the Temporal gRPC or Web UI port is already in use; "
+    "4 --temporal existing and no server answers; 1 unexpected failure."
+)
+
+
+@app.command(epilog=UP_EXIT_CODES)
+def up(
+    temporal: TemporalMode | None = typer.Option(
+        None, "--temporal",
+        help="start (default): start the Temporal dev server, refusing a port already in use; existing: run the "
+             "worker on the server already at ARRIMAGE_TEMPORAL_ADDRESS (also ARRIMAGE_TEMPORAL_EXISTING=true).",
+    ),
+) -> None:
+    """Start the embedded stack: Temporal dev server + worker + SQLite record. Ctrl-C stops it.
+
+    One `up` per data directory (ARRIMAGE_DATA_DIR): a second one is refused while the first runs."""
     settings = load_settings()
+    if temporal is not None:
+        settings = settings.model_copy(update={"temporal_existing": temporal is TemporalMode.existing})
 
     def ready(e: Endpoints) -> None:
         table = Table(title="arrimage is up", show_header=False)
         table.add_column("what", no_wrap=True)
         table.add_column("where", overflow="fold")  # paths stay whole, even in a narrow terminal or a log
-        table.add_row("Temporal (gRPC)", e.temporal)
-        table.add_row("Temporal Web UI", e.ui)
+        if e.started_server:
+            table.add_row("Temporal (gRPC)", e.temporal)
+            table.add_row("Temporal Web UI", e.ui or "")
+        else:
+            table.add_row("Temporal (gRPC)", f"{e.temporal} (an existing server, not started by arrimage)")
         table.add_row("Task queue", e.task_queue)
         table.add_row("Record (event store)", e.store)
-        table.add_row("Temporal database", str(e.temporal_db))
-        table.add_row("Temporal server log", str(e.server_log))
+        if e.started_server:
+            table.add_row("Temporal database", str(e.temporal_db))
+            table.add_row("Temporal server log", str(e.server_log))
         console.print(table)
         console.print("Ctrl-C to stop. In another shell: [bold]arrimage agreements --help[/bold]")
 
-    asyncio.run(run_embedded(settings, ready))
+    try:
+        asyncio.run(run_embedded(settings, ready))
+    except UpRefused as refusal:
+        typer.echo(refusal.message, err=True)
+        raise typer.Exit(refusal.exit_code) from None
     console.print("arrimage stopped.")
 
 
