@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel
 from temporalio import activity
 
-from activities.errors import refusals_are_final
+from activities.errors import classified
 from domain.agreements import commands as c
 from domain.agreements.application import Ententes
 from domain.agreements.state import AgreementPolicy, AgreementView
@@ -50,22 +50,22 @@ class AgreementActivities:
         self.ententes = ententes
 
     @activity.defn(name="agreement.draft")
-    @refusals_are_final
+    @classified
     def draft(self, inp: DraftInput) -> AgreementView:
         return self.ententes.draft(inp.command, inp.at)
 
     @activity.defn(name="agreement.execute")
-    @refusals_are_final
+    @classified
     def execute(self, inp: ExecuteInput) -> AgreementView:
         return self.ententes.execute(inp.code, inp.command, inp.at, inp.policy)
 
     @activity.defn(name="agreement.advance")
-    @refusals_are_final
+    @classified
     def advance(self, inp: AdvanceInput) -> AgreementView:
         return self.ententes.advance(inp.code, inp.now, inp.policy)
 
     @activity.defn(name="agreement.load")
-    @refusals_are_final
+    @classified
     def load(self, inp: LoadInput) -> AgreementView:
         return self.ententes.view(inp.code)
 

@@ -1,15 +1,44 @@
-"""Domain refusals cross into Temporal as non-retryable application errors.
+"""How a failure inside an activity crosses into Temporal: the one place errors are classified.
 
-The error `type` is the refusal's stable code, so the CLI and partner systems
-can tell "superseded_version" from "not_a_party" without parsing messages.
+Temporal retries a failed activity until it succeeds unless the error says otherwise, so
+every error an activity raises is sorted here into one of four kinds:
+
+- a **domain refusal** (`DomainError`): non-retryable, its `type` the refusal's stable code,
+  so the CLI and partner systems can tell "superseded_version" from "not_a_party" without
+  parsing messages;
+- **bad input** (the input does not decode into the activity's model, or a pydantic model
+  refuses a value): non-retryable, type `bad_input` — the same input fails the same way;
+- **transient infrastructure** (the store locked or unreachable, a connection reset, an
+  optimistic-concurrency conflict): re-raised as is, so the retry policy tries again with
+  back-off;
+- anything else is **a bug**: non-retryable, type `internal_error`, logged once at error
+  level with ids and the exception's class, never its message (it may quote personal
+  content). Retrying a bug only repeats it, forever.
+
+The input is decoded here rather than by the SDK: a payload the SDK cannot decode fails as
+a *retryable* "Failed decoding arguments", attempted forever.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
+import sqlite3
+import traceback
 from collections.abc import Callable
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast, get_type_hints
 
+import psycopg
+from eventsourcing.persistence import (
+    ConnectionUnavailableError,
+    InterfaceError,
+    OperationalError,
+    RecordConflictError,
+)
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import DomainError
@@ -17,13 +46,110 @@ from domain.errors import DomainError
 P = ParamSpec("P")
 R = TypeVar("R")
 
+BAD_INPUT = "bad_input"
+INTERNAL_ERROR = "internal_error"
 
-def refusals_are_final(fn: Callable[P, R]) -> Callable[P, R]:
+# The store or the network failing for a moment: the same call may succeed on the next attempt.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError,  # eventsourcing's wrapping of the driver's ("database is locked", "disk I/O error")
+    InterfaceError,
+    ConnectionUnavailableError,
+    RecordConflictError,  # another writer got there first: reload and decide again
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    OSError,  # connection reset, timeouts, the store's file system
+)
+
+log = logging.getLogger("arrimage.activities")
+
+
+def bad_input(message: str) -> ApplicationError:
+    return ApplicationError(message, type=BAD_INPUT, non_retryable=True)
+
+
+def classify(err: Exception) -> BaseException:
+    """The error to raise for `err`: itself when transient (retried), else a final application error."""
+    if isinstance(err, ApplicationError):
+        return err
+    if isinstance(err, DomainError):
+        return ApplicationError(err.message, type=err.code, non_retryable=True)
+    if isinstance(err, ValidationError):
+        return bad_input(_validation_summary(err))
+    if isinstance(err, TRANSIENT):
+        return err
+    return _internal_error(err)
+
+
+def _validation_summary(err: ValidationError) -> str:
+    """Which fields are invalid and why, without the values (they may be personal)."""
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(input)'}: {e['type']}" for e in err.errors())
+    return f"invalid {err.title}: {fields}"
+
+
+def _internal_error(err: Exception) -> ApplicationError:
+    info = activity.info() if activity.in_activity() else None
+    ids = {
+        "activity": info.activity_type if info else None,
+        "activity_id": info.activity_id if info else None,
+        "workflow_id": info.workflow_id if info else None,
+        "attempt": info.attempt if info else None,
+        "error": type(err).__name__,
+    }
+    # The frames say where; the message is left out, since it may quote a person's details.
+    where = "".join(traceback.format_tb(err.__traceback__)[-3:]).strip()
+    log.error("activity failed on a bug: not retried", extra={**ids, "where": where})
+    what = f"{ids['activity']} failed on an internal error ({type(err).__name__})" if info else type(err).__name__
+    return ApplicationError(
+        f"{what}: nothing was recorded by this attempt; see the worker log (workflow {ids['workflow_id']})",
+        type=INTERNAL_ERROR,
+        non_retryable=True,
+    )
+
+
+def classified(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap an activity method `(self, inp: Model) -> Result`: decode `inp`, classify what fails.
+
+    The SDK is told the input is a raw payload, so decoding happens here, where a payload that
+    does not fit the model becomes `bad_input` instead of a retried "Failed decoding arguments".
+    A model instance passed directly (tests calling the method) is used as is.
+    """
+    params = list(inspect.signature(fn).parameters)
+    if len(params) != 2:
+        raise TypeError(f"{fn.__qualname__}: an activity takes one typed input")
+    name = params[1]
+    model: type[BaseModel] = get_type_hints(fn)[name]
+
     @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(self: Any, raw: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
-        except DomainError as err:
-            raise ApplicationError(err.message, type=err.code, non_retryable=True) from err
+            inp = raw if isinstance(raw, model) else _decode(raw, model)
+        except (ValidationError, ValueError, TypeError) as err:
+            raise bad_input(_decode_failure(err, model)) from None
+        try:
+            return cast(Callable[..., Any], fn)(self, inp)
+        except Exception as err:
+            final = classify(err)
+            if final is err:
+                raise
+            # A bug's own message and frames stay out of the failure sent to Temporal.
+            raise final from (err if isinstance(err, DomainError) else None)
 
-    return wrapper
+    wrapper.__annotations__ = {**fn.__annotations__, name: RawValue}
+    return cast(Callable[P, R], wrapper)
+
+
+def _decode(raw: Any, model: type[BaseModel]) -> BaseModel:
+    if isinstance(raw, RawValue):
+        decoded = activity.payload_converter().from_payload(raw.payload, model)
+        if not isinstance(decoded, model):
+            raise TypeError(f"decoded {type(decoded).__name__}, expected {model.__name__}")
+        return decoded
+    return model.model_validate(raw)
+
+
+def _decode_failure(err: Exception, model: type[BaseModel]) -> str:
+    cause = err if isinstance(err, ValidationError) else err.__cause__ or err.__context__
+    if isinstance(cause, ValidationError):
+        return _validation_summary(cause)
+    return f"the input does not decode into {model.__name__} ({type(err).__name__})"

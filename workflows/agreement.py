@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows.common import (
+    advance,
     back_off,
     command_id,
     execute,
@@ -86,12 +87,14 @@ class AgreementWorkflow:
             if rules.due_now(self.view, self.policy, now):
                 before = self.view.event_count
                 async with self.lock:
-                    self.view = await execute(
-                        "agreement.advance", AdvanceInput(code=self.code, now=now, policy=self.policy), AgreementView
+                    advanced = await advance(
+                        "agreement.advance", AdvanceInput(code=self.code, now=now, policy=self.policy), AgreementView,
+                        code=self.code,
                     )
-                if self.view.event_count == before:
+                    self.view = advanced or self.view
+                if advanced is None or self.view.event_count == before:
                     self.stalls += 1
-                    await back_off(self.stalls, STALL_BACKOFF, code=self.code)
+                    await back_off(self.stalls, STALL_BACKOFF, failed=advanced is None, code=self.code)
                 else:
                     self.stalls = 0
                 continue

@@ -20,7 +20,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Activities take milliseconds. A worker killed mid-activity is noticed only when this runs out,
+# and the activity is then retried on another worker: short enough that a command in flight
+# completes within a client's timeout (30 s by default) once a worker is back.
+ACTIVITY_TIMEOUT = timedelta(seconds=10)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 LONGEST_BACKOFF = timedelta(days=1)
 
@@ -56,10 +59,28 @@ async def execute_command(name: str, arg: Any, result_type: type[T]) -> T:
         raise
 
 
-async def back_off(stalls: int, first: timedelta, **ids: str) -> None:
-    """Due by the workflow's reckoning, yet the record had nothing to add: never spin (each turn
-    is history); look again later, doubling the wait from `first` up to a day."""
-    workflow.logger.warning("advance recorded nothing", extra=ids)
+async def advance(name: str, arg: Any, result_type: type[T], **ids: str) -> T | None:
+    """The calendar's activity: None when it failed for good (a bug, bad input, a refusal).
+
+    A transient failure is retried by the policy and never surfaces here. A final one must not fail
+    the workflow (the entente or case would lose its process) nor be retried at once (the same
+    failure, again and again): the caller backs off as when nothing was recorded.
+    """
+    try:
+        return await execute(name, arg, result_type)
+    except ActivityError as err:
+        cause = err.cause
+        kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+        workflow.logger.error("advance failed: backing off", extra={**ids, "error": kind or "unknown"})
+        return None
+
+
+async def back_off(stalls: int, first: timedelta, *, failed: bool = False, **ids: str) -> None:
+    """Due by the workflow's reckoning, yet the record had nothing to add (or `advance` failed for
+    good): never spin (each turn is history); look again later, doubling the wait from `first` up
+    to a day."""
+    if not failed:
+        workflow.logger.warning("advance recorded nothing", extra=ids)
     await workflow.sleep(min(first * 2 ** (stalls - 1), LONGEST_BACKOFF))
 
 

@@ -1,0 +1,207 @@
+"""No activity retries forever on a deterministic failure; a transient one is retried (issue 7).
+
+`activities.errors.classified` sorts what an activity raises: a refusal or bad input or a bug is
+final (attempted once), the store failing for a moment is retried. The workflows survive a bug
+in `advance`: the calendar backs off, the entente stays readable and keeps taking commands, and
+a command whose activity hits a bug fails with `internal_error` (the CLI's exit 1).
+
+Real Temporal (time-skipping server), real activities over a real SQLite record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio import activity, workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.agreements import AdvanceInput, AgreementActivities, ExecuteInput
+from activities.errors import classified
+from cli import client as cli_client
+from cli.errors import CliError, Exit
+from domain.agreements import commands as c
+from domain.agreements.application import Ententes
+from domain.agreements.state import AgreementStatus, AgreementView
+from domain.record import Record
+from tests.factories import service_agreement
+from tests.integration.lifecycle import start
+from workers.settings import Settings
+from workflows.agreement import AgreementWorkflow
+
+STARTED = EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+FAILED = EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
+
+
+@pytest_asyncio.fixture
+async def record(sqlite_env: dict[str, str]) -> AsyncIterator[Record]:
+    rec = Record(sqlite_env)
+    yield rec
+    rec.close()
+
+
+@workflow.defn(name="SendsRawInput", sandboxed=False)  # a test helper: no sandbox re-import
+class SendsRawInput:
+    """Calls an activity by name with an input as another version of the code might send it."""
+
+    @workflow.run
+    async def run(self, name: str, raw: dict[str, Any]) -> str:
+        try:
+            await workflow.execute_activity(name, raw, start_to_close_timeout=timedelta(seconds=10))
+        except ActivityError as err:
+            assert isinstance(err.cause, ApplicationError)
+            return f"{err.cause.type} non_retryable={err.cause.non_retryable}"
+        return "completed"
+
+
+class BuggyAdvance:
+    """The real use cases called wrongly, as a buggy activity would: `advance` given a naive moment (a
+    genuine TypeError, "can't compare offset-naive and offset-aware datetimes", from the real domain
+    code), `execute` given a refusal of signature as a dict (a KeyError in the real use case)."""
+
+    def __init__(self, ententes: Ententes) -> None:
+        self.ententes = ententes
+
+    @activity.defn(name="agreement.advance")
+    @classified
+    def advance(self, inp: AdvanceInput) -> AgreementView:
+        return self.ententes.advance(inp.code, inp.now.replace(tzinfo=None), inp.policy)
+
+    @activity.defn(name="agreement.execute")
+    @classified
+    def execute(self, inp: ExecuteInput) -> AgreementView:
+        if isinstance(inp.command, c.RefuseSignature):  # the command passed as a dict: a KeyError in the use case
+            return self.ententes.execute(inp.code, inp.command.model_dump(), inp.at, inp.policy)  # type: ignore[arg-type]
+        return self.ententes.execute(inp.code, inp.command, inp.at, inp.policy)
+
+
+async def _attempts(handle: WorkflowHandle[Any, Any], activity_type: str) -> list[tuple[int, str]]:
+    """(attempt, outcome) of each recorded activity task of `activity_type`."""
+    events = (await handle.fetch_history()).events
+    scheduled = {e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name for e in events
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED}
+    started = {e.event_id: (e.activity_task_started_event_attributes.attempt,
+                            e.activity_task_started_event_attributes.scheduled_event_id)
+               for e in events if e.event_type == STARTED}
+    out = []
+    for e in events:
+        if e.event_type == FAILED:
+            attempt, sched = started[e.activity_task_failed_event_attributes.started_event_id]
+            if scheduled[sched] == activity_type:
+                out.append((attempt, "failed"))
+        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attempt, sched = started[e.activity_task_completed_event_attributes.started_event_id]
+            if scheduled[sched] == activity_type:
+                out.append((attempt, "completed"))
+    return out
+
+
+async def test_input_that_does_not_decode_is_bad_input_attempted_once(
+    time_env: WorkflowEnvironment, task_queue: str, record: Record
+) -> None:
+    """A naive moment (no time zone) where the activity's model wants an aware one: the SDK used to
+    fail decoding it as a *retryable* error, attempted for ever; now it is `bad_input`, once."""
+    real = AgreementActivities(Ententes(record))
+    with ThreadPoolExecutor(2) as ex:
+        async with Worker(time_env.client, task_queue=task_queue, workflows=[SendsRawInput],
+                          activities=real.all(), activity_executor=ex):
+            handle = await time_env.client.start_workflow(
+                SendsRawInput.run, args=["agreement.advance", {"code": "ENT-X", "now": "2027-01-01T00:00:00"}],
+                id=f"raw-{task_queue}", task_queue=task_queue,
+            )
+            outcome = await asyncio.wait_for(handle.result(), 30)
+            assert outcome == "bad_input non_retryable=True"
+            assert await _attempts(handle, "agreement.advance") == [(1, "failed")]
+            failure = next(e for e in (await handle.fetch_history()).events if e.event_type == FAILED)
+            decoded = await time_env.client.data_converter.decode_failure(
+                failure.activity_task_failed_event_attributes.failure)
+            assert isinstance(decoded, ApplicationError)
+            assert decoded.message == "invalid AdvanceInput: now: timezone_aware"
+
+
+async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
+    time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path
+) -> None:
+    """The reminder of day 7 falls due; `advance` hits a bug each time. Each look is attempted once
+    (no hot retries), the workflow backs off instead of failing, the entente stays readable and
+    still takes commands; a command whose activity hits a bug fails with `internal_error`."""
+    ententes = Ententes(record)
+    real = AgreementActivities(ententes)
+    buggy = BuggyAdvance(ententes)
+    with ThreadPoolExecutor(4) as ex:
+        async with Worker(time_env.client, task_queue=task_queue, workflows=[AgreementWorkflow],
+                          activities=[real.draft, buggy.execute, buggy.advance], activity_executor=ex):
+            handle, _ = await start(time_env.client, "ENT-BUG", service_agreement(), task_queue)
+            await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            await time_env.sleep(timedelta(days=8))  # reminder due on day 7
+
+            attempts = await _attempts(handle, "agreement.advance")
+            # Backing off from 5 minutes, doubling: 9 looks in the day after the reminder fell due.
+            assert attempts == [(1, "failed")] * len(attempts) and 5 <= len(attempts) <= 12, attempts
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            view = await handle.query(AgreementWorkflow.state)
+            assert view is not None and view.status is AgreementStatus.IN_SIGNATURE
+            assert [h["event"] for h in ententes.history("ENT-BUG")] == ["Drafted", "SubmittedForSignature"]
+
+            # A command still works; one whose activity hits a bug fails with internal_error, once.
+            settings = Settings(temporal_address=time_env.client.service_client.config.target_host,
+                                task_queue=task_queue, sqlite_path=tmp_path / "record.sqlite", data_dir=tmp_path)
+            sign = c.SignAgreement(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
+            signed = await cli_client.command(settings, "ENT-BUG", AgreementWorkflow.sign, sign, 30)
+            assert signed.proposal is not None and signed.proposal.signed_by("cisss-laval")
+            refuse = c.RefuseSignature(by="cc", party_id="cc-laval", version=1, reason="désaccord")
+            with pytest.raises(CliError) as failed:
+                await cli_client.command(settings, "ENT-BUG", AgreementWorkflow.refuse, refuse, 30)
+            assert failed.value.exit_code is Exit.FAILED
+            assert failed.value.message == (
+                "unexpected failure: agreement.execute failed on an internal error (KeyError): nothing was "
+                "recorded by this attempt; see the worker log (workflow entente-ENT-BUG)"
+            )
+            assert (await _attempts(handle, "agreement.execute"))[-1] == (1, "failed")
+            assert [h["event"] for h in ententes.history("ENT-BUG")] == ["Drafted", "SubmittedForSignature",
+                                                                          "Signed"]
+            await handle.terminate(reason="test over")
+
+
+async def test_a_locked_store_is_retried_until_the_command_is_recorded(
+    time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str]
+) -> None:
+    """Another connection holds the SQLite file in an exclusive transaction for a moment: the
+    activity fails with "database is locked" (transient), is retried, and records the command once."""
+    record = Record({**sqlite_env, "SQLITE_LOCK_TIMEOUT": "1"})
+    ententes = Ententes(record)
+    real = AgreementActivities(ententes)
+    try:
+        with ThreadPoolExecutor(4) as ex:
+            async with Worker(time_env.client, task_queue=task_queue, workflows=[AgreementWorkflow],
+                              activities=real.all(), activity_executor=ex):
+                handle, _ = await start(time_env.client, "ENT-LOCK", service_agreement(), task_queue)
+                locker = sqlite3.connect(sqlite_env["SQLITE_DBNAME"], isolation_level=None, check_same_thread=False)
+                locker.execute("BEGIN EXCLUSIVE")
+                released = threading.Timer(2.5, locker.rollback)
+                released.start()
+                try:
+                    view = await asyncio.wait_for(
+                        handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur")), 60)
+                finally:
+                    released.join()
+                    locker.close()
+                assert view.status is AgreementStatus.IN_SIGNATURE
+                attempts = await _attempts(handle, "agreement.execute")
+                assert len(attempts) == 1 and attempts[0][1] == "completed" and attempts[0][0] >= 2, attempts
+                await handle.terminate(reason="test over")
+        assert [h["event"] for h in ententes.history("ENT-LOCK")] == ["Drafted", "SubmittedForSignature"]
+    finally:
+        record.close()
