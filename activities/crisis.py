@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.errors import refusals_are_final
+from activities.errors import classified
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
 from domain.crisis.handoff_disclosure import HandoffDisclosures
@@ -50,17 +50,17 @@ class CrisisActivities:
         self.handoffs = handoffs
 
     @activity.defn(name="case.open")
-    @refusals_are_final
+    @classified
     def open(self, inp: OpenInput) -> CaseView:
         return self.cases.open(inp.command, inp.at)
 
     @activity.defn(name="case.act")
-    @refusals_are_final
+    @classified
     def act(self, inp: ActInput) -> CaseView:
         return self._register_sendings(self.cases.execute(inp.case_code, inp.command, inp.at))
 
     @activity.defn(name="case.advance")
-    @refusals_are_final
+    @classified
     def advance(self, inp: AdvanceCaseInput) -> CaseView:
         return self._register_sendings(self.cases.advance(inp.case_code, inp.now))
 

@@ -27,7 +27,14 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from cli import render
 from cli import render_cases as rc
-from cli.client import WorkflowAnswer, _within, ask_workflow, load_settings, open_client, update_or_explain
+from cli.client import (
+    WorkflowAnswer,
+    ask_workflow,
+    execute_update_with_start,
+    load_settings,
+    open_client,
+    update_or_explain,
+)
 from cli.display import Limit, limited, print_more
 from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, refused, reported
 from cli.templates import case_template, without_comments
@@ -115,16 +122,17 @@ def crisis_cases(settings: Settings) -> Iterator[CrisisCases]:
 async def open_case(settings: Settings, cmd: c.OpenCase, timeout: float, client: Client | None = None) -> CaseView:
     """Start the case's workflow and record the intake, in one call (update-with-start)."""
     client = client or await open_client(settings)
-    start = WithStartWorkflowOperation(
-        CrisisCaseWorkflow.run,
-        CaseWorkflowInput(case_code=cmd.case_code, config=settings.standards()),
-        id=workflow_id(cmd.case_code),
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    view: CaseView = await _within(
-        settings, timeout,
-        client.execute_update_with_start_workflow(CrisisCaseWorkflow.open, cmd, start_workflow_operation=start),
+    def start() -> WithStartWorkflowOperation[Any, Any]:  # one per sending: a resent update needs a new one
+        return WithStartWorkflowOperation(
+            CrisisCaseWorkflow.run,
+            CaseWorkflowInput(case_code=cmd.case_code, config=settings.standards()),
+            id=workflow_id(cmd.case_code),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    view: CaseView = await execute_update_with_start(
+        settings, client, workflow_id(cmd.case_code), CrisisCaseWorkflow.open, cmd, start, timeout
     )
     return view
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,12 +19,15 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowHandle,
+    WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from cli.errors import CliError, Exit, refused, translate, unreachable
+from cli.errors import CliError, Exit, refused, translate
 from domain.agreements import commands as c
 from domain.agreements.application import Ententes
 from domain.agreements.state import AgreementView
@@ -61,9 +65,17 @@ async def open_client(settings: Settings) -> Client:
     try:
         return await asyncio.wait_for(connect(settings), CONNECT_TIMEOUT)
     except TimeoutError:
-        raise unreachable(f"Temporal at {settings.temporal_address} did not answer in {CONNECT_TIMEOUT:.0f}s") from None
+        raise temporal_down(settings, f"no answer in {CONNECT_TIMEOUT:.0f}s") from None
     except RuntimeError as err:
-        raise unreachable(f"cannot connect to Temporal at {settings.temporal_address} ({_reason(err)})") from None
+        raise temporal_down(settings, _reason(err)) from None
+
+
+def temporal_down(settings: Settings, reason: str) -> CliError:
+    return CliError(
+        Exit.UNREACHABLE,
+        f"unreachable: Temporal does not answer at {settings.temporal_address} ({reason}): "
+        "start the engine with `arrimage up` or check ARRIMAGE_TEMPORAL_ADDRESS",
+    )
 
 
 def _reason(err: Exception) -> str:
@@ -72,34 +84,118 @@ def _reason(err: Exception) -> str:
     return found.group(1) if found else str(err)
 
 
-async def _within(settings: Settings, timeout: float, call: Awaitable[T]) -> T:
-    """Wait for a worker to complete the command; give up (exit 4) after `timeout` seconds."""
-    try:
-        return await asyncio.wait_for(call, timeout)
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        raise CliError(
-            Exit.UNREACHABLE,
-            f"unreachable: the command was not completed within {timeout:g}s: is a worker polling task queue "
-            f"{settings.task_queue} at {settings.temporal_address}, and is its log free of retried failures? "
-            "The command may still be applied later: check with `arrimage agreements show`.\n"
-            "hint: start the engine in another shell with `arrimage up`",
-        ) from None
+# ---------------------------------------------------------------------- sending a command
+# A command is an update. Until it is completed, an update can be lost on the way (Temporal
+# restarting, the worker killed before it accepted the update): the client sends it again, with
+# the same update id, until the caller's timeout is spent. The workflow records the command under
+# `workflow_id/update_id` and Temporal answers an update id it already completed with its outcome,
+# so a command sent twice is recorded once.
+RETRY_FIRST = 0.2
+RETRY_LONGEST = 2.0
+TRANSIENT_RPC = (
+    RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED,
+    RPCStatusCode.ABORTED, RPCStatusCode.RESOURCE_EXHAUSTED,
+)
+INTERNAL_ERROR = "internal_error"  # activities.errors: a bug, not retried by the worker
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a command is about, for the messages: an entente or a crisis case, by its code."""
+
+    noun: str
+    group: str  # the CLI command group that shows it
+    code: str
+
+    @classmethod
+    def of(cls, wf_id: str) -> Subject:
+        prefix, _, code = wf_id.partition("-")
+        return cls("case", "cases", code) if prefix == "case" else cls("entente", "agreements", code)
+
+
+def _transient(err: BaseException) -> bool:
+    if isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return True
+    return isinstance(err, RPCError) and err.status in TRANSIENT_RPC
+
+
+async def send_update(settings: Settings, wf_id: str, timeout: float, send: Callable[[str], Awaitable[T]]) -> T:
+    """`send(update_id)` until it completes, resent with the same id on a transient failure; give up
+    (exit 4) after `timeout` seconds, saying whether Temporal or a worker did not answer."""
+    update_id = str(uuid.uuid4())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pause = RETRY_FIRST
+    last: BaseException | None = None
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            return await asyncio.wait_for(send(update_id), remaining)
+        except TimeoutError:
+            break
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == INTERNAL_ERROR:
+                raise CliError(Exit.FAILED, f"unexpected failure: {cause.message}") from None
+            raise
+        except Exception as err:
+            if not _transient(err):
+                raise
+            last = err
+        await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
+        pause = min(pause * 2, RETRY_LONGEST)
+    raise await _not_completed(settings, Subject.of(wf_id), timeout, last)
+
+
+async def _not_completed(settings: Settings, subject: Subject, timeout: float, last: BaseException | None) -> CliError:
+    """Temporal down, or up with no worker completing the command: the hint differs."""
+    if isinstance(last, RPCError) and last.status == RPCStatusCode.UNAVAILABLE:
+        return temporal_down(settings, last.message)
+    try:  # a new connection: the one that timed out may be stuck
+        client = await open_client(settings)
+        await client.service_client.check_health(timeout=timedelta(seconds=QUERY_TIMEOUT))
+    except CliError as err:
+        return err
+    except Exception as err:
+        return temporal_down(settings, err.message if isinstance(err, RPCError) else type(err).__name__)
+    return CliError(
+        Exit.UNREACHABLE,
+        f"unreachable: no worker completed the command within {timeout:g} s: is a worker running on task "
+        f"queue {settings.task_queue}? Nothing is recorded unless `arrimage {subject.group} show {subject.code}` "
+        "shows it",
+    )
+
+
+async def execute_update_with_start(
+    settings: Settings, client: Client, wf_id: str, update: Any, arg: Any,
+    start: Callable[[], WithStartWorkflowOperation[Any, Any]], timeout: float,
+) -> Any:
+    """Start the workflow `wf_id` if need be and send it its first command (update-with-start), resent
+    like any update; `start` makes a fresh start operation for each sending (one is used once)."""
+
+    async def send(update_id: str) -> Any:
+        return await client.execute_update_with_start_workflow(
+            update, arg, id=update_id, start_workflow_operation=start()
+        )
+
+    return await send_update(settings, wf_id, timeout, send)
 
 
 async def draft(settings: Settings, cmd: c.DraftAgreement, timeout: float) -> AgreementView:
     """Start the entente's workflow and record its first version, in one call."""
     client = await open_client(settings)
-    start = WithStartWorkflowOperation(
-        AgreementWorkflow.run,
-        AgreementWorkflowInput(code=cmd.code, policy=settings.agreement_policy),
-        id=workflow_id(cmd.code),
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-    )
-    view: AgreementView = await _within(
-        settings, timeout,
-        client.execute_update_with_start_workflow(AgreementWorkflow.draft, cmd, start_workflow_operation=start),
+
+    def start() -> WithStartWorkflowOperation[Any, Any]:
+        return WithStartWorkflowOperation(
+            AgreementWorkflow.run,
+            AgreementWorkflowInput(code=cmd.code, policy=settings.agreement_policy),
+            id=workflow_id(cmd.code),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+    view: AgreementView = await execute_update_with_start(
+        settings, client, workflow_id(cmd.code), AgreementWorkflow.draft, cmd, start, timeout
     )
     return view
 
@@ -111,7 +207,9 @@ async def update_or_explain(
     """Send an update; when no workflow takes it, say why from the record (`explain`): an ended
     entente or closed case accepts no command, an unknown code is not found."""
     try:
-        return await _within(settings, timeout, handle.execute_update(update, arg))
+        return await send_update(
+            settings, handle.id, timeout, lambda update_id: handle.execute_update(update, arg, id=update_id)
+        )
     except Exception as err:
         known = translate(err)
         if known is not None and known.exit_code is Exit.NOT_FOUND:

@@ -31,7 +31,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from cli import render
 from cli.cases import act, open_case
-from cli.client import _within, load_settings, open_client
+from cli.client import command, execute_update_with_start, load_settings, open_client
 from cli.errors import CliError, Exit, reported
 from cli.templates import CISSS, CPS, template
 from domain.agreements import commands as ac
@@ -115,27 +115,26 @@ async def ensure_entente(client: Client, settings: Settings, code: str, content:
                          timeout: float) -> AgreementView:
     """Draft, submit and have every party sign — or reuse the entente a previous run made."""
     view = _entente(settings, code)
-    handle = client.get_workflow_handle(agreement_workflow_id(code))
     if view is None:
-        start = WithStartWorkflowOperation(
-            AgreementWorkflow.run, AgreementWorkflowInput(code=code, policy=settings.agreement_policy),
-            id=agreement_workflow_id(code), task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-        view = await _within(settings, timeout, client.execute_update_with_start_workflow(
-            AgreementWorkflow.draft, ac.DraftAgreement(by="demo-dsp", code=code, content=content),
-            start_workflow_operation=start))
+        def start() -> WithStartWorkflowOperation[Any, Any]:
+            return WithStartWorkflowOperation(
+                AgreementWorkflow.run, AgreementWorkflowInput(code=code, policy=settings.agreement_policy),
+                id=agreement_workflow_id(code), task_queue=settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+
+        view = await execute_update_with_start(
+            settings, client, agreement_workflow_id(code), AgreementWorkflow.draft,
+            ac.DraftAgreement(by="demo-dsp", code=code, content=content), start, timeout)
     if view.status is AgreementStatus.DRAFT:
-        view = await _within(settings, timeout, handle.execute_update(
-            AgreementWorkflow.submit, ac.SubmitForSignature(by="demo-dsp")))
+        view = await command(settings, code, AgreementWorkflow.submit, ac.SubmitForSignature(by="demo-dsp"), timeout)
     if view.status is AgreementStatus.IN_SIGNATURE and view.proposal is not None:
         for party in content.party_ids:
             if not view.proposal.signed_by(party):
-                view = await _within(settings, timeout, handle.execute_update(
-                    AgreementWorkflow.sign, ac.SignAgreement(
-                        by="demo-dsp", party_id=party, version=view.proposal.version,
-                        signatory=f"[DÉMO] Direction {party}", title="Directeur général (fictif)")))
+                view = await command(settings, code, AgreementWorkflow.sign, ac.SignAgreement(
+                    by="demo-dsp", party_id=party, version=view.proposal.version,
+                    signatory=f"[DÉMO] Direction {party}", title="Directeur général (fictif)"), timeout)
     deadline = time.monotonic() + timeout
     while view.status is not AgreementStatus.ACTIVE:  # the workflow activates it on the last signature
         if view.status.ended:

@@ -33,9 +33,9 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 from workflows.common import (
+    advance,
     back_off,
     command_id,
-    execute,
     execute_command,
     history_too_long,
     refused,
@@ -115,12 +115,15 @@ class CrisisCaseWorkflow:
             if rules.due_now(self.view, self.config, now):
                 before = self.view.event_count
                 async with self.lock:
-                    self._set(await execute(
-                        "case.advance", AdvanceCaseInput(case_code=self.case_code, now=now), CaseView
-                    ))
-                if self.view.event_count == before:
+                    advanced = await advance(
+                        "case.advance", AdvanceCaseInput(case_code=self.case_code, now=now), CaseView,
+                        case=self.case_code,
+                    )
+                    if advanced is not None:
+                        self._set(advanced)
+                if advanced is None or self.view.event_count == before:
                     self.stalls += 1
-                    await back_off(self.stalls, STALL_BACKOFF, case=self.case_code)
+                    await back_off(self.stalls, STALL_BACKOFF, failed=advanced is None, case=self.case_code)
                 else:
                     self.stalls = 0
                 continue
