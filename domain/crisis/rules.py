@@ -17,7 +17,7 @@ Parties by step:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.agreements.state import AgreementView
@@ -59,17 +59,64 @@ def _same_subject(view: CaseView, subject_id: str) -> None:
         raise _refuse("wrong_subject", "the person named in the command is not the person of this case")
 
 
+def _span(delta: timedelta) -> str:
+    """A configured limit as a supervisor reads it: `5 min`, `72 h`, `7 days`."""
+    seconds = int(delta.total_seconds())
+    if seconds and seconds % 86400 == 0 and seconds >= 4 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
 # ---------------------------------------------------------------------- opening
-def check_open(
-    cmd: c.OpenCase, agreements: Iterable[AgreementView], now: datetime
-) -> AgreementView | None:
-    """Returns the partner's entente when a partner opens the case (L1172-1173), else None."""
-    for moment in (cmd.received_at, cmd.first_contact_at):
-        if moment is not None and moment > now:
-            raise _refuse("in_future", "the request and the first contact cannot be later than the opening")
+def check_intake_moments(cmd: c.OpenCase, now: datetime, config: StandardsConfig) -> None:
+    """The request and the first contact happened, and not long before the case could exist.
+
+    `now` is the opening's own moment. A moment later than it by more than the clock skew the
+    region allows is in the future; one earlier than the lookback is a typing error (the deadlines
+    it would start are long missed, and the report would count them).
+    """
+    limits = config.limits
+    for name, moment in (("received_at", cmd.received_at), ("first_contact_at", cmd.first_contact_at)):
+        if moment is None:
+            continue
+        if moment > now + limits.clock_skew:
+            raise _refuse(
+                "moment_in_future",
+                f"{name} {quebec_text(moment)} is later than the opening ({quebec_text(now)}) by more than the "
+                f"{_span(limits.clock_skew)} allowed for clocks that disagree",
+            )
+        if moment < now - limits.intake_lookback:
+            raise _refuse(
+                "moment_too_old",
+                f"{name} {quebec_text(moment)} is more than {_span(limits.intake_lookback)} before the opening "
+                f"({quebec_text(now)}): a case cannot begin that long before it is opened",
+            )
+    if cmd.received_at and cmd.first_contact_at and cmd.first_contact_at < cmd.received_at:
+        # OpenCase's own validator refuses it first; kept here so that the rule reads whole.
+        raise _refuse("contact_before_request", "the first contact cannot precede the request")
+
+
+def check_open_command(cmd: c.OpenCase, now: datetime, config: StandardsConfig) -> None:
+    """Every rule of an opening that needs no record: what the workflow's `open` validator and the
+    CLI run before anything starts (the partner's entente is looked up by `check_open`)."""
+    check_intake_moments(cmd, now, config)
     if cmd.intake.service is IntakeService.PARTNER:
         if cmd.actor_org == cmd.responsible_org:
             raise _refuse("not_a_partner", "the CSSS opens a case through Info-Social or AAOR, not as a partner")
+        return
+    _party(cmd, cmd.responsible_org, f"intake at {cmd.intake.service.value}")
+
+
+def check_open(
+    cmd: c.OpenCase, agreements: Iterable[AgreementView], now: datetime, config: StandardsConfig
+) -> AgreementView | None:
+    """Returns the partner's entente when a partner opens the case (L1172-1173), else None."""
+    check_open_command(cmd, now, config)
+    if cmd.intake.service is IntakeService.PARTNER:
         found = partner_agreement(agreements, cmd.actor_org, cmd.responsible_org, cmd.territory, now)
         if found is None:
             raise _refuse(
@@ -78,7 +125,6 @@ def check_open(
                 f"interventions in {cmd.territory} (Orientations ministérielles, services sociaux généraux)",
             )
         return found
-    _party(cmd, cmd.responsible_org, f"intake at {cmd.intake.service.value}")
     return None
 
 
@@ -257,7 +303,9 @@ def check_reassign(view: CaseView, cmd: c.Reassign) -> None:
         raise _refuse("same_team", f"team {cmd.team.team_id} already has the case")
 
 
-def check_extend(view: CaseView, cmd: c.ExtendDeadline, now: datetime) -> None:
+def check_extend(view: CaseView, cmd: c.ExtendDeadline, now: datetime, config: StandardsConfig) -> None:
+    """An extension ends after now (the deadline is not yet due) and after the current due moment,
+    and at most `limits.extension_max` past it (each extension counts from the moment in force)."""
     _supervisor(view, cmd, "extending a deadline")
     deadline = view.deadline(cmd.deadline_id)
     if deadline is None:
@@ -269,6 +317,14 @@ def check_extend(view: CaseView, cmd: c.ExtendDeadline, now: datetime) -> None:
         raise _refuse("already_due", f"deadline {cmd.deadline_id} fell due at {quebec_text(deadline.due_at)}")
     if cmd.until <= deadline.due_at:
         raise _refuse("not_later", f"an extension ends after the current due moment ({quebec_text(deadline.due_at)})")
+    latest = deadline.due_at + config.limits.extension_max
+    if cmd.until > latest:
+        raise _refuse(
+            "extension_too_long",
+            f"an extension gives at most {_span(config.limits.extension_max)} past the current due moment "
+            f"({quebec_text(deadline.due_at)}): until {quebec_text(latest)} at the latest",
+        )
+
 
 
 def check_supervisor_close(view: CaseView, cmd: c.SupervisorClose) -> None:
@@ -281,7 +337,7 @@ def check(view: CaseView, cmd: c.Command, now: datetime, config: StandardsConfig
     if isinstance(cmd, c.StartFollowUp):
         check_start_follow_up(view, cmd, config)
     elif isinstance(cmd, c.ExtendDeadline):
-        check_extend(view, cmd, now)
+        check_extend(view, cmd, now, config)
     elif type(cmd) in _CHECKS:
         _CHECKS[type(cmd)](view, cmd)
     else:

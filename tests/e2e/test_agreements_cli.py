@@ -63,7 +63,7 @@ async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) 
 
 
 def new_code() -> str:
-    return f"ENT-LAV-{uuid.uuid4().hex[:8]}"
+    return f"ENT-LAV-{uuid.uuid4().hex[:8].upper()}"  # as the record spells it: entente codes are upper-case
 
 
 async def drafted_and_submitted(engine: Engine, code: str) -> None:

@@ -69,7 +69,7 @@ async def ententes(
 
 def unique(name: str, task_queue: str) -> str:
     """Workflow ids live as long as the session's server: each test's entente gets its own code."""
-    return f"{name}-{task_queue.removeprefix('tq-')}"
+    return f"{name}-{task_queue.removeprefix('tq-')}".upper()  # entente codes are upper-case
 
 
 def _content(kind: str, effective: date | None) -> tuple[AgreementContent, list[str]]:

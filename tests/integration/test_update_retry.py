@@ -1,0 +1,100 @@
+"""A command in flight when its worker dies completes once the worker is back (issue 7).
+
+`arrimage demo` lost a command when its worker was SIGKILLed, though a new worker was back in
+two seconds. The CLI's client (`cli.client`) now resends an update that is not completed yet,
+on a transient failure, with the same update id, until the caller's `--timeout` is spent: the
+workflow records the command under `workflow_id/update_id`, so a resent update records nothing
+twice. The worker runs as its own process (`arrimage worker`), killed with SIGKILL while the
+command is in flight, as in `test_worker_crash.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from cli import client as cli_client
+from domain.agreements import commands as c
+from domain.agreements.application import Ententes
+from domain.record import Record
+from tests.factories import service_agreement
+from tests.integration.lifecycle import start
+from tests.integration.test_worker_crash import WorkerProcess
+from workers.settings import Settings
+from workflows.agreement import AgreementWorkflow, workflow_id
+
+pytestmark = pytest.mark.slow
+
+SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+
+
+@pytest.fixture
+def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> Iterator[WorkerProcess]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
+        "ARRIMAGE_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "ARRIMAGE_TASK_QUEUE": task_queue,
+        "ARRIMAGE_SQLITE_PATH": str(tmp_path / "record.sqlite"),
+        "ARRIMAGE_DATA_DIR": str(tmp_path / "data"),
+        "ARRIMAGE_LOG_FORMAT": "console",
+    }
+    proc = WorkerProcess(env, tmp_path, tmp_path / "worker.log")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+async def test_a_command_in_flight_when_the_worker_dies_completes_once(
+    dev_env: WorkflowEnvironment, task_queue: str, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    code = f"RETRY-{task_queue.removeprefix('tq-').upper()}"
+    settings = Settings(temporal_address=dev_env.client.service_client.config.target_host, task_queue=task_queue,
+                        sqlite_path=tmp_path / "record.sqlite", data_dir=tmp_path / "data")
+    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")})
+    ententes = Ententes(record)
+    worker.start()
+    try:
+        handle, _ = await start(dev_env.client, code, service_agreement(effective=None), task_queue)
+        await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+        scheduled_before = await _count(handle, SCHEDULED)
+
+        # The worker dies as soon as the command reaches it (its activity is scheduled), before
+        # the activity records anything; a new worker is back two seconds later.
+        sign = c.SignAgreement(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
+        command = asyncio.create_task(cli_client.command(settings, code, AgreementWorkflow.sign, sign, timeout=30))
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 30
+        while await _count(handle, SCHEDULED) == scheduled_before and loop.time() < give_up:
+            await asyncio.sleep(0.005)
+        worker.sigkill()
+        assert not command.done(), "the command finished before the kill: nothing was in flight"
+        await asyncio.sleep(2)
+        worker.start()
+
+        view = await asyncio.wait_for(command, 130)
+        assert view.proposal is not None and view.proposal.signed_by("cisss-laval")
+    finally:
+        worker.stop()
+    try:
+        history = ententes.history(code)
+        assert [h["event"] for h in history] == ["Drafted", "SubmittedForSignature", "Signed"]
+        signed = history[-1]
+        assert signed["party_id"] == "cisss-laval"
+        assert signed["command_id"].startswith(f"{workflow_id(code)}/")
+        assert len({h["command_id"] for h in history}) == 3
+    finally:
+        record.close()
+
+
+async def _count(handle: object, event_type: int) -> int:
+    from temporalio.client import WorkflowHandle
+
+    assert isinstance(handle, WorkflowHandle)
+    return sum(1 for e in (await handle.fetch_history()).events if e.event_type == event_type)
