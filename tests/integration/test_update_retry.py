@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from cli import client as cli_client
@@ -30,8 +33,6 @@ from workers.settings import Settings
 from workflows.agreement import AgreementWorkflow, workflow_id
 
 pytestmark = pytest.mark.slow
-
-SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
 
 
 @pytest.fixture
@@ -63,17 +64,20 @@ async def test_a_command_in_flight_when_the_worker_dies_completes_once(
     try:
         handle, _ = await start(dev_env.client, code, service_agreement(effective=None), task_queue)
         await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
-        scheduled_before = await _count(handle, SCHEDULED)
 
-        # The worker dies as soon as the command reaches it (its activity is scheduled), before
-        # the activity records anything; a new worker is back two seconds later.
+        # The command reaches the worker, whose activity waits on the record (another connection holds
+        # it in an exclusive transaction): it is in flight for sure when the worker is killed. A new
+        # worker is back two seconds later, as in the demo.
+        locker = sqlite3.connect(tmp_path / "record.sqlite", isolation_level=None, check_same_thread=False)
+        locker.execute("BEGIN EXCLUSIVE")
         sign = c.SignAgreement(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
         command = asyncio.create_task(cli_client.command(settings, code, AgreementWorkflow.sign, sign, timeout=30))
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + 30
-        while await _count(handle, SCHEDULED) == scheduled_before and loop.time() < give_up:
-            await asyncio.sleep(0.005)
-        worker.sigkill()
+        try:
+            await _activity_started(handle)
+            worker.sigkill()
+        finally:
+            locker.rollback()
+            locker.close()
         assert not command.done(), "the command finished before the kill: nothing was in flight"
         await asyncio.sleep(2)
         worker.start()
@@ -93,8 +97,12 @@ async def test_a_command_in_flight_when_the_worker_dies_completes_once(
         record.close()
 
 
-async def _count(handle: object, event_type: int) -> int:
-    from temporalio.client import WorkflowHandle
-
-    assert isinstance(handle, WorkflowHandle)
-    return sum(1 for e in (await handle.fetch_history()).events if e.event_type == event_type)
+async def _activity_started(handle: WorkflowHandle[Any, Any]) -> None:
+    """Until the workflow has an activity started on a worker (and not finished)."""
+    for _ in range(600):
+        desc = await handle.describe()
+        if any(a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+               for a in desc.raw_description.pending_activities):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no activity started within 30 s")
