@@ -14,7 +14,6 @@ attempt, so a retried activity registers nothing twice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,24 +23,27 @@ from activities.errors import classified
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
 from domain.crisis.handoff_disclosure import HandoffDisclosures
-from domain.crisis.model import CandidateKind
+from domain.crisis.model import CandidateKind, CaseCode
 from domain.crisis.state import CaseView
+from domain.values import Moment
 
 
+# Moments are aware (`Moment`): a naive one compared with the record's would fail inside the
+# activity, which would then be retried for ever.
 class OpenInput(BaseModel):
     command: c.OpenCase
-    at: datetime
+    at: Moment
 
 
 class ActInput(BaseModel):
-    case_code: str
+    case_code: CaseCode
     command: c.CaseCommand
-    at: datetime
+    at: Moment
 
 
 class AdvanceCaseInput(BaseModel):
-    case_code: str
-    now: datetime
+    case_code: CaseCode
+    now: Moment
 
 
 class CrisisActivities:

@@ -22,8 +22,11 @@ from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from pydantic import TypeAdapter, ValidationError
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 
 from cli import render
 from cli import render_cases as rc
@@ -36,15 +39,17 @@ from cli.client import (
     update_or_explain,
 )
 from cli.display import Limit, limited, print_more
-from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, refused, reported
+from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, fail, refused, reported
 from cli.templates import case_template, without_comments
 from domain.clock import QUEBEC, start_of
 from domain.crisis import commands as c
+from domain.crisis import rules
 from domain.crisis.application import CrisisCases
-from domain.crisis.model import IntakeService, TeamRef, new_case_code
+from domain.crisis.model import CaseCode, IntakeService, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
-from domain.errors import NotFound
+from domain.errors import DomainError, NotFound
 from domain.record import Record
+from domain.values import MAX_COMMAND_BYTES
 from workers.settings import Settings
 from workflows.crisis import (
     HOLDER,
@@ -72,7 +77,22 @@ T = TypeVar("T")
 COMMAND = TypeAdapter(c.CaseCommand)
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="Opaque code of the case, e.g. C-ABCDEFGH23.")]
+def case_code(value: str) -> str:
+    """The case's code as the record spells it (`c-abcdefgh23` is `C-ABCDEFGH23`), for every verb: a
+    malformed code is refused here, in one line, before anything is read or sent."""
+    try:
+        code: str = _CASE_CODE.validate_python(value)
+    except ValidationError:
+        fail(bad_input(f"CASE {value!r}: expected C- and 10 letters or digits 2-7 (e.g. C-ABCDEFGH23)"))
+    return code
+
+
+_CASE_CODE: TypeAdapter[str] = TypeAdapter(CaseCode)
+CaseArg = Annotated[
+    str,
+    typer.Argument(metavar="CASE", callback=case_code,
+                   help="Opaque code of the case, e.g. C-ABCDEFGH23 (case does not matter)."),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 By = Annotated[
     str | None,
@@ -122,19 +142,45 @@ def crisis_cases(settings: Settings) -> Iterator[CrisisCases]:
 async def open_case(settings: Settings, cmd: c.OpenCase, timeout: float, client: Client | None = None) -> CaseView:
     """Start the case's workflow and record the intake, in one call (update-with-start)."""
     client = client or await open_client(settings)
-    def start() -> WithStartWorkflowOperation[Any, Any]:  # one per sending: a resent update needs a new one
-        return WithStartWorkflowOperation(
+    made: list[WithStartWorkflowOperation[Any, Any]] = []  # one per sending: a resent update needs a new one
+
+    def start() -> WithStartWorkflowOperation[Any, Any]:
+        made.append(WithStartWorkflowOperation(
             CrisisCaseWorkflow.run,
             CaseWorkflowInput(case_code=cmd.case_code, config=settings.standards()),
             id=workflow_id(cmd.case_code),
             task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
+        ))
+        return made[-1]
 
-    view: CaseView = await execute_update_with_start(
-        settings, client, workflow_id(cmd.case_code), CrisisCaseWorkflow.open, cmd, start, timeout
-    )
+    try:
+        view: CaseView = await execute_update_with_start(
+            settings, client, workflow_id(cmd.case_code), CrisisCaseWorkflow.open, cmd, start, timeout
+        )
+    except WorkflowUpdateFailedError:
+        await _forget_refused_opening(client, made[-1])
+        raise
     return view
+
+
+async def _forget_refused_opening(client: Client, start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """A refused opening leaves no workflow behind, not even a closed one in Temporal's visibility.
+
+    Update-with-start starts the workflow even when its `open` is refused; the workflow then ends at
+    once with no case (result None). Only that run is deleted, and only when it ended so: a run that
+    holds a case (an existing one, or another caller's opening accepted meanwhile) is left alone.
+    """
+    try:
+        handle = await asyncio.wait_for(start.workflow_handle(), 5)
+        if await asyncio.wait_for(handle.result(), 5) is not None:
+            return
+        await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=handle.result_run_id or ""),
+        ))
+    except (TimeoutError, WorkflowFailureError, RPCError):
+        pass  # still running (so it holds a case), failed, or already gone: nothing to forget
 
 
 async def act(
@@ -239,6 +285,11 @@ def parse_moment(value: str, now: datetime) -> datetime:
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise bad_input(f"{path}: no such file")
+    # A file this large cannot hold a command within the byte budget, however it is written (each
+    # character escaped takes at most 12 bytes for 4): refused before it is read.
+    if (size := path.stat().st_size) > 4 * MAX_COMMAND_BYTES:
+        raise bad_input(f"{path} is {size:,} bytes; a case command may not exceed {MAX_COMMAND_BYTES:,} bytes "
+                        f"({MAX_COMMAND_BYTES // 1024} KiB)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -395,6 +446,12 @@ def open_(
             cmd = c.OpenCase.model_validate(data)
         except ValidationError as err:
             raise CliError(Exit.REFUSED, describe_validation(err, f"intake in {file}")) from None
+        try:
+            # The rules that need no record (moments, party), before anything starts; the workflow's
+            # validator runs them again on its own clock.
+            rules.check_open_command(cmd, _now(), settings.standards())
+        except DomainError as err:
+            raise refused(err.code, err.message) from None
         view = _run(open_case(settings, cmd, timeout))
     _done(view, settings, as_json)
 

@@ -52,6 +52,9 @@ with workflow.unsafe.imports_passed_through():
 
 STALL_BACKOFF = timedelta(minutes=1)
 OPEN_WAIT = timedelta(hours=1)  # a workflow started without its intake gives up after this
+# Since this patch, a workflow whose opening was refused ends at once instead of waiting OPEN_WAIT:
+# older runs (a timer started in their first task) replay on the old path.
+ENDS_WHEN_OPEN_REFUSED = "crisis-case-ends-when-open-refused"
 
 # Visibility for supervisors (`arrimage cases list`): opaque codes only.
 STAGE = SearchAttributeKey.for_keyword("CaseStage")
@@ -103,13 +106,26 @@ class CrisisCaseWorkflow:
         self.lock = asyncio.Lock()
         self.changed = False
         self.stalls = 0
+        self.opening = False  # an `open` update was accepted (its handler runs)
+        self.open_refused = False  # and the record refused it (no entente, code taken)
 
     @workflow.run
     async def run(self, inp: CaseWorkflowInput) -> CaseView | None:
-        try:
-            await workflow.wait_condition(lambda: self.view is not None, timeout=OPEN_WAIT)
-        except TimeoutError:
-            return None
+        if self.view is None and workflow.patched(ENDS_WHEN_OPEN_REFUSED):
+            # Update-with-start delivers `open` in the first workflow task, and its handler starts
+            # before this method: if it is not running now, the validator refused it. End at once,
+            # leaving no case behind, instead of an empty one listed for an hour.
+            if not self.opening:
+                return None
+            await workflow.wait_condition(lambda: self.view is not None or self.open_refused)
+            if self.view is None:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return None
+        else:
+            try:
+                await workflow.wait_condition(lambda: self.view is not None, timeout=OPEN_WAIT)
+            except TimeoutError:
+                return None
         while self.view is not None and self.view.stage is not CaseStage.CLOSED:
             now = workflow.now()
             if rules.due_now(self.view, self.config, now):
@@ -150,11 +166,16 @@ class CrisisCaseWorkflow:
     # ------------------------------------------------------------------ opening
     @workflow.update
     async def open(self, cmd: c.OpenCase) -> CaseView:
+        self.opening = True
         async with self.lock:
             cmd = cmd.model_copy(update={"command_id": command_id()})
             # Whether a partner may open a case depends on the ententes in force: the
             # activity checks it against the record; its refusal fails this update.
-            view = await execute_command("case.open", OpenInput(command=cmd, at=workflow.now()), CaseView)
+            try:
+                view = await execute_command("case.open", OpenInput(command=cmd, at=workflow.now()), CaseView)
+            except Exception:
+                self.open_refused = self.view is None
+                raise
             self._set(view)
             return view
 
@@ -164,6 +185,11 @@ class CrisisCaseWorkflow:
             raise refused("duplicate_code", f"crisis case {self.case_code} is already open")
         if cmd.case_code != self.case_code:
             raise refused("wrong_workflow", f"this workflow carries case {self.case_code}, not {cmd.case_code}")
+        # The rules that need no record, on the workflow's clock: refused here, nothing reaches history.
+        try:
+            rules.check_open_command(cmd, workflow.now(), self.config)
+        except DomainError as err:
+            raise refused(err.code, err.message) from None
 
     # ------------------------------------------------------------------ acting
     @workflow.update

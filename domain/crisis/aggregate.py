@@ -110,7 +110,7 @@ class CrisisCase(Aggregate):
     def open(
         cls, cmd: c.OpenCase, at: datetime, config: StandardsConfig, agreements: Iterable[AgreementView] = ()
     ) -> CrisisCase:
-        partner = rules.check_open(cmd, agreements, at)
+        partner = rules.check_open(cmd, agreements, at, config)
         return cls(
             case_code=cmd.case_code, responsible_org=cmd.responsible_org, territory=cmd.territory,
             intake_org=cmd.actor_org, intake=cmd.intake.model_dump(mode="json"), subject_id=cmd.subject_id,
@@ -543,10 +543,10 @@ class CrisisCase(Aggregate):
         self.intervention = None  # a team that accepted but has not arrived is released
         self.applied.add(command_id)
 
-    def extend(self, cmd: c.ExtendDeadline, at: datetime) -> None:
+    def extend(self, cmd: c.ExtendDeadline, at: datetime, config: StandardsConfig) -> None:
         if self.already(cmd):
             return
-        rules.check_extend(self.view(), cmd, at)
+        rules.check_extend(self.view(), cmd, at, config)
         self._extended(deadline_id=cmd.deadline_id, until=cmd.until, reason=cmd.reason, by=cmd.by,
                        actor_org=cmd.actor_org, at=at, command_id=cmd.command_id)
 

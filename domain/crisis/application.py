@@ -83,7 +83,7 @@ class CrisisCases:
             c.RefuseReferral: k.refuse_referral,
             c.ConfirmReached: k.confirm_reached,
             c.Reassign: lambda cmd, at: k.reassign(cmd, at, cfg),
-            c.ExtendDeadline: k.extend,
+            c.ExtendDeadline: lambda cmd, at: k.extend(cmd, at, cfg),
             c.SupervisorClose: k.supervisor_close,
         }
 

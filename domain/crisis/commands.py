@@ -12,14 +12,14 @@ goes only in the `personal` mappings, never in the coded fields.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
 from domain.agreements.model import Code, Frozen, ReferralChannel, ShortText, Text
 from domain.crisis.model import (
     EMERGENCY_NOTE_FIELDS,
+    MAX_TEAMS,
     CaseCode,
     EmergencyService,
     HandoffSharing,
@@ -33,12 +33,20 @@ from domain.crisis.model import (
     SubjectId,
     TeamRef,
 )
+from domain.values import Moment, check_command_size
 
 
 class Command(Frozen):
     by: ShortText = Field(description="who gives the command (user or system id)")
     actor_org: Code = Field(description="the organisation on whose behalf it is given")
     command_id: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _within_budget(self) -> Self:
+        # The whole command, as it travels to Temporal and into the record: each field may be
+        # within its bounds and the sum still too large for one message.
+        check_command_size(self.model_dump(mode="json"))
+        return self
 
 
 class OpenCase(Command):
@@ -53,8 +61,10 @@ class OpenCase(Command):
     personal: Personal = Field(default_factory=dict)  # e.g. {"reason": …, "person_ref": …}
     # When the call or request arrived, and when the person was first reached (answer, callback,
     # first contact): the clocks of Info-Social (4 min) and AAOR (2 h / 24 h, 10 days). Default: the opening.
-    received_at: datetime | None = None
-    first_contact_at: datetime | None = None
+    # Aware moments only (a naive one means another instant on every machine), kept in UTC; how far
+    # they may be from the opening is a rule (`rules.check_open_command`, limits in the configuration).
+    received_at: Moment | None = None
+    first_contact_at: Moment | None = None
     # The request is in (a message left, a person waiting at the desk) but nobody has reached the
     # person yet: the first-contact clock (4 min, 2 h or 24 h) runs until `RecordFirstContact`.
     awaiting_first_contact: bool = False
@@ -85,7 +95,8 @@ class RequestMobileIntervention(Command):
     """Hand the case to a mobile crisis team; routing is fed with the teams and the person's active episode."""
 
     type: Literal["request_mobile"] = "request_mobile"
-    csss_teams: list[TeamRef] = Field(default_factory=list)  # the CSSS's own teams for the territory, in order
+    # The CSSS's own teams for the territory, in order.
+    csss_teams: list[TeamRef] = Field(default_factory=list, max_length=MAX_TEAMS)
     episode: SpecificEpisode | None = None  # an active episode in a specific program (L1241-1243)
     sharing: HandoffSharing | None = None  # the basis for sending the intake to a community team
     personal: Personal = Field(default_factory=dict)  # the emergency note's words (EMERGENCY_NOTE_FIELDS)
@@ -119,7 +130,7 @@ class RecordArrival(Command):
 class RecordOutcome(Command):
     type: Literal["outcome"] = "outcome"
     outcome: InterventionOutcome
-    emergency_services: list[EmergencyService] = Field(default_factory=list)
+    emergency_services: list[EmergencyService] = Field(default_factory=list, max_length=len(EmergencyService))
     p38_applied: bool = False
     subject_id: SubjectId
     personal: Personal = Field(default_factory=dict)  # notes of the intervention
@@ -194,7 +205,7 @@ class Reassign(Command):
 class ExtendDeadline(Command):
     type: Literal["extend"] = "extend"
     deadline_id: ShortText
-    until: datetime
+    until: Moment  # how far past the current due moment: `rules.check_extend`
     reason: Text
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import secrets
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
 from domain.agreements.model import Code, Frozen, ReferralChannel, ShortText, Text
 from domain.disclosure.legal_bases import Condition
@@ -53,10 +53,24 @@ __all__ = [
 
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
+# Bounds on what one command carries (with the byte budget of `domain.values`): every list and
+# mapping has a size a person could have typed, so a runaway partner system is refused at the edge.
+MAX_PERSONAL_FIELDS = 20
+MAX_TEAMS = 20
+MAX_SHARED_ITEMS = 20
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
 # Opaque codes only: workflow ids and search attributes carry these, never a name or a health number.
-CaseCode = Annotated[str, StringConstraints(pattern=r"^C-[A-Z2-7]{10}$")]
+# One spelling: `c-abcdefgh23` typed by a person is case `C-ABCDEFGH23`.
+CaseCode = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^C-[A-Z2-7]{10}$")]
 SubjectId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{7,63}$")]
-Personal = dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")], Text]
+Personal = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")], Text], Field(max_length=MAX_PERSONAL_FIELDS)
+]
 
 
 def new_case_code() -> str:
@@ -224,9 +238,10 @@ class HandoffSharing(Frozen):
     """
 
     consent_key: OpaqueId | None = None
-    attestations: list[Condition] = Field(default_factory=list)
+    attestations: list[Condition] = Field(default_factory=list, max_length=len(Condition))
     items: list[Annotated[str, StringConstraints(min_length=1, max_length=80)]] = Field(
-        default_factory=lambda: ["motif", "niveau_urgence", "estimation_risques"], min_length=1
+        default_factory=lambda: ["motif", "niveau_urgence", "estimation_risques"], min_length=1,
+        max_length=MAX_SHARED_ITEMS,
     )
     mode: CommunicationMode = CommunicationMode.TELEPHONE
 

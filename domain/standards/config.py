@@ -294,6 +294,23 @@ def _default_meeting_caps() -> dict[str, int]:
     }
 
 
+class Limits(Frozen):
+    """How far the moments a caller gives may stray from the command's own moment (`now`).
+
+    Not in the seed: they guard against typing errors and clocks that disagree, not against
+    practice, and a region may widen them. A partner's clock may run a little ahead of the
+    engine's (`clock_skew`); a request cannot have arrived long before anyone opened a case for
+    it (`intake_lookback`: a week covers a message left over a long weekend, not a year typed
+    wrong); an extension gives a running deadline more time, not months (`extension_max` past its
+    current due moment: past that, the supervisor reassigns, refers or closes instead, and may
+    extend again when the new moment nears).
+    """
+
+    clock_skew: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0), le=timedelta(hours=1))
+    intake_lookback: timedelta = Field(default=timedelta(days=7), gt=timedelta(0), le=timedelta(days=90))
+    extension_max: timedelta = Field(default=timedelta(hours=72), gt=timedelta(0), le=timedelta(days=90))
+
+
 class StandardsConfig(Frozen):
     """Every deadline and cap arrimage enforces, for one region. Read once at the entry point, passed down."""
 
@@ -304,6 +321,7 @@ class StandardsConfig(Frozen):
     urgency: dict[UrgencyLevel, UrgencyRule] = Field(default_factory=_default_urgency)
     follow_up_plans: dict[Code, FollowUpPlan] = Field(default_factory=_default_plans)
     meeting_caps: dict[Code, int] = Field(default_factory=_default_meeting_caps)
+    limits: Limits = Field(default_factory=Limits)
 
     @model_validator(mode="after")
     def _complete(self) -> StandardsConfig:
