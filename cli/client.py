@@ -70,11 +70,12 @@ async def open_client(settings: Settings) -> Client:
         raise temporal_down(settings, _reason(err)) from None
 
 
+START_HINT = ": start the engine with `arrimage up` or check ARRIMAGE_TEMPORAL_ADDRESS"
+
+
 def temporal_down(settings: Settings, reason: str) -> CliError:
     return CliError(
-        Exit.UNREACHABLE,
-        f"unreachable: Temporal does not answer at {settings.temporal_address} ({reason}): "
-        "start the engine with `arrimage up` or check ARRIMAGE_TEMPORAL_ADDRESS",
+        Exit.UNREACHABLE, f"unreachable: Temporal does not answer at {settings.temporal_address} ({reason}){START_HINT}"
     )
 
 
@@ -280,6 +281,6 @@ async def ask_workflow(settings: Settings, code: str, kind: Any = AgreementWorkf
         return WorkflowAnswer(False, error=f"no answer within {QUERY_TIMEOUT:g}s (is a worker running?)")
     except Exception as err:
         known = translate(err)
-        first = known.message.splitlines()[0].removeprefix("unreachable: ") if known else None
+        first = known.message.splitlines()[0].removeprefix("unreachable: ").removesuffix(START_HINT) if known else None
         return WorkflowAnswer(False, error=first or f"{type(err).__name__}: {err}")
     return WorkflowAnswer(True, next_wakeup=wake, running=running, event_count=view.event_count if view else None)
