@@ -13,7 +13,6 @@ import json
 import os
 import tomllib
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,7 +23,19 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from cli import client, render
 from cli.display import Limit, limited, print_more
-from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, fail, reported
+from cli.errors import (
+    EXIT_CODES_HELP,
+    CliError,
+    Exit,
+    bad_input,
+    fail,
+    invalid,
+    no_such_file,
+    not_json,
+    read_text,
+    reported,
+)
+from cli.options import DEFAULT_TIMEOUT, Timeout
 from cli.templates import template as content_template
 from domain.agreements import commands as c
 from domain.agreements.model import AgreementContent, AgreementKind, EntenteCode
@@ -79,23 +90,6 @@ Version = Annotated[int, typer.Option("--version", help="Version number (see `sh
 Reason = Annotated[str, typer.Option("--reason", help="Why, for the record.")]
 
 
-@dataclass
-class Options:
-    timeout: float = 30.0
-
-
-@app.callback()
-def options(
-    ctx: typer.Context,
-    timeout: Annotated[
-        float,
-        typer.Option("--timeout", envvar="ARRIMAGE_CLI_TIMEOUT", min=1,
-                     help="Seconds to wait for a worker to complete a command."),
-    ] = 30.0,
-) -> None:
-    ctx.obj = Options(timeout=timeout)
-
-
 # ---------------------------------------------------------------------- helpers
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
@@ -112,13 +106,13 @@ def _build(model: type[M], **fields: Any) -> M:
         errors = err.errors()
         if len(errors) == 1 and not errors[0]["loc"]:  # the whole command (its byte budget): one line
             raise bad_input(errors[0]["msg"].removeprefix("Value error, ")) from None
-        raise CliError(Exit.REFUSED, describe_validation(err, "options", OPTION_NAMES)) from None
+        raise invalid(err, OPTION_NAMES) from None
 
 
 def load_content(path: Path) -> AgreementContent:
     """Read and validate a content file; every invalid field is reported, nothing is sent."""
     if not path.is_file():
-        raise bad_input(f"{path}: no such file")
+        raise no_such_file(path)
     size = path.stat().st_size
     if size > MAX_COMMAND_BYTES:
         # Refused before it is read: recorded, it would block every later command on the entente.
@@ -126,16 +120,17 @@ def load_content(path: Path) -> AgreementContent:
             f"{path} is {size:,} bytes; an entente command may not exceed {MAX_COMMAND_BYTES:,} bytes "
             f"({MAX_COMMAND_BYTES // 1024} KiB)"
         )
-    text = path.read_text(encoding="utf-8")
-    toml = path.suffix.lower() == ".toml"
+    text = read_text(path)
     try:
-        data = tomllib.loads(text) if toml else json.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
-        raise bad_input(f"{path} is not valid {'TOML' if toml else 'JSON'}: {err}") from None
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except json.JSONDecodeError as err:
+        raise not_json(path, err) from None
+    except tomllib.TOMLDecodeError as err:
+        raise CliError(Exit.REFUSED, f"not valid TOML: {path}: {err}") from None
     try:
         return AgreementContent.model_validate(data)
     except ValidationError as err:
-        raise CliError(Exit.REFUSED, describe_validation(err, f"content in {path}")) from None
+        raise invalid(err, whole=str(path)) from None
 
 
 def parse_deadline(value: str) -> datetime:
@@ -152,7 +147,8 @@ def parse_deadline(value: str) -> datetime:
 
 
 def _ctx_timeout(ctx: typer.Context) -> float:
-    return ctx.obj.timeout if isinstance(ctx.obj, Options) else Options().timeout
+    """The command's `--timeout` (cli/options.py: the same option on every command that waits for a worker)."""
+    return float(ctx.params.get("timeout", DEFAULT_TIMEOUT))
 
 
 def _done(view: AgreementView, as_json: bool) -> None:
@@ -183,7 +179,10 @@ def template(
 
 
 @app.command(epilog=EXIT_CODES_HELP)
-def draft(ctx: typer.Context, code: CodeArg, file: ContentFile, by: By = None, as_json: AsJson = False) -> None:
+def draft(
+    ctx: typer.Context, code: CodeArg, file: ContentFile, by: By = None, timeout: Timeout = DEFAULT_TIMEOUT,
+    as_json: AsJson = False,
+) -> None:
     """Create an entente (version 1, in drafting) from a content file."""
     settings = client.load_settings()
     with reported():
@@ -197,7 +196,7 @@ def draft(ctx: typer.Context, code: CodeArg, file: ContentFile, by: By = None, a
 def revise(
     ctx: typer.Context, code: CodeArg, file: ContentFile,
     reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
-    by: By = None, as_json: AsJson = False,
+    by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Replace the open draft with a new version (signatures collected so far are void)."""
     with reported():
@@ -213,7 +212,7 @@ def submit(
         typer.Option("--deadline", metavar="DATE",
                      help="Last day to sign, Québec time (default: the policy's signature period)."),
     ] = None,
-    by: By = None, as_json: AsJson = False,
+    by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Submit the open draft for signature by every party."""
     with reported():
@@ -226,7 +225,7 @@ def sign(
     ctx: typer.Context, code: CodeArg, party: Party, version: Version,
     signatory: Annotated[str, typer.Option("--signatory", help="Name of the person who signs.")],
     title: Annotated[str | None, typer.Option("--title", help="Their title.")] = None,
-    by: By = None, as_json: AsJson = False,
+    by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record a party's signature of the version in signature (bound to its exact text)."""
     _give(ctx, code, AgreementWorkflow.sign, c.SignAgreement, as_json, by=_who(by), party_id=party,
@@ -236,7 +235,7 @@ def sign(
 @app.command(epilog=EXIT_CODES_HELP)
 def refuse(
     ctx: typer.Context, code: CodeArg, party: Party, version: Version, reason: Reason,
-    by: By = None, as_json: AsJson = False,
+    by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record a party's refusal to sign: the version goes back to drafting."""
     _give(ctx, code, AgreementWorkflow.refuse, c.RefuseSignature, as_json, by=_who(by), party_id=party,
@@ -245,7 +244,8 @@ def refuse(
 
 @app.command(epilog=EXIT_CODES_HELP)
 def withdraw(
-    ctx: typer.Context, code: CodeArg, party: Party, reason: Reason, by: By = None, as_json: AsJson = False
+    ctx: typer.Context, code: CodeArg, party: Party, reason: Reason, by: By = None,
+    timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """A party withdraws before the entente (or its amendment) takes effect."""
     _give(ctx, code, AgreementWorkflow.withdraw, c.WithdrawFromAgreement, as_json, by=_who(by), party_id=party,
@@ -254,7 +254,8 @@ def withdraw(
 
 @app.command(epilog=EXIT_CODES_HELP)
 def amend(
-    ctx: typer.Context, code: CodeArg, file: ContentFile, reason: Reason, by: By = None, as_json: AsJson = False
+    ctx: typer.Context, code: CodeArg, file: ContentFile, reason: Reason, by: By = None,
+    timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Propose a new version of an entente in force; the current one stays in force until it is signed."""
     with reported():
@@ -268,7 +269,7 @@ def renew(
     ctx: typer.Context, code: CodeArg, reason: Reason,
     until: Annotated[str | None, typer.Option("--until", metavar="DATE", help="New end date.")] = None,
     no_end: Annotated[bool, typer.Option("--no-end", help="Renew without an end date.")] = False,
-    by: By = None, as_json: AsJson = False,
+    by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Propose a renewal (same text, new end date), to be signed by every party."""
     if (until is None) == (not no_end):
@@ -282,7 +283,7 @@ def review(
     ctx: typer.Context, code: CodeArg,
     outcome: Annotated[ReviewOutcome, typer.Option("--outcome", help="Decision of the comité de suivi.")],
     notes: Annotated[str | None, typer.Option("--notes", help="Minutes, in short.")] = None,
-    by: By = None, as_json: AsJson = False,
+    by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record the annual review by the comité de suivi (open from the review window before the due date)."""
     _give(ctx, code, AgreementWorkflow.review, c.RecordReview, as_json, by=_who(by), outcome=outcome, notes=notes)
@@ -292,7 +293,7 @@ def review(
 def revoke(
     ctx: typer.Context, code: CodeArg, party: Party, reason: Reason,
     effective: Annotated[str, typer.Option("--effective", metavar="DATE", help="Date the revocation takes effect.")],
-    by: By = None, as_json: AsJson = False,
+    by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Give notice of revocation (at least the entente's notice period ahead)."""
     _give(ctx, code, AgreementWorkflow.revoke, c.GiveRevocationNotice, as_json, by=_who(by), party_id=party,

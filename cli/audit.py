@@ -27,7 +27,7 @@ from rich.console import Console
 
 from cli import audit_export, audit_render
 from cli.display import Limit, limited, print_more
-from cli.errors import CliError, Exit, bad_input, describe_validation, fail, refused, reported
+from cli.errors import CliError, Exit, bad_input, fail, invalid, not_found, read_json, refused, reported
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
 from domain.audit.replay import AggregateRef
@@ -106,12 +106,13 @@ def checkpoint(out: Path = typer.Option(..., "--out", help="where to write the s
         record, settings = _record_and_keys()
         cp = make_checkpoint(record, checkpoint_keys=_ring(settings))
     except CheckpointError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from None
+        fail(CliError(Exit.FAILED, str(e)))
     except KeyConfigError as e:
-        console.print(f"[red]bad input:[/red] {e}")
-        raise typer.Exit(2) from None
-    out.write_text(cp.to_json())
+        fail(bad_input(str(e)))
+    try:
+        out.write_text(cp.to_json())
+    except OSError as e:
+        fail(CliError(Exit.REFUSED, f"cannot write {out}: {e.strerror or e}"))
     console.print(f"signed head: notification {cp.notification_id}, {cp.count:,} events, key {cp.key_id} → {out}")
 
 
@@ -173,12 +174,10 @@ def _actor(actor: str | None) -> str:
 def _facts(path: Path | None) -> ReaderFacts:
     if path is None:
         return ReaderFacts()
-    if not path.is_file():
-        raise bad_input(f"{path}: no such file")
     try:
-        return ReaderFacts.model_validate_json(path.read_text(encoding="utf-8"))
+        return ReaderFacts.model_validate(read_json(path))
     except ValidationError as err:
-        raise CliError(Exit.REFUSED, describe_validation(err, f"facts in {path}")) from None
+        raise invalid(err, whole=str(path)) from None
 
 
 @app.command(epilog=AUDIT_EXIT_CODES)
@@ -239,7 +238,10 @@ def register(
 ) -> None:
     """The register entries about one person, as they obtain them (LSSSS 27.2 / LRSSS 265 with s. 18)."""
     with reported(), _record() as record:
-        entries = Disclosures(record).entries_about(person)
+        try:
+            entries = Disclosures(record).register(person).communications
+        except NotFound:  # no register at all: the record holds nothing about this person (an empty one would)
+            raise not_found(f"no disclosure register for person {person}") from None
     shown, left = limited(entries, limit, as_json)
     if as_json:
         sys.stdout.write(audit_render.dumps([e.model_dump(mode="json") for e in shown]))

@@ -7,16 +7,21 @@ import logging
 import os
 import sys
 import traceback
+from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer's vendored Click
+from typer._click.utils import PacifyFlushWrapper
 
 from cli import agreements, audit, cases, demo, report
 from cli import standards as standards_cli
 from cli.client import load_settings
+from cli.errors import from_click, show, translate, unexpected
 from domain.record import NoRecord
 from workers.embedded import Endpoints, UpRefused, run_embedded
 from workers.temporal import connect
@@ -35,9 +40,25 @@ class _Arrimage(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         code = 0
         try:
-            super().__call__(*args, **kwargs)
+            # Not standalone: Click's own error boxes and its "exit 1 on a closed pipe" are replaced below.
+            done = super().__call__(*args, **{**kwargs, "standalone_mode": False})
+            code = done if isinstance(done, int) else 0
+        except BrokenPipeError:
+            code = _pipe_closed()
+        except NoArgsIsHelpError as help_:
+            help_.show()  # `arrimage cases` alone: the group's help, and the usage error's exit code as before
+            code = help_.exit_code
+        except ClickException as err:
+            failure = from_click(err)
+            show(failure)
+            code = int(failure.exit_code)
+        except typer.Abort:
+            print("aborted", file=sys.stderr)
+            code = 1
         except SystemExit as done:
-            if isinstance(done.code, int) or done.code is None:
+            if done.code == 1 and _reader_left():
+                code = _pipe_closed()
+            elif isinstance(done.code, int) or done.code is None:
                 code = done.code or 0
             else:
                 print(done.code, file=sys.stderr)
@@ -47,10 +68,41 @@ class _Arrimage(typer.Typer):
         except NoRecord as missing:  # a read where no record is: one line, exit 3 (not found)
             print(missing.message, file=sys.stderr)
             code = 3
-        except BaseException:
-            traceback.print_exc()
-            code = 1
+        except Exception as err:
+            failure = translate(err) or unexpected(err, _log_traceback())
+            show(failure)
+            code = int(failure.exit_code)
         _leave(code)
+
+
+def _reader_left() -> bool:
+    """Whether this exit is Click's or Rich's answer to a closed pipe (`arrimage … | head`): Click wraps stdout,
+    Rich points it at the null device; both then exit 1, as if the reader leaving were a failure."""
+    try:
+        return isinstance(sys.stdout, PacifyFlushWrapper) or os.path.samestat(os.fstat(1), os.stat(os.devnull))
+    except OSError:
+        return False
+
+
+def _pipe_closed() -> int:
+    """The reader left (`arrimage … | head`): what it wanted it has; the rest goes nowhere, and that is done."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
+def _log_traceback() -> Path | None:
+    """Append the traceback of an unexpected failure to `<data dir>/arrimage-cli.log`; its path, or None."""
+    try:
+        data_dir = Path(os.environ.get("ARRIMAGE_DATA_DIR") or "var")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log = data_dir / "arrimage-cli.log"
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"--- {datetime.now(UTC).isoformat()} arrimage {' '.join(sys.argv[1:2])}\n")
+            traceback.print_exc(file=out)
+        return log
+    except OSError:
+        return None
 
 
 def _leave(code: int) -> None:
@@ -61,7 +113,10 @@ def _leave(code: int) -> None:
     if callable(shutdown):
         shutdown()  # exports pending spans
     logging.shutdown()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left before the last of the output: nothing is lost that was wanted
+        _pipe_closed()
     sys.stderr.flush()
     os._exit(code)
 

@@ -18,6 +18,7 @@ from cli import render_cases as rc
 from cli.cases import crisis_cases
 from cli.client import load_settings
 from cli.errors import EXIT_CODES_HELP, bad_input, reported
+from cli.standards import standards_in_force
 from domain.clock import start_of
 from domain.standards import compliance
 from domain.standards.compliance import Observation
@@ -46,7 +47,7 @@ def standards_report(
         if last < first:
             raise bad_input(f"--to {last} is before --from {first}")
         start, end = start_of(first), start_of(last + timedelta(days=1))
-        config = settings.standards()
+        config = standards_in_force(settings)
         observations: list[Observation] = []
         count = 0
         with crisis_cases(settings) as cases:

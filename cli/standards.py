@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from cli import render
 from cli import render_cases as rc
 from cli.client import load_settings
-from cli.errors import CliError, Exit, reported
+from cli.errors import CliError, Exit, invalid, no_such_file, not_json, reported
+from domain.standards.config import StandardsConfig
+from workers.settings import Settings
 
 
 def source_of(settings_file: object) -> str:
     return str(settings_file) if settings_file else "ministry defaults (no ARRIMAGE_STANDARDS_FILE)"
+
+
+def standards_in_force(settings: Settings) -> StandardsConfig:
+    """The configuration, or why the region's file (ARRIMAGE_STANDARDS_FILE) cannot be used, in one line each."""
+    path = settings.standards_file
+    try:
+        return settings.standards()
+    except ValidationError as err:
+        raise invalid(err, whole=str(path)) from None
+    except json.JSONDecodeError as err:
+        raise not_json(path or "", err) from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise no_such_file(path or "") from None
+    except (OSError, ValueError) as err:  # unreadable, not TOML, not .toml/.json
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise CliError(Exit.REFUSED, f"invalid standards file {path}: {reason}") from None
 
 
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
@@ -23,10 +43,7 @@ def standards(as_json: AsJson = False) -> None:
     """The configuration in force: each standard's clock and deadline, the urgency scale, follow-up plans, caps."""
     settings = load_settings()
     with reported():
-        try:
-            config = settings.standards()
-        except (OSError, ValueError) as err:
-            raise CliError(Exit.REFUSED, f"invalid standards file {settings.standards_file}: {err}") from None
+        config = standards_in_force(settings)
     source = source_of(settings.standards_file)
     if as_json:
         render.emit_json({
