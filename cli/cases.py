@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import os
 import re
 from collections.abc import Coroutine, Iterator
@@ -39,7 +38,8 @@ from cli.client import (
     update_or_explain,
 )
 from cli.display import Limit, limited, print_more
-from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, describe_validation, fail, refused, reported
+from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, fail, invalid, read_json, refused, reported
+from cli.options import Timeout
 from cli.templates import case_template, without_comments
 from domain.clock import QUEBEC, start_of
 from domain.crisis import commands as c
@@ -104,10 +104,6 @@ Org = Annotated[
                  help="Your organisation (default: $ARRIMAGE_ORG); a supervisor's must be the case's responsible one."),
 ]
 Reason = Annotated[str, typer.Option("--reason", help="Why, for the record (no personal details).")]
-Timeout = Annotated[
-    float,
-    typer.Option("--timeout", envvar="ARRIMAGE_CLI_TIMEOUT", min=1, help="Seconds to wait for a worker."),
-]
 
 
 # ---------------------------------------------------------------------- reaching the engine
@@ -283,17 +279,12 @@ def parse_moment(value: str, now: datetime) -> datetime:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise bad_input(f"{path}: no such file")
     # A file this large cannot hold a command within the byte budget, however it is written (each
     # character escaped takes at most 12 bytes for 4): refused before it is read.
-    if (size := path.stat().st_size) > 4 * MAX_COMMAND_BYTES:
+    if path.is_file() and (size := path.stat().st_size) > 4 * MAX_COMMAND_BYTES:
         raise bad_input(f"{path} is {size:,} bytes; a case command may not exceed {MAX_COMMAND_BYTES:,} bytes "
                         f"({MAX_COMMAND_BYTES // 1024} KiB)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise bad_input(f"{path} is not valid JSON: {err}") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise bad_input(f"{path}: expected a JSON object")
     return data
@@ -323,7 +314,7 @@ def _give(code: str, cmd_fields: dict[str, Any], model: type[c.Command], timeout
         except ValidationError as err:
             names = {"deadline_id": "--deadline", "until": "--until", "reason": "--reason", "by": "--by",
                      "actor_org": "--org"}
-            raise CliError(Exit.REFUSED, describe_validation(err, "options", names)) from None
+            raise invalid(err, names) from None
         view = _run(act(settings, code, cmd, timeout))
     _done(view, settings, as_json)
 
@@ -350,12 +341,23 @@ def list_(
             _code_option(name, value)
         moment = parse_since(since) if since else None
         rows: list[rc.CaseRow] = []
+        from_record = closed or all_  # closed cases are only in the record
         if not closed:
             query = visibility_query(settings, stage=stage, team=team, territory=territory, holder=holder,
                                      overdue=overdue, since=moment)
-            rows += _run(running_cases(settings, query))
-        if closed or all_:
-            rows += _closed_rows(settings, stage, team, territory, holder, overdue, moment)
+            try:
+                rows += _run(running_cases(settings, query))
+            except CliError as err:
+                if err.exit_code is not Exit.UNREACHABLE:
+                    raise
+                # Reads work with the engine down: the record knows every open case, its stage, holder and
+                # deadlines; only the workflows' own wake-ups (reminders, escalations) are unknown.
+                typer.echo("Temporal unreachable: listed from the record; next wake-ups unknown", err=True)
+                rows += _record_rows(settings, stage, team, territory, holder, overdue, moment, open_=True,
+                                     closed=False)
+        if from_record:
+            rows += _record_rows(settings, stage, team, territory, holder, overdue, moment, open_=False,
+                                 closed=True)
     rows.sort(key=lambda r: (r.opened_at or now, r.code))
     shown, left = limited(rows, limit, as_json)
     if as_json:
@@ -366,12 +368,11 @@ def list_(
         print_more(render.console, left)
 
 
-def _closed_rows(
+def _record_rows(
     settings: Settings, stage: CaseStage | None, team: str | None, territory: str | None, holder: str | None,
-    overdue: bool, since: datetime | None,
+    overdue: bool, since: datetime | None, *, open_: bool, closed: bool,
 ) -> list[rc.CaseRow]:
-    if stage is not None and stage is not CaseStage.CLOSED:
-        return []
+    """The cases as the record has them (open ones, closed ones or both), with the same filters as visibility."""
     config = settings.standards()
     out = []
     with crisis_cases(settings) as cases:
@@ -379,7 +380,8 @@ def _closed_rows(
             if since is not None and opened_at < since:
                 continue
             view = cases.view(code)
-            if view.stage is not CaseStage.CLOSED:
+            is_closed = view.stage is CaseStage.CLOSED
+            if (stage is not None and view.stage is not stage) or not (closed if is_closed else open_):
                 continue
             row = rc.CaseRow.of(view, config)
             if (team and row.team != team) or (territory and row.territory != territory) or (
@@ -445,7 +447,7 @@ def open_(
         try:
             cmd = c.OpenCase.model_validate(data)
         except ValidationError as err:
-            raise CliError(Exit.REFUSED, describe_validation(err, f"intake in {file}")) from None
+            raise invalid(err, whole=str(file)) from None
         try:
             # The rules that need no record (moments, party), before anything starts; the workflow's
             # validator runs them again on its own clock.
@@ -469,7 +471,7 @@ def act_(
         try:
             cmd = COMMAND.validate_python(data)
         except ValidationError as err:
-            raise CliError(Exit.REFUSED, describe_validation(err, f"command in {file}")) from None
+            raise invalid(err, whole=str(file)) from None
         view = _run(act(settings, code, cmd, timeout))
     _done(view, settings, as_json)
 

@@ -33,6 +33,7 @@ from cli import render
 from cli.cases import act, open_case
 from cli.client import command, execute_update_with_start, load_settings, open_client
 from cli.errors import CliError, Exit, reported
+from cli.options import DEFAULT_TIMEOUT, Timeout
 from cli.templates import CISSS, CPS, template
 from domain.agreements import commands as ac
 from domain.agreements.application import Ententes
@@ -393,7 +394,7 @@ def demo(
     calls: Annotated[int, typer.Option("--calls", min=1, max=1000, help="Number of synthetic calls.")] = 40,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic day (urgencies, delays).")] = 2026,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Calls in flight at once.")] = 8,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for each command.")] = 30.0,
+    timeout: Timeout = DEFAULT_TIMEOUT,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout (no progress bar).")] = False,
 ) -> None:
     """A synthetic day against a running `arrimage up`: two ententes, then N crisis calls on every path."""
