@@ -154,7 +154,7 @@ async def test_a_supervisor_follows_and_acts_on_cases(engine: Engine) -> None:
     assert 0 < deadlines["reponse_equipe.1"]["seconds_left"] <= 600  # 10-minute answer deadline
     assert 0 < deadlines["crise.urgence"]["seconds_left"] <= 3600  # « immédiat »: 60 minutes
     text = (await engine.ok("cases", "show", late)).out
-    assert "min left" in text and "stopped 3 min late" in text and "crise-laval-1" in text and "en_attente" in text
+    assert "min left" in text and "stopped 3 min late" in text and "crise-laval-1" in text and "en attente" in text
 
     accepted = await engine.ok("cases", "act", late, "--org", CSSS, "--file", engine.write(
         "accept.json", {"type": "accept", "team_id": "crise-laval-1"}))
