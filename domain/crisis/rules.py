@@ -326,7 +326,6 @@ def check_extend(view: CaseView, cmd: c.ExtendDeadline, now: datetime, config: S
         )
 
 
-
 def check_supervisor_close(view: CaseView, cmd: c.SupervisorClose) -> None:
     _supervisor(view, cmd, "closing the case")
 

@@ -89,17 +89,17 @@ async def test_implausible_moments_are_refused_by_rule(engine: Engine, case_serv
     assert refused.err.endswith("a case cannot begin that long before it is opened\n")
     await nothing_anywhere(engine, case_server, code)
 
-    opened = await open_case(engine, "ok.json", intake("aaor", received=2 * MIN, first=MIN, face=False,
-                                                         urgency="non_urgent"))
+    # AAOR, urgent: its urgency deadline (aaor.urgence) is due 4 h after the opening.
+    opened = await open_case(engine, "ok.json", intake("aaor", received=2 * MIN, first=MIN, face=False))
     before = await engine.events(opened)
-    too_long = await engine.run("cases", "extend", opened, "--deadline", "aaor.analyse", "--until", "+100000h",
+    too_long = await engine.run("cases", "extend", opened, "--deadline", "aaor.urgence", "--until", "+100000h",
                                 "--reason", "Essai", "--org", CSSS)
     assert too_long.code == 2 and too_long.err.startswith(
         "refused [extension_too_long]: an extension gives at most 72 h past the current due moment ("), too_long
     assert await engine.events(opened) == before
-    fine = await engine.ok("cases", "extend", opened, "--deadline", "aaor.analyse", "--until", "+10d",
+    fine = await engine.ok("cases", "extend", opened, "--deadline", "aaor.urgence", "--until", "+3d",
                            "--reason", "Essai", "--org", CSSS, "--json")
-    assert [d["status"] for d in fine.json()["deadlines"] if d["deadline_id"] == "aaor.analyse"] == ["prolonge"]
+    assert [d["status"] for d in fine.json()["deadlines"] if d["deadline_id"] == "aaor.urgence"] == ["prolonge"]
 
 
 # ---------------------------------------------------------------------- 3. sizes

@@ -328,7 +328,7 @@ def test_mobile_intervention_only_when_judged_necessary() -> None:
     """L1236-1239: the service follows a judgement that an intervention in the community is necessary."""
     w = World()
     w.open(face=False)
-    w.refused(request(), "face_to_face_not_needed", match="L1236-1239")
+    w.refused(request(), "face_to_face_not_needed", match="Orientations ministérielles")
 
 
 def test_a_csss_team_list_with_a_foreign_team_is_bad_data() -> None:
@@ -605,7 +605,7 @@ def test_reassign_refused_for_a_non_supervisor_or_a_team_without_agreement() -> 
     w.do(request(), T0)
     w.refused(c.Reassign(by="cc-1", actor_org="cc-laval", team=TEAM_2, reason="x"), "wrong_party")
     w.refused(sup(c.Reassign, team=TeamRef(team_id="mj", org_id="maison-jeunes"), reason="x"), "not_a_candidate",
-              match="L1181-1184")
+              match="Orientations ministérielles")
     w.refused(sup(c.Reassign, team=TEAM, reason="x"), "same_team")
 
 
