@@ -125,7 +125,8 @@ async def test_a_service_agreement_from_draft_to_amendment(engine: Engine) -> No
     assert shown["workflow"]["next_wakeup"] == start_of(date.fromisoformat(due)).isoformat()
     text = (await engine.ok("show", code)).out
     assert "en vigueur" in text and "Julie Roy" not in text  # no open proposal: parties "signed version 1"
-    assert "signed version 1" in text and f"running · next wake-up {quebec_text(start_of(date.fromisoformat(due)))}" in text
+    wakeup = quebec_text(start_of(date.fromisoformat(due)))
+    assert "signed version 1" in text and f"running · next wake-up {wakeup}" in text
 
     history = (await engine.ok("history", code, "--json")).json()
     assert [h["event"] for h in history] == ["Drafted", "SubmittedForSignature", "Signed", "Signed", "Activated"]

@@ -191,7 +191,8 @@ def test_an_entente_before_its_first_event_does_not_exist(store: Store) -> None:
     """As of a moment before its first recorded event, the entente is not in the record: exit 3."""
     result = store.run("replay", f"entente:{ENTENTE}", "--as-of", "2020-01-01", "--role", "auditeur")
     assert result.code == 3
-    assert result.err.startswith(f"not found: entente:{ENTENTE} did not exist yet at 2020-01-01 23:59 HNE: its first event was recorded at ")
+    assert result.err.startswith(
+        f"not found: entente:{ENTENTE} did not exist yet at 2020-01-01 23:59 HNE: its first event was recorded at ")
 
 
 def test_the_auditor_sees_the_case_metadata_and_events_never_its_personal_content(store: Store) -> None:
