@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from eventsourcing.application import AggregateNotFoundError
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -29,6 +30,7 @@ from cli import audit_export, audit_render
 from cli.display import Limit, limited, print_more
 from cli.errors import CliError, Exit, bad_input, fail, invalid, not_found, read_json, refused, reported
 from domain.audit.checkpoint import Checkpoint, CheckpointError
+from domain.audit.erasure import erasure_id
 from domain.audit.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
 from domain.audit.replay import AggregateRef
 from domain.audit.replays import ReaderFacts, Replays
@@ -240,14 +242,29 @@ def register(
     with reported(), _record() as record:
         try:
             entries = Disclosures(record).register(person).communications
-        except NotFound:  # no register at all: the record holds nothing about this person (an empty one would)
-            raise not_found(f"no disclosure register for person {person}") from None
+        except NotFound:
+            if not _knows(record, person):
+                raise not_found(
+                    f"no register entries for person {person} (the record holds nothing about this person)"
+                ) from None
+            entries = []  # a person the record knows (a case, a consent, an erasure) with nothing communicated
     shown, left = limited(entries, limit, as_json)
     if as_json:
         sys.stdout.write(audit_render.dumps([e.model_dump(mode="json") for e in shown]))
     else:
         audit_render.console.print(audit_render.register_table(person, shown, total=len(entries)))
         print_more(audit_render.console, left)
+
+
+def _knows(record: Record, person: str) -> bool:
+    """Whether the record holds anything about the person: content sealed with their key, or its erasure."""
+    if record.subject_keys.current_key_id(person) is not None:
+        return True
+    try:
+        record.repository.get(erasure_id(person))
+    except AggregateNotFoundError:
+        return False
+    return True
 
 
 def access_log(record: Record, person: str | None, actor: str | None, since: datetime | None,

@@ -233,10 +233,12 @@ def test_an_intervenant_without_authorisation_is_refused_and_the_refusal_is_an_a
         n: ("withheld", "no_active_authorisation", "LRSSS-R1-8")
         for n in ("etat du dossier", "journal des evenements", "reason", "person_ref")
     }
-    assert result.err == (
-        "refused [no_active_authorisation]: no active access authorisation (training current, discretion "
-        f"undertaking signed) (this refused access is recorded: {r['access_id']})\n"
-    )
+    assert json.loads(result.err) == {  # with --json, the refusal is a problem object on stderr (one line)
+        "type": "urn:arrimage:problem:refused", "title": "refused by a rule", "status": 2,
+        "code": "no_active_authorisation",
+        "detail": "no active access authorisation (training current, discretion undertaking signed) "
+                  f"(this refused access is recorded: {r['access_id']})",
+    }
     (row,) = store.accesses("--actor", "interv-9")
     assert (row["about"], row["role"], row["purpose"], row["outcome"], row["allowed"], row["refusal"]) == (
         f"person:{PERSON}", "intervenant", "soins", "refuse", [], "no_active_authorisation")

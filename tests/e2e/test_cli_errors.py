@@ -26,7 +26,7 @@ from cli.main import app
 from cli.options import TIMEOUT_HELP
 from domain.crisis.state import CaseStage
 from tests.e2e.harness import ARRIMAGE, Result
-from tests.e2e.test_audit_cli import CASE, ENTENTE, Store, build
+from tests.e2e.test_audit_cli import CASE, ENTENTE, PERSON, Store, build
 from tests.unit.test_disclosure_support import SUBJECT
 
 pytestmark = pytest.mark.slow
@@ -192,10 +192,13 @@ def test_without_json_an_unreachable_engine_is_one_line_with_the_hint(shell: She
 # ----------------------------------------------------------------- 3. the register of nobody
 def test_the_register_of_a_person_the_record_does_not_know_is_not_found(shell: Shell) -> None:
     assert shell.fails(3, "audit", "register", "--person", "NOBODY") == (
-        "not found: no disclosure register for person NOBODY\n")
+        "not found: no register entries for person NOBODY (the record holds nothing about this person)\n")
     assert shell.problem(3, "audit", "register", "--person", "NOBODY")["detail"] == (
-        "no disclosure register for person NOBODY")
-    assert shell.run("audit", "register", "--person", SUBJECT).code == 0  # a person the register knows
+        "no register entries for person NOBODY (the record holds nothing about this person)")
+    # A person the record knows: with entries, or without any (the crisis case's person, nothing communicated).
+    assert len(shell.run("audit", "register", "--person", SUBJECT, "--json").json()) == 2
+    about_the_case = shell.run("audit", "register", "--person", PERSON, "--json")
+    assert (about_the_case.code, about_the_case.json()) == (0, [])
 
 
 # ----------------------------------------------------------------- 4. reads with the engine down
