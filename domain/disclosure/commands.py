@@ -9,18 +9,24 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field, model_validator
 
 from domain.agreements.model import Frozen, ShortText, Text
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import ConsentForm, EmergencyParticulars, GrantorCapacity, Recipient
 from domain.disclosure.roles import PurposeKind, Role
+from domain.values import Moment, check_command_size
 from domain.values import OpaqueId as Code  # ids from partner systems: case kept as given
 
 
 class Command(Frozen):
     by: Code = Field(description="who gives the command (opaque user or system id)")
     command_id: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _within_budget(self) -> Command:
+        check_command_size(self.model_dump(mode="json"))
+        return self
 
 
 class GrantConsent(Command):
@@ -44,8 +50,8 @@ class GrantConsent(Command):
     document_ref: ShortText | None = None  # the signed form, for a written consent
     free_and_informed: bool = False  # attested: manifest, free, informed (LSSSS 19.1 / LRSSS 6)
     presented_separately: bool | None = None  # a written request set apart from other information
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Moment | None = None
+    valid_until: Moment | None = None
     ethics_committee_ref: ShortText | None = None  # research: the committee that set the period
 
 
@@ -53,7 +59,7 @@ class WithdrawConsent(Command):
     type: Literal["withdraw_consent"] = "withdraw_consent"
     subject_id: Code
     consent_key: Code
-    withdrawn_at: AwareDatetime
+    withdrawn_at: Moment
     reason: Text | None = None
 
 
@@ -66,7 +72,7 @@ class RequestAccess(Command):
     subject_id: Code
     items: list[ShortText] = Field(min_length=1)
     purpose: PurposeKind
-    moment: AwareDatetime
+    moment: Moment
     recipient_id: Code | None = None
     basis_code: ShortText | None = None  # the legal basis relied on; None: the rules look for one
     consent_id: str | None = None  # a specific consent; None: any valid consent that covers
