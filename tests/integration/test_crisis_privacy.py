@@ -88,7 +88,9 @@ def _assert_opaque(listed: dict[str, dict[str, Any]]) -> None:
     for wf_id, attrs in listed.items():
         assert CODE_ID.match(wf_id), wf_id
         # Ours, and the server's own `BuildIds` (worker build hashes), checked for personal strings below too.
-        assert set(attrs) <= {"workflow_type", "BuildIds", *(k.name for k in SEARCH_ATTRIBUTES)}, attrs
+        # `TemporalChangeVersion` lists the workflow's patch ids (fixed strings of the code).
+        assert set(attrs) <= {"workflow_type", "BuildIds", "TemporalChangeVersion",
+                              *(k.name for k in SEARCH_ATTRIBUTES)}, attrs
         assert attrs["CaseStage"] in STAGES and attrs["CaseHolder"] in ORGS and attrs["CaseTeam"] in TEAMS
         assert attrs["CaseTerritory"] == "laval" and isinstance(attrs["CaseOverdue"], bool)
         assert isinstance(attrs["CaseOpenedAt"], datetime)
