@@ -51,12 +51,12 @@ from benchmarks.bare_case import BareCaseWorkflow, noop_step
 from benchmarks.common import print_header, print_table
 from benchmarks.workflows import Run, embedded_server, history_counts, run_many
 from cli.demo import ENTENTE_CC, ENTENTE_CPS, _cc_content, _cps_content
-from domain.agreements import commands as ac
-from domain.agreements.application import Ententes
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
 from domain.crisis.model import Intake, IntakeService, InterventionOutcome, TeamRef, UrgencyLevel, new_case_code
 from domain.crisis.state import CaseStage, CaseView
+from domain.ententes import commands as ac
+from domain.ententes.application import Ententes
 from domain.record import Record
 from workers.settings import Settings
 from workers.worker import build_worker, open_record
@@ -127,10 +127,10 @@ def seed_ententes(record: Record) -> None:
     ententes = Ententes(record)
     now = datetime.now(UTC)
     for code, content in ((ENTENTE_CC, _cc_content()), (ENTENTE_CPS, _cps_content())):
-        ententes.draft(ac.DraftAgreement(by="bench", code=code, content=content), now)
+        ententes.draft(ac.DraftEntente(by="bench", code=code, content=content), now)
         ententes.execute(code, ac.SubmitForSignature(by="bench"), now)
         for party in content.party_ids:
-            ententes.execute(code, ac.SignAgreement(by="bench", party_id=party, version=1, signatory="D.G."), now)
+            ententes.execute(code, ac.SignEntente(by="bench", party_id=party, version=1, signatory="D.G."), now)
         ententes.advance(code, now)
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import metadata
 
-from domain.agreements.model import AgreementContent
+from domain.ententes.model import EntenteContent
 from tests import factories
 
 PG = {
@@ -77,7 +77,7 @@ def _fmt(v: object) -> str:
 
 
 # ---------------------------------------------------------------------- a realistic entente
-def service_agreement(title: str = "Intervention de crise dans le milieu — Laval") -> AgreementContent:
+def service_agreement(title: str = "Intervention de crise dans le milieu — Laval") -> EntenteContent:
     """The tests' service agreement with no effective date (in force on the last signature) and no
     notice: the whole lifecycle, revocation included, happens without waiting for the calendar."""
     return factories.service_agreement(effective=None, notice_days=0, title=title)

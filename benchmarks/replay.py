@@ -16,10 +16,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from domain.agreements import commands as c
-from domain.agreements.aggregate import entente_id
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementPolicy
+from domain.ententes import commands as c
+from domain.ententes.aggregate import entente_id
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntentePolicy
 from domain.record import Record
 from tests.factories import service_agreement
 
@@ -28,8 +28,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def build(env: dict[str, str], events: int) -> None:
     record = Record(env)
-    ententes = Ententes(record, AgreementPolicy(reminder_interval_days=1))
-    ententes.draft(c.DraftAgreement(by="bench", code="R", content=service_agreement(effective=None),
+    ententes = Ententes(record, EntentePolicy(reminder_interval_days=1))
+    ententes.draft(c.DraftEntente(by="bench", code="R", content=service_agreement(effective=None),
                                     command_id="d"), T0)
     deadline = T0 + timedelta(days=events + 500)
     ententes.execute("R", c.SubmitForSignature(by="bench", command_id="s", signature_deadline=deadline), T0)

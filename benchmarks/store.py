@@ -49,16 +49,16 @@ from benchmarks.common import (
     service_agreement,
     today_local,
 )
-from domain.agreements import commands as c
-from domain.agreements.aggregate import Entente
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementPolicy, AgreementStatus
+from domain.ententes import commands as c
+from domain.ententes.aggregate import Entente
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntentePolicy, EntenteStatus
 from domain.record import Record
 
 TARGETS = {"sqlite": 5_000.0, "postgres": 3_000.0}  # events/s, from the issue
 COMMANDS_PER_ENTENTE = 7
 BY = "bench"
-POLICY = AgreementPolicy()
+POLICY = EntentePolicy()
 CONTENT = service_agreement()
 
 
@@ -91,11 +91,11 @@ def lifecycle_commands(code: str) -> list[Callable[[Ententes], object]]:
     """The 7 commands, as the activities issue them (one use-case call each)."""
     parties = CONTENT.party_ids
     return [
-        lambda e: e.draft(c.DraftAgreement(by=BY, code=code, content=CONTENT, command_id=f"{code}/1"), now()),
+        lambda e: e.draft(c.DraftEntente(by=BY, code=code, content=CONTENT, command_id=f"{code}/1"), now()),
         lambda e: e.execute(code, c.SubmitForSignature(by=BY, command_id=f"{code}/2"), now()),
-        lambda e: e.execute(code, c.SignAgreement(by=BY, party_id=parties[0], version=1, signatory="A. Tremblay",
+        lambda e: e.execute(code, c.SignEntente(by=BY, party_id=parties[0], version=1, signatory="A. Tremblay",
                                                   command_id=f"{code}/3"), now()),
-        lambda e: e.execute(code, c.SignAgreement(by=BY, party_id=parties[1], version=1, signatory="B. Gagnon",
+        lambda e: e.execute(code, c.SignEntente(by=BY, party_id=parties[1], version=1, signatory="B. Gagnon",
                                                   command_id=f"{code}/4"), now()),
         lambda e: e.advance(code, now()),
         lambda e: e.execute(code, c.GiveRevocationNotice(by=BY, party_id=parties[0], reason="fin du projet",
@@ -109,7 +109,7 @@ def in_memory_steps(code: str) -> list[Callable[[Entente | None], Entente]]:
     parties = CONTENT.party_ids
 
     def draft(_: Entente | None) -> Entente:
-        return Entente.draft(c.DraftAgreement(by=BY, code=code, content=CONTENT, command_id=f"{code}/1"), now())
+        return Entente.draft(c.DraftEntente(by=BY, code=code, content=CONTENT, command_id=f"{code}/1"), now())
 
     def step(fn: Callable[[Entente], object]) -> Callable[[Entente | None], Entente]:
         def run(e: Entente | None) -> Entente:
@@ -122,9 +122,9 @@ def in_memory_steps(code: str) -> list[Callable[[Entente | None], Entente]]:
     return [
         draft,
         step(lambda e: e.submit(c.SubmitForSignature(by=BY, command_id=f"{code}/2"), now(), POLICY)),
-        step(lambda e: e.sign(c.SignAgreement(by=BY, party_id=parties[0], version=1, signatory="A. Tremblay",
+        step(lambda e: e.sign(c.SignEntente(by=BY, party_id=parties[0], version=1, signatory="A. Tremblay",
                                               command_id=f"{code}/3"), now())),
-        step(lambda e: e.sign(c.SignAgreement(by=BY, party_id=parties[1], version=1, signatory="B. Gagnon",
+        step(lambda e: e.sign(c.SignEntente(by=BY, party_id=parties[1], version=1, signatory="B. Gagnon",
                                               command_id=f"{code}/4"), now())),
         step(lambda e: e.advance(now(), POLICY)),
         step(lambda e: e.give_revocation_notice(
@@ -176,7 +176,7 @@ def run_activity_shape(record: Record, ententes: int, prefix: str) -> tuple[int,
             cmd(uc)
             commands += 1
     last = uc.view(f"{prefix}-{ententes - 1}")
-    assert last.status is AgreementStatus.REVOKED and last.event_count == COMMANDS_PER_ENTENTE, last.status
+    assert last.status is EntenteStatus.REVOKED and last.event_count == COMMANDS_PER_ENTENTE, last.status
     return commands, commands
 
 
@@ -189,7 +189,7 @@ def run_in_memory_shape(record: Record, ententes: int, per_save: int, prefix: st
             aggs = [steps[k](a) for steps, a in zip(group, aggs, strict=True)]
             record.save(*aggs)
             commands += len(aggs)
-    assert all(a is not None and a.status is AgreementStatus.REVOKED for a in aggs)
+    assert all(a is not None and a.status is EntenteStatus.REVOKED for a in aggs)
     return commands, commands
 
 
@@ -289,9 +289,9 @@ PROFILE_BUCKETS = [
     ("  store: SQL insert + commit", "eventsourcing/persistence.py", "put"),
     ("    commit (SQLite: fsync of the WAL)", "", "<method 'commit' of 'sqlite3.Connection' objects>"),
     ("  mapper: to_stored_event (JSON encode)", "eventsourcing/persistence.py", "to_stored_event"),
-    ("Entente.view() (pydantic AgreementView)", "domain/agreements/aggregate.py", "view"),
-    ("AgreementContent.fingerprint()", "domain/agreements/model.py", "fingerprint"),
-    ("AgreementContent._coherent (validator)", "domain/agreements/model.py", "_coherent"),
+    ("Entente.view() (pydantic EntenteView)", "domain/ententes/aggregate.py", "view"),
+    ("EntenteContent.fingerprint()", "domain/ententes/model.py", "fingerprint"),
+    ("EntenteContent._coherent (validator)", "domain/ententes/model.py", "_coherent"),
 ]
 
 

@@ -50,17 +50,17 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.agreements import AgreementActivities
+from activities.ententes import EntenteActivities
 from benchmarks.bare import BareWorkflow, noop
 from benchmarks.common import print_header, print_table, service_agreement, today_local
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementStatus, AgreementView
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntenteStatus, EntenteView
 from workers.embedded import server_command
 from workers.settings import Settings
 from workers.temporal import connect
 from workers.worker import WORKFLOWS, build_worker, open_record
-from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput, workflow_id
+from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
 
 TARGET_RATIO = 1.5
 POLL = 0.02  # seconds between `state` queries while waiting for the activation
@@ -149,34 +149,34 @@ class Run:
 async def agreement_lifecycle(client: Client, settings: Settings, code: str) -> int:
     parties = CONTENT.party_ids
     start = WithStartWorkflowOperation(
-        AgreementWorkflow.run,
-        AgreementWorkflowInput(code=code, policy=settings.agreement_policy),
+        EntenteWorkflow.run,
+        EntenteWorkflowInput(code=code, policy=settings.entente_policy),
         id=workflow_id(code), task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     await client.execute_update_with_start_workflow(
-        AgreementWorkflow.draft, c.DraftAgreement(by=BY, code=code, content=CONTENT), start_workflow_operation=start
+        EntenteWorkflow.draft, c.DraftEntente(by=BY, code=code, content=CONTENT), start_workflow_operation=start
     )
-    handle = client.get_workflow_handle(workflow_id(code), result_type=AgreementView)
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by=BY))
+    handle = client.get_workflow_handle(workflow_id(code), result_type=EntenteView)
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by=BY))
     for i, party in enumerate(parties):
         await handle.execute_update(
-            AgreementWorkflow.sign, c.SignAgreement(by=BY, party_id=party, version=1, signatory=f"Signataire {i}")
+            EntenteWorkflow.sign, c.SignEntente(by=BY, party_id=party, version=1, signatory=f"Signataire {i}")
         )
     polls = 0
     while True:
         polls += 1
-        view = await handle.query(AgreementWorkflow.state)
-        if view is not None and view.status is AgreementStatus.ACTIVE:
+        view = await handle.query(EntenteWorkflow.state)
+        if view is not None and view.status is EntenteStatus.ACTIVE:
             break
         await asyncio.sleep(POLL)
     await handle.execute_update(
-        AgreementWorkflow.revoke,
+        EntenteWorkflow.revoke,
         c.GiveRevocationNotice(by=BY, party_id=parties[0], reason="fin du projet", effective_date=today_local()),
     )
     final = await handle.result()
-    assert final is not None and final.status is AgreementStatus.REVOKED, final
+    assert final is not None and final.status is EntenteStatus.REVOKED, final
     return polls
 
 
@@ -254,7 +254,7 @@ async def bench(n: int, rounds: int, timeout: float, threads: int, pragmas: list
                             return build_worker(client, settings, record, executor=ex_a)
                         # what-if: build_worker's worker, without the workflow sandbox
                         return Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,
-                                      activities=AgreementActivities(Ententes(record, settings.agreement_policy)).all(),
+                                      activities=EntenteActivities(Ententes(record, settings.entente_policy)).all(),
                                       activity_executor=ex_a, max_concurrent_activities=threads,
                                       workflow_runner=UnsandboxedWorkflowRunner())
 

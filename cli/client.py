@@ -28,16 +28,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from cli.errors import CliError, Exit, refused, translate
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementView
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntenteView
 from domain.errors import NotFound
 from domain.record import Record
 from workers import logs, tracing
 from workers.settings import Settings
 from workers.temporal import connect
-from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput, workflow_id
 from workflows.crisis import workflow_id as case_workflow_id
+from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 10.0
@@ -56,7 +56,7 @@ def ententes(settings: Settings) -> Iterator[Ententes]:
     """The use cases over the record, closed afterwards."""
     record = Record(settings.store_env())
     try:
-        yield Ententes(record, settings.agreement_policy)
+        yield Ententes(record, settings.entente_policy)
     finally:
         record.close()
 
@@ -111,7 +111,7 @@ class Subject:
     @classmethod
     def of(cls, wf_id: str) -> Subject:
         prefix, _, code = wf_id.partition("-")
-        return cls("case", "cases", code) if prefix == "case" else cls("entente", "agreements", code)
+        return cls("case", "cases", code) if prefix == "case" else cls("entente", "ententes", code)
 
 
 def _transient(err: BaseException) -> bool:
@@ -181,22 +181,22 @@ async def execute_update_with_start(
     return await send_update(settings, wf_id, timeout, send)
 
 
-async def draft(settings: Settings, cmd: c.DraftAgreement, timeout: float) -> AgreementView:
+async def draft(settings: Settings, cmd: c.DraftEntente, timeout: float) -> EntenteView:
     """Start the entente's workflow and record its first version, in one call."""
     client = await open_client(settings)
 
     def start() -> WithStartWorkflowOperation[Any, Any]:
         return WithStartWorkflowOperation(
-            AgreementWorkflow.run,
-            AgreementWorkflowInput(code=cmd.code, policy=settings.agreement_policy),
+            EntenteWorkflow.run,
+            EntenteWorkflowInput(code=cmd.code, policy=settings.entente_policy),
             id=workflow_id(cmd.code),
             task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
 
-    view: AgreementView = await execute_update_with_start(
-        settings, client, workflow_id(cmd.code), AgreementWorkflow.draft, cmd, start, timeout
+    view: EntenteView = await execute_update_with_start(
+        settings, client, workflow_id(cmd.code), EntenteWorkflow.draft, cmd, start, timeout
     )
     return view
 
@@ -219,12 +219,12 @@ async def update_or_explain(
 
 
 async def command(
-    settings: Settings, code: str, update: UpdateMethodMultiParam[Any, AgreementView], cmd: c.Command,
+    settings: Settings, code: str, update: UpdateMethodMultiParam[Any, EntenteView], cmd: c.Command,
     timeout: float,
-) -> AgreementView:
+) -> EntenteView:
     """Give a command to the entente's workflow; its validator refuses before anything is recorded."""
     client = await open_client(settings)
-    view: AgreementView = await update_or_explain(
+    view: EntenteView = await update_or_explain(
         settings, client.get_workflow_handle(workflow_id(code)), update, cmd, timeout,
         lambda: _why_no_workflow(settings, code),
     )
@@ -265,12 +265,12 @@ class WorkflowAnswer:
         }
 
 
-async def ask_workflow(settings: Settings, code: str, kind: Any = AgreementWorkflow) -> WorkflowAnswer:
+async def ask_workflow(settings: Settings, code: str, kind: Any = EntenteWorkflow) -> WorkflowAnswer:
     """What an entente's (or, with `kind=CrisisCaseWorkflow`, a case's) workflow says: running, next
     wake-up, events seen. Never raises: says why it could not be asked."""
     try:
         client = await open_client(settings)
-        wf_id = workflow_id(code) if kind is AgreementWorkflow else case_workflow_id(code)
+        wf_id = workflow_id(code) if kind is EntenteWorkflow else case_workflow_id(code)
         handle = client.get_workflow_handle(wf_id)
         rpc = timedelta(seconds=QUERY_TIMEOUT)
         desc = await asyncio.wait_for(handle.describe(rpc_timeout=rpc), QUERY_TIMEOUT)

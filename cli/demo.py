@@ -35,10 +35,6 @@ from cli.client import command, execute_update_with_start, load_settings, open_c
 from cli.errors import CliError, Exit, reported
 from cli.options import DEFAULT_TIMEOUT, Timeout
 from cli.templates import CISSS, CPS, template
-from domain.agreements import commands as ac
-from domain.agreements.application import Ententes
-from domain.agreements.model import AgreementContent, AgreementKind
-from domain.agreements.state import AgreementStatus, AgreementView
 from domain.clock import local_date
 from domain.crisis import commands as c
 from domain.crisis.model import (
@@ -59,11 +55,15 @@ from domain.crisis.model import (
     new_case_code,
 )
 from domain.crisis.state import CaseView
+from domain.ententes import commands as ac
+from domain.ententes.application import Ententes
+from domain.ententes.model import EntenteContent, EntenteKind
+from domain.ententes.state import EntenteStatus, EntenteView
 from domain.errors import NotFound
 from domain.record import Record
 from workers.settings import Settings
-from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput
-from workflows.agreement import workflow_id as agreement_workflow_id
+from workflows.entente import EntenteWorkflow, EntenteWorkflowInput
+from workflows.entente import workflow_id as entente_workflow_id
 
 CSSS = "cisss-laval"
 CC = "cc-laval"
@@ -86,14 +86,14 @@ PATHS = [
 
 
 # ---------------------------------------------------------------------- the ententes
-def _cc_content() -> AgreementContent:
-    data = template(AgreementKind.SERVICE)
+def _cc_content() -> EntenteContent:
+    data = template(EntenteKind.SERVICE)
     data["title"] = "[DÉMO] Intervention de crise dans le milieu — Laval"
-    return AgreementContent.model_validate(data)
+    return EntenteContent.model_validate(data)
 
 
-def _cps_content() -> AgreementContent:
-    data = template(AgreementKind.SERVICE)
+def _cps_content() -> EntenteContent:
+    data = template(EntenteKind.SERVICE)
     data.update({
         "title": "[DÉMO] Prévention du suicide : intervention et suivi étroit — Laval",
         "preamble": "[DÉMO] Arrimage d'Info-Social avec le centre de prévention du suicide du territoire.",
@@ -109,35 +109,35 @@ def _cps_content() -> AgreementContent:
         ],
     })
     data["access"] = {**data["access"], "may_refer": [CSSS, CPS_ORG], "repondants": []}
-    return AgreementContent.model_validate(data)
+    return EntenteContent.model_validate(data)
 
 
-async def ensure_entente(client: Client, settings: Settings, code: str, content: AgreementContent,
-                         timeout: float) -> AgreementView:
+async def ensure_entente(client: Client, settings: Settings, code: str, content: EntenteContent,
+                         timeout: float) -> EntenteView:
     """Draft, submit and have every party sign — or reuse the entente a previous run made."""
     view = _entente(settings, code)
     if view is None:
         def start() -> WithStartWorkflowOperation[Any, Any]:
             return WithStartWorkflowOperation(
-                AgreementWorkflow.run, AgreementWorkflowInput(code=code, policy=settings.agreement_policy),
-                id=agreement_workflow_id(code), task_queue=settings.task_queue,
+                EntenteWorkflow.run, EntenteWorkflowInput(code=code, policy=settings.entente_policy),
+                id=entente_workflow_id(code), task_queue=settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
 
         view = await execute_update_with_start(
-            settings, client, agreement_workflow_id(code), AgreementWorkflow.draft,
-            ac.DraftAgreement(by="demo-dsp", code=code, content=content), start, timeout)
-    if view.status is AgreementStatus.DRAFT:
-        view = await command(settings, code, AgreementWorkflow.submit, ac.SubmitForSignature(by="demo-dsp"), timeout)
-    if view.status is AgreementStatus.IN_SIGNATURE and view.proposal is not None:
+            settings, client, entente_workflow_id(code), EntenteWorkflow.draft,
+            ac.DraftEntente(by="demo-dsp", code=code, content=content), start, timeout)
+    if view.status is EntenteStatus.DRAFT:
+        view = await command(settings, code, EntenteWorkflow.submit, ac.SubmitForSignature(by="demo-dsp"), timeout)
+    if view.status is EntenteStatus.IN_SIGNATURE and view.proposal is not None:
         for party in content.party_ids:
             if not view.proposal.signed_by(party):
-                view = await command(settings, code, AgreementWorkflow.sign, ac.SignAgreement(
+                view = await command(settings, code, EntenteWorkflow.sign, ac.SignEntente(
                     by="demo-dsp", party_id=party, version=view.proposal.version,
                     signatory=f"[DÉMO] Direction {party}", title="Directeur général (fictif)"), timeout)
     deadline = time.monotonic() + timeout
-    while view.status is not AgreementStatus.ACTIVE:  # the workflow activates it on the last signature
+    while view.status is not EntenteStatus.ACTIVE:  # the workflow activates it on the last signature
         if view.status.ended:
             raise CliError(Exit.FAILED, f"demo entente {code} is {view.status.value}: use another data directory")
         if time.monotonic() > deadline:
@@ -147,7 +147,7 @@ async def ensure_entente(client: Client, settings: Settings, code: str, content:
     return view
 
 
-def _entente(settings: Settings, code: str) -> AgreementView | None:
+def _entente(settings: Settings, code: str) -> EntenteView | None:
     record = Record(settings.store_env())
     try:
         return Ententes(record).view(code)
@@ -325,7 +325,7 @@ async def run_call(call: Call, do: Act, open_: Callable[[c.OpenCase], Awaitable[
 
 # ---------------------------------------------------------------------- the day
 async def run_demo(settings: Settings, calls: int, seed: int, concurrency: int, timeout: float,
-                   progress: Progress | None) -> tuple[list[Call], list[AgreementView], float]:
+                   progress: Progress | None) -> tuple[list[Call], list[EntenteView], float]:
     t0 = time.monotonic()
     client = await open_client(settings)
     ent_task = progress.add_task("ententes (agreement workflow)", total=2) if progress else None
@@ -373,7 +373,7 @@ def _final(view: CaseView | None) -> str:
     return f"{view.stage.value} ({view.closure.kind.value})" if view.closure else view.stage.value
 
 
-def summary(calls: list[Call], ententes: list[AgreementView], seconds: float) -> dict[str, Any]:
+def summary(calls: list[Call], ententes: list[EntenteView], seconds: float) -> dict[str, Any]:
     by_path: dict[str, Counter[str]] = defaultdict(Counter)
     events = 0
     for call in calls:

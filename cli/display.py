@@ -21,8 +21,6 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from domain.agreements.model import AgreementKind, OrganisationType
-from domain.agreements.state import AgreementStatus, ProposalPurpose, ProposalStage, ReviewOutcome
 from domain.clock import quebec_text
 from domain.crisis.model import (
     CandidateKind,
@@ -38,6 +36,8 @@ from domain.crisis.model import (
 from domain.crisis.state import AttemptStatus, CaseStage, DeadlineStatus, ReferralStatus
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind, Role
+from domain.ententes.model import EntenteKind, OrganisationType
+from domain.ententes.state import EntenteStatus, ProposalPurpose, ProposalStage, ReviewOutcome
 from domain.standards.config import ClockEvent, UrgencyLevel
 
 T = TypeVar("T")
@@ -74,13 +74,13 @@ def when(value: datetime | date | None) -> str:
 
 # ---------------------------------------------------------------------- French labels
 LABELS: dict[type[StrEnum], dict[str, str]] = {
-    AgreementStatus: {"brouillon": "brouillon", "en_signature": "en signature", "signee": "signée",
+    EntenteStatus: {"brouillon": "brouillon", "en_signature": "en signature", "signee": "signée",
                       "en_vigueur": "en vigueur", "revoquee": "révoquée", "expiree": "expirée",
                       "abandonnee": "abandonnée"},
     ProposalStage: {"redaction": "rédaction", "en_signature": "en signature", "signee": "signée"},
     ProposalPurpose: {"initiale": "initiale", "modification": "modification", "renouvellement": "renouvellement"},
     ReviewOutcome: {"maintenir": "maintenir", "modifier": "modifier", "revoquer": "révoquer"},
-    AgreementKind: {"entente_collaboration": "entente de collaboration", "entente_service": "entente de service",
+    EntenteKind: {"entente_collaboration": "entente de collaboration", "entente_service": "entente de service",
                     "entente_cadre": "entente-cadre"},
     OrganisationType: {"cisss": "CISSS", "csss": "CSSS", "etablissement": "établissement", "agence": "agence",
                        "centre_prevention_suicide": "centre de prévention du suicide",

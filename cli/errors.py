@@ -1,4 +1,4 @@
-"""Exit codes of `arrimage agreements` and the one place where failures become them.
+"""Exit codes of `arrimage ententes` and the one place where failures become them.
 
 Scripts match on the exit code and, for a refusal, on the stable refusal code
 printed between brackets on stderr: `refused [not_a_party]: …`.
@@ -233,7 +233,7 @@ def _plain(e: ErrorDetails) -> str:
 
 
 def _settings_field(loc: Sequence[int | str]) -> str:
-    """A settings field as the variable that sets it: ARRIMAGE_AGREEMENT_POLICY__REVIEW_WINDOW_DAYS."""
+    """A settings field as the variable that sets it: ARRIMAGE_ENTENTE_POLICY__REVIEW_WINDOW_DAYS."""
     return "ARRIMAGE_" + "__".join(str(p) for p in loc).upper()
 
 

@@ -18,7 +18,7 @@ from rich.table import Table
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer's vendored Click
 from typer._click.utils import PacifyFlushWrapper
 
-from cli import agreements, audit, cases, demo, report
+from cli import audit, cases, demo, ententes, report
 from cli import standards as standards_cli
 from cli.client import load_settings
 from cli.errors import from_click, show, translate, unexpected
@@ -127,7 +127,9 @@ app = _Arrimage(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(agreements.app, name="agreements")
+app.add_typer(ententes.app, name="ententes")
+# The name before the glossary settled on *entente*: kept for scripts written against it.
+app.add_typer(ententes.app, name="ententes", hidden=True)
 app.add_typer(cases.app, name="cases")
 app.add_typer(report.app, name="report")
 app.command("standards")(standards_cli.standards)
@@ -178,7 +180,7 @@ def up(
             table.add_row("Temporal database", str(e.temporal_db))
             table.add_row("Temporal server log", str(e.server_log))
         console.print(table)
-        console.print("Ctrl-C to stop. In another shell: [bold]arrimage agreements --help[/bold]")
+        console.print("Ctrl-C to stop. In another shell: [bold]arrimage ententes --help[/bold]")
 
     try:
         asyncio.run(run_embedded(settings, ready))

@@ -12,7 +12,7 @@ TIMEOUT_HELP = (
     "past it: exit 4, and the command may still be applied later."
 )
 
-# `--timeout SECONDS`, after the verb: `arrimage agreements sign … --timeout 60`, `arrimage cases close … --timeout 60`.
+# `--timeout SECONDS`, after the verb: `arrimage ententes sign … --timeout 60`, `arrimage cases close … --timeout 60`.
 Timeout = Annotated[
     float,
     typer.Option("--timeout", envvar="ARRIMAGE_CLI_TIMEOUT", min=1, metavar="SECONDS", help=TIMEOUT_HELP),

@@ -20,11 +20,11 @@ from rich.table import Table
 
 from cli.client import WorkflowAnswer
 from cli.display import cell, label, printable, when
-from domain.agreements.diff import Change
-from domain.agreements.model import AgreementContent, AgreementKind, OrganisationType
-from domain.agreements.state import (
-    AgreementStatus,
-    AgreementView,
+from domain.ententes.diff import Change
+from domain.ententes.model import EntenteContent, EntenteKind, OrganisationType
+from domain.ententes.state import (
+    EntenteStatus,
+    EntenteView,
     Proposal,
     ProposalPurpose,
     ProposalStage,
@@ -61,7 +61,7 @@ def emit_json(data: Any) -> None:
 _cell = cell
 
 
-def signed_count(view: AgreementView) -> str:
+def signed_count(view: EntenteView) -> str:
     p, content = view.proposal, view.proposed_content
     if p is not None and content is not None:
         return f"{len(p.signatures)}/{len(content.parties)}"
@@ -71,13 +71,13 @@ def signed_count(view: AgreementView) -> str:
     return "—"
 
 
-def _awaiting(p: Proposal, content: AgreementContent) -> list[str]:
+def _awaiting(p: Proposal, content: EntenteContent) -> list[str]:
     return [x for x in content.party_ids if not p.signed_by(x)]
 
 
-def brief(view: AgreementView) -> str:
+def brief(view: EntenteView) -> str:
     """A few lines after a command: where the entente stands now."""
-    head = f"{view.code}: {label(AgreementStatus, view.status)}"
+    head = f"{view.code}: {label(EntenteStatus, view.status)}"
     if view.in_force_version is not None:
         head += f" · version {view.in_force_version} in force since {when(view.activated_on)}"
     lines = [head]
@@ -101,28 +101,28 @@ def brief(view: AgreementView) -> str:
     return "\n".join(printable(line) for line in lines)
 
 
-def list_table(views: Sequence[AgreementView], total: int | None = None) -> Table:
+def list_table(views: Sequence[EntenteView], total: int | None = None) -> Table:
     table = Table(title=f"Ententes ({total if total is not None else len(views)})")
     table.add_column("code", no_wrap=True)
     for col in ("type", "title", "status", "in force", "next review", "signed"):
         table.add_column(col, overflow="fold")
     for v in views:
         table.add_row(
-            _cell(v.code), _cell(label(AgreementKind, v.kind)), _cell(v.title),
-            _cell(label(AgreementStatus, v.status)),
+            _cell(v.code), _cell(label(EntenteKind, v.kind)), _cell(v.title),
+            _cell(label(EntenteStatus, v.status)),
             _cell(v.in_force_version), _cell(when(v.next_review_due)), _cell(signed_count(v)),
         )
     return table
 
 
-def show(view: AgreementView, answer: WorkflowAnswer) -> None:
+def show(view: EntenteView, answer: WorkflowAnswer) -> None:
     """Everything a supervisor checks on one entente, from the record, plus the workflow's timer."""
     summary = Table(title=_cell(f"{view.code} — {view.title}"), show_header=False)
     summary.add_column("field", style="bold")
     summary.add_column("value", overflow="fold")
     rows: list[tuple[str, Any]] = [
-        ("type", label(AgreementKind, view.kind)),
-        ("status", label(AgreementStatus, view.status)),
+        ("type", label(EntenteKind, view.kind)),
+        ("status", label(EntenteStatus, view.status)),
         ("in force", f"version {view.in_force_version}" if view.in_force_version else None),
         ("activated on", view.activated_on),
         ("latest version", view.latest_version),
@@ -158,7 +158,7 @@ def show(view: AgreementView, answer: WorkflowAnswer) -> None:
         console.print(reviews)
 
 
-def parties_table(view: AgreementView) -> Table:
+def parties_table(view: EntenteView) -> Table:
     p = view.proposal
     content = view.proposed_content or view.content
     title = "Parties"
@@ -185,7 +185,7 @@ def parties_table(view: AgreementView) -> Table:
     return table
 
 
-def versions_table(view: AgreementView) -> Table:
+def versions_table(view: EntenteView) -> Table:
     table = Table(title="Versions")
     for col in ("v", "at", "by", "reason", "fingerprint", ""):
         table.add_column(col, overflow="fold")
@@ -200,7 +200,7 @@ def versions_table(view: AgreementView) -> Table:
     return table
 
 
-def content_summary(code: str, version: int, content: AgreementContent) -> None:
+def content_summary(code: str, version: int, content: EntenteContent) -> None:
     table = Table(title=_cell(f"{code} version {version} — {content.title}"), show_header=False)
     table.add_column("section", style="bold")
     table.add_column("content", overflow="fold")
@@ -208,7 +208,7 @@ def content_summary(code: str, version: int, content: AgreementContent) -> None:
                          f"{', ' + s.hours if s.hours else ''})" for s in content.services)
     sharing = content.information_sharing
     rows = [
-        ("type", label(AgreementKind, content.kind)),
+        ("type", label(EntenteKind, content.kind)),
         ("parties", "; ".join(f"{p.party_id}: {p.name}" for p in content.parties)),
         ("object", content.object.nature),
         ("services", services),
@@ -268,8 +268,8 @@ FLAGS: dict[str, tuple[str, str]] = {
 
 # Coded fields of history rows shown in French.
 CODED: dict[str, type[Any]] = {
-    "status": AgreementStatus, "stage": ProposalStage, "purpose": ProposalPurpose, "outcome": ReviewOutcome,
-    "kind": AgreementKind,
+    "status": EntenteStatus, "stage": ProposalStage, "purpose": ProposalPurpose, "outcome": ReviewOutcome,
+    "kind": EntenteKind,
 }
 
 

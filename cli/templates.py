@@ -1,4 +1,4 @@
-"""Realistic starting points for `arrimage agreements template --kind …` and `arrimage cases template`.
+"""Realistic starting points for `arrimage ententes template --kind …` and `arrimage cases template`.
 
 Each is a complete, valid content file (the 13-section outline of the 2006 Cadre de
 référence): edit names, volumes and dates, then `draft`. No effective date: the
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.agreements.model import AgreementContent, AgreementKind
 from domain.crisis.model import IntakeService
+from domain.ententes.model import EntenteContent, EntenteKind
 
 CISSS = {
     "party_id": "cisss-laval",
@@ -173,16 +173,16 @@ CADRE: dict[str, Any] = {
     "provisions": {"revocation_notice_days": 90},
 }
 
-TEMPLATES: dict[AgreementKind, dict[str, Any]] = {
-    AgreementKind.SERVICE: SERVICE,
-    AgreementKind.COLLABORATION: COLLABORATION,
-    AgreementKind.CADRE: CADRE,
+TEMPLATES: dict[EntenteKind, dict[str, Any]] = {
+    EntenteKind.SERVICE: SERVICE,
+    EntenteKind.COLLABORATION: COLLABORATION,
+    EntenteKind.CADRE: CADRE,
 }
 
 
-def template(kind: AgreementKind) -> dict[str, Any]:
+def template(kind: EntenteKind) -> dict[str, Any]:
     """A complete content file for `kind`, validated and with every section spelled out."""
-    return AgreementContent.model_validate(TEMPLATES[kind]).model_dump(mode="json")
+    return EntenteContent.model_validate(TEMPLATES[kind]).model_dump(mode="json")
 
 
 # ---------------------------------------------------------------------- crisis intakes

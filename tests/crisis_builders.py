@@ -29,17 +29,6 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from domain.agreements import commands as ac
-from domain.agreements.application import Ententes
-from domain.agreements.model import (
-    AccessModalities,
-    AgreementContent,
-    InformationSharing,
-    Party,
-    ServiceCode,
-    ServiceOffer,
-)
-from domain.agreements.state import AgreementStatus, AgreementView
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
 from domain.crisis.model import (
@@ -58,6 +47,17 @@ from domain.crisis.model import (
     UrgencyLevel,
 )
 from domain.crisis.state import CaseView
+from domain.ententes import commands as ac
+from domain.ententes.application import Ententes
+from domain.ententes.model import (
+    AccessModalities,
+    EntenteContent,
+    InformationSharing,
+    Party,
+    ServiceCode,
+    ServiceOffer,
+)
+from domain.ententes.state import EntenteStatus, EntenteView
 from domain.record import Record
 from domain.standards.config import StandardsConfig
 from tests.factories import CISSS, service_agreement
@@ -160,11 +160,11 @@ def sup(cls: type[c.Command], **kw: Any) -> Any:
 def crisis_content(
     provider: str, *, territory: str = TERRITORY, overrides: bool = False, may_refer: list[str] | None = None,
     end: Any = None, notice_days: int = 90,
-) -> AgreementContent:
+) -> EntenteContent:
     """A service agreement of the CSSS with `provider` for mobile crisis in `territory` (sharing permitted)."""
     base = service_agreement(effective=None, end=end, notice_days=notice_days)
     refer = may_refer or []
-    return AgreementContent.model_validate({
+    return EntenteContent.model_validate({
         **base.model_dump(),
         "parties": [CISSS.model_dump(), Party(party_id=provider, name=f"Organisme {provider}", type="centre_crise",
                                               territories=[territory]).model_dump(),
@@ -179,14 +179,14 @@ def crisis_content(
     })
 
 
-def activate(ententes: Ententes, code: str, text: AgreementContent, at: datetime) -> AgreementView:
+def activate(ententes: Ententes, code: str, text: EntenteContent, at: datetime) -> EntenteView:
     """Draft, submit, have every party sign, and let the calendar put the entente in force (same record)."""
-    ententes.draft(ac.DraftAgreement(by="dsp", code=code, content=text), at)
+    ententes.draft(ac.DraftEntente(by="dsp", code=code, content=text), at)
     ententes.execute(code, ac.SubmitForSignature(by="dsp"), at)
     for party in text.party_ids:
-        ententes.execute(code, ac.SignAgreement(by=party, party_id=party, version=1, signatory="D.G."), at)
+        ententes.execute(code, ac.SignEntente(by=party, party_id=party, version=1, signatory="D.G."), at)
     view = ententes.advance(code, at)
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     return view
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from domain.agreements.model import (
+from domain.ententes.model import (
     AccessModalities,
-    AgreementContent,
-    AgreementKind,
-    AgreementObject,
     Commitment,
     Duration,
+    EntenteContent,
+    EntenteKind,
+    EntenteObject,
     FollowUp,
     InformationSharing,
     Party,
@@ -34,13 +34,13 @@ CPS = Party(
 def service_agreement(
     *, effective: date | None = date(2027, 1, 1), end: date | None = None, notice_days: int = 90,
     title: str = "Intervention de crise dans le milieu — Laval",
-) -> AgreementContent:
-    return AgreementContent(
+) -> EntenteContent:
+    return EntenteContent(
         title=title,
-        kind=AgreementKind.SERVICE,
+        kind=EntenteKind.SERVICE,
         preamble="Arrimage du volet social d'Info-Social avec le centre de crise du territoire.",
         parties=[CISSS, CENTRE_CRISE],
-        object=AgreementObject(
+        object=EntenteObject(
             nature="Prestation du service mobile d'intervention de crise « face à face »",
             objectives=["Intervention immédiate en situation urgente", "Éviter le recours non essentiel à l'urgence"],
         ),
@@ -67,12 +67,12 @@ def service_agreement(
     )
 
 
-def entente_cadre(*, effective: date | None = date(2027, 1, 1), notice_days: int = 60) -> AgreementContent:
-    return AgreementContent(
+def entente_cadre(*, effective: date | None = date(2027, 1, 1), notice_days: int = 60) -> EntenteContent:
+    return EntenteContent(
         title="Entente-cadre Info-Social — organismes communautaires de Laval",
-        kind=AgreementKind.CADRE,
+        kind=EntenteKind.CADRE,
         parties=[CISSS, CENTRE_CRISE, CPS],
-        object=AgreementObject(nature="Mécanismes d'arrimage entre Info-Social et les organismes du territoire"),
+        object=EntenteObject(nature="Mécanismes d'arrimage entre Info-Social et les organismes du territoire"),
         services=[
             ServiceOffer(service=ServiceCode.INTERVENTION_CRISE_MOBILE, provider="cc-laval", territories=["laval"]),
             ServiceOffer(service=ServiceCode.INTERVENTION_TELEPHONIQUE_CRISE, provider="cps-laval",

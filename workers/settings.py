@@ -1,7 +1,7 @@
 """One validated settings object, read once at each entry point and passed down.
 
 Every field can be set by an environment variable `ARRIMAGE_<FIELD>` (nested:
-`ARRIMAGE_AGREEMENT_POLICY__REVIEW_GRACE_DAYS=45`) or a `.env` file.
+`ARRIMAGE_ENTENTE_POLICY__REVIEW_GRACE_DAYS=45`) or a `.env` file.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.agreements.state import AgreementPolicy
+from domain.ententes.state import EntentePolicy
 from domain.standards.config import StandardsConfig, load_standards
 
 
@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = "http://localhost:4317"
 
-    agreement_policy: AgreementPolicy = Field(default_factory=AgreementPolicy)
+    # ARRIMAGE_AGREEMENT_POLICY__… is the name deployments used before *entente* was the one word.
+    entente_policy: EntentePolicy = Field(
+        default_factory=EntentePolicy,
+        validation_alias=AliasChoices("ARRIMAGE_ENTENTE_POLICY", "ARRIMAGE_AGREEMENT_POLICY", "entente_policy"),
+    )
     # The region's access standards (TOML or JSON), merged over the ministry's defaults.
     standards_file: Path | None = None
 

@@ -8,18 +8,18 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.agreements import AgreementActivities
 from activities.crisis import CrisisActivities
-from domain.agreements.application import Ententes
+from activities.ententes import EntenteActivities
 from domain.crisis.application import CrisisCases
 from domain.crisis.handoff_disclosure import HandoffDisclosures
 from domain.disclosure.application import Disclosures
+from domain.ententes.application import Ententes
 from domain.record import Record
 from workers.settings import Settings
-from workflows.agreement import AgreementWorkflow
 from workflows.crisis import CrisisCaseWorkflow
+from workflows.entente import EntenteWorkflow
 
-WORKFLOWS = [AgreementWorkflow, CrisisCaseWorkflow]
+WORKFLOWS = [EntenteWorkflow, CrisisCaseWorkflow]
 
 
 def open_record(settings: Settings) -> Record:
@@ -29,7 +29,7 @@ def open_record(settings: Settings) -> Record:
 
 def build_worker(client: Client, settings: Settings, record: Record, *, executor: ThreadPoolExecutor) -> Worker:
     """Activities are synchronous (the event store's API is); they run in `executor`."""
-    agreements = AgreementActivities(Ententes(record, settings.agreement_policy))
+    agreements = EntenteActivities(Ententes(record, settings.entente_policy))
     crisis_cases = CrisisCases(record, settings.standards())
     cases = CrisisActivities(crisis_cases, HandoffDisclosures(crisis_cases, Disclosures(record)))
     return Worker(

@@ -15,9 +15,9 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.agreements.model import Frozen
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind, Role
+from domain.ententes.model import Frozen
 
 NAMESPACE = UUID("6e0d3b2a-91c4-4f57-a8e2-3c7b5d1f9a04")
 

@@ -26,11 +26,11 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from domain.agreements.model import Frozen
 from domain.audit.personal import SHREDDED
 from domain.disclosure.model import Decision, Outcome, RecordItem, Refusal, Withheld
 from domain.disclosure.register import for_reader
 from domain.disclosure.roles import METADATA_READERS, ItemCategory, PurposeKind, Role
+from domain.ententes.model import Frozen
 
 EVENTS_ITEM = "journal des evenements"
 SHREDDED_ITEM = "contenu personnel efface"

@@ -17,13 +17,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.utils import get_topic
 from pydantic import Field
 
-from domain.agreements.aggregate import Entente, entente_id
-from domain.agreements.application import Ententes
-from domain.agreements.model import Frozen
 from domain.audit.entente_reads import EntenteRead, EntenteReads, entente_reads_id
 from domain.audit.replay import (
     DEFAULT_PURPOSE,
@@ -44,6 +39,9 @@ from domain.disclosure.application import Disclosures
 from domain.disclosure.consent import Consent, consent_id
 from domain.disclosure.model import AccessAuthorisation, DisclosureContext, Outcome, SubjectStatus
 from domain.disclosure.roles import PurposeKind, Role
+from domain.ententes.aggregate import Entente, entente_id
+from domain.ententes.application import Ententes
+from domain.ententes.model import Frozen
 from domain.errors import NotFound
 from domain.record import Record, event_name, event_payload
 
@@ -144,20 +142,8 @@ class Replays:
     def entente_reads(
         self, *, actor_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
     ) -> list[EntenteRead]:
-        topic = get_topic(EntenteReads.Read)  # type: ignore[attr-defined]
-        found: list[EntenteRead] = []
-        start = 1
-        while True:
-            batch = self.record.recorder.select_notifications(start=start, limit=500, topics=[topic])
-            if not batch:
-                break
-            for n in batch:
-                ev = self.record.mapper.to_domain_event(StoredEvent(
-                    originator_id=n.originator_id, originator_version=n.originator_version, topic=n.topic,
-                    state=n.state,
-                ))
-                found.append(EntenteRead.model_validate(ev.read))  # type: ignore[attr-defined]
-            start = batch[-1].id + 1
+        found = [EntenteRead.model_validate(ev.read)
+                 for ev in self.record.events_of(EntenteReads.Read)]  # type: ignore[attr-defined]
         return sorted(
             (r for r in found if (actor_id is None or r.actor_id == actor_id)
              and (since is None or r.moment >= since) and (until is None or r.moment < until)),

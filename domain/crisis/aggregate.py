@@ -21,7 +21,6 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.agreements.state import AgreementView
 from domain.crisis import commands as c
 from domain.crisis import rules
 from domain.crisis.model import Candidate, ClosureKind, HandoffSharing, Intake, IntakeService, RequestMode
@@ -42,6 +41,7 @@ from domain.crisis.state import (
     Referral,
     ReferralStatus,
 )
+from domain.ententes.state import EntenteView
 from domain.standards import config as s
 from domain.standards.config import StandardsConfig
 
@@ -108,7 +108,7 @@ class CrisisCase(Aggregate):
 
     @classmethod
     def open(
-        cls, cmd: c.OpenCase, at: datetime, config: StandardsConfig, agreements: Iterable[AgreementView] = ()
+        cls, cmd: c.OpenCase, at: datetime, config: StandardsConfig, agreements: Iterable[EntenteView] = ()
     ) -> CrisisCase:
         partner = rules.check_open(cmd, agreements, at, config)
         return cls(
@@ -162,7 +162,7 @@ class CrisisCase(Aggregate):
 
     def request_mobile(
         self, cmd: c.RequestMobileIntervention, at: datetime, config: StandardsConfig,
-        agreements: Iterable[AgreementView],
+        agreements: Iterable[EntenteView],
     ) -> None:
         """Route (CSSS teams, ententes in force, the person's specific program) and ask the first candidate."""
         if self.already(cmd):

@@ -13,13 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.utils import get_topic
 
-from domain.agreements.application import Ententes, _stored
-from domain.agreements.state import AgreementView
 from domain.crisis import commands as c
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.crisis.state import CaseView
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound
 from domain.record import Record, event_name, event_payload
 from domain.standards.config import StandardsConfig
@@ -32,7 +31,7 @@ class CrisisCases:
 
     # ------------------------------------------------------------------ commands
     def open(
-        self, cmd: c.OpenCase, at: datetime, agreements: Iterable[AgreementView] | None = None
+        self, cmd: c.OpenCase, at: datetime, agreements: Iterable[EntenteView] | None = None
     ) -> CaseView:
         """Open the case; a retry (same code, same command id) returns the case it made."""
         try:
@@ -46,7 +45,7 @@ class CrisisCases:
         raise DomainError(f"a crisis case with code {cmd.case_code} already exists", code="duplicate_code")
 
     def execute(
-        self, case_code: str, cmd: c.Command, at: datetime, agreements: Iterable[AgreementView] | None = None
+        self, case_code: str, cmd: c.Command, at: datetime, agreements: Iterable[EntenteView] | None = None
     ) -> CaseView:
         case = self.get(case_code)
         if isinstance(cmd, c.RequestMobileIntervention):
@@ -62,7 +61,7 @@ class CrisisCases:
             self.record.save(case)
         return case.view()
 
-    def _agreements(self, given: Iterable[AgreementView] | None) -> list[AgreementView]:
+    def _agreements(self, given: Iterable[EntenteView] | None) -> list[EntenteView]:
         return list(given) if given is not None else Ententes(self.record).list()
 
     def _handlers(self, k: CrisisCase) -> dict[type, Callable[[Any, datetime], None]]:
@@ -103,17 +102,7 @@ class CrisisCases:
 
         Read from the notification log (the `Opened` events only): no case is loaded.
         """
-        topic = get_topic(CrisisCase.Opened)  # type: ignore[attr-defined]
-        out: builtins.list[tuple[str, datetime]] = []
-        start = 1
-        while True:
-            batch = self.record.recorder.select_notifications(start=start, limit=500, topics=[topic])
-            if not batch:
-                return out
-            for n in batch:
-                ev = self.record.mapper.to_domain_event(_stored(n))
-                out.append((ev.case_code, ev.at))  # type: ignore[attr-defined]
-            start = batch[-1].id + 1
+        return [(ev.case_code, ev.at) for ev in self.record.events_of(CrisisCase.Opened)]  # type: ignore[attr-defined]
 
     def history(self, case_code: str) -> builtins.list[dict[str, Any]]:
         """Every event of the case, personal content masked (read it with `personal_details`)."""

@@ -16,7 +16,6 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from domain.agreements.model import Code, Frozen, ReferralChannel, ShortText, Text
 from domain.crisis.model import (
     EMERGENCY_NOTE_FIELDS,
     MAX_TEAMS,
@@ -33,6 +32,7 @@ from domain.crisis.model import (
     SubjectId,
     TeamRef,
 )
+from domain.ententes.model import Code, Frozen, ReferralChannel, ShortText, Text
 from domain.values import Moment, check_command_size
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from domain.agreements.application import Ententes
 from domain.crisis.aggregate import CrisisCase
 from domain.crisis.application import CrisisCases
 from domain.crisis.model import EMERGENCY_NOTE_FIELDS, CandidateKind, HandoffSharing
@@ -31,6 +30,7 @@ from domain.disclosure.application import Disclosures
 from domain.disclosure.consent import consent_id
 from domain.disclosure.model import DisclosureContext, EmergencyParticulars, RecipientCapacity, RecordItem
 from domain.disclosure.roles import ItemCategory, PurposeKind, Role
+from domain.ententes.application import Ententes
 from domain.errors import NotFound, RuleViolation
 
 # What a handoff can send of the intake: the items of the case record a team may receive.

@@ -19,9 +19,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from domain.agreements.model import Code, Frozen, ReferralChannel, ShortText, Text
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import CommunicationMode
+from domain.ententes.model import Code, Frozen, ReferralChannel, ShortText, Text
 from domain.standards.config import UrgencyLevel
 from domain.values import OpaqueId
 

@@ -16,15 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from domain.agreements.model import ServiceCode, ServiceOffer
-from domain.agreements.rules import expiry_moment
-from domain.agreements.state import AgreementStatus, AgreementView
 from domain.clock import start_of
 from domain.crisis.model import Candidate, CandidateKind, SpecificEpisode, TeamRef
+from domain.ententes.model import ServiceCode, ServiceOffer
+from domain.ententes.rules import expiry_moment
+from domain.ententes.state import EntenteStatus, EntenteView
 
 
-def in_force(view: AgreementView, now: datetime) -> bool:
-    if view.status is not AgreementStatus.ACTIVE:
+def in_force(view: EntenteView, now: datetime) -> bool:
+    if view.status is not EntenteStatus.ACTIVE:
         return False
     expiry = expiry_moment(view.content)
     if expiry is not None and now >= expiry:
@@ -33,8 +33,8 @@ def in_force(view: AgreementView, now: datetime) -> bool:
 
 
 def crisis_offers(
-    agreements: Iterable[AgreementView], responsible_org: str, territory: str, now: datetime
-) -> list[tuple[AgreementView, ServiceOffer]]:
+    agreements: Iterable[EntenteView], responsible_org: str, territory: str, now: datetime
+) -> list[tuple[EntenteView, ServiceOffer]]:
     """Mobile crisis offers of ententes in force between the CSSS and a provider, covering the territory."""
     found = []
     for view in sorted(agreements, key=lambda v: v.code):
@@ -51,8 +51,8 @@ def crisis_offers(
 
 
 def partner_agreement(
-    agreements: Iterable[AgreementView], partner_org: str, responsible_org: str, territory: str, now: datetime
-) -> AgreementView | None:
+    agreements: Iterable[EntenteView], partner_org: str, responsible_org: str, territory: str, now: datetime
+) -> EntenteView | None:
     """The entente in force that lets `partner_org` refer a crisis in `territory` to the CSSS (L1172-1173)."""
     for view, _ in crisis_offers(agreements, responsible_org, territory, now):
         if partner_org in view.content.access.may_refer:
@@ -66,7 +66,7 @@ def route(
     territory: str,
     csss_teams: list[TeamRef],
     episode: SpecificEpisode | None,
-    agreements: Iterable[AgreementView],
+    agreements: Iterable[EntenteView],
     now: datetime,
 ) -> list[Candidate]:
     """The ordered candidates: the CSSS's own teams, then community organisations by entente code.

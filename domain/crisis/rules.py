@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.agreements.state import AgreementView
 from domain.clock import quebec_text
 from domain.crisis import commands as c
 from domain.crisis.model import Candidate, CandidateKind, IntakeService, ReceivingServiceType, TeamRef
 from domain.crisis.routing import partner_agreement
 from domain.crisis.state import CaseStage, CaseView, DeadlineStatus, ReferralStatus
+from domain.ententes.state import EntenteView
 from domain.errors import RuleViolation
 from domain.standards import config as s
 from domain.standards.config import StandardsConfig
@@ -112,8 +112,8 @@ def check_open_command(cmd: c.OpenCase, now: datetime, config: StandardsConfig) 
 
 
 def check_open(
-    cmd: c.OpenCase, agreements: Iterable[AgreementView], now: datetime, config: StandardsConfig
-) -> AgreementView | None:
+    cmd: c.OpenCase, agreements: Iterable[EntenteView], now: datetime, config: StandardsConfig
+) -> EntenteView | None:
     """Returns the partner's entente when a partner opens the case (L1172-1173), else None."""
     check_open_command(cmd, now, config)
     if cmd.intake.service is IntakeService.PARTNER:

@@ -13,7 +13,6 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from domain.agreements.model import Frozen, ReferralChannel
 from domain.crisis.model import (
     Candidate,
     ClosureKind,
@@ -24,6 +23,7 @@ from domain.crisis.model import (
     ReferralMeasure,
     TeamRef,
 )
+from domain.ententes.model import Frozen, ReferralChannel
 from domain.standards.compliance import Observation
 
 

@@ -15,13 +15,9 @@ import builtins
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.utils import get_topic
 
-from domain.agreements.model import Frozen
 from domain.disclosure import commands as c
 from domain.disclosure import rules
 from domain.disclosure.consent import Consent, consent_id
@@ -35,6 +31,7 @@ from domain.disclosure.register import (
     RegisterView,
     register_id,
 )
+from domain.ententes.model import Frozen
 from domain.errors import DomainError, NotFound
 from domain.record import Record
 
@@ -78,8 +75,8 @@ class Disclosures:
         return self._consent(subject_id, consent_key).view()
 
     def consents_for(self, subject_id: str) -> builtins.list[ConsentView]:
-        topic = get_topic(Consent.Granted)  # type: ignore[attr-defined]
-        keys = [ev.consent_key for ev in self._scan(topic) if ev.subject_id == subject_id]
+        granted = self.record.events_of(Consent.Granted)  # type: ignore[attr-defined]
+        keys = [ev.consent_key for ev in granted if ev.subject_id == subject_id]
         return [self.consent(subject_id, k) for k in keys]
 
     def _consent(self, subject_id: str, consent_key: str) -> Consent:
@@ -156,8 +153,7 @@ class Disclosures:
             return []
 
     def subjects(self) -> builtins.list[str]:
-        topic = get_topic(DisclosureRegister.Opened)  # type: ignore[attr-defined]
-        return [ev.subject_id for ev in self._scan(topic)]
+        return [ev.subject_id for ev in self.record.events_of(DisclosureRegister.Opened)]  # type: ignore[attr-defined]
 
     def registers(self) -> Iterator[RegisterView]:
         for subject in self.subjects():
@@ -210,16 +206,3 @@ class Disclosures:
         found = [x for x in self.consents_for(d.subject_id) if x.consent_id == d.basis.consent_id]
         return not found or found[0].state_at(d.moment) is not ConsentState.VALID
 
-    # ------------------------------------------------------------------ notification log
-    def _scan(self, topic: str) -> Iterator[Any]:
-        start = 1
-        while True:
-            batch = self.record.recorder.select_notifications(start=start, limit=500, topics=[topic])
-            if not batch:
-                return
-            for n in batch:
-                yield self.record.mapper.to_domain_event(StoredEvent(
-                    originator_id=n.originator_id, originator_version=n.originator_version, topic=n.topic,
-                    state=n.state,
-                ))
-            start = batch[-1].id + 1

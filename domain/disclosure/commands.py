@@ -11,10 +11,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from domain.agreements.model import Frozen, ShortText, Text
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import ConsentForm, EmergencyParticulars, GrantorCapacity, Recipient
 from domain.disclosure.roles import PurposeKind, Role
+from domain.ententes.model import Frozen, ShortText, Text
 from domain.values import Moment, check_command_size
 from domain.values import OpaqueId as Code  # ids from partner systems: case kept as given
 

@@ -27,8 +27,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from domain.agreements.model import Frozen, ShortText, Text
 from domain.disclosure.roles import PurposeKind, Role
+from domain.ententes.model import Frozen, ShortText, Text
 
 BasisCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9.()_-]{1,40}$")]
 

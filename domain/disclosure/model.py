@@ -15,11 +15,11 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
-from domain.agreements.model import Code, Frozen, ShortText, Text
-from domain.agreements.state import AgreementView
 from domain.clock import local_date
 from domain.disclosure.legal_bases import Law
 from domain.disclosure.roles import ItemCategory, Provenance, PurposeKind, Role
+from domain.ententes.model import Code, Frozen, ShortText, Text
+from domain.ententes.state import EntenteView
 from domain.values import OpaqueId
 
 # A recipient: an opaque id, or "role:<role>" for a category of recipients.
@@ -182,7 +182,7 @@ class DisclosureContext(Frozen):
     record_items: list[RecordItem] = Field(default_factory=list)
     consents: list[ConsentView] | None = None  # None: the application loads them from the record
     authorisations: list[AccessAuthorisation] = Field(default_factory=list)  # the actor's
-    agreements: list[AgreementView] = Field(default_factory=list)  # for partner organisations
+    agreements: list[EntenteView] = Field(default_factory=list)  # for partner organisations
 
     @model_validator(mode="after")
     def _unique_items(self) -> DisclosureContext:

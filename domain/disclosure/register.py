@@ -25,11 +25,11 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.agreements.model import Frozen
 from domain.disclosure import commands as c
 from domain.disclosure import rules
 from domain.disclosure.model import Decision, EmergencyParticulars
 from domain.disclosure.roles import PurposeKind, Role
+from domain.ententes.model import Frozen
 from domain.errors import NotFound, RuleViolation
 
 NAMESPACE = UUID("a4d81f60-7c2e-4b9a-8e15-2f6b3c9d0e47")

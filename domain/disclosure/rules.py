@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from uuid import UUID, uuid5
 
-from domain.agreements.state import AgreementStatus
 from domain.clock import local_date, quebec_text
 from domain.disclosure import commands as c
 from domain.disclosure.legal_bases import Concept, Condition, DisclosureConfig, Law, LegalBasis
@@ -42,6 +41,7 @@ from domain.disclosure.roles import (
     PurposeKind,
     Role,
 )
+from domain.ententes.state import EntenteStatus
 from domain.errors import RuleViolation
 
 NAMESPACE = UUID("0f5c2a7e-3b61-4d8a-9e2c-7a4b1d6c8e90")
@@ -480,7 +480,7 @@ def _partner_gate(ask: _Ask, paths: list[_Path]) -> tuple[list[_Path], _Obstacle
     partner = ask.req.receiver
     active = [
         a for a in ask.ctx.agreements
-        if a.status is AgreementStatus.ACTIVE and partner in a.content.party_ids
+        if a.status is EntenteStatus.ACTIVE and partner in a.content.party_ids
         and a.content.information_sharing.permitted and (a.end_date is None or ask.day <= a.end_date)
     ]
     if not active:

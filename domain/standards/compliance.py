@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from domain.agreements.model import Frozen
+from domain.ententes.model import Frozen
 
 
 class Observation(Frozen):

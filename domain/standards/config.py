@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from domain.agreements.model import Code, Frozen, ShortText
+from domain.ententes.model import Code, Frozen, ShortText
 
 # Standard ids the crisis case starts clocks for (a region may change their figures, not their ids).
 INFO_SOCIAL_REPONSE = "info_social.reponse"

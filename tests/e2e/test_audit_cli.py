@@ -20,9 +20,6 @@ from typing import Any
 
 import pytest
 
-from domain.agreements import commands as ac
-from domain.agreements.aggregate import entente_id
-from domain.agreements.application import Ententes
 from domain.crisis import commands as cc
 from domain.crisis.application import CrisisCases
 from domain.crisis.model import Intake, IntakeService, RiskEstimates, RiskLevel, UrgencyLevel
@@ -30,6 +27,9 @@ from domain.disclosure import commands as dc
 from domain.disclosure.application import Disclosures
 from domain.disclosure.consent import consent_id
 from domain.disclosure.roles import PurposeKind, Role
+from domain.ententes import commands as ac
+from domain.ententes.aggregate import entente_id
+from domain.ententes.application import Ententes
 from domain.record import Record
 from tests.e2e.harness import ARRIMAGE, Result
 from tests.unit.test_crisis_routing import content
@@ -96,11 +96,11 @@ def build(tmp_path: Path) -> Store:
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
     ententes = Ententes(record)
     text = content("cc-laval")
-    ententes.draft(ac.DraftAgreement(by="dsp", code=ENTENTE, content=text), T0)
+    ententes.draft(ac.DraftEntente(by="dsp", code=ENTENTE, content=text), T0)
     drafted_only = datetime.now(UTC)
     ententes.execute(ENTENTE, ac.SubmitForSignature(by="dsp"), T0)
     for party in text.party_ids:
-        ententes.execute(ENTENTE, ac.SignAgreement(by=party, party_id=party, version=1, signatory="D.G."), T0)
+        ententes.execute(ENTENTE, ac.SignEntente(by=party, party_id=party, version=1, signatory="D.G."), T0)
     ententes.advance(ENTENTE, T0)
     open_case(CrisisCases(record))
     disclosures = Disclosures(record, CONFIG)

@@ -85,10 +85,10 @@ def shell(tmp_path: Path) -> Shell:
 
 # ----------------------------------------------------------------- 1. one line, in the domain's words
 def test_usage_errors_are_one_line_with_where_to_look(shell: Shell) -> None:
-    assert shell.fails(2, "agreements", "list", "--bogus") == (
-        "usage: no such option: --bogus (see arrimage agreements list --help)\n")
-    assert shell.fails(2, "agreements", "show") == (
-        "usage: missing argument 'CODE' (see arrimage agreements show --help)\n")
+    assert shell.fails(2, "ententes", "list", "--bogus") == (
+        "usage: no such option: --bogus (see arrimage ententes list --help)\n")
+    assert shell.fails(2, "ententes", "show") == (
+        "usage: missing argument 'CODE' (see arrimage ententes show --help)\n")
     assert shell.fails(2, "cases", "list", "--stage", "partout") == (
         f"usage: invalid value for '--stage': 'partout' is not one of {', '.join(repr(s.value) for s in CaseStage)} "
         "(see arrimage cases list --help)\n")
@@ -99,7 +99,7 @@ def test_usage_errors_are_one_line_with_where_to_look(shell: Shell) -> None:
 
 def test_invalid_fields_one_line_each_without_pydantic_wording(shell: Shell) -> None:
     content = shell.write("content.json", {"title": 1, "kind": "entente_secrete", "signature_deadline": "x"})
-    assert shell.fails(2, "agreements", "draft", "ENT-NEUVE-01", "--file", content) == (
+    assert shell.fails(2, "ententes", "draft", "ENT-NEUVE-01", "--file", content) == (
         "invalid input: title: expected text\n"
         "invalid input: kind: expected one of 'entente_collaboration', 'entente_service' or 'entente_cadre'\n"
         "invalid input: parties: required\n"
@@ -107,12 +107,12 @@ def test_invalid_fields_one_line_each_without_pydantic_wording(shell: Shell) -> 
         "invalid input: signature_deadline: unknown field\n"
     )
     # Options are named as typed; dates and date-times say what is expected, not how the parser failed.
-    assert shell.fails(2, "agreements", "sign", ENTENTE, "--party", "cc-laval", "--version", "0",
+    assert shell.fails(2, "ententes", "sign", ENTENTE, "--party", "cc-laval", "--version", "0",
                        "--signatory", " ") == (
         "invalid input: --version: expected at least 1\n"
         "invalid input: --signatory: must not be empty\n"
     )
-    assert shell.fails(2, "agreements", "revoke", ENTENTE, "--party", "cc-laval", "--effective", "31/12/2099",
+    assert shell.fails(2, "ententes", "revoke", ENTENTE, "--party", "cc-laval", "--effective", "31/12/2099",
                        "--reason", "r") == (
         "invalid input: --effective: not a date: expected ISO 8601, e.g. 2026-12-01\n")
     command = shell.write("extend.json", {"type": "extend", "deadline_id": "d", "until": "2026-13-01T10:00",
@@ -128,10 +128,10 @@ def test_invalid_fields_one_line_each_without_pydantic_wording(shell: Shell) -> 
 
 
 def test_files_and_settings_in_plain_words(shell: Shell) -> None:
-    assert shell.fails(2, "agreements", "draft", "ENT-NEUVE-01", "--file", "nowhere.json") == (
+    assert shell.fails(2, "ententes", "draft", "ENT-NEUVE-01", "--file", "nowhere.json") == (
         "no such file: nowhere.json\n")
     broken = shell.write("broken.json", '{"title": "x",\n  "kind": }')
-    assert shell.fails(2, "agreements", "draft", "ENT-NEUVE-01", "--file", broken) == (
+    assert shell.fails(2, "ententes", "draft", "ENT-NEUVE-01", "--file", broken) == (
         f"not valid JSON: {broken} line 2 column 11: Expecting value\n")
     assert shell.fails(2, "cases", "act", CASE, "--org", "cisss-laval", "--file", broken) == (
         f"not valid JSON: {broken} line 2 column 11: Expecting value\n")
@@ -139,7 +139,7 @@ def test_files_and_settings_in_plain_words(shell: Shell) -> None:
         "no such file: absent.json\n")
     assert shell.fails(2, "standards", ARRIMAGE_STANDARDS_FILE="/nowhere/laval.toml") == (
         "no such file: /nowhere/laval.toml\n")
-    assert shell.fails(2, "agreements", "list", ARRIMAGE_STORE="oracle") == (
+    assert shell.fails(2, "ententes", "list", ARRIMAGE_STORE="oracle") == (
         "invalid input: ARRIMAGE_STORE: expected one of 'sqlite' or 'postgres'\n")
 
 
@@ -147,19 +147,19 @@ def test_an_unexpected_failure_names_its_type_and_leaves_the_traceback_in_the_lo
     garbage = shell.workdir / "not-a-record.sqlite"
     garbage.write_text("this is not a database\n", encoding="utf-8")
     log = Path(shell.env["ARRIMAGE_DATA_DIR"]) / "arrimage-cli.log"
-    err = shell.fails(1, "agreements", "list", ARRIMAGE_SQLITE_PATH=str(garbage))
+    err = shell.fails(1, "ententes", "list", ARRIMAGE_SQLITE_PATH=str(garbage))
     assert err == f"unexpected failure: DatabaseError; details in the log ({log})\n"
     assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
 
 
 # ----------------------------------------------------------------- 2. --json errors are problem objects
 def test_json_errors_are_one_problem_object_on_stderr(shell: Shell) -> None:
-    assert shell.problem(2, "agreements", "list", "--bogus") == {
+    assert shell.problem(2, "ententes", "list", "--bogus") == {
         "type": "urn:arrimage:problem:usage", "title": "usage error", "status": 2,
-        "detail": "no such option: --bogus (see arrimage agreements list --help)",
+        "detail": "no such option: --bogus (see arrimage ententes list --help)",
     }
     content = shell.write("content.json", {"title": "", "kind": "entente_service"})
-    assert shell.problem(2, "agreements", "draft", "ENT-NEUVE-01", "--file", content) == {
+    assert shell.problem(2, "ententes", "draft", "ENT-NEUVE-01", "--file", content) == {
         "type": "urn:arrimage:problem:invalid-input", "title": "invalid input", "status": 2,
         "detail": "3 invalid fields",
         "errors": [{"field": "title", "message": "must not be empty"}, {"field": "parties", "message": "required"},
@@ -173,18 +173,18 @@ def test_json_errors_are_one_problem_object_on_stderr(shell: Shell) -> None:
         "type": "urn:arrimage:problem:refused", "title": "refused by a rule", "status": 2,
         "code": "no_active_authorisation"}
     assert f"(this refused access is recorded: {replay.json()['access_id']})" in refusal["detail"]
-    assert shell.problem(3, "agreements", "show", "ENT-INCONNUE") == {
+    assert shell.problem(3, "ententes", "show", "ENT-INCONNUE") == {
         "type": "urn:arrimage:problem:not-found", "title": "not found", "status": 3,
         "detail": "no entente with code ENT-INCONNUE",
     }
-    down = shell.problem(4, "agreements", "submit", ENTENTE)
+    down = shell.problem(4, "ententes", "submit", ENTENTE)
     assert (down["type"], down["title"]) == ("urn:arrimage:problem:unreachable", "engine unreachable")
     assert down["detail"] == (f"Temporal does not answer at {shell.down} (Connection refused): start the engine "
                               "with `arrimage up` or check ARRIMAGE_TEMPORAL_ADDRESS")
 
 
 def test_without_json_an_unreachable_engine_is_one_line_with_the_hint(shell: Shell) -> None:
-    assert shell.fails(4, "agreements", "submit", ENTENTE) == (
+    assert shell.fails(4, "ententes", "submit", ENTENTE) == (
         f"unreachable: Temporal does not answer at {shell.down} (Connection refused): start the engine with "
         "`arrimage up` or check ARRIMAGE_TEMPORAL_ADDRESS\n")
 
@@ -215,13 +215,13 @@ def test_cases_list_with_the_engine_down_reads_the_record(shell: Shell) -> None:
     assert shell.run("cases", "list", "--holder", "cc-laval", "--json").json() == []
     shown = shell.run("cases", "show", CASE, "--json")
     assert shown.code == 0 and shown.json()["workflow"]["reachable"] is False
-    assert shell.run("agreements", "list", "--json").code == 0
-    assert shell.run("agreements", "show", ENTENTE, "--json").json()["view"]["status"] == "en_vigueur"
+    assert shell.run("ententes", "list", "--json").code == 0
+    assert shell.run("ententes", "show", ENTENTE, "--json").json()["view"]["status"] == "en_vigueur"
 
 
 # ----------------------------------------------------------------- 5. a reader that leaves early
 @pytest.mark.parametrize("args", [
-    ("agreements", "history", ENTENTE, "--json"), ("standards", "--json"), ("audit", "accesses"),
+    ("ententes", "history", ENTENTE, "--json"), ("standards", "--json"), ("audit", "accesses"),
 ])
 def test_output_into_a_closed_pipe_exits_0(shell: Shell, args: tuple[str, ...]) -> None:
     read, write = os.pipe()
@@ -265,6 +265,6 @@ def test_every_command_that_waits_for_a_worker_takes_the_same_timeout() -> None:
 
 
 def test_the_timeout_is_given_after_the_verb(shell: Shell) -> None:
-    assert shell.fails(4, "agreements", "submit", ENTENTE, "--timeout", "5").startswith("unreachable: ")
-    assert shell.fails(2, "agreements", "--timeout", "5", "submit", ENTENTE) == (
-        "usage: no such option: --timeout (see arrimage agreements --help)\n")
+    assert shell.fails(4, "ententes", "submit", ENTENTE, "--timeout", "5").startswith("unreachable: ")
+    assert shell.fails(2, "ententes", "--timeout", "5", "submit", ENTENTE) == (
+        "usage: no such option: --timeout (see arrimage ententes --help)\n")

@@ -1,4 +1,4 @@
-"""What a supervisor reads from `arrimage agreements`, end to end (issue 7): Québec time with its zone
+"""What a supervisor reads from `arrimage ententes`, end to end (issue 7): Québec time with its zone
 in text and UTC with its offset in JSON, statuses in French, stored text printed as written, long
 lists cut with a last line saying how many more."""
 
@@ -10,8 +10,8 @@ from datetime import datetime
 import pytest
 
 from cli.templates import template
-from domain.agreements.model import AgreementKind
 from domain.clock import quebec_text
+from domain.ententes.model import EntenteKind
 from tests.e2e import test_agreements_cli as agreements
 from tests.e2e.test_agreements_cli import Engine, new_code
 
@@ -24,7 +24,7 @@ MOMENT_JSON = re.compile(r'"\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})"')
 
 async def test_text_in_quebec_time_json_in_utc_statuses_in_french_markup_literal(engine: Engine) -> None:
     code = new_code().upper()  # codes are kept upper-case
-    content = dict(template(AgreementKind.SERVICE), title="[bold]Entente[/bold] de Laval")
+    content = dict(template(EntenteKind.SERVICE), title="[bold]Entente[/bold] de Laval")
     drafted = await engine.ok("draft", code, "--file", engine.write("service.json", content))
     assert drafted.out == f"{code}: brouillon\nversion 1 (initiale): rédaction · signed 0/2\n"
     submitted = await engine.ok("submit", code, "--deadline", "2027-01-15")
@@ -48,7 +48,7 @@ async def test_text_in_quebec_time_json_in_utc_statuses_in_french_markup_literal
 async def test_long_lists_take_a_limit(engine: Engine) -> None:
     codes = [new_code().upper() for _ in range(3)]
     for code in codes:
-        await engine.ok("draft", code, "--file", engine.write("service.json", template(AgreementKind.SERVICE)))
+        await engine.ok("draft", code, "--file", engine.write("service.json", template(EntenteKind.SERVICE)))
     cut = (await engine.ok("list", "--limit", "2")).out
     assert cut.startswith("  ") and "Ententes (3)" in cut and cut.endswith("… 1 more (use --limit)\n")
     assert codes[0] in cut and codes[1] in cut and codes[2] not in cut

@@ -170,9 +170,11 @@ def test_replay_rebuilds_every_entente_in_its_state(legacy: Legacy) -> None:
         ("2026-11-05", "maintenir", "demo-comite")]
 
 
-def test_agreements_list_and_show_read_the_legacy_ententes_without_temporal(legacy: Legacy) -> None:
-    """`agreements list|show --json` read the record; the workflow part says Temporal is unreachable."""
-    rows = legacy.json("agreements", "list")
+def test_ententes_list_and_show_read_the_legacy_ententes_without_temporal(legacy: Legacy) -> None:
+    """`ententes list|show --json` read the record (events stored under the old `domain.agreements` topics);
+    the workflow part says Temporal is unreachable. `agreements`, the group's former name, still answers."""
+    rows = legacy.json("ententes", "list")
+    assert legacy.json("agreements", "list") == rows
     assert [(v["code"], v["status"], v["in_force_version"], v["latest_version"], v["event_count"]) for v in rows] == [
         (DRAFT, "brouillon", None, 1, 1),
         (SIGNING, "en_signature", None, 1, 3),
@@ -180,27 +182,27 @@ def test_agreements_list_and_show_read_the_legacy_ententes_without_temporal(lega
         (AMENDED, "en_vigueur", 2, 2, 10),
         (REVOKED, "revoquee", 1, 1, 7),
     ]
-    assert [v["code"] for v in legacy.json("agreements", "list", "--status", "en_vigueur")] == [REVIEWED, AMENDED]
+    assert [v["code"] for v in legacy.json("ententes", "list", "--status", "en_vigueur")] == [REVIEWED, AMENDED]
 
-    signing = legacy.json("agreements", "show", SIGNING)
+    signing = legacy.json("ententes", "show", SIGNING)
     assert signing["workflow"]["reachable"] is False
     proposal = signing["view"]["proposal"]
     assert (proposal["version"], proposal["stage"], moment(proposal["signature_deadline"])) == (
         1, "en_signature", datetime(2026, 12, 15, 5, tzinfo=UTC))
     assert [(s["party_id"], s["version"]) for s in proposal["signatures"]] == [(CSSS, 1)]
 
-    amended = legacy.json("agreements", "show", AMENDED)["view"]
+    amended = legacy.json("ententes", "show", AMENDED)["view"]
     assert (amended["status"], amended["in_force_version"], amended["activated_on"]) == ("en_vigueur", 2, "2026-11-04")
     assert [(v["number"], v["reason"]) for v in amended["versions"]] == [
         (1, "version initiale"), (2, "[DÉMO] Volume annuel revu par le comité de suivi")]
     assert amended["content"]["services"][0]["annual_volume"] == 1500
 
-    revoked = legacy.json("agreements", "show", REVOKED)["view"]
+    revoked = legacy.json("ententes", "show", REVOKED)["view"]
     assert (revoked["status"], revoked["ended_on"]) == ("revoquee", "2026-11-18")
     assert {k: revoked["revocation"][k] for k in ("party_id", "effective_date")} == {
         "party_id": CSSS, "effective_date": "2026-11-18"}
 
-    reviewed = legacy.json("agreements", "show", REVIEWED)["view"]
+    reviewed = legacy.json("ententes", "show", REVIEWED)["view"]
     assert [(x["due_on"], x["outcome"]) for x in reviewed["reviews"]] == [("2026-11-05", "maintenir")]
 
 

@@ -28,9 +28,9 @@ READS = [
     ("audit", "accesses"),
     ("audit", "exceptions"),
     ("audit", "register", "--person", "p-7f3a9c2e"),
-    ("agreements", "list"),
-    ("agreements", "show", "ENT-LAV-01"),
-    ("agreements", "history", "ENT-LAV-01"),
+    ("ententes", "list"),
+    ("ententes", "show", "ENT-LAV-01"),
+    ("ententes", "history", "ENT-LAV-01"),
     ("cases", "show", "C-ABCDEFGH23"),
     ("cases", "history", "C-ABCDEFGH23"),
 ]
@@ -69,7 +69,7 @@ def test_a_read_with_a_data_dir_that_does_not_exist_creates_neither_the_dir_nor_
 
 def test_a_read_with_an_sqlite_path_that_does_not_exist_names_that_path(tmp_path: Path) -> None:
     path = tmp_path / "elsewhere" / "record.sqlite"
-    result = run(tmp_path, "agreements", "list", ARRIMAGE_SQLITE_PATH=str(path))
+    result = run(tmp_path, "ententes", "list", ARRIMAGE_SQLITE_PATH=str(path))
     assert (result.code, result.err) == (3, NO_RECORD.format(path=path) + "\n"), result
     assert list(tmp_path.iterdir()) == []
 
@@ -94,7 +94,7 @@ def test_verify_of_an_empty_record_fails_unless_allowed(tmp_path: Path) -> None:
 def test_a_read_of_an_existing_empty_record_is_not_refused(tmp_path: Path) -> None:
     """The rule is about where the record is, not what it holds: an empty list is a true answer."""
     empty_record(tmp_path / "record.sqlite")
-    result = run(tmp_path, "agreements", "list", "--json", ARRIMAGE_SQLITE_PATH=str(tmp_path / "record.sqlite"))
+    result = run(tmp_path, "ententes", "list", "--json", ARRIMAGE_SQLITE_PATH=str(tmp_path / "record.sqlite"))
     assert result.code == 0, result
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("record.sqlite")) == []
 

@@ -2,7 +2,7 @@
 
 Temporal unreachable: exit 4, "start the engine". Temporal up but no worker on the task queue:
 exit 4, the task queue to check and the read that tells whether anything was recorded, with the
-noun and command of what was commanded (`agreements show` for an entente, `cases show` for a
+noun and command of what was commanded (`ententes show` for an entente, `cases show` for a
 case). Through the installed CLI, against a dev server with no worker at all.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from cli.templates import template
-from domain.agreements.model import AgreementKind
+from domain.ententes.model import EntenteKind
 from domain.record import Record
 from tests.e2e.harness import Engine, cli_env
 
@@ -40,12 +40,12 @@ def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> Eng
 
 async def test_no_worker_names_the_task_queue_and_the_read_for_an_entente(engine: Engine, task_queue: str) -> None:
     code = f"ENT-IDLE-{uuid.uuid4().hex[:6].upper()}"
-    path = engine.write("service.json", template(AgreementKind.SERVICE))
-    result = await engine.run("agreements", "draft", code, "--file", path, "--timeout", "2")
+    path = engine.write("service.json", template(EntenteKind.SERVICE))
+    result = await engine.run("ententes", "draft", code, "--file", path, "--timeout", "2")
     assert (result.code, result.out) == (4, "")
     assert result.err == (
         f"unreachable: no worker completed the command within 2 s: is a worker running on task queue {task_queue}? "
-        f"Nothing is recorded unless `arrimage agreements show {code}` shows it\n"
+        f"Nothing is recorded unless `arrimage ententes show {code}` shows it\n"
     )
 
 
@@ -73,8 +73,8 @@ async def test_temporal_down_says_start_the_engine(engine: Engine) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"127.0.0.1:{s.getsockname()[1]}"
-    path = engine.write("service.json", template(AgreementKind.SERVICE))
-    result = await engine.run("agreements", "draft", "ENT-DOWN-1", "--file", path, "--timeout", "2",
+    path = engine.write("service.json", template(EntenteKind.SERVICE))
+    result = await engine.run("ententes", "draft", "ENT-DOWN-1", "--file", path, "--timeout", "2",
                               ARRIMAGE_TEMPORAL_ADDRESS=closed)
     assert (result.code, result.out) == (4, "")
     assert result.err == (

@@ -60,7 +60,7 @@ class Stack:
 
     async def cli(self, *args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
-            ARRIMAGE, "agreements", *args, env=self.env, stdout=asyncio.subprocess.PIPE,
+            ARRIMAGE, "ententes", *args, env=self.env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         out, err = await proc.communicate()

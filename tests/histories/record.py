@@ -13,7 +13,7 @@ Runs, on the time-skipping test server with a real worker and a throw-away SQLit
   carrying its view, and the run that follows it.
 
 Each is saved as `<workflow id>.json` (`WorkflowHistory.to_json()`); the replay test replays every one
-against the current `AgreementWorkflow`.
+against the current `EntenteWorkflow`.
 
 When to re-record — almost never:
 - **Never to make a failing replay pass.** A failing replay means the workflow code is no longer
@@ -39,10 +39,10 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.agreements import commands as c
-from domain.agreements.model import AgreementContent
-from domain.agreements.state import AgreementPolicy, AgreementStatus, ReviewOutcome
 from domain.clock import add_days, add_months, local_date, start_of
+from domain.ententes import commands as c
+from domain.ententes.model import EntenteContent
+from domain.ententes.state import EntentePolicy, EntenteStatus, ReviewOutcome
 from domain.record import Record
 from tests.factories import entente_cadre, service_agreement
 from tests.integration.lifecycle import start, until, wait_for
@@ -50,15 +50,15 @@ from workers.binaries import temporal_test_server
 from workers.settings import Settings
 from workers.temporal import data_converter
 from workers.worker import build_worker
-from workflows.agreement import AgreementWorkflow
+from workflows.entente import EntenteWorkflow
 
 HERE = Path(__file__).resolve().parent
 SERVICE = ["cisss-laval", "cc-laval"]
 CADRE = ["cisss-laval", "cc-laval", "cps-laval"]
 
 
-def _sign(party: str, version: int) -> c.SignAgreement:
-    return c.SignAgreement(by=party, party_id=party, version=version, signatory=f"DG {party}")
+def _sign(party: str, version: int) -> c.SignEntente:
+    return c.SignEntente(by=party, party_id=party, version=version, signatory=f"DG {party}")
 
 
 async def _save(handle: WorkflowHandle[Any, Any], name: str) -> Path:
@@ -69,90 +69,90 @@ async def _save(handle: WorkflowHandle[Any, Any], name: str) -> Path:
     return path
 
 
-async def full_life(env: WorkflowEnvironment, tq: str, code: str, content: AgreementContent,
+async def full_life(env: WorkflowEnvironment, tq: str, code: str, content: EntenteContent,
                     parties: list[str]) -> None:
     handle, _ = await start(env.client, code, content, tq)
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     for p in parties:
-        await handle.execute_update(AgreementWorkflow.sign, _sign(p, 1))
+        await handle.execute_update(EntenteWorkflow.sign, _sign(p, 1))
     effective = content.duration.effective_date
     assert effective is not None
     await env.sleep(until(start_of(effective), await env.get_current_time()))
-    await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
+    await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     first_due = add_months(effective, 12)
     await env.sleep(until(start_of(first_due), await env.get_current_time()))
     await wait_for(handle, "review due", lambda v: v.review_pending == first_due)
-    await handle.execute_update(AgreementWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN))
+    await handle.execute_update(EntenteWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN))
     await env.sleep(until(start_of(add_days(add_months(effective, 24), -10)), await env.get_current_time()))
-    await handle.execute_update(AgreementWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.AMEND))
+    await handle.execute_update(EntenteWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.AMEND))
     amended = content.model_copy(update={"title": content.title + " (modifiée)"})
-    await handle.execute_update(AgreementWorkflow.amend, c.ProposeAmendment(by="comite", content=amended, reason="r"))
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.amend, c.ProposeAmendment(by="comite", content=amended, reason="r"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     for p in parties:
-        await handle.execute_update(AgreementWorkflow.sign, _sign(p, 2))
+        await handle.execute_update(EntenteWorkflow.sign, _sign(p, 2))
     await wait_for(handle, "amendment in force", lambda v: v.in_force_version == 2)
     today = local_date(await env.get_current_time())
     notice = content.provisions.revocation_notice_days
     try:
-        await handle.execute_update(AgreementWorkflow.revoke, c.GiveRevocationNotice(
+        await handle.execute_update(EntenteWorkflow.revoke, c.GiveRevocationNotice(
             by="cc", party_id="cc-laval", reason="fermeture", effective_date=today))
         raise AssertionError("a revocation without notice was accepted")
     except WorkflowUpdateFailedError:
         pass
     when = add_days(today, notice)
-    await handle.execute_update(AgreementWorkflow.revoke, c.GiveRevocationNotice(
+    await handle.execute_update(EntenteWorkflow.revoke, c.GiveRevocationNotice(
         by="cc", party_id="cc-laval", reason="fermeture", effective_date=when))
     await env.sleep(until(start_of(when), await env.get_current_time()))
     final = await handle.result()
-    assert final is not None and final.status is AgreementStatus.REVOKED
+    assert final is not None and final.status is EntenteStatus.REVOKED
     await _save(handle, handle.id)
 
 
 async def deadline(env: WorkflowEnvironment, tq: str) -> None:
     handle, _ = await start(env.client, "REPLAY-DEADLINE", service_agreement(), tq)
-    view = await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
-    await handle.execute_update(AgreementWorkflow.sign, _sign("cisss-laval", 1))
+    view = await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.sign, _sign("cisss-laval", 1))
     assert view.proposal is not None and view.proposal.signature_deadline is not None
     await env.sleep(until(view.proposal.signature_deadline, await env.get_current_time()))
-    await wait_for(handle, "deadline missed", lambda v: v.status is AgreementStatus.DRAFT)
-    await handle.execute_update(AgreementWorkflow.revise, c.ReviseDraft(
+    await wait_for(handle, "deadline missed", lambda v: v.status is EntenteStatus.DRAFT)
+    await handle.execute_update(EntenteWorkflow.revise, c.ReviseDraft(
         by="conseillere", content=service_agreement(notice_days=60), reason="préavis"))
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
-    await handle.execute_update(AgreementWorkflow.refuse, c.RefuseSignature(
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.refuse, c.RefuseSignature(
         by="cc", party_id="cc-laval", version=2, reason="volumes"))
-    await handle.execute_update(AgreementWorkflow.withdraw, c.WithdrawFromAgreement(
+    await handle.execute_update(EntenteWorkflow.withdraw, c.WithdrawFromEntente(
         by="cc", party_id="cc-laval", reason="financement"))
     final = await handle.result()
-    assert final is not None and final.status is AgreementStatus.ABANDONED
+    assert final is not None and final.status is EntenteStatus.ABANDONED
     await _save(handle, handle.id)
 
 
 async def escalation(env: WorkflowEnvironment, tq: str) -> None:
     handle, _ = await start(env.client, "REPLAY-ESCALATION", service_agreement(effective=None, notice_days=0), tq)
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     for p in SERVICE:
-        await handle.execute_update(AgreementWorkflow.sign, _sign(p, 1))
-    view = await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
+        await handle.execute_update(EntenteWorkflow.sign, _sign(p, 1))
+    view = await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     assert view.next_review_due is not None
     await env.sleep(until(start_of(add_days(view.next_review_due, 60)), await env.get_current_time()))
     await wait_for(handle, "escalations", lambda v: v.review_escalations == 2)
-    await handle.execute_update(AgreementWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.REVOKE))
+    await handle.execute_update(EntenteWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.REVOKE))
     today = local_date(await env.get_current_time())
-    await handle.execute_update(AgreementWorkflow.revoke, c.GiveRevocationNotice(
+    await handle.execute_update(EntenteWorkflow.revoke, c.GiveRevocationNotice(
         by="cisss", party_id="cisss-laval", reason="revue", effective_date=add_days(today, 1)))
     await env.sleep(until(start_of(add_days(today, 1)), await env.get_current_time()))
     final = await handle.result()
-    assert final is not None and final.status is AgreementStatus.REVOKED
+    assert final is not None and final.status is EntenteStatus.REVOKED
     await _save(handle, handle.id)
 
 
-async def continue_as_new(client: Client, env: WorkflowEnvironment, tq: str, policy: AgreementPolicy) -> None:
+async def continue_as_new(client: Client, env: WorkflowEnvironment, tq: str, policy: EntentePolicy) -> None:
     handle, _ = await start(client, "REPLAY-CAN", service_agreement(), tq, policy=policy, history_limit=40)
     first_run = (await handle.describe()).run_id
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     await env.sleep(timedelta(days=20, hours=1))
     latest = client.get_workflow_handle(handle.id)
-    await latest.execute_update(AgreementWorkflow.sign, _sign("cisss-laval", 1))
+    await latest.execute_update(EntenteWorkflow.sign, _sign("cisss-laval", 1))
     assert (await latest.describe()).run_id != first_run
     await latest.terminate(reason="recorded")
     await _save(client.get_workflow_handle(handle.id, run_id=first_run), f"{handle.id}.run1")
@@ -175,8 +175,8 @@ async def main() -> None:
                 await deadline(env, tq)
                 await escalation(env, tq)
             # Continue-as-new needs the worker's policy to match the workflow's (daily reminders).
-            policy = AgreementPolicy(signature_period_days=90, reminder_interval_days=1)
-            settings = Settings(task_queue=tq + "-can", data_dir=Path(tmp), agreement_policy=policy)
+            policy = EntentePolicy(signature_period_days=90, reminder_interval_days=1)
+            settings = Settings(task_queue=tq + "-can", data_dir=Path(tmp), entente_policy=policy)
             async with build_worker(env.client, settings, record, executor=executor):
                 await continue_as_new(env.client, env, tq + "-can", policy)
             record.close()

@@ -24,11 +24,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.model import AgreementContent
-from domain.agreements.state import AgreementPolicy, AgreementView
-from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput, workflow_id
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.model import EntenteContent
+from domain.ententes.state import EntentePolicy, EntenteView
+from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
 
 ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
 
@@ -77,19 +77,19 @@ async def terminate_open_workflows(client: Client) -> list[str]:
 
 
 async def start(
-    client: Client, code: str, content: AgreementContent, task_queue: str, *,
-    policy: AgreementPolicy | None = None, started: Started | None = None, history_limit: int | None = None,
-) -> tuple[WorkflowHandle[Any, Any], AgreementView]:
+    client: Client, code: str, content: EntenteContent, task_queue: str, *,
+    policy: EntentePolicy | None = None, started: Started | None = None, history_limit: int | None = None,
+) -> tuple[WorkflowHandle[Any, Any], EntenteView]:
     """Start the entente's workflow with its first draft (update-with-start)."""
-    inp = AgreementWorkflowInput(code=code, policy=policy or AgreementPolicy())
+    inp = EntenteWorkflowInput(code=code, policy=policy or EntentePolicy())
     if history_limit is not None:
         inp = inp.model_copy(update={"history_limit": history_limit})
     op = WithStartWorkflowOperation(
-        AgreementWorkflow.run, inp,
+        EntenteWorkflow.run, inp,
         id=workflow_id(code), task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     view = await client.execute_update_with_start_workflow(
-        AgreementWorkflow.draft, c.DraftAgreement(by="superviseur", code=code, content=content),
+        EntenteWorkflow.draft, c.DraftEntente(by="superviseur", code=code, content=content),
         start_workflow_operation=op,
     )
     handle = await op.workflow_handle()
@@ -98,16 +98,16 @@ async def start(
     return handle, view
 
 
-async def state(handle: WorkflowHandle[Any, Any]) -> AgreementView:
-    view = await handle.query(AgreementWorkflow.state)
+async def state(handle: WorkflowHandle[Any, Any]) -> EntenteView:
+    view = await handle.query(EntenteWorkflow.state)
     assert view is not None
     return view
 
 
 async def wait_for(
-    handle: WorkflowHandle[Any, Any], what: str, predicate: Callable[[AgreementView], bool], *,
+    handle: WorkflowHandle[Any, Any], what: str, predicate: Callable[[EntenteView], bool], *,
     within: float = 60.0,
-) -> AgreementView:
+) -> EntenteView:
     """Timers fire while the server skips (or lets) time pass; the workflow then records the transition
     through an activity. Poll its `state` query until the transition shows, bounded in real time."""
     deadline = asyncio.get_running_loop().time() + within

@@ -28,18 +28,18 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.agreements import AdvanceInput, AgreementActivities, ExecuteInput
+from activities.ententes import AdvanceInput, EntenteActivities, ExecuteInput
 from activities.errors import classified
 from cli import client as cli_client
 from cli.errors import CliError, Exit
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementStatus, AgreementView
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntenteStatus, EntenteView
 from domain.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import start
 from workers.settings import Settings
-from workflows.agreement import AgreementWorkflow
+from workflows.entente import EntenteWorkflow
 
 STARTED = EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
 FAILED = EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
@@ -76,12 +76,12 @@ class BuggyAdvance:
 
     @activity.defn(name="agreement.advance")
     @classified
-    def advance(self, inp: AdvanceInput) -> AgreementView:
+    def advance(self, inp: AdvanceInput) -> EntenteView:
         return self.ententes.advance(inp.code, inp.now.replace(tzinfo=None), inp.policy)
 
     @activity.defn(name="agreement.execute")
     @classified
-    def execute(self, inp: ExecuteInput) -> AgreementView:
+    def execute(self, inp: ExecuteInput) -> EntenteView:
         if isinstance(inp.command, c.RefuseSignature):  # the command passed as a dict: a KeyError in the use case
             return self.ententes.execute(inp.code, inp.command.model_dump(), inp.at, inp.policy)  # type: ignore[arg-type]
         return self.ententes.execute(inp.code, inp.command, inp.at, inp.policy)
@@ -113,7 +113,7 @@ async def test_input_that_does_not_decode_is_bad_input_attempted_once(
 ) -> None:
     """A naive moment (no time zone) where the activity's model wants an aware one: the SDK used to
     fail decoding it as a *retryable* error, attempted for ever; now it is `bad_input`, once."""
-    real = AgreementActivities(Ententes(record))
+    real = EntenteActivities(Ententes(record))
     with ThreadPoolExecutor(2) as ex:
         async with Worker(time_env.client, task_queue=task_queue, workflows=[SendsRawInput],
                           activities=real.all(), activity_executor=ex):
@@ -138,32 +138,32 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
     (no hot retries), the workflow backs off instead of failing, the entente stays readable and
     still takes commands; a command whose activity hits a bug fails with `internal_error`."""
     ententes = Ententes(record)
-    real = AgreementActivities(ententes)
+    real = EntenteActivities(ententes)
     buggy = BuggyAdvance(ententes)
     with ThreadPoolExecutor(4) as ex:
-        async with Worker(time_env.client, task_queue=task_queue, workflows=[AgreementWorkflow],
+        async with Worker(time_env.client, task_queue=task_queue, workflows=[EntenteWorkflow],
                           activities=[real.draft, buggy.execute, buggy.advance], activity_executor=ex):
             handle, _ = await start(time_env.client, "ENT-BUG", service_agreement(), task_queue)
-            await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
             await time_env.sleep(timedelta(days=8))  # reminder due on day 7
 
             attempts = await _attempts(handle, "agreement.advance")
             # Backing off from 5 minutes, doubling: 9 looks in the day after the reminder fell due.
             assert attempts == [(1, "failed")] * len(attempts) and 5 <= len(attempts) <= 12, attempts
             assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-            view = await handle.query(AgreementWorkflow.state)
-            assert view is not None and view.status is AgreementStatus.IN_SIGNATURE
+            view = await handle.query(EntenteWorkflow.state)
+            assert view is not None and view.status is EntenteStatus.IN_SIGNATURE
             assert [h["event"] for h in ententes.history("ENT-BUG")] == ["Drafted", "SubmittedForSignature"]
 
             # A command still works; one whose activity hits a bug fails with internal_error, once.
             settings = Settings(temporal_address=time_env.client.service_client.config.target_host,
                                 task_queue=task_queue, sqlite_path=tmp_path / "record.sqlite", data_dir=tmp_path)
-            sign = c.SignAgreement(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
-            signed = await cli_client.command(settings, "ENT-BUG", AgreementWorkflow.sign, sign, 30)
+            sign = c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
+            signed = await cli_client.command(settings, "ENT-BUG", EntenteWorkflow.sign, sign, 30)
             assert signed.proposal is not None and signed.proposal.signed_by("cisss-laval")
             refuse = c.RefuseSignature(by="cc", party_id="cc-laval", version=1, reason="désaccord")
             with pytest.raises(CliError) as failed:
-                await cli_client.command(settings, "ENT-BUG", AgreementWorkflow.refuse, refuse, 30)
+                await cli_client.command(settings, "ENT-BUG", EntenteWorkflow.refuse, refuse, 30)
             assert failed.value.exit_code is Exit.FAILED
             assert failed.value.message == (
                 "unexpected failure: agreement.execute failed on an internal error (KeyError): nothing was "
@@ -182,10 +182,10 @@ async def test_a_locked_store_is_retried_until_the_command_is_recorded(
     activity fails with "database is locked" (transient), is retried, and records the command once."""
     record = Record({**sqlite_env, "SQLITE_LOCK_TIMEOUT": "1"})
     ententes = Ententes(record)
-    real = AgreementActivities(ententes)
+    real = EntenteActivities(ententes)
     try:
         with ThreadPoolExecutor(4) as ex:
-            async with Worker(time_env.client, task_queue=task_queue, workflows=[AgreementWorkflow],
+            async with Worker(time_env.client, task_queue=task_queue, workflows=[EntenteWorkflow],
                               activities=real.all(), activity_executor=ex):
                 handle, _ = await start(time_env.client, "ENT-LOCK", service_agreement(), task_queue)
                 locker = sqlite3.connect(sqlite_env["SQLITE_DBNAME"], isolation_level=None, check_same_thread=False)
@@ -194,11 +194,11 @@ async def test_a_locked_store_is_retried_until_the_command_is_recorded(
                 released.start()
                 try:
                     view = await asyncio.wait_for(
-                        handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur")), 60)
+                        handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur")), 60)
                 finally:
                     released.join()
                     locker.close()
-                assert view.status is AgreementStatus.IN_SIGNATURE
+                assert view.status is EntenteStatus.IN_SIGNATURE
                 attempts = await _attempts(handle, "agreement.execute")
                 assert len(attempts) == 1 and attempts[0][1] == "completed" and attempts[0][0] >= 2, attempts
                 await handle.terminate(reason="test over")

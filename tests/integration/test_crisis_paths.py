@@ -22,7 +22,6 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.agreements.application import Ententes
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
 from domain.crisis.model import (
@@ -39,6 +38,7 @@ from domain.crisis.model import (
     new_case_code,
 )
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
+from domain.ententes.application import Ententes
 from domain.errors import NotFound
 from domain.record import Record
 from domain.standards import config as s

@@ -21,9 +21,9 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from domain.agreements.application import Ententes
 from domain.crisis.model import TeamRef, new_case_code
 from domain.crisis.state import CaseStage
+from domain.ententes.application import Ententes
 from domain.record import Record
 from tests.crisis_builders import (
     CSSS,

@@ -1,4 +1,4 @@
-"""Routing follows the ententes of the record, live: ententes driven through the real `AgreementWorkflow`
+"""Routing follows the ententes of the record, live: ententes driven through the real `EntenteWorkflow`
 (drafted, signed, activated, revoked with notice, left to expire, on the time-skipping server), crisis cases
 driven through `CrisisCaseWorkflow`, one worker and one record for both.
 
@@ -20,15 +20,15 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowU
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.agreements import commands as ac
-from domain.agreements.application import Ententes
-from domain.agreements.model import AgreementContent
-from domain.agreements.state import AgreementStatus
 from domain.clock import add_days, local_date, start_of
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
 from domain.crisis.model import CandidateKind, IntakeService, SpecificEpisode, TeamRef, new_case_code
 from domain.crisis.state import CaseStage
+from domain.ententes import commands as ac
+from domain.ententes.application import Ententes
+from domain.ententes.model import EntenteContent
+from domain.ententes.state import EntenteStatus
 from domain.record import Record
 from tests.crisis_builders import (
     CSSS,
@@ -46,7 +46,7 @@ from tests.crisis_builders import (
 )
 from tests.integration.lifecycle import start as start_entente
 from tests.integration.lifecycle import wait_for as wait_for_entente
-from workflows.agreement import AgreementWorkflow
+from workflows.entente import EntenteWorkflow
 
 EPISODE = SpecificEpisode(program="sante-mentale-adulte", team=TeamRef(team_id="sma-laval", org_id=CSSS))
 Route = list[tuple[str, CandidateKind, str | None]]
@@ -67,16 +67,16 @@ async def cases(time_env: WorkflowEnvironment, task_queue: str, record: Record, 
 
 
 async def _entente_in_force(
-    env: WorkflowEnvironment, code: str, content: AgreementContent, task_queue: str
+    env: WorkflowEnvironment, code: str, content: EntenteContent, task_queue: str
 ) -> WorkflowHandle[Any, Any]:
     """Through the entente's workflow: drafted, submitted, signed by every party; no effective date, so in
     force on its last signature."""
     handle, _ = await start_entente(env.client, code, content, task_queue)
-    await handle.execute_update(AgreementWorkflow.submit, ac.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, ac.SubmitForSignature(by="superviseur"))
     for party in content.party_ids:
-        await handle.execute_update(AgreementWorkflow.sign, ac.SignAgreement(
+        await handle.execute_update(EntenteWorkflow.sign, ac.SignEntente(
             by=party, party_id=party, version=1, signatory=f"DG {party}"))
-    await wait_for_entente(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
+    await wait_for_entente(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     return handle
 
 
@@ -121,14 +121,14 @@ async def test_an_organisation_is_asked_under_its_entente_until_the_revocation_t
         assert partner.referring_agreement == "ENT-CC-REV" and partner.intake_org == "cps-laval"
 
         effective = add_days(local_date(await env.get_current_time()), 30)
-        await entente.execute_update(AgreementWorkflow.revoke, ac.GiveRevocationNotice(
+        await entente.execute_update(EntenteWorkflow.revoke, ac.GiveRevocationNotice(
             by="dsp", party_id=CSSS, reason="fin du service mobile", effective_date=effective))
         _, _, noticed = await _routed(env, task_queue)
         assert noticed == route  # in force until the revocation takes effect
 
         await env.sleep(until(start_of(effective), await env.get_current_time()))
         final = await entente.result()
-        assert final is not None and final.status is AgreementStatus.REVOKED
+        assert final is not None and final.status is EntenteStatus.REVOKED
         after, late_code, revoked = await _routed(env, task_queue)
         assert revoked == [OWN]
         view = await act(after, decline())
@@ -157,7 +157,7 @@ async def test_an_expired_entente_stops_routing_to_its_organisation(
         _, _, before = await _routed(env, task_queue)
         assert before == [OWN, ("cc-exp", CandidateKind.COMMUNITY_ORG, "ENT-CC-EXP")]
         await env.sleep(until(start_of(add_days(end, 1)), await env.get_current_time()))
-        await wait_for_entente(entente, "expiry", lambda v: v.status is AgreementStatus.EXPIRED)
+        await wait_for_entente(entente, "expiry", lambda v: v.status is EntenteStatus.EXPIRED)
         _, _, after = await _routed(env, task_queue)
         assert after == [OWN]
     finally:
@@ -193,7 +193,7 @@ async def test_a_specific_program_episode_routes_to_the_program_unless_an_entent
         await env.get_current_time())
     await env.sleep(until(start_of(add_days(today, 1)), await env.get_current_time()))
     ententes.advance("ENT-CC-PRIO", await env.get_current_time())
-    assert ententes.view("ENT-CC-PRIO").status is AgreementStatus.REVOKED
+    assert ententes.view("ENT-CC-PRIO").status is EntenteStatus.REVOKED
     supervised, _, again = await _routed(env, task_queue, episode=EPISODE)
     assert again == plain
     await act(supervised, sup(c.SupervisorClose, reason="fin du test de routage"))

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from domain.agreements import commands as c
-from domain.agreements.aggregate import Entente
-from domain.agreements.application import Ententes
 from domain.audit.service import verify
+from domain.ententes import commands as c
+from domain.ententes.aggregate import Entente
+from domain.ententes.application import Ententes
 from domain.record import Record
 from tests.factories import service_agreement
 
@@ -19,7 +19,7 @@ AT = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 
 def draft(code: str) -> Entente:
-    return Entente.draft(c.DraftAgreement(by="superviseur", code=code, content=service_agreement()), AT)
+    return Entente.draft(c.DraftEntente(by="superviseur", code=code, content=service_agreement()), AT)
 
 
 def test_concurrent_saves_share_transactions_and_all_land_chained(store_env: dict[str, str]) -> None:

@@ -51,12 +51,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 from pydantic import ValidationError
 
-from domain.agreements import commands as ac
-from domain.agreements.aggregate import entente_id
-from domain.agreements.application import Ententes, _stored
-from domain.agreements.model import AgreementKind, Annex
-from domain.agreements.rules import due_now
-from domain.agreements.state import AgreementStatus, AgreementView, ProposalStage, ReviewOutcome
 from domain.audit.service import verify
 from domain.clock import local_date
 from domain.crisis import commands as cc
@@ -74,6 +68,12 @@ from domain.disclosure.application import Disclosures
 from domain.disclosure.consent import consent_id
 from domain.disclosure.register import register_id
 from domain.disclosure.roles import PurposeKind, Role
+from domain.ententes import commands as ac
+from domain.ententes.aggregate import entente_id
+from domain.ententes.application import Ententes, _stored
+from domain.ententes.model import Annex, EntenteKind
+from domain.ententes.rules import due_now
+from domain.ententes.state import EntenteStatus, EntenteView, ProposalStage, ReviewOutcome
 from domain.errors import DomainError
 from domain.record import Record, event_name, event_payload
 from domain.values import EARLIEST, LATEST, MAX_COMMAND_BYTES, command_size
@@ -440,7 +440,7 @@ class EntenteRecord(RecordMachine):
         self.h.close()
 
     # -- helpers
-    def _view(self, code: str) -> AgreementView | None:
+    def _view(self, code: str) -> EntenteView | None:
         try:
             return self.ententes.view(code)
         except DomainError:
@@ -493,7 +493,7 @@ class EntenteRecord(RecordMachine):
         at = self.now
         self.h.command(
             f"draft {code!r} ({text}) at {at.isoformat()}", entente_id(code.strip().upper()),
-            lambda: ac.DraftAgreement.model_validate({
+            lambda: ac.DraftEntente.model_validate({
                 "by": by, "code": code, "content": content_input(at, *text), "command_id": self.h.command_id("d")}),
             lambda cmd: self.ententes.draft(cmd, at), at,
         )
@@ -515,7 +515,7 @@ class EntenteRecord(RecordMachine):
     def sign(self, code: str, party: tuple[str, Any], which: str, signatory: str) -> None:
         self.execute(code, "sign", lambda: {
             "by": "dsp", "party_id": self._party(code, party), "version": self._version(code, which),
-            "signatory": signatory}, ac.SignAgreement)
+            "signatory": signatory}, ac.SignEntente)
 
     @command(code=entente_codes, party=parties, reason=reasons)
     def refuse(self, code: str, party: tuple[str, Any], reason: str) -> None:
@@ -526,7 +526,7 @@ class EntenteRecord(RecordMachine):
     @command(code=entente_codes, party=parties, reason=reasons)
     def withdraw(self, code: str, party: tuple[str, Any], reason: str) -> None:
         self.execute(code, "withdraw", lambda: {"by": "dsp", "party_id": self._party(code, party),
-                                                 "reason": reason}, ac.WithdrawFromAgreement)
+                                                 "reason": reason}, ac.WithdrawFromEntente)
 
     @command(code=entente_codes, text=contents, reason=reasons)
     def amend(self, code: str, text: tuple[str, Any], reason: str) -> None:
@@ -567,11 +567,11 @@ class EntenteRecord(RecordMachine):
             assert content is not None
             unsigned = [x for x in content.party_ids if not p.signed_by(x)]
             self.sign(code, ("raw", unsigned[pick % len(unsigned)]), "current", "D.G.")
-        elif view.status is AgreementStatus.ACTIVE:
+        elif view.status is EntenteStatus.ACTIVE:
             if view.review_pending is not None or pick == 0:
                 self.review(code, ReviewOutcome.MAINTAIN.value, None)
             elif pick == 1:
-                self.amend(code, ("cadre" if view.kind is AgreementKind.CADRE else "service", effective),
+                self.amend(code, ("cadre" if view.kind is EntenteKind.CADRE else "service", effective),
                            "mise à jour des volumes")
             elif pick == 2:
                 self.renew(code, ("rel", 800), "renouvellement")

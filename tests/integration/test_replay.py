@@ -1,6 +1,6 @@
 """Recorded histories of the entente workflow replay against today's code (issue 2, compatibility).
 
-Ententes live for years: a change to `AgreementWorkflow` that is not deterministic with respect to
+Ententes live for years: a change to `EntenteWorkflow` that is not deterministic with respect to
 existing histories would break every running entente on its next workflow task. The histories in
 `tests/histories/entente-*.json` were recorded by `tests/histories/record.py` (see its docstring for
 when to re-record: never to make this test pass; use `workflow.patched`).
@@ -19,7 +19,7 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from workers.temporal import data_converter
-from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput
+from workflows.entente import EntenteWorkflow, EntenteWorkflowInput
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 FILES = sorted(HISTORIES.glob("entente-*.json"))
@@ -47,8 +47,8 @@ def test_the_recorded_scenarios_are_all_there() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 async def test_recorded_history_replays_on_the_current_workflow(path: Path) -> None:
-    """Determinism: each recorded history replays on today's AgreementWorkflow without error."""
-    replayer = Replayer(workflows=[AgreementWorkflow], data_converter=data_converter())
+    """Determinism: each recorded history replays on today's EntenteWorkflow without error."""
+    replayer = Replayer(workflows=[EntenteWorkflow], data_converter=data_converter())
     result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"
 
@@ -58,7 +58,7 @@ class ChangedWithoutPatch:
     """What an incompatible edit looks like: the same workflow type, calling a different activity first."""
 
     @workflow.run
-    async def run(self, inp: AgreementWorkflowInput) -> None:
+    async def run(self, inp: EntenteWorkflowInput) -> None:
         await workflow.execute_activity("agreement.load", {"code": inp.code},
                                         start_to_close_timeout=timedelta(seconds=30))
 

@@ -23,14 +23,14 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from cli import client as cli_client
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
 from domain.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import start
 from tests.integration.test_worker_crash import WorkerProcess
 from workers.settings import Settings
-from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.entente import EntenteWorkflow, workflow_id
 
 pytestmark = pytest.mark.slow
 
@@ -63,15 +63,15 @@ async def test_a_command_in_flight_when_the_worker_dies_completes_once(
     worker.start()
     try:
         handle, _ = await start(dev_env.client, code, service_agreement(effective=None), task_queue)
-        await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+        await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
 
         # The command reaches the worker, whose activity waits on the record (another connection holds
         # it in an exclusive transaction): it is in flight for sure when the worker is killed. A new
         # worker is back two seconds later, as in the demo.
         locker = sqlite3.connect(tmp_path / "record.sqlite", isolation_level=None, check_same_thread=False)
         locker.execute("BEGIN EXCLUSIVE")
-        sign = c.SignAgreement(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
-        command = asyncio.create_task(cli_client.command(settings, code, AgreementWorkflow.sign, sign, timeout=30))
+        sign = c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
+        command = asyncio.create_task(cli_client.command(settings, code, EntenteWorkflow.sign, sign, timeout=30))
         try:
             await _activity_started(handle)
             worker.sigkill()

@@ -27,14 +27,14 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementStatus
 from domain.clock import local_date
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntenteStatus
 from domain.record import Record
 from tests.factories import entente_cadre, service_agreement
 from tests.integration.lifecycle import names, start, wait_for
-from workflows.agreement import AgreementWorkflow
+from workflows.entente import EntenteWorkflow
 
 pytestmark = pytest.mark.slow
 
@@ -99,8 +99,8 @@ def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, record
         proc.stop()
 
 
-def _sign(party: str, version: int = 1) -> c.SignAgreement:
-    return c.SignAgreement(by=party, party_id=party, version=version, signatory=f"DG {party}")
+def _sign(party: str, version: int = 1) -> c.SignEntente:
+    return c.SignEntente(by=party, party_id=party, version=version, signatory=f"DG {party}")
 
 
 async def test_sigkill_mid_command_loses_and_doubles_nothing(
@@ -130,22 +130,22 @@ async def test_sigkill_mid_command_loses_and_doubles_nothing(
         for code, handle in handles.items():
             deadline = datetime.now(UTC) + timedelta(seconds=4) if code == deadline_code else None
             cmd = c.SubmitForSignature(by="superviseur", signature_deadline=deadline)
-            await handle.execute_update(AgreementWorkflow.submit, cmd)
+            await handle.execute_update(EntenteWorkflow.submit, cmd)
         for code in (f"SVC-A-{suffix}", f"CADRE-A-{suffix}", deadline_code, revised_code):
-            await handles[code].execute_update(AgreementWorkflow.sign, _sign("cisss-laval"))
+            await handles[code].execute_update(EntenteWorkflow.sign, _sign("cisss-laval"))
         before_burst = {code: names(ententes, code) for code in plan}
 
         # ---- a burst of commands, and SIGKILL as soon as the first is recorded
         burst: list[asyncio.Task[Any]] = [
-            asyncio.create_task(handles[f"SVC-A-{suffix}"].execute_update(AgreementWorkflow.sign, _sign("cc-laval"))),
-            *(asyncio.create_task(handles[f"SVC-B-{suffix}"].execute_update(AgreementWorkflow.sign, _sign(p)))
+            asyncio.create_task(handles[f"SVC-A-{suffix}"].execute_update(EntenteWorkflow.sign, _sign("cc-laval"))),
+            *(asyncio.create_task(handles[f"SVC-B-{suffix}"].execute_update(EntenteWorkflow.sign, _sign(p)))
               for p in SERVICE),
-            *(asyncio.create_task(handles[f"CADRE-A-{suffix}"].execute_update(AgreementWorkflow.sign, _sign(p)))
+            *(asyncio.create_task(handles[f"CADRE-A-{suffix}"].execute_update(EntenteWorkflow.sign, _sign(p)))
               for p in CADRE[1:]),
-            *(asyncio.create_task(handles[f"CADRE-B-{suffix}"].execute_update(AgreementWorkflow.sign, _sign(p)))
+            *(asyncio.create_task(handles[f"CADRE-B-{suffix}"].execute_update(EntenteWorkflow.sign, _sign(p)))
               for p in CADRE),
             asyncio.create_task(handles[revised_code].execute_update(
-                AgreementWorkflow.revise,
+                EntenteWorkflow.revise,
                 c.ReviseDraft(by="conseillere", content=service_agreement(effective=None, notice_days=0,
                                                                            title="Version révisée"))),
             ),
@@ -164,23 +164,23 @@ async def test_sigkill_mid_command_loses_and_doubles_nothing(
         assert all(r is not None for r in results)
 
         # The deadline passed (with or without a worker): the version went back to drafting.
-        await wait_for(handles[deadline_code], "deadline missed", lambda v: v.status is AgreementStatus.DRAFT,
+        await wait_for(handles[deadline_code], "deadline missed", lambda v: v.status is EntenteStatus.DRAFT,
                        within=PATIENCE)
 
         # ---- finish every lifecycle: signed by all, in force, revoked
         for code in (deadline_code, revised_code):
-            view = await handles[code].execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="s"))
+            view = await handles[code].execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="s"))
             assert view.proposal is not None
             for party in SERVICE:
-                await handles[code].execute_update(AgreementWorkflow.sign, _sign(party, view.proposal.version))
+                await handles[code].execute_update(EntenteWorkflow.sign, _sign(party, view.proposal.version))
         for handle in handles.values():
-            await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE, within=PATIENCE)
+            await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE, within=PATIENCE)
             notice = c.GiveRevocationNotice(by="cisss", party_id="cisss-laval", reason="fin du projet",
                                             effective_date=local_date(datetime.now(UTC)))
-            await handle.execute_update(AgreementWorkflow.revoke, notice)
+            await handle.execute_update(EntenteWorkflow.revoke, notice)
         for code, handle in handles.items():
             final = await asyncio.wait_for(handle.result(), PATIENCE)
-            assert final is not None and final.status is AgreementStatus.REVOKED, code
+            assert final is not None and final.status is EntenteStatus.REVOKED, code
     finally:
         worker.stop()
 

@@ -16,10 +16,10 @@ from cli import render
 from cli import render_cases as rc
 from cli.display import LABELS, cell, label, limited, more_line, printable, when
 from cli.templates import case_template, without_comments
-from domain.agreements.state import AgreementStatus, ProposalStage
 from domain.crisis import commands as c
 from domain.crisis.model import IntakeService, RequestMode
 from domain.crisis.state import CaseStage
+from domain.ententes.state import EntenteStatus, ProposalStage
 from domain.errors import RuleViolation
 from domain.standards import config as s
 from domain.standards.config import StandardsConfig
@@ -104,8 +104,8 @@ def test_every_code_of_every_labelled_enum_has_its_french_label() -> None:
 
 
 @pytest.mark.parametrize(("kind", "code", "text"), [
-    (AgreementStatus, AgreementStatus.SIGNED, "signée"), (AgreementStatus, "en_vigueur", "en vigueur"),
-    (AgreementStatus, "revoquee", "révoquée"), (AgreementStatus, "expiree", "expirée"),
+    (EntenteStatus, EntenteStatus.SIGNED, "signée"), (EntenteStatus, "en_vigueur", "en vigueur"),
+    (EntenteStatus, "revoquee", "révoquée"), (EntenteStatus, "expiree", "expirée"),
     (ProposalStage, "redaction", "rédaction"), (CaseStage, "fermee", "fermée"), (CaseStage, "reference", "référence"),
     (CaseStage, "code_inconnu", "code inconnu"), (CaseStage, None, "—"),
 ])

@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementView
 from domain.crisis import commands as c
 from domain.crisis import rules
 from domain.crisis.aggregate import case_id
@@ -38,6 +36,8 @@ from domain.crisis.model import (
     new_case_code,
 )
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound, RuleViolation
 from domain.record import Record
 from domain.standards import StandardsConfig, compliance
@@ -61,7 +61,7 @@ class World:
     def __init__(self, config: StandardsConfig | None = None) -> None:
         self.record: Record = memory_record()
         self.ententes = Ententes(self.record)
-        self.agreement: AgreementView = activate(self.ententes, "ENT-CC", content("cc-laval", may_refer=["cps-laval"]))
+        self.agreement: EntenteView = activate(self.ententes, "ENT-CC", content("cc-laval", may_refer=["cps-laval"]))
         self.cases = CrisisCases(self.record, config)
 
     def open(

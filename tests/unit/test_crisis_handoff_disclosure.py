@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.agreements.application import Ententes
-from domain.agreements.model import InformationSharing
 from domain.crisis import commands as c
 from domain.crisis.application import CrisisCases
 from domain.crisis.handoff_disclosure import HandoffDisclosures
@@ -21,6 +19,8 @@ from domain.crisis.model import EMERGENCY_NOTE_FIELDS, HandoffSharing
 from domain.disclosure.application import Disclosures
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import Outcome
+from domain.ententes.application import Ententes
+from domain.ententes.model import InformationSharing
 from tests.unit.test_crisis_case import CSSS, T0, TEAM, World
 from tests.unit.test_crisis_routing import activate, content, memory_record
 from tests.unit.test_disclosure_support import grant

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from domain.agreements import commands as ac
-from domain.agreements.application import Ententes
-from domain.agreements.model import (
+from domain.clock import add_days, local_date, start_of
+from domain.crisis.model import CandidateKind, SpecificEpisode, TeamRef
+from domain.crisis.routing import partner_agreement, route
+from domain.ententes import commands as ac
+from domain.ententes.application import Ententes
+from domain.ententes.model import (
     AccessModalities,
-    AgreementContent,
+    EntenteContent,
     InformationSharing,
     Party,
     ServiceCode,
     ServiceOffer,
 )
-from domain.agreements.state import AgreementStatus, AgreementView
-from domain.clock import add_days, local_date, start_of
-from domain.crisis.model import CandidateKind, SpecificEpisode, TeamRef
-from domain.crisis.routing import partner_agreement, route
+from domain.ententes.state import EntenteStatus, EntenteView
 from domain.record import Record
 from tests.factories import CISSS, service_agreement
 
@@ -37,13 +37,13 @@ def memory_record() -> Record:
 def content(
     provider: str = "cc-laval", *, territory: str = "laval", sharing: bool = True, overrides: bool = False,
     may_refer: list[str] | None = None, end: date | None = None,
-) -> AgreementContent:
+) -> EntenteContent:
     """The factory's crisis service agreement, with the provider, territory and clauses a test needs."""
     base = service_agreement(effective=None, end=end)
     provider_party = Party(party_id=provider, name=f"Organisme {provider}", type="centre_crise",
                            territories=[territory])
     refer = [] if may_refer is None else may_refer
-    return AgreementContent.model_validate({
+    return EntenteContent.model_validate({
         **base.model_dump(),
         "parties": [CISSS.model_dump(), provider_party.model_dump(), *[
             Party(party_id=p, name=f"Partenaire {p}", type="organisme_communautaire").model_dump()
@@ -61,25 +61,25 @@ def content(
     })
 
 
-def activate(ententes: Ententes, code: str, text: AgreementContent, at: datetime = T0) -> AgreementView:
+def activate(ententes: Ententes, code: str, text: EntenteContent, at: datetime = T0) -> EntenteView:
     """Draft, submit, have every party sign, and let the calendar put the entente in force."""
-    ententes.draft(ac.DraftAgreement(by="dsp", code=code, content=text), at)
+    ententes.draft(ac.DraftEntente(by="dsp", code=code, content=text), at)
     ententes.execute(code, ac.SubmitForSignature(by="dsp"), at)
     for party in text.party_ids:
-        ententes.execute(code, ac.SignAgreement(by=party, party_id=party, version=1, signatory="D.G."), at)
+        ententes.execute(code, ac.SignEntente(by=party, party_id=party, version=1, signatory="D.G."), at)
     view = ententes.advance(code, at)
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     return view
 
 
-def revoke(ententes: Ententes, code: str) -> AgreementView:
+def revoke(ententes: Ententes, code: str) -> EntenteView:
     notice = add_days(local_date(T0), 90)
     ententes.execute(code, ac.GiveRevocationNotice(by="cisss", party_id="cisss-laval", reason="fin du service",
                                                    effective_date=notice), T0)
     return ententes.advance(code, start_of(notice))
 
 
-def candidates_for(agreements: list[AgreementView], *, episode: SpecificEpisode | None = None,
+def candidates_for(agreements: list[EntenteView], *, episode: SpecificEpisode | None = None,
                    now: datetime = T0, territory: str = "laval") -> list[tuple[str, CandidateKind, str | None, bool]]:
     found = route(responsible_org="cisss-laval", territory=territory, csss_teams=[CSSS_TEAM], episode=episode,
                   agreements=agreements, now=now)
@@ -104,7 +104,7 @@ def test_only_agreements_covering_the_territory_and_mobile_crisis_route() -> Non
     ententes = Ententes(memory_record())
     elsewhere = activate(ententes, "ENT-MTL", content("cc-mtl", territory="montreal"))
     phone_only = content("cps-laval")
-    phone_only = AgreementContent.model_validate({**phone_only.model_dump(), "services": [
+    phone_only = EntenteContent.model_validate({**phone_only.model_dump(), "services": [
         ServiceOffer(service=ServiceCode.INTERVENTION_TELEPHONIQUE_CRISE, provider="cps-laval",
                      territories=["laval"]).model_dump()]})
     phone = activate(ententes, "ENT-TEL", phone_only)
@@ -114,16 +114,16 @@ def test_only_agreements_covering_the_territory_and_mobile_crisis_route() -> Non
 def test_draft_revoked_and_expired_agreements_never_route() -> None:
     """L1181-1184 « dans le cadre d'entente »: an entente not in force (draft, revoked, expired) routes nobody."""
     ententes = Ententes(memory_record())
-    ententes.draft(ac.DraftAgreement(by="dsp", code="ENT-DRAFT", content=content("cc-draft")), T0)
+    ententes.draft(ac.DraftEntente(by="dsp", code="ENT-DRAFT", content=content("cc-draft")), T0)
     draft = ententes.view("ENT-DRAFT")
     activate(ententes, "ENT-REV", content("cc-rev"))
     revoked = revoke(ententes, "ENT-REV")
-    assert revoked.status is AgreementStatus.REVOKED
+    assert revoked.status is EntenteStatus.REVOKED
     end = add_days(local_date(T0), 30)
     activate(ententes, "ENT-EXP", content("cc-exp", end=end))
     later = start_of(add_days(end, 1))
     expired = ententes.advance("ENT-EXP", later)
-    assert expired.status is AgreementStatus.EXPIRED
+    assert expired.status is EntenteStatus.EXPIRED
     assert candidates_for([draft, revoked, expired], now=later) == [
         ("crise-laval-1", CandidateKind.CSSS_TEAM, None, True)
     ]

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from domain.agreements.aggregate import Entente
-from domain.agreements.commands import DraftAgreement
-from domain.agreements.state import AgreementStatus, AgreementView
 from domain.disclosure import commands as c
 from domain.disclosure.legal_bases import Condition, default_config
 from domain.disclosure.model import (
@@ -23,6 +20,9 @@ from domain.disclosure.model import (
     SubjectStatus,
 )
 from domain.disclosure.roles import ItemCategory, Provenance, PurposeKind, Role
+from domain.ententes.aggregate import Entente
+from domain.ententes.commands import DraftEntente
+from domain.ententes.state import EntenteStatus, EntenteView
 from tests.factories import service_agreement
 
 CONFIG = default_config()
@@ -118,16 +118,16 @@ def consent_view(*, state: str = "valid", at: datetime = AFTER, purpose: Purpose
     )
 
 
-def active_agreement(*, sharing: bool = True) -> AgreementView:
+def active_agreement(*, sharing: bool = True) -> EntenteView:
     """A service agreement with the crisis centre, in force, whose clause shares
     motif, niveau d'urgence and estimation du risque for 'continuité de l'intervention de crise'."""
     content = service_agreement()
     if not sharing:
         content = content.model_copy(update={"information_sharing": content.information_sharing.model_copy(
             update={"permitted": False})})
-    entente = Entente.draft(DraftAgreement(by="s", code="ENT-1", content=content), datetime(2024, 1, 1, tzinfo=UTC))
+    entente = Entente.draft(DraftEntente(by="s", code="ENT-1", content=content), datetime(2024, 1, 1, tzinfo=UTC))
     view = entente.view()
-    return view.model_copy(update={"status": AgreementStatus.ACTIVE, "in_force_version": 1})
+    return view.model_copy(update={"status": EntenteStatus.ACTIVE, "in_force_version": 1})
 
 
 def particulars(at: datetime = AFTER) -> EmergencyParticulars:

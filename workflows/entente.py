@@ -39,45 +39,45 @@ from workflows.common import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agreements import AdvanceInput, DraftInput, ExecuteInput
-    from domain.agreements import commands as c
-    from domain.agreements import rules
-    from domain.agreements.model import EntenteCode
-    from domain.agreements.state import AgreementPolicy, AgreementView
+    from activities.ententes import AdvanceInput, DraftInput, ExecuteInput
+    from domain.ententes import commands as c
+    from domain.ententes import rules
+    from domain.ententes.model import EntenteCode
+    from domain.ententes.state import EntentePolicy, EntenteView
     from domain.errors import DomainError
 
 STALL_BACKOFF = timedelta(minutes=5)
 DRAFT_WAIT = timedelta(hours=1)  # a workflow started without its draft gives up after this
-Rule = Callable[[AgreementView], None]
+Rule = Callable[[EntenteView], None]
 
 
 def workflow_id(code: str) -> str:
     return f"entente-{code}"
 
 
-class AgreementWorkflowInput(BaseModel):
+class EntenteWorkflowInput(BaseModel):
     code: EntenteCode  # normalised: `ent-lav-2026-01` and `ENT-LAV-2026-01` are one entente
-    policy: AgreementPolicy = AgreementPolicy()
-    view: AgreementView | None = None  # carried across continue-as-new
+    policy: EntentePolicy = EntentePolicy()
+    view: EntenteView | None = None  # carried across continue-as-new
     # Years of life must not outgrow Temporal's history limits (51,200 events hard, warning at
     # 10,240): continue as new past this length, or when the server suggests it.
     history_limit: int = 5_000
 
 
 @workflow.defn(name="Entente")
-class AgreementWorkflow:
+class EntenteWorkflow:
     @workflow.init
-    def __init__(self, inp: AgreementWorkflowInput) -> None:
+    def __init__(self, inp: EntenteWorkflowInput) -> None:
         self.code = inp.code
         self.policy = inp.policy
-        self.view: AgreementView | None = inp.view
+        self.view: EntenteView | None = inp.view
         self.history_limit = inp.history_limit
         self.lock = asyncio.Lock()
         self.changed = False
         self.stalls = 0
 
     @workflow.run
-    async def run(self, inp: AgreementWorkflowInput) -> AgreementView | None:
+    async def run(self, inp: EntenteWorkflowInput) -> EntenteView | None:
         try:
             await workflow.wait_condition(lambda: self.view is not None, timeout=DRAFT_WAIT)
         except TimeoutError:
@@ -88,7 +88,7 @@ class AgreementWorkflow:
                 before = self.view.event_count
                 async with self.lock:
                     advanced = await advance(
-                        "agreement.advance", AdvanceInput(code=self.code, now=now, policy=self.policy), AgreementView,
+                        "agreement.advance", AdvanceInput(code=self.code, now=now, policy=self.policy), EntenteView,
                         code=self.code,
                     )
                     self.view = advanced or self.view
@@ -103,7 +103,7 @@ class AgreementWorkflow:
             if history_too_long(self.history_limit):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
-                    AgreementWorkflowInput(
+                    EntenteWorkflowInput(
                         code=self.code, policy=self.policy, view=self.view, history_limit=self.history_limit
                     )
                 )
@@ -112,7 +112,7 @@ class AgreementWorkflow:
 
     # ------------------------------------------------------------------ reading
     @workflow.query
-    def state(self) -> AgreementView | None:
+    def state(self) -> EntenteView | None:
         return self.view
 
     @workflow.query
@@ -121,15 +121,15 @@ class AgreementWorkflow:
 
     # ------------------------------------------------------------------ creating
     @workflow.update
-    async def draft(self, cmd: c.DraftAgreement) -> AgreementView:
+    async def draft(self, cmd: c.DraftEntente) -> EntenteView:
         async with self.lock:
             cmd = cmd.model_copy(update={"command_id": command_id()})
-            self.view = await execute("agreement.draft", DraftInput(command=cmd, at=workflow.now()), AgreementView)
+            self.view = await execute("agreement.draft", DraftInput(command=cmd, at=workflow.now()), EntenteView)
             self.changed = True
             return self.view
 
     @draft.validator
-    def _validate_draft(self, cmd: c.DraftAgreement) -> None:
+    def _validate_draft(self, cmd: c.DraftEntente) -> None:
         if self.view is not None or self.lock.locked():
             raise refused("duplicate_code", f"entente {self.code} already exists")
         if cmd.code != self.code:
@@ -137,7 +137,7 @@ class AgreementWorkflow:
 
     # ------------------------------------------------------------------ commands
     @workflow.update
-    async def revise(self, cmd: c.ReviseDraft) -> AgreementView:
+    async def revise(self, cmd: c.ReviseDraft) -> EntenteView:
         return await self._execute(cmd, lambda v: rules.check_revise(v, cmd))
 
     @revise.validator
@@ -145,7 +145,7 @@ class AgreementWorkflow:
         self._check(lambda v: rules.check_revise(v, cmd))
 
     @workflow.update
-    async def submit(self, cmd: c.SubmitForSignature) -> AgreementView:
+    async def submit(self, cmd: c.SubmitForSignature) -> EntenteView:
         return await self._execute(cmd, lambda v: rules.check_submit(v, cmd, workflow.now(), self.policy))
 
     @submit.validator
@@ -153,15 +153,15 @@ class AgreementWorkflow:
         self._check(lambda v: rules.check_submit(v, cmd, workflow.now(), self.policy))
 
     @workflow.update
-    async def sign(self, cmd: c.SignAgreement) -> AgreementView:
+    async def sign(self, cmd: c.SignEntente) -> EntenteView:
         return await self._execute(cmd, lambda v: rules.check_sign(v, cmd))
 
     @sign.validator
-    def _validate_sign(self, cmd: c.SignAgreement) -> None:
+    def _validate_sign(self, cmd: c.SignEntente) -> None:
         self._check(lambda v: rules.check_sign(v, cmd))
 
     @workflow.update
-    async def refuse(self, cmd: c.RefuseSignature) -> AgreementView:
+    async def refuse(self, cmd: c.RefuseSignature) -> EntenteView:
         return await self._execute(cmd, lambda v: rules.check_refuse(v, cmd))
 
     @refuse.validator
@@ -169,15 +169,15 @@ class AgreementWorkflow:
         self._check(lambda v: rules.check_refuse(v, cmd))
 
     @workflow.update
-    async def withdraw(self, cmd: c.WithdrawFromAgreement) -> AgreementView:
+    async def withdraw(self, cmd: c.WithdrawFromEntente) -> EntenteView:
         return await self._execute(cmd, lambda v: rules.check_withdraw(v, cmd))
 
     @withdraw.validator
-    def _validate_withdraw(self, cmd: c.WithdrawFromAgreement) -> None:
+    def _validate_withdraw(self, cmd: c.WithdrawFromEntente) -> None:
         self._check(lambda v: rules.check_withdraw(v, cmd))
 
     @workflow.update
-    async def amend(self, cmd: c.ProposeAmendment) -> AgreementView:
+    async def amend(self, cmd: c.ProposeAmendment) -> EntenteView:
         return await self._execute(cmd, lambda v: rules.check_amend(v, cmd))
 
     @amend.validator
@@ -185,7 +185,7 @@ class AgreementWorkflow:
         self._check(lambda v: rules.check_amend(v, cmd))
 
     @workflow.update
-    async def renew(self, cmd: c.ProposeRenewal) -> AgreementView:
+    async def renew(self, cmd: c.ProposeRenewal) -> EntenteView:
         return await self._execute(cmd, lambda v: rules.check_renew(v, cmd, workflow.now(), self.policy))
 
     @renew.validator
@@ -193,7 +193,7 @@ class AgreementWorkflow:
         self._check(lambda v: rules.check_renew(v, cmd, workflow.now(), self.policy))
 
     @workflow.update
-    async def review(self, cmd: c.RecordReview) -> AgreementView:
+    async def review(self, cmd: c.RecordReview) -> EntenteView:
         return await self._execute(cmd, lambda v: rules.check_review(v, cmd, workflow.now(), self.policy))
 
     @review.validator
@@ -201,7 +201,7 @@ class AgreementWorkflow:
         self._check(lambda v: rules.check_review(v, cmd, workflow.now(), self.policy))
 
     @workflow.update
-    async def revoke(self, cmd: c.GiveRevocationNotice) -> AgreementView:
+    async def revoke(self, cmd: c.GiveRevocationNotice) -> EntenteView:
         return await self._execute(cmd, lambda v: rules.check_revoke(v, cmd, workflow.now(), self.policy))
 
     @revoke.validator
@@ -218,7 +218,7 @@ class AgreementWorkflow:
         except DomainError as err:
             raise refused(err.code, err.message) from None
 
-    async def _execute(self, cmd: c.Command, rule: Rule) -> AgreementView:
+    async def _execute(self, cmd: c.Command, rule: Rule) -> EntenteView:
         async with self.lock:
             # Another command may have been recorded since validation: check again on the
             # fresh view. A refusal here fails the update; the aggregate would refuse too.
@@ -227,10 +227,10 @@ class AgreementWorkflow:
             self.view = await execute_command(
                 "agreement.execute",
                 ExecuteInput(code=self.code, command=cmd, at=workflow.now(), policy=self.policy),
-                AgreementView,
+                EntenteView,
             )
             self.changed = True
             return self.view
 
 
-__all__ = ["AgreementWorkflow", "AgreementWorkflowInput", "workflow_id"]
+__all__ = ["EntenteWorkflow", "EntenteWorkflowInput", "workflow_id"]

@@ -11,10 +11,10 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from domain.agreements.model import AgreementContent, AgreementKind, Frozen
+from domain.ententes.model import EntenteContent, EntenteKind, Frozen
 
 
-class AgreementStatus(StrEnum):
+class EntenteStatus(StrEnum):
     DRAFT = "brouillon"
     IN_SIGNATURE = "en_signature"
     SIGNED = "signee"  # every party signed; waiting for the effective date
@@ -25,7 +25,7 @@ class AgreementStatus(StrEnum):
 
     @property
     def ended(self) -> bool:
-        return self in {AgreementStatus.REVOKED, AgreementStatus.EXPIRED, AgreementStatus.ABANDONED}
+        return self in {EntenteStatus.REVOKED, EntenteStatus.EXPIRED, EntenteStatus.ABANDONED}
 
 
 class ProposalPurpose(StrEnum):
@@ -94,7 +94,7 @@ class Revocation(Frozen):
     effective_date: date
 
 
-class AgreementPolicy(Frozen):
+class EntentePolicy(Frozen):
     """Time limits of the lifecycle that the seeds leave to the parties.
 
     The documents only say agreements are "mises à jour régulièrement" (seed
@@ -114,24 +114,24 @@ class AgreementPolicy(Frozen):
     horizon_years: int = Field(default=25, ge=1, le=75)
 
     @model_validator(mode="after")
-    def _default_within_maximum(self) -> AgreementPolicy:
+    def _default_within_maximum(self) -> EntentePolicy:
         if self.signature_period_days > self.max_signature_period_days:
             raise ValueError("the default signature period exceeds the maximum signature period")
         return self
 
 
-class AgreementView(Frozen):
+class EntenteView(Frozen):
     agreement_id: str
     code: str
-    kind: AgreementKind
+    kind: EntenteKind
     title: str
-    status: AgreementStatus
+    status: EntenteStatus
     latest_version: int
     versions: list[VersionInfo]
     in_force_version: int | None
-    content: AgreementContent  # the version in force, or the latest draft before activation
+    content: EntenteContent  # the version in force, or the latest draft before activation
     proposal: Proposal | None
-    proposed_content: AgreementContent | None
+    proposed_content: EntenteContent | None
     activated_on: date | None
     next_review_due: date | None
     review_pending: date | None  # due date of a review not yet recorded

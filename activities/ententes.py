@@ -18,55 +18,55 @@ from pydantic import AwareDatetime, BaseModel
 from temporalio import activity
 
 from activities.errors import classified
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementPolicy, AgreementView
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntentePolicy, EntenteView
 
 
 class DraftInput(BaseModel):
-    command: c.DraftAgreement
+    command: c.DraftEntente
     at: AwareDatetime
 
 
 class ExecuteInput(BaseModel):
     code: str
-    command: c.AgreementCommand
+    command: c.EntenteCommand
     at: AwareDatetime
-    policy: AgreementPolicy | None = None  # the workflow's; None (older histories): the worker's
+    policy: EntentePolicy | None = None  # the workflow's; None (older histories): the worker's
 
 
 class AdvanceInput(BaseModel):
     code: str
     now: AwareDatetime
-    policy: AgreementPolicy | None = None  # the workflow's; None (older histories): the worker's
+    policy: EntentePolicy | None = None  # the workflow's; None (older histories): the worker's
 
 
 class LoadInput(BaseModel):
     code: str
 
 
-class AgreementActivities:
+class EntenteActivities:
     def __init__(self, ententes: Ententes) -> None:
         self.ententes = ententes
 
     @activity.defn(name="agreement.draft")
     @classified
-    def draft(self, inp: DraftInput) -> AgreementView:
+    def draft(self, inp: DraftInput) -> EntenteView:
         return self.ententes.draft(inp.command, inp.at)
 
     @activity.defn(name="agreement.execute")
     @classified
-    def execute(self, inp: ExecuteInput) -> AgreementView:
+    def execute(self, inp: ExecuteInput) -> EntenteView:
         return self.ententes.execute(inp.code, inp.command, inp.at, inp.policy)
 
     @activity.defn(name="agreement.advance")
     @classified
-    def advance(self, inp: AdvanceInput) -> AgreementView:
+    def advance(self, inp: AdvanceInput) -> EntenteView:
         return self.ententes.advance(inp.code, inp.now, inp.policy)
 
     @activity.defn(name="agreement.load")
     @classified
-    def load(self, inp: LoadInput) -> AgreementView:
+    def load(self, inp: LoadInput) -> EntenteView:
         return self.ententes.view(inp.code)
 
     def all(self) -> list[Callable[..., Any]]:

@@ -1,4 +1,4 @@
-"""`arrimage agreements` end to end: the installed command, run as a subprocess, against a real
+"""`arrimage ententes` end to end: the installed command, run as a subprocess, against a real
 Temporal dev server and a real worker (in this process), with a real SQLite record.
 
 The CLI finds the server, the task queue and the record through ARRIMAGE_* variables, as a
@@ -24,8 +24,8 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from cli.templates import template
-from domain.agreements.model import AgreementContent, AgreementKind
 from domain.clock import add_days, local_date, quebec_text, start_of
+from domain.ententes.model import EntenteContent, EntenteKind
 from domain.record import Record
 from tests.e2e.harness import Engine as CliEngine
 from tests.e2e.harness import cli_env
@@ -39,7 +39,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 @dataclass
 class Engine(CliEngine):
-    prefix: tuple[str, ...] = ("agreements",)
+    prefix: tuple[str, ...] = ("ententes",)
 
     async def events(self, code: str) -> list[str]:
         return [row["event"] for row in (await self.ok("history", code, "--json")).json()]
@@ -67,7 +67,7 @@ def new_code() -> str:
 
 
 async def drafted_and_submitted(engine: Engine, code: str) -> None:
-    await engine.ok("draft", code, "--file", engine.write("service.json", template(AgreementKind.SERVICE)))
+    await engine.ok("draft", code, "--file", engine.write("service.json", template(EntenteKind.SERVICE)))
     await engine.ok("submit", code)
 
 
@@ -82,7 +82,7 @@ async def wait_for_status(engine: Engine, code: str, status: str) -> dict[str, A
 
 async def test_a_service_agreement_from_draft_to_amendment(engine: Engine) -> None:
     code = new_code()
-    content = template(AgreementKind.SERVICE)
+    content = template(EntenteKind.SERVICE)
     path = engine.write("service.json", content)
 
     drafted = await engine.run("draft", code, "--file", path, "--by", "marie.tremblay")
@@ -155,7 +155,7 @@ async def test_a_service_agreement_from_draft_to_amendment(engine: Engine) -> No
     ]
     assert "services[0].annual_volume" in (await engine.ok("diff", code, "1", "2")).out
     v2 = (await engine.ok("show", code, "--version", "2", "--json")).json()
-    assert AgreementContent.model_validate(v2).services[0].annual_volume == 1500
+    assert EntenteContent.model_validate(v2).services[0].annual_volume == 1500
     assert (await engine.events(code))[-1] == "AmendmentProposed"
 
 
@@ -172,7 +172,7 @@ async def test_refused_commands_exit_2_with_their_code_and_record_nothing(engine
     assert (await engine.ok("history", code, "--json")).json() == before
 
     # Version 2 replaces version 1 before anyone signs: signing version 1 is refused.
-    await engine.ok("revise", code, "--file", engine.write("v2.json", template(AgreementKind.SERVICE) | {
+    await engine.ok("revise", code, "--file", engine.write("v2.json", template(EntenteKind.SERVICE) | {
         "title": "Intervention de crise dans le milieu — Laval (révisée)"}), "--reason", "Titre")
     await engine.ok("submit", code)
     before = (await engine.ok("history", code, "--json")).json()
@@ -181,7 +181,7 @@ async def test_refused_commands_exit_2_with_their_code_and_record_nothing(engine
     assert superseded.err == (
         f"refused [superseded_version]: version 1 of entente {code} is superseded: version 2 is the one to sign\n"
     )
-    duplicate = await engine.run("draft", code, "--file", engine.write("s.json", template(AgreementKind.SERVICE)))
+    duplicate = await engine.run("draft", code, "--file", engine.write("s.json", template(EntenteKind.SERVICE)))
     assert (duplicate.code, duplicate.err) == (2, f"refused [duplicate_code]: entente {code} already exists\n")
     not_in_force = await engine.run("revoke", code, "--party", "cc-laval", "--effective", "2099-01-01",
                                     "--reason", "Fin du financement")
@@ -198,7 +198,7 @@ async def test_malformed_input_exits_2_and_sends_nothing(engine: Engine) -> None
     assert broken.err == (
         f"not valid JSON: {bad_json} line 1 column 15: Expecting property name enclosed in double quotes\n")
 
-    content = template(AgreementKind.SERVICE)
+    content = template(EntenteKind.SERVICE)
     content["parties"] = content["parties"][:1]
     content["information_sharing"] = {"permitted": True}
     invalid = await engine.run("draft", code, "--file", engine.write("invalid.json", content))
@@ -210,7 +210,7 @@ async def test_malformed_input_exits_2_and_sends_nothing(engine: Engine) -> None
     )
     missing = await engine.run("draft", code, "--file", "nowhere.json")
     assert (missing.code, missing.err) == (2, "no such file: nowhere.json\n")
-    ok_file = engine.write("ok.json", template(AgreementKind.SERVICE))
+    ok_file = engine.write("ok.json", template(EntenteKind.SERVICE))
     bad_code = await engine.run("draft", "bad code!", "--file", ok_file)
     assert (bad_code.code, bad_code.err) == (
         2, "invalid input: CODE 'bad code!': expected letters, digits, '.', '_' or '-' (e.g. ENT-LAV-2026-01)\n")
@@ -269,18 +269,18 @@ async def test_engine_down_commands_exit_4_and_reads_still_work(engine: Engine) 
 
 
 async def test_templates_and_examples_are_valid_and_draftable(engine: Engine) -> None:
-    for kind in AgreementKind:
+    for kind in EntenteKind:
         printed = (await engine.ok("template", "--kind", kind.value)).json()
         assert printed == template(kind)
-        assert AgreementContent.model_validate(printed).kind is kind
+        assert EntenteContent.model_validate(printed).kind is kind
     service = json.loads((EXAMPLES / "entente-service-crise-laval.json").read_text(encoding="utf-8"))
     cadre = json.loads((EXAMPLES / "entente-cadre-laval.json").read_text(encoding="utf-8"))
-    assert (service, cadre) == (template(AgreementKind.SERVICE), template(AgreementKind.CADRE))
-    parsed = AgreementContent.model_validate(service)
+    assert (service, cadre) == (template(EntenteKind.SERVICE), template(EntenteKind.CADRE))
+    parsed = EntenteContent.model_validate(service)
     assert [p.name for p in parsed.parties] == ["CISSS de Laval", "Centre de crise de Laval"]
     assert parsed.services[0].hours == "24/7" and parsed.information_sharing.permitted
     assert parsed.information_sharing.security_measures
-    assert len(AgreementContent.model_validate(cadre).parties) == 3
+    assert len(EntenteContent.model_validate(cadre).parties) == 3
 
     code = new_code()
     toml = engine.workdir / "collaboration.toml"
@@ -307,11 +307,11 @@ async def test_templates_and_examples_are_valid_and_draftable(engine: Engine) ->
 
 async def test_no_worker_on_the_queue_exits_4_after_the_timeout(engine: Engine) -> None:
     idle = {"ARRIMAGE_TASK_QUEUE": f"idle-{uuid.uuid4().hex[:8]}"}  # no worker polls it
-    path = engine.write("service.json", template(AgreementKind.SERVICE))
+    path = engine.write("service.json", template(EntenteKind.SERVICE))
     code = new_code()
     result = await engine.run("draft", code, "--file", path, "--timeout", "2", **idle)
     assert (result.code, result.out) == (4, "")
     assert result.err == (
         f"unreachable: no worker completed the command within 2 s: is a worker running on task queue "
-        f"{idle['ARRIMAGE_TASK_QUEUE']}? Nothing is recorded unless `arrimage agreements show {code}` shows it\n"
+        f"{idle['ARRIMAGE_TASK_QUEUE']}? Nothing is recorded unless `arrimage ententes show {code}` shows it\n"
     )

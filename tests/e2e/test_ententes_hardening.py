@@ -1,4 +1,4 @@
-"""Issue 7 through `arrimage agreements`, as a supervisor meets it: oversized documents, escape
+"""Issue 7 through `arrimage ententes`, as a supervisor meets it: oversized documents, escape
 sequences, implausible deadlines and codes in another case. The installed CLI runs as a subprocess
 against a real Temporal dev server and a real worker, with a real SQLite record.
 
@@ -21,22 +21,22 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from cli.templates import template
-from domain.agreements.model import AgreementKind
 from domain.clock import add_days, local_date
+from domain.ententes.model import EntenteKind
 from domain.record import Record
 from domain.values import MAX_COMMAND_BYTES
 from tests.e2e.harness import Engine as CliEngine
 from tests.e2e.harness import cli_env
 from workers.settings import Settings
 from workers.worker import build_worker
-from workflows.agreement import workflow_id
+from workflows.entente import workflow_id
 
 pytestmark = pytest.mark.slow
 
 
 @dataclass
 class Engine(CliEngine):
-    prefix: tuple[str, ...] = ("agreements",)
+    prefix: tuple[str, ...] = ("ententes",)
     client: object = None
 
     async def events(self, code: str) -> list[str]:
@@ -82,7 +82,7 @@ async def test_an_oversized_draft_is_refused_before_anything_is_recorded(engine:
     failed at Temporal's payload limit. It is refused in one line naming the limit: exit 2, no
     workflow, no event."""
     code = new_code()
-    content = template(AgreementKind.SERVICE)
+    content = template(EntenteKind.SERVICE)
     content["annexes"] = [{"title": f"Annexe {i}", "text": "Protocole détaillé. " * 190} for i in range(400)]
     path = engine.write("big.json", content)
     size = Path(path).stat().st_size
@@ -100,7 +100,7 @@ async def test_an_oversized_draft_is_refused_before_anything_is_recorded(engine:
 async def test_a_draft_just_under_the_file_limit_but_over_the_list_bounds_is_refused(engine: Engine) -> None:
     """Under the byte budget, the lists of a version are still bounded (30 annexes): refused in one line."""
     code = new_code()
-    content = template(AgreementKind.SERVICE)
+    content = template(EntenteKind.SERVICE)
     content["annexes"] = [{"title": f"Annexe {i}", "text": "Protocole."} for i in range(31)]
     path = engine.write("annexes.json", content)
     refused = await engine.run("draft", code, "--file", path)
@@ -113,7 +113,7 @@ async def test_a_title_with_a_terminal_escape_sequence_is_refused(engine: Engine
     """`\\x1b[2J` in a title would clear a supervisor's screen in every table that shows it: refused,
     without echoing it, and nothing recorded. The same for a signatory or `--by`."""
     code = new_code()
-    content = template(AgreementKind.SERVICE)
+    content = template(EntenteKind.SERVICE)
     content["title"] = "Entente\x1b[2J de Laval"
     path = engine.write("escape.json", content)
     refused = await engine.run("draft", code, "--file", path)
@@ -122,7 +122,7 @@ async def test_a_title_with_a_terminal_escape_sequence_is_refused(engine: Engine
     assert "\x1b" not in refused.err + refused.out
     await engine.nothing_recorded(code)
 
-    await engine.ok("draft", code, "--file", engine.write("ok.json", template(AgreementKind.SERVICE)))
+    await engine.ok("draft", code, "--file", engine.write("ok.json", template(EntenteKind.SERVICE)))
     await engine.ok("submit", code)
     for option, value in (("--signatory", "Luc\x1b[2J"), ("--by", "luc\x1b]0;pwned\x07")):
         args = ["sign", code, "--party", "cc-laval", "--version", "1", "--signatory", "Luc Côté", option, value]
@@ -140,7 +140,7 @@ async def test_an_entente_code_is_the_same_in_any_case(engine: Engine) -> None:
     and every verb finds it in either case; party ids are lower-case whatever was typed."""
     code = new_code()
     lower = code.lower()
-    drafted = await engine.ok("draft", lower, "--file", engine.write("s.json", template(AgreementKind.SERVICE)))
+    drafted = await engine.ok("draft", lower, "--file", engine.write("s.json", template(EntenteKind.SERVICE)))
     assert drafted.out.startswith(f"{code}: brouillon\n")
     shown = (await engine.ok("show", lower, "--json")).json()
     assert shown["view"]["code"] == code and shown["workflow"]["running"] is True
@@ -149,7 +149,7 @@ async def test_an_entente_code_is_the_same_in_any_case(engine: Engine) -> None:
     signed = (await engine.ok("sign", lower, "--party", "CC-Laval", "--version", "1", "--signatory", "Luc Côté",
                               "--json")).json()
     assert [s["party_id"] for s in signed["proposal"]["signatures"]] == ["cc-laval"]
-    again = await engine.run("draft", code, "--file", engine.write("s.json", template(AgreementKind.SERVICE)))
+    again = await engine.run("draft", code, "--file", engine.write("s.json", template(EntenteKind.SERVICE)))
     assert again.code == 2 and again.err.startswith("refused [duplicate_code]: "), again
     assert [v["code"] for v in (await engine.ok("list", "--json")).json()] == [code]
     assert await engine.events(code) == ["Drafted", "SubmittedForSignature", "Signed"]
@@ -164,7 +164,7 @@ async def test_an_implausible_signature_deadline_is_refused(engine: Engine) -> N
     """A deadline two years ahead is a typing error (`date_implausible`, the policy allows 365 days);
     a date before 2000 is refused as malformed. Nothing is recorded."""
     code = new_code()
-    await engine.ok("draft", code, "--file", engine.write("s.json", template(AgreementKind.SERVICE)))
+    await engine.ok("draft", code, "--file", engine.write("s.json", template(EntenteKind.SERVICE)))
     far = add_days(local_date(datetime.now(UTC)), 730).isoformat()
     refused = await engine.run("submit", code, "--deadline", far)
     assert refused.code == 2, refused

@@ -15,28 +15,28 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.agreements import commands as c
-from domain.agreements import rules
-from domain.agreements.application import Ententes
-from domain.agreements.model import (
-    AgreementContent,
-    AgreementKind,
-    AgreementObject,
+from domain.clock import add_days, add_months, local_date, start_of
+from domain.ententes import commands as c
+from domain.ententes import rules
+from domain.ententes.application import Ententes
+from domain.ententes.model import (
+    EntenteContent,
+    EntenteKind,
+    EntenteObject,
     InformationSharing,
     OrganisationType,
     Party,
     ServiceCode,
     ServiceOffer,
 )
-from domain.agreements.state import (
-    AgreementPolicy,
-    AgreementStatus,
-    AgreementView,
+from domain.ententes.state import (
+    EntentePolicy,
+    EntenteStatus,
+    EntenteView,
     ProposalPurpose,
     ProposalStage,
     ReviewOutcome,
 )
-from domain.clock import add_days, add_months, local_date, start_of
 from domain.errors import DomainError, NotFound
 from domain.record import Record
 from tests.factories import CENTRE_CRISE, CISSS, CPS, entente_cadre, service_agreement
@@ -51,7 +51,7 @@ CADRE_PARTIES = ["cisss-laval", "cc-laval", "cps-laval"]
 @pytest.fixture
 def ententes() -> Iterator[Ententes]:
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield Ententes(record, AgreementPolicy())
+    yield Ententes(record, EntentePolicy())
     record.close()
 
 
@@ -64,25 +64,25 @@ def count(e: Ententes, code: str) -> int:
     return len(e.history(code))
 
 
-def draft(e: Ententes, code: str = "ENT-1", content: AgreementContent | None = None, at: datetime = T0) -> None:
-    e.draft(c.DraftAgreement(by="superviseur", code=code, content=content or service_agreement(),
+def draft(e: Ententes, code: str = "ENT-1", content: EntenteContent | None = None, at: datetime = T0) -> None:
+    e.draft(c.DraftEntente(by="superviseur", code=code, content=content or service_agreement(),
                              command_id=f"{code}/draft"), at)
 
 
-def submit(e: Ententes, code: str = "ENT-1", at: datetime = T0, **kw: Any) -> AgreementView:
+def submit(e: Ententes, code: str = "ENT-1", at: datetime = T0, **kw: Any) -> EntenteView:
     return e.execute(code, c.SubmitForSignature(by="superviseur", **kw), at)
 
 
 def sign(e: Ententes, party: str, version: int = 1, code: str = "ENT-1", at: datetime = T0,
-         command_id: str = "") -> AgreementView:
+         command_id: str = "") -> EntenteView:
     return e.execute(
-        code, c.SignAgreement(by=party, party_id=party, version=version, signatory=f"DG {party}",
+        code, c.SignEntente(by=party, party_id=party, version=version, signatory=f"DG {party}",
                               command_id=command_id), at,
     )
 
 
 def sign_all(e: Ententes, parties: list[str], version: int = 1, code: str = "ENT-1",
-             at: datetime = T0) -> AgreementView:
+             at: datetime = T0) -> EntenteView:
     view = e.view(code)
     for p in parties:
         view = sign(e, p, version, code, at)
@@ -103,14 +103,14 @@ def refused(e: Ententes, code: str, cmd: c.Command, at: datetime, expected: str,
     return info.value
 
 
-def active(e: Ententes, code: str = "ENT-1", content: AgreementContent | None = None,
-           parties: list[str] = SERVICE_PARTIES) -> AgreementView:
+def active(e: Ententes, code: str = "ENT-1", content: EntenteContent | None = None,
+           parties: list[str] = SERVICE_PARTIES) -> EntenteView:
     """An entente signed by every party and activated on its effective date."""
     draft(e, code, content)
     submit(e, code)
     sign_all(e, parties, code=code)
     view = e.advance(code, start_of(EFFECTIVE))
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     return view
 
 
@@ -131,7 +131,7 @@ def test_drafting_keeps_every_version_and_diffs_them(ententes: Ententes) -> None
     assert [v.fingerprint for v in view.versions] == [
         service_agreement().fingerprint(), v2.fingerprint(), v3.fingerprint()
     ]
-    assert view.status is AgreementStatus.DRAFT and view.latest_version == 3
+    assert view.status is EntenteStatus.DRAFT and view.latest_version == 3
     assert view.proposal is not None and view.proposal.version == 3
     assert ententes.content("ENT-1", 1) == service_agreement()
 
@@ -175,9 +175,9 @@ def test_a_change_after_any_signature_voids_the_signatures(ententes: Ententes) -
     assert view.proposal.version == 2
     assert view.proposal.stage is ProposalStage.DRAFTING
     assert view.proposal.signatures == []
-    assert view.status is AgreementStatus.DRAFT
+    assert view.status is EntenteStatus.DRAFT
     # Signing now is refused: nothing awaits signatures until version 2 is submitted.
-    refused(ententes, "ENT-1", c.SignAgreement(by="x", party_id="cc-laval", version=2, signatory="DG"),
+    refused(ententes, "ENT-1", c.SignEntente(by="x", party_id="cc-laval", version=2, signatory="DG"),
             T0 + timedelta(days=1), "not_in_signature", "not awaiting signatures")
     assert names(ententes, "ENT-1") == ["Drafted", "SubmittedForSignature", "Signed", "DraftRevised"]
 
@@ -190,12 +190,12 @@ def test_signature_on_a_superseded_version_is_refused(ententes: Ententes) -> Non
     ententes.execute("ENT-1", c.ReviseDraft(by="conseillere", content=service_agreement(notice_days=60)), T0)
     submit(ententes)
     later = T0 + timedelta(days=1)
-    refused(ententes, "ENT-1", c.SignAgreement(by="cc", party_id="cc-laval", version=1, signatory="DG"), later,
+    refused(ententes, "ENT-1", c.SignEntente(by="cc", party_id="cc-laval", version=1, signatory="DG"), later,
             "superseded_version", "version 1", "version 2 is the one to sign")
     refused(ententes, "ENT-1", c.RefuseSignature(by="cc", party_id="cc-laval", version=1, reason="non"), later,
             "superseded_version", "version 1 is superseded by version 2")
     view = sign_all(ententes, SERVICE_PARTIES, version=2, at=later)
-    assert view.status is AgreementStatus.SIGNED
+    assert view.status is EntenteStatus.SIGNED
     assert view.proposal is not None
     assert {s.fingerprint for s in view.proposal.signatures} == {service_agreement(notice_days=60).fingerprint()}
 
@@ -204,14 +204,14 @@ def test_a_party_outside_the_agreement_cannot_sign(ententes: Ententes) -> None:
     """Only the parties named in the version may sign, refuse, withdraw or revoke: `not_a_party`."""
     draft(ententes)
     submit(ententes)
-    refused(ententes, "ENT-1", c.SignAgreement(by="cps", party_id="cps-laval", version=1, signatory="DG"), T0,
+    refused(ententes, "ENT-1", c.SignEntente(by="cps", party_id="cps-laval", version=1, signatory="DG"), T0,
             "not_a_party", "cps-laval is not a party to entente ENT-1", "cisss-laval, cc-laval")
     refused(ententes, "ENT-1", c.RefuseSignature(by="cps", party_id="cps-laval", version=1, reason="non"), T0,
             "not_a_party", "cps-laval")
-    refused(ententes, "ENT-1", c.WithdrawFromAgreement(by="cps", party_id="cps-laval", reason="non"), T0,
+    refused(ententes, "ENT-1", c.WithdrawFromEntente(by="cps", party_id="cps-laval", reason="non"), T0,
             "not_a_party", "cps-laval")
     # An outsider's signature on a superseded version is still "not a party" (who before which).
-    refused(ententes, "ENT-1", c.SignAgreement(by="cps", party_id="cps-laval", version=7, signatory="DG"), T0,
+    refused(ententes, "ENT-1", c.SignEntente(by="cps", party_id="cps-laval", version=7, signatory="DG"), T0,
             "not_a_party")
     sign_all(ententes, SERVICE_PARTIES)
     ententes.advance("ENT-1", start_of(EFFECTIVE))
@@ -225,7 +225,7 @@ def test_a_party_signs_only_once(ententes: Ententes) -> None:
     draft(ententes)
     submit(ententes)
     sign(ententes, "cisss-laval")
-    refused(ententes, "ENT-1", c.SignAgreement(by="x", party_id="cisss-laval", version=1, signatory="DG"), T0,
+    refused(ententes, "ENT-1", c.SignEntente(by="x", party_id="cisss-laval", version=1, signatory="DG"), T0,
             "already_signed", "cisss-laval already signed version 1")
 
 
@@ -237,16 +237,16 @@ def test_a_refusal_sends_the_version_back_to_drafting(ententes: Ententes) -> Non
     view = ententes.execute(
         "ENT-1", c.RefuseSignature(by="cc", party_id="cc-laval", version=1, reason="volume irréaliste"), T0
     )
-    assert view.status is AgreementStatus.DRAFT
+    assert view.status is EntenteStatus.DRAFT
     assert view.proposal is not None
     assert view.proposal.stage is ProposalStage.DRAFTING and view.proposal.signatures == []
     assert view.proposal.version == 1
     # The same version may be resubmitted and then needs every signature again.
     submit(ententes)
     view = sign(ententes, "cc-laval")
-    assert view.status is AgreementStatus.IN_SIGNATURE
+    assert view.status is EntenteStatus.IN_SIGNATURE
     view = sign(ententes, "cisss-laval")
-    assert view.status is AgreementStatus.SIGNED
+    assert view.status is EntenteStatus.SIGNED
     assert names(ententes, "ENT-1") == [
         "Drafted", "SubmittedForSignature", "Signed", "SignatureRefused", "SubmittedForSignature", "Signed", "Signed"
     ]
@@ -259,15 +259,15 @@ def test_withdrawal_before_activation_abandons_the_agreement(ententes: Ententes)
     sign_all(ententes, SERVICE_PARTIES)  # signed, awaiting its effective date
     at = T0 + timedelta(days=3)
     view = ententes.execute(
-        "ENT-1", c.WithdrawFromAgreement(by="cc", party_id="cc-laval", reason="financement retiré"), at
+        "ENT-1", c.WithdrawFromEntente(by="cc", party_id="cc-laval", reason="financement retiré"), at
     )
-    assert view.status is AgreementStatus.ABANDONED
+    assert view.status is EntenteStatus.ABANDONED
     assert view.proposal is None and view.in_force_version is None
     assert view.ended_on == local_date(at)
     assert view.end_reason == "retrait de cc-laval: financement retiré"
     # Nothing happens on the effective date: the entente is over.
-    assert rules.next_wakeup(view, AgreementPolicy()) is None
-    assert ententes.advance("ENT-1", start_of(EFFECTIVE)).status is AgreementStatus.ABANDONED
+    assert rules.next_wakeup(view, EntentePolicy()) is None
+    assert ententes.advance("ENT-1", start_of(EFFECTIVE)).status is EntenteStatus.ABANDONED
     refused(ententes, "ENT-1", c.SubmitForSignature(by="s"), at, "agreement_ended", "abandonnee", "no command")
     assert names(ententes, "ENT-1")[-1] == "PartyWithdrew"
 
@@ -275,7 +275,7 @@ def test_withdrawal_before_activation_abandons_the_agreement(ententes: Ententes)
 def test_withdrawal_once_in_force_is_refused(ententes: Ententes) -> None:
     """Once in force, a party leaves only by revocation with notice: `in_force`."""
     active(ententes)
-    refused(ententes, "ENT-1", c.WithdrawFromAgreement(by="cc", party_id="cc-laval", reason="départ"),
+    refused(ententes, "ENT-1", c.WithdrawFromEntente(by="cc", party_id="cc-laval", reason="départ"),
             start_of(EFFECTIVE), "in_force", "by revocation, with notice")
 
 
@@ -285,12 +285,12 @@ def test_activation_on_the_effective_date(ententes: Ententes) -> None:
     draft(ententes)
     submit(ententes)
     view = sign_all(ententes, SERVICE_PARTIES)
-    assert view.status is AgreementStatus.SIGNED
-    assert rules.next_wakeup(view, AgreementPolicy()) == start_of(EFFECTIVE) == datetime(2027, 1, 1, 5, 0, tzinfo=UTC)
+    assert view.status is EntenteStatus.SIGNED
+    assert rules.next_wakeup(view, EntentePolicy()) == start_of(EFFECTIVE) == datetime(2027, 1, 1, 5, 0, tzinfo=UTC)
     view = ententes.advance("ENT-1", start_of(EFFECTIVE) - timedelta(seconds=1))
-    assert view.status is AgreementStatus.SIGNED
+    assert view.status is EntenteStatus.SIGNED
     view = ententes.advance("ENT-1", start_of(EFFECTIVE))
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     assert view.in_force_version == 1 and view.proposal is None
     assert view.activated_on == EFFECTIVE
     assert view.next_review_due == date(2028, 1, 1)
@@ -308,7 +308,7 @@ def test_activation_on_the_last_signature_when_there_is_no_effective_date(entent
     view = sign(ententes, "cc-laval", at=last)
     assert rules.effective_moment(view) == last
     view = ententes.advance("ENT-1", last)
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     assert view.activated_on == local_date(last)
     assert view.next_review_due == add_months(local_date(last), 12)
 
@@ -359,7 +359,7 @@ def test_a_review_left_undone_escalates_and_keeps_escalating(ententes: Ententes)
     assert view.review_escalations == 2
     view = ententes.advance("ENT-1", start_of(add_days(due, 95)))
     assert view.review_escalations == 3
-    assert rules.next_wakeup(view, AgreementPolicy()) == start_of(add_days(due, 120))
+    assert rules.next_wakeup(view, EntentePolicy()) == start_of(add_days(due, 120))
     view = ententes.execute("ENT-1", c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN),
                             start_of(add_days(due, 100)))
     assert view.review_escalations == 0 and view.review_pending is None
@@ -391,7 +391,7 @@ def test_unsigned_parties_are_reminded_until_the_deadline_then_the_version_goes_
     reminders = [h for h in ententes.history("ENT-1") if h["event"] == "SignatureReminderSent"]
     assert [h["parties"] for h in reminders] == [["cc-laval"]] * 4
     view = ententes.advance("ENT-1", deadline)
-    assert view.status is AgreementStatus.DRAFT
+    assert view.status is EntenteStatus.DRAFT
     assert view.proposal is not None
     assert view.proposal.stage is ProposalStage.DRAFTING and view.proposal.signatures == []
     assert names(ententes, "ENT-1")[-1] == "SignatureDeadlineMissed"
@@ -405,7 +405,7 @@ def test_an_amendment_leaves_the_current_version_in_force_until_every_party_sign
     at = start_of(date(2027, 3, 1))
     amended = service_agreement(title="Intervention de crise — Laval (modifiée)")
     view = ententes.execute("ENT-1", c.ProposeAmendment(by="comite", content=amended, reason="volumes"), at)
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     assert view.in_force_version == 1 and view.content == service_agreement()
     assert view.proposal is not None and view.proposal.purpose is ProposalPurpose.AMENDMENT
     assert view.proposal.version == 2
@@ -417,7 +417,7 @@ def test_an_amendment_leaves_the_current_version_in_force_until_every_party_sign
     view = sign(ententes, "cc-laval", version=2, at=at)
     view = ententes.advance("ENT-1", at)  # its effective date (2027-01-01) is past: in force at once
     assert view.in_force_version == 2 and view.proposal is None
-    assert view.content == amended and view.status is AgreementStatus.ACTIVE
+    assert view.content == amended and view.status is EntenteStatus.ACTIVE
     assert view.activated_on == EFFECTIVE and view.next_review_due == date(2028, 1, 1)
     assert names(ententes, "ENT-1")[-6:] == [
         "Activated", "AmendmentProposed", "SubmittedForSignature", "Signed", "Signed", "AmendmentInForce"
@@ -450,7 +450,7 @@ def test_a_renewal_extends_the_end_date_and_prevents_expiry(ententes: Ententes) 
     view = ententes.advance("ENT-1", at)
     assert view.in_force_version == 2 and view.content.duration.end_date == date(2031, 12, 31)
     view = ententes.advance("ENT-1", start_of(date(2029, 1, 2)))
-    assert view.status is AgreementStatus.ACTIVE  # the old end date passed, nothing expired
+    assert view.status is EntenteStatus.ACTIVE  # the old end date passed, nothing expired
 
 
 # ---------------------------------------------------------------------- revocation, expiry
@@ -465,7 +465,7 @@ def test_revocation_before_the_notice_period_ends_is_refused(ententes: Ententes)
             f"not {add_days(earliest, -1)}")
     view = ententes.execute("ENT-1", c.GiveRevocationNotice(by="cc", party_id="cc-laval", reason="fermeture",
                                                            effective_date=earliest), at)
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     assert view.revocation is not None and view.revocation.effective_date == earliest
 
 
@@ -483,11 +483,11 @@ def test_revocation_takes_effect_on_its_date(ententes: Ententes) -> None:
     refused(ententes, "ENT-1", c.ProposeAmendment(by="x", content=service_agreement(notice_days=1), reason="r"), at,
             "revocation_pending", "being revoked")
     view = ententes.advance("ENT-1", start_of(revocation) - timedelta(seconds=1))
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     view = ententes.advance("ENT-1", start_of(revocation))
-    assert view.status is AgreementStatus.REVOKED
+    assert view.status is EntenteStatus.REVOKED
     assert view.ended_on == revocation and view.end_reason == "révocation par cc-laval: fermeture"
-    assert rules.next_wakeup(view, AgreementPolicy()) is None
+    assert rules.next_wakeup(view, EntentePolicy()) is None
     refused(ententes, "ENT-1", c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN),
             start_of(revocation), "agreement_ended", "revoquee")
     assert names(ententes, "ENT-1")[-2:] == ["RevocationNoticeGiven", "Revoked"]
@@ -497,9 +497,9 @@ def test_expiry_after_the_end_date(ententes: Ententes) -> None:
     """The end date is the last day in force: the entente expires at the following Québec midnight."""
     active(ententes, content=service_agreement(end=date(2027, 6, 30)))
     view = ententes.advance("ENT-1", start_of(date(2027, 7, 1)) - timedelta(seconds=1))
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     view = ententes.advance("ENT-1", start_of(date(2027, 7, 1)))
-    assert view.status is AgreementStatus.EXPIRED
+    assert view.status is EntenteStatus.EXPIRED
     assert view.ended_on == date(2027, 7, 1) and view.end_reason == "fin de la durée de l'entente"
     assert names(ententes, "ENT-1")[-1] == "Expired"
 
@@ -520,18 +520,18 @@ def test_an_entente_cadre_needs_every_one_of_its_parties(ententes: Ententes) -> 
     draft(ententes, "CADRE-1", entente_cadre())
     submit(ententes, "CADRE-1", signature_deadline=start_of(date(2027, 2, 1)))
     view = sign_all(ententes, CADRE_PARTIES[:2], code="CADRE-1")
-    assert view.status is AgreementStatus.IN_SIGNATURE
-    assert ententes.advance("CADRE-1", start_of(EFFECTIVE)).status is AgreementStatus.IN_SIGNATURE
+    assert view.status is EntenteStatus.IN_SIGNATURE
+    assert ententes.advance("CADRE-1", start_of(EFFECTIVE)).status is EntenteStatus.IN_SIGNATURE
     sign(ententes, "cps-laval", code="CADRE-1", at=start_of(EFFECTIVE))
     view = ententes.advance("CADRE-1", start_of(EFFECTIVE))
-    assert view.status is AgreementStatus.ACTIVE and view.kind is AgreementKind.CADRE
+    assert view.status is EntenteStatus.ACTIVE and view.kind is EntenteKind.CADRE
 
 
 # ---------------------------------------------------------------------- idempotency
 def test_the_same_command_id_twice_records_one_event(ententes: Ententes) -> None:
     """A command retried with the same `command_id` (a retried activity) is recorded once."""
     draft(ententes)
-    again = ententes.draft(c.DraftAgreement(by="superviseur", code="ENT-1", content=service_agreement(),
+    again = ententes.draft(c.DraftEntente(by="superviseur", code="ENT-1", content=service_agreement(),
                                             command_id="ENT-1/draft"), T0 + timedelta(seconds=5))
     assert again.event_count == 1
     submit(ententes)
@@ -545,7 +545,7 @@ def test_the_same_command_id_twice_records_one_event(ententes: Ententes) -> None
     assert names(ententes, "ENT-1") == ["Drafted", "SubmittedForSignature", "Signed", "DraftRevised"]
     # A different command drafting the same code is a duplicate, refused.
     with pytest.raises(DomainError) as info:
-        ententes.draft(c.DraftAgreement(by="autre", code="ENT-1", content=service_agreement(),
+        ententes.draft(c.DraftEntente(by="autre", code="ENT-1", content=service_agreement(),
                                         command_id="other/draft"), T0)
     assert info.value.code == "duplicate_code" and "ENT-1 already exists" in info.value.message
     assert count(ententes, "ENT-1") == 4
@@ -592,13 +592,13 @@ def _revoked(e: Ententes) -> None:
     active(e, content=service_agreement(notice_days=0))
     e.execute("ENT-1", c.GiveRevocationNotice(by="c", party_id="cc-laval", reason="r", effective_date=EFFECTIVE),
               start_of(EFFECTIVE))
-    assert e.advance("ENT-1", start_of(EFFECTIVE)).status is AgreementStatus.REVOKED
+    assert e.advance("ENT-1", start_of(EFFECTIVE)).status is EntenteStatus.REVOKED
 
 
 CADRE_CONTENT = entente_cadre()
 REFUSALS: list[tuple[str, Any, c.Command, str]] = [
     ("revise-kind", _in_draft, c.ReviseDraft(by="s", content=CADRE_CONTENT), "kind_changed"),
-    ("sign-in-draft", _in_draft, c.SignAgreement(by="s", party_id="cc-laval", version=1, signatory="x"),
+    ("sign-in-draft", _in_draft, c.SignEntente(by="s", party_id="cc-laval", version=1, signatory="x"),
      "not_in_signature"),
     ("refuse-in-draft", _in_draft, c.RefuseSignature(by="s", party_id="cc-laval", version=1, reason="r"),
      "not_in_signature"),
@@ -607,16 +607,16 @@ REFUSALS: list[tuple[str, Any, c.Command, str]] = [
                                                           effective_date=date(2030, 1, 1)), "not_in_force"),
     ("renew-in-draft", _in_draft, c.ProposeRenewal(by="s", end_date=None, reason="r"), "not_in_force"),
     ("submit-twice", _in_signature, c.SubmitForSignature(by="s"), "not_drafting"),
-    ("sign-twice", _in_signature, c.SignAgreement(by="s", party_id="cisss-laval", version=1, signatory="x"),
+    ("sign-twice", _in_signature, c.SignEntente(by="s", party_id="cisss-laval", version=1, signatory="x"),
      "already_signed"),
-    ("sign-outsider", _in_signature, c.SignAgreement(by="s", party_id="cps-laval", version=1, signatory="x"),
+    ("sign-outsider", _in_signature, c.SignEntente(by="s", party_id="cps-laval", version=1, signatory="x"),
      "not_a_party"),
-    ("sign-future-version", _in_signature, c.SignAgreement(by="s", party_id="cc-laval", version=2, signatory="x"),
+    ("sign-future-version", _in_signature, c.SignEntente(by="s", party_id="cc-laval", version=2, signatory="x"),
      "superseded_version"),
     ("revise-signed", _signed, c.ReviseDraft(by="s", content=service_agreement(notice_days=1)), "no_open_draft"),
     ("revise-in-force", _in_force, c.ReviseDraft(by="s", content=service_agreement(notice_days=1)),
      "no_open_draft"),
-    ("withdraw-in-force", _in_force, c.WithdrawFromAgreement(by="s", party_id="cc-laval", reason="r"), "in_force"),
+    ("withdraw-in-force", _in_force, c.WithdrawFromEntente(by="s", party_id="cc-laval", reason="r"), "in_force"),
     ("review-too-early", _in_force, c.RecordReview(by="s", outcome=ReviewOutcome.MAINTAIN), "review_not_due"),
     ("revoke-short-notice", _in_force, c.GiveRevocationNotice(by="s", party_id="cc-laval", reason="r",
                                                               effective_date=date(2027, 1, 2)), "notice_period"),
@@ -624,7 +624,7 @@ REFUSALS: list[tuple[str, Any, c.Command, str]] = [
     ("amend-twice", _amending, c.ProposeAmendment(by="s", content=service_agreement(notice_days=1), reason="r"),
      "proposal_open"),
     ("renew-while-amending", _amending, c.ProposeRenewal(by="s", end_date=None, reason="r"), "proposal_open"),
-    ("sign-revoked", _revoked, c.SignAgreement(by="s", party_id="cc-laval", version=1, signatory="x"),
+    ("sign-revoked", _revoked, c.SignEntente(by="s", party_id="cc-laval", version=1, signatory="x"),
      "agreement_ended"),
     ("revise-revoked", _revoked, c.ReviseDraft(by="s", content=service_agreement()), "agreement_ended"),
 ]
@@ -647,7 +647,7 @@ def test_an_entente_cadre_needs_three_parties_or_more() -> None:
     data["services"] = [s for s in data["services"] if s["provider"] == "cps-laval"]
     data["access"]["may_refer"] = ["cisss-laval"]
     with pytest.raises(ValidationError, match="3 parties or more"):
-        AgreementContent.model_validate(data)
+        EntenteContent.model_validate(data)
     assert len(entente_cadre().parties) == 3
 
 
@@ -657,7 +657,7 @@ def test_content_names_only_its_parties() -> None:
     data["services"][0]["provider"] = "cps-laval"
     data["access"]["may_refer"] = ["cisss-laval", "inconnu"]
     with pytest.raises(ValidationError, match=r"not parties to the agreement: \['cps-laval', 'inconnu'\]"):
-        AgreementContent.model_validate(data)
+        EntenteContent.model_validate(data)
 
 
 def test_each_party_appears_once() -> None:
@@ -665,7 +665,7 @@ def test_each_party_appears_once() -> None:
     data = service_agreement().model_dump(mode="json")
     data["parties"].append(CENTRE_CRISE.model_dump(mode="json"))
     with pytest.raises(ValidationError, match="each party appears once"):
-        AgreementContent.model_validate(data)
+        EntenteContent.model_validate(data)
 
 
 def test_permitted_information_sharing_names_purposes_and_security_measures() -> None:
@@ -685,14 +685,14 @@ def test_a_service_agreement_names_its_services_and_ends_after_it_starts() -> No
     data["services"] = []
     data["commitments"] = []
     with pytest.raises(ValidationError, match="names the services it covers"):
-        AgreementContent.model_validate(data)
+        EntenteContent.model_validate(data)
     with pytest.raises(ValidationError, match="end date must come after the effective date"):
         service_agreement(effective=date(2027, 1, 1), end=date(2027, 1, 1))
     # A collaboration agreement may name no service.
-    collab = AgreementContent(
-        title="Collaboration", kind=AgreementKind.COLLABORATION,
+    collab = EntenteContent(
+        title="Collaboration", kind=EntenteKind.COLLABORATION,
         parties=[CISSS, Party(party_id="ecoute", name="Ligne d'écoute", type=OrganisationType.CENTRE_ECOUTE)],
-        object=AgreementObject(nature="Échanges"),
+        object=EntenteObject(nature="Échanges"),
     )
     assert collab.services == []
     assert ServiceOffer(service=ServiceCode.POSTVENTION, provider="x", territories=["laval"]).hours is None

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from domain.agreements import commands as c
-from domain.agreements.model import AgreementContent
-from domain.agreements.state import (
-    AgreementPolicy,
-    AgreementStatus,
-    AgreementView,
+from domain.clock import add_days, add_months, local_date, start_of
+from domain.ententes import commands as c
+from domain.ententes.model import EntenteContent
+from domain.ententes.state import (
+    EntentePolicy,
+    EntenteStatus,
+    EntenteView,
     ProposalStage,
 )
-from domain.clock import add_days, add_months, local_date, start_of
 from domain.errors import RuleViolation
 
 
@@ -32,27 +32,27 @@ def _refuse(code: str, message: str) -> RuleViolation:
     return RuleViolation(message, code=code)
 
 
-def _not_ended(view: AgreementView) -> None:
+def _not_ended(view: EntenteView) -> None:
     if view.status.ended:
         raise _refuse("agreement_ended", f"entente {view.code} is {view.status.value}: it accepts no command")
 
 
-def check_revise(view: AgreementView, cmd: c.ReviseDraft) -> None:
+def check_revise(view: EntenteView, cmd: c.ReviseDraft) -> None:
     _not_ended(view)
     p = view.proposal
     if p is None or p.stage is ProposalStage.SIGNED:
-        if view.status is AgreementStatus.ACTIVE:
+        if view.status is EntenteStatus.ACTIVE:
             raise _refuse("no_open_draft", f"entente {view.code} is in force: propose an amendment instead")
         raise _refuse("no_open_draft", f"entente {view.code} has no version open for changes (every party signed)")
     if cmd.content.kind is not view.kind:
         raise _refuse("kind_changed", "the type of an entente cannot change; draft a new entente instead")
 
 
-def _horizon(now: datetime, policy: AgreementPolicy) -> date:
+def _horizon(now: datetime, policy: EntentePolicy) -> date:
     return add_months(local_date(now), 12 * policy.horizon_years)
 
 
-def _within_horizon(what: str, day: date, now: datetime, policy: AgreementPolicy) -> None:
+def _within_horizon(what: str, day: date, now: datetime, policy: EntentePolicy) -> None:
     horizon = _horizon(now, policy)
     if day > horizon:
         raise _refuse(
@@ -62,9 +62,9 @@ def _within_horizon(what: str, day: date, now: datetime, policy: AgreementPolicy
 
 
 def check_submit(
-    view: AgreementView, cmd: c.SubmitForSignature, now: datetime, policy: AgreementPolicy | None = None
+    view: EntenteView, cmd: c.SubmitForSignature, now: datetime, policy: EntentePolicy | None = None
 ) -> None:
-    policy = policy or AgreementPolicy()
+    policy = policy or EntentePolicy()
     _not_ended(view)
     p = view.proposal
     if p is None or p.stage is not ProposalStage.DRAFTING:
@@ -90,7 +90,7 @@ def check_submit(
         )
 
 
-def check_sign(view: AgreementView, cmd: c.SignAgreement) -> None:
+def check_sign(view: EntenteView, cmd: c.SignEntente) -> None:
     _not_ended(view)
     p = view.proposal
     if p is None or p.stage is not ProposalStage.IN_SIGNATURE:
@@ -111,7 +111,7 @@ def check_sign(view: AgreementView, cmd: c.SignAgreement) -> None:
         raise _refuse("already_signed", f"{cmd.party_id} already signed version {p.version}")
 
 
-def check_refuse(view: AgreementView, cmd: c.RefuseSignature) -> None:
+def check_refuse(view: EntenteView, cmd: c.RefuseSignature) -> None:
     _not_ended(view)
     p = view.proposal
     if p is None or p.stage is not ProposalStage.IN_SIGNATURE:
@@ -124,7 +124,7 @@ def check_refuse(view: AgreementView, cmd: c.RefuseSignature) -> None:
         raise _refuse("superseded_version", f"version {cmd.version} is superseded by version {p.version}")
 
 
-def check_withdraw(view: AgreementView, cmd: c.WithdrawFromAgreement) -> None:
+def check_withdraw(view: EntenteView, cmd: c.WithdrawFromEntente) -> None:
     _not_ended(view)
     content = view.proposed_content or view.content
     if content.party(cmd.party_id) is None:
@@ -136,9 +136,9 @@ def check_withdraw(view: AgreementView, cmd: c.WithdrawFromAgreement) -> None:
         )
 
 
-def _amendable(view: AgreementView) -> None:
+def _amendable(view: EntenteView) -> None:
     _not_ended(view)
-    if view.status is not AgreementStatus.ACTIVE:
+    if view.status is not EntenteStatus.ACTIVE:
         raise _refuse("not_in_force", f"entente {view.code} is not in force ({view.status.value})")
     if view.proposal is not None:
         raise _refuse(
@@ -149,16 +149,16 @@ def _amendable(view: AgreementView) -> None:
         raise _refuse("revocation_pending", f"entente {view.code} is being revoked")
 
 
-def check_amend(view: AgreementView, cmd: c.ProposeAmendment) -> None:
+def check_amend(view: EntenteView, cmd: c.ProposeAmendment) -> None:
     _amendable(view)
     if cmd.content.kind is not view.kind:
         raise _refuse("kind_changed", "the type of an entente cannot change; draft a new entente instead")
 
 
 def check_renew(
-    view: AgreementView, cmd: c.ProposeRenewal, now: datetime, policy: AgreementPolicy | None = None
+    view: EntenteView, cmd: c.ProposeRenewal, now: datetime, policy: EntentePolicy | None = None
 ) -> None:
-    policy = policy or AgreementPolicy()
+    policy = policy or EntentePolicy()
     _amendable(view)
     current_end = view.content.duration.end_date
     if cmd.end_date is not None:
@@ -169,9 +169,9 @@ def check_renew(
         _within_horizon("a renewal's end date", cmd.end_date, now, policy)
 
 
-def check_review(view: AgreementView, cmd: c.RecordReview, now: datetime, policy: AgreementPolicy) -> None:
+def check_review(view: EntenteView, cmd: c.RecordReview, now: datetime, policy: EntentePolicy) -> None:
     _not_ended(view)
-    if view.status is not AgreementStatus.ACTIVE or view.next_review_due is None:
+    if view.status is not EntenteStatus.ACTIVE or view.next_review_due is None:
         raise _refuse("not_in_force", f"entente {view.code} is not in force: nothing to review")
     if view.review_pending is None:
         opens = add_days(view.next_review_due, -policy.review_window_days)
@@ -184,11 +184,11 @@ def check_review(view: AgreementView, cmd: c.RecordReview, now: datetime, policy
 
 
 def check_revoke(
-    view: AgreementView, cmd: c.GiveRevocationNotice, now: datetime, policy: AgreementPolicy | None = None
+    view: EntenteView, cmd: c.GiveRevocationNotice, now: datetime, policy: EntentePolicy | None = None
 ) -> None:
-    policy = policy or AgreementPolicy()
+    policy = policy or EntentePolicy()
     _not_ended(view)
-    if view.status is not AgreementStatus.ACTIVE:
+    if view.status is not EntenteStatus.ACTIVE:
         raise _refuse("not_in_force", f"entente {view.code} is not in force ({view.status.value})")
     if view.content.party(cmd.party_id) is None:
         raise _refuse("not_a_party", f"{cmd.party_id} is not a party to entente {view.code}")
@@ -208,28 +208,28 @@ def check_revoke(
     _within_horizon("a revocation's effective date", cmd.effective_date, now, policy)
 
 
-def default_signature_deadline(now: datetime, policy: AgreementPolicy) -> datetime:
+def default_signature_deadline(now: datetime, policy: EntentePolicy) -> datetime:
     return start_of(add_days(local_date(now), policy.signature_period_days + 1))
 
 
-def first_review_due(activated_on: date, content: AgreementContent) -> date:
+def first_review_due(activated_on: date, content: EntenteContent) -> date:
     return add_months(activated_on, content.follow_up.review_interval_months)
 
 
-def expiry_moment(content: AgreementContent) -> datetime | None:
+def expiry_moment(content: EntenteContent) -> datetime | None:
     """The end date is the last day in force: the entente expires at the next midnight."""
     end = content.duration.end_date
     return start_of(end + timedelta(days=1)) if end else None
 
 
-def escalation_moment(view: AgreementView, policy: AgreementPolicy) -> datetime | None:
+def escalation_moment(view: EntenteView, policy: EntentePolicy) -> datetime | None:
     if view.review_pending is None:
         return None
     days = policy.review_grace_days + view.review_escalations * policy.escalation_repeat_days
     return start_of(add_days(view.review_pending, days))
 
 
-def reminder_moment(view: AgreementView, policy: AgreementPolicy) -> datetime | None:
+def reminder_moment(view: EntenteView, policy: EntentePolicy) -> datetime | None:
     p = view.proposal
     if p is None or p.stage is not ProposalStage.IN_SIGNATURE or p.submitted_at is None:
         return None
@@ -237,7 +237,7 @@ def reminder_moment(view: AgreementView, policy: AgreementPolicy) -> datetime | 
     return last + timedelta(days=policy.reminder_interval_days)
 
 
-def effective_moment(view: AgreementView) -> datetime | None:
+def effective_moment(view: EntenteView) -> datetime | None:
     """When a fully signed proposal takes effect: its last signature, or its effective date if later.
 
     An effective date already past at the last signature is not a back-dating: the version takes
@@ -253,7 +253,7 @@ def effective_moment(view: AgreementView) -> datetime | None:
     return signed
 
 
-def latest_moment(view: AgreementView) -> datetime:
+def latest_moment(view: EntenteView) -> datetime:
     """The latest business moment the view holds: a calendar transition is never dated before it."""
     moments: list[datetime | None] = [*(v.at for v in view.versions), *(r.decided_at for r in view.reviews)]
     if view.revocation is not None:
@@ -264,7 +264,7 @@ def latest_moment(view: AgreementView) -> datetime:
     return max(m for m in moments if m is not None)
 
 
-def next_wakeup(view: AgreementView, policy: AgreementPolicy) -> datetime | None:
+def next_wakeup(view: EntenteView, policy: EntentePolicy) -> datetime | None:
     """The next instant at which the calendar changes something; None if nothing will."""
     if view.status.ended:
         return None
@@ -272,7 +272,7 @@ def next_wakeup(view: AgreementView, policy: AgreementPolicy) -> datetime | None
     moments: list[datetime | None] = [effective_moment(view)]
     if p is not None and p.stage is ProposalStage.IN_SIGNATURE:
         moments += [p.signature_deadline, reminder_moment(view, policy)]
-    if view.status is AgreementStatus.ACTIVE:
+    if view.status is EntenteStatus.ACTIVE:
         if view.revocation is not None:
             moments.append(start_of(view.revocation.effective_date))
         moments.append(expiry_moment(view.content))
@@ -283,7 +283,7 @@ def next_wakeup(view: AgreementView, policy: AgreementPolicy) -> datetime | None
     return min(real) if real else None
 
 
-def due_now(view: AgreementView, policy: AgreementPolicy, now: datetime) -> bool:
+def due_now(view: EntenteView, policy: EntentePolicy, now: datetime) -> bool:
     """True when `advance(now)` would record something."""
     wake = next_wakeup(view, policy)
     return wake is not None and now >= wake

@@ -14,24 +14,23 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.utils import get_topic
 
-from domain.agreements import commands as c
-from domain.agreements.aggregate import Entente, entente_id
-from domain.agreements.diff import Change, diff_contents
-from domain.agreements.model import AgreementContent
-from domain.agreements.state import AgreementPolicy, AgreementView
+from domain.ententes import commands as c
+from domain.ententes.aggregate import Entente, entente_id
+from domain.ententes.diff import Change, diff_contents
+from domain.ententes.model import EntenteContent
+from domain.ententes.state import EntentePolicy, EntenteView
 from domain.errors import DomainError, NotFound
 from domain.record import Record, event_name, event_payload
 
 
 class Ententes:
-    def __init__(self, record: Record, policy: AgreementPolicy | None = None) -> None:
+    def __init__(self, record: Record, policy: EntentePolicy | None = None) -> None:
         self.record = record
-        self.policy = policy or AgreementPolicy()
+        self.policy = policy or EntentePolicy()
 
     # ------------------------------------------------------------------ commands
-    def draft(self, cmd: c.DraftAgreement, at: datetime) -> AgreementView:
+    def draft(self, cmd: c.DraftEntente, at: datetime) -> EntenteView:
         """Create the entente; a retry (same code, same command) returns what it made."""
         try:
             existing = self.get(cmd.code)
@@ -44,8 +43,8 @@ class Ententes:
         raise DomainError(f"an entente with code {cmd.code} already exists", code="duplicate_code")
 
     def execute(
-        self, code: str, cmd: c.Command, at: datetime, policy: AgreementPolicy | None = None
-    ) -> AgreementView:
+        self, code: str, cmd: c.Command, at: datetime, policy: EntentePolicy | None = None
+    ) -> EntenteView:
         """`policy`: the one the caller decided with (a workflow's own); default: this application's."""
         entente = self.get(code)
         handler = self._handlers(entente, policy or self.policy)[type(cmd)]
@@ -53,7 +52,7 @@ class Ententes:
         self.record.save(entente)
         return entente.view()
 
-    def advance(self, code: str, now: datetime, policy: AgreementPolicy | None = None) -> AgreementView:
+    def advance(self, code: str, now: datetime, policy: EntentePolicy | None = None) -> EntenteView:
         """`policy` as for `execute`: a workflow woken by its policy's calendar must be advanced by the same
         calendar, or nothing is due, nothing is recorded and the workflow wakes again at once."""
         entente = self.get(code)
@@ -61,13 +60,13 @@ class Ententes:
             self.record.save(entente)
         return entente.view()
 
-    def _handlers(self, e: Entente, policy: AgreementPolicy) -> dict[type, Callable[[Any, datetime], None]]:
+    def _handlers(self, e: Entente, policy: EntentePolicy) -> dict[type, Callable[[Any, datetime], None]]:
         return {
             c.ReviseDraft: e.revise,
             c.SubmitForSignature: lambda cmd, at: e.submit(cmd, at, policy),
-            c.SignAgreement: e.sign,
+            c.SignEntente: e.sign,
             c.RefuseSignature: e.refuse,
-            c.WithdrawFromAgreement: e.withdraw,
+            c.WithdrawFromEntente: e.withdraw,
             c.ProposeAmendment: e.amend,
             c.ProposeRenewal: lambda cmd, at: e.renew(cmd, at, policy),
             c.RecordReview: lambda cmd, at: e.record_review(cmd, at, policy),
@@ -92,23 +91,14 @@ class Ententes:
             raise NotFound(f"no entente with code {code}") from None
         return entente
 
-    def view(self, code: str, *, as_of_event: int | None = None) -> AgreementView:
+    def view(self, code: str, *, as_of_event: int | None = None) -> EntenteView:
         return self.get(code, version=as_of_event).view()
 
     def codes(self) -> list[str]:
         """Codes of every entente ever drafted, in the order they were drafted."""
-        topic = get_topic(Entente.Drafted)  # type: ignore[attr-defined]
-        codes: list[str] = []
-        start = 1
-        while True:
-            batch = self.record.recorder.select_notifications(start=start, limit=500, topics=[topic])
-            if not batch:
-                return codes
-            for n in batch:
-                codes.append(self.record.mapper.to_domain_event(_stored(n)).code)  # type: ignore[attr-defined]
-            start = batch[-1].id + 1
+        return [ev.code for ev in self.record.events_of(Entente.Drafted)]  # type: ignore[attr-defined]
 
-    def list(self) -> builtins.list[AgreementView]:
+    def list(self) -> builtins.list[EntenteView]:
         return [self.view(code) for code in self.codes()]
 
     def history(self, code: str) -> builtins.list[dict[str, Any]]:
@@ -132,7 +122,7 @@ class Ententes:
                 raise NotFound(f"entente {code} has no version {v} (latest: {entente.latest_version})")
         return diff_contents(entente.content_of(old), entente.content_of(new))
 
-    def content(self, code: str, version: int) -> AgreementContent:
+    def content(self, code: str, version: int) -> EntenteContent:
         entente = self.get(code)
         if version not in entente.contents:
             raise NotFound(f"entente {code} has no version {version} (latest: {entente.latest_version})")

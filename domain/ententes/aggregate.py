@@ -11,20 +11,23 @@ retried activity records nothing twice.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, Snapshot, event
+from eventsourcing.utils import register_topic
 
-from domain.agreements import commands as c
-from domain.agreements import rules
-from domain.agreements.model import AgreementContent, AgreementKind
-from domain.agreements.state import (
-    AgreementPolicy,
-    AgreementStatus,
-    AgreementView,
+from domain.clock import add_months, local_date, start_of
+from domain.ententes import commands as c
+from domain.ententes import rules
+from domain.ententes.model import EntenteContent, EntenteKind
+from domain.ententes.state import (
+    EntentePolicy,
+    EntenteStatus,
+    EntenteView,
     Proposal,
     ProposalPurpose,
     ProposalStage,
@@ -34,7 +37,6 @@ from domain.agreements.state import (
     Signature,
     VersionInfo,
 )
-from domain.clock import add_months, local_date, start_of
 
 NAMESPACE = UUID("6b1f3a52-8d0e-4c51-9a37-2f0c8e4d1a10")
 
@@ -90,13 +92,13 @@ def _encode_state(state: dict[str, Any]) -> dict[str, Any]:
 
 def _decode_state(state: dict[str, Any]) -> dict[str, Any]:
     out = dict(state)
-    out["contents"] = {int(k): AgreementContent.model_validate(v) for k, v in state["contents"]}
+    out["contents"] = {int(k): EntenteContent.model_validate(v) for k, v in state["contents"]}
     out["version_infos"] = [VersionInfo.model_validate(v) for v in state["version_infos"]]
     out["proposal"] = Proposal.model_validate(state["proposal"]) if state["proposal"] else None
     out["reviews"] = [ReviewRecord.model_validate(r) for r in state["reviews"]]
     out["revocation"] = Revocation.model_validate(state["revocation"]) if state["revocation"] else None
-    out["kind"] = AgreementKind(state["kind"])
-    out["status"] = AgreementStatus(state["status"])
+    out["kind"] = EntenteKind(state["kind"])
+    out["status"] = EntenteStatus(state["status"])
     for key in _DATES:
         out[key] = date.fromisoformat(state[key]) if state[key] else None
     out["applied"] = set(state["applied"])
@@ -115,10 +117,10 @@ class Entente(Aggregate):
     def __init__(
         self, code: str, content: dict[str, Any], fingerprint: str, by: str, at: datetime, command_id: str
     ) -> None:
-        parsed = AgreementContent.model_validate(content)
+        parsed = EntenteContent.model_validate(content)
         self.code = code
-        self.kind: AgreementKind = parsed.kind
-        self.contents: dict[int, AgreementContent] = {1: parsed}
+        self.kind: EntenteKind = parsed.kind
+        self.contents: dict[int, EntenteContent] = {1: parsed}
         self.version_infos: list[VersionInfo] = [
             VersionInfo(number=1, author=by, reason="version initiale", at=at, fingerprint=fingerprint)
         ]
@@ -126,7 +128,7 @@ class Entente(Aggregate):
         self.proposal: Proposal | None = Proposal(
             version=1, purpose=ProposalPurpose.INITIAL, stage=ProposalStage.DRAFTING
         )
-        self.status = AgreementStatus.DRAFT
+        self.status = EntenteStatus.DRAFT
         self.activated_on: date | None = None
         self.next_review_due: date | None = None
         self.review_pending: date | None = None
@@ -138,7 +140,7 @@ class Entente(Aggregate):
         self.applied: set[str] = {command_id}
 
     @classmethod
-    def draft(cls, cmd: c.DraftAgreement, at: datetime) -> Entente:
+    def draft(cls, cmd: c.DraftEntente, at: datetime) -> Entente:
         return cls(
             code=cmd.code,
             content=cmd.content.model_dump(mode="json"),
@@ -153,10 +155,10 @@ class Entente(Aggregate):
     def latest_version(self) -> int:
         return max(self.contents)
 
-    def view(self) -> AgreementView:
+    def view(self) -> EntenteView:
         current = self.contents[self.in_force_version or self.latest_version]
         proposed = self.contents[self.proposal.version] if self.proposal else None
-        return AgreementView(
+        return EntenteView(
             agreement_id=str(self.id),
             code=self.code,
             kind=self.kind,
@@ -179,7 +181,7 @@ class Entente(Aggregate):
             event_count=self.version,
         )
 
-    def content_of(self, version: int) -> AgreementContent:
+    def content_of(self, version: int) -> EntenteContent:
         return self.contents[version]
 
     def already(self, cmd: c.Command) -> bool:
@@ -216,12 +218,12 @@ class Entente(Aggregate):
     def _add_version(
         self, version: int, content: dict[str, Any], fingerprint: str, by: str, reason: str | None, at: datetime
     ) -> None:
-        self.contents[version] = AgreementContent.model_validate(content)
+        self.contents[version] = EntenteContent.model_validate(content)
         self.version_infos.append(
             VersionInfo(number=version, author=by, reason=reason, at=at, fingerprint=fingerprint)
         )
 
-    def submit(self, cmd: c.SubmitForSignature, at: datetime, policy: AgreementPolicy) -> None:
+    def submit(self, cmd: c.SubmitForSignature, at: datetime, policy: EntentePolicy) -> None:
         if self.already(cmd):
             return
         rules.check_submit(self.view(), cmd, at, policy)
@@ -238,7 +240,7 @@ class Entente(Aggregate):
         self.applied.add(command_id)
 
     # ------------------------------------------------------------------ signatures
-    def sign(self, cmd: c.SignAgreement, at: datetime) -> None:
+    def sign(self, cmd: c.SignEntente, at: datetime) -> None:
         if self.already(cmd):
             return
         rules.check_sign(self.view(), cmd)
@@ -284,7 +286,7 @@ class Entente(Aggregate):
         self._sync_status()
         self.applied.add(command_id)
 
-    def withdraw(self, cmd: c.WithdrawFromAgreement, at: datetime) -> None:
+    def withdraw(self, cmd: c.WithdrawFromEntente, at: datetime) -> None:
         if self.already(cmd):
             return
         rules.check_withdraw(self.view(), cmd)
@@ -295,7 +297,7 @@ class Entente(Aggregate):
         if self.in_force_version is None:
             # Never took effect: the entente is abandoned.
             self.proposal = None
-            self.status = AgreementStatus.ABANDONED
+            self.status = EntenteStatus.ABANDONED
             self.ended_on = local_date(at)
             self.end_reason = f"retrait de {party_id}: {reason}"
         else:
@@ -314,7 +316,7 @@ class Entente(Aggregate):
             reason=cmd.reason, by=cmd.by, at=at, command_id=cmd.command_id,
         )
 
-    def renew(self, cmd: c.ProposeRenewal, at: datetime, policy: AgreementPolicy | None = None) -> None:
+    def renew(self, cmd: c.ProposeRenewal, at: datetime, policy: EntentePolicy | None = None) -> None:
         if self.already(cmd):
             return
         rules.check_renew(self.view(), cmd, at, policy)
@@ -338,7 +340,7 @@ class Entente(Aggregate):
         self.applied.add(command_id)
 
     # ------------------------------------------------------------------ review, revocation
-    def record_review(self, cmd: c.RecordReview, at: datetime, policy: AgreementPolicy) -> None:
+    def record_review(self, cmd: c.RecordReview, at: datetime, policy: EntentePolicy) -> None:
         if self.already(cmd):
             return
         rules.check_review(self.view(), cmd, at, policy)
@@ -364,7 +366,7 @@ class Entente(Aggregate):
         self.applied.add(command_id)
 
     def give_revocation_notice(
-        self, cmd: c.GiveRevocationNotice, at: datetime, policy: AgreementPolicy | None = None
+        self, cmd: c.GiveRevocationNotice, at: datetime, policy: EntentePolicy | None = None
     ) -> None:
         if self.already(cmd):
             return
@@ -384,7 +386,7 @@ class Entente(Aggregate):
         self.applied.add(command_id)
 
     # ------------------------------------------------------------------ the calendar
-    def advance(self, now: datetime, policy: AgreementPolicy) -> int:
+    def advance(self, now: datetime, policy: EntentePolicy) -> int:
         """Record every transition the calendar makes due at `now`; returns how many.
 
         Idempotent: once recorded, a transition is no longer due. Time only moves forward in the
@@ -403,7 +405,7 @@ class Entente(Aggregate):
         return recorded
 
     def _next_transition(
-        self, now: datetime, policy: AgreementPolicy
+        self, now: datetime, policy: EntentePolicy
     ) -> tuple[datetime, Callable[[datetime], None]] | None:
         """The next transition due at `now`, as (the moment it fell due, how to record it at a moment)."""
         if self.status.ended:
@@ -429,7 +431,7 @@ class Entente(Aggregate):
             return effective, lambda at: self._amendment_in_force(
                 version=p.version, on=local_date(at).isoformat(), at=at
             )
-        if self.status is AgreementStatus.ACTIVE:
+        if self.status is EntenteStatus.ACTIVE:
             if self.revocation is not None:
                 # Never before the notice itself (a notice of 0 days may take effect today).
                 moment = max(start_of(self.revocation.effective_date), self.revocation.noticed_at)
@@ -468,7 +470,7 @@ class Entente(Aggregate):
         self.proposal = None
         self.activated_on = date.fromisoformat(on)
         self.next_review_due = date.fromisoformat(next_review)
-        self.status = AgreementStatus.ACTIVE
+        self.status = EntenteStatus.ACTIVE
 
     @event("AmendmentInForce")
     def _amendment_in_force(self, version: int, on: str, at: datetime) -> None:
@@ -487,14 +489,14 @@ class Entente(Aggregate):
     @event("Revoked")
     def _revoked(self, at: datetime) -> None:
         assert self.revocation is not None
-        self.status = AgreementStatus.REVOKED
+        self.status = EntenteStatus.REVOKED
         self.proposal = None
         self.ended_on = self.revocation.effective_date
         self.end_reason = f"révocation par {self.revocation.party_id}: {self.revocation.reason}"
 
     @event("Expired")
     def _expired(self, at: datetime) -> None:
-        self.status = AgreementStatus.EXPIRED
+        self.status = EntenteStatus.EXPIRED
         self.proposal = None
         self.ended_on = local_date(at)
         self.end_reason = "fin de la durée de l'entente"
@@ -504,7 +506,12 @@ class Entente(Aggregate):
         if self.in_force_version is not None or self.status.ended or self.proposal is None:
             return
         self.status = {
-            ProposalStage.DRAFTING: AgreementStatus.DRAFT,
-            ProposalStage.IN_SIGNATURE: AgreementStatus.IN_SIGNATURE,
-            ProposalStage.SIGNED: AgreementStatus.SIGNED,
+            ProposalStage.DRAFTING: EntenteStatus.DRAFT,
+            ProposalStage.IN_SIGNATURE: EntenteStatus.IN_SIGNATURE,
+            ProposalStage.SIGNED: EntenteStatus.SIGNED,
         }[self.proposal.stage]
+
+
+# Events recorded before the package was named `ententes` carry topics under `domain.agreements`:
+# they resolve to this module (the record is never rewritten).
+register_topic("domain.agreements.aggregate", sys.modules[__name__])

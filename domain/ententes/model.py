@@ -37,7 +37,7 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class AgreementKind(StrEnum):
+class EntenteKind(StrEnum):
     """The two types of the 2006 Cadre de référence, plus the collective form."""
 
     COLLABORATION = "entente_collaboration"
@@ -91,7 +91,7 @@ class Party(Frozen):
     territories: list[Code] = Field(default_factory=list, max_length=MAX_TERRITORIES)
 
 
-class AgreementObject(Frozen):
+class EntenteObject(Frozen):
     """Section 4."""
 
     nature: Text
@@ -203,16 +203,16 @@ class Annex(Frozen):
     text: Text
 
 
-class AgreementContent(Frozen):
+class EntenteContent(Frozen):
     """One version of an entente: sections 1 to 11 and 13 (12 is the signatures)."""
 
     title: ShortText
-    kind: AgreementKind
+    kind: EntenteKind
     preamble: Text | None = None  # 1
     parties: list[Party] = Field(min_length=2, max_length=MAX_PARTIES)  # 2
     agencies: list[ShortText] = Field(default_factory=list, max_length=MAX_ITEMS)  # 2
     definitions: dict[ShortText, Text] = Field(default_factory=dict, max_length=MAX_DEFINITIONS)  # 3
-    object: AgreementObject  # 4
+    object: EntenteObject  # 4
     clienteles: list[Text] = Field(default_factory=list, max_length=MAX_ITEMS)  # 5
     services: list[ServiceOffer] = Field(default_factory=list, max_length=MAX_SERVICES)  # 5
     teaching_and_research: Text | None = None  # 5
@@ -226,14 +226,14 @@ class AgreementContent(Frozen):
     annexes: list[Annex] = Field(default_factory=list, max_length=MAX_ANNEXES)  # 13
 
     @model_validator(mode="after")
-    def _coherent(self) -> AgreementContent:
+    def _coherent(self) -> EntenteContent:
         ids = [p.party_id for p in self.parties]
         if len(set(ids)) != len(ids):
             raise ValueError("each party appears once")
         known = set(ids)
-        if self.kind is AgreementKind.CADRE and len(ids) < 3:
+        if self.kind is EntenteKind.CADRE and len(ids) < 3:
             raise ValueError("an entente-cadre is signed collectively by a group: 3 parties or more")
-        if self.kind is not AgreementKind.COLLABORATION and not self.services:
+        if self.kind is not EntenteKind.COLLABORATION and not self.services:
             raise ValueError("a service agreement names the services it covers (section 5)")
         refs = [s.provider for s in self.services]
         refs += [c.party_id for c in self.commitments]

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from domain.agreements.model import AgreementContent
+from domain.ententes.model import EntenteContent
 
 
 class Change(BaseModel):
@@ -16,7 +16,7 @@ class Change(BaseModel):
     kind: str  # "added" | "removed" | "changed"
 
 
-def diff_contents(old: AgreementContent, new: AgreementContent) -> list[Change]:
+def diff_contents(old: EntenteContent, new: EntenteContent) -> list[Change]:
     changes: list[Change] = []
     _walk("", old.model_dump(mode="json"), new.model_dump(mode="json"), changes)
     return changes

@@ -20,8 +20,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from domain.agreements.model import AgreementContent, Code, Day, EntenteCode, Frozen, ShortText, Text
-from domain.agreements.state import ReviewOutcome
+from domain.ententes.model import Code, Day, EntenteCode, EntenteContent, Frozen, ShortText, Text
+from domain.ententes.state import ReviewOutcome
 from domain.values import Moment, check_command_size
 
 
@@ -35,15 +35,15 @@ class Command(Frozen):
         return self
 
 
-class DraftAgreement(Command):
+class DraftEntente(Command):
     type: Literal["draft"] = "draft"
     code: EntenteCode
-    content: AgreementContent
+    content: EntenteContent
 
 
 class ReviseDraft(Command):
     type: Literal["revise"] = "revise"
-    content: AgreementContent
+    content: EntenteContent
     reason: Text | None = None
 
 
@@ -52,7 +52,7 @@ class SubmitForSignature(Command):
     signature_deadline: Moment | None = None  # default: the policy's signature period
 
 
-class SignAgreement(Command):
+class SignEntente(Command):
     type: Literal["sign"] = "sign"
     party_id: Code
     version: int = Field(ge=1)
@@ -67,7 +67,7 @@ class RefuseSignature(Command):
     reason: Text
 
 
-class WithdrawFromAgreement(Command):
+class WithdrawFromEntente(Command):
     type: Literal["withdraw"] = "withdraw"
     party_id: Code
     reason: Text
@@ -75,7 +75,7 @@ class WithdrawFromAgreement(Command):
 
 class ProposeAmendment(Command):
     type: Literal["amend"] = "amend"
-    content: AgreementContent
+    content: EntenteContent
     reason: Text
 
 
@@ -105,12 +105,12 @@ class Advance(Command):
     now: Moment
 
 
-AgreementCommand = Annotated[
+EntenteCommand = Annotated[
     ReviseDraft
     | SubmitForSignature
-    | SignAgreement
+    | SignEntente
     | RefuseSignature
-    | WithdrawFromAgreement
+    | WithdrawFromEntente
     | ProposeAmendment
     | ProposeRenewal
     | RecordReview

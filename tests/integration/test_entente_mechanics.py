@@ -20,16 +20,16 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.agreements import AdvanceInput, AgreementActivities, LoadInput
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementPolicy, AgreementStatus
+from activities.ententes import AdvanceInput, EntenteActivities, LoadInput
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntentePolicy, EntenteStatus
 from domain.record import Record
 from tests.factories import service_agreement
 from workers.settings import Settings
 from workers.temporal import data_converter
 from workers.worker import build_worker
-from workflows.agreement import AgreementWorkflow, AgreementWorkflowInput, workflow_id
+from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
 
 
 @pytest_asyncio.fixture
@@ -41,11 +41,11 @@ async def record(sqlite_env: dict[str, str]) -> AsyncIterator[Record]:
 
 async def start(client: Client, code: str, task_queue: str, **kw: object) -> WorkflowHandle:
     op = WithStartWorkflowOperation(
-        AgreementWorkflow.run, AgreementWorkflowInput(code=code, **kw),  # type: ignore[arg-type]
+        EntenteWorkflow.run, EntenteWorkflowInput(code=code, **kw),  # type: ignore[arg-type]
         id=workflow_id(code), task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     await client.execute_update_with_start_workflow(
-        AgreementWorkflow.draft, c.DraftAgreement(by="superviseur", code=code, content=service_agreement()),
+        EntenteWorkflow.draft, c.DraftEntente(by="superviseur", code=code, content=service_agreement()),
         start_workflow_operation=op,
     )
     return await op.workflow_handle()
@@ -56,25 +56,25 @@ async def test_continue_as_new_carries_the_entente_across_runs(
 ) -> None:
     """Years of life must not outgrow history limits: past `history_limit` events the workflow
     continues as new, carrying its view, and keeps accepting commands (issue 2, process)."""
-    policy = AgreementPolicy(signature_period_days=90, reminder_interval_days=1)
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path, agreement_policy=policy)
+    policy = EntentePolicy(signature_period_days=90, reminder_interval_days=1)
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path, entente_policy=policy)
     with ThreadPoolExecutor(4) as ex:
         async with build_worker(time_env.client, settings, record, executor=ex):
             handle = await start(time_env.client, "ENT-CAN", task_queue, policy=policy, history_limit=40)
             first_run = (await handle.describe()).run_id
-            await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
             # 20 daily reminders: each is a timer and an activity, well past 40 history events.
             await time_env.sleep(timedelta(days=20, hours=1))
             latest = time_env.client.get_workflow_handle(workflow_id("ENT-CAN"))
             view = await latest.execute_update(
-                AgreementWorkflow.sign,
-                c.SignAgreement(by="p", party_id="cisss-laval", version=1, signatory="Directrice générale"),
+                EntenteWorkflow.sign,
+                c.SignEntente(by="p", party_id="cisss-laval", version=1, signatory="Directrice générale"),
             )
             assert (await latest.describe()).run_id != first_run
             first = time_env.client.get_workflow_handle(workflow_id("ENT-CAN"), run_id=first_run)
             events = [e.event_type async for e in first.fetch_history_events()]
             assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-    assert view.status is AgreementStatus.IN_SIGNATURE
+    assert view.status is EntenteStatus.IN_SIGNATURE
     assert view.proposal is not None and view.proposal.reminders_sent == 20
     # Nothing lost or doubled in the record across runs: 20 reminders, one each.
     names = [h["event"] for h in Ententes(record).history("ENT-CAN")]
@@ -97,7 +97,7 @@ async def test_spans_cover_client_workflow_and_activities(
     with ThreadPoolExecutor(2) as ex:
         async with build_worker(traced, settings, record, executor=ex):
             handle = await start(traced, "ENT-OTEL", task_queue)
-            await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     names = {s.name for s in exporter.get_finished_spans()}
     assert "StartUpdateWithStartWorkflow:Entente" in names or "StartWorkflow:Entente" in names, names
     assert "RunWorkflow:Entente" in names
@@ -111,7 +111,7 @@ async def test_an_advance_that_records_nothing_never_spins_the_workflow(
     """If the record ever disagrees with the workflow about what is due (a worker running other code),
     the workflow backs off instead of looping: its history stays bounded (Temporal's hard limit is
     51,200 events; a spinning loop reached ~20,000 in 3 s)."""
-    real = AgreementActivities(Ententes(record))
+    real = EntenteActivities(Ententes(record))
 
     @activity.defn(name="agreement.advance")
     def advance_recording_nothing(inp: AdvanceInput) -> object:
@@ -119,11 +119,11 @@ async def test_an_advance_that_records_nothing_never_spins_the_workflow(
 
     with ThreadPoolExecutor(4) as ex:
         async with Worker(
-            time_env.client, task_queue=task_queue, workflows=[AgreementWorkflow], activity_executor=ex,
+            time_env.client, task_queue=task_queue, workflows=[EntenteWorkflow], activity_executor=ex,
             activities=[real.draft, real.execute, advance_recording_nothing],
         ):
             handle = await start(time_env.client, "ENT-STALL", task_queue)
-            await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
             await time_env.sleep(timedelta(days=8))  # a reminder falls due on day 7; advance adds nothing
             length = len([e async for e in handle.fetch_history_events()])
     # Backing off from 5 minutes to a day: about ten looks in that day, not thousands

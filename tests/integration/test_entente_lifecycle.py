@@ -15,11 +15,11 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.model import AgreementContent
-from domain.agreements.state import AgreementPolicy, AgreementStatus, ProposalStage, ReviewOutcome
 from domain.clock import add_days, add_months, local_date, start_of
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.model import EntenteContent
+from domain.ententes.state import EntentePolicy, EntenteStatus, ProposalStage, ReviewOutcome
 from domain.record import Record
 from tests.factories import entente_cadre, service_agreement
 from tests.integration.lifecycle import (
@@ -35,7 +35,7 @@ from tests.integration.lifecycle import (
 )
 from workers.settings import Settings
 from workers.worker import build_worker
-from workflows.agreement import AgreementWorkflow
+from workflows.entente import EntenteWorkflow
 
 
 @pytest_asyncio.fixture
@@ -72,7 +72,7 @@ def unique(name: str, task_queue: str) -> str:
     return f"{name}-{task_queue.removeprefix('tq-')}".upper()  # entente codes are upper-case
 
 
-def _content(kind: str, effective: date | None) -> tuple[AgreementContent, list[str]]:
+def _content(kind: str, effective: date | None) -> tuple[EntenteContent, list[str]]:
     if kind == "service":
         return service_agreement(effective=effective), ["cisss-laval", "cc-laval"]
     return entente_cadre(effective=effective), ["cisss-laval", "cc-laval", "cps-laval"]
@@ -93,23 +93,23 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     notice = content.provisions.revocation_notice_days
 
     handle, view = await start(env.client, code, content, task_queue, started=started)
-    assert view.status is AgreementStatus.DRAFT and view.latest_version == 1
+    assert view.status is EntenteStatus.DRAFT and view.latest_version == 1
 
-    view = await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"),
+    view = await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"),
                                        id="submit-v1")
-    assert view.status is AgreementStatus.IN_SIGNATURE
+    assert view.status is EntenteStatus.IN_SIGNATURE
     for party in parties:
         view = await handle.execute_update(
-            AgreementWorkflow.sign,
-            c.SignAgreement(by=party, party_id=party, version=1, signatory=f"DG {party}"), id=f"sign-v1-{party}",
+            EntenteWorkflow.sign,
+            c.SignEntente(by=party, party_id=party, version=1, signatory=f"DG {party}"), id=f"sign-v1-{party}",
         )
-    assert view.status is AgreementStatus.SIGNED
+    assert view.status is EntenteStatus.SIGNED
     assert view.proposal is not None
     assert {s.fingerprint for s in view.proposal.signatures} == {content.fingerprint()}
 
     # Effective date: activated at Québec midnight.
     await env.sleep(until(start_of(effective), await env.get_current_time()))
-    view = await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
+    view = await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     assert view.activated_on == effective and view.in_force_version == 1
     first_due = add_months(effective, 12)
     assert view.next_review_due == first_due
@@ -119,7 +119,7 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     view = await wait_for(handle, "review due", lambda v: v.review_pending == first_due)
     await env.sleep(timedelta(days=5))
     view = await handle.execute_update(
-        AgreementWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN, notes="an 1"),
+        EntenteWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN, notes="an 1"),
     )
     second_due = add_months(effective, 24)
     assert view.review_pending is None and view.next_review_due == second_due
@@ -127,7 +127,7 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     # Year 2: held early, within the 60-day window: no ReviewDue is raised.
     await env.sleep(until(start_of(add_days(second_due, -10)), await env.get_current_time()))
     view = await handle.execute_update(
-        AgreementWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.AMEND, notes="an 2"),
+        EntenteWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.AMEND, notes="an 2"),
     )
     assert [r.due_on for r in view.reviews] == [first_due, second_due]
     assert view.next_review_due == add_months(effective, 36)
@@ -135,17 +135,17 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     # Amendment: proposed, submitted, signed; version 1 stays in force until the last signature.
     amended = content.model_copy(update={"title": content.title + " (modifiée)"})
     view = await handle.execute_update(
-        AgreementWorkflow.amend, c.ProposeAmendment(by="comite", content=amended, reason="révision an 2"),
+        EntenteWorkflow.amend, c.ProposeAmendment(by="comite", content=amended, reason="révision an 2"),
     )
-    assert view.status is AgreementStatus.ACTIVE and view.in_force_version == 1 and view.latest_version == 2
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    assert view.status is EntenteStatus.ACTIVE and view.in_force_version == 1 and view.latest_version == 2
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     for party in parties[:-1]:
         view = await handle.execute_update(
-            AgreementWorkflow.sign, c.SignAgreement(by=party, party_id=party, version=2, signatory="DG"),
+            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=2, signatory="DG"),
         )
     assert view.in_force_version == 1 and view.title == content.title
     await handle.execute_update(
-        AgreementWorkflow.sign, c.SignAgreement(by=parties[-1], party_id=parties[-1], version=2, signatory="DG"),
+        EntenteWorkflow.sign, c.SignEntente(by=parties[-1], party_id=parties[-1], version=2, signatory="DG"),
     )
     view = await wait_for(handle, "amendment in force", lambda v: v.in_force_version == 2)
     assert view.title == amended.title and view.proposal is None and view.next_review_due == add_months(effective, 36)
@@ -154,18 +154,18 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     now = await env.get_current_time()
     earliest = add_days(local_date(now), notice)
     await assert_rejected(
-        handle, ententes, code, AgreementWorkflow.revoke,
+        handle, ententes, code, EntenteWorkflow.revoke,
         c.GiveRevocationNotice(by="cc", party_id="cc-laval", reason="fermeture", effective_date=add_days(earliest, -1)),
         "notice_period", f"requires {notice} days' notice", str(earliest),
     )
     view = await handle.execute_update(
-        AgreementWorkflow.revoke,
+        EntenteWorkflow.revoke,
         c.GiveRevocationNotice(by="cc", party_id="cc-laval", reason="fermeture", effective_date=earliest),
     )
-    assert view.status is AgreementStatus.ACTIVE and view.revocation is not None
+    assert view.status is EntenteStatus.ACTIVE and view.revocation is not None
     await env.sleep(until(start_of(earliest), await env.get_current_time()))
     final = await handle.result()
-    assert final is not None and final.status is AgreementStatus.REVOKED and final.ended_on == earliest
+    assert final is not None and final.status is EntenteStatus.REVOKED and final.ended_on == earliest
 
     signed = ["Signed"] * len(parties)
     assert names(ententes, code) == [
@@ -188,32 +188,32 @@ async def test_signatures_on_a_superseded_version_are_refused(
     refused (`superseded_version`) before reaching history or the record."""
     code = unique("ENT-SUPERSEDED", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(effective=None), task_queue, started=started)
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     await handle.execute_update(
-        AgreementWorkflow.sign, c.SignAgreement(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
+        EntenteWorkflow.sign, c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
     )
     view = await handle.execute_update(
-        AgreementWorkflow.revise,
+        EntenteWorkflow.revise,
         c.ReviseDraft(by="conseillere", content=service_agreement(effective=None, notice_days=60), reason="préavis"),
     )
     assert view.proposal is not None and view.proposal.version == 2 and view.proposal.signatures == []
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
 
     await assert_rejected(
-        handle, ententes, code, AgreementWorkflow.sign,
-        c.SignAgreement(by="cc", party_id="cc-laval", version=1, signatory="DG"),
+        handle, ententes, code, EntenteWorkflow.sign,
+        c.SignEntente(by="cc", party_id="cc-laval", version=1, signatory="DG"),
         "superseded_version", "version 1", "version 2 is the one to sign",
     )
     await assert_rejected(
-        handle, ententes, code, AgreementWorkflow.sign,
-        c.SignAgreement(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
+        handle, ententes, code, EntenteWorkflow.sign,
+        c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
         "superseded_version",
     )
     for party in ("cisss-laval", "cc-laval"):
         await handle.execute_update(
-            AgreementWorkflow.sign, c.SignAgreement(by=party, party_id=party, version=2, signatory="DG"),
+            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=2, signatory="DG"),
         )
-    view = await wait_for(handle, "activation on the last signature", lambda v: v.status is AgreementStatus.ACTIVE)
+    view = await wait_for(handle, "activation on the last signature", lambda v: v.status is EntenteStatus.ACTIVE)
     assert view.in_force_version == 2
     assert names(ententes, code) == [
         "Drafted", "SubmittedForSignature", "Signed", "DraftRevised", "SubmittedForSignature",
@@ -227,19 +227,19 @@ async def test_a_party_outside_the_agreement_cannot_sign(
     """Only the version's parties sign: a third organisation is refused (`not_a_party`), nothing recorded."""
     code = unique("ENT-OUTSIDER", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(), task_queue, started=started)
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     await assert_rejected(
-        handle, ententes, code, AgreementWorkflow.sign,
-        c.SignAgreement(by="cps", party_id="cps-laval", version=1, signatory="DG"),
+        handle, ententes, code, EntenteWorkflow.sign,
+        c.SignEntente(by="cps", party_id="cps-laval", version=1, signatory="DG"),
         "not_a_party", f"cps-laval is not a party to entente {code}",
     )
     await assert_rejected(
-        handle, ententes, code, AgreementWorkflow.refuse,
+        handle, ententes, code, EntenteWorkflow.refuse,
         c.RefuseSignature(by="cps", party_id="cps-laval", version=1, reason="pas concerné"),
         "not_a_party",
     )
     view = await state(handle)
-    assert view.status is AgreementStatus.IN_SIGNATURE
+    assert view.status is EntenteStatus.IN_SIGNATURE
     assert view.proposal is not None and view.proposal.signatures == []
     assert names(ententes, code) == ["Drafted", "SubmittedForSignature"]
 
@@ -252,23 +252,23 @@ async def test_a_revocation_before_the_notice_period_ends_is_refused(
     code = unique("ENT-NOTICE", task_queue)
     content = service_agreement(effective=None, notice_days=90)
     handle, _ = await start(time_env.client, code, content, task_queue, started=started)
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     for party in ("cisss-laval", "cc-laval"):
         await handle.execute_update(
-            AgreementWorkflow.sign, c.SignAgreement(by=party, party_id=party, version=1, signatory="DG"),
+            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
         )
-    await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
+    await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     today = local_date(await time_env.get_current_time())
     for short in (today, add_days(today, 30), add_days(today, 89)):
         await assert_rejected(
-            handle, ententes, code, AgreementWorkflow.revoke,
+            handle, ententes, code, EntenteWorkflow.revoke,
             c.GiveRevocationNotice(by="cisss", party_id="cisss-laval", reason="réorganisation", effective_date=short),
             "notice_period", "requires 90 days' notice", f"{add_days(today, 90)} at the earliest",
         )
     view = await state(handle)
-    assert view.status is AgreementStatus.ACTIVE and view.revocation is None
+    assert view.status is EntenteStatus.ACTIVE and view.revocation is None
     view = await handle.execute_update(
-        AgreementWorkflow.revoke,
+        EntenteWorkflow.revoke,
         c.GiveRevocationNotice(by="cisss", party_id="cisss-laval", reason="réorganisation",
                                effective_date=add_days(today, 90)),
     )
@@ -282,19 +282,19 @@ async def test_a_review_left_undone_escalates_again_and_again(
     """An annual review not held within the 30-day grace escalates, then every 30 days until it is held."""
     code = unique("ENT-ESCALATION", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(effective=None), task_queue, started=started)
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     for party in ("cisss-laval", "cc-laval"):
         await handle.execute_update(
-            AgreementWorkflow.sign, c.SignAgreement(by=party, party_id=party, version=1, signatory="DG"),
+            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
         )
-    view = await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
+    view = await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     due = view.next_review_due
     assert due is not None
     await time_env.sleep(until(start_of(add_days(due, 60)), await time_env.get_current_time()))
     view = await wait_for(handle, "two escalations", lambda v: v.review_escalations == 2)
     assert view.review_pending == due
     view = await handle.execute_update(
-        AgreementWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN, notes="en retard"),
+        EntenteWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN, notes="en retard"),
     )
     assert view.review_escalations == 0 and view.next_review_due == add_months(due, 12)
     assert names(ententes, code) == [
@@ -311,14 +311,14 @@ async def test_unsigned_parties_are_reminded_until_the_signature_deadline(
     the version goes back to drafting and the signatures collected are void."""
     code = unique("ENT-DEADLINE", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(), task_queue, started=started)
-    view = await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    view = await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     assert view.proposal is not None and view.proposal.signature_deadline is not None
     deadline = view.proposal.signature_deadline
     await handle.execute_update(
-        AgreementWorkflow.sign, c.SignAgreement(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
+        EntenteWorkflow.sign, c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
     )
     await time_env.sleep(until(deadline, await time_env.get_current_time()))
-    view = await wait_for(handle, "deadline missed", lambda v: v.status is AgreementStatus.DRAFT)
+    view = await wait_for(handle, "deadline missed", lambda v: v.status is EntenteStatus.DRAFT)
     assert view.proposal is not None and view.proposal.stage is ProposalStage.DRAFTING
     assert view.proposal.signatures == []
     assert names(ententes, code) == [
@@ -327,8 +327,8 @@ async def test_unsigned_parties_are_reminded_until_the_signature_deadline(
     reminded = [h["parties"] for h in ententes.history(code) if h["event"] == "SignatureReminderSent"]
     assert reminded == [["cc-laval"]] * 4
     await assert_rejected(
-        handle, ententes, code, AgreementWorkflow.sign,
-        c.SignAgreement(by="cc", party_id="cc-laval", version=1, signatory="DG"),
+        handle, ententes, code, EntenteWorkflow.sign,
+        c.SignEntente(by="cc", party_id="cc-laval", version=1, signatory="DG"),
         "not_in_signature",
     )
 
@@ -341,13 +341,13 @@ async def test_the_workflow_calendar_and_the_recorded_calendar_follow_the_same_p
     policy: reminders every 3 days here, each recorded once — not a workflow spinning on a moment its
     worker finds nothing due at (which grew the history by thousands of events a second)."""
     code = unique("ENT-POLICY", task_queue)
-    policy = AgreementPolicy(reminder_interval_days=3)
+    policy = EntentePolicy(reminder_interval_days=3)
     handle, _ = await start(time_env.client, code, service_agreement(), task_queue, policy=policy, started=started)
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     await time_env.sleep(timedelta(days=10))
     view = await wait_for(
         handle, "three reminders", lambda v: v.proposal is not None and v.proposal.reminders_sent == 3
     )
-    assert view.status is AgreementStatus.IN_SIGNATURE
+    assert view.status is EntenteStatus.IN_SIGNATURE
     assert names(ententes, code) == ["Drafted", "SubmittedForSignature", *["SignatureReminderSent"] * 3]
     assert (await handle.describe()).raw_description.workflow_execution_info.history_length < 100

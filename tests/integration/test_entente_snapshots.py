@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from domain.agreements import commands as c
-from domain.agreements.aggregate import entente_id
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementPolicy
+from domain.ententes import commands as c
+from domain.ententes.aggregate import entente_id
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntentePolicy
 from domain.record import Record
 from tests.factories import service_agreement
 
@@ -20,13 +20,13 @@ def test_an_entente_loaded_from_its_snapshot_equals_the_one_replayed_from_events
     """Every 100th event a snapshot is stored; loading from it gives the same view, version by version,
     as replaying the hash-chained events alone (what an auditor's replay does)."""
     record = Record(store_env)
-    ententes = Ententes(record, AgreementPolicy(reminder_interval_days=1))
-    ententes.draft(c.DraftAgreement(by="s", code="SNAP", content=service_agreement(effective=None), command_id="d"), T0)
+    ententes = Ententes(record, EntentePolicy(reminder_interval_days=1))
+    ententes.draft(c.DraftEntente(by="s", code="SNAP", content=service_agreement(effective=None), command_id="d"), T0)
     ententes.execute("SNAP", c.SubmitForSignature(by="s", command_id="s", signature_deadline=T0 + timedelta(days=360)),
                      T0)
     for day in (150, 250, 320):  # three saves, crossing snapshot versions 100, 200 and 300
         ententes.advance("SNAP", T0 + timedelta(days=day, hours=1))
-    ententes.execute("SNAP", c.SignAgreement(by="p", party_id="cisss-laval", version=1, signatory="DG",
+    ententes.execute("SNAP", c.SignEntente(by="p", party_id="cisss-laval", version=1, signatory="DG",
                                              command_id="sig"), T0 + timedelta(days=321))
     assert record.snapshots is not None
     snapshot_versions = [s.originator_version for s in record.snapshots.get(entente_id("SNAP"))]

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.model import MAX_ANNEXES, MAX_ITEMS, AgreementContent, Annex, Duration
-from domain.agreements.state import AgreementPolicy, AgreementStatus
 from domain.clock import add_days, add_months, local_date, start_of
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.model import MAX_ANNEXES, MAX_ITEMS, Annex, Duration, EntenteContent
+from domain.ententes.state import EntentePolicy, EntenteStatus
 from domain.errors import DomainError
 from domain.record import Record
 from domain.values import MAX_COMMAND_BYTES
@@ -31,17 +31,17 @@ PARTIES = ["cisss-laval", "cc-laval"]
 @pytest.fixture
 def ententes() -> Iterator[Ententes]:
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield Ententes(record, AgreementPolicy())
+    yield Ententes(record, EntentePolicy())
     record.close()
 
 
-def draft(e: Ententes, content: AgreementContent, code: str = "ENT-1", at: datetime = T0) -> None:
-    e.draft(c.DraftAgreement(by="superviseur", code=code, content=content, command_id=f"{code}/draft"), at)
+def draft(e: Ententes, content: EntenteContent, code: str = "ENT-1", at: datetime = T0) -> None:
+    e.draft(c.DraftEntente(by="superviseur", code=code, content=content, command_id=f"{code}/draft"), at)
 
 
 def sign_all(e: Ententes, at: datetime, code: str = "ENT-1") -> None:
     for party in PARTIES:
-        e.execute(code, c.SignAgreement(by=party, party_id=party, version=1, signatory=f"DG {party}"), at)
+        e.execute(code, c.SignEntente(by=party, party_id=party, version=1, signatory=f"DG {party}"), at)
 
 
 def moments(e: Ententes, code: str = "ENT-1") -> list[tuple[str, datetime]]:
@@ -75,7 +75,7 @@ def test_an_effective_date_already_past_takes_effect_at_the_last_signature(enten
     signed = T0 + timedelta(days=3)
     sign_all(ententes, signed)
     view = ententes.advance("ENT-1", signed)
-    assert view.status is AgreementStatus.ACTIVE
+    assert view.status is EntenteStatus.ACTIVE
     assert view.activated_on == local_date(signed) == date(2026, 11, 5)
     assert view.next_review_due == add_months(date(2026, 11, 5), 12)
     assert view.review_escalations == 0
@@ -99,7 +99,7 @@ def test_an_amendment_keeping_a_past_effective_date_takes_effect_at_its_last_sig
     ententes.execute("ENT-1", c.ProposeRenewal(by="comite", end_date=date(2030, 12, 31), reason="3 ans"), later)
     ententes.execute("ENT-1", c.SubmitForSignature(by="s"), later)
     for party in PARTIES:
-        ententes.execute("ENT-1", c.SignAgreement(by=party, party_id=party, version=2, signatory="DG"), later)
+        ententes.execute("ENT-1", c.SignEntente(by=party, party_id=party, version=2, signatory="DG"), later)
     view = ententes.advance("ENT-1", later + timedelta(minutes=1))
     assert view.in_force_version == 2
     assert moments(ententes)[-1] == ("AmendmentInForce", later)
@@ -116,7 +116,7 @@ def test_no_calendar_event_is_dated_before_what_caused_it(ententes: Ententes) ->
     ententes.execute("ENT-1", c.GiveRevocationNotice(by="cc", party_id="cc-laval", reason="fermeture",
                                                      effective_date=local_date(noticed)), noticed)
     view = ententes.advance("ENT-1", noticed + timedelta(seconds=1))
-    assert view.status is AgreementStatus.REVOKED and view.ended_on == local_date(noticed)
+    assert view.status is EntenteStatus.REVOKED and view.ended_on == local_date(noticed)
     recorded = moments(ententes)
     assert recorded[-1] == ("Revoked", noticed)
     assert [at for _, at in recorded] == sorted(at for _, at in recorded)
@@ -157,9 +157,9 @@ def test_a_signature_deadline_beyond_the_policy_maximum_is_refused(ententes: Ent
 
 def test_the_maximum_signature_period_is_the_policy_s() -> None:
     """The default signature period may not exceed the configured maximum."""
-    assert AgreementPolicy().max_signature_period_days == 365
+    assert EntentePolicy().max_signature_period_days == 365
     with pytest.raises(ValidationError) as err:
-        AgreementPolicy(signature_period_days=90, max_signature_period_days=60)
+        EntentePolicy(signature_period_days=90, max_signature_period_days=60)
     assert "exceeds the maximum signature period" in one_error(err)
 
 
@@ -191,7 +191,7 @@ def test_a_command_over_the_byte_budget_is_refused_before_it_is_recorded(entente
     annexes = [Annex(title=f"Annexe {i}", text="é" * 3990) for i in range(MAX_ANNEXES)]
     big = service_agreement().model_copy(update={"annexes": annexes, "clienteles": ["à" * 3990] * MAX_ITEMS})
     with pytest.raises(ValidationError) as err:
-        c.DraftAgreement(by="s", code="ENT-1", content=big)
+        c.DraftEntente(by="s", code="ENT-1", content=big)
     message = one_error(err)
     assert message.startswith("Value error, the command is ")
     assert message.endswith(f"bytes; the limit is {MAX_COMMAND_BYTES:,} bytes (256 KiB)")
@@ -203,7 +203,7 @@ def test_the_lists_of_a_version_are_bounded() -> None:
     data: dict[str, Any] = service_agreement().model_dump(mode="json")
     data["annexes"] = [{"title": f"A{i}", "text": "x"} for i in range(MAX_ANNEXES + 1)]
     with pytest.raises(ValidationError) as err:
-        AgreementContent.model_validate(data)
+        EntenteContent.model_validate(data)
     assert one_error(err) == f"List should have at most {MAX_ANNEXES} items after validation, not {MAX_ANNEXES + 1}"
 
 
@@ -211,14 +211,14 @@ def test_the_lists_of_a_version_are_bounded() -> None:
 def test_codes_are_normalised_and_control_characters_refused() -> None:
     """`ent-lav-2026-01` is `ENT-LAV-2026-01`; party ids are lower-case; a terminal escape in a
     title, a signatory or `by` is refused."""
-    cmd = c.DraftAgreement(by="s", code=" ent-lav-2026-01 ", content=service_agreement())
+    cmd = c.DraftEntente(by="s", code=" ent-lav-2026-01 ", content=service_agreement())
     assert cmd.code == "ENT-LAV-2026-01"
-    sign = c.SignAgreement(by="s", party_id="CC-Laval", version=1, signatory="Luc Côté")
+    sign = c.SignEntente(by="s", party_id="CC-Laval", version=1, signatory="Luc Côté")
     assert sign.party_id == "cc-laval"
     for fields in ({"signatory": "Luc\x1b[2J"}, {"signatory": "Luc", "by": "x\x1b]0;t\x07"},
                    {"signatory": "Luc", "title": "DG\u202e"}):
         with pytest.raises(ValidationError) as err:
-            c.SignAgreement(**{"by": "s", "party_id": "cc-laval", "version": 1, **fields})
+            c.SignEntente(**{"by": "s", "party_id": "cc-laval", "version": 1, **fields})
         assert "may not contain control characters" in one_error(err)
     with pytest.raises(ValidationError) as err:
         service_agreement(title="Entente\x1b[2J")

@@ -1,4 +1,4 @@
-"""`arrimage agreements …`: a supervisor runs an entente's whole life from the shell.
+"""`arrimage ententes …`: a supervisor runs an entente's whole life from the shell.
 
 Commands (draft, revise, submit, sign, …) go through the entente's workflow, whose
 validators apply the rules: a refused command records nothing. Reads (list, show,
@@ -37,15 +37,15 @@ from cli.errors import (
 )
 from cli.options import DEFAULT_TIMEOUT, Timeout
 from cli.templates import template as content_template
-from domain.agreements import commands as c
-from domain.agreements.model import AgreementContent, AgreementKind, EntenteCode
-from domain.agreements.state import AgreementStatus, AgreementView, ReviewOutcome
 from domain.clock import QUEBEC, start_of
+from domain.ententes import commands as c
+from domain.ententes.model import EntenteCode, EntenteContent, EntenteKind
+from domain.ententes.state import EntenteStatus, EntenteView, ReviewOutcome
 from domain.values import MAX_COMMAND_BYTES
-from workflows.agreement import AgreementWorkflow
+from workflows.entente import EntenteWorkflow
 
 app = typer.Typer(
-    name="agreements",
+    name="ententes",
     help="Ententes: draft, sign, review, amend, renew, revoke — and read their record.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
@@ -109,7 +109,7 @@ def _build(model: type[M], **fields: Any) -> M:
         raise invalid(err, OPTION_NAMES) from None
 
 
-def load_content(path: Path) -> AgreementContent:
+def load_content(path: Path) -> EntenteContent:
     """Read and validate a content file; every invalid field is reported, nothing is sent."""
     if not path.is_file():
         raise no_such_file(path)
@@ -128,7 +128,7 @@ def load_content(path: Path) -> AgreementContent:
     except tomllib.TOMLDecodeError as err:
         raise CliError(Exit.REFUSED, f"not valid TOML: {path}: {err}") from None
     try:
-        return AgreementContent.model_validate(data)
+        return EntenteContent.model_validate(data)
     except ValidationError as err:
         raise invalid(err, whole=str(path)) from None
 
@@ -151,7 +151,7 @@ def _ctx_timeout(ctx: typer.Context) -> float:
     return float(ctx.params.get("timeout", DEFAULT_TIMEOUT))
 
 
-def _done(view: AgreementView, as_json: bool) -> None:
+def _done(view: EntenteView, as_json: bool) -> None:
     if as_json:
         render.emit_json(view.model_dump(mode="json"))
     else:
@@ -159,7 +159,7 @@ def _done(view: AgreementView, as_json: bool) -> None:
 
 
 def _give(
-    ctx: typer.Context, code: str, update: UpdateMethodMultiParam[Any, AgreementView], model: type[c.Command],
+    ctx: typer.Context, code: str, update: UpdateMethodMultiParam[Any, EntenteView], model: type[c.Command],
     as_json: bool, **fields: Any,
 ) -> None:
     settings = client.load_settings()
@@ -172,7 +172,7 @@ def _give(
 # ---------------------------------------------------------------------- writing
 @app.command(epilog=EXIT_CODES_HELP)
 def template(
-    kind: Annotated[AgreementKind, typer.Option("--kind", help="Type of entente.")] = AgreementKind.SERVICE,
+    kind: Annotated[EntenteKind, typer.Option("--kind", help="Type of entente.")] = EntenteKind.SERVICE,
 ) -> None:
     """Print a realistic content file (JSON) to start from: edit it, then `draft`."""
     render.emit_json(content_template(kind))
@@ -187,7 +187,7 @@ def draft(
     settings = client.load_settings()
     with reported():
         content = load_content(file)
-        cmd = _build(c.DraftAgreement, by=_who(by), code=code, content=content)
+        cmd = _build(c.DraftEntente, by=_who(by), code=code, content=content)
         view = _run(client.draft(settings, cmd, _ctx_timeout(ctx)))
     _done(view, as_json)
 
@@ -201,7 +201,7 @@ def revise(
     """Replace the open draft with a new version (signatures collected so far are void)."""
     with reported():
         content = load_content(file)
-    _give(ctx, code, AgreementWorkflow.revise, c.ReviseDraft, as_json, by=_who(by), content=content, reason=reason)
+    _give(ctx, code, EntenteWorkflow.revise, c.ReviseDraft, as_json, by=_who(by), content=content, reason=reason)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -217,7 +217,7 @@ def submit(
     """Submit the open draft for signature by every party."""
     with reported():
         moment = parse_deadline(deadline) if deadline else None
-    _give(ctx, code, AgreementWorkflow.submit, c.SubmitForSignature, as_json, by=_who(by), signature_deadline=moment)
+    _give(ctx, code, EntenteWorkflow.submit, c.SubmitForSignature, as_json, by=_who(by), signature_deadline=moment)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -228,7 +228,7 @@ def sign(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record a party's signature of the version in signature (bound to its exact text)."""
-    _give(ctx, code, AgreementWorkflow.sign, c.SignAgreement, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, EntenteWorkflow.sign, c.SignEntente, as_json, by=_who(by), party_id=party,
           version=version, signatory=signatory, title=title)
 
 
@@ -238,7 +238,7 @@ def refuse(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record a party's refusal to sign: the version goes back to drafting."""
-    _give(ctx, code, AgreementWorkflow.refuse, c.RefuseSignature, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, EntenteWorkflow.refuse, c.RefuseSignature, as_json, by=_who(by), party_id=party,
           version=version, reason=reason)
 
 
@@ -248,7 +248,7 @@ def withdraw(
     timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """A party withdraws before the entente (or its amendment) takes effect."""
-    _give(ctx, code, AgreementWorkflow.withdraw, c.WithdrawFromAgreement, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, EntenteWorkflow.withdraw, c.WithdrawFromEntente, as_json, by=_who(by), party_id=party,
           reason=reason)
 
 
@@ -260,7 +260,7 @@ def amend(
     """Propose a new version of an entente in force; the current one stays in force until it is signed."""
     with reported():
         content = load_content(file)
-    _give(ctx, code, AgreementWorkflow.amend, c.ProposeAmendment, as_json, by=_who(by), content=content,
+    _give(ctx, code, EntenteWorkflow.amend, c.ProposeAmendment, as_json, by=_who(by), content=content,
           reason=reason)
 
 
@@ -275,7 +275,7 @@ def renew(
     if (until is None) == (not no_end):
         with reported():
             raise bad_input("give exactly one of --until DATE or --no-end")
-    _give(ctx, code, AgreementWorkflow.renew, c.ProposeRenewal, as_json, by=_who(by), end_date=until, reason=reason)
+    _give(ctx, code, EntenteWorkflow.renew, c.ProposeRenewal, as_json, by=_who(by), end_date=until, reason=reason)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -286,7 +286,7 @@ def review(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record the annual review by the comité de suivi (open from the review window before the due date)."""
-    _give(ctx, code, AgreementWorkflow.review, c.RecordReview, as_json, by=_who(by), outcome=outcome, notes=notes)
+    _give(ctx, code, EntenteWorkflow.review, c.RecordReview, as_json, by=_who(by), outcome=outcome, notes=notes)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -296,14 +296,14 @@ def revoke(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Give notice of revocation (at least the entente's notice period ahead)."""
-    _give(ctx, code, AgreementWorkflow.revoke, c.GiveRevocationNotice, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, EntenteWorkflow.revoke, c.GiveRevocationNotice, as_json, by=_who(by), party_id=party,
           reason=reason, effective_date=effective)
 
 
 # ---------------------------------------------------------------------- reading
 @app.command("list", epilog=EXIT_CODES_HELP)
 def list_(
-    status: Annotated[AgreementStatus | None, typer.Option("--status", help="Only ententes with this status.")] = None,
+    status: Annotated[EntenteStatus | None, typer.Option("--status", help="Only ententes with this status.")] = None,
     limit: Limit = None,
     as_json: AsJson = False,
 ) -> None:

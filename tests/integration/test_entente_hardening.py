@@ -16,10 +16,10 @@ import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.agreements import commands as c
-from domain.agreements.application import Ententes
-from domain.agreements.state import AgreementStatus
 from domain.clock import add_months, local_date, start_of
+from domain.ententes import commands as c
+from domain.ententes.application import Ententes
+from domain.ententes.state import EntenteStatus
 from domain.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import (
@@ -35,7 +35,7 @@ from tests.integration.lifecycle import (
 )
 from workers.settings import Settings
 from workers.worker import build_worker
-from workflows.agreement import AgreementWorkflow
+from workflows.entente import EntenteWorkflow
 
 PARTIES = ("cisss-laval", "cc-laval")
 
@@ -79,14 +79,14 @@ async def test_an_entente_with_a_past_effective_date_takes_effect_at_its_last_si
     code = unique("ENT-PAST", task_queue)
     handle, drafted = await start(time_env.client, code, service_agreement(effective=date(2024, 1, 1)), task_queue,
                                   started=started)
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     for party in PARTIES:
         last = await handle.execute_update(
-            AgreementWorkflow.sign, c.SignAgreement(by=party, party_id=party, version=1, signatory="DG"),
+            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
         )
     assert last.proposal is not None
     signed_at = max(s.at for s in last.proposal.signatures)
-    view = await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
+    view = await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     assert view.activated_on == local_date(signed_at)
     assert view.next_review_due == add_months(local_date(signed_at), 12)
     history = ententes.history(code)
@@ -114,10 +114,10 @@ async def test_implausible_moments_are_refused_before_history(
     code = unique("ENT-MOMENTS", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(effective=None), task_queue, started=started)
     now = await time_env.get_current_time()
-    await assert_rejected(handle, ententes, code, AgreementWorkflow.submit,
+    await assert_rejected(handle, ententes, code, EntenteWorkflow.submit,
                           c.SubmitForSignature(by="s", signature_deadline=now + timedelta(days=400)),
                           "date_implausible", "more than 365 days ahead")
-    await assert_rejected(handle, ententes, code, AgreementWorkflow.submit,
+    await assert_rejected(handle, ententes, code, EntenteWorkflow.submit,
                           c.SubmitForSignature(by="s", signature_deadline=now - timedelta(days=1)),
                           "deadline_in_past", "must be in the future")
     # A partner system sending a naive moment: refused when the update's argument is read.
@@ -128,13 +128,13 @@ async def test_implausible_moments_are_refused_before_history(
     assert "naive-deadline" not in await accepted_update_ids(handle)
     assert names(ententes, code) == before
 
-    await handle.execute_update(AgreementWorkflow.submit, c.SubmitForSignature(by="s"))
+    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="s"))
     for party in PARTIES:
         await handle.execute_update(
-            AgreementWorkflow.sign, c.SignAgreement(by=party, party_id=party, version=1, signatory="DG"),
+            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
         )
-    await wait_for(handle, "activation", lambda v: v.status is AgreementStatus.ACTIVE)
-    await assert_rejected(handle, ententes, code, AgreementWorkflow.revoke,
+    await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
+    await assert_rejected(handle, ententes, code, EntenteWorkflow.revoke,
                           c.GiveRevocationNotice(by="cc", party_id="cc-laval", reason="r",
                                                  effective_date=date(2090, 1, 1)),
                           "date_implausible", "more than 25 years ahead")
