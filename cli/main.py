@@ -129,7 +129,7 @@ app = _Arrimage(
 )
 app.add_typer(ententes.app, name="ententes")
 # The name before the glossary settled on *entente*: kept for scripts written against it.
-app.add_typer(ententes.app, name="ententes", hidden=True)
+app.add_typer(ententes.app, name="agreements", hidden=True)
 app.add_typer(cases.app, name="cases")
 app.add_typer(report.app, name="report")
 app.command("standards")(standards_cli.standards)
