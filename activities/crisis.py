@@ -21,11 +21,11 @@ from temporalio import activity
 
 from activities.errors import classified
 from domain.crisis import commands as c
-from domain.crisis.application import CrisisCases
-from domain.crisis.handoff_disclosure import HandoffDisclosures
 from domain.crisis.model import CandidateKind, CaseCode
 from domain.crisis.state import CaseView
 from domain.values import Moment
+from usecases.crisis import CrisisCases
+from usecases.handoff import HandoffDisclosures
 
 
 # Moments are aware (`Moment`): a naive one compared with the record's would fail inside the

@@ -19,8 +19,8 @@ from temporalio import activity
 
 from activities.errors import classified
 from domain.ententes import commands as c
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntentePolicy, EntenteView
+from usecases.ententes import Ententes
 
 
 class DraftInput(BaseModel):

@@ -52,12 +52,12 @@ from benchmarks.common import print_header, print_table
 from benchmarks.workflows import Run, embedded_server, history_counts, run_many
 from cli.demo import ENTENTE_CC, ENTENTE_CPS, _cc_content, _cps_content
 from domain.crisis import commands as c
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import Intake, IntakeService, InterventionOutcome, TeamRef, UrgencyLevel, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.ententes import commands as ac
-from domain.ententes.application import Ententes
 from domain.record import Record
+from usecases.crisis import CrisisCases
+from usecases.ententes import Ententes
 from workers.settings import Settings
 from workers.worker import build_worker, open_record
 from workflows.crisis import CaseWorkflowInput, CrisisCaseWorkflow, workflow_id

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from domain.ententes import commands as c
 from domain.ententes.aggregate import entente_id
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntentePolicy
 from domain.record import Record
 from tests.factories import service_agreement
+from usecases.ententes import Ententes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -51,9 +51,9 @@ from benchmarks.common import (
 )
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntentePolicy, EntenteStatus
 from domain.record import Record
+from usecases.ententes import Ententes
 
 TARGETS = {"sqlite": 5_000.0, "postgres": 3_000.0}  # events/s, from the issue
 COMMANDS_PER_ENTENTE = 7

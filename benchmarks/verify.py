@@ -29,8 +29,8 @@ from uuid import uuid4
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.audit.service import verify
 from domain.record import Record
+from usecases.audit.trail import verify
 
 TOPIC = "benchmarks.verify:Case.Noted"
 BATCH = 1_000

@@ -54,8 +54,8 @@ from activities.ententes import EntenteActivities
 from benchmarks.bare import BareWorkflow, noop
 from benchmarks.common import print_header, print_table, service_agreement, today_local
 from domain.ententes import commands as c
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntenteStatus, EntenteView
+from usecases.ententes import Ententes
 from workers.embedded import server_command
 from workers.settings import Settings
 from workers.temporal import connect

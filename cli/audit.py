@@ -33,16 +33,16 @@ from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.erasure import erasure_id
 from domain.audit.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
 from domain.audit.replay import AggregateRef
-from domain.audit.replays import ReaderFacts, Replays
-from domain.audit.service import checkpoint as make_checkpoint
-from domain.audit.service import shred as do_shred
-from domain.audit.service import verify as run_verify
 from domain.clock import QUEBEC, start_of
-from domain.disclosure.application import Disclosures
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind, Role
 from domain.errors import NotFound
 from domain.record import Record
+from usecases.audit.replays import ReaderFacts, Replays
+from usecases.audit.trail import checkpoint as make_checkpoint
+from usecases.audit.trail import shred as do_shred
+from usecases.audit.trail import verify as run_verify
+from usecases.disclosure import Disclosures
 from workers.settings import Settings
 
 AUDIT_EXIT_CODES = (

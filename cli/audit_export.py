@@ -19,10 +19,10 @@ from typing import Any
 from cli import audit_render
 from domain.audit.checkpoint import CheckpointError
 from domain.audit.keys import KeyRing
-from domain.audit.service import checkpoint as make_checkpoint
-from domain.audit.service import verify as run_verify
-from domain.disclosure.application import Disclosures
 from domain.record import Record
+from usecases.audit.trail import checkpoint as make_checkpoint
+from usecases.audit.trail import verify as run_verify
+from usecases.disclosure import Disclosures
 
 FORMAT = "arrimage-audit-export/1"
 MANIFEST = "MANIFEST.json"

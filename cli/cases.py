@@ -44,12 +44,12 @@ from cli.templates import case_template, without_comments
 from domain.clock import QUEBEC, start_of
 from domain.crisis import commands as c
 from domain.crisis import rules
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import CaseCode, IntakeService, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.errors import DomainError, NotFound
 from domain.record import Record
 from domain.values import MAX_COMMAND_BYTES
+from usecases.crisis import CrisisCases
 from workers.settings import Settings
 from workflows.crisis import (
     HOLDER,

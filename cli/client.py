@@ -29,10 +29,10 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from cli.errors import CliError, Exit, refused, translate
 from domain.ententes import commands as c
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntenteView
 from domain.errors import NotFound
 from domain.record import Record
+from usecases.ententes import Ententes
 from workers import logs, tracing
 from workers.settings import Settings
 from workers.temporal import connect

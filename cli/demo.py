@@ -56,11 +56,11 @@ from domain.crisis.model import (
 )
 from domain.crisis.state import CaseView
 from domain.ententes import commands as ac
-from domain.ententes.application import Ententes
 from domain.ententes.model import EntenteContent, EntenteKind
 from domain.ententes.state import EntenteStatus, EntenteView
 from domain.errors import NotFound
 from domain.record import Record
+from usecases.ententes import Ententes
 from workers.settings import Settings
 from workflows.entente import EntenteWorkflow, EntenteWorkflowInput
 from workflows.entente import workflow_id as entente_workflow_id

@@ -30,7 +30,6 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from domain.crisis import commands as c
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import (
     EmergencyService,
     Intake,
@@ -48,7 +47,6 @@ from domain.crisis.model import (
 )
 from domain.crisis.state import CaseView
 from domain.ententes import commands as ac
-from domain.ententes.application import Ententes
 from domain.ententes.model import (
     AccessModalities,
     EntenteContent,
@@ -61,6 +59,8 @@ from domain.ententes.state import EntenteStatus, EntenteView
 from domain.record import Record
 from domain.standards.config import StandardsConfig
 from tests.factories import CISSS, service_agreement
+from usecases.crisis import CrisisCases
+from usecases.ententes import Ententes
 from workers.settings import Settings
 from workers.worker import build_worker
 from workflows.crisis import CaseWorkflowInput, CrisisCaseWorkflow, workflow_id

@@ -10,11 +10,11 @@ from temporalio.worker import Worker
 
 from activities.crisis import CrisisActivities
 from activities.ententes import EntenteActivities
-from domain.crisis.application import CrisisCases
-from domain.crisis.handoff_disclosure import HandoffDisclosures
-from domain.disclosure.application import Disclosures
-from domain.ententes.application import Ententes
 from domain.record import Record
+from usecases.crisis import CrisisCases
+from usecases.disclosure import Disclosures
+from usecases.ententes import Ententes
+from usecases.handoff import HandoffDisclosures
 from workers.settings import Settings
 from workflows.crisis import CrisisCaseWorkflow
 from workflows.entente import EntenteWorkflow

@@ -21,15 +21,12 @@ from typing import Any
 import pytest
 
 from domain.crisis import commands as cc
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import Intake, IntakeService, RiskEstimates, RiskLevel, UrgencyLevel
 from domain.disclosure import commands as dc
-from domain.disclosure.application import Disclosures
 from domain.disclosure.consent import consent_id
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ac
 from domain.ententes.aggregate import entente_id
-from domain.ententes.application import Ententes
 from domain.record import Record
 from tests.e2e.harness import ARRIMAGE, Result
 from tests.unit.test_crisis_routing import content
@@ -45,6 +42,9 @@ from tests.unit.test_disclosure_support import (
     particulars,
     request,
 )
+from usecases.crisis import CrisisCases
+from usecases.disclosure import Disclosures
+from usecases.ententes import Ententes
 
 CASE = "C-ABCDEFGH23"
 PERSON = "p-7f3a9c2e"  # the crisis case's person

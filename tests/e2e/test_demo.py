@@ -16,12 +16,12 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from cli.demo import ENTENTE_CC, ENTENTE_CPS, PATHS
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import InterventionOutcome
 from domain.crisis.state import AttemptStatus, CaseView, ReferralStatus
-from domain.ententes.application import Ententes
 from domain.record import Record
 from tests.e2e.harness import ARRIMAGE, cli_env
+from usecases.crisis import CrisisCases
+from usecases.ententes import Ententes
 from workers.binaries import temporal_cli
 from workers.settings import Settings
 from workers.temporal import data_converter

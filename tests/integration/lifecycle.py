@@ -25,9 +25,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from domain.ententes import commands as c
-from domain.ententes.application import Ententes
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteView
+from usecases.ententes import Ententes
 from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
 
 ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED

@@ -33,11 +33,11 @@ from activities.errors import classified
 from cli import client as cli_client
 from cli.errors import CliError, Exit
 from domain.ententes import commands as c
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntenteStatus, EntenteView
 from domain.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import start
+from usecases.ententes import Ententes
 from workers.settings import Settings
 from workflows.entente import EntenteWorkflow
 

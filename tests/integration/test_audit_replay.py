@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from domain.audit.replay import AggregateRef
-from domain.audit.replays import Replays
 from domain.crisis import commands as cc
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import InterventionOutcome
-from domain.disclosure.application import Disclosures
 from domain.disclosure.roles import Role
 from domain.record import Record
 from tests.e2e.test_audit_cli import CASE, CSSS, PERSON, T0, open_case
 from tests.unit.test_crisis_case import TEAM, request
+from usecases.audit.replays import Replays
+from usecases.crisis import CrisisCases
+from usecases.disclosure import Disclosures
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

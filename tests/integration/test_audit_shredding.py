@@ -14,8 +14,8 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.audit.erasure import SubjectErasure, erasure_id
 from domain.audit.personal import SHREDDED, SubjectErased
-from domain.audit.service import checkpoint, shred, verify
 from domain.record import Record
+from usecases.audit.trail import checkpoint, shred, verify
 
 
 class Suivi(Aggregate):

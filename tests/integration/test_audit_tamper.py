@@ -20,9 +20,9 @@ from eventsourcing.domain import Aggregate, event
 from domain.audit.checkpoint import Checkpoint
 from domain.audit.hashing import link_batch, originator_key
 from domain.audit.keys import parse_key_ring
-from domain.audit.service import checkpoint, verify
 from domain.audit.verify import Problem, ProblemKind
 from domain.record import Record
+from usecases.audit.trail import checkpoint, verify
 
 
 class Dossier(Aggregate):

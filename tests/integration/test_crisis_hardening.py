@@ -22,12 +22,12 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import IntakeService, new_case_code
 from domain.errors import NotFound
 from domain.record import Record
 from domain.standards.config import StandardsConfig
 from tests.crisis_builders import CSSS, HOUR, accepted_update_ids, crisis_worker, open_cmd, start_case
+from usecases.crisis import CrisisCases
 from workflows.crisis import OPEN_WAIT, CaseWorkflowInput, CrisisCaseWorkflow, workflow_id
 
 

@@ -23,7 +23,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.crisis import commands as c
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import (
     CandidateKind,
     ClosureKind,
@@ -38,7 +37,6 @@ from domain.crisis.model import (
     new_case_code,
 )
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
-from domain.ententes.application import Ententes
 from domain.errors import NotFound
 from domain.record import Record
 from domain.standards import config as s
@@ -75,6 +73,8 @@ from tests.crisis_builders import (
     until,
     wait_for,
 )
+from usecases.crisis import CrisisCases
+from usecases.ententes import Ententes
 from workflows.crisis import CrisisCaseWorkflow
 
 

@@ -23,7 +23,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.crisis.model import TeamRef, new_case_code
 from domain.crisis.state import CaseStage
-from domain.ententes.application import Ententes
 from domain.record import Record
 from tests.crisis_builders import (
     CSSS,
@@ -45,6 +44,7 @@ from tests.crisis_builders import (
     request,
     start_case,
 )
+from usecases.ententes import Ententes
 from workers.binaries import temporal_cli
 from workers.temporal import data_converter
 from workflows.crisis import SEARCH_ATTRIBUTES

@@ -22,11 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.clock import add_days, local_date, start_of
 from domain.crisis import commands as c
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import CandidateKind, IntakeService, SpecificEpisode, TeamRef, new_case_code
 from domain.crisis.state import CaseStage
 from domain.ententes import commands as ac
-from domain.ententes.application import Ententes
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntenteStatus
 from domain.record import Record
@@ -46,6 +44,8 @@ from tests.crisis_builders import (
 )
 from tests.integration.lifecycle import start as start_entente
 from tests.integration.lifecycle import wait_for as wait_for_entente
+from usecases.crisis import CrisisCases
+from usecases.ententes import Ententes
 from workflows.entente import EntenteWorkflow
 
 EPISODE = SpecificEpisode(program="sante-mentale-adulte", team=TeamRef(team_id="sma-laval", org_id=CSSS))

@@ -36,7 +36,6 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
 from domain.crisis import commands as c
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import PhoneDisposition, UrgencyLevel, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.record import Record
@@ -62,6 +61,7 @@ from tests.crisis_builders import (
     sup,
     wait_for,
 )
+from usecases.crisis import CrisisCases
 from workers.binaries import temporal_cli
 from workers.temporal import data_converter
 from workflows.crisis import SEARCH_ATTRIBUTES, CaseWorkflowInput, CrisisCaseWorkflow, workflow_id

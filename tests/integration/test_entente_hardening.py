@@ -18,7 +18,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.clock import add_months, local_date, start_of
 from domain.ententes import commands as c
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntenteStatus
 from domain.record import Record
 from tests.factories import service_agreement
@@ -33,6 +32,7 @@ from tests.integration.lifecycle import (
     until,
     wait_for,
 )
+from usecases.ententes import Ententes
 from workers.settings import Settings
 from workers.worker import build_worker
 from workflows.entente import EntenteWorkflow

@@ -22,10 +22,10 @@ from temporalio.worker import Worker
 
 from activities.ententes import AdvanceInput, EntenteActivities, LoadInput
 from domain.ententes import commands as c
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntentePolicy, EntenteStatus
 from domain.record import Record
 from tests.factories import service_agreement
+from usecases.ententes import Ententes
 from workers.settings import Settings
 from workers.temporal import data_converter
 from workers.worker import build_worker

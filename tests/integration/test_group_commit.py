@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from domain.audit.service import verify
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente
-from domain.ententes.application import Ententes
 from domain.record import Record
 from tests.factories import service_agreement
+from usecases.audit.trail import verify
+from usecases.ententes import Ententes
 
 AT = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

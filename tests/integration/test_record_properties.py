@@ -25,7 +25,7 @@ time passes), plus stale `advance` calls. After every step:
 4. plausible content. Every moment and date recorded is aware and lies in 2000–2099
    (`domain.values`), no recorded string holds a control character, and no accepted command is
    larger than `MAX_COMMAND_BYTES`.
-5. the chain verifies: `domain.audit.service.verify` (what `arrimage audit verify` runs) is ok.
+5. the chain verifies: `usecases.audit.trail.verify` (what `arrimage audit verify` runs) is ok.
 
 Deterministic (`derandomize=True`, no example database); `ARRIMAGE_PROPERTY_EXAMPLES` raises the
 number of sequences for a longer local run.
@@ -51,11 +51,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 from pydantic import ValidationError
 
-from domain.audit.service import verify
 from domain.clock import local_date
 from domain.crisis import commands as cc
 from domain.crisis.aggregate import case_id
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import (
     InterventionOutcome,
     PhoneDisposition,
@@ -64,13 +62,11 @@ from domain.crisis.model import (
 )
 from domain.crisis.state import CaseStage, CaseView
 from domain.disclosure import commands as dc
-from domain.disclosure.application import Disclosures
 from domain.disclosure.consent import consent_id
 from domain.disclosure.register import register_id
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ac
 from domain.ententes.aggregate import entente_id
-from domain.ententes.application import Ententes, _stored
 from domain.ententes.model import Annex, EntenteKind
 from domain.ententes.rules import due_now
 from domain.ententes.state import EntenteStatus, EntenteView, ProposalStage, ReviewOutcome
@@ -99,6 +95,10 @@ from tests.crisis_builders import (
 )
 from tests.factories import entente_cadre, service_agreement
 from tests.unit.test_disclosure_support import context, grant
+from usecases.audit.trail import verify
+from usecases.crisis import CrisisCases
+from usecases.disclosure import Disclosures
+from usecases.ententes import Ententes, _stored
 
 EXAMPLES = int(os.environ.get("ARRIMAGE_PROPERTY_EXAMPLES", "150"))
 SETTINGS = settings(

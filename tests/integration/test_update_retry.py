@@ -24,11 +24,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli import client as cli_client
 from domain.ententes import commands as c
-from domain.ententes.application import Ententes
 from domain.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import start
 from tests.integration.test_worker_crash import WorkerProcess
+from usecases.ententes import Ententes
 from workers.settings import Settings
 from workflows.entente import EntenteWorkflow, workflow_id
 

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from domain.crisis import commands as c
 from domain.crisis import rules
 from domain.crisis.aggregate import case_id
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import (
     CandidateKind,
     ClosureKind,
@@ -36,13 +35,14 @@ from domain.crisis.model import (
     new_case_code,
 )
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound, RuleViolation
 from domain.record import Record
 from domain.standards import StandardsConfig, compliance
 from domain.standards import config as s
 from tests.unit.test_crisis_routing import activate, content, memory_record
+from usecases.crisis import CrisisCases
+from usecases.ententes import Ententes
 
 T0 = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -13,17 +13,17 @@ import pytest
 from pydantic import ValidationError
 
 from domain.crisis import commands as c
-from domain.crisis.application import CrisisCases
-from domain.crisis.handoff_disclosure import HandoffDisclosures
 from domain.crisis.model import EMERGENCY_NOTE_FIELDS, HandoffSharing
-from domain.disclosure.application import Disclosures
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import Outcome
-from domain.ententes.application import Ententes
 from domain.ententes.model import InformationSharing
 from tests.unit.test_crisis_case import CSSS, T0, TEAM, World
 from tests.unit.test_crisis_routing import activate, content, memory_record
 from tests.unit.test_disclosure_support import grant
+from usecases.crisis import CrisisCases
+from usecases.disclosure import Disclosures
+from usecases.ententes import Ententes
+from usecases.handoff import HandoffDisclosures
 
 EMERGENCY = [
     Condition.REASONABLE_CAUSE, Condition.SERIOUS_RISK, Condition.SENSE_OF_URGENCY, Condition.RECIPIENT_MAY_HELP,

@@ -12,7 +12,6 @@ from domain.clock import add_days, local_date, start_of
 from domain.crisis.model import CandidateKind, SpecificEpisode, TeamRef
 from domain.crisis.routing import partner_agreement, route
 from domain.ententes import commands as ac
-from domain.ententes.application import Ententes
 from domain.ententes.model import (
     AccessModalities,
     EntenteContent,
@@ -24,6 +23,7 @@ from domain.ententes.model import (
 from domain.ententes.state import EntenteStatus, EntenteView
 from domain.record import Record
 from tests.factories import CISSS, service_agreement
+from usecases.ententes import Ententes
 
 T0 = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
 CSSS_TEAM = TeamRef(team_id="crise-laval-1", org_id="cisss-laval", name="Équipe crise Laval")

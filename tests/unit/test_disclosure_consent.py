@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from domain.disclosure.application import Disclosures
 from domain.disclosure.commands import WithdrawConsent
 from domain.disclosure.consent import consent_id
 from domain.disclosure.model import ConsentForm, ConsentState, GrantorCapacity
@@ -15,6 +14,7 @@ from domain.disclosure.roles import PurposeKind
 from domain.errors import RuleViolation
 from domain.record import Record, event_name, event_payload
 from tests.unit.test_disclosure_support import AFTER, BEFORE, CONFIG, SUBJECT, grant
+from usecases.disclosure import Disclosures
 
 
 @pytest.fixture

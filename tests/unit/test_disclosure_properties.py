@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.clock import local_date
-from domain.disclosure.application import Disclosures
 from domain.disclosure.legal_bases import Condition, Law
 from domain.disclosure.model import BasisKind, ConsentState, Decision, DisclosureContext
 from domain.disclosure.register import register_id
@@ -32,6 +31,7 @@ from tests.unit.test_disclosure_support import (
     particulars,
     request,
 )
+from usecases.disclosure import Disclosures
 
 CONSENT_STATES = ["none", "valid", "expired", "withdrawn", "not_yet_valid", "wrong_purpose", "wrong_recipient"]
 CONTENT = {i.name for i in ITEMS if i.category is not ItemCategory.AUDIT}

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from domain.disclosure import commands as c
-from domain.disclosure.application import Disclosures
 from domain.disclosure.model import Outcome
 from domain.disclosure.register import for_reader, register_id
 from domain.disclosure.roles import PurposeKind, Role
@@ -27,6 +26,7 @@ from tests.unit.test_disclosure_support import (
     particulars,
     request,
 )
+from usecases.disclosure import Disclosures
 
 
 @pytest.fixture

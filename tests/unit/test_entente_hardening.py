@@ -16,13 +16,13 @@ from pydantic import ValidationError
 
 from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
-from domain.ententes.application import Ententes
 from domain.ententes.model import MAX_ANNEXES, MAX_ITEMS, Annex, Duration, EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus
 from domain.errors import DomainError
 from domain.record import Record
 from domain.values import MAX_COMMAND_BYTES
 from tests.factories import service_agreement
+from usecases.ententes import Ententes
 
 T0 = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # a weekday afternoon in Montréal
 PARTIES = ["cisss-laval", "cc-laval"]

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes import rules
-from domain.ententes.application import Ententes
 from domain.ententes.model import (
     EntenteContent,
     EntenteKind,
@@ -40,6 +39,7 @@ from domain.ententes.state import (
 from domain.errors import DomainError, NotFound
 from domain.record import Record
 from tests.factories import CENTRE_CRISE, CISSS, CPS, entente_cadre, service_agreement
+from usecases.ententes import Ententes
 
 # A weekday afternoon in Montréal, two months before the factories' effective date (2027-01-01).
 T0 = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)

@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.crisis.aggregate import CrisisCase
-from domain.crisis.application import CrisisCases
 from domain.crisis.model import EMERGENCY_NOTE_FIELDS, CandidateKind, HandoffSharing
 from domain.crisis.state import HandoffAttempt
 from domain.disclosure import commands as dc
-from domain.disclosure.application import Disclosures
 from domain.disclosure.consent import consent_id
 from domain.disclosure.model import DisclosureContext, EmergencyParticulars, RecipientCapacity, RecordItem
 from domain.disclosure.roles import ItemCategory, PurposeKind, Role
-from domain.ententes.application import Ententes
 from domain.errors import NotFound, RuleViolation
+from usecases.crisis import CrisisCases
+from usecases.disclosure import Disclosures
+from usecases.ententes import Ententes
 
 # What a handoff can send of the intake: the items of the case record a team may receive.
 INTAKE_ITEMS = [

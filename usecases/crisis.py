@@ -17,11 +17,11 @@ from eventsourcing.application import AggregateNotFoundError
 from domain.crisis import commands as c
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.crisis.state import CaseView
-from domain.ententes.application import Ententes
 from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound
 from domain.record import Record, event_name, event_payload
 from domain.standards.config import StandardsConfig
+from usecases.ententes import Ententes
 
 
 class CrisisCases:

@@ -35,15 +35,15 @@ from domain.audit.replay import (
 from domain.clock import quebec_text
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.disclosure import commands as c
-from domain.disclosure.application import Disclosures
 from domain.disclosure.consent import Consent, consent_id
 from domain.disclosure.model import AccessAuthorisation, DisclosureContext, Outcome, SubjectStatus
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.aggregate import Entente, entente_id
-from domain.ententes.application import Ententes
 from domain.ententes.model import Frozen
 from domain.errors import NotFound
 from domain.record import Record, event_name, event_payload
+from usecases.disclosure import Disclosures
+from usecases.ententes import Ententes
 
 KINDS: dict[AggregateKind, type[Any]] = {
     AggregateKind.ENTENTE: Entente, AggregateKind.CASE: CrisisCase, AggregateKind.CONSENT: Consent,
