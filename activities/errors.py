@@ -8,9 +8,11 @@ every error an activity raises is sorted here into one of four kinds:
   parsing messages;
 - **bad input** (the input does not decode into the activity's model, or a pydantic model
   refuses a value): non-retryable, type `bad_input` — the same input fails the same way;
-- **transient infrastructure** (the store locked or unreachable, a connection reset, an
-  optimistic-concurrency conflict): re-raised as is, so the retry policy tries again with
-  back-off;
+- **transient infrastructure** (the store locked or busy, its disk failing to read or write,
+  PostgreSQL unreachable, a connection reset, an optimistic-concurrency conflict): re-raised as
+  is, so the retry policy tries again with back-off. SQLite reports a missing table or column
+  as an "operational" error too: those are sorted by SQLite's result code, and only a lock, a
+  busy file or an I/O failure is transient; a schema or file that is wrong stays wrong;
 - anything else is **a bug**: non-retryable, type `internal_error`, logged once at error
   level with ids and the exception's class, never its message (it may quote personal
   content). Retrying a bug only repeats it, forever.
@@ -51,15 +53,21 @@ INTERNAL_ERROR = "internal_error"
 
 # The store or the network failing for a moment: the same call may succeed on the next attempt.
 TRANSIENT: tuple[type[BaseException], ...] = (
-    OperationalError,  # eventsourcing's wrapping of the driver's ("database is locked", "disk I/O error")
     InterfaceError,
     ConnectionUnavailableError,
     RecordConflictError,  # another writer got there first: reload and decide again
-    sqlite3.OperationalError,
-    psycopg.OperationalError,
+    psycopg.OperationalError,  # connection lost, server shutting down, serialization failure, lock timeout
     psycopg.InterfaceError,
     OSError,  # connection reset, timeouts, the store's file system
 )
+
+# SQLite's primary result codes (the low byte of `sqlite_errorcode`) for a moment's contention or the
+# machine failing under the file: BUSY, LOCKED, IOERR, FULL (the disk; freed without a code change),
+# PROTOCOL (a file-locking race). Everything else SQLite calls "operational" — SQLITE_ERROR for
+# "no such table" / "no such column", CANTOPEN, NOTADB, CORRUPT — fails the same way on every attempt.
+SQLITE_TRANSIENT_CODES = frozenset({5, 6, 10, 13, 15})
+_SQLITE_TRANSIENT_WORDS = ("database is locked", "database table is locked", "database schema is locked",
+                           "disk i/o error")
 
 log = logging.getLogger("arrimage.activities")
 
@@ -76,9 +84,32 @@ def classify(err: Exception) -> BaseException:
         return ApplicationError(err.message, type=err.code, non_retryable=True)
     if isinstance(err, ValidationError):
         return bad_input(_validation_summary(err))
-    if isinstance(err, TRANSIENT):
+    if is_transient(err):
         return err
     return _internal_error(err)
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether the same call may succeed on a later attempt: the store or the network failing for a moment."""
+    if isinstance(err, sqlite3.Error):
+        return _sqlite_transient(err)
+    if isinstance(err, TRANSIENT):
+        return True
+    if isinstance(err, OperationalError):
+        # eventsourcing's wrapping of the driver's error (`raise OperationalError(e) from e`): judge the
+        # driver's. One the library raises itself, with no driver error under it, is a misconfiguration.
+        driver = err.__cause__
+        return driver is not None and driver is not err and is_transient(driver)
+    return False
+
+
+def _sqlite_transient(err: sqlite3.Error) -> bool:
+    if not isinstance(err, sqlite3.OperationalError):
+        return False  # DatabaseError ("file is not a database", "malformed"), ProgrammingError, IntegrityError…
+    code = getattr(err, "sqlite_errorcode", None)
+    if isinstance(code, int) and code > 0:
+        return code & 0xFF in SQLITE_TRANSIENT_CODES
+    return str(err).lower().startswith(_SQLITE_TRANSIENT_WORDS)  # raised without a result code
 
 
 def _validation_summary(err: ValidationError) -> str:
