@@ -106,7 +106,7 @@ def checkpoint(out: Path = typer.Option(..., "--out", help="where to write the s
     """Verify, then sign the chain head; keep the file somewhere the database's operators cannot edit."""
     try:
         record, settings = _record_and_keys()
-        cp = make_checkpoint(record, checkpoint_keys=_ring(settings))
+        cp = make_checkpoint(record, checkpoint_keys=_ring(settings), now=datetime.now(UTC))
     except CheckpointError as e:
         fail(CliError(Exit.FAILED, str(e)))
     except KeyConfigError as e:
@@ -127,7 +127,7 @@ def shred(
 ) -> None:
     """Erase a person's content by destroying their key; the erasure is recorded as an event."""
     record, _ = _record_and_keys()
-    result = do_shred(record, subject_id, by=by, reason=reason)
+    result = do_shred(record, subject_id, by=by, reason=reason, now=datetime.now(UTC))
     if as_json:
         print(json.dumps(result.__dict__))
     else:

@@ -12,8 +12,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.standards_file import load_standards
 from domain.ententes.state import EntentePolicy
-from domain.standards.config import StandardsConfig, load_standards
+from domain.standards.config import StandardsConfig
 
 
 class Settings(BaseSettings):

@@ -1,7 +1,8 @@
 """The ministry's access standards as configuration, and the compliance figures computed from them.
 
-`config` holds the standards (defaults from seed 001, overridable per region
-from a TOML or JSON file); `compliance` turns observed clocks into figures.
+`config` holds the standards model (defaults from seed 001, overridable per region by a
+mapping merged over them; ``adapters.standards_file`` reads a region's TOML or JSON file);
+`compliance` turns observed clocks into figures. Nothing here reads a file or a clock.
 """
 
 from domain.standards.compliance import ComplianceFigures, Observation, compliance, nearest_rank
@@ -14,7 +15,6 @@ from domain.standards.config import (
     Timing,
     UrgencyLevel,
     UrgencyRule,
-    load_standards,
 )
 
 __all__ = [
@@ -29,6 +29,5 @@ __all__ = [
     "UrgencyLevel",
     "UrgencyRule",
     "compliance",
-    "load_standards",
     "nearest_rank",
 ]

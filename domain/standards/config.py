@@ -7,7 +7,8 @@ leaves open — what "immédiat" means in minutes, the urgency scale between
 follow-up plans (the seed defers them, L1204-1207) — has a default here that is
 marked "not in the seed": a region sets its own in a file, without code changes.
 
-A region file holds only what differs from the defaults; it is merged over them:
+A region file (read by ``adapters.standards_file``) holds only what differs from the defaults;
+it is merged over them (`StandardsConfig.with_overrides`):
 
     region = "13-laval"
     immediate_minutes = 45
@@ -24,12 +25,9 @@ Durations are ISO 8601 (``PT2H``, ``P10D``), as pydantic reads and writes them.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -391,15 +389,3 @@ def _merge(base: Any, over: Any) -> Any:
         return out
     return over
 
-
-def load_standards(path: Path | str, base: StandardsConfig | None = None) -> StandardsConfig:
-    """A region's configuration: its file (`.toml` or `.json`) merged over `base` (the ministry defaults)."""
-    path = Path(path)
-    raw = path.read_bytes()
-    if path.suffix == ".toml":
-        data = tomllib.loads(raw.decode("utf-8"))
-    elif path.suffix == ".json":
-        data = json.loads(raw)
-    else:
-        raise ValueError(f"{path.name}: a standards file is .toml or .json")
-    return (base or StandardsConfig()).with_overrides(data)

@@ -27,11 +27,11 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.standards_file import load_standards
 from domain.crisis import commands as c
 from domain.crisis.model import new_case_code
 from domain.crisis.state import CaseStage
 from domain.record import Record
-from domain.standards.config import load_standards
 from tests.crisis_builders import (
     CSSS,
     DAY,

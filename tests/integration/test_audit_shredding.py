@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ from domain.audit.erasure import SubjectErasure, erasure_id
 from domain.audit.personal import SHREDDED, SubjectErased
 from domain.record import Record
 from usecases.audit.trail import checkpoint, shred, verify
+
+# The moment the use cases are told it is (signature, key destruction): they read no clock.
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
 class Suivi(Aggregate):
@@ -69,9 +73,9 @@ def test_shredding_makes_content_unreadable_and_the_chain_still_verifies(
     stored = all_bytes(store_env)
     assert b"Tremblay" not in stored and b"555-0101" not in stored and b"Gagnon" not in stored
     assert b"CLSC-1" in stored
-    before = checkpoint(record)
+    before = checkpoint(record, now=NOW)
 
-    result = shred(record, "S-001", by="responsable-acces", reason="decision D-2025-17")
+    result = shred(record, "S-001", by="responsable-acces", reason="decision D-2025-17", now=NOW)
 
     # Unreadable: every event of the person comes back with the shredded marker…
     assert [e.__dict__["personal"] for e in record.events.get(marie.id)] == [SHREDDED, SHREDDED]
@@ -96,8 +100,8 @@ def test_shredding_makes_content_unreadable_and_the_chain_still_verifies(
 def test_shredding_is_idempotent_and_no_new_personal_content_is_accepted(record: Record) -> None:
     s = Suivi(subject_id="S-003", personal={"name": "Luc Roy"}, team="CLSC-3")
     record.save(s)
-    first = shred(record, "S-003", by="responsable-acces", reason="decision D-1")
-    again = shred(record, "S-003", by="responsable-acces", reason="decision D-1")
+    first = shred(record, "S-003", by="responsable-acces", reason="decision D-1", now=NOW)
+    again = shred(record, "S-003", by="responsable-acces", reason="decision D-1", now=NOW)
     assert (again.already_recorded, again.key_id, again.erasure_id) == (True, first.key_id, first.erasure_id)
     assert len(list(record.events.get(erasure_id("S-003")))) == 1
     s2 = record.repository.get(s.id)
@@ -135,7 +139,7 @@ def test_an_event_with_no_personal_content_is_recorded_after_erasure(sqlite_env:
     record = Record(sqlite_env)
     s = Suivi(subject_id="S-009", personal={"phone": "514-555-0101"}, team="crise")
     record.save(s)
-    shred(record, "S-009", by="dpo", reason="decision D-9")
+    shred(record, "S-009", by="dpo", reason="decision D-9", now=NOW)
     s2 = record.repository.get(s.id)
     s2.update_contact(subject_id="S-009", personal={"phone": None})
     record.save(s2)

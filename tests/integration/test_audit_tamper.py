@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,6 +24,9 @@ from domain.audit.keys import parse_key_ring
 from domain.audit.verify import Problem, ProblemKind
 from domain.record import Record
 from usecases.audit.trail import checkpoint, verify
+
+# The moment the use cases are told it is (signature, key destruction): they read no clock.
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
 class Dossier(Aggregate):
@@ -240,7 +244,7 @@ def test_a_rewritten_chain_passes_alone_and_fails_against_a_signed_checkpoint(
     record: Record, raw: Raw, dossiers: list[Dossier]
 ) -> None:
     """Why checkpoints exist: without one, a recomputed chain table is internally consistent."""
-    kept_elsewhere = checkpoint(record)
+    kept_elsewhere = checkpoint(record, now=NOW)
     assert (kept_elsewhere.notification_id, kept_elsewhere.count) == (9, 9)
     rewrite_history(raw, record, 5, b'{"text":"nothing happened"}')
     raw.x("DELETE FROM {cps}")  # the attacker also removes the database's own copies
@@ -253,14 +257,14 @@ def test_a_rewritten_chain_passes_alone_and_fails_against_a_signed_checkpoint(
 def test_the_database_copy_of_a_checkpoint_catches_a_rewrite_too(
     record: Record, raw: Raw, dossiers: list[Dossier]
 ) -> None:
-    checkpoint(record)
+    checkpoint(record, now=NOW)
     rewrite_history(raw, record, 5, b'{"text":"nothing happened"}')
     assert verify(record).problem is not None
     assert verify(record).problem.kind is ProblemKind.CHECKPOINT_MISMATCH  # type: ignore[union-attr]
 
 
 def test_tail_truncation_is_caught_against_a_checkpoint(record: Record, raw: Raw, dossiers: list[Dossier]) -> None:
-    kept_elsewhere = checkpoint(record)
+    kept_elsewhere = checkpoint(record, now=NOW)
     for table in ("{events}", "{chain}"):
         col = "{nid}" if table == "{events}" else "notification_id"
         raw.x(f"DELETE FROM {table} WHERE {col} >= 8")
@@ -278,7 +282,7 @@ def test_tail_truncation_is_caught_against_a_checkpoint(record: Record, raw: Raw
 
 
 def test_a_tampered_checkpoint_is_refused(record: Record, dossiers: list[Dossier]) -> None:
-    cp = checkpoint(record)
+    cp = checkpoint(record, now=NOW)
     forged = Checkpoint.from_json(cp.to_json().replace('"count": 9', '"count": 12'))
     assert forged.count == 12
     problem = verify(record, [forged], include_stored=False).problem
@@ -290,7 +294,7 @@ def test_a_tampered_checkpoint_is_refused(record: Record, dossiers: list[Dossier
 
 def test_a_checkpoint_signed_by_an_untrusted_key_is_refused(record: Record, dossiers: list[Dossier]) -> None:
     stranger = parse_key_ring("mallory:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=")
-    cp = checkpoint(record, checkpoint_keys=stranger)
+    cp = checkpoint(record, checkpoint_keys=stranger, now=NOW)
     problem = verify(record, [cp], include_stored=False).problem
     assert problem is not None and problem.detail.endswith("key id 'mallory' is not a trusted checkpoint key")
     # Claiming a trusted key id with another public key does not help either.

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from adapters.standards_file import load_standards
 from domain.standards import (
     Observation,
     StandardsConfig,
@@ -17,7 +18,6 @@ from domain.standards import (
     UrgencyLevel,
     UrgencyRule,
     compliance,
-    load_standards,
     nearest_rank,
 )
 from domain.standards import config as s

@@ -3,15 +3,17 @@
 These are what the CLI (``arrimage audit verify|checkpoint|shred``) calls; they
 format nothing. Keys arrive as `KeyRing`s built from settings at the entry
 point; the development defaults of ``domain.audit.keys`` apply when none is
-given (and the result says so in ``notes``).
+given (and the result says so in ``notes``). The moment of a signature or an
+erasure comes from the caller (``now``): nothing here reads the wall clock but
+the stopwatch of ``verify``'s throughput.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -20,15 +22,7 @@ from domain.audit.erasure import SubjectErasure, erasure_id
 from domain.audit.keys import DEV_CHECKPOINT_KEYS, KeyRing, is_development
 from domain.audit.store import AuditStore
 from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_rows
-
-if TYPE_CHECKING:
-    from domain.record import Record
-
-
-def _record(record_or_env: Record | Mapping[str, str]) -> Record:
-    from domain.record import Record
-
-    return record_or_env if isinstance(record_or_env, Record) else Record(record_or_env)
+from domain.record import Record
 
 
 def stored_checkpoints(record: Record) -> list[Checkpoint]:
@@ -36,7 +30,7 @@ def stored_checkpoints(record: Record) -> list[Checkpoint]:
 
 
 def verify(
-    record_or_env: Record | Mapping[str, str],
+    record: Record,
     checkpoints: Sequence[Checkpoint] = (),
     *,
     checkpoint_keys: KeyRing | None = None,
@@ -50,7 +44,6 @@ def verify(
     holds only public keys verify; the configured ring's public keys are
     trusted too.
     """
-    record = _record(record_or_env)
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
     trusted = trusted_public_keys(ring, dict(trusted_keys or {}))
     all_cps = list(checkpoints) + (stored_checkpoints(record) if include_stored else [])
@@ -70,24 +63,24 @@ def verify(
                     f"checkpoint signed_at {cp.signed_at} by {cp.key_id!r}: {why}",
                 ),
             )
+    started = time.perf_counter()
     with AuditStore(record.recorder, page=page).snapshot() as snap:
         report = verify_rows(snap.events(), snap.chain(), snap, checkpoints=all_cps)
     notes = ("checkpoint keys are the public DEVELOPMENT default",) if is_development(ring) else ()
-    return replace(report, notes=notes)
+    return replace(report, seconds=time.perf_counter() - started, notes=notes)
 
 
 def checkpoint(
-    record_or_env: Record | Mapping[str, str],
+    record: Record,
     *,
+    now: datetime,
     checkpoint_keys: KeyRing | None = None,
-    now: datetime | None = None,
 ) -> Checkpoint:
     """Verify the whole store, then sign its head, keep a copy in the database and return it.
 
     Refuses (CheckpointError) to sign a store that does not verify or is empty:
-    a signature must never bless tampering.
+    a signature must never bless tampering. ``now`` is the signature's moment.
     """
-    record = _record(record_or_env)
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
     report = verify(record, checkpoint_keys=ring)
     if not report.ok or report.head is None:
@@ -99,7 +92,7 @@ def checkpoint(
         notification_id=head.notification_id,
         count=head.seq,
         chain_hash=head.chain_hash,
-        signed_at=(now or datetime.now(UTC)).isoformat(),
+        signed_at=now.isoformat(),
     )
     AuditStore(record.recorder).save_checkpoint(cp)
     return cp
@@ -113,12 +106,13 @@ class ShredResult:
     already_recorded: bool
 
 
-def shred(record: Record, subject_id: str, by: str, reason: str) -> ShredResult:
+def shred(record: Record, subject_id: str, by: str, reason: str, *, now: datetime) -> ShredResult:
     """Erase a person's content: record ``SubjectShredded``, then destroy the key.
 
     The event comes first, so an erasure is never done without its record; a
     crash between the two leaves the key in place, and running shred again
     (idempotent: the erasure's id comes from the subject id) finishes the job.
+    ``now`` is the moment the key store notes for the destruction.
     """
     eid = erasure_id(subject_id)
     try:
@@ -129,5 +123,5 @@ def shred(record: Record, subject_id: str, by: str, reason: str) -> ShredResult:
         already = False
         key_id = record.subject_keys.current_key_id(subject_id)
         record.save(SubjectErasure(subject_id=subject_id, key_id=key_id, by=by, reason=reason))
-    record.subject_keys.destroy(subject_id, datetime.now(UTC).isoformat())
+    record.subject_keys.destroy(subject_id, now.isoformat())
     return ShredResult(subject_id=subject_id, erasure_id=str(eid), key_id=key_id, already_recorded=already)
