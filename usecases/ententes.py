@@ -136,13 +136,3 @@ def _summarise(payload: dict[str, Any]) -> dict[str, Any]:
         out["content"] = f"<version text, {len(str(out['content']))} chars>"
     return out
 
-
-def _stored(notification: Any) -> Any:
-    from eventsourcing.persistence import StoredEvent
-
-    return StoredEvent(
-        originator_id=notification.originator_id,
-        originator_version=notification.originator_version,
-        topic=notification.topic,
-        state=notification.state,
-    )

@@ -46,6 +46,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import StoredEvent
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
@@ -98,7 +99,7 @@ from tests.unit.test_disclosure_support import context, grant
 from usecases.audit.trail import verify
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
-from usecases.ententes import Ententes, _stored
+from usecases.ententes import Ententes
 
 EXAMPLES = int(os.environ.get("ARRIMAGE_PROPERTY_EXAMPLES", "150"))
 SETTINGS = settings(
@@ -229,7 +230,9 @@ class Harness:
         batch = self.record.recorder.select_notifications(start=self.seen + 1, limit=100_000)
         if batch:
             self.seen = batch[-1].id
-        events = [self.record.mapper.to_domain_event(_stored(n)) for n in batch]
+        events = [self.record.mapper.to_domain_event(StoredEvent(
+            originator_id=n.originator_id, originator_version=n.originator_version, topic=n.topic, state=n.state,
+        )) for n in batch]
         RECORDED.update(event_name(e) for e in events)
         return events
 
