@@ -14,36 +14,20 @@ attempt, so a retried activity registers nothing twice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
 from temporalio import activity
 
 from activities.errors import classified
-from domain.crisis import commands as c
-from domain.crisis.model import CandidateKind, CaseCode
+from activities.inputs import ActInput, AdvanceCaseInput, OpenInput
+from domain.crisis.model import CandidateKind
 from domain.crisis.state import CaseView
-from domain.values import Moment
-from usecases.crisis import CrisisCases
-from usecases.handoff import HandoffDisclosures
 
+if TYPE_CHECKING:  # the workflows import this module in their sandbox: no use case, no record there
+    from usecases.crisis import CrisisCases
+    from usecases.handoff import HandoffDisclosures
 
-# Moments are aware (`Moment`): a naive one compared with the record's would fail inside the
-# activity, which would then be retried for ever.
-class OpenInput(BaseModel):
-    command: c.OpenCase
-    at: Moment
-
-
-class ActInput(BaseModel):
-    case_code: CaseCode
-    command: c.CaseCommand
-    at: Moment
-
-
-class AdvanceCaseInput(BaseModel):
-    case_code: CaseCode
-    now: Moment
+__all__ = ["ActInput", "AdvanceCaseInput", "CrisisActivities", "OpenInput"]
 
 
 class CrisisActivities:

@@ -1,7 +1,8 @@
 """Activities of the entente workflow: load, decide (in the aggregate), save.
 
-Their inputs' moments carry a time zone (`AwareDatetime`): a naive one is refused when
-the input is read, never taken for local or UTC time.
+Their inputs (`activities.inputs`) are typed; workflows call these methods by reference
+(`workflow.execute_activity_method(EntenteActivities.execute, ExecuteInput(...))`) under the
+names registered here, which running workflows and recorded histories rely on.
 
 Each is idempotent. Commands carry a `command_id` (the workflow id and the
 Temporal update id): the aggregate remembers the ids it applied, so a retried
@@ -12,37 +13,18 @@ records only what the calendar makes due, and nothing is due twice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, BaseModel
 from temporalio import activity
 
 from activities.errors import classified
-from domain.ententes import commands as c
-from domain.ententes.state import EntentePolicy, EntenteView
-from usecases.ententes import Ententes
+from activities.inputs import AdvanceInput, DraftInput, ExecuteInput, LoadInput
+from domain.ententes.state import EntenteView
 
+if TYPE_CHECKING:  # the workflows import this module in their sandbox: no use case, no record there
+    from usecases.ententes import Ententes
 
-class DraftInput(BaseModel):
-    command: c.DraftEntente
-    at: AwareDatetime
-
-
-class ExecuteInput(BaseModel):
-    code: str
-    command: c.EntenteCommand
-    at: AwareDatetime
-    policy: EntentePolicy | None = None  # the workflow's; None (older histories): the worker's
-
-
-class AdvanceInput(BaseModel):
-    code: str
-    now: AwareDatetime
-    policy: EntentePolicy | None = None  # the workflow's; None (older histories): the worker's
-
-
-class LoadInput(BaseModel):
-    code: str
+__all__ = ["AdvanceInput", "DraftInput", "EntenteActivities", "ExecuteInput", "LoadInput"]
 
 
 class EntenteActivities:

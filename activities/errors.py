@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import inspect
 import logging
-import sqlite3
 import traceback
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar, cast, get_type_hints
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, get_type_hints
 
-import psycopg
 from eventsourcing.persistence import (
     ConnectionUnavailableError,
     InterfaceError,
@@ -45,6 +43,9 @@ from temporalio.exceptions import ApplicationError
 
 from domain.errors import DomainError
 
+if TYPE_CHECKING:
+    import sqlite3
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -52,12 +53,12 @@ BAD_INPUT = "bad_input"
 INTERNAL_ERROR = "internal_error"
 
 # The store or the network failing for a moment: the same call may succeed on the next attempt.
+# (psycopg's OperationalError and InterfaceError too: connection lost, server shutting down,
+# serialization failure, lock timeout; see `is_transient`.)
 TRANSIENT: tuple[type[BaseException], ...] = (
     InterfaceError,
     ConnectionUnavailableError,
     RecordConflictError,  # another writer got there first: reload and decide again
-    psycopg.OperationalError,  # connection lost, server shutting down, serialization failure, lock timeout
-    psycopg.InterfaceError,
     OSError,  # connection reset, timeouts, the store's file system
 )
 
@@ -91,9 +92,16 @@ def classify(err: Exception) -> BaseException:
 
 def is_transient(err: BaseException) -> bool:
     """Whether the same call may succeed on a later attempt: the store or the network failing for a moment."""
+    # The drivers are imported here, for an error already raised, never when this module is: the
+    # workflows import the activities classes (to call them by reference) inside their sandbox,
+    # which must load no database driver (tests/unit/test_workflow_imports.py).
+    import sqlite3
+
+    import psycopg
+
     if isinstance(err, sqlite3.Error):
         return _sqlite_transient(err)
-    if isinstance(err, TRANSIENT):
+    if isinstance(err, (*TRANSIENT, psycopg.OperationalError, psycopg.InterfaceError)):
         return True
     if isinstance(err, OperationalError):
         # eventsourcing's wrapping of the driver's error (`raise OperationalError(e) from e`): judge the
@@ -104,6 +112,8 @@ def is_transient(err: BaseException) -> bool:
 
 
 def _sqlite_transient(err: sqlite3.Error) -> bool:
+    import sqlite3
+
     if not isinstance(err, sqlite3.OperationalError):
         return False  # DatabaseError ("file is not a database", "malformed"), ProgrammingError, IntegrityError…
     code = getattr(err, "sqlite_errorcode", None)

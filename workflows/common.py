@@ -1,24 +1,28 @@
-"""What every long-lived workflow of arrimage does the same way.
+"""What every long-lived workflow of arrimage does the same way: the calendar loop.
 
 An entente and a crisis case share their mechanics: activities with one timeout
-and retry policy, refusals as non-retryable application errors, a command id
-made of the workflow id and the update id, a back-off when the calendar and the
-record disagree, a wait for either a command or the next due moment, and
-continue-as-new past a history length. Only the decisions differ, and those
-stay in each workflow. Every helper here issues exactly the commands the
-workflows issued before it existed, so recorded histories replay unchanged.
+and retry policy, called by reference with one typed input; refusals as
+non-retryable application errors; a command id made of the workflow id and the
+update id; and one calendar loop (`run_calendar`): record what fell due, back
+off when the calendar and the record disagree, otherwise wait for either a
+command or the next due moment, and continue as new past a history length.
+Only the decisions differ, and each workflow gives them through `Calendar`.
+Every helper here issues exactly the commands the workflows issued before it
+existed, so recorded histories replay unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.types import MethodSyncSingleParam
 
 # Activities take milliseconds. A worker killed mid-activity is noticed only when this runs out,
 # and the activity is then retried on another worker: short enough that a command in flight
@@ -27,7 +31,11 @@ ACTIVITY_TIMEOUT = timedelta(seconds=10)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 LONGEST_BACKOFF = timedelta(days=1)
 
-T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
+# An activity method of an activities class (`EntenteActivities.execute`): its registered name,
+# input and result type come from its definition, so mypy checks the input a workflow passes.
+Activity = MethodSyncSingleParam[Any, A, R]
 
 
 def refused(code: str, message: str) -> ApplicationError:
@@ -42,37 +50,89 @@ def command_id() -> str:
     return f"{workflow.info().workflow_id}/{update.id}"
 
 
-async def execute(name: str, arg: Any, result_type: type[T]) -> T:
-    result: T = await workflow.execute_activity(
-        name, arg, result_type=result_type, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
+async def execute(activity: Activity[A, R], arg: A) -> R:
+    return await workflow.execute_activity_method(
+        activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
     )
-    return result
 
 
-async def execute_command(name: str, arg: Any, result_type: type[T]) -> T:
+async def execute_command(activity: Activity[A, R], arg: A) -> R:
     """An activity recording a command: a domain refusal it raises fails the update with the same code."""
     try:
-        return await execute(name, arg, result_type)
+        return await execute(activity, arg)
     except ActivityError as err:
         if isinstance(err.cause, ApplicationError):
             raise refused(err.cause.type or "refused", err.cause.message) from None
         raise
 
 
-async def advance(name: str, arg: Any, result_type: type[T], **ids: str) -> T | None:
+async def advance(activity: Activity[A, R], arg: A, **ids: str) -> R | None:
     """The calendar's activity: None when it failed for good (a bug, bad input, a refusal).
 
     A transient failure is retried by the policy and never surfaces here. A final one must not fail
     the workflow (the entente or case would lose its process) nor be retried at once (the same
-    failure, again and again): the caller backs off as when nothing was recorded.
+    failure, again and again): the calendar loop backs off as when nothing was recorded.
     """
     try:
-        return await execute(name, arg, result_type)
+        return await execute(activity, arg)
     except ActivityError as err:
         cause = err.cause
         kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
         workflow.logger.error("advance failed: backing off", extra={**ids, "error": kind or "unknown"})
         return None
+
+
+class Calendar(Protocol):
+    """What a workflow gives the calendar loop: its decisions; the loop does the waiting.
+
+    `lock` serialises the loop's recording with the update handlers'; a handler sets `changed`
+    after recording a command (the calendar may have moved).
+    """
+
+    lock: asyncio.Lock
+    changed: bool
+    stall_backoff: timedelta  # the first back-off when due yet nothing was recorded
+    history_limit: int
+
+    def running(self) -> bool:
+        """Opened (drafted) and not ended: the loop runs while this holds."""
+
+    def due_now(self, now: datetime) -> bool:
+        """Something falls due at `now` by the workflow's reckoning."""
+
+    def next_wakeup(self) -> datetime | None:
+        """The next moment something falls due (None: only a command can change anything)."""
+
+    async def record_due(self, now: datetime) -> bool | None:
+        """Let the record add what fell due (under `lock`): whether it added anything, None if it failed."""
+
+    def continue_as_new_input(self) -> Any:
+        """The input the next run starts from, carrying the state."""
+
+    def log_ids(self) -> dict[str, str]:
+        """Opaque ids for log lines (a code, never personal content)."""
+
+
+async def run_calendar(process: Calendar) -> None:
+    """The one calendar loop of every long-lived workflow, until `process.running()` stops."""
+    stalls = 0
+    while process.running():
+        now = workflow.now()
+        if process.due_now(now):
+            async with process.lock:
+                recorded = await process.record_due(now)
+            if recorded:
+                stalls = 0
+            else:
+                stalls += 1
+                await back_off(stalls, process.stall_backoff, failed=recorded is None, **process.log_ids())
+            continue
+        process.changed = False
+        await wait_for_command_or(process.next_wakeup(), now, lambda: process.changed)
+        if history_too_long(process.history_limit):
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(process.continue_as_new_input())
+    await workflow.wait_condition(workflow.all_handlers_finished)
 
 
 async def back_off(stalls: int, first: timedelta, *, failed: bool = False, **ids: str) -> None:

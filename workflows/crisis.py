@@ -32,18 +32,11 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from workflows.common import (
-    advance,
-    back_off,
-    command_id,
-    execute_command,
-    history_too_long,
-    refused,
-    wait_for_command_or,
-)
+from workflows.common import advance, command_id, execute_command, refused, run_calendar
 
 with workflow.unsafe.imports_passed_through():
-    from activities.crisis import ActInput, AdvanceCaseInput, OpenInput
+    from activities.crisis import CrisisActivities
+    from activities.inputs import ActInput, AdvanceCaseInput, OpenInput
     from domain.crisis import commands as c
     from domain.crisis import rules
     from domain.crisis.state import CaseStage, CaseView, DeadlineStatus
@@ -96,6 +89,7 @@ def current_team(view: CaseView) -> str:
 
 @workflow.defn(name="CrisisCase")
 class CrisisCaseWorkflow:
+    stall_backoff = STALL_BACKOFF
     @workflow.init
     def __init__(self, inp: CaseWorkflowInput) -> None:
         self.case_code = inp.case_code
@@ -105,7 +99,6 @@ class CrisisCaseWorkflow:
         self.search_attributes = inp.search_attributes
         self.lock = asyncio.Lock()
         self.changed = False
-        self.stalls = 0
         self.opening = False  # an `open` update was accepted (its handler runs)
         self.open_refused = False  # and the record refused it (no entente, code taken)
 
@@ -126,33 +119,35 @@ class CrisisCaseWorkflow:
                 await workflow.wait_condition(lambda: self.view is not None, timeout=OPEN_WAIT)
             except TimeoutError:
                 return None
-        while self.view is not None and self.view.stage is not CaseStage.CLOSED:
-            now = workflow.now()
-            if rules.due_now(self.view, self.config, now):
-                before = self.view.event_count
-                async with self.lock:
-                    advanced = await advance(
-                        "case.advance", AdvanceCaseInput(case_code=self.case_code, now=now), CaseView,
-                        case=self.case_code,
-                    )
-                    if advanced is not None:
-                        self._set(advanced)
-                if advanced is None or self.view.event_count == before:
-                    self.stalls += 1
-                    await back_off(self.stalls, STALL_BACKOFF, failed=advanced is None, case=self.case_code)
-                else:
-                    self.stalls = 0
-                continue
-            self.changed = False
-            await wait_for_command_or(rules.next_wakeup(self.view, self.config), now, lambda: self.changed)
-            if history_too_long(self.history_limit):
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(CaseWorkflowInput(
-                    case_code=self.case_code, config=self.config, view=self.view,
-                    history_limit=self.history_limit, search_attributes=self.search_attributes,
-                ))
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await run_calendar(self)
         return self.view
+
+    # ------------------------------------------------------------------ the calendar (workflows.common.Calendar)
+    def running(self) -> bool:
+        return self.view is not None and self.view.stage is not CaseStage.CLOSED
+
+    def due_now(self, now: datetime) -> bool:
+        return self.view is not None and rules.due_now(self.view, self.config, now)
+
+    async def record_due(self, now: datetime) -> bool | None:
+        assert self.view is not None  # the loop runs once open
+        before = self.view.event_count
+        advanced = await advance(
+            CrisisActivities.advance, AdvanceCaseInput(case_code=self.case_code, now=now), case=self.case_code
+        )
+        if advanced is None:
+            return None
+        self._set(advanced)
+        return advanced.event_count != before
+
+    def continue_as_new_input(self) -> CaseWorkflowInput:
+        return CaseWorkflowInput(
+            case_code=self.case_code, config=self.config, view=self.view,
+            history_limit=self.history_limit, search_attributes=self.search_attributes,
+        )
+
+    def log_ids(self) -> dict[str, str]:
+        return {"case": self.case_code}
 
     # ------------------------------------------------------------------ reading
     @workflow.query
@@ -172,7 +167,7 @@ class CrisisCaseWorkflow:
             # Whether a partner may open a case depends on the ententes in force: the
             # activity checks it against the record; its refusal fails this update.
             try:
-                view = await execute_command("case.open", OpenInput(command=cmd, at=workflow.now()), CaseView)
+                view = await execute_command(CrisisActivities.open, OpenInput(command=cmd, at=workflow.now()))
             except Exception:
                 self.open_refused = self.view is None
                 raise
@@ -199,7 +194,7 @@ class CrisisCaseWorkflow:
             self._check(cmd)
             cmd = cmd.model_copy(update={"command_id": command_id()})
             view = await execute_command(
-                "case.act", ActInput(case_code=self.case_code, command=cmd, at=workflow.now()), CaseView
+                CrisisActivities.act, ActInput(case_code=self.case_code, command=cmd, at=workflow.now())
             )
             self._set(view)
             return view

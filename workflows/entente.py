@@ -27,19 +27,11 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 
-from workflows.common import (
-    advance,
-    back_off,
-    command_id,
-    execute,
-    execute_command,
-    history_too_long,
-    refused,
-    wait_for_command_or,
-)
+from workflows.common import advance, command_id, execute, execute_command, refused, run_calendar
 
 with workflow.unsafe.imports_passed_through():
-    from activities.ententes import AdvanceInput, DraftInput, ExecuteInput
+    from activities.ententes import EntenteActivities
+    from activities.inputs import AdvanceInput, DraftInput, ExecuteInput
     from domain.ententes import commands as c
     from domain.ententes import rules
     from domain.ententes.model import EntenteCode
@@ -66,6 +58,7 @@ class EntenteWorkflowInput(BaseModel):
 
 @workflow.defn(name="Entente")
 class EntenteWorkflow:
+    stall_backoff = STALL_BACKOFF
     @workflow.init
     def __init__(self, inp: EntenteWorkflowInput) -> None:
         self.code = inp.code
@@ -74,7 +67,6 @@ class EntenteWorkflow:
         self.history_limit = inp.history_limit
         self.lock = asyncio.Lock()
         self.changed = False
-        self.stalls = 0
 
     @workflow.run
     async def run(self, inp: EntenteWorkflowInput) -> EntenteView | None:
@@ -82,33 +74,34 @@ class EntenteWorkflow:
             await workflow.wait_condition(lambda: self.view is not None, timeout=DRAFT_WAIT)
         except TimeoutError:
             return None
-        while self.view is not None and not self.view.status.ended:
-            now = workflow.now()
-            if rules.due_now(self.view, self.policy, now):
-                before = self.view.event_count
-                async with self.lock:
-                    advanced = await advance(
-                        "agreement.advance", AdvanceInput(code=self.code, now=now, policy=self.policy), EntenteView,
-                        code=self.code,
-                    )
-                    self.view = advanced or self.view
-                if advanced is None or self.view.event_count == before:
-                    self.stalls += 1
-                    await back_off(self.stalls, STALL_BACKOFF, failed=advanced is None, code=self.code)
-                else:
-                    self.stalls = 0
-                continue
-            self.changed = False
-            await wait_for_command_or(rules.next_wakeup(self.view, self.policy), now, lambda: self.changed)
-            if history_too_long(self.history_limit):
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(
-                    EntenteWorkflowInput(
-                        code=self.code, policy=self.policy, view=self.view, history_limit=self.history_limit
-                    )
-                )
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await run_calendar(self)
         return self.view
+
+    # ------------------------------------------------------------------ the calendar (workflows.common.Calendar)
+    def running(self) -> bool:
+        return self.view is not None and not self.view.status.ended
+
+    def due_now(self, now: datetime) -> bool:
+        return self.view is not None and rules.due_now(self.view, self.policy, now)
+
+    async def record_due(self, now: datetime) -> bool | None:
+        assert self.view is not None  # the loop runs once drafted
+        before = self.view.event_count
+        advanced = await advance(
+            EntenteActivities.advance, AdvanceInput(code=self.code, now=now, policy=self.policy), code=self.code
+        )
+        if advanced is None:
+            return None
+        self.view = advanced
+        return advanced.event_count != before
+
+    def continue_as_new_input(self) -> EntenteWorkflowInput:
+        return EntenteWorkflowInput(
+            code=self.code, policy=self.policy, view=self.view, history_limit=self.history_limit
+        )
+
+    def log_ids(self) -> dict[str, str]:
+        return {"code": self.code}
 
     # ------------------------------------------------------------------ reading
     @workflow.query
@@ -124,7 +117,7 @@ class EntenteWorkflow:
     async def draft(self, cmd: c.DraftEntente) -> EntenteView:
         async with self.lock:
             cmd = cmd.model_copy(update={"command_id": command_id()})
-            self.view = await execute("agreement.draft", DraftInput(command=cmd, at=workflow.now()), EntenteView)
+            self.view = await execute(EntenteActivities.draft, DraftInput(command=cmd, at=workflow.now()))
             self.changed = True
             return self.view
 
@@ -225,9 +218,8 @@ class EntenteWorkflow:
             self._check(rule)
             cmd = cmd.model_copy(update={"command_id": command_id()})
             self.view = await execute_command(
-                "agreement.execute",
+                EntenteActivities.execute,
                 ExecuteInput(code=self.code, command=cmd, at=workflow.now(), policy=self.policy),
-                EntenteView,
             )
             self.changed = True
             return self.view

@@ -1,0 +1,59 @@
+"""The typed inputs of every activity: one model per activity, nothing else.
+
+Workflows import these (and the activities classes, by reference) inside the
+sandbox, so this module imports the domain's commands and values only: no use
+case, no record, no database driver. Moments carry a time zone (`AwareDatetime`,
+`Moment`): a naive one is refused when the input is read, never taken for local
+or UTC time (compared with the record's, it would fail inside the activity,
+which would then be retried for ever).
+"""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel
+
+from domain.crisis import commands as cc
+from domain.crisis.model import CaseCode
+from domain.ententes import commands as ec
+from domain.ententes.state import EntentePolicy
+from domain.values import Moment
+
+
+# ---------------------------------------------------------------------- ententes
+class DraftInput(BaseModel):
+    command: ec.DraftEntente
+    at: AwareDatetime
+
+
+class ExecuteInput(BaseModel):
+    code: str
+    command: ec.EntenteCommand
+    at: AwareDatetime
+    policy: EntentePolicy | None = None  # the workflow's; None (older histories): the worker's
+
+
+class AdvanceInput(BaseModel):
+    code: str
+    now: AwareDatetime
+    policy: EntentePolicy | None = None  # the workflow's; None (older histories): the worker's
+
+
+class LoadInput(BaseModel):
+    code: str
+
+
+# ---------------------------------------------------------------------- crisis cases
+class OpenInput(BaseModel):
+    command: cc.OpenCase
+    at: Moment
+
+
+class ActInput(BaseModel):
+    case_code: CaseCode
+    command: cc.CaseCommand
+    at: Moment
+
+
+class AdvanceCaseInput(BaseModel):
+    case_code: CaseCode
+    now: Moment
