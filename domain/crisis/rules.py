@@ -100,6 +100,11 @@ def check_intake_moments(cmd: c.OpenCase, now: datetime, config: StandardsConfig
         raise _refuse("contact_before_request", "the first contact cannot precede the request")
 
 
+# The services as a supervisor names them in a sentence (the codes stay in the enum and in --json).
+INTAKE_NAMES = {IntakeService.INFO_SOCIAL: "Info-Social 8-1-1", IntakeService.AAOR: "the AAOR",
+                IntakeService.PARTNER: "a partner"}
+
+
 def check_open_command(cmd: c.OpenCase, now: datetime, config: StandardsConfig) -> None:
     """Every rule of an opening that needs no record: what the workflow's `open` validator and the
     CLI run before anything starts (the partner's entente is looked up by `check_open`)."""
@@ -108,7 +113,7 @@ def check_open_command(cmd: c.OpenCase, now: datetime, config: StandardsConfig) 
         if cmd.actor_org == cmd.responsible_org:
             raise _refuse("not_a_partner", "the CSSS opens a case through Info-Social or AAOR, not as a partner")
         return
-    _party(cmd, cmd.responsible_org, f"intake at {cmd.intake.service.value}")
+    _party(cmd, cmd.responsible_org, f"opening a case through {INTAKE_NAMES[cmd.intake.service]}")
 
 
 def check_open(

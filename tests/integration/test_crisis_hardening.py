@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.crisis.model import IntakeService, new_case_code
 from domain.errors import NotFound
-from domain.record import Record
+from adapters.record.record import Record
 from domain.standards.config import StandardsConfig
 from tests.crisis_builders import CSSS, HOUR, accepted_update_ids, crisis_worker, open_cmd, start_case
 from usecases.crisis import CrisisCases
@@ -63,8 +63,8 @@ async def test_an_opening_refused_by_the_validator_ends_the_workflow_at_once(
         await start_case(time_env.client, open_cmd(code, actor="cps-laval"), task_queue)
     cause = info.value.cause
     assert isinstance(cause, ApplicationError)
-    assert (cause.type, cause.message) == ("wrong_party", "intake at info_social is done by cisss-laval, not by "
-                                                          "cps-laval")
+    assert (cause.type, cause.message) == ("wrong_party", "opening a case through Info-Social 8-1-1 is done by "
+                                                          "cisss-laval, not by cps-laval")
     assert await ended_with_no_case(time_env, sq, code) == set()
 
     future = new_case_code()

@@ -37,7 +37,7 @@ from domain.crisis.model import (
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
 from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound, RuleViolation
-from domain.record import Record
+from adapters.record.record import Record
 from domain.standards import StandardsConfig, compliance
 from domain.standards import config as s
 from tests.unit.test_crisis_routing import activate, content, memory_record
@@ -224,9 +224,10 @@ def test_a_partner_opens_a_case_only_under_an_agreement_to_that_effect() -> None
 def test_info_social_or_aaor_intake_is_done_by_the_responsible_csss() -> None:
     """L903-905, L683-685: AAOR and Info-Social are the CSSS's services (« RESPONSABILITÉ : CSSS »)."""
     w = World()
-    with pytest.raises(RuleViolation, match="intake at aaor is done by cisss-laval") as info:
+    with pytest.raises(RuleViolation) as info:
         w.open(service=IntakeService.AAOR, actor="cps-laval")
-    assert info.value.code == "wrong_party"
+    assert (info.value.code, info.value.message) == (
+        "wrong_party", "opening a case through the AAOR is done by cisss-laval, not by cps-laval")
     with pytest.raises(NotFound):
         w.cases.view(CODE)
 

@@ -143,8 +143,8 @@ def test_an_opening_is_judged_without_the_record() -> None:
     wrong = c.OpenCase.model_validate(intake_fields(actor_org="cps-laval"))
     with pytest.raises(RuleViolation) as info:
         rules.check_open_command(wrong, T0, config)
-    assert (info.value.code, info.value.message) == ("wrong_party",
-                                                     "intake at info_social is done by cisss-laval, not by cps-laval")
+    assert (info.value.code, info.value.message) == (
+        "wrong_party", "opening a case through Info-Social 8-1-1 is done by cisss-laval, not by cps-laval")
     rules.check_open_command(c.OpenCase.model_validate(intake_fields()), T0, config)
 
 
