@@ -1,4 +1,4 @@
-"""The codebase stays ruff- and mypy-clean: part of the test command, so CI holds it."""
+"""The codebase stays ruff- and mypy-clean and keeps its layers: part of the test command, so CI holds it."""
 
 from __future__ import annotations
 
@@ -23,4 +23,12 @@ def test_ruff_finds_nothing() -> None:
 def test_mypy_finds_nothing() -> None:
     """Types of the product packages (pyproject.toml [tool.mypy] packages)."""
     result = _run(str(BIN / "mypy"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_layers_hold() -> None:
+    """The import contracts of pyproject.toml [tool.importlinter]: the domain loads no driver, thread, file
+    reader, Temporal or cryptography; workflows reach the record only through activities; use cases know
+    nothing of Temporal; the CLI builds no engine; no layer imports one above it."""
+    result = _run(str(BIN / "lint-imports"), "--no-cache")
     assert result.returncode == 0, result.stdout + result.stderr
