@@ -55,7 +55,7 @@ from domain.crisis import commands as c
 from domain.crisis.model import Intake, IntakeService, InterventionOutcome, TeamRef, UrgencyLevel, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.ententes import commands as ac
-from domain.record import Record
+from adapters.record.record import Record
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
 from workers.settings import Settings

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import metadata
 
+from adapters.record.environment import PostgresAddress, record_env
 from domain.ententes.model import EntenteContent
 from tests import factories
 
@@ -109,16 +110,7 @@ def postgres_schema() -> Iterator[dict[str, str]]:
     with psycopg.connect(autocommit=True, connect_timeout=5, **PG) as conn:
         conn.execute(f'CREATE SCHEMA "{name}"')
     try:
-        yield {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_HOST": PG["host"],
-            "POSTGRES_PORT": PG["port"],
-            "POSTGRES_DBNAME": PG["dbname"],
-            "POSTGRES_USER": PG["user"],
-            "POSTGRES_PASSWORD": PG["password"],
-            "POSTGRES_SCHEMA": name,
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
-        }
+        yield record_env(postgres=PostgresAddress(**PG, schema=name))
     finally:
         with psycopg.connect(autocommit=True, connect_timeout=5, **PG) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

@@ -16,10 +16,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.record.environment import record_env
+from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.aggregate import entente_id
 from domain.ententes.state import EntentePolicy
-from domain.record import Record
 from tests.factories import service_agreement
 from usecases.ententes import Ententes
 
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(Path(tmp) / "record.sqlite")}
+        env = record_env(sqlite=Path(tmp) / "record.sqlite")
         start = time.perf_counter()
         build(env, args.events)
         built = time.perf_counter() - start

@@ -49,10 +49,11 @@ from benchmarks.common import (
     service_agreement,
     today_local,
 )
+from adapters.record.environment import record_env
+from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente
 from domain.ententes.state import EntentePolicy, EntenteStatus
-from domain.record import Record
 from usecases.ententes import Ententes
 
 TARGETS = {"sqlite": 5_000.0, "postgres": 3_000.0}  # events/s, from the issue
@@ -71,7 +72,7 @@ def now() -> datetime:
 def open_store(kind: str, env_overrides: dict[str, str] | None = None) -> Iterator[Record]:
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix="arrimage-bench-") as tmp:
-            env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(Path(tmp) / "record.sqlite")}
+            env = record_env(sqlite=Path(tmp) / "record.sqlite")
             record = Record({**env, **(env_overrides or {})})
             try:
                 yield record

@@ -29,7 +29,8 @@ from uuid import uuid4
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.record import Record
+from adapters.record.environment import record_env
+from adapters.record.record import Record
 from usecases.audit.trail import verify
 
 TOPIC = "benchmarks.verify:Case.Noted"
@@ -38,7 +39,7 @@ VERSIONS = 10
 
 
 def env(path: Path) -> dict[str, str]:
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    return record_env(sqlite=path)
 
 
 def build(record: Record, start: int, stop: int) -> float:

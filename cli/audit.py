@@ -31,13 +31,13 @@ from cli.display import Limit, limited, print_more
 from cli.errors import CliError, Exit, bad_input, fail, invalid, not_found, read_json, refused, reported
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.erasure import erasure_id
-from domain.audit.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
+from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
 from domain.audit.replay import AggregateRef
 from domain.clock import QUEBEC, start_of
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind, Role
 from domain.errors import NotFound
-from domain.record import Record
+from adapters.record.record import Record
 from usecases.audit.replays import ReaderFacts, Replays
 from usecases.audit.trail import checkpoint as make_checkpoint
 from usecases.audit.trail import shred as do_shred

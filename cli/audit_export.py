@@ -18,8 +18,8 @@ from typing import Any
 
 from cli import audit_render
 from domain.audit.checkpoint import CheckpointError
-from domain.audit.keys import KeyRing
-from domain.record import Record
+from adapters.record.keys import KeyRing
+from adapters.record.record import Record
 from usecases.audit.trail import checkpoint as make_checkpoint
 from usecases.audit.trail import verify as run_verify
 from usecases.disclosure import Disclosures

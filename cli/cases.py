@@ -47,7 +47,7 @@ from domain.crisis import rules
 from domain.crisis.model import CaseCode, IntakeService, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.errors import DomainError, NotFound
-from domain.record import Record
+from adapters.record.record import Record
 from domain.values import MAX_COMMAND_BYTES
 from usecases.crisis import CrisisCases
 from workers.settings import Settings

@@ -31,7 +31,7 @@ from cli.errors import CliError, Exit, refused, translate
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteView
 from domain.errors import NotFound
-from domain.record import Record
+from adapters.record.record import Record
 from usecases.ententes import Ententes
 from workers import logs, tracing
 from workers.settings import Settings

@@ -59,7 +59,7 @@ from domain.ententes import commands as ac
 from domain.ententes.model import EntenteContent, EntenteKind
 from domain.ententes.state import EntenteStatus, EntenteView
 from domain.errors import NotFound
-from domain.record import Record
+from adapters.record.record import Record
 from usecases.ententes import Ententes
 from workers.settings import Settings
 from workflows.entente import EntenteWorkflow, EntenteWorkflowInput

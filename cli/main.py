@@ -22,7 +22,7 @@ from cli import audit, cases, demo, ententes, report
 from cli import standards as standards_cli
 from cli.client import load_settings
 from cli.errors import from_click, show, translate, unexpected
-from domain.record import NoRecord
+from adapters.record.record import NoRecord
 from workers.embedded import Endpoints, UpRefused, run_embedded
 from workers.temporal import connect
 from workers.worker import run_until_signalled

@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.environment import PostgresAddress, record_env
 from workers.binaries import temporal_cli, temporal_test_server
 from workers.temporal import data_converter
 
@@ -59,16 +60,7 @@ class PostgresSchema:
             conn.execute(f'CREATE SCHEMA "{self.name}"')
 
     def env(self) -> dict[str, str]:
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_HOST": PG["host"],
-            "POSTGRES_PORT": PG["port"],
-            "POSTGRES_DBNAME": PG["dbname"],
-            "POSTGRES_USER": PG["user"],
-            "POSTGRES_PASSWORD": PG["password"],
-            "POSTGRES_SCHEMA": self.name,
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
-        }
+        return record_env(postgres=PostgresAddress(**PG, schema=self.name))
 
     def drop(self) -> None:
         import psycopg
@@ -80,7 +72,7 @@ class PostgresSchema:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     if request.param == "sqlite":
-        yield {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")}
+        yield record_env(sqlite=tmp_path / "record.sqlite")
         return
     require_postgres()
     schema = PostgresSchema()
@@ -92,7 +84,7 @@ def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[s
 
 @pytest.fixture
 def sqlite_env(tmp_path: Path) -> dict[str, str]:
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")}
+    return record_env(sqlite=tmp_path / "record.sqlite")
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -56,7 +56,7 @@ from domain.ententes.model import (
     ServiceOffer,
 )
 from domain.ententes.state import EntenteStatus, EntenteView
-from domain.record import Record
+from adapters.record.record import Record
 from domain.standards.config import StandardsConfig
 from tests.factories import CISSS, service_agreement
 from usecases.crisis import CrisisCases

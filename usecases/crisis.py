@@ -19,7 +19,7 @@ from domain.crisis.aggregate import CrisisCase, case_id
 from domain.crisis.state import CaseView
 from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound
-from domain.record import Record, event_name, event_payload
+from adapters.record.record import Record, event_name, event_payload
 from domain.standards.config import StandardsConfig
 from usecases.ententes import Ententes
 

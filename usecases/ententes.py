@@ -21,7 +21,7 @@ from domain.ententes.diff import Change, diff_contents
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteView
 from domain.errors import DomainError, NotFound
-from domain.record import Record, event_name, event_payload
+from adapters.record.record import Record, event_name, event_payload
 
 
 class Ententes:

@@ -12,7 +12,7 @@ metadata, e.g. the JSON encoding, is hidden too).
 Keys come from configuration (``ARRIMAGE_PAYLOAD_KEYS="kid1:<b64>,kid0:<b64>"``):
 the first encrypts, all decrypt, so rotating is "put the new key first, keep
 the old ones until no open workflow or retained history uses them". With
-nothing configured, a public DEVELOPMENT key is used (``domain.audit.keys``).
+nothing configured, a public DEVELOPMENT key is used (``adapters.record.keys``).
 
 Decoding a payload without the encrypted encoding passes it through unchanged:
 histories recorded before the codec existed still replay. Search attributes
@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from domain.audit.keys import KeyRing
+from adapters.record.keys import KeyRing
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.record.environment import PostgresAddress, record_env
 from adapters.standards_file import load_standards
 from domain.ententes.state import EntentePolicy
 from domain.standards.config import StandardsConfig
@@ -70,38 +71,27 @@ class Settings(BaseSettings):
         """The `eventsourcing` environment for the configured event store.
 
         Only `up` and `worker` create the record (`create=True`: the data directory, the file, the tables).
-        Every other opening is a read of an existing record: `domain.record.Record` then refuses with
+        Every other opening is a read of an existing record: `adapters.record.record.Record` then refuses with
         `NoRecord` instead of creating an empty one wherever the command happened to run.
         """
-        env = self._store_env(create)
-        if not create:
-            env["CREATE_TABLE"] = "n"
-        if self.subject_keks.get_secret_value():
-            env["SUBJECT_KEKS"] = self.subject_keks.get_secret_value()
-        return env
+        keks = self.subject_keks.get_secret_value()
+        if self.store == "postgres":
+            address = PostgresAddress(
+                host=self.postgres_host,
+                port=self.postgres_port,
+                dbname=self.postgres_dbname,
+                user=self.postgres_user,
+                password=self.postgres_password.get_secret_value(),
+                schema=self.postgres_schema,
+                pool_size=self.postgres_pool_size,
+            )
+            return record_env(postgres=address, create=create, subject_keks=keks)
+        if create:
+            self.record_path().parent.mkdir(parents=True, exist_ok=True)
+        return record_env(sqlite=self.record_path(), create=create, subject_keks=keks)
 
     def record_path(self) -> Path:
         return self.sqlite_path or self.data_dir / "record.sqlite"
-
-    def _store_env(self, create: bool) -> dict[str, str]:
-        if self.store == "postgres":
-            env = {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
-                "POSTGRES_HOST": self.postgres_host,
-                "POSTGRES_PORT": str(self.postgres_port),
-                "POSTGRES_DBNAME": self.postgres_dbname,
-                "POSTGRES_USER": self.postgres_user,
-                "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
-                "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
-                "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
-            }
-            if self.postgres_schema:
-                env["POSTGRES_SCHEMA"] = self.postgres_schema
-            return env
-        path = self.record_path()
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
 
     def describe_store(self) -> str:
         if self.store == "postgres":

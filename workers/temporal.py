@@ -13,7 +13,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
-from domain.audit.keys import DEV_PAYLOAD_KEYS, ring_or_default
+from adapters.record.keys import DEV_PAYLOAD_KEYS, ring_or_default
 from workers.codec import EncryptionCodec
 from workers.settings import Settings
 

@@ -10,7 +10,7 @@ from temporalio.worker import Worker
 
 from activities.crisis import CrisisActivities
 from activities.ententes import EntenteActivities
-from domain.record import Record
+from adapters.record.record import Record
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes

@@ -12,23 +12,18 @@ tamper-evidence: someone with write access to the database can recompute the
 whole chain table after editing an event, or cut the tail of both tables, but
 cannot make the recomputed chain meet a head signed before the edit.
 
-Signing keys come from configuration (``ARRIMAGE_CHECKPOINT_KEYS``, the same
-``kid:<base64 32-byte seed>`` ring syntax as the other keys; the first signs,
-all verify). Pure: no I/O here; the store keeps copies, the CLI writes files.
+This module is the checkpoint itself and the exact bytes a signature covers
+(`Checkpoint.signed_bytes`). Pure: signing and verifying are
+``adapters.record.signing`` (keys from ``ARRIMAGE_CHECKPOINT_KEYS``), the store
+keeps copies, the CLI writes files.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-from domain.audit.keys import KeyRing
 from domain.errors import DomainError
 
 FORMAT = "arrimage-audit-checkpoint/1"
@@ -89,53 +84,3 @@ class Checkpoint:
             raise CheckpointError("checkpoint must be a JSON object")
         return cls.from_dict(data)
 
-
-def _private(seed: bytes) -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.from_private_bytes(seed)
-
-
-def public_key_b64(seed: bytes) -> str:
-    raw = _private(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return base64.b64encode(raw).decode()
-
-
-def sign_checkpoint(ring: KeyRing, *, notification_id: int, count: int, chain_hash: str, signed_at: str) -> Checkpoint:
-    seed = ring.active
-    unsigned = Checkpoint(
-        notification_id=notification_id,
-        count=count,
-        chain_hash=chain_hash,
-        signed_at=signed_at,
-        key_id=ring.active_id,
-        public_key=public_key_b64(seed),
-        signature="",
-    )
-    signature = _private(seed).sign(unsigned.signed_bytes())
-    return replace(unsigned, signature=base64.b64encode(signature).decode())
-
-
-def trusted_public_keys(ring: KeyRing, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Key id → base64 public key: those of the configured seeds, plus any given (auditors' copies)."""
-    keys = {kid: public_key_b64(seed) for kid, seed in ring.keys}
-    keys.update(extra or {})
-    return keys
-
-
-def signature_problem(cp: Checkpoint, trusted: dict[str, str]) -> str | None:
-    """None when the checkpoint is signed by a trusted key; otherwise why not.
-
-    The public key printed in the file is *not* trusted on its own word: it must
-    be the one configured for that key id, or anyone could sign a forged head.
-    """
-    expected = trusted.get(cp.key_id)
-    if expected is None:
-        return f"key id {cp.key_id!r} is not a trusted checkpoint key"
-    if expected != cp.public_key:
-        return f"public key in the checkpoint is not the trusted key {cp.key_id!r}"
-    try:
-        Ed25519PublicKey.from_public_bytes(base64.b64decode(expected)).verify(
-            base64.b64decode(cp.signature), cp.signed_bytes()
-        )
-    except (InvalidSignature, ValueError):
-        return "signature does not verify"
-    return None

@@ -5,6 +5,12 @@ was destroyed). Its id is derived from the subject id (uuid5), so a retried
 shred finds the erasure it already recorded instead of recording a second one.
 The event carries the subject's opaque code, never personal content: the
 ``reason`` must be written accordingly (a decision reference, not a story).
+
+After erasure, an event's ``personal`` part reads back as `SHREDDED` (its
+ciphertext no longer opens, ``adapters.record.sealing``): every aggregate must
+accept that value when it replays. Recording new personal content about an
+erased person is refused (`SubjectErased`): an erasure is not silently undone by
+the next event.
 """
 
 from __future__ import annotations
@@ -13,6 +19,18 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+from domain.errors import DomainError
+
+SHREDDED: dict[str, Any] = {"shredded": True}
+"""What an erased person's ``personal`` content reads as."""
+
+
+class SubjectErased(DomainError):
+    """New personal content for a person whose key was destroyed."""
+
+    code = "subject_erased"
+
 
 NAMESPACE = UUID("0b6f0c1e-58a4-4d2f-9f6e-7a3c1d2e4b59")
 

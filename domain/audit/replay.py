@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from domain.audit.personal import SHREDDED
+from domain.audit.erasure import SHREDDED
 from domain.disclosure.model import Decision, Outcome, RecordItem, Refusal, Withheld
 from domain.disclosure.register import for_reader
 from domain.disclosure.roles import METADATA_READERS, ItemCategory, PurposeKind, Role

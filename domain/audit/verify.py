@@ -7,9 +7,10 @@ Inputs, both in ascending notification id:
   aggregate_prev_nid, event_hash, aggregate_hash, chain_hash)``,
 
 plus a small ``ChainIndex`` (point look-ups, used only to classify a problem
-and on aggregate-cache misses) and optional signed checkpoints. The readers in
-``domain.audit.store`` feed it from SQLite or PostgreSQL with one database
-snapshot, so a verify that runs while others write sees a consistent store.
+and on aggregate-cache misses) and optional signed checkpoints. The snapshot
+readers of ``adapters.record`` feed it from SQLite or PostgreSQL with one
+database snapshot, so a verify that runs while others write sees a consistent
+store. No clock here: the caller times the run (``VerifyReport.seconds``).
 
 Memory is flat: two cursors, the running chain hash, and a bounded cache of
 the last (notification id, aggregate hash) per recently seen aggregate. Each

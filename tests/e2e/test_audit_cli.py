@@ -27,7 +27,7 @@ from domain.disclosure.consent import consent_id
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ac
 from domain.ententes.aggregate import entente_id
-from domain.record import Record
+from adapters.record.record import Record
 from tests.e2e.harness import ARRIMAGE, Result
 from tests.unit.test_crisis_routing import content
 from tests.unit.test_disclosure_support import (

@@ -23,7 +23,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from domain.clock import local_date
-from domain.record import Record
+from adapters.record.record import Record
 from tests.e2e.harness import Engine as CliEngine
 from tests.e2e.harness import cli_env
 from workers.binaries import temporal_cli

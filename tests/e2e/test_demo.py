@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli.demo import ENTENTE_CC, ENTENTE_CPS, PATHS
 from domain.crisis.model import InterventionOutcome
 from domain.crisis.state import AttemptStatus, CaseView, ReferralStatus
-from domain.record import Record
+from adapters.record.record import Record
 from tests.e2e.harness import ARRIMAGE, cli_env
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes

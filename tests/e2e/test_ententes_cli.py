@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli.templates import template
 from domain.clock import add_days, local_date, quebec_text, start_of
 from domain.ententes.model import EntenteContent, EntenteKind
-from domain.record import Record
+from adapters.record.record import Record
 from tests.e2e.harness import Engine as CliEngine
 from tests.e2e.harness import cli_env
 from workers.settings import Settings

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.record import Record
+from adapters.record.record import Record
 from tests.conftest import PG, PostgresSchema, require_postgres
 from tests.e2e.harness import ARRIMAGE, Result
 

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.templates import template
 from domain.ententes.model import EntenteKind
-from domain.record import Record
+from adapters.record.record import Record
 from tests.e2e.harness import Engine, cli_env
 
 pytestmark = pytest.mark.slow

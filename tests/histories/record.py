@@ -43,7 +43,7 @@ from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus, ReviewOutcome
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import entente_cadre, service_agreement
 from tests.integration.lifecycle import start, until, wait_for
 from workers.binaries import temporal_test_server

@@ -31,7 +31,7 @@ from adapters.standards_file import load_standards
 from domain.crisis import commands as c
 from domain.crisis.model import new_case_code
 from domain.crisis.state import CaseStage
-from domain.record import Record
+from adapters.record.record import Record
 from tests.crisis_builders import (
     CSSS,
     DAY,

@@ -34,7 +34,7 @@ from cli import client as cli_client
 from cli.errors import CliError, Exit
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus, EntenteView
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import start
 from usecases.ententes import Ententes

@@ -9,7 +9,7 @@ from domain.audit.replay import AggregateRef
 from domain.crisis import commands as cc
 from domain.crisis.model import InterventionOutcome
 from domain.disclosure.roles import Role
-from domain.record import Record
+from adapters.record.record import Record
 from tests.e2e.test_audit_cli import CASE, CSSS, PERSON, T0, open_case
 from tests.unit.test_crisis_case import TEAM, request
 from usecases.audit.replays import Replays

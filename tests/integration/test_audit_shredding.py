@@ -14,8 +14,8 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 
 from domain.audit.erasure import SubjectErasure, erasure_id
-from domain.audit.personal import SHREDDED, SubjectErased
-from domain.record import Record
+from domain.audit.erasure import SHREDDED, SubjectErased
+from adapters.record.record import Record
 from usecases.audit.trail import checkpoint, shred, verify
 
 # The moment the use cases are told it is (signature, key destruction): they read no clock.
@@ -38,7 +38,7 @@ class Suivi(Aggregate):
 
 def all_bytes(env: dict[str, str]) -> bytes:
     """Every stored event's bytes, read straight from the database."""
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+    if env["PERSISTENCE_MODULE"] == "adapters.record.postgres":
         import psycopg
 
         with psycopg.connect(

@@ -20,9 +20,9 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.audit.checkpoint import Checkpoint
 from domain.audit.hashing import link_batch, originator_key
-from domain.audit.keys import parse_key_ring
+from adapters.record.keys import parse_key_ring
 from domain.audit.verify import Problem, ProblemKind
-from domain.record import Record
+from adapters.record.record import Record
 from usecases.audit.trail import checkpoint, verify
 
 # The moment the use cases are told it is (signature, key destruction): they read no clock.
@@ -50,7 +50,7 @@ class Raw:
     """Direct SQL on the record's tables, bypassing the application (the attacker's view)."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.pg = env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+        self.pg = env["PERSISTENCE_MODULE"] == "adapters.record.postgres"
         if self.pg:
             import psycopg
 

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.crisis import commands as c
 from domain.crisis.model import HandoffSharing, new_case_code
 from domain.disclosure.legal_bases import Condition
-from domain.record import Record
+from adapters.record.record import Record
 from tests.crisis_builders import (
     CSSS,
     PERSON_REF,

@@ -38,7 +38,7 @@ from domain.crisis.model import (
 )
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
 from domain.errors import NotFound
-from domain.record import Record
+from adapters.record.record import Record
 from domain.standards import config as s
 from tests.crisis_builders import (
     CSSS,

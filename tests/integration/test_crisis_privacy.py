@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.crisis.model import TeamRef, new_case_code
 from domain.crisis.state import CaseStage
-from domain.record import Record
+from adapters.record.record import Record
 from tests.crisis_builders import (
     CSSS,
     NOTE,

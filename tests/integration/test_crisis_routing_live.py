@@ -27,7 +27,7 @@ from domain.crisis.state import CaseStage
 from domain.ententes import commands as ac
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntenteStatus
-from domain.record import Record
+from adapters.record.record import Record
 from tests.crisis_builders import (
     CSSS,
     act,

@@ -39,7 +39,7 @@ from adapters.standards_file import load_standards
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition, UrgencyLevel, new_case_code
 from domain.crisis.state import CaseStage, CaseView
-from domain.record import Record
+from adapters.record.record import Record
 from domain.standards.config import StandardsConfig
 from tests.crisis_builders import (
     CSSS,

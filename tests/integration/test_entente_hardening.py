@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.clock import add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import (
     Started,

@@ -19,7 +19,7 @@ from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus, ProposalStage, ReviewOutcome
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import entente_cadre, service_agreement
 from tests.integration.lifecycle import (
     Started,

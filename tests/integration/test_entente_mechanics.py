@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from activities.ententes import AdvanceInput, EntenteActivities, LoadInput
 from domain.ententes import commands as c
 from domain.ententes.state import EntentePolicy, EntenteStatus
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import service_agreement
 from usecases.ententes import Ententes
 from workers.settings import Settings

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from domain.ententes import commands as c
 from domain.ententes.aggregate import entente_id
 from domain.ententes.state import EntentePolicy
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import service_agreement
 from usecases.ententes import Ententes
 

@@ -10,7 +10,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import service_agreement
 from usecases.audit.trail import verify
 from usecases.ententes import Ententes
@@ -57,7 +57,7 @@ def test_a_conflicting_save_fails_alone_and_its_group_still_commits(store_env: d
     stored = [record.mapper.to_stored_event(e) for e in (*first.collect_events(), *twin.collect_events())]
     others = [record.mapper.to_stored_event(e) for e in other.collect_events()]
     # Queue all three as one group, as concurrent threads would.
-    from domain.group_commit import _Pending
+    from adapters.record.group_commit import _Pending
 
     batch = [_Pending([stored[0]]), _Pending([stored[1]]), _Pending(others)]
     group._commit(batch)

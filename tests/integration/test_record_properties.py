@@ -72,7 +72,7 @@ from domain.ententes.model import Annex, EntenteKind
 from domain.ententes.rules import due_now
 from domain.ententes.state import EntenteStatus, EntenteView, ProposalStage, ReviewOutcome
 from domain.errors import DomainError
-from domain.record import Record, event_name, event_payload
+from adapters.record.record import Record, event_name, event_payload
 from domain.values import EARLIEST, LATEST, MAX_COMMAND_BYTES, command_size
 from tests.crisis_builders import (
     CSSS,

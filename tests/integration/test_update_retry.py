@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli import client as cli_client
 from domain.ententes import commands as c
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import start
 from tests.integration.test_worker_crash import WorkerProcess

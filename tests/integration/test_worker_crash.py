@@ -30,7 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.clock import local_date
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import entente_cadre, service_agreement
 from tests.integration.lifecycle import names, start, wait_for
 from usecases.ententes import Ententes

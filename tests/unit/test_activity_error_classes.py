@@ -16,7 +16,7 @@ from eventsourcing.persistence import OperationalError
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import INTERNAL_ERROR, classify, is_transient
-from domain.record import Record
+from adapters.record.record import Record
 from usecases.ententes import Ententes
 
 

@@ -21,7 +21,7 @@ from domain.ententes.model import (
     ServiceOffer,
 )
 from domain.ententes.state import EntenteStatus, EntenteView
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import CISSS, service_agreement
 from usecases.ententes import Ententes
 

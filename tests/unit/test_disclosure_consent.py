@@ -12,7 +12,7 @@ from domain.disclosure.consent import consent_id
 from domain.disclosure.model import ConsentForm, ConsentState, GrantorCapacity
 from domain.disclosure.roles import PurposeKind
 from domain.errors import RuleViolation
-from domain.record import Record, event_name, event_payload
+from adapters.record.record import Record, event_name, event_payload
 from tests.unit.test_disclosure_support import AFTER, BEFORE, CONFIG, SUBJECT, grant
 from usecases.disclosure import Disclosures
 

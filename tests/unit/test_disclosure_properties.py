@@ -18,7 +18,7 @@ from domain.disclosure.model import BasisKind, ConsentState, Decision, Disclosur
 from domain.disclosure.register import register_id
 from domain.disclosure.roles import ItemCategory, PurposeKind, Role
 from domain.disclosure.rules import decide
-from domain.record import Record, event_name
+from adapters.record.record import Record, event_name
 from tests.unit.test_disclosure_support import (
     CONFIG,
     ITEMS,

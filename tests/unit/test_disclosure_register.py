@@ -13,7 +13,7 @@ from domain.disclosure.model import Outcome
 from domain.disclosure.register import for_reader, register_id
 from domain.disclosure.roles import PurposeKind, Role
 from domain.errors import RuleViolation
-from domain.record import Record, event_name, event_payload
+from adapters.record.record import Record, event_name, event_payload
 from tests.unit.test_disclosure_support import (
     AFTER,
     CONFIG,

@@ -19,7 +19,7 @@ from domain.ententes import commands as c
 from domain.ententes.model import MAX_ANNEXES, MAX_ITEMS, Annex, Duration, EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus
 from domain.errors import DomainError
-from domain.record import Record
+from adapters.record.record import Record
 from domain.values import MAX_COMMAND_BYTES
 from tests.factories import service_agreement
 from usecases.ententes import Ententes

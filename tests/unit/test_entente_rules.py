@@ -37,7 +37,7 @@ from domain.ententes.state import (
     ReviewOutcome,
 )
 from domain.errors import DomainError, NotFound
-from domain.record import Record
+from adapters.record.record import Record
 from tests.factories import CENTRE_CRISE, CISSS, CPS, entente_cadre, service_agreement
 from usecases.ententes import Ententes
 

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ["sqlite3", "psycopg", "domain.record", "usecases.ententes", "usecases.crisis", "usecases.handoff"]
+FORBIDDEN = ["sqlite3", "psycopg", "adapters.record.record", "usecases.ententes", "usecases.crisis", "usecases.handoff"]
 
 
 def test_importing_both_workflows_loads_no_database_driver() -> None:
@@ -26,11 +26,11 @@ def test_importing_both_workflows_loads_no_database_driver() -> None:
 
 
 def test_the_probe_would_see_a_driver() -> None:
-    """The same probe on a module that does load the record names the drivers (the check is not vacuous)."""
+    """The same probe on modules that do load the record and its stores names them (the check is not vacuous)."""
     probe = (
         "import json, sys\n"
-        "import activities.errors, usecases.ententes\n"
+        "import activities.errors, usecases.ententes, adapters.record.sqlite, adapters.record.postgres\n"
         f"print(json.dumps([m for m in {FORBIDDEN!r} if m in sys.modules]))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert {"sqlite3", "psycopg", "usecases.ententes"} <= set(json.loads(done.stdout))
+    assert {"sqlite3", "psycopg", "adapters.record.record", "usecases.ententes"} <= set(json.loads(done.stdout))

@@ -41,7 +41,7 @@ from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.aggregate import Entente, entente_id
 from domain.ententes.model import Frozen
 from domain.errors import NotFound
-from domain.record import Record, event_name, event_payload
+from adapters.record.record import Record, event_name, event_payload
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 

@@ -2,7 +2,7 @@
 
 These are what the CLI (``arrimage audit verify|checkpoint|shred``) calls; they
 format nothing. Keys arrive as `KeyRing`s built from settings at the entry
-point; the development defaults of ``domain.audit.keys`` apply when none is
+point; the development defaults of ``adapters.record.keys`` apply when none is
 given (and the result says so in ``notes``). The moment of a signature or an
 erasure comes from the caller (``now``): nothing here reads the wall clock but
 the stopwatch of ``verify``'s throughput.
@@ -17,16 +17,16 @@ from datetime import datetime
 
 from eventsourcing.application import AggregateNotFoundError
 
-from domain.audit.checkpoint import Checkpoint, CheckpointError, sign_checkpoint, signature_problem, trusted_public_keys
+from adapters.record.signing import sign_checkpoint, signature_problem, trusted_public_keys
+from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.erasure import SubjectErasure, erasure_id
-from domain.audit.keys import DEV_CHECKPOINT_KEYS, KeyRing, is_development
-from domain.audit.store import AuditStore
+from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing, is_development
 from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_rows
-from domain.record import Record
+from adapters.record.record import Record
 
 
 def stored_checkpoints(record: Record) -> list[Checkpoint]:
-    return [Checkpoint.from_json(body) for body in AuditStore(record.recorder).stored_checkpoints()]
+    return [Checkpoint.from_json(body) for body in record.audit_store().stored_checkpoints()]
 
 
 def verify(
@@ -64,7 +64,7 @@ def verify(
                 ),
             )
     started = time.perf_counter()
-    with AuditStore(record.recorder, page=page).snapshot() as snap:
+    with record.audit_store(page=page).snapshot() as snap:
         report = verify_rows(snap.events(), snap.chain(), snap, checkpoints=all_cps)
     notes = ("checkpoint keys are the public DEVELOPMENT default",) if is_development(ring) else ()
     return replace(report, seconds=time.perf_counter() - started, notes=notes)
@@ -94,7 +94,7 @@ def checkpoint(
         chain_hash=head.chain_hash,
         signed_at=now.isoformat(),
     )
-    AuditStore(record.recorder).save_checkpoint(cp)
+    record.audit_store().save_checkpoint(cp)
     return cp
 
 

@@ -11,7 +11,8 @@ Why the Mapper: the hash chain covers the *stored* bytes (``domain.audit.hashing
 which hold the ciphertext; destroying the key later changes no stored byte, so
 every hash still verifies after shredding. Reading an event whose subject key
 is gone does not fail: ``personal`` comes back as ``{"shredded": True}``
-(``SHREDDED``), and aggregates must accept that value when they replay.
+(``domain.audit.erasure.SHREDDED``), and aggregates must accept that value when
+they replay.
 
 Subject keys are themselves stored wrapped by a key-encryption key from
 configuration (``ARRIMAGE_SUBJECT_KEKS``), so a copy of the database alone does
@@ -32,18 +33,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
 
-from domain.audit.keys import KeyRing
-from domain.errors import DomainError
+from adapters.record.keys import KeyRing
+from domain.audit.erasure import SHREDDED
 
 SEALED = "arrimage.sealed/1"
-SHREDDED: dict[str, Any] = {"shredded": True}
 _NONCE = 12
-
-
-class SubjectErased(DomainError):
-    """New personal content for a person whose key was destroyed."""
-
-    code = "subject_erased"
 
 
 class SubjectKeyStore(Protocol):
@@ -162,32 +156,3 @@ class PersonalDataMapper(Mapper[UUID]):
             ) from None
         return domain_event
 
-
-class MemorySubjectKeys:
-    """Subject keys for the in-memory (POPO) store used in unit tests."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, tuple[str, bytes | None]] = {}
-
-    def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
-        if subject_id not in self._keys:
-            self._keys[subject_id] = (os.urandom(6).hex(), new_data_key())
-        key_id, key = self._keys[subject_id]
-        if key is None:
-            raise SubjectErased(f"subject {subject_id}'s key was destroyed; no new personal content may be recorded")
-        return key_id, key
-
-    def key(self, subject_id: str, key_id: str) -> bytes | None:
-        found = self._keys.get(subject_id)
-        return found[1] if found is not None and found[0] == key_id else None
-
-    def current_key_id(self, subject_id: str) -> str | None:
-        found = self._keys.get(subject_id)
-        return found[0] if found is not None and found[1] is not None else None
-
-    def destroy(self, subject_id: str, at: str) -> str | None:
-        found = self._keys.get(subject_id)
-        if found is None or found[1] is None:
-            return None
-        self._keys[subject_id] = (found[0], None)
-        return found[0]

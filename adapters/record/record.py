@@ -2,8 +2,10 @@
 
 Every aggregate (entente, crisis case, consent…) is stored here, in one
 notification log, so that the audit trail can order and chain every fact of
-the store. SQLite by default, PostgreSQL in production: the choice is made by
-the environment mapping the caller builds from its settings.
+the store. SQLite by default, PostgreSQL in production: the choice is the
+environment's ``PERSISTENCE_MODULE`` (``adapters.record.environment`` builds it
+from the settings), naming one of our persistence modules, each a `Backend`:
+``adapters.record.sqlite``, ``adapters.record.postgres``, ``adapters.record.popo``.
 """
 
 from __future__ import annotations
@@ -11,24 +13,45 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import cached_property
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import Application, Repository
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Mapper, StoredEvent, Transcoding
-from eventsourcing.utils import get_topic, strtobool
+from eventsourcing.utils import Environment, EnvType, get_topic
 
-from domain.audit.keys import DEV_SUBJECT_KEKS, ring_or_default
-from domain.audit.personal import PersonalDataMapper, SubjectKeyStore
-from domain.audit.store import chaining_recorder, subject_key_store
+from adapters.record.group_commit import GroupCommit
+from adapters.record.keys import DEV_SUBJECT_KEKS, KeyRing, ring_or_default
+from adapters.record.sealing import PersonalDataMapper, SubjectKeyStore
 from domain.ententes.aggregate import Entente
-from domain.group_commit import GroupCommit
+
+if TYPE_CHECKING:
+    from adapters.record.sql import AuditStore
 
 # (module now, module it had) for aggregates whose module moved: their stored topics are never
 # rewritten, so reads by topic ask for both (`resolve_topic` maps the old ones: see the modules).
 MOVED_MODULES = [("domain.ententes.aggregate", "domain.agreements.aggregate")]
+
+# The library's persistence modules, as environments written before ours existed name them
+# (tests, old .env files): each opens the same store through our module for that backend.
+PERSISTENCE_MODULES = {
+    "eventsourcing.sqlite": "adapters.record.sqlite",
+    "eventsourcing.postgres": "adapters.record.postgres",
+    "eventsourcing.popo": "adapters.record.popo",
+}
+PERSISTENCE_MODULE = "PERSISTENCE_MODULE"
+
+
+class Backend(Protocol):
+    """What our persistence modules' factories give the record, beside the library's factory methods
+    (whose `application_recorder()` is the chaining recorder)."""
+
+    def subject_key_store(self, kek: KeyRing) -> SubjectKeyStore:
+        """The per-person keys, wrapped by `kek`."""
+
+    def audit_store(self, page: int = 10_000) -> AuditStore:
+        """The audit reader: snapshots of the chain, its head, the checkpoint copies."""
 
 
 class DateAsISO(Transcoding):
@@ -57,22 +80,8 @@ class NoRecord(Exception):
         super().__init__(self.message)
 
 
-def _must_exist(env: Mapping[str, str] | None) -> bool:
-    """`CREATE_TABLE=n` (what `Settings.store_env()` gives every read) means: open an existing record only."""
-    value = (env or {}).get("CREATE_TABLE")
-    return value is not None and not strtobool(value)
-
-
-def _sqlite_file(env: Mapping[str, str]) -> Path | None:
-    """The SQLite file a read would open, or None (in-memory, URI, another store)."""
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.sqlite":
-        return None
-    name = env.get("SQLITE_DBNAME", "")
-    return None if not name or name.startswith("file:") or ":memory:" in name else Path(name)
-
-
 class Record(Application[UUID]):
-    """The store. Two seams are ours (see `domain.audit`):
+    """The store. Two seams are ours (see `adapters.record.sql` and `adapters.record.sealing`):
 
     - the recorder chains every event by hash in the insert's own transaction
       (SQLite and PostgreSQL; the in-memory store of unit tests is not chained);
@@ -90,36 +99,25 @@ class Record(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[UUID]], int]] = {Entente: 100}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        self._must_exist = _must_exist(env)
-        path = _sqlite_file(env or {})
-        # Checked before connecting: opening a SQLite file that is not there creates it.
-        if self._must_exist and path is not None and not path.is_file():
-            raise NoRecord(str(path.absolute()))
         super().__init__(env=dict(env) if env is not None else None)
 
-    def _require_postgres_tables(self) -> None:
-        """A read of PostgreSQL: the events table must be there (checked before anything else connects, since
-        the subject key store creates its own table)."""
-        from eventsourcing.postgres import PostgresFactory
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """The library's environment, with the library's persistence modules read as ours (the one place)."""
+        environment = super().construct_env(name, env)
+        keys = [key for key in environment.create_keys(PERSISTENCE_MODULE) if key in environment]
+        for key in keys:
+            environment[key] = PERSISTENCE_MODULES.get(environment[key], environment[key])
+        if not keys:  # the library's default store, with our subject keys
+            environment[PERSISTENCE_MODULE] = PERSISTENCE_MODULES["eventsourcing.popo"]
+        return environment
 
-        factory = self.factory
-        if not (self._must_exist and isinstance(factory, PostgresFactory)):
-            return
-        datastore = factory.datastore
-        with datastore.get_connection() as conn:
-            row = conn.execute(
-                "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                (datastore.schema, f"{factory.env.name.lower()}_events"),
-            ).fetchone()
-        if row is None:
-            datastore.close()
-            where = f"PostgreSQL database {self.env.get('POSTGRES_DBNAME', '?')}, schema {datastore.schema}"
-            raise NoRecord(where, NoRecord.POSTGRES_HINT)
+    @property
+    def backend(self) -> Backend:
+        return cast(Backend, self.factory)
 
     def construct_mapper(self) -> Mapper[UUID]:
-        self._require_postgres_tables()
         kek = ring_or_default(self.env.get("SUBJECT_KEKS"), DEV_SUBJECT_KEKS)
-        self.subject_keys = subject_key_store(self.factory, kek)
+        self.subject_keys = self.backend.subject_key_store(kek)
         return PersonalDataMapper(
             transcoder=self.construct_transcoder(),
             compressor=self.factory.compressor(),
@@ -128,10 +126,14 @@ class Record(Application[UUID]):
         )
 
     def construct_recorder(self) -> ApplicationRecorder:
-        recorder = chaining_recorder(self.factory) or super().construct_recorder()
-        # Concurrent saves (activity threads) share a transaction: see `domain.group_commit`.
+        recorder = super().construct_recorder()  # the backend's chaining recorder
+        # Concurrent saves (activity threads) share a transaction: see `adapters.record.group_commit`.
         self.group_commit = GroupCommit.install(recorder)
         return recorder
+
+    def audit_store(self, page: int = 10_000) -> AuditStore:
+        """The audit reader of this record's store (`AuditUnsupported` in memory)."""
+        return self.backend.audit_store(page)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

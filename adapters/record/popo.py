@@ -1,0 +1,61 @@
+"""The record in memory: ``PERSISTENCE_MODULE=adapters.record.popo``, for unit tests.
+
+eventsourcing's in-memory store with in-memory subject keys. Not chained: it
+keeps no audit tables, so it has no audit reader (`AuditUnsupported`).
+"""
+
+from __future__ import annotations
+
+import os
+
+# The module, not its classes: the library picks the one factory class this module holds.
+from eventsourcing import popo as library
+
+from adapters.record.keys import KeyRing
+from adapters.record.sealing import new_data_key
+from adapters.record.sql import AuditStore
+from domain.audit.erasure import SubjectErased
+
+
+class AuditUnsupported(RuntimeError):
+    """The configured event store has no audit chain (the in-memory store)."""
+
+
+class MemorySubjectKeys:
+    """Subject keys held in memory (`SubjectKeyStore`)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[str, bytes | None]] = {}
+
+    def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
+        if subject_id not in self._keys:
+            self._keys[subject_id] = (os.urandom(6).hex(), new_data_key())
+        key_id, key = self._keys[subject_id]
+        if key is None:
+            raise SubjectErased(f"subject {subject_id}'s key was destroyed; no new personal content may be recorded")
+        return key_id, key
+
+    def key(self, subject_id: str, key_id: str) -> bytes | None:
+        found = self._keys.get(subject_id)
+        return found[1] if found is not None and found[0] == key_id else None
+
+    def current_key_id(self, subject_id: str) -> str | None:
+        found = self._keys.get(subject_id)
+        return found[0] if found is not None and found[1] is not None else None
+
+    def destroy(self, subject_id: str, at: str) -> str | None:
+        found = self._keys.get(subject_id)
+        if found is None or found[1] is None:
+            return None
+        self._keys[subject_id] = (found[0], None)
+        return found[0]
+
+
+class Factory(library.POPOFactory):
+    """eventsourcing's in-memory factory, with in-memory subject keys and no audit reader."""
+
+    def subject_key_store(self, kek: KeyRing) -> MemorySubjectKeys:
+        return MemorySubjectKeys()
+
+    def audit_store(self, page: int = 10_000) -> AuditStore:
+        raise AuditUnsupported("this event store keeps no audit chain (use SQLite or PostgreSQL)")

@@ -1,0 +1,182 @@
+"""The record on PostgreSQL: ``PERSISTENCE_MODULE=adapters.record.postgres`` (eventsourcing's ``POSTGRES_*`` variables).
+
+eventsourcing's own layering: one module per backend, holding its recorder and
+a ``Factory`` the library finds by ``PERSISTENCE_MODULE``. Ours adds to the
+library's factory what the record needs of a store: the chaining recorder, the
+subject-key store and the audit reader (`adapters.record.sql`).
+
+Concurrency: the recorder takes eventsourcing's ``LOCK TABLE … IN EXCLUSIVE
+MODE`` on the events table first (as the library does), so inserting
+transactions are serialised; the chain head read after the insert is the true
+head, and notification ids commit in order. (Our recorder always uses this
+explicit transaction, even when ``POSTGRES_ENABLE_DB_FUNCTIONS`` is set.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from functools import cached_property
+from typing import Any, cast
+from uuid import UUID
+
+# The module, not its classes: the library picks the one factory class this module holds.
+from eventsourcing import postgres as library
+from eventsourcing.persistence import ApplicationRecorder, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.utils import Environment, EnvType, retry
+from psycopg import Connection
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composable, Identifier
+
+from adapters.record.keys import KeyRing
+from adapters.record.record import NoRecord
+from adapters.record.sql import CHAIN, CHECKPOINTS, KEYS, AuditStore, Dialect, Snapshot, SubjectKeys, chain_inserted
+
+def _okey(oid: UUID | str) -> bytes:
+    return oid.bytes if isinstance(oid, UUID) else oid.encode()
+
+
+class PostgresDialect(Dialect):
+    """Tables qualified by the schema; originator ids are ``uuid`` (or ``text`` with ``ORIGINATOR_ID_TYPE=text``)."""
+
+    row_lock = " FOR UPDATE"
+
+    def __init__(self, datastore: library.PostgresDatastore, events_table: str) -> None:
+        self.datastore = datastore
+        self.text_ids = datastore.originator_id_type == "text"
+        self.okey = _okey
+        schema = datastore.schema
+        self.tables: dict[str, Composable] = {
+            "events": Identifier(schema, events_table),
+            "nid": Identifier("notification_id"),
+            "chain": Identifier(schema, CHAIN),
+            "keys": Identifier(schema, KEYS),
+            "checkpoints": Identifier(schema, CHECKPOINTS),
+        }
+
+    def sql(self, template: str) -> Composable:
+        return SQL(template.replace("?", "%s")).format(**self.tables)  # type: ignore[arg-type]
+
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=commit)
+
+    def stored_id(self, okey: bytes) -> UUID | str:
+        return okey.decode() if self.text_ids else UUID(bytes=okey)
+
+    def create_tables(self, cursor: Any) -> None:
+        id_type = Identifier(self.datastore.originator_id_type)
+        for statement in (
+            "CREATE TABLE IF NOT EXISTS {chain} (notification_id bigint PRIMARY KEY, originator_id {id_type} NOT NULL, "
+            "originator_version bigint NOT NULL, topic text NOT NULL, seq bigint NOT NULL UNIQUE, "
+            "aggregate_prev_nid bigint NOT NULL, "
+            "event_hash bytea NOT NULL, aggregate_hash bytea NOT NULL, chain_hash bytea NOT NULL, "
+            "UNIQUE (originator_id, originator_version))",
+            "CREATE TABLE IF NOT EXISTS {keys} (subject_id text PRIMARY KEY, key_id text NOT NULL, "
+            "kek_id text NOT NULL, wrapped_key bytea, created_at timestamptz NOT NULL DEFAULT now(), "
+            "shredded_at text)",
+            "CREATE TABLE IF NOT EXISTS {checkpoints} (id bigserial PRIMARY KEY, notification_id bigint NOT NULL, "
+            "body text NOT NULL)",
+        ):
+            cursor.execute(SQL(statement).format(id_type=id_type, **self.tables))
+
+    def aggregate_heads(self, cursor: Any, okeys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
+        cursor.execute(
+            self.sql(
+                "SELECT DISTINCT ON (originator_id) originator_id, notification_id, aggregate_hash FROM {chain} "
+                "WHERE originator_id = ANY(?) ORDER BY originator_id, originator_version DESC"
+            ),
+            ([self.stored_id(k) for k in okeys],),
+        )
+        return {_okey(r["originator_id"]): (int(r["notification_id"]), bytes(r["aggregate_hash"])) for r in cursor}
+
+    @contextmanager
+    def snapshot(self, page: int) -> Iterator[Snapshot]:
+        with self.datastore.get_connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield PostgresSnapshot(self, cast(Connection[Any], conn), page)
+
+
+class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
+    """PostgreSQL application recorder that chains every inserted event in the insert's transaction."""
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as cursor:
+            self.dialect.create_tables(cursor)
+
+    @cached_property
+    def dialect(self) -> PostgresDialect:
+        return PostgresDialect(self.datastore, self.events_table_name)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        pg_events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            self._lock_table(cursor)
+            self._notify_channel(cursor)
+            cursor.execute(self.insert_events_statement, (pg_events,))
+            ids = [int(r["notification_id"]) for r in cursor.fetchall()]
+            chain_inserted(cursor, self.dialect, ids, stored_events)
+        return ids
+
+
+class PostgresSnapshot(Snapshot):
+    """One REPEATABLE READ, READ ONLY transaction: server-side cursors for the streams, one for look-ups."""
+
+    def __init__(self, dialect: PostgresDialect, conn: Connection[Any], page: int) -> None:
+        super().__init__(dialect, page)
+        self.conn = conn
+        self.lookups = conn.cursor(row_factory=tuple_row)
+
+    def _stream(self, name: str, statement: Composable) -> Iterator[tuple[Any, ...]]:
+        with self.conn.cursor(name=name, row_factory=tuple_row) as cursor:
+            cursor.itersize = self.page
+            cursor.execute(statement)
+            yield from cursor
+
+    def _one(self, statement: Composable, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        self.lookups.execute(statement, params)
+        return self.lookups.fetchone()
+
+
+class Factory(library.PostgresFactory):
+    """eventsourcing's PostgreSQL factory, giving the record its chaining recorder, subject keys and audit reader."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        if not self.env_create_table():
+            self._require_events_table()
+
+    @property
+    def events_table(self) -> str:
+        return (self.env.name.lower() or "stored") + "_events"
+
+    def _require_events_table(self) -> None:
+        """A read: the events table must be there (checked before anything else connects, since the subject key
+        store creates its own table)."""
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(
+                "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                (self.datastore.schema, self.events_table),
+            ).fetchone()
+        if row is None:
+            self.datastore.close()
+            where = f"PostgreSQL database {self.env.get(self.POSTGRES_DBNAME, '?')}, schema {self.datastore.schema}"
+            raise NoRecord(where, NoRecord.POSTGRES_HINT)
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = ChainingPostgresRecorder(datastore=self.datastore, events_table_name=self.events_table)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def subject_key_store(self, kek: KeyRing) -> SubjectKeys:
+        return SubjectKeys(PostgresDialect(self.datastore, self.events_table), kek)
+
+    def audit_store(self, page: int = 10_000) -> AuditStore:
+        return AuditStore(PostgresDialect(self.datastore, self.events_table), page)

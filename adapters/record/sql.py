@@ -1,0 +1,274 @@
+"""The audit tables of the two SQL stores, written once over a small dialect.
+
+Chaining happens **in the same transaction as the insert of the events**: each
+backend's recorder (``adapters.record.sqlite``, ``adapters.record.postgres``)
+subclasses eventsourcing's application recorder, inserts the events, gets their
+notification ids back, then calls `chain_inserted` with the same cursor: the
+chain head is read, the chain rows are computed (``domain.audit.hashing``) and
+inserted, and only then does the transaction commit. There is no window in
+which an event is stored unchained, and no catch-up job that could launder a
+forged row.
+
+Tables, beside the events table in the same database/schema: ``audit_chain``
+(one row per event, keyed by notification id, unique on the event identity and
+on ``seq``), ``audit_subject_keys`` (wrapped per-person keys, tombstoned on
+shredding) and ``audit_checkpoints`` (copies of signed heads; the copies that
+count are the ones kept elsewhere). Their names and formats are the record's:
+they never change.
+
+Readers open **one snapshot** (a `Snapshot`: SQLite read transaction;
+PostgreSQL REPEATABLE READ READ ONLY with server-side cursors) and stream both
+tables in notification order, so verification runs beside live writers and its
+memory stays flat.
+
+What differs between the stores (how a table is named, the placeholder, how an
+originator id is kept, the few statements that only one of them can say) is a
+`Dialect`; everything else is here once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from adapters.record.keys import KeyRing
+from adapters.record.sealing import new_data_key, unwrap_key, wrap_key
+from domain.audit.checkpoint import Checkpoint
+from domain.audit.erasure import SubjectErased
+from domain.audit.hashing import link_batch, originator_key
+from domain.audit.verify import ChainRow, EventRow
+
+CHAIN = "audit_chain"
+KEYS = "audit_subject_keys"
+CHECKPOINTS = "audit_checkpoints"
+
+# Statement templates: tables are `{events}`, `{chain}`, `{keys}`, `{checkpoints}`; the events
+# table's notification id column is `{nid}`; `?` is the placeholder (see `Dialect.sql`).
+CHAIN_COLUMNS = (
+    "notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid, "
+    "event_hash, aggregate_hash, chain_hash"
+)
+CHAIN_HEAD = "SELECT notification_id, seq, chain_hash FROM {chain} ORDER BY notification_id DESC LIMIT 1"
+
+
+class Dialect(ABC):
+    """How one SQL store says what the shared code asks."""
+
+    text_ids: bool
+    okey: Callable[[Any], bytes]
+    """The hashing key (``domain.audit.hashing.originator_key``) of an originator id as the store returns it."""
+    row_lock: str = ""
+    """Appended to the select of a key about to be destroyed."""
+
+    @abstractmethod
+    def sql(self, template: str) -> Any:
+        """The statement for a template (see the module's templates)."""
+
+    @abstractmethod
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        """A cursor in a transaction of the store's pool; its rows are read by column name."""
+
+    @abstractmethod
+    def stored_id(self, okey: bytes) -> Any:
+        """The originator id as the store keeps it."""
+
+    @abstractmethod
+    def create_tables(self, cursor: Any) -> None:
+        """Create the audit tables if they are not there."""
+
+    @abstractmethod
+    def aggregate_heads(self, cursor: Any, okeys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
+        """(notification id, aggregate hash) of the last chained event of each of these aggregates."""
+
+    @abstractmethod
+    def snapshot(self, page: int) -> AbstractContextManager[Snapshot]:
+        """One consistent read of the store, closed on exit."""
+
+    def before_destroy(self, cursor: Any) -> None:
+        """Called in the transaction that destroys a key, before anything else."""
+
+    def after_destroy(self) -> None:
+        """Called once that transaction has committed."""
+
+
+def chain_inserted(
+    cursor: Any, dialect: Dialect, ids: Sequence[int], stored_events: Sequence[StoredEvent]
+) -> None:
+    """Chain the events just inserted at `ids`, in the insert's own transaction (`cursor`)."""
+    inserted = [
+        (nid, originator_key(s.originator_id), s.originator_version, s.topic, s.state)
+        for nid, s in zip(ids, stored_events, strict=True)
+    ]
+    cursor.execute(dialect.sql("SELECT seq, chain_hash FROM {chain} ORDER BY notification_id DESC LIMIT 1"))
+    row = cursor.fetchone()
+    head = (int(row["seq"]), bytes(row["chain_hash"])) if row is not None else None
+    agg_heads = dialect.aggregate_heads(cursor, list({r[1] for r in inserted}))
+    linked = link_batch(inserted, head, agg_heads)
+    cursor.executemany(
+        dialect.sql("INSERT INTO {chain} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        [(r[0], dialect.stored_id(r[1]), *r[2:]) for r in linked],
+    )
+
+
+class SubjectKeys:
+    """Per-person data keys, wrapped by the key-encryption ring, one row per person (`SubjectKeyStore`)."""
+
+    def __init__(self, dialect: Dialect, kek: KeyRing) -> None:
+        self.dialect = dialect
+        self.kek = kek
+        with dialect.transaction(commit=True) as cursor:
+            dialect.create_tables(cursor)
+
+    def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
+        found = self._row(subject_id)
+        if found is None:
+            key_id = UUID(bytes=new_data_key()[:16]).hex[:12]
+            kek_id, wrapped = wrap_key(self.kek, subject_id, key_id, new_data_key())
+            with self.dialect.transaction(commit=True) as cursor:
+                cursor.execute(
+                    self.dialect.sql(
+                        "INSERT INTO {keys} (subject_id, key_id, kek_id, wrapped_key) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (subject_id) DO NOTHING"
+                    ),
+                    (subject_id, key_id, kek_id, wrapped),
+                )
+            found = self._row(subject_id)
+        if found is None or found[2] is None:
+            raise SubjectErased(
+                f"subject {subject_id}'s key was destroyed (erasure); no new personal content may be recorded",
+            )
+        return found[0], unwrap_key(self.kek, found[1], subject_id, found[0], found[2])
+
+    def current_key_id(self, subject_id: str) -> str | None:
+        found = self._row(subject_id)
+        return found[0] if found is not None and found[2] is not None else None
+
+    def key(self, subject_id: str, key_id: str) -> bytes | None:
+        found = self._row(subject_id)
+        if found is None or found[0] != key_id or found[2] is None:
+            return None
+        return unwrap_key(self.kek, found[1], subject_id, key_id, found[2])
+
+    def destroy(self, subject_id: str, at: str) -> str | None:
+        sql = self.dialect.sql
+        with self.dialect.transaction(commit=True) as cursor:
+            self.dialect.before_destroy(cursor)
+            cursor.execute(
+                sql("SELECT key_id FROM {keys} WHERE subject_id = ? AND wrapped_key IS NOT NULL" + self.dialect.row_lock),
+                (subject_id,),
+            )
+            row = cursor.fetchone()
+            cursor.execute(
+                sql(
+                    "INSERT INTO {keys} (subject_id, key_id, kek_id, wrapped_key, shredded_at) "
+                    "VALUES (?, '-', '-', NULL, ?) "
+                    "ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL, shredded_at = excluded.shredded_at"
+                ),
+                (subject_id, at),
+            )
+        self.dialect.after_destroy()
+        return str(row["key_id"]) if row is not None else None
+
+    def _row(self, subject_id: str) -> tuple[str, str, bytes | None] | None:
+        with self.dialect.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect.sql("SELECT key_id, kek_id, wrapped_key FROM {keys} WHERE subject_id = ?"), (subject_id,)
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        wrapped = row["wrapped_key"]
+        return str(row["key_id"]), str(row["kek_id"]), bytes(wrapped) if wrapped is not None else None
+
+
+class Snapshot(ABC):
+    """One consistent read: both streams in notification order, and the point look-ups of a `ChainIndex`."""
+
+    def __init__(self, dialect: Dialect, page: int) -> None:
+        self.dialect = dialect
+        self.page = page
+
+    @abstractmethod
+    def _stream(self, name: str, statement: Any) -> Iterator[tuple[Any, ...]]:
+        """The rows of a select, fetched `page` at a time."""
+
+    @abstractmethod
+    def _one(self, statement: Any, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The first row of a select, or None."""
+
+    def events(self) -> Iterator[EventRow]:
+        okey = self.dialect.okey
+        rows = self._stream(
+            "audit_events",
+            self.dialect.sql("SELECT {nid}, originator_id, originator_version, topic, state FROM {events} ORDER BY {nid}"),
+        )
+        for nid, oid, version, topic, state in rows:
+            yield nid, okey(oid), version, topic, bytes(state)
+
+    def chain(self) -> Iterator[ChainRow]:
+        okey = self.dialect.okey
+        rows = self._stream(
+            "audit_chain", self.dialect.sql(f"SELECT {CHAIN_COLUMNS} FROM {{chain}} ORDER BY notification_id")
+        )
+        for nid, oid, version, topic, seq, prev_nid, eh, agg, ch in rows:
+            yield nid, okey(oid), version, topic, seq, prev_nid, bytes(eh), bytes(agg), bytes(ch)
+
+    def chain_row_for(self, originator: bytes, version: int) -> ChainRow | None:
+        row = self._one(
+            self.dialect.sql(
+                f"SELECT {CHAIN_COLUMNS} FROM {{chain}} WHERE originator_id = ? AND originator_version = ?"
+            ),
+            (self.dialect.stored_id(originator), version),
+        )
+        if row is None:
+            return None
+        return row[0], originator, row[2], row[3], row[4], row[5], bytes(row[6]), bytes(row[7]), bytes(row[8])
+
+    def event_nid_for(self, originator: bytes, version: int) -> int | None:
+        row = self._one(
+            self.dialect.sql("SELECT {nid} FROM {events} WHERE originator_id = ? AND originator_version = ?"),
+            (self.dialect.stored_id(originator), version),
+        )
+        return int(row[0]) if row is not None else None
+
+    def aggregate_hash_at(self, notification_id: int) -> bytes | None:
+        row = self._one(
+            self.dialect.sql("SELECT aggregate_hash FROM {chain} WHERE notification_id = ?"), (notification_id,)
+        )
+        return bytes(row[0]) if row is not None else None
+
+
+class AuditStore:
+    """The audit side of one record's database: snapshots for verify, the stored head, checkpoint copies."""
+
+    def __init__(self, dialect: Dialect, page: int = 10_000) -> None:
+        self.dialect = dialect
+        self.page = page
+
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        return self.dialect.snapshot(self.page)
+
+    def head(self) -> tuple[int, int, bytes] | None:
+        """(notification id, seq, chain hash) of the last chain row, as stored (not verified)."""
+        with self.dialect.transaction(commit=False) as cursor:
+            cursor.execute(self.dialect.sql(CHAIN_HEAD))
+            row = cursor.fetchone()
+        return (int(row["notification_id"]), int(row["seq"]), bytes(row["chain_hash"])) if row is not None else None
+
+    def save_checkpoint(self, cp: Checkpoint) -> None:
+        with self.dialect.transaction(commit=True) as cursor:
+            cursor.execute(
+                self.dialect.sql("INSERT INTO {checkpoints} (notification_id, body) VALUES (?, ?)"),
+                (cp.notification_id, cp.to_json()),
+            )
+
+    def stored_checkpoints(self) -> list[str]:
+        """The JSON bodies of the checkpoint copies kept in the database, oldest first."""
+        with self.dialect.transaction(commit=False) as cursor:
+            cursor.execute(self.dialect.sql("SELECT body FROM {checkpoints} ORDER BY id"))
+            return [str(row["body"]) for row in cursor.fetchall()]

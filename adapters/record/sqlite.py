@@ -1,0 +1,173 @@
+"""The record on SQLite: ``PERSISTENCE_MODULE=adapters.record.sqlite`` (eventsourcing's ``SQLITE_*`` variables).
+
+eventsourcing's own layering: one module per backend, holding its recorder and
+a ``Factory`` the library finds by ``PERSISTENCE_MODULE``. Ours adds to the
+library's factory what the record needs of a store: the chaining recorder, the
+subject-key store and the audit reader (`adapters.record.sql`).
+
+Concurrency: one writer at a time by construction; the events insert takes the
+write lock before the chain head is read, so the read sees the latest commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+# The module, not its classes: the library picks the one factory class this module holds.
+from eventsourcing import sqlite as library
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.utils import Environment, EnvType, strtobool
+
+from adapters.record.keys import KeyRing
+from adapters.record.record import NoRecord
+from adapters.record.sql import CHAIN, CHECKPOINTS, KEYS, AuditStore, Dialect, Snapshot, SubjectKeys, chain_inserted
+
+EVENTS = "stored_events"  # the library's table name for an application recorder
+
+DDL = [
+    f"CREATE TABLE IF NOT EXISTS {CHAIN} ("
+    "notification_id INTEGER PRIMARY KEY, originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+    "topic TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE, aggregate_prev_nid INTEGER NOT NULL, "
+    "event_hash BLOB NOT NULL, aggregate_hash BLOB NOT NULL, "
+    "chain_hash BLOB NOT NULL, UNIQUE (originator_id, originator_version))",
+    f"CREATE TABLE IF NOT EXISTS {KEYS} ("
+    "subject_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, kek_id TEXT NOT NULL, wrapped_key BLOB, "
+    "created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, shredded_at TEXT)",
+    f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
+    "id INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL, body TEXT NOT NULL)",
+]
+
+
+class SQLiteDialect(Dialect):
+    """Originator ids are kept as text: the UUID's hex, or the id itself with ``ORIGINATOR_ID_TYPE=text``."""
+
+    def __init__(self, datastore: library.SQLiteDatastore) -> None:
+        self.datastore = datastore
+        self.text_ids = datastore.originator_id_type == "text"
+        self.okey = str.encode if self.text_ids else bytes.fromhex
+        self.tables = {"events": EVENTS, "nid": "rowid", "chain": CHAIN, "keys": KEYS, "checkpoints": CHECKPOINTS}
+
+    def sql(self, template: str) -> str:
+        return template.format(**self.tables)
+
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=commit)
+
+    def stored_id(self, okey: bytes) -> str:
+        return okey.decode() if self.text_ids else okey.hex()
+
+    def create_tables(self, cursor: Any) -> None:
+        for statement in DDL:
+            cursor.execute(statement)
+
+    def aggregate_heads(self, cursor: Any, okeys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
+        heads: dict[bytes, tuple[int, bytes]] = {}
+        for i in range(0, len(okeys), 500):
+            chunk = [self.stored_id(k) for k in okeys[i : i + 500]]
+            # SQLite returns the bare columns of the row holding max(): each originator's last chained event.
+            cursor.execute(
+                f"SELECT originator_id, max(originator_version), notification_id, aggregate_hash FROM {CHAIN} "
+                f"WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
+                chunk,
+            )
+            for oid, _, nid, agg in cursor.fetchall():
+                heads[self.okey(oid)] = (int(nid), bytes(agg))
+        return heads
+
+    @contextmanager
+    def snapshot(self, page: int) -> Iterator[Snapshot]:
+        snap = SQLiteSnapshot(self, page)
+        try:
+            yield snap
+        finally:
+            snap.close()
+
+    def before_destroy(self, cursor: Any) -> None:
+        # Overwrite freed pages, so the wrapped key does not linger in the file.
+        cursor.execute("PRAGMA secure_delete = ON")
+
+    def after_destroy(self) -> None:
+        # ... nor in the write-ahead log.
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+class ChainingSQLiteRecorder(library.SQLiteApplicationRecorder):
+    """SQLite application recorder that chains every inserted event in the insert's transaction."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *DDL]
+
+    def _insert_events(
+        self, c: library.SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int]:
+        ids = super()._insert_events(c, stored_events, **kwargs) or []
+        chain_inserted(c, SQLiteDialect(self.datastore), ids, stored_events)
+        return ids
+
+
+class SQLiteSnapshot(Snapshot):
+    """One read transaction over the SQLite file, on its own connection."""
+
+    def __init__(self, dialect: SQLiteDialect, page: int) -> None:
+        super().__init__(dialect, page)
+        self.conn = sqlite3.connect(
+            dialect.datastore.pool.db_name, uri=True, isolation_level=None, check_same_thread=False
+        )
+        self.conn.execute("PRAGMA cache_size = -16384")  # 16 MiB page cache, whatever the store's size
+        self.conn.execute("BEGIN")
+        # The first read fixes the snapshot: both maxima in one statement.
+        self.conn.execute(f"SELECT (SELECT max(rowid) FROM {EVENTS}), (SELECT max(notification_id) FROM {CHAIN})")
+
+    def close(self) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+    def _stream(self, name: str, statement: str) -> Iterator[tuple[Any, ...]]:
+        cursor = self.conn.execute(statement)
+        while rows := cursor.fetchmany(self.page):
+            yield from rows
+
+    def _one(self, statement: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self.conn.execute(statement, params).fetchone()
+        return row
+
+
+class Factory(library.SQLiteFactory):
+    """eventsourcing's SQLite factory, giving the record its chaining recorder, subject keys and audit reader."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        environment = env if isinstance(env, Environment) else Environment(env=env)
+        path = _file(environment)
+        # Checked before connecting: opening a SQLite file that is not there creates it.
+        if path is not None and not path.is_file() and not _creates(environment):
+            raise NoRecord(str(path.absolute()))
+        super().__init__(environment)
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = ChainingSQLiteRecorder(datastore=self.datastore)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def subject_key_store(self, kek: KeyRing) -> SubjectKeys:
+        return SubjectKeys(SQLiteDialect(self.datastore), kek)
+
+    def audit_store(self, page: int = 10_000) -> AuditStore:
+        return AuditStore(SQLiteDialect(self.datastore), page)
+
+
+def _creates(env: Environment) -> bool:
+    """`CREATE_TABLE=n` (what every read of the record sets) means: open an existing record only."""
+    value = env.get(library.SQLiteFactory.CREATE_TABLE)
+    return value is None or strtobool(value)
+
+
+def _file(env: Environment) -> Path | None:
+    """The file a connection would open, or None (in memory, a URI)."""
+    name = env.get(library.SQLiteFactory.SQLITE_DBNAME) or ""
+    return None if not name or name.startswith("file:") or ":memory:" in name else Path(name)
