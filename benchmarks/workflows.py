@@ -159,10 +159,10 @@ async def agreement_lifecycle(client: Client, settings: Settings, code: str) -> 
         EntenteWorkflow.draft, c.DraftEntente(by=BY, code=code, content=CONTENT), start_workflow_operation=start
     )
     handle = client.get_workflow_handle(workflow_id(code), result_type=EntenteView)
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by=BY))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by=BY))
     for i, party in enumerate(parties):
         await handle.execute_update(
-            EntenteWorkflow.sign, c.SignEntente(by=BY, party_id=party, version=1, signatory=f"Signataire {i}")
+            EntenteWorkflow.act, c.SignEntente(by=BY, party_id=party, version=1, signatory=f"Signataire {i}")
         )
     polls = 0
     while True:
@@ -172,7 +172,7 @@ async def agreement_lifecycle(client: Client, settings: Settings, code: str) -> 
             break
         await asyncio.sleep(POLL)
     await handle.execute_update(
-        EntenteWorkflow.revoke,
+        EntenteWorkflow.act,
         c.GiveRevocationNotice(by=BY, party_id=parties[0], reason="fin du projet", effective_date=today_local()),
     )
     final = await handle.result()

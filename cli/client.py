@@ -25,7 +25,6 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.workflow import UpdateMethodMultiParam
 
 from cli.errors import CliError, Exit, refused, translate
 from domain.ententes import commands as c
@@ -218,14 +217,12 @@ async def update_or_explain(
         raise
 
 
-async def command(
-    settings: Settings, code: str, update: UpdateMethodMultiParam[Any, EntenteView], cmd: c.Command,
-    timeout: float,
-) -> EntenteView:
-    """Give a command to the entente's workflow; its validator refuses before anything is recorded."""
+async def command(settings: Settings, code: str, cmd: c.Command, timeout: float) -> EntenteView:
+    """Give a command to the entente's workflow (its `act` update); its validator refuses before anything
+    is recorded."""
     client = await open_client(settings)
     view: EntenteView = await update_or_explain(
-        settings, client.get_workflow_handle(workflow_id(code)), update, cmd, timeout,
+        settings, client.get_workflow_handle(workflow_id(code)), EntenteWorkflow.act, cmd, timeout,
         lambda: _why_no_workflow(settings, code),
     )
     return view

@@ -129,11 +129,11 @@ async def ensure_entente(client: Client, settings: Settings, code: str, content:
             settings, client, entente_workflow_id(code), EntenteWorkflow.draft,
             ac.DraftEntente(by="demo-dsp", code=code, content=content), start, timeout)
     if view.status is EntenteStatus.DRAFT:
-        view = await command(settings, code, EntenteWorkflow.submit, ac.SubmitForSignature(by="demo-dsp"), timeout)
+        view = await command(settings, code, ac.SubmitForSignature(by="demo-dsp"), timeout)
     if view.status is EntenteStatus.IN_SIGNATURE and view.proposal is not None:
         for party in content.party_ids:
             if not view.proposal.signed_by(party):
-                view = await command(settings, code, EntenteWorkflow.sign, ac.SignEntente(
+                view = await command(settings, code, ac.SignEntente(
                     by="demo-dsp", party_id=party, version=view.proposal.version,
                     signatory=f"[DÉMO] Direction {party}", title="Directeur général (fictif)"), timeout)
     deadline = time.monotonic() + timeout

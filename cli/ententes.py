@@ -19,7 +19,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from temporalio.workflow import UpdateMethodMultiParam
 
 from cli import client, render
 from cli.display import Limit, limited, print_more
@@ -42,7 +41,6 @@ from domain.ententes import commands as c
 from domain.ententes.model import EntenteCode, EntenteContent, EntenteKind
 from domain.ententes.state import EntenteStatus, EntenteView, ReviewOutcome
 from domain.values import MAX_COMMAND_BYTES
-from workflows.entente import EntenteWorkflow
 
 app = typer.Typer(
     name="ententes",
@@ -159,13 +157,12 @@ def _done(view: EntenteView, as_json: bool) -> None:
 
 
 def _give(
-    ctx: typer.Context, code: str, update: UpdateMethodMultiParam[Any, EntenteView], model: type[c.Command],
-    as_json: bool, **fields: Any,
+    ctx: typer.Context, code: str, model: type[c.Command], as_json: bool, **fields: Any,
 ) -> None:
     settings = client.load_settings()
     with reported():
         cmd = _build(model, **fields)
-        view = _run(client.command(settings, code, update, cmd, _ctx_timeout(ctx)))
+        view = _run(client.command(settings, code, cmd, _ctx_timeout(ctx)))
     _done(view, as_json)
 
 
@@ -201,7 +198,7 @@ def revise(
     """Replace the open draft with a new version (signatures collected so far are void)."""
     with reported():
         content = load_content(file)
-    _give(ctx, code, EntenteWorkflow.revise, c.ReviseDraft, as_json, by=_who(by), content=content, reason=reason)
+    _give(ctx, code, c.ReviseDraft, as_json, by=_who(by), content=content, reason=reason)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -217,7 +214,7 @@ def submit(
     """Submit the open draft for signature by every party."""
     with reported():
         moment = parse_deadline(deadline) if deadline else None
-    _give(ctx, code, EntenteWorkflow.submit, c.SubmitForSignature, as_json, by=_who(by), signature_deadline=moment)
+    _give(ctx, code, c.SubmitForSignature, as_json, by=_who(by), signature_deadline=moment)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -228,7 +225,7 @@ def sign(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record a party's signature of the version in signature (bound to its exact text)."""
-    _give(ctx, code, EntenteWorkflow.sign, c.SignEntente, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, c.SignEntente, as_json, by=_who(by), party_id=party,
           version=version, signatory=signatory, title=title)
 
 
@@ -238,7 +235,7 @@ def refuse(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record a party's refusal to sign: the version goes back to drafting."""
-    _give(ctx, code, EntenteWorkflow.refuse, c.RefuseSignature, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, c.RefuseSignature, as_json, by=_who(by), party_id=party,
           version=version, reason=reason)
 
 
@@ -248,7 +245,7 @@ def withdraw(
     timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """A party withdraws before the entente (or its amendment) takes effect."""
-    _give(ctx, code, EntenteWorkflow.withdraw, c.WithdrawFromEntente, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, c.WithdrawFromEntente, as_json, by=_who(by), party_id=party,
           reason=reason)
 
 
@@ -260,7 +257,7 @@ def amend(
     """Propose a new version of an entente in force; the current one stays in force until it is signed."""
     with reported():
         content = load_content(file)
-    _give(ctx, code, EntenteWorkflow.amend, c.ProposeAmendment, as_json, by=_who(by), content=content,
+    _give(ctx, code, c.ProposeAmendment, as_json, by=_who(by), content=content,
           reason=reason)
 
 
@@ -275,7 +272,7 @@ def renew(
     if (until is None) == (not no_end):
         with reported():
             raise bad_input("give exactly one of --until DATE or --no-end")
-    _give(ctx, code, EntenteWorkflow.renew, c.ProposeRenewal, as_json, by=_who(by), end_date=until, reason=reason)
+    _give(ctx, code, c.ProposeRenewal, as_json, by=_who(by), end_date=until, reason=reason)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -286,7 +283,7 @@ def review(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record the annual review by the comité de suivi (open from the review window before the due date)."""
-    _give(ctx, code, EntenteWorkflow.review, c.RecordReview, as_json, by=_who(by), outcome=outcome, notes=notes)
+    _give(ctx, code, c.RecordReview, as_json, by=_who(by), outcome=outcome, notes=notes)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -296,7 +293,7 @@ def revoke(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Give notice of revocation (at least the entente's notice period ahead)."""
-    _give(ctx, code, EntenteWorkflow.revoke, c.GiveRevocationNotice, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, c.GiveRevocationNotice, as_json, by=_who(by), party_id=party,
           reason=reason, effective_date=effective)
 
 

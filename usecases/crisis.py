@@ -8,7 +8,7 @@ record (`Ententes.list()`), unless the caller passes the agreement views itself.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -48,10 +48,7 @@ class CrisisCases:
         self, case_code: str, cmd: c.Command, at: datetime, agreements: Iterable[EntenteView] | None = None
     ) -> CaseView:
         case = self.get(case_code)
-        if isinstance(cmd, c.RequestMobileIntervention):
-            case.request_mobile(cmd, at, self.config, self._agreements(agreements))
-        else:
-            self._handlers(case)[type(cmd)](cmd, at)
+        case.execute(cmd, at, self.config, lambda: self._agreements(agreements))
         self.record.save(case)
         return case.view()
 
@@ -63,28 +60,6 @@ class CrisisCases:
 
     def _agreements(self, given: Iterable[EntenteView] | None) -> list[EntenteView]:
         return list(given) if given is not None else Ententes(self.record).list()
-
-    def _handlers(self, k: CrisisCase) -> dict[type, Callable[[Any, datetime], None]]:
-        cfg = self.config
-        return {
-            c.RecordFirstContact: k.record_first_contact,
-            c.CloseAtPhone: k.close_at_phone,
-            c.AcceptHandoff: k.accept,
-            c.DeclineHandoff: lambda cmd, at: k.decline(cmd, at, cfg),
-            c.RecordArrival: k.arrive,
-            c.RecordOutcome: k.record_outcome,
-            c.HandBack: k.hand_back,
-            c.StartFollowUp: lambda cmd, at: k.start_follow_up(cmd, at, cfg),
-            c.RecordContact: k.record_contact,
-            c.CloseCase: k.close,
-            c.StartReferral: lambda cmd, at: k.refer(cmd, at, cfg),
-            c.AcceptReferral: lambda cmd, at: k.accept_referral(cmd, at, cfg),
-            c.RefuseReferral: k.refuse_referral,
-            c.ConfirmReached: k.confirm_reached,
-            c.Reassign: lambda cmd, at: k.reassign(cmd, at, cfg),
-            c.ExtendDeadline: lambda cmd, at: k.extend(cmd, at, cfg),
-            c.SupervisorClose: k.supervisor_close,
-        }
 
     # ------------------------------------------------------------------ queries
     def get(self, case_code: str, *, version: int | None = None) -> CrisisCase:

@@ -8,7 +8,6 @@ the event store puts on every event.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -47,8 +46,7 @@ class Ententes:
     ) -> EntenteView:
         """`policy`: the one the caller decided with (a workflow's own); default: this application's."""
         entente = self.get(code)
-        handler = self._handlers(entente, policy or self.policy)[type(cmd)]
-        handler(cmd, at)
+        entente.execute(cmd, at, policy or self.policy)
         self.record.save(entente)
         return entente.view()
 
@@ -59,19 +57,6 @@ class Ententes:
         if entente.advance(now, policy or self.policy):
             self.record.save(entente)
         return entente.view()
-
-    def _handlers(self, e: Entente, policy: EntentePolicy) -> dict[type, Callable[[Any, datetime], None]]:
-        return {
-            c.ReviseDraft: e.revise,
-            c.SubmitForSignature: lambda cmd, at: e.submit(cmd, at, policy),
-            c.SignEntente: e.sign,
-            c.RefuseSignature: e.refuse,
-            c.WithdrawFromEntente: e.withdraw,
-            c.ProposeAmendment: e.amend,
-            c.ProposeRenewal: lambda cmd, at: e.renew(cmd, at, policy),
-            c.RecordReview: lambda cmd, at: e.record_review(cmd, at, policy),
-            c.GiveRevocationNotice: lambda cmd, at: e.give_revocation_notice(cmd, at, policy),
-        }
 
     # ------------------------------------------------------------------ queries
     def _id(self, code: str) -> UUID:

@@ -24,7 +24,6 @@ stores them unencrypted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,8 +57,6 @@ OVERDUE = SearchAttributeKey.for_bool("CaseOverdue")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("CaseNextDeadline")
 OPENED_AT = SearchAttributeKey.for_datetime("CaseOpenedAt")
 SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [STAGE, HOLDER, TERRITORY, TEAM, OVERDUE, NEXT_DEADLINE, OPENED_AT]
-
-Rule = Callable[[CaseView], None]
 
 
 def workflow_id(case_code: str) -> str:

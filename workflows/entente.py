@@ -6,11 +6,13 @@ carries amendments and renewals through signature while the current version
 stays in force, and ends on revocation (after its notice) or expiry.
 
 Exposes:
-- updates, one per command (`draft`, `revise`, `submit`, `sign`, `refuse`,
-  `withdraw`, `amend`, `renew`, `review`, `revoke`), each with a validator that
-  runs the domain rules on the current view, so a refused command never
-  reaches history; the handler records it through an activity and returns the
-  new view;
+- update `draft` (the opening, used with update-with-start, like a case's `open`);
+- update `act`: any later command, one typed object (`EntenteCommand`, discriminated
+  by `type`), as a crisis case takes its commands. Its validator runs the domain
+  rule for that command (`rules.check`) on the current view, so a refused command
+  never reaches history; the handler records it through an activity and returns
+  the new view. The updates of before `act`, one per command (`revise`, `submit`,
+  `sign`…), are kept for running workflows and recorded histories and do the same;
 - query `state` (the view) and `next_wakeup`.
 
 Time-driven transitions are decided by the aggregate (`advance`), given
@@ -21,7 +23,6 @@ Continue-as-new carries the view when the history grows long.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -40,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
 
 STALL_BACKOFF = timedelta(minutes=5)
 DRAFT_WAIT = timedelta(hours=1)  # a workflow started without its draft gives up after this
-Rule = Callable[[EntenteView], None]
 
 
 def workflow_id(code: str) -> str:
@@ -128,94 +128,106 @@ class EntenteWorkflow:
         if cmd.code != self.code:
             raise refused("wrong_workflow", f"this workflow carries entente {self.code}, not {cmd.code}")
 
-    # ------------------------------------------------------------------ commands
+    # ------------------------------------------------------------------ acting
+    @workflow.update
+    async def act(self, cmd: c.EntenteCommand) -> EntenteView:
+        return await self._execute(cmd)
+
+    @act.validator
+    def _validate_act(self, cmd: c.EntenteCommand) -> None:
+        self._check(cmd)
+
+    # ------------------------------------------------------------------ kept: running workflows, recorded histories
+    # One update per command, as before `act`: Temporal replays a history by the update names it
+    # holds, and a running workflow may still be sent these by an older client. They do exactly
+    # what `act` does with the same command.
     @workflow.update
     async def revise(self, cmd: c.ReviseDraft) -> EntenteView:
-        return await self._execute(cmd, lambda v: rules.check_revise(v, cmd))
+        return await self._execute(cmd)
 
     @revise.validator
     def _validate_revise(self, cmd: c.ReviseDraft) -> None:
-        self._check(lambda v: rules.check_revise(v, cmd))
+        self._check(cmd)
 
     @workflow.update
     async def submit(self, cmd: c.SubmitForSignature) -> EntenteView:
-        return await self._execute(cmd, lambda v: rules.check_submit(v, cmd, workflow.now(), self.policy))
+        return await self._execute(cmd)
 
     @submit.validator
     def _validate_submit(self, cmd: c.SubmitForSignature) -> None:
-        self._check(lambda v: rules.check_submit(v, cmd, workflow.now(), self.policy))
+        self._check(cmd)
 
     @workflow.update
     async def sign(self, cmd: c.SignEntente) -> EntenteView:
-        return await self._execute(cmd, lambda v: rules.check_sign(v, cmd))
+        return await self._execute(cmd)
 
     @sign.validator
     def _validate_sign(self, cmd: c.SignEntente) -> None:
-        self._check(lambda v: rules.check_sign(v, cmd))
+        self._check(cmd)
 
     @workflow.update
     async def refuse(self, cmd: c.RefuseSignature) -> EntenteView:
-        return await self._execute(cmd, lambda v: rules.check_refuse(v, cmd))
+        return await self._execute(cmd)
 
     @refuse.validator
     def _validate_refuse(self, cmd: c.RefuseSignature) -> None:
-        self._check(lambda v: rules.check_refuse(v, cmd))
+        self._check(cmd)
 
     @workflow.update
     async def withdraw(self, cmd: c.WithdrawFromEntente) -> EntenteView:
-        return await self._execute(cmd, lambda v: rules.check_withdraw(v, cmd))
+        return await self._execute(cmd)
 
     @withdraw.validator
     def _validate_withdraw(self, cmd: c.WithdrawFromEntente) -> None:
-        self._check(lambda v: rules.check_withdraw(v, cmd))
+        self._check(cmd)
 
     @workflow.update
     async def amend(self, cmd: c.ProposeAmendment) -> EntenteView:
-        return await self._execute(cmd, lambda v: rules.check_amend(v, cmd))
+        return await self._execute(cmd)
 
     @amend.validator
     def _validate_amend(self, cmd: c.ProposeAmendment) -> None:
-        self._check(lambda v: rules.check_amend(v, cmd))
+        self._check(cmd)
 
     @workflow.update
     async def renew(self, cmd: c.ProposeRenewal) -> EntenteView:
-        return await self._execute(cmd, lambda v: rules.check_renew(v, cmd, workflow.now(), self.policy))
+        return await self._execute(cmd)
 
     @renew.validator
     def _validate_renew(self, cmd: c.ProposeRenewal) -> None:
-        self._check(lambda v: rules.check_renew(v, cmd, workflow.now(), self.policy))
+        self._check(cmd)
 
     @workflow.update
     async def review(self, cmd: c.RecordReview) -> EntenteView:
-        return await self._execute(cmd, lambda v: rules.check_review(v, cmd, workflow.now(), self.policy))
+        return await self._execute(cmd)
 
     @review.validator
     def _validate_review(self, cmd: c.RecordReview) -> None:
-        self._check(lambda v: rules.check_review(v, cmd, workflow.now(), self.policy))
+        self._check(cmd)
 
     @workflow.update
     async def revoke(self, cmd: c.GiveRevocationNotice) -> EntenteView:
-        return await self._execute(cmd, lambda v: rules.check_revoke(v, cmd, workflow.now(), self.policy))
+        return await self._execute(cmd)
 
     @revoke.validator
     def _validate_revoke(self, cmd: c.GiveRevocationNotice) -> None:
-        self._check(lambda v: rules.check_revoke(v, cmd, workflow.now(), self.policy))
+        self._check(cmd)
 
     # ------------------------------------------------------------------ helpers
-    def _check(self, rule: Rule) -> None:
+    def _check(self, cmd: c.Command) -> None:
         """Validator side: refuse on the current view; nothing reaches history."""
         if self.view is None:
             raise refused("not_drafted", f"entente {self.code} is not drafted yet")
         try:
-            rule(self.view)
+            rules.check(self.view, cmd, workflow.now(), self.policy)
         except DomainError as err:
             raise refused(err.code, err.message) from None
 
-    async def _execute(self, cmd: c.Command, rule: Rule) -> EntenteView:
+    async def _execute(self, cmd: c.Command) -> EntenteView:
         async with self.lock:
             # Another command may have been recorded since validation: check again on the
             # fresh view. A refusal here fails the update; the aggregate would refuse too.
-            self._check(rule)
+            self._check(cmd)
             cmd = cmd.model_copy(update={"command_id": command_id()})
             self.view = await execute_command(
                 EntenteActivities.execute,

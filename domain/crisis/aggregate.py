@@ -42,6 +42,7 @@ from domain.crisis.state import (
     ReferralStatus,
 )
 from domain.ententes.state import EntenteView
+from domain.errors import RuleViolation
 from domain.standards import config as s
 from domain.standards.config import StandardsConfig
 
@@ -136,6 +137,53 @@ class CrisisCase(Aggregate):
 
     def already(self, cmd: c.Command) -> bool:
         return bool(cmd.command_id) and cmd.command_id in self.applied
+
+    def execute(
+        self, cmd: c.Command, at: datetime, config: StandardsConfig, agreements: Callable[[], Iterable[EntenteView]],
+    ) -> None:
+        """Any command given an open case: the one dispatch its use case calls. `agreements` gives the
+        ententes to route by, read only for the command that routes (a request for a mobile team)."""
+        match cmd:
+            case c.RecordFirstContact():
+                self.record_first_contact(cmd, at)
+            case c.CloseAtPhone():
+                self.close_at_phone(cmd, at)
+            case c.RequestMobileIntervention():
+                self.request_mobile(cmd, at, config, agreements())
+            case c.AcceptHandoff():
+                self.accept(cmd, at)
+            case c.DeclineHandoff():
+                self.decline(cmd, at, config)
+            case c.RecordArrival():
+                self.arrive(cmd, at)
+            case c.RecordOutcome():
+                self.record_outcome(cmd, at)
+            case c.HandBack():
+                self.hand_back(cmd, at)
+            case c.StartFollowUp():
+                self.start_follow_up(cmd, at, config)
+            case c.RecordContact():
+                self.record_contact(cmd, at)
+            case c.CloseCase():
+                self.close(cmd, at)
+            case c.StartReferral():
+                self.refer(cmd, at, config)
+            case c.AcceptReferral():
+                self.accept_referral(cmd, at, config)
+            case c.RefuseReferral():
+                self.refuse_referral(cmd, at)
+            case c.ConfirmReached():
+                self.confirm_reached(cmd, at)
+            case c.Reassign():
+                self.reassign(cmd, at, config)
+            case c.ExtendDeadline():
+                self.extend(cmd, at, config)
+            case c.SupervisorClose():
+                self.supervisor_close(cmd, at)
+            case _:
+                raise RuleViolation(
+                    f"{type(cmd).__name__} is not a command of an open crisis case", code="unknown_command"
+                )
 
     # ------------------------------------------------------------------ intake
     def record_first_contact(self, cmd: c.RecordFirstContact, at: datetime) -> None:

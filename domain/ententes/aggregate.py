@@ -37,6 +37,7 @@ from domain.ententes.state import (
     Signature,
     VersionInfo,
 )
+from domain.errors import RuleViolation
 
 NAMESPACE = UUID("6b1f3a52-8d0e-4c51-9a37-2f0c8e4d1a10")
 
@@ -188,6 +189,32 @@ class Entente(Aggregate):
         return bool(cmd.command_id) and cmd.command_id in self.applied
 
     # ------------------------------------------------------------------ drafting
+    def execute(self, cmd: c.Command, at: datetime, policy: EntentePolicy) -> None:
+        """Any command given a drafted entente: the one dispatch its use case calls."""
+        match cmd:
+            case c.ReviseDraft():
+                self.revise(cmd, at)
+            case c.SubmitForSignature():
+                self.submit(cmd, at, policy)
+            case c.SignEntente():
+                self.sign(cmd, at)
+            case c.RefuseSignature():
+                self.refuse(cmd, at)
+            case c.WithdrawFromEntente():
+                self.withdraw(cmd, at)
+            case c.ProposeAmendment():
+                self.amend(cmd, at)
+            case c.ProposeRenewal():
+                self.renew(cmd, at, policy)
+            case c.RecordReview():
+                self.record_review(cmd, at, policy)
+            case c.GiveRevocationNotice():
+                self.give_revocation_notice(cmd, at, policy)
+            case _:
+                raise RuleViolation(
+                    f"{type(cmd).__name__} is not a command of a drafted entente", code="unknown_command"
+                )
+
     def revise(self, cmd: c.ReviseDraft, at: datetime) -> None:
         if self.already(cmd):
             return

@@ -208,6 +208,31 @@ def check_revoke(
     _within_horizon("a revocation's effective date", cmd.effective_date, now, policy)
 
 
+def check(view: EntenteView, cmd: c.Command, now: datetime, policy: EntentePolicy) -> None:
+    """The rule of any command given a drafted entente: what the workflow's `act` validator calls."""
+    match cmd:
+        case c.ReviseDraft():
+            check_revise(view, cmd)
+        case c.SubmitForSignature():
+            check_submit(view, cmd, now, policy)
+        case c.SignEntente():
+            check_sign(view, cmd)
+        case c.RefuseSignature():
+            check_refuse(view, cmd)
+        case c.WithdrawFromEntente():
+            check_withdraw(view, cmd)
+        case c.ProposeAmendment():
+            check_amend(view, cmd)
+        case c.ProposeRenewal():
+            check_renew(view, cmd, now, policy)
+        case c.RecordReview():
+            check_review(view, cmd, now, policy)
+        case c.GiveRevocationNotice():
+            check_revoke(view, cmd, now, policy)
+        case _:
+            raise _refuse("unknown_command", f"{type(cmd).__name__} is not a command of a drafted entente")
+
+
 def default_signature_deadline(now: datetime, policy: EntentePolicy) -> datetime:
     return start_of(add_days(local_date(now), policy.signature_period_days + 1))
 

@@ -144,7 +144,7 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
         async with Worker(time_env.client, task_queue=task_queue, workflows=[EntenteWorkflow],
                           activities=[real.draft, buggy.execute, buggy.advance], activity_executor=ex):
             handle, _ = await start(time_env.client, "ENT-BUG", service_agreement(), task_queue)
-            await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
             await time_env.sleep(timedelta(days=8))  # reminder due on day 7
 
             attempts = await _attempts(handle, "agreement.advance")
@@ -159,11 +159,11 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
             settings = Settings(temporal_address=time_env.client.service_client.config.target_host,
                                 task_queue=task_queue, sqlite_path=tmp_path / "record.sqlite", data_dir=tmp_path)
             sign = c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
-            signed = await cli_client.command(settings, "ENT-BUG", EntenteWorkflow.sign, sign, 30)
+            signed = await cli_client.command(settings, "ENT-BUG", sign, 30)
             assert signed.proposal is not None and signed.proposal.signed_by("cisss-laval")
             refuse = c.RefuseSignature(by="cc", party_id="cc-laval", version=1, reason="désaccord")
             with pytest.raises(CliError) as failed:
-                await cli_client.command(settings, "ENT-BUG", EntenteWorkflow.refuse, refuse, 30)
+                await cli_client.command(settings, "ENT-BUG", refuse, 30)
             assert failed.value.exit_code is Exit.FAILED
             assert failed.value.message == (
                 "unexpected failure: agreement.execute failed on an internal error (KeyError): nothing was "
@@ -194,7 +194,7 @@ async def test_a_locked_store_is_retried_until_the_command_is_recorded(
                 released.start()
                 try:
                     view = await asyncio.wait_for(
-                        handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur")), 60)
+                        handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur")), 60)
                 finally:
                     released.join()
                     locker.close()

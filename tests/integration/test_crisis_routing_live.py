@@ -72,9 +72,9 @@ async def _entente_in_force(
     """Through the entente's workflow: drafted, submitted, signed by every party; no effective date, so in
     force on its last signature."""
     handle, _ = await start_entente(env.client, code, content, task_queue)
-    await handle.execute_update(EntenteWorkflow.submit, ac.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.act, ac.SubmitForSignature(by="superviseur"))
     for party in content.party_ids:
-        await handle.execute_update(EntenteWorkflow.sign, ac.SignEntente(
+        await handle.execute_update(EntenteWorkflow.act, ac.SignEntente(
             by=party, party_id=party, version=1, signatory=f"DG {party}"))
     await wait_for_entente(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     return handle
@@ -121,7 +121,7 @@ async def test_an_organisation_is_asked_under_its_entente_until_the_revocation_t
         assert partner.referring_agreement == "ENT-CC-REV" and partner.intake_org == "cps-laval"
 
         effective = add_days(local_date(await env.get_current_time()), 30)
-        await entente.execute_update(EntenteWorkflow.revoke, ac.GiveRevocationNotice(
+        await entente.execute_update(EntenteWorkflow.act, ac.GiveRevocationNotice(
             by="dsp", party_id=CSSS, reason="fin du service mobile", effective_date=effective))
         _, _, noticed = await _routed(env, task_queue)
         assert noticed == route  # in force until the revocation takes effect

@@ -79,10 +79,10 @@ async def test_an_entente_with_a_past_effective_date_takes_effect_at_its_last_si
     code = unique("ENT-PAST", task_queue)
     handle, drafted = await start(time_env.client, code, service_agreement(effective=date(2024, 1, 1)), task_queue,
                                   started=started)
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     for party in PARTIES:
         last = await handle.execute_update(
-            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
+            EntenteWorkflow.act, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
         )
     assert last.proposal is not None
     signed_at = max(s.at for s in last.proposal.signatures)
@@ -114,10 +114,10 @@ async def test_implausible_moments_are_refused_before_history(
     code = unique("ENT-MOMENTS", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(effective=None), task_queue, started=started)
     now = await time_env.get_current_time()
-    await assert_rejected(handle, ententes, code, EntenteWorkflow.submit,
+    await assert_rejected(handle, ententes, code, EntenteWorkflow.act,
                           c.SubmitForSignature(by="s", signature_deadline=now + timedelta(days=400)),
                           "date_implausible", "more than 365 days ahead")
-    await assert_rejected(handle, ententes, code, EntenteWorkflow.submit,
+    await assert_rejected(handle, ententes, code, EntenteWorkflow.act,
                           c.SubmitForSignature(by="s", signature_deadline=now - timedelta(days=1)),
                           "deadline_in_past", "must be in the future")
     # A partner system sending a naive moment: refused when the update's argument is read.
@@ -128,13 +128,13 @@ async def test_implausible_moments_are_refused_before_history(
     assert "naive-deadline" not in await accepted_update_ids(handle)
     assert names(ententes, code) == before
 
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="s"))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="s"))
     for party in PARTIES:
         await handle.execute_update(
-            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
+            EntenteWorkflow.act, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
         )
     await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
-    await assert_rejected(handle, ententes, code, EntenteWorkflow.revoke,
+    await assert_rejected(handle, ententes, code, EntenteWorkflow.act,
                           c.GiveRevocationNotice(by="cc", party_id="cc-laval", reason="r",
                                                  effective_date=date(2090, 1, 1)),
                           "date_implausible", "more than 25 years ahead")

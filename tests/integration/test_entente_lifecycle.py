@@ -95,12 +95,12 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     handle, view = await start(env.client, code, content, task_queue, started=started)
     assert view.status is EntenteStatus.DRAFT and view.latest_version == 1
 
-    view = await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"),
+    view = await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"),
                                        id="submit-v1")
     assert view.status is EntenteStatus.IN_SIGNATURE
     for party in parties:
         view = await handle.execute_update(
-            EntenteWorkflow.sign,
+            EntenteWorkflow.act,
             c.SignEntente(by=party, party_id=party, version=1, signatory=f"DG {party}"), id=f"sign-v1-{party}",
         )
     assert view.status is EntenteStatus.SIGNED
@@ -119,7 +119,7 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     view = await wait_for(handle, "review due", lambda v: v.review_pending == first_due)
     await env.sleep(timedelta(days=5))
     view = await handle.execute_update(
-        EntenteWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN, notes="an 1"),
+        EntenteWorkflow.act, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN, notes="an 1"),
     )
     second_due = add_months(effective, 24)
     assert view.review_pending is None and view.next_review_due == second_due
@@ -127,7 +127,7 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     # Year 2: held early, within the 60-day window: no ReviewDue is raised.
     await env.sleep(until(start_of(add_days(second_due, -10)), await env.get_current_time()))
     view = await handle.execute_update(
-        EntenteWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.AMEND, notes="an 2"),
+        EntenteWorkflow.act, c.RecordReview(by="comite", outcome=ReviewOutcome.AMEND, notes="an 2"),
     )
     assert [r.due_on for r in view.reviews] == [first_due, second_due]
     assert view.next_review_due == add_months(effective, 36)
@@ -135,17 +135,17 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     # Amendment: proposed, submitted, signed; version 1 stays in force until the last signature.
     amended = content.model_copy(update={"title": content.title + " (modifiée)"})
     view = await handle.execute_update(
-        EntenteWorkflow.amend, c.ProposeAmendment(by="comite", content=amended, reason="révision an 2"),
+        EntenteWorkflow.act, c.ProposeAmendment(by="comite", content=amended, reason="révision an 2"),
     )
     assert view.status is EntenteStatus.ACTIVE and view.in_force_version == 1 and view.latest_version == 2
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     for party in parties[:-1]:
         view = await handle.execute_update(
-            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=2, signatory="DG"),
+            EntenteWorkflow.act, c.SignEntente(by=party, party_id=party, version=2, signatory="DG"),
         )
     assert view.in_force_version == 1 and view.title == content.title
     await handle.execute_update(
-        EntenteWorkflow.sign, c.SignEntente(by=parties[-1], party_id=parties[-1], version=2, signatory="DG"),
+        EntenteWorkflow.act, c.SignEntente(by=parties[-1], party_id=parties[-1], version=2, signatory="DG"),
     )
     view = await wait_for(handle, "amendment in force", lambda v: v.in_force_version == 2)
     assert view.title == amended.title and view.proposal is None and view.next_review_due == add_months(effective, 36)
@@ -154,12 +154,12 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     now = await env.get_current_time()
     earliest = add_days(local_date(now), notice)
     await assert_rejected(
-        handle, ententes, code, EntenteWorkflow.revoke,
+        handle, ententes, code, EntenteWorkflow.act,
         c.GiveRevocationNotice(by="cc", party_id="cc-laval", reason="fermeture", effective_date=add_days(earliest, -1)),
         "notice_period", f"requires {notice} days' notice", str(earliest),
     )
     view = await handle.execute_update(
-        EntenteWorkflow.revoke,
+        EntenteWorkflow.act,
         c.GiveRevocationNotice(by="cc", party_id="cc-laval", reason="fermeture", effective_date=earliest),
     )
     assert view.status is EntenteStatus.ACTIVE and view.revocation is not None
@@ -188,30 +188,30 @@ async def test_signatures_on_a_superseded_version_are_refused(
     refused (`superseded_version`) before reaching history or the record."""
     code = unique("ENT-SUPERSEDED", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(effective=None), task_queue, started=started)
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     await handle.execute_update(
-        EntenteWorkflow.sign, c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
+        EntenteWorkflow.act, c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
     )
     view = await handle.execute_update(
-        EntenteWorkflow.revise,
+        EntenteWorkflow.act,
         c.ReviseDraft(by="conseillere", content=service_agreement(effective=None, notice_days=60), reason="préavis"),
     )
     assert view.proposal is not None and view.proposal.version == 2 and view.proposal.signatures == []
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
 
     await assert_rejected(
-        handle, ententes, code, EntenteWorkflow.sign,
+        handle, ententes, code, EntenteWorkflow.act,
         c.SignEntente(by="cc", party_id="cc-laval", version=1, signatory="DG"),
         "superseded_version", "version 1", "version 2 is the one to sign",
     )
     await assert_rejected(
-        handle, ententes, code, EntenteWorkflow.sign,
+        handle, ententes, code, EntenteWorkflow.act,
         c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
         "superseded_version",
     )
     for party in ("cisss-laval", "cc-laval"):
         await handle.execute_update(
-            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=2, signatory="DG"),
+            EntenteWorkflow.act, c.SignEntente(by=party, party_id=party, version=2, signatory="DG"),
         )
     view = await wait_for(handle, "activation on the last signature", lambda v: v.status is EntenteStatus.ACTIVE)
     assert view.in_force_version == 2
@@ -227,14 +227,14 @@ async def test_a_party_outside_the_agreement_cannot_sign(
     """Only the version's parties sign: a third organisation is refused (`not_a_party`), nothing recorded."""
     code = unique("ENT-OUTSIDER", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(), task_queue, started=started)
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     await assert_rejected(
-        handle, ententes, code, EntenteWorkflow.sign,
+        handle, ententes, code, EntenteWorkflow.act,
         c.SignEntente(by="cps", party_id="cps-laval", version=1, signatory="DG"),
         "not_a_party", f"cps-laval is not a party to entente {code}",
     )
     await assert_rejected(
-        handle, ententes, code, EntenteWorkflow.refuse,
+        handle, ententes, code, EntenteWorkflow.act,
         c.RefuseSignature(by="cps", party_id="cps-laval", version=1, reason="pas concerné"),
         "not_a_party",
     )
@@ -252,23 +252,23 @@ async def test_a_revocation_before_the_notice_period_ends_is_refused(
     code = unique("ENT-NOTICE", task_queue)
     content = service_agreement(effective=None, notice_days=90)
     handle, _ = await start(time_env.client, code, content, task_queue, started=started)
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     for party in ("cisss-laval", "cc-laval"):
         await handle.execute_update(
-            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
+            EntenteWorkflow.act, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
         )
     await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     today = local_date(await time_env.get_current_time())
     for short in (today, add_days(today, 30), add_days(today, 89)):
         await assert_rejected(
-            handle, ententes, code, EntenteWorkflow.revoke,
+            handle, ententes, code, EntenteWorkflow.act,
             c.GiveRevocationNotice(by="cisss", party_id="cisss-laval", reason="réorganisation", effective_date=short),
             "notice_period", "requires 90 days' notice", f"{add_days(today, 90)} at the earliest",
         )
     view = await state(handle)
     assert view.status is EntenteStatus.ACTIVE and view.revocation is None
     view = await handle.execute_update(
-        EntenteWorkflow.revoke,
+        EntenteWorkflow.act,
         c.GiveRevocationNotice(by="cisss", party_id="cisss-laval", reason="réorganisation",
                                effective_date=add_days(today, 90)),
     )
@@ -282,10 +282,10 @@ async def test_a_review_left_undone_escalates_again_and_again(
     """An annual review not held within the 30-day grace escalates, then every 30 days until it is held."""
     code = unique("ENT-ESCALATION", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(effective=None), task_queue, started=started)
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     for party in ("cisss-laval", "cc-laval"):
         await handle.execute_update(
-            EntenteWorkflow.sign, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
+            EntenteWorkflow.act, c.SignEntente(by=party, party_id=party, version=1, signatory="DG"),
         )
     view = await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     due = view.next_review_due
@@ -294,7 +294,7 @@ async def test_a_review_left_undone_escalates_again_and_again(
     view = await wait_for(handle, "two escalations", lambda v: v.review_escalations == 2)
     assert view.review_pending == due
     view = await handle.execute_update(
-        EntenteWorkflow.review, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN, notes="en retard"),
+        EntenteWorkflow.act, c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN, notes="en retard"),
     )
     assert view.review_escalations == 0 and view.next_review_due == add_months(due, 12)
     assert names(ententes, code) == [
@@ -311,11 +311,11 @@ async def test_unsigned_parties_are_reminded_until_the_signature_deadline(
     the version goes back to drafting and the signatures collected are void."""
     code = unique("ENT-DEADLINE", task_queue)
     handle, _ = await start(time_env.client, code, service_agreement(), task_queue, started=started)
-    view = await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    view = await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     assert view.proposal is not None and view.proposal.signature_deadline is not None
     deadline = view.proposal.signature_deadline
     await handle.execute_update(
-        EntenteWorkflow.sign, c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
+        EntenteWorkflow.act, c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
     )
     await time_env.sleep(until(deadline, await time_env.get_current_time()))
     view = await wait_for(handle, "deadline missed", lambda v: v.status is EntenteStatus.DRAFT)
@@ -327,7 +327,7 @@ async def test_unsigned_parties_are_reminded_until_the_signature_deadline(
     reminded = [h["parties"] for h in ententes.history(code) if h["event"] == "SignatureReminderSent"]
     assert reminded == [["cc-laval"]] * 4
     await assert_rejected(
-        handle, ententes, code, EntenteWorkflow.sign,
+        handle, ententes, code, EntenteWorkflow.act,
         c.SignEntente(by="cc", party_id="cc-laval", version=1, signatory="DG"),
         "not_in_signature",
     )
@@ -343,7 +343,7 @@ async def test_the_workflow_calendar_and_the_recorded_calendar_follow_the_same_p
     code = unique("ENT-POLICY", task_queue)
     policy = EntentePolicy(reminder_interval_days=3)
     handle, _ = await start(time_env.client, code, service_agreement(), task_queue, policy=policy, started=started)
-    await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     await time_env.sleep(timedelta(days=10))
     view = await wait_for(
         handle, "three reminders", lambda v: v.proposal is not None and v.proposal.reminders_sent == 3

@@ -62,12 +62,12 @@ async def test_continue_as_new_carries_the_entente_across_runs(
         async with build_worker(time_env.client, settings, record, executor=ex):
             handle = await start(time_env.client, "ENT-CAN", task_queue, policy=policy, history_limit=40)
             first_run = (await handle.describe()).run_id
-            await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
             # 20 daily reminders: each is a timer and an activity, well past 40 history events.
             await time_env.sleep(timedelta(days=20, hours=1))
             latest = time_env.client.get_workflow_handle(workflow_id("ENT-CAN"))
             view = await latest.execute_update(
-                EntenteWorkflow.sign,
+                EntenteWorkflow.act,
                 c.SignEntente(by="p", party_id="cisss-laval", version=1, signatory="Directrice générale"),
             )
             assert (await latest.describe()).run_id != first_run
@@ -97,7 +97,7 @@ async def test_spans_cover_client_workflow_and_activities(
     with ThreadPoolExecutor(2) as ex:
         async with build_worker(traced, settings, record, executor=ex):
             handle = await start(traced, "ENT-OTEL", task_queue)
-            await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     names = {s.name for s in exporter.get_finished_spans()}
     assert "StartUpdateWithStartWorkflow:Entente" in names or "StartWorkflow:Entente" in names, names
     assert "RunWorkflow:Entente" in names
@@ -123,7 +123,7 @@ async def test_an_advance_that_records_nothing_never_spins_the_workflow(
             activities=[real.draft, real.execute, advance_recording_nothing],
         ):
             handle = await start(time_env.client, "ENT-STALL", task_queue)
-            await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+            await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
             await time_env.sleep(timedelta(days=8))  # a reminder falls due on day 7; advance adds nothing
             length = len([e async for e in handle.fetch_history_events()])
     # Backing off from 5 minutes to a day: about ten looks in that day, not thousands

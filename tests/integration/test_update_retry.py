@@ -63,7 +63,7 @@ async def test_a_command_in_flight_when_the_worker_dies_completes_once(
     worker.start()
     try:
         handle, _ = await start(dev_env.client, code, service_agreement(effective=None), task_queue)
-        await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
+        await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
 
         # The command reaches the worker, whose activity waits on the record (another connection holds
         # it in an exclusive transaction): it is in flight for sure when the worker is killed. A new
@@ -71,7 +71,7 @@ async def test_a_command_in_flight_when_the_worker_dies_completes_once(
         locker = sqlite3.connect(tmp_path / "record.sqlite", isolation_level=None, check_same_thread=False)
         locker.execute("BEGIN EXCLUSIVE")
         sign = c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
-        command = asyncio.create_task(cli_client.command(settings, code, EntenteWorkflow.sign, sign, timeout=30))
+        command = asyncio.create_task(cli_client.command(settings, code, sign, timeout=30))
         try:
             await _activity_started(handle)
             worker.sigkill()

@@ -130,22 +130,22 @@ async def test_sigkill_mid_command_loses_and_doubles_nothing(
         for code, handle in handles.items():
             deadline = datetime.now(UTC) + timedelta(seconds=4) if code == deadline_code else None
             cmd = c.SubmitForSignature(by="superviseur", signature_deadline=deadline)
-            await handle.execute_update(EntenteWorkflow.submit, cmd)
+            await handle.execute_update(EntenteWorkflow.act, cmd)
         for code in (f"SVC-A-{suffix}", f"CADRE-A-{suffix}", deadline_code, revised_code):
-            await handles[code].execute_update(EntenteWorkflow.sign, _sign("cisss-laval"))
+            await handles[code].execute_update(EntenteWorkflow.act, _sign("cisss-laval"))
         before_burst = {code: names(ententes, code) for code in plan}
 
         # ---- a burst of commands, and SIGKILL as soon as the first is recorded
         burst: list[asyncio.Task[Any]] = [
-            asyncio.create_task(handles[f"SVC-A-{suffix}"].execute_update(EntenteWorkflow.sign, _sign("cc-laval"))),
-            *(asyncio.create_task(handles[f"SVC-B-{suffix}"].execute_update(EntenteWorkflow.sign, _sign(p)))
+            asyncio.create_task(handles[f"SVC-A-{suffix}"].execute_update(EntenteWorkflow.act, _sign("cc-laval"))),
+            *(asyncio.create_task(handles[f"SVC-B-{suffix}"].execute_update(EntenteWorkflow.act, _sign(p)))
               for p in SERVICE),
-            *(asyncio.create_task(handles[f"CADRE-A-{suffix}"].execute_update(EntenteWorkflow.sign, _sign(p)))
+            *(asyncio.create_task(handles[f"CADRE-A-{suffix}"].execute_update(EntenteWorkflow.act, _sign(p)))
               for p in CADRE[1:]),
-            *(asyncio.create_task(handles[f"CADRE-B-{suffix}"].execute_update(EntenteWorkflow.sign, _sign(p)))
+            *(asyncio.create_task(handles[f"CADRE-B-{suffix}"].execute_update(EntenteWorkflow.act, _sign(p)))
               for p in CADRE),
             asyncio.create_task(handles[revised_code].execute_update(
-                EntenteWorkflow.revise,
+                EntenteWorkflow.act,
                 c.ReviseDraft(by="conseillere", content=service_agreement(effective=None, notice_days=0,
                                                                            title="Version révisée"))),
             ),
@@ -169,15 +169,15 @@ async def test_sigkill_mid_command_loses_and_doubles_nothing(
 
         # ---- finish every lifecycle: signed by all, in force, revoked
         for code in (deadline_code, revised_code):
-            view = await handles[code].execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="s"))
+            view = await handles[code].execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="s"))
             assert view.proposal is not None
             for party in SERVICE:
-                await handles[code].execute_update(EntenteWorkflow.sign, _sign(party, view.proposal.version))
+                await handles[code].execute_update(EntenteWorkflow.act, _sign(party, view.proposal.version))
         for handle in handles.values():
             await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE, within=PATIENCE)
             notice = c.GiveRevocationNotice(by="cisss", party_id="cisss-laval", reason="fin du projet",
                                             effective_date=local_date(datetime.now(UTC)))
-            await handle.execute_update(EntenteWorkflow.revoke, notice)
+            await handle.execute_update(EntenteWorkflow.act, notice)
         for code, handle in handles.items():
             final = await asyncio.wait_for(handle.result(), PATIENCE)
             assert final is not None and final.status is EntenteStatus.REVOKED, code
