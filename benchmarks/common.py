@@ -10,12 +10,24 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import metadata
+from typing import TypedDict
 
 from adapters.record.environment import PostgresAddress, record_env
 from domain.ententes.model import EntenteContent
 from tests import factories
 
-PG = {
+
+class PostgresParams(TypedDict):
+    """The test server's connection parameters, as psycopg.connect and PostgresAddress take them."""
+
+    host: str
+    port: str
+    dbname: str
+    user: str
+    password: str
+
+
+PG: PostgresParams = {
     "host": os.environ.get("ARRIMAGE_BENCH_POSTGRES_HOST", "localhost"),
     "port": os.environ.get("ARRIMAGE_BENCH_POSTGRES_PORT", "5432"),
     "dbname": os.environ.get("ARRIMAGE_BENCH_POSTGRES_DBNAME", "test"),

@@ -17,18 +17,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.record.environment import record_env
-from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.aggregate import entente_id
 from domain.ententes.state import EntentePolicy
 from tests.factories import service_agreement
 from usecases.ententes import Ententes
+from workers.bootstrap import open_record
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def build(env: dict[str, str], events: int) -> None:
-    record = Record(env)
+    record = open_record(env=env)
     ententes = Ententes(record, EntentePolicy(reminder_interval_days=1))
     ententes.draft(c.DraftEntente(by="bench", code="R", content=service_agreement(effective=None),
                                     command_id="d"), T0)
@@ -60,10 +60,10 @@ def main() -> None:
         rows = []
         for way in ("snapshot", "events only"):
             for attempt in (1, 2):
-                record = Record(env)
+                record = open_record(env=env)
                 repo = record.repository if way == "snapshot" else record.events_only
                 seconds = timed(lambda repo=repo: repo.get(entente_id("R")))
-                version = repo.get(entente_id("R")).version
+                version: int = repo.get(entente_id("R")).version
                 rows.append((way, attempt, version, seconds))
                 record.close()
     print(f"\n== benchmarks.replay — one entente, {args.events:,} events (SQLite; built in {built:.1f} s) ==")

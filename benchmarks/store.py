@@ -41,6 +41,8 @@ from pathlib import Path
 
 from eventsourcing.domain import Aggregate, event
 
+from adapters.record.environment import record_env
+from adapters.record.record import Record
 from benchmarks.common import (
     postgres_available,
     postgres_schema,
@@ -49,12 +51,11 @@ from benchmarks.common import (
     service_agreement,
     today_local,
 )
-from adapters.record.environment import record_env
-from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente
 from domain.ententes.state import EntentePolicy, EntenteStatus
 from usecases.ententes import Ententes
+from workers.bootstrap import open_record
 
 TARGETS = {"sqlite": 5_000.0, "postgres": 3_000.0}  # events/s, from the issue
 COMMANDS_PER_ENTENTE = 7
@@ -73,14 +74,14 @@ def open_store(kind: str, env_overrides: dict[str, str] | None = None) -> Iterat
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix="arrimage-bench-") as tmp:
             env = record_env(sqlite=Path(tmp) / "record.sqlite")
-            record = Record({**env, **(env_overrides or {})})
+            record = open_record(env={**env, **(env_overrides or {})})
             try:
                 yield record
             finally:
                 record.close()
         return
     with postgres_schema() as env:
-        record = Record({**env, **(env_overrides or {})})
+        record = open_record(env={**env, **(env_overrides or {})})
         try:
             yield record
         finally:
@@ -219,11 +220,11 @@ def run_threaded(record: Record, ententes: int, prefix: str, threads: int) -> tu
 def sqlite_synchronous_normal() -> Iterator[None]:
     """What-if: `PRAGMA synchronous=NORMAL` on every SQLite connection (WAL: no fsync per commit;
     a power loss, not a crash, may lose the last commits). Patched here, in this process only."""
-    from eventsourcing.sqlite import SQLiteConnectionPool
+    from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool
 
     original = SQLiteConnectionPool._create_connection
 
-    def create(self: SQLiteConnectionPool) -> object:
+    def create(self: SQLiteConnectionPool) -> SQLiteConnection:
         conn = original(self)
         conn._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
         return conn

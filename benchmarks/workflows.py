@@ -56,10 +56,10 @@ from benchmarks.common import print_header, print_table, service_agreement, toda
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus, EntenteView
 from usecases.ententes import Ententes
+from workers.bootstrap import connect, open_record
 from workers.embedded import server_command
 from workers.settings import Settings
-from workers.temporal import connect
-from workers.worker import WORKFLOWS, build_worker, open_record
+from workers.worker import WORKFLOWS, build_worker
 from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
 
 TARGET_RATIO = 1.5
@@ -76,9 +76,9 @@ def free_port() -> int:
 
 # ---------------------------------------------------------------------- the server
 @contextlib.asynccontextmanager
-async def embedded_server(data_dir: Path, pragmas: list[str], timeout: float = 60):  # type: ignore[no-untyped-def]
+async def embedded_server(data_dir: Path, pragmas: list[str], timeout: float = 60):
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         data_dir=data_dir,
         temporal_address=f"127.0.0.1:{free_port()}",
         temporal_ui_port=free_port(),
@@ -242,7 +242,7 @@ async def history_counts(client: Client, wf_id: str) -> Counter[str]:
 async def bench(n: int, rounds: int, timeout: float, threads: int, pragmas: list[str], unsandboxed: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="arrimage-bench-wf-") as tmp:
         async with embedded_server(Path(tmp), pragmas) as (settings, client, server):
-            record = open_record(settings)
+            record = open_record(settings, create=True)
             bare_queue = f"bench-bare-{uuid.uuid4().hex[:6]}"
             runs: list[Run] = []
             histories: dict[str, Counter[str]] = {}

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 import pytest_asyncio
@@ -20,9 +21,20 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.environment import PostgresAddress, record_env
 from workers.binaries import temporal_cli, temporal_test_server
-from workers.temporal import data_converter
+from workers.bootstrap import data_converter
 
-PG = {
+
+class PostgresParams(TypedDict):
+    """The test server's connection parameters, as psycopg.connect and PostgresAddress take them."""
+
+    host: str
+    port: str
+    dbname: str
+    user: str
+    password: str
+
+
+PG: PostgresParams = {
     "host": os.environ.get("ARRIMAGE_TEST_POSTGRES_HOST", "localhost"),
     "port": os.environ.get("ARRIMAGE_TEST_POSTGRES_PORT", "5432"),
     "dbname": os.environ.get("ARRIMAGE_TEST_POSTGRES_DBNAME", "test"),

@@ -1,6 +1,7 @@
-"""Builders shared by the crisis case integration tests: commands as the parties would give them, a case
-started the way a partner system starts it (update-with-start), refusals checked the way that system
-sees them (a failed update, no event in the record, no acceptance in Temporal's history).
+"""Builders shared by the crisis case tests: commands as the parties would give them, ententes in force
+(in memory for the unit tests, tests/crisis_world.py), a case started the way a partner system starts
+it (update-with-start), refusals checked the way that system sees them (a failed update, no event in
+the record, no acceptance in Temporal's history).
 
 The personal strings below are deliberately distinctive, so the privacy tests can look for them
 in workflow ids and search attributes.
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
+from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.model import (
     EmergencyService,
@@ -56,7 +58,6 @@ from domain.ententes.model import (
     ServiceOffer,
 )
 from domain.ententes.state import EntenteStatus, EntenteView
-from adapters.record.record import Record
 from domain.standards.config import StandardsConfig
 from tests.factories import CISSS, service_agreement
 from usecases.crisis import CrisisCases
@@ -65,6 +66,7 @@ from workers.settings import Settings
 from workers.worker import build_worker
 from workflows.crisis import CaseWorkflowInput, CrisisCaseWorkflow, workflow_id
 
+T0 = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)  # the unit tests' moment: a weekday afternoon
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -157,29 +159,37 @@ def sup(cls: type[c.Command], **kw: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- ententes
+def memory_record() -> Record:
+    """A record in memory (eventsourcing.popo): the unit tests' store."""
+    return Record(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
 def crisis_content(
-    provider: str, *, territory: str = TERRITORY, overrides: bool = False, may_refer: list[str] | None = None,
-    end: Any = None, notice_days: int = 90,
+    provider: str = "cc-laval", *, territory: str = TERRITORY, sharing: bool = True, overrides: bool = False,
+    may_refer: list[str] | None = None, end: date | None = None, notice_days: int = 90,
 ) -> EntenteContent:
-    """A service agreement of the CSSS with `provider` for mobile crisis in `territory` (sharing permitted)."""
+    """A service agreement of the CSSS with `provider` for mobile crisis in `territory` (sharing permitted
+    unless `sharing` is false): the factory's crisis agreement with the clauses a test needs."""
     base = service_agreement(effective=None, end=end, notice_days=notice_days)
-    refer = may_refer or []
+    refer = [] if may_refer is None else may_refer
     return EntenteContent.model_validate({
         **base.model_dump(),
         "parties": [CISSS.model_dump(), Party(party_id=provider, name=f"Organisme {provider}", type="centre_crise",
                                               territories=[territory]).model_dump(),
                     *[Party(party_id=p, name=f"Partenaire {p}", type="organisme_communautaire").model_dump()
-                      for p in refer]],
+                      for p in refer if p not in {provider, CSSS}]],
         "services": [ServiceOffer(service=ServiceCode.INTERVENTION_CRISE_MOBILE, provider=provider,
                                   territories=[territory]).model_dump()],
         "commitments": [],
         "access": AccessModalities(may_refer=[CSSS, *refer], overrides_specific_program=overrides).model_dump(),
-        "information_sharing": InformationSharing(
-            permitted=True, purposes=["continuité"], security_measures=["chiffrement"]).model_dump(),
+        "information_sharing": (
+            InformationSharing(permitted=True, purposes=["continuité"], security_measures=["chiffrement"])
+            if sharing else InformationSharing(permitted=False)
+        ).model_dump(),
     })
 
 
-def activate(ententes: Ententes, code: str, text: EntenteContent, at: datetime) -> EntenteView:
+def activate(ententes: Ententes, code: str, text: EntenteContent, at: datetime = T0) -> EntenteView:
     """Draft, submit, have every party sign, and let the calendar put the entente in force (same record)."""
     ententes.draft(ac.DraftEntente(by="dsp", code=code, content=text), at)
     ententes.execute(code, ac.SubmitForSignature(by="dsp"), at)

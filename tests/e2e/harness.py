@@ -1,11 +1,14 @@
-"""What the end-to-end tests share: the installed `arrimage` run as a subprocess, its result, and
-the environment that points it at a test's Temporal server, task queue and record."""
+"""What the end-to-end tests share: the installed `arrimage` run as a subprocess, its result, the
+environment that points it at a test's Temporal server, task queue and record, and `arrimage up`
+(Stack) on free ports."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import signal
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,3 +76,59 @@ class Engine:
         path = self.workdir / name
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
         return str(path)
+
+
+# ---------------------------------------------------------------------- the embedded stack
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Stack:
+    """`arrimage up` on `data` with free ports, as the README's first command runs it."""
+
+    def __init__(self, data: Path) -> None:
+        port, ui = free_port(), free_port()
+        self.env = {
+            **os.environ, "ARRIMAGE_DATA_DIR": str(data), "ARRIMAGE_TEMPORAL_ADDRESS": f"localhost:{port}",
+            "ARRIMAGE_TEMPORAL_UI_PORT": str(ui), "ARRIMAGE_TASK_QUEUE": "arrimage-up-test",
+        }
+        self.proc: asyncio.subprocess.Process | None = None
+        self.banner = ""
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            ARRIMAGE, "up", env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        lines: list[str] = []
+        async with asyncio.timeout(90):
+            while "Ctrl-C to stop" not in "".join(lines):
+                line = await self.proc.stdout.readline()
+                assert line, "arrimage up exited before it was ready: " + "".join(lines)
+                lines.append(line.decode())
+        self.banner = "".join(lines)
+
+    async def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            rest = await self.proc.stdout.read() if self.proc.stdout else b""
+            code = await self.proc.wait()
+        self.banner += rest.decode()
+        return code
+
+    def kill(self) -> None:
+        """After a failed test: the stack and its Temporal server, whatever state they are in."""
+        if self.proc is not None and self.proc.returncode is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+
+    async def cli(self, *args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            ARRIMAGE, "ententes", *args, env=self.env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        return proc.returncode or 0, out.decode(), err.decode()

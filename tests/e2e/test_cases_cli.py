@@ -9,100 +9,25 @@ moments (`received_at`, `first_contact_at`), so every delay is known and every c
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from domain.clock import local_date
-from adapters.record.record import Record
-from tests.e2e.harness import Engine as CliEngine
-from tests.e2e.harness import cli_env
-from workers.binaries import temporal_cli
-from workers.settings import Settings
-from workers.temporal import data_converter
-from workers.worker import build_worker
-from workflows.crisis import SEARCH_ATTRIBUTES
+from tests.e2e.engines import CSSS, case_engine, eventually, intake, open_case
+from tests.e2e.engines import CaseEngine as Engine
 
 pytestmark = pytest.mark.slow
 
-CSSS = "cisss-laval"
-REGION = 'region = "13-laval-essai"\n\n[standards."aaor.analyse"]\nduration = "PT3S"\n'
-
-
-@dataclass
-class Engine(CliEngine):
-    standards_file: Path | None = None
-
-    async def events(self, code: str) -> list[str]:
-        return [row["event"] for row in (await self.ok("cases", "history", code, "--json")).json()]
-
-    async def listed(self, *filters: str) -> list[str]:
-        return [row["case_code"] for row in (await self.ok("cases", "list", "--json", *filters)).json()]
-
-
-@pytest_asyncio.fixture(scope="module")
-async def case_server() -> AsyncIterator[WorkflowEnvironment]:
-    """A dev server of our own, with the case search attributes registered as `arrimage up` registers them."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), data_converter=data_converter(), ui=False,
-        search_attributes=SEARCH_ATTRIBUTES,
-    )
-    yield env
-    await env.shutdown()
-
-
 @pytest_asyncio.fixture
 async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
-    standards_file = tmp_path / "region.toml"
-    standards_file.write_text(REGION, encoding="utf-8")
-    record_path = tmp_path / "record.sqlite"
-    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path,
-                        sqlite_path=record_path, standards_file=standards_file)
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=220,
-                  target=case_server.client.service_client.config.target_host, task_queue=task_queue,
-                  ARRIMAGE_STANDARDS_FILE=str(standards_file), ARRIMAGE_USER="superviseure")
-    workdir = tmp_path / "shell"
-    workdir.mkdir()
-    with ThreadPoolExecutor(4) as executor:
-        async with build_worker(case_server.client, settings, record, executor=executor):
-            yield Engine(env=env, workdir=workdir, standards_file=standards_file)
-    record.close()
-
-
-def intake(service: str, *, received: timedelta, first: timedelta, face: bool = True, urgency: str = "urgent",
-           mode: str = "telephone") -> dict[str, Any]:
-    """An intake file: the request came `received` ago and the person was reached `first` ago."""
-    now = datetime.now(UTC)
-    return {
-        "actor_org": CSSS, "responsible_org": CSSS, "territory": "laval", "subject_id": "test-personne-0001",
-        "intake": {"service": service, "request_mode": mode, "urgency": urgency, "face_to_face_needed": face},
-        "received_at": (now - received).isoformat(), "first_contact_at": (now - first).isoformat(),
-    }
-
-
-async def open_case(engine: Engine, name: str, data: dict[str, Any]) -> str:
-    view = (await engine.ok("cases", "open", "--file", engine.write(name, data), "--json")).json()
-    code: str = view["case_code"]
-    return code
-
-
-async def eventually(check: Any, what: str, tries: int = 60) -> None:
-    """Visibility and timers are asynchronous: poll the CLI until `check()` is true."""
-    for _ in range(tries):
-        if await check():
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"never: {what}")
+    async with case_engine(case_server, task_queue, tmp_path) as engine:
+        yield engine
 
 
 async def test_a_supervisor_follows_and_acts_on_cases(engine: Engine) -> None:

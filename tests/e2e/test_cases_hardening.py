@@ -1,7 +1,8 @@
 """Issue 7 through `arrimage cases`: bad input never sticks, nothing is invented.
 
 The installed command against a real Temporal dev server (the case search attributes registered),
-a real worker and a real SQLite record, as in `test_cases_cli.py` (whose fixtures these tests share).
+a real worker and a real SQLite record, as in `test_cases_cli.py` (both make their engine with
+tests/e2e/engines.py).
 Each refusal is checked as a script sees it (exit code, the exact line on stderr) and by what it
 left behind: nothing in `cases list` (Temporal visibility), nothing in the record, and, for a
 refused opening, no workflow execution at all in Temporal's visibility.
@@ -10,25 +11,34 @@ refused opening, no workflow execution at all in Temporal's visibility.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from cli.cases import open_case as open_through_client
 from domain.crisis import commands as c
 from domain.crisis.model import new_case_code
 from domain.values import MAX_COMMAND_BYTES
-from tests.e2e.test_cases_cli import CSSS, Engine, case_server, engine, eventually, intake, open_case
+from tests.e2e.engines import CSSS, case_engine, eventually, intake, open_case
+from tests.e2e.engines import CaseEngine as Engine
+from workers.bootstrap import bootstrap
 from workers.settings import Settings
 from workflows.crisis import workflow_id
 
 pytestmark = pytest.mark.slow
-__all__ = ["case_server", "engine"]  # the shared fixtures
+
+
+@pytest_asyncio.fixture
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
+    """A dev server with the case search attributes, a worker, the CLI (as in test_cases_cli)."""
+    async with case_engine(case_server, task_queue, tmp_path) as engine:
+        yield engine
 
 MIN = timedelta(minutes=1)
 
@@ -160,7 +170,8 @@ async def test_a_refused_opening_leaves_nothing_behind(engine: Engine, case_serv
     fields: dict[str, Any] = {**intake("info_social", received=2 * MIN, first=MIN), "by": "i", "case_code": early,
                               "received_at": later, "first_contact_at": later}
     with pytest.raises(WorkflowUpdateFailedError) as info:
-        await open_through_client(settings, c.OpenCase.model_validate(fields), 30, case_server.client)
+        cases = bootstrap(settings, client=case_server.client).case_client
+        await cases.open(c.OpenCase.model_validate(fields), 30)
     assert isinstance(info.value.cause, ApplicationError) and info.value.cause.type == "moment_in_future"
     await nothing_anywhere(engine, case_server, early)
 

@@ -3,14 +3,24 @@ as is on a real dev server and worker."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
 
-from tests.e2e import test_cases_cli as cases
-from tests.e2e.test_cases_cli import Engine
-
-case_server, engine = cases.case_server, cases.engine  # the same fixtures: a dev server, a worker, the CLI
+from tests.e2e.engines import CaseEngine as Engine
+from tests.e2e.engines import case_engine
 
 pytestmark = pytest.mark.slow
+
+
+@pytest_asyncio.fixture
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
+    """A dev server with the case search attributes, a worker, the CLI (as in test_cases_cli)."""
+    async with case_engine(case_server, task_queue, tmp_path) as engine:
+        yield engine
 
 
 async def test_the_printed_intake_opens_a_case_as_is(engine: Engine) -> None:

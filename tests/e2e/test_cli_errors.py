@@ -25,9 +25,9 @@ import typer
 from cli.main import app
 from cli.options import TIMEOUT_HELP
 from domain.crisis.state import CaseStage
+from tests.audit_builders import CASE, ENTENTE, PERSON, Store, build
+from tests.disclosure_builders import SUBJECT
 from tests.e2e.harness import ARRIMAGE, Result
-from tests.e2e.test_audit_cli import CASE, ENTENTE, PERSON, Store, build
-from tests.unit.test_disclosure_support import SUBJECT
 
 pytestmark = pytest.mark.slow
 

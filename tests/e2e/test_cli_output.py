@@ -5,19 +5,28 @@ lists cut with a last line saying how many more."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
 
 from cli.templates import template
 from domain.clock import quebec_text
 from domain.ententes.model import EntenteKind
-from tests.e2e import test_agreements_cli as agreements
-from tests.e2e.test_agreements_cli import Engine, new_code
-
-engine = agreements.engine  # the same fixture: a worker, a record and the CLI pointed at both
+from tests.e2e.engines import EntenteEngine as Engine
+from tests.e2e.engines import entente_engine, new_code
 
 pytestmark = pytest.mark.slow
+
+
+@pytest_asyncio.fixture
+async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
+    """A worker, a record and the CLI pointed at both (as in test_ententes_cli)."""
+    async with entente_engine(dev_env, task_queue, tmp_path) as engine:
+        yield engine
 
 MOMENT_JSON = re.compile(r'"\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})"')
 

@@ -13,8 +13,6 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,44 +24,19 @@ from temporalio.testing import WorkflowEnvironment
 from cli.templates import template
 from domain.clock import add_days, local_date, quebec_text, start_of
 from domain.ententes.model import EntenteContent, EntenteKind
-from adapters.record.record import Record
-from tests.e2e.harness import Engine as CliEngine
-from tests.e2e.harness import cli_env
-from workers.settings import Settings
-from workers.worker import build_worker
+from tests.e2e.engines import EntenteEngine as Engine
+from tests.e2e.engines import entente_engine, new_code
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-@dataclass
-class Engine(CliEngine):
-    prefix: tuple[str, ...] = ("ententes",)
-
-    async def events(self, code: str) -> list[str]:
-        return [row["event"] for row in (await self.ok("history", code, "--json")).json()]
-
-
 @pytest_asyncio.fixture
 async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
     """A worker on a fresh task queue and record; the CLI pointed at both by environment."""
-    record_path = tmp_path / "record.sqlite"
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path)
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=200,
-                  target=dev_env.client.service_client.config.target_host, task_queue=task_queue,
-                  ARRIMAGE_USER="superviseure")
-    workdir = tmp_path / "shell"
-    workdir.mkdir()
-    with ThreadPoolExecutor(4) as executor:
-        async with build_worker(dev_env.client, settings, record, executor=executor):
-            yield Engine(env=env, workdir=workdir)
-    record.close()
-
-
-def new_code() -> str:
-    return f"ENT-LAV-{uuid.uuid4().hex[:8].upper()}"  # as the record spells it: entente codes are upper-case
+    async with entente_engine(dev_env, task_queue, tmp_path) as engine:
+        yield engine
 
 
 async def drafted_and_submitted(engine: Engine, code: str) -> None:

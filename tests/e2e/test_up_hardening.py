@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ARRIMAGE, Result
-from tests.e2e.test_up import Stack, free_port
+from tests.e2e.harness import ARRIMAGE, Result, Stack, free_port
 
 pytestmark = [
     pytest.mark.slow,

@@ -15,8 +15,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from workers.codec import ENCODING, KEY_ID
-from workers.temporal import data_converter
+from adapters.temporal.codec import ENCODING, KEY_ID
+from workers.bootstrap import data_converter
 
 
 class Person(BaseModel):
@@ -115,8 +115,8 @@ async def test_a_rotated_key_still_reads_history(time_env: WorkflowEnvironment) 
 
     old = "k0:" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
     new = "k1:" + "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
-    before = data_converter(Settings(payload_keys=old))  # type: ignore[arg-type]
-    after = data_converter(Settings(payload_keys=f"{new},{old}"))  # type: ignore[arg-type]
+    before = data_converter(Settings(payload_keys=old))
+    after = data_converter(Settings(payload_keys=f"{new},{old}"))
     sealed = await before.encode([Person(name="Marie", phone="1")])
     assert sealed[0].metadata[KEY_ID] == b"k0"
     assert await after.decode(sealed, [Person]) == [Person(name="Marie", phone="1")]

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from adapters.record.record import Record
 from domain.audit.replay import AggregateRef
 from domain.crisis import commands as cc
 from domain.crisis.model import InterventionOutcome
 from domain.disclosure.roles import Role
-from adapters.record.record import Record
-from tests.e2e.test_audit_cli import CASE, CSSS, PERSON, T0, open_case
-from tests.unit.test_crisis_case import TEAM, request
+from tests.audit_builders import CASE, CSSS, PERSON, T0, open_case
+from tests.crisis_builders import TEAM, request
 from usecases.audit.replays import Replays
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
@@ -32,8 +32,8 @@ def test_as_of_is_inclusive_of_the_event_recorded_at_that_moment(sqlite_env: dic
     at = replays.replay(ref, role=Role.AUDITOR, actor_id="a-1", moment=NOW, as_of=second)
     just_before = replays.replay(ref, role=Role.AUDITOR, actor_id="a-1", moment=NOW,
                                  as_of=second - timedelta(microseconds=1))
-    assert (at.version, at.items[0].value["stage"]) == (2, "transfert")  # type: ignore[index]
-    assert (just_before.version, just_before.items[0].value["stage"]) == (1, "accueil")  # type: ignore[index]
+    assert (at.version, at.items[0].value["stage"]) == (2, "transfert")
+    assert (just_before.version, just_before.items[0].value["stage"]) == (1, "accueil")
     assert [d.decision_id for d in Disclosures(record).accesses(subject_id=PERSON)] == [at.access_id,
                                                                                      just_before.access_id]
     record.close()

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate, event
 
-from domain.audit.erasure import SubjectErasure, erasure_id
-from domain.audit.erasure import SHREDDED, SubjectErased
 from adapters.record.record import Record
+from domain.audit.erasure import SHREDDED, SubjectErased, SubjectErasure, erasure_id
 from usecases.audit.trail import checkpoint, shred, verify
 
 # The moment the use cases are told it is (signature, key destruction): they read no clock.
@@ -104,7 +103,7 @@ def test_shredding_is_idempotent_and_no_new_personal_content_is_accepted(record:
     again = shred(record, "S-003", by="responsable-acces", reason="decision D-1", now=NOW)
     assert (again.already_recorded, again.key_id, again.erasure_id) == (True, first.key_id, first.erasure_id)
     assert len(list(record.events.get(erasure_id("S-003")))) == 1
-    s2 = record.repository.get(s.id)
+    s2: Suivi = record.repository.get(s.id)
     s2.update_contact(subject_id="S-003", personal={"phone": "819-555-0000"})
     with pytest.raises(SubjectErased) as caught:
         record.save(s2)
@@ -140,7 +139,7 @@ def test_an_event_with_no_personal_content_is_recorded_after_erasure(sqlite_env:
     s = Suivi(subject_id="S-009", personal={"phone": "514-555-0101"}, team="crise")
     record.save(s)
     shred(record, "S-009", by="dpo", reason="decision D-9", now=NOW)
-    s2 = record.repository.get(s.id)
+    s2: Suivi = record.repository.get(s.id)
     s2.update_contact(subject_id="S-009", personal={"phone": None})
     record.save(s2)
     assert [e.personal for e in record.events.get(s.id)] == [SHREDDED, {"phone": None}]  # type: ignore[attr-defined]

@@ -21,13 +21,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.ententes import AdvanceInput, EntenteActivities, LoadInput
+from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.state import EntentePolicy, EntenteStatus
-from adapters.record.record import Record
 from tests.factories import service_agreement
 from usecases.ententes import Ententes
+from workers.bootstrap import data_converter
 from workers.settings import Settings
-from workers.temporal import data_converter
 from workers.worker import build_worker
 from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
 
@@ -41,7 +41,7 @@ async def record(sqlite_env: dict[str, str]) -> AsyncIterator[Record]:
 
 async def start(client: Client, code: str, task_queue: str, **kw: object) -> WorkflowHandle:
     op = WithStartWorkflowOperation(
-        EntenteWorkflow.run, EntenteWorkflowInput(code=code, **kw),  # type: ignore[arg-type]
+        EntenteWorkflow.run, EntenteWorkflowInput(code=code, **kw),
         id=workflow_id(code), task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     await client.execute_update_with_start_workflow(

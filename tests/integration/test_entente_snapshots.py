@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.aggregate import entente_id
-from domain.ententes.state import EntentePolicy
-from adapters.record.record import Record
+from domain.ententes.state import EntentePolicy, EntenteView
 from tests.factories import service_agreement
 from usecases.ententes import Ententes
 
@@ -33,10 +33,10 @@ def test_an_entente_loaded_from_its_snapshot_equals_the_one_replayed_from_events
     assert snapshot_versions == [100, 200, 300]
     fresh = Record(store_env)
     for version in (99, 100, 101, 250, 300, 323):
-        from_snapshot = fresh.repository.get(entente_id("SNAP"), version=version).view()
-        from_events = fresh.events_only.get(entente_id("SNAP"), version=version).view()
+        from_snapshot: EntenteView = fresh.repository.get(entente_id("SNAP"), version=version).view()
+        from_events: EntenteView = fresh.events_only.get(entente_id("SNAP"), version=version).view()
         assert from_snapshot == from_events, version
-    latest = fresh.repository.get(entente_id("SNAP")).view()
+    latest: EntenteView = fresh.repository.get(entente_id("SNAP")).view()
     assert latest.event_count == 323 and latest.proposal is not None
     assert latest.proposal.reminders_sent == 320 and len(latest.proposal.signatures) == 1
     record.close()

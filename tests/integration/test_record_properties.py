@@ -52,6 +52,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 from pydantic import ValidationError
 
+from adapters.record.record import Record, event_name, event_payload
 from domain.clock import local_date
 from domain.crisis import commands as cc
 from domain.crisis.aggregate import case_id
@@ -72,7 +73,6 @@ from domain.ententes.model import Annex, EntenteKind
 from domain.ententes.rules import due_now
 from domain.ententes.state import EntenteStatus, EntenteView, ProposalStage, ReviewOutcome
 from domain.errors import DomainError
-from adapters.record.record import Record, event_name, event_payload
 from domain.values import EARLIEST, LATEST, MAX_COMMAND_BYTES, command_size
 from tests.crisis_builders import (
     CSSS,
@@ -94,8 +94,8 @@ from tests.crisis_builders import (
     request,
     sup,
 )
+from tests.disclosure_builders import context, grant
 from tests.factories import entente_cadre, service_agreement
-from tests.unit.test_disclosure_support import context, grant
 from usecases.audit.trail import verify
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
@@ -822,10 +822,10 @@ class CaseRecord(RecordMachine):
 
 
 # ---------------------------------------------------------------------- consents and the register
-SUBJECT_D = "u-7f3a"  # the person of tests.unit.test_disclosure_support
+SUBJECT_D = "u-7f3a"  # the person of tests.disclosure_builders
 KEYS = ["F-1", "F-2"]
 keys = st.one_of(st.sampled_from(KEYS), st.sampled_from(["f-1", "F 1", "F-\x1b", "K" * 65]))
-GRANT_VARIANTS = {
+GRANT_VARIANTS: dict[str, dict[str, Any]] = {
     "valid": {},
     "no_purpose": {"purpose": None},
     "expired": {"valid_until": ("rel", -timedelta(days=1))},

@@ -1,7 +1,7 @@
 """A command in flight when its worker dies completes once the worker is back (issue 7).
 
 `arrimage demo` lost a command when its worker was SIGKILLed, though a new worker was back in
-two seconds. The CLI's client (`cli.client`) now resends an update that is not completed yet,
+two seconds. The typed client (`adapters.temporal`, the CLI's) now resends an update that is not completed yet,
 on a transient failure, with the same update id, until the caller's `--timeout` is spent: the
 workflow records the command under `workflow_id/update_id`, so a resent update records nothing
 twice. The worker runs as its own process (`arrimage worker`), killed with SIGKILL while the
@@ -22,13 +22,13 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from cli import client as cli_client
-from domain.ententes import commands as c
 from adapters.record.record import Record
+from domain.ententes import commands as c
 from tests.factories import service_agreement
 from tests.integration.lifecycle import start
-from tests.integration.test_worker_crash import WorkerProcess
+from tests.integration.worker_process import WorkerProcess
 from usecases.ententes import Ententes
+from workers.bootstrap import bootstrap
 from workers.settings import Settings
 from workflows.entente import EntenteWorkflow, workflow_id
 
@@ -60,6 +60,7 @@ async def test_a_command_in_flight_when_the_worker_dies_completes_once(
                         sqlite_path=tmp_path / "record.sqlite", data_dir=tmp_path / "data")
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")})
     ententes = Ententes(record)
+    engine = bootstrap(settings)
     worker.start()
     try:
         handle, _ = await start(dev_env.client, code, service_agreement(effective=None), task_queue)
@@ -71,7 +72,7 @@ async def test_a_command_in_flight_when_the_worker_dies_completes_once(
         locker = sqlite3.connect(tmp_path / "record.sqlite", isolation_level=None, check_same_thread=False)
         locker.execute("BEGIN EXCLUSIVE")
         sign = c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
-        command = asyncio.create_task(cli_client.command(settings, code, sign, timeout=30))
+        command = asyncio.create_task(engine.entente_client.command(code, sign, timeout=30))
         try:
             await _activity_started(handle)
             worker.sigkill()
@@ -94,6 +95,7 @@ async def test_a_command_in_flight_when_the_worker_dies_completes_once(
         assert signed["command_id"].startswith(f"{workflow_id(code)}/")
         assert len({h["command_id"] for h in history}) == 3
     finally:
+        engine.close()
         record.close()
 
 

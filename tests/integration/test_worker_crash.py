@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,53 +25,22 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.clock import local_date
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus
-from adapters.record.record import Record
 from tests.factories import entente_cadre, service_agreement
 from tests.integration.lifecycle import names, start, wait_for
+from tests.integration.worker_process import WorkerProcess
 from usecases.ententes import Ententes
 from workflows.entente import EntenteWorkflow
 
 pytestmark = pytest.mark.slow
 
-ARRIMAGE = Path(sys.executable).parent / "arrimage"
 SERVICE = ["cisss-laval", "cc-laval"]
 CADRE = ["cisss-laval", "cc-laval", "cps-laval"]
 # A dead worker's activities are retried after their start-to-close timeout (30 s): be patient.
 PATIENCE = 120.0
-
-
-class WorkerProcess:
-    """`arrimage worker` in its own process, its output in a log file."""
-
-    def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
-        self.env, self.cwd, self.log = env, cwd, log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.starts += 1
-        with self.log.open("ab") as out:
-            out.write(f"\n----- start {self.starts}\n".encode())
-            out.flush()
-            self.proc = subprocess.Popen([str(ARRIMAGE), "worker"], env=self.env, cwd=self.cwd,
-                                         stdout=out, stderr=subprocess.STDOUT)
-
-    def sigkill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        assert self.proc.wait(timeout=10) == -9
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from domain.ententes.state import EntenteStatus, ProposalStage
 from domain.errors import RuleViolation
 from domain.standards import config as s
 from domain.standards.config import StandardsConfig
-from tests.unit.test_crisis_case import HOUR, T0, World, sup
+from tests.crisis_builders import HOUR, T0, sup
+from tests.crisis_world import World
 
 WINTER = datetime(2026, 11, 24, 2, 15, tzinfo=UTC)  # 2026-11-23 21:15 in Québec (HNE, UTC-5)
 

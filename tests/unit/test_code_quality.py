@@ -21,7 +21,7 @@ def test_ruff_finds_nothing() -> None:
 
 
 def test_mypy_finds_nothing() -> None:
-    """Types of the product packages (pyproject.toml [tool.mypy] packages)."""
+    """Types of the product packages, the tests and the benchmarks (pyproject.toml [tool.mypy] packages)."""
     result = _run(str(BIN / "mypy"))
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -1,17 +1,18 @@
 """The crisis case, step by step (seed 001: AAOR L681-900, Info-Social L901-1159, crisis L1160-1385).
 
 Every test drives the case through its public use cases (`CrisisCases`) on an
-in-memory record, the way an activity does, and reads the view a workflow reads.
+in-memory record (tests/crisis_world.py), the way an activity does, and reads the view a workflow reads.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis import rules
 from domain.crisis.aggregate import case_id
@@ -23,107 +24,20 @@ from domain.crisis.model import (
     IntakeService,
     InterventionOutcome,
     PhoneDisposition,
-    ReceivingService,
     ReceivingServiceType,
-    ReferralChannel,
     RequestMode,
-    RiskEstimates,
-    RiskLevel,
     SpecificEpisode,
     TeamRef,
     UrgencyLevel,
     new_case_code,
 )
-from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
-from domain.ententes.state import EntenteView
+from domain.crisis.state import AttemptStatus, CaseStage, DeadlineStatus, ReferralStatus
 from domain.errors import DomainError, NotFound, RuleViolation
-from adapters.record.record import Record
 from domain.standards import StandardsConfig, compliance
 from domain.standards import config as s
-from tests.unit.test_crisis_routing import activate, content, memory_record
+from tests.crisis_builders import CSSS, DAY, HOUR, MIN, SUBJECT, T0, TEAM, TEAM_2, request, sup
+from tests.crisis_world import CODE, World, outcome, referral, status
 from usecases.crisis import CrisisCases
-from usecases.ententes import Ententes
-
-T0 = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-MIN = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
-CSSS = "cisss-laval"
-CODE = "C-ABCDEFGH23"
-SUBJECT = "p-7f3a9c2e"
-TEAM = TeamRef(team_id="crise-laval-1", org_id=CSSS)
-TEAM_2 = TeamRef(team_id="crise-laval-2", org_id=CSSS)
-
-
-class World:
-    """One record with an entente in force (cc-laval, mobile crisis in Laval) and the crisis use cases."""
-
-    def __init__(self, config: StandardsConfig | None = None) -> None:
-        self.record: Record = memory_record()
-        self.ententes = Ententes(self.record)
-        self.agreement: EntenteView = activate(self.ententes, "ENT-CC", content("cc-laval", may_refer=["cps-laval"]))
-        self.cases = CrisisCases(self.record, config)
-
-    def open(
-        self, *, service: IntakeService = IntakeService.INFO_SOCIAL, urgency: UrgencyLevel = UrgencyLevel.HIGH,
-        face: bool = True, mode: RequestMode = RequestMode.PHONE, actor: str = CSSS, at: datetime = T0,
-        received: datetime | None = None, first: datetime | None = None, code: str = CODE, command_id: str = "o-1",
-    ) -> CaseView:
-        return self.cases.open(c.OpenCase(
-            by="intervenant-1", actor_org=actor, command_id=command_id, case_code=code, responsible_org=CSSS,
-            territory="laval", subject_id=SUBJECT, personal={"reason": "idées suicidaires", "person_ref": "ps-12"},
-            intake=Intake(service=service, request_mode=mode, urgency=urgency, face_to_face_needed=face,
-                          risks=RiskEstimates(suicide=RiskLevel.HIGH), p38_considered=True),
-            received_at=received, first_contact_at=first,
-        ), at)
-
-    def do(self, cmd: c.Command, at: datetime = T0, code: str = CODE) -> CaseView:
-        return self.cases.execute(code, cmd, at)
-
-    def events(self, code: str = CODE) -> list[str]:
-        return [e["event"] for e in self.cases.history(code)]
-
-    def refused(self, cmd: c.Command, code_: str, at: datetime = T0, match: str | None = None) -> RuleViolation:
-        """The command is refused with `code_` and records nothing."""
-        before = self.events()
-        with pytest.raises(RuleViolation, match=match) as info:
-            self.do(cmd, at)
-        assert info.value.code == code_
-        assert self.events() == before
-        return info.value
-
-    def to_intervention(self, at: datetime = T0, urgency: UrgencyLevel = UrgencyLevel.HIGH) -> CaseView:
-        self.open(at=at, urgency=urgency)
-        self.do(request(), at)
-        self.do(c.AcceptHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id), at + 5 * MIN)
-        self.do(c.RecordArrival(by="eq-1", actor_org=CSSS), at + 40 * MIN)
-        return self.do(outcome(), at + 2 * HOUR)
-
-
-def request(**kw: Any) -> c.RequestMobileIntervention:
-    return c.RequestMobileIntervention(by="intervenant-1", actor_org=CSSS, csss_teams=[TEAM], **kw)
-
-
-def outcome(**kw: Any) -> c.RecordOutcome:
-    fields: dict[str, Any] = {"outcome": InterventionOutcome.CRISIS_RESOLVED, "subject_id": SUBJECT, **kw}
-    return c.RecordOutcome(by="eq-1", actor_org=CSSS, **fields)
-
-
-def referral(service: ReceivingServiceType = ReceivingServiceType.CONSULTATION_SOCIALE) -> c.StartReferral:
-    return c.StartReferral(
-        by="eq-1", actor_org=CSSS, subject_id=SUBJECT, channel=ReferralChannel.TELEPHONE,
-        receiving=ReceivingService(org_id="clsc-ouest", service=service), personal={"note": "appel à l'accueil"},
-    )
-
-
-def status(view: CaseView, deadline_id: str) -> DeadlineStatus:
-    d = view.deadline(deadline_id)
-    assert d is not None, deadline_id
-    return d.status
-
-
-def sup(cls: type[c.Command], **kw: Any) -> Any:
-    return cls(by="superviseur-1", actor_org=CSSS, **kw)
 
 
 # ---------------------------------------------------------------------- 1. intake

@@ -13,7 +13,8 @@ from domain.crisis import commands as c
 from domain.crisis.model import Intake, IntakeService, PhoneDisposition, RequestMode, UrgencyLevel
 from domain.crisis.state import CaseView, DeadlineStatus
 from domain.standards import config as s
-from tests.unit.test_crisis_case import CODE, CSSS, HOUR, MIN, SUBJECT, T0, World
+from tests.crisis_builders import CSSS, HOUR, MIN, SUBJECT, T0
+from tests.crisis_world import CODE, World
 
 
 def open_awaiting(w: World, service: IntakeService, mode: RequestMode, at: datetime = T0) -> CaseView:

@@ -17,9 +17,10 @@ from domain.crisis.model import EMERGENCY_NOTE_FIELDS, HandoffSharing
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import Outcome
 from domain.ententes.model import InformationSharing
-from tests.unit.test_crisis_case import CSSS, T0, TEAM, World
-from tests.unit.test_crisis_routing import activate, content, memory_record
-from tests.unit.test_disclosure_support import grant
+from tests.crisis_builders import CSSS, T0, TEAM, activate, memory_record
+from tests.crisis_builders import crisis_content as content
+from tests.crisis_world import World
+from tests.disclosure_builders import grant
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes

@@ -23,7 +23,8 @@ from domain.errors import NotFound, RuleViolation
 from domain.standards import config as s
 from domain.standards.config import StandardsConfig
 from domain.values import MAX_COMMAND_BYTES
-from tests.unit.test_crisis_case import CODE, CSSS, DAY, HOUR, MIN, T0, World, referral, sup
+from tests.crisis_builders import CSSS, DAY, HOUR, MIN, T0, sup
+from tests.crisis_world import CODE, World, referral
 
 COMMAND = TypeAdapter(c.CaseCommand)
 

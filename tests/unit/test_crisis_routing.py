@@ -6,70 +6,24 @@ revoked, or expired) by the entente aggregate in an in-memory record.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from domain.clock import add_days, local_date, start_of
 from domain.crisis.model import CandidateKind, SpecificEpisode, TeamRef
 from domain.crisis.routing import partner_agreement, route
 from domain.ententes import commands as ac
 from domain.ententes.model import (
-    AccessModalities,
     EntenteContent,
-    InformationSharing,
-    Party,
     ServiceCode,
     ServiceOffer,
 )
 from domain.ententes.state import EntenteStatus, EntenteView
-from adapters.record.record import Record
-from tests.factories import CISSS, service_agreement
+from tests.crisis_builders import T0, activate, memory_record
+from tests.crisis_builders import crisis_content as content
 from usecases.ententes import Ententes
 
-T0 = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
 CSSS_TEAM = TeamRef(team_id="crise-laval-1", org_id="cisss-laval", name="Équipe crise Laval")
 EPISODE = SpecificEpisode(program="sante-mentale-adulte", team=TeamRef(team_id="sma-laval", org_id="cisss-laval"))
-
-
-def memory_record() -> Record:
-    return Record(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-def content(
-    provider: str = "cc-laval", *, territory: str = "laval", sharing: bool = True, overrides: bool = False,
-    may_refer: list[str] | None = None, end: date | None = None,
-) -> EntenteContent:
-    """The factory's crisis service agreement, with the provider, territory and clauses a test needs."""
-    base = service_agreement(effective=None, end=end)
-    provider_party = Party(party_id=provider, name=f"Organisme {provider}", type="centre_crise",
-                           territories=[territory])
-    refer = [] if may_refer is None else may_refer
-    return EntenteContent.model_validate({
-        **base.model_dump(),
-        "parties": [CISSS.model_dump(), provider_party.model_dump(), *[
-            Party(party_id=p, name=f"Partenaire {p}", type="organisme_communautaire").model_dump()
-            for p in refer if p not in {provider, "cisss-laval"}
-        ]],
-        "services": [ServiceOffer(service=ServiceCode.INTERVENTION_CRISE_MOBILE, provider=provider,
-                                  territories=[territory]).model_dump()],
-        "commitments": [],
-        "access": AccessModalities(may_refer=["cisss-laval", *refer],
-                                   overrides_specific_program=overrides).model_dump(),
-        "information_sharing": (
-            InformationSharing(permitted=True, purposes=["continuité"], security_measures=["chiffrement"])
-            if sharing else InformationSharing(permitted=False)
-        ).model_dump(),
-    })
-
-
-def activate(ententes: Ententes, code: str, text: EntenteContent, at: datetime = T0) -> EntenteView:
-    """Draft, submit, have every party sign, and let the calendar put the entente in force."""
-    ententes.draft(ac.DraftEntente(by="dsp", code=code, content=text), at)
-    ententes.execute(code, ac.SubmitForSignature(by="dsp"), at)
-    for party in text.party_ids:
-        ententes.execute(code, ac.SignEntente(by=party, party_id=party, version=1, signatory="D.G."), at)
-    view = ententes.advance(code, at)
-    assert view.status is EntenteStatus.ACTIVE
-    return view
 
 
 def revoke(ententes: Ententes, code: str) -> EntenteView:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from adapters.record.record import Record, event_name, event_payload
 from domain.disclosure.commands import WithdrawConsent
 from domain.disclosure.consent import consent_id
 from domain.disclosure.model import ConsentForm, ConsentState, GrantorCapacity
 from domain.disclosure.roles import PurposeKind
 from domain.errors import RuleViolation
-from adapters.record.record import Record, event_name, event_payload
-from tests.unit.test_disclosure_support import AFTER, BEFORE, CONFIG, SUBJECT, grant
+from tests.disclosure_builders import AFTER, BEFORE, CONFIG, SUBJECT, grant
 from usecases.disclosure import Disclosures
 
 
@@ -36,7 +37,7 @@ def events(app: Disclosures, key: str) -> list[str]:
     ("form", None, "must name form"),
     ("valid_until", None, "must name valid_until"),
 ])
-def test_incomplete_consent_is_refused_and_leaves_no_event(app: Disclosures, field: str, value: object,
+def test_incomplete_consent_is_refused_and_leaves_no_event(app: Disclosures, field: str, value: Any,
                                                             message: str) -> None:
     """LRSSS 6 (LSSSS 19.1 for research): a consent missing a required element has no effect."""
     with pytest.raises(RuleViolation, match=message) as err:

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.record.record import Record, event_name
 from domain.clock import local_date
 from domain.disclosure.legal_bases import Condition, Law
 from domain.disclosure.model import BasisKind, ConsentState, Decision, DisclosureContext
 from domain.disclosure.register import register_id
 from domain.disclosure.roles import ItemCategory, PurposeKind, Role
 from domain.disclosure.rules import decide
-from adapters.record.record import Record, event_name
-from tests.unit.test_disclosure_support import (
+from tests.disclosure_builders import (
     CONFIG,
     ITEMS,
     PARTNER,
@@ -165,7 +166,7 @@ def test_every_decision_is_recorded_exactly_once(scenario: tuple[object, Disclos
 _APP = Disclosures(Record(), CONFIG)  # in-memory store: one register grows across examples
 
 
-def _count(app: Disclosures, rid: object) -> int:
+def _count(app: Disclosures, rid: UUID) -> int:
     if rid not in app.record.repository:
         return 0
-    return sum(1 for e in app.record.stream(rid) if event_name(e) == "AccessDecided")  # type: ignore[arg-type]
+    return sum(1 for e in app.record.stream(rid) if event_name(e) == "AccessDecided")

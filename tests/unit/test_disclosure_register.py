@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from adapters.record.record import Record, event_name, event_payload
 from domain.disclosure import commands as c
 from domain.disclosure.model import Outcome
 from domain.disclosure.register import for_reader, register_id
 from domain.disclosure.roles import PurposeKind, Role
 from domain.errors import RuleViolation
-from adapters.record.record import Record, event_name, event_payload
-from tests.unit.test_disclosure_support import (
+from tests.disclosure_builders import (
     AFTER,
     CONFIG,
     EMERGENCY_CONDITIONS,
@@ -45,7 +46,7 @@ def partner_ctx() -> object:
     return context(consents=None).model_copy(update={"consents": None, "agreements": [active_agreement()]})
 
 
-def partner_req(**kw: object) -> c.RequestAccess:
+def partner_req(**kw: Any) -> c.RequestAccess:
     kw.setdefault("command_id", "req-1")
     return request(Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER,
                    agreement_purpose="continuité de l'intervention de crise", items=["motif", "niveau d'urgence"],
@@ -138,8 +139,9 @@ def test_supervisor_reviews_an_emergency_disclosure_once(app: Disclosures) -> No
     review = c.ReviewEmergencyDisclosure(by="dsp-1", command_id="rev-1", subject_id=SUBJECT,
                                          disclosure_id=view.disclosure_id, reviewer_role=Role.SUPERVISOR,
                                          conforming=True, notes="conforme à la directive")
-    for bad, code in [({"reviewer_role": Role.INTERVENANT}, "not_a_supervisor"),
-                      ({"by": "intervenant-7"}, "self_review")]:
+    refusals: list[tuple[dict[str, Any], str]] = [({"reviewer_role": Role.INTERVENANT}, "not_a_supervisor"),
+                                                 ({"by": "intervenant-7"}, "self_review")]
+    for bad, code in refusals:
         with pytest.raises(RuleViolation) as err:
             app.review_emergency(review.model_copy(update=bad), AFTER)
         assert err.value.code == code

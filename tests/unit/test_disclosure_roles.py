@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from domain.disclosure.commands import RequestAccess
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import BasisKind, GrantorCapacity, Outcome, TemporaryDenial
 from domain.disclosure.roles import PurposeKind, Role
 from domain.disclosure.rules import decide
-from tests.unit.test_disclosure_support import (
+from tests.disclosure_builders import (
     AFTER,
     BEFORE,
     CONFIG,
@@ -38,9 +40,9 @@ def withheld(decision: object, code: str) -> list[str]:
 
 
 @ERAS
-def test_default_deny_without_consent_or_basis(moment: object) -> None:
+def test_default_deny_without_consent_or_basis(moment: datetime) -> None:
     """LSSSS 19 / LRSSS 5: no access without consent or a provision of the law; the refusal cites it."""
-    d = decide(request(Role.RESEARCHER, PurposeKind.CARE, moment=moment), context(at=moment), CONFIG)  # type: ignore[arg-type]
+    d = decide(request(Role.RESEARCHER, PurposeKind.CARE, moment=moment), context(at=moment), CONFIG)
     assert d.outcome is Outcome.REFUSED and d.allowed == [] and d.basis is None
     assert d.refusal is not None
     assert d.refusal.article == ("LSSSS-19" if moment is BEFORE else "LRSSS-5")
@@ -61,23 +63,23 @@ def test_reasoned_refusal_carries_recourse_and_its_60_day_deadline() -> None:
 
 
 @ERAS
-def test_usager_14_and_over_reads_own_record(moment: object) -> None:
+def test_usager_14_and_over_reads_own_record(moment: datetime) -> None:
     """LSSSS 17 / LRSSS 17: a user aged 14 or over has access to their record."""
-    d = decide(request(Role.USAGER, PurposeKind.SELF_ACCESS, by=SUBJECT, moment=moment, items=["motif"]),  # type: ignore[arg-type]
-               context(age=14, at=moment), CONFIG)  # type: ignore[arg-type]
+    d = decide(request(Role.USAGER, PurposeKind.SELF_ACCESS, by=SUBJECT, moment=moment, items=["motif"]),
+               context(age=14, at=moment), CONFIG)
     assert d.outcome is Outcome.ALLOWED and d.allowed == ["motif"]
     assert d.basis is not None and d.basis.code == ("LSSSS-17" if moment is BEFORE else "LRSSS-17")
     assert not d.communication  # the person themselves: not a register entry (LRSSS 265)
 
 
 @ERAS
-def test_usager_under_14_is_refused_except_through_a_lawyer(moment: object) -> None:
+def test_usager_under_14_is_refused_except_through_a_lawyer(moment: datetime) -> None:
     """LSSSS 20 / LRSSS 21: under 14, access only through their lawyer in a judicial proceeding."""
-    ctx = context(age=13, at=moment)  # type: ignore[arg-type]
-    d = decide(request(Role.USAGER, PurposeKind.SELF_ACCESS, by=SUBJECT, moment=moment), ctx, CONFIG)  # type: ignore[arg-type]
+    ctx = context(age=13, at=moment)
+    d = decide(request(Role.USAGER, PurposeKind.SELF_ACCESS, by=SUBJECT, moment=moment), ctx, CONFIG)
     assert d.outcome is Outcome.REFUSED and d.refusal is not None
     assert d.refusal.article == ("LSSSS-20" if moment is BEFORE else "LRSSS-21")
-    lawyer = request(Role.USAGER, PurposeKind.SELF_ACCESS, by="avocat-1", moment=moment,  # type: ignore[arg-type]
+    lawyer = request(Role.USAGER, PurposeKind.SELF_ACCESS, by="avocat-1", moment=moment,
                      attestations=[Condition.JUDICIAL_PROCEEDING], authority_reference="500-17-000000-245")
     d = decide(lawyer, ctx, CONFIG)
     assert d.outcome is Outcome.ALLOWED
@@ -91,28 +93,28 @@ def test_usager_reads_only_their_own_record() -> None:
 
 
 @ERAS
-def test_temporary_denial_withholds_until_the_release_date(moment: object) -> None:
+def test_temporary_denial_withholds_until_the_release_date(moment: datetime) -> None:
     """LSSSS 17 / LRSSS 17: access may be refused temporarily on a professional's advice of serious harm."""
     denial = TemporaryDenial(items=["notes psychosociales"], advised_by="md-1", reasons="risque de décompensation",
-                             decided_at=moment, release_on=moment.date() + timedelta(days=30),  # type: ignore[attr-defined]
+                             decided_at=moment, release_on=moment.date() + timedelta(days=30),
                              notice_sent_at=moment)
-    ctx = context(at=moment, temporary_denials=[denial])  # type: ignore[arg-type]
-    req = request(Role.USAGER, PurposeKind.SELF_ACCESS, by=SUBJECT, moment=moment,  # type: ignore[arg-type]
+    ctx = context(at=moment, temporary_denials=[denial])
+    req = request(Role.USAGER, PurposeKind.SELF_ACCESS, by=SUBJECT, moment=moment,
                   items=["motif", "notes psychosociales"])
     d = decide(req, ctx, CONFIG)
     assert d.allowed == ["motif"] and withheld(d, "temporary_denial") == ["notes psychosociales"]
     assert d.withheld[0].article == ("LSSSS-17(refus)" if moment is BEFORE else "LRSSS-17(refus)")
-    later = req.model_copy(update={"moment": moment + timedelta(days=31)})  # type: ignore[operator]
+    later = req.model_copy(update={"moment": moment + timedelta(days=31)})
     assert decide(later, ctx, CONFIG).allowed == ["motif", "notes psychosociales"]
 
 
 @ERAS
-def test_third_party_information_is_withheld_from_the_person_unless_the_third_party_consented(moment: object) -> None:
+def test_third_party_information_is_withheld_from_the_person_unless_the_third_party_consented(moment: datetime) -> None:
     """LSSSS 18 [S] (CAI decisions; physicians' code 94.1): information from an identifiable third party
     is withheld unless that third party consented in writing. LRSSS: no provision located, kept as policy."""
-    req = request(Role.USAGER, PurposeKind.SELF_ACCESS, by=SUBJECT, moment=moment,  # type: ignore[arg-type]
+    req = request(Role.USAGER, PurposeKind.SELF_ACCESS, by=SUBJECT, moment=moment,
                   items=["motif", "signalement du voisin", "lettre de la soeur"])
-    d = decide(req, context(at=moment), CONFIG)  # type: ignore[arg-type]
+    d = decide(req, context(at=moment), CONFIG)
     assert d.allowed == ["motif", "lettre de la soeur"]
     assert withheld(d, "third_party") == ["signalement du voisin"]
     assert d.withheld[0].article == ("LSSSS-18" if moment is BEFORE else "POL-TIERS")
@@ -122,17 +124,17 @@ def test_third_party_information_is_withheld_from_the_person_unless_the_third_pa
 
 
 @ERAS
-def test_intervenant_reads_for_care_only_with_an_active_authorisation(moment: object) -> None:
+def test_intervenant_reads_for_care_only_with_an_active_authorisation(moment: datetime) -> None:
     """R-22.1, r. 1, s. 8 (LRSSS era; policy before): an intervenant reads a record only with an active
     access authorisation: training current, discretion undertaking signed."""
-    req = request(Role.INTERVENANT, PurposeKind.CARE, moment=moment, items=["motif"])  # type: ignore[arg-type]
-    assert decide(req, context(at=moment), CONFIG).outcome is Outcome.REFUSED  # type: ignore[arg-type]
-    ctx = context(at=moment).model_copy(update={"authorisations": [authorisation(at=moment)]})  # type: ignore[arg-type]
+    req = request(Role.INTERVENANT, PurposeKind.CARE, moment=moment, items=["motif"])
+    assert decide(req, context(at=moment), CONFIG).outcome is Outcome.REFUSED
+    ctx = context(at=moment).model_copy(update={"authorisations": [authorisation(at=moment)]})
     d = decide(req, ctx, CONFIG)
     assert d.outcome is Outcome.ALLOWED
     assert d.basis is not None and d.basis.code == ("POL-EQUIPE-SOINS" if moment is BEFORE else "LRSSS-R1-8")
     assert not d.communication  # the care team: logged, not registered
-    lapsed = authorisation(at=moment, training_current_until=moment.date() - timedelta(days=1))  # type: ignore[attr-defined]
+    lapsed = authorisation(at=moment, training_current_until=moment.date() - timedelta(days=1))
     d = decide(req, ctx.model_copy(update={"authorisations": [lapsed]}), CONFIG)
     assert d.outcome is Outcome.REFUSED and d.refusal is not None
     assert d.refusal.code == "no_active_authorisation"
@@ -162,7 +164,7 @@ def test_auditor_reads_audit_metadata_never_clinical_content_even_with_a_basis_o
 # --------------------------------------------------------------------------- partner organisation
 
 
-def partner_request(**kw: object) -> object:
+def partner_request(**kw: Any) -> RequestAccess:
     return request(Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER,
                    agreement_purpose="continuité de l'intervention de crise",
                    items=["motif", "niveau d'urgence", "notes psychosociales"], **kw)
@@ -172,23 +174,23 @@ def test_partner_receives_only_under_an_active_agreement_whose_clause_covers_it(
     """LSSSS 19 / LRSSS 5 with the entente's information-sharing clause (seed 001 L341-374: only
     'lorsque permis', need-to-know): consent names the partner, the clause bounds the items."""
     ctx = context(consents=[consent_view()])
-    d = decide(partner_request(), ctx, CONFIG)  # type: ignore[arg-type]
+    d = decide(partner_request(), ctx, CONFIG)
     assert d.outcome is Outcome.REFUSED and d.refusal is not None and d.refusal.code == "no_active_agreement"
     with_agreement = ctx.model_copy(update={"agreements": [active_agreement()]})
-    d = decide(partner_request(), with_agreement, CONFIG)  # type: ignore[arg-type]
+    d = decide(partner_request(), with_agreement, CONFIG)
     assert d.allowed == ["motif", "niveau d'urgence"]
     assert withheld(d, "not_in_agreement_clause") == ["notes psychosociales"]
     assert d.basis is not None and d.basis.kind is BasisKind.CONSENT
     assert d.communication and d.register_article == "LRSSS-265"
     closed = ctx.model_copy(update={"agreements": [active_agreement(sharing=False)]})
-    assert decide(partner_request(), closed, CONFIG).outcome is Outcome.REFUSED  # type: ignore[arg-type]
+    assert decide(partner_request(), closed, CONFIG).outcome is Outcome.REFUSED
 
 
 def test_partner_without_consent_is_refused_even_under_an_agreement() -> None:
     """LSSSS 19 / LRSSS 5: an entente is not a legal basis; the continuity basis (LSSSS 108 para 5,
     unverified) ships disabled."""
     ctx = context().model_copy(update={"agreements": [active_agreement()]})
-    d = decide(partner_request(), ctx, CONFIG)  # type: ignore[arg-type]
+    d = decide(partner_request(), ctx, CONFIG)
     assert d.outcome is Outcome.REFUSED and d.refusal is not None and d.refusal.article == "LRSSS-5"
 
 
@@ -210,19 +212,19 @@ def test_mandatary_needs_the_mandate_conditions_and_the_agreement() -> None:
 
 
 @ERAS
-def test_researcher_needs_written_consent_or_an_authorisation(moment: object) -> None:
+def test_researcher_needs_written_consent_or_an_authorisation(moment: datetime) -> None:
     """LSSSS 19.1 / LRSSS 6 (consent); LSSSS 19.2 / LRSSS 47 (authorisation without consent)."""
-    ctx = context(at=moment)  # type: ignore[arg-type]
+    ctx = context(at=moment)
     conds = [Condition.RESEARCH_AUTHORISATION, Condition.ETHICS_APPROVED, Condition.CONSENT_UNREASONABLE,
              Condition.PUBLIC_INTEREST, Condition.SECURITY_COMPLIANT]
-    req = request(Role.RESEARCHER, PurposeKind.RESEARCH, moment=moment, authority_reference="projet-17",  # type: ignore[arg-type]
+    req = request(Role.RESEARCHER, PurposeKind.RESEARCH, moment=moment, authority_reference="projet-17",
                   attestations=conds)
     d = decide(req, ctx, CONFIG)
     assert d.basis is not None and d.basis.code == ("LSSSS-19.2" if moment is BEFORE else "LRSSS-47")
     assert d.communication
-    with_consent = context(at=moment, consents=[consent_view(at=moment, purpose=PurposeKind.RESEARCH,  # type: ignore[arg-type]
+    with_consent = context(at=moment, consents=[consent_view(at=moment, purpose=PurposeKind.RESEARCH,
                                                              recipients=["role:chercheur"])])
-    d = decide(request(Role.RESEARCHER, PurposeKind.RESEARCH, moment=moment), with_consent, CONFIG)  # type: ignore[arg-type]
+    d = decide(request(Role.RESEARCHER, PurposeKind.RESEARCH, moment=moment), with_consent, CONFIG)
     assert d.basis is not None and d.basis.kind is BasisKind.CONSENT
 
 
@@ -250,26 +252,26 @@ def test_heir_after_the_switch_has_no_located_basis() -> None:
 
 
 @ERAS
-def test_relatives_receive_the_cause_of_death_only_unless_refused(moment: object) -> None:
+def test_relatives_receive_the_cause_of_death_only_unless_refused(moment: datetime) -> None:
     """LSSSS 23 para 2 / LRSSS 8(2): spouse, ascendants, descendants get the cause of death, unless the
     deceased refused in writing."""
-    req = request(Role.RELATIVE, PurposeKind.CAUSE_OF_DEATH, moment=moment,  # type: ignore[arg-type]
+    req = request(Role.RELATIVE, PurposeKind.CAUSE_OF_DEATH, moment=moment,
                   attestations=[Condition.PROOF_OF_TITLE], items=["cause du deces", "motif"])
-    dead = context(at=moment, deceased_on=moment.date() - timedelta(days=3))  # type: ignore[arg-type, attr-defined]
+    dead = context(at=moment, deceased_on=moment.date() - timedelta(days=3))
     d = decide(req, dead, CONFIG)
     assert d.allowed == ["cause du deces"] and withheld(d, "cause_of_death_only") == ["motif"]
-    refused = context(at=moment, deceased_on=moment.date() - timedelta(days=3), cause_of_death_refusal=True)  # type: ignore[arg-type, attr-defined]
+    refused = context(at=moment, deceased_on=moment.date() - timedelta(days=3), cause_of_death_refusal=True)
     d = decide(req, refused, CONFIG)
     assert d.outcome is Outcome.REFUSED and d.refusal is not None
     assert d.refusal.article == ("LSSSS-23(2)" if moment is BEFORE else "LRSSS-8(2)")
 
 
 @ERAS
-def test_blood_relatives_verify_a_genetic_disease_even_after_a_refusal(moment: object) -> None:
+def test_blood_relatives_verify_a_genetic_disease_even_after_a_refusal(moment: datetime) -> None:
     """LSSSS 23 para 4 / LRSSS 30: genetic relatives, to the extent needed, despite a cause-of-death refusal."""
-    req = request(Role.RELATIVE, PurposeKind.GENETIC, moment=moment, items=["motif", "notes psychosociales"],  # type: ignore[arg-type]
+    req = request(Role.RELATIVE, PurposeKind.GENETIC, moment=moment, items=["motif", "notes psychosociales"],
                   attestations=[Condition.PROOF_OF_TITLE, Condition.GENETIC_NECESSITY])
-    ctx = context(at=moment, deceased_on=moment.date() - timedelta(days=3), cause_of_death_refusal=True)  # type: ignore[arg-type, attr-defined]
+    ctx = context(at=moment, deceased_on=moment.date() - timedelta(days=3), cause_of_death_refusal=True)
     d = decide(req, ctx, CONFIG)
     assert d.allowed == ["motif"] and withheld(d, "not_needed_for_genetics") == ["notes psychosociales"]
     assert d.basis is not None and d.basis.code == ("LSSSS-23(4)" if moment is BEFORE else "LRSSS-30")
@@ -289,12 +291,12 @@ def test_parent_of_a_deceased_child_under_14_gets_everything_but_psychosocial() 
 
 
 @ERAS
-def test_parent_of_a_child_under_14_unless_harm_determined_in_youth_protection(moment: object) -> None:
+def test_parent_of_a_child_under_14_unless_harm_determined_in_youth_protection(moment: datetime) -> None:
     """LSSSS 21 para 2 / LRSSS 23: the parent has access, except a YPA case where harm was determined
     (by the institution after consulting the DPJ; under the LRSSS, by the DPJ)."""
-    req = request(Role.PARENT, PurposeKind.PARENTAL, moment=moment, attestations=[Condition.PARENTAL_AUTHORITY])  # type: ignore[arg-type]
-    assert decide(req, context(age=10, at=moment), CONFIG).outcome is Outcome.ALLOWED  # type: ignore[arg-type]
-    ctx = context(age=10, at=moment, youth_protection=True, parental_harm_determined=True)  # type: ignore[arg-type]
+    req = request(Role.PARENT, PurposeKind.PARENTAL, moment=moment, attestations=[Condition.PARENTAL_AUTHORITY])
+    assert decide(req, context(age=10, at=moment), CONFIG).outcome is Outcome.ALLOWED
+    ctx = context(age=10, at=moment, youth_protection=True, parental_harm_determined=True)
     d = decide(req, ctx, CONFIG)
     assert d.outcome is Outcome.REFUSED and d.refusal is not None
     assert d.refusal.article == ("LSSSS-21(2)" if moment is BEFORE else "LRSSS-23")
@@ -382,11 +384,11 @@ def test_a_repealed_basis_does_not_apply_after_the_switch() -> None:
 
 
 @ERAS
-def test_emergency_disclosure_only_with_every_condition_attested(moment: object) -> None:
+def test_emergency_disclosure_only_with_every_condition_attested(moment: datetime) -> None:
     """LSSSS 19.0.1 / LRSSS 74: to prevent an act of violence, including suicide: serious risk of death or
     serious injury, sense of urgency, to a person able to help, by an authorised person, minimum necessary."""
     base = dict(role=Role.PARTNER_ORG, purpose=PurposeKind.EMERGENCY, moment=moment, recipient_id=PARTNER,
-                particulars=particulars(moment), items=["motif", "estimation du risque"])  # type: ignore[arg-type]
+                particulars=particulars(moment), items=["motif", "estimation du risque"])
     code = "LSSSS-19.0.1" if moment is BEFORE else "LRSSS-74"
     for missing in EMERGENCY_CONDITIONS:
         conds = [x for x in EMERGENCY_CONDITIONS if x is not missing]
@@ -411,7 +413,7 @@ def test_minimum_necessary_only_requested_items_the_basis_permits() -> None:
     """LSSSS 19.0.1 para 3, 23 / LRSSS 5 para 2, 74: only what is necessary; items not requested are never given,
     items not covered are withheld with a reason."""
     ctx = context(consents=[consent_view(items=["motif"])]).model_copy(update={"agreements": [active_agreement()]})
-    d = decide(partner_request(), ctx, CONFIG)  # type: ignore[arg-type]
+    d = decide(partner_request(), ctx, CONFIG)
     assert d.allowed == ["motif"]
     assert {w.item for w in d.withheld} == {"niveau d'urgence", "notes psychosociales"}
     d = decide(request(Role.USAGER, PurposeKind.SELF_ACCESS, by=SUBJECT, items=["motif", "inexistant"]),

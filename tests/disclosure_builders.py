@@ -1,5 +1,5 @@
-"""Builders shared by the disclosure tests (no tests here; belongs in tests/factories.py once
-the owners of that file agree: this task may only create tests/unit/test_disclosure_*.py)."""
+"""Builders shared by the disclosure tests (unit, integration and end-to-end): a configuration, the
+moments of both legal eras, a person, requests, consents, authorisations, an entente in force."""
 
 from __future__ import annotations
 

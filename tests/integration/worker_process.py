@@ -1,0 +1,40 @@
+"""`arrimage worker` run as its own process, for the tests that kill it (test_worker_crash, test_update_retry)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ARRIMAGE = Path(sys.executable).parent / "arrimage"
+
+
+class WorkerProcess:
+    """`arrimage worker` in its own process, its output in a log file."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.env, self.cwd, self.log = env, cwd, log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log.open("ab") as out:
+            out.write(f"\n----- start {self.starts}\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen([str(ARRIMAGE), "worker"], env=self.env, cwd=self.cwd,
+                                         stdout=out, stderr=subprocess.STDOUT)
+
+    def sigkill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        assert self.proc.wait(timeout=10) == -9
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
