@@ -26,10 +26,10 @@ from cli.render import console
 from cli.render import jsonable as _jsonable
 from domain.audit.entente_reads import EntenteRead
 from domain.audit.replay import ItemStatus, Replay
+from domain.disclosure.exceptions import ExceptionReport
 from domain.disclosure.model import Decision, Outcome
 from domain.disclosure.register import CommunicationEntry, EmergencyDisclosureView, for_reader
 from domain.disclosure.roles import PurposeKind, Role
-from usecases.disclosure import ExceptionReport
 
 EXPIRED_STATEMENT = "uses of an expired or withdrawn consent: {n}"
 

@@ -12,39 +12,26 @@ exceptions` call `entries_about` / `register`, `accesses`, `exceptions`.
 from __future__ import annotations
 
 import builtins
-from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.record.record import Record
 from domain.disclosure import commands as c
 from domain.disclosure import rules
 from domain.disclosure.consent import Consent, consent_id
+from domain.disclosure.exceptions import ExceptionReport, exception_report, uses_consent
 from domain.disclosure.legal_bases import DisclosureConfig, default_config
-from domain.disclosure.model import BasisKind, ConsentState, ConsentView, Decision, DisclosureContext
+from domain.disclosure.model import ConsentView, Decision, DisclosureContext
 from domain.disclosure.register import (
     CommunicationEntry,
     DisclosureRegister,
     EmergencyDisclosureView,
-    RefusalEntry,
     RegisterView,
     register_id,
 )
-from domain.ententes.model import Frozen
 from domain.errors import DomainError, NotFound
-from adapters.record.record import Record
-
-
-class ExceptionReport(Frozen):
-    """What an auditor looks at first (disclosure-law.md 3.10 R29)."""
-
-    emergencies: list[EmergencyDisclosureView]
-    pending_reviews: list[EmergencyDisclosureView]
-    overdue_reviews: list[EmergencyDisclosureView]
-    without_consent_by_basis: dict[str, int]  # content allowed on a legal basis, not the person's own
-    expired_consent_uses: list[str]  # decision ids: must be empty
-    refusals: list[RefusalEntry]
 
 
 class Disclosures:
@@ -112,7 +99,7 @@ class Disclosures:
         if done is not None:
             return done
         decision = self.decide(req, ctx)
-        due = cmd.particulars.occurred_at + timedelta(days=self.config.emergency_review_days)
+        due = rules.emergency_review_due(cmd, self.config)
         view = register.record_emergency(decision, req, cmd, at, review_due=due)
         self.record.save(register)
         return view
@@ -180,29 +167,7 @@ class Disclosures:
 
     def exceptions(self, now: datetime, *, since: datetime | None = None,
                    until: datetime | None = None) -> ExceptionReport:
+        """The exception report of the period (`domain.disclosure.exceptions`); `now` from the caller."""
         decisions = self.accesses(since=since, until=until)
-        views = list(self.registers())
-        emergencies = [e for v in views for e in v.emergencies
-                       if (since is None or e.particulars.occurred_at >= since)
-                       and (until is None or e.particulars.occurred_at < until)]
-        by_basis = Counter(
-            d.basis.code for d in decisions
-            if d.basis is not None and d.basis.kind is BasisKind.LEGAL_BASIS and d.communication
-        )
-        return ExceptionReport(
-            emergencies=emergencies,
-            pending_reviews=[e for e in emergencies if e.pending],
-            overdue_reviews=[e for e in emergencies if e.pending and now > e.review_due],
-            without_consent_by_basis=dict(sorted(by_basis.items())),
-            expired_consent_uses=[d.decision_id for d in decisions if self._consent_not_valid(d)],
-            refusals=[r for v in views for r in v.refusals
-                      if (since is None or r.notified_at >= since) and (until is None or r.notified_at < until)],
-        )
-
-    def _consent_not_valid(self, d: Decision) -> bool:
-        """Re-check, against the consent as recorded today, that it was valid when it was used."""
-        if d.basis is None or d.basis.kind is not BasisKind.CONSENT or d.basis.consent_id is None:
-            return False
-        found = [x for x in self.consents_for(d.subject_id) if x.consent_id == d.basis.consent_id]
-        return not found or found[0].state_at(d.moment) is not ConsentState.VALID
-
+        consents = {s: self.consents_for(s) for s in sorted({d.subject_id for d in decisions if uses_consent(d)})}
+        return exception_report(list(self.registers()), decisions, consents, now, since=since, until=until)

@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID, uuid5
 
 from domain.clock import local_date, quebec_text
@@ -556,6 +556,11 @@ def _register_article(ask: _Ask, basis: BasisUsed | None) -> str:
 
 
 # --------------------------------------------------------------------------- emergency and review checks
+
+
+def emergency_review_due(cmd: c.DiscloseInEmergency, config: DisclosureConfig) -> datetime:
+    """When a supervisor must have reviewed an emergency disclosure: the policy's days after it happened."""
+    return cmd.particulars.occurred_at + timedelta(days=config.emergency_review_days)
 
 
 def emergency_request(cmd: c.DiscloseInEmergency, config: DisclosureConfig) -> c.RequestAccess:
