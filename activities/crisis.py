@@ -5,10 +5,12 @@ update id as `command_id`, which the aggregate remembers; `advance` records only
 what the calendar makes due. Routing reads the ententes of the same record, so a
 revoked or expired entente stops routing to its organisation at once.
 
-After any step that asked a community team, the intake's sending to that team is
-decided and registered by the disclosure rules (`HandoffDisclosures`): consent, the
-emergency path (LSSSS 19.0.1 / LRSSS 74), or nothing sent. It is keyed by case and
-attempt, so a retried activity registers nothing twice.
+Once a step asked a community team, the workflow calls `case.send_intake` for that
+attempt (a step of its own, visible in the history): the intake's sending is decided
+and registered by the disclosure rules (`HandoffDisclosures`): consent, the emergency
+path (LSSSS 19.0.1 / LRSSS 74), or nothing sent. It is keyed by case and attempt, so a
+retried activity registers nothing twice. Runs recorded before that step existed have
+`case.act` / `case.advance` decide every sending after their save (`sends_intake`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from temporalio import activity
 
 from activities.errors import classified
-from activities.inputs import ActInput, AdvanceCaseInput, OpenInput
+from activities.inputs import ActInput, AdvanceCaseInput, OpenInput, SendIntakeInput
+from domain.crisis.handoff import Sending
 from domain.crisis.model import CandidateKind
 from domain.crisis.state import CaseView
 
@@ -27,7 +30,7 @@ if TYPE_CHECKING:  # the workflows import this module in their sandbox: no use c
     from usecases.crisis import CrisisCases
     from usecases.handoff import HandoffDisclosures
 
-__all__ = ["ActInput", "AdvanceCaseInput", "CrisisActivities", "OpenInput"]
+__all__ = ["ActInput", "AdvanceCaseInput", "CrisisActivities", "OpenInput", "SendIntakeInput"]
 
 
 class CrisisActivities:
@@ -43,17 +46,27 @@ class CrisisActivities:
     @activity.defn(name="case.act")
     @classified
     def act(self, inp: ActInput) -> CaseView:
-        return self._register_sendings(self.cases.execute(inp.case_code, inp.command, inp.at))
+        view = self.cases.execute(inp.case_code, inp.command, inp.at)
+        return self._sends_intake(view) if inp.sends_intake else view
 
     @activity.defn(name="case.advance")
     @classified
     def advance(self, inp: AdvanceCaseInput) -> CaseView:
-        return self._register_sendings(self.cases.advance(inp.case_code, inp.now))
+        view = self.cases.advance(inp.case_code, inp.now)
+        return self._sends_intake(view) if inp.sends_intake else view
 
-    def _register_sendings(self, view: CaseView) -> CaseView:
+    @activity.defn(name="case.send_intake")
+    @classified
+    def send_intake(self, inp: SendIntakeInput) -> Sending:
+        """Once per attempt: the decision is registered under `<case>/envoi/<attempt>`, so a retry
+        finds it and records nothing."""
+        return self.handoffs.send(inp.case_code, inp.attempt)
+
+    def _sends_intake(self, view: CaseView) -> CaseView:
+        """Runs recorded before the workflow sent the intake itself: decide every sending after the save."""
         if any(a.candidate.kind is CandidateKind.COMMUNITY_ORG for a in view.attempts):
             self.handoffs.ensure(view.case_code)
         return view
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.open, self.act, self.advance]
+        return [self.open, self.act, self.advance, self.send_intake]

@@ -10,7 +10,7 @@ which would then be retried for ever).
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from domain.crisis import commands as cc
 from domain.crisis.model import CaseCode
@@ -48,12 +48,23 @@ class OpenInput(BaseModel):
     at: Moment
 
 
+# `sends_intake`: whether the activity itself decides the intake's sending to the community teams
+# asked, after its save (True: runs recorded before the workflow called `case.send_intake` itself).
 class ActInput(BaseModel):
     case_code: CaseCode
     command: cc.CaseCommand
     at: Moment
+    sends_intake: bool = True
 
 
 class AdvanceCaseInput(BaseModel):
     case_code: CaseCode
     now: Moment
+    sends_intake: bool = True
+
+
+class SendIntakeInput(BaseModel):
+    """The intake's sending to the community team of one handoff attempt."""
+
+    case_code: CaseCode
+    attempt: int = Field(ge=1)

@@ -6,7 +6,8 @@ tries the emergency path when the intervenant asked for it, otherwise decides on
 path, and lets `Disclosures` record the decision (allowed or refused) in the person's register.
 
 Idempotent: each sending's command id is `<case>/envoi/<attempt>`, which the
-register remembers; running `ensure` again after a retry records nothing twice.
+register remembers; running `send` (or `ensure`) again after a retry records nothing twice.
+Each decision is one save of the person's register (the one aggregate it changes).
 """
 
 from __future__ import annotations
@@ -28,8 +29,23 @@ class HandoffDisclosures:
         self.disclosures = disclosures
         self.ententes = Ententes(cases.record)
 
+    def send(self, case_code: str, attempt: int) -> Sending:
+        """Decide and register the sending of the intake to the community team of one attempt: the step
+        the crisis workflow calls (`case.send_intake`) once it has asked that team. Once per attempt: a
+        second call finds the decision registered under the attempt's command id and returns it."""
+        case = self.cases.get(case_code)
+        for asked in attempts_to_send(case):
+            if asked.number == attempt:
+                return self._send(case, asked)
+        raise RuleViolation(
+            f"attempt {attempt} of crisis case {case_code} did not ask a community team: nothing to send",
+            code="no_sending",
+        )
+
     def ensure(self, case_code: str) -> list[Sending]:
-        """Decide and register the sending of the intake to every community team asked so far."""
+        """Decide and register the sending of the intake to every community team asked so far (what
+        `case.act` and `case.advance` did after their save, before the workflow called `send` itself;
+        still used for runs recorded before that)."""
         case = self.cases.get(case_code)
         return [self._send(case, attempt) for attempt in attempts_to_send(case)]
 

@@ -73,12 +73,17 @@ async def advance(activity: Activity[A, R], arg: A, **ids: str) -> R | None:
     the workflow (the entente or case would lose its process) nor be retried at once (the same
     failure, again and again): the calendar loop backs off as when nothing was recorded.
     """
+    return await try_step(activity, arg, "advance failed: backing off", **ids)
+
+
+async def try_step(activity: Activity[A, R], arg: A, failure: str, **ids: str) -> R | None:
+    """An activity whose final failure is logged (`failure`, the error's type, `ids`) and given as None."""
     try:
         return await execute(activity, arg)
     except ActivityError as err:
         cause = err.cause
         kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-        workflow.logger.error("advance failed: backing off", extra={**ids, "error": kind or "unknown"})
+        workflow.logger.error(failure, extra={**ids, "error": kind or "unknown"})
         return None
 
 

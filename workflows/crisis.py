@@ -13,6 +13,10 @@ Exposes:
   command out of turn, from the wrong party or malformed never reaches history;
 - query `state` (the `CaseView`: stage, holder, deadlines, handoffs; no personal content).
 
+Once a step has asked a community team (another body than the establishment), the workflow calls
+`case.send_intake` for that attempt: the intake's sending is decided by the disclosure rules and
+registered once per attempt, as a step of its own in the history (`SENDS_INTAKE`).
+
 Every deadline is a durable timer: the workflow sleeps until the earliest running
 deadline (`rules.next_wakeup`) and lets the aggregate record what fell due
 (`advance`): a miss and its escalation, a team that did not answer, a missed
@@ -31,13 +35,14 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from workflows.common import advance, command_id, execute_command, refused, run_calendar
+from workflows.common import advance, command_id, execute_command, refused, run_calendar, try_step
 
 with workflow.unsafe.imports_passed_through():
     from activities.crisis import CrisisActivities
-    from activities.inputs import ActInput, AdvanceCaseInput, OpenInput
+    from activities.inputs import ActInput, AdvanceCaseInput, OpenInput, SendIntakeInput
     from domain.crisis import commands as c
     from domain.crisis import rules
+    from domain.crisis.model import CandidateKind
     from domain.crisis.state import CaseStage, CaseView, DeadlineStatus
     from domain.errors import DomainError
     from domain.standards.config import StandardsConfig
@@ -47,6 +52,10 @@ OPEN_WAIT = timedelta(hours=1)  # a workflow started without its intake gives up
 # Since this patch, a workflow whose opening was refused ends at once instead of waiting OPEN_WAIT:
 # older runs (a timer started in their first task) replay on the old path.
 ENDS_WHEN_OPEN_REFUSED = "crisis-case-ends-when-open-refused"
+# Since this patch, the workflow sends the intake to each community team asked as a step of its own
+# (`case.send_intake`, once per attempt); runs recorded before it let `case.act` / `case.advance`
+# decide every sending after their save, and keep doing so.
+SENDS_INTAKE = "crisis-case-sends-intake"
 
 # Visibility for supervisors (`arrimage cases list`): opaque codes only.
 STAGE = SearchAttributeKey.for_keyword("CaseStage")
@@ -68,6 +77,7 @@ class CaseWorkflowInput(BaseModel):
     config: StandardsConfig = StandardsConfig()
     view: CaseView | None = None  # carried across continue-as-new
     history_limit: int = 5_000
+    intake_sent: list[int] = []  # the attempts whose intake sending is decided (carried across continue-as-new)
     # Off only where the server cannot hold custom search attributes (the time-skipping test server).
     search_attributes: bool = True
 
@@ -94,6 +104,7 @@ class CrisisCaseWorkflow:
         self.view: CaseView | None = inp.view
         self.history_limit = inp.history_limit
         self.search_attributes = inp.search_attributes
+        self.intake_sent = set(inp.intake_sent)
         self.lock = asyncio.Lock()
         self.changed = False
         self.opening = False  # an `open` update was accepted (its handler runs)
@@ -129,18 +140,22 @@ class CrisisCaseWorkflow:
     async def record_due(self, now: datetime) -> bool | None:
         assert self.view is not None  # the loop runs once open
         before = self.view.event_count
+        sends = workflow.patched(SENDS_INTAKE)
         advanced = await advance(
-            CrisisActivities.advance, AdvanceCaseInput(case_code=self.case_code, now=now), case=self.case_code
+            CrisisActivities.advance, AdvanceCaseInput(case_code=self.case_code, now=now, sends_intake=not sends),
+            case=self.case_code,
         )
         if advanced is None:
             return None
         self._set(advanced)
+        if sends:
+            await self._send_intake()  # a team that did not answer: the next one may be a community team
         return advanced.event_count != before
 
     def continue_as_new_input(self) -> CaseWorkflowInput:
         return CaseWorkflowInput(
-            case_code=self.case_code, config=self.config, view=self.view,
-            history_limit=self.history_limit, search_attributes=self.search_attributes,
+            case_code=self.case_code, config=self.config, view=self.view, history_limit=self.history_limit,
+            intake_sent=sorted(self.intake_sent), search_attributes=self.search_attributes,
         )
 
     def log_ids(self) -> dict[str, str]:
@@ -190,10 +205,14 @@ class CrisisCaseWorkflow:
             # Another command may have been recorded since validation: check again on the fresh view.
             self._check(cmd)
             cmd = cmd.model_copy(update={"command_id": command_id()})
+            sends = workflow.patched(SENDS_INTAKE)
             view = await execute_command(
-                CrisisActivities.act, ActInput(case_code=self.case_code, command=cmd, at=workflow.now())
+                CrisisActivities.act,
+                ActInput(case_code=self.case_code, command=cmd, at=workflow.now(), sends_intake=not sends),
             )
             self._set(view)
+            if sends:
+                await self._send_intake()
             return view
 
     @act.validator
@@ -208,6 +227,21 @@ class CrisisCaseWorkflow:
             rules.check(self.view, cmd, workflow.now(), self.config)
         except DomainError as err:
             raise refused(err.code, err.message) from None
+
+    async def _send_intake(self) -> None:
+        """Each community team asked gets the intake's sending decided and registered once, as a step of
+        its own (consent, the emergency path, or nothing sent). One that failed for good (a bug) is left
+        for the next step to try again: the command it followed is recorded and stands."""
+        assert self.view is not None
+        for attempt in self.view.attempts:
+            if attempt.candidate.kind is not CandidateKind.COMMUNITY_ORG or attempt.number in self.intake_sent:
+                continue
+            sent = await try_step(
+                CrisisActivities.send_intake, SendIntakeInput(case_code=self.case_code, attempt=attempt.number),
+                "intake sending failed: tried again at the next step", case=self.case_code,
+            )
+            if sent is not None:
+                self.intake_sent.add(attempt.number)
 
     def _set(self, view: CaseView) -> None:
         self.view = view
