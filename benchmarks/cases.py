@@ -47,6 +47,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
+from adapters.record.record import Record
 from benchmarks.bare_case import BareCaseWorkflow, noop_step
 from benchmarks.common import print_header, print_table
 from benchmarks.workflows import Run, embedded_server, history_counts, run_many
@@ -55,11 +56,11 @@ from domain.crisis import commands as c
 from domain.crisis.model import Intake, IntakeService, InterventionOutcome, TeamRef, UrgencyLevel, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.ententes import commands as ac
-from adapters.record.record import Record
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
+from workers.bootstrap import open_record
 from workers.settings import Settings
-from workers.worker import build_worker, open_record
+from workers.worker import build_worker
 from workflows.crisis import CaseWorkflowInput, CrisisCaseWorkflow, workflow_id
 
 TARGET_RATIO = 1.5
@@ -179,9 +180,9 @@ async def bench(n: int, rounds: int, latency_cases: int, timeout: float, threads
     with tempfile.TemporaryDirectory(prefix="arrimage-bench-cases-") as tmp:
         async with embedded_server(Path(tmp), []) as (settings, client, server):
             settings = settings.model_copy(update={"task_queue": f"bench-case-{uuid.uuid4().hex[:6]}"})
-            record = open_record(settings)
+            record = open_record(settings, create=True)
             seed_ententes(record)
-            reader_record = Record(settings.store_env())  # another connection, as the CLI's
+            reader_record = open_record(settings)  # another connection, as the CLI's
             bare_queue = f"bench-bare-case-{uuid.uuid4().hex[:6]}"
             runs: list[Run] = []
             histories: dict[str, Counter[str]] = {}

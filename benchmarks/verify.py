@@ -32,6 +32,7 @@ from eventsourcing.persistence import StoredEvent
 from adapters.record.environment import record_env
 from adapters.record.record import Record
 from usecases.audit.trail import verify
+from workers.bootstrap import open_record
 
 TOPIC = "benchmarks.verify:Case.Noted"
 BATCH = 1_000
@@ -67,7 +68,7 @@ def build(record: Record, start: int, stop: int) -> float:
 
 
 def verify_only(path: Path) -> dict[str, float]:
-    record = Record(env(path))
+    record = open_record(env=env(path))
     report = verify(record)
     record.close()
     if not report.ok:
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     path = workdir / "record.sqlite"
     if path.exists():
         raise SystemExit(f"{path} exists; give an empty --dir")
-    record = Record(env(path))
+    record = open_record(env=env(path))
     print(f"store: {path}")
     print(f"{'events':>10} {'build ev/s':>11} {'verify s':>9} {'verify ev/s':>12} {'peak RSS MB':>12} {'file MB':>8}")
     built = 0

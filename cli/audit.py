@@ -11,39 +11,34 @@ Reads come from the record (no Temporal). Every read takes `--json`.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from eventsourcing.application import AggregateNotFoundError
 from pydantic import ValidationError
 from rich.console import Console
 
-from cli import audit_export, audit_render
+from cli import audit_render
+from cli.audit_export import access_log, write_bundle
+from cli.client import root
 from cli.display import Limit, limited, print_more
-from cli.errors import CliError, Exit, bad_input, fail, invalid, not_found, read_json, refused, reported
+from cli.errors import CliError, Exit, bad_input, fail, invalid, not_found, read_json, read_text, refused, reported
+from cli.options import AsJson, who
+from cli.parsing import moment as parse_moment
 from domain.audit.checkpoint import Checkpoint, CheckpointError
-from domain.audit.erasure import erasure_id
-from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
 from domain.audit.replay import AggregateRef
-from domain.clock import QUEBEC, start_of
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind, Role
 from domain.errors import NotFound
-from adapters.record.record import Record
-from usecases.audit.replays import ReaderFacts, Replays
+from usecases.audit.replays import ReaderFacts
 from usecases.audit.trail import checkpoint as make_checkpoint
+from usecases.audit.trail import knows
 from usecases.audit.trail import shred as do_shred
 from usecases.audit.trail import verify as run_verify
-from usecases.disclosure import Disclosures
-from workers.settings import Settings
+from workers.bootstrap import KeyConfigError, checkpoint_keys
 
 AUDIT_EXIT_CODES = (
     "Exit codes: 0 done (verified; replay shown; no use of an expired consent); "
@@ -62,15 +57,6 @@ app = typer.Typer(
 console = Console()
 
 
-def _record_and_keys() -> tuple[Record, Settings]:
-    settings = Settings()
-    return Record(settings.store_env()), settings
-
-
-def _ring(settings: Settings) -> KeyRing:
-    return ring_or_default(settings.checkpoint_keys.get_secret_value(), DEV_CHECKPOINT_KEYS)
-
-
 @app.command()
 def verify(
     against: list[Path] = typer.Option([], "--against", help="checkpoint file(s) kept elsewhere"),
@@ -80,13 +66,15 @@ def verify(
     ),
 ) -> None:
     """Stream the whole store and confirm it, or name the first event altered, inserted, reordered or removed."""
-    try:
-        cps = [Checkpoint.from_json(p.read_text()) for p in against]
-        record, settings = _record_and_keys()
-        report = run_verify(record, cps, checkpoint_keys=_ring(settings))
-    except (OSError, CheckpointError, KeyConfigError) as e:
-        console.print(f"[red]bad input:[/red] {e}")
-        raise typer.Exit(2) from None
+    with reported():
+        cps = [_checkpoint_file(path) for path in against]
+        with root() as engine:
+            try:
+                report = run_verify(engine.record, cps, checkpoint_keys=checkpoint_keys(engine.settings))
+            except KeyConfigError as e:
+                raise bad_input(str(e)) from None
+            except CheckpointError as e:  # one the store keeps (`audit checkpoint` saves a copy) is unreadable
+                raise CliError(Exit.REFUSED, f"invalid checkpoint kept in the record: {e.message}") from None
     if report.ok and report.events_checked == 0 and not allow_empty:
         # An empty record is intact only trivially: a record emptied, or looked for in the wrong place,
         # must not read as "verified".
@@ -101,12 +89,20 @@ def verify(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def _checkpoint_file(path: Path) -> Checkpoint:
+    """A checkpoint file the auditor named: missing, unreadable or malformed is their input (exit 2), one line."""
+    try:
+        return Checkpoint.from_json(read_text(path))
+    except CheckpointError as e:
+        raise CliError(Exit.REFUSED, f"invalid checkpoint {path}: {e.message}") from None
+
+
 @app.command()
 def checkpoint(out: Path = typer.Option(..., "--out", help="where to write the signed head")) -> None:
     """Verify, then sign the chain head; keep the file somewhere the database's operators cannot edit."""
     try:
-        record, settings = _record_and_keys()
-        cp = make_checkpoint(record, checkpoint_keys=_ring(settings), now=datetime.now(UTC))
+        with root() as engine:
+            cp = make_checkpoint(engine.record, checkpoint_keys=checkpoint_keys(engine.settings), now=datetime.now(UTC))
     except CheckpointError as e:
         fail(CliError(Exit.FAILED, str(e)))
     except KeyConfigError as e:
@@ -126,51 +122,20 @@ def shred(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Erase a person's content by destroying their key; the erasure is recorded as an event."""
-    record, _ = _record_and_keys()
-    result = do_shred(record, subject_id, by=by, reason=reason, now=datetime.now(UTC))
+    with root() as engine, reported():
+        result = do_shred(engine.record, subject_id, by=by, reason=reason, now=datetime.now(UTC))
     if as_json:
         print(json.dumps(result.__dict__))
     else:
-        console.print(f"shredded {subject_id} (key {result.key_id}); erasure {result.erasure_id}")
+        key = f"key {result.key_id}" if result.key_id else "no key was held"
+        console.print(f"shredded {subject_id} ({key}); erasure {result.erasure_id}", markup=False)
 
 
 # ---------------------------------------------------------------------- reading the record
-AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 Since = Annotated[str | None, typer.Option("--since", metavar="MOMENT", help="From this date or date-time.")]
 Until = Annotated[
     str | None, typer.Option("--until", metavar="MOMENT", help="Before this date-time (a date: through that day).")
 ]
-
-
-def parse_moment(value: str, option: str, *, day_end: bool = False, inclusive: bool = False) -> datetime:
-    """An ISO date-time (naive: Québec time), or a date: its start, or with `day_end` the next day's start
-    (with `inclusive`, the last microsecond of the day itself)."""
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        pass
-    else:
-        if not day_end:
-            return start_of(day)
-        return start_of(day + timedelta(days=1)) - (timedelta(microseconds=1) if inclusive else timedelta())
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise bad_input(f"{option} {value!r}: expected a date (2026-11-23) or a date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=QUEBEC)
-
-
-@contextmanager
-def _record() -> Iterator[Record]:
-    record = Record(Settings().store_env())
-    try:
-        yield record
-    finally:
-        record.close()
-
-
-def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("ARRIMAGE_USER") or getpass.getuser()
 
 
 def _facts(path: Path | None) -> ReaderFacts:
@@ -219,9 +184,9 @@ def replay(
             raise bad_input(str(err)) from None
         moment = parse_moment(as_of, "--as-of", day_end=True, inclusive=True) if as_of else None
         reader = _facts(facts)
-        with _record() as record:
-            result = Replays(record).replay(ref, role=role, actor_id=_actor(actor), moment=datetime.now(UTC),
-                                            as_of=moment, purpose=purpose, facts=reader)
+        with root() as engine:
+            result = engine.replays.replay(ref, role=role, actor_id=who(actor), moment=datetime.now(UTC),
+                                           as_of=moment, purpose=purpose, facts=reader)
     if as_json:
         sys.stdout.write(audit_render.dumps(result))
     else:
@@ -239,11 +204,11 @@ def register(
     as_json: AsJson = False,
 ) -> None:
     """The register entries about one person, as they obtain them (LSSSS 27.2 / LRSSS 265 with s. 18)."""
-    with reported(), _record() as record:
+    with root() as engine, reported():
         try:
-            entries = Disclosures(record).register(person).communications
+            entries = engine.disclosures.register(person).communications
         except NotFound:
-            if not _knows(record, person):
+            if not knows(engine.record, person):
                 raise not_found(
                     f"no register entries for person {person} (the record holds nothing about this person)"
                 ) from None
@@ -254,28 +219,6 @@ def register(
     else:
         audit_render.console.print(audit_render.register_table(person, shown, total=len(entries)))
         print_more(audit_render.console, left)
-
-
-def _knows(record: Record, person: str) -> bool:
-    """Whether the record holds anything about the person: content sealed with their key, or its erasure."""
-    if record.subject_keys.current_key_id(person) is not None:
-        return True
-    try:
-        record.repository.get(erasure_id(person))
-    except AggregateNotFoundError:
-        return False
-    return True
-
-
-def access_log(record: Record, person: str | None, actor: str | None, since: datetime | None,
-               until: datetime | None) -> list[dict[str, Any]]:
-    disclosures = Disclosures(record)
-    try:
-        decisions = disclosures.accesses(subject_id=person, actor_id=actor, since=since, until=until)
-    except NotFound:
-        decisions = []  # no register: nobody accessed this person's record
-    reads = [] if person else Replays(record, disclosures).entente_reads(actor_id=actor, since=since, until=until)
-    return audit_render.access_rows(decisions, reads)
 
 
 @app.command(epilog=AUDIT_EXIT_CODES)
@@ -290,8 +233,10 @@ def accesses(
     with reported():
         start = parse_moment(since, "--since") if since else None
         end = parse_moment(until, "--until", day_end=True) if until else None
-        with _record() as record:
-            rows = access_log(record, person, actor, start, end)
+        with root() as engine:
+            if person is not None and not knows(engine.record, person):  # as `register`: exit 3 only then
+                raise not_found(f"the record holds nothing about person {person}")
+            rows = access_log(engine, person, actor, start, end)
     shown, left = limited(rows, limit, as_json)
     if as_json:
         sys.stdout.write(audit_render.dumps(shown))
@@ -308,8 +253,8 @@ def exceptions(since: Since = None, until: Until = None, limit: Limit = None, as
     with reported():
         start = parse_moment(since, "--since") if since else None
         end = parse_moment(until, "--until", day_end=True) if until else None
-        with _record() as record:
-            report = Disclosures(record).exceptions(now, since=start, until=end)
+        with root() as engine:
+            report = engine.disclosures.exceptions(now, since=start, until=end)
     data = audit_render.exceptions_data(report, now, start, end)
     if as_json:
         sys.stdout.write(audit_render.dumps(audit_render.limit_exceptions(data, limit, as_json=True)))
@@ -328,10 +273,9 @@ def export(
     with reported():
         start = parse_moment(since, "--since") if since else None
         end = parse_moment(until, "--until", day_end=True) if until else None
-        settings = Settings()
-        with _record() as record:
-            bundle = audit_export.write_bundle(record, out, ring=_ring(settings), since=start, until=end,
-                                               now=datetime.now(UTC))
+        with root() as engine:
+            bundle = write_bundle(engine, out, ring=checkpoint_keys(engine.settings), since=start, until=end,
+                                  now=datetime.now(UTC))
     for name, entry in bundle.files.items():
         console.print(f"{name}  sha256 {entry['sha256']}")
     if bundle.verified:

@@ -14,15 +14,17 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli import audit_render
 from domain.audit.checkpoint import CheckpointError
-from adapters.record.keys import KeyRing
-from adapters.record.record import Record
+from domain.errors import NotFound
 from usecases.audit.trail import checkpoint as make_checkpoint
 from usecases.audit.trail import verify as run_verify
-from usecases.disclosure import Disclosures
+
+if TYPE_CHECKING:
+    from adapters.record.keys import KeyRing
+    from workers.bootstrap import Root
 
 FORMAT = "arrimage-audit-export/1"
 MANIFEST = "MANIFEST.json"
@@ -39,22 +41,33 @@ def _in(moment: datetime, since: datetime | None, until: datetime | None) -> boo
     return (since is None or moment >= since) and (until is None or moment < until)
 
 
-def write_bundle(
-    record: Record, out: Path, *, ring: KeyRing, since: datetime | None, until: datetime | None, now: datetime,
-) -> Bundle:
-    from cli.audit import access_log  # the same rows as `arrimage audit accesses`
+def access_log(engine: Root, person: str | None, actor: str | None, since: datetime | None,
+               until: datetime | None) -> list[dict[str, Any]]:
+    """The rows of `arrimage audit accesses` (and of the bundle's accesses.json): access decisions about
+    persons and, unless one person is asked for, reads of ententes."""
+    try:
+        decisions = engine.disclosures.accesses(subject_id=person, actor_id=actor, since=since, until=until)
+    except NotFound:
+        decisions = []  # no register: nobody accessed this person's record
+    reads = [] if person else engine.replays.entente_reads(actor_id=actor, since=since, until=until)
+    return audit_render.access_rows(decisions, reads)
 
+
+def write_bundle(
+    engine: Root, out: Path, *, ring: KeyRing, since: datetime | None, until: datetime | None, now: datetime,
+) -> Bundle:
+    record = engine.record
     out.mkdir(parents=True, exist_ok=True)
     report = run_verify(record, checkpoint_keys=ring)
     docs: dict[str, Any] = {"verify.json": report.to_dict()}
     if report.ok:
         with suppress(CheckpointError):  # an empty store: nothing to sign
             docs["checkpoint.json"] = make_checkpoint(record, checkpoint_keys=ring, now=now)
-    disclosures = Disclosures(record)
+    disclosures = engine.disclosures
     docs["register.json"] = [
         audit_render.entry_for_auditor(e) for e in disclosures.communications() if _in(e.communicated_at, since, until)
     ]
-    docs["accesses.json"] = access_log(record, None, None, since, until)
+    docs["accesses.json"] = access_log(engine, None, None, since, until)
     docs["exceptions.json"] = audit_render.exceptions_data(disclosures.exceptions(now, since=since, until=until),
                                                            now, since, until)
     files: dict[str, dict[str, Any]] = {}

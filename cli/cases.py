@@ -9,60 +9,31 @@ a command out of turn or from the wrong organisation is refused and records noth
 
 from __future__ import annotations
 
-import asyncio
-import getpass
-import os
 import re
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
 
-from cli import render
+from adapters.temporal.errors import Unreachable
+from cli import parsing, render
 from cli import render_cases as rc
-from cli.client import (
-    WorkflowAnswer,
-    ask_workflow,
-    execute_update_with_start,
-    load_settings,
-    open_client,
-    update_or_explain,
-)
+from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
-from cli.errors import EXIT_CODES_HELP, CliError, Exit, bad_input, fail, invalid, read_json, refused, reported
-from cli.options import Timeout
+from cli.errors import EXIT_CODES_HELP, bad_input, fail, invalid, read_json, refused, reported
+from cli.options import AsJson, By, Timeout, who
 from cli.templates import case_template, without_comments
-from domain.clock import QUEBEC, start_of
 from domain.crisis import commands as c
 from domain.crisis import rules
 from domain.crisis.model import CaseCode, IntakeService, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
-from domain.errors import DomainError, NotFound
-from adapters.record.record import Record
+from domain.errors import DomainError
+from domain.standards.config import StandardsConfig
 from domain.values import MAX_COMMAND_BYTES
 from usecases.crisis import CrisisCases
-from workers.settings import Settings
-from workflows.crisis import (
-    HOLDER,
-    NEXT_DEADLINE,
-    OPENED_AT,
-    OVERDUE,
-    STAGE,
-    TEAM,
-    TERRITORY,
-    CaseWorkflowInput,
-    CrisisCaseWorkflow,
-    workflow_id,
-)
+from workers.bootstrap import Root
 
 CASES_HELP = EXIT_CODES_HELP.replace("no such entente or version", "no such case")
 
@@ -73,7 +44,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-T = TypeVar("T")
 COMMAND = TypeAdapter(c.CaseCommand)
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -93,26 +63,12 @@ CaseArg = Annotated[
     typer.Argument(metavar="CASE", callback=case_code,
                    help="Opaque code of the case, e.g. C-ABCDEFGH23 (case does not matter)."),
 ]
-AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-By = Annotated[
-    str | None,
-    typer.Option("--by", envvar="ARRIMAGE_USER", help="Who acts (default: $ARRIMAGE_USER, else your login)."),
-]
 Org = Annotated[
     str | None,
     typer.Option("--org", envvar="ARRIMAGE_ORG",
                  help="Your organisation (default: $ARRIMAGE_ORG); a supervisor's must be the case's responsible one."),
 ]
 Reason = Annotated[str, typer.Option("--reason", help="Why, for the record (no personal details).")]
-
-
-# ---------------------------------------------------------------------- reaching the engine
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-def _who(by: str | None) -> str:
-    return by or os.environ.get("ARRIMAGE_USER") or getpass.getuser()
 
 
 def _org(org: str | None) -> str:
@@ -125,157 +81,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@contextmanager
-def crisis_cases(settings: Settings) -> Iterator[CrisisCases]:
-    """The crisis use cases over the record, with the standards in force, closed afterwards."""
-    record = Record(settings.store_env())
-    try:
-        yield CrisisCases(record, settings.standards())
-    finally:
-        record.close()
-
-
-async def open_case(settings: Settings, cmd: c.OpenCase, timeout: float, client: Client | None = None) -> CaseView:
-    """Start the case's workflow and record the intake, in one call (update-with-start)."""
-    client = client or await open_client(settings)
-    made: list[WithStartWorkflowOperation[Any, Any]] = []  # one per sending: a resent update needs a new one
-
-    def start() -> WithStartWorkflowOperation[Any, Any]:
-        made.append(WithStartWorkflowOperation(
-            CrisisCaseWorkflow.run,
-            CaseWorkflowInput(case_code=cmd.case_code, config=settings.standards()),
-            id=workflow_id(cmd.case_code),
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        ))
-        return made[-1]
-
-    try:
-        view: CaseView = await execute_update_with_start(
-            settings, client, workflow_id(cmd.case_code), CrisisCaseWorkflow.open, cmd, start, timeout
-        )
-    except WorkflowUpdateFailedError:
-        await _forget_refused_opening(client, made[-1])
-        raise
-    return view
-
-
-async def _forget_refused_opening(client: Client, start: WithStartWorkflowOperation[Any, Any]) -> None:
-    """A refused opening leaves no workflow behind, not even a closed one in Temporal's visibility.
-
-    Update-with-start starts the workflow even when its `open` is refused; the workflow then ends at
-    once with no case (result None). Only that run is deleted, and only when it ended so: a run that
-    holds a case (an existing one, or another caller's opening accepted meanwhile) is left alone.
-    """
-    try:
-        handle = await asyncio.wait_for(start.workflow_handle(), 5)
-        if await asyncio.wait_for(handle.result(), 5) is not None:
-            return
-        await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
-            namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=handle.result_run_id or ""),
-        ))
-    except (TimeoutError, WorkflowFailureError, RPCError):
-        pass  # still running (so it holds a case), failed, or already gone: nothing to forget
-
-
-async def act(
-    settings: Settings, code: str, cmd: c.Command, timeout: float, client: Client | None = None
-) -> CaseView:
-    """Give a command to the case's workflow; its validator refuses before anything is recorded."""
-    client = client or await open_client(settings)
-    view: CaseView = await update_or_explain(
-        settings, client.get_workflow_handle(workflow_id(code)), CrisisCaseWorkflow.act, cast(Any, cmd), timeout,
-        lambda: _why_no_workflow(settings, code),
-    )
-    return view
-
-
-def _why_no_workflow(settings: Settings, code: str) -> CliError:
-    """No running workflow: a closed case accepts no command; otherwise the case does not exist."""
-    with crisis_cases(settings) as cases:
-        try:
-            view = cases.view(code)
-        except NotFound:
-            return CliError(Exit.NOT_FOUND, f"not found: no crisis case with code {code}")
-    if view.stage is CaseStage.CLOSED:
-        return refused("case_closed", f"case {code} is closed: it accepts no command")
-    return CliError(
-        Exit.NOT_FOUND,
-        f"not found: case {code} is in the record but Temporal at {settings.temporal_address} has no workflow for it",
-    )
-
-
-async def ask_case(settings: Settings, code: str) -> WorkflowAnswer:
-    """What the case's workflow says (running, next wake-up), or why it could not be asked. Never raises."""
-    return await ask_workflow(settings, code, CrisisCaseWorkflow)
-
-
-def visibility_query(
-    settings: Settings, *, stage: CaseStage | None, team: str | None, territory: str | None, holder: str | None,
-    overdue: bool, since: datetime | None,
-) -> str:
-    """The list filter for Temporal visibility. Values are opaque codes, checked before they are quoted."""
-    parts = ['WorkflowType="CrisisCase"', 'ExecutionStatus="Running"', f'TaskQueue="{settings.task_queue}"']
-    for key, value in ((STAGE, stage.value if stage else None), (TEAM, team), (TERRITORY, territory),
-                       (HOLDER, holder)):
-        if value is not None:
-            parts.append(f'{key.name}="{value}"')
-    if overdue:
-        parts.append(f"{OVERDUE.name}=true")
-    if since is not None:
-        parts.append(f'{OPENED_AT.name}>="{since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}"')
-    return " AND ".join(parts)
-
-
-async def running_cases(settings: Settings, query: str) -> list[rc.CaseRow]:
-    client = await open_client(settings)
-    rows = []
-    async for wf in client.list_workflows(query):
-        sa = wf.typed_search_attributes
-        rows.append(rc.CaseRow(
-            code=wf.id.removeprefix("case-"), stage=sa.get(STAGE) or "", holder=sa.get(HOLDER) or "",
-            territory=sa.get(TERRITORY) or "", team=sa.get(TEAM) or "", next_deadline=sa.get(NEXT_DEADLINE),
-            overdue=bool(sa.get(OVERDUE)), opened_at=sa.get(OPENED_AT) or wf.start_time, source="temporal",
-        ))
-    return rows
-
-
 # ---------------------------------------------------------------------- input
 def _code_option(name: str, value: str | None) -> str | None:
     if value is not None and not CODE_RE.match(value):
         raise bad_input(f"{name} {value!r}: expected a code (letters, digits, '.', '_', '-')")
     return value
-
-
-def parse_since(value: str) -> datetime:
-    """A date (from 00:00 Québec time) or a date-time (Québec time when no offset is given)."""
-    try:
-        return start_of(date.fromisoformat(value))
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise bad_input(f"--since {value!r}: expected a date (2026-11-24) or a date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=QUEBEC)
-
-
-_RELATIVE = re.compile(r"^\+(\d+)(min|m|h|d)$")
-
-
-def parse_moment(value: str, now: datetime) -> datetime:
-    """`+90m`, `+2h`, `+1d` from now, or a date-time (Québec time when no offset is given)."""
-    found = _RELATIVE.match(value.strip())
-    if found:
-        n, unit = int(found.group(1)), found.group(2)
-        return now + {"min": timedelta(minutes=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
-                      "d": timedelta(days=n)}[unit]
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise bad_input(f"--until {value!r}: expected +90m, +2h, +1d or a date-time (2026-11-24T18:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=QUEBEC)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -293,30 +103,30 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _fill(data: dict[str, Any], by: str | None, org: str | None) -> dict[str, Any]:
     """`by` and `actor_org` from the options when the file does not give them."""
     out = dict(data)
-    out.setdefault("by", _who(by))
+    out.setdefault("by", who(by))
     if "actor_org" not in out and org:
         out["actor_org"] = org
     return out
 
 
-def _done(view: CaseView, settings: Settings, as_json: bool) -> None:
+def _done(view: CaseView, config: StandardsConfig, as_json: bool) -> None:
     if as_json:
         render.emit_json(view.model_dump(mode="json"))
     else:
-        typer.echo(rc.brief(view, settings.standards(), _now()))
+        typer.echo(rc.brief(view, config, _now()))
 
 
 def _give(code: str, cmd_fields: dict[str, Any], model: type[c.Command], timeout: float, as_json: bool) -> None:
-    settings = load_settings()
-    with reported():
-        try:
-            cmd = model.model_validate(cmd_fields)
-        except ValidationError as err:
-            names = {"deadline_id": "--deadline", "until": "--until", "reason": "--reason", "by": "--by",
-                     "actor_org": "--org"}
-            raise invalid(err, names) from None
-        view = _run(act(settings, code, cmd, timeout))
-    _done(view, settings, as_json)
+    with root() as engine:
+        with reported():
+            try:
+                cmd = model.model_validate(cmd_fields)
+            except ValidationError as err:
+                names = {"deadline_id": "--deadline", "until": "--until", "reason": "--reason", "by": "--by",
+                         "actor_org": "--org"}
+                raise invalid(err, names) from None
+            view = run(engine.case_client.act(code, cmd, timeout))
+        _done(view, engine.settings.standards(), as_json)
 
 
 # ---------------------------------------------------------------------- reading
@@ -334,30 +144,29 @@ def list_(
     as_json: AsJson = False,
 ) -> None:
     """Open cases from Temporal's visibility (filters combine); --closed / --all read closed ones from the record."""
-    settings = load_settings()
-    now = _now()
-    with reported():
-        for name, value in (("--team", team), ("--territory", territory), ("--holder", holder)):
-            _code_option(name, value)
-        moment = parse_since(since) if since else None
-        rows: list[rc.CaseRow] = []
-        from_record = closed or all_  # closed cases are only in the record
-        if not closed:
-            query = visibility_query(settings, stage=stage, team=team, territory=territory, holder=holder,
-                                     overdue=overdue, since=moment)
-            try:
-                rows += _run(running_cases(settings, query))
-            except CliError as err:
-                if err.exit_code is not Exit.UNREACHABLE:
-                    raise
-                # Reads work with the engine down: the record knows every open case, its stage, holder and
-                # deadlines; only the workflows' own wake-ups (reminders, escalations) are unknown.
-                typer.echo("Temporal unreachable: listed from the record; next wake-ups unknown", err=True)
-                rows += _record_rows(settings, stage, team, territory, holder, overdue, moment, open_=True,
-                                     closed=False)
-        if from_record:
-            rows += _record_rows(settings, stage, team, territory, holder, overdue, moment, open_=False,
-                                 closed=True)
+    with root() as engine:
+        now = _now()
+        with reported():
+            for name, value in (("--team", team), ("--territory", territory), ("--holder", holder)):
+                _code_option(name, value)
+            moment = parsing.since(since) if since else None
+            rows: list[rc.CaseRow] = []
+            from_record = closed or all_  # closed cases are only in the record
+            if not closed:
+                cases = engine.case_client
+                query = cases.visibility_query(stage=stage, team=team, territory=territory, holder=holder,
+                                               overdue=overdue, since=moment)
+                try:
+                    rows += [rc.CaseRow(**vars(v), source="temporal") for v in run(cases.running(query))]
+                except Unreachable:
+                    # Reads work with the engine down: the record knows every open case, its stage, holder and
+                    # deadlines; only the workflows' own wake-ups (reminders, escalations) are unknown.
+                    typer.echo("Temporal unreachable: listed from the record; next wake-ups unknown", err=True)
+                    rows += _record_rows(engine, stage, team, territory, holder, overdue, moment, open_=True,
+                                         closed=False)
+            if from_record:
+                rows += _record_rows(engine, stage, team, territory, holder, overdue, moment, open_=False,
+                                     closed=True)
     rows.sort(key=lambda r: (r.opened_at or now, r.code))
     shown, left = limited(rows, limit, as_json)
     if as_json:
@@ -369,37 +178,37 @@ def list_(
 
 
 def _record_rows(
-    settings: Settings, stage: CaseStage | None, team: str | None, territory: str | None, holder: str | None,
+    engine: Root, stage: CaseStage | None, team: str | None, territory: str | None, holder: str | None,
     overdue: bool, since: datetime | None, *, open_: bool, closed: bool,
 ) -> list[rc.CaseRow]:
     """The cases as the record has them (open ones, closed ones or both), with the same filters as visibility."""
-    config = settings.standards()
+    config = engine.settings.standards()
+    cases: CrisisCases = engine.crisis_cases
     out = []
-    with crisis_cases(settings) as cases:
-        for code, opened_at in cases.opened():
-            if since is not None and opened_at < since:
-                continue
-            view = cases.view(code)
-            is_closed = view.stage is CaseStage.CLOSED
-            if (stage is not None and view.stage is not stage) or not (closed if is_closed else open_):
-                continue
-            row = rc.CaseRow.of(view, config)
-            if (team and row.team != team) or (territory and row.territory != territory) or (
-                    holder and row.holder != holder) or (overdue and not row.overdue):
-                continue
-            out.append(row)
+    for code, opened_at in cases.opened():
+        if since is not None and opened_at < since:
+            continue
+        view = cases.view(code)
+        is_closed = view.stage is CaseStage.CLOSED
+        if (stage is not None and view.stage is not stage) or not (closed if is_closed else open_):
+            continue
+        row = rc.CaseRow.of(view, config)
+        if (team and row.team != team) or (territory and row.territory != territory) or (
+                holder and row.holder != holder) or (overdue and not row.overdue):
+            continue
+        out.append(row)
     return out
 
 
 @app.command(epilog=CASES_HELP)
 def show(code: CaseArg, as_json: AsJson = False) -> None:
     """One case: stage, holder, each deadline with its time left or overrun, handoffs, escalations, what followed."""
-    settings = load_settings()
-    with reported(), crisis_cases(settings) as cases:
-        view = cases.view(code)
-    answer = _run(ask_case(settings, code))
+    with root() as engine:
+        with reported():
+            view = engine.crisis_cases.view(code)
+        answer = run(ask(lambda: engine.case_client.ask(code)))
+        config = engine.settings.standards()
     now = _now()
-    config = settings.standards()
     if as_json:
         render.emit_json({
             "view": view.model_dump(mode="json"),
@@ -413,9 +222,8 @@ def show(code: CaseArg, as_json: AsJson = False) -> None:
 @app.command(epilog=CASES_HELP)
 def history(code: CaseArg, limit: Limit = None, as_json: AsJson = False) -> None:
     """Every event recorded for the case, in order, personal content masked."""
-    settings = load_settings()
-    with reported(), crisis_cases(settings) as cases:
-        rows = cases.history(code)
+    with root() as engine, reported():
+        rows = engine.crisis_cases.history(code)
     shown, left = limited(rows, limit, as_json)
     if as_json:
         render.emit_json(shown)
@@ -440,8 +248,8 @@ def open_(
     by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
 ) -> None:
     """Open a case from an intake file; a fresh opaque code is made when the file gives none."""
-    settings = load_settings()
-    with reported():
+    with root() as engine, reported():
+        config = engine.settings.standards()
         data = _fill(without_comments(_read_json(file)), by, org)
         data.setdefault("case_code", new_case_code())
         try:
@@ -451,11 +259,11 @@ def open_(
         try:
             # The rules that need no record (moments, party), before anything starts; the workflow's
             # validator runs them again on its own clock.
-            rules.check_open_command(cmd, _now(), settings.standards())
+            rules.check_open_command(cmd, _now(), config)
         except DomainError as err:
             raise refused(err.code, err.message) from None
-        view = _run(open_case(settings, cmd, timeout))
-    _done(view, settings, as_json)
+        view = run(engine.case_client.open(cmd, timeout))
+    _done(view, config, as_json)
 
 
 @app.command("act", epilog=CASES_HELP)
@@ -465,15 +273,15 @@ def act_(
     by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
 ) -> None:
     """Give any command of the case (accept, decline, arrive, outcome, refer…) from a JSON file."""
-    settings = load_settings()
-    with reported():
-        data = _fill(_read_json(file), by, org)
-        try:
-            cmd = COMMAND.validate_python(data)
-        except ValidationError as err:
-            raise invalid(err, whole=str(file)) from None
-        view = _run(act(settings, code, cmd, timeout))
-    _done(view, settings, as_json)
+    with root() as engine:
+        with reported():
+            data = _fill(_read_json(file), by, org)
+            try:
+                cmd = COMMAND.validate_python(data)
+            except ValidationError as err:
+                raise invalid(err, whole=str(file)) from None
+            view = run(engine.case_client.act(code, cmd, timeout))
+        _done(view, engine.settings.standards(), as_json)
 
 
 @app.command(epilog=CASES_HELP)
@@ -488,7 +296,7 @@ def reassign(
     """Supervisor: ask this team now (a team of the CSSS, or an organisation routing proposed)."""
     with reported():
         actor = _org(org)
-        fields = {"by": _who(by), "actor_org": actor, "reason": reason,
+        fields = {"by": who(by), "actor_org": actor, "reason": reason,
                   "team": TeamRef(team_id=team, org_id=team_org or actor)} if CODE_RE.match(team) else None
         if fields is None:
             raise bad_input(f"--team {team!r}: expected a code")
@@ -505,8 +313,8 @@ def extend(
 ) -> None:
     """Supervisor: give a running deadline more time, with a reason (the report still measures the original)."""
     with reported():
-        fields = {"by": _who(by), "actor_org": _org(org), "deadline_id": deadline,
-                  "until": parse_moment(until, _now()), "reason": reason}
+        fields = {"by": who(by), "actor_org": _org(org), "deadline_id": deadline,
+                  "until": parsing.later(until, _now()), "reason": reason}
     _give(code, fields, c.ExtendDeadline, timeout, as_json)
 
 
@@ -516,5 +324,5 @@ def close(
 ) -> None:
     """Supervisor: close the case, with a reason; its running deadlines are cancelled."""
     with reported():
-        fields = {"by": _who(by), "actor_org": _org(org), "reason": reason}
+        fields = {"by": who(by), "actor_org": _org(org), "reason": reason}
     _give(code, fields, c.SupervisorClose, timeout, as_json)

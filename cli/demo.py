@@ -26,18 +26,17 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from cli import render
-from cli.cases import act, open_case
-from cli.client import command, execute_update_with_start, load_settings, open_client
-from cli.errors import CliError, Exit, reported
+from cli.client import root
+from cli.display import label
+from cli.errors import CliError, Exit, engine_error, reported
 from cli.options import DEFAULT_TIMEOUT, Timeout
 from cli.templates import CISSS, CPS, template
 from domain.clock import local_date
 from domain.crisis import commands as c
 from domain.crisis.model import (
+    ClosureKind,
     CrisisType,
     EmergencyService,
     Intake,
@@ -54,16 +53,12 @@ from domain.crisis.model import (
     UrgencyLevel,
     new_case_code,
 )
-from domain.crisis.state import CaseView
+from domain.crisis.state import CaseStage, CaseView
 from domain.ententes import commands as ac
 from domain.ententes.model import EntenteContent, EntenteKind
 from domain.ententes.state import EntenteStatus, EntenteView
 from domain.errors import NotFound
-from adapters.record.record import Record
-from usecases.ententes import Ententes
-from workers.settings import Settings
-from workflows.entente import EntenteWorkflow, EntenteWorkflowInput
-from workflows.entente import workflow_id as entente_workflow_id
+from workers.bootstrap import Root
 
 CSSS = "cisss-laval"
 CC = "cc-laval"
@@ -112,28 +107,18 @@ def _cps_content() -> EntenteContent:
     return EntenteContent.model_validate(data)
 
 
-async def ensure_entente(client: Client, settings: Settings, code: str, content: EntenteContent,
-                         timeout: float) -> EntenteView:
+async def ensure_entente(engine: Root, code: str, content: EntenteContent, timeout: float) -> EntenteView:
     """Draft, submit and have every party sign — or reuse the entente a previous run made."""
-    view = _entente(settings, code)
+    ententes = engine.entente_client
+    view = _entente(engine, code)
     if view is None:
-        def start() -> WithStartWorkflowOperation[Any, Any]:
-            return WithStartWorkflowOperation(
-                EntenteWorkflow.run, EntenteWorkflowInput(code=code, policy=settings.entente_policy),
-                id=entente_workflow_id(code), task_queue=settings.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-
-        view = await execute_update_with_start(
-            settings, client, entente_workflow_id(code), EntenteWorkflow.draft,
-            ac.DraftEntente(by="demo-dsp", code=code, content=content), start, timeout)
+        view = await ententes.draft(ac.DraftEntente(by="demo-dsp", code=code, content=content), timeout)
     if view.status is EntenteStatus.DRAFT:
-        view = await command(settings, code, ac.SubmitForSignature(by="demo-dsp"), timeout)
+        view = await ententes.command(code, ac.SubmitForSignature(by="demo-dsp"), timeout)
     if view.status is EntenteStatus.IN_SIGNATURE and view.proposal is not None:
         for party in content.party_ids:
             if not view.proposal.signed_by(party):
-                view = await command(settings, code, ac.SignEntente(
+                view = await ententes.command(code, ac.SignEntente(
                     by="demo-dsp", party_id=party, version=view.proposal.version,
                     signatory=f"[DÉMO] Direction {party}", title="Directeur général (fictif)"), timeout)
     deadline = time.monotonic() + timeout
@@ -143,18 +128,16 @@ async def ensure_entente(client: Client, settings: Settings, code: str, content:
         if time.monotonic() > deadline:
             raise CliError(Exit.UNREACHABLE, f"unreachable: entente {code} was not activated within {timeout:g}s")
         await asyncio.sleep(0.2)
-        view = _entente(settings, code) or view
+        view = _entente(engine, code) or view
     return view
 
 
-def _entente(settings: Settings, code: str) -> EntenteView | None:
-    record = Record(settings.store_env())
+def _entente(engine: Root, code: str) -> EntenteView | None:
+    """The entente as the record has it (the root's one record, read again at each poll)."""
     try:
-        return Ententes(record).view(code)
+        return engine.ententes.view(code)
     except NotFound:
         return None
-    finally:
-        record.close()
 
 
 # ---------------------------------------------------------------------- one call
@@ -324,17 +307,18 @@ async def run_call(call: Call, do: Act, open_: Callable[[c.OpenCase], Awaitable[
 
 
 # ---------------------------------------------------------------------- the day
-async def run_demo(settings: Settings, calls: int, seed: int, concurrency: int, timeout: float,
+async def run_demo(engine: Root, calls: int, seed: int, concurrency: int, timeout: float,
                    progress: Progress | None) -> tuple[list[Call], list[EntenteView], float]:
     t0 = time.monotonic()
-    client = await open_client(settings)
+    await engine.temporal.client()  # Temporal unreachable: said before anything is sent
     ent_task = progress.add_task("ententes (agreement workflow)", total=2) if progress else None
     ententes = []
     for code, content in ((ENTENTE_CC, _cc_content()), (ENTENTE_CPS, _cps_content())):
-        ententes.append(await ensure_entente(client, settings, code, content, timeout))
+        ententes.append(await ensure_entente(engine, code, content, timeout))
         if progress and ent_task is not None:
             progress.advance(ent_task)
-    plans = list(settings.standards().follow_up_plans)
+    plans = list(engine.settings.standards().follow_up_plans)
+    cases = engine.case_client
     rng = random.Random(seed)
     todo = [Call(number=i + 1, path=PATHS[i % len(PATHS)], rng=random.Random(rng.random())) for i in range(calls)]
     task = progress.add_task("appels (crisis cases)", total=calls) if progress else None
@@ -343,23 +327,22 @@ async def run_demo(settings: Settings, calls: int, seed: int, concurrency: int, 
     async def one(call: Call) -> None:
         async def do(cmd: c.Command) -> CaseView:
             call.steps += 1
-            call.view = await act(settings, call.code, cmd, timeout, client)
+            call.view = await cases.act(call.code, cmd, timeout)
             return call.view
 
         async def open_(cmd: c.OpenCase) -> CaseView:
             call.steps += 1
-            return await open_case(settings, cmd, timeout, client)
+            return await cases.open(cmd, timeout)
 
         async with gate:
             await asyncio.sleep(call.rng.uniform(0, 0.2))  # calls do not all arrive at once
             try:
                 call.view = await run_call(call, do, open_, plans)
-            except CliError as err:
-                if err.exit_code is Exit.UNREACHABLE:
-                    raise
-                call.error = err.message
             except Exception as err:  # one broken call must not hide the rest of the day
-                call.error = f"{type(err).__name__}: {err}"
+                known = engine_error(err)  # the engine's own failures, worded; anything else by its type
+                if known is not None and known.exit_code is Exit.UNREACHABLE:
+                    raise
+                call.error = known.message if known is not None else f"{type(err).__name__}: {err}"
         if progress and task is not None:
             progress.advance(task)
 
@@ -371,6 +354,13 @@ def _final(view: CaseView | None) -> str:
     if view is None:
         return "?"
     return f"{view.stage.value} ({view.closure.kind.value})" if view.closure else view.stage.value
+
+
+def _final_label(final: str) -> str:
+    """A final stage as people read it: `fermee (crise_resolue)` → `fermée (crise résolue)` (codes stay in --json)."""
+    stage, _, closure = final.partition(" (")
+    text = label(CaseStage, stage)
+    return f"{text} ({label(ClosureKind, closure.removesuffix(')'))})" if closure else text
 
 
 def summary(calls: list[Call], ententes: list[EntenteView], seconds: float) -> dict[str, Any]:
@@ -398,15 +388,14 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout (no progress bar).")] = False,
 ) -> None:
     """A synthetic day against a running `arrimage up`: two ententes, then N crisis calls on every path."""
-    settings = load_settings()
-    with reported():
+    with root() as engine, reported():  # one record and one Temporal connection for the whole day
         if as_json:
-            done, ententes, seconds = asyncio.run(run_demo(settings, calls, seed, concurrency, timeout, None))
+            done, ententes, seconds = asyncio.run(run_demo(engine, calls, seed, concurrency, timeout, None))
         else:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, console=render.console, transient=False) as progress:
                 done, ententes, seconds = asyncio.run(
-                    run_demo(settings, calls, seed, concurrency, timeout, progress))
+                    run_demo(engine, calls, seed, concurrency, timeout, progress))
     result = summary(done, ententes, seconds)
     if as_json:
         render.emit_json(result)
@@ -424,9 +413,10 @@ def _print_summary(result: dict[str, Any]) -> None:
     for col in ("path", "cases", "final stage"):
         table.add_column(col, overflow="fold")
     for path, stages in result["paths"].items():
-        table.add_row(path, str(sum(stages.values())), ", ".join(f"{k} ×{v}" for k, v in sorted(stages.items())))
+        table.add_row(path, str(sum(stages.values())),
+                      ", ".join(f"{_final_label(k)} ×{v}" for k, v in sorted(stages.items())))
     render.console.print(table)
-    ents = ", ".join(f"{e['code']} ({e['status']})" for e in result["ententes"])
+    ents = ", ".join(f"{e['code']} ({label(EntenteStatus, e['status'])})" for e in result["ententes"])
     today = local_date(datetime.now(UTC)).isoformat()
     render.console.print(f"ententes: {ents}", markup=False)
     render.console.print(

@@ -7,20 +7,16 @@ history, diff) come from the record, the legal one, and work with the engine dow
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import json
-import os
 import tomllib
-from collections.abc import Coroutine
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from cli import client, render
+from cli import parsing, render
+from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
 from cli.errors import (
     EXIT_CODES_HELP,
@@ -34,9 +30,8 @@ from cli.errors import (
     read_text,
     reported,
 )
-from cli.options import DEFAULT_TIMEOUT, Timeout
+from cli.options import DEFAULT_TIMEOUT, AsJson, By, Timeout, who
 from cli.templates import template as content_template
-from domain.clock import QUEBEC, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteCode, EntenteContent, EntenteKind
 from domain.ententes.state import EntenteStatus, EntenteView, ReviewOutcome
@@ -50,7 +45,6 @@ app = typer.Typer(
 )
 
 M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
 
 # Option names as the supervisor typed them, for error messages about command fields.
 OPTION_NAMES = {
@@ -75,11 +69,6 @@ CodeArg = Annotated[
     typer.Argument(metavar="CODE", callback=entente_code,
                    help="Code of the entente, e.g. ENT-LAV-2025-01 (case does not matter)."),
 ]
-AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-By = Annotated[
-    str | None,
-    typer.Option("--by", envvar="ARRIMAGE_USER", help="Who acts (default: $ARRIMAGE_USER, else your login)."),
-]
 ContentFile = Annotated[
     Path, typer.Option("--file", "-f", help="Content file (.json or .toml); start from `template`.")
 ]
@@ -89,14 +78,6 @@ Reason = Annotated[str, typer.Option("--reason", help="Why, for the record.")]
 
 
 # ---------------------------------------------------------------------- helpers
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-def _who(by: str | None) -> str:
-    return by or os.environ.get("ARRIMAGE_USER") or getpass.getuser()
-
-
 def _build(model: type[M], **fields: Any) -> M:
     try:
         return model.model_validate(fields)
@@ -131,19 +112,6 @@ def load_content(path: Path) -> EntenteContent:
         raise invalid(err, whole=str(path)) from None
 
 
-def parse_deadline(value: str) -> datetime:
-    """A date means "signatures accepted through that day" (Québec time); a date-time is taken as given."""
-    try:
-        return start_of(date.fromisoformat(value) + timedelta(days=1))
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise bad_input(f"--deadline {value!r}: expected a date (2025-07-31) or a date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=QUEBEC)
-
-
 def _ctx_timeout(ctx: typer.Context) -> float:
     """The command's `--timeout` (cli/options.py: the same option on every command that waits for a worker)."""
     return float(ctx.params.get("timeout", DEFAULT_TIMEOUT))
@@ -156,13 +124,10 @@ def _done(view: EntenteView, as_json: bool) -> None:
         typer.echo(render.brief(view))
 
 
-def _give(
-    ctx: typer.Context, code: str, model: type[c.Command], as_json: bool, **fields: Any,
-) -> None:
-    settings = client.load_settings()
-    with reported():
+def _give(ctx: typer.Context, code: str, model: type[c.Command], as_json: bool, **fields: Any) -> None:
+    with root() as engine, reported():
         cmd = _build(model, **fields)
-        view = _run(client.command(settings, code, cmd, _ctx_timeout(ctx)))
+        view = run(engine.entente_client.command(code, cmd, _ctx_timeout(ctx)))
     _done(view, as_json)
 
 
@@ -181,11 +146,10 @@ def draft(
     as_json: AsJson = False,
 ) -> None:
     """Create an entente (version 1, in drafting) from a content file."""
-    settings = client.load_settings()
-    with reported():
+    with root() as engine, reported():
         content = load_content(file)
-        cmd = _build(c.DraftEntente, by=_who(by), code=code, content=content)
-        view = _run(client.draft(settings, cmd, _ctx_timeout(ctx)))
+        cmd = _build(c.DraftEntente, by=who(by), code=code, content=content)
+        view = run(engine.entente_client.draft(cmd, _ctx_timeout(ctx)))
     _done(view, as_json)
 
 
@@ -198,7 +162,7 @@ def revise(
     """Replace the open draft with a new version (signatures collected so far are void)."""
     with reported():
         content = load_content(file)
-    _give(ctx, code, c.ReviseDraft, as_json, by=_who(by), content=content, reason=reason)
+    _give(ctx, code, c.ReviseDraft, as_json, by=who(by), content=content, reason=reason)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -213,8 +177,8 @@ def submit(
 ) -> None:
     """Submit the open draft for signature by every party."""
     with reported():
-        moment = parse_deadline(deadline) if deadline else None
-    _give(ctx, code, c.SubmitForSignature, as_json, by=_who(by), signature_deadline=moment)
+        moment = parsing.deadline(deadline) if deadline else None
+    _give(ctx, code, c.SubmitForSignature, as_json, by=who(by), signature_deadline=moment)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -225,7 +189,7 @@ def sign(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record a party's signature of the version in signature (bound to its exact text)."""
-    _give(ctx, code, c.SignEntente, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, c.SignEntente, as_json, by=who(by), party_id=party,
           version=version, signatory=signatory, title=title)
 
 
@@ -235,7 +199,7 @@ def refuse(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record a party's refusal to sign: the version goes back to drafting."""
-    _give(ctx, code, c.RefuseSignature, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, c.RefuseSignature, as_json, by=who(by), party_id=party,
           version=version, reason=reason)
 
 
@@ -245,7 +209,7 @@ def withdraw(
     timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """A party withdraws before the entente (or its amendment) takes effect."""
-    _give(ctx, code, c.WithdrawFromEntente, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, c.WithdrawFromEntente, as_json, by=who(by), party_id=party,
           reason=reason)
 
 
@@ -257,7 +221,7 @@ def amend(
     """Propose a new version of an entente in force; the current one stays in force until it is signed."""
     with reported():
         content = load_content(file)
-    _give(ctx, code, c.ProposeAmendment, as_json, by=_who(by), content=content,
+    _give(ctx, code, c.ProposeAmendment, as_json, by=who(by), content=content,
           reason=reason)
 
 
@@ -272,7 +236,7 @@ def renew(
     if (until is None) == (not no_end):
         with reported():
             raise bad_input("give exactly one of --until DATE or --no-end")
-    _give(ctx, code, c.ProposeRenewal, as_json, by=_who(by), end_date=until, reason=reason)
+    _give(ctx, code, c.ProposeRenewal, as_json, by=who(by), end_date=until, reason=reason)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -283,7 +247,7 @@ def review(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Record the annual review by the comité de suivi (open from the review window before the due date)."""
-    _give(ctx, code, c.RecordReview, as_json, by=_who(by), outcome=outcome, notes=notes)
+    _give(ctx, code, c.RecordReview, as_json, by=who(by), outcome=outcome, notes=notes)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -293,7 +257,7 @@ def revoke(
     by: By = None, timeout: Timeout = DEFAULT_TIMEOUT, as_json: AsJson = False,
 ) -> None:
     """Give notice of revocation (at least the entente's notice period ahead)."""
-    _give(ctx, code, c.GiveRevocationNotice, as_json, by=_who(by), party_id=party,
+    _give(ctx, code, c.GiveRevocationNotice, as_json, by=who(by), party_id=party,
           reason=reason, effective_date=effective)
 
 
@@ -305,8 +269,8 @@ def list_(
     as_json: AsJson = False,
 ) -> None:
     """Every entente in the record, in the order they were drafted."""
-    settings = client.load_settings()
-    with reported(), client.ententes(settings) as e:
+    with root() as engine, reported():
+        e = engine.ententes
         views = [v for v in e.list() if status is None or v.status is status]
     shown, left = limited(views, limit, as_json)
     if as_json:
@@ -323,19 +287,19 @@ def show(
     as_json: AsJson = False,
 ) -> None:
     """One entente: status, parties and signatures, reviews, versions, and the workflow's next wake-up."""
-    settings = client.load_settings()
-    with reported(), client.ententes(settings) as e:
+    with root() as engine:
+        with reported():
+            if version is not None:
+                content = engine.ententes.content(code, version)
+            else:
+                view = engine.ententes.view(code)
         if version is not None:
-            content = e.content(code, version)
-        else:
-            view = e.view(code)
-    if version is not None:
-        if as_json:
-            render.emit_json(content.model_dump(mode="json"))
-        else:
-            render.content_summary(code, version, content)
-        return
-    answer = _run(client.ask_workflow(settings, code))
+            if as_json:
+                render.emit_json(content.model_dump(mode="json"))
+            else:
+                render.content_summary(code, version, content)
+            return
+        answer = run(ask(lambda: engine.entente_client.ask(code)))
     if as_json:
         render.emit_json({"view": view.model_dump(mode="json"), "workflow": answer.as_json()})
     else:
@@ -345,8 +309,8 @@ def show(
 @app.command(epilog=EXIT_CODES_HELP)
 def history(code: CodeArg, limit: Limit = None, as_json: AsJson = False) -> None:
     """Every event recorded for the entente, in order, from the record."""
-    settings = client.load_settings()
-    with reported(), client.ententes(settings) as e:
+    with root() as engine, reported():
+        e = engine.ententes
         rows = e.history(code)
     shown, left = limited(rows, limit, as_json)
     if as_json:
@@ -364,8 +328,8 @@ def diff(
     as_json: AsJson = False,
 ) -> None:
     """What changed between two versions, field by field."""
-    settings = client.load_settings()
-    with reported(), client.ententes(settings) as e:
+    with root() as engine, reported():
+        e = engine.ententes
         changes = e.diff(code, v1, v2)
     if as_json:
         render.emit_json([ch.model_dump(mode="json") for ch in changes])

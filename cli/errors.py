@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from typer._click.exceptions import ClickException  # Typer's own copy of Click (typer >= 0.24 vendors it)
 from typer._click.globals import get_current_context
 
+from adapters.temporal.errors import AcceptsNoCommand, InternalFailure, NotCompleted, NoWorkflow, Unreachable
 from domain.errors import NotFound
 
 
@@ -46,6 +47,8 @@ EXIT_CODES_HELP = (
 )
 
 UP_HINT = "start the engine in another shell with `arrimage up` (or check ARRIMAGE_TEMPORAL_ADDRESS)"
+START_HINT = ": start the engine with `arrimage up` or check ARRIMAGE_TEMPORAL_ADDRESS"
+GROUPS = {"entente": "ententes", "case": "cases"}  # the command group that shows a subject
 
 
 @dataclass(frozen=True)
@@ -272,10 +275,33 @@ def describe_validation(err: ValidationError, what: str, names: dict[str, str] |
     return invalid(err, names, whole=what).message
 
 
-def translate(err: BaseException) -> CliError | None:
-    """The CLI meaning of an exception raised by Temporal, pydantic or the record; None if unknown."""
+def engine_error(err: BaseException) -> CliError | None:
+    """The CLI meaning of what the typed Temporal clients raise (`adapters.temporal.errors`); None otherwise."""
     if isinstance(err, CliError):
         return err
+    if isinstance(err, Unreachable):
+        return CliError(Exit.UNREACHABLE, f"unreachable: {err}{START_HINT}")
+    if isinstance(err, NotCompleted):
+        group, code = GROUPS[err.subject.noun], err.subject.code
+        return CliError(
+            Exit.UNREACHABLE,
+            f"unreachable: no worker completed the command within {err.timeout:g} s: is a worker running on task "
+            f"queue {err.task_queue}? Nothing is recorded unless `arrimage {group} show {code}` shows it",
+        )
+    if isinstance(err, InternalFailure):
+        return CliError(Exit.FAILED, f"unexpected failure: {err.message}")
+    if isinstance(err, AcceptsNoCommand):
+        return refused(err.code, err.message)
+    if isinstance(err, NoWorkflow):
+        return not_found(err.message)
+    return None
+
+
+def translate(err: BaseException) -> CliError | None:
+    """The CLI meaning of an exception raised by Temporal, pydantic or the record; None if unknown."""
+    known = engine_error(err)
+    if known is not None:
+        return known
     if isinstance(err, WorkflowUpdateFailedError):
         cause = err.cause
         if isinstance(cause, ApplicationError):

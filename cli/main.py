@@ -20,11 +20,9 @@ from typer._click.utils import PacifyFlushWrapper
 
 from cli import audit, cases, demo, ententes, report
 from cli import standards as standards_cli
-from cli.client import load_settings
 from cli.errors import from_click, show, translate, unexpected
-from adapters.record.record import NoRecord
+from workers.bootstrap import NoRecord, Root, bootstrap, connect, load_settings
 from workers.embedded import Endpoints, UpRefused, run_embedded
-from workers.temporal import connect
 from workers.worker import run_until_signalled
 
 
@@ -183,7 +181,8 @@ def up(
         console.print("Ctrl-C to stop. In another shell: [bold]arrimage ententes --help[/bold]")
 
     try:
-        asyncio.run(run_embedded(settings, ready))
+        with bootstrap(settings, create=True) as engine:  # `up` creates the record
+            asyncio.run(run_embedded(engine, ready))
     except UpRefused as refusal:
         typer.echo(refusal.message, err=True)
         raise typer.Exit(refusal.exit_code) from None
@@ -193,14 +192,13 @@ def up(
 @app.command()
 def worker() -> None:
     """Run a worker against an existing Temporal server (ARRIMAGE_TEMPORAL_ADDRESS)."""
-    settings = load_settings()
+    async def main(engine: Root) -> None:
+        engine.use_client(await connect(engine.settings))
+        console.print(f"worker on task queue {engine.settings.task_queue} at {engine.settings.temporal_address}")
+        await run_until_signalled(engine)
 
-    async def main() -> None:
-        client = await connect(settings)
-        console.print(f"worker on task queue {settings.task_queue} at {settings.temporal_address}")
-        await run_until_signalled(settings, client)
-
-    asyncio.run(main())
+    with bootstrap(create=True) as engine:  # the worker creates the record
+        asyncio.run(main(engine))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,7 +19,6 @@ from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.table import Table
 
-from cli.client import WorkflowAnswer
 from cli.display import cell, label, printable, when
 from domain.ententes.diff import Change
 from domain.ententes.model import EntenteContent, EntenteKind, OrganisationType
@@ -31,9 +31,29 @@ from domain.ententes.state import (
     ReviewOutcome,
 )
 
-__all__ = ["console", "emit_json", "jsonable", "when"]
+__all__ = ["WorkflowAnswer", "console", "emit_json", "jsonable", "when"]
 
 console = Console(highlight=False)
+
+
+@dataclass(frozen=True)
+class WorkflowAnswer:
+    """What `show` says of the workflow: running, next wake-up, events seen, or why it could not be asked."""
+
+    reachable: bool
+    next_wakeup: datetime | None = None
+    running: bool | None = None
+    event_count: int | None = None  # the workflow's view, to compare with the record
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reachable": self.reachable,
+            "running": self.running,
+            "next_wakeup": self.next_wakeup.isoformat() if self.next_wakeup else None,
+            "event_count": self.event_count,
+            "error": self.error,
+        }
 
 # A moment as pydantic writes it (`…Z`) or with any offset: JSON gives every one in UTC as `+00:00`.
 _MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")

@@ -15,9 +15,9 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from cli.client import WorkflowAnswer
+from adapters.temporal.cases import VisibleCase
 from cli.display import cell, label, printable, when
-from cli.render import console, detail
+from cli.render import WorkflowAnswer, console, detail
 from domain.crisis import rules
 from domain.crisis.model import (
     CandidateKind,
@@ -31,7 +31,6 @@ from domain.crisis.model import (
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, Deadline, DeadlineStatus, ReferralStatus
 from domain.standards.compliance import ComplianceFigures
 from domain.standards.config import ClockEvent, StandardsConfig, Timing, UrgencyLevel
-from workflows.crisis import current_team, overdue
 
 _cell = cell
 
@@ -68,11 +67,7 @@ class CaseRow:
 
     @classmethod
     def of(cls, view: CaseView, config: StandardsConfig) -> CaseRow:
-        return cls(
-            code=view.case_code, stage=view.stage.value, holder=view.holder or "", territory=view.territory,
-            team=current_team(view), next_deadline=rules.next_wakeup(view, config), overdue=overdue(view),
-            opened_at=view.opened_at, source="record",
-        )
+        return cls(**vars(VisibleCase.of(view, config)), source="record")
 
     def as_json(self, now: datetime) -> dict[str, Any]:
         left = (self.next_deadline - now).total_seconds() if self.next_deadline else None
@@ -165,7 +160,7 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
                   f"decompensation {label(RiskLevel, i.risks.decompensation)}"),
         ("referring entente", view.referring_agreement),
         ("next deadline", time_left(rules.next_wakeup(view, config), now)),
-        ("overdue", "yes" if overdue(view) else "no"),
+        ("overdue", "yes" if CaseRow.of(view, config).overdue else "no"),
         ("events", view.event_count),
     ]
     if view.closure is not None:

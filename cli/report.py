@@ -8,16 +8,17 @@ Figures are exact: counts, an exact ratio, nearest-rank median and 90th percenti
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 
 from cli import render
 from cli import render_cases as rc
-from cli.cases import crisis_cases
-from cli.client import load_settings
+from cli.client import root
 from cli.errors import EXIT_CODES_HELP, bad_input, reported
+from cli.options import AsJson
+from cli.parsing import day
 from cli.standards import standards_in_force
 from domain.clock import start_of
 from domain.standards import compliance
@@ -27,34 +28,26 @@ app = typer.Typer(name="report", help="Reports computed from the record.", epilo
                   no_args_is_help=True)
 
 
-def _day(option: str, value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise bad_input(f"{option} {value!r}: expected a date (2026-11-24)") from None
-
-
 @app.command("standards", epilog=EXIT_CODES_HELP)
 def standards_report(
     from_: Annotated[str, typer.Option("--from", metavar="DATE", help="First day (Québec time), included.")],
     to: Annotated[str, typer.Option("--to", metavar="DATE", help="Last day, included.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """For the cases opened in the period: per standard, in time, late, open overdue, median and p90 delay."""
-    settings = load_settings()
-    with reported():
-        first, last = _day("--from", from_), _day("--to", to)
+    with root() as engine, reported():
+        first, last = day("--from", from_), day("--to", to)
         if last < first:
             raise bad_input(f"--to {last} is before --from {first}")
         start, end = start_of(first), start_of(last + timedelta(days=1))
-        config = standards_in_force(settings)
+        config = standards_in_force(engine.settings)
         observations: list[Observation] = []
         count = 0
-        with crisis_cases(settings) as cases:
-            for code, opened_at in cases.opened():
-                if start <= opened_at < end:
-                    count += 1
-                    observations += cases.view(code).observations()
+        cases = engine.crisis_cases
+        for code, opened_at in cases.opened():
+            if start <= opened_at < end:
+                count += 1
+                observations += cases.view(code).observations()
         as_of = datetime.now(UTC)
         figures = list(compliance(observations, as_of, config.targets()).values())
     labels = {sid: std.label for sid, std in config.standards.items()}

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-import typer
 from pydantic import ValidationError
 
 from cli import render
 from cli import render_cases as rc
-from cli.client import load_settings
+from cli.client import root
 from cli.errors import CliError, Exit, invalid, no_such_file, not_json, reported
+from cli.options import AsJson
 from domain.standards.config import StandardsConfig
 from workers.settings import Settings
 
@@ -36,12 +35,10 @@ def standards_in_force(settings: Settings) -> StandardsConfig:
         raise CliError(Exit.REFUSED, f"invalid standards file {path}: {reason}") from None
 
 
-AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
 def standards(as_json: AsJson = False) -> None:
     """The configuration in force: each standard's clock and deadline, the urgency scale, follow-up plans, caps."""
-    settings = load_settings()
+    with root() as engine:
+        settings = engine.settings
     with reported():
         config = standards_in_force(settings)
     source = source_of(settings.standards_file)

@@ -35,11 +35,12 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 
+from adapters.temporal.client import connect
 from workers import logs
 from workers.binaries import temporal_cli
+from workers.bootstrap import Root
 from workers.settings import Settings
-from workers.temporal import connect
-from workers.worker import open_record, run_worker
+from workers.worker import run_worker
 from workflows.crisis import SEARCH_ATTRIBUTES as CASE_ATTRIBUTES
 
 _SA_TYPES = {
@@ -224,15 +225,17 @@ async def _existing_server(settings: Settings, timeout: float = 10) -> Client:
         ) from None
 
 
-async def run_embedded(settings: Settings, on_ready: Callable[[Endpoints], None] | None = None) -> None:
-    """Run the stack until SIGINT/SIGTERM/SIGHUP. Raises `UpRefused` (nothing started) when another `up`
-    holds the data directory, or the Temporal ports are taken (unless `settings.temporal_existing`)."""
-    with data_dir_lock(settings.data_dir):
-        await _run_locked(settings, on_ready)
+async def run_embedded(root: Root, on_ready: Callable[[Endpoints], None] | None = None) -> None:
+    """Run the stack until SIGINT/SIGTERM/SIGHUP on `root` (built with `create=True`). Raises `UpRefused`
+    (nothing started) when another `up` holds the data directory, or the Temporal ports are taken (unless
+    `settings.temporal_existing`)."""
+    with data_dir_lock(root.settings.data_dir):
+        await _run_locked(root, on_ready)
 
 
-async def _run_locked(settings: Settings, on_ready: Callable[[Endpoints], None] | None) -> None:
-    open_record(settings).close()  # the record exists (created if new) before anything says "up"
+async def _run_locked(root: Root, on_ready: Callable[[Endpoints], None] | None) -> None:
+    settings = root.settings
+    _ = root.record  # the record exists (created if new) before anything says "up"
     existing = settings.temporal_existing
     if not existing:
         check_ports_free(settings)
@@ -267,7 +270,8 @@ async def _run_locked(settings: Settings, on_ready: Callable[[Endpoints], None] 
         if on_ready is not None:
             on_ready(endpoints)
         log.info("embedded stack ready", temporal=endpoints.temporal, store=endpoints.store, existing=existing)
-        await run_worker(settings, client, stop)
+        root.use_client(client)
+        await run_worker(root, stop)
     finally:
         for sig in stop_signals:
             loop.remove_signal_handler(sig)

@@ -15,16 +15,16 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from cli.demo import ENTENTE_CC, ENTENTE_CPS, PATHS
 from domain.crisis.model import InterventionOutcome
 from domain.crisis.state import AttemptStatus, CaseView, ReferralStatus
-from adapters.record.record import Record
 from tests.e2e.harness import ARRIMAGE, cli_env
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
 from workers.binaries import temporal_cli
+from workers.bootstrap import data_converter
 from workers.settings import Settings
-from workers.temporal import data_converter
 from workers.worker import build_worker
 from workflows.crisis import SEARCH_ATTRIBUTES
 
@@ -114,6 +114,9 @@ async def test_a_synthetic_day_takes_every_path_and_can_run_twice(
     code, out, err = await demo(env, "--calls", "12", "--seed", "8")
     assert (code, err) == (0, ""), (out, err)
     assert "Synthetic day: 12 calls" in out and "arrimage report standards --from" in out
+    # People read the French labels; the codes stay in --json (issue 7).
+    assert "fermée (crise résolue) ×" in out and f"{ENTENTE_CC} (en vigueur)" in out, out
+    assert not any(code in out for code in ("fermee (", "fermee ×", "crise_resolue", "reference ×", "en_vigueur"))
     views_after, ententes_after = cases_in(record_path)
     assert len(views_after) == 24 and ententes_after == ententes
     assert Counter(v.stage.value for v in views_after) == {"fermee": 22, "reference": 2}

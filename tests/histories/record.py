@@ -39,16 +39,16 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus, ReviewOutcome
-from adapters.record.record import Record
 from tests.factories import entente_cadre, service_agreement
 from tests.integration.lifecycle import start, until, wait_for
 from workers.binaries import temporal_test_server
+from workers.bootstrap import data_converter
 from workers.settings import Settings
-from workers.temporal import data_converter
 from workers.worker import build_worker
 from workflows.entente import EntenteWorkflow
 

@@ -27,11 +27,11 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from adapters.standards_file import load_standards
 from domain.crisis import commands as c
 from domain.crisis.model import new_case_code
 from domain.crisis.state import CaseStage
-from adapters.record.record import Record
 from tests.crisis_builders import (
     CSSS,
     DAY,
@@ -57,7 +57,7 @@ from tests.crisis_builders import (
     wait_for,
 )
 from workers.binaries import temporal_cli, temporal_test_server
-from workers.temporal import data_converter
+from workers.bootstrap import data_converter
 from workflows.crisis import SEARCH_ATTRIBUTES
 
 HERE = Path(__file__).parent

@@ -30,14 +30,15 @@ from temporalio.worker import Worker
 
 from activities.ententes import AdvanceInput, EntenteActivities, ExecuteInput
 from activities.errors import classified
-from cli import client as cli_client
-from cli.errors import CliError, Exit
+from adapters.record.record import Record
+from adapters.temporal.errors import InternalFailure
+from cli.errors import Exit, translate
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus, EntenteView
-from adapters.record.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import start
 from usecases.ententes import Ententes
+from workers.bootstrap import bootstrap
 from workers.settings import Settings
 from workflows.entente import EntenteWorkflow
 
@@ -159,13 +160,15 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
             settings = Settings(temporal_address=time_env.client.service_client.config.target_host,
                                 task_queue=task_queue, sqlite_path=tmp_path / "record.sqlite", data_dir=tmp_path)
             sign = c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
-            signed = await cli_client.command(settings, "ENT-BUG", sign, 30)
+            engine = bootstrap(settings)
+            signed = await engine.entente_client.command("ENT-BUG", sign, 30)
             assert signed.proposal is not None and signed.proposal.signed_by("cisss-laval")
             refuse = c.RefuseSignature(by="cc", party_id="cc-laval", version=1, reason="désaccord")
-            with pytest.raises(CliError) as failed:
-                await cli_client.command(settings, "ENT-BUG", refuse, 30)
-            assert failed.value.exit_code is Exit.FAILED
-            assert failed.value.message == (
+            with pytest.raises(InternalFailure) as failed:
+                await engine.entente_client.command("ENT-BUG", refuse, 30)
+            known = translate(failed.value)  # as the CLI says it
+            assert known is not None and known.exit_code is Exit.FAILED
+            assert known.message == (
                 "unexpected failure: agreement.execute failed on an internal error (KeyError): nothing was "
                 "recorded by this attempt; see the worker log (workflow entente-ENT-BUG)"
             )

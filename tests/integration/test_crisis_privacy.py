@@ -21,9 +21,9 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.crisis.model import TeamRef, new_case_code
 from domain.crisis.state import CaseStage
-from adapters.record.record import Record
 from tests.crisis_builders import (
     CSSS,
     NOTE,
@@ -46,7 +46,7 @@ from tests.crisis_builders import (
 )
 from usecases.ententes import Ententes
 from workers.binaries import temporal_cli
-from workers.temporal import data_converter
+from workers.bootstrap import data_converter
 from workflows.crisis import SEARCH_ATTRIBUTES
 
 PERSONAL = [REASON, PERSON_REF, SUBJECT, NOTE, "Jean", "Tremblay", "RAMQ"]

@@ -19,7 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workers.temporal import data_converter
+from workers.bootstrap import data_converter
 from workflows.crisis import CrisisCaseWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -75,7 +75,7 @@ def test_histories_replay_from_a_clean_environment() -> None:
         "import asyncio\n"
         "from temporalio.worker import Replayer\n"
         "from tests.integration.test_crisis_replay import EXPECTED, _load\n"
-        "from workers.temporal import data_converter\n"
+        "from workers.bootstrap import data_converter\n"
         "from workflows.crisis import CrisisCaseWorkflow\n"
         "async def main():\n"
         "    replayer = Replayer(workflows=[CrisisCaseWorkflow], data_converter=data_converter())\n"

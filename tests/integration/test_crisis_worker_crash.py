@@ -35,11 +35,11 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from adapters.standards_file import load_standards
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition, UrgencyLevel, new_case_code
 from domain.crisis.state import CaseStage, CaseView
-from adapters.record.record import Record
 from domain.standards.config import StandardsConfig
 from tests.crisis_builders import (
     CSSS,
@@ -64,7 +64,7 @@ from tests.crisis_builders import (
 )
 from usecases.crisis import CrisisCases
 from workers.binaries import temporal_cli
-from workers.temporal import data_converter
+from workers.bootstrap import data_converter
 from workflows.crisis import SEARCH_ATTRIBUTES, CaseWorkflowInput, CrisisCaseWorkflow, workflow_id
 
 ANSWER_WITHIN = "PT6S"  # crise.reponse_equipe, shortened for the test (default 10 min)

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from workers.temporal import data_converter
+from workers.bootstrap import data_converter
 from workflows.entente import EntenteWorkflow, EntenteWorkflowInput
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"

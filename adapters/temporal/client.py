@@ -1,0 +1,94 @@
+"""The one way every process talks to Temporal: same converter, same interceptors.
+
+Worker, CLI, tests and the replayer all build their client and data converter here (through
+`workers.bootstrap`), so they can never disagree on how payloads are encoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+from typing import Protocol
+
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+
+from adapters.record.keys import DEV_PAYLOAD_KEYS, ring_or_default
+from adapters.temporal.codec import EncryptionCodec
+from adapters.temporal.errors import Unreachable
+
+CONNECT_TIMEOUT = 10.0
+
+
+class TemporalSettings(Protocol):
+    """What reaching Temporal needs from the settings (`workers.settings.Settings` has it)."""
+
+    @property
+    def temporal_address(self) -> str: ...
+    @property
+    def temporal_namespace(self) -> str: ...
+    @property
+    def task_queue(self) -> str: ...
+    @property
+    def payload_keys(self) -> SecretStr: ...
+
+
+def data_converter(settings: TemporalSettings) -> DataConverter:
+    """pydantic payloads, encrypted by the payload codec (keys: `settings.payload_keys`; with nothing
+    configured, the public DEVELOPMENT key). Failure messages and stack traces are encoded too (they may
+    quote personal content)."""
+    ring = ring_or_default(settings.payload_keys.get_secret_value(), DEV_PAYLOAD_KEYS)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(ring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(settings: TemporalSettings, *, tracing: bool = True) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
+        interceptors=[TracingInterceptor()] if tracing else [],
+    )
+
+
+async def connect_within(settings: TemporalSettings, timeout: float = CONNECT_TIMEOUT) -> Client:
+    """`connect`, or `Unreachable` after `timeout` seconds or when the connection is refused."""
+    try:
+        return await asyncio.wait_for(connect(settings), timeout)
+    except TimeoutError:
+        raise Unreachable(settings.temporal_address, f"no answer in {timeout:.0f}s") from None
+    except RuntimeError as err:
+        raise Unreachable(settings.temporal_address, _reason(err)) from None
+
+
+def _reason(err: Exception) -> str:
+    """The OS's words from a native connection error ("Connection refused"), else the error."""
+    found = re.search(r'message: "([^"]+)"', str(err))
+    return found.group(1) if found else str(err)
+
+
+class Temporal:
+    """One connection, made on first use (`connect_within`), or the client given.
+
+    A connection made inside an event loop serves that loop: a later `asyncio.run` gets its own.
+    """
+
+    def __init__(self, settings: TemporalSettings, client: Client | None = None) -> None:
+        self.settings = settings
+        self._given = client
+        self._made: tuple[asyncio.AbstractEventLoop, Client] | None = None
+
+    async def client(self) -> Client:
+        if self._given is not None:
+            return self._given
+        loop = asyncio.get_running_loop()
+        if self._made is None or self._made[0] is not loop:
+            self._made = (loop, await connect_within(self.settings))
+        return self._made[1]

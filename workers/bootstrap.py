@@ -1,0 +1,179 @@
+"""The composition root: every process builds what it runs here, from one validated `Settings`.
+
+`bootstrap()` reads the settings once (configuring logging and tracing once), or takes the settings a
+test or an entry point gives; it returns a `Root` holding:
+
+- the record, opened on first use (`create=True` for the worker and `up`, which make it; every other
+  process only opens an existing one) and closed when the root closes;
+- the use cases over it (ententes, crisis cases, disclosures, handoffs, audit replays);
+- Temporal: one connection made on first use, and the typed clients of the entente's and the crisis
+  case's workflows (`adapters.temporal`).
+
+The worker (`workers.worker`), `arrimage up` (`workers.embedded`), every CLI command (`cli.client.root`),
+the demo, the benchmarks and the tests all build through here, so they cannot be wired differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from types import TracebackType
+
+from temporalio.client import Client
+from temporalio.converter import DataConverter
+
+from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
+from adapters.record.record import NoRecord, Record
+from adapters.temporal import client as temporal
+from adapters.temporal.cases import CaseClient
+from adapters.temporal.client import Temporal
+from adapters.temporal.ententes import EntenteClient
+from usecases.audit.replays import Replays
+from usecases.crisis import CrisisCases
+from usecases.disclosure import Disclosures
+from usecases.ententes import Ententes
+from usecases.handoff import HandoffDisclosures
+from workers import logs, tracing
+from workers.settings import Settings
+
+__all__ = [
+    "KeyConfigError", "NoRecord", "Root", "UseCases", "bootstrap", "checkpoint_keys", "data_converter",
+    "load_settings", "open_record", "use_cases",
+]
+
+
+def load_settings() -> Settings:
+    """The settings from the environment (and `.env`), validated; logging and tracing configured by them."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    tracing.configure(settings.otel_exporter, settings.otel_endpoint)
+    return settings
+
+
+def data_converter(settings: Settings | None = None) -> DataConverter:
+    """The one data converter (pydantic + the payload codec), for clients, workers and replayers.
+
+    Without settings, they are read from the environment (ARRIMAGE_PAYLOAD_KEYS), so the test fixtures and
+    the replayer agree with a worker started in the same environment."""
+    return temporal.data_converter(settings or Settings())
+
+
+def checkpoint_keys(settings: Settings) -> KeyRing:
+    """The Ed25519 seeds signing audit checkpoints (`KeyConfigError` when malformed; the public DEVELOPMENT
+    keys when none is configured)."""
+    return ring_or_default(settings.checkpoint_keys.get_secret_value(), DEV_CHECKPOINT_KEYS)
+
+
+async def connect(settings: Settings) -> Client:
+    return await temporal.connect(settings)
+
+
+def open_record(settings: Settings | None = None, *, create: bool = False,
+                env: Mapping[str, str] | None = None) -> Record:
+    """The record where `settings` point (or on the eventsourcing environment `env`), for who holds it on its
+    own (benchmarks, test fixtures); a root's is `Root.record`. Only the worker and `up` create it
+    (`create=True`); every other opening is a read, refused with `NoRecord` where there is none."""
+    if env is None:
+        if settings is None:
+            raise TypeError("open_record needs settings or env")
+        env = settings.store_env(create=create)
+    return Record(env)
+
+
+@dataclass(frozen=True)
+class UseCases:
+    ententes: Ententes
+    crisis_cases: CrisisCases
+    disclosures: Disclosures
+    handoffs: HandoffDisclosures
+
+
+def use_cases(record: Record, settings: Settings) -> UseCases:
+    """The use cases over `record`, with the policy and the standards the settings name."""
+    crisis_cases = CrisisCases(record, settings.standards())
+    disclosures = Disclosures(record)
+    return UseCases(
+        ententes=Ententes(record, settings.entente_policy),
+        crisis_cases=crisis_cases,
+        disclosures=disclosures,
+        handoffs=HandoffDisclosures(crisis_cases, disclosures),
+    )
+
+
+class Root:
+    """What one process runs on; a context manager closing what it opened (the record)."""
+
+    def __init__(self, settings: Settings, *, create: bool = False, record_env: Mapping[str, str] | None = None,
+                 client: Client | None = None) -> None:
+        self.settings = settings
+        self._create = create
+        self._record_env = record_env
+        self._record: Record | None = None
+        self.temporal = Temporal(settings, client)
+
+    # ------------------------------------------------------------------ the record and its use cases
+    @property
+    def record(self) -> Record:
+        """Opened on first use: a read where no record is raises `NoRecord` (nothing is created)."""
+        if self._record is None:
+            self._record = open_record(self.settings, create=self._create, env=self._record_env)
+        return self._record
+
+    @cached_property
+    def use_cases(self) -> UseCases:
+        return use_cases(self.record, self.settings)
+
+    @property
+    def ententes(self) -> Ententes:
+        return self.use_cases.ententes
+
+    @property
+    def crisis_cases(self) -> CrisisCases:
+        return self.use_cases.crisis_cases
+
+    @property
+    def disclosures(self) -> Disclosures:
+        return self.use_cases.disclosures
+
+    @cached_property
+    def replays(self) -> Replays:
+        return Replays(self.record, self.disclosures)
+
+    # ------------------------------------------------------------------ Temporal
+    def use_client(self, client: Client) -> None:
+        """Run on a client connected elsewhere (`up` waits for the server it started)."""
+        self.temporal = Temporal(self.settings, client)
+        self.__dict__.pop("entente_client", None)
+        self.__dict__.pop("case_client", None)
+
+    @cached_property
+    def entente_client(self) -> EntenteClient:
+        return EntenteClient(self.temporal, self.settings.entente_policy, lambda code: self.ententes.view(code))
+
+    @cached_property
+    def case_client(self) -> CaseClient:
+        return CaseClient(self.temporal, self.settings.standards, lambda code: self.crisis_cases.view(code))
+
+    # ------------------------------------------------------------------ closing
+    def close(self) -> None:
+        record, self._record = self._record, None
+        self.__dict__.pop("use_cases", None)
+        self.__dict__.pop("replays", None)
+        if record is not None:
+            record.close()
+
+    def __enter__(self) -> Root:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def bootstrap(settings: Settings | None = None, *, create: bool = False, record_env: Mapping[str, str] | None = None,
+              client: Client | None = None) -> Root:
+    """The root of one process. Without `settings`, they are read from the environment and logging and
+    tracing are configured (`load_settings`); given ones (a test's, an entry point's) are used as they are.
+    `create`: the worker and `up` create the record; `record_env`: another eventsourcing environment
+    (tests, benchmarks); `client`: a Temporal client connected elsewhere."""
+    return Root(settings or load_settings(), create=create, record_env=record_env, client=client)
