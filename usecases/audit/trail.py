@@ -17,12 +17,14 @@ from datetime import datetime
 
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing, is_development
+from adapters.record.record import Record
 from adapters.record.signing import sign_checkpoint, signature_problem, trusted_public_keys
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.erasure import SubjectErasure, erasure_id
-from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing, is_development
 from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_rows
-from adapters.record.record import Record
+from domain.disclosure.register import register_id
+from domain.errors import NotFound
 
 
 def stored_checkpoints(record: Record) -> list[Checkpoint]:
@@ -122,6 +124,25 @@ def shred(record: Record, subject_id: str, by: str, reason: str, *, now: datetim
     except AggregateNotFoundError:
         already = False
         key_id = record.subject_keys.current_key_id(subject_id)
+        if not knows(record, subject_id):
+            # An erasure is a fact about a person of the record: none is recorded for an id it never held
+            # (a typo would otherwise leave a false erasure in the legal record, for decades).
+            raise NotFound(f"the record holds nothing about person {subject_id}") from None
         record.save(SubjectErasure(subject_id=subject_id, key_id=key_id, by=by, reason=reason))
     record.subject_keys.destroy(subject_id, now.isoformat())
     return ShredResult(subject_id=subject_id, erasure_id=str(eid), key_id=key_id, already_recorded=already)
+
+
+def knows(record: Record, subject_id: str) -> bool:
+    """Whether the record holds anything about the person: content sealed with their key, their register of
+    communications, or their erasure. What `audit register`, `accesses --person` and `shred` answer
+    "not found" on."""
+    if record.subject_keys.current_key_id(subject_id) is not None:
+        return True
+    for aggregate_id in (erasure_id(subject_id), register_id(subject_id)):
+        try:
+            record.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            continue
+        return True
+    return False
