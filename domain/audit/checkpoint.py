@@ -57,30 +57,35 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
-        try:
-            cp = cls(
-                notification_id=int(data["notification_id"]),
-                count=int(data["count"]),
-                chain_hash=str(data["chain_hash"]),
-                signed_at=str(data["signed_at"]),
-                key_id=str(data["key_id"]),
-                public_key=str(data["public_key"]),
-                signature=str(data["signature"]),
-                format=str(data.get("format", FORMAT)),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"not a checkpoint: {e}") from e
-        if cp.format != FORMAT:
-            raise CheckpointError(f"unknown checkpoint format {cp.format!r}")
-        return cp
+        """A checkpoint read back; what is wrong with it is said in its own terms (`missing field count`)."""
+        missing = [name for name in _FIELDS if name not in data]
+        if missing:
+            raise CheckpointError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        values: dict[str, Any] = {}
+        for name, kind in _FIELDS.items():
+            value = data[name]
+            if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise CheckpointError(f"field {name}: not a whole number")
+            if kind is str and not isinstance(value, str):
+                raise CheckpointError(f"field {name}: not text")
+            values[name] = value
+        fmt = data.get("format", FORMAT)
+        if fmt != FORMAT:
+            raise CheckpointError(f"unknown format {fmt!r} (expected {FORMAT})")
+        return cls(**values, format=fmt)
 
     @classmethod
     def from_json(cls, text: str) -> Checkpoint:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise CheckpointError(f"checkpoint is not JSON: {e}") from e
+            raise CheckpointError(f"not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from e
         if not isinstance(data, dict):
-            raise CheckpointError("checkpoint must be a JSON object")
+            raise CheckpointError("not a JSON object")
         return cls.from_dict(data)
+
+
+# What a checkpoint file must hold, with its kind (the signature covers every one of them and `format`).
+_FIELDS: dict[str, type] = {"notification_id": int, "count": int, "chain_hash": str, "signed_at": str,
+                            "key_id": str, "public_key": str, "signature": str}
 

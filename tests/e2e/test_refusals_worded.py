@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from adapters.record.record import Record
+from tests.audit_builders import PERSON, Store, build
 from tests.e2e.harness import ARRIMAGE, Result, cli_env
 
 CSSS = "cisss-laval"
@@ -48,10 +49,14 @@ class Shell:
         return path
 
     def rows(self) -> dict[str, int]:
-        """Every table of the record with its row count: events, chain, keys, checkpoints."""
-        with sqlite3.connect(self.path) as conn:
-            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            return {n: int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}
+        return rows(self.path)
+
+
+def rows(path: Path) -> dict[str, int]:
+    """Every table of the record with its row count: events, chain, keys, checkpoints."""
+    with sqlite3.connect(path) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {n: int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}
 
 
 @pytest.fixture
@@ -84,3 +89,74 @@ def test_an_info_social_opening_by_a_partner_is_refused_in_words(shell: Shell) -
     problem = json.loads(shell.run("cases", "open", "--file", str(intake), "--by", "intervenant-1", "--json").err)
     assert (problem["type"], problem["status"], problem["code"]) == ("urn:arrimage:problem:refused", 2, "wrong_party")
     assert shell.rows() == before
+
+
+# ---------------------------------------------------------------------- audit
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """The auditor's record of test_audit_cli: an entente, a crisis case (its person: PERSON), consents."""
+    return build(tmp_path)
+
+
+def problem(result: Result) -> dict[str, Any]:
+    assert result.out == "" and len(result.err.splitlines()) == 1, result
+    found: dict[str, Any] = json.loads(result.err)
+    return found
+
+
+def test_a_malformed_checkpoint_is_named_with_its_missing_field(store: Store, tmp_path: Path) -> None:
+    """A checkpoint kept elsewhere that lost a field: one line on stderr in the checkpoint's terms (it used
+    to print a KeyError's `'notification_id'` on stdout), exit 2, nothing verified nor recorded."""
+    good = tmp_path / "head.json"
+    store.ok("checkpoint", "--out", str(good))
+    bad = tmp_path / "BAD.json"
+    bad.write_text(json.dumps({k: v for k, v in json.loads(good.read_text()).items() if k != "notification_id"}))
+    before = rows(store.path)
+
+    result = store.run("verify", "--against", str(bad))
+    assert (result.code, result.out, result.err) == (
+        2, "", f"invalid checkpoint {bad}: missing field notification_id\n")
+    as_json = store.run("verify", "--against", str(bad), "--json")
+    assert as_json.code == 2 and problem(as_json) == {
+        "type": "urn:arrimage:problem:invalid-input", "title": "invalid input", "status": 2,
+        "detail": f"invalid checkpoint {bad}: missing field notification_id"}
+
+    (tmp_path / "notjson.json").write_text("{notification_id: 1")
+    result = store.run("verify", "--against", str(tmp_path / "notjson.json"))
+    assert (result.code, result.out, result.err) == (
+        2, "", f"invalid checkpoint {tmp_path / 'notjson.json'}: not valid JSON: line 1 column 2: "
+               "Expecting property name enclosed in double quotes\n")
+    result = store.run("verify", "--against", str(tmp_path / "missing.json"))
+    assert (result.code, result.out, result.err) == (2, "", f"no such file: {tmp_path / 'missing.json'}\n")
+    assert rows(store.path) == before
+    assert store.run("verify", "--against", str(good)).code == 0
+
+
+def test_shredding_a_person_the_record_does_not_know_is_refused(store: Store) -> None:
+    """An erasure is a fact about a person of the record: for an unknown id it used to record one anyway
+    (and print "key None"). Refused, exit 3, nothing recorded; the person of the case is still erasable."""
+    before = rows(store.path)
+    result = store.run("shred", "UNKNOWN", "--by", "dpo", "--reason", "decision D-2026-15")
+    assert (result.code, result.out, result.err) == (
+        3, "", "not found: the record holds nothing about person UNKNOWN\n")
+    as_json = store.run("shred", "UNKNOWN", "--by", "dpo", "--reason", "decision D-2026-15", "--json")
+    assert as_json.code == 3 and problem(as_json) == {
+        "type": "urn:arrimage:problem:not-found", "title": "not found", "status": 3,
+        "detail": "the record holds nothing about person UNKNOWN"}
+    assert rows(store.path) == before
+
+    done = store.ok("shred", PERSON, "--by", "dpo", "--reason", "decision D-2026-14")
+    assert done.out.startswith(f"shredded {PERSON} (key ") and "key None" not in done.out, done
+
+
+def test_the_accesses_of_a_person_the_record_does_not_know_are_not_found(store: Store) -> None:
+    """Same rule as `audit register`: exit 3 only when the record holds nothing about the person; a person
+    it knows (the case's, whose content is sealed with their key) with no access yet gets an empty list."""
+    before = rows(store.path)
+    result = store.run("accesses", "--person", "NOBODY")
+    assert (result.code, result.out, result.err) == (
+        3, "", "not found: the record holds nothing about person NOBODY\n")
+    as_json = store.run("accesses", "--person", "NOBODY", "--json")
+    assert as_json.code == 3 and problem(as_json)["detail"] == "the record holds nothing about person NOBODY"
+    assert store.accesses("--person", PERSON) == []
+    assert rows(store.path) == before
