@@ -14,12 +14,12 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.record.record import Record, event_name, event_payload
 from domain.crisis import commands as c
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.crisis.state import CaseView
 from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound
-from adapters.record.record import Record, event_name, event_payload
 from domain.standards.config import StandardsConfig
 from usecases.ententes import Ententes
 

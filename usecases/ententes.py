@@ -14,13 +14,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.record.record import Record, event_name, event_payload
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente, entente_id
 from domain.ententes.diff import Change, diff_contents
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteView
 from domain.errors import DomainError, NotFound
-from adapters.record.record import Record, event_name, event_payload
 
 
 class Ententes:

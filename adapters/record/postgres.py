@@ -26,11 +26,12 @@ from eventsourcing.persistence import ApplicationRecorder, InterfaceError, Opera
 from eventsourcing.utils import Environment, EnvType, retry
 from psycopg import Connection
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.record.keys import KeyRing
 from adapters.record.record import NoRecord
 from adapters.record.sql import CHAIN, CHECKPOINTS, KEYS, AuditStore, Dialect, Snapshot, SubjectKeys, chain_inserted
+
 
 def _okey(oid: UUID | str) -> bytes:
     return oid.bytes if isinstance(oid, UUID) else oid.encode()
@@ -46,7 +47,7 @@ class PostgresDialect(Dialect):
         self.text_ids = datastore.originator_id_type == "text"
         self.okey = _okey
         schema = datastore.schema
-        self.tables: dict[str, Composable] = {
+        self.tables: dict[str, Identifier] = {
             "events": Identifier(schema, events_table),
             "nid": Identifier("notification_id"),
             "chain": Identifier(schema, CHAIN),
@@ -54,8 +55,8 @@ class PostgresDialect(Dialect):
             "checkpoints": Identifier(schema, CHECKPOINTS),
         }
 
-    def sql(self, template: str) -> Composable:
-        return SQL(template.replace("?", "%s")).format(**self.tables)  # type: ignore[arg-type]
+    def sql(self, template: str) -> Composed:
+        return SQL(template.replace("?", "%s")).format(**self.tables)
 
     def transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
         return self.datastore.transaction(commit=commit)
@@ -78,6 +79,12 @@ class PostgresDialect(Dialect):
             "body text NOT NULL)",
         ):
             cursor.execute(SQL(statement).format(id_type=id_type, **self.tables))
+
+    def before_destroy(self, cursor: Any) -> None:
+        """Nothing beyond the row lock (`row_lock`); freed space is left to VACUUM."""
+
+    def after_destroy(self) -> None:
+        """Nothing to flush."""
 
     def aggregate_heads(self, cursor: Any, okeys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
         cursor.execute(
@@ -133,13 +140,13 @@ class PostgresSnapshot(Snapshot):
         self.conn = conn
         self.lookups = conn.cursor(row_factory=tuple_row)
 
-    def _stream(self, name: str, statement: Composable) -> Iterator[tuple[Any, ...]]:
+    def _pages(self, name: str, statement: Composed) -> Iterator[Sequence[tuple[Any, ...]]]:
         with self.conn.cursor(name=name, row_factory=tuple_row) as cursor:
-            cursor.itersize = self.page
             cursor.execute(statement)
-            yield from cursor
+            while rows := cursor.fetchmany(self.page):
+                yield rows
 
-    def _one(self, statement: Composable, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def _one(self, statement: Composed, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         self.lookups.execute(statement, params)
         return self.lookups.fetchone()
 

@@ -89,9 +89,11 @@ class Dialect(ABC):
     def snapshot(self, page: int) -> AbstractContextManager[Snapshot]:
         """One consistent read of the store, closed on exit."""
 
+    @abstractmethod
     def before_destroy(self, cursor: Any) -> None:
         """Called in the transaction that destroys a key, before anything else."""
 
+    @abstractmethod
     def after_destroy(self) -> None:
         """Called once that transaction has committed."""
 
@@ -155,11 +157,11 @@ class SubjectKeys:
         return unwrap_key(self.kek, found[1], subject_id, key_id, found[2])
 
     def destroy(self, subject_id: str, at: str) -> str | None:
-        sql = self.dialect.sql
-        with self.dialect.transaction(commit=True) as cursor:
-            self.dialect.before_destroy(cursor)
+        sql, dialect = self.dialect.sql, self.dialect
+        with dialect.transaction(commit=True) as cursor:
+            dialect.before_destroy(cursor)
             cursor.execute(
-                sql("SELECT key_id FROM {keys} WHERE subject_id = ? AND wrapped_key IS NOT NULL" + self.dialect.row_lock),
+                sql("SELECT key_id FROM {keys} WHERE subject_id = ? AND wrapped_key IS NOT NULL" + dialect.row_lock),
                 (subject_id,),
             )
             row = cursor.fetchone()
@@ -171,7 +173,7 @@ class SubjectKeys:
                 ),
                 (subject_id, at),
             )
-        self.dialect.after_destroy()
+        dialect.after_destroy()
         return str(row["key_id"]) if row is not None else None
 
     def _row(self, subject_id: str) -> tuple[str, str, bytes | None] | None:
@@ -194,8 +196,9 @@ class Snapshot(ABC):
         self.page = page
 
     @abstractmethod
-    def _stream(self, name: str, statement: Any) -> Iterator[tuple[Any, ...]]:
-        """The rows of a select, fetched `page` at a time."""
+    def _pages(self, name: str, statement: Any) -> Iterator[Sequence[tuple[Any, ...]]]:
+        """The rows of a select, `page` at a time (a streaming cursor named `name` where the store has them).
+        Both drivers return blobs (``BLOB``, ``bytea``) as `bytes`: the hot loops below do not convert them."""
 
     @abstractmethod
     def _one(self, statement: Any, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -203,20 +206,24 @@ class Snapshot(ABC):
 
     def events(self) -> Iterator[EventRow]:
         okey = self.dialect.okey
-        rows = self._stream(
+        pages = self._pages(
             "audit_events",
-            self.dialect.sql("SELECT {nid}, originator_id, originator_version, topic, state FROM {events} ORDER BY {nid}"),
+            self.dialect.sql(
+                "SELECT {nid}, originator_id, originator_version, topic, state FROM {events} ORDER BY {nid}"
+            ),
         )
-        for nid, oid, version, topic, state in rows:
-            yield nid, okey(oid), version, topic, bytes(state)
+        for rows in pages:
+            for nid, oid, version, topic, state in rows:
+                yield nid, okey(oid), version, topic, state
 
     def chain(self) -> Iterator[ChainRow]:
         okey = self.dialect.okey
-        rows = self._stream(
+        pages = self._pages(
             "audit_chain", self.dialect.sql(f"SELECT {CHAIN_COLUMNS} FROM {{chain}} ORDER BY notification_id")
         )
-        for nid, oid, version, topic, seq, prev_nid, eh, agg, ch in rows:
-            yield nid, okey(oid), version, topic, seq, prev_nid, bytes(eh), bytes(agg), bytes(ch)
+        for rows in pages:
+            for nid, oid, version, topic, seq, prev_nid, eh, agg, ch in rows:
+                yield nid, okey(oid), version, topic, seq, prev_nid, eh, agg, ch
 
     def chain_row_for(self, originator: bytes, version: int) -> ChainRow | None:
         row = self._one(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +107,12 @@ class ChainingSQLiteRecorder(library.SQLiteApplicationRecorder):
         self, c: library.SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int]:
         ids = super()._insert_events(c, stored_events, **kwargs) or []
-        chain_inserted(c, SQLiteDialect(self.datastore), ids, stored_events)
+        chain_inserted(c, self.dialect, ids, stored_events)
         return ids
+
+    @cached_property
+    def dialect(self) -> SQLiteDialect:
+        return SQLiteDialect(self.datastore)
 
 
 class SQLiteSnapshot(Snapshot):
@@ -127,10 +132,10 @@ class SQLiteSnapshot(Snapshot):
         self.conn.rollback()
         self.conn.close()
 
-    def _stream(self, name: str, statement: str) -> Iterator[tuple[Any, ...]]:
+    def _pages(self, name: str, statement: str) -> Iterator[Sequence[tuple[Any, ...]]]:
         cursor = self.conn.execute(statement)
         while rows := cursor.fetchmany(self.page):
-            yield from rows
+            yield rows
 
     def _one(self, statement: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self.conn.execute(statement, params).fetchone()

@@ -20,10 +20,10 @@ import pytest_asyncio
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from cli.templates import template
 from domain.clock import add_days, local_date
 from domain.ententes.model import EntenteKind
-from adapters.record.record import Record
 from domain.values import MAX_COMMAND_BYTES
 from tests.e2e.harness import Engine as CliEngine
 from tests.e2e.harness import cli_env

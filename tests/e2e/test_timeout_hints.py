@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from cli.templates import template
 from domain.ententes.model import EntenteKind
-from adapters.record.record import Record
 from tests.e2e.harness import Engine, cli_env
 
 pytestmark = pytest.mark.slow

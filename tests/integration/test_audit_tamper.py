@@ -18,11 +18,11 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Aggregate, event
 
+from adapters.record.keys import parse_key_ring
+from adapters.record.record import Record
 from domain.audit.checkpoint import Checkpoint
 from domain.audit.hashing import link_batch, originator_key
-from adapters.record.keys import parse_key_ring
 from domain.audit.verify import Problem, ProblemKind
-from adapters.record.record import Record
 from usecases.audit.trail import checkpoint, verify
 
 # The moment the use cases are told it is (signature, key destruction): they read no clock.

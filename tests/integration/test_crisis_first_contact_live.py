@@ -8,10 +8,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.model import IntakeService, RequestMode, UrgencyLevel, new_case_code
 from domain.crisis.state import DeadlineStatus
-from adapters.record.record import Record
 from domain.standards import config as s
 from tests.crisis_builders import CSSS, act, crisis_worker, names, open_cmd, start_case, state
 

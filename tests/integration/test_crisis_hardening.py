@@ -22,9 +22,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.crisis.model import IntakeService, new_case_code
 from domain.errors import NotFound
-from adapters.record.record import Record
 from domain.standards.config import StandardsConfig
 from tests.crisis_builders import CSSS, HOUR, accepted_update_ids, crisis_worker, open_cmd, start_case
 from usecases.crisis import CrisisCases

@@ -13,10 +13,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.model import HandoffSharing, new_case_code
 from domain.disclosure.legal_bases import Condition
-from adapters.record.record import Record
 from tests.crisis_builders import (
     CSSS,
     PERSON_REF,

@@ -22,6 +22,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.model import (
     CandidateKind,
@@ -38,7 +39,6 @@ from domain.crisis.model import (
 )
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
 from domain.errors import NotFound
-from adapters.record.record import Record
 from domain.standards import config as s
 from tests.crisis_builders import (
     CSSS,

@@ -20,6 +20,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowU
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.clock import add_days, local_date, start_of
 from domain.crisis import commands as c
 from domain.crisis.model import CandidateKind, IntakeService, SpecificEpisode, TeamRef, new_case_code
@@ -27,7 +28,6 @@ from domain.crisis.state import CaseStage
 from domain.ententes import commands as ac
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntenteStatus
-from adapters.record.record import Record
 from tests.crisis_builders import (
     CSSS,
     act,

@@ -16,10 +16,10 @@ import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.clock import add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus
-from adapters.record.record import Record
 from tests.factories import service_agreement
 from tests.integration.lifecycle import (
     Started,

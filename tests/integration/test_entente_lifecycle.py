@@ -15,11 +15,11 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
 from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus, ProposalStage, ReviewOutcome
-from adapters.record.record import Record
 from tests.factories import entente_cadre, service_agreement
 from tests.integration.lifecycle import (
     Started,

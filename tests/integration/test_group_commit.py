@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente
-from adapters.record.record import Record
 from tests.factories import service_agreement
 from usecases.audit.trail import verify
 from usecases.ententes import Ententes

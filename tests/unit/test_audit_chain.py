@@ -7,11 +7,11 @@ from uuid import UUID
 
 import pytest
 
-from adapters.record.signing import sign_checkpoint, signature_problem, trusted_public_keys
-from domain.audit.hashing import ZERO, aggregate_hash, chain_hash, event_hash, link_batch, originator_key
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, parse_key_ring
 from adapters.record.popo import MemorySubjectKeys
 from adapters.record.sealing import open_sealed, seal
+from adapters.record.signing import sign_checkpoint, signature_problem, trusted_public_keys
+from domain.audit.hashing import ZERO, aggregate_hash, chain_hash, event_hash, link_batch, originator_key
 from domain.audit.verify import ChainRow, ProblemKind, verify_rows
 
 A = originator_key(UUID(int=1))

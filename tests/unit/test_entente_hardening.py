@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from adapters.record.record import Record
 from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import MAX_ANNEXES, MAX_ITEMS, Annex, Duration, EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus
 from domain.errors import DomainError
-from adapters.record.record import Record
 from domain.values import MAX_COMMAND_BYTES
 from tests.factories import service_agreement
 from usecases.ententes import Ententes

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from adapters.record.record import Record
 from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes import rules
@@ -37,7 +38,6 @@ from domain.ententes.state import (
     ReviewOutcome,
 )
 from domain.errors import DomainError, NotFound
-from adapters.record.record import Record
 from tests.factories import CENTRE_CRISE, CISSS, CPS, entente_cadre, service_agreement
 from usecases.ententes import Ententes
 

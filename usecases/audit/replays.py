@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from pydantic import Field
 
+from adapters.record.record import Record, event_name, event_payload
 from domain.audit.entente_reads import EntenteRead, EntenteReads, entente_reads_id
 from domain.audit.replay import (
     DEFAULT_PURPOSE,
@@ -41,7 +42,6 @@ from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.aggregate import Entente, entente_id
 from domain.ententes.model import Frozen
 from domain.errors import NotFound
-from adapters.record.record import Record, event_name, event_payload
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 
