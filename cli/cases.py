@@ -26,7 +26,6 @@ from cli.errors import EXIT_CODES_HELP, bad_input, fail, invalid, read_json, ref
 from cli.options import AsJson, By, Timeout, who
 from cli.templates import case_template, without_comments
 from domain.crisis import commands as c
-from domain.crisis import rules
 from domain.crisis.model import CaseCode, IntakeService, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.errors import DomainError
@@ -257,12 +256,12 @@ def open_(
         except ValidationError as err:
             raise invalid(err, whole=str(file)) from None
         try:
-            # The rules that need no record (moments, party), before anything starts; the workflow's
-            # validator runs them again on its own clock.
-            rules.check_open_command(cmd, _now(), config)
+            # The opening's rules on the record as it stands (ententes in force, the code free), before
+            # anything starts; the workflow's validator and its activity decide again on their own clock.
+            engine.crisis_cases.check_opening(cmd, _now())
+            view = run(engine.case_client.open(cmd, timeout))
         except DomainError as err:
             raise refused(err.code, err.message) from None
-        view = run(engine.case_client.open(cmd, timeout))
     _done(view, config, as_json)
 
 

@@ -44,6 +44,19 @@ class CrisisCases:
             return existing.view()
         raise DomainError(f"a crisis case with code {cmd.case_code} already exists", code="duplicate_code")
 
+    def check_opening(
+        self, cmd: c.OpenCase, at: datetime, agreements: Iterable[EntenteView] | None = None
+    ) -> None:
+        """Would `open` accept this command now? The same rules, on the record as it stands, nothing saved:
+        an entry point asks before it starts a case's workflow, so a refused opening leaves none behind."""
+        try:
+            existing = self.get(cmd.case_code)
+        except NotFound:
+            CrisisCase.open(cmd, at, self.config, self._agreements(agreements))
+            return
+        if not existing.already(cmd):
+            raise DomainError(f"crisis case {cmd.case_code} is already open", code="duplicate_code")
+
     def execute(
         self, case_code: str, cmd: c.Command, at: datetime, agreements: Iterable[EntenteView] | None = None
     ) -> CaseView:

@@ -75,7 +75,11 @@ class CaseClient:
         self.view = view  # the case as the record has it (NotFound when it has none)
 
     async def open(self, cmd: c.OpenCase, timeout: float) -> CaseView:
-        """Start the case's workflow and record the intake, in one call (update-with-start)."""
+        """Start the case's workflow and record the intake, in one call (update-with-start).
+
+        The opening's rules that need no record are run first, on this machine's clock: a refusal
+        (a `DomainError`) starts nothing. The workflow's validator runs them again on its own clock."""
+        rules.check_open_command(cmd, datetime.now(UTC), self.standards())
         client = await self.temporal.client()
         made: list[WithStartWorkflowOperation[Any, Any]] = []  # one per sending: a resent update needs a new one
 
@@ -157,11 +161,14 @@ class CaseClient:
 
 
 async def _forget_refused_opening(client: Client, start: WithStartWorkflowOperation[Any, Any]) -> None:
-    """A refused opening leaves no workflow behind, not even a closed one in Temporal's visibility.
+    """The last line of defence when an opening is refused after its workflow started (a race with the
+    record: an entente revoked between the entry point's check and the activity).
 
     Update-with-start starts the workflow even when its `open` is refused; the workflow then ends at
-    once with no case (result None). Only that run is deleted, and only when it ended so: a run that
-    holds a case (an existing one, or another caller's opening accepted meanwhile) is left alone.
+    once with no case (result None), so no open case is ever listed. That run is then deleted, and only
+    when it ended so: a run that holds a case (an existing one, or another caller's opening accepted
+    meanwhile) is left alone. The server deletes asynchronously (the dev server kept the closed run
+    in visibility for 34 s under load), which is why entry points check before they start.
     """
     try:
         handle = await asyncio.wait_for(start.workflow_handle(), 5)

@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.crisis import commands as c
 from domain.crisis.model import new_case_code
+from domain.errors import DomainError
 from domain.values import MAX_COMMAND_BYTES
 from tests.e2e.engines import CSSS, case_engine, eventually, intake, open_case
 from tests.e2e.engines import CaseEngine as Engine
@@ -152,7 +151,8 @@ async def test_a_command_over_its_byte_budget_is_refused(engine: Engine, case_se
 async def test_a_refused_opening_leaves_nothing_behind(engine: Engine, case_server: WorkflowEnvironment,
                                                        task_queue: str, tmp_path: Path) -> None:
     """Update-with-start starts the workflow even when `open` is refused: it used to stay listed, an open case
-    with no stage, for an hour. Refused by the record (no entente), by the workflow's validator, or as a
+    with no stage, for an hour. Refused by the record (no entente: the CLI asks the use case first), by the
+    opening's own rules (a partner system's client checks them before it starts anything), or as a
     duplicate: no case, no execution left; an existing case is left untouched."""
     code = new_case_code()
     partner = {**intake("partenaire", received=2 * MIN, first=MIN), "case_code": code, "actor_org": "cc-laval"}
@@ -169,10 +169,10 @@ async def test_a_refused_opening_leaves_nothing_behind(engine: Engine, case_serv
     later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     fields: dict[str, Any] = {**intake("info_social", received=2 * MIN, first=MIN), "by": "i", "case_code": early,
                               "received_at": later, "first_contact_at": later}
-    with pytest.raises(WorkflowUpdateFailedError) as info:
+    with pytest.raises(DomainError) as info:
         cases = bootstrap(settings, client=case_server.client).case_client
         await cases.open(c.OpenCase.model_validate(fields), 30)
-    assert isinstance(info.value.cause, ApplicationError) and info.value.cause.type == "moment_in_future"
+    assert info.value.code == "moment_in_future"
     await nothing_anywhere(engine, case_server, early)
 
     # A second opening with the code of an open case is refused; the case and its workflow stay.

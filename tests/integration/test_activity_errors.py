@@ -70,7 +70,8 @@ class SendsRawInput:
 class BuggyAdvance:
     """The real use cases called wrongly, as a buggy activity would: `advance` given a naive moment (a
     genuine TypeError, "can't compare offset-naive and offset-aware datetimes", from the real domain
-    code), `execute` given a refusal of signature as a dict (a KeyError in the real use case)."""
+    code), `execute` given a refusal of signature built without validation and missing its version (an
+    AttributeError in the real rules)."""
 
     def __init__(self, ententes: Ententes) -> None:
         self.ententes = ententes
@@ -83,8 +84,9 @@ class BuggyAdvance:
     @activity.defn(name="agreement.execute")
     @classified
     def execute(self, inp: ExecuteInput) -> EntenteView:
-        if isinstance(inp.command, c.RefuseSignature):  # the command passed as a dict: a KeyError in the use case
-            return self.ententes.execute(inp.code, inp.command.model_dump(), inp.at, inp.policy)  # type: ignore[arg-type]
+        if isinstance(inp.command, c.RefuseSignature):  # a command that skipped its model's validation
+            broken = c.RefuseSignature.model_construct(**inp.command.model_dump(exclude={"version"}))
+            return self.ententes.execute(inp.code, broken, inp.at, inp.policy)
         return self.ententes.execute(inp.code, inp.command, inp.at, inp.policy)
 
 
@@ -169,7 +171,7 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
             known = translate(failed.value)  # as the CLI says it
             assert known is not None and known.exit_code is Exit.FAILED
             assert known.message == (
-                "unexpected failure: agreement.execute failed on an internal error (KeyError): nothing was "
+                "unexpected failure: agreement.execute failed on an internal error (AttributeError): nothing was "
                 "recorded by this attempt; see the worker log (workflow entente-ENT-BUG)"
             )
             assert (await _attempts(handle, "agreement.execute"))[-1] == (1, "failed")
