@@ -241,8 +241,10 @@ def test_head_takes_the_first_line_and_the_pipeline_succeeds(shell: Shell) -> No
 
 
 # ----------------------------------------------------------------- 6. --timeout, one option everywhere
+ENTENTE_VERBS = {"draft", "revise", "submit", "sign", "refuse", "withdraw", "amend", "renew", "review", "revoke"}
 WAITING_FOR_A_WORKER = {
-    "agreements": {"draft", "revise", "submit", "sign", "refuse", "withdraw", "amend", "renew", "review", "revoke"},
+    "ententes": ENTENTE_VERBS,
+    "agreements": ENTENTE_VERBS,  # the group's former name, a hidden alias of the same commands
     "cases": {"open", "act", "reassign", "extend", "close"},
     "": {"demo"},
 }
