@@ -1,4 +1,4 @@
-"""The baseline: a bare Temporal workflow with the agreement workflow's shape and no domain.
+"""The baseline: a bare Temporal workflow with the entente workflow's shape and no domain.
 
 Same updates in the same order (draft by update-with-start, submit, sign, sign, revoke), each
 running one activity under a lock; the same two calendar steps run by the main loop (activation

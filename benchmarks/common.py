@@ -90,10 +90,10 @@ def _fmt(v: object) -> str:
 
 
 # ---------------------------------------------------------------------- a realistic entente
-def service_agreement(title: str = "Intervention de crise dans le milieu — Laval") -> EntenteContent:
-    """The tests' service agreement with no effective date (in force on the last signature) and no
+def service_entente(title: str = "Intervention de crise dans le milieu — Laval") -> EntenteContent:
+    """The tests' service entente with no effective date (in force on the last signature) and no
     notice: the whole lifecycle, revocation included, happens without waiting for the calendar."""
-    return factories.service_agreement(effective=None, notice_days=0, title=title)
+    return factories.service_entente(effective=None, notice_days=0, title=title)
 
 
 def today_local() -> date:

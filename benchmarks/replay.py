@@ -20,7 +20,7 @@ from adapters.record.environment import record_env
 from domain.ententes import commands as c
 from domain.ententes.aggregate import entente_id
 from domain.ententes.state import EntentePolicy
-from tests.factories import service_agreement
+from tests.factories import service_entente
 from usecases.ententes import Ententes
 from workers.bootstrap import open_record
 
@@ -30,7 +30,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def build(env: dict[str, str], events: int) -> None:
     record = open_record(env=env)
     ententes = Ententes(record, EntentePolicy(reminder_interval_days=1))
-    ententes.draft(c.DraftEntente(by="bench", code="R", content=service_agreement(effective=None),
+    ententes.draft(c.DraftEntente(by="bench", code="R", content=service_entente(effective=None),
                                     command_id="d"), T0)
     deadline = T0 + timedelta(days=events + 500)
     ententes.execute("R", c.SubmitForSignature(by="bench", command_id="s", signature_deadline=deadline), T0)

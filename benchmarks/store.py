@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.store [--ententes 300] [--batch 10] [--skip-postgres] [--profile]
 
 Load: ententes of the realistic kind (two parties, 13-section content) going through the
-lifecycle the agreement workflow runs, 7 commands = 7 events each:
+lifecycle the entente workflow runs, 7 commands = 7 events each:
 
     draft, submit, sign (party 1), sign (party 2), advance (activation on the last signature),
     revocation notice (0 days' notice, effective today), advance (revoked)
@@ -48,7 +48,7 @@ from benchmarks.common import (
     postgres_schema,
     print_header,
     print_table,
-    service_agreement,
+    service_entente,
     today_local,
 )
 from domain.ententes import commands as c
@@ -61,7 +61,7 @@ TARGETS = {"sqlite": 5_000.0, "postgres": 3_000.0}  # events/s, from the issue
 COMMANDS_PER_ENTENTE = 7
 BY = "bench"
 POLICY = EntentePolicy()
-CONTENT = service_agreement()
+CONTENT = service_entente()
 
 
 def now() -> datetime:

@@ -7,7 +7,7 @@ The embedded stack, as `arrimage up` runs it: `temporal server start-dev` (from 
 loopback ports, headless; the real worker (`workers.worker.build_worker`, 8 activity threads)
 with a SQLite record in the same directory. The client runs in the same process.
 
-One agreement workflow = the CLI's calls, in order, for a two-party entente with no effective
+One entente workflow = the CLI's calls, in order, for a two-party entente with no effective
 date and 0 days' revocation notice (nothing waits for the calendar):
 
     update-with-start `draft`, update `submit`, `sign` (party 1), `sign` (party 2),
@@ -20,9 +20,9 @@ polling, on its own task queue and worker, on the same server. Both counts are r
 one workflow history of each kind and printed.
 
 N workflows of a kind are started at once; throughput = N / wall time from the first call to
-the last result. Ratio = bare wf/s ÷ agreement wf/s (how many times slower the agreement is;
-target ≤ 1.5, i.e. the agreement does at least 1/1.5 = 67 % of the bare throughput).
-Rounds alternate bare, agreement, bare, agreement… on the same server; the table shows each
+the last result. Ratio = bare wf/s ÷ entente wf/s (how many times slower the entente is;
+target ≤ 1.5, i.e. the entente does at least 1/1.5 = 67 % of the bare throughput).
+Rounds alternate bare, entente, bare, entente… on the same server; the table shows each
 round and the median.
 """
 
@@ -52,7 +52,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.ententes import EntenteActivities
 from benchmarks.bare import BareWorkflow, noop
-from benchmarks.common import print_header, print_table, service_agreement, today_local
+from benchmarks.common import print_header, print_table, service_entente, today_local
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus, EntenteView
 from usecases.ententes import Ententes
@@ -64,7 +64,7 @@ from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
 
 TARGET_RATIO = 1.5
 POLL = 0.02  # seconds between `state` queries while waiting for the activation
-CONTENT = service_agreement()
+CONTENT = service_entente()
 BY = "bench"
 
 
@@ -82,7 +82,7 @@ async def embedded_server(data_dir: Path, pragmas: list[str], timeout: float = 6
         data_dir=data_dir,
         temporal_address=f"127.0.0.1:{free_port()}",
         temporal_ui_port=free_port(),
-        task_queue=f"bench-agreement-{uuid.uuid4().hex[:6]}",
+        task_queue=f"bench-entente-{uuid.uuid4().hex[:6]}",
         log_format="console",
         log_level="WARNING",
         otel_exporter="none",
@@ -146,7 +146,7 @@ class Run:
         return (self.n - len(self.failures)) / self.seconds
 
 
-async def agreement_lifecycle(client: Client, settings: Settings, code: str) -> int:
+async def entente_lifecycle(client: Client, settings: Settings, code: str) -> int:
     parties = CONTENT.party_ids
     start = WithStartWorkflowOperation(
         EntenteWorkflow.run,
@@ -249,7 +249,7 @@ async def bench(n: int, rounds: int, timeout: float, threads: int, pragmas: list
             try:
                 with ThreadPoolExecutor(threads, thread_name_prefix="activity") as ex_a, \
                         ThreadPoolExecutor(threads, thread_name_prefix="bare") as ex_b:
-                    def agreement_worker() -> Worker:
+                    def entente_worker() -> Worker:
                         if not unsandboxed:
                             return build_worker(client, settings, record, executor=ex_a)
                         # what-if: build_worker's worker, without the workflow sandbox
@@ -264,7 +264,7 @@ async def bench(n: int, rounds: int, timeout: float, threads: int, pragmas: list
 
                     kinds: list[tuple[str, Callable[[], Worker], Callable[[str], Awaitable[int]]]] = [
                         ("bare", bare_worker, lambda code: bare_lifecycle(client, bare_queue, code)),
-                        ("agreement", agreement_worker, lambda code: agreement_lifecycle(client, settings, code)),
+                        ("agreement", entente_worker, lambda code: entente_lifecycle(client, settings, code)),
                     ]
                     for kind, make_worker, one in kinds:  # warm-up: a few of each, not counted
                         async with make_worker():
@@ -304,7 +304,7 @@ def report(runs: list[Run], histories: dict[str, Counter[str]], n: int) -> None:
                  "polls/wf", "python CPU ms/wf", "server CPU ms/wf", "cores busy"], rows)
     med = {k: statistics.median([r.wf_per_s for r in runs if r.kind == k]) for k in ("bare", "agreement")}
     ratio = med["bare"] / med["agreement"]
-    print("  ratio = bare wf/s ÷ agreement wf/s (medians over rounds); target ≤ 1.5")
+    print("  ratio = bare wf/s ÷ entente wf/s (medians over rounds); target ≤ 1.5")
     print_table(["bare wf/s", "agreement wf/s", "ratio", "agreement/bare throughput", "target", "verdict"],
                 [(med["bare"], med["agreement"], f"{ratio:.2f}", f"{100 / ratio:.0f}%", f"≤ {TARGET_RATIO}",
                   "met" if ratio <= TARGET_RATIO else "NOT met")])
@@ -316,17 +316,17 @@ def report(runs: list[Run], histories: dict[str, Counter[str]], n: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.workflows", description=__doc__.split("\n\n")[0])
     ap.add_argument("--workflows", type=int, default=100, help="concurrent workflows per run; default 100")
-    ap.add_argument("--rounds", type=int, default=2, help="rounds of (bare, agreement); default 2")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of (bare, entente); default 2")
     ap.add_argument("--timeout", type=float, default=300, help="seconds allowed per run before giving up")
     ap.add_argument("--threads", type=int, default=8, help="activity threads per worker (run_worker uses 8)")
     ap.add_argument("--server-pragma", action="append", default=[], metavar="PRAGMA=VALUE",
                     help="what-if: pass `--sqlite-pragma` to the dev server (e.g. synchronous=OFF); repeatable")
     ap.add_argument("--unsandboxed", action="store_true",
-                    help="what-if: run the agreement workflow without Temporal's workflow sandbox")
+                    help="what-if: run the entente workflow without Temporal's workflow sandbox")
     args = ap.parse_args(argv)
     print_header(
-        "benchmarks.workflows — agreement workflows completed per second (embedded stack)",
-        [f"load        {args.workflows} concurrent workflows per run, {args.rounds} round(s) of (bare, agreement), "
+        "benchmarks.workflows — entente workflows completed per second (embedded stack)",
+        [f"load        {args.workflows} concurrent workflows per run, {args.rounds} round(s) of (bare, entente), "
          f"{args.threads} activity threads per worker",
          "            lifecycle: draft, submit, sign x2, (activation), revoke, (revocation) = 5 updates, 7 activities",
          "            server: temporal server start-dev, SQLite file in a temp dir, 127.0.0.1, headless; "

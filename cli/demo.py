@@ -1,7 +1,7 @@
 """`arrimage demo`: a synthetic day of crisis calls against a running `arrimage up`.
 
 Everything goes through the engine as in production: two ententes (a crisis centre and a
-suicide-prevention centre) through the agreement workflow, then N calls, each through the case
+suicide-prevention centre) through the entente workflow, then N calls, each through the case
 workflow's `open` and `act` updates, acting in turn as Info-Social, AAOR, the suicide-prevention
 centre, the mobile teams, the receiving services and the supervisor. Every path of the trajectory
 is taken (closing at the phone, accepted, declined then another team, no team → supervisor
@@ -311,7 +311,7 @@ async def run_demo(engine: Root, calls: int, seed: int, concurrency: int, timeou
                    progress: Progress | None) -> tuple[list[Call], list[EntenteView], float]:
     t0 = time.monotonic()
     await engine.temporal.client()  # Temporal unreachable: said before anything is sent
-    ent_task = progress.add_task("ententes (agreement workflow)", total=2) if progress else None
+    ent_task = progress.add_task("ententes (entente workflow)", total=2) if progress else None
     ententes = []
     for code, content in ((ENTENTE_CC, _cc_content()), (ENTENTE_CPS, _cps_content())):
         ententes.append(await ensure_entente(engine, code, content, timeout))

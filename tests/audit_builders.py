@@ -26,7 +26,7 @@ from tests.disclosure_builders import (
     EMERGENCY_CONDITIONS,
     PARTNER,
     SUBJECT,
-    active_agreement,
+    active_entente,
     context,
     grant,
     particulars,
@@ -96,7 +96,7 @@ def build(tmp_path: Path) -> Store:
     open_case(CrisisCases(record))
     disclosures = Disclosures(record, CONFIG)
     disclosures.grant_consent(grant(), AFTER)
-    ctx = context(consents=None).model_copy(update={"consents": None, "agreements": [active_agreement()]})
+    ctx = context(consents=None).model_copy(update={"consents": None, "ententes": [active_entente()]})
     disclosures.decide_and_record(request(
         Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER, command_id="req-1",
         agreement_purpose="continuité de l'intervention de crise", items=["motif", "niveau d'urgence"],

@@ -59,7 +59,7 @@ from domain.ententes.model import (
 )
 from domain.ententes.state import EntenteStatus, EntenteView
 from domain.standards.config import StandardsConfig
-from tests.factories import CISSS, service_agreement
+from tests.factories import CISSS, service_entente
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
 from workers.settings import Settings
@@ -168,9 +168,9 @@ def crisis_content(
     provider: str = "cc-laval", *, territory: str = TERRITORY, sharing: bool = True, overrides: bool = False,
     may_refer: list[str] | None = None, end: date | None = None, notice_days: int = 90,
 ) -> EntenteContent:
-    """A service agreement of the CSSS with `provider` for mobile crisis in `territory` (sharing permitted
-    unless `sharing` is false): the factory's crisis agreement with the clauses a test needs."""
-    base = service_agreement(effective=None, end=end, notice_days=notice_days)
+    """A service entente of the CSSS with `provider` for mobile crisis in `territory` (sharing permitted
+    unless `sharing` is false): the factory's crisis entente with the clauses a test needs."""
+    base = service_entente(effective=None, end=end, notice_days=notice_days)
     refer = [] if may_refer is None else may_refer
     return EntenteContent.model_validate({
         **base.model_dump(),

@@ -43,7 +43,7 @@ class World:
     def __init__(self, config: StandardsConfig | None = None) -> None:
         self.record: Record = memory_record()
         self.ententes = Ententes(self.record)
-        self.agreement: EntenteView = activate(self.ententes, "ENT-CC", content("cc-laval", may_refer=["cps-laval"]))
+        self.entente: EntenteView = activate(self.ententes, "ENT-CC", content("cc-laval", may_refer=["cps-laval"]))
         self.cases = CrisisCases(self.record, config)
 
     def open(

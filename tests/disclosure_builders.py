@@ -23,7 +23,7 @@ from domain.disclosure.roles import ItemCategory, Provenance, PurposeKind, Role
 from domain.ententes.aggregate import Entente
 from domain.ententes.commands import DraftEntente
 from domain.ententes.state import EntenteStatus, EntenteView
-from tests.factories import service_agreement
+from tests.factories import service_entente
 
 CONFIG = default_config()
 BEFORE = datetime(2024, 3, 15, 14, 0, tzinfo=UTC)  # LSSSS era
@@ -63,7 +63,7 @@ def context(
     *, age: int = 30, at: datetime = AFTER, consents: list[ConsentView] | None = None, **subject: object
 ) -> DisclosureContext:
     status = SubjectStatus.model_validate({"birth_date": born(age, at), **subject})
-    return DisclosureContext(subject=status, record_items=ITEMS, consents=consents or [], agreements=[])
+    return DisclosureContext(subject=status, record_items=ITEMS, consents=consents or [], ententes=[])
 
 
 def request(role: Role, purpose: PurposeKind, *, moment: datetime = AFTER, items: list[str] | None = None,
@@ -118,10 +118,10 @@ def consent_view(*, state: str = "valid", at: datetime = AFTER, purpose: Purpose
     )
 
 
-def active_agreement(*, sharing: bool = True) -> EntenteView:
-    """A service agreement with the crisis centre, in force, whose clause shares
+def active_entente(*, sharing: bool = True) -> EntenteView:
+    """A service entente with the crisis centre, in force, whose clause shares
     motif, niveau d'urgence and estimation du risque for 'continuité de l'intervention de crise'."""
-    content = service_agreement()
+    content = service_entente()
     if not sharing:
         content = content.model_copy(update={"information_sharing": content.information_sharing.model_copy(
             update={"permitted": False})})

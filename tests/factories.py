@@ -1,4 +1,4 @@
-"""Realistic ententes for tests: a service agreement and a three-party entente-cadre."""
+"""Realistic ententes for tests: a service entente and a three-party entente-cadre."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ CPS = Party(
 )
 
 
-def service_agreement(
+def service_entente(
     *, effective: date | None = date(2027, 1, 1), end: date | None = None, notice_days: int = 90,
     title: str = "Intervention de crise dans le milieu — Laval",
 ) -> EntenteContent:

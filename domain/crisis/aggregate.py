@@ -109,9 +109,9 @@ class CrisisCase(Aggregate):
 
     @classmethod
     def open(
-        cls, cmd: c.OpenCase, at: datetime, config: StandardsConfig, agreements: Iterable[EntenteView] = ()
+        cls, cmd: c.OpenCase, at: datetime, config: StandardsConfig, ententes: Iterable[EntenteView] = ()
     ) -> CrisisCase:
-        partner = rules.check_open(cmd, agreements, at, config)
+        partner = rules.check_open(cmd, ententes, at, config)
         return cls(
             case_code=cmd.case_code, responsible_org=cmd.responsible_org, territory=cmd.territory,
             intake_org=cmd.actor_org, intake=cmd.intake.model_dump(mode="json"), subject_id=cmd.subject_id,
@@ -139,9 +139,9 @@ class CrisisCase(Aggregate):
         return bool(cmd.command_id) and cmd.command_id in self.applied
 
     def execute(
-        self, cmd: c.Command, at: datetime, config: StandardsConfig, agreements: Callable[[], Iterable[EntenteView]],
+        self, cmd: c.Command, at: datetime, config: StandardsConfig, ententes: Callable[[], Iterable[EntenteView]],
     ) -> None:
-        """Any command given an open case: the one dispatch its use case calls. `agreements` gives the
+        """Any command given an open case: the one dispatch its use case calls. `ententes` gives the
         ententes to route by, read only for the command that routes (a request for a mobile team)."""
         match cmd:
             case c.RecordFirstContact():
@@ -149,7 +149,7 @@ class CrisisCase(Aggregate):
             case c.CloseAtPhone():
                 self.close_at_phone(cmd, at)
             case c.RequestMobileIntervention():
-                self.request_mobile(cmd, at, config, agreements())
+                self.request_mobile(cmd, at, config, ententes())
             case c.AcceptHandoff():
                 self.accept(cmd, at)
             case c.DeclineHandoff():
@@ -210,7 +210,7 @@ class CrisisCase(Aggregate):
 
     def request_mobile(
         self, cmd: c.RequestMobileIntervention, at: datetime, config: StandardsConfig,
-        agreements: Iterable[EntenteView],
+        ententes: Iterable[EntenteView],
     ) -> None:
         """Route (CSSS teams, ententes in force, the person's specific program) and ask the first candidate."""
         if self.already(cmd):
@@ -218,7 +218,7 @@ class CrisisCase(Aggregate):
         rules.check_request_mobile(self.view(), cmd)
         candidates = route(
             responsible_org=self.responsible_org, territory=self.territory, csss_teams=cmd.csss_teams,
-            episode=cmd.episode, agreements=agreements, now=at,
+            episode=cmd.episode, ententes=ententes, now=at,
         )
         due = config.deadline(s.CRISE_URGENCE, at) if config.urgency[self.intake.urgency].urgent else None
         self._mobile_requested(

@@ -50,7 +50,7 @@ class Command(Frozen):
 
 
 class OpenCase(Command):
-    """Info-Social, AAOR or a partner with an agreement found a crisis (seed 001 L648-650, L663-664, L1169-1173)."""
+    """Info-Social, AAOR or a partner with an entente found a crisis (seed 001 L648-650, L663-664, L1169-1173)."""
 
     type: Literal["open"] = "open"
     case_code: CaseCode

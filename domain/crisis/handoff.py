@@ -56,9 +56,9 @@ def sending_id(case: CrisisCase, attempt: HandoffAttempt) -> str:
     return f"{case.case_code}/envoi/{attempt.number}"
 
 
-def sending_context(agreements: list[Any]) -> DisclosureContext:
+def sending_context(ententes: list[Any]) -> DisclosureContext:
     """The decision's context: the intake items, and the entente under which the team was asked (if any)."""
-    return DisclosureContext(record_items=INTAKE_ITEMS, agreements=agreements)
+    return DisclosureContext(record_items=INTAKE_ITEMS, ententes=ententes)
 
 
 def emergency_command(case: CrisisCase, attempt: HandoffAttempt) -> dc.DiscloseInEmergency | None:
@@ -98,8 +98,8 @@ def note_complete(note: dict[str, Any]) -> bool:
 
 def first_purpose(ctx: DisclosureContext) -> str | None:
     """The first purpose of the entente's information-sharing clause, if the team was asked under one."""
-    for agreement in ctx.agreements:
-        purposes = agreement.content.information_sharing.purposes
+    for entente in ctx.ententes:
+        purposes = entente.content.information_sharing.purposes
         if purposes:
             return str(purposes[0])
     return None

@@ -83,7 +83,7 @@ class IntakeService(StrEnum):
 
     INFO_SOCIAL = "info_social"
     AAOR = "aaor"
-    PARTNER = "partenaire"  # a partner with an agreement to that effect with the CSSS
+    PARTNER = "partenaire"  # a partner with an entente to that effect with the CSSS
 
 
 class RequestMode(StrEnum):
@@ -142,7 +142,7 @@ class PhoneDisposition(StrEnum):
 
 class CandidateKind(StrEnum):
     CSSS_TEAM = "equipe_csss"
-    COMMUNITY_ORG = "organisme_communautaire"  # under an agreement (L1181-1184)
+    COMMUNITY_ORG = "organisme_communautaire"  # under an entente (L1181-1184)
     SPECIFIC_PROGRAM = "programme_specifique"  # the person's active episode (L1241-1243)
 
 
@@ -162,7 +162,7 @@ class SpecificEpisode(Frozen):
 
 
 class Candidate(Frozen):
-    """A team routing proposes, with what allows it: its agreement, and whether information may be shared."""
+    """A team routing proposes, with what allows it: its entente, and whether information may be shared."""
 
     team: TeamRef
     kind: CandidateKind

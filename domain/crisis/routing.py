@@ -1,4 +1,4 @@
-"""Which teams to ask for a mobile crisis intervention, in order: a pure decision over the agreements.
+"""Which teams to ask for a mobile crisis intervention, in order: a pure decision over the ententes.
 
 Seed 001, Fiche 3: the service is given « par un intervenant du CSSS ou d'un
 organisme communautaire dans le cadre d'entente » (L1181-1184); a person with
@@ -33,11 +33,11 @@ def in_force(view: EntenteView, now: datetime) -> bool:
 
 
 def crisis_offers(
-    agreements: Iterable[EntenteView], responsible_org: str, territory: str, now: datetime
+    ententes: Iterable[EntenteView], responsible_org: str, territory: str, now: datetime
 ) -> list[tuple[EntenteView, ServiceOffer]]:
     """Mobile crisis offers of ententes in force between the CSSS and a provider, covering the territory."""
     found = []
-    for view in sorted(agreements, key=lambda v: v.code):
+    for view in sorted(ententes, key=lambda v: v.code):
         if not in_force(view, now) or responsible_org not in view.content.party_ids:
             continue
         for offer in view.content.services:
@@ -50,11 +50,11 @@ def crisis_offers(
     return found
 
 
-def partner_agreement(
-    agreements: Iterable[EntenteView], partner_org: str, responsible_org: str, territory: str, now: datetime
+def partner_entente(
+    ententes: Iterable[EntenteView], partner_org: str, responsible_org: str, territory: str, now: datetime
 ) -> EntenteView | None:
     """The entente in force that lets `partner_org` refer a crisis in `territory` to the CSSS (L1172-1173)."""
-    for view, _ in crisis_offers(agreements, responsible_org, territory, now):
+    for view, _ in crisis_offers(ententes, responsible_org, territory, now):
         if partner_org in view.content.access.may_refer:
             return view
     return None
@@ -66,7 +66,7 @@ def route(
     territory: str,
     csss_teams: list[TeamRef],
     episode: SpecificEpisode | None,
-    agreements: Iterable[EntenteView],
+    ententes: Iterable[EntenteView],
     now: datetime,
 ) -> list[Candidate]:
     """The ordered candidates: the CSSS's own teams, then community organisations by entente code.
@@ -80,7 +80,7 @@ def route(
         for t in csss_teams
     ]
     community: dict[str, tuple[Candidate, bool]] = {}
-    for view, offer in crisis_offers(agreements, responsible_org, territory, now):
+    for view, offer in crisis_offers(ententes, responsible_org, territory, now):
         party = view.content.party(offer.provider)
         sharing = view.content.information_sharing.permitted
         candidate = Candidate(

@@ -23,7 +23,7 @@ from typing import Any
 from domain.clock import quebec_text
 from domain.crisis import commands as c
 from domain.crisis.model import Candidate, CandidateKind, IntakeService, ReceivingServiceType, TeamRef
-from domain.crisis.routing import partner_agreement
+from domain.crisis.routing import partner_entente
 from domain.crisis.state import CaseStage, CaseView, DeadlineStatus, ReferralStatus
 from domain.ententes.state import EntenteView
 from domain.errors import RuleViolation
@@ -117,12 +117,12 @@ def check_open_command(cmd: c.OpenCase, now: datetime, config: StandardsConfig) 
 
 
 def check_open(
-    cmd: c.OpenCase, agreements: Iterable[EntenteView], now: datetime, config: StandardsConfig
+    cmd: c.OpenCase, ententes: Iterable[EntenteView], now: datetime, config: StandardsConfig
 ) -> EntenteView | None:
     """Returns the partner's entente when a partner opens the case (L1172-1173), else None."""
     check_open_command(cmd, now, config)
     if cmd.intake.service is IntakeService.PARTNER:
-        found = partner_agreement(agreements, cmd.actor_org, cmd.responsible_org, cmd.territory, now)
+        found = partner_entente(ententes, cmd.actor_org, cmd.responsible_org, cmd.territory, now)
         if found is None:
             raise _refuse(
                 "no_agreement",

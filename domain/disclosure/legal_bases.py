@@ -359,7 +359,7 @@ def default_bases(switch: date = LAW_SWITCH) -> list[LegalBasis]:
               conditions=[Condition.WRITTEN_MANDATE, Condition.NOT_HEALTH_SERVICES,
                           Condition.CONFIDENTIALITY_CLAUSES, Condition.UNDERTAKINGS_RECEIVED],
               requires_reference=True),
-        # Continuity with partners under service agreements: LSSSS 19(7) via 107.1 para 4 / 108 para 5,
+        # Continuity with partners under service ententes: LSSSS 19(7) via 107.1 para 4 / 108 para 5,
         # "in my understanding, not verified" (digest). Shipped disabled; the LRSSS provision was not located.
         lsss("LSSSS-108(5)", "art. 108 al. 5", "Entente de services: continuité (non vérifié)", Concept.CONTINUITY,
              NV, enabled=False, grants=True, roles=[Role.PARTNER_ORG], purposes=[PurposeKind.CONTINUITY],

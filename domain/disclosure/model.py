@@ -182,7 +182,7 @@ class DisclosureContext(Frozen):
     record_items: list[RecordItem] = Field(default_factory=list)
     consents: list[ConsentView] | None = None  # None: the application loads them from the record
     authorisations: list[AccessAuthorisation] = Field(default_factory=list)  # the actor's
-    agreements: list[EntenteView] = Field(default_factory=list)  # for partner organisations
+    ententes: list[EntenteView] = Field(default_factory=list)  # for partner organisations
 
     @model_validator(mode="after")
     def _unique_items(self) -> DisclosureContext:

@@ -479,7 +479,7 @@ def _partner_gate(ask: _Ask, paths: list[_Path]) -> tuple[list[_Path], _Obstacle
         return free, None
     partner = ask.req.receiver
     active = [
-        a for a in ask.ctx.agreements
+        a for a in ask.ctx.ententes
         if a.status is EntenteStatus.ACTIVE and partner in a.content.party_ids
         and a.content.information_sharing.permitted and (a.end_date is None or ask.day <= a.end_date)
     ]

@@ -1,4 +1,4 @@
-"""Ententes: collaboration, service and framework agreements between a CISSS/CSSS and its partners.
+"""Ententes: collaboration, service and framework ententes between a CISSS/CSSS and its partners.
 
 `aggregate` (the `Entente`, and the registration of the topics it was stored under as
 ``domain.agreements``), `model` (the content of a version), `commands`, `rules` (who may do

@@ -1,10 +1,10 @@
 """What an entente says: its parties and its content, section by section.
 
-The content follows the 13-section outline of a service agreement in the
+The content follows the 13-section outline of a service entente in the
 *Cadre de référence sur les ententes relatives aux réseaux locaux de services*
 (MSSS 2006), reproduced as Annex 3 of the *Balises* (2009, seed 000). Each
 section is a structured field because later capabilities read them: crisis
-routing asks which active agreement lets an organisation take mobile crisis
+routing asks which active entente lets an organisation take mobile crisis
 referrals in a territory, and whether information may be shared with it.
 """
 
@@ -42,7 +42,7 @@ class EntenteKind(StrEnum):
 
     COLLABORATION = "entente_collaboration"
     SERVICE = "entente_service"
-    CADRE = "entente_cadre"  # a service agreement signed collectively by a group of partners
+    CADRE = "entente_cadre"  # a service entente signed collectively by a group of partners
 
 
 class OrganisationType(StrEnum):
@@ -58,7 +58,7 @@ class OrganisationType(StrEnum):
 
 
 class ServiceCode(StrEnum):
-    """Services an agreement can cover (Annex 2 of the Balises, seed 000)."""
+    """Services an entente can cover (Annex 2 of the Balises, seed 000)."""
 
     INTERVENTION_CRISE_MOBILE = "intervention_crise_mobile"  # « face à face » dans le milieu
     INTERVENTION_TELEPHONIQUE_CRISE = "intervention_telephonique_crise"
@@ -124,7 +124,7 @@ class AccessModalities(Frozen):
     may_refer: list[Code] = Field(default_factory=list, max_length=MAX_PARTIES)
     channels: list[ReferralChannel] = Field(default_factory=list, max_length=len(ReferralChannel))
     repondants: list[Repondant] = Field(default_factory=list, max_length=MAX_COMMITMENTS)
-    # An agreement may keep persons already followed by a specific program
+    # An entente may keep persons already followed by a specific program
     # with this provider rather than that program (seed 001, L1241-1243).
     overrides_specific_program: bool = False
 
@@ -234,7 +234,7 @@ class EntenteContent(Frozen):
         if self.kind is EntenteKind.CADRE and len(ids) < 3:
             raise ValueError("an entente-cadre is signed collectively by a group: 3 parties or more")
         if self.kind is not EntenteKind.COLLABORATION and not self.services:
-            raise ValueError("a service agreement names the services it covers (section 5)")
+            raise ValueError("a service entente names the services it covers (section 5)")
         refs = [s.provider for s in self.services]
         refs += [c.party_id for c in self.commitments]
         refs += self.access.may_refer + [r.party_id for r in self.access.repondants]
@@ -242,7 +242,7 @@ class EntenteContent(Frozen):
             refs.append(self.funding.paid_by)
         unknown = sorted(set(refs) - known)
         if unknown:
-            raise ValueError(f"these party ids are not parties to the agreement: {unknown}")
+            raise ValueError(f"these party ids are not parties to the entente: {unknown}")
         return self
 
     @property

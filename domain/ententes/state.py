@@ -97,7 +97,7 @@ class Revocation(Frozen):
 class EntentePolicy(Frozen):
     """Time limits of the lifecycle that the seeds leave to the parties.
 
-    The documents only say agreements are "mises à jour régulièrement" (seed
+    The documents only say ententes are "mises à jour régulièrement" (seed
     001, L863); these are the network's defaults, configurable per region.
     """
 

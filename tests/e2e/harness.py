@@ -45,7 +45,7 @@ def cli_env(*, record_path: Path, data_dir: Path, columns: int, target: str | No
 
 @dataclass
 class Engine:
-    """The CLI as a shell user runs it, from `workdir`; `prefix` is the command group (e.g. `agreements`)."""
+    """The CLI as a shell user runs it, from `workdir`; `prefix` is the command group (e.g. `ententes`)."""
 
     env: dict[str, str]
     workdir: Path

@@ -26,7 +26,7 @@ from tests.disclosure_builders import (
     CONFIG,
     PARTNER,
     SUBJECT,
-    active_agreement,
+    active_entente,
     context,
     request,
 )
@@ -261,7 +261,7 @@ def test_a_consent_withdrawn_before_a_use_is_reported_and_exits_1(tmp_path: Path
     store = build(tmp_path)
     record = store.record()
     disclosures = Disclosures(record, CONFIG)
-    ctx = context(consents=None).model_copy(update={"consents": None, "agreements": [active_agreement()]})
+    ctx = context(consents=None).model_copy(update={"consents": None, "ententes": [active_entente()]})
     used = disclosures.decide_and_record(request(
         Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER, command_id="req-2",
         agreement_purpose="continuité de l'intervention de crise", items=["motif"], moment=AFTER + timedelta(days=2),

@@ -172,7 +172,7 @@ def test_replay_rebuilds_every_entente_in_its_state(legacy: Legacy) -> None:
 
 def test_ententes_list_and_show_read_the_legacy_ententes_without_temporal(legacy: Legacy) -> None:
     """`ententes list|show --json` read the record (events stored under the old `domain.agreements` topics);
-    the workflow part says Temporal is unreachable. `agreements`, the group's former name, still answers."""
+    the workflow part says Temporal is unreachable. `ententes`, the group's former name, still answers."""
     rows = legacy.json("ententes", "list")
     assert legacy.json("agreements", "list") == rows
     assert [(v["code"], v["status"], v["in_force_version"], v["latest_version"], v["event_count"]) for v in rows] == [

@@ -8,14 +8,14 @@ import json
 from pathlib import Path
 
 from tests.e2e.harness import Stack
-from tests.factories import service_agreement
+from tests.factories import service_entente
 
 
 async def test_up_stops_on_ctrl_c_and_resumes_every_entente_when_started_again(tmp_path: Path) -> None:
     """Draft and submit under a first `up`; Ctrl-C; a second `up` takes the signatures and the entente,
     with no effective date, comes into force on the last one: nothing lost, nothing doubled."""
     content = tmp_path / "entente.json"
-    content.write_text(service_agreement(effective=None).model_dump_json())
+    content.write_text(service_entente(effective=None).model_dump_json())
     stack = Stack(tmp_path / "var")
     try:
         await run_lifecycle(stack, content, tmp_path)

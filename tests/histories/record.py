@@ -4,7 +4,7 @@
 
 Runs, on the time-skipping test server with a real worker and a throw-away SQLite record:
 
-- `entente-REPLAY-SERVICE`, `entente-REPLAY-CADRE`: a service agreement and a three-party
+- `entente-REPLAY-SERVICE`, `entente-REPLAY-CADRE`: a service entente and a three-party
   entente-cadre from draft to revocation (signatures, activation on the effective date, two annual
   reviews, an amendment, a refused revocation, a revocation with notice);
 - `entente-REPLAY-DEADLINE`: reminders, a missed signature deadline, a revision, a refusal;
@@ -44,7 +44,7 @@ from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus, ReviewOutcome
-from tests.factories import entente_cadre, service_agreement
+from tests.factories import entente_cadre, service_entente
 from tests.integration.lifecycle import start, until, wait_for
 from workers.binaries import temporal_test_server
 from workers.bootstrap import data_converter
@@ -109,14 +109,14 @@ async def full_life(env: WorkflowEnvironment, tq: str, code: str, content: Enten
 
 
 async def deadline(env: WorkflowEnvironment, tq: str) -> None:
-    handle, _ = await start(env.client, "REPLAY-DEADLINE", service_agreement(), tq)
+    handle, _ = await start(env.client, "REPLAY-DEADLINE", service_entente(), tq)
     view = await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     await handle.execute_update(EntenteWorkflow.sign, _sign("cisss-laval", 1))
     assert view.proposal is not None and view.proposal.signature_deadline is not None
     await env.sleep(until(view.proposal.signature_deadline, await env.get_current_time()))
     await wait_for(handle, "deadline missed", lambda v: v.status is EntenteStatus.DRAFT)
     await handle.execute_update(EntenteWorkflow.revise, c.ReviseDraft(
-        by="conseillere", content=service_agreement(notice_days=60), reason="préavis"))
+        by="conseillere", content=service_entente(notice_days=60), reason="préavis"))
     await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     await handle.execute_update(EntenteWorkflow.refuse, c.RefuseSignature(
         by="cc", party_id="cc-laval", version=2, reason="volumes"))
@@ -128,7 +128,7 @@ async def deadline(env: WorkflowEnvironment, tq: str) -> None:
 
 
 async def escalation(env: WorkflowEnvironment, tq: str) -> None:
-    handle, _ = await start(env.client, "REPLAY-ESCALATION", service_agreement(effective=None, notice_days=0), tq)
+    handle, _ = await start(env.client, "REPLAY-ESCALATION", service_entente(effective=None, notice_days=0), tq)
     await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     for p in SERVICE:
         await handle.execute_update(EntenteWorkflow.sign, _sign(p, 1))
@@ -147,7 +147,7 @@ async def escalation(env: WorkflowEnvironment, tq: str) -> None:
 
 
 async def continue_as_new(client: Client, env: WorkflowEnvironment, tq: str, policy: EntentePolicy) -> None:
-    handle, _ = await start(client, "REPLAY-CAN", service_agreement(), tq, policy=policy, history_limit=40)
+    handle, _ = await start(client, "REPLAY-CAN", service_entente(), tq, policy=policy, history_limit=40)
     first_run = (await handle.describe()).run_id
     await handle.execute_update(EntenteWorkflow.submit, c.SubmitForSignature(by="superviseur"))
     await env.sleep(timedelta(days=20, hours=1))
@@ -170,7 +170,7 @@ async def main() -> None:
             tq = "replay-recording"
             async with build_worker(env.client, Settings(task_queue=tq, data_dir=Path(tmp)), record,
                                     executor=executor):
-                await full_life(env, tq, "REPLAY-SERVICE", service_agreement(effective=add_days(today, 30)), SERVICE)
+                await full_life(env, tq, "REPLAY-SERVICE", service_entente(effective=add_days(today, 30)), SERVICE)
                 await full_life(env, tq, "REPLAY-CADRE", entente_cadre(effective=add_days(today, 30)), CADRE)
                 await deadline(env, tq)
                 await escalation(env, tq)

@@ -35,7 +35,7 @@ from adapters.temporal.errors import InternalFailure
 from cli.errors import Exit, translate
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus, EntenteView
-from tests.factories import service_agreement
+from tests.factories import service_entente
 from tests.integration.lifecycle import start
 from usecases.ententes import Ententes
 from workers.bootstrap import bootstrap
@@ -146,7 +146,7 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
     with ThreadPoolExecutor(4) as ex:
         async with Worker(time_env.client, task_queue=task_queue, workflows=[EntenteWorkflow],
                           activities=[real.draft, buggy.execute, buggy.advance], activity_executor=ex):
-            handle, _ = await start(time_env.client, "ENT-BUG", service_agreement(), task_queue)
+            handle, _ = await start(time_env.client, "ENT-BUG", service_entente(), task_queue)
             await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
             await time_env.sleep(timedelta(days=8))  # reminder due on day 7
 
@@ -171,7 +171,7 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
             known = translate(failed.value)  # as the CLI says it
             assert known is not None and known.exit_code is Exit.FAILED
             assert known.message == (
-                "unexpected failure: agreement.execute failed on an internal error (AttributeError): nothing was "
+                "unexpected failure: entente.execute failed on an internal error (AttributeError): nothing was "
                 "recorded by this attempt; see the worker log (workflow entente-ENT-BUG)"
             )
             assert (await _attempts(handle, "agreement.execute"))[-1] == (1, "failed")
@@ -192,7 +192,7 @@ async def test_a_locked_store_is_retried_until_the_command_is_recorded(
         with ThreadPoolExecutor(4) as ex:
             async with Worker(time_env.client, task_queue=task_queue, workflows=[EntenteWorkflow],
                               activities=real.all(), activity_executor=ex):
-                handle, _ = await start(time_env.client, "ENT-LOCK", service_agreement(), task_queue)
+                handle, _ = await start(time_env.client, "ENT-LOCK", service_entente(), task_queue)
                 locker = sqlite3.connect(sqlite_env["SQLITE_DBNAME"], isolation_level=None, check_same_thread=False)
                 locker.execute("BEGIN EXCLUSIVE")
                 released = threading.Timer(2.5, locker.rollback)

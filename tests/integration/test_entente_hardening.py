@@ -20,7 +20,7 @@ from adapters.record.record import Record
 from domain.clock import add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus
-from tests.factories import service_agreement
+from tests.factories import service_entente
 from tests.integration.lifecycle import (
     Started,
     accepted_update_ids,
@@ -77,7 +77,7 @@ async def test_an_entente_with_a_past_effective_date_takes_effect_at_its_last_si
     activation is dated at the last signature, its first review falls a year later, and no
     `ReviewEscalated` is recorded for the reviews "missed" before it existed (there were 23)."""
     code = unique("ENT-PAST", task_queue)
-    handle, drafted = await start(time_env.client, code, service_agreement(effective=date(2024, 1, 1)), task_queue,
+    handle, drafted = await start(time_env.client, code, service_entente(effective=date(2024, 1, 1)), task_queue,
                                   started=started)
     await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     for party in PARTIES:
@@ -112,7 +112,7 @@ async def test_implausible_moments_are_refused_before_history(
     (`deadline_in_past`), and a revocation more than 25 years ahead, are refused by the validators:
     nothing in the workflow's history, nothing in the record. A naive moment never becomes a command."""
     code = unique("ENT-MOMENTS", task_queue)
-    handle, _ = await start(time_env.client, code, service_agreement(effective=None), task_queue, started=started)
+    handle, _ = await start(time_env.client, code, service_entente(effective=None), task_queue, started=started)
     now = await time_env.get_current_time()
     await assert_rejected(handle, ententes, code, EntenteWorkflow.act,
                           c.SubmitForSignature(by="s", signature_deadline=now + timedelta(days=400)),

@@ -20,7 +20,7 @@ from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus, ProposalStage, ReviewOutcome
-from tests.factories import entente_cadre, service_agreement
+from tests.factories import entente_cadre, service_entente
 from tests.integration.lifecycle import (
     Started,
     accepted_update_ids,
@@ -74,7 +74,7 @@ def unique(name: str, task_queue: str) -> str:
 
 def _content(kind: str, effective: date | None) -> tuple[EntenteContent, list[str]]:
     if kind == "service":
-        return service_agreement(effective=effective), ["cisss-laval", "cc-laval"]
+        return service_entente(effective=effective), ["cisss-laval", "cc-laval"]
     return entente_cadre(effective=effective), ["cisss-laval", "cc-laval", "cps-laval"]
 
 
@@ -187,14 +187,14 @@ async def test_signatures_on_a_superseded_version_are_refused(
     """A change after a signature voids it; once version 2 is submitted, a signature on version 1 is
     refused (`superseded_version`) before reaching history or the record."""
     code = unique("ENT-SUPERSEDED", task_queue)
-    handle, _ = await start(time_env.client, code, service_agreement(effective=None), task_queue, started=started)
+    handle, _ = await start(time_env.client, code, service_entente(effective=None), task_queue, started=started)
     await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     await handle.execute_update(
         EntenteWorkflow.act, c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG"),
     )
     view = await handle.execute_update(
         EntenteWorkflow.act,
-        c.ReviseDraft(by="conseillere", content=service_agreement(effective=None, notice_days=60), reason="préavis"),
+        c.ReviseDraft(by="conseillere", content=service_entente(effective=None, notice_days=60), reason="préavis"),
     )
     assert view.proposal is not None and view.proposal.version == 2 and view.proposal.signatures == []
     await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
@@ -226,7 +226,7 @@ async def test_a_party_outside_the_agreement_cannot_sign(
 ) -> None:
     """Only the version's parties sign: a third organisation is refused (`not_a_party`), nothing recorded."""
     code = unique("ENT-OUTSIDER", task_queue)
-    handle, _ = await start(time_env.client, code, service_agreement(), task_queue, started=started)
+    handle, _ = await start(time_env.client, code, service_entente(), task_queue, started=started)
     await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     await assert_rejected(
         handle, ententes, code, EntenteWorkflow.act,
@@ -250,7 +250,7 @@ async def test_a_revocation_before_the_notice_period_ends_is_refused(
     """A revocation taking effect sooner than the 90 days' notice is refused (`notice_period`); the entente
     stays in force and accepts a notice that respects the period."""
     code = unique("ENT-NOTICE", task_queue)
-    content = service_agreement(effective=None, notice_days=90)
+    content = service_entente(effective=None, notice_days=90)
     handle, _ = await start(time_env.client, code, content, task_queue, started=started)
     await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     for party in ("cisss-laval", "cc-laval"):
@@ -281,7 +281,7 @@ async def test_a_review_left_undone_escalates_again_and_again(
 ) -> None:
     """An annual review not held within the 30-day grace escalates, then every 30 days until it is held."""
     code = unique("ENT-ESCALATION", task_queue)
-    handle, _ = await start(time_env.client, code, service_agreement(effective=None), task_queue, started=started)
+    handle, _ = await start(time_env.client, code, service_entente(effective=None), task_queue, started=started)
     await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     for party in ("cisss-laval", "cc-laval"):
         await handle.execute_update(
@@ -310,7 +310,7 @@ async def test_unsigned_parties_are_reminded_until_the_signature_deadline(
     """In signature, parties that have not signed are reminded weekly; unsigned at the deadline (30 days),
     the version goes back to drafting and the signatures collected are void."""
     code = unique("ENT-DEADLINE", task_queue)
-    handle, _ = await start(time_env.client, code, service_agreement(), task_queue, started=started)
+    handle, _ = await start(time_env.client, code, service_entente(), task_queue, started=started)
     view = await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     assert view.proposal is not None and view.proposal.signature_deadline is not None
     deadline = view.proposal.signature_deadline
@@ -342,7 +342,7 @@ async def test_the_workflow_calendar_and_the_recorded_calendar_follow_the_same_p
     worker finds nothing due at (which grew the history by thousands of events a second)."""
     code = unique("ENT-POLICY", task_queue)
     policy = EntentePolicy(reminder_interval_days=3)
-    handle, _ = await start(time_env.client, code, service_agreement(), task_queue, policy=policy, started=started)
+    handle, _ = await start(time_env.client, code, service_entente(), task_queue, policy=policy, started=started)
     await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
     await time_env.sleep(timedelta(days=10))
     view = await wait_for(

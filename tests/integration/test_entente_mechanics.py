@@ -24,7 +24,7 @@ from activities.ententes import AdvanceInput, EntenteActivities, LoadInput
 from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.state import EntentePolicy, EntenteStatus
-from tests.factories import service_agreement
+from tests.factories import service_entente
 from usecases.ententes import Ententes
 from workers.bootstrap import data_converter
 from workers.settings import Settings
@@ -45,7 +45,7 @@ async def start(client: Client, code: str, task_queue: str, **kw: object) -> Wor
         id=workflow_id(code), task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     await client.execute_update_with_start_workflow(
-        EntenteWorkflow.draft, c.DraftEntente(by="superviseur", code=code, content=service_agreement()),
+        EntenteWorkflow.draft, c.DraftEntente(by="superviseur", code=code, content=service_entente()),
         start_workflow_operation=op,
     )
     return await op.workflow_handle()
@@ -101,8 +101,8 @@ async def test_spans_cover_client_workflow_and_activities(
     names = {s.name for s in exporter.get_finished_spans()}
     assert "StartUpdateWithStartWorkflow:Entente" in names or "StartWorkflow:Entente" in names, names
     assert "RunWorkflow:Entente" in names
-    assert "StartActivity:agreement.draft" in names and "RunActivity:agreement.draft" in names
-    assert "StartActivity:agreement.execute" in names and "RunActivity:agreement.execute" in names
+    assert "StartActivity:entente.draft" in names and "RunActivity:entente.draft" in names
+    assert "StartActivity:entente.execute" in names and "RunActivity:entente.execute" in names
 
 
 async def test_an_advance_that_records_nothing_never_spins_the_workflow(

@@ -8,7 +8,7 @@ from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.aggregate import entente_id
 from domain.ententes.state import EntentePolicy, EntenteView
-from tests.factories import service_agreement
+from tests.factories import service_entente
 from usecases.ententes import Ententes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -21,7 +21,7 @@ def test_an_entente_loaded_from_its_snapshot_equals_the_one_replayed_from_events
     as replaying the hash-chained events alone (what an auditor's replay does)."""
     record = Record(store_env)
     ententes = Ententes(record, EntentePolicy(reminder_interval_days=1))
-    ententes.draft(c.DraftEntente(by="s", code="SNAP", content=service_agreement(effective=None), command_id="d"), T0)
+    ententes.draft(c.DraftEntente(by="s", code="SNAP", content=service_entente(effective=None), command_id="d"), T0)
     ententes.execute("SNAP", c.SubmitForSignature(by="s", command_id="s", signature_deadline=T0 + timedelta(days=360)),
                      T0)
     for day in (150, 250, 320):  # three saves, crossing snapshot versions 100, 200 and 300

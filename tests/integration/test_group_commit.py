@@ -11,7 +11,7 @@ from eventsourcing.persistence import IntegrityError
 from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente
-from tests.factories import service_agreement
+from tests.factories import service_entente
 from usecases.audit.trail import verify
 from usecases.ententes import Ententes
 
@@ -19,7 +19,7 @@ AT = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 
 def draft(code: str) -> Entente:
-    return Entente.draft(c.DraftEntente(by="superviseur", code=code, content=service_agreement()), AT)
+    return Entente.draft(c.DraftEntente(by="superviseur", code=code, content=service_entente()), AT)
 
 
 def test_concurrent_saves_share_transactions_and_all_land_chained(store_env: dict[str, str]) -> None:

@@ -95,7 +95,7 @@ from tests.crisis_builders import (
     sup,
 )
 from tests.disclosure_builders import context, grant
-from tests.factories import entente_cadre, service_agreement
+from tests.factories import entente_cadre, service_entente
 from usecases.audit.trail import verify
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
@@ -172,7 +172,7 @@ def huge_annexes() -> list[dict[str, str]]:
 def content_input(now: datetime, kind: str, effective: tuple[str, Any] | None, title: str | None = None) -> Any:
     """An entente version as a JSON document (validated by the command model, not here)."""
     eff = day_input(now, effective) if effective is not None else None
-    base = (entente_cadre(effective=None) if kind == "cadre" else service_agreement(effective=None)).model_dump(
+    base = (entente_cadre(effective=None) if kind == "cadre" else service_entente(effective=None)).model_dump(
         mode="json")
     base["duration"]["effective_date"] = eff.isoformat() if isinstance(eff, date) else eff
     if title is not None:
@@ -454,7 +454,7 @@ class EntenteRecord(RecordMachine):
         if kind == "raw":
             return value
         view = self._view(code)
-        content = view.proposed_content or view.content if view else service_agreement()
+        content = view.proposed_content or view.content if view else service_entente()
         ids = content.party_ids
         return ids[value % len(ids)]
 

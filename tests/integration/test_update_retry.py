@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
 from domain.ententes import commands as c
-from tests.factories import service_agreement
+from tests.factories import service_entente
 from tests.integration.lifecycle import start
 from tests.integration.worker_process import WorkerProcess
 from usecases.ententes import Ententes
@@ -63,7 +63,7 @@ async def test_a_command_in_flight_when_the_worker_dies_completes_once(
     engine = bootstrap(settings)
     worker.start()
     try:
-        handle, _ = await start(dev_env.client, code, service_agreement(effective=None), task_queue)
+        handle, _ = await start(dev_env.client, code, service_entente(effective=None), task_queue)
         await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
 
         # The command reaches the worker, whose activity waits on the record (another connection holds

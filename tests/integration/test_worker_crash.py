@@ -7,7 +7,7 @@ recorded. A new worker process then picks up what was cut short: workflow tasks 
 retried, activities time out and are retried, and the aggregate recognises a command it already
 applied by its `command_id`. Every lifecycle is then finished and the record checked event by event.
 
-With the dev server, time is real: agreements take effect on their last signature (no effective date),
+With the dev server, time is real: ententes take effect on their last signature (no effective date),
 give a revocation notice of 0 days, and the one time-driven step in flight is a signature deadline a
 few seconds away (effective *dates* are civil dates, at Québec midnight, so they cannot be seconds away).
 """
@@ -29,7 +29,7 @@ from adapters.record.record import Record
 from domain.clock import local_date
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus
-from tests.factories import entente_cadre, service_agreement
+from tests.factories import entente_cadre, service_entente
 from tests.integration.lifecycle import names, start, wait_for
 from tests.integration.worker_process import WorkerProcess
 from usecases.ententes import Ententes
@@ -84,12 +84,12 @@ async def test_sigkill_mid_command_loses_and_doubles_nothing(
     try:
         # ---- between steps: every entente submitted, some partly signed
         plan = {
-            f"SVC-A-{suffix}": (service_agreement(effective=None, notice_days=0), SERVICE),
-            f"SVC-B-{suffix}": (service_agreement(effective=None, notice_days=0), SERVICE),
+            f"SVC-A-{suffix}": (service_entente(effective=None, notice_days=0), SERVICE),
+            f"SVC-B-{suffix}": (service_entente(effective=None, notice_days=0), SERVICE),
             f"CADRE-A-{suffix}": (entente_cadre(effective=None, notice_days=0), CADRE),
             f"CADRE-B-{suffix}": (entente_cadre(effective=None, notice_days=0), CADRE),
-            f"DEADLINE-{suffix}": (service_agreement(effective=None, notice_days=0), SERVICE),
-            f"REVISED-{suffix}": (service_agreement(effective=None, notice_days=0), SERVICE),
+            f"DEADLINE-{suffix}": (service_entente(effective=None, notice_days=0), SERVICE),
+            f"REVISED-{suffix}": (service_entente(effective=None, notice_days=0), SERVICE),
         }
         for code, (content, _) in plan.items():
             handles[code], _ = await start(client, code, content, task_queue)
@@ -113,7 +113,7 @@ async def test_sigkill_mid_command_loses_and_doubles_nothing(
               for p in CADRE),
             asyncio.create_task(handles[revised_code].execute_update(
                 EntenteWorkflow.act,
-                c.ReviseDraft(by="conseillere", content=service_agreement(effective=None, notice_days=0,
+                c.ReviseDraft(by="conseillere", content=service_entente(effective=None, notice_days=0,
                                                                            title="Version révisée"))),
             ),
         ]

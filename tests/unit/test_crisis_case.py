@@ -121,7 +121,7 @@ def test_a_partner_opens_a_case_only_under_an_agreement_to_that_effect() -> None
         by="cps-1", actor_org="cps-laval", case_code=CODE, responsible_org=CSSS, territory="laval",
         subject_id=SUBJECT, intake=Intake(service=IntakeService.PARTNER, urgency=UrgencyLevel.HIGH,
                                           face_to_face_needed=True),
-    ), T0, agreements=[w.agreement])
+    ), T0, ententes=[w.entente])
     assert view.referring_agreement == "ENT-CC"
     assert view.intake_org == "cps-laval" and view.deadlines == []
     with pytest.raises(RuleViolation, match="no entente in force") as info:
@@ -225,7 +225,7 @@ def test_no_candidate_at_all_escalates_at_once() -> None:
     """No CSSS team and no entente in force for the territory: the supervisor must assign a team."""
     w = World()
     w.open()
-    view = w.cases.execute(CODE, c.RequestMobileIntervention(by="i-1", actor_org=CSSS), T0, agreements=[])
+    view = w.cases.execute(CODE, c.RequestMobileIntervention(by="i-1", actor_org=CSSS), T0, ententes=[])
     assert view.candidates == [] and view.stage is CaseStage.SUPERVISOR
 
 
@@ -808,7 +808,7 @@ def test_a_case_reloads_identically_from_a_sqlite_store(tmp_path: Any) -> None:
         personal={"reason": "crise"}, intake=Intake(service=IntakeService.AAOR, urgency=UrgencyLevel.HIGH,
                                                    face_to_face_needed=True),
     ), T0)
-    cases.execute(CODE, request(), T0, agreements=[])
+    cases.execute(CODE, request(), T0, ententes=[])
     view = cases.advance(CODE, T0 + 5 * HOUR)
     again = CrisisCases(Record(env))
     assert again.view(CODE) == view

@@ -48,7 +48,7 @@ class ClauseWorld(World):
             security_measures=["chiffrement"],
         )
         text = content("cc-laval", may_refer=["cps-laval"]).model_copy(update={"information_sharing": clause})
-        self.agreement = activate(self.ententes, "ENT-CC", text)
+        self.entente = activate(self.ententes, "ENT-CC", text)
         self.cases = CrisisCases(self.record)
 
 

@@ -1,6 +1,6 @@
 """Routing a crisis to mobile teams follows the ententes in force (seed 001, Fiche 3, L1160-1385).
 
-The agreement views are real ones: ententes drafted, signed and activated (or
+The entente views are real ones: ententes drafted, signed and activated (or
 revoked, or expired) by the entente aggregate in an in-memory record.
 """
 
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from domain.clock import add_days, local_date, start_of
 from domain.crisis.model import CandidateKind, SpecificEpisode, TeamRef
-from domain.crisis.routing import partner_agreement, route
+from domain.crisis.routing import partner_entente, route
 from domain.ententes import commands as ac
 from domain.ententes.model import (
     EntenteContent,
@@ -33,10 +33,10 @@ def revoke(ententes: Ententes, code: str) -> EntenteView:
     return ententes.advance(code, start_of(notice))
 
 
-def candidates_for(agreements: list[EntenteView], *, episode: SpecificEpisode | None = None,
+def candidates_for(ententes: list[EntenteView], *, episode: SpecificEpisode | None = None,
                    now: datetime = T0, territory: str = "laval") -> list[tuple[str, CandidateKind, str | None, bool]]:
     found = route(responsible_org="cisss-laval", territory=territory, csss_teams=[CSSS_TEAM], episode=episode,
-                  agreements=agreements, now=now)
+                  ententes=ententes, now=now)
     return [(c.team.team_id, c.kind, c.agreement_code, c.may_share_information) for c in found]
 
 
@@ -145,8 +145,8 @@ def test_a_partner_refers_only_under_an_agreement_to_that_effect() -> None:
     à cet effet avec le CSSS »: the partner must be among those who may refer (section 6)."""
     ententes = Ententes(memory_record())
     a = activate(ententes, "ENT-A", content("cc-laval", may_refer=["cps-laval"]))
-    assert partner_agreement([a], "cps-laval", "cisss-laval", "laval", T0) == a
-    assert partner_agreement([a], "maison-jeunes", "cisss-laval", "laval", T0) is None
-    assert partner_agreement([a], "cps-laval", "cisss-laval", "montreal", T0) is None
+    assert partner_entente([a], "cps-laval", "cisss-laval", "laval", T0) == a
+    assert partner_entente([a], "maison-jeunes", "cisss-laval", "laval", T0) is None
+    assert partner_entente([a], "cps-laval", "cisss-laval", "montreal", T0) is None
     revoked = revoke(ententes, "ENT-A")
-    assert partner_agreement([revoked], "cps-laval", "cisss-laval", "laval", T0 + timedelta(days=200)) is None
+    assert partner_entente([revoked], "cps-laval", "cisss-laval", "laval", T0 + timedelta(days=200)) is None

@@ -25,7 +25,7 @@ from tests.disclosure_builders import (
     ITEMS,
     PARTNER,
     SUBJECT,
-    active_agreement,
+    active_entente,
     authorisation,
     consent_view,
     context,
@@ -77,7 +77,7 @@ def scenarios(draw: st.DrawFn) -> tuple[object, DisclosureContext, str]:
         minor_refused_parent_access=draw(st.booleans()), cause_of_death_refusal=draw(st.booleans()),
     ).model_copy(update={
         "authorisations": [authorisation(recipient, at=moment)] if draw(st.booleans()) else [],
-        "agreements": [active_agreement()] if draw(st.booleans()) else [],
+        "ententes": [active_entente()] if draw(st.booleans()) else [],
     })
     req = request(
         role, purpose, moment=moment, by=draw(st.sampled_from(["actor-1", SUBJECT])), recipient_id=recipient,

@@ -21,7 +21,7 @@ from tests.disclosure_builders import (
     EMERGENCY_CONDITIONS,
     PARTNER,
     SUBJECT,
-    active_agreement,
+    active_entente,
     context,
     grant,
     particulars,
@@ -43,7 +43,7 @@ def names(app: Disclosures) -> list[str]:
 
 
 def partner_ctx() -> object:
-    return context(consents=None).model_copy(update={"consents": None, "agreements": [active_agreement()]})
+    return context(consents=None).model_copy(update={"consents": None, "ententes": [active_entente()]})
 
 
 def partner_req(**kw: Any) -> c.RequestAccess:

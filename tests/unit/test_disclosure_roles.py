@@ -21,7 +21,7 @@ from tests.disclosure_builders import (
     EMERGENCY_CONDITIONS,
     PARTNER,
     SUBJECT,
-    active_agreement,
+    active_entente,
     authorisation,
     consent_view,
     context,
@@ -176,20 +176,20 @@ def test_partner_receives_only_under_an_active_agreement_whose_clause_covers_it(
     ctx = context(consents=[consent_view()])
     d = decide(partner_request(), ctx, CONFIG)
     assert d.outcome is Outcome.REFUSED and d.refusal is not None and d.refusal.code == "no_active_agreement"
-    with_agreement = ctx.model_copy(update={"agreements": [active_agreement()]})
-    d = decide(partner_request(), with_agreement, CONFIG)
+    with_entente = ctx.model_copy(update={"ententes": [active_entente()]})
+    d = decide(partner_request(), with_entente, CONFIG)
     assert d.allowed == ["motif", "niveau d'urgence"]
     assert withheld(d, "not_in_agreement_clause") == ["notes psychosociales"]
     assert d.basis is not None and d.basis.kind is BasisKind.CONSENT
     assert d.communication and d.register_article == "LRSSS-265"
-    closed = ctx.model_copy(update={"agreements": [active_agreement(sharing=False)]})
+    closed = ctx.model_copy(update={"ententes": [active_entente(sharing=False)]})
     assert decide(partner_request(), closed, CONFIG).outcome is Outcome.REFUSED
 
 
 def test_partner_without_consent_is_refused_even_under_an_agreement() -> None:
     """LSSSS 19 / LRSSS 5: an entente is not a legal basis; the continuity basis (LSSSS 108 para 5,
     unverified) ships disabled."""
-    ctx = context().model_copy(update={"agreements": [active_agreement()]})
+    ctx = context().model_copy(update={"ententes": [active_entente()]})
     d = decide(partner_request(), ctx, CONFIG)
     assert d.outcome is Outcome.REFUSED and d.refusal is not None and d.refusal.article == "LRSSS-5"
 
@@ -198,7 +198,7 @@ def test_mandatary_needs_the_mandate_conditions_and_the_agreement() -> None:
     """LSSSS 27.1 / LRSSS 77: written mandate, confidentiality clauses and undertakings before any communication."""
     conds = [Condition.WRITTEN_MANDATE, Condition.NOT_HEALTH_SERVICES, Condition.CONFIDENTIALITY_CLAUSES,
              Condition.UNDERTAKINGS_RECEIVED]
-    ctx = context().model_copy(update={"agreements": [active_agreement()]})
+    ctx = context().model_copy(update={"ententes": [active_entente()]})
     req = request(Role.PARTNER_ORG, PurposeKind.MANDATE, recipient_id=PARTNER, items=["motif"],
                   agreement_purpose="continuité de l'intervention de crise", authority_reference="contrat-42",
                   attestations=conds[:-1])
@@ -348,9 +348,9 @@ def test_parent_or_tutor_consent_lapses_at_14() -> None:
     view = consent_view(capacity=GrantorCapacity.PARENT_OR_TUTOR)
     req = request(Role.PARTNER_ORG, PurposeKind.CONTINUITY, recipient_id=PARTNER,
                   agreement_purpose="continuité de l'intervention de crise")
-    ok = context(age=13, consents=[view]).model_copy(update={"agreements": [active_agreement()]})
+    ok = context(age=13, consents=[view]).model_copy(update={"ententes": [active_entente()]})
     assert decide(req, ok, CONFIG).outcome is Outcome.ALLOWED
-    lapsed = context(age=14, consents=[view]).model_copy(update={"agreements": [active_agreement()]})
+    lapsed = context(age=14, consents=[view]).model_copy(update={"ententes": [active_entente()]})
     d = decide(req, lapsed, CONFIG)
     assert d.outcome is Outcome.REFUSED and d.refusal is not None and d.refusal.code == "consent_capacity_lapsed"
 
@@ -396,7 +396,7 @@ def test_emergency_disclosure_only_with_every_condition_attested(moment: datetim
         assert d.outcome is Outcome.REFUSED, missing
     d = decide(request(basis_code=code, attestations=EMERGENCY_CONDITIONS, **base), context(at=moment), CONFIG)  # type: ignore[arg-type]
     assert d.outcome is Outcome.ALLOWED and d.basis is not None and d.basis.code == code
-    assert d.communication  # no agreement needed: anyone able to help may receive what is necessary
+    assert d.communication  # no entente needed: anyone able to help may receive what is necessary
 
 
 def test_emergency_basis_needs_its_record_note() -> None:
@@ -412,7 +412,7 @@ def test_emergency_basis_needs_its_record_note() -> None:
 def test_minimum_necessary_only_requested_items_the_basis_permits() -> None:
     """LSSSS 19.0.1 para 3, 23 / LRSSS 5 para 2, 74: only what is necessary; items not requested are never given,
     items not covered are withheld with a reason."""
-    ctx = context(consents=[consent_view(items=["motif"])]).model_copy(update={"agreements": [active_agreement()]})
+    ctx = context(consents=[consent_view(items=["motif"])]).model_copy(update={"ententes": [active_entente()]})
     d = decide(partner_request(), ctx, CONFIG)
     assert d.allowed == ["motif"]
     assert {w.item for w in d.withheld} == {"niveau d'urgence", "notes psychosociales"}

@@ -21,7 +21,7 @@ from domain.ententes.model import MAX_ANNEXES, MAX_ITEMS, Annex, Duration, Enten
 from domain.ententes.state import EntentePolicy, EntenteStatus
 from domain.errors import DomainError
 from domain.values import MAX_COMMAND_BYTES
-from tests.factories import service_agreement
+from tests.factories import service_entente
 from usecases.ententes import Ententes
 
 T0 = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # a weekday afternoon in Montréal
@@ -70,7 +70,7 @@ def test_an_effective_date_already_past_takes_effect_at_the_last_signature(enten
     """An entente drafted with `effective_date` 2024-01-01 and signed in Nov. 2026 takes effect on the
     day of its last signature, and owes its first review a year after that: no back-dated activation,
     no burst of 23 `ReviewEscalated` for reviews "missed" before it existed."""
-    draft(ententes, service_agreement(effective=date(2024, 1, 1)))
+    draft(ententes, service_entente(effective=date(2024, 1, 1)))
     ententes.execute("ENT-1", c.SubmitForSignature(by="s"), T0)
     signed = T0 + timedelta(days=3)
     sign_all(ententes, signed)
@@ -91,7 +91,7 @@ def test_an_amendment_keeping_a_past_effective_date_takes_effect_at_its_last_sig
 ) -> None:
     """A renewal copies the version in force, effective date included: once signed, it takes effect at
     its last signature, not on the original (past) effective date."""
-    draft(ententes, service_agreement(effective=date(2027, 1, 1)))
+    draft(ententes, service_entente(effective=date(2027, 1, 1)))
     ententes.execute("ENT-1", c.SubmitForSignature(by="s"), T0)
     sign_all(ententes, T0)
     ententes.advance("ENT-1", start_of(date(2027, 1, 1)))
@@ -108,7 +108,7 @@ def test_an_amendment_keeping_a_past_effective_date_takes_effect_at_its_last_sig
 def test_no_calendar_event_is_dated_before_what_caused_it(ententes: Ententes) -> None:
     """A revocation with no notice period, effective today, is recorded at the notice, not at the
     midnight before it; every event of the record is dated no earlier than the one before it."""
-    draft(ententes, service_agreement(effective=None, notice_days=0))
+    draft(ententes, service_entente(effective=None, notice_days=0))
     ententes.execute("ENT-1", c.SubmitForSignature(by="s"), T0)
     sign_all(ententes, T0)
     ententes.advance("ENT-1", T0)
@@ -146,7 +146,7 @@ def test_a_naive_signature_deadline_is_refused() -> None:
 def test_a_signature_deadline_beyond_the_policy_maximum_is_refused(ententes: Ententes) -> None:
     """A deadline more than `max_signature_period_days` (365) ahead is implausible (`date_implausible`);
     one in the past is refused (`deadline_in_past`); one within the year is accepted."""
-    draft(ententes, service_agreement())
+    draft(ententes, service_entente())
     refused(ententes, c.SubmitForSignature(by="s", signature_deadline=T0 + timedelta(days=366)), T0,
             "date_implausible", "more than 365 days ahead")
     refused(ententes, c.SubmitForSignature(by="s", signature_deadline=T0 - timedelta(hours=1)), T0,
@@ -166,7 +166,7 @@ def test_the_maximum_signature_period_is_the_policy_s() -> None:
 def test_renewal_and_revocation_dates_beyond_the_horizon_are_refused(ententes: Ententes) -> None:
     """A renewal ending, or a revocation taking effect, more than the policy's horizon (25 years) ahead
     is refused (`date_implausible`)."""
-    draft(ententes, service_agreement(effective=None))
+    draft(ententes, service_entente(effective=None))
     ententes.execute("ENT-1", c.SubmitForSignature(by="s"), T0)
     sign_all(ententes, T0)
     ententes.advance("ENT-1", T0)
@@ -178,7 +178,7 @@ def test_renewal_and_revocation_dates_beyond_the_horizon_are_refused(ententes: E
 
 
 def test_a_draft_ending_beyond_the_horizon_is_not_submitted(ententes: Ententes) -> None:
-    draft(ententes, service_agreement(effective=None, end=date(2099, 12, 31)))
+    draft(ententes, service_entente(effective=None, end=date(2099, 12, 31)))
     refused(ententes, c.SubmitForSignature(by="s"), T0, "date_implausible",
             "the end date 2099-12-31 is more than 25 years ahead")
 
@@ -189,7 +189,7 @@ def test_a_command_over_the_byte_budget_is_refused_before_it_is_recorded(entente
     built: recorded, it would exceed Temporal's payload limit for every later command."""
     # Every list within its bound, every text within 4,000 characters: the whole is still too large.
     annexes = [Annex(title=f"Annexe {i}", text="é" * 3990) for i in range(MAX_ANNEXES)]
-    big = service_agreement().model_copy(update={"annexes": annexes, "clienteles": ["à" * 3990] * MAX_ITEMS})
+    big = service_entente().model_copy(update={"annexes": annexes, "clienteles": ["à" * 3990] * MAX_ITEMS})
     with pytest.raises(ValidationError) as err:
         c.DraftEntente(by="s", code="ENT-1", content=big)
     message = one_error(err)
@@ -200,7 +200,7 @@ def test_a_command_over_the_byte_budget_is_refused_before_it_is_recorded(entente
 
 
 def test_the_lists_of_a_version_are_bounded() -> None:
-    data: dict[str, Any] = service_agreement().model_dump(mode="json")
+    data: dict[str, Any] = service_entente().model_dump(mode="json")
     data["annexes"] = [{"title": f"A{i}", "text": "x"} for i in range(MAX_ANNEXES + 1)]
     with pytest.raises(ValidationError) as err:
         EntenteContent.model_validate(data)
@@ -211,7 +211,7 @@ def test_the_lists_of_a_version_are_bounded() -> None:
 def test_codes_are_normalised_and_control_characters_refused() -> None:
     """`ent-lav-2026-01` is `ENT-LAV-2026-01`; party ids are lower-case; a terminal escape in a
     title, a signatory or `by` is refused."""
-    cmd = c.DraftEntente(by="s", code=" ent-lav-2026-01 ", content=service_agreement())
+    cmd = c.DraftEntente(by="s", code=" ent-lav-2026-01 ", content=service_entente())
     assert cmd.code == "ENT-LAV-2026-01"
     sign = c.SignEntente(by="s", party_id="CC-Laval", version=1, signatory="Luc Côté")
     assert sign.party_id == "cc-laval"
@@ -221,14 +221,14 @@ def test_codes_are_normalised_and_control_characters_refused() -> None:
             c.SignEntente(**{"by": "s", "party_id": "cc-laval", "version": 1, **fields})
         assert "may not contain control characters" in one_error(err)
     with pytest.raises(ValidationError) as err:
-        service_agreement(title="Entente\x1b[2J")
+        service_entente(title="Entente\x1b[2J")
     assert one_error(err) == "Value error, a name or title may not contain control characters (found U+001B)"
 
 
 def test_the_review_calendar_starts_at_activation_even_when_the_wake_up_is_late(ententes: Ententes) -> None:
     """A worker down for two years wakes an entente with a past effective date: the activation is dated at
     the last signature, and the reviews that follow fall due from there, not from the effective date."""
-    draft(ententes, service_agreement(effective=date(2024, 1, 1)))
+    draft(ententes, service_entente(effective=date(2024, 1, 1)))
     ententes.execute("ENT-1", c.SubmitForSignature(by="s"), T0)
     sign_all(ententes, T0)
     ententes.advance("ENT-1", add_days_moment(T0, 400))

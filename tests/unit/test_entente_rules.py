@@ -38,7 +38,7 @@ from domain.ententes.state import (
     ReviewOutcome,
 )
 from domain.errors import DomainError, NotFound
-from tests.factories import CENTRE_CRISE, CISSS, CPS, entente_cadre, service_agreement
+from tests.factories import CENTRE_CRISE, CISSS, CPS, entente_cadre, service_entente
 from usecases.ententes import Ententes
 
 # A weekday afternoon in Montréal, two months before the factories' effective date (2027-01-01).
@@ -65,7 +65,7 @@ def count(e: Ententes, code: str) -> int:
 
 
 def draft(e: Ententes, code: str = "ENT-1", content: EntenteContent | None = None, at: datetime = T0) -> None:
-    e.draft(c.DraftEntente(by="superviseur", code=code, content=content or service_agreement(),
+    e.draft(c.DraftEntente(by="superviseur", code=code, content=content or service_entente(),
                              command_id=f"{code}/draft"), at)
 
 
@@ -119,9 +119,9 @@ def test_drafting_keeps_every_version_and_diffs_them(ententes: Ententes) -> None
     """Drafting in versions: each revision is a new numbered version, earlier texts stay readable,
     and two versions compare field by field."""
     draft(ententes)
-    v2 = service_agreement(title="Intervention de crise — Laval (révisée)")
+    v2 = service_entente(title="Intervention de crise — Laval (révisée)")
     ententes.execute("ENT-1", c.ReviseDraft(by="conseillere", content=v2, reason="titre"), T0 + timedelta(days=1))
-    v3 = service_agreement(title="Intervention de crise — Laval (révisée)", notice_days=120)
+    v3 = service_entente(title="Intervention de crise — Laval (révisée)", notice_days=120)
     view = ententes.execute("ENT-1", c.ReviseDraft(by="conseillere", content=v3, reason="préavis"),
                             T0 + timedelta(days=2))
 
@@ -129,11 +129,11 @@ def test_drafting_keeps_every_version_and_diffs_them(ententes: Ententes) -> None
     assert [v.reason for v in view.versions] == ["version initiale", "titre", "préavis"]
     assert view.versions[1].author == "conseillere"
     assert [v.fingerprint for v in view.versions] == [
-        service_agreement().fingerprint(), v2.fingerprint(), v3.fingerprint()
+        service_entente().fingerprint(), v2.fingerprint(), v3.fingerprint()
     ]
     assert view.status is EntenteStatus.DRAFT and view.latest_version == 3
     assert view.proposal is not None and view.proposal.version == 3
-    assert ententes.content("ENT-1", 1) == service_agreement()
+    assert ententes.content("ENT-1", 1) == service_entente()
 
     changes = ententes.diff("ENT-1", 1, 2)
     assert [(ch.path, ch.kind) for ch in changes] == [("title", "changed")]
@@ -153,7 +153,7 @@ def test_signature_is_bound_to_the_fingerprint_of_the_signed_version(ententes: E
     assert view.proposal is not None
     [sig] = view.proposal.signatures
     assert sig.party_id == "cisss-laval" and sig.version == 1
-    assert sig.fingerprint == service_agreement().fingerprint() == view.versions[0].fingerprint
+    assert sig.fingerprint == service_entente().fingerprint() == view.versions[0].fingerprint
     assert len(sig.fingerprint) == 64
     assert sig.at == T0 + timedelta(hours=2)
     # The recorded event carries the fingerprint too: the legal record says what was signed.
@@ -161,7 +161,7 @@ def test_signature_is_bound_to_the_fingerprint_of_the_signed_version(ententes: E
     assert signed["event"] == "Signed"
     assert signed["fingerprint"] == sig.fingerprint and signed["version"] == 1
     # Any change to the text changes the fingerprint.
-    assert service_agreement(notice_days=91).fingerprint() != sig.fingerprint
+    assert service_entente(notice_days=91).fingerprint() != sig.fingerprint
 
 
 def test_a_change_after_any_signature_voids_the_signatures(ententes: Ententes) -> None:
@@ -169,7 +169,7 @@ def test_a_change_after_any_signature_voids_the_signatures(ententes: Ententes) -
     draft(ententes)
     submit(ententes)
     sign(ententes, "cisss-laval")
-    view = ententes.execute("ENT-1", c.ReviseDraft(by="conseillere", content=service_agreement(notice_days=60),
+    view = ententes.execute("ENT-1", c.ReviseDraft(by="conseillere", content=service_entente(notice_days=60),
                                                    reason="préavis réduit"), T0 + timedelta(days=1))
     assert view.proposal is not None
     assert view.proposal.version == 2
@@ -187,7 +187,7 @@ def test_signature_on_a_superseded_version_is_refused(ententes: Ententes) -> Non
     draft(ententes)
     submit(ententes)
     sign(ententes, "cisss-laval")
-    ententes.execute("ENT-1", c.ReviseDraft(by="conseillere", content=service_agreement(notice_days=60)), T0)
+    ententes.execute("ENT-1", c.ReviseDraft(by="conseillere", content=service_entente(notice_days=60)), T0)
     submit(ententes)
     later = T0 + timedelta(days=1)
     refused(ententes, "ENT-1", c.SignEntente(by="cc", party_id="cc-laval", version=1, signatory="DG"), later,
@@ -197,7 +197,7 @@ def test_signature_on_a_superseded_version_is_refused(ententes: Ententes) -> Non
     view = sign_all(ententes, SERVICE_PARTIES, version=2, at=later)
     assert view.status is EntenteStatus.SIGNED
     assert view.proposal is not None
-    assert {s.fingerprint for s in view.proposal.signatures} == {service_agreement(notice_days=60).fingerprint()}
+    assert {s.fingerprint for s in view.proposal.signatures} == {service_entente(notice_days=60).fingerprint()}
 
 
 def test_a_party_outside_the_agreement_cannot_sign(ententes: Ententes) -> None:
@@ -301,7 +301,7 @@ def test_activation_on_the_effective_date(ententes: Ententes) -> None:
 
 def test_activation_on_the_last_signature_when_there_is_no_effective_date(ententes: Ententes) -> None:
     """Without an effective date, an entente takes effect at the moment of its last signature."""
-    draft(ententes, content=service_agreement(effective=None))
+    draft(ententes, content=service_entente(effective=None))
     submit(ententes)
     sign(ententes, "cisss-laval", at=T0 + timedelta(hours=1))
     last = T0 + timedelta(days=2, hours=3)
@@ -403,10 +403,10 @@ def test_an_amendment_leaves_the_current_version_in_force_until_every_party_sign
     Once every party signed it, it is in force and the review calendar is unchanged."""
     active(ententes)
     at = start_of(date(2027, 3, 1))
-    amended = service_agreement(title="Intervention de crise — Laval (modifiée)")
+    amended = service_entente(title="Intervention de crise — Laval (modifiée)")
     view = ententes.execute("ENT-1", c.ProposeAmendment(by="comite", content=amended, reason="volumes"), at)
     assert view.status is EntenteStatus.ACTIVE
-    assert view.in_force_version == 1 and view.content == service_agreement()
+    assert view.in_force_version == 1 and view.content == service_entente()
     assert view.proposal is not None and view.proposal.purpose is ProposalPurpose.AMENDMENT
     assert view.proposal.version == 2
     refused(ententes, "ENT-1", c.ProposeAmendment(by="comite", content=amended, reason="encore"), at,
@@ -427,14 +427,14 @@ def test_an_amendment_leaves_the_current_version_in_force_until_every_party_sign
 def test_an_amendment_is_proposed_only_for_an_entente_in_force(ententes: Ententes) -> None:
     """Before activation a change is a revision of the draft, not an amendment: `not_in_force`."""
     draft(ententes)
-    refused(ententes, "ENT-1", c.ProposeAmendment(by="x", content=service_agreement(notice_days=30), reason="r"),
+    refused(ententes, "ENT-1", c.ProposeAmendment(by="x", content=service_entente(notice_days=30), reason="r"),
             T0, "not_in_force", "brouillon")
 
 
 def test_a_renewal_extends_the_end_date_and_prevents_expiry(ententes: Ententes) -> None:
     """Renewal is a version identical but for its end date, signed by every party; in force, the
     entente runs to the new end date."""
-    active(ententes, content=service_agreement(end=date(2028, 12, 31)))
+    active(ententes, content=service_entente(end=date(2028, 12, 31)))
     at = start_of(date(2028, 10, 1))
     refused(ententes, "ENT-1", c.ProposeRenewal(by="comite", end_date=date(2028, 6, 30), reason="r"), at,
             "ends_in_past", "must end in the future")
@@ -480,7 +480,7 @@ def test_revocation_takes_effect_on_its_date(ententes: Ententes) -> None:
     refused(ententes, "ENT-1", c.GiveRevocationNotice(by="cisss", party_id="cisss-laval", reason="aussi",
                                                      effective_date=date(2028, 1, 1)), at,
             "revocation_pending", "already revoked as of 2027-10-01")
-    refused(ententes, "ENT-1", c.ProposeAmendment(by="x", content=service_agreement(notice_days=1), reason="r"), at,
+    refused(ententes, "ENT-1", c.ProposeAmendment(by="x", content=service_entente(notice_days=1), reason="r"), at,
             "revocation_pending", "being revoked")
     view = ententes.advance("ENT-1", start_of(revocation) - timedelta(seconds=1))
     assert view.status is EntenteStatus.ACTIVE
@@ -495,7 +495,7 @@ def test_revocation_takes_effect_on_its_date(ententes: Ententes) -> None:
 
 def test_expiry_after_the_end_date(ententes: Ententes) -> None:
     """The end date is the last day in force: the entente expires at the following Québec midnight."""
-    active(ententes, content=service_agreement(end=date(2027, 6, 30)))
+    active(ententes, content=service_entente(end=date(2027, 6, 30)))
     view = ententes.advance("ENT-1", start_of(date(2027, 7, 1)) - timedelta(seconds=1))
     assert view.status is EntenteStatus.ACTIVE
     view = ententes.advance("ENT-1", start_of(date(2027, 7, 1)))
@@ -507,9 +507,9 @@ def test_expiry_after_the_end_date(ententes: Ententes) -> None:
 def test_a_draft_ending_in_the_past_cannot_be_submitted(ententes: Ententes) -> None:
     """A version whose end date has passed is not submitted (`ends_in_past`); nor is a past deadline
     accepted (`deadline_in_past`)."""
-    draft(ententes, content=service_agreement(effective=date(2026, 1, 1), end=date(2026, 10, 31)))
+    draft(ententes, content=service_entente(effective=date(2026, 1, 1), end=date(2026, 10, 31)))
     refused(ententes, "ENT-1", c.SubmitForSignature(by="s"), T0, "ends_in_past", "ends on 2026-10-31")
-    ententes.execute("ENT-1", c.ReviseDraft(by="s", content=service_agreement()), T0)
+    ententes.execute("ENT-1", c.ReviseDraft(by="s", content=service_entente()), T0)
     refused(ententes, "ENT-1", c.SubmitForSignature(by="s", signature_deadline=T0), T0,
             "deadline_in_past", "must be in the future")
 
@@ -531,21 +531,21 @@ def test_an_entente_cadre_needs_every_one_of_its_parties(ententes: Ententes) -> 
 def test_the_same_command_id_twice_records_one_event(ententes: Ententes) -> None:
     """A command retried with the same `command_id` (a retried activity) is recorded once."""
     draft(ententes)
-    again = ententes.draft(c.DraftEntente(by="superviseur", code="ENT-1", content=service_agreement(),
+    again = ententes.draft(c.DraftEntente(by="superviseur", code="ENT-1", content=service_entente(),
                                             command_id="ENT-1/draft"), T0 + timedelta(seconds=5))
     assert again.event_count == 1
     submit(ententes)
     sign(ententes, "cisss-laval", command_id="wf/update-1")
     view = sign(ententes, "cisss-laval", command_id="wf/update-1", at=T0 + timedelta(seconds=30))
     assert view.proposal is not None and len(view.proposal.signatures) == 1
-    revise = c.ReviseDraft(by="s", content=service_agreement(notice_days=30), command_id="wf/update-2")
+    revise = c.ReviseDraft(by="s", content=service_entente(notice_days=30), command_id="wf/update-2")
     ententes.execute("ENT-1", revise, T0)
     view = ententes.execute("ENT-1", revise, T0)
     assert view.latest_version == 2
     assert names(ententes, "ENT-1") == ["Drafted", "SubmittedForSignature", "Signed", "DraftRevised"]
     # A different command drafting the same code is a duplicate, refused.
     with pytest.raises(DomainError) as info:
-        ententes.draft(c.DraftEntente(by="autre", code="ENT-1", content=service_agreement(),
+        ententes.draft(c.DraftEntente(by="autre", code="ENT-1", content=service_entente(),
                                         command_id="other/draft"), T0)
     assert info.value.code == "duplicate_code" and "ENT-1 already exists" in info.value.message
     assert count(ententes, "ENT-1") == 4
@@ -584,12 +584,12 @@ def _in_force(e: Ententes) -> None:
 
 def _amending(e: Ententes) -> None:
     active(e)
-    e.execute("ENT-1", c.ProposeAmendment(by="c", content=service_agreement(notice_days=30), reason="r"),
+    e.execute("ENT-1", c.ProposeAmendment(by="c", content=service_entente(notice_days=30), reason="r"),
               start_of(EFFECTIVE))
 
 
 def _revoked(e: Ententes) -> None:
-    active(e, content=service_agreement(notice_days=0))
+    active(e, content=service_entente(notice_days=0))
     e.execute("ENT-1", c.GiveRevocationNotice(by="c", party_id="cc-laval", reason="r", effective_date=EFFECTIVE),
               start_of(EFFECTIVE))
     assert e.advance("ENT-1", start_of(EFFECTIVE)).status is EntenteStatus.REVOKED
@@ -613,20 +613,20 @@ REFUSALS: list[tuple[str, Any, c.Command, str]] = [
      "not_a_party"),
     ("sign-future-version", _in_signature, c.SignEntente(by="s", party_id="cc-laval", version=2, signatory="x"),
      "superseded_version"),
-    ("revise-signed", _signed, c.ReviseDraft(by="s", content=service_agreement(notice_days=1)), "no_open_draft"),
-    ("revise-in-force", _in_force, c.ReviseDraft(by="s", content=service_agreement(notice_days=1)),
+    ("revise-signed", _signed, c.ReviseDraft(by="s", content=service_entente(notice_days=1)), "no_open_draft"),
+    ("revise-in-force", _in_force, c.ReviseDraft(by="s", content=service_entente(notice_days=1)),
      "no_open_draft"),
     ("withdraw-in-force", _in_force, c.WithdrawFromEntente(by="s", party_id="cc-laval", reason="r"), "in_force"),
     ("review-too-early", _in_force, c.RecordReview(by="s", outcome=ReviewOutcome.MAINTAIN), "review_not_due"),
     ("revoke-short-notice", _in_force, c.GiveRevocationNotice(by="s", party_id="cc-laval", reason="r",
                                                               effective_date=date(2027, 1, 2)), "notice_period"),
     ("amend-kind", _in_force, c.ProposeAmendment(by="s", content=CADRE_CONTENT, reason="r"), "kind_changed"),
-    ("amend-twice", _amending, c.ProposeAmendment(by="s", content=service_agreement(notice_days=1), reason="r"),
+    ("amend-twice", _amending, c.ProposeAmendment(by="s", content=service_entente(notice_days=1), reason="r"),
      "proposal_open"),
     ("renew-while-amending", _amending, c.ProposeRenewal(by="s", end_date=None, reason="r"), "proposal_open"),
     ("sign-revoked", _revoked, c.SignEntente(by="s", party_id="cc-laval", version=1, signatory="x"),
      "agreement_ended"),
-    ("revise-revoked", _revoked, c.ReviseDraft(by="s", content=service_agreement()), "agreement_ended"),
+    ("revise-revoked", _revoked, c.ReviseDraft(by="s", content=service_entente()), "agreement_ended"),
 ]
 
 
@@ -652,17 +652,17 @@ def test_an_entente_cadre_needs_three_parties_or_more() -> None:
 
 
 def test_content_names_only_its_parties() -> None:
-    """Providers, commitments, referrers and funders must be parties to the agreement."""
-    data = service_agreement().model_dump(mode="json")
+    """Providers, commitments, referrers and funders must be parties to the entente."""
+    data = service_entente().model_dump(mode="json")
     data["services"][0]["provider"] = "cps-laval"
     data["access"]["may_refer"] = ["cisss-laval", "inconnu"]
-    with pytest.raises(ValidationError, match=r"not parties to the agreement: \['cps-laval', 'inconnu'\]"):
+    with pytest.raises(ValidationError, match=r"not parties to the entente: \['cps-laval', 'inconnu'\]"):
         EntenteContent.model_validate(data)
 
 
 def test_each_party_appears_once() -> None:
     """A party listed twice is invalid."""
-    data = service_agreement().model_dump(mode="json")
+    data = service_entente().model_dump(mode="json")
     data["parties"].append(CENTRE_CRISE.model_dump(mode="json"))
     with pytest.raises(ValidationError, match="each party appears once"):
         EntenteContent.model_validate(data)
@@ -681,14 +681,14 @@ def test_permitted_information_sharing_names_purposes_and_security_measures() ->
 
 def test_a_service_agreement_names_its_services_and_ends_after_it_starts() -> None:
     """Section 5 lists the services; section 10's end date comes after the effective date."""
-    data = service_agreement().model_dump(mode="json")
+    data = service_entente().model_dump(mode="json")
     data["services"] = []
     data["commitments"] = []
     with pytest.raises(ValidationError, match="names the services it covers"):
         EntenteContent.model_validate(data)
     with pytest.raises(ValidationError, match="end date must come after the effective date"):
-        service_agreement(effective=date(2027, 1, 1), end=date(2027, 1, 1))
-    # A collaboration agreement may name no service.
+        service_entente(effective=date(2027, 1, 1), end=date(2027, 1, 1))
+    # A collaboration entente may name no service.
     collab = EntenteContent(
         title="Collaboration", kind=EntenteKind.COLLABORATION,
         parties=[CISSS, Party(party_id="ecoute", name="Ligne d'écoute", type=OrganisationType.CENTRE_ECOUTE)],

@@ -115,7 +115,7 @@ class Replays:
             purpose=purpose, moment=moment,
         )
         ctx = DisclosureContext(subject=facts.subject, record_items=items, consents=None,
-                                authorisations=facts.authorisations, agreements=Ententes(self.record).list())
+                                authorisations=facts.authorisations, ententes=Ententes(self.record).list())
         decision = self.disclosures.decide_and_record(req, ctx, moment)
         return redact(ref, str(aggregate_id), subject_id, events, len(everything), state, decision, as_of)
 
