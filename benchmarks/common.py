@@ -10,30 +10,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import metadata
-from typing import TypedDict
 
 from adapters.record.environment import PostgresAddress, record_env
 from domain.ententes.model import EntenteContent
 from tests import factories
+from tests.postgres import PostgresParams, postgres_params
+from tests.postgres import postgres_available as reachable
 
-
-class PostgresParams(TypedDict):
-    """The test server's connection parameters, as psycopg.connect and PostgresAddress take them."""
-
-    host: str
-    port: str
-    dbname: str
-    user: str
-    password: str
-
-
-PG: PostgresParams = {
-    "host": os.environ.get("ARRIMAGE_BENCH_POSTGRES_HOST", "localhost"),
-    "port": os.environ.get("ARRIMAGE_BENCH_POSTGRES_PORT", "5432"),
-    "dbname": os.environ.get("ARRIMAGE_BENCH_POSTGRES_DBNAME", "test"),
-    "user": os.environ.get("ARRIMAGE_BENCH_POSTGRES_USER", "postgres"),
-    "password": os.environ.get("ARRIMAGE_BENCH_POSTGRES_PASSWORD", ""),
-}
+PG: PostgresParams = postgres_params("ARRIMAGE_BENCH_POSTGRES_")
 
 
 # ---------------------------------------------------------------------- machine
@@ -104,13 +88,7 @@ def today_local() -> date:
 
 # ---------------------------------------------------------------------- PostgreSQL
 def postgres_available() -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(connect_timeout=3, **PG):
-            return True
-    except psycopg.OperationalError:
-        return False
+    return reachable(PG)
 
 
 @contextmanager

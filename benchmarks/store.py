@@ -131,7 +131,7 @@ def in_memory_steps(code: str) -> list[Callable[[Entente | None], Entente]]:
         step(lambda e: e.advance(now(), POLICY)),
         step(lambda e: e.give_revocation_notice(
             c.GiveRevocationNotice(by=BY, party_id=parties[0], reason="fin du projet", effective_date=today_local(),
-                                   command_id=f"{code}/6"), now())),
+                                   command_id=f"{code}/6"), now(), POLICY)),
         step(lambda e: e.advance(now(), POLICY)),
     ]
 

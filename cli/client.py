@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from adapters.temporal.ententes import WorkflowStatus
 from adapters.temporal.updates import QUERY_TIMEOUT
+from adapters.temporal.workflow_client import WorkflowStatus
 from cli.errors import START_HINT, translate
 from cli.render import WorkflowAnswer
 from workers.bootstrap import Root, bootstrap

@@ -22,14 +22,7 @@ from rich.table import Table
 from cli.display import cell, label, printable, when
 from domain.ententes.diff import Change
 from domain.ententes.model import EntenteContent, EntenteKind, OrganisationType
-from domain.ententes.state import (
-    EntenteStatus,
-    EntenteView,
-    Proposal,
-    ProposalPurpose,
-    ProposalStage,
-    ReviewOutcome,
-)
+from domain.ententes.state import EntenteStatus, EntenteView, Proposal, ProposalPurpose, ProposalStage, ReviewOutcome
 
 __all__ = ["WorkflowAnswer", "console", "emit_json", "jsonable", "when"]
 

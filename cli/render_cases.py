@@ -52,17 +52,9 @@ def duration(td: timedelta) -> str:
 
 # ---------------------------------------------------------------------- the list
 @dataclass(frozen=True)
-class CaseRow:
+class CaseRow(VisibleCase):
     """One line of `cases list`: what visibility (open cases) or the record (closed ones) says."""
 
-    code: str
-    stage: str
-    holder: str
-    territory: str
-    team: str
-    next_deadline: datetime | None
-    overdue: bool
-    opened_at: datetime | None
     source: str  # "temporal" (visibility) or "record"
 
     @classmethod

@@ -13,44 +13,22 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TypedDict
 
 import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.environment import PostgresAddress, record_env
+from tests.postgres import PostgresParams, postgres_params
+from tests.postgres import postgres_available as reachable
 from workers.binaries import temporal_cli, temporal_test_server
 from workers.bootstrap import data_converter
 
-
-class PostgresParams(TypedDict):
-    """The test server's connection parameters, as psycopg.connect and PostgresAddress take them."""
-
-    host: str
-    port: str
-    dbname: str
-    user: str
-    password: str
-
-
-PG: PostgresParams = {
-    "host": os.environ.get("ARRIMAGE_TEST_POSTGRES_HOST", "localhost"),
-    "port": os.environ.get("ARRIMAGE_TEST_POSTGRES_PORT", "5432"),
-    "dbname": os.environ.get("ARRIMAGE_TEST_POSTGRES_DBNAME", "test"),
-    "user": os.environ.get("ARRIMAGE_TEST_POSTGRES_USER", "postgres"),
-    "password": os.environ.get("ARRIMAGE_TEST_POSTGRES_PASSWORD", ""),
-}
+PG: PostgresParams = postgres_params("ARRIMAGE_TEST_POSTGRES_")
 
 
 def postgres_available() -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(connect_timeout=3, **PG):
-            return True
-    except psycopg.OperationalError:
-        return False
+    return reachable(PG)
 
 
 def require_postgres() -> None:

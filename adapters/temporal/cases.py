@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
@@ -19,12 +19,11 @@ from temporalio.service import RPCError
 
 from adapters.temporal import updates
 from adapters.temporal.client import Temporal
-from adapters.temporal.ententes import WorkflowStatus
 from adapters.temporal.errors import AcceptsNoCommand, NoWorkflow
+from adapters.temporal.workflow_client import WorkflowClient
 from domain.crisis import commands as c
 from domain.crisis import rules
 from domain.crisis.state import CaseStage, CaseView
-from domain.errors import NotFound
 from domain.standards.config import StandardsConfig
 from workflows.crisis import (
     HOLDER,
@@ -66,13 +65,17 @@ class VisibleCase:
         )
 
 
-class CaseClient:
+class CaseClient(WorkflowClient[CaseView]):
+    workflow = CrisisCaseWorkflow
+    subject = "crisis case"
+
     def __init__(self, temporal: Temporal, standards: Callable[[], StandardsConfig],
                  view: Callable[[str], CaseView]) -> None:
-        self.temporal = temporal
-        self.settings = temporal.settings
+        super().__init__(temporal, view)
         self.standards = standards  # the standards in force, given to a new case's workflow
-        self.view = view  # the case as the record has it (NotFound when it has none)
+
+    def _workflow_id(self, code: str) -> str:
+        return workflow_id(code)
 
     async def open(self, cmd: c.OpenCase, timeout: float) -> CaseView:
         """Start the case's workflow and record the intake, in one call (update-with-start).
@@ -104,31 +107,15 @@ class CaseClient:
 
     async def act(self, code: str, cmd: c.Command, timeout: float) -> CaseView:
         """Give a command to the case's workflow; its validator refuses before anything is recorded."""
-        client = await self.temporal.client()
-        view: CaseView = await updates.execute_update(
-            self.settings, client, workflow_id(code), CrisisCaseWorkflow.act, cast(Any, cmd), timeout,
-            lambda: self._why_no_workflow(code),
-        )
-        return view
+        return await self._act(code, cmd, timeout)
 
-    def _why_no_workflow(self, code: str) -> Exception:
-        """No running workflow: a closed case accepts no command; otherwise the case does not exist."""
-        try:
-            view = self.view(code)
-        except NotFound:
-            return NoWorkflow(f"no crisis case with code {code}")
+    def _no_workflow(self, code: str, view: CaseView) -> Exception:
+        """A closed case accepts no command; otherwise its workflow is elsewhere."""
         if view.stage is CaseStage.CLOSED:
             return AcceptsNoCommand(f"case {code} is closed: it accepts no command", code="case_closed")
         return NoWorkflow(
             f"case {code} is in the record but Temporal at {self.settings.temporal_address} has no workflow for it"
         )
-
-    async def ask(self, code: str) -> WorkflowStatus:
-        """Running, next wake-up, events seen; TimeoutError past QUERY_TIMEOUT, or the SDK's error."""
-        running, wake, view = await updates.ask(
-            await self.temporal.client(), workflow_id(code), CrisisCaseWorkflow.state, CrisisCaseWorkflow.next_wakeup
-        )
-        return WorkflowStatus(running, wake, view.event_count if view else None)
 
     def visibility_query(
         self, *, stage: CaseStage | None, team: str | None, territory: str | None, holder: str | None,

@@ -7,8 +7,6 @@ record (`view`) says why.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from temporalio.client import WithStartWorkflowOperation
@@ -17,27 +15,22 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from adapters.temporal import updates
 from adapters.temporal.client import Temporal
 from adapters.temporal.errors import AcceptsNoCommand, NoWorkflow
+from adapters.temporal.workflow_client import WorkflowClient
 from domain.ententes import commands as c
 from domain.ententes.state import EntentePolicy, EntenteView
-from domain.errors import NotFound
 from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
 
 
-@dataclass(frozen=True)
-class WorkflowStatus:
-    """What a workflow says of itself: running, its next wake-up, how many events it has seen."""
+class EntenteClient(WorkflowClient[EntenteView]):
+    workflow = EntenteWorkflow
+    subject = "entente"
 
-    running: bool
-    next_wakeup: datetime | None
-    event_count: int | None
-
-
-class EntenteClient:
     def __init__(self, temporal: Temporal, policy: EntentePolicy, view: Callable[[str], EntenteView]) -> None:
-        self.temporal = temporal
-        self.settings = temporal.settings
+        super().__init__(temporal, view)
         self.policy = policy
-        self.view = view  # the entente as the record has it (NotFound when it has none)
+
+    def _workflow_id(self, code: str) -> str:
+        return workflow_id(code)
 
     async def draft(self, cmd: c.DraftEntente, timeout: float) -> EntenteView:
         """Start the entente's workflow and record its first version, in one call."""
@@ -61,19 +54,10 @@ class EntenteClient:
     async def command(self, code: str, cmd: c.Command, timeout: float) -> EntenteView:
         """Give a command to the entente's workflow (its `act` update); its validator refuses before anything
         is recorded."""
-        client = await self.temporal.client()
-        view: EntenteView = await updates.execute_update(
-            self.settings, client, workflow_id(code), EntenteWorkflow.act, cmd, timeout,
-            lambda: self._why_no_workflow(code),
-        )
-        return view
+        return await self._act(code, cmd, timeout)
 
-    def _why_no_workflow(self, code: str) -> Exception:
-        """No running workflow: an entente that ended accepts no command; otherwise it does not exist."""
-        try:
-            view = self.view(code)
-        except NotFound:
-            return NoWorkflow(f"no entente with code {code}")
+    def _no_workflow(self, code: str, view: EntenteView) -> Exception:
+        """An entente that ended accepts no command; otherwise its workflow is elsewhere."""
         if view.status.ended:
             return AcceptsNoCommand(f"entente {code} is {view.status.value}: it accepts no command",
                                     code="agreement_ended")
@@ -81,10 +65,3 @@ class EntenteClient:
             f"entente {code} is in the record but Temporal at {self.settings.temporal_address} has no workflow "
             "for it (another Temporal server or namespace?)"
         )
-
-    async def ask(self, code: str) -> WorkflowStatus:
-        """Running, next wake-up, events seen; TimeoutError past QUERY_TIMEOUT, or the SDK's error."""
-        running, wake, view = await updates.ask(
-            await self.temporal.client(), workflow_id(code), EntenteWorkflow.state, EntenteWorkflow.next_wakeup
-        )
-        return WorkflowStatus(running, wake, view.event_count if view else None)

@@ -343,7 +343,7 @@ class Entente(Aggregate):
             reason=cmd.reason, by=cmd.by, at=at, command_id=cmd.command_id,
         )
 
-    def renew(self, cmd: c.ProposeRenewal, at: datetime, policy: EntentePolicy | None = None) -> None:
+    def renew(self, cmd: c.ProposeRenewal, at: datetime, policy: EntentePolicy) -> None:
         if self.already(cmd):
             return
         rules.check_renew(self.view(), cmd, at, policy)
@@ -393,7 +393,7 @@ class Entente(Aggregate):
         self.applied.add(command_id)
 
     def give_revocation_notice(
-        self, cmd: c.GiveRevocationNotice, at: datetime, policy: EntentePolicy | None = None
+        self, cmd: c.GiveRevocationNotice, at: datetime, policy: EntentePolicy
     ) -> None:
         if self.already(cmd):
             return

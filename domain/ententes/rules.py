@@ -61,10 +61,7 @@ def _within_horizon(what: str, day: date, now: datetime, policy: EntentePolicy) 
         )
 
 
-def check_submit(
-    view: EntenteView, cmd: c.SubmitForSignature, now: datetime, policy: EntentePolicy | None = None
-) -> None:
-    policy = policy or EntentePolicy()
+def check_submit(view: EntenteView, cmd: c.SubmitForSignature, now: datetime, policy: EntentePolicy) -> None:
     _not_ended(view)
     p = view.proposal
     if p is None or p.stage is not ProposalStage.DRAFTING:
@@ -155,10 +152,7 @@ def check_amend(view: EntenteView, cmd: c.ProposeAmendment) -> None:
         raise _refuse("kind_changed", "the type of an entente cannot change; draft a new entente instead")
 
 
-def check_renew(
-    view: EntenteView, cmd: c.ProposeRenewal, now: datetime, policy: EntentePolicy | None = None
-) -> None:
-    policy = policy or EntentePolicy()
+def check_renew(view: EntenteView, cmd: c.ProposeRenewal, now: datetime, policy: EntentePolicy) -> None:
     _amendable(view)
     current_end = view.content.duration.end_date
     if cmd.end_date is not None:
@@ -183,10 +177,7 @@ def check_review(view: EntenteView, cmd: c.RecordReview, now: datetime, policy: 
             )
 
 
-def check_revoke(
-    view: EntenteView, cmd: c.GiveRevocationNotice, now: datetime, policy: EntentePolicy | None = None
-) -> None:
-    policy = policy or EntentePolicy()
+def check_revoke(view: EntenteView, cmd: c.GiveRevocationNotice, now: datetime, policy: EntentePolicy) -> None:
     _not_ended(view)
     if view.status is not EntenteStatus.ACTIVE:
         raise _refuse("not_in_force", f"entente {view.code} is not in force ({view.status.value})")
