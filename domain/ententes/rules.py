@@ -19,12 +19,7 @@ from datetime import date, datetime, timedelta
 from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
-from domain.ententes.state import (
-    EntentePolicy,
-    EntenteStatus,
-    EntenteView,
-    ProposalStage,
-)
+from domain.ententes.state import EntentePolicy, EntenteStatus, EntenteView, Proposal, ProposalStage
 from domain.errors import RuleViolation
 
 
@@ -87,13 +82,19 @@ def check_submit(view: EntenteView, cmd: c.SubmitForSignature, now: datetime, po
         )
 
 
-def check_sign(view: EntenteView, cmd: c.SignEntente) -> None:
+def _in_signature(view: EntenteView) -> tuple[Proposal, EntenteContent]:
+    """The version awaiting signatures and its content; refused when none does (signing or refusing)."""
     _not_ended(view)
     p = view.proposal
     if p is None or p.stage is not ProposalStage.IN_SIGNATURE:
         raise _refuse("not_in_signature", f"entente {view.code} is not awaiting signatures")
     content = view.proposed_content
     assert content is not None
+    return p, content
+
+
+def check_sign(view: EntenteView, cmd: c.SignEntente) -> None:
+    p, content = _in_signature(view)
     if content.party(cmd.party_id) is None:
         raise _refuse(
             "not_a_party",
@@ -109,12 +110,7 @@ def check_sign(view: EntenteView, cmd: c.SignEntente) -> None:
 
 
 def check_refuse(view: EntenteView, cmd: c.RefuseSignature) -> None:
-    _not_ended(view)
-    p = view.proposal
-    if p is None or p.stage is not ProposalStage.IN_SIGNATURE:
-        raise _refuse("not_in_signature", f"entente {view.code} is not awaiting signatures")
-    content = view.proposed_content
-    assert content is not None
+    p, content = _in_signature(view)
     if content.party(cmd.party_id) is None:
         raise _refuse("not_a_party", f"{cmd.party_id} is not a party to entente {view.code}")
     if cmd.version != p.version:
