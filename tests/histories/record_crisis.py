@@ -1,8 +1,14 @@
 """Record crisis case histories from real runs, for the replay test (`tests/integration/test_crisis_replay.py`).
 
-    .venv/bin/python -m tests.histories.record_crisis
+    .venv/bin/python -m tests.histories.record_crisis                   # the files not yet recorded
+    .venv/bin/python -m tests.histories.record_crisis community_path    # some (full_path, cascade, community_path)
 
-Writes, next to this file:
+Writes, next to this file, each only when it does not exist yet (`--replace` to overwrite one: see below).
+
+Recorded before `case.send_intake` (commit ec6de09) and before the opening patch: their runs decide every
+intake sending inside `case.act` / `case.advance` and carry no patch marker; they prove such running cases
+still replay on the old paths. Re-running their scenario today records today's shape instead: do not replace
+them with it.
 - `crisis_full_path.json` — time-skipping server: Info-Social → team accepts → arrival → outcome →
   post-crisis follow-up (a contact made, one missed by its timer, a deadline extended, the last made) →
   référence personnalisée accepted → person reached → closed;
@@ -10,13 +16,24 @@ Writes, next to this file:
   their upserts): a team declines, the next one does not answer (answer deadline shortened to 2 s in the
   case's configuration), escalation to a supervisor, reassignment, intervention, closed.
 
+Today's shape (patch markers `crisis-case-ends-when-open-refused` and `crisis-case-sends-intake`):
+- `crisis_community_path.json` — time-skipping server, with the crisis centre's entente in force in the
+  record: the CSSS team declines, the community organisation under the entente is asked (its intake
+  sending decided by `case.send_intake`, a step of its own), accepts, arrives, records the outcome,
+  makes a référence personnalisée, accepted → person reached → closed.
+
 Payloads are encrypted by the data converter; record with ARRIMAGE_PAYLOAD_KEYS unset (the public
-DEVELOPMENT key), which is what CI replays with. Run it again after a deliberate, versioned change of the
-workflow, never to make a failing replay pass.
+DEVELOPMENT key), which is what CI replays with.
+
+When to record: after a deliberate, versioned change of the workflow (`workflow.patched`), add a scenario
+and a new file here and keep the old ones — they stand for the cases still running. Never re-record to make
+a failing replay pass; replace a file only once no running case can have its shape (every run of that code
+closed, its patches deprecated), and say so in the commit message.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -30,7 +47,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.record.record import Record
 from adapters.standards_file import load_standards
 from domain.crisis import commands as c
-from domain.crisis.model import new_case_code
+from domain.crisis.model import TeamRef, new_case_code
 from domain.crisis.state import CaseStage
 from tests.crisis_builders import (
     CSSS,
@@ -41,8 +58,10 @@ from tests.crisis_builders import (
     accept,
     accept_referral,
     act,
+    activate,
     arrive,
     contact,
+    crisis_content,
     crisis_worker,
     decline,
     follow_up,
@@ -56,6 +75,7 @@ from tests.crisis_builders import (
     until,
     wait_for,
 )
+from usecases.ententes import Ententes
 from workers.binaries import temporal_cli, temporal_test_server
 from workers.bootstrap import data_converter
 from workflows.crisis import SEARCH_ATTRIBUTES
@@ -63,6 +83,8 @@ from workflows.crisis import SEARCH_ATTRIBUTES
 HERE = Path(__file__).parent
 FULL_PATH = HERE / "crisis_full_path.json"
 CASCADE = HERE / "crisis_cascade.json"
+COMMUNITY_PATH = HERE / "crisis_community_path.json"
+CC = TeamRef(team_id="cc-laval", org_id="cc-laval")
 
 
 async def _save(handle: WorkflowHandle[Any, Any], path: Path) -> None:
@@ -125,13 +147,48 @@ async def record_cascade(tmp: Path) -> None:
         await env.shutdown()
 
 
-async def main() -> None:
-    if os.environ.get("ARRIMAGE_PAYLOAD_KEYS"):
-        sys.exit("unset ARRIMAGE_PAYLOAD_KEYS: recorded histories are encrypted with the development key")
+async def record_community_path(tmp: Path) -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=data_converter())
+    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "community.sqlite")})
+    try:
+        activate(Ententes(record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+        async with crisis_worker(env.client, "record-community", record, tmp):
+            handle, _ = await start_case(env.client, open_cmd(new_case_code()), "record-community")
+            await act(handle, request())
+            view = await act(handle, decline())
+            assert view.pending_attempt is not None and view.pending_attempt.candidate.team.team_id == CC.team_id, view
+            for cmd in (accept(CC), arrive(CC.org_id), outcome(org=CC.org_id), referral(org=CC.org_id),
+                        accept_referral(), reached()):
+                await act(handle, cmd)
+            await handle.result()
+            await _save(handle, COMMUNITY_PATH)
+    finally:
+        record.close()
+        await env.shutdown()
+
+
+RECORDERS = {"full_path": (FULL_PATH, record_full_path), "cascade": (CASCADE, record_cascade),
+             "community_path": (COMMUNITY_PATH, record_community_path)}
+
+
+async def main(names: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        await record_full_path(Path(tmp))
-        await record_cascade(Path(tmp))
+        for name in names:
+            await RECORDERS[name][1](Path(tmp))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description="Record crisis case histories (see the module docstring).")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"among {', '.join(RECORDERS)}; default: those whose file does not exist")
+    parser.add_argument("--replace", action="store_true", help="overwrite existing files (see the docstring)")
+    args = parser.parse_args()
+    if unknown := [n for n in args.names if n not in RECORDERS]:
+        parser.error(f"unknown history {', '.join(unknown)}: choose among {', '.join(RECORDERS)}")
+    if os.environ.get("ARRIMAGE_PAYLOAD_KEYS"):
+        sys.exit("unset ARRIMAGE_PAYLOAD_KEYS: recorded histories are encrypted with the development key")
+    names = args.names or [n for n, (path, _) in RECORDERS.items() if not path.exists()]
+    if not args.replace and (existing := [RECORDERS[n][0].name for n in names if RECORDERS[n][0].exists()]):
+        parser.error(f"{', '.join(existing)} exist(s): not overwritten (see the docstring; --replace to do so)")
+    asyncio.run(main(names))

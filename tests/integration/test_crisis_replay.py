@@ -1,8 +1,11 @@
 """Recorded crisis case histories replay against the current `CrisisCaseWorkflow` (GUIDE: « a change that
 breaks running workflows fails CI »). Histories come from real runs (`tests/histories/record_crisis.py`):
 a full trajectory on the time-skipping server, and a decline-and-timeout cascade on the dev server with
-search attributes. Their payloads are encrypted with the public DEVELOPMENT key; CI replays with the same
-default converter, which a clean environment (no `ARRIMAGE_*` variable) must reproduce.
+search attributes, both recorded before the workflow's patches (no marker: they replay on the old paths);
+and, of today's shape, a community organisation asked under its entente, with its intake's sending as a step
+of its own (`case.send_intake`) and the patch markers, through to a référence personnalisée. Their payloads
+are encrypted with the public DEVELOPMENT key; CI replays with the same default converter, which a clean
+environment (no `ARRIMAGE_*` variable) must reproduce.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from workers.bootstrap import data_converter
-from workflows.crisis import CrisisCaseWorkflow
+from workflows.crisis import ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, CrisisCaseWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 E = EventType
@@ -39,6 +43,18 @@ def _kinds(history: WorkflowHistory) -> Counter[int]:
     return Counter(e.event_type for e in history.events)
 
 
+def _patches(history: WorkflowHistory) -> set[str]:
+    """The patch ids the SDK recorded (its marker: {"id": <patch id>, "deprecated": …})."""
+    return {json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+            for e in history.events if e.event_type == E.EVENT_TYPE_MARKER_RECORDED
+            and "patch-data" in e.marker_recorded_event_attributes.details}
+
+
+def _activities(history: WorkflowHistory) -> list[str]:
+    return [e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events if e.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+
+
 # What each history must exercise for its replay to mean something.
 EXPECTED = {
     # 13 updates: open, request, accept, arrive, outcome, follow-up, contact 1, extension, contact 3,
@@ -49,7 +65,26 @@ EXPECTED = {
     # upserted after every recorded step; the second team's answer timer fired.
     "crisis_cascade.json": {E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 8,
                             E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 1},
+    # Today's shape: open, request, decline (the community organisation is asked next), accept, arrive,
+    # outcome, referral, acceptance, reached: 9 updates; both patch markers; one intake sending.
+    "crisis_community_path.json": {E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 9,
+                                   E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 1},
 }
+# The histories recorded before the patches, and what they must not hold (or they would not test the old paths).
+BEFORE_PATCHES = {"crisis_full_path.json", "crisis_cascade.json"}
+COMMUNITY = "crisis_community_path.json"
+
+
+def test_the_histories_are_of_the_shapes_they_stand_for() -> None:
+    """The old histories hold no patch marker and no `case.send_intake`; the new one holds both markers and
+    the intake's sending as a step of its own, right after the command that asked the community team."""
+    for name in BEFORE_PATCHES:
+        history = _load(name)
+        assert _patches(history) == set(), name
+        assert "case.send_intake" not in _activities(history), name
+    history = _load(COMMUNITY)
+    assert _patches(history) == {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE}
+    assert _activities(history) == ["case.open", "case.act", "case.act", "case.send_intake", *["case.act"] * 6]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -60,12 +95,30 @@ async def test_recorded_crisis_histories_replay_against_the_current_workflow(nam
     kinds = _kinds(history)
     for kind, count in EXPECTED[name].items():
         assert kinds[kind] == count, (E.Name(kind), kinds[kind])
-    assert kinds[E.EVENT_TYPE_TIMER_FIRED] >= 1
+    if name in BEFORE_PATCHES:
+        assert kinds[E.EVENT_TYPE_TIMER_FIRED] >= 1
     if name == "crisis_cascade.json":
         assert kinds[E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES] >= 8
     replayer = Replayer(workflows=[CrisisCaseWorkflow], data_converter=data_converter())
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
+
+
+async def test_a_workflow_that_stopped_sending_the_intake_fails_the_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check has teeth: the same workflow with its intake sending removed (an unguarded change) fails
+    on the history that holds it, while it still replays the histories recorded before the patch.
+    Unsandboxed, so that the replayed class is the one patched here."""
+    async def sends_nothing(self: CrisisCaseWorkflow) -> None:
+        return None
+
+    monkeypatch.setattr(CrisisCaseWorkflow, "_send_intake", sends_nothing)
+    replayer = Replayer(workflows=[CrisisCaseWorkflow], data_converter=data_converter(),
+                        workflow_runner=UnsandboxedWorkflowRunner())
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(_load(COMMUNITY))
+    for name in sorted(BEFORE_PATCHES):
+        result = await replayer.replay_workflow(_load(name), raise_on_replay_failure=False)
+        assert result.replay_failure is None, (name, result.replay_failure)
 
 
 def test_histories_replay_from_a_clean_environment() -> None:

@@ -3,7 +3,10 @@
 Ententes live for years: a change to `EntenteWorkflow` that is not deterministic with respect to
 existing histories would break every running entente on its next workflow task. The histories in
 `tests/histories/entente-*.json` were recorded by `tests/histories/record.py` (see its docstring for
-when to re-record: never to make this test pass; use `workflow.patched`).
+when to re-record: never to make this test pass; use `workflow.patched`). Two shapes are kept: the
+`entente-REPLAY-ACT-*` histories send every command after the draft through `act` (issue 8); the others
+were recorded before `act`, with one update per command (`submit`, `sign`…), and prove that runs of that
+shape still replay on the delegations the workflow keeps.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from workflows.entente import EntenteWorkflow, EntenteWorkflowInput
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 FILES = sorted(HISTORIES.glob("entente-*.json"))
-EXPECTED = {
+PER_COMMAND = {
     "entente-REPLAY-SERVICE", "entente-REPLAY-CADRE", "entente-REPLAY-DEADLINE", "entente-REPLAY-ESCALATION",
     "entente-REPLAY-CAN.run1", "entente-REPLAY-CAN.run2",
 }
+ACT = {"entente-REPLAY-ACT-SERVICE", "entente-REPLAY-ACT-CADRE", "entente-REPLAY-ACT-DEADLINE",
+       "entente-REPLAY-ACT-ESCALATION"}
+EXPECTED = PER_COMMAND | ACT
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -43,6 +49,27 @@ def test_the_recorded_scenarios_are_all_there() -> None:
     assert service.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
     accepted = [e for e in service.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
     assert len(accepted) >= 10
+
+
+def _update_names(history: WorkflowHistory) -> set[str]:
+    return {e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+            for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED}
+
+
+def test_both_shapes_are_recorded() -> None:
+    """The `act` histories carry no update of before, the others no `act`: each shape is replayed for real.
+    Between them, every old update name a recorded run holds is covered."""
+    for stem in ACT:
+        history = load(HISTORIES / f"{stem}.json")
+        assert _update_names(history) == {"draft", "act"}, stem
+        assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, stem
+    old = set().union(*(_update_names(load(HISTORIES / f"{stem}.json")) for stem in PER_COMMAND))
+    assert "act" not in old
+    assert old >= {"draft", "submit", "sign", "revise", "refuse", "withdraw", "amend", "review", "revoke"}
+    act_service = load(HISTORIES / "entente-REPLAY-ACT-SERVICE.json")
+    accepted = [e for e in act_service.events
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+    assert len(accepted) == 11  # draft, then submit, 2 signatures, 2 reviews, amendment, submit, 2 signatures, revoke
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -63,8 +90,10 @@ class ChangedWithoutPatch:
                                         start_to_close_timeout=timedelta(seconds=30))
 
 
-async def test_an_incompatible_change_fails_the_replay() -> None:
-    """The check has teeth: a workflow changed without `workflow.patched` fails on a recorded history."""
+@pytest.mark.parametrize("stem", ["entente-REPLAY-SERVICE", "entente-REPLAY-ACT-SERVICE"])
+async def test_an_incompatible_change_fails_the_replay(stem: str) -> None:
+    """The check has teeth: a workflow changed without `workflow.patched` fails on a recorded history
+    (of either shape)."""
     replayer = Replayer(workflows=[ChangedWithoutPatch], data_converter=data_converter())
     with pytest.raises(NondeterminismError):
-        await replayer.replay_workflow(load(HISTORIES / "entente-REPLAY-SERVICE.json"))
+        await replayer.replay_workflow(load(HISTORIES / f"{stem}.json"))
