@@ -171,7 +171,7 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
             known = translate(failed.value)  # as the CLI says it
             assert known is not None and known.exit_code is Exit.FAILED
             assert known.message == (
-                "unexpected failure: entente.execute failed on an internal error (AttributeError): nothing was "
+                "unexpected failure: agreement.execute failed on an internal error (AttributeError): nothing was "
                 "recorded by this attempt; see the worker log (workflow entente-ENT-BUG)"
             )
             assert (await _attempts(handle, "agreement.execute"))[-1] == (1, "failed")

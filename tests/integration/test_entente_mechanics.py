@@ -101,8 +101,8 @@ async def test_spans_cover_client_workflow_and_activities(
     names = {s.name for s in exporter.get_finished_spans()}
     assert "StartUpdateWithStartWorkflow:Entente" in names or "StartWorkflow:Entente" in names, names
     assert "RunWorkflow:Entente" in names
-    assert "StartActivity:entente.draft" in names and "RunActivity:entente.draft" in names
-    assert "StartActivity:entente.execute" in names and "RunActivity:entente.execute" in names
+    assert "StartActivity:agreement.draft" in names and "RunActivity:agreement.draft" in names
+    assert "StartActivity:agreement.execute" in names and "RunActivity:agreement.execute" in names
 
 
 async def test_an_advance_that_records_nothing_never_spins_the_workflow(
