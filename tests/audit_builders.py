@@ -19,19 +19,8 @@ from domain.crisis.model import Intake, IntakeService, RiskEstimates, RiskLevel,
 from domain.disclosure import commands as dc
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ac
+from tests import disclosure_builders as disclosure
 from tests.crisis_builders import crisis_content as content
-from tests.disclosure_builders import (
-    AFTER,
-    CONFIG,
-    EMERGENCY_CONDITIONS,
-    PARTNER,
-    SUBJECT,
-    active_entente,
-    context,
-    grant,
-    particulars,
-    request,
-)
 from tests.e2e.harness import ARRIMAGE, Result
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
@@ -94,19 +83,22 @@ def build(tmp_path: Path) -> Store:
         ententes.execute(ENTENTE, ac.SignEntente(by=party, party_id=party, version=1, signatory="D.G."), T0)
     ententes.advance(ENTENTE, T0)
     open_case(CrisisCases(record))
-    disclosures = Disclosures(record, CONFIG)
-    disclosures.grant_consent(grant(), AFTER)
-    ctx = context(consents=None).model_copy(update={"consents": None, "ententes": [active_entente()]})
-    disclosures.decide_and_record(request(
-        Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=PARTNER, command_id="req-1",
+    disclosures = Disclosures(record, disclosure.CONFIG)
+    disclosures.grant_consent(disclosure.grant(), disclosure.AFTER)
+    ctx = disclosure.context(consents=None).model_copy(
+        update={"consents": None, "ententes": [disclosure.active_entente()]}
+    )
+    disclosures.decide_and_record(disclosure.request(
+        Role.PARTNER_ORG, PurposeKind.CONTINUITY, by="agent-cc", recipient_id=disclosure.PARTNER, command_id="req-1",
         agreement_purpose="continuité de l'intervention de crise", items=["motif", "niveau d'urgence"],
         intended_use="prise en charge par l'équipe mobile", justification="consentement écrit",
-    ), ctx, AFTER)
+    ), ctx, disclosure.AFTER)
     disclosures.emergency_disclosure(dc.DiscloseInEmergency(
-        by="intervenant-7", command_id="urg-1", subject_id=SUBJECT, recipient_id=PARTNER,
+        by="intervenant-7", command_id="urg-1", subject_id=disclosure.SUBJECT, recipient_id=disclosure.PARTNER,
         recipient_role=Role.PARTNER_ORG, items=["motif", "estimation du risque"],
-        attestations=EMERGENCY_CONDITIONS, particulars=particulars(AFTER + timedelta(days=1)),
-    ), context(), AFTER + timedelta(days=1))
+        attestations=disclosure.EMERGENCY_CONDITIONS,
+        particulars=disclosure.particulars(disclosure.AFTER + timedelta(days=1)),
+    ), disclosure.context(), disclosure.AFTER + timedelta(days=1))
     record.close()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},

@@ -90,10 +90,12 @@ def open_cmd(
     code: str, *, service: IntakeService = IntakeService.INFO_SOCIAL, urgency: UrgencyLevel = UrgencyLevel.HIGH,
     face: bool = True, mode: RequestMode = RequestMode.PHONE, actor: str = CSSS,
     received: datetime | None = None, first: datetime | None = None, subject: str = SUBJECT,
+    personal: dict[str, str] | None = None, command_id: str = "",
 ) -> c.OpenCase:
     return c.OpenCase(
-        by="intervenant-1", actor_org=actor, case_code=code, responsible_org=CSSS, territory=TERRITORY,
-        subject_id=subject, personal={"reason": REASON, "person_ref": PERSON_REF},
+        by="intervenant-1", actor_org=actor, command_id=command_id, case_code=code, responsible_org=CSSS,
+        territory=TERRITORY, subject_id=subject,
+        personal={"reason": REASON, "person_ref": PERSON_REF} if personal is None else personal,
         intake=Intake(service=service, request_mode=mode, urgency=urgency, face_to_face_needed=face,
                       risks=RiskEstimates(suicide=RiskLevel.HIGH), p38_considered=True),
         received_at=received, first_contact_at=first,
@@ -126,10 +128,10 @@ def outcome(
 
 
 def referral(service: ReceivingServiceType = ReceivingServiceType.CONSULTATION_SOCIALE,
-             org: str = CSSS) -> c.StartReferral:
+             org: str = CSSS, note: str = NOTE) -> c.StartReferral:
     return c.StartReferral(
         by="eq-1", actor_org=org, subject_id=SUBJECT, channel=ReferralChannel.TELEPHONE,
-        receiving=ReceivingService(org_id=RECEIVING, service=service), personal={"note": NOTE},
+        receiving=ReceivingService(org_id=RECEIVING, service=service), personal={"note": note},
     )
 
 

@@ -13,23 +13,13 @@ import pytest
 
 from adapters.record.record import Record
 from domain.crisis import commands as c
-from domain.crisis.model import (
-    Intake,
-    IntakeService,
-    InterventionOutcome,
-    ReceivingService,
-    ReceivingServiceType,
-    ReferralChannel,
-    RequestMode,
-    RiskEstimates,
-    RiskLevel,
-    UrgencyLevel,
-)
+from domain.crisis.model import IntakeService, InterventionOutcome, ReceivingServiceType, RequestMode, UrgencyLevel
 from domain.crisis.state import CaseView, DeadlineStatus
 from domain.ententes.state import EntenteView
 from domain.errors import RuleViolation
 from domain.standards import StandardsConfig
-from tests.crisis_builders import CSSS, HOUR, MIN, SUBJECT, T0, TEAM, activate, memory_record, request
+from tests import crisis_builders as builders
+from tests.crisis_builders import CSSS, HOUR, MIN, SUBJECT, T0, TEAM, activate, memory_record, open_cmd, request
 from tests.crisis_builders import crisis_content as content
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
@@ -51,12 +41,9 @@ class World:
         face: bool = True, mode: RequestMode = RequestMode.PHONE, actor: str = CSSS, at: datetime = T0,
         received: datetime | None = None, first: datetime | None = None, code: str = CODE, command_id: str = "o-1",
     ) -> CaseView:
-        return self.cases.open(c.OpenCase(
-            by="intervenant-1", actor_org=actor, command_id=command_id, case_code=code, responsible_org=CSSS,
-            territory="laval", subject_id=SUBJECT, personal={"reason": "idées suicidaires", "person_ref": "ps-12"},
-            intake=Intake(service=service, request_mode=mode, urgency=urgency, face_to_face_needed=face,
-                          risks=RiskEstimates(suicide=RiskLevel.HIGH), p38_considered=True),
-            received_at=received, first_contact_at=first,
+        return self.cases.open(open_cmd(
+            code, service=service, urgency=urgency, face=face, mode=mode, actor=actor, received=received, first=first,
+            personal={"reason": "idées suicidaires", "person_ref": "ps-12"}, command_id=command_id,
         ), at)
 
     def do(self, cmd: c.Command, at: datetime = T0, code: str = CODE) -> CaseView:
@@ -88,10 +75,7 @@ def outcome(**kw: Any) -> c.RecordOutcome:
 
 
 def referral(service: ReceivingServiceType = ReceivingServiceType.CONSULTATION_SOCIALE) -> c.StartReferral:
-    return c.StartReferral(
-        by="eq-1", actor_org=CSSS, subject_id=SUBJECT, channel=ReferralChannel.TELEPHONE,
-        receiving=ReceivingService(org_id="clsc-ouest", service=service), personal={"note": "appel à l'accueil"},
-    )
+    return builders.referral(service, note="appel à l'accueil")
 
 
 def status(view: CaseView, deadline_id: str) -> DeadlineStatus:

@@ -11,17 +11,13 @@ The use case's `send` is idempotent by attempt and refuses an attempt that asked
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.model import TeamRef, new_case_code
 from domain.errors import RuleViolation
@@ -33,7 +29,6 @@ from tests.crisis_builders import (
     act,
     activate,
     crisis_content,
-    crisis_worker,
     decline,
     open_cmd,
     request,
@@ -47,15 +42,6 @@ from usecases.handoff import HandoffDisclosures
 from workflows.crisis import SENDS_INTAKE
 
 CC = TeamRef(team_id="cc-laval", org_id="cc-laval")
-
-
-@pytest_asyncio.fixture
-async def sq(time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
-             ) -> AsyncIterator[CrisisCases]:
-    rec = Record(sqlite_env)
-    async with crisis_worker(time_env.client, task_queue, rec, tmp_path) as reader:
-        yield reader
-    rec.close()
 
 
 async def _steps(handle: WorkflowHandle[Any, Any]) -> tuple[list[str], list[str]]:

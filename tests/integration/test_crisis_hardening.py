@@ -9,35 +9,22 @@ read (a moment without its time zone). The workflow's history shows it: no timer
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from domain.crisis.model import IntakeService, new_case_code
 from domain.errors import NotFound
 from domain.standards.config import StandardsConfig
-from tests.crisis_builders import CSSS, HOUR, accepted_update_ids, crisis_worker, open_cmd, start_case
+from tests.crisis_builders import CSSS, HOUR, accepted_update_ids, open_cmd, start_case
 from usecases.crisis import CrisisCases
 from workflows.crisis import OPEN_WAIT, CaseWorkflowInput, CrisisCaseWorkflow, workflow_id
-
-
-@pytest_asyncio.fixture
-async def sq(time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
-             ) -> AsyncIterator[CrisisCases]:
-    rec = Record(sqlite_env)
-    async with crisis_worker(time_env.client, task_queue, rec, tmp_path) as reader:
-        yield reader
-    rec.close()
 
 
 async def ended_with_no_case(env: WorkflowEnvironment, cases: CrisisCases, code: str) -> set[str]:

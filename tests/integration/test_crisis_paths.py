@@ -9,20 +9,17 @@ cases start with `search_attributes=False` (visibility is tested on the dev serv
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.model import (
     CandidateKind,
@@ -57,7 +54,6 @@ from tests.crisis_builders import (
     command_ids,
     contact,
     crisis_content,
-    crisis_worker,
     decline,
     follow_up,
     names,
@@ -76,31 +72,6 @@ from tests.crisis_builders import (
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
 from workflows.crisis import CrisisCaseWorkflow
-
-
-@pytest_asyncio.fixture
-async def record(store_env: dict[str, str]) -> AsyncIterator[Record]:
-    rec = Record(store_env)
-    yield rec
-    rec.close()
-
-
-@pytest_asyncio.fixture
-async def cases(time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path
-                ) -> AsyncIterator[CrisisCases]:
-    """A production worker over the store under test (SQLite and PostgreSQL)."""
-    async with crisis_worker(time_env.client, task_queue, record, tmp_path) as reader:
-        yield reader
-
-
-@pytest_asyncio.fixture
-async def sq(time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
-             ) -> AsyncIterator[CrisisCases]:
-    """A production worker over a SQLite record (the paths whose store behaviour the main path already covers)."""
-    rec = Record(sqlite_env)
-    async with crisis_worker(time_env.client, task_queue, rec, tmp_path) as reader:
-        yield reader
-    rec.close()
 
 
 async def test_the_whole_trajectory_from_info_social_to_the_next_service(

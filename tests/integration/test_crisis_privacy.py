@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -45,8 +43,6 @@ from tests.crisis_builders import (
     start_case,
 )
 from usecases.ententes import Ententes
-from workers.binaries import temporal_cli
-from workers.bootstrap import data_converter
 from workflows.crisis import SEARCH_ATTRIBUTES
 
 PERSONAL = [REASON, PERSON_REF, SUBJECT, NOTE, "Jean", "Tremblay", "RAMQ"]
@@ -54,17 +50,6 @@ CODE_ID = re.compile(r"^case-C-[A-Z2-7]{10}$")
 ORGS = {CSSS, "cc-laval", "clsc-ouest", ""}
 TEAMS = {TEAM.team_id, "cc-laval", ""}
 STAGES = {s.value for s in CaseStage}
-
-
-@pytest_asyncio.fixture(scope="module")
-async def visible_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A dev server with the case search attributes registered (the `dev_env` fixture registers none)."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), data_converter=data_converter(), ui=False,
-        search_attributes=SEARCH_ATTRIBUTES,
-    )
-    yield env
-    await env.shutdown()
 
 
 async def _listed(client: Client, task_queue: str, expected: dict[str, str]) -> dict[str, dict[str, Any]]:

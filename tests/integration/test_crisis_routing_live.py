@@ -9,18 +9,14 @@ entente à ce sujet » (L1241-1243); a partner refers only under « une entente 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from domain.clock import add_days, local_date, start_of
 from domain.crisis import commands as c
 from domain.crisis.model import CandidateKind, IntakeService, SpecificEpisode, TeamRef, new_case_code
@@ -33,7 +29,6 @@ from tests.crisis_builders import (
     act,
     activate,
     crisis_content,
-    crisis_worker,
     decline,
     names,
     open_cmd,
@@ -50,20 +45,6 @@ from workflows.entente import EntenteWorkflow
 
 EPISODE = SpecificEpisode(program="sante-mentale-adulte", team=TeamRef(team_id="sma-laval", org_id=CSSS))
 Route = list[tuple[str, CandidateKind, str | None]]
-
-
-@pytest_asyncio.fixture
-async def record(store_env: dict[str, str]) -> AsyncIterator[Record]:
-    rec = Record(store_env)
-    yield rec
-    rec.close()
-
-
-@pytest_asyncio.fixture
-async def cases(time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path
-                ) -> AsyncIterator[CrisisCases]:
-    async with crisis_worker(time_env.client, task_queue, record, tmp_path) as reader:
-        yield reader
 
 
 async def _entente_in_force(

@@ -19,12 +19,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     WithStartWorkflowOperation,
@@ -63,23 +62,10 @@ from tests.crisis_builders import (
     wait_for,
 )
 from usecases.crisis import CrisisCases
-from workers.binaries import temporal_cli
-from workers.bootstrap import data_converter
-from workflows.crisis import SEARCH_ATTRIBUTES, CaseWorkflowInput, CrisisCaseWorkflow, workflow_id
+from workflows.crisis import CaseWorkflowInput, CrisisCaseWorkflow, workflow_id
 
 ANSWER_WITHIN = "PT6S"  # crise.reponse_equipe, shortened for the test (default 10 min)
 ARRIMAGE = Path(sys.executable).parent / "arrimage"
-
-
-@pytest_asyncio.fixture(scope="module")
-async def visible_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A dev server with the case search attributes registered (the `dev_env` fixture registers none)."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), data_converter=data_converter(), ui=False,
-        search_attributes=SEARCH_ATTRIBUTES,
-    )
-    yield env
-    await env.shutdown()
 
 
 class WorkerProcess:

@@ -7,9 +7,7 @@ Driven only through the workflow's public updates and queries; the record is rea
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -28,13 +26,10 @@ from tests.integration.lifecycle import (
     names,
     start,
     state,
-    terminate_open_workflows,
     until,
     wait_for,
 )
 from usecases.ententes import Ententes
-from workers.settings import Settings
-from workers.worker import build_worker
 from workflows.entente import EntenteWorkflow
 
 PARTIES = ("cisss-laval", "cc-laval")
@@ -45,25 +40,6 @@ async def record(sqlite_env: dict[str, str]) -> AsyncIterator[Record]:
     rec = Record(sqlite_env)
     yield rec
     rec.close()
-
-
-@pytest.fixture
-def started() -> Started:
-    return Started()
-
-
-@pytest_asyncio.fixture
-async def ententes(
-    time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path, started: Started
-) -> AsyncIterator[Ententes]:
-    await terminate_open_workflows(time_env.client)
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    with ThreadPoolExecutor(4) as executor:
-        async with build_worker(time_env.client, settings, record, executor=executor):
-            try:
-                yield Ententes(record)
-            finally:
-                await started.terminate_running()
 
 
 def unique(name: str, task_queue: str) -> str:

@@ -6,16 +6,11 @@ Every test runs on both event stores (`store_env`: SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
@@ -28,43 +23,11 @@ from tests.integration.lifecycle import (
     names,
     start,
     state,
-    terminate_open_workflows,
     until,
     wait_for,
 )
 from usecases.ententes import Ententes
-from workers.settings import Settings
-from workers.worker import build_worker
 from workflows.entente import EntenteWorkflow
-
-
-@pytest_asyncio.fixture
-async def record(store_env: dict[str, str]) -> AsyncIterator[Record]:
-    rec = Record(store_env)
-    yield rec
-    rec.close()
-
-
-@pytest.fixture
-def started() -> Started:
-    return Started()
-
-
-@pytest_asyncio.fixture
-async def ententes(
-    time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path, started: Started
-) -> AsyncIterator[Ententes]:
-    """A worker on a fresh task queue over the store under test; yields a reader of that store.
-    Workflows earlier tests left running are terminated first (they would stall time skipping), and
-    those this test left running before its worker stops."""
-    await terminate_open_workflows(time_env.client)
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    with ThreadPoolExecutor(4) as executor:
-        async with build_worker(time_env.client, settings, record, executor=executor):
-            try:
-                yield Ententes(record)
-            finally:
-                await started.terminate_running()
 
 
 def unique(name: str, task_queue: str) -> str:

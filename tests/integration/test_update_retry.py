@@ -11,7 +11,6 @@ command is in flight, as in `test_worker_crash.py`.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from adapters.record.record import Record
 from domain.ententes import commands as c
 from tests.factories import service_entente
 from tests.integration.lifecycle import start
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import WorkerProcess, running_worker
 from usecases.ententes import Ententes
 from workers.bootstrap import bootstrap
 from workers.settings import Settings
@@ -37,19 +36,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> Iterator[WorkerProcess]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
-        "ARRIMAGE_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "ARRIMAGE_TASK_QUEUE": task_queue,
-        "ARRIMAGE_SQLITE_PATH": str(tmp_path / "record.sqlite"),
-        "ARRIMAGE_DATA_DIR": str(tmp_path / "data"),
-        "ARRIMAGE_LOG_FORMAT": "console",
-    }
-    proc = WorkerProcess(env, tmp_path, tmp_path / "worker.log")
-    try:
+    address = dev_env.client.service_client.config.target_host
+    with running_worker(address, task_queue, tmp_path / "record.sqlite", tmp_path) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 async def test_a_command_in_flight_when_the_worker_dies_completes_once(

@@ -15,7 +15,6 @@ few seconds away (effective *dates* are civil dates, at Québec midnight, so the
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +30,7 @@ from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus
 from tests.factories import entente_cadre, service_entente
 from tests.integration.lifecycle import names, start, wait_for
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import WorkerProcess, running_worker
 from usecases.ententes import Ententes
 from workflows.entente import EntenteWorkflow
 
@@ -51,19 +50,9 @@ def record_path(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, record_path: Path) -> Iterator[WorkerProcess]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
-        "ARRIMAGE_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "ARRIMAGE_TASK_QUEUE": task_queue,
-        "ARRIMAGE_SQLITE_PATH": str(record_path),
-        "ARRIMAGE_DATA_DIR": str(tmp_path / "data"),
-        "ARRIMAGE_LOG_FORMAT": "console",
-    }
-    proc = WorkerProcess(env, tmp_path, tmp_path / "worker.log")
-    try:
+    address = dev_env.client.service_client.config.target_host
+    with running_worker(address, task_queue, record_path, tmp_path) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def _sign(party: str, version: int = 1) -> c.SignEntente:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ARRIMAGE = Path(sys.executable).parent / "arrimage"
@@ -38,3 +41,23 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+@contextmanager
+def running_worker(address: str, task_queue: str, record_path: Path, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """`arrimage worker` on `task_queue` of the Temporal server at `address`, over the SQLite record at
+    `record_path`, configured by environment only (none of this process's ARRIMAGE_ settings); its data
+    directory and log under `tmp_path`. Not started yet; stopped at the end."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
+        "ARRIMAGE_TEMPORAL_ADDRESS": address,
+        "ARRIMAGE_TASK_QUEUE": task_queue,
+        "ARRIMAGE_SQLITE_PATH": str(record_path),
+        "ARRIMAGE_DATA_DIR": str(tmp_path / "data"),
+        "ARRIMAGE_LOG_FORMAT": "console",
+    }
+    proc = WorkerProcess(env, tmp_path, tmp_path / "worker.log")
+    try:
+        yield proc
+    finally:
+        proc.stop()

@@ -1,0 +1,83 @@
+"""The integration tests' shared set-ups: a record over the store under test, a production worker over it
+for the ententes (`ententes`) or the crisis cases (`cases`, or `sq` over SQLite only), and a dev server
+with the case search attributes (`visible_env`). A module that needs another record defines its own
+`record`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.record.record import Record
+from tests.crisis_builders import crisis_worker
+from tests.integration.lifecycle import Started, terminate_open_workflows
+from usecases.crisis import CrisisCases
+from usecases.ententes import Ententes
+from workers.binaries import temporal_cli
+from workers.bootstrap import data_converter
+from workers.settings import Settings
+from workers.worker import build_worker
+from workflows.crisis import SEARCH_ATTRIBUTES
+
+
+@pytest_asyncio.fixture
+async def record(store_env: dict[str, str]) -> AsyncIterator[Record]:
+    rec = Record(store_env)
+    yield rec
+    rec.close()
+
+
+@pytest.fixture
+def started() -> Started:
+    return Started()
+
+
+@pytest_asyncio.fixture
+async def ententes(
+    time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path, started: Started
+) -> AsyncIterator[Ententes]:
+    """A worker on a fresh task queue over the store under test; yields a reader of that store.
+    Workflows earlier tests left running are terminated first (they would stall time skipping), and
+    those this test left running before its worker stops."""
+    await terminate_open_workflows(time_env.client)
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path)
+    with ThreadPoolExecutor(4) as executor:
+        async with build_worker(time_env.client, settings, record, executor=executor):
+            try:
+                yield Ententes(record)
+            finally:
+                await started.terminate_running()
+
+
+@pytest_asyncio.fixture
+async def cases(time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path
+                ) -> AsyncIterator[CrisisCases]:
+    """A production worker over the store under test (SQLite and PostgreSQL)."""
+    async with crisis_worker(time_env.client, task_queue, record, tmp_path) as reader:
+        yield reader
+
+
+@pytest_asyncio.fixture
+async def sq(time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
+             ) -> AsyncIterator[CrisisCases]:
+    """A production worker over a SQLite record (the paths whose store behaviour the main path already covers)."""
+    rec = Record(sqlite_env)
+    async with crisis_worker(time_env.client, task_queue, rec, tmp_path) as reader:
+        yield reader
+    rec.close()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def visible_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server with the case search attributes registered (the `dev_env` fixture registers none)."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(), data_converter=data_converter(), ui=False,
+        search_attributes=SEARCH_ATTRIBUTES,
+    )
+    yield env
+    await env.shutdown()
