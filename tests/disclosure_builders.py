@@ -13,10 +13,10 @@ from domain.disclosure.model import (
     ConsentForm,
     ConsentView,
     DisclosureContext,
+    DossierItem,
     EmergencyParticulars,
     GrantorCapacity,
     RecipientCapacity,
-    RecordItem,
     SubjectStatus,
 )
 from domain.disclosure.roles import ItemCategory, Provenance, PurposeKind, Role
@@ -32,17 +32,17 @@ SUBJECT = "u-7f3a"
 PARTNER = "cc-laval"
 
 ITEMS = [
-    RecordItem(name="motif", category=ItemCategory.CLINICAL),
-    RecordItem(name="niveau d'urgence", category=ItemCategory.CLINICAL),
-    RecordItem(name="estimation du risque", category=ItemCategory.CLINICAL),
-    RecordItem(name="notes psychosociales", category=ItemCategory.PSYCHOSOCIAL),
-    RecordItem(name="cause du deces", category=ItemCategory.CAUSE_OF_DEATH),
-    RecordItem(name="identite", category=ItemCategory.IDENTIFICATION),
-    RecordItem(name="signalement du voisin", category=ItemCategory.CLINICAL, provenance=Provenance.THIRD_PARTY),
-    RecordItem(name="lettre de la soeur", category=ItemCategory.PSYCHOSOCIAL, provenance=Provenance.THIRD_PARTY,
+    DossierItem(name="motif", category=ItemCategory.CLINICAL),
+    DossierItem(name="niveau d'urgence", category=ItemCategory.CLINICAL),
+    DossierItem(name="estimation du risque", category=ItemCategory.CLINICAL),
+    DossierItem(name="notes psychosociales", category=ItemCategory.PSYCHOSOCIAL),
+    DossierItem(name="cause du deces", category=ItemCategory.CAUSE_OF_DEATH),
+    DossierItem(name="identite", category=ItemCategory.IDENTIFICATION),
+    DossierItem(name="signalement du voisin", category=ItemCategory.CLINICAL, provenance=Provenance.THIRD_PARTY),
+    DossierItem(name="lettre de la soeur", category=ItemCategory.PSYCHOSOCIAL, provenance=Provenance.THIRD_PARTY,
                third_party_written_consent=True),
-    RecordItem(name="rapport DPJ", category=ItemCategory.PSYCHOSOCIAL, ypa_protected=True),
-    RecordItem(name="journal des acces", category=ItemCategory.AUDIT),
+    DossierItem(name="rapport DPJ", category=ItemCategory.PSYCHOSOCIAL, ypa_protected=True),
+    DossierItem(name="journal des acces", category=ItemCategory.AUDIT),
 ]
 CONTENT = [i.name for i in ITEMS if i.category is not ItemCategory.AUDIT]
 CLINICAL = {i.name for i in ITEMS if i.category is not ItemCategory.AUDIT}
@@ -63,7 +63,7 @@ def context(
     *, age: int = 30, at: datetime = AFTER, consents: list[ConsentView] | None = None, **subject: object
 ) -> DisclosureContext:
     status = SubjectStatus.model_validate({"birth_date": born(age, at), **subject})
-    return DisclosureContext(subject=status, record_items=ITEMS, consents=consents or [], ententes=[])
+    return DisclosureContext(subject=status, dossier_items=ITEMS, consents=consents or [], ententes=[])
 
 
 def request(role: Role, purpose: PurposeKind, *, moment: datetime = AFTER, items: list[str] | None = None,

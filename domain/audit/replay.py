@@ -1,7 +1,7 @@
 """Replay, pure: what one reader may see of one aggregate as it stood at one moment.
 
 Nothing is decided here. The items of a person's record are described
-(`record_items`), `disclosure.rules.decide` decides which of them the reader
+(`dossier_items`), `disclosure.rules.decide` decides which of them the reader
 gets, and `register.for_reader` decides what of each event an audit reader sees;
 this module lays the aggregate out item by item accordingly (`redact`), each
 item either shown or withheld with the decision's reason and article.
@@ -27,7 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.audit.erasure import SHREDDED
-from domain.disclosure.model import Decision, Outcome, RecordItem, Refusal, Withheld
+from domain.disclosure.model import Decision, DossierItem, Outcome, Refusal, Withheld
 from domain.disclosure.register import for_reader
 from domain.disclosure.roles import METADATA_READERS, ItemCategory, PurposeKind, Role
 from domain.ententes.model import Frozen
@@ -168,13 +168,13 @@ def personal_keys(events: list[StoredEventData]) -> list[str]:
     return list(keys)
 
 
-def record_items(kind: AggregateKind, events: list[StoredEventData], purpose: PurposeKind) -> list[RecordItem]:
+def dossier_items(kind: AggregateKind, events: list[StoredEventData], purpose: PurposeKind) -> list[DossierItem]:
     """The items a reader asks for when replaying a person's aggregate (see the module docstring)."""
     framing = ItemCategory.AUDIT if purpose is PurposeKind.AUDIT else STATE_CATEGORY[kind]
-    items = [RecordItem(name=STATE_ITEM[kind], category=framing), RecordItem(name=EVENTS_ITEM, category=framing)]
+    items = [DossierItem(name=STATE_ITEM[kind], category=framing), DossierItem(name=EVENTS_ITEM, category=framing)]
     fixed = {i.name for i in items}
     items += [
-        RecordItem(name=k, category=PERSONAL_CATEGORIES.get(k, ItemCategory.CLINICAL))
+        DossierItem(name=k, category=PERSONAL_CATEGORIES.get(k, ItemCategory.CLINICAL))
         for k in personal_keys(events) if k not in fixed
     ]
     return items
@@ -187,7 +187,7 @@ def redact(
     """Lay out the aggregate at `events[-1].seq` for the reader `decision` was made for."""
     allowed = set(decision.allowed)
     withheld = {w.item: w for w in decision.withheld}
-    categories = {i.name: i.category for i in record_items(ref.kind, events, decision.purpose)}
+    categories = {i.name: i.category for i in dossier_items(ref.kind, events, decision.purpose)}
 
     def item(name: str, value: Any) -> ReplayItem:
         if name in allowed:

@@ -25,14 +25,14 @@ from domain.crisis.model import EMERGENCY_NOTE_FIELDS, CandidateKind, HandoffSha
 from domain.crisis.state import HandoffAttempt
 from domain.disclosure import commands as dc
 from domain.disclosure.consent import consent_id
-from domain.disclosure.model import DisclosureContext, EmergencyParticulars, RecipientCapacity, RecordItem
+from domain.disclosure.model import DisclosureContext, DossierItem, EmergencyParticulars, RecipientCapacity
 from domain.disclosure.roles import ItemCategory, PurposeKind, Role
 
 # What a handoff can send of the intake: the items of the case record a team may receive.
 INTAKE_ITEMS = [
-    RecordItem(name="motif", category=ItemCategory.PSYCHOSOCIAL),
-    RecordItem(name="niveau_urgence", category=ItemCategory.CLINICAL),
-    RecordItem(name="estimation_risques", category=ItemCategory.CLINICAL),
+    DossierItem(name="motif", category=ItemCategory.PSYCHOSOCIAL),
+    DossierItem(name="niveau_urgence", category=ItemCategory.CLINICAL),
+    DossierItem(name="estimation_risques", category=ItemCategory.CLINICAL),
 ]
 
 
@@ -58,7 +58,7 @@ def sending_id(case: CrisisCase, attempt: HandoffAttempt) -> str:
 
 def sending_context(ententes: list[Any]) -> DisclosureContext:
     """The decision's context: the intake items, and the entente under which the team was asked (if any)."""
-    return DisclosureContext(record_items=INTAKE_ITEMS, ententes=ententes)
+    return DisclosureContext(dossier_items=INTAKE_ITEMS, ententes=ententes)
 
 
 def emergency_command(case: CrisisCase, attempt: HandoffAttempt) -> dc.DiscloseInEmergency | None:

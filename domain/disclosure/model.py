@@ -28,7 +28,7 @@ Recipient = Annotated[str, StringConstraints(pattern=r"^(role:)?[A-Za-z0-9][A-Za
 # --------------------------------------------------------------------------- the record and the person
 
 
-class RecordItem(Frozen):
+class DossierItem(Frozen):
     """One item of the person's record, as the decision sees it: a name, never its text."""
 
     name: ShortText
@@ -179,20 +179,20 @@ class DisclosureContext(Frozen):
     """What the decision needs to know, gathered by the caller at the decision moment."""
 
     subject: SubjectStatus = Field(default_factory=SubjectStatus)
-    record_items: list[RecordItem] = Field(default_factory=list)
+    dossier_items: list[DossierItem] = Field(default_factory=list)
     consents: list[ConsentView] | None = None  # None: the application loads them from the record
     authorisations: list[AccessAuthorisation] = Field(default_factory=list)  # the actor's
     ententes: list[EntenteView] = Field(default_factory=list)  # for partner organisations
 
     @model_validator(mode="after")
     def _unique_items(self) -> DisclosureContext:
-        names = [i.name for i in self.record_items]
+        names = [i.name for i in self.dossier_items]
         if len(set(names)) != len(names):
             raise ValueError("each record item appears once in the context")
         return self
 
-    def item(self, name: str) -> RecordItem | None:
-        return next((i for i in self.record_items if i.name == name), None)
+    def item(self, name: str) -> DossierItem | None:
+        return next((i for i in self.dossier_items if i.name == name), None)
 
 
 class Outcome(StrEnum):

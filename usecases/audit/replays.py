@@ -28,9 +28,9 @@ from domain.audit.replay import (
     AggregateRef,
     Replay,
     StoredEventData,
+    dossier_items,
     entente_allowed,
     entente_replay,
-    record_items,
     redact,
 )
 from domain.clock import quebec_text
@@ -109,12 +109,12 @@ class Replays:
                                  actor_id=actor_id, purpose=purpose, moment=moment, read_id=access_id, as_of=as_of)
         subject_id: str = aggregate.subject_id
         facts = facts or ReaderFacts()
-        items = record_items(ref.kind, events, purpose)
+        items = dossier_items(ref.kind, events, purpose)
         req = c.RequestAccess(
             by=actor_id, command_id=access_id, role=role, subject_id=subject_id, items=[i.name for i in items],
             purpose=purpose, moment=moment,
         )
-        ctx = DisclosureContext(subject=facts.subject, record_items=items, consents=None,
+        ctx = DisclosureContext(subject=facts.subject, dossier_items=items, consents=None,
                                 authorisations=facts.authorisations, ententes=Ententes(self.record).list())
         decision = self.disclosures.decide_and_record(req, ctx, moment)
         return redact(ref, str(aggregate_id), subject_id, events, len(everything), state, decision, as_of)
