@@ -176,6 +176,12 @@ def list_(
         print_more(render.console, left)
 
 
+def skipped_case(skipped: tuple[str, str]) -> None:
+    """A case a listing or report could not read: named on stderr, the others still listed."""
+    code, why = skipped
+    typer.echo(f"skipped case {code}: unreadable ({why})", err=True)
+
+
 def _record_rows(
     engine: Root, stage: CaseStage | None, team: str | None, territory: str | None, holder: str | None,
     overdue: bool, since: datetime | None, *, open_: bool, closed: bool,
@@ -184,10 +190,8 @@ def _record_rows(
     config = engine.settings.standards()
     cases: CrisisCases = engine.crisis_cases
     out = []
-    for code, opened_at in cases.opened():
-        if since is not None and opened_at < since:
-            continue
-        view = cases.view(code)
+    wanted = [(code, at) for code, at in cases.opened() if since is None or at >= since]
+    for _, _, view in cases.views(wanted, skipped=skipped_case):
         is_closed = view.stage is CaseStage.CLOSED
         if (stage is not None and view.stage is not stage) or not (closed if is_closed else open_):
             continue

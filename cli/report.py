@@ -15,6 +15,7 @@ import typer
 
 from cli import render
 from cli import render_cases as rc
+from cli.cases import skipped_case
 from cli.client import root
 from cli.errors import EXIT_CODES_HELP, bad_input, reported
 from cli.options import AsJson
@@ -44,10 +45,10 @@ def standards_report(
         observations: list[Observation] = []
         count = 0
         cases = engine.crisis_cases
-        for code, opened_at in cases.opened():
-            if start <= opened_at < end:
-                count += 1
-                observations += cases.view(code).observations()
+        wanted = [(code, at) for code, at in cases.opened() if start <= at < end]
+        for _, _, view in cases.views(wanted, skipped=skipped_case):
+            count += 1
+            observations += view.observations()
         as_of = datetime.now(UTC)
         figures = list(compliance(observations, as_of, config.targets()).values())
     labels = {sid: std.label for sid, std in config.standards.items()}

@@ -8,11 +8,12 @@ record (`Ententes.list()`), unless the caller passes the entente views itself.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import PersistenceError
 
 from adapters.record.record import Record, event_name, event_payload
 from domain.crisis import commands as c
@@ -88,9 +89,28 @@ class CrisisCases:
     def opened(self) -> builtins.list[tuple[str, datetime]]:
         """(code, opening moment) of every case ever opened, in the order they were opened.
 
-        Read from the notification log (the `Opened` events only): no case is loaded.
+        Read from the notification log (the `Opened` events only): no case is loaded, and nobody's
+        personal content is opened (an event whose content does not open is still found here).
         """
-        return [(ev.case_code, ev.at) for ev in self.record.events_of(CrisisCase.Opened)]  # type: ignore[attr-defined]
+        return [(ev.case_code, ev.at)  # type: ignore[attr-defined]
+                for ev in self.record.events_of(CrisisCase.Opened, sealed=True)]
+
+    def views(
+        self, codes: Iterable[tuple[str, datetime]], *, skipped: Callable[[tuple[str, str]], None]
+    ) -> Iterator[tuple[str, datetime, CaseView]]:
+        """The view of each case of `codes` (as `opened` gives them), for listings and reports over many
+        cases: one that does not load (an event that does not open, a row of an older version) is passed
+        to `skipped` as (code, why) and the others are still read. A store that cannot be read at all
+        (`PersistenceError`) still fails the whole."""
+        for code, opened_at in codes:
+            try:
+                view = self.view(code)
+            except PersistenceError:
+                raise
+            except Exception as err:  # one aggregate's failure is reported, not the listing's
+                skipped((code, f"{type(err).__name__}: {err}"))
+                continue
+            yield code, opened_at, view
 
     def history(self, case_code: str) -> builtins.list[dict[str, Any]]:
         """Every event of the case, personal content masked (read it with `personal_details`)."""

@@ -145,9 +145,13 @@ class Record(Application[UUID]):
         what an auditor's replay must rely on."""
         return Repository(event_store=self.events)
 
-    def events_of(self, event_class: type[Any]) -> Iterator[Any]:
+    def events_of(self, event_class: type[Any], *, sealed: bool = False) -> Iterator[Any]:
         """Every event of one class across the store, in notification order, read from the
-        notification log by topic (no aggregate is loaded), under its topic and the ones it had."""
+        notification log by topic (no aggregate is loaded), under its topic and the ones it had.
+        With `sealed`, each event's `personal` part stays as stored: nobody's content is opened."""
+        mapper = self.mapper
+        decode = mapper.to_domain_event_sealed if sealed and isinstance(mapper, PersonalDataMapper) else (
+            mapper.to_domain_event)
         topic = get_topic(event_class)
         topics = [topic, *(old + topic[len(new):] for new, old in MOVED_MODULES if topic.startswith(new + ":"))]
         start = 1
@@ -156,7 +160,7 @@ class Record(Application[UUID]):
             if not batch:
                 return
             for n in batch:
-                yield self.mapper.to_domain_event(StoredEvent(
+                yield decode(StoredEvent(
                     originator_id=n.originator_id, originator_version=n.originator_version, topic=n.topic,
                     state=n.state,
                 ))

@@ -14,6 +14,13 @@ is gone does not fail: ``personal`` comes back as ``{"shredded": True}``
 (``domain.audit.erasure.SHREDDED``), and aggregates must accept that value when
 they replay.
 
+What is stored as a sealed value was always made here: a `personal` mapping
+is sealed whatever its shape, one that looks like a sealed value included (the
+command models refuse its reserved keys, ``domain.crisis.model.RESERVED_PERSONAL_KEYS``,
+at the boundary as well). A stored sealed value that is malformed or does not
+open raises `ValueError` naming the event; readers over many aggregates skip
+and name that one aggregate (``usecases.crisis.CrisisCases.views``).
+
 Subject keys are themselves stored wrapped by a key-encryption key from
 configuration (``ARRIMAGE_SUBJECT_KEKS``), so a copy of the database alone does
 not open anything. Writing new personal content for a subject whose key was
@@ -89,6 +96,16 @@ def open_sealed(key: bytes, subject_id: str, sealed: dict[str, str]) -> bytes:
     return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], _aad("personal", subject_id, sealed["kid"]))
 
 
+def _well_formed(sealed: dict[str, Any]) -> bool:
+    if set(sealed) != {"sealed", "kid", "ct"} or not isinstance(sealed["kid"], str) or not isinstance(
+            sealed["ct"], str):
+        return False
+    try:
+        return len(base64.b64decode(sealed["ct"], validate=True)) > _NONCE + 16
+    except ValueError:
+        return False
+
+
 def subject_of(state: dict[str, Any]) -> str | None:
     subject = state.get("subject_id")
     if subject is None:
@@ -114,7 +131,9 @@ class PersonalDataMapper(Mapper[UUID]):
         state = vars(domain_event)
         personal = state.get("personal")
         subject = subject_of(state)
-        if subject is None or not isinstance(personal, dict) or is_sealed(personal) or personal == SHREDDED:
+        # Whatever its shape: a mapping that looks like a sealed value (input forged or pasted) is content
+        # like any other, sealed, so that what is stored as a seal was always made by `seal` here.
+        if subject is None or not isinstance(personal, dict) or personal == SHREDDED:
             return super().to_stored_event(domain_event)
         if all(v is None for v in personal.values()):
             # Nothing about the person to seal (e.g. an access decided after erasure, whose free-text
@@ -127,6 +146,11 @@ class PersonalDataMapper(Mapper[UUID]):
         object.__setattr__(clone, "__dict__", sealed_state)
         return super().to_stored_event(clone)
 
+    def to_domain_event_sealed(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        """The event with its `personal` part left as stored (sealed): for reads that need only the facts in
+        clear (which cases were opened, when), so that they neither open anyone's content nor fail on it."""
+        return super().to_domain_event(stored_event)
+
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         domain_event = super().to_domain_event(stored_event)
         state = domain_event.__dict__
@@ -134,6 +158,11 @@ class PersonalDataMapper(Mapper[UUID]):
         subject = subject_of(state)
         if subject is None or not isinstance(sealed, dict) or not is_sealed(sealed):
             return domain_event
+        if not _well_formed(sealed):
+            raise ValueError(
+                f"personal content of {stored_event.originator_id} v{stored_event.originator_version} "
+                "is not a sealed value this engine made"
+            )
         key = self.keys.key(subject, sealed["kid"])
         if key is None:
             if self.keys.current_key_id(subject) is not None:

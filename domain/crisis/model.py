@@ -17,7 +17,7 @@ import secrets
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import CommunicationMode
@@ -68,8 +68,24 @@ def _upper(value: Any) -> Any:
 # One spelling: `c-abcdefgh23` typed by a person is case `C-ABCDEFGH23`.
 CaseCode = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^C-[A-Z2-7]{10}$")]
 SubjectId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{7,63}$")]
+# The keys by which the record tells its own values from content (`adapters.record.sealing`: a sealed value,
+# the erased marker): never a field of what a person or partner sends.
+RESERVED_PERSONAL_KEYS = ("sealed", "shredded")
+
+
+def _no_reserved_key(value: dict[str, str]) -> dict[str, str]:
+    reserved = [k for k in RESERVED_PERSONAL_KEYS if k in value]
+    if reserved:
+        names = " and ".join(repr(k) for k in reserved)
+        verb = "is a reserved key" if len(reserved) == 1 else "are reserved keys"
+        raise ValueError(f"personal: {names} {verb} of the record's sealing; name the field otherwise")
+    return value
+
+
 Personal = Annotated[
-    dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")], Text], Field(max_length=MAX_PERSONAL_FIELDS)
+    dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")], Text],
+    Field(max_length=MAX_PERSONAL_FIELDS),
+    AfterValidator(_no_reserved_key),
 ]
 
 
