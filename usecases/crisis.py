@@ -92,8 +92,8 @@ class CrisisCases:
         Read from the notification log (the `Opened` events only): no case is loaded, and nobody's
         personal content is opened (an event whose content does not open is still found here).
         """
-        return [(ev.case_code, ev.at)  # type: ignore[attr-defined]
-                for ev in self.record.events_of(CrisisCase.Opened, sealed=True)]
+        opened = CrisisCase.Opened  # type: ignore[attr-defined]
+        return [(ev.case_code, ev.at) for ev in self.record.events_of(opened, sealed=True)]
 
     def views(
         self, codes: Iterable[tuple[str, datetime]], *, skipped: Callable[[tuple[str, str]], None]
