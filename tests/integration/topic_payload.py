@@ -1,0 +1,11 @@
+"""Not a test: the module a crafted stored topic names (tests/integration/test_record_attacks.py).
+
+Importing it is the attack succeeding: it leaves a mark in the environment, as code run on read would."""
+
+import os
+
+os.environ["ARRIMAGE_TOPIC_PAYLOAD_RAN"] = "1"
+
+
+class Boom:
+    """What the crafted topic names."""
