@@ -26,7 +26,7 @@ from typer._click.exceptions import ClickException  # Typer's own copy of Click 
 from typer._click.globals import get_current_context
 
 from adapters.temporal.errors import AcceptsNoCommand, InternalFailure, NotCompleted, NoWorkflow, Unreachable
-from domain.errors import NotFound
+from domain.errors import NotFound, UnreadableRecord
 
 
 class Exit(IntEnum):
@@ -313,6 +313,8 @@ def translate(err: BaseException) -> CliError | None:
         return invalid(err)
     if isinstance(err, NotFound):
         return not_found(err.message)
+    if isinstance(err, UnreadableRecord):  # a row altered in the database: which one, not just the type
+        return CliError(Exit.FAILED, f"unexpected failure: {err}")
     if isinstance(err, RPCError):
         if err.status == RPCStatusCode.NOT_FOUND:
             return not_found(err.message)

@@ -1,4 +1,4 @@
-"""Domain refusals.
+"""Domain refusals, and the one error of a record that will not be read.
 
 A refusal is raised *before* anything is recorded. Its `code` is stable (scripts
 and partner systems match on it); its message is written for a supervisor.
@@ -28,3 +28,9 @@ class NotFound(DomainError):
 
 class RuleViolation(DomainError):
     code = "rule_violation"
+
+
+class UnreadableRecord(Exception):
+    """A stored row the record refuses to read (it names a class that is not one of the record's): not a rule's
+    refusal but a row altered or inserted in the database. The message names the event; `arrimage audit verify`
+    names every such row."""

@@ -36,6 +36,7 @@ from domain.crisis.aggregate import CrisisCase
 from domain.disclosure.consent import Consent
 from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente
+from domain.errors import UnreadableRecord
 
 if TYPE_CHECKING:
     from adapters.record.sql import AuditStore
@@ -91,7 +92,7 @@ class NoRecord(Exception):
         super().__init__(self.message)
 
 
-class ForeignTopic(ValueError):
+class ForeignTopic(UnreadableRecord, ValueError):
     """A stored row names a class that is not one of the record's own: refused before anything is imported."""
 
 
