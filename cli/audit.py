@@ -36,6 +36,7 @@ from domain.errors import NotFound
 from usecases.audit.replays import ReaderFacts
 from usecases.audit.trail import checkpoint as make_checkpoint
 from usecases.audit.trail import knows
+from usecases.audit.trail import rewrap as do_rewrap
 from usecases.audit.trail import shred as do_shred
 from usecases.audit.trail import verify as run_verify
 from workers.bootstrap import KeyConfigError, checkpoint_keys
@@ -129,6 +130,23 @@ def shred(
     else:
         key = f"key {result.key_id}" if result.key_id else "no key was held"
         console.print(f"shredded {subject_id} ({key}); erasure {result.erasure_id}", markup=False)
+    for line in result.residue:  # the key is destroyed and its erasure recorded; a copy is still in the store
+        typer.echo(f"not yet erased everywhere: {line}", err=True)
+
+
+@app.command()
+def rewrap(as_json: bool = typer.Option(False, "--json")) -> None:
+    """KEK rotation: wrap every person's key with the active key-encryption key (the first of
+    ARRIMAGE_SUBJECT_KEKS, the old one still listed after it); then the old one may be removed."""
+    with root() as engine, reported():
+        result = do_rewrap(engine.record)
+    if as_json:
+        print(json.dumps(result.__dict__))
+    else:
+        console.print(f"re-wrapped {result.rewrapped} person key(s) with the active key-encryption key",
+                      markup=False)
+    for line in result.residue:
+        typer.echo(f"old wrappings not yet erased everywhere: {line}", err=True)
 
 
 # ---------------------------------------------------------------------- reading the record

@@ -50,6 +50,12 @@ class MemorySubjectKeys:
         self._keys[subject_id] = (found[0], None)
         return found[0]
 
+    def erase_traces(self, subject_id: str, *, patience: float = 5.0) -> tuple[str, ...]:
+        return ()  # nothing of it was kept anywhere else
+
+    def rewrap(self, *, patience: float = 5.0) -> tuple[int, tuple[str, ...]]:
+        return 0, ()  # held in clear in memory: nothing wraps them
+
 
 class Factory(library.POPOFactory):
     """eventsourcing's in-memory factory, with in-memory subject keys and no audit reader."""

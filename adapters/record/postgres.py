@@ -14,6 +14,7 @@ explicit transaction, even when ``POSTGRES_ENABLE_DB_FUNCTIONS`` is set.)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
@@ -83,8 +84,30 @@ class PostgresDialect(Dialect):
     def before_destroy(self, cursor: Any) -> None:
         """Nothing beyond the row lock (`row_lock`); freed space is left to VACUUM."""
 
-    def after_destroy(self) -> None:
-        """Nothing to flush."""
+    def erase_traces(self, wrapped: bytes | None, patience: float) -> tuple[str, ...]:
+        """The destroyed key's row version stays in the table's heap (a dead tuple) until VACUUM removes it, and
+        VACUUM cannot while a transaction that began before the destruction is open (it may still see that
+        version): VACUUM the key table (outside any transaction: the pool's connections are in autocommit),
+        retried for `patience` seconds while such transactions remain, then said, naming them."""
+        deadline = time.monotonic() + patience
+        with self.datastore.get_connection() as conn:
+            row = conn.execute("SELECT clock_timestamp() AS now").fetchone()
+            assert row is not None
+            since = row["now"]  # after the destruction
+            while True:
+                holders = _older_transactions(conn, since)
+                if not holders or time.monotonic() >= deadline:
+                    conn.execute(self.sql("VACUUM {keys}"))
+                    holders = _older_transactions(conn, since)
+                    if not holders:
+                        return ()
+                    if time.monotonic() >= deadline:
+                        return (
+                            f"VACUUM could not remove the destroyed key's old row version: {', '.join(holders)} "
+                            "began before the shred and may still see it; run `arrimage audit shred` again for "
+                            "this person once they are done",
+                        )
+                time.sleep(0.1)
 
     def aggregate_heads(self, cursor: Any, okeys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
         cursor.execute(
@@ -101,6 +124,21 @@ class PostgresDialect(Dialect):
         with self.datastore.get_connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield PostgresSnapshot(self, cast(Connection[Any], conn), page)
+
+
+def _older_transactions(conn: Any, since: Any) -> list[str]:
+    """What holds row versions older than `since` visible in this database: open transactions begun before it,
+    prepared transactions, replication slots holding back the horizon."""
+    rows = conn.execute(
+        "SELECT 'transaction of pid ' || pid AS what FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start <= %s "
+        "UNION ALL SELECT 'prepared transaction ' || gid FROM pg_prepared_xacts "
+        "WHERE database = current_database() AND prepared <= %s "
+        "UNION ALL SELECT 'replication slot ' || slot_name FROM pg_replication_slots "
+        "WHERE xmin IS NOT NULL OR catalog_xmin IS NOT NULL",
+        (since, since),
+    ).fetchall()
+    return [str(r["what"]) for r in rows]
 
 
 class ChainingPostgresRecorder(library.PostgresApplicationRecorder):

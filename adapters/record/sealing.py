@@ -60,6 +60,14 @@ class SubjectKeyStore(Protocol):
     def destroy(self, subject_id: str, at: str) -> str | None:
         """Destroy the subject's key; the destroyed key id, or None if there was none."""
 
+    def erase_traces(self, subject_id: str, *, patience: float = 5.0) -> tuple[str, ...]:
+        """After `destroy`: no copy of the destroyed key left where the store keeps bytes (a log, a dead row
+        version); what could not be erased yet, one sentence each (then run again later)."""
+
+    def rewrap(self, *, patience: float = 5.0) -> tuple[int, tuple[str, ...]]:
+        """Wrap every live key with the active key-encryption key (rotation); (number re-wrapped, what is left
+        of the old wrappings in the store's files)."""
+
 
 def _aad(kind: str, subject_id: str, key_id: str) -> bytes:
     return f"arrimage/{kind}/1|{subject_id}|{key_id}".encode()

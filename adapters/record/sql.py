@@ -94,8 +94,12 @@ class Dialect(ABC):
         """Called in the transaction that destroys a key, before anything else."""
 
     @abstractmethod
-    def after_destroy(self) -> None:
-        """Called once that transaction has committed."""
+    def erase_traces(self, wrapped: bytes | None, patience: float) -> tuple[str, ...]:
+        """Once the destroying transaction has committed: make the store drop every copy it keeps of the
+        destroyed row (SQLite: checkpoint and truncate the write-ahead log; PostgreSQL: VACUUM the key table),
+        waiting up to `patience` seconds for readers that hold an older version. Returns what could not be
+        done, one sentence each (empty: no copy left anywhere the engine controls). `wrapped`, when known, is
+        the destroyed wrapped key, which the store may look for in its files."""
 
 
 def chain_inserted(
@@ -123,6 +127,7 @@ class SubjectKeys:
     def __init__(self, dialect: Dialect, kek: KeyRing) -> None:
         self.dialect = dialect
         self.kek = kek
+        self._destroyed: dict[str, bytes] = {}  # wrapped keys destroyed by this process, to look for in files
         with dialect.transaction(commit=True) as cursor:
             dialect.create_tables(cursor)
 
@@ -161,10 +166,13 @@ class SubjectKeys:
         with dialect.transaction(commit=True) as cursor:
             dialect.before_destroy(cursor)
             cursor.execute(
-                sql("SELECT key_id FROM {keys} WHERE subject_id = ? AND wrapped_key IS NOT NULL" + dialect.row_lock),
+                sql("SELECT key_id, wrapped_key FROM {keys} WHERE subject_id = ? AND wrapped_key IS NOT NULL"
+                    + dialect.row_lock),
                 (subject_id,),
             )
             row = cursor.fetchone()
+            if row is not None:
+                self._destroyed[subject_id] = bytes(row["wrapped_key"])
             cursor.execute(
                 sql(
                     "INSERT INTO {keys} (subject_id, key_id, kek_id, wrapped_key, shredded_at) "
@@ -173,8 +181,44 @@ class SubjectKeys:
                 ),
                 (subject_id, at),
             )
-        dialect.after_destroy()
         return str(row["key_id"]) if row is not None else None
+
+    def erase_traces(self, subject_id: str, *, patience: float = 5.0) -> tuple[str, ...]:
+        """After `destroy` (or again, later, to finish): no copy of the destroyed key left in the store's files
+        (`Dialect.erase_traces`); what is left, one sentence each."""
+        return self.dialect.erase_traces(self._destroyed.get(subject_id), patience)
+
+    def rewrap(self, *, patience: float = 5.0) -> tuple[int, tuple[str, ...]]:
+        """Wrap every live key that another key-encryption key wraps with the ring's active one (KEK rotation),
+        then drop the old wrappings' copies from the store's files as a shred does. (number re-wrapped, what is
+        left). Raises KeyError, naming the KEK, if a key is wrapped by one the ring no longer holds: nothing of
+        that key is changed, the keys re-wrapped before it stay re-wrapped, and running again resumes."""
+        active = self.kek.active_id
+        with self.dialect.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT subject_id, key_id, kek_id, wrapped_key FROM {keys} "
+                    "WHERE wrapped_key IS NOT NULL AND kek_id <> ?"
+                ),
+                (active,),
+            )
+            rows = [(str(r["subject_id"]), str(r["key_id"]), str(r["kek_id"]), bytes(r["wrapped_key"]))
+                    for r in cursor.fetchall()]
+        done = 0
+        for subject_id, key_id, kek_id, wrapped in rows:
+            key = unwrap_key(self.kek, kek_id, subject_id, key_id, wrapped)
+            new_kek, new_wrapped = wrap_key(self.kek, subject_id, key_id, key)
+            with self.dialect.transaction(commit=True) as cursor:
+                # Only the row as read: a key destroyed meanwhile stays destroyed.
+                cursor.execute(
+                    self.dialect.sql(
+                        "UPDATE {keys} SET kek_id = ?, wrapped_key = ? "
+                        "WHERE subject_id = ? AND kek_id = ? AND wrapped_key = ?"
+                    ),
+                    (new_kek, new_wrapped, subject_id, kek_id, wrapped),
+                )
+            done += 1
+        return done, (self.dialect.erase_traces(None, patience) if rows else ())
 
     def _row(self, subject_id: str) -> tuple[str, str, bytes | None] | None:
         with self.dialect.transaction(commit=False) as cursor:

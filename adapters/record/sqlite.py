@@ -12,6 +12,7 @@ write lock before the chain head is read, so the read sees the latest commit.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
@@ -91,10 +92,81 @@ class SQLiteDialect(Dialect):
         # Overwrite freed pages, so the wrapped key does not linger in the file.
         cursor.execute("PRAGMA secure_delete = ON")
 
-    def after_destroy(self) -> None:
-        # ... nor in the write-ahead log.
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    def erase_traces(self, wrapped: bytes | None, patience: float) -> tuple[str, ...]:
+        # ... nor in the write-ahead log: its frames keep every version of the key's page until a checkpoint
+        # has copied the last one into the file and the log is truncated, which a reader open on an older
+        # version prevents (`busy`): retried for `patience` seconds, then said.
+        path = _file_of(self.datastore.pool.db_name)
+        if path is None:
+            return ()  # in memory: no file, no log
+        deadline = time.monotonic() + patience
+        vacuumed = False
+        while True:
+            busy = _checkpoint(path, min(1.0, max(patience, 0.05)))
+            if not busy and wrapped is not None and _holds(path, wrapped):
+                if vacuumed:
+                    return (f"the destroyed key's bytes are still in {path} after VACUUM",)
+                # A copy outside the row's page (a page rewritten when rows moved, before secure_delete was on):
+                # VACUUM rebuilds the file from the live rows only, then the log is checkpointed again.
+                _vacuum(path)
+                vacuumed = True
+                continue
+            if not busy:
+                return ()
+            if time.monotonic() >= deadline:
+                return (
+                    f"the write-ahead log {path}-wal could not be checkpointed (a reader holds an older version): "
+                    "the destroyed key's bytes may remain in it and in the file until then; "
+                    "run `arrimage audit shred` again for this person once readers are done",
+                )
+            time.sleep(0.1)
+
+
+def _file_of(db_name: str) -> Path | None:
+    """The database file, or None in memory."""
+    if not db_name or ":memory:" in db_name or "mode=memory" in db_name:
+        return None
+    name = db_name.removeprefix("file:").split("?", 1)[0]
+    path = Path(name)
+    return path if path.is_file() else None
+
+
+def _checkpoint(path: Path, timeout: float) -> bool:
+    """`wal_checkpoint(TRUNCATE)` on a connection of its own; True when it was busy (its result is checked:
+    the pragma itself never fails when readers hold the log, it says so in its first column)."""
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            return False
+        busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return bool(busy) or (log not in (0, -1) and done != log)
+    except sqlite3.OperationalError:  # locked beyond the timeout
+        return True
+    finally:
+        conn.close()
+
+
+def _vacuum(path: Path) -> None:
+    conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+    try:
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("VACUUM")
+    finally:
+        conn.close()
+
+
+def _holds(path: Path, needle: bytes) -> bool:
+    """Whether the file or its write-ahead log holds these bytes (read in chunks: the file may be large)."""
+    for candidate in (path, path.with_name(path.name + "-wal")):
+        if not candidate.exists():
+            continue
+        with candidate.open("rb") as f:
+            tail = b""
+            while chunk := f.read(1 << 20):
+                if needle in tail + chunk:
+                    return True
+                tail = chunk[-len(needle):]
+    return False
 
 
 class ChainingSQLiteRecorder(library.SQLiteApplicationRecorder):

@@ -106,15 +106,25 @@ class ShredResult:
     erasure_id: str
     key_id: str | None
     already_recorded: bool
+    residue: tuple[str, ...] = ()
+    """What still holds a copy of the destroyed key in the store (a reader kept the log or a dead row version):
+    one sentence each; empty when nothing the engine controls does. Shredding again finishes the job."""
 
 
-def shred(record: Record, subject_id: str, by: str, reason: str, *, now: datetime) -> ShredResult:
+def shred(
+    record: Record, subject_id: str, by: str, reason: str, *, now: datetime, patience: float = 5.0
+) -> ShredResult:
     """Erase a person's content: record ``SubjectShredded``, then destroy the key.
 
     The event comes first, so an erasure is never done without its record; a
     crash between the two leaves the key in place, and running shred again
     (idempotent: the erasure's id comes from the subject id) finishes the job.
     ``now`` is the moment the key store notes for the destruction.
+
+    Then the store drops every copy of the key it holds (SQLite's write-ahead log, checkpointed and truncated;
+    PostgreSQL's dead row version, vacuumed), waiting up to ``patience`` seconds for readers that hold an
+    older version; what is left is in ``residue``. What the engine does not control — backups, WAL archives,
+    replicas, file-system blocks — keeps the key until it expires (the README's backup horizon).
     """
     eid = erasure_id(subject_id)
     try:
@@ -130,7 +140,24 @@ def shred(record: Record, subject_id: str, by: str, reason: str, *, now: datetim
             raise NotFound(f"the record holds nothing about person {subject_id}") from None
         record.save(SubjectErasure(subject_id=subject_id, key_id=key_id, by=by, reason=reason))
     record.subject_keys.destroy(subject_id, now.isoformat())
-    return ShredResult(subject_id=subject_id, erasure_id=str(eid), key_id=key_id, already_recorded=already)
+    residue = record.subject_keys.erase_traces(subject_id, patience=patience)
+    return ShredResult(subject_id=subject_id, erasure_id=str(eid), key_id=key_id, already_recorded=already,
+                       residue=residue)
+
+
+@dataclass(frozen=True)
+class RewrapResult:
+    rewrapped: int
+    residue: tuple[str, ...] = ()
+
+
+def rewrap(record: Record, *, patience: float = 5.0) -> RewrapResult:
+    """KEK rotation: every per-person key still wrapped by an older key-encryption key is wrapped by the
+    active one (the first of ``ARRIMAGE_SUBJECT_KEKS``), and the old wrappings are dropped from the
+    store's files as a shred's are. Afterwards the record opens with the new KEK alone: the old one may be
+    removed from the ring (and destroyed once the backups that need it have expired). Idempotent."""
+    count, residue = record.subject_keys.rewrap(patience=patience)
+    return RewrapResult(rewrapped=count, residue=residue)
 
 
 def knows(record: Record, subject_id: str) -> bool:
