@@ -18,7 +18,7 @@ What is stored as a sealed value was always made here: a `personal` mapping
 is sealed whatever its shape, one that looks like a sealed value included (the
 command models refuse its reserved keys, ``domain.crisis.model.RESERVED_PERSONAL_KEYS``,
 at the boundary as well). A stored sealed value that is malformed or does not
-open raises `ValueError` naming the event; readers over many aggregates skip
+open raises `UnsealableContent` (a `ValueError`) naming the event; readers over many aggregates skip
 and name that one aggregate (``usecases.crisis.CrisisCases.views``).
 
 Subject keys are themselves stored wrapped by a key-encryption key from
@@ -42,8 +42,14 @@ from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, T
 
 from adapters.record.keys import KeyRing
 from domain.audit.erasure import SHREDDED
+from domain.errors import UnreadableRecord
 
 SEALED = "arrimage.sealed/1"
+
+
+class UnsealableContent(UnreadableRecord, ValueError):
+    """A stored `personal` part that is not a seal this engine made for that person, or does not open with their
+    key (moved from another event, edited, or stored by a version that kept sealed-looking input as is)."""
 _NONCE = 12
 
 
@@ -167,7 +173,7 @@ class PersonalDataMapper(Mapper[UUID]):
         if subject is None or not isinstance(sealed, dict) or not is_sealed(sealed):
             return domain_event
         if not _well_formed(sealed):
-            raise ValueError(
+            raise UnsealableContent(
                 f"personal content of {stored_event.originator_id} v{stored_event.originator_version} "
                 "is not a sealed value this engine made"
             )
@@ -176,7 +182,7 @@ class PersonalDataMapper(Mapper[UUID]):
             if self.keys.current_key_id(subject) is not None:
                 # The subject's key is alive but is not the one this was sealed with:
                 # the ciphertext was moved here from someone else's event.
-                raise ValueError(
+                raise UnsealableContent(
                     f"personal content of {stored_event.originator_id} v{stored_event.originator_version} "
                     "does not open with its subject's key"
                 )
@@ -187,7 +193,7 @@ class PersonalDataMapper(Mapper[UUID]):
         except InvalidTag:
             # A ciphertext that does not open with the subject's own key was moved or
             # edited; the hash chain names the row, reading must not pretend.
-            raise ValueError(
+            raise UnsealableContent(
                 f"personal content of {stored_event.originator_id} v{stored_event.originator_version} "
                 "does not open with its subject's key"
             ) from None

@@ -151,6 +151,11 @@ def test_cases_list_all_and_report_standards_skip_and_name_the_unreadable_case(
         assert f"skipped case {bad}: unreadable" in proc.stderr, proc.stderr
         assert good in proc.stdout or '"cases": 1' in proc.stdout, proc.stdout
         assert bad not in proc.stdout
+    # The case itself does not read, and says which event in one line (not an exception's type).
+    proc = subprocess.run([ARRIMAGE, "cases", "history", bad], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == "", proc
+    assert len(proc.stderr.splitlines()) == 1 and re.search(UNREADABLE, proc.stderr), proc.stderr
 
 
 # ---------------------------------------------------------------------- shredding leaves nothing behind
