@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -21,7 +22,8 @@ from typer._click.utils import PacifyFlushWrapper
 from cli import audit, cases, demo, ententes, report
 from cli import standards as standards_cli
 from cli.errors import from_click, show, translate, unexpected
-from workers.bootstrap import NoRecord, Root, bootstrap, connect, load_settings
+from workers import doctor as doctor_report
+from workers.bootstrap import DevelopmentKeys, NoRecord, Root, bootstrap, connect, load_settings
 from workers.embedded import Endpoints, UpRefused, run_embedded
 from workers.worker import run_until_signalled
 
@@ -37,6 +39,7 @@ class _Arrimage(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         code = 0
+        os.umask(0o077)  # what this process creates (the record, its WAL, exports, logs): its owner's only
         try:
             # Not standalone: Click's own error boxes and its "exit 1 on a closed pipe" are replaced below.
             done = super().__call__(*args, **{**kwargs, "standalone_mode": False})
@@ -63,6 +66,9 @@ class _Arrimage(typer.Typer):
                 code = 1
         except KeyboardInterrupt:
             code = 130
+        except DevelopmentKeys as refused:  # outside development mode, a missing key: one line, exit 2
+            print(refused.message, file=sys.stderr)
+            code = 2
         except NoRecord as missing:  # a read where no record is: one line, exit 3 (not found)
             print(missing.message, file=sys.stderr)
             code = 3
@@ -162,6 +168,10 @@ def up(
     settings = load_settings()
     if temporal is not None:
         settings = settings.model_copy(update={"temporal_existing": temporal is TemporalMode.existing})
+    if "mode" not in settings.model_fields_set:  # the embedded stack is for trying arrimage: development mode
+        settings = settings.model_copy(update={"mode": "development"})
+    if not settings.temporal_existing and settings.temporal_tls is None:  # its own dev server, on 127.0.0.1
+        settings = settings.model_copy(update={"temporal_tls": False})
 
     def ready(e: Endpoints) -> None:
         table = Table(title="arrimage is up", show_header=False)
@@ -173,6 +183,11 @@ def up(
         else:
             table.add_row("Temporal (gRPC)", f"{e.temporal} (an existing server, not started by arrimage)")
         table.add_row("Task queue", e.task_queue)
+        if settings.development:
+            missing = settings.missing_keys()
+            table.add_row("Mode", "DEVELOPMENT (ARRIMAGE_MODE): "
+                          + (f"public development keys for {', '.join(missing)}; " if missing else "")
+                          + "not for real persons' data")
         table.add_row("Record (event store)", e.store)
         if e.started_server:
             table.add_row("Temporal database", str(e.temporal_db))
@@ -187,6 +202,26 @@ def up(
         typer.echo(refusal.message, err=True)
         raise typer.Exit(refusal.exit_code) from None
     console.print("arrimage stopped.")
+
+
+DOCTOR_EXIT_CODES = (
+    "Exit codes: 0 production-ready (production mode, every key configured, TLS to Temporal and, on "
+    "PostgreSQL, sslmode require/verify-ca/verify-full); 1 not production-ready (each reason listed)."
+)
+
+
+@app.command(epilog=DOCTOR_EXIT_CODES)
+def doctor(as_json: bool = typer.Option(False, "--json", help="One JSON object.")) -> None:
+    """Is this configuration production-ready? Each key development/production (never printed), each
+    connection TLS or not, the mode. Opens nothing, connects nowhere."""
+    with bootstrap(check_keys=False) as engine:  # reports missing keys instead of refusing on them
+        found = engine.readiness()
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+    else:
+        for line in doctor_report.lines(found):
+            typer.echo(line)
+    raise typer.Exit(0 if found["production_ready"] else 1)
 
 
 @app.command()

@@ -104,5 +104,6 @@ def build(tmp_path: Path) -> Store:
         **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
         "ARRIMAGE_SQLITE_PATH": str(path), "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_USER": "auditrice",
         "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console", "COLUMNS": "250",
+        "ARRIMAGE_MODE": "development",
     }
     return Store(path=path, env=env, drafted_only=drafted_only)

@@ -24,6 +24,12 @@ from tests.postgres import postgres_available as reachable
 from workers.binaries import temporal_cli, temporal_test_server
 from workers.bootstrap import data_converter
 
+# The tests run on the public development keys: development mode, set here once for every in-process test and
+# every subprocess inheriting this environment (tests/e2e/harness.py `cli_env` and
+# tests/integration/worker_process.py, which start from a clean environment, set it again for theirs).
+DEVELOPMENT_MODE = {"ARRIMAGE_MODE": "development"}
+os.environ.update(DEVELOPMENT_MODE)
+
 PG: PostgresParams = postgres_params("ARRIMAGE_TEST_POSTGRES_")
 
 

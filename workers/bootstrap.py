@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from types import TracebackType
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter
@@ -34,12 +35,12 @@ from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 from usecases.handoff import HandoffDisclosures
-from workers import logs, tracing
+from workers import doctor, logs, tracing
 from workers.settings import Settings
 
 __all__ = [
-    "KeyConfigError", "NoRecord", "Root", "UseCases", "bootstrap", "checkpoint_keys", "data_converter",
-    "load_settings", "open_record", "use_cases",
+    "DevelopmentKeys", "KeyConfigError", "NoRecord", "Root", "UseCases", "bootstrap", "checkpoint_keys",
+    "data_converter", "load_settings", "open_record", "require_keys", "use_cases",
 ]
 
 
@@ -47,8 +48,27 @@ def load_settings() -> Settings:
     """The settings from the environment (and `.env`), validated; logging and tracing configured by them."""
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
-    tracing.configure(settings.otel_exporter, settings.otel_endpoint)
+    tracing.configure(settings.otel_exporter, settings.otel_endpoint, development=settings.development)
     return settings
+
+
+class DevelopmentKeys(Exception):
+    """Keys left to their public DEVELOPMENT defaults outside development mode: the process does not start."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        self.message = (
+            f"refusing to start on public development keys: {', '.join(missing)} not set "
+            "(set them, see deploy/arrimage.env.example; or ARRIMAGE_MODE=development for a test machine)"
+        )
+        super().__init__(self.message)
+
+
+def require_keys(settings: Settings) -> None:
+    """Outside development mode, every key ring must be configured (`DevelopmentKeys` otherwise)."""
+    missing = settings.missing_keys()
+    if missing and not settings.development:
+        raise DevelopmentKeys(missing)
 
 
 def data_converter(settings: Settings | None = None) -> DataConverter:
@@ -155,6 +175,12 @@ class Root:
     def case_client(self) -> CaseClient:
         return CaseClient(self.temporal, self.settings.standards, lambda code: self.crisis_cases.view(code))
 
+    # ------------------------------------------------------------------ configuration
+    def readiness(self) -> dict[str, Any]:
+        """What `arrimage doctor` reports: each key development/production, each connection TLS or not, the mode
+        (`workers.doctor`; no key printed, nothing opened)."""
+        return doctor.report(self.settings)
+
     # ------------------------------------------------------------------ closing
     def close(self) -> None:
         record, self._record = self._record, None
@@ -171,9 +197,13 @@ class Root:
 
 
 def bootstrap(settings: Settings | None = None, *, create: bool = False, record_env: Mapping[str, str] | None = None,
-              client: Client | None = None) -> Root:
+              client: Client | None = None, check_keys: bool = True) -> Root:
     """The root of one process. Without `settings`, they are read from the environment and logging and
     tracing are configured (`load_settings`); given ones (a test's, an entry point's) are used as they are.
     `create`: the worker and `up` create the record; `record_env`: another eventsourcing environment
-    (tests, benchmarks); `client`: a Temporal client connected elsewhere."""
-    return Root(settings or load_settings(), create=create, record_env=record_env, client=client)
+    (tests, benchmarks); `client`: a Temporal client connected elsewhere. Outside development mode, a missing
+    key refuses (`DevelopmentKeys`) unless `check_keys=False` (`arrimage doctor`, which reports it)."""
+    settings = settings or load_settings()
+    if check_keys:
+        require_keys(settings)
+    return Root(settings, create=create, record_env=record_env, client=client)

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.record.environment import PostgresAddress, record_env
+from adapters.record.environment import PostgresAddress, private_file, record_env
 from adapters.standards_file import load_standards
 from domain.ententes.state import EntentePolicy
 from domain.standards.config import StandardsConfig
@@ -25,6 +25,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="SQLite files, Temporal's own database, keys")
 
+    # production (default): every key configured, TLS to Temporal, no plaintext payload accepted. development:
+    # the public development keys may stand in for missing ones (`arrimage up` sets it itself and says so).
+    mode: Literal["production", "development"] = "production"
+
     # The legal record
     store: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path | None = Field(default=None, description="default: <data_dir>/record.sqlite")
@@ -35,6 +39,9 @@ class Settings(BaseSettings):
     postgres_password: SecretStr = SecretStr("")
     postgres_schema: str = Field(default="", description="empty: the database's default schema")
     postgres_pool_size: int = 5
+    # libpq's sslmode (disable, allow, prefer, require, verify-ca, verify-full); empty: libpq's default (prefer,
+    # or PGSSLMODE). Production wants verify-full (PGSSLROOTCERT names the CA).
+    postgres_sslmode: str = ""
 
     # Temporal
     temporal_address: str = "localhost:7233"
@@ -44,6 +51,14 @@ class Settings(BaseSettings):
     # `up` starts its own dev server and refuses a port already listened on; true: run the worker on the
     # server already at `temporal_address` instead (`arrimage up --temporal existing`).
     temporal_existing: bool = False
+    # TLS to Temporal: unset means on in production mode, off in development mode. CA: the server's CA (PEM,
+    # empty: the system's roots); cert + key: this client's certificate for mTLS; server name: SNI/verification
+    # name when it differs from the address's host.
+    temporal_tls: bool | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_server_name: str = ""
 
     # Observability
     log_level: str = "INFO"
@@ -67,6 +82,19 @@ class Settings(BaseSettings):
     subject_keks: SecretStr = Field(default=SecretStr(""), description="wrap per-person keys of the record")
     checkpoint_keys: SecretStr = Field(default=SecretStr(""), description="Ed25519 seeds signing audit checkpoints")
 
+    @property
+    def development(self) -> bool:
+        return self.mode == "development"
+
+    def missing_keys(self) -> list[str]:
+        """The key variables left empty: each would fall back to its public DEVELOPMENT key."""
+        rings = {"ARRIMAGE_PAYLOAD_KEYS": self.payload_keys, "ARRIMAGE_SUBJECT_KEKS": self.subject_keks,
+                 "ARRIMAGE_CHECKPOINT_KEYS": self.checkpoint_keys}
+        return [name for name, value in rings.items() if not value.get_secret_value().strip()]
+
+    def temporal_tls_on(self) -> bool:
+        return self.temporal_tls if self.temporal_tls is not None else not self.development
+
     def store_env(self, *, create: bool = False) -> dict[str, str]:
         """The `eventsourcing` environment for the configured event store.
 
@@ -84,10 +112,11 @@ class Settings(BaseSettings):
                 password=self.postgres_password.get_secret_value(),
                 schema=self.postgres_schema,
                 pool_size=self.postgres_pool_size,
+                sslmode=self.postgres_sslmode,
             )
             return record_env(postgres=address, create=create, subject_keks=keks)
         if create:
-            self.record_path().parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.record_path())
         return record_env(sqlite=self.record_path(), create=create, subject_keks=keks)
 
     def record_path(self) -> Path:

@@ -14,7 +14,15 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 _configured = False
 
 
-def configure(exporter: str, endpoint: str, service: str = "arrimage") -> None:
+def otlp_exporter(endpoint: str, *, development: bool) -> SpanExporter:
+    """The OTLP exporter: TLS (the system's roots), except in development mode, where a local collector
+    without TLS is accepted."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=endpoint, insecure=development)
+
+
+def configure(exporter: str, endpoint: str, service: str = "arrimage", *, development: bool = False) -> None:
     """Install a tracer provider once per process; `none` keeps spans in-process only."""
     global _configured
     if _configured:
@@ -24,9 +32,7 @@ def configure(exporter: str, endpoint: str, service: str = "arrimage") -> None:
     if exporter == "console":
         span_exporter = ConsoleSpanExporter()
     elif exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        span_exporter = OTLPSpanExporter(endpoint=endpoint, insecure=True)
+        span_exporter = otlp_exporter(endpoint, development=development)
     if span_exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(span_exporter))
     trace.set_tracer_provider(provider)

@@ -7,8 +7,18 @@ the persistence module is ours for that store (``adapters.record.sqlite|postgres
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def private_file(path: Path) -> Path:
+    """Make `path` (the record's SQLite file) exist readable by its owner only (0o600), in a folder of the
+    owner's only when it makes it (0o700). SQLite gives its `-wal` and `-shm` files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+    return path
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,7 @@ class PostgresAddress:
     password: str = ""
     schema: str = ""
     pool_size: int | None = None
+    sslmode: str = ""
 
 
 def record_env(
@@ -52,6 +63,8 @@ def record_env(
             env["POSTGRES_POOL_SIZE"] = str(postgres.pool_size)
         if postgres.schema:
             env["POSTGRES_SCHEMA"] = postgres.schema
+        if postgres.sslmode:
+            env["POSTGRES_SSLMODE"] = postgres.sslmode  # ours: the library's datastore has no such key (postgres.py)
     elif sqlite is not None:
         env = {"PERSISTENCE_MODULE": "adapters.record.sqlite", "SQLITE_DBNAME": str(sqlite)}
     else:

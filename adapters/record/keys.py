@@ -8,7 +8,9 @@ history. Key ids travel with every ciphertext and signature.
 
 Each ring has a DEVELOPMENT default, used only when nothing is configured. It
 is published in this file, so it protects nothing: it exists so that tests, the
-embedded stack and a fresh checkout work. Production sets the variables.
+embedded stack and a fresh checkout work. Outside development mode
+(``ARRIMAGE_MODE``) no process starts without every ring configured
+(``workers.bootstrap.require_keys``).
 """
 
 from __future__ import annotations

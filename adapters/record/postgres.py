@@ -194,6 +194,9 @@ class Factory(library.PostgresFactory):
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
+        sslmode = self.env.get("POSTGRES_SSLMODE")
+        if sslmode:  # the library's datastore takes no sslmode: its pool's connection arguments (not yet opened) do
+            self.datastore.pool.kwargs = {**(self.datastore.pool.kwargs or {}), "sslmode": sslmode}  # type: ignore[dict-item]
         if not self.env_create_table():
             self._require_events_table()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from pathlib import Path
 from typing import Protocol
 
 from pydantic import SecretStr
@@ -16,6 +17,7 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.service import TLSConfig
 
 from adapters.record.keys import DEV_PAYLOAD_KEYS, ring_or_default
 from adapters.temporal.codec import EncryptionCodec
@@ -35,17 +37,47 @@ class TemporalSettings(Protocol):
     def task_queue(self) -> str: ...
     @property
     def payload_keys(self) -> SecretStr: ...
+    @property
+    def development(self) -> bool: ...
+    @property
+    def temporal_tls_ca(self) -> Path | None: ...
+    @property
+    def temporal_tls_cert(self) -> Path | None: ...
+    @property
+    def temporal_tls_key(self) -> Path | None: ...
+    @property
+    def temporal_tls_server_name(self) -> str: ...
+    def temporal_tls_on(self) -> bool: ...
 
 
 def data_converter(settings: TemporalSettings) -> DataConverter:
     """pydantic payloads, encrypted by the payload codec (keys: `settings.payload_keys`; with nothing
     configured, the public DEVELOPMENT key). Failure messages and stack traces are encoded too (they may
-    quote personal content)."""
+    quote personal content). Payloads in clear are refused outside development mode."""
     ring = ring_or_default(settings.payload_keys.get_secret_value(), DEV_PAYLOAD_KEYS)
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(ring),
+        payload_codec=EncryptionCodec(ring, allow_plaintext=settings.development),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
+    """TLS to Temporal (`ARRIMAGE_TEMPORAL_TLS`, on by default outside development mode): the server's CA
+    (`…_TLS_CA`, else the system's roots), this client's certificate and key for mTLS (`…_TLS_CERT`,
+    `…_TLS_KEY`, both or neither) and the server name to verify (`…_TLS_SERVER_NAME`). False: plaintext."""
+    if not settings.temporal_tls_on():
+        return False
+    cert, key = settings.temporal_tls_cert, settings.temporal_tls_key
+    if (cert is None) != (key is None):
+        raise ValueError("ARRIMAGE_TEMPORAL_TLS_CERT and ARRIMAGE_TEMPORAL_TLS_KEY go together (mTLS): "
+                         "set both or neither")
+    ca = settings.temporal_tls_ca
+    return TLSConfig(
+        server_root_ca_cert=ca.read_bytes() if ca else None,
+        client_cert=cert.read_bytes() if cert else None,
+        client_private_key=key.read_bytes() if key else None,
+        domain=settings.temporal_tls_server_name or None,
     )
 
 
@@ -53,6 +85,7 @@ async def connect(settings: TemporalSettings, *, tracing: bool = True) -> Client
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
+        tls=tls_config(settings),
         data_converter=data_converter(settings),
         interceptors=[TracingInterceptor()] if tracing else [],
     )

@@ -14,8 +14,11 @@ the first encrypts, all decrypt, so rotating is "put the new key first, keep
 the old ones until no open workflow or retained history uses them". With
 nothing configured, a public DEVELOPMENT key is used (``adapters.record.keys``).
 
-Decoding a payload without the encrypted encoding passes it through unchanged:
-histories recorded before the codec existed still replay. Search attributes
+Decoding a payload without the encrypted encoding is refused
+(`PlaintextPayloadRefused`) outside development mode: a payload in clear proves
+nothing about who wrote it (anyone reaching the server can signal or update a
+workflow with one). In development mode (`allow_plaintext=True`) it passes
+through unchanged, so histories recorded before the codec existed still replay. Search attributes
 and workflow ids are not payloads the codec sees: they must carry opaque codes.
 """
 
@@ -40,9 +43,14 @@ class PayloadDecryptionError(ValueError):
     """A payload this process cannot decrypt (unknown key id, or altered ciphertext)."""
 
 
+class PlaintextPayloadRefused(PayloadDecryptionError):
+    """A payload without the encrypted encoding, outside development mode."""
+
+
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, ring: KeyRing) -> None:
+    def __init__(self, ring: KeyRing, *, allow_plaintext: bool = False) -> None:
         self.ring = ring
+        self.allow_plaintext = allow_plaintext
         self._aead = {kid: AESGCM(key) for kid, key in ring.keys}
 
     @property
@@ -67,6 +75,11 @@ class EncryptionCodec(PayloadCodec):
         out = []
         for p in payloads:
             if p.metadata.get("encoding", b"") != ENCODING:
+                if not self.allow_plaintext:
+                    encoding = p.metadata.get("encoding", b"").decode(errors="replace") or "none"
+                    raise PlaintextPayloadRefused(
+                        f"payload not encrypted (encoding {encoding!r}) refused outside development mode"
+                    )
                 out.append(p)
                 continue
             kid = p.metadata.get(KEY_ID, b"").decode()

@@ -34,6 +34,7 @@ def cli_env(*, record_path: Path, data_dir: Path, columns: int, target: str | No
     env.update({
         "ARRIMAGE_SQLITE_PATH": str(record_path), "ARRIMAGE_DATA_DIR": str(data_dir),
         "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_LOG_LEVEL": "WARNING", "COLUMNS": str(columns),
+        "ARRIMAGE_MODE": "development",  # the tests' public development keys (tests/conftest.py)
     })
     if target is not None:
         env["ARRIMAGE_TEMPORAL_ADDRESS"] = target
@@ -90,8 +91,10 @@ class Stack:
 
     def __init__(self, data: Path) -> None:
         port, ui = free_port(), free_port()
+        # As on a fresh clone: no ARRIMAGE_MODE (`up` sets development mode itself); its CLI calls set it.
         self.env = {
-            **os.environ, "ARRIMAGE_DATA_DIR": str(data), "ARRIMAGE_TEMPORAL_ADDRESS": f"localhost:{port}",
+            **{k: v for k, v in os.environ.items() if k != "ARRIMAGE_MODE"},
+            "ARRIMAGE_DATA_DIR": str(data), "ARRIMAGE_TEMPORAL_ADDRESS": f"localhost:{port}",
             "ARRIMAGE_TEMPORAL_UI_PORT": str(ui), "ARRIMAGE_TASK_QUEUE": "arrimage-up-test",
         }
         self.proc: asyncio.subprocess.Process | None = None
@@ -127,8 +130,8 @@ class Stack:
 
     async def cli(self, *args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
-            ARRIMAGE, "ententes", *args, env=self.env, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            ARRIMAGE, "ententes", *args, env={**self.env, "ARRIMAGE_MODE": "development"},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         out, err = await proc.communicate()
         return proc.returncode or 0, out.decode(), err.decode()

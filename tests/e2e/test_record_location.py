@@ -38,7 +38,8 @@ READS = [
 
 def run(cwd: Path, *args: str, **extra: str) -> Result:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
-    env.update({"ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_LOG_LEVEL": "WARNING", "COLUMNS": "200", **extra})
+    env.update({"ARRIMAGE_MODE": "development",
+                "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_LOG_LEVEL": "WARNING", "COLUMNS": "200", **extra})
 
     async def go() -> Result:
         proc = await asyncio.create_subprocess_exec(

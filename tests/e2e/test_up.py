@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 from pathlib import Path
 
 from tests.e2e.harness import Stack
@@ -27,6 +28,12 @@ async def run_lifecycle(stack: Stack, content: Path, tmp_path: Path) -> None:
     await stack.start()
     for needle in ("Temporal (gRPC)", "Temporal Web UI", "record.sqlite", "temporal.sqlite"):
         assert needle in stack.banner, needle
+    # a fresh clone has no keys: `up` runs in development mode and says so (issue 9)
+    assert "DEVELOPMENT" in stack.banner and "ARRIMAGE_SUBJECT_KEKS" in stack.banner
+    data = tmp_path / "var"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("record.sqlite", "temporal.sqlite"):  # readable by their owner only
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
     assert (await stack.cli("draft", "ENT-UP", "--file", str(content), "--by", "sup"))[0] == 0
     assert (await stack.cli("submit", "ENT-UP", "--by", "sup"))[0] == 0
     assert await stack.stop() == 0

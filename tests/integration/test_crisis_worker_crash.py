@@ -80,6 +80,7 @@ class WorkerProcess:
             "ARRIMAGE_SQLITE_PATH": str(tmp_path / "record.sqlite"),
             "ARRIMAGE_STANDARDS_FILE": str(standards),
             "ARRIMAGE_LOG_FORMAT": "console",
+            "ARRIMAGE_MODE": "development",
         }
         self.tmp_path = tmp_path
         self.proc: subprocess.Popen[bytes] | None = None

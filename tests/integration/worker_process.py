@@ -55,6 +55,7 @@ def running_worker(address: str, task_queue: str, record_path: Path, tmp_path: P
         "ARRIMAGE_SQLITE_PATH": str(record_path),
         "ARRIMAGE_DATA_DIR": str(tmp_path / "data"),
         "ARRIMAGE_LOG_FORMAT": "console",
+        "ARRIMAGE_MODE": "development",  # the tests' public development keys (tests/conftest.py)
     }
     proc = WorkerProcess(env, tmp_path, tmp_path / "worker.log")
     try:

@@ -1,0 +1,102 @@
+"""Issue 9 through the installed CLI: no process starts on the public development keys outside development
+mode (one line naming the missing keys, exit 2, nothing created), and `arrimage doctor` says why."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+from tests.e2e.harness import ARRIMAGE
+
+MISSING = ("refusing to start on public development keys: ARRIMAGE_PAYLOAD_KEYS, ARRIMAGE_SUBJECT_KEKS, "
+           "ARRIMAGE_CHECKPOINT_KEYS not set (set them, see deploy/arrimage.env.example; "
+           "or ARRIMAGE_MODE=development for a test machine)\n")
+
+
+def run(cwd: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`arrimage` as on a production machine where nobody set ARRIMAGE_MODE or any key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
+    env.update({"ARRIMAGE_DATA_DIR": str(cwd / "var"), "ARRIMAGE_TEMPORAL_ADDRESS": "127.0.0.1:1",
+                "ARRIMAGE_LOG_FORMAT": "console", **extra})
+    return subprocess.run([ARRIMAGE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def keys() -> dict[str, str]:
+    return {name: f"k1:{base64.b64encode(bytes([i]) * 32).decode()}"
+            for i, name in enumerate(("ARRIMAGE_PAYLOAD_KEYS", "ARRIMAGE_SUBJECT_KEKS", "ARRIMAGE_CHECKPOINT_KEYS"))}
+
+
+def test_worker_without_keys_nor_development_mode_refuses(tmp_path: Path) -> None:
+    done = run(tmp_path, "worker")
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", MISSING)
+    assert not (tmp_path / "var").exists()  # nothing created: no record sealed under a public key
+
+
+def test_cli_read_without_keys_refuses(tmp_path: Path) -> None:
+    done = run(tmp_path, "cases", "list", "--all")
+    assert (done.returncode, done.stderr) == (2, MISSING)
+
+
+def test_one_missing_key_named(tmp_path: Path) -> None:
+    done = run(tmp_path, "worker", **{k: v for k, v in keys().items() if k != "ARRIMAGE_SUBJECT_KEKS"})
+    assert done.returncode == 2
+    assert done.stderr.startswith("refusing to start on public development keys: ARRIMAGE_SUBJECT_KEKS not set")
+
+
+def test_doctor_without_keys_is_not_production_ready(tmp_path: Path) -> None:
+    done = run(tmp_path, "doctor")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == (
+        "mode      production\n"
+        "key       ARRIMAGE_PAYLOAD_KEYS: development\n"
+        "key       ARRIMAGE_SUBJECT_KEKS: development\n"
+        "key       ARRIMAGE_CHECKPOINT_KEYS: development\n"
+        "temporal  127.0.0.1:1: TLS\n"
+        "not production-ready: ARRIMAGE_PAYLOAD_KEYS is development; ARRIMAGE_SUBJECT_KEKS is development; "
+        "ARRIMAGE_CHECKPOINT_KEYS is development\n"
+    )
+    assert not (tmp_path / "var" / "record.sqlite").exists()
+
+
+def test_doctor_json_production_ready_never_prints_a_key(tmp_path: Path) -> None:
+    done = run(tmp_path, "doctor", "--json", **keys())
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "mode": "production",
+        "keys": {"ARRIMAGE_PAYLOAD_KEYS": "production", "ARRIMAGE_SUBJECT_KEKS": "production",
+                 "ARRIMAGE_CHECKPOINT_KEYS": "production"},
+        "connections": {"temporal": {"address": "127.0.0.1:1", "tls": True, "mtls": False}},
+        "production_ready": True,
+        "problems": [],
+    }
+    for value in keys().values():
+        assert value.split(":")[1] not in done.stdout
+
+
+def test_doctor_in_development_mode_exits_1(tmp_path: Path) -> None:
+    done = run(tmp_path, "doctor", "--json", ARRIMAGE_MODE="development", **keys())
+    assert done.returncode == 1
+    found = json.loads(done.stdout)
+    assert found["problems"] == ["ARRIMAGE_MODE=development", "no TLS to temporal"]
+
+
+def test_export_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """`audit export` under a permissive umask (022): the bundle's folder 0700, its files 0600."""
+    from tests.audit_builders import build
+
+    store = build(tmp_path)
+    out = tmp_path / "bundle"
+    old = os.umask(0o022)
+    try:
+        store.ok("export", "--out", str(out))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    files = sorted(out.iterdir())
+    assert files
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name

@@ -1,0 +1,64 @@
+"""`arrimage doctor`: is this process's configuration fit for production? Never prints a key.
+
+Reads the settings only (no record opened, no connection made): each key ring is `production` (configured),
+`development` (empty: the public DEVELOPMENT key stands in, or a `dev-` key id) or `invalid` (does not parse);
+each connection says whether it uses TLS. Production-ready: production mode, every key `production`, TLS to
+Temporal, and, on PostgreSQL, an sslmode that requires TLS (`require`, `verify-ca`, `verify-full`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.record.keys import KeyConfigError, is_development, parse_key_ring
+from workers.settings import Settings
+
+TLS_SSLMODES = ("require", "verify-ca", "verify-full")
+
+
+def key_status(spec: str) -> str:
+    if not spec.strip():
+        return "development"
+    try:
+        ring = parse_key_ring(spec)
+    except KeyConfigError:
+        return "invalid"
+    return "development" if is_development(ring) else "production"
+
+
+def report(settings: Settings) -> dict[str, Any]:
+    keys = {
+        "ARRIMAGE_PAYLOAD_KEYS": key_status(settings.payload_keys.get_secret_value()),
+        "ARRIMAGE_SUBJECT_KEKS": key_status(settings.subject_keks.get_secret_value()),
+        "ARRIMAGE_CHECKPOINT_KEYS": key_status(settings.checkpoint_keys.get_secret_value()),
+    }
+    tls = settings.temporal_tls_on()
+    connections: dict[str, dict[str, Any]] = {
+        "temporal": {"address": settings.temporal_address, "tls": tls,
+                     "mtls": tls and settings.temporal_tls_cert is not None},
+    }
+    if settings.store == "postgres":
+        connections["postgres"] = {
+            "address": f"{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_dbname}",
+            "tls": settings.postgres_sslmode in TLS_SSLMODES,
+            "sslmode": settings.postgres_sslmode or "(libpq default)",
+        }
+    problems = []
+    if settings.development:
+        problems.append("ARRIMAGE_MODE=development")
+    problems += [f"{name} is {status}" for name, status in keys.items() if status != "production"]
+    problems += [f"no TLS to {name}" for name, conn in connections.items() if not conn["tls"]]
+    return {"mode": settings.mode, "keys": keys, "connections": connections,
+            "production_ready": not problems, "problems": problems}
+
+
+def lines(found: dict[str, Any]) -> list[str]:
+    out = [f"mode      {found['mode']}"]
+    out += [f"key       {name}: {status}" for name, status in found["keys"].items()]
+    for name, conn in found["connections"].items():
+        how = ("mTLS" if conn.get("mtls") else "TLS") if conn["tls"] else "no TLS"
+        extra = f" (sslmode {conn['sslmode']})" if "sslmode" in conn else ""
+        out.append(f"{name:<9} {conn['address']}: {how}{extra}")
+    out.append("production-ready" if found["production_ready"]
+               else "not production-ready: " + "; ".join(found["problems"]))
+    return out
