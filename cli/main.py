@@ -193,7 +193,8 @@ def up(
             table.add_row("Temporal database", str(e.temporal_db))
             table.add_row("Temporal server log", str(e.server_log))
         console.print(table)
-        console.print("Ctrl-C to stop. In another shell: [bold]arrimage ententes --help[/bold]")
+        hint = "export ARRIMAGE_MODE=development, then " if settings.development and settings.missing_keys() else ""
+        console.print(f"Ctrl-C to stop. In another shell: {hint}[bold]arrimage ententes --help[/bold]")
 
     try:
         with bootstrap(settings, create=True) as engine:  # `up` creates the record
