@@ -20,9 +20,10 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from cli import audit_render
-from cli.audit_export import access_log, write_bundle
+from cli.audit_export import access_log, bundle_problem, write_bundle
 from cli.client import root
 from cli.display import Limit, limited, print_more
 from cli.errors import CliError, Exit, bad_input, fail, invalid, not_found, read_json, read_text, refused, reported
@@ -35,7 +36,7 @@ from domain.disclosure.roles import PurposeKind, Role
 from domain.errors import NotFound
 from usecases.audit.replays import ReaderFacts
 from usecases.audit.trail import checkpoint as make_checkpoint
-from usecases.audit.trail import knows
+from usecases.audit.trail import knows, pinned_key, trust_basis
 from usecases.audit.trail import rewrap as do_rewrap
 from usecases.audit.trail import shred as do_shred
 from usecases.audit.trail import verify as run_verify
@@ -58,9 +59,29 @@ app = typer.Typer(
 console = Console()
 
 
+TrustedKeys = Annotated[list[str], typer.Option(
+    "--trusted-key", metavar="FILE|BASE64",
+    help="A public key you trust (base64, as checkpoints print it, or a file holding it or a PEM key); "
+         "repeatable. Given, only checkpoints and manifests signed by a pinned key are accepted, whatever the "
+         "engine's configuration (environment, .env) says.",
+)]
+
+
+def _pinned(values: list[str]) -> list[str]:
+    try:
+        return [pinned_key(v) for v in values]
+    except CheckpointError as e:
+        raise bad_input(e.message) from None
+
+
 @app.command()
 def verify(
     against: list[Path] = typer.Option([], "--against", help="checkpoint file(s) kept elsewhere"),
+    trusted_key: TrustedKeys = [],  # noqa: B006 (typer's repeatable option)
+    bundle: Annotated[Path | None, typer.Option(
+        "--bundle", metavar="DIR",
+        help="Check an `audit export` bundle instead of the record: its signed manifest and every file.",
+    )] = None,
     as_json: bool = typer.Option(False, "--json"),
     allow_empty: bool = typer.Option(
         False, "--allow-empty", help="accept a record that holds no event yet (otherwise exit 1: nothing was verified)"
@@ -68,10 +89,14 @@ def verify(
 ) -> None:
     """Stream the whole store and confirm it, or name the first event altered, inserted, reordered or removed."""
     with reported():
+        pinned = _pinned(trusted_key)
+        if bundle is not None:
+            _verify_bundle(bundle, pinned, as_json)
         cps = [_checkpoint_file(path) for path in against]
         with root() as engine:
             try:
-                report = run_verify(engine.record, cps, checkpoint_keys=checkpoint_keys(engine.settings))
+                report = run_verify(engine.record, cps, checkpoint_keys=checkpoint_keys(engine.settings),
+                                    pinned_keys=pinned)
             except KeyConfigError as e:
                 raise bad_input(str(e)) from None
             except CheckpointError as e:  # one the store keeps (`audit checkpoint` saves a copy) is unreadable
@@ -85,9 +110,29 @@ def verify(
         print(json.dumps(report.to_dict()))
     elif report.ok:
         console.print(f"[green]verified[/green] {report.events_checked:,} events ({report.events_per_second:,.0f}/s)")
+        for line in report.trust:  # what the checkpoints' check rests on
+            console.print(line, markup=False)
     elif report.problem is not None:
         console.print(f"[red]TAMPERING[/red] {report.problem.describe()}")
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _verify_bundle(out: Path, pinned: list[str], as_json: bool) -> None:
+    """`verify --bundle DIR`: the export's manifest signature and files; exits 0 or 1."""
+    ring = None
+    if not pinned:
+        with root() as engine:
+            ring = checkpoint_keys(engine.settings)
+    problem = bundle_problem(out, pinned, ring)
+    trust = trust_basis(pinned).replace("checkpoint signatures", "the manifest's signature")
+    if as_json:
+        print(json.dumps({"ok": problem is None, "bundle": str(out), "problem": problem, "trust": [trust]}))
+    elif problem is None:
+        console.print(f"[green]bundle verified[/green] {out}")
+        console.print(trust, markup=False)
+    else:
+        console.print(f"[red]TAMPERING[/red] bundle {escape(str(out))}: {escape(problem)}", soft_wrap=True)
+    raise typer.Exit(0 if problem is None else 1)
 
 
 def _checkpoint_file(path: Path) -> Checkpoint:
@@ -113,6 +158,8 @@ def checkpoint(out: Path = typer.Option(..., "--out", help="where to write the s
     except OSError as e:
         fail(CliError(Exit.REFUSED, f"cannot write {out}: {e.strerror or e}"))
     console.print(f"signed head: notification {cp.notification_id}, {cp.count:,} events, key {cp.key_id} → {out}")
+    console.print(f"store {cp.store_id}; public key {cp.public_key} (an auditor pins it: --trusted-key)",
+                  markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -285,19 +332,32 @@ def exceptions(since: Since = None, until: Until = None, limit: Limit = None, as
 def export(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory to write the bundle in.")],
     since: Since = None, until: Until = None,
+    against: Annotated[list[Path], typer.Option(
+        "--against", metavar="FILE",
+        help="The last trusted checkpoint, kept elsewhere: the head is signed only if the store extends it.",
+    )] = [],  # noqa: B006 (typer's repeatable option)
+    trusted_key: TrustedKeys = [],  # noqa: B006
 ) -> None:
     """Write the auditor's bundle: verify report, a fresh signed checkpoint, register, accesses, exceptions
-    (JSON, personal content withheld) and MANIFEST.json with the SHA-256 of each file."""
+    (JSON, personal content withheld) and MANIFEST.json with the SHA-256 of each file, signed."""
     with reported():
         start = parse_moment(since, "--since") if since else None
         end = parse_moment(until, "--until", day_end=True) if until else None
+        pinned = _pinned(trusted_key)
+        cps = [_checkpoint_file(path) for path in against]
         with root() as engine:
             bundle = write_bundle(engine, out, ring=checkpoint_keys(engine.settings), since=start, until=end,
-                                  now=datetime.now(UTC))
+                                  now=datetime.now(UTC), against=cps, pinned_keys=pinned)
     for name, entry in bundle.files.items():
         console.print(f"{name}  sha256 {entry['sha256']}")
     if bundle.verified:
+        for line in bundle.trust:
+            console.print(line, markup=False)
+        if not cps:
+            console.print("the signed head was not checked against a trusted checkpoint (pass --against FILE)",
+                          markup=False)
         console.print(f"[green]verified[/green]; bundle in {out} (MANIFEST.json)")
     else:
-        console.print(f"[red]TAMPERING[/red] {bundle.problem}; bundle in {out} has no checkpoint")
+        console.print(f"[red]TAMPERING[/red] {escape(str(bundle.problem))}; bundle in {escape(str(out))} has no "
+                      "checkpoint", soft_wrap=True)
     raise typer.Exit(0 if bundle.verified else 1)

@@ -1,8 +1,11 @@
 """`arrimage audit export`: the bundle an auditor can hand over, each file hashed in MANIFEST.json.
 
 Files: `verify.json` (the chain verified now), `checkpoint.json` (its head, signed now; absent when
-the chain does not verify: a signature must never bless tampering), `register.json` (every
-communication entry), `accesses.json`, `exceptions.json`. Content about a person in words is
+the chain does not verify, or does not extend the last trusted checkpoint given with `--against`:
+a signature must never bless tampering), `register.json` (every communication entry),
+`accesses.json`, `exceptions.json`. MANIFEST.json (each file's SHA-256, the store id, the verdict)
+is itself signed with the checkpoint key (its `signature` member); `bundle_problem` (`arrimage
+audit verify --bundle DIR`) checks that signature and every file. Content about a person in words is
 withheld from all of them (the auditor reads metadata only); the person's own copy of their entries
 comes from `arrimage audit register --person`.
 """
@@ -10,16 +13,18 @@ comes from `arrimage audit register --person`.
 from __future__ import annotations
 
 import hashlib
-from contextlib import suppress
-from dataclasses import dataclass
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli import audit_render
-from domain.audit.checkpoint import CheckpointError
+from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.errors import NotFound
 from usecases.audit.trail import checkpoint as make_checkpoint
+from usecases.audit.trail import manifest_problem, sign_manifest
 from usecases.audit.trail import verify as run_verify
 
 if TYPE_CHECKING:
@@ -35,6 +40,7 @@ class Bundle:
     verified: bool
     problem: str | None
     files: dict[str, dict[str, Any]]  # name -> {"sha256", "bytes"}
+    trust: tuple[str, ...] = ()
 
 
 def _in(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
@@ -55,14 +61,24 @@ def access_log(engine: Root, person: str | None, actor: str | None, since: datet
 
 def write_bundle(
     engine: Root, out: Path, *, ring: KeyRing, since: datetime | None, until: datetime | None, now: datetime,
+    against: Sequence[Checkpoint] = (), pinned_keys: Collection[str] = (),
 ) -> Bundle:
+    """Verify (against the last trusted checkpoints `against`, their signatures by `pinned_keys` when given),
+    sign the head only if that passes, write the files and the signed manifest."""
     record = engine.record
     out.mkdir(parents=True, exist_ok=True)
-    report = run_verify(record, checkpoint_keys=ring)
+    report = run_verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys)
     docs: dict[str, Any] = {"verify.json": report.to_dict()}
-    if report.ok:
-        with suppress(CheckpointError):  # an empty store: nothing to sign
-            docs["checkpoint.json"] = make_checkpoint(record, checkpoint_keys=ring, now=now)
+    signed: Checkpoint | None = None
+    problem = report.problem.describe() if report.problem is not None else None
+    if report.ok and report.head is not None:  # an empty store: nothing to sign
+        try:
+            signed = make_checkpoint(record, checkpoint_keys=ring, now=now, against=against, pinned_keys=pinned_keys)
+        except CheckpointError as e:  # the store changed between the two reads and no longer verifies
+            report = replace(report, ok=False)
+            problem = e.message
+        else:
+            docs["checkpoint.json"] = signed
     disclosures = engine.disclosures
     docs["register.json"] = [
         audit_render.entry_for_auditor(e) for e in disclosures.communications() if _in(e.communicated_at, since, until)
@@ -77,7 +93,34 @@ def write_bundle(
         files[name] = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
     manifest = {
         "format": FORMAT, "created_at": now, "since": since, "until": until, "verified": report.ok,
-        "events_checked": report.events_checked, "files": files,
+        "events_checked": report.events_checked, "store_id": report.store_id,
+        "checkpoint": None if signed is None else {"notification_id": signed.notification_id, "count": signed.count,
+                                                   "chain_hash": signed.chain_hash},
+        "against": [f"{cp.key_id}@{cp.signed_at}" for cp in against], "files": files,
     }
-    (out / MANIFEST).write_text(audit_render.dumps(manifest), encoding="utf-8")
-    return Bundle(verified=report.ok, problem=report.problem.describe() if report.problem else None, files=files)
+    # The manifest is signed as JSON values (moments as their ISO text), the way a reader loads it back.
+    plain = json.loads(audit_render.dumps(manifest))
+    (out / MANIFEST).write_text(audit_render.dumps(sign_manifest(ring, plain)), encoding="utf-8")
+    return Bundle(verified=report.ok, problem=problem, files=files, trust=report.trust)
+
+
+def bundle_problem(out: Path, pinned_keys: Collection[str], ring: KeyRing | None = None) -> str | None:
+    """None when the bundle in `out` is as exported: its manifest signed by a trusted key (only `pinned_keys`
+    when given, else the engine's own `ring`) and every file it lists has its SHA-256 and size."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return f"{MANIFEST}: cannot be read ({e})"
+    if not isinstance(manifest, dict):
+        return f"{MANIFEST}: not a JSON object"
+    why = manifest_problem(manifest, ring, pinned_keys)
+    if why is not None:
+        return f"{MANIFEST}: {why}"
+    for name, entry in (manifest.get("files") or {}).items():
+        try:
+            body = (out / Path(name).name).read_bytes()
+        except OSError:
+            return f"{name}: missing"
+        if hashlib.sha256(body).hexdigest() != entry.get("sha256") or len(body) != entry.get("bytes"):
+            return f"{name}: its SHA-256 differs from the manifest's"
+    return None

@@ -31,7 +31,17 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.record.keys import KeyRing
 from adapters.record.record import NoRecord
-from adapters.record.sql import CHAIN, CHECKPOINTS, KEYS, AuditStore, Dialect, Snapshot, SubjectKeys, chain_inserted
+from adapters.record.sql import (
+    CHAIN,
+    CHECKPOINTS,
+    KEYS,
+    STORE,
+    AuditStore,
+    Dialect,
+    Snapshot,
+    SubjectKeys,
+    chain_inserted,
+)
 
 
 def _okey(oid: UUID | str) -> bytes:
@@ -54,6 +64,7 @@ class PostgresDialect(Dialect):
             "chain": Identifier(schema, CHAIN),
             "keys": Identifier(schema, KEYS),
             "checkpoints": Identifier(schema, CHECKPOINTS),
+            "store": Identifier(schema, STORE),
         }
 
     def sql(self, template: str) -> Composed:

@@ -12,9 +12,11 @@ forged row.
 Tables, beside the events table in the same database/schema: ``audit_chain``
 (one row per event, keyed by notification id, unique on the event identity and
 on ``seq``), ``audit_subject_keys`` (wrapped per-person keys, tombstoned on
-shredding) and ``audit_checkpoints`` (copies of signed heads; the copies that
-count are the ones kept elsewhere). Their names and formats are the record's:
-they never change.
+shredding), ``audit_checkpoints`` (copies of signed heads; the copies that
+count are the ones kept elsewhere) and ``audit_store`` (one row: the store's id,
+made once with the record, or on the first opening of a store older than it;
+every checkpoint names it). Their names and formats are the record's: they never
+change.
 
 Readers open **one snapshot** (a `Snapshot`: SQLite read transaction;
 PostgreSQL REPEATABLE READ READ ONLY with server-side cursors) and stream both
@@ -31,8 +33,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import StoredEvent
 
@@ -46,6 +49,7 @@ from domain.audit.verify import ChainRow, EventRow
 CHAIN = "audit_chain"
 KEYS = "audit_subject_keys"
 CHECKPOINTS = "audit_checkpoints"
+STORE = "audit_store"
 
 # Statement templates: tables are `{events}`, `{chain}`, `{keys}`, `{checkpoints}`; the events
 # table's notification id column is `{nid}`; `?` is the placeholder (see `Dialect.sql`).
@@ -54,6 +58,12 @@ CHAIN_COLUMNS = (
     "event_hash, aggregate_hash, chain_hash"
 )
 CHAIN_HEAD = "SELECT notification_id, seq, chain_hash FROM {chain} ORDER BY notification_id DESC LIMIT 1"
+# The store's identity: one row, the same statements on both stores.
+STORE_DDL = (
+    "CREATE TABLE IF NOT EXISTS {store} (id integer PRIMARY KEY CHECK (id = 1), store_id text NOT NULL, "
+    "created_at text NOT NULL)"
+)
+STORE_INSERT = "INSERT INTO {store} (id, store_id, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING"
 
 
 class Dialect(ABC):
@@ -121,6 +131,12 @@ def chain_inserted(
     )
 
 
+def create_store_id(cursor: Any, dialect: Dialect) -> None:
+    """Give the store its id, once: the first opening (`up`, `worker`, or a store older than ids) makes it."""
+    cursor.execute(dialect.sql(STORE_DDL))
+    cursor.execute(dialect.sql(STORE_INSERT), (uuid4().hex, datetime.now(UTC).isoformat()))
+
+
 class SubjectKeys:
     """Per-person data keys, wrapped by the key-encryption ring, one row per person (`SubjectKeyStore`)."""
 
@@ -130,6 +146,7 @@ class SubjectKeys:
         self._destroyed: dict[str, bytes] = {}  # wrapped keys destroyed by this process, to look for in files
         with dialect.transaction(commit=True) as cursor:
             dialect.create_tables(cursor)
+            create_store_id(cursor, dialect)
 
     def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
         found = self._row(subject_id)
@@ -310,6 +327,13 @@ class AuditStore:
             cursor.execute(self.dialect.sql(CHAIN_HEAD))
             row = cursor.fetchone()
         return (int(row["notification_id"]), int(row["seq"]), bytes(row["chain_hash"])) if row is not None else None
+
+    def store_id(self) -> str | None:
+        """The store's id (None only if its row was deleted: every opening creates it)."""
+        with self.dialect.transaction(commit=False) as cursor:
+            cursor.execute(self.dialect.sql("SELECT store_id FROM {store} WHERE id = 1"))
+            row = cursor.fetchone()
+        return str(row["store_id"]) if row is not None else None
 
     def save_checkpoint(self, cp: Checkpoint) -> None:
         with self.dialect.transaction(commit=True) as cursor:

@@ -26,7 +26,17 @@ from eventsourcing.utils import Environment, EnvType, strtobool
 
 from adapters.record.keys import KeyRing
 from adapters.record.record import NoRecord
-from adapters.record.sql import CHAIN, CHECKPOINTS, KEYS, AuditStore, Dialect, Snapshot, SubjectKeys, chain_inserted
+from adapters.record.sql import (
+    CHAIN,
+    CHECKPOINTS,
+    KEYS,
+    STORE,
+    AuditStore,
+    Dialect,
+    Snapshot,
+    SubjectKeys,
+    chain_inserted,
+)
 
 EVENTS = "stored_events"  # the library's table name for an application recorder
 
@@ -51,7 +61,8 @@ class SQLiteDialect(Dialect):
         self.datastore = datastore
         self.text_ids = datastore.originator_id_type == "text"
         self.okey = str.encode if self.text_ids else bytes.fromhex
-        self.tables = {"events": EVENTS, "nid": "rowid", "chain": CHAIN, "keys": KEYS, "checkpoints": CHECKPOINTS}
+        self.tables = {"events": EVENTS, "nid": "rowid", "chain": CHAIN, "keys": KEYS, "checkpoints": CHECKPOINTS,
+                       "store": STORE}
 
     def sql(self, template: str) -> str:
         return template.format(**self.tables)

@@ -1,8 +1,12 @@
 """Signed checkpoints of the chain head, to be kept outside the database.
 
-A checkpoint says "on <signed_at>, the chain of this store had <count> events,
-ended at notification <notification_id> with hash <chain_hash>", signed with
-Ed25519. Ed25519 rather than an HMAC because the verifying half (the public
+A checkpoint says "on <signed_at>, the chain of store <store_id> had <count>
+events, ended at notification <notification_id> with hash <chain_hash>", signed
+with Ed25519. The store id is created once with the record and kept in it
+(``audit_store``): a checkpoint of another store is refused even when its head
+happens to match. Checkpoints made before store ids (format ``/1``, no
+``store_id``) still verify: their signature never covered one, and verify says
+that only their chain head was compared. Ed25519 rather than an HMAC because the verifying half (the public
 key, printed in the file) can be handed to an auditor or another organisation
 who can check the file without being able to forge one.
 
@@ -26,7 +30,8 @@ from typing import Any
 
 from domain.errors import DomainError
 
-FORMAT = "arrimage-audit-checkpoint/1"
+FORMAT = "arrimage-audit-checkpoint/2"
+LEGACY_FORMAT = "arrimage-audit-checkpoint/1"  # before store ids: no `store_id`, not covered by the signature
 
 
 class CheckpointError(DomainError, ValueError):
@@ -45,15 +50,22 @@ class Checkpoint:
     public_key: str
     signature: str
     format: str = FORMAT
+    store_id: str | None = None  # None only in a checkpoint of format /1 (made before store ids)
+
+    def _body(self) -> dict[str, Any]:
+        body = asdict(self)
+        if self.store_id is None:
+            del body["store_id"]  # a /1 checkpoint: its bytes are those it was signed with
+        return body
 
     def signed_bytes(self) -> bytes:
-        """What the signature covers: every field but the signature, canonical JSON."""
-        body = asdict(self)
+        """What the signature covers: every field but the signature (the store id included), canonical JSON."""
+        body = self._body()
         del body["signature"]
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return json.dumps(self._body(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
@@ -69,10 +81,15 @@ class Checkpoint:
             if kind is str and not isinstance(value, str):
                 raise CheckpointError(f"field {name}: not text")
             values[name] = value
-        fmt = data.get("format", FORMAT)
-        if fmt != FORMAT:
-            raise CheckpointError(f"unknown format {fmt!r} (expected {FORMAT})")
-        return cls(**values, format=fmt)
+        fmt = data.get("format", LEGACY_FORMAT)
+        if fmt not in (FORMAT, LEGACY_FORMAT):
+            raise CheckpointError(f"unknown format {fmt!r} (expected {FORMAT} or {LEGACY_FORMAT})")
+        store = data.get("store_id")
+        if fmt == FORMAT and not (isinstance(store, str) and store):
+            raise CheckpointError("missing field store_id")
+        if fmt == LEGACY_FORMAT and store is not None:
+            raise CheckpointError(f"field store_id: not part of format {LEGACY_FORMAT}")
+        return cls(**values, format=fmt, store_id=store)
 
     @classmethod
     def from_json(cls, text: str) -> Checkpoint:

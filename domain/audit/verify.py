@@ -34,7 +34,9 @@ It stops at the **first** problem, in notification order, and names it:
                    history and chain table were rewritten together.
 ``truncated``      the store ends before a signed checkpoint's head: the tail
                    was removed.
-``bad_signature``  a checkpoint's signature does not verify (checked first).
+``bad_signature``  a checkpoint's signature does not verify, or its key is not
+                   trusted (checked first).
+``other_store``    a checkpoint is of another store (its store id; checked first).
 =================  ==============================================================
 
 What it cannot see on its own: someone who rewrites events *and* recomputes
@@ -67,6 +69,7 @@ class ProblemKind(StrEnum):
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"
     TRUNCATED = "truncated"
     BAD_SIGNATURE = "bad_signature"
+    OTHER_STORE = "other_store"
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class VerifyReport:
     checkpoints_checked: int = 0
     seconds: float = 0.0  # measured by the caller (usecases.audit.trail.verify): the check reads no clock
     notes: tuple[str, ...] = field(default=())
+    trust: tuple[str, ...] = field(default=())
+    """What the checkpoints' check rests on (pinned keys or the engine's own, checkpoints without store id)."""
+    store_id: str | None = None
 
     @property
     def events_per_second(self) -> float:
@@ -114,6 +120,7 @@ class VerifyReport:
         if self.problem is not None:
             d["problem"]["kind"] = self.problem.kind.value
         d["notes"] = list(self.notes)
+        d["trust"] = list(self.trust)
         return d
 
 

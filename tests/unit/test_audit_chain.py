@@ -87,13 +87,15 @@ def test_key_rings_parse_strictly() -> None:
 
 
 def test_a_checkpoint_signature_covers_every_field() -> None:
-    cp = sign_checkpoint(DEV_CHECKPOINT_KEYS, notification_id=9, count=9, chain_hash="ab" * 32, signed_at="2025-01-01")
+    cp = sign_checkpoint(DEV_CHECKPOINT_KEYS, notification_id=9, count=9, chain_hash="ab" * 32, signed_at="2025-01-01",
+                         store_id="store-1")
     trusted = trusted_public_keys(DEV_CHECKPOINT_KEYS)
     assert signature_problem(cp, trusted) is None
     from dataclasses import replace
 
     assert signature_problem(replace(cp, notification_id=8), trusted) == "signature does not verify"
     assert signature_problem(replace(cp, chain_hash="cd" * 32), trusted) == "signature does not verify"
+    assert signature_problem(replace(cp, store_id="store-2"), trusted) == "signature does not verify"
 
 
 def test_sealed_personal_content_is_bound_to_its_subject() -> None:

@@ -11,15 +11,23 @@ the stopwatch of ``verify``'s throughput.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing, is_development
 from adapters.record.record import Record
-from adapters.record.signing import sign_checkpoint, signature_problem, trusted_public_keys
+from adapters.record.signing import (
+    document_problem,
+    sign_checkpoint,
+    sign_document,
+    signature_problem,
+    trusted_public_keys,
+)
+from adapters.record.signing import pinned_key as pinned_key  # re-exported: the CLI imports no adapter
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.erasure import SubjectErasure, erasure_id
 from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_rows
@@ -31,45 +39,73 @@ def stored_checkpoints(record: Record) -> list[Checkpoint]:
     return [Checkpoint.from_json(body) for body in record.audit_store().stored_checkpoints()]
 
 
+def store_id(record: Record) -> str | None:
+    """The store's id, made once with the record and kept in it; every checkpoint of it names it."""
+    return record.audit_store().store_id()
+
+
+ENGINE_KEY_ONLY = (
+    "checkpoint signatures checked against the engine's own key only (its configuration): "
+    "pin the public key with --trusted-key"
+)
+
+
+def trust_basis(pinned_keys: Collection[str]) -> str:
+    """The line that says what a checkpoint's signature was checked against."""
+    n = len(set(pinned_keys))
+    if not n:
+        return ENGINE_KEY_ONLY
+    return f"checkpoint signatures checked against {n} pinned public key{'s' if n > 1 else ''}"
+
+
 def verify(
     record: Record,
     checkpoints: Sequence[Checkpoint] = (),
     *,
     checkpoint_keys: KeyRing | None = None,
     trusted_keys: Mapping[str, str] | None = None,
+    pinned_keys: Collection[str] = (),
     include_stored: bool = True,
     page: int = 10_000,
 ) -> VerifyReport:
     """Recompute the whole chain; check it against the given and the stored signed checkpoints.
 
-    ``trusted_keys`` (key id → base64 Ed25519 public key) lets an auditor who
-    holds only public keys verify; the configured ring's public keys are
-    trusted too.
+    ``pinned_keys`` (base64 Ed25519 public keys the reader holds, `adapters.record.signing.pinned_key`): when
+    given, a checkpoint is accepted only if one of them signed it, and nothing of the engine's configuration
+    is trusted. Without them, the configured ring's public keys (plus ``trusted_keys``, key id → base64) are
+    trusted, and `trust` says the signatures were checked against the engine's own key only.
+    A checkpoint naming another store is refused (`other_store`); one made before store ids is compared by
+    its head alone, with a line in `trust`.
     """
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
+    pinned = frozenset(pinned_keys)
     trusted = trusted_public_keys(ring, dict(trusted_keys or {}))
     all_cps = list(checkpoints) + (stored_checkpoints(record) if include_stored else [])
+    sid = store_id(record)
+    trust = [trust_basis(pinned)]
     for cp in all_cps:
-        why = signature_problem(cp, trusted)
+        who = f"checkpoint signed_at {cp.signed_at} by {cp.key_id!r}"
+        why = signature_problem(cp, trusted, pinned)
         if why is not None:
-            return VerifyReport(
-                ok=False,
-                events_checked=0,
-                head=None,
-                problem=Problem(
-                    ProblemKind.BAD_SIGNATURE,
-                    cp.notification_id,
-                    None,
-                    None,
-                    None,
-                    f"checkpoint signed_at {cp.signed_at} by {cp.key_id!r}: {why}",
-                ),
-            )
+            return _refused(ProblemKind.BAD_SIGNATURE, cp, f"{who}: {why}", trust, sid)
+        if cp.store_id is None:
+            trust.append(f"checkpoint {cp.key_id}@{cp.signed_at} names no store (made before store ids): "
+                         "only its chain head was compared")
+        elif cp.store_id != sid:
+            return _refused(ProblemKind.OTHER_STORE, cp, f"{who} is of store {cp.store_id}; this store is {sid}",
+                            trust, sid)
     started = time.perf_counter()
     with record.audit_store(page=page).snapshot() as snap:
         report = verify_rows(snap.events(), snap.chain(), snap, checkpoints=all_cps)
     notes = ("checkpoint keys are the public DEVELOPMENT default",) if is_development(ring) else ()
-    return replace(report, seconds=time.perf_counter() - started, notes=notes)
+    return replace(report, seconds=time.perf_counter() - started, notes=notes, trust=tuple(trust), store_id=sid)
+
+
+def _refused(kind: ProblemKind, cp: Checkpoint, detail: str, trust: list[str], sid: str | None) -> VerifyReport:
+    return VerifyReport(
+        ok=False, events_checked=0, head=None, problem=Problem(kind, cp.notification_id, None, None, None, detail),
+        trust=tuple(trust), store_id=sid,
+    )
 
 
 def checkpoint(
@@ -77,17 +113,26 @@ def checkpoint(
     *,
     now: datetime,
     checkpoint_keys: KeyRing | None = None,
+    against: Sequence[Checkpoint] = (),
+    pinned_keys: Collection[str] = (),
 ) -> Checkpoint:
     """Verify the whole store, then sign its head, keep a copy in the database and return it.
 
     Refuses (CheckpointError) to sign a store that does not verify or is empty:
-    a signature must never bless tampering. ``now`` is the signature's moment.
+    a signature must never bless tampering. ``against``: the last trusted
+    checkpoints, kept elsewhere (checked with ``pinned_keys`` when given): the
+    head is signed only if the store extends them, so a store rewritten and
+    rechained since is refused, naming the checkpoint it no longer meets.
+    ``now`` is the signature's moment.
     """
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
-    report = verify(record, checkpoint_keys=ring)
+    report = verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys)
     if not report.ok or report.head is None:
         why = report.problem.describe() if report.problem else "the store is empty"
         raise CheckpointError(f"will not sign this store's head: {why}")
+    sid = report.store_id
+    if sid is None:
+        raise CheckpointError("will not sign this store's head: the store has no id (its audit_store row is gone)")
     head: ChainHead = report.head
     cp = sign_checkpoint(
         ring,
@@ -95,9 +140,22 @@ def checkpoint(
         count=head.seq,
         chain_hash=head.chain_hash,
         signed_at=now.isoformat(),
+        store_id=sid,
     )
     record.audit_store().save_checkpoint(cp)
     return cp
+
+
+def sign_manifest(ring: KeyRing | None, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """An export's manifest (JSON values) with its Ed25519 `signature`, by the checkpoint key."""
+    return sign_document(ring or DEV_CHECKPOINT_KEYS, manifest)
+
+
+def manifest_problem(
+    manifest: Mapping[str, Any], ring: KeyRing | None = None, pinned_keys: Collection[str] = ()
+) -> str | None:
+    """None when the manifest's signature verifies by a pinned key (when any), else by the engine's own ring."""
+    return document_problem(manifest, trusted_public_keys(ring or DEV_CHECKPOINT_KEYS), frozenset(pinned_keys))
 
 
 @dataclass(frozen=True)
