@@ -132,9 +132,12 @@ def chain_inserted(
 
 
 def create_store_id(cursor: Any, dialect: Dialect) -> None:
-    """Give the store its id, once: the first opening (`up`, `worker`, or a store older than ids) makes it."""
+    """Give the store its id, once: the first opening (`up`, `worker`, or a store older than ids) makes it.
+    Later openings only read it (no write, so a reader takes no write lock)."""
     cursor.execute(dialect.sql(STORE_DDL))
-    cursor.execute(dialect.sql(STORE_INSERT), (uuid4().hex, datetime.now(UTC).isoformat()))
+    cursor.execute(dialect.sql("SELECT store_id FROM {store} WHERE id = 1"))
+    if cursor.fetchone() is None:
+        cursor.execute(dialect.sql(STORE_INSERT), (uuid4().hex, datetime.now(UTC).isoformat()))
 
 
 class SubjectKeys:

@@ -70,9 +70,16 @@ def test_a_store_that_extends_the_last_checkpoint_is_signed(record: Record, doss
     assert (cp.count, cp.store_id) == (10, kept.store_id)
 
 
-def test_checkpoints_bind_the_store_id_kept_in_the_store(record: Record, dossiers: list[Dossier]) -> None:
+def test_checkpoints_bind_the_store_id_kept_in_the_store(
+    record: Record, dossiers: list[Dossier], store_env: dict[str, str]
+) -> None:
     sid = store_id(record)
     assert sid and store_id(record) == sid  # created once with the record, the same on every read
+    again = Record(store_env)
+    try:
+        assert store_id(again) == sid  # and on every opening
+    finally:
+        again.close()
     cp = checkpoint(record, now=NOW)
     assert cp.store_id == sid and cp.format == "arrimage-audit-checkpoint/2"
     assert Checkpoint.from_json(cp.to_json()) == cp
