@@ -17,7 +17,7 @@ from adapters.record.keys import DEV_CHECKPOINT_KEYS
 from adapters.record.signing import public_key_b64
 from cli.audit_export import bundle_problem
 from tests.audit_builders import Store, build
-from tests.integration.test_audit_tamper import Raw, rewrite_history
+from tests.tamper_builders import Raw, rewrite_history
 
 ENGINE_PUBLIC = public_key_b64(DEV_CHECKPOINT_KEYS.active)
 STRANGER_PUBLIC = public_key_b64(bytes(range(32)))

@@ -5,7 +5,7 @@ with the case search attributes (`visible_env`). A module that needs another rec
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.record.record import Record
 from tests.crisis_builders import crisis_worker
 from tests.integration.lifecycle import Started, terminate_open_workflows
+from tests.tamper_builders import Dossier, Raw
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
 from workers.binaries import temporal_cli
@@ -25,8 +26,9 @@ from workers.worker import build_worker
 from workflows.crisis import SEARCH_ATTRIBUTES
 
 
-@pytest_asyncio.fixture
-async def record(store_env: dict[str, str]) -> AsyncIterator[Record]:
+@pytest.fixture
+def record(store_env: dict[str, str]) -> Iterator[Record]:
+    """The record over the store under test (SQLite, then PostgreSQL), closed after the test."""
     rec = Record(store_env)
     yield rec
     rec.close()
@@ -81,3 +83,23 @@ async def visible_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+@pytest.fixture
+def raw(store_env: dict[str, str], record: Record) -> Iterator[Raw]:
+    r = Raw(store_env)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def dossiers(record: Record) -> list[Dossier]:
+    """Notifications 1–9: A1 B1 C1 A2 B2 C2 A3 B3 C3 (letter = dossier, digit = version)."""
+    ds = [Dossier(code=code) for code in "ABC"]
+    for d in ds:
+        record.save(d)
+    for round_ in range(2):
+        for d in ds:
+            d.note(f"note {round_} of {d.code}")
+            record.save(d)
+    return ds
+
+

@@ -10,7 +10,7 @@ own linking function, then refused.
 
 The store, its dossiers and the attacker's SQL are test_audit_tamper's (its fixtures, imported).
 """
-# ruff: noqa: F811 (the imported fixtures are the tests' parameters)
+
 
 from __future__ import annotations
 
@@ -29,15 +29,7 @@ from adapters.record.signing import public_key_b64
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.verify import ProblemKind
 from tests.conftest import PostgresSchema
-from tests.integration.test_audit_tamper import (  # noqa: F401 (fixtures)
-    NOW,
-    Dossier,
-    Raw,
-    dossiers,
-    raw,
-    record,
-    rewrite_history,
-)
+from tests.tamper_builders import NOW, Dossier, Raw, rewrite_history
 from usecases.audit.trail import checkpoint, store_id, verify
 
 STRANGER = parse_key_ring("mallory:" + base64.b64encode(bytes(range(32))).decode())

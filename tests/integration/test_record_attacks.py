@@ -62,13 +62,6 @@ class Raw:
 
 
 @pytest.fixture
-def record(store_env: dict[str, str]) -> Iterator[Record]:
-    rec = Record(store_env)
-    yield rec
-    rec.close()
-
-
-@pytest.fixture
 def raw(store_env: dict[str, str], record: Record) -> Iterator[Raw]:
     r = Raw(store_env)
     yield r
