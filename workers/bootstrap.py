@@ -55,20 +55,24 @@ def load_settings() -> Settings:
 class DevelopmentKeys(Exception):
     """Keys left to their public DEVELOPMENT defaults outside development mode: the process does not start."""
 
-    def __init__(self, missing: list[str]) -> None:
+    def __init__(self, missing: list[str], public: list[str] | None = None) -> None:
         self.missing = missing
+        self.public = public or []
+        said = [f"{', '.join(missing)} not set"] if missing else []
+        said += [f"{', '.join(self.public)} set to a public development key"] if self.public else []
         self.message = (
-            f"refusing to start on public development keys: {', '.join(missing)} not set "
+            f"refusing to start on public development keys: {'; '.join(said)} "
             "(set them, see deploy/arrimage.env.example; or ARRIMAGE_MODE=development for a test machine)"
         )
         super().__init__(self.message)
 
 
 def require_keys(settings: Settings) -> None:
-    """Outside development mode, every key ring must be configured (`DevelopmentKeys` otherwise)."""
-    missing = settings.missing_keys()
-    if missing and not settings.development:
-        raise DevelopmentKeys(missing)
+    """Outside development mode, every key ring must be configured with a key of its own: neither left
+    empty nor given one of the public development keys (`DevelopmentKeys` otherwise)."""
+    missing, public = settings.missing_keys(), settings.public_keys()
+    if (missing or public) and not settings.development:
+        raise DevelopmentKeys(missing, public)
 
 
 def data_converter(settings: Settings | None = None) -> DataConverter:

@@ -1,7 +1,8 @@
 """`arrimage doctor`: is this process's configuration fit for production? Never prints a key.
 
 Reads the settings only (no record opened, no connection made): each key ring is `production` (configured),
-`development` (empty: the public DEVELOPMENT key stands in, or a `dev-` key id) or `invalid` (does not parse);
+`development` (empty: the public DEVELOPMENT key stands in; a `dev-` key id; or a public development key
+under another id) or `invalid` (does not parse);
 each connection says whether it uses TLS. Production-ready: production mode, every key `production`, TLS to
 Temporal, and, on PostgreSQL, an sslmode that requires TLS (`require`, `verify-ca`, `verify-full`).
 """
@@ -32,6 +33,8 @@ def report(settings: Settings) -> dict[str, Any]:
         "ARRIMAGE_SUBJECT_KEKS": key_status(settings.subject_keks.get_secret_value()),
         "ARRIMAGE_CHECKPOINT_KEYS": key_status(settings.checkpoint_keys.get_secret_value()),
     }
+    for name in settings.public_keys():  # a public development key under a key id of its own
+        keys[name] = "development"
     tls = settings.temporal_tls_on()
     connections: dict[str, dict[str, Any]] = {
         "temporal": {"address": settings.temporal_address, "tls": tls,

@@ -13,6 +13,13 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.record.environment import PostgresAddress, private_file, record_env
+from adapters.record.keys import (
+    DEV_CHECKPOINT_KEYS,
+    DEV_PAYLOAD_KEYS,
+    DEV_SUBJECT_KEKS,
+    KeyConfigError,
+    parse_key_ring,
+)
 from adapters.standards_file import load_standards
 from domain.ententes.state import EntentePolicy
 from domain.standards.config import StandardsConfig
@@ -91,6 +98,25 @@ class Settings(BaseSettings):
         rings = {"ARRIMAGE_PAYLOAD_KEYS": self.payload_keys, "ARRIMAGE_SUBJECT_KEKS": self.subject_keks,
                  "ARRIMAGE_CHECKPOINT_KEYS": self.checkpoint_keys}
         return [name for name, value in rings.items() if not value.get_secret_value().strip()]
+
+    def public_keys(self) -> list[str]:
+        """The key variables that hold one of the public DEVELOPMENT keys (pasted from a test machine):
+        set, yet no secret."""
+        rings = {"ARRIMAGE_PAYLOAD_KEYS": (self.payload_keys, DEV_PAYLOAD_KEYS),
+                 "ARRIMAGE_SUBJECT_KEKS": (self.subject_keks, DEV_SUBJECT_KEKS),
+                 "ARRIMAGE_CHECKPOINT_KEYS": (self.checkpoint_keys, DEV_CHECKPOINT_KEYS)}
+        found = []
+        for name, (value, public) in rings.items():
+            spec = value.get_secret_value().strip()
+            if not spec:
+                continue
+            try:
+                keys = {key for _, key in parse_key_ring(spec).keys}
+            except KeyConfigError:
+                continue  # malformed: refused where the ring is read, with its own message
+            if keys & {key for _, key in public.keys}:
+                found.append(name)
+        return found
 
     def temporal_tls_on(self) -> bool:
         return self.temporal_tls if self.temporal_tls is not None else not self.development

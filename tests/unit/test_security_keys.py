@@ -20,7 +20,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.service import TLSConfig
 
-from adapters.record.keys import DEV_PAYLOAD_KEYS
+from adapters.record.keys import DEV_PAYLOAD_KEYS, DEV_SUBJECT_KEKS, format_key_ring
 from adapters.record.record import Record
 from adapters.temporal.client import data_converter, tls_config
 from adapters.temporal.codec import EncryptionCodec, PlaintextPayloadRefused
@@ -63,6 +63,27 @@ def test_one_missing_key_is_named_alone() -> None:
     with pytest.raises(DevelopmentKeys) as refused:
         bootstrap(production(checkpoint_keys=""))
     assert refused.value.missing == ["ARRIMAGE_CHECKPOINT_KEYS"]
+
+
+def test_a_public_development_key_pasted_into_production_refuses_to_start() -> None:
+    """Issue 9: the public development keys are derived from public strings; set by hand (under any key id,
+    beside a real one) they are still no secret, and the process must not start on them."""
+    pasted = f"rotated:{base64.b64encode(DEV_SUBJECT_KEKS.keys[0][1]).decode()}"
+    with pytest.raises(DevelopmentKeys) as refused:
+        bootstrap(production(payload_keys=format_key_ring(DEV_PAYLOAD_KEYS), subject_keks=f"{ring('k2', 4)},{pasted}"))
+    assert (refused.value.missing, refused.value.public) == ([], ["ARRIMAGE_PAYLOAD_KEYS", "ARRIMAGE_SUBJECT_KEKS"])
+    assert refused.value.message == (
+        "refusing to start on public development keys: ARRIMAGE_PAYLOAD_KEYS, ARRIMAGE_SUBJECT_KEKS set to a "
+        "public development key (set them, see deploy/arrimage.env.example; or ARRIMAGE_MODE=development for a "
+        "test machine)"
+    )
+    pasted_settings = production(subject_keks=f"{ring('k2', 4)},{pasted}")
+    assert doctor.report(pasted_settings)["keys"]["ARRIMAGE_SUBJECT_KEKS"] == "development"
+    with pytest.raises(DevelopmentKeys) as both:
+        bootstrap(production(checkpoint_keys="", payload_keys=format_key_ring(DEV_PAYLOAD_KEYS)))
+    assert both.value.message.startswith(
+        "refusing to start on public development keys: ARRIMAGE_CHECKPOINT_KEYS not set; ARRIMAGE_PAYLOAD_KEYS set "
+        "to a public development key (")
 
 
 def test_production_is_the_default_mode(monkeypatch: pytest.MonkeyPatch) -> None:
