@@ -22,7 +22,7 @@ from cli import parsing, render
 from cli import render_cases as rc
 from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
-from cli.errors import EXIT_CODES_HELP, bad_input, fail, invalid, read_json, refused, reported
+from cli.errors import EXIT_CODES_HELP, bad_input, invalid, read_json, refused, reported
 from cli.options import AsJson, By, Timeout, who
 from cli.templates import case_template, without_comments
 from domain.crisis import commands as c
@@ -46,17 +46,7 @@ app = typer.Typer(
 COMMAND = TypeAdapter(c.CaseCommand)
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-def case_code(value: str) -> str:
-    """The case's code as the record spells it (`c-abcdefgh23` is `C-ABCDEFGH23`), for every verb: a
-    malformed code is refused here, in one line, before anything is read or sent."""
-    try:
-        code: str = _CASE_CODE.validate_python(value)
-    except ValidationError:
-        fail(bad_input(f"CASE {value!r}: expected C- and 10 letters or digits 2-7 (e.g. C-ABCDEFGH23)"))
-    return code
-
-
-_CASE_CODE: TypeAdapter[str] = TypeAdapter(CaseCode)
+case_code = parsing.code_argument(CaseCode, "CASE", "C- and 10 letters or digits 2-7 (e.g. C-ABCDEFGH23)")
 CaseArg = Annotated[
     str,
     typer.Argument(metavar="CASE", callback=case_code,

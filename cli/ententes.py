@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cli import parsing, render
 from cli.client import ask, root, run
@@ -23,7 +23,6 @@ from cli.errors import (
     CliError,
     Exit,
     bad_input,
-    fail,
     invalid,
     no_such_file,
     not_json,
@@ -53,17 +52,7 @@ OPTION_NAMES = {
     "notes": "--notes", "outcome": "--outcome", "signature_deadline": "--deadline",
 }
 
-def entente_code(value: str) -> str:
-    """The entente's code as the record spells it (`ent-lav-2026-01` is `ENT-LAV-2026-01`), for every
-    verb: a malformed code is refused here, in one line, before anything is read or sent."""
-    try:
-        code: str = _ENTENTE_CODE.validate_python(value)
-    except ValidationError:
-        fail(bad_input(f"CODE {value!r}: expected letters, digits, '.', '_' or '-' (e.g. ENT-LAV-2026-01)"))
-    return code
-
-
-_ENTENTE_CODE: TypeAdapter[str] = TypeAdapter(EntenteCode)
+entente_code = parsing.code_argument(EntenteCode, "CODE", "letters, digits, '.', '_' or '-' (e.g. ENT-LAV-2026-01)")
 CodeArg = Annotated[
     str,
     typer.Argument(metavar="CODE", callback=entente_code,

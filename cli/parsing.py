@@ -7,10 +7,29 @@ names the option in its error (exit 2, one line), as the person typed it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from cli.errors import bad_input
+from pydantic import TypeAdapter, ValidationError
+
+from cli.errors import bad_input, fail
 from domain.clock import QUEBEC, start_of
+
+
+def code_argument(code_type: Any, metavar: str, expected: str) -> Callable[[str], str]:
+    """A Typer callback that gives an identity code as the record spells it (`ent-lav-2026-01` is
+    `ENT-LAV-2026-01`), for every verb: a malformed code is refused there, in one line, before anything
+    is read or sent."""
+    adapter: TypeAdapter[str] = TypeAdapter(code_type)
+
+    def normalise(value: str) -> str:
+        try:
+            return adapter.validate_python(value)
+        except ValidationError:
+            fail(bad_input(f"{metavar} {value!r}: expected {expected}"))
+
+    return normalise
 
 
 def _aware(moment: datetime) -> datetime:

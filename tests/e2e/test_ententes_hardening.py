@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,27 +19,21 @@ import pytest_asyncio
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from cli.templates import template
 from domain.clock import add_days, local_date
 from domain.ententes.model import EntenteKind
 from domain.values import MAX_COMMAND_BYTES
-from tests.e2e.harness import Engine as CliEngine
-from tests.e2e.harness import cli_env
-from workers.settings import Settings
-from workers.worker import build_worker
+from tests.e2e.engines import EntenteEngine, entente_engine
 from workflows.entente import workflow_id
 
 pytestmark = pytest.mark.slow
 
 
 @dataclass
-class Engine(CliEngine):
-    prefix: tuple[str, ...] = ("ententes",)
-    client: object = None
+class Engine(EntenteEngine):
+    """The ententes' CLI engine, plus the Temporal server it talks to: to see that nothing reached it."""
 
-    async def events(self, code: str) -> list[str]:
-        return [row["event"] for row in (await self.ok("history", code, "--json")).json()]
+    client: object = None
 
     async def no_workflow(self, code: str) -> None:
         """Nothing was sent to Temporal: no workflow for this entente."""
@@ -59,18 +52,8 @@ class Engine(CliEngine):
 
 @pytest_asyncio.fixture
 async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
-    record_path = tmp_path / "record.sqlite"
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path)
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=200,
-                  target=dev_env.client.service_client.config.target_host, task_queue=task_queue,
-                  ARRIMAGE_USER="superviseure")
-    workdir = tmp_path / "shell"
-    workdir.mkdir()
-    with ThreadPoolExecutor(4) as executor:
-        async with build_worker(dev_env.client, settings, record, executor=executor):
-            yield Engine(env=env, workdir=workdir, client=dev_env)
-    record.close()
+    async with entente_engine(dev_env, task_queue, tmp_path) as base:
+        yield Engine(env=base.env, workdir=base.workdir, client=dev_env)
 
 
 def new_code() -> str:
