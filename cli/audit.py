@@ -67,11 +67,28 @@ TrustedKeys = Annotated[list[str], typer.Option(
 )]
 
 
+TrustEngineKey = Annotated[bool, typer.Option(
+    "--trust-engine-key",
+    help="Check signatures against this machine's configured checkpoint key instead of a pinned one "
+         "(an operator's own check; an auditor pins with --trusted-key). Needed outside development mode "
+         "when no --trusted-key is given.",
+)]
+
+
 def _pinned(values: list[str]) -> list[str]:
     try:
         return [pinned_key(v) for v in values]
     except CheckpointError as e:
         raise bad_input(e.message) from None
+
+
+def _require_trust(development: bool, pinned: list[str], trust_engine_key: bool) -> None:
+    """Outside development mode a signature is checked against a key the reader holds, or the reader says
+    explicitly that this machine's configuration is trusted: a `.env` or environment on the machine being
+    audited must not decide silently which key signs the checkpoints (issue 9)."""
+    if not development and not pinned and not trust_engine_key:
+        raise bad_input("give --trusted-key FILE|BASE64 (the checkpoint public key kept away from the operator), "
+                        "or --trust-engine-key to rely on this machine's configuration")
 
 
 @app.command()
@@ -82,6 +99,7 @@ def verify(
         "--bundle", metavar="DIR",
         help="Check an `audit export` bundle instead of the record: its signed manifest and every file.",
     )] = None,
+    trust_engine_key: TrustEngineKey = False,
     as_json: bool = typer.Option(False, "--json"),
     allow_empty: bool = typer.Option(
         False, "--allow-empty", help="accept a record that holds no event yet (otherwise exit 1: nothing was verified)"
@@ -91,9 +109,10 @@ def verify(
     with reported():
         pinned = _pinned(trusted_key)
         if bundle is not None:
-            _verify_bundle(bundle, pinned, as_json)
+            _verify_bundle(bundle, pinned, as_json, trust_engine_key)
         cps = [_checkpoint_file(path) for path in against]
         with root() as engine:
+            _require_trust(engine.settings.development, pinned, trust_engine_key)
             try:
                 report = run_verify(engine.record, cps, checkpoint_keys=checkpoint_keys(engine.settings),
                                     pinned_keys=pinned)
@@ -117,11 +136,12 @@ def verify(
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _verify_bundle(out: Path, pinned: list[str], as_json: bool) -> None:
+def _verify_bundle(out: Path, pinned: list[str], as_json: bool, trust_engine_key: bool) -> None:
     """`verify --bundle DIR`: the export's manifest signature and files; exits 0 or 1."""
     ring = None
     if not pinned:
         with root() as engine:
+            _require_trust(engine.settings.development, pinned, trust_engine_key)
             ring = checkpoint_keys(engine.settings)
     problem = bundle_problem(out, pinned, ring)
     trust = trust_basis(pinned).replace("checkpoint signatures", "the manifest's signature")
@@ -337,6 +357,12 @@ def export(
         help="The last trusted checkpoint, kept elsewhere: the head is signed only if the store extends it.",
     )] = [],  # noqa: B006 (typer's repeatable option)
     trusted_key: TrustedKeys = [],  # noqa: B006
+    trust_engine_key: TrustEngineKey = False,
+    first_export: Annotated[bool, typer.Option(
+        "--first-export",
+        help="There is no trusted checkpoint yet to check the head against (outside development mode, "
+             "either this or --against is needed).",
+    )] = False,
 ) -> None:
     """Write the auditor's bundle: verify report, a fresh signed checkpoint, register, accesses, exceptions
     (JSON, personal content withheld) and MANIFEST.json with the SHA-256 of each file, signed."""
@@ -346,6 +372,11 @@ def export(
         pinned = _pinned(trusted_key)
         cps = [_checkpoint_file(path) for path in against]
         with root() as engine:
+            _require_trust(engine.settings.development, pinned, trust_engine_key)
+            if not engine.settings.development and not cps and not first_export:
+                # Signing a head nobody compared with an earlier trusted one would certify a rechained store.
+                raise bad_input("give --against FILE (the last checkpoint you trust, kept away from the operator), "
+                                "or --first-export when there is none yet")
             bundle = write_bundle(engine, out, ring=checkpoint_keys(engine.settings), since=start, until=end,
                                   now=datetime.now(UTC), against=cps, pinned_keys=pinned)
     for name, entry in bundle.files.items():
