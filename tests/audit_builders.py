@@ -74,6 +74,20 @@ def build(tmp_path: Path) -> Store:
     (registered); an emergency disclosure without consent (LRSSS 74)."""
     path = tmp_path / "record.sqlite"
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
+    drafted_only = populate(record)
+    record.close()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
+        "ARRIMAGE_SQLITE_PATH": str(path), "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_USER": "auditrice",
+        "ARRIMAGE_ROLE": "auditeur",  # every read of the record is made in a declared role (issue 9)
+        "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console", "COLUMNS": "250",
+        "ARRIMAGE_MODE": "development",
+    }
+    return Store(path=path, env=env, drafted_only=drafted_only)
+
+
+def populate(record: Record) -> datetime:
+    """`build`'s facts in `record` (any store); returns the moment after the entente's draft."""
     ententes = Ententes(record)
     text = content("cc-laval")
     ententes.draft(ac.DraftEntente(by="dsp", code=ENTENTE, content=text), T0)
@@ -99,11 +113,4 @@ def build(tmp_path: Path) -> Store:
         attestations=disclosure.EMERGENCY_CONDITIONS,
         particulars=disclosure.particulars(disclosure.AFTER + timedelta(days=1)),
     ), disclosure.context(), disclosure.AFTER + timedelta(days=1))
-    record.close()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
-        "ARRIMAGE_SQLITE_PATH": str(path), "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_USER": "auditrice",
-        "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console", "COLUMNS": "250",
-        "ARRIMAGE_MODE": "development",
-    }
-    return Store(path=path, env=env, drafted_only=drafted_only)
+    return drafted_only

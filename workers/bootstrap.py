@@ -5,7 +5,7 @@ test or an entry point gives; it returns a `Root` holding:
 
 - the record, opened on first use (`create=True` for the worker and `up`, which make it; every other
   process only opens an existing one) and closed when the root closes;
-- the use cases over it (ententes, crisis cases, disclosures, handoffs, audit replays);
+- the use cases over it (ententes, crisis cases, disclosures, handoffs, audit replays and reads);
 - Temporal: one connection made on first use, and the typed clients of the entente's and the crisis
   case's workflows (`adapters.temporal`).
 
@@ -30,6 +30,7 @@ from adapters.temporal import client as temporal
 from adapters.temporal.cases import CaseClient
 from adapters.temporal.client import Temporal
 from adapters.temporal.ententes import EntenteClient
+from usecases.audit.reads import Reads
 from usecases.audit.replays import Replays
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
@@ -164,6 +165,12 @@ class Root:
     def replays(self) -> Replays:
         return Replays(self.record, self.disclosures)
 
+    @cached_property
+    def reads(self) -> Reads:
+        """Every read of the record outside a replay (`cases show|history|list`, `audit register|accesses|
+        exceptions|export`): decided and registered before anything is shown."""
+        return Reads(self.record, self.disclosures, self.crisis_cases)
+
     # ------------------------------------------------------------------ Temporal
     def use_client(self, client: Client) -> None:
         """Run on a client connected elsewhere (`up` waits for the server it started)."""
@@ -190,6 +197,7 @@ class Root:
         record, self._record = self._record, None
         self.__dict__.pop("use_cases", None)
         self.__dict__.pop("replays", None)
+        self.__dict__.pop("reads", None)
         if record is not None:
             record.close()
 

@@ -32,11 +32,13 @@ from adapters.record.keys import DEV_SUBJECT_KEKS, KeyRing, ring_or_default
 from adapters.record.sealing import PersonalDataMapper, SubjectKeyStore
 from domain.audit.entente_reads import EntenteReads
 from domain.audit.erasure import SubjectErasure
+from domain.audit.record_reads import RecordReadEntry
 from domain.crisis.aggregate import CrisisCase
 from domain.disclosure.consent import Consent
 from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente
 from domain.errors import UnreadableRecord
+from domain.principals.aggregate import Account, ApiKey
 
 if TYPE_CHECKING:
     from adapters.record.sql import AuditStore
@@ -97,7 +99,10 @@ class ForeignTopic(UnreadableRecord, ValueError):
 
 
 # The record's aggregates: the only classes (with their events) a stored row may name.
-AGGREGATES: tuple[type[Any], ...] = (Entente, CrisisCase, Consent, DisclosureRegister, SubjectErasure, EntenteReads)
+AGGREGATES: tuple[type[Any], ...] = (
+    Entente, CrisisCase, Consent, DisclosureRegister, SubjectErasure, EntenteReads, RecordReadEntry,
+    Account, ApiKey,  # the gateway's principals and their API keys (domain.principals)
+)
 
 
 class Topics:
