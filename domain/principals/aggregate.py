@@ -1,0 +1,141 @@
+"""The principals as aggregates of the record: one `Account` per partner or person, one `ApiKey` per key.
+
+An account holds who the principal is (organisation, role) and whether it is revoked; a key holds its hash
+(made by the adapter, never the key itself), when it was issued, until when it is valid once rotated out,
+and whether it is revoked. A key is found from its key id (`ark_<kid>_<secret>`: the id of its aggregate is
+derived from the kid), so authenticating loads two small aggregates, whatever the number of principals.
+
+Rotation issues a new key and gives every key still valid an end (`valid_until`, the overlap) in one save;
+revoking an account revokes it and all its keys at that moment. Every request reads both aggregates again,
+so a revocation made by another process is refused on the next request, without restart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.disclosure.roles import Role
+from domain.errors import DomainError, RuleViolation
+from domain.principals.model import KeyView, Principal, PrincipalKind, PrincipalView, Unauthenticated
+
+NAMESPACE = UUID("3f2a9d61-7b0e-4c8e-9a41-5d6e2b7c0f13")
+MAX_OVERLAP = timedelta(days=90)  # an old key valid longer than this after rotation is a forgotten key
+
+
+def account_id(kind: PrincipalKind, principal_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"principal:{kind.value}:{principal_id}")
+
+
+def key_id(kid: str) -> UUID:
+    return uuid5(NAMESPACE, f"api-key:{kid}")
+
+
+class Account(Aggregate):
+    @staticmethod
+    def create_id(kind: str, principal_id: str, **_: Any) -> UUID:
+        return account_id(PrincipalKind(kind), principal_id)
+
+    @event("Registered")
+    def __init__(self, kind: str, principal_id: str, org_id: str, name: str, role: str, by: str,
+                 at: datetime) -> None:
+        self.kind = PrincipalKind(kind)
+        self.principal_id = principal_id
+        self.org_id = org_id
+        self.name = name
+        self.role = Role(role)
+        self.registered_by = by
+        self.registered_at = at
+        self.kids: list[str] = []
+        self.revoked_at: datetime | None = None
+        self.revoked_reason: str | None = None
+
+    def check_active(self) -> None:
+        if self.revoked_at is not None:
+            raise RuleViolation(f"{self.kind.value} {self.principal_id} is revoked", code="principal_revoked")
+
+    def add_key(self, kid: str) -> None:
+        self.check_active()
+        self._key_added(kid=kid)
+
+    @event("KeyAdded")
+    def _key_added(self, kid: str) -> None:
+        self.kids.append(kid)
+
+    def revoke(self, reason: str, by: str, at: datetime) -> None:
+        self.check_active()
+        self._revoked(reason=reason, by=by, at=at)
+
+    @event("Revoked")
+    def _revoked(self, reason: str, by: str, at: datetime) -> None:
+        self.revoked_at = at
+        self.revoked_reason = reason
+
+    def view(self, keys: list[KeyView]) -> PrincipalView:
+        return PrincipalView(
+            kind=self.kind, principal_id=self.principal_id, org_id=self.org_id, name=self.name, role=self.role,
+            registered_at=self.registered_at, registered_by=self.registered_by, revoked_at=self.revoked_at,
+            revoked_reason=self.revoked_reason, keys=keys,
+        )
+
+
+class ApiKey(Aggregate):
+    @staticmethod
+    def create_id(kid: str, **_: Any) -> UUID:
+        return key_id(kid)
+
+    @event("Issued")
+    def __init__(self, kid: str, kind: str, principal_id: str, key_hash: str, at: datetime) -> None:
+        self.kid = kid
+        self.kind = PrincipalKind(kind)
+        self.principal_id = principal_id
+        self.key_hash = key_hash  # the adapter's KDF output: the key itself is never recorded
+        self.issued_at = at
+        self.valid_until: datetime | None = None
+        self.revoked_at: datetime | None = None
+
+    def view(self) -> KeyView:
+        return KeyView(kid=self.kid, issued_at=self.issued_at, valid_until=self.valid_until,
+                       revoked_at=self.revoked_at)
+
+    def retire(self, until: datetime, at: datetime) -> None:
+        """Rotated out: valid until `until` (the overlap), never longer than it already was."""
+        if self.revoked_at is not None or (self.valid_until is not None and self.valid_until <= until):
+            return
+        self._retiring(until=until, at=at)
+
+    @event("Retiring")
+    def _retiring(self, until: datetime, at: datetime) -> None:
+        self.valid_until = until
+
+    def revoke(self, at: datetime) -> None:
+        if self.revoked_at is None:
+            self._revoked(at=at)
+
+    @event("Revoked")
+    def _revoked(self, at: datetime) -> None:
+        self.revoked_at = at
+
+
+def check_overlap(overlap: timedelta) -> None:
+    if overlap < timedelta(0) or overlap > MAX_OVERLAP:
+        raise DomainError(f"the overlap of a rotation lies between 0 and {MAX_OVERLAP.days} days",
+                          code="invalid_overlap")
+
+
+def authenticate(key: ApiKey, account: Account, *, verified: bool, now: datetime) -> Principal:
+    """The principal a key proves, at `now`: refused (`Unauthenticated`) unless the secret matched the
+    key's hash (`verified`, the adapter's check), the key is valid at `now` and its account is not revoked."""
+    if not verified:
+        raise Unauthenticated(f"key {key.kid}: wrong secret")
+    if not key.view().valid_at(now):
+        raise Unauthenticated(f"key {key.kid}: revoked or rotated out")
+    if account.revoked_at is not None and now >= account.revoked_at:
+        raise Unauthenticated(f"{account.kind.value} {account.principal_id}: revoked")
+    if key.kid not in account.kids:
+        raise Unauthenticated(f"key {key.kid}: not a key of {account.principal_id}")
+    return Principal(kind=account.kind, principal_id=account.principal_id, org_id=account.org_id,
+                     role=account.role, kid=key.kid)

@@ -1,0 +1,127 @@
+"""Use cases of the principals: add, list, rotate a key, revoke, and authenticate a request. Thin.
+
+A new key is returned once (`Issued.key`) and recorded only as its hash (`adapters.record.api_keys`).
+`authenticate` reads the key and its account from the record on every call: a revocation or the end of a
+rotation's overlap, recorded by any process, refuses the very next request (no cache to invalidate).
+
+People get local keys the same way (the embedded default). OIDC is the production path for people: an
+OIDC adapter would verify the identity provider's token and map its subject and claims to a `Principal`
+(org and role from the provider, or from the account registered here under that subject), in place of
+`authenticate` for those tokens; the gateway depends only on "a bearer token in, a Principal out".
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from adapters.record.api_keys import KeyHasher, kid_of, new_key
+from adapters.record.record import Record
+from domain.disclosure.roles import Role
+from domain.errors import DomainError, NotFound
+from domain.principals import aggregate as rules
+from domain.principals.aggregate import Account, ApiKey, account_id, key_id
+from domain.principals.model import Principal, PrincipalKind, PrincipalView, Unauthenticated
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A principal and the key just made for it: `key` is shown once, never stored."""
+
+    principal: PrincipalView
+    key: str
+    kid: str
+
+
+class Principals:
+    def __init__(self, record: Record, hasher: KeyHasher | None = None) -> None:
+        self.record = record
+        self.hasher = hasher or KeyHasher()
+
+    # ------------------------------------------------------------------ commands
+    def add_partner(self, org_id: str, name: str, *, by: str, at: datetime) -> Issued:
+        return self._add(PrincipalKind.PARTNER, org_id, org_id, name, Role.PARTNER_ORG, by=by, at=at)
+
+    def add_user(self, user_id: str, org_id: str, role: Role, *, name: str = "", by: str, at: datetime) -> Issued:
+        return self._add(PrincipalKind.USER, user_id, org_id, name or user_id, role, by=by, at=at)
+
+    def _add(self, kind: PrincipalKind, principal_id: str, org_id: str, name: str, role: Role, *, by: str,
+             at: datetime) -> Issued:
+        if account_id(kind, principal_id) in self.record.repository:
+            raise DomainError(f"{kind.value} {principal_id} already exists", code="duplicate_principal")
+        account = Account(kind=kind.value, principal_id=principal_id, org_id=org_id, name=name, role=role.value,
+                          by=by, at=at)
+        key, token = self._issue(account, at)
+        self.record.save(account, key)
+        return Issued(self._view(account), token, key.kid)
+
+    def rotate_key(self, kind: PrincipalKind, principal_id: str, overlap: timedelta, *, at: datetime) -> Issued:
+        """A new key; every key still valid stays valid `overlap` longer, then is refused."""
+        rules.check_overlap(overlap)
+        account = self._account(kind, principal_id)
+        account.check_active()
+        old = [self._key(kid) for kid in account.kids]
+        for key in old:
+            key.retire(at + overlap, at)
+        new, token = self._issue(account, at)
+        self.record.save(account, new, *old)
+        return Issued(self._view(account), token, new.kid)
+
+    def revoke(self, kind: PrincipalKind, principal_id: str, reason: str, *, by: str, at: datetime) -> PrincipalView:
+        """Revoked now, with all its keys: the next request with any of them is refused."""
+        account = self._account(kind, principal_id)
+        account.revoke(reason, by, at)
+        keys = [self._key(kid) for kid in account.kids]
+        for key in keys:
+            key.revoke(at)
+        self.record.save(account, *keys)
+        return self._view(account)
+
+    def _issue(self, account: Account, at: datetime) -> tuple[ApiKey, str]:
+        kid, token = new_key()
+        key = ApiKey(kid=kid, kind=account.kind.value, principal_id=account.principal_id,
+                     key_hash=self.hasher.hash(token), at=at)
+        account.add_key(kid)
+        return key, token
+
+    # ------------------------------------------------------------------ authentication
+    def authenticate(self, token: str, now: datetime) -> Principal:
+        """The principal `token` proves at `now`, read from the record now; `Unauthenticated` otherwise."""
+        kid = kid_of(token)
+        try:
+            key: ApiKey = self.record.repository.get(key_id(kid))
+            account: Account = self.record.repository.get(account_id(key.kind, key.principal_id))
+        except AggregateNotFoundError:
+            raise Unauthenticated(f"key {kid}: unknown") from None
+        return rules.authenticate(key, account, verified=self.hasher.verify(token, key.key_hash), now=now)
+
+    # ------------------------------------------------------------------ queries
+    def get(self, kind: PrincipalKind, principal_id: str) -> PrincipalView:
+        return self._view(self._account(kind, principal_id))
+
+    def list(self, kind: PrincipalKind | None = None) -> builtins.list[PrincipalView]:
+        """Every principal (of `kind`), in the order they were added: from the notification log."""
+        registered = Account.Registered  # type: ignore[attr-defined]
+        ids: dict[UUID, None] = {}
+        for ev in self.record.events_of(registered):
+            if kind is None or ev.kind == kind.value:
+                ids[ev.originator_id] = None
+        return [self._view(self.record.repository.get(i)) for i in ids]
+
+    def _account(self, kind: PrincipalKind, principal_id: str) -> Account:
+        try:
+            account: Account = self.record.repository.get(account_id(kind, principal_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"no {kind.value} {principal_id}") from None
+        return account
+
+    def _key(self, kid: str) -> ApiKey:
+        key: ApiKey = self.record.repository.get(key_id(kid))
+        return key
+
+    def _view(self, account: Account) -> PrincipalView:
+        return account.view([self._key(kid).view() for kid in account.kids])
