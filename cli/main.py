@@ -19,7 +19,7 @@ from rich.table import Table
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer's vendored Click
 from typer._click.utils import PacifyFlushWrapper
 
-from cli import audit, cases, demo, ententes, report
+from cli import audit, cases, demo, ententes, partners, report, users
 from cli import standards as standards_cli
 from cli.errors import from_click, show, translate, unexpected
 from workers import doctor as doctor_report
@@ -139,6 +139,8 @@ app.add_typer(report.app, name="report")
 app.command("standards")(standards_cli.standards)
 app.command("demo")(demo.demo)
 app.add_typer(audit.app, name="audit")
+app.add_typer(partners.app, name="partners")
+app.add_typer(users.app, name="users")
 console = Console()
 
 

@@ -36,6 +36,7 @@ from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 from usecases.handoff import HandoffDisclosures
+from usecases.principals import Principals
 from workers import doctor, logs, tracing
 from workers.settings import Settings
 
@@ -166,6 +167,11 @@ class Root:
         return Replays(self.record, self.disclosures)
 
     @cached_property
+    def principals(self) -> Principals:
+        """Partners and people with their API keys: the gateway authenticates every request here."""
+        return Principals(self.record)
+
+    @cached_property
     def reads(self) -> Reads:
         """Every read of the record outside a replay (`cases show|history|list`, `audit register|accesses|
         exceptions|export`): decided and registered before anything is shown."""
@@ -197,6 +203,7 @@ class Root:
         record, self._record = self._record, None
         self.__dict__.pop("use_cases", None)
         self.__dict__.pop("replays", None)
+        self.__dict__.pop("principals", None)
         self.__dict__.pop("reads", None)
         if record is not None:
             record.close()

@@ -1,0 +1,70 @@
+"""`arrimage partners …`: the partner organisations that call the gateway, and their API keys.
+
+Operators run these on the server (they write to the record). A new key is printed once, on stdout; the
+record keeps only its hash. `rotate-key` makes a new key and keeps the old ones valid for `--overlap`;
+`revoke` refuses the partner's next request, whatever key it uses, without restarting the gateway.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli import principals as pr
+from cli import render
+from cli.client import root
+from cli.errors import EXIT_CODES_HELP, reported
+from cli.options import AsJson, By, who
+from domain.principals.model import PrincipalKind
+
+HELP = EXIT_CODES_HELP.replace("no such entente or version", "no such partner")
+app = typer.Typer(name="partners", help="Partner organisations calling the gateway: add, list, rotate-key, revoke.",
+                  epilog=HELP, no_args_is_help=True)
+PARTNER = PrincipalKind.PARTNER
+
+OrgArg = Annotated[str, typer.Argument(metavar="ORG", help="The partner's organisation code, e.g. info-social-811.")]
+Overlap = Annotated[str, typer.Option("--overlap", metavar="DURATION",
+                                      help="How long the current keys stay valid: 90m, 24h, 7d (default 24h; 0 ends "
+                                           "them now; at most 90d).")]
+
+
+@app.command(epilog=HELP)
+def add(org: OrgArg, name: Annotated[str, typer.Option("--name", help="The organisation's name.")],
+        by: By = None, as_json: AsJson = False) -> None:
+    """Add a partner organisation and print its first API key (once)."""
+    with root() as engine, reported(), pr.refusals():
+        done = engine.principals.add_partner(pr.code(org), name, by=who(by), at=pr.now())
+    pr.issued(done, as_json, "added")
+
+
+@app.command("list", epilog=HELP)
+def list_(as_json: AsJson = False) -> None:
+    """Every partner, its status and the keys valid now (ids only: a key is never shown again)."""
+    with root() as engine, reported():
+        views = engine.principals.list(PARTNER)
+    if as_json:
+        render.emit_json([pr.as_json(v) for v in views])
+    else:
+        render.console.print(pr.table(views, "Partners", pr.now()))
+
+
+@app.command("rotate-key", epilog=HELP)
+def rotate_key(org: OrgArg, overlap: Overlap = "24h", as_json: AsJson = False) -> None:
+    """A new key for the partner (printed once); its current keys stay valid for --overlap, then are refused."""
+    with root() as engine, reported(), pr.refusals():
+        at = pr.now()
+        done = engine.principals.rotate_key(PARTNER, pr.code(org), pr.overlap(overlap, at), at=at)
+    pr.issued(done, as_json, "rotated")
+
+
+@app.command(epilog=HELP)
+def revoke(org: OrgArg, reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")],
+           by: By = None, as_json: AsJson = False) -> None:
+    """Revoke the partner and every key of it now: its next request is refused."""
+    with root() as engine, reported(), pr.refusals():
+        view = engine.principals.revoke(PARTNER, pr.code(org), reason, by=who(by), at=pr.now())
+    if as_json:
+        render.emit_json(pr.as_json(view))
+    else:
+        typer.echo(f"revoked partner {view.principal_id}: its keys are refused from now on")
