@@ -16,6 +16,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
 from adapters.record.record import Record, event_name, event_payload
+from domain.audit.erasure import ERASED_TEXT, SEALED_PARTS, SHREDDED
 from domain.crisis import commands as c
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.crisis.state import CaseView
@@ -113,15 +114,19 @@ class CrisisCases:
             yield code, opened_at, view
 
     def history(self, case_code: str) -> builtins.list[dict[str, Any]]:
-        """Every event of the case, personal content masked (read it with `personal_details`)."""
+        """Every event of the case, its sealed parts masked (read them with `personal_details`), or erased."""
         aggregate_id = case_id(case_code)
         if aggregate_id not in self.record.repository:
             raise NotFound(f"no crisis case with code {case_code}")
         out = []
         for ev in self.record.stream(aggregate_id):
             payload = event_payload(ev)
-            if payload.get("personal"):
-                payload["personal"] = f"<{len(payload['personal'])} champ(s) personnel(s)>"
+            for part in SEALED_PARTS:
+                value = payload.get(part)
+                if value == SHREDDED:
+                    payload[part] = ERASED_TEXT
+                elif value:
+                    payload[part] = f"<{len(value)} champ(s) personnel(s)>"
             out.append({"seq": ev.originator_version, "event": event_name(ev),
                         "recorded_at": ev.timestamp, **payload})  # type: ignore[attr-defined]
         return out

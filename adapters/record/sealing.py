@@ -1,21 +1,27 @@
 """Personal content sealed with a key per person, so that erasure is key destruction.
 
 Convention (for every aggregate of the record): an event that carries a
-``subject_id`` attribute and a ``personal`` dict attribute has ``personal``
-encrypted, at the Mapper seam, with that subject's data key (AES-256-GCM,
-96-bit random nonce, the subject id and key id as associated data, so a
-ciphertext moved onto another person's event does not open). Everything else
-in the event stays in clear: ids, codes, dates, statuses, who did what.
+``subject_id`` attribute has each of its sealed parts (``domain.audit.erasure.SEALED_PARTS``:
+``personal``, the words typed about the person, and ``characterisation``, what
+the intake says of them in codes) encrypted, at the Mapper seam, with that
+subject's data key (AES-256-GCM, 96-bit random nonce). Everything else in the
+event stays in clear: ids, codes, dates, statuses, who did what.
+
+Seals are bound to where they are (``arrimage.sealed/2``): the associated data
+names the subject, the key id, the event (originator id and version) and the
+part, so a ciphertext moved onto another person's event, another event of the
+same person, or another part does not open. Seals of ``arrimage.sealed/1``
+(``personal`` only, bound to subject and key id) are still read.
 
 Why the Mapper: the hash chain covers the *stored* bytes (``domain.audit.hashing``),
 which hold the ciphertext; destroying the key later changes no stored byte, so
 every hash still verifies after shredding. Reading an event whose subject key
-is gone does not fail: ``personal`` comes back as ``{"shredded": True}``
+is gone does not fail: each sealed part comes back as ``{"shredded": True}``
 (``domain.audit.erasure.SHREDDED``), and aggregates must accept that value when
 they replay.
 
-What is stored as a sealed value was always made here: a `personal` mapping
-is sealed whatever its shape, one that looks like a sealed value included (the
+What is stored as a sealed value was always made here: a sealed part is sealed
+whatever its shape, one that looks like a sealed value included (the
 command models refuse its reserved keys, ``domain.crisis.model.RESERVED_PERSONAL_KEYS``,
 at the boundary as well). A stored sealed value that is malformed or does not
 open raises `UnsealableContent` (a `ValueError`) naming the event; readers over many aggregates skip
@@ -32,7 +38,7 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -41,10 +47,11 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
 
 from adapters.record.keys import KeyRing
-from domain.audit.erasure import SHREDDED
+from domain.audit.erasure import SEALED_PARTS, SHREDDED
 from domain.errors import UnreadableRecord
 
-SEALED = "arrimage.sealed/1"
+SEALED = "arrimage.sealed/2"  # what is written: bound to the event and the part
+SEALED_V1 = "arrimage.sealed/1"  # `personal` of older events: bound to the subject and key only
 
 
 class UnsealableContent(UnreadableRecord, ValueError):
@@ -96,18 +103,36 @@ def unwrap_key(kek: KeyRing, kek_id: str, subject_id: str, key_id: str, wrapped:
 
 
 def is_sealed(value: object) -> bool:
-    return isinstance(value, dict) and value.get("sealed") == SEALED
+    return isinstance(value, dict) and value.get("sealed") in (SEALED, SEALED_V1)
 
 
-def seal(key_id: str, key: bytes, subject_id: str, plaintext: bytes) -> dict[str, str]:
+class Place(NamedTuple):
+    """Where a sealed part sits: the event (its aggregate and version) and the part's name."""
+
+    originator_id: UUID
+    originator_version: int
+    part: str
+
+    def aad(self, subject_id: str, key_id: str) -> bytes:
+        return f"arrimage/sealed/2|{subject_id}|{key_id}|{self.originator_id}|{self.originator_version}|" \
+               f"{self.part}".encode()
+
+
+def seal(key_id: str, key: bytes, subject_id: str, plaintext: bytes, place: Place) -> dict[str, str]:
     nonce = os.urandom(_NONCE)
-    ct = AESGCM(key).encrypt(nonce, plaintext, _aad("personal", subject_id, key_id))
+    ct = AESGCM(key).encrypt(nonce, plaintext, place.aad(subject_id, key_id))
     return {"sealed": SEALED, "kid": key_id, "ct": base64.b64encode(nonce + ct).decode()}
 
 
-def open_sealed(key: bytes, subject_id: str, sealed: dict[str, str]) -> bytes:
+def open_sealed(key: bytes, subject_id: str, sealed: dict[str, str], place: Place) -> bytes:
     blob = base64.b64decode(sealed["ct"])
-    return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], _aad("personal", subject_id, sealed["kid"]))
+    if sealed["sealed"] == SEALED_V1:
+        if place.part != "personal":  # version 1 sealed nothing else
+            raise InvalidTag
+        aad = _aad("personal", subject_id, sealed["kid"])
+    else:
+        aad = place.aad(subject_id, sealed["kid"])
+    return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], aad)
 
 
 def _well_formed(sealed: dict[str, Any]) -> bool:
@@ -128,7 +153,7 @@ def subject_of(state: dict[str, Any]) -> str | None:
 
 
 class PersonalDataMapper(Mapper[UUID]):
-    """eventsourcing's Mapper, plus: ``personal`` sealed per subject on the way in, opened on the way out."""
+    """eventsourcing's Mapper, plus: the sealed parts sealed per subject on the way in, opened on the way out."""
 
     def __init__(
         self,
@@ -143,59 +168,63 @@ class PersonalDataMapper(Mapper[UUID]):
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         state = vars(domain_event)
-        personal = state.get("personal")
         subject = subject_of(state)
         # Whatever its shape: a mapping that looks like a sealed value (input forged or pasted) is content
         # like any other, sealed, so that what is stored as a seal was always made by `seal` here.
-        if subject is None or not isinstance(personal, dict) or personal == SHREDDED:
-            return super().to_stored_event(domain_event)
-        if all(v is None for v in personal.values()):
-            # Nothing about the person to seal (e.g. an access decided after erasure, whose free-text
-            # fields are empty): stored as is, so recording it does not need the destroyed key.
+        parts = [p for p in SEALED_PARTS if _to_seal(state.get(p))] if subject is not None else []
+        if subject is None or not parts:
             return super().to_stored_event(domain_event)
         key_id, key = self.keys.key_for_writing(subject)
         sealed_state = dict(state)
-        sealed_state["personal"] = seal(key_id, key, subject, self.transcoder.encode(personal))
+        for part in parts:
+            place = Place(domain_event.originator_id, domain_event.originator_version, part)
+            sealed_state[part] = seal(key_id, key, subject, self.transcoder.encode(state[part]), place)
         clone = object.__new__(type(domain_event))
         object.__setattr__(clone, "__dict__", sealed_state)
         return super().to_stored_event(clone)
 
     def to_domain_event_sealed(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        """The event with its `personal` part left as stored (sealed): for reads that need only the facts in
-        clear (which cases were opened, when), so that they neither open anyone's content nor fail on it."""
+        """The event with its sealed parts left as stored: for reads that need only the facts in clear
+        (which cases were opened, when), so that they neither open anyone's content nor fail on it."""
         return super().to_domain_event(stored_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         domain_event = super().to_domain_event(stored_event)
         state = domain_event.__dict__
-        sealed = state.get("personal")
         subject = subject_of(state)
-        if subject is None or not isinstance(sealed, dict) or not is_sealed(sealed):
+        if subject is None:
             return domain_event
+        for part in SEALED_PARTS:
+            sealed = state.get(part)
+            if isinstance(sealed, dict) and is_sealed(sealed):
+                place = Place(stored_event.originator_id, stored_event.originator_version, part)
+                state[part] = self._open(stored_event, subject, sealed, place)
+        return domain_event
+
+    def _open(self, stored_event: StoredEvent, subject: str, sealed: dict[str, Any], place: Place) -> Any:
+        where = f"{_content(place.part)} of {stored_event.originator_id} v{stored_event.originator_version}"
         if not _well_formed(sealed):
-            raise UnsealableContent(
-                f"personal content of {stored_event.originator_id} v{stored_event.originator_version} "
-                "is not a sealed value this engine made"
-            )
+            raise UnsealableContent(f"{where} is not a sealed value this engine made")
         key = self.keys.key(subject, sealed["kid"])
         if key is None:
             if self.keys.current_key_id(subject) is not None:
                 # The subject's key is alive but is not the one this was sealed with:
                 # the ciphertext was moved here from someone else's event.
-                raise UnsealableContent(
-                    f"personal content of {stored_event.originator_id} v{stored_event.originator_version} "
-                    "does not open with its subject's key"
-                )
-            state["personal"] = dict(SHREDDED)
-            return domain_event
+                raise UnsealableContent(f"{where} does not open with its subject's key")
+            return dict(SHREDDED)
         try:
-            state["personal"] = self.transcoder.decode(open_sealed(key, subject, sealed))
+            return self.transcoder.decode(open_sealed(key, subject, sealed, place))
         except InvalidTag:
-            # A ciphertext that does not open with the subject's own key was moved or
-            # edited; the hash chain names the row, reading must not pretend.
-            raise UnsealableContent(
-                f"personal content of {stored_event.originator_id} v{stored_event.originator_version} "
-                "does not open with its subject's key"
-            ) from None
-        return domain_event
+            # A ciphertext that does not open with the subject's own key, for this event and part, was
+            # moved or edited; the hash chain names the row, reading must not pretend.
+            raise UnsealableContent(f"{where} does not open with its subject's key") from None
 
+
+def _to_seal(value: object) -> bool:
+    """A part holding something about the person. One whose fields are all empty (e.g. an access decided after
+    erasure, whose free-text fields are empty) is stored as is, so recording it does not need the destroyed key."""
+    return isinstance(value, dict) and value != SHREDDED and not all(v is None for v in value.values())
+
+
+def _content(part: str) -> str:
+    return "personal content" if part == "personal" else f"sealed {part}"

@@ -25,6 +25,18 @@ from domain.errors import DomainError
 SHREDDED: dict[str, Any] = {"shredded": True}
 """What an erased person's ``personal`` content reads as."""
 
+ERASED_TEXT = "[effacé]"
+"""What a text typed about an erased person (a decline's reason, a closing's…) reads as in the aggregate's state."""
+
+SEALED_PARTS = ("personal", "characterisation")
+"""The attributes of an event that are sealed with its person's key (``adapters.record.sealing``), beside its
+``subject_id``. Why these and nothing else: `personal` holds every word typed about the person (an intake's
+reason, a note, and the typed reason of a decline, a reassignment, an extension, a referral refusal, a hand-back,
+a closing); `characterisation` what the intake says of them in codes (crisis type, risk estimates, P-38.001),
+which beside the subject id is health information. What stays in clear is what the engine needs to run and
+to report without the person's key: ids, stages, deadlines, urgency, who did what, texts the engine wrote.
+After erasure each reads back as `SHREDDED`."""
+
 
 class SubjectErased(DomainError):
     """New personal content for a person whose key was destroyed."""

@@ -26,7 +26,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from domain.audit.erasure import SHREDDED
+from domain.audit.erasure import SEALED_PARTS, SHREDDED
+from domain.crisis.model import Intake
+from domain.crisis.state import SEALED_IN_VIEW, TYPED_REASON_EVENTS
 from domain.disclosure.model import Decision, DossierItem, Outcome, Refusal, Withheld
 from domain.disclosure.register import for_reader
 from domain.disclosure.roles import METADATA_READERS, ItemCategory, PurposeKind, Role
@@ -34,6 +36,9 @@ from domain.ententes.model import Frozen
 
 EVENTS_ITEM = "journal des evenements"
 SHREDDED_ITEM = "contenu personnel efface"
+# What an audit reader gets instead of a sealed part (issue 9): audit metadata, never what was typed about the
+# person nor what characterises them, even where an older event holds it in clear.
+MASKED = "<retenu>"
 
 # Ententes bind organisations and name no person: the institution's staff, its auditors and its
 # partner organisations read them from the record. Other readers (the person, relatives, courts…)
@@ -197,6 +202,9 @@ def redact(
                           reason=w.reason, article=w.article)
 
     shown_events = [_event_for(ev, decision, allowed, withheld) for ev in events]
+    if _audit_read(decision.role, decision.purpose) and ref.kind is AggregateKind.CASE:
+        for path in SEALED_IN_VIEW:
+            state = _masked(state, path)
     items = [item(STATE_ITEM[ref.kind], state), item(EVENTS_ITEM, None)]
     for key in personal_keys(events):
         occurrences = [
@@ -204,7 +212,7 @@ def redact(
             if isinstance(ev.payload.get("personal"), dict) and ev.payload["personal"].get(key) is not None
         ]
         items.append(item(key, occurrences))
-    erased = [ev.seq for ev in events if ev.payload.get("personal") == SHREDDED]
+    erased = [ev.seq for ev in events if any(ev.payload.get(p) == SHREDDED for p in SEALED_PARTS)]
     if erased:
         items.append(ReplayItem(
             name=SHREDDED_ITEM, status=ItemStatus.SHREDDED, code="shredded",
@@ -224,11 +232,12 @@ def redact(
 def _event_for(
     ev: StoredEventData, decision: Decision, allowed: set[str], withheld: dict[str, Withheld]
 ) -> StoredEventData:
-    """The event with its `personal` part per key: the value, `shredded`, or why it is withheld."""
-    personal = ev.payload.get("personal")
+    """The event with its `personal` part per key: the value, `shredded`, or why it is withheld (and its other
+    sealed parts, `_other_parts`)."""
+    payload = _other_parts(ev, decision)
+    personal = payload.get("personal")
     if not isinstance(personal, dict):
-        return ev
-    payload = dict(ev.payload)
+        return ev.model_copy(update={"payload": payload})
     if personal == SHREDDED:
         payload["personal"] = "shredded"
         return ev.model_copy(update={"payload": payload})
@@ -248,6 +257,36 @@ def _event_for(
             shown[key] = {"withheld": w.code if w else "audit_trail_reader", "article": w.article if w else None}
     payload["personal"] = shown
     return ev.model_copy(update={"payload": payload})
+
+
+def _other_parts(ev: StoredEventData, decision: Decision) -> dict[str, Any]:
+    """The payload with its sealed parts other than `personal` (the intake's characterisation) `shredded`, or
+    masked for an audit reader, as are the typed reason and the characterisation of events recorded in clear
+    before issue 9 (they have no `personal` part; the intake holds its characterisation)."""
+    payload = dict(ev.payload)
+    audit = _audit_read(decision.role, decision.purpose)
+    for part in SEALED_PARTS:
+        value = payload.get(part)
+        if part != "personal" and value is not None:
+            payload[part] = "shredded" if value == SHREDDED else MASKED if audit else value
+    if audit and ev.event in TYPED_REASON_EVENTS and "personal" not in payload and payload.get("reason"):
+        payload["reason"] = MASKED
+    intake = payload.get("intake")
+    if audit and isinstance(intake, dict) and any(k in intake for k in Intake.CHARACTERISING):
+        payload["intake"] = {k: MASKED if k in Intake.CHARACTERISING else v for k, v in intake.items()}
+    return payload
+
+
+def _masked(value: Any, path: tuple[str, ...]) -> Any:
+    """`value` with what is at `path` masked ("*": every item of a list)."""
+    if not path:
+        return None if value is None else MASKED
+    head, rest = path[0], path[1:]
+    if head == "*":
+        return [_masked(v, rest) for v in value] if isinstance(value, list) else value
+    if isinstance(value, dict) and head in value:
+        return {**value, head: _masked(value[head], rest)}
+    return value
 
 
 # --------------------------------------------------------------------------- ententes

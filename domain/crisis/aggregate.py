@@ -21,9 +21,18 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.audit.erasure import ERASED_TEXT, SHREDDED
 from domain.crisis import commands as c
 from domain.crisis import rules
-from domain.crisis.model import Candidate, ClosureKind, HandoffSharing, Intake, IntakeService, RequestMode
+from domain.crisis.model import (
+    ERASED_CHARACTERISATION,
+    Candidate,
+    ClosureKind,
+    HandoffSharing,
+    Intake,
+    IntakeService,
+    RequestMode,
+)
 from domain.crisis.routing import route
 from domain.crisis.state import (
     AttemptStatus,
@@ -56,6 +65,27 @@ def case_id(case_code: str) -> UUID:
     return uuid5(NAMESPACE, f"crise:{case_code}")
 
 
+def _intake(intake: Json, characterisation: Json | None) -> Intake:
+    """The intake from its clear codes and its sealed characterisation (erased after a shred); an opening
+    recorded before the characterisation was sealed holds it all in `intake`."""
+    if characterisation is None:
+        return Intake.model_validate(intake)
+    if characterisation == SHREDDED:
+        return Intake.model_validate({**intake, **ERASED_CHARACTERISATION})
+    return Intake.model_validate({**intake, **characterisation})
+
+
+def _typed(personal: Json | None, key: str, clear: str | None) -> str | None:
+    """A reason as the person typed it: sealed in `personal` under `key` (erased after a shred), or, in an
+    event recorded before issue 9, the clear `reason`."""
+    if personal is None:
+        return clear
+    if personal == SHREDDED:
+        return ERASED_TEXT
+    found = personal.get(key)
+    return clear if found is None else str(found)
+
+
 def _deadline(
     deadline_id: str, standard_id: str, start: datetime, due: datetime, *, stopped: datetime | None = None,
     escalate: bool = True,
@@ -79,13 +109,13 @@ class CrisisCase(Aggregate):
     def __init__(
         self, case_code: str, responsible_org: str, territory: str, intake_org: str, intake: Json, subject_id: str,
         personal: dict[str, str], referring_agreement: str | None, deadlines: list[Json], by: str, at: datetime,
-        command_id: str,
+        command_id: str, characterisation: Json | None = None,
     ) -> None:
         self.case_code = case_code
         self.responsible_org = responsible_org
         self.territory = territory
         self.intake_org = intake_org
-        self.intake = Intake.model_validate(intake)
+        self.intake = _intake(intake, characterisation)
         self.subject_id = subject_id
         self.personal: list[dict[str, Any]] = [{"at": at, "subject_id": subject_id, "personal": personal}]
         self.referring_agreement = referring_agreement
@@ -114,7 +144,9 @@ class CrisisCase(Aggregate):
         partner = rules.check_open(cmd, ententes, at, config)
         return cls(
             case_code=cmd.case_code, responsible_org=cmd.responsible_org, territory=cmd.territory,
-            intake_org=cmd.actor_org, intake=cmd.intake.model_dump(mode="json"), subject_id=cmd.subject_id,
+            intake_org=cmd.actor_org, intake=cmd.intake.model_dump(mode="json", exclude=set(Intake.CHARACTERISING)),
+            characterisation=cmd.intake.model_dump(mode="json", include=set(Intake.CHARACTERISING)),
+            subject_id=cmd.subject_id,
             personal=dict(cmd.personal), referring_agreement=partner.code if partner else None,
             deadlines=_intake_deadlines(cmd, at, config), by=cmd.by, at=at, command_id=cmd.command_id,
         )
@@ -203,9 +235,9 @@ class CrisisCase(Aggregate):
             return
         rules.check_close_at_phone(self.view(), cmd)
         self._closed(
-            kind=ClosureKind.AT_PHONE.value, reason=f"{cmd.disposition.value}: {cmd.reason}",
+            kind=ClosureKind.AT_PHONE.value, reason=cmd.disposition.value,
             stops=[*rules.FIRST_CONTACT, s.AAOR_ANALYSE, s.AAOR_URGENCE], by=cmd.by, actor_org=cmd.actor_org, at=at,
-            command_id=cmd.command_id,
+            command_id=cmd.command_id, subject_id=self.subject_id, personal={"closure_reason": cmd.reason},
         )
 
     def request_mobile(
@@ -316,13 +348,19 @@ class CrisisCase(Aggregate):
         if self.already(cmd):
             return
         rules.check_decline(self.view(), cmd)
-        self._declined(number=len(self.attempts), reason=cmd.reason, by=cmd.by, actor_org=cmd.actor_org, at=at,
-                       command_id=cmd.command_id)
+        self._declined(number=len(self.attempts), by=cmd.by, actor_org=cmd.actor_org, at=at,
+                       command_id=cmd.command_id, subject_id=self.subject_id,
+                       personal={"decline_reason": cmd.reason})
         self._ask_next_or_escalate(at, config)
 
     @event("HandoffDeclined")
-    def _declined(self, number: int, reason: str, by: str, actor_org: str, at: datetime, command_id: str) -> None:
-        self._answer(number, AttemptStatus.DECLINED, at, reason)
+    def _declined(
+        self, number: int, by: str, actor_org: str, at: datetime, command_id: str, reason: str | None = None,
+        subject_id: str | None = None, personal: Json | None = None,
+    ) -> None:
+        # The typed reason is sealed in `personal` (issue 9); `reason` in clear is that of older events.
+        self._answer(number, AttemptStatus.DECLINED, at, _typed(personal, "decline_reason", reason))
+        self._keep_personal(at, subject_id, personal)
         self.applied.add(command_id)
 
     @event("HandoffTimedOut")
@@ -381,22 +419,27 @@ class CrisisCase(Aggregate):
         if self.already(cmd):
             return
         rules.check_hand_back(self.view(), cmd)
-        self._handed_back(to_org=self.intake_org, reason=cmd.reason, by=cmd.by, actor_org=cmd.actor_org, at=at,
-                          command_id=cmd.command_id)
+        self._handed_back(to_org=self.intake_org, by=cmd.by, actor_org=cmd.actor_org, at=at,
+                          command_id=cmd.command_id, subject_id=self.subject_id,
+                          personal={"hand_back_reason": cmd.reason} if cmd.reason else None)
 
     @event("HandedBack")
     def _handed_back(
-        self, to_org: str, reason: str | None, by: str, actor_org: str, at: datetime, command_id: str
+        self, to_org: str, by: str, actor_org: str, at: datetime, command_id: str, reason: str | None = None,
+        subject_id: str | None = None, personal: Json | None = None,
     ) -> None:
+        # The typed reason is sealed in `personal` (issue 9); `reason` in clear is that of older events.
         self.holder = to_org
+        self._keep_personal(at, subject_id, personal)
         self.applied.add(command_id)
 
     def close(self, cmd: c.CloseCase, at: datetime) -> None:
         if self.already(cmd):
             return
         rules.check_close(self.view(), cmd)
-        self._closed(kind=ClosureKind.RESOLVED.value, reason=cmd.reason, stops=[], by=cmd.by,
-                     actor_org=cmd.actor_org, at=at, command_id=cmd.command_id)
+        self._closed(kind=ClosureKind.RESOLVED.value, reason="", stops=[], by=cmd.by,
+                     actor_org=cmd.actor_org, at=at, command_id=cmd.command_id, subject_id=self.subject_id,
+                     personal={"closure_reason": cmd.reason})
 
     # ------------------------------------------------------------------ post-crisis follow-up
     def start_follow_up(self, cmd: c.StartFollowUp, at: datetime, config: StandardsConfig) -> None:
@@ -536,18 +579,23 @@ class CrisisCase(Aggregate):
         if self.already(cmd):
             return
         rules.check_refuse_referral(self.view(), cmd)
-        self._referral_refused(number=len(self.referrals), reason=cmd.reason, by=cmd.by, actor_org=cmd.actor_org,
-                               at=at, command_id=cmd.command_id)
+        self._referral_refused(number=len(self.referrals), by=cmd.by, actor_org=cmd.actor_org, at=at,
+                               command_id=cmd.command_id, subject_id=self.subject_id,
+                               personal={"refusal_reason": cmd.reason})
 
     @event("ReferralRefused")
     def _referral_refused(
-        self, number: int, reason: str, by: str, actor_org: str, at: datetime, command_id: str
+        self, number: int, by: str, actor_org: str, at: datetime, command_id: str, reason: str | None = None,
+        subject_id: str | None = None, personal: Json | None = None,
     ) -> None:
+        # The typed reason is sealed in `personal` (issue 9); `reason` in clear is that of older events.
+        self._keep_personal(at, subject_id, personal)
         # Back to whoever made it, at the step it was made from: another referral, or another way.
         referral = self.referrals[number - 1]
         self._stop([referral.decision_deadline], at)
         self.referrals[number - 1] = referral.model_copy(update={
-            "status": ReferralStatus.REFUSED, "decided_at": at, "refusal_reason": reason,
+            "status": ReferralStatus.REFUSED, "decided_at": at,
+            "refusal_reason": _typed(personal, "refusal_reason", reason),
         })
         self.stage = referral.from_stage
         self.holder = referral.referred_by
@@ -578,12 +626,18 @@ class CrisisCase(Aggregate):
         rules.check_reassign(view, cmd)
         candidate = rules.reassign_candidate(view, cmd.team)
         assert candidate is not None  # checked by the rule
-        self._reassigned(team_id=cmd.team.team_id, reason=cmd.reason, by=cmd.by, actor_org=cmd.actor_org, at=at,
-                         command_id=cmd.command_id)
+        self._reassigned(team_id=cmd.team.team_id, by=cmd.by, actor_org=cmd.actor_org, at=at,
+                         command_id=cmd.command_id, subject_id=self.subject_id,
+                         personal={"reassign_reason": cmd.reason})
         self._ask(candidate, None, at, config, by_supervisor=True)
 
     @event("Reassigned")
-    def _reassigned(self, team_id: str, reason: str, by: str, actor_org: str, at: datetime, command_id: str) -> None:
+    def _reassigned(
+        self, team_id: str, by: str, actor_org: str, at: datetime, command_id: str, reason: str | None = None,
+        subject_id: str | None = None, personal: Json | None = None,
+    ) -> None:
+        # The typed reason is sealed in `personal` (issue 9); `reason` in clear is that of older events.
+        self._keep_personal(at, subject_id, personal)
         last = self.attempts[-1] if self.attempts else None
         if last is not None and last.status is AttemptStatus.PENDING:
             self.attempts[-1] = last.model_copy(update={"status": AttemptStatus.WITHDRAWN, "answered_at": at})
@@ -595,13 +649,18 @@ class CrisisCase(Aggregate):
         if self.already(cmd):
             return
         rules.check_extend(self.view(), cmd, at, config)
-        self._extended(deadline_id=cmd.deadline_id, until=cmd.until, reason=cmd.reason, by=cmd.by,
-                       actor_org=cmd.actor_org, at=at, command_id=cmd.command_id)
+        self._extended(deadline_id=cmd.deadline_id, until=cmd.until, by=cmd.by, actor_org=cmd.actor_org, at=at,
+                       command_id=cmd.command_id, subject_id=self.subject_id,
+                       personal={"extension_reason": cmd.reason})
 
     @event("DeadlineExtended")
     def _extended(
-        self, deadline_id: str, until: datetime, reason: str, by: str, actor_org: str, at: datetime, command_id: str
+        self, deadline_id: str, until: datetime, by: str, actor_org: str, at: datetime, command_id: str,
+        reason: str | None = None, subject_id: str | None = None, personal: Json | None = None,
     ) -> None:
+        # The typed reason is sealed in `personal` (issue 9); `reason` in clear is that of older events.
+        reason = _typed(personal, "extension_reason", reason) or ""
+        self._keep_personal(at, subject_id, personal)
         d = self.deadlines[deadline_id]
         self.deadlines[deadline_id] = d.model_copy(update={
             "due_at": until, "status": DeadlineStatus.EXTENDED,
@@ -613,16 +672,23 @@ class CrisisCase(Aggregate):
         if self.already(cmd):
             return
         rules.check_supervisor_close(self.view(), cmd)
-        self._closed(kind=ClosureKind.BY_SUPERVISOR.value, reason=cmd.reason, stops=[], by=cmd.by,
-                     actor_org=cmd.actor_org, at=at, command_id=cmd.command_id)
+        self._closed(kind=ClosureKind.BY_SUPERVISOR.value, reason="", stops=[], by=cmd.by,
+                     actor_org=cmd.actor_org, at=at, command_id=cmd.command_id, subject_id=self.subject_id,
+                     personal={"closure_reason": cmd.reason})
 
     @event("CaseClosed")
     def _closed(
-        self, kind: str, reason: str, stops: list[str], by: str, actor_org: str, at: datetime, command_id: str
+        self, kind: str, reason: str, stops: list[str], by: str, actor_org: str, at: datetime, command_id: str,
+        subject_id: str | None = None, personal: Json | None = None,
     ) -> None:
+        # `reason` in clear is what the engine wrote (a phone disposition's code, « la personne a rejoint… »),
+        # or in older events everything; what a person typed is sealed in `personal` (issue 9).
+        typed = _typed(personal, "closure_reason", None)
+        text = reason if typed is None else f"{reason}: {typed}" if reason else typed
         self._stop(stops, at)
         self._cancel([k for k, d in self.deadlines.items() if d.status.running], at)
-        self.closure = Closure(kind=ClosureKind(kind), reason=reason, by=by, at=at)
+        self._keep_personal(at, subject_id, personal)
+        self.closure = Closure(kind=ClosureKind(kind), reason=text, by=by, at=at)
         self.stage = CaseStage.CLOSED
         self.holder = None
         if command_id:
@@ -678,6 +744,11 @@ class CrisisCase(Aggregate):
             self.holder = self.responsible_org
 
     # ------------------------------------------------------------------ helpers (run inside event bodies)
+    def _keep_personal(self, at: datetime, subject_id: str | None, personal: Json | None) -> None:
+        """Personal content of an event, kept with the case's (read under the disclosure rules)."""
+        if personal:
+            self.personal.append({"at": at, "subject_id": subject_id, "personal": personal})
+
     def _add_deadlines(self, deadlines: list[Json]) -> None:
         for x in deadlines:
             d = Deadline.model_validate(x)

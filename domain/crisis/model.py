@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
@@ -115,6 +115,7 @@ class RiskLevel(StrEnum):
     LOW = "faible"
     MODERATE = "modere"
     HIGH = "eleve"
+    ERASED = "efface"  # only the record says it: the estimate was erased with the person's key
 
 
 class RiskEstimates(Frozen):
@@ -134,6 +135,7 @@ class CrisisType(StrEnum):
     VIOLENCE_CONJUGALE = "violence_conjugale"
     AGRESSION_SEXUELLE = "agression_sexuelle"
     AUTRE = "autre"
+    ERASED = "efface"  # only the record says it: the type was erased with the person's key
 
 
 class Intake(Frozen):
@@ -145,7 +147,24 @@ class Intake(Frozen):
     urgency: UrgencyLevel
     risks: RiskEstimates = Field(default_factory=RiskEstimates)
     face_to_face_needed: bool  # « une intervention dans le milieu est jugée nécessaire » (L1236-1239)
-    p38_considered: bool = False  # mesures contraignantes, Loi P-38.001 (L943-945)
+    # mesures contraignantes, Loi P-38.001 (L943-945); None: not known (erased with the person's key)
+    p38_considered: bool | None = False
+
+    # What characterises the person, sealed with their key in the `Opened` event (issue 9): beside the subject
+    # id, « suicidal, high suicide risk, P-38.001 considered » is health information. The rest stays in clear
+    # because the engine needs it without the key and it describes the service, not the person: `service`
+    # and `request_mode` pick the clocks, `urgency` the deadlines and the standards report, and
+    # `face_to_face_needed` whether a mobile team may be asked.
+    CHARACTERISING: ClassVar[tuple[str, ...]] = ("crisis_type", "risks", "p38_considered")
+
+
+ERASED_CHARACTERISATION: dict[str, Any] = {
+    "crisis_type": CrisisType.ERASED.value,
+    "risks": {"suicide": RiskLevel.ERASED.value, "dangerousness": RiskLevel.ERASED.value,
+              "decompensation": RiskLevel.ERASED.value},
+    "p38_considered": None,
+}
+"""What the intake's characterisation reads as once the person's key was destroyed."""
 
 
 class PhoneDisposition(StrEnum):

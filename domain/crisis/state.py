@@ -27,6 +27,20 @@ from domain.ententes.model import Frozen, ReferralChannel
 from domain.standards.compliance import Observation
 
 
+# Where the view holds what was sealed in its events (issue 9): words typed about the person and the intake's
+# characterisation. A reader of the view as audit metadata gets them masked (`domain.audit.replay`); after a shred
+# they read as erased. "*" is every item of a list.
+SEALED_IN_VIEW: tuple[tuple[str, ...], ...] = (
+    ("intake", "crisis_type"), ("intake", "risks"), ("intake", "p38_considered"),
+    ("attempts", "*", "reason"), ("deadlines", "*", "extensions", "*", "reason"),
+    ("referrals", "*", "refusal_reason"), ("closure", "reason"),
+)
+# The events whose `reason` is typed by a person: sealed since issue 9, in clear in events recorded before.
+TYPED_REASON_EVENTS = frozenset({
+    "HandoffDeclined", "Reassigned", "DeadlineExtended", "ReferralRefused", "HandedBack", "CaseClosed",
+})
+
+
 class CaseStage(StrEnum):
     INTAKE = "accueil"  # Info-Social, AAOR or a partner assesses the crisis
     HANDOFF = "transfert"  # a mobile team is being asked to intervene

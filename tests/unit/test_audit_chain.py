@@ -9,7 +9,7 @@ import pytest
 
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, parse_key_ring
 from adapters.record.popo import MemorySubjectKeys
-from adapters.record.sealing import open_sealed, seal
+from adapters.record.sealing import Place, open_sealed, seal
 from adapters.record.signing import sign_checkpoint, signature_problem, trusted_public_keys
 from domain.audit.hashing import ZERO, aggregate_hash, chain_hash, event_hash, link_batch, originator_key
 from domain.audit.verify import ChainRow, ProblemKind, verify_rows
@@ -101,12 +101,18 @@ def test_a_checkpoint_signature_covers_every_field() -> None:
 def test_sealed_personal_content_is_bound_to_its_subject() -> None:
     keys = MemorySubjectKeys()
     kid, key = keys.key_for_writing("S-1")
-    sealed = seal(kid, key, "S-1", b'{"name":"Marie"}')
+    here = Place(UUID(int=1), 3, "personal")
+    sealed = seal(kid, key, "S-1", b'{"name":"Marie"}', here)
     assert b"Marie" not in sealed["ct"].encode()
-    assert open_sealed(key, "S-1", sealed) == b'{"name":"Marie"}'
+    assert open_sealed(key, "S-1", sealed, here) == b'{"name":"Marie"}'
     from cryptography.exceptions import InvalidTag
 
     with pytest.raises(InvalidTag):
-        open_sealed(key, "S-2", sealed)
+        open_sealed(key, "S-2", sealed, here)
+    # Bound to its place too (issue 9): another event of the same person, another version, another part.
+    for elsewhere in (here._replace(originator_id=UUID(int=2)), here._replace(originator_version=4),
+                      here._replace(part="characterisation")):
+        with pytest.raises(InvalidTag):
+            open_sealed(key, "S-1", sealed, elsewhere)
     assert keys.destroy("S-1", "now") == kid
     assert keys.key("S-1", kid) is None
