@@ -18,6 +18,7 @@ from rich.text import Text
 from adapters.temporal.cases import VisibleCase
 from cli.display import cell, label, printable, when
 from cli.render import WorkflowAnswer, console, detail
+from domain.audit.erasure import ERASED_TEXT
 from domain.crisis import rules
 from domain.crisis.model import (
     CandidateKind,
@@ -137,6 +138,7 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
     summary.add_column("field", style="bold")
     summary.add_column("value", overflow="fold")
     i = view.intake
+    erased = i.crisis_type is CrisisType.ERASED  # the characterisation went with the person's key (issue 9)
     rows: list[tuple[str, Any]] = [
         ("stage", label(CaseStage, view.stage)),
         ("holder", view.holder),
@@ -144,10 +146,12 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
         ("territory", view.territory),
         ("opened", f"{when(view.opened_at)} by {view.intake_org} ({label(IntakeService, i.service)}, "
                    f"{label(RequestMode, i.request_mode)})"),
-        ("intake", f"urgency {label(UrgencyLevel, i.urgency)} · {label(CrisisType, i.crisis_type)} · face to face "
+        ("intake", f"urgency {label(UrgencyLevel, i.urgency)} · "
+                   f"{ERASED_TEXT if erased else label(CrisisType, i.crisis_type)} · face to face "
                    f"{'needed' if i.face_to_face_needed else 'not needed'}"
                    f"{' · P-38.001 considered' if i.p38_considered else ''}"),
-        ("risks", f"suicide {label(RiskLevel, i.risks.suicide)} · dangerousness "
+        ("risks", ERASED_TEXT if erased else
+                  f"suicide {label(RiskLevel, i.risks.suicide)} · dangerousness "
                   f"{label(RiskLevel, i.risks.dangerousness)} · "
                   f"decompensation {label(RiskLevel, i.risks.decompensation)}"),
         ("referring entente", view.referring_agreement),

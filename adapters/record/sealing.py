@@ -109,13 +109,14 @@ def is_sealed(value: object) -> bool:
 class Place(NamedTuple):
     """Where a sealed part sits: the event (its aggregate and version) and the part's name."""
 
-    originator_id: UUID
+    originator_id: UUID | str
     originator_version: int
     part: str
 
     def aad(self, subject_id: str, key_id: str) -> bytes:
-        return f"arrimage/sealed/2|{subject_id}|{key_id}|{self.originator_id}|{self.originator_version}|" \
-               f"{self.part}".encode()
+        # One spelling of the id whichever way the store hands it back (a UUID, its text or its hex).
+        oid = UUID(str(self.originator_id))
+        return f"arrimage/sealed/2|{subject_id}|{key_id}|{oid}|{self.originator_version}|{self.part}".encode()
 
 
 def seal(key_id: str, key: bytes, subject_id: str, plaintext: bytes, place: Place) -> dict[str, str]:

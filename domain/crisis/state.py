@@ -26,7 +26,6 @@ from domain.crisis.model import (
 from domain.ententes.model import Frozen, ReferralChannel
 from domain.standards.compliance import Observation
 
-
 # Where the view holds what was sealed in its events (issue 9): words typed about the person and the intake's
 # characterisation. A reader of the view as audit metadata gets them masked (`domain.audit.replay`); after a shred
 # they read as erased. "*" is every item of a list.
