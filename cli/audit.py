@@ -6,7 +6,9 @@
 - `register --person`, `accesses`, `exceptions`: the register of communications, the access log,
   what an auditor looks at first; `export --out DIR`: all of it, hashed, to hand over.
 
-Reads come from the record (no Temporal). Every read takes `--json`.
+Reads come from the record (no Temporal). Every read takes `--json`, and is itself an access, decided
+and registered before anything is shown, with the reader's `--by`, `--role` ($ARRIMAGE_ROLE; required)
+and `--purpose`: `register --person` in that person's register, the others in the record-level reads log.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -26,27 +27,27 @@ from cli import audit_render
 from cli.audit_export import access_log, bundle_problem, write_bundle
 from cli.client import root
 from cli.display import Limit, limited, print_more
-from cli.errors import CliError, Exit, bad_input, fail, invalid, not_found, read_json, read_text, refused, reported
-from cli.options import AsJson, who
+from cli.errors import CliError, Exit, bad_input, fail, not_found, read_text, refused, reported
+from cli.options import AsJson, By, Facts, Purpose, ReaderRole, reader
 from cli.parsing import moment as parse_moment
 from domain.audit.checkpoint import Checkpoint, CheckpointError
+from domain.audit.record_reads import ReadKind, RecordRead
 from domain.audit.replay import AggregateRef
 from domain.disclosure.model import Outcome
-from domain.disclosure.roles import PurposeKind, Role
-from domain.errors import NotFound
-from usecases.audit.replays import ReaderFacts
+from usecases.audit.reads import Reader
 from usecases.audit.trail import checkpoint as make_checkpoint
 from usecases.audit.trail import knows, pinned_key, trust_basis
 from usecases.audit.trail import rewrap as do_rewrap
 from usecases.audit.trail import shred as do_shred
 from usecases.audit.trail import verify as run_verify
-from workers.bootstrap import KeyConfigError, checkpoint_keys
+from workers.bootstrap import KeyConfigError, Root, checkpoint_keys
 
 AUDIT_EXIT_CODES = (
     "Exit codes: 0 done (verified; replay shown; no use of an expired consent); "
     "1 tampering found (verify, export), a record that holds no events (verify, unless --allow-empty), "
     "or an expired or withdrawn consent was used (exceptions); "
-    "2 bad input, or the replay was refused by a rule (the refusal itself is recorded as an access); "
+    "2 bad input (a read without --role), or the read was refused by a rule (the refusal itself is recorded "
+    "as an access); "
     "3 no such entente, case or consent (or none yet at --as-of), or no record where the settings point."
 )
 
@@ -223,13 +224,14 @@ Until = Annotated[
 ]
 
 
-def _facts(path: Path | None) -> ReaderFacts:
-    if path is None:
-        return ReaderFacts()
-    try:
-        return ReaderFacts.model_validate(read_json(path))
-    except ValidationError as err:
-        raise invalid(err, whole=str(path)) from None
+def _across(engine: Root, kind: ReadKind, who_reads: Reader, moment: datetime, **scope: object) -> RecordRead:
+    """Register a read across persons before it happens; a refused one ends the command (exit 2)."""
+    read = engine.reads.across(kind, who_reads, moment,
+                               {k: v if isinstance(v, str) else str(v) for k, v in scope.items() if v is not None})
+    if not read.allowed:
+        raise audit_render.record_read_refusal(read)
+    typer.echo(audit_render.access_note(read.read_id, read.role, read.purpose, read.outcome), err=True)
+    return read
 
 
 @app.command(epilog=AUDIT_EXIT_CODES)
@@ -238,22 +240,17 @@ def replay(
         metavar="AGGREGATE",
         help="entente:CODE, case:CASE_CODE, consent:CONSENT_ID (as the register cites it) or consent:SUBJECT/KEY.",
     )],
-    role: Annotated[Role, typer.Option("--role", help="The capacity in which the record is read.")],
+    role: ReaderRole = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", metavar="MOMENT",
         help="Rebuild from the events recorded at or before this moment (a date: by the end of that day, "
              "Québec time). Default: now.",
     )] = None,
     actor: Annotated[str | None, typer.Option(
-        "--actor", envvar="ARRIMAGE_USER", help="Who reads (default: $ARRIMAGE_USER, else your login).",
+        "--by", "--actor", envvar="ARRIMAGE_USER", help="Who reads (default: $ARRIMAGE_USER, else your login).",
     )] = None,
-    purpose: Annotated[PurposeKind | None, typer.Option(
-        "--purpose", help="What for (default: audit for auditors and supervisors, care for intervenants…).",
-    )] = None,
-    facts: Annotated[Path | None, typer.Option(
-        "--facts", metavar="FILE",
-        help='JSON the record does not keep: {"authorisations": [...], "subject": {...}} (R-22.1, r. 1, s. 8).',
-    )] = None,
+    purpose: Purpose = None,
+    facts: Facts = None,
     as_json: AsJson = False,
 ) -> None:
     """An entente, crisis case or consent as it stood at a moment, item by item as ROLE may see it.
@@ -268,10 +265,11 @@ def replay(
         except ValueError as err:
             raise bad_input(str(err)) from None
         moment = parse_moment(as_of, "--as-of", day_end=True, inclusive=True) if as_of else None
-        reader = _facts(facts)
+        who_reads = reader(actor, role, purpose, facts)
         with root() as engine:
-            result = engine.replays.replay(ref, role=role, actor_id=who(actor), moment=datetime.now(UTC),
-                                           as_of=moment, purpose=purpose, facts=reader)
+            result = engine.replays.replay(ref, role=who_reads.role, actor_id=who_reads.actor_id,
+                                           moment=datetime.now(UTC), as_of=moment, purpose=who_reads.purpose,
+                                           facts=who_reads.facts)
     if as_json:
         sys.stdout.write(audit_render.dumps(result))
     else:
@@ -285,22 +283,26 @@ def replay(
 @app.command(epilog=AUDIT_EXIT_CODES)
 def register(
     person: Annotated[str, typer.Option("--person", metavar="SUBJECT_ID", help="The person's opaque id.")],
+    by: By = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
     limit: Limit = None,
     as_json: AsJson = False,
 ) -> None:
-    """The register entries about one person, as they obtain them (LSSSS 27.2 / LRSSS 265 with s. 18)."""
+    """The register entries about one person: whole for the person themselves (LSSSS 27.2 / LRSSS 265 with
+    s. 18: --role usager --by THEIR_ID, their birth date in --facts), their words withheld from an auditor or a
+    supervisor. The read is an access in that person's register, allowed or refused."""
     with root() as engine, reported():
-        try:
-            entries = engine.disclosures.register(person).communications
-        except NotFound:
-            if not knows(engine.record, person):
-                raise not_found(
-                    f"no register entries for person {person} (the record holds nothing about this person)"
-                ) from None
-            entries = []  # a person the record knows (a case, a consent, an erasure) with nothing communicated
+        who_reads = reader(by, role, purpose, facts)
+        if not knows(engine.record, person):  # nothing to decide, and no register opened for a stranger
+            raise not_found(f"no register entries for person {person} (the record holds nothing about this person)")
+        read = engine.reads.register(person, who_reads, datetime.now(UTC))
+        if read.entries is None:
+            raise audit_render.read_refusal(read.decision)
+        d = read.decision
+        typer.echo(audit_render.access_note(d.decision_id, d.role, d.purpose, d.outcome), err=True)
+        entries = read.entries
     shown, left = limited(entries, limit, as_json)
     if as_json:
-        sys.stdout.write(audit_render.dumps([e.model_dump(mode="json") for e in shown]))
+        sys.stdout.write(audit_render.dumps(shown))
     else:
         audit_render.console.print(audit_render.register_table(person, shown, total=len(entries)))
         print_more(audit_render.console, left)
@@ -313,14 +315,19 @@ def accesses(
     ] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Only by this reader.")] = None,
     since: Since = None, until: Until = None, limit: Limit = None, as_json: AsJson = False,
+    by: By = None, role: ReaderRole = None, purpose: Purpose = None,
 ) -> None:
-    """Every recorded access, allowed or refused: who, about whom, when, for what, on which basis."""
+    """Every recorded access, allowed or refused: who, about whom (a person, an entente, or the record across
+    persons), when, for what, on which basis. Reading it is itself an access (auditors, supervisors)."""
     with reported():
         start = parse_moment(since, "--since") if since else None
         end = parse_moment(until, "--until", day_end=True) if until else None
         with root() as engine:
+            who_reads = reader(by, role, purpose)
             if person is not None and not knows(engine.record, person):  # as `register`: exit 3 only then
                 raise not_found(f"the record holds nothing about person {person}")
+            _across(engine, ReadKind.ACCESS_LOG, who_reads, datetime.now(UTC), person=person, actor=actor,
+                    since=start, until=end)
             rows = access_log(engine, person, actor, start, end)
     shown, left = limited(rows, limit, as_json)
     if as_json:
@@ -331,14 +338,19 @@ def accesses(
 
 
 @app.command(epilog=AUDIT_EXIT_CODES)
-def exceptions(since: Since = None, until: Until = None, limit: Limit = None, as_json: AsJson = False) -> None:
+def exceptions(
+    since: Since = None, until: Until = None, limit: Limit = None, as_json: AsJson = False,
+    by: By = None, role: ReaderRole = None, purpose: Purpose = None,
+) -> None:
     """Emergency disclosures and their reviews, communications without consent by basis, refusals, and any
-    use of an expired or withdrawn consent (which must be none: exit 1 otherwise)."""
+    use of an expired or withdrawn consent (which must be none: exit 1 otherwise). Reading it is an access."""
     now = datetime.now(UTC)
     with reported():
         start = parse_moment(since, "--since") if since else None
         end = parse_moment(until, "--until", day_end=True) if until else None
         with root() as engine:
+            who_reads = reader(by, role, purpose)
+            _across(engine, ReadKind.EXCEPTIONS, who_reads, now, since=start, until=end)
             report = engine.disclosures.exceptions(now, since=start, until=end)
     data = audit_render.exceptions_data(report, now, start, end)
     if as_json:
@@ -363,22 +375,27 @@ def export(
         help="There is no trusted checkpoint yet to check the head against (outside development mode, "
              "either this or --against is needed).",
     )] = False,
+    by: By = None, role: ReaderRole = None, purpose: Purpose = None,
 ) -> None:
     """Write the auditor's bundle: verify report, a fresh signed checkpoint, register, accesses, exceptions
-    (JSON, personal content withheld) and MANIFEST.json with the SHA-256 of each file, signed."""
+    (JSON, personal content withheld) and MANIFEST.json with the SHA-256 of each file, signed. The export is
+    itself an access, registered first (period, who, role, purpose) and named in the manifest."""
     with reported():
         start = parse_moment(since, "--since") if since else None
         end = parse_moment(until, "--until", day_end=True) if until else None
         pinned = _pinned(trusted_key)
         cps = [_checkpoint_file(path) for path in against]
         with root() as engine:
+            who_reads = reader(by, role, purpose)
             _require_trust(engine.settings.development, pinned, trust_engine_key)
             if not engine.settings.development and not cps and not first_export:
                 # Signing a head nobody compared with an earlier trusted one would certify a rechained store.
                 raise bad_input("give --against FILE (the last checkpoint you trust, kept away from the operator), "
                                 "or --first-export when there is none yet")
+            now = datetime.now(UTC)
+            read = _across(engine, ReadKind.EXPORT, who_reads, now, since=start, until=end, out=str(out))
             bundle = write_bundle(engine, out, ring=checkpoint_keys(engine.settings), since=start, until=end,
-                                  now=datetime.now(UTC), against=cps, pinned_keys=pinned)
+                                  now=now, against=cps, pinned_keys=pinned, read=read)
     for name, entry in bundle.files.items():
         console.print(f"{name}  sha256 {entry['sha256']}")
     if bundle.verified:

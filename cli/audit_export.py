@@ -7,7 +7,9 @@ a signature must never bless tampering), `register.json` (every communication en
 is itself signed with the checkpoint key (its `signature` member); `bundle_problem` (`arrimage
 audit verify --bundle DIR`) checks that signature and every file. Content about a person in words is
 withheld from all of them (the auditor reads metadata only); the person's own copy of their entries
-comes from `arrimage audit register --person`.
+comes from `arrimage audit register --person`. The export is itself an access, registered before the
+files are written (the record-level reads log: who, role, purpose, period); the manifest names it
+(`read`), and `accesses.json` lists it with every other read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli import audit_render
 from domain.audit.checkpoint import Checkpoint, CheckpointError
+from domain.audit.record_reads import RecordRead
 from domain.errors import NotFound
 from usecases.audit.trail import checkpoint as make_checkpoint
 from usecases.audit.trail import manifest_problem, sign_manifest
@@ -50,21 +53,23 @@ def _in(moment: datetime, since: datetime | None, until: datetime | None) -> boo
 def access_log(engine: Root, person: str | None, actor: str | None, since: datetime | None,
                until: datetime | None) -> list[dict[str, Any]]:
     """The rows of `arrimage audit accesses` (and of the bundle's accesses.json): access decisions about
-    persons and, unless one person is asked for, reads of ententes."""
+    persons and, unless one person is asked for, reads of ententes and reads across persons."""
     try:
         decisions = engine.disclosures.accesses(subject_id=person, actor_id=actor, since=since, until=until)
     except NotFound:
         decisions = []  # no register: nobody accessed this person's record
     reads = [] if person else engine.replays.entente_reads(actor_id=actor, since=since, until=until)
-    return audit_render.access_rows(decisions, reads)
+    across = [] if person else engine.reads.record_reads(actor_id=actor, since=since, until=until)
+    return audit_render.access_rows(decisions, reads, across)
 
 
 def write_bundle(
     engine: Root, out: Path, *, ring: KeyRing, since: datetime | None, until: datetime | None, now: datetime,
-    against: Sequence[Checkpoint] = (), pinned_keys: Collection[str] = (),
+    against: Sequence[Checkpoint] = (), pinned_keys: Collection[str] = (), read: RecordRead | None = None,
 ) -> Bundle:
     """Verify (against the last trusted checkpoints `against`, their signatures by `pinned_keys` when given),
-    sign the head only if that passes, write the files and the signed manifest."""
+    sign the head only if that passes, write the files and the signed manifest (naming `read`, the export's
+    registered access)."""
     record = engine.record
     out.mkdir(parents=True, exist_ok=True)
     report = run_verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys)
@@ -97,6 +102,9 @@ def write_bundle(
         "checkpoint": None if signed is None else {"notification_id": signed.notification_id, "count": signed.count,
                                                    "chain_hash": signed.chain_hash},
         "against": [f"{cp.key_id}@{cp.signed_at}" for cp in against], "files": files,
+        "read": None if read is None else {"read_id": read.read_id, "actor_id": read.actor_id,
+                                           "role": read.role.value, "purpose": read.purpose.value,
+                                           "moment": read.moment},
     }
     # The manifest is signed as JSON values (moments as their ISO text), the way a reader loads it back.
     plain = json.loads(audit_render.dumps(manifest))

@@ -3,9 +3,11 @@ or as plain data for `--json` and the export bundle.
 
 Audit outputs show metadata only: whatever an event or a register entry holds
 about the person in words (its `personal` part) is passed through
-`register.for_reader(…, Role.AUDITOR)` and comes out withheld. The one
-exception is `register --person`, the person's own entries (LSSSS 27.2 /
-LRSSS 265 with s. 18), printed whole for them.
+`register.for_reader(…, Role.AUDITOR)` and comes out withheld. `register --person`
+prints the entries as the read's decision laid them out (`domain.audit.reads`): whole
+for the person themselves (LSSSS 27.2 / LRSSS 265 with s. 18), words withheld otherwise.
+Every read is registered first; `access_note` names the access on stderr, `read_refusal`
+is the refusal of a read (exit 2, nothing of the content printed).
 
 Tables show moments in Québec time with their zone and codes in French words (`cli.display`);
 `--json` and the bundle keep UTC moments and the codes. Stored text is printed escaped.
@@ -22,9 +24,11 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.display import cell, label, limited, print_more, printable, when
+from cli.errors import CliError, refused
 from cli.render import console
 from cli.render import jsonable as _jsonable
 from domain.audit.entente_reads import EntenteRead
+from domain.audit.record_reads import RecordRead
 from domain.audit.replay import ItemStatus, Replay
 from domain.disclosure.exceptions import ExceptionReport
 from domain.disclosure.model import Decision, Outcome
@@ -113,17 +117,18 @@ def show_replay(r: Replay) -> None:
 # --------------------------------------------------------------------------- register
 
 
-def register_table(subject_id: str, entries: Sequence[CommunicationEntry], total: int | None = None) -> Table:
+def register_table(subject_id: str, entries: Sequence[dict[str, Any]], total: int | None = None) -> Table:
+    """The entries as the read's decision laid them out (`domain.audit.reads.entries_shown`)."""
     n = total if total is not None else len(entries)
     table = Table(title=_cell(f"Register of communications about {subject_id} ({n}) — LSSSS 27.2 / LRSSS 265"))
     for col in ("communicated", "recipient", "role", "nature", "purpose", "basis", "article", "intended use",
                 "justification"):
         table.add_column(col, overflow="fold")
     for e in entries:
-        table.add_row(_cell(e.communicated_at), _cell(e.recipient_id), _cell(label(Role, e.role)), _cell(e.nature),
-                      _cell(label(PurposeKind, e.purpose)),
-                      _cell(f"consent {e.consent_id}" if e.consent_id else e.basis_code),
-                      _cell(e.register_article), _cell(e.intended_use), _cell(e.justification))
+        table.add_row(_cell(datetime.fromisoformat(e["communicated_at"])), _cell(e["recipient_id"]),
+                      _cell(label(Role, e["role"])), _cell(e["nature"]), _cell(label(PurposeKind, e["purpose"])),
+                      _cell(f"consent {e['consent_id']}" if e["consent_id"] else e["basis_code"]),
+                      _cell(e["register_article"]), _cell(e["intended_use"]), _cell(e["justification"]))
     return table
 
 
@@ -137,8 +142,9 @@ def entry_for_auditor(e: CommunicationEntry) -> dict[str, Any]:
 # --------------------------------------------------------------------------- accesses
 
 
-def access_rows(decisions: Sequence[Decision], reads: Sequence[EntenteRead]) -> list[dict[str, Any]]:
-    """One row per access, persons' and ententes' alike, in time order."""
+def access_rows(decisions: Sequence[Decision], reads: Sequence[EntenteRead],
+                record_reads: Sequence[RecordRead] = ()) -> list[dict[str, Any]]:
+    """One row per access, persons', ententes' and reads across persons alike, in time order."""
     rows = [{
         "moment": d.moment, "about": f"person:{d.subject_id}", "actor_id": d.actor_id, "role": d.role.value,
         "purpose": d.purpose.value, "outcome": d.outcome.value, "allowed": d.allowed,
@@ -156,8 +162,35 @@ def access_rows(decisions: Sequence[Decision], reads: Sequence[EntenteRead]) -> 
         "basis": r.rule if r.outcome.value == "autorise" else None, "metadata_basis": None,
         "refusal": None if r.outcome.value == "autorise" else "not_an_entente_reader", "log_article": r.rule,
         "access_id": r.read_id,
-    } for r in reads]
+    } for r in reads] + [{
+        "moment": r.moment, "about": f"record:{r.kind.value}", "actor_id": r.actor_id, "role": r.role.value,
+        "purpose": r.purpose.value, "outcome": r.outcome.value, "allowed": [r.kind.value] if r.allowed else [],
+        "withheld": [] if r.allowed else [{"item": r.kind.value, "code": "not_a_metadata_reader", "article": r.rule}],
+        "basis": r.rule if r.allowed else None, "metadata_basis": None,
+        "refusal": None if r.allowed else "not_a_metadata_reader", "log_article": r.rule, "access_id": r.read_id,
+        "scope": r.scope,
+    } for r in record_reads]
     return sorted(rows, key=lambda row: row["moment"])
+
+
+# --------------------------------------------------------------------------- every read is an access
+
+
+def access_note(access_id: str, role: Role, purpose: PurposeKind, outcome: Outcome) -> str:
+    """The line naming the access a read registered (stderr: the output itself keeps its shape)."""
+    return f"access {access_id} registered (role {role.value}, purpose {purpose.value}, {outcome.value})"
+
+
+def read_refusal(decision: Decision) -> CliError:
+    """A read of one person's record refused by the disclosure rules; the refusal is already recorded."""
+    code = decision.refusal.code if decision.refusal else next((w.code for w in decision.withheld), "refused")
+    reason = decision.refusal.reason if decision.refusal else next((w.reason for w in decision.withheld), "")
+    return refused(code, f"{reason} (this refused access is recorded: {decision.decision_id})")
+
+
+def record_read_refusal(read: RecordRead) -> CliError:
+    """A read across persons refused; the refusal is already registered in the reads log."""
+    return refused("not_a_metadata_reader", f"{read.reason} (this refused access is recorded: {read.read_id})")
 
 
 def accesses_table(rows: Sequence[dict[str, Any]], total: int | None = None) -> Table:

@@ -3,6 +3,11 @@
 Reads: `list` asks Temporal's visibility for open cases (search attributes carry opaque codes
 only) and the record for closed ones; `show` and `history` read the record — the legal one —
 and work with the engine down (`show` adds what the workflow says when it answers).
+Every read is made in a declared role (`--role` / $ARRIMAGE_ROLE, `--purpose`) and is an access:
+`show` and `history` are decided and recorded in the case's person's register before anything is
+shown (refused: exit 2, nothing of the case printed); a listing read from the record is registered
+in the record-level reads log, and a role that may not list cases is refused (and registered) whatever
+the source.
 Commands go through the case's workflow (`act` update), whose validator runs the domain rule:
 a command out of turn or from the wrong organisation is refused and records nothing.
 """
@@ -18,23 +23,28 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.temporal.errors import Unreachable
-from cli import parsing, render
+from cli import audit_render, parsing, render
 from cli import render_cases as rc
 from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
-from cli.errors import EXIT_CODES_HELP, bad_input, invalid, read_json, refused, reported
-from cli.options import AsJson, By, Timeout, who
+from cli.errors import EXIT_CODES_HELP, bad_input, fail, invalid, read_json, refused, reported
+from cli.options import AsJson, By, Facts, Purpose, ReaderRole, Timeout, reader, who
 from cli.templates import case_template, without_comments
+from domain.audit.reads import CaseItem
+from domain.audit.record_reads import ReadKind
 from domain.crisis import commands as c
 from domain.crisis.model import CaseCode, IntakeService, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
+from domain.disclosure.model import Decision
 from domain.errors import DomainError
 from domain.standards.config import StandardsConfig
 from domain.values import MAX_COMMAND_BYTES
+from usecases.audit.reads import Reader
 from usecases.crisis import CrisisCases
 from workers.bootstrap import Root
 
-CASES_HELP = EXIT_CODES_HELP.replace("no such entente or version", "no such case")
+CASES_HELP = EXIT_CODES_HELP.replace("no such entente or version", "no such case").replace(
+    "nothing recorded (", "nothing recorded but a refused read, which is an access (")
 
 app = typer.Typer(
     name="cases",
@@ -131,16 +141,23 @@ def list_(
     all_: Annotated[bool, typer.Option("--all", help="Open cases and closed ones.")] = False,
     limit: Limit = None,
     as_json: AsJson = False,
+    by: By = None, role: ReaderRole = None, purpose: Purpose = None,
 ) -> None:
-    """Open cases from Temporal's visibility (filters combine); --closed / --all read closed ones from the record."""
+    """Open cases from Temporal's visibility (filters combine); --closed / --all read closed ones from the record
+    (a read registered in the record's reads log)."""
     with root() as engine:
         now = _now()
         with reported():
+            who_reads = reader(by, role, purpose)
             for name, value in (("--team", team), ("--territory", territory), ("--holder", holder)):
                 _code_option(name, value)
             moment = parsing.since(since) if since else None
             rows: list[rc.CaseRow] = []
             from_record = closed or all_  # closed cases are only in the record
+            scope = {"closed": closed, "all": all_, "stage": stage, "team": team, "territory": territory,
+                     "holder": holder, "overdue": overdue or None, "since": moment}
+            listing = _Listing(engine, who_reads, now, scope)
+            listing.check(register=from_record)
             if not closed:
                 cases = engine.case_client
                 query = cases.visibility_query(stage=stage, team=team, territory=territory, holder=holder,
@@ -151,6 +168,7 @@ def list_(
                     # Reads work with the engine down: the record knows every open case, its stage, holder and
                     # deadlines; only the workflows' own wake-ups (reminders, escalations) are unknown.
                     typer.echo("Temporal unreachable: listed from the record; next wake-ups unknown", err=True)
+                    listing.check(register=True)
                     rows += _record_rows(engine, stage, team, territory, holder, overdue, moment, open_=True,
                                          closed=False)
             if from_record:
@@ -164,6 +182,27 @@ def list_(
         title = "Closed crisis cases" if closed else ("Crisis cases" if all_ else "Open crisis cases")
         render.console.print(rc.list_table(shown, now, title, total=len(rows)))
         print_more(render.console, left)
+
+
+class _Listing:
+    """The listing's one access: its role checked before anything is listed (a refusal is registered and ends
+    the command), and registered once when the record is read (visibility's opaque codes are not)."""
+
+    def __init__(self, engine: Root, who_reads: Reader, now: datetime, scope: dict[str, Any]) -> None:
+        self.engine, self.reader, self.now = engine, who_reads, now
+        self.scope = {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in scope.items()
+                      if v not in (None, False)}
+        self.registered = False
+
+    def check(self, *, register: bool) -> None:
+        reads = self.engine.reads
+        if self.registered or (not register and reads.may(ReadKind.CASE_LISTING, self.reader, self.now)):
+            return
+        read = reads.across(ReadKind.CASE_LISTING, self.reader, self.now, self.scope)
+        self.registered = True
+        if not read.allowed:
+            raise audit_render.record_read_refusal(read)
+        typer.echo(audit_render.access_note(read.read_id, read.role, read.purpose, read.outcome), err=True)
 
 
 def skipped_case(skipped: tuple[str, str]) -> None:
@@ -193,12 +232,31 @@ def _record_rows(
     return out
 
 
+def _access(decision: Decision) -> dict[str, Any]:
+    return {"access_id": decision.decision_id, "outcome": decision.outcome.value, "role": decision.role.value,
+            "purpose": decision.purpose.value, "actor_id": decision.actor_id,
+            "basis": decision.basis.code if decision.basis else decision.metadata_basis}
+
+
+def _noted(decision: Decision) -> None:
+    typer.echo(audit_render.access_note(decision.decision_id, decision.role, decision.purpose, decision.outcome),
+               err=True)
+
+
 @app.command(epilog=CASES_HELP)
-def show(code: CaseArg, as_json: AsJson = False) -> None:
-    """One case: stage, holder, each deadline with its time left or overrun, handoffs, escalations, what followed."""
+def show(
+    code: CaseArg, by: By = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
+    as_json: AsJson = False,
+) -> None:
+    """One case: stage, holder, each deadline with its time left or overrun, handoffs, escalations, what followed.
+    An access to the person's record, decided and recorded in their register first."""
     with root() as engine:
         with reported():
-            view = engine.crisis_cases.view(code)
+            read = engine.reads.case(code, CaseItem.STATE, reader(by, role, purpose, facts), _now())
+        if read.view is None:
+            fail(audit_render.read_refusal(read.decision))
+        view = read.view
+        _noted(read.decision)
         answer = run(ask(lambda: engine.case_client.ask(code)))
         config = engine.settings.standards()
     now = _now()
@@ -207,16 +265,25 @@ def show(code: CaseArg, as_json: AsJson = False) -> None:
             "view": view.model_dump(mode="json"),
             "deadlines": [rc.deadline_json(d, now) for d in view.deadlines],
             "workflow": answer.as_json(),
+            "access": _access(read.decision),
         })
     else:
         rc.show(view, answer, config, now)
 
 
 @app.command(epilog=CASES_HELP)
-def history(code: CaseArg, limit: Limit = None, as_json: AsJson = False) -> None:
-    """Every event recorded for the case, in order, personal content masked."""
+def history(
+    code: CaseArg, by: By = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
+    limit: Limit = None, as_json: AsJson = False,
+) -> None:
+    """Every event recorded for the case, in order, personal content masked. An access to the person's record,
+    decided and recorded in their register first (the access is named on stderr)."""
     with root() as engine, reported():
-        rows = engine.crisis_cases.history(code)
+        read = engine.reads.case(code, CaseItem.EVENTS, reader(by, role, purpose, facts), _now())
+        if read.history is None:
+            raise audit_render.read_refusal(read.decision)
+        _noted(read.decision)
+        rows = read.history
     shown, left = limited(rows, limit, as_json)
     if as_json:
         render.emit_json(shown)

@@ -1,12 +1,20 @@
-"""Options shared by the commands (`--timeout`, `--json`, `--by`), defined once so they cannot drift."""
+"""Options shared by the commands (`--timeout`, `--json`, `--by`, and the reader's `--role`, `--purpose`,
+`--facts`), defined once so they cannot drift."""
 
 from __future__ import annotations
 
 import getpass
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+
+from cli.errors import bad_input, invalid, read_json
+from domain.disclosure.roles import PurposeKind, Role
+from usecases.audit.reads import Reader
+from usecases.audit.replays import ReaderFacts
 
 DEFAULT_TIMEOUT = 30.0
 TIMEOUT_HELP = (
@@ -33,3 +41,41 @@ By = Annotated[
 def who(by: str | None) -> str:
     """Who acts: `--by`, else $ARRIMAGE_USER, else the login."""
     return by or os.environ.get("ARRIMAGE_USER") or getpass.getuser()
+
+
+# ---------------------------------------------------------------------- who reads the record
+# Every read of the record's content is an access, decided and registered with the reader's role and
+# purpose (issue 9). No implicit role: a read without one is refused before the record is opened.
+ReaderRole = Annotated[
+    Role | None,
+    typer.Option("--role", envvar="ARRIMAGE_ROLE",
+                 help="The capacity in which you read the record (default: $ARRIMAGE_ROLE; required)."),
+]
+Purpose = Annotated[
+    PurposeKind | None,
+    typer.Option("--purpose",
+                 help="What you read it for (default: audit for auditors and supervisors, care for intervenants…)."),
+]
+Facts = Annotated[
+    Path | None,
+    typer.Option("--facts", metavar="FILE",
+                 help='JSON the record does not keep: {"authorisations": [...], "subject": {...}} '
+                      "(R-22.1, r. 1, s. 8; the person's birth date for their own access)."),
+]
+NO_ROLE = "give the role you read in with --role (or set ARRIMAGE_ROLE): every read of the record is registered"
+
+
+def reader_facts(path: Path | None) -> ReaderFacts:
+    if path is None:
+        return ReaderFacts()
+    try:
+        return ReaderFacts.model_validate(read_json(path))
+    except ValidationError as err:
+        raise invalid(err, whole=str(path)) from None
+
+
+def reader(by: str | None, role: Role | None, purpose: PurposeKind | None, facts: Path | None = None) -> Reader:
+    """Who reads, in which role, for what: `bad_input` (exit 2) without a role."""
+    if role is None:
+        raise bad_input(NO_ROLE)
+    return Reader.of(who(by), role, purpose, reader_facts(facts))

@@ -35,6 +35,7 @@ def cli_env(*, record_path: Path, data_dir: Path, columns: int, target: str | No
         "ARRIMAGE_SQLITE_PATH": str(record_path), "ARRIMAGE_DATA_DIR": str(data_dir),
         "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_LOG_LEVEL": "WARNING", "COLUMNS": str(columns),
         "ARRIMAGE_MODE": "development",  # the tests' public development keys (tests/conftest.py)
+        "ARRIMAGE_ROLE": "superviseur",  # every read of the record is made in a declared role (issue 9)
     })
     if target is not None:
         env["ARRIMAGE_TEMPORAL_ADDRESS"] = target

@@ -38,7 +38,7 @@ READS = [
 
 def run(cwd: Path, *args: str, **extra: str) -> Result:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
-    env.update({"ARRIMAGE_MODE": "development",
+    env.update({"ARRIMAGE_MODE": "development", "ARRIMAGE_ROLE": "auditeur",
                 "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_LOG_LEVEL": "WARNING", "COLUMNS": "200", **extra})
 
     async def go() -> Result:

@@ -83,7 +83,8 @@ def test_the_register_read_by_an_auditor_masks_the_words_and_is_registered(recor
     assert (read.decision.outcome.value, read.decision.allowed) == ("partiel", ["registre des communications"])
     last = Disclosures(record).accesses(subject_id=SUBJECT)[-1]
     assert (last.decision_id, last.role, last.purpose) == (read.decision.decision_id, Role.AUDITOR, PurposeKind.AUDIT)
-    assert [e.decision_id for e in Disclosures(record).entries_about(SUBJECT)] == ["req-1", "urg-1"]  # not a communication
+    # the read is not a communication: the entries are unchanged
+    assert [e.decision_id for e in Disclosures(record).entries_about(SUBJECT)] == ["req-1", "urg-1"]
 
 
 def test_the_person_reads_their_own_register_whole(record: Record) -> None:

@@ -27,7 +27,7 @@ from domain.audit.replay import DEFAULT_PURPOSE
 from domain.clock import local_date
 from domain.crisis.state import CaseView
 from domain.disclosure import commands as c
-from domain.disclosure.model import Decision, DisclosureContext, DossierItem
+from domain.disclosure.model import Decision, DisclosureContext, DossierItem, Outcome
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.model import Frozen
 from usecases.audit.replays import ReaderFacts
@@ -101,6 +101,13 @@ class Reads:
         return self.disclosures.decide_and_record(req, ctx, moment)
 
     # ------------------------------------------------------------------ across persons
+    def may(self, kind: ReadKind, reader: Reader, moment: datetime) -> bool:
+        """Whether the rules allow this read across persons; nothing registered (a listing of visibility's
+        opaque codes checks the role and registers only a refusal)."""
+        day = local_date(moment)
+        return decide_record_read(kind, reader.role, reader.purpose, day, self.disclosures.config).outcome \
+            is Outcome.ALLOWED
+
     def across(self, kind: ReadKind, reader: Reader, moment: datetime, scope: dict[str, str]) -> RecordRead:
         """Decide and register one read across persons (`scope`: its filters or period, as text)."""
         decided = decide_record_read(kind, reader.role, reader.purpose, local_date(moment), self.disclosures.config)
