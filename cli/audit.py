@@ -226,8 +226,7 @@ Until = Annotated[
 
 def _across(engine: Root, kind: ReadKind, who_reads: Reader, moment: datetime, **scope: object) -> RecordRead:
     """Register a read across persons before it happens; a refused one ends the command (exit 2)."""
-    read = engine.reads.across(kind, who_reads, moment,
-                               {k: v if isinstance(v, str) else str(v) for k, v in scope.items() if v is not None})
+    read = engine.reads.across(kind, who_reads, moment, scope)
     if not read.allowed:
         raise audit_render.record_read_refusal(read)
     typer.echo(audit_render.access_note(read.read_id, read.role, read.purpose, read.outcome), err=True)

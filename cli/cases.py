@@ -155,7 +155,7 @@ def list_(
             rows: list[rc.CaseRow] = []
             from_record = closed or all_  # closed cases are only in the record
             scope = {"closed": closed, "all": all_, "stage": stage, "team": team, "territory": territory,
-                     "holder": holder, "overdue": overdue or None, "since": moment}
+                     "holder": holder, "overdue": overdue, "since": moment}
             listing = _Listing(engine, who_reads, now, scope)
             listing.check(register=from_record)
             if not closed:
@@ -190,8 +190,7 @@ class _Listing:
 
     def __init__(self, engine: Root, who_reads: Reader, now: datetime, scope: dict[str, Any]) -> None:
         self.engine, self.reader, self.now = engine, who_reads, now
-        self.scope = {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in scope.items()
-                      if v not in (None, False)}
+        self.scope = scope
         self.registered = False
 
     def check(self, *, register: bool) -> None:

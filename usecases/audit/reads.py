@@ -13,6 +13,7 @@ the caller (the CLI's clock).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -108,12 +109,12 @@ class Reads:
         return decide_record_read(kind, reader.role, reader.purpose, day, self.disclosures.config).outcome \
             is Outcome.ALLOWED
 
-    def across(self, kind: ReadKind, reader: Reader, moment: datetime, scope: dict[str, str]) -> RecordRead:
-        """Decide and register one read across persons (`scope`: its filters or period, as text)."""
+    def across(self, kind: ReadKind, reader: Reader, moment: datetime, scope: Mapping[str, object]) -> RecordRead:
+        """Decide and register one read across persons (`scope`: its filters or period; unset ones left out)."""
         decided = decide_record_read(kind, reader.role, reader.purpose, local_date(moment), self.disclosures.config)
         read = RecordRead(
             read_id=f"{kind.value}:{uuid4().hex[:12]}", kind=kind, actor_id=reader.actor_id, role=reader.role,
-            purpose=reader.purpose, moment=moment, scope=scope, outcome=decided.outcome, rule=decided.rule,
+            purpose=reader.purpose, moment=moment, scope=_text(scope), outcome=decided.outcome, rule=decided.rule,
             reason=decided.reason,
         )
         self.record.save(RecordReadEntry.of(read))
@@ -129,3 +130,10 @@ class Reads:
              and (since is None or r.moment >= since) and (until is None or r.moment < until)),
             key=lambda r: r.moment,
         )
+
+
+def _text(scope: Mapping[str, object]) -> dict[str, str]:
+    """Filters as the log keeps them: moments in ISO 8601, flags as `true`; unset ones (None, False) left out."""
+    def text(v: object) -> str:
+        return v.isoformat() if isinstance(v, datetime) else "true" if v is True else str(v)
+    return {k: text(v) for k, v in scope.items() if v is not None and v is not False}
