@@ -28,7 +28,7 @@ from cli import render_cases as rc
 from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
 from cli.errors import EXIT_CODES_HELP, bad_input, fail, invalid, read_json, refused, reported
-from cli.options import AsJson, By, Facts, Purpose, ReadBy, ReaderRole, Timeout, reader, who
+from cli.options import AsJson, By, Facts, Purpose, ReaderRole, Timeout, reader, who
 from cli.templates import case_template, without_comments
 from domain.audit.reads import CaseItem
 from domain.audit.record_reads import ReadKind
@@ -141,7 +141,7 @@ def list_(
     all_: Annotated[bool, typer.Option("--all", help="Open cases and closed ones.")] = False,
     limit: Limit = None,
     as_json: AsJson = False,
-    by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None,
+    by: By = None, role: ReaderRole = None, purpose: Purpose = None,
 ) -> None:
     """Open cases from Temporal's visibility (filters combine); --closed / --all read closed ones from the record
     (a read registered in the record's reads log)."""
@@ -244,7 +244,7 @@ def _noted(decision: Decision) -> None:
 
 @app.command(epilog=CASES_HELP)
 def show(
-    code: CaseArg, by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
+    code: CaseArg, by: By = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
     as_json: AsJson = False,
 ) -> None:
     """One case: stage, holder, each deadline with its time left or overrun, handoffs, escalations, what followed.
@@ -272,7 +272,7 @@ def show(
 
 @app.command(epilog=CASES_HELP)
 def history(
-    code: CaseArg, by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
+    code: CaseArg, by: By = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
     limit: Limit = None, as_json: AsJson = False,
 ) -> None:
     """Every event recorded for the case, in order, personal content masked. An access to the person's record,

@@ -24,6 +24,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
+from adapters.record.idempotency import IdempotencyStore
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
 from adapters.record.record import NoRecord, Record
 from adapters.temporal import client as temporal
@@ -172,6 +173,11 @@ class Root:
         return Principals(self.record)
 
     @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        """The gateway's answers to writes by Idempotency-Key, in the record's database."""
+        return IdempotencyStore.of(self.record)
+
+    @cached_property
     def reads(self) -> Reads:
         """Every read of the record outside a replay (`cases show|history|list`, `audit register|accesses|
         exceptions|export`): decided and registered before anything is shown."""
@@ -204,6 +210,7 @@ class Root:
         self.__dict__.pop("use_cases", None)
         self.__dict__.pop("replays", None)
         self.__dict__.pop("principals", None)
+        self.__dict__.pop("idempotency", None)
         self.__dict__.pop("reads", None)
         if record is not None:
             record.close()

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = None
     temporal_tls_server_name: str = ""
 
+    # The partner gateway (`arrimage gateway`, and beside the worker in `arrimage up`): where it listens, and
+    # each principal's request rate (a token bucket in the gateway's memory: per process, not shared).
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8080, ge=0, le=65535)
+    gateway_rate: float = Field(default=20.0, gt=0, description="requests per second per principal, sustained")
+    gateway_burst: int = Field(default=40, ge=1, description="requests per principal at once")
+
     # Observability
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"

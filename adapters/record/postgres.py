@@ -34,6 +34,7 @@ from adapters.record.record import NoRecord
 from adapters.record.sql import (
     CHAIN,
     CHECKPOINTS,
+    IDEMPOTENCY,
     KEYS,
     STORE,
     AuditStore,
@@ -65,6 +66,7 @@ class PostgresDialect(Dialect):
             "keys": Identifier(schema, KEYS),
             "checkpoints": Identifier(schema, CHECKPOINTS),
             "store": Identifier(schema, STORE),
+            "idempotency": Identifier(schema, IDEMPOTENCY),
         }
 
     def sql(self, template: str) -> Composed:

@@ -50,6 +50,7 @@ CHAIN = "audit_chain"
 KEYS = "audit_subject_keys"
 CHECKPOINTS = "audit_checkpoints"
 STORE = "audit_store"
+IDEMPOTENCY = "gateway_idempotency"  # the gateway's answers to writes (adapters.record.idempotency)
 
 # Statement templates: tables are `{events}`, `{chain}`, `{keys}`, `{checkpoints}`; the events
 # table's notification id column is `{nid}`; `?` is the placeholder (see `Dialect.sql`).

@@ -29,6 +29,7 @@ from adapters.record.record import NoRecord
 from adapters.record.sql import (
     CHAIN,
     CHECKPOINTS,
+    IDEMPOTENCY,
     KEYS,
     STORE,
     AuditStore,
@@ -62,7 +63,7 @@ class SQLiteDialect(Dialect):
         self.text_ids = datastore.originator_id_type == "text"
         self.okey = str.encode if self.text_ids else bytes.fromhex
         self.tables = {"events": EVENTS, "nid": "rowid", "chain": CHAIN, "keys": KEYS, "checkpoints": CHECKPOINTS,
-                       "store": STORE}
+                       "store": STORE, "idempotency": IDEMPOTENCY}
 
     def sql(self, template: str) -> str:
         return template.format(**self.tables)

@@ -64,8 +64,8 @@ class Principal(Frozen):
 
     @property
     def actor(self) -> str:
-        """The `by` of the commands it gives: the user id, or the partner system's id."""
-        return self.principal_id if self.kind is PrincipalKind.USER else f"{self.principal_id}/{self.kid}"
+        """The `by` of the commands it gives and the reader of its reads: the user id, or the partner's org id."""
+        return self.principal_id
 
 
 class Unauthenticated(DomainError):

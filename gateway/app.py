@@ -1,0 +1,116 @@
+"""The gateway's application: `/v1` (cases, ententes), `/healthz`, `/readyz`, the OpenAPI 3.1 document at
+`/v1/openapi.json` and its docs at `/v1/docs`; every failure a problem document (`gateway.problems`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from adapters.temporal.errors import InternalFailure, NotCompleted, Unreachable
+from domain.errors import DomainError
+
+from domain.crisis.state import CaseView
+from domain.ententes.state import EntenteView
+from gateway import bodies, cases, ententes
+from gateway.guard import Guard
+from gateway.problems import FieldProblem, Problem, ProblemError, translate
+
+if TYPE_CHECKING:
+    from workers.bootstrap import Root
+
+log = logging.getLogger("arrimage.gateway")
+# What `problems.translate` words, handled where the route raised them (Starlette's handler for `Exception`
+# answers last, after its error middleware).
+KNOWN: tuple[type[Exception], ...] = (ProblemError, DomainError, ValidationError, WorkflowUpdateFailedError,
+                                      WorkflowAlreadyStartedError, Unreachable, NotCompleted, InternalFailure)
+READY_TIMEOUT = 3.0
+
+
+def create_app(root: Root) -> FastAPI:
+    app = FastAPI(
+        title="arrimage partner gateway", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
+        redoc_url=None,
+        description="Crisis cases and ententes for partner systems. `Authorization: Bearer <API key>` on /v1; "
+                    "`Idempotency-Key` on every write; failures are RFC 9457 problem documents.",
+    )
+    guard = Guard(root)
+    app.include_router(cases.routes(root, guard))
+    app.include_router(ententes.routes(root, guard))
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Live: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+    async def readyz() -> JSONResponse:
+        """Ready: the record answers a read and Temporal its health check."""
+        found = {"record": "ok", "temporal": "ok"}
+        try:
+            await asyncio.wait_for(run_in_threadpool(lambda: root.record.recorder.max_notification_id()),
+                                   READY_TIMEOUT)
+        except Exception as err:
+            found["record"] = type(err).__name__
+        try:
+            client = await asyncio.wait_for(root.temporal.client(), READY_TIMEOUT)
+            await asyncio.wait_for(client.service_client.check_health(), READY_TIMEOUT)
+        except Exception as err:
+            found["temporal"] = type(err).__name__
+        ready = all(v == "ok" for v in found.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", **found}, status_code=200 if ready else 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+        fields = [FieldProblem(field=".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), message=e["msg"])
+                  for e in err.errors()]
+        return ProblemError(422, f"{len(fields)} invalid field{'s' if len(fields) != 1 else ''}",
+                            errors=fields).response()
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, err: HTTPException) -> JSONResponse:
+        return ProblemError(err.status_code, str(err.detail), headers=err.headers).response()
+
+    async def failure(_: Request, err: Exception) -> JSONResponse:
+        known = translate(err)
+        if known is None:
+            log.exception("gateway: unexpected failure")
+            known = ProblemError(500, f"unexpected failure: {type(err).__name__} (logged)")
+        return known.response()
+
+    for kind in KNOWN:
+        app.add_exception_handler(kind, failure)
+    app.add_exception_handler(Exception, failure)  # the rest: a 500 problem, the traceback in the log
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
+                              openapi_version="3.1.0")
+            components = doc.setdefault("components", {}).setdefault("schemas", {})
+            components.update(bodies.schemas())
+            components.update(bodies.response_schemas(CaseView, EntenteView, cases.CaseRead, ententes.EntenteRead,
+                                                       Problem))
+            doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
+                                                               "description": "an API key: ark_<kid>_<secret>"}}
+            for path, ops in doc["paths"].items():
+                if path.startswith("/v1/"):
+                    for op in ops.values():
+                        op["security"] = [{"bearer": []}]
+                        for param in op.get("parameters", []):
+                            if param["name"] == "Idempotency-Key":
+                                param["required"] = True  # checked after the key (401 first), so not by FastAPI
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

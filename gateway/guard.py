@@ -1,0 +1,148 @@
+"""What every request passes before a use case: its key (401), its rate (429), its body (413, 422), and for a
+write its Idempotency-Key (the first answer again, or a refusal when the key came with another request)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from domain.principals.model import Principal, Unauthenticated
+from domain.values import MAX_COMMAND_BYTES
+from gateway.problems import MEDIA_TYPE, FieldProblem, ProblemError, translate
+
+if TYPE_CHECKING:
+    from workers.bootstrap import Root
+
+MAX_BODY_BYTES = MAX_COMMAND_BYTES  # a body larger than a whole command cannot hold one: 413 before it is read
+KEY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Buckets:
+    """A token bucket per principal, in this process's memory: `rate` requests a second sustained, `burst` at
+    once. One gateway process holds its own buckets; several processes behind a balancer would each allow the
+    rate (a shared store would be needed to hold them to it together)."""
+
+    rate: float
+    burst: int
+    clock: Callable[[], float] = time.monotonic
+    _levels: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, who: str) -> float:
+        """0 when a request may go now; otherwise the seconds until one may."""
+        with self._lock:
+            t = self.clock()
+            level, last = self._levels.get(who, (float(self.burst), t))
+            level = min(float(self.burst), level + (t - last) * self.rate)
+            if level >= 1:
+                self._levels[who] = (level - 1, t)
+                return 0.0
+            self._levels[who] = (level, t)
+            return (1 - level) / self.rate
+
+
+class Guard:
+    def __init__(self, root: Root) -> None:
+        self.root = root
+        self.buckets = Buckets(root.settings.gateway_rate, root.settings.gateway_burst)
+
+    async def principal(self, request: Request) -> Principal:
+        """The caller, from `Authorization: Bearer <key>`, read from the record now (a revocation holds at
+        once); then its rate."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("no bearer token")
+        who: Principal = await run_in_threadpool(self.root.principals.authenticate, token.strip(), now())
+        wait = self.buckets.take(f"{who.kind.value}:{who.principal_id}")
+        if wait > 0:
+            raise ProblemError(429, f"more than {self.buckets.rate:g} requests a second (burst "
+                               f"{self.buckets.burst}) for {who.principal_id}", code="rate_limited",
+                               headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+        return who
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object: 413 past MAX_BODY_BYTES (counted as it arrives, whatever Content-Length
+    says), 422 when it is not JSON or not an object."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large()
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise too_large()
+    try:
+        data = json.loads(bytes(raw))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        where = f" line {err.lineno} column {err.colno}: {err.msg}" if isinstance(err, json.JSONDecodeError) else ""
+        raise ProblemError(422, "the body is not valid JSON", errors=[
+            FieldProblem(field="(body)", message=f"not valid JSON{':' if where else ''}{where}")]) from None
+    if not isinstance(data, dict):
+        raise ProblemError(422, "the body must be a JSON object", errors=[
+            FieldProblem(field="(body)", message="expected an object")])
+    return data
+
+
+def too_large() -> ProblemError:
+    return ProblemError(413, f"a request body may not exceed {MAX_BODY_BYTES:,} bytes ({MAX_BODY_BYTES // 1024} KiB)",
+                        code="body_too_large")
+
+
+async def once(root: Root, request: Request, principal: Principal, body: dict[str, Any], key: str | None,
+               run: Callable[[], Awaitable[tuple[int, Any]]]) -> JSONResponse:
+    """Run a write once per Idempotency-Key: the same key with the same request returns the first answer and
+    runs nothing; with another request it is refused (422); while the first runs, 409."""
+    if not key:
+        raise ProblemError(400, "a write needs an Idempotency-Key header", code="idempotency_key_required")
+    if not KEY_RE.match(key):
+        raise ProblemError(400, "Idempotency-Key: 1 to 200 letters, digits, '.', '_', ':' or '-'",
+                           code="invalid_idempotency_key")
+    fingerprint = hashlib.sha256(json.dumps([request.method, request.url.path, body], sort_keys=True,
+                                            ensure_ascii=False).encode()).hexdigest()
+    owner = f"{principal.kind.value}:{principal.principal_id}"
+    store = root.idempotency
+    kept = await run_in_threadpool(store.reserve, owner, key, fingerprint)
+    if kept is not None:
+        if kept.fingerprint != fingerprint:
+            raise ProblemError(422, "this Idempotency-Key was used with another request", code="idempotency_key_reused")
+        if kept.status is None:
+            raise ProblemError(409, "the first request with this Idempotency-Key is still running",
+                               code="idempotency_key_in_progress", headers={"Retry-After": "1"})
+        return JSONResponse(kept.answer, status_code=kept.status, headers={"Idempotent-Replayed": "true"},
+                            media_type=MEDIA_TYPE if kept.status >= 400 else None)
+    try:
+        status, answer = await run()
+    except ProblemError as err:
+        await _settle(store, owner, key, err)
+        raise
+    except Exception as err:
+        await _settle(store, owner, key, translate(err))
+        raise
+    await run_in_threadpool(store.keep, owner, key, status, answer)
+    return JSONResponse(answer, status_code=status)
+
+
+async def _settle(store: Any, owner: str, key: str, err: ProblemError | None) -> None:
+    """A final refusal is kept as the key's answer; anything else frees the key for a retry."""
+    if err is not None and err.final:
+        await run_in_threadpool(store.keep, owner, key, err.status, err.problem().model_dump(mode="json",
+                                                                                          exclude_none=True))
+    else:
+        await run_in_threadpool(store.release, owner, key)

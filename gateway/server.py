@@ -1,0 +1,62 @@
+"""The gateway as a server: uvicorn in this process's event loop, for `arrimage gateway` (alone) and
+`arrimage up` (beside the worker, `workers.embedded`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from gateway.app import create_app
+
+if TYPE_CHECKING:
+    from workers.bootstrap import Root
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the process that runs us handles its signals (up, gateway): uvicorn takes none
+
+
+class Gateway:
+    """One uvicorn server on `host:port` (port 0: a free one; `address` says which once started)."""
+
+    def __init__(self, root: Root, host: str | None = None, port: int | None = None) -> None:
+        settings = root.settings
+        config = uvicorn.Config(create_app(root), host=host or settings.gateway_host,
+                                port=settings.gateway_port if port is None else port, log_level="warning",
+                                lifespan="off", access_log=False, server_header=False)
+        self.server = _Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> str:
+        """Listening, or an OSError (the port taken) raised here."""
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()  # its failure, raised here
+                raise OSError(f"the gateway did not start on {self.server.config.host}:{self.server.config.port}")
+            await asyncio.sleep(0.02)
+        return self.address
+
+    @property
+    def address(self) -> str:
+        sock = self.server.servers[0].sockets[0]
+        host, port = sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
