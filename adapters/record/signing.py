@@ -41,7 +41,8 @@ def public_key_b64(seed: bytes) -> str:
 
 
 def sign_checkpoint(
-    ring: KeyRing, *, notification_id: int, count: int, chain_hash: str, signed_at: str, store_id: str
+    ring: KeyRing, *, notification_id: int, count: int, chain_hash: str, signed_at: str, store_id: str,
+    milestones: tuple[tuple[int, str], ...] = (),
 ) -> Checkpoint:
     seed = ring.active
     unsigned = Checkpoint(
@@ -53,6 +54,7 @@ def sign_checkpoint(
         public_key=public_key_b64(seed),
         signature="",
         store_id=store_id,
+        milestones=milestones,
     )
     signature = _private(seed).sign(unsigned.signed_bytes())
     return replace(unsigned, signature=base64.b64encode(signature).decode())

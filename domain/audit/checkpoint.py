@@ -2,7 +2,10 @@
 
 A checkpoint says "on <signed_at>, the chain of store <store_id> had <count>
 events, ended at notification <notification_id> with hash <chain_hash>", signed
-with Ed25519. The store id is created once with the record and kept in it
+with Ed25519. Since format /3 it also carries milestones (the chain hash every
+`milestone_step(count)` events, at most 1,024): a store rewritten and
+rechained later is located at the first milestone it no longer meets, not only
+at the head. The store id is created once with the record and kept in it
 (``audit_store``): a checkpoint of another store is refused even when its head
 happens to match. Checkpoints made before store ids (format ``/1``, no
 ``store_id``) still verify: their signature never covered one, and verify says
@@ -30,8 +33,22 @@ from typing import Any
 
 from domain.errors import DomainError
 
-FORMAT = "arrimage-audit-checkpoint/2"
+FORMAT = "arrimage-audit-checkpoint/3"
+STORE_ID_FORMAT = "arrimage-audit-checkpoint/2"  # store id, no milestones: verified, a rewrite located at the head
 LEGACY_FORMAT = "arrimage-audit-checkpoint/1"  # before store ids: no `store_id`, not covered by the signature
+MILESTONES_MAX = 1024
+"""At most this many milestones in a checkpoint (about 30 KB of JSON): every event of a store of up to 1,024
+events, then one every 2, 4, 8… events (`milestone_step`)."""
+MILESTONE_HEX = 16  # 64 bits of the chain hash: enough to locate, the head's full hash is what is signed for
+
+
+def milestone_step(count: int) -> int:
+    """The spacing of milestones for a chain of `count` events: the smallest power of two that keeps them
+    within MILESTONES_MAX."""
+    step = 1
+    while count // step > MILESTONES_MAX:
+        step *= 2
+    return step
 
 
 class CheckpointError(DomainError, ValueError):
@@ -51,12 +68,23 @@ class Checkpoint:
     signature: str
     format: str = FORMAT
     store_id: str | None = None  # None only in a checkpoint of format /1 (made before store ids)
+    milestones: tuple[tuple[int, str], ...] | None = None
+    """(position, first MILESTONE_HEX hex digits of the chain hash there), every `milestone_step(count)`
+    events (format /3): a store rewritten and rechained since is then located at the first milestone it no
+    longer meets, not only at the head. None in formats /1 and /2."""
 
     def _body(self) -> dict[str, Any]:
         body = asdict(self)
         if self.store_id is None:
             del body["store_id"]  # a /1 checkpoint: its bytes are those it was signed with
+        if self.milestones is None:
+            del body["milestones"]  # /1 and /2: their bytes are those they were signed with
+        else:
+            body["milestones"] = [[seq, h] for seq, h in self.milestones]
         return body
+
+    def milestone_at(self) -> dict[int, str]:
+        return dict(self.milestones or ())
 
     def signed_bytes(self) -> bytes:
         """What the signature covers: every field but the signature (the store id included), canonical JSON."""
@@ -82,14 +110,17 @@ class Checkpoint:
                 raise CheckpointError(f"field {name}: not text")
             values[name] = value
         fmt = data.get("format", LEGACY_FORMAT)
-        if fmt not in (FORMAT, LEGACY_FORMAT):
-            raise CheckpointError(f"unknown format {fmt!r} (expected {FORMAT} or {LEGACY_FORMAT})")
+        if fmt not in (FORMAT, STORE_ID_FORMAT, LEGACY_FORMAT):
+            raise CheckpointError(f"unknown format {fmt!r} (expected {FORMAT}, {STORE_ID_FORMAT} or {LEGACY_FORMAT})")
         store = data.get("store_id")
-        if fmt == FORMAT and not (isinstance(store, str) and store):
+        if fmt != LEGACY_FORMAT and not (isinstance(store, str) and store):
             raise CheckpointError("missing field store_id")
         if fmt == LEGACY_FORMAT and store is not None:
             raise CheckpointError(f"field store_id: not part of format {LEGACY_FORMAT}")
-        return cls(**values, format=fmt, store_id=store)
+        milestones = _milestones(data.get("milestones"), values["count"]) if fmt == FORMAT else None
+        if fmt != FORMAT and "milestones" in data:
+            raise CheckpointError(f"field milestones: not part of format {fmt}")
+        return cls(**values, format=fmt, store_id=store, milestones=milestones)
 
     @classmethod
     def from_json(cls, text: str) -> Checkpoint:
@@ -100,6 +131,23 @@ class Checkpoint:
         if not isinstance(data, dict):
             raise CheckpointError("not a JSON object")
         return cls.from_dict(data)
+
+
+def _milestones(value: object, count: int) -> tuple[tuple[int, str], ...]:
+    if not isinstance(value, list):
+        raise CheckpointError("missing field milestones" if value is None else "field milestones: not a list")
+    if len(value) > MILESTONES_MAX:
+        raise CheckpointError(f"field milestones: more than {MILESTONES_MAX}")
+    out: list[tuple[int, str]] = []
+    for item in value:
+        ok = (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)
+              and not isinstance(item[0], bool) and isinstance(item[1], str) and len(item[1]) == MILESTONE_HEX
+              and all(ch in "0123456789abcdef" for ch in item[1]))
+        if not ok or not (0 < item[0] <= count) or (out and item[0] <= out[-1][0]):
+            raise CheckpointError("field milestones: each must be [position, 16 hex digits], in ascending "
+                                  "positions within the count")
+        out.append((item[0], item[1]))
+    return tuple(out)
 
 
 # What a checkpoint file must hold, with its kind (the signature covers every one of them and `format`).

@@ -31,7 +31,10 @@ It stops at the **first** problem, in notification order, and names it:
                    chain position is missing (event and chain rows both deleted).
 ``chain_altered``  the events verify but the chain table itself was edited.
 ``checkpoint_mismatch``  the recomputed chain disagrees with a signed checkpoint:
-                   history and chain table were rewritten together.
+                   history and chain table were rewritten together. Named at the
+                   first of the checkpoint's milestones it no longer meets (format
+                   /3): the rewritten event itself in a store of up to 1,024
+                   events, within one milestone step beyond; at the head for /1, /2.
 ``truncated``      the store ends before a signed checkpoint's head: the tail
                    was removed.
 ``bad_signature``  a checkpoint's signature does not verify, or its key is not
@@ -53,7 +56,7 @@ from enum import StrEnum
 from hashlib import sha256
 from typing import Any, Protocol
 
-from domain.audit.checkpoint import Checkpoint
+from domain.audit.checkpoint import MILESTONE_HEX, MILESTONES_MAX, Checkpoint
 from domain.audit.hashing import CHAIN_TAIL, EVENT_HEADER, ZERO, event_hash, originator_from_key
 
 EventRow = tuple[int, bytes, int, str, bytes]
@@ -110,6 +113,8 @@ class VerifyReport:
     trust: tuple[str, ...] = field(default=())
     """What the checkpoints' check rests on (pinned keys or the engine's own, checkpoints without store id)."""
     store_id: str | None = None
+    milestones: tuple[tuple[int, str], ...] = ()
+    """The chain's milestones as recomputed (`Checkpoint.milestones`), for the checkpoint signed next."""
 
     @property
     def events_per_second(self) -> float:
@@ -117,6 +122,7 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["milestones"]  # up to 1,024 pairs: in the signed checkpoint, not in every report
         if self.problem is not None:
             d["problem"]["kind"] = self.problem.kind.value
         d["notes"] = list(self.notes)
@@ -171,6 +177,10 @@ def verify_rows(
     pending = sorted(checkpoints, key=lambda c: c.notification_id)
     cp_i = 0
     next_cp = pending[0].notification_id if pending else None
+    expect = pending[0].milestone_at() if pending else {}
+    good = (0, 0)  # (position, notification) of the last milestone or checkpoint the chain still met
+    milestones: list[tuple[int, str]] = []
+    step = 1
     heads: dict[bytes, tuple[int, bytes]] = {}
     topics: dict[str, bytes] = {}
     prev = ZERO
@@ -263,6 +273,28 @@ def verify_rows(
             del heads[next(iter(heads))]
         prev = link
         last_nid = nid
+        if seq % step == 0:
+            milestones.append((seq, link.hex()[:MILESTONE_HEX]))
+            if len(milestones) > MILESTONES_MAX:
+                step *= 2
+                milestones = [m for m in milestones if m[0] % step == 0]
+        want = expect.get(seq)
+        if want is not None:
+            if link.hex()[:MILESTONE_HEX] != want:
+                cp = pending[cp_i]
+                where = ("this event was rewritten (the chain still meets the checkpoint at the event before)"
+                         if good[0] == seq - 1 else
+                         f"an event after position {good[0]}" + (f" (notification {good[1]})" if good[1] else "")
+                         + " and up to this one was rewritten")
+                problem = _problem(
+                    ProblemKind.CHECKPOINT_MISMATCH,
+                    nid,
+                    ch,
+                    f"signed checkpoint {cp.key_id}@{cp.signed_at} has chain {want}… at position {seq}; the store "
+                    f"gives {link.hex()[:MILESTONE_HEX]}…: {where}",
+                )
+                break
+            good = (seq, nid)
         if next_cp == nid:
             cp = pending[cp_i]
             if cp.chain_hash != link.hex() or cp.count != seq:
@@ -278,6 +310,8 @@ def verify_rows(
             while cp_i < len(pending) and pending[cp_i].notification_id == nid:
                 cp_i += 1  # the same head checkpointed twice: already compared above
             next_cp = pending[cp_i].notification_id if cp_i < len(pending) else None
+            expect = pending[cp_i].milestone_at() if cp_i < len(pending) else {}
+            good = (seq, nid)
         ev = next(ev_it, None)
         ch = next(ch_it, None)
 
@@ -299,4 +333,5 @@ def verify_rows(
         head=head,
         problem=problem,
         checkpoints_checked=cp_i,
+        milestones=tuple(milestones),
     )

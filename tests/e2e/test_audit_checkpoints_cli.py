@@ -56,7 +56,8 @@ def rechain(store: Store, nid: int) -> None:
 
 def test_export_refuses_a_rechained_store_against_the_last_checkpoint(store: Store, tmp_path: Path) -> None:
     """Before: `verify` said verified and `export` signed the forged head (exit 0). Now `export --against`
-    the checkpoint kept elsewhere refuses (exit 1), names the checkpoint, and the bundle has no checkpoint."""
+    the checkpoint kept elsewhere refuses (exit 1), names the checkpoint and the rewritten event itself (its
+    milestone; before milestones, the checkpoint's head), and the bundle has no checkpoint."""
     kept = tmp_path / "kept.json"
     store.ok("checkpoint", "--out", str(kept))
     head = json.loads(kept.read_text())["notification_id"]
@@ -65,7 +66,8 @@ def test_export_refuses_a_rechained_store_against_the_last_checkpoint(store: Sto
     out = tmp_path / "bundle"
     result = store.run("export", "--out", str(out), "--against", str(kept), "--trusted-key", pinned(tmp_path))
     assert result.code == 1, result
-    assert f"TAMPERING checkpoint_mismatch at notification {head}" in result.out
+    assert f"TAMPERING checkpoint_mismatch at notification {head - 3}" in result.out
+    assert "this event was rewritten (the chain still meets the checkpoint at the event before)" in result.out
     assert f"signed checkpoint dev-checkpoint@{json.loads(kept.read_text())['signed_at']}" in result.out
     assert not (out / "checkpoint.json").exists()
     assert json.loads((out / "MANIFEST.json").read_text())["verified"] is False

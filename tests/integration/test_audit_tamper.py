@@ -128,8 +128,9 @@ def test_a_rewritten_chain_passes_alone_and_fails_against_a_signed_checkpoint(
     raw.x("DELETE FROM {cps}")  # the attacker also removes the database's own copies
     assert verify(record).ok is True  # internal consistency only: the documented limit
     report = verify(record, [kept_elsewhere])
-    detail = expect(report.problem, ProblemKind.CHECKPOINT_MISMATCH, 9, dossiers[2], 3, NOTED)
-    assert detail.endswith("events up to here were rewritten")
+    # Located at the rewritten event itself (the checkpoint's milestones), not at the checkpoint's head (9).
+    detail = expect(report.problem, ProblemKind.CHECKPOINT_MISMATCH, 5, dossiers[1], 2, NOTED)
+    assert detail.endswith("this event was rewritten (the chain still meets the checkpoint at the event before)")
 
 
 def test_the_database_copy_of_a_checkpoint_catches_a_rewrite_too(

@@ -141,6 +141,7 @@ def checkpoint(
         chain_hash=head.chain_hash,
         signed_at=now.isoformat(),
         store_id=sid,
+        milestones=report.milestones,
     )
     record.audit_store().save_checkpoint(cp)
     return cp
