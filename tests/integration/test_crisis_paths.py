@@ -138,7 +138,9 @@ async def test_closed_at_the_phone(time_env: WorkflowEnvironment, task_queue: st
     history = cases.history(code)
     assert [h["event"] for h in history] == ["Opened", "CaseClosed"]
     assert history[1]["kind"] == "fermeture_telephonique"
-    assert history[1]["reason"] == "crise_stabilisee: crise stabilisée au téléphone"
+    # The disposition is a code, in clear; the words typed are sealed with the person's key (issue 9).
+    assert (history[1]["reason"], history[1]["personal"]) == ("crise_stabilisee", "<1 champ(s) personnel(s)>")
+    assert final.closure.reason == "crise_stabilisee: crise stabilisée au téléphone"
 
 
 @pytest.mark.parametrize(
@@ -320,7 +322,9 @@ async def test_timeout_cascade_to_the_next_team_then_to_a_supervisor_who_reassig
         "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffTimedOut", "TeamAsked", "HandoffTimedOut",
         "Escalated", "Reassigned", "TeamAsked", "HandoffAccepted", "ArrivedOnSite", "OutcomeRecorded", "CaseClosed"]
     assert [h["at"] for h in history if h["event"] == "HandoffTimedOut"] == [first_due, second_due]
-    assert history[7]["reason"] == "première équipe rappelée par la superviseure"
+    assert history[7]["personal"] == "<1 champ(s) personnel(s)>"  # the typed reason, sealed (issue 9)
+    assert {"reassign_reason": "première équipe rappelée par la superviseure"} in [
+        p["personal"] for p in sq.get(code).personal_details()]
 
 
 async def test_a_supervisor_reassigns_a_pending_request_and_the_withdrawn_team_can_no_longer_answer(
@@ -366,7 +370,8 @@ async def test_a_supervisor_extends_a_deadline_with_a_reason_and_the_timer_moves
     assert d is not None and d.status is DeadlineStatus.MISSED and d.missed_at == until_ and d.original_due_at == due
     history = sq.history(code)
     assert [h["event"] for h in history] == ["Opened", "DeadlineExtended", "DeadlineMissed", "Escalated"]
-    assert (history[1]["until"], history[1]["reason"]) == (until_, "la personne rappellera en soirée")
+    assert (history[1]["until"], history[1]["personal"]) == (until_, "<1 champ(s) personnel(s)>")  # sealed (issue 9)
+    assert d.extensions[0].reason == "la personne rappellera en soirée"
     assert (history[2]["deadline_id"], history[2]["at"]) == (s.AAOR_URGENCE, until_)
 
 
