@@ -22,6 +22,7 @@ from typer._click.utils import PacifyFlushWrapper
 from cli import audit, cases, demo, ententes, partners, report, users
 from cli import standards as standards_cli
 from cli.errors import from_click, show, translate, unexpected
+from gateway.server import Gateway
 from workers import doctor as doctor_report
 from workers.bootstrap import DevelopmentKeys, NoRecord, Root, bootstrap, connect, load_settings
 from workers.embedded import Endpoints, UpRefused, run_embedded
@@ -191,6 +192,8 @@ def up(
                           + (f"public development keys for {', '.join(missing)}; " if missing else "")
                           + "not for real persons' data")
         table.add_row("Record (event store)", e.store)
+        if e.gateway:
+            table.add_row("Partner gateway", f"{e.gateway}/v1 (docs: {e.gateway}/v1/docs)")
         if e.started_server:
             table.add_row("Temporal database", str(e.temporal_db))
             table.add_row("Temporal server log", str(e.server_log))
@@ -200,7 +203,7 @@ def up(
 
     try:
         with bootstrap(settings, create=True) as engine:  # `up` creates the record
-            asyncio.run(run_embedded(engine, ready))
+            asyncio.run(run_embedded(engine, ready, beside=Gateway(engine)))
     except UpRefused as refusal:
         typer.echo(refusal.message, err=True)
         raise typer.Exit(refusal.exit_code) from None
@@ -225,6 +228,30 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="One JSON object."
         for line in doctor_report.lines(found):
             typer.echo(line)
     raise typer.Exit(0 if found["production_ready"] else 1)
+
+
+@app.command()
+def gateway() -> None:
+    """Run the partner gateway alone (ARRIMAGE_GATEWAY_HOST / ARRIMAGE_GATEWAY_PORT, default 127.0.0.1:8080),
+    against the record and the Temporal server the settings name. Ctrl-C stops it."""
+    async def main(engine: Root) -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server = Gateway(engine)
+        address = await server.start()
+        store = engine.settings.describe_store()
+        console.print(f"partner gateway on {address}/v1 (docs: {address}/v1/docs); record {store}")
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    with bootstrap() as engine:
+        asyncio.run(main(engine))
 
 
 @app.command()

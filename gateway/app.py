@@ -11,17 +11,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from adapters.temporal.errors import InternalFailure, NotCompleted, Unreachable
-from domain.errors import DomainError
-
 from domain.crisis.state import CaseView
 from domain.ententes.state import EntenteView
+from domain.errors import DomainError
 from gateway import bodies, cases, ententes
 from gateway.guard import Guard
 from gateway.problems import FieldProblem, Problem, ProblemError, translate

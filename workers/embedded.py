@@ -29,8 +29,9 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
@@ -80,6 +81,16 @@ class Endpoints:
     server_log: Path | None
     task_queue: str
     started_server: bool = True
+    gateway: str | None = None  # the partner gateway's address, when one runs beside the worker
+
+
+class Beside(Protocol):
+    """A server run beside the worker on the same root (the partner gateway): started once Temporal answers."""
+
+    async def start(self) -> str:
+        """Listening: its address."""
+
+    async def stop(self) -> None: ...
 
 
 def _host(address: str) -> str:
@@ -225,15 +236,16 @@ async def _existing_server(settings: Settings, timeout: float = 10) -> Client:
         ) from None
 
 
-async def run_embedded(root: Root, on_ready: Callable[[Endpoints], None] | None = None) -> None:
+async def run_embedded(root: Root, on_ready: Callable[[Endpoints], None] | None = None,
+                       beside: Beside | None = None) -> None:
     """Run the stack until SIGINT/SIGTERM/SIGHUP on `root` (built with `create=True`). Raises `UpRefused`
     (nothing started) when another `up` holds the data directory, or the Temporal ports are taken (unless
     `settings.temporal_existing`)."""
     with data_dir_lock(root.settings.data_dir):
-        await _run_locked(root, on_ready)
+        await _run_locked(root, on_ready, beside)
 
 
-async def _run_locked(root: Root, on_ready: Callable[[Endpoints], None] | None) -> None:
+async def _run_locked(root: Root, on_ready: Callable[[Endpoints], None] | None, beside: Beside | None) -> None:
     settings = root.settings
     _ = root.record  # the record exists (created if new) before anything says "up"
     existing = settings.temporal_existing
@@ -267,12 +279,21 @@ async def _run_locked(root: Root, on_ready: Callable[[Endpoints], None] | None) 
             task_queue=settings.task_queue,
             started_server=not existing,
         )
+        root.use_client(client)
+        if beside is not None:
+            try:
+                endpoints = replace(endpoints, gateway=await beside.start())
+            except OSError as err:  # its port taken: refused like Temporal's, nothing left running
+                raise UpRefused(f"the partner gateway cannot listen on {settings.gateway_host}:"
+                                f"{settings.gateway_port} ({err.strerror or err}); set ARRIMAGE_GATEWAY_PORT") from None
         if on_ready is not None:
             on_ready(endpoints)
-        log.info("embedded stack ready", temporal=endpoints.temporal, store=endpoints.store, existing=existing)
-        root.use_client(client)
+        log.info("embedded stack ready", temporal=endpoints.temporal, store=endpoints.store, existing=existing,
+                 gateway=endpoints.gateway)
         await run_worker(root, stop)
     finally:
+        if beside is not None:
+            await beside.stop()
         for sig in stop_signals:
             loop.remove_signal_handler(sig)
         if proc is not None:

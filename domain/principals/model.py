@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import Field
+
 from domain.disclosure.roles import Role
 from domain.ententes.model import Frozen
 from domain.errors import DomainError
@@ -46,7 +48,7 @@ class PrincipalView(Frozen):
     registered_by: str
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
-    keys: list[KeyView] = []
+    keys: list[KeyView] = Field(default_factory=list)
 
     @property
     def active(self) -> bool:

@@ -1,20 +1,23 @@
 """The partner gateway (issue 10) over a real record (SQLite, PostgreSQL) and a real Temporal (the dev server
-with the case search attributes, as `arrimage up` runs it, and the production worker): a partner opens a case under its entente, the CISSS reads it and gives a command;
-every refusal is a problem document and records nothing (the record's event count before and after)."""
+with the case search attributes, as `arrimage up` runs it, and the production worker): a partner opens a case
+under its entente, reads and commands it; every refusal is a problem document and records nothing (the
+record's event count before and after)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
 from domain.principals.model import PrincipalKind
-from tests.gateway.api import OTHER, PARTNER, Api, events, gateway, intake
 from tests.crisis_builders import crisis_worker
+from tests.gateway.api import OTHER, PARTNER, Api, events, gateway, intake
 
 PROBLEM = "application/problem+json"
 TEAM = {"team_id": "crise-laval-1", "org_id": "cisss-laval"}
@@ -28,13 +31,10 @@ async def api(visible_env: WorkflowEnvironment, task_queue: str, record: Record,
         yield opened
 
 
-def problem(response: object, status: int, code: str | None = None) -> dict[str, object]:
-    from httpx import Response
-
-    assert isinstance(response, Response)
+def problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status
     if code is not None:
         assert body["code"] == code, body
@@ -98,9 +98,9 @@ async def test_refusals_record_nothing(api: Api) -> None:
     assert body["errors"] == [{"field": "actor_org", "message": "Extra inputs are not permitted"}]
     # malformed JSON, an invalid field, an oversized body, no Idempotency-Key
     bad = await api.client.post("/v1/cases", content=b'{"territory": ', headers=api.headers(PARTNER, "k-bad"))
-    assert problem(bad, 422)["errors"][0]["field"] == "(body)"  # type: ignore[index]
+    assert problem(bad, 422)["errors"][0]["field"] == "(body)"
     wrong = problem(await api.post("/v1/cases", PARTNER, intake(territory="Laval Nord!")), 422)
-    assert [e["field"] for e in wrong["errors"]] == ["territory"]  # type: ignore[union-attr,index]
+    assert [e["field"] for e in wrong["errors"]] == ["territory"]
     huge = await api.client.post("/v1/cases", content=b"{" + b" " * (300 * 1024) + b"}",
                                  headers=api.headers(PARTNER, "k-huge"))
     problem(huge, 413, "body_too_large")
