@@ -28,7 +28,7 @@ from cli.audit_export import access_log, bundle_problem, write_bundle
 from cli.client import root
 from cli.display import Limit, limited, print_more
 from cli.errors import CliError, Exit, bad_input, fail, not_found, read_text, refused, reported
-from cli.options import AsJson, By, Facts, Purpose, ReaderRole, reader
+from cli.options import AsJson, Facts, Purpose, ReadBy, ReaderRole, reader
 from cli.parsing import moment as parse_moment
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.record_reads import ReadKind, RecordRead
@@ -229,7 +229,6 @@ def _across(engine: Root, kind: ReadKind, who_reads: Reader, moment: datetime, *
     read = engine.reads.across(kind, who_reads, moment, scope)
     if not read.allowed:
         raise audit_render.record_read_refusal(read)
-    typer.echo(audit_render.access_note(read.read_id, read.role, read.purpose, read.outcome), err=True)
     return read
 
 
@@ -282,7 +281,7 @@ def replay(
 @app.command(epilog=AUDIT_EXIT_CODES)
 def register(
     person: Annotated[str, typer.Option("--person", metavar="SUBJECT_ID", help="The person's opaque id.")],
-    by: By = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
+    by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
     limit: Limit = None,
     as_json: AsJson = False,
 ) -> None:
@@ -296,8 +295,6 @@ def register(
         read = engine.reads.register(person, who_reads, datetime.now(UTC))
         if read.entries is None:
             raise audit_render.read_refusal(read.decision)
-        d = read.decision
-        typer.echo(audit_render.access_note(d.decision_id, d.role, d.purpose, d.outcome), err=True)
         entries = read.entries
     shown, left = limited(entries, limit, as_json)
     if as_json:
@@ -314,7 +311,7 @@ def accesses(
     ] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Only by this reader.")] = None,
     since: Since = None, until: Until = None, limit: Limit = None, as_json: AsJson = False,
-    by: By = None, role: ReaderRole = None, purpose: Purpose = None,
+    by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None,
 ) -> None:
     """Every recorded access, allowed or refused: who, about whom (a person, an entente, or the record across
     persons), when, for what, on which basis. Reading it is itself an access (auditors, supervisors)."""
@@ -339,7 +336,7 @@ def accesses(
 @app.command(epilog=AUDIT_EXIT_CODES)
 def exceptions(
     since: Since = None, until: Until = None, limit: Limit = None, as_json: AsJson = False,
-    by: By = None, role: ReaderRole = None, purpose: Purpose = None,
+    by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None,
 ) -> None:
     """Emergency disclosures and their reviews, communications without consent by basis, refusals, and any
     use of an expired or withdrawn consent (which must be none: exit 1 otherwise). Reading it is an access."""
@@ -374,7 +371,7 @@ def export(
         help="There is no trusted checkpoint yet to check the head against (outside development mode, "
              "either this or --against is needed).",
     )] = False,
-    by: By = None, role: ReaderRole = None, purpose: Purpose = None,
+    by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None,
 ) -> None:
     """Write the auditor's bundle: verify report, a fresh signed checkpoint, register, accesses, exceptions
     (JSON, personal content withheld) and MANIFEST.json with the SHA-256 of each file, signed. The export is

@@ -6,8 +6,8 @@ about the person in words (its `personal` part) is passed through
 `register.for_reader(…, Role.AUDITOR)` and comes out withheld. `register --person`
 prints the entries as the read's decision laid them out (`domain.audit.reads`): whole
 for the person themselves (LSSSS 27.2 / LRSSS 265 with s. 18), words withheld otherwise.
-Every read is registered first; `access_note` names the access on stderr, `read_refusal`
-is the refusal of a read (exit 2, nothing of the content printed).
+Every read is registered first; `read_refusal` is the refusal of a read (exit 2, nothing of
+the content printed, the recorded access named).
 
 Tables show moments in Québec time with their zone and codes in French words (`cli.display`);
 `--json` and the bundle keep UTC moments and the codes. Stored text is printed escaped.
@@ -174,11 +174,6 @@ def access_rows(decisions: Sequence[Decision], reads: Sequence[EntenteRead],
 
 
 # --------------------------------------------------------------------------- every read is an access
-
-
-def access_note(access_id: str, role: Role, purpose: PurposeKind, outcome: Outcome) -> str:
-    """The line naming the access a read registered (stderr: the output itself keeps its shape)."""
-    return f"access {access_id} registered (role {role.value}, purpose {purpose.value}, {outcome.value})"
 
 
 def read_refusal(decision: Decision) -> CliError:

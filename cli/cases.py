@@ -28,7 +28,7 @@ from cli import render_cases as rc
 from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
 from cli.errors import EXIT_CODES_HELP, bad_input, fail, invalid, read_json, refused, reported
-from cli.options import AsJson, By, Facts, Purpose, ReaderRole, Timeout, reader, who
+from cli.options import AsJson, By, Facts, Purpose, ReadBy, ReaderRole, Timeout, reader, who
 from cli.templates import case_template, without_comments
 from domain.audit.reads import CaseItem
 from domain.audit.record_reads import ReadKind
@@ -141,7 +141,7 @@ def list_(
     all_: Annotated[bool, typer.Option("--all", help="Open cases and closed ones.")] = False,
     limit: Limit = None,
     as_json: AsJson = False,
-    by: By = None, role: ReaderRole = None, purpose: Purpose = None,
+    by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None,
 ) -> None:
     """Open cases from Temporal's visibility (filters combine); --closed / --all read closed ones from the record
     (a read registered in the record's reads log)."""
@@ -201,7 +201,6 @@ class _Listing:
         self.registered = True
         if not read.allowed:
             raise audit_render.record_read_refusal(read)
-        typer.echo(audit_render.access_note(read.read_id, read.role, read.purpose, read.outcome), err=True)
 
 
 def skipped_case(skipped: tuple[str, str]) -> None:
@@ -237,14 +236,9 @@ def _access(decision: Decision) -> dict[str, Any]:
             "basis": decision.basis.code if decision.basis else decision.metadata_basis}
 
 
-def _noted(decision: Decision) -> None:
-    typer.echo(audit_render.access_note(decision.decision_id, decision.role, decision.purpose, decision.outcome),
-               err=True)
-
-
 @app.command(epilog=CASES_HELP)
 def show(
-    code: CaseArg, by: By = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
+    code: CaseArg, by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
     as_json: AsJson = False,
 ) -> None:
     """One case: stage, holder, each deadline with its time left or overrun, handoffs, escalations, what followed.
@@ -255,7 +249,6 @@ def show(
         if read.view is None:
             fail(audit_render.read_refusal(read.decision))
         view = read.view
-        _noted(read.decision)
         answer = run(ask(lambda: engine.case_client.ask(code)))
         config = engine.settings.standards()
     now = _now()
@@ -272,16 +265,15 @@ def show(
 
 @app.command(epilog=CASES_HELP)
 def history(
-    code: CaseArg, by: By = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
+    code: CaseArg, by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
     limit: Limit = None, as_json: AsJson = False,
 ) -> None:
     """Every event recorded for the case, in order, personal content masked. An access to the person's record,
-    decided and recorded in their register first (the access is named on stderr)."""
+    decided and recorded in their register first (`audit accesses` lists it)."""
     with root() as engine, reported():
         read = engine.reads.case(code, CaseItem.EVENTS, reader(by, role, purpose, facts), _now())
         if read.history is None:
             raise audit_render.read_refusal(read.decision)
-        _noted(read.decision)
         rows = read.history
     shown, left = limited(rows, limit, as_json)
     if as_json:

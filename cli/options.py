@@ -46,6 +46,10 @@ def who(by: str | None) -> str:
 # ---------------------------------------------------------------------- who reads the record
 # Every read of the record's content is an access, decided and registered with the reader's role and
 # purpose (issue 9). No implicit role: a read without one is refused before the record is opened.
+ReadBy = Annotated[
+    str | None,
+    typer.Option("--by", envvar="ARRIMAGE_USER", help="Who reads (default: $ARRIMAGE_USER, else your login)."),
+]
 ReaderRole = Annotated[
     Role | None,
     typer.Option("--role", envvar="ARRIMAGE_ROLE",
