@@ -18,7 +18,6 @@ from domain.principals.model import PrincipalView
 from domain.values import Code
 from usecases.principals import Issued
 
-
 CODE = TypeAdapter(Code)
 
 
