@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from types import TracebackType
 from typing import Any
@@ -28,6 +29,7 @@ from adapters.record.idempotency import IdempotencyStore
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
 from adapters.record.record import NoRecord, Record
 from adapters.temporal import client as temporal
+from adapters.temporal.case_keys import RecordCaseKeys, case_subjects
 from adapters.temporal.cases import CaseClient
 from adapters.temporal.client import Temporal
 from adapters.temporal.ententes import EntenteClient
@@ -137,7 +139,7 @@ class Root:
         self._create = create
         self._record_env = record_env
         self._record: Record | None = None
-        self.temporal = Temporal(settings, client)
+        self.temporal = Temporal(settings, client, cases=self.case_keys)
 
     # ------------------------------------------------------------------ the record and its use cases
     @property
@@ -186,7 +188,7 @@ class Root:
     # ------------------------------------------------------------------ Temporal
     def use_client(self, client: Client) -> None:
         """Run on a client connected elsewhere (`up` waits for the server it started)."""
-        self.temporal = Temporal(self.settings, client)
+        self.temporal = Temporal(self.settings, client, cases=self.case_keys)
         self.__dict__.pop("entente_client", None)
         self.__dict__.pop("case_client", None)
 
@@ -196,7 +198,13 @@ class Root:
 
     @cached_property
     def case_client(self) -> CaseClient:
-        return CaseClient(self.temporal, self.settings.standards, lambda code: self.crisis_cases.view(code))
+        return CaseClient(self.temporal, self.settings.standards, lambda code: self.crisis_cases.view(code),
+                          bind=lambda code, subject: case_subjects(self.record).bind(code, subject))
+
+    def case_keys(self) -> RecordCaseKeys:
+        """The record's case bindings and per-person keys, for the payload codec (asked on a case's first
+        payload only: a process that never touches a case never opens the record for it)."""
+        return RecordCaseKeys.of(self.record)
 
     # ------------------------------------------------------------------ configuration
     def readiness(self) -> dict[str, Any]:
@@ -228,8 +236,12 @@ def bootstrap(settings: Settings | None = None, *, create: bool = False, record_
     tracing are configured (`load_settings`); given ones (a test's, an entry point's) are used as they are.
     `create`: the worker and `up` create the record; `record_env`: another eventsourcing environment
     (tests, benchmarks); `client`: a Temporal client connected elsewhere. Outside development mode, a missing
-    key refuses (`DevelopmentKeys`) unless `check_keys=False` (`arrimage doctor`, which reports it)."""
+    key refuses (`DevelopmentKeys`) unless `check_keys=False` (`arrimage doctor`, which reports it). The worker
+    and `up` (`create`) log a warning when the payload key's rotation is due (`doctor.payload_key_age`)."""
     settings = settings or load_settings()
     if check_keys:
         require_keys(settings)
+    if create:
+        for warning in doctor.payload_key_age(settings, date.today())[1]:
+            logs.get("arrimage.keys").warning("payload_key_rotation_due", detail=warning)
     return Root(settings, create=create, record_env=record_env, client=client)

@@ -5,13 +5,18 @@ Reads the settings only (no record opened, no connection made): each key ring is
 under another id) or `invalid` (does not parse);
 each connection says whether it uses TLS. Production-ready: production mode, every key `production`, TLS to
 Temporal, and, on PostgreSQL, an sslmode that requires TLS (`require`, `verify-ca`, `verify-full`).
+
+The active payload key's age (its id ends with its start date, ``adapters.record.keys.key_start``) is reported;
+past ``ARRIMAGE_PAYLOAD_KEY_MAX_AGE_DAYS``, or when its id names no date, a warning says so: rotation is due,
+yet the configuration stays production-ready (a late rotation is not a reason to stop the service).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from adapters.record.keys import KeyConfigError, is_development, parse_key_ring
+from adapters.record.keys import KeyConfigError, is_development, key_start, parse_key_ring
 from workers.settings import Settings
 
 TLS_SSLMODES = ("require", "verify-ca", "verify-full")
@@ -27,7 +32,27 @@ def key_status(spec: str) -> str:
     return "development" if is_development(ring) else "production"
 
 
-def report(settings: Settings) -> dict[str, Any]:
+def payload_key_age(settings: Settings, today: date) -> tuple[dict[str, Any] | None, list[str]]:
+    """The active payload key (id, start, age in days, the allowed age) and the warnings about its rotation;
+    (None, []) for a ring that is not a production one (that is a problem of its own)."""
+    spec = settings.payload_keys.get_secret_value()
+    if key_status(spec) != "production":
+        return None, []
+    kid, limit = parse_key_ring(spec).active_id, settings.payload_key_max_age_days
+    started = key_start(kid)
+    age = (today - started).days if started else None
+    found = {"key_id": kid, "started": started.isoformat() if started else None, "age_days": age,
+             "max_age_days": limit}
+    if age is None:
+        return found, [f"ARRIMAGE_PAYLOAD_KEYS: the active key id {kid!r} names no start date, so its age is "
+                       "unknown (name keys by the day they come into use: p2026-12-01)"]
+    if age > limit:
+        return found, [f"ARRIMAGE_PAYLOAD_KEYS: the active key {kid} is {age} days old, past "
+                       f"ARRIMAGE_PAYLOAD_KEY_MAX_AGE_DAYS={limit}: put a new key first"]
+    return found, []
+
+
+def report(settings: Settings, today: date | None = None) -> dict[str, Any]:
     keys = {
         "ARRIMAGE_PAYLOAD_KEYS": key_status(settings.payload_keys.get_secret_value()),
         "ARRIMAGE_SUBJECT_KEKS": key_status(settings.subject_keks.get_secret_value()),
@@ -51,8 +76,9 @@ def report(settings: Settings) -> dict[str, Any]:
         problems.append("ARRIMAGE_MODE=development")
     problems += [f"{name} is {status}" for name, status in keys.items() if status != "production"]
     problems += [f"no TLS to {name}" for name, conn in connections.items() if not conn["tls"]]
-    return {"mode": settings.mode, "keys": keys, "connections": connections,
-            "production_ready": not problems, "problems": problems}
+    payload_key, warnings = payload_key_age(settings, today or date.today())
+    return {"mode": settings.mode, "keys": keys, "payload_key": payload_key, "connections": connections,
+            "production_ready": not problems, "problems": problems, "warnings": warnings}
 
 
 def lines(found: dict[str, Any]) -> list[str]:
@@ -62,6 +88,7 @@ def lines(found: dict[str, Any]) -> list[str]:
         how = ("mTLS" if conn.get("mtls") else "TLS") if conn["tls"] else "no TLS"
         extra = f" (sslmode {conn['sslmode']})" if "sslmode" in conn else ""
         out.append(f"{name:<9} {conn['address']}: {how}{extra}")
+    out += [f"warning   {warning}" for warning in found.get("warnings", [])]
     out.append("production-ready" if found["production_ready"]
                else "not production-ready: " + "; ".join(found["problems"]))
     return out

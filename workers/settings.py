@@ -93,6 +93,9 @@ class Settings(BaseSettings):
 
     # Keys (rings "kid:<base64 32 bytes>,kid:<…>", the first is active; empty: public DEVELOPMENT keys)
     payload_keys: SecretStr = Field(default=SecretStr(""), description="Temporal payload codec (AES-GCM)")
+    # Rotate the payload key on a schedule: its id ends with the day it came into use (p2026-12-01); past this
+    # age, `arrimage doctor` and the worker's start-up warn (they do not refuse to start).
+    payload_key_max_age_days: int = Field(default=90, ge=1)
     subject_keks: SecretStr = Field(default=SecretStr(""), description="wrap per-person keys of the record")
     checkpoint_keys: SecretStr = Field(default=SecretStr(""), description="Ed25519 seeds signing audit checkpoints")
 

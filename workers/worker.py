@@ -11,6 +11,8 @@ from temporalio.worker import Worker
 from activities.crisis import CrisisActivities
 from activities.ententes import EntenteActivities
 from adapters.record.record import Record
+from adapters.temporal.case_keys import RecordCaseKeys
+from adapters.temporal.client import with_case_keys
 from workers.bootstrap import Root, UseCases, use_cases
 from workers.settings import Settings
 from workflows.crisis import CrisisCaseWorkflow
@@ -35,8 +37,10 @@ def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: Thr
 
 
 def build_worker(client: Client, settings: Settings, record: Record, *, executor: ThreadPoolExecutor) -> Worker:
-    """A worker over a record the caller holds (tests, benchmarks), wired as `bootstrap` wires it."""
-    return worker_for(client, settings.task_queue, use_cases(record, settings), executor=executor)
+    """A worker over a record the caller holds (tests, benchmarks), wired as `bootstrap` wires it: on the
+    client's connection, with the codec that seals a case's payloads with its person's key in `record`."""
+    bound = with_case_keys(client, settings, lambda: RecordCaseKeys.of(record))
+    return worker_for(bound, settings.task_queue, use_cases(record, settings), executor=executor)
 
 
 async def run_worker(root: Root, stop: asyncio.Event | None = None) -> None:

@@ -6,6 +6,11 @@ the *active* key (new ciphertexts, new signatures), the others are kept only to
 read what older keys produced, which is how keys rotate without re-encrypting
 history. Key ids travel with every ciphertext and signature.
 
+Rotation on a schedule: a key id may end with the date the key came into use
+(``p2026-12-01``, ``payload-2026-12-01``: `key_start`), so that the active key's age
+is known without any other setting; ``arrimage doctor`` and the worker's start-up
+warn when the active payload key is older than ``ARRIMAGE_PAYLOAD_KEY_MAX_AGE_DAYS``.
+
 Each ring has a DEVELOPMENT default, used only when nothing is configured. It
 is published in this file, so it protects nothing: it exists so that tests, the
 embedded stack and a fresh checkout work. Outside development mode
@@ -17,7 +22,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
+from datetime import date
 
 from domain.errors import DomainError
 
@@ -81,6 +88,20 @@ def parse_key_ring(spec: str) -> KeyRing:
             raise KeyConfigError(f"key {kid!r} must be {KEY_BYTES} bytes, got {len(key)}")
         keys.append((kid, key))
     return KeyRing(tuple(keys))
+
+
+_START = re.compile(r"(\d{4}-\d{2}-\d{2})$")
+
+
+def key_start(key_id: str) -> date | None:
+    """The date a key id ends with (when the key came into use), or None when it names none."""
+    found = _START.search(key_id)
+    if found is None:
+        return None
+    try:
+        return date.fromisoformat(found.group(1))
+    except ValueError:
+        return None
 
 
 def format_key_ring(ring: KeyRing) -> str:

@@ -7,13 +7,14 @@ keeps no audit tables, so it has no audit reader (`AuditUnsupported`).
 from __future__ import annotations
 
 import os
+from functools import cached_property
 
 # The module, not its classes: the library picks the one factory class this module holds.
 from eventsourcing import popo as library
 
 from adapters.record.keys import KeyRing
 from adapters.record.sealing import new_data_key
-from adapters.record.sql import AuditStore
+from adapters.record.sql import AuditStore, CaseBoundElsewhere
 from domain.audit.erasure import SubjectErased
 
 
@@ -57,11 +58,32 @@ class MemorySubjectKeys:
         return 0, ()  # held in clear in memory: nothing wraps them
 
 
+class MemoryCaseSubjects:
+    """Which person each crisis case is about, in memory (`adapters.record.sql.CaseSubjects`)."""
+
+    def __init__(self) -> None:
+        self._bound: dict[str, str] = {}
+
+    def bind(self, case_code: str, subject_id: str) -> None:
+        if self._bound.setdefault(case_code, subject_id) != subject_id:
+            raise CaseBoundElsewhere(f"case {case_code} is about another person")
+
+    def subject_of(self, case_code: str) -> str | None:
+        return self._bound.get(case_code)
+
+
 class Factory(library.POPOFactory):
     """eventsourcing's in-memory factory, with in-memory subject keys and no audit reader."""
 
     def subject_key_store(self, kek: KeyRing) -> MemorySubjectKeys:
         return MemorySubjectKeys()
+
+    @cached_property
+    def _case_subjects(self) -> MemoryCaseSubjects:
+        return MemoryCaseSubjects()
+
+    def case_subjects(self) -> MemoryCaseSubjects:
+        return self._case_subjects  # one per record: the bindings live as long as its keys
 
     def audit_store(self, page: int = 10_000) -> AuditStore:
         raise AuditUnsupported("this event store keeps no audit chain (use SQLite or PostgreSQL)")

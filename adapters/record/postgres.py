@@ -32,12 +32,14 @@ from psycopg.sql import SQL, Composed, Identifier
 from adapters.record.keys import KeyRing
 from adapters.record.record import NoRecord
 from adapters.record.sql import (
+    CASE_SUBJECTS,
     CHAIN,
     CHECKPOINTS,
     IDEMPOTENCY,
     KEYS,
     STORE,
     AuditStore,
+    CaseSubjects,
     Dialect,
     Snapshot,
     SubjectKeys,
@@ -67,6 +69,7 @@ class PostgresDialect(Dialect):
             "checkpoints": Identifier(schema, CHECKPOINTS),
             "store": Identifier(schema, STORE),
             "idempotency": Identifier(schema, IDEMPOTENCY),
+            "case_subjects": Identifier(schema, CASE_SUBJECTS),
         }
 
     def sql(self, template: str) -> Composed:
@@ -91,6 +94,8 @@ class PostgresDialect(Dialect):
             "shredded_at text)",
             "CREATE TABLE IF NOT EXISTS {checkpoints} (id bigserial PRIMARY KEY, notification_id bigint NOT NULL, "
             "body text NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS {case_subjects} (case_code text PRIMARY KEY, subject_id text NOT NULL, "
+            "bound_at text NOT NULL)",
         ):
             cursor.execute(SQL(statement).format(id_type=id_type, **self.tables))
 
@@ -241,3 +246,6 @@ class Factory(library.PostgresFactory):
 
     def audit_store(self, page: int = 10_000) -> AuditStore:
         return AuditStore(PostgresDialect(self.datastore, self.events_table), page)
+
+    def case_subjects(self) -> CaseSubjects:
+        return CaseSubjects(PostgresDialect(self.datastore, self.events_table))

@@ -15,7 +15,9 @@ on ``seq``), ``audit_subject_keys`` (wrapped per-person keys, tombstoned on
 shredding), ``audit_checkpoints`` (copies of signed heads; the copies that
 count are the ones kept elsewhere) and ``audit_store`` (one row: the store's id,
 made once with the record, or on the first opening of a store older than it;
-every checkpoint names it). Their names and formats are the record's: they never
+every checkpoint names it) and ``case_subjects`` (which person each crisis case is about, written once by
+the case client before the case's workflow starts: the Temporal payload codec seals that workflow's
+payloads with the person's key, ``adapters.temporal.codec``). Their names and formats are the record's: they never
 change.
 
 Readers open **one snapshot** (a `Snapshot`: SQLite read transaction;
@@ -45,12 +47,14 @@ from domain.audit.checkpoint import Checkpoint
 from domain.audit.erasure import SubjectErased
 from domain.audit.hashing import link_batch, originator_key
 from domain.audit.verify import ChainRow, EventRow
+from domain.errors import DomainError
 
 CHAIN = "audit_chain"
 KEYS = "audit_subject_keys"
 CHECKPOINTS = "audit_checkpoints"
 STORE = "audit_store"
 IDEMPOTENCY = "gateway_idempotency"  # the gateway's answers to writes (adapters.record.idempotency)
+CASE_SUBJECTS = "case_subjects"
 
 # Statement templates: tables are `{events}`, `{chain}`, `{keys}`, `{checkpoints}`; the events
 # table's notification id column is `{nid}`; `?` is the placeholder (see `Dialect.sql`).
@@ -251,6 +255,39 @@ class SubjectKeys:
             return None
         wrapped = row["wrapped_key"]
         return str(row["key_id"]), str(row["kek_id"]), bytes(wrapped) if wrapped is not None else None
+
+
+class CaseBoundElsewhere(DomainError):
+    """A case code already bound to another person: a case is about one person for ever."""
+
+    code = "case_of_another_person"
+
+
+class CaseSubjects:
+    """Which person each crisis case is about (``case_subjects``), for the Temporal payload codec."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect  # the table is made with the record's others (`Dialect.create_tables`)
+
+    def bind(self, case_code: str, subject_id: str) -> None:
+        """Bind the case to its person, once (again with the same person: nothing); `CaseBoundElsewhere` when
+        the code is another person's."""
+        with self.dialect.transaction(commit=True) as cursor:
+            cursor.execute(
+                self.dialect.sql("INSERT INTO {case_subjects} (case_code, subject_id, bound_at) VALUES (?, ?, ?) "
+                                 "ON CONFLICT (case_code) DO NOTHING"),
+                (case_code, subject_id, datetime.now(UTC).isoformat()),
+            )
+        bound = self.subject_of(case_code)
+        if bound != subject_id:
+            raise CaseBoundElsewhere(f"case {case_code} is about another person")
+
+    def subject_of(self, case_code: str) -> str | None:
+        with self.dialect.transaction(commit=False) as cursor:
+            cursor.execute(self.dialect.sql("SELECT subject_id FROM {case_subjects} WHERE case_code = ?"),
+                           (case_code,))
+            row = cursor.fetchone()
+        return str(row["subject_id"]) if row is not None else None
 
 
 class Snapshot(ABC):

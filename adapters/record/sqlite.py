@@ -27,12 +27,14 @@ from eventsourcing.utils import Environment, EnvType, strtobool
 from adapters.record.keys import KeyRing
 from adapters.record.record import NoRecord
 from adapters.record.sql import (
+    CASE_SUBJECTS,
     CHAIN,
     CHECKPOINTS,
     IDEMPOTENCY,
     KEYS,
     STORE,
     AuditStore,
+    CaseSubjects,
     Dialect,
     Snapshot,
     SubjectKeys,
@@ -52,6 +54,8 @@ DDL = [
     "created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, shredded_at TEXT)",
     f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
     "id INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL, body TEXT NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {CASE_SUBJECTS} ("
+    "case_code TEXT PRIMARY KEY, subject_id TEXT NOT NULL, bound_at TEXT NOT NULL)",
 ]
 
 
@@ -63,7 +67,8 @@ class SQLiteDialect(Dialect):
         self.text_ids = datastore.originator_id_type == "text"
         self.okey = str.encode if self.text_ids else bytes.fromhex
         self.tables = {"events": EVENTS, "nid": "rowid", "chain": CHAIN, "keys": KEYS, "checkpoints": CHECKPOINTS,
-                       "store": STORE, "idempotency": IDEMPOTENCY}
+                       "store": STORE, "case_subjects": CASE_SUBJECTS,
+                       "idempotency": IDEMPOTENCY}
 
     def sql(self, template: str) -> str:
         return template.format(**self.tables)
@@ -248,6 +253,9 @@ class Factory(library.SQLiteFactory):
 
     def audit_store(self, page: int = 10_000) -> AuditStore:
         return AuditStore(SQLiteDialect(self.datastore), page)
+
+    def case_subjects(self) -> CaseSubjects:
+        return CaseSubjects(SQLiteDialect(self.datastore))
 
 
 def _creates(env: Environment) -> bool:

@@ -70,9 +70,10 @@ class CaseClient(WorkflowClient[CaseView]):
     subject = "crisis case"
 
     def __init__(self, temporal: Temporal, standards: Callable[[], StandardsConfig],
-                 view: Callable[[str], CaseView]) -> None:
+                 view: Callable[[str], CaseView], bind: Callable[[str, str], None] | None = None) -> None:
         super().__init__(temporal, view)
         self.standards = standards  # the standards in force, given to a new case's workflow
+        self.bind = bind  # case code → person, in the record (`adapters.temporal.case_keys`)
 
     def _workflow_id(self, code: str) -> str:
         return workflow_id(code)
@@ -81,8 +82,12 @@ class CaseClient(WorkflowClient[CaseView]):
         """Start the case's workflow and record the intake, in one call (update-with-start).
 
         The opening's rules that need no record are run first, on this machine's clock: a refusal
-        (a `DomainError`) starts nothing. The workflow's validator runs them again on its own clock."""
+        (a `DomainError`) starts nothing. The workflow's validator runs them again on its own clock.
+        Then the case is bound to its person in the record (idempotent), before its first payload, so that
+        every payload of its history is sealed with that person's key (`adapters.temporal.codec`)."""
         rules.check_open_command(cmd, datetime.now(UTC), self.standards())
+        if self.bind is not None:
+            await asyncio.to_thread(self.bind, cmd.case_code, cmd.subject_id)
         client = await self.temporal.client()
         made: list[WithStartWorkflowOperation[Any, Any]] = []  # one per sending: a resent update needs a new one
 

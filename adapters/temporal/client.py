@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +21,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.service import TLSConfig
 
 from adapters.record.keys import DEV_PAYLOAD_KEYS, ring_or_default
-from adapters.temporal.codec import EncryptionCodec
+from adapters.temporal.codec import CaseKeys, EncryptionCodec
 from adapters.temporal.errors import Unreachable
 
 CONNECT_TIMEOUT = 10.0
@@ -50,16 +51,27 @@ class TemporalSettings(Protocol):
     def temporal_tls_on(self) -> bool: ...
 
 
-def data_converter(settings: TemporalSettings) -> DataConverter:
+def data_converter(settings: TemporalSettings, cases: Callable[[], CaseKeys] | None = None) -> DataConverter:
     """pydantic payloads, encrypted by the payload codec (keys: `settings.payload_keys`; with nothing
     configured, the public DEVELOPMENT key). Failure messages and stack traces are encoded too (they may
-    quote personal content). Payloads in clear are refused outside development mode."""
+    quote personal content). Payloads in clear are refused outside development mode.
+
+    `cases` reaches the record's case bindings and per-person keys (`adapters.temporal.case_keys`): a
+    case's payloads are then sealed with its person's key. Without it (a process with no record), every
+    payload is under the shared ring, and a payload sealed with a person's key does not open."""
     ring = ring_or_default(settings.payload_keys.get_secret_value(), DEV_PAYLOAD_KEYS)
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(ring, allow_plaintext=settings.development),
+        payload_codec=EncryptionCodec(ring, allow_plaintext=settings.development, cases=cases),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
+
+
+def with_case_keys(client: Client, settings: TemporalSettings, cases: Callable[[], CaseKeys]) -> Client:
+    """The same connection (and interceptors), with the data converter that reaches the record's keys."""
+    config = client.config()
+    config["data_converter"] = data_converter(settings, cases)
+    return Client(**config)
 
 
 def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
@@ -81,20 +93,22 @@ def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
     )
 
 
-async def connect(settings: TemporalSettings, *, tracing: bool = True) -> Client:
+async def connect(settings: TemporalSettings, *, tracing: bool = True,
+                  cases: Callable[[], CaseKeys] | None = None) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         tls=tls_config(settings),
-        data_converter=data_converter(settings),
+        data_converter=data_converter(settings, cases),
         interceptors=[TracingInterceptor()] if tracing else [],
     )
 
 
-async def connect_within(settings: TemporalSettings, timeout: float = CONNECT_TIMEOUT) -> Client:
+async def connect_within(settings: TemporalSettings, timeout: float = CONNECT_TIMEOUT,
+                         cases: Callable[[], CaseKeys] | None = None) -> Client:
     """`connect`, or `Unreachable` after `timeout` seconds or when the connection is refused."""
     try:
-        return await asyncio.wait_for(connect(settings), timeout)
+        return await asyncio.wait_for(connect(settings, cases=cases), timeout)
     except TimeoutError:
         raise Unreachable(settings.temporal_address, f"no answer in {timeout:.0f}s") from None
     except RuntimeError as err:
@@ -108,14 +122,17 @@ def _reason(err: Exception) -> str:
 
 
 class Temporal:
-    """One connection, made on first use (`connect_within`), or the client given.
+    """One connection, made on first use (`connect_within`), or the client given; with `cases`, its codec
+    seals a case's payloads with its person's key (a given client is re-made on the same connection so).
 
     A connection made inside an event loop serves that loop: a later `asyncio.run` gets its own.
     """
 
-    def __init__(self, settings: TemporalSettings, client: Client | None = None) -> None:
+    def __init__(self, settings: TemporalSettings, client: Client | None = None,
+                 cases: Callable[[], CaseKeys] | None = None) -> None:
         self.settings = settings
-        self._given = client
+        self.cases = cases
+        self._given = client if client is None or cases is None else with_case_keys(client, settings, cases)
         self._made: tuple[asyncio.AbstractEventLoop, Client] | None = None
 
     async def client(self) -> Client:
@@ -123,5 +140,5 @@ class Temporal:
             return self._given
         loop = asyncio.get_running_loop()
         if self._made is None or self._made[0] is not loop:
-            self._made = (loop, await connect_within(self.settings))
+            self._made = (loop, await connect_within(self.settings, cases=self.cases))
         return self._made[1]

@@ -69,9 +69,12 @@ def test_doctor_json_production_ready_never_prints_a_key(tmp_path: Path) -> None
         "mode": "production",
         "keys": {"ARRIMAGE_PAYLOAD_KEYS": "production", "ARRIMAGE_SUBJECT_KEKS": "production",
                  "ARRIMAGE_CHECKPOINT_KEYS": "production"},
+        "payload_key": {"key_id": "k1", "started": None, "age_days": None, "max_age_days": 90},
         "connections": {"temporal": {"address": "127.0.0.1:1", "tls": True, "mtls": False}},
         "production_ready": True,
         "problems": [],
+        "warnings": ["ARRIMAGE_PAYLOAD_KEYS: the active key id 'k1' names no start date, so its age is unknown "
+                     "(name keys by the day they come into use: p2026-12-01)"],
     }
     for value in keys().values():
         assert value.split(":")[1] not in done.stdout

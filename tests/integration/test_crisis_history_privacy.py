@@ -11,9 +11,11 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import WorkflowSerializationContext
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
+from adapters.temporal.codec import ENCODING
 from domain.crisis import commands as c
 from domain.crisis.model import HandoffSharing, new_case_code
 from domain.disclosure.legal_bases import Condition
@@ -88,17 +90,20 @@ async def test_a_crisis_case_history_read_without_the_codec_shows_no_personal_de
             ids = [data["id"]] if isinstance(data, dict) else data
             assert set(ids) <= PATCH_IDS, payload.data
             continue
-        assert payload.metadata.get("encoding") == b"binary/encrypted", payload.metadata
+        assert payload.metadata.get("encoding") == ENCODING, payload.metadata
         for secret in PERSONAL:
             assert secret.encode() not in payload.data, secret
-    # Not vacuous: the same history holds them once decrypted by the shared converter.
-    clear = await time_env.client.data_converter.decode(
+    # Not vacuous: the same history holds them once decrypted by the shared converter, in the workflow's context
+    # (each payload is bound to its workflow: `adapters.temporal.codec`).
+    converter = time_env.client.data_converter.with_context(
+        WorkflowSerializationContext(namespace=time_env.client.namespace, workflow_id=handle.id))
+    clear = await converter.decode(
         [e.workflow_execution_started_event_attributes.input.payloads[0]
          for e in with_codec.events if e.HasField("workflow_execution_started_event_attributes")]
     )
     assert clear  # the start input decodes with the codec
     updates = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads[0]
                for e in with_codec.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
-    texts = [str(v) for v in await time_env.client.data_converter.decode(updates)]
+    texts = [str(v) for v in await converter.decode(updates)]
     assert any(REASON in t for t in texts) and any("corde achetee ce matin" in t for t in texts)
     record.close()

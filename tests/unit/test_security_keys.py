@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import stat
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -185,13 +186,16 @@ def test_record_files_readable_by_their_owner_only(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------- doctor
 def test_doctor_report_of_a_production_configuration() -> None:
     found = doctor.report(production(temporal_address="temporal.rss:7233", temporal_tls_cert=Path("c"),
-                                     temporal_tls_key=Path("k")))
+                                     temporal_tls_key=Path("k"), payload_keys=ring("p2026-12-01", 1)),
+                          today=date(2027, 1, 15))
     assert found == {
         "mode": "production",
         "keys": {name: "production" for name in KEYS},
+        "payload_key": {"key_id": "p2026-12-01", "started": "2026-12-01", "age_days": 45, "max_age_days": 90},
         "connections": {"temporal": {"address": "temporal.rss:7233", "tls": True, "mtls": True}},
         "production_ready": True,
         "problems": [],
+        "warnings": [],
     }
     assert doctor.lines(found) == [
         "mode      production",
@@ -211,6 +215,7 @@ def test_doctor_report_of_a_development_configuration_never_prints_a_key() -> No
         "mode": "development",
         "keys": {"ARRIMAGE_PAYLOAD_KEYS": "invalid", "ARRIMAGE_SUBJECT_KEKS": "development",
                  "ARRIMAGE_CHECKPOINT_KEYS": "development"},
+        "payload_key": None,
         "connections": {
             "temporal": {"address": "localhost:7233", "tls": False, "mtls": False},
             "postgres": {"address": "db:5432/arrimage", "tls": False, "sslmode": "prefer"},
@@ -219,6 +224,7 @@ def test_doctor_report_of_a_development_configuration_never_prints_a_key() -> No
         "problems": ["ARRIMAGE_MODE=development", "ARRIMAGE_PAYLOAD_KEYS is invalid",
                      "ARRIMAGE_SUBJECT_KEKS is development", "ARRIMAGE_CHECKPOINT_KEYS is development",
                      "no TLS to temporal", "no TLS to postgres"],
+        "warnings": [],
     }
     assert doctor.lines(found)[-3:] == [
         "temporal  localhost:7233: no TLS",
