@@ -26,6 +26,7 @@ from domain.crisis import commands as c
 from domain.crisis import rules
 from domain.crisis.model import (
     ERASED_CHARACTERISATION,
+    ERASED_OUTCOME,
     Candidate,
     ClosureKind,
     HandoffSharing,
@@ -394,20 +395,31 @@ class CrisisCase(Aggregate):
             return
         rules.check_outcome(self.view(), cmd)
         self._outcome_recorded(
-            outcome=cmd.outcome.value, emergency_services=[e.value for e in cmd.emergency_services],
-            p38_applied=cmd.p38_applied, subject_id=cmd.subject_id, personal=dict(cmd.personal), by=cmd.by,
-            actor_org=cmd.actor_org, at=at, command_id=cmd.command_id,
+            subject_id=cmd.subject_id, personal=dict(cmd.personal), by=cmd.by, actor_org=cmd.actor_org, at=at,
+            command_id=cmd.command_id, characterisation={
+                "outcome": cmd.outcome.value, "emergency_services": [e.value for e in cmd.emergency_services],
+                "p38_applied": cmd.p38_applied,
+            },
         )
 
     @event("OutcomeRecorded")
     def _outcome_recorded(
-        self, outcome: str, emergency_services: list[str], p38_applied: bool, subject_id: str,
-        personal: dict[str, str], by: str, actor_org: str, at: datetime, command_id: str,
+        self, subject_id: str, personal: dict[str, str], by: str, actor_org: str, at: datetime, command_id: str,
+        characterisation: Json | None = None, outcome: str | None = None,
+        emergency_services: list[str] | None = None, p38_applied: bool | None = None,
     ) -> None:
+        # Sealed in `characterisation` (OUTCOME_CHARACTERISING); an outcome recorded before issue 9 holds it in
+        # clear in `outcome`, `emergency_services`, `p38_applied`.
+        if characterisation is None:
+            found: Json = {"outcome": outcome, "emergency_services": emergency_services or [],
+                           "p38_applied": p38_applied}
+        elif characterisation == SHREDDED:
+            found = dict(ERASED_OUTCOME)
+        else:
+            found = characterisation
         assert self.intervention is not None
         self.intervention = Intervention.model_validate({
-            **self.intervention.model_dump(), "outcome": outcome, "emergency_services": emergency_services,
-            "p38_applied": p38_applied, "outcome_at": at,
+            **self.intervention.model_dump(), **found, "outcome_at": at,
         })
         if personal:
             self.personal.append({"at": at, "subject_id": subject_id, "personal": personal})

@@ -166,6 +166,14 @@ ERASED_CHARACTERISATION: dict[str, Any] = {
 }
 """What the intake's characterisation reads as once the person's key was destroyed."""
 
+OUTCOME_CHARACTERISING = ("outcome", "emergency_services", "p38_applied")
+"""What the outcome of an intervention says of the person (hospital emergency, crisis housing, a transport under
+P-38.001, police called): health information beside the subject id, sealed with their key in `OutcomeRecorded`
+(issue 9). Nothing of the engine's calendar depends on it: the stage it moves to does not."""
+
+ERASED_OUTCOME: dict[str, Any] = {"outcome": "efface", "emergency_services": [], "p38_applied": None}
+"""What the outcome reads as once the person's key was destroyed."""
+
 
 class PhoneDisposition(StrEnum):
     """A case closed at the phone: a normal outcome of Info-Social and AAOR (L920-924, L715-719)."""
@@ -213,6 +221,7 @@ class InterventionOutcome(StrEnum):
     HOSPITAL_EMERGENCY = "urgence_hospitaliere"
     CRISIS_HOUSING = "hebergement_crise"
     P38_APPLICATION = "application_p38"  # transport under art. 8 Loi P-38.001 (L1175-1179)
+    ERASED = "efface"  # only the record says it: the outcome was erased with the person's key
 
 
 class EmergencyService(StrEnum):

@@ -33,6 +33,7 @@ SEALED_IN_VIEW: tuple[tuple[str, ...], ...] = (
     ("intake", "crisis_type"), ("intake", "risks"), ("intake", "p38_considered"),
     ("attempts", "*", "reason"), ("deadlines", "*", "extensions", "*", "reason"),
     ("referrals", "*", "refusal_reason"), ("closure", "reason"),
+    ("intervention", "outcome"), ("intervention", "emergency_services"), ("intervention", "p38_applied"),
 )
 # The events whose `reason` is typed by a person: sealed since issue 9, in clear in events recorded before.
 TYPED_REASON_EVENTS = frozenset({
@@ -119,7 +120,7 @@ class Intervention(Frozen):
     arrived_at: datetime | None = None
     outcome: InterventionOutcome | None = None
     emergency_services: list[EmergencyService] = Field(default_factory=list)
-    p38_applied: bool = False
+    p38_applied: bool | None = False  # None: not known (erased with the person's key)
     outcome_at: datetime | None = None
 
 

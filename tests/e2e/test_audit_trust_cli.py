@@ -41,8 +41,8 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         Ententes(record).draft(ac.DraftEntente(by="dsp", code=ENTENTE, content=crisis_content("cc-laval")), T0)
         record.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
-    env.update({"ARRIMAGE_DATA_DIR": str(cwd / "var"), "ARRIMAGE_SQLITE_PATH": str(path), "ARRIMAGE_TEMPORAL_ADDRESS": "127.0.0.1:1",
-                "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_ROLE": "auditeur", **PRODUCTION_KEYS})
+    env.update({"ARRIMAGE_DATA_DIR": str(cwd / "var"), "ARRIMAGE_SQLITE_PATH": str(path),
+                "ARRIMAGE_TEMPORAL_ADDRESS": "127.0.0.1:1", "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_ROLE": "auditeur", **PRODUCTION_KEYS})
     return subprocess.run([ARRIMAGE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 

@@ -1,6 +1,7 @@
 """Issue 9, « Free text outside `personal` survives a shred »: what was typed about a person (the reason of a
 decline, a reassignment, an extension, a referral refusal, a hand-back, a closing) and what characterises them
-(the intake's crisis type, risk estimates, P-38.001) used to be stored in clear beside the opaque subject id,
+(the intake's crisis type, risk estimates, P-38.001; the intervention's outcome: hospital emergency, a
+transport under P-38.001, police called) used to be stored in clear beside the opaque subject id,
 and still read — in the rows, `cases history`, `audit replay` — after the person's key was destroyed.
 
 Now they are sealed with the person's key like `personal` (SQLite and PostgreSQL): no stored byte holds them,
@@ -21,7 +22,14 @@ from adapters.record.sealing import UnsealableContent
 from domain.audit.erasure import ERASED_TEXT
 from domain.audit.replay import AggregateRef
 from domain.crisis import commands as c
-from domain.crisis.model import CrisisType, PhoneDisposition, RiskLevel, TeamRef
+from domain.crisis.model import (
+    CrisisType,
+    EmergencyService,
+    InterventionOutcome,
+    PhoneDisposition,
+    RiskLevel,
+    TeamRef,
+)
 from domain.crisis.state import CaseStage
 from domain.disclosure.roles import Role
 from tests.crisis_builders import (
@@ -63,7 +71,9 @@ TYPED = {
     "close": "CLOSE-Jean-stabilise-avec-lithium",
 }
 # The intake's characterisation, as stored before the change (the JSON of `Intake`).
-CHARACTERISING = [b'"suicidaire"', b'"p38_considered"', b'"risks"']
+CHARACTERISING = [b'"suicidaire"', b'"p38_considered"', b'"risks"',
+                  # and the intervention's outcome, as `OutcomeRecorded` stored it
+                  b'"application_p38"', b'"police"', b'"p38_applied":true']
 
 
 def suicidal(code: str, command_id: str) -> c.OpenCase:
@@ -95,7 +105,8 @@ def build_cases(cases: CrisisCases) -> None:
     cases.execute(HANDED, decline(reason=TYPED["decline"]), T0 + 2 * MIN)
     cases.execute(HANDED, accept(COMMUNITY), T0 + 3 * MIN)
     cases.execute(HANDED, arrive(COMMUNITY.org_id), T0 + 30 * MIN)
-    cases.execute(HANDED, outcome(org=COMMUNITY.org_id), T0 + 60 * MIN)
+    cases.execute(HANDED, outcome(InterventionOutcome.P38_APPLICATION, services=[EmergencyService.POLICE], p38=True,
+                                  org=COMMUNITY.org_id), T0 + 60 * MIN)
     cases.execute(HANDED, c.HandBack(by="cc-1", actor_org=COMMUNITY.org_id, reason=TYPED["hand_back"]),
                   T0 + 61 * MIN)
     cases.execute(HANDED, c.CloseCase(by="intervenant-1", actor_org=CSSS, reason=TYPED["close"]), T0 + 62 * MIN)
@@ -135,6 +146,9 @@ def test_typed_reasons_and_the_characterisation_are_sealed_and_erased_with_the_k
     assert referred.referrals[0].refusal_reason == TYPED["refusal"]
     assert referred.closure.reason == f"orientation: {TYPED['phone']}"  # type: ignore[union-attr]
     assert cases.view(HANDED).closure.reason == TYPED["close"]  # type: ignore[union-attr]
+    handed = cases.view(HANDED).intervention
+    assert handed is not None and (handed.outcome, handed.emergency_services, handed.p38_applied) == (
+        InterventionOutcome.P38_APPLICATION, [EmergencyService.POLICE], True)
     # …but nothing typed nor characterising is in any stored byte (it was, before the change).
     rows = stored(raw)
     for text in TYPED.values():
@@ -160,6 +174,10 @@ def test_typed_reasons_and_the_characterisation_are_sealed_and_erased_with_the_k
     assert cases.view(REFERRED).referrals[0].refusal_reason == ERASED_TEXT
     assert cases.view(REFERRED).closure.reason == f"orientation: {ERASED_TEXT}"  # type: ignore[union-attr]
     assert cases.view(HANDED).closure.reason == ERASED_TEXT  # type: ignore[union-attr]
+    handed = cases.view(HANDED).intervention
+    assert handed is not None and (handed.outcome, handed.emergency_services, handed.p38_applied) == (
+        InterventionOutcome.ERASED, [], None)
+    assert cases.view(HANDED).stage is CaseStage.CLOSED
     assert [code for code, _ in cases.opened()] == [MOBILE, REFERRED, HANDED]
     history = cases.history(MOBILE)
     declined = next(row for row in history if row["event"] == "HandoffDeclined")
