@@ -42,7 +42,8 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         record.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
     env.update({"ARRIMAGE_DATA_DIR": str(cwd / "var"), "ARRIMAGE_SQLITE_PATH": str(path),
-                "ARRIMAGE_TEMPORAL_ADDRESS": "127.0.0.1:1", "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_ROLE": "auditeur", **PRODUCTION_KEYS})
+                "ARRIMAGE_TEMPORAL_ADDRESS": "127.0.0.1:1", "ARRIMAGE_LOG_FORMAT": "console",
+                "ARRIMAGE_ROLE": "auditeur", **PRODUCTION_KEYS})
     return subprocess.run([ARRIMAGE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
