@@ -26,7 +26,7 @@ from typer._click.exceptions import ClickException  # Typer's own copy of Click 
 from typer._click.globals import get_current_context
 
 from adapters.temporal.errors import AcceptsNoCommand, InternalFailure, NotCompleted, NoWorkflow, Unreachable
-from domain.errors import NotFound, UnreadableRecord
+from domain.errors import DomainError, NotFound, UnreadableRecord
 
 
 class Exit(IntEnum):
@@ -325,6 +325,8 @@ def translate(err: BaseException) -> CliError | None:
         return no_such_file(err.filename)
     if isinstance(err, RuntimeError) and "Failed client connect" in str(err):
         return unreachable(f"cannot connect to Temporal ({err})")
+    if isinstance(err, DomainError):  # a rule of the domain refused, in its own words and code
+        return refused(err.code, err.message)
     return None
 
 

@@ -55,6 +55,16 @@ class Store:
         rows: list[dict[str, Any]] = self.ok("accesses", "--json", *args).json()
         return rows
 
+    def close_case(self) -> None:
+        """The supervisor closes the case, as before erasing its person (`audit shred` refuses while it is
+        open)."""
+        record = self.record()
+        try:
+            CrisisCases(record).execute(CASE, cc.SupervisorClose(
+                by="superviseur-1", actor_org=CSSS, reason="la personne demande l'effacement"), T0 + timedelta(hours=1))
+        finally:
+            record.close()
+
     def event_count(self) -> int:
         with sqlite3.connect(self.path) as conn:
             return int(conn.execute("SELECT count(*) FROM stored_events").fetchone()[0])

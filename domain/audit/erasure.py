@@ -44,6 +44,23 @@ class SubjectErased(DomainError):
     code = "subject_erased"
 
 
+class OpenCasesBeforeErasure(DomainError):
+    """An erasure asked while a crisis case of the person is still open."""
+
+    code = "open_cases"
+
+
+def check_erasable(subject_id: str, open_cases: list[str]) -> None:
+    """A person's key is destroyed only once their crisis cases are closed: an open case's workflow reads its
+    own history and its next commands with that key (its payloads are sealed with it), so erasing first would
+    leave the case stuck, neither workable nor closable (issue 9)."""
+    if open_cases:
+        raise OpenCasesBeforeErasure(
+            f"person {subject_id} still has {len(open_cases)} open crisis case(s): {', '.join(open_cases)}; "
+            "close them first (`arrimage cases close CODE --reason …`), then erase"
+        )
+
+
 NAMESPACE = UUID("0b6f0c1e-58a4-4d2f-9f6e-7a3c1d2e4b59")
 
 

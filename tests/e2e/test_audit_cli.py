@@ -315,13 +315,14 @@ def test_after_shredding_the_replay_shows_the_content_erased_and_the_chain_still
     """Erasure is the destruction of the person's key: the case's words about them read back as shredded
     for every reader, the erasure is itself an event, the replay is still logged, and the hash chain
     (over the stored ciphertext) still verifies."""
+    store.close_case()  # a person is erased once their cases are closed
     shred = store.ok("shred", PERSON, "--by", "dpo", "--reason", "decision D-2026-14", "--json").json()
     assert shred["subject_id"] == PERSON and shred["already_recorded"] is False
     r = store.ok("replay", f"case:{CASE}", "--role", "auditeur", "--json").json()
     items = {i["name"]: i for i in r["items"]}
     assert list(items) == ["etat du dossier", "journal des evenements", "contenu personnel efface"]
     assert (items["contenu personnel efface"]["status"], items["contenu personnel efface"]["value"]) == (
-        "shredded", {"events": [1]})
+        "shredded", {"events": [1, 2]})  # the opening and the supervisor's closing
     assert r["events"][0]["payload"]["personal"] == "shredded"
     assert [row["outcome"] for row in store.accesses("--person", PERSON)] == ["autorise"]
     assert store.ok("verify", "--json").json()["ok"] is True

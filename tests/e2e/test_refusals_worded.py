@@ -145,6 +145,12 @@ def test_shredding_a_person_the_record_does_not_know_is_refused(store: Store) ->
         "detail": "the record holds nothing about person UNKNOWN"}
     assert rows(store.path) == before
 
+    open_case = store.run("shred", PERSON, "--by", "dpo", "--reason", "decision D-2026-14")
+    assert (open_case.code, open_case.out, open_case.err) == (
+        2, "", f"refused [open_cases]: person {PERSON} still has 1 open crisis case(s): C-ABCDEFGH23; close them "
+        "first (`arrimage cases close CODE --reason …`), then erase\n")
+    assert rows(store.path) == before
+    store.close_case()
     done = store.ok("shred", PERSON, "--by", "dpo", "--reason", "decision D-2026-14")
     assert done.out.startswith(f"shredded {PERSON} (key ") and "key None" not in done.out, done
 

@@ -19,7 +19,7 @@ import pytest
 
 from adapters.record.record import Record
 from adapters.record.sealing import UnsealableContent
-from domain.audit.erasure import ERASED_TEXT
+from domain.audit.erasure import ERASED_TEXT, OpenCasesBeforeErasure
 from domain.audit.replay import AggregateRef
 from domain.crisis import commands as c
 from domain.crisis.model import (
@@ -222,13 +222,34 @@ def test_a_sealed_part_moved_onto_another_event_or_part_does_not_open(sqlite_env
         record.close()
 
 
+def test_a_person_with_an_open_case_is_not_erased(record: Record, raw: Raw) -> None:
+    """Erasing first would leave the case stuck (its workflow's payloads and the case's next commands need the
+    person's key): refused, naming the case; nothing recorded, the key kept. Once closed, the erasure goes."""
+    cases = CrisisCases(record)
+    cases.open(open_cmd(MOBILE, command_id="o-1"), T0)
+    before = raw.x("SELECT count(*) FROM {events}")[0][0]
+    with pytest.raises(OpenCasesBeforeErasure) as refused:
+        shred(record, SUBJECT, by="responsable-acces", reason="decision D-2027-5", now=NOW)
+    assert refused.value.code == "open_cases"
+    assert refused.value.message == (
+        f"person {SUBJECT} still has 1 open crisis case(s): {MOBILE}; close them first "
+        "(`arrimage cases close CODE --reason …`), then erase")
+    assert raw.x("SELECT count(*) FROM {events}")[0][0] == before
+    assert record.subject_keys.current_key_id(SUBJECT) is not None
+    cases.execute(MOBILE, sup(c.SupervisorClose, reason="demande d'effacement"), T0 + MIN)
+    assert shred(record, SUBJECT, by="responsable-acces", reason="decision D-2027-5", now=NOW).key_id is not None
+    assert record.subject_keys.current_key_id(SUBJECT) is None
+
+
 def test_system_texts_stay_in_clear_and_need_no_key(record: Record, raw: Raw) -> None:
     """A reason the engine wrote (an escalation, a missed deadline) is not about the person: it is stored in
     clear, and the calendar still records it after the person's key was destroyed."""
     cases = CrisisCases(record)
     cases.open(open_cmd(MOBILE, command_id="o-1"), T0)
     cases.execute(MOBILE, request(), T0 + MIN)
-    shred(record, SUBJECT, by="responsable-acces", reason="decision D-2027-4", now=NOW)
+    # An erasure made while the case was open, as a version before `check_erasable` allowed: the key alone is
+    # destroyed (`shred` now refuses while a case is open).
+    record.subject_keys.destroy(SUBJECT, NOW.isoformat())
     view = cases.advance(MOBILE, T0 + timedelta(hours=2))
     assert view.stage is CaseStage.SUPERVISOR
     assert b"aucune \\u00e9quipe n'a accept\\u00e9" in stored(raw) or "aucune équipe".encode() in stored(raw)

@@ -116,7 +116,10 @@ async def test_a_shred_leaves_the_case_history_in_temporal_unreadable(
             history = await handle.fetch_history()
             await Replayer(workflows=[CrisisCaseWorkflow], data_converter=client.data_converter
                            ).replay_workflow(history)
-            await handle.terminate("test: the case's person is erased next")
+            # A person is erased once their cases are closed (`check_erasable`): the supervisor closes it.
+            await root.case_client.act(code, c.SupervisorClose(by="superviseur-1", actor_org=CSSS,
+                                                               reason="la personne demande l'effacement"), timeout=30)
+            await handle.result()
 
     payloads = [p for e in (await raw_history(visible_env.client, wf_id)).events for p in all_payloads(e)]
     assert len(payloads) > 6

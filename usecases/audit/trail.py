@@ -29,10 +29,13 @@ from adapters.record.signing import (
 )
 from adapters.record.signing import pinned_key as pinned_key  # re-exported: the CLI imports no adapter
 from domain.audit.checkpoint import Checkpoint, CheckpointError
-from domain.audit.erasure import SubjectErasure, erasure_id
+from domain.audit.erasure import SubjectErasure, check_erasable, erasure_id
 from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_rows
+from domain.crisis.aggregate import CrisisCase
+from domain.crisis.state import CaseStage
 from domain.disclosure.register import register_id
 from domain.errors import NotFound
+from usecases.crisis import CrisisCases
 
 
 def stored_checkpoints(record: Record) -> list[Checkpoint]:
@@ -197,11 +200,21 @@ def shred(
             # An erasure is a fact about a person of the record: none is recorded for an id it never held
             # (a typo would otherwise leave a false erasure in the legal record, for decades).
             raise NotFound(f"the record holds nothing about person {subject_id}") from None
+        check_erasable(subject_id, _open_cases(record, subject_id))
         record.save(SubjectErasure(subject_id=subject_id, key_id=key_id, by=by, reason=reason))
     record.subject_keys.destroy(subject_id, now.isoformat())
     residue = record.subject_keys.erase_traces(subject_id, patience=patience)
     return ShredResult(subject_id=subject_id, erasure_id=str(eid), key_id=key_id, already_recorded=already,
                        residue=residue)
+
+
+def _open_cases(record: Record, subject_id: str) -> list[str]:
+    """The codes of the person's crisis cases not closed yet, from the record (their `Opened` events name the
+    person in clear; the cases are loaded with the person's key, still alive)."""
+    cases = CrisisCases(record)
+    codes = [ev.case_code for ev in record.events_of(CrisisCase.Opened, sealed=True)  # type: ignore[attr-defined]
+             if ev.subject_id == subject_id]
+    return [code for code in codes if cases.view(code).stage is not CaseStage.CLOSED]
 
 
 @dataclass(frozen=True)
