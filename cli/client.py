@@ -43,6 +43,9 @@ async def ask(asking: Callable[[], Awaitable[WorkflowStatus]]) -> WorkflowAnswer
     except Exception as err:
         known = translate(err)
         first = known.message.splitlines()[0].removeprefix("unreachable: ").removesuffix(START_HINT) if known else None
-        return WorkflowAnswer(False, error=first or f"{type(err).__name__}: {err}")
+        # A history sealed with an erased person's key: say that, not the SDK's wrapping of the codec's error.
+        erased = str(err).find("erased: ")
+        return WorkflowAnswer(False, error=first or (str(err)[erased:] if erased >= 0 else None)
+                              or f"{type(err).__name__}: {err}")
     return WorkflowAnswer(True, next_wakeup=status.next_wakeup, running=status.running,
                           event_count=status.event_count)
