@@ -310,7 +310,9 @@ def test_consents_and_registers_of_the_legacy_record(legacy: Legacy) -> None:
     }
     assert moment(entry["communicated_at"]) == datetime(2026, 11, 27, 21, 34, tzinfo=UTC)
     assert legacy.json("audit", "register", "--person", SHREDDED) == []
-    rows = legacy.json("audit", "accesses")
+    # Without the reads this test makes itself (issue 9: the two register reads, the access log read).
+    rows = [r for r in legacy.json("audit", "accesses")
+            if not r["access_id"].startswith("register:") and not r["about"].startswith("record:")]
     assert [(r["access_id"], r["about"], r["outcome"], r["basis"], r["refusal"]) for r in rows] == [
         (f"{MOBILE}/envoi/1", f"person:{MOBILE_SUBJECT}", "autorise", "CONSENTEMENT", None),
         ("demo-req-1", f"person:{FOLLOW_SUBJECT}", "refuse", None, "no_basis"),
