@@ -13,14 +13,15 @@ from typing import Annotated
 
 import typer
 
-from cli import render
+from cli import audit_render, render
 from cli import render_cases as rc
 from cli.cases import skipped_case
 from cli.client import root
 from cli.errors import EXIT_CODES_HELP, bad_input, reported
-from cli.options import AsJson
+from cli.options import AsJson, Purpose, ReadBy, ReaderRole, reader
 from cli.parsing import day
 from cli.standards import standards_in_force
+from domain.audit.record_reads import ReadKind
 from domain.clock import start_of
 from domain.standards import compliance
 from domain.standards.compliance import Observation
@@ -33,13 +34,19 @@ app = typer.Typer(name="report", help="Reports computed from the record.", epilo
 def standards_report(
     from_: Annotated[str, typer.Option("--from", metavar="DATE", help="First day (Québec time), included.")],
     to: Annotated[str, typer.Option("--to", metavar="DATE", help="Last day, included.")],
+    by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None,
     as_json: AsJson = False,
 ) -> None:
-    """For the cases opened in the period: per standard, in time, late, open overdue, median and p90 delay."""
+    """For the cases opened in the period: per standard, in time, late, open overdue, median and p90 delay.
+    The report reads every case of the period: it is a read across persons, decided and registered first."""
     with root() as engine, reported():
         first, last = day("--from", from_), day("--to", to)
         if last < first:
             raise bad_input(f"--to {last} is before --from {first}")
+        read = engine.reads.across(ReadKind.STANDARDS_REPORT, reader(by, role, purpose), datetime.now(UTC),
+                                   {"from": first.isoformat(), "to": last.isoformat()})
+        if not read.allowed:
+            raise audit_render.record_read_refusal(read)
         start, end = start_of(first), start_of(last + timedelta(days=1))
         config = standards_in_force(engine.settings)
         observations: list[Observation] = []

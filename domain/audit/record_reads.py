@@ -33,6 +33,7 @@ class ReadKind(StrEnum):
     ACCESS_LOG = "journal_des_acces"  # `audit accesses`
     EXCEPTIONS = "rapport_d_exceptions"  # `audit exceptions`
     EXPORT = "export_d_audit"  # `audit export`: all of the above, to hand over
+    STANDARDS_REPORT = "rapport_des_normes"  # `report standards`: every case of a period read for its clocks
 
 
 def record_read_id(read_id: str) -> UUID:

@@ -118,8 +118,19 @@ def test_listing_accesses_exceptions_and_export_are_registered_in_the_reads_log(
     assert rows[2]["scope"] == {"since": "2025-01-01T05:00:00+00:00", "out": str(tmp_path / "bundle")}
 
 
+def test_the_standards_report_is_a_registered_read(store: Store) -> None:
+    """`report standards` reads every case of its period (their clocks, from views that hold the person's
+    characterisation): one registered read across persons, with its period. Before, nothing was registered."""
+    done = arrimage(store, "report", "standards", "--from", "2027-03-01", "--to", "2027-03-31", "--json")
+    assert done.code == 0 and done.json()["cases"] == 1, done
+    (row,) = about(store, "record:rapport_des_normes")
+    assert (row["actor_id"], row["role"], row["purpose"], row["outcome"], row["scope"]) == (
+        "auditrice", "auditeur", "audit", "autorise", {"from": "2027-03-01", "to": "2027-03-31"})
+
+
 @pytest.mark.parametrize("args", [
     ("audit", "accesses"), ("audit", "exceptions"), ("cases", "list", "--closed"), ("cases", "list"),
+    ("report", "standards", "--from", "2027-03-01", "--to", "2027-03-31"),
 ], ids=" ".join)
 def test_a_role_refused_the_metadata_of_many_gets_nothing_and_is_registered(
     store: Store, args: tuple[str, ...]
@@ -137,7 +148,7 @@ def test_a_role_refused_the_metadata_of_many_gets_nothing_and_is_registered(
 @pytest.mark.parametrize("args", [
     ("cases", "show", CASE), ("cases", "history", CASE), ("cases", "list", "--closed"),
     ("audit", "register", "--person", SUBJECT), ("audit", "accesses"), ("audit", "exceptions"),
-    ("audit", "replay", f"case:{CASE}"),
+    ("audit", "replay", f"case:{CASE}"), ("report", "standards", "--from", "2027-03-01", "--to", "2027-03-31"),
 ], ids=" ".join)
 def test_without_a_role_a_read_is_refused_and_nothing_is_recorded(store: Store, args: tuple[str, ...]) -> None:
     """No implicit role (default deny): without --role or ARRIMAGE_ROLE, exit 2 with one line, nothing read,
