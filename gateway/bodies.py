@@ -36,7 +36,9 @@ def _members(union: Any) -> list[type[BaseModel]]:
 
 
 def _union(models: list[type[BaseModel]]) -> Any:
-    return Annotated[Union[tuple(without(m) for m in models)], Field(discriminator="type")]  # noqa: UP007
+    # `party_id` (who signs, refuses, withdraws, revokes) is the principal's organisation: it may be left out
+    bodies = tuple(without(m, optional=("party_id",) if "party_id" in m.model_fields else ()) for m in models)
+    return Annotated[Union[bodies], Field(discriminator="type")]  # noqa: UP007
 
 
 OPEN_CASE = without(cc.OpenCase, "OpenCaseBody", optional=("case_code",))  # none: a fresh code

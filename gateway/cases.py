@@ -103,7 +103,7 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         principal = await guard.principal(request)
         code = case_code(code)
         view = await run_in_threadpool(root.crisis_cases.view, code)
-        check_case_party(principal, view)
+        await standing(root, principal, view)
         read = await run_in_threadpool(root.reads.case, code, CaseItem.STATE, reader(principal), now())
         decision = read.decision
         if read.view is None:
@@ -125,7 +125,7 @@ def routes(root: Root, guard: Guard) -> APIRouter:
 
         async def run() -> tuple[int, Any]:
             given = validated(lambda: bodies.CASE_COMMAND.validate_python(body))
-            check_case_party(principal, await run_in_threadpool(root.crisis_cases.view, code))
+            await standing(root, principal, await run_in_threadpool(root.crisis_cases.view, code))
             cmd = validated(lambda: bodies.case_command(given, principal))
             view = await root.case_client.act(code, cmd, TIMEOUT)
             return 200, view.model_dump(mode="json")
@@ -133,6 +133,13 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         return await once(root, request, principal, body, idempotency_key, run)
 
     return router
+
+
+async def standing(root: Root, principal: Principal, view: CaseView) -> None:
+    """The door to a case: a party (`not_a_party`), and for a partner an entente in force that lets it act
+    (`no_entente_in_force`); refused before anything is decided or recorded."""
+    check_case_party(principal, view)
+    await run_in_threadpool(root.principals.check_case_standing, principal, view, now())
 
 
 def reader(principal: Principal) -> Reader:

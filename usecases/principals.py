@@ -21,11 +21,15 @@ from eventsourcing.application import AggregateNotFoundError
 
 from adapters.record.api_keys import KeyHasher, kid_of, new_key
 from adapters.record.record import Record
+from domain.crisis.state import CaseView
 from domain.disclosure.roles import Role
+from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound
 from domain.principals import aggregate as rules
 from domain.principals.aggregate import Account, ApiKey, account_id, key_id
 from domain.principals.model import Principal, PrincipalKind, PrincipalView, Unauthenticated
+from domain.principals.standing import check_entente_in_force, named_ententes, needs_entente
+from usecases.ententes import Ententes
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,10 @@ class Issued:
 
 
 class Principals:
-    def __init__(self, record: Record, hasher: KeyHasher | None = None) -> None:
+    def __init__(self, record: Record, hasher: KeyHasher | None = None, ententes: Ententes | None = None) -> None:
         self.record = record
         self.hasher = hasher or KeyHasher()
+        self.ententes = ententes or Ententes(record)
 
     # ------------------------------------------------------------------ commands
     def add_partner(self, org_id: str, name: str, *, by: str, at: datetime) -> Issued:
@@ -98,6 +103,23 @@ class Principals:
         except AggregateNotFoundError:
             raise Unauthenticated(f"key {kid}: unknown") from None
         return rules.authenticate(key, account, verified=self.hasher.verify(token, key.key_hash), now=now)
+
+    # ------------------------------------------------------------------ standing
+    def check_case_standing(self, principal: Principal, case: CaseView, now: datetime) -> None:
+        """`NoEntenteInForce` unless the principal's organisation is the case's CSSS or an entente that lets it
+        act on the case is in force at `now` (`domain.principals.standing`), read from the record now: a
+        revocation or an expiry holds from the next request."""
+        if not needs_entente(principal, case):
+            return
+        named = named_ententes(case, principal.org_id)
+        views = [v for v in map(self._entente, sorted(named)) if v is not None] if named else self.ententes.list()
+        check_entente_in_force(principal, case, views, now)
+
+    def _entente(self, code: str) -> EntenteView | None:
+        try:
+            return self.ententes.view(code)
+        except NotFound:
+            return None
 
     # ------------------------------------------------------------------ queries
     def get(self, kind: PrincipalKind, principal_id: str) -> PrincipalView:

@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from adapters.record.record import Record
 from domain.disclosure.roles import Role
+from domain.ententes.model import EntenteContent
 from gateway.app import create_app
 from tests.crisis_builders import CSSS, activate, crisis_content
 from usecases.ententes import Ententes
@@ -26,6 +27,7 @@ from workers.settings import Settings
 PARTNER = "cps-laval"  # a community organisation that refers under its entente with the CISSS
 OTHER = "cc-autre"  # a partner with nothing to do with the case
 ENTENTE = "ENT-CPS-GW"
+PROBLEM = "application/problem+json"
 
 
 def events(record: Record) -> int:
@@ -53,6 +55,17 @@ class Api:
         return await self.client.get(path, headers=self.headers(who))
 
 
+def problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem document with `status` (and the rule's `code`)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
 def intake(**extra: Any) -> dict[str, Any]:
     """A partner's intake (the body of `arrimage cases open --file` without by/actor_org)."""
     return {
@@ -66,13 +79,14 @@ def intake(**extra: Any) -> dict[str, Any]:
 
 @asynccontextmanager
 async def gateway(client: Client, task_queue: str, store_env: dict[str, str], tmp_path: Path,
-                  **settings: Any) -> AsyncIterator[Api]:
-    """The gateway over the store under test, with an entente letting PARTNER refer in force, and keys for
-    PARTNER, OTHER, a CISSS intervenant ("intervenante") and auditor ("auditrice")."""
+                  entente: EntenteContent | None = None, **settings: Any) -> AsyncIterator[Api]:
+    """The gateway over the store under test, with an entente letting PARTNER refer in force (`entente`,
+    by default `crisis_content("cc-laval", may_refer=[PARTNER])`), and keys for PARTNER, OTHER, a CISSS
+    intervenant ("intervenante") and auditor ("auditrice")."""
     root = bootstrap(Settings(_env_file=None, mode="development", task_queue=task_queue, data_dir=tmp_path,
                               **settings), record_env=store_env, client=client)
     try:
-        activate(Ententes(root.record), ENTENTE, crisis_content("cc-laval", may_refer=[PARTNER]),
+        activate(Ententes(root.record), ENTENTE, entente or crisis_content("cc-laval", may_refer=[PARTNER]),
                  at=datetime.now(UTC) - timedelta(hours=1))
         now = datetime.now(UTC)
         keys = {
