@@ -23,6 +23,7 @@ from domain.ententes.state import EntenteView
 from domain.errors import DomainError
 from gateway import bodies, cases, ententes
 from gateway.guard import Guard
+from gateway.portal import Portal
 from gateway.problems import FieldProblem, Problem, ProblemError, translate
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ def create_app(root: Root) -> FastAPI:
     guard = Guard(root)
     app.include_router(cases.routes(root, guard))
     app.include_router(ententes.routes(root, guard))
+    app.state.portal = Portal(root)  # the partners' portal, /portail (its sessions: app.state.portal.sessions)
+    app.include_router(app.state.portal.router())
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
