@@ -26,16 +26,18 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 
 from adapters.record.idempotency import IdempotencyStore
-from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyConfigError, KeyRing, ring_or_default
+from adapters.record.keys import DEV_CHECKPOINT_KEYS, DEV_SUBJECT_KEKS, KeyConfigError, KeyRing, ring_or_default
 from adapters.record.record import NoRecord, Record
 from adapters.temporal import client as temporal
 from adapters.temporal.case_keys import RecordCaseKeys, case_subjects
 from adapters.temporal.cases import CaseClient
 from adapters.temporal.client import Temporal
 from adapters.temporal.ententes import EntenteClient
+from adapters.webhooks.secret_box import SecretBox, webhook_ring
 from usecases.audit.reads import Reads
 from usecases.audit.replays import Replays
 from usecases.crisis import CrisisCases
+from usecases.delivery import Deliveries
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 from usecases.handoff import HandoffDisclosures
@@ -116,18 +118,28 @@ class UseCases:
     crisis_cases: CrisisCases
     disclosures: Disclosures
     handoffs: HandoffDisclosures
+    deliveries: Deliveries  # partners' endpoints and the webhooks sent to them
 
 
 def use_cases(record: Record, settings: Settings) -> UseCases:
     """The use cases over `record`, with the policy and the standards the settings name."""
     crisis_cases = CrisisCases(record, settings.standards())
     disclosures = Disclosures(record)
+    handoffs = HandoffDisclosures(crisis_cases, disclosures)
     return UseCases(
         ententes=Ententes(record, settings.entente_policy),
         crisis_cases=crisis_cases,
         disclosures=disclosures,
-        handoffs=HandoffDisclosures(crisis_cases, disclosures),
+        handoffs=handoffs,
+        deliveries=Deliveries(record, webhook_box(record, settings), handoffs),
     )
+
+
+def webhook_box(record: Record, settings: Settings) -> SecretBox:
+    """Seals and opens partners' signing secrets: ARRIMAGE_WEBHOOK_KEYS, or keys derived from the record's subject
+    KEKs (`adapters.webhooks.secret_box.webhook_ring`; `KeyConfigError` when malformed)."""
+    keks = ring_or_default(record.env.get("SUBJECT_KEKS"), DEV_SUBJECT_KEKS)
+    return SecretBox(webhook_ring(settings.webhook_keys.get_secret_value(), keks))
 
 
 class Root:
@@ -164,6 +176,11 @@ class Root:
     @property
     def disclosures(self) -> Disclosures:
         return self.use_cases.disclosures
+
+    @property
+    def deliveries(self) -> Deliveries:
+        """Partners' webhook endpoints (`partners endpoint`) and each subject's delivery log (`cases show`)."""
+        return self.use_cases.deliveries
 
     @cached_property
     def replays(self) -> Replays:

@@ -58,6 +58,8 @@ def report(settings: Settings, today: date | None = None) -> dict[str, Any]:
         "ARRIMAGE_SUBJECT_KEKS": key_status(settings.subject_keks.get_secret_value()),
         "ARRIMAGE_CHECKPOINT_KEYS": key_status(settings.checkpoint_keys.get_secret_value()),
     }
+    if settings.webhook_keys.get_secret_value().strip():  # empty: derived from the subject KEKs, checked above
+        keys["ARRIMAGE_WEBHOOK_KEYS"] = key_status(settings.webhook_keys.get_secret_value())
     for name in settings.public_keys():  # a public development key under a key id of its own
         keys[name] = "development"
     tls = settings.temporal_tls_on()

@@ -18,6 +18,7 @@ from adapters.record.keys import (
     DEV_PAYLOAD_KEYS,
     DEV_SUBJECT_KEKS,
     KeyConfigError,
+    KeyRing,
     parse_key_ring,
 )
 from adapters.standards_file import load_standards
@@ -98,6 +99,10 @@ class Settings(BaseSettings):
     payload_key_max_age_days: int = Field(default=90, ge=1)
     subject_keks: SecretStr = Field(default=SecretStr(""), description="wrap per-person keys of the record")
     checkpoint_keys: SecretStr = Field(default=SecretStr(""), description="Ed25519 seeds signing audit checkpoints")
+    # Seals partners' webhook signing secrets in the record (adapters.webhooks.secret_box). Empty: keys derived
+    # (HKDF, a label of their own) from ARRIMAGE_SUBJECT_KEKS, which production already requires; set it to
+    # rotate them apart. Never one of the public development keys outside development mode.
+    webhook_keys: SecretStr = Field(default=SecretStr(""), description="seal partners' webhook signing secrets")
 
     @property
     def development(self) -> bool:
@@ -114,7 +119,10 @@ class Settings(BaseSettings):
         set, yet no secret."""
         rings = {"ARRIMAGE_PAYLOAD_KEYS": (self.payload_keys, DEV_PAYLOAD_KEYS),
                  "ARRIMAGE_SUBJECT_KEKS": (self.subject_keks, DEV_SUBJECT_KEKS),
-                 "ARRIMAGE_CHECKPOINT_KEYS": (self.checkpoint_keys, DEV_CHECKPOINT_KEYS)}
+                 "ARRIMAGE_CHECKPOINT_KEYS": (self.checkpoint_keys, DEV_CHECKPOINT_KEYS),
+                 # optional (derived when empty), so never missing; pasted from a test machine, it is public
+                 "ARRIMAGE_WEBHOOK_KEYS": (self.webhook_keys, KeyRing(
+                     DEV_PAYLOAD_KEYS.keys + DEV_SUBJECT_KEKS.keys + DEV_CHECKPOINT_KEYS.keys))}
         found = []
         for name, (value, public) in rings.items():
             spec = value.get_secret_value().strip()

@@ -9,10 +9,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.crisis import CrisisActivities
+from activities.delivery import DeliveryActivities
 from activities.ententes import EntenteActivities
 from adapters.record.record import Record
 from adapters.temporal.case_keys import RecordCaseKeys
 from adapters.temporal.client import with_case_keys
+from adapters.webhooks.sender import WebhookSender
 from workers.bootstrap import Root, UseCases, use_cases
 from workers.settings import Settings
 from workflows.crisis import CrisisCaseWorkflow
@@ -26,11 +28,12 @@ def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: Thr
     """Activities are synchronous (the event store's API is); they run in `executor`."""
     ententes = EntenteActivities(uses.ententes)
     cases = CrisisActivities(uses.crisis_cases, uses.handoffs)
+    deliveries = DeliveryActivities(uses.deliveries, WebhookSender())
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[*ententes.all(), *cases.all()],
+        activities=[*ententes.all(), *cases.all(), *deliveries.all()],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
     )

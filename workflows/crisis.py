@@ -17,6 +17,10 @@ Once a step has asked a community team (another body than the establishment), th
 `case.send_intake` for that attempt: the intake's sending is decided by the disclosure rules and
 registered once per attempt, as a step of its own in the history (`SENDS_INTAKE`).
 
+Each team asked whose organisation registered an endpoint is told by a signed webhook (`DELIVERS`,
+`workflows.deliveries`): the delivery runs beside the workflow and never holds it, so a partner that stays
+unreachable is, for the case, exactly a team that does not answer (its deadline runs, cascades, escalates).
+
 Every deadline is a durable timer: the workflow sleeps until the earliest running
 deadline (`rules.next_wakeup`) and lets the aggregate record what fell due
 (`advance`): a miss and its escalation, a team that did not answer, a missed
@@ -36,14 +40,17 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 from workflows.common import advance, command_id, execute_command, refused, run_calendar, try_step
+from workflows.deliveries import Deliveries, with_endpoint
 
 with workflow.unsafe.imports_passed_through():
     from activities.crisis import CrisisActivities
+    from activities.delivery import DeliverInput
     from activities.inputs import ActInput, AdvanceCaseInput, OpenInput, SendIntakeInput
     from domain.crisis import commands as c
     from domain.crisis import rules
     from domain.crisis.model import CandidateKind
-    from domain.crisis.state import CaseStage, CaseView, DeadlineStatus
+    from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus
+    from domain.delivery.model import MessageType, SubjectKind
     from domain.errors import DomainError
     from domain.standards.config import StandardsConfig
 
@@ -56,6 +63,8 @@ ENDS_WHEN_OPEN_REFUSED = "crisis-case-ends-when-open-refused"
 # (`case.send_intake`, once per attempt); runs recorded before it let `case.act` / `case.advance`
 # decide every sending after their save, and keep doing so.
 SENDS_INTAKE = "crisis-case-sends-intake"
+# Since this patch, each team asked is told by webhook when its organisation has an endpoint (issue 10).
+DELIVERS = "crisis-case-delivers-to-partners"
 
 # Visibility for supervisors (`arrimage cases list`): opaque codes only.
 STAGE = SearchAttributeKey.for_keyword("CaseStage")
@@ -78,6 +87,7 @@ class CaseWorkflowInput(BaseModel):
     view: CaseView | None = None  # carried across continue-as-new
     history_limit: int = 5_000
     intake_sent: list[int] = []  # the attempts whose intake sending is decided (carried across continue-as-new)
+    delivered: list[int] = []  # the attempts whose delivery to their team is decided (the same)
     # Off only where the server cannot hold custom search attributes (the time-skipping test server).
     search_attributes: bool = True
 
@@ -105,6 +115,8 @@ class CrisisCaseWorkflow:
         self.history_limit = inp.history_limit
         self.search_attributes = inp.search_attributes
         self.intake_sent = set(inp.intake_sent)
+        self.delivered = set(inp.delivered)
+        self.deliveries = Deliveries()
         self.lock = asyncio.Lock()
         self.changed = False
         self.opening = False  # an `open` update was accepted (its handler runs)
@@ -150,12 +162,14 @@ class CrisisCaseWorkflow:
         self._set(advanced)
         if sends:
             await self._send_intake()  # a team that did not answer: the next one may be a community team
+            await self._deliver()
         return advanced.event_count != before
 
     def continue_as_new_input(self) -> CaseWorkflowInput:
         return CaseWorkflowInput(
             case_code=self.case_code, config=self.config, view=self.view, history_limit=self.history_limit,
-            intake_sent=sorted(self.intake_sent), search_attributes=self.search_attributes,
+            intake_sent=sorted(self.intake_sent), delivered=sorted(self.delivered),
+            search_attributes=self.search_attributes,
         )
 
     def log_ids(self) -> dict[str, str]:
@@ -213,6 +227,7 @@ class CrisisCaseWorkflow:
             self._set(view)
             if sends:
                 await self._send_intake()
+                await self._deliver()
             return view
 
     @act.validator
@@ -242,6 +257,23 @@ class CrisisCaseWorkflow:
             )
             if sent is not None:
                 self.intake_sent.add(attempt.number)
+
+    async def _deliver(self) -> None:
+        """Each team asked, once, when its organisation has an endpoint: the webhook is started, not awaited
+        (after the intake's sending, so the message carries its decision)."""
+        assert self.view is not None
+        new = [a for a in self.view.attempts if a.number not in self.delivered]
+        if not new or not workflow.patched(DELIVERS):
+            return
+        self.delivered.update(a.number for a in new)
+        pending = [a for a in new if a.status is AttemptStatus.PENDING]
+        orgs = await with_endpoint((a.candidate.team.org_id for a in pending), case=self.case_code)
+        for a in pending:
+            if a.candidate.team.org_id in orgs:
+                self.deliveries.start(DeliverInput(
+                    type=MessageType.HANDOFF_REQUESTED, subject_kind=SubjectKind.CASE, subject=self.case_code,
+                    org_id=a.candidate.team.org_id, attempt=a.number,
+                ))
 
     def _set(self, view: CaseView) -> None:
         self.view = view

@@ -18,6 +18,10 @@ Exposes:
 Time-driven transitions are decided by the aggregate (`advance`), given
 `workflow.now()`: the workflow only knows *when* to wake, from the rules.
 Continue-as-new carries the view when the history grows long.
+
+A party asked to sign whose organisation registered an endpoint is told by a signed webhook
+(`DELIVERS`, `workflows.deliveries`), started beside the workflow: the signature deadline and its
+reminders run as for any party.
 """
 
 from __future__ import annotations
@@ -29,18 +33,23 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows.common import advance, command_id, execute, execute_command, refused, run_calendar
+from workflows.deliveries import Deliveries, with_endpoint
 
 with workflow.unsafe.imports_passed_through():
+    from activities.delivery import DeliverInput
     from activities.ententes import EntenteActivities
     from activities.inputs import AdvanceInput, DraftInput, ExecuteInput
+    from domain.delivery.model import MessageType, SubjectKind
     from domain.ententes import commands as c
     from domain.ententes import rules
     from domain.ententes.model import EntenteCode
-    from domain.ententes.state import EntentePolicy, EntenteView
+    from domain.ententes.state import EntentePolicy, EntenteView, ProposalStage
     from domain.errors import DomainError
 
 STALL_BACKOFF = timedelta(minutes=5)
 DRAFT_WAIT = timedelta(hours=1)  # a workflow started without its draft gives up after this
+# Since this patch, each party asked to sign is told by webhook when it has an endpoint (issue 10).
+DELIVERS = "entente-delivers-signature-requests"
 
 
 def workflow_id(code: str) -> str:
@@ -54,6 +63,7 @@ class EntenteWorkflowInput(BaseModel):
     # Years of life must not outgrow Temporal's history limits (51,200 events hard, warning at
     # 10,240): continue as new past this length, or when the server suggests it.
     history_limit: int = 5_000
+    delivered: list[str] = []  # "<version>:<party>" whose signature request's delivery is decided
 
 
 @workflow.defn(name="Entente")
@@ -65,6 +75,8 @@ class EntenteWorkflow:
         self.policy = inp.policy
         self.view: EntenteView | None = inp.view
         self.history_limit = inp.history_limit
+        self.delivered = set(inp.delivered)
+        self.deliveries = Deliveries()
         self.lock = asyncio.Lock()
         self.changed = False
 
@@ -97,7 +109,8 @@ class EntenteWorkflow:
 
     def continue_as_new_input(self) -> EntenteWorkflowInput:
         return EntenteWorkflowInput(
-            code=self.code, policy=self.policy, view=self.view, history_limit=self.history_limit
+            code=self.code, policy=self.policy, view=self.view, history_limit=self.history_limit,
+            delivered=sorted(self.delivered),
         )
 
     def log_ids(self) -> dict[str, str]:
@@ -234,7 +247,28 @@ class EntenteWorkflow:
                 ExecuteInput(code=self.code, command=cmd, at=workflow.now(), policy=self.policy),
             )
             self.changed = True
+            await self._deliver()
             return self.view
+
+    async def _deliver(self) -> None:
+        """Each party still to sign a version in signature, once, when it has an endpoint: started, not awaited."""
+        assert self.view is not None
+        proposal = self.view.proposal
+        if proposal is None or proposal.stage is not ProposalStage.IN_SIGNATURE:
+            return
+        content = self.view.proposed_content or self.view.content
+        new = {f"{proposal.version}:{p}": p for p in content.party_ids
+               if not proposal.signed_by(p) and f"{proposal.version}:{p}" not in self.delivered}
+        if not new or not workflow.patched(DELIVERS):
+            return
+        self.delivered.update(new)
+        orgs = await with_endpoint(new.values(), code=self.code)
+        for party in new.values():
+            if party in orgs:
+                self.deliveries.start(DeliverInput(
+                    type=MessageType.SIGNATURE_REQUESTED, subject_kind=SubjectKind.ENTENTE, subject=self.code,
+                    org_id=party, version=proposal.version,
+                ))
 
 
 __all__ = ["EntenteWorkflow", "EntenteWorkflowInput", "workflow_id"]

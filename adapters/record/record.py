@@ -34,6 +34,7 @@ from domain.audit.entente_reads import EntenteReads
 from domain.audit.erasure import SubjectErasure
 from domain.audit.record_reads import RecordReadEntry
 from domain.crisis.aggregate import CrisisCase
+from domain.delivery.aggregate import DeliveryLog, Endpoint
 from domain.disclosure.consent import Consent
 from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente
@@ -102,6 +103,7 @@ class ForeignTopic(UnreadableRecord, ValueError):
 AGGREGATES: tuple[type[Any], ...] = (
     Entente, CrisisCase, Consent, DisclosureRegister, SubjectErasure, EntenteReads, RecordReadEntry,
     Account, ApiKey,  # the gateway's principals and their API keys (domain.principals)
+    Endpoint, DeliveryLog,  # partners' webhook endpoints and what was delivered to them (domain.delivery)
 )
 
 

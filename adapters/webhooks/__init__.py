@@ -1,0 +1,1 @@
+"""Outbound webhooks: the signing scheme, the partners' sealed secrets, the HTTP sender (issue 10)."""
