@@ -21,7 +21,7 @@ from adapters.temporal.errors import InternalFailure, NotCompleted, Unreachable
 from domain.crisis.state import CaseView
 from domain.ententes.state import EntenteView
 from domain.errors import DomainError
-from gateway import bodies, cases, ententes
+from gateway import bodies, cases, ententes, fhir
 from gateway.guard import Guard
 from gateway.portal import Portal
 from gateway.problems import FieldProblem, Problem, ProblemError, translate
@@ -47,6 +47,7 @@ def create_app(root: Root) -> FastAPI:
     guard = Guard(root)
     app.include_router(cases.routes(root, guard))
     app.include_router(ententes.routes(root, guard))
+    app.include_router(fhir.routes(root, guard))
     app.state.portal = Portal(root)  # the partners' portal, /portail (its sessions: app.state.portal.sessions)
     app.include_router(app.state.portal.router())
 
