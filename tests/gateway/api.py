@@ -35,6 +35,11 @@ def events(record: Record) -> int:
     return record.recorder.max_notification_id() or 0
 
 
+def recorded_since(record: Record, count: int) -> list[str]:
+    """The topics of the events recorded after the record held `count`: what a request added."""
+    return [n.topic for n in record.recorder.select_notifications(start=count + 1, limit=10_000)]
+
+
 @dataclass
 class Api:
     client: httpx.AsyncClient
