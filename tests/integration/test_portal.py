@@ -1,0 +1,159 @@
+"""The partners' portal (issue 10) over HTTP without a browser (the real app through its ASGI transport, a
+real record, the dev server and the production worker): who may sign in, what ends a session, what a person
+of another organisation gets, a typed field refused by the command's own model, and an entente signed.
+The browser's own checks (keyboard, labels, contrast, the whole case) are in tests/e2e/test_portal_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.record.record import Record
+from domain.disclosure.roles import Role
+from domain.ententes import commands as ec
+from domain.principals.model import PrincipalKind
+from tests.crisis_builders import crisis_content, crisis_worker
+from tests.gateway.api import PARTNER, Api, events, gateway, intake
+
+TEAM_ORG = "cc-laval"
+ORIGIN = {"Origin": "http://gateway"}
+
+
+@pytest.fixture
+async def api(visible_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str],
+              tmp_path: Path) -> AsyncIterator[Api]:
+    record = Record(sqlite_env)
+    try:
+        async with crisis_worker(visible_env.client, task_queue, record, tmp_path), \
+                gateway(visible_env.client, task_queue, sqlite_env, tmp_path) as opened:
+            yield opened
+    finally:
+        record.close()
+
+
+def csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]*)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def alert(page: httpx.Response) -> str:
+    found = re.search(r'class="alerte" role="alert">([^<]*)<', page.text)
+    return found.group(1) if found else ""
+
+
+def person(api: Api, user: str, org: str = TEAM_ORG, role: Role = Role.INTERVENANT) -> str:
+    return api.root.principals.add_user(user, org, role, name=user, by="t", at=datetime.now(UTC)).key
+
+
+async def sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    form = await client.get("/portail/connexion")
+    return await client.post("/portail/connexion", data={"csrf": csrf(form), "jeton": token}, headers=ORIGIN)
+
+
+async def case_for_the_community(api: Api) -> str:
+    code = str((await api.post("/v1/cases", PARTNER, intake())).json()["case_code"])
+    asked = await api.post(f"/v1/cases/{code}/commands", PARTNER, {"type": "request_mobile", "csss_teams": []})
+    assert asked.status_code == 200, asked.text
+    return code
+
+
+async def test_only_a_person_signs_in_and_gets_a_new_session_id(api: Api) -> None:
+    client = api.client
+    before = events(api.root.record)
+    refused = await sign_in(client, api.keys[PARTNER])  # a partner system's key: not a person
+    assert refused.status_code == 403 and "système partenaire" in alert(refused)
+    wrong = await sign_in(client, "ark_000000000000_nope")
+    assert (wrong.status_code, alert(wrong)) == (401, "Jeton absent, invalide, expiré ou révoqué.")
+    no_token = await client.post("/portail/connexion", data={"jeton": person(api, "sans-csrf")}, headers=ORIGIN)
+    assert no_token.status_code == 403  # the sign-in form's own CSRF token
+    assert events(api.root.record) == before + 3  # the person added above: Registered, key issued… nothing else
+    anonymous = client.cookies["arrimage_portail"]
+    done = await sign_in(client, person(api, "intervenante-cc"))
+    assert (done.status_code, done.headers["location"]) == (303, "/portail/dossiers")
+    assert "HttpOnly" in done.headers["set-cookie"] and "SameSite=strict" in done.headers["set-cookie"]
+    signed = client.cookies["arrimage_portail"]
+    assert signed != anonymous.split(".")[0] and signed.split(".")[0] != anonymous.split(".")[0]
+    page = await client.get("/portail/dossiers")
+    assert page.status_code == 200 and "Dossiers adressés à cc-laval" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    # a forged cookie (the id without its signature, or another signature) is nobody's session
+    for forged in (signed.split(".")[0], signed.split(".")[0] + ".AAAA"):
+        client.cookies.set("arrimage_portail", forged, path="/portail")
+        assert (await client.get("/portail/dossiers")).headers["location"] == "/portail/connexion?expiree=1"
+
+
+async def test_a_revocation_or_a_sign_out_ends_the_session_at_the_next_request(api: Api) -> None:
+    client = api.client
+    await sign_in(client, person(api, "intervenante-cc"))
+    page = await client.get("/portail/dossiers")
+    out = await client.post("/portail/deconnexion", data={"csrf": csrf(page)}, headers=ORIGIN)
+    assert out.headers["location"] == "/portail/connexion?fin=1"
+    assert (await client.get("/portail/dossiers")).status_code == 303
+
+    await sign_in(client, person(api, "autre-cc"))
+    assert (await client.get("/portail/dossiers")).status_code == 200
+    api.root.principals.revoke(PrincipalKind.USER, "autre-cc", "départ", by="t", at=datetime.now(UTC))
+    assert (await client.get("/portail/dossiers")).headers["location"] == "/portail/connexion?expiree=1"
+
+
+async def test_another_organisation_neither_reads_nor_acts_and_nothing_is_recorded(api: Api) -> None:
+    code = await case_for_the_community(api)
+    client = api.client
+    await sign_in(client, person(api, "accueil-ailleurs", org="clsc-ouest"))
+    worklist = await client.get("/portail/dossiers")
+    assert code not in worklist.text
+    before = events(api.root.record)
+    page = await client.get(f"/portail/dossiers/{code}")
+    assert page.status_code == 404 and "Dossier introuvable" in page.text
+    posted = await client.post(f"/portail/dossiers/{code}/accepter", data={"csrf": csrf(worklist),
+                                                                          "equipe": TEAM_ORG}, headers=ORIGIN)
+    assert posted.status_code == 404
+    assert events(api.root.record) == before
+
+
+async def test_a_decline_without_a_reason_is_refused_by_the_commands_model(api: Api) -> None:
+    code = await case_for_the_community(api)
+    client = api.client
+    await sign_in(client, person(api, "intervenante-cc"))
+    worklist = await client.get("/portail/dossiers")
+    before = events(api.root.record)
+    posted = await client.post(f"/portail/dossiers/{code}/refuser", data={"csrf": csrf(worklist), "motif": "  "},
+                               headers=ORIGIN)
+    assert posted.headers["location"] == "/portail/dossiers"
+    assert events(api.root.record) == before
+    again = await client.get("/portail/dossiers")
+    assert alert(again).startswith("Champ invalide : reason : String should have at least 1 character")
+    declined = await client.post(f"/portail/dossiers/{code}/refuser", headers=ORIGIN, data={
+        "csrf": csrf(again), "motif": "équipe déjà mobilisée"})
+    assert declined.status_code == 303
+    last = api.root.crisis_cases.history(code)
+    assert [(h["event"], h["by"]) for h in last if h["event"] == "HandoffDeclined"] == [
+        ("HandoffDeclined", "intervenante-cc")]
+
+
+async def test_a_party_signs_an_entente_from_the_portal(api: Api) -> None:
+    root = api.root
+    code = "ENT-CC-PORTAIL"
+    await root.entente_client.draft(ec.DraftEntente(by="dsp", code=code, content=crisis_content(TEAM_ORG)), 30)
+    await root.entente_client.command(code, ec.SubmitForSignature(by="dsp"), 30)
+    client = api.client
+    await sign_in(client, person(api, "directrice-cc"))
+    page = await client.get("/portail/ententes")
+    assert f'action="/portail/ententes/{code}/signer"' in page.text
+    done = await client.post(f"/portail/ententes/{code}/signer", headers=ORIGIN, data={
+        "csrf": csrf(page), "version": "1", "signataire": "Directrice générale", "titre": "D.G."})
+    assert done.headers["location"] == "/portail/ententes"
+    signed = [h for h in root.ententes.history(code) if h["event"] == "Signed"]
+    assert [(h["by"], h["party_id"], h["signatory"]) for h in signed] == [
+        ("directrice-cc", TEAM_ORG, "Directrice générale")]
+    after = await client.get("/portail/ententes")
+    assert f"Entente {code} signée pour {TEAM_ORG}." in after.text
+    assert f'action="/portail/ententes/{code}/signer"' not in after.text
