@@ -89,7 +89,7 @@ async def asked(api: Api) -> str:
     return code
 
 
-def trail(api: Api, code: str) -> list[tuple[str, Any]]:
+def trail(api: Api, code: str) -> list[tuple[Any, Any, Any]]:
     """The case's events as recorded: name, who, for which organisation (ids and moments differ by case)."""
     return [(h["event"], h.get("by"), h.get("actor_org")) for h in api.root.crisis_cases.history(code)]
 

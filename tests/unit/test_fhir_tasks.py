@@ -46,7 +46,7 @@ def test_the_igs_statuses_and_who_sets_each() -> None:
     responder = {s for s, who in SET_BY.items() if Setter.RESPONDER in who}
     assert requester == {S.DRAFT, S.REQUESTED, S.CANCELLED, S.ENTERED_IN_ERROR}
     assert responder == {S.ACCEPTED, S.REJECTED, S.CANCELLED, S.IN_PROGRESS, S.ON_HOLD, S.FAILED, S.COMPLETED}
-    assert INITIAL == {S.DRAFT, S.REQUESTED}
+    assert {S.DRAFT, S.REQUESTED} == INITIAL
     finals = {s for s, nxt in TRANSITIONS.items() if not nxt}
     assert finals == {S.REJECTED, S.CANCELLED, S.FAILED, S.COMPLETED, S.ENTERED_IN_ERROR}
     assert TRANSITIONS[S.REQUESTED] == {S.ACCEPTED, S.REJECTED}
