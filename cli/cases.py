@@ -35,6 +35,7 @@ from domain.audit.record_reads import ReadKind
 from domain.crisis import commands as c
 from domain.crisis.model import CaseCode, IntakeService, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
+from domain.delivery.model import SubjectKind
 from domain.disclosure.model import Decision
 from domain.errors import DomainError
 from domain.standards.config import StandardsConfig
@@ -249,6 +250,7 @@ def show(
         if read.view is None:
             fail(audit_render.read_refusal(read.decision))
         view = read.view
+        deliveries = engine.deliveries.log(SubjectKind.CASE, view.case_code)  # webhooks sent about it (issue 10)
         answer = run(ask(lambda: engine.case_client.ask(code)))
         config = engine.settings.standards()
     now = _now()
@@ -256,11 +258,12 @@ def show(
         render.emit_json({
             "view": view.model_dump(mode="json"),
             "deadlines": [rc.deadline_json(d, now) for d in view.deadlines],
+            "deliveries": [rc.delivery_json(m) for m in deliveries],
             "workflow": answer.as_json(),
             "access": _access(read.decision),
         })
     else:
-        rc.show(view, answer, config, now)
+        rc.show(view, answer, config, now, deliveries)
 
 
 @app.command(epilog=CASES_HELP)

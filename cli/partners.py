@@ -3,6 +3,7 @@
 Operators run these on the server (they write to the record). A new key is printed once, on stdout; the
 record keeps only its hash. `rotate-key` makes a new key and keeps the old ones valid for `--overlap`;
 `revoke` refuses the partner's next request, whatever key it uses, without restarting the gateway.
+`endpoint` registers where arrimage delivers the partner's webhooks and prints their signing secret once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from cli.options import AsJson, By, who
 from domain.principals.model import PrincipalKind
 
 HELP = EXIT_CODES_HELP.replace("no such entente or version", "no such partner")
-app = typer.Typer(name="partners", help="Partner organisations calling the gateway: add, list, rotate-key, revoke.",
+app = typer.Typer(name="partners",
+                  help="Partner organisations calling the gateway: add, list, rotate-key, revoke, endpoint.",
                   epilog=HELP, no_args_is_help=True)
 PARTNER = PrincipalKind.PARTNER
 
@@ -68,3 +70,24 @@ def revoke(org: OrgArg, reason: Annotated[str, typer.Option("--reason", help="Wh
         render.emit_json(pr.as_json(view))
     else:
         typer.echo(f"revoked partner {view.principal_id}: its keys are refused from now on")
+
+
+@app.command(epilog=HELP)
+def endpoint(
+    org: OrgArg,
+    url: Annotated[str, typer.Option("--url", help="Where its webhooks are POSTed: https:// (http to this machine).")],
+    rotate_secret: Annotated[bool, typer.Option("--rotate-secret", help="A new signing secret (printed once); the "
+                                                                        "old one stops signing at once.")] = False,
+    by: By = None, as_json: AsJson = False,
+) -> None:
+    """Register the partner's webhook endpoint (its signing secret printed once), change its URL, or rotate it."""
+    with root() as engine, reported(), pr.refusals():
+        done = engine.deliveries.register(pr.code(org), url, rotate_secret=rotate_secret, by=who(by), at=pr.now())
+    view = done.endpoint
+    if as_json:
+        render.emit_json({"endpoint": view.model_dump(mode="json"), "secret": done.secret})
+        return
+    typer.echo(f"endpoint of {view.org_id}: {view.url} (secret {view.secret_id})", err=True)
+    if done.secret is not None:
+        typer.echo("the signing secret below is shown once: keep it in the partner's secret store now", err=True)
+        typer.echo(done.secret)

@@ -30,6 +30,7 @@ from domain.crisis.model import (
     RiskLevel,
 )
 from domain.crisis.state import AttemptStatus, CaseStage, CaseView, Deadline, DeadlineStatus, ReferralStatus
+from domain.delivery.model import Attempt, Message
 from domain.standards.compliance import ComplianceFigures
 from domain.standards.config import ClockEvent, StandardsConfig, Timing, UrgencyLevel
 
@@ -133,7 +134,8 @@ def deadline_json(d: Deadline, now: datetime) -> dict[str, Any]:
     }
 
 
-def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: datetime) -> None:
+def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: datetime,
+         deliveries: Sequence[Message] = ()) -> None:
     summary = Table(title=f"Crisis case {view.case_code}", show_header=False)
     summary.add_column("field", style="bold")
     summary.add_column("value", overflow="fold")
@@ -192,6 +194,8 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
                              _cell(kind), _cell(a.candidate.agreement_code), _cell(when(a.asked_at)),
                              _cell(label(AttemptStatus, a.status)), _cell(when(a.answered_at)), _cell(a.reason))
         console.print(handoffs)
+    if deliveries:
+        console.print(deliveries_table(deliveries))
     if view.escalations:
         esc = Table(title=f"Escalations ({len(view.escalations)})")
         for col in ("#", "at", "deadline", "reason"):
@@ -225,6 +229,29 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
         if r.reached_at:
             line += f" · reached {when(r.reached_at)}"
         console.print(_cell(line))
+
+
+def deliveries_table(messages: Sequence[Message]) -> Table:
+    """Every webhook sent about the case and every attempt (issue 10): when, what answered, what came of it."""
+    table = Table(title=f"Webhooks ({len(messages)})")
+    for col in ("#", "partner", "message", "attempt", "at", "answer", "outcome"):
+        table.add_column(col, overflow="fold")
+    for m in messages:
+        what = m.type.value + (f" (attempt {m.data['attempt']})" if "attempt" in m.data else "")
+        attempts: list[Attempt | None] = [*m.attempts] or [None]
+        for a in attempts:
+            answer = "" if a is None else (f"HTTP {a.status}" if a.status is not None else a.error or "no answer")
+            style = "" if a is None else {"delivered": "green", "refused": "red", "abandoned": "red"}.get(a.outcome, "")
+            table.add_row(_cell(m.sequence), _cell(m.org_id), _cell(what), _cell(a.attempt if a else "–"),
+                          _cell(when(a.at) if a else when(m.queued_at)), _cell(answer),
+                          Text(a.outcome.value if a else "queued", style=style))
+    return table
+
+
+def delivery_json(m: Message) -> dict[str, Any]:
+    return {"event_id": m.event_id, "type": m.type.value, "org_id": m.org_id, "url": m.url, "sequence": m.sequence,
+            "queued_at": m.queued_at.isoformat(), "outcome": m.outcome.value if m.outcome else "queued",
+            "data": m.data, "attempts": [a.model_dump(mode="json") for a in m.attempts]}
 
 
 # ---------------------------------------------------------------------- history
