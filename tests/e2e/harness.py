@@ -97,6 +97,7 @@ class Stack:
             **{k: v for k, v in os.environ.items() if k != "ARRIMAGE_MODE"},
             "ARRIMAGE_DATA_DIR": str(data), "ARRIMAGE_TEMPORAL_ADDRESS": f"localhost:{port}",
             "ARRIMAGE_TEMPORAL_UI_PORT": str(ui), "ARRIMAGE_TASK_QUEUE": "arrimage-up-test",
+            "ARRIMAGE_GATEWAY_PORT": str(free_port()),  # `up` starts the partner gateway beside the worker
         }
         self.proc: asyncio.subprocess.Process | None = None
         self.banner = ""

@@ -160,7 +160,7 @@ async def test_up_on_an_existing_server_only_when_asked_and_says_so(tmp_path: Pa
     host = Stack(tmp_path / "host")
     guest = Stack(tmp_path / "guest")
     guest.env = {**host.env, "ARRIMAGE_DATA_DIR": str(tmp_path / "guest"), "ARRIMAGE_TASK_QUEUE": "guest-queue",
-                 "COLUMNS": "200"}
+                 "COLUMNS": "200", "ARRIMAGE_GATEWAY_PORT": guest.env["ARRIMAGE_GATEWAY_PORT"]}
     try:
         await host.start()
         guest.proc = await asyncio.create_subprocess_exec(

@@ -24,6 +24,7 @@ import pytest_asyncio
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.converter import WorkflowSerializationContext
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -128,8 +129,10 @@ async def test_input_that_does_not_decode_is_bad_input_attempted_once(
             assert outcome == "bad_input non_retryable=True"
             assert await _attempts(handle, "agreement.advance") == [(1, "failed")]
             failure = next(e for e in (await handle.fetch_history()).events if e.event_type == FAILED)
-            decoded = await time_env.client.data_converter.decode_failure(
-                failure.activity_task_failed_event_attributes.failure)
+            # Payloads are bound to their workflow (issue 9): decoded in its context, as the SDK does.
+            converter = time_env.client.data_converter.with_context(
+                WorkflowSerializationContext(time_env.client.namespace, handle.id))
+            decoded = await converter.decode_failure(failure.activity_task_failed_event_attributes.failure)
             assert isinstance(decoded, ApplicationError)
             assert decoded.message == "invalid AdvanceInput: now: timezone_aware"
 
