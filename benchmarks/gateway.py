@@ -1,7 +1,8 @@
 """Partner commands per second through the gateway, beside the same commands sent straight through the
 Temporal case client in the same run; and the latency from a request to its event stored in the record.
 
-    ARRIMAGE_MODE=development .venv/bin/python -m benchmarks.gateway [--cases 40] [--rounds 2] [--latency-cases 30] [--timeout 300]
+    ARRIMAGE_MODE=development .venv/bin/python -m benchmarks.gateway [--cases 40] [--rounds 2]
+        [--latency-cases 30] [--timeout 300]
 
 The embedded stack, as `arrimage up` runs it: the dev server with the case search attributes (SQLite,
 headless, `benchmarks.workflows.embedded_server`), the production worker (`build_worker`, 8 activity
