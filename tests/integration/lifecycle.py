@@ -160,3 +160,16 @@ def until(moment: datetime, now: datetime, margin: timedelta = timedelta(hours=1
     """How long to sleep from `now` to just past `moment`."""
     assert moment.tzinfo is not None and now.tzinfo is not None
     return moment.astimezone(UTC) - now.astimezone(UTC) + margin
+
+
+def delivery_activities(record: Any) -> list[Any]:
+    """The delivery activities (issue 10) a hand-built worker registers beside the ones its test replaces: the
+    workflows look up partners' endpoints with a local activity after each signature request or team asked, and
+    a worker without it fails that workflow task again and again."""
+    from activities.delivery import DeliveryActivities
+    from adapters.webhooks.sender import WebhookSender
+    from workers.bootstrap import use_cases
+    from workers.settings import Settings
+
+    uses = use_cases(record, Settings(_env_file=None))
+    return DeliveryActivities(uses.deliveries, WebhookSender()).all()

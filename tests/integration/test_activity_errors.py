@@ -37,7 +37,7 @@ from cli.errors import Exit, translate
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus, EntenteView
 from tests.factories import service_entente
-from tests.integration.lifecycle import start
+from tests.integration.lifecycle import delivery_activities, start
 from usecases.ententes import Ententes
 from workers.bootstrap import bootstrap
 from workers.settings import Settings
@@ -148,7 +148,8 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
     buggy = BuggyAdvance(ententes)
     with ThreadPoolExecutor(4) as ex:
         async with Worker(time_env.client, task_queue=task_queue, workflows=[EntenteWorkflow],
-                          activities=[real.draft, buggy.execute, buggy.advance], activity_executor=ex):
+                          activities=[real.draft, buggy.execute, buggy.advance, *delivery_activities(record)],
+                          activity_executor=ex):
             handle, _ = await start(time_env.client, "ENT-BUG", service_entente(), task_queue)
             await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
             await time_env.sleep(timedelta(days=8))  # reminder due on day 7
@@ -194,7 +195,7 @@ async def test_a_locked_store_is_retried_until_the_command_is_recorded(
     try:
         with ThreadPoolExecutor(4) as ex:
             async with Worker(time_env.client, task_queue=task_queue, workflows=[EntenteWorkflow],
-                              activities=real.all(), activity_executor=ex):
+                              activities=[*real.all(), *delivery_activities(record)], activity_executor=ex):
                 handle, _ = await start(time_env.client, "ENT-LOCK", service_entente(), task_queue)
                 locker = sqlite3.connect(sqlite_env["SQLITE_DBNAME"], isolation_level=None, check_same_thread=False)
                 locker.execute("BEGIN EXCLUSIVE")

@@ -25,6 +25,7 @@ from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.state import EntentePolicy, EntenteStatus
 from tests.factories import service_entente
+from tests.integration.lifecycle import delivery_activities
 from usecases.ententes import Ententes
 from workers.bootstrap import data_converter
 from workers.settings import Settings
@@ -120,7 +121,7 @@ async def test_an_advance_that_records_nothing_never_spins_the_workflow(
     with ThreadPoolExecutor(4) as ex:
         async with Worker(
             time_env.client, task_queue=task_queue, workflows=[EntenteWorkflow], activity_executor=ex,
-            activities=[real.draft, real.execute, advance_recording_nothing],
+            activities=[real.draft, real.execute, advance_recording_nothing, *delivery_activities(record)],
         ):
             handle = await start(time_env.client, "ENT-STALL", task_queue)
             await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
