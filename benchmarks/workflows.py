@@ -50,13 +50,15 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.delivery import DeliveryActivities
 from activities.ententes import EntenteActivities
+from adapters.webhooks.sender import WebhookSender
 from benchmarks.bare import BareWorkflow, noop
 from benchmarks.common import print_header, print_table, service_entente, today_local
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus, EntenteView
 from usecases.ententes import Ententes
-from workers.bootstrap import connect, open_record
+from workers.bootstrap import connect, open_record, use_cases
 from workers.embedded import server_command
 from workers.settings import Settings
 from workers.worker import WORKFLOWS, build_worker
@@ -253,8 +255,11 @@ async def bench(n: int, rounds: int, timeout: float, threads: int, pragmas: list
                         if not unsandboxed:
                             return build_worker(client, settings, record, executor=ex_a)
                         # what-if: build_worker's worker, without the workflow sandbox
+                        # (the delivery activities too: the workflow looks up partners' endpoints on submission)
+                        uses = use_cases(record, settings)
                         return Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,
-                                      activities=EntenteActivities(Ententes(record, settings.entente_policy)).all(),
+                                      activities=[*EntenteActivities(Ententes(record, settings.entente_policy)).all(),
+                                                  *DeliveryActivities(uses.deliveries, WebhookSender()).all()],
                                       activity_executor=ex_a, max_concurrent_activities=threads,
                                       workflow_runner=UnsandboxedWorkflowRunner())
 
