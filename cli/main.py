@@ -22,7 +22,6 @@ from typer._click.utils import PacifyFlushWrapper
 from cli import audit, cases, demo, ententes, partners, report, users
 from cli import standards as standards_cli
 from cli.errors import from_click, show, translate, unexpected
-from gateway.server import Gateway
 from workers import doctor as doctor_report
 from workers.bootstrap import DevelopmentKeys, NoRecord, Root, bootstrap, connect, load_settings
 from workers.embedded import Endpoints, UpRefused, run_embedded
@@ -203,6 +202,8 @@ def up(
 
     try:
         with bootstrap(settings, create=True) as engine:  # `up` creates the record
+            from gateway.server import Gateway  # FastAPI and its routes: imported by the commands that serve only
+
             asyncio.run(run_embedded(engine, ready, beside=Gateway(engine)))
     except UpRefused as refusal:
         typer.echo(refusal.message, err=True)
@@ -241,6 +242,8 @@ def gateway() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        from gateway.server import Gateway
+
         server = Gateway(engine)
         address = await server.start()
         store = engine.settings.describe_store()
