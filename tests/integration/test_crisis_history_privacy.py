@@ -39,6 +39,9 @@ NOTE = {
     "reasons": "refuse tout contact",
 }
 PATCH_IDS = {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS}  # the patch markers: ids, nothing personal
+LOCAL_ACTIVITIES = {"delivery.endpoints"}  # which partners have a webhook endpoint (issue 10)
+LOCAL_MARKER_FIELDS = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff",
+                       "original_schedule_time", "activation_index"}
 PERSONAL = [REASON, PERSON_REF, SUBJECT, "Jean-Tremblay-1957", "corde achetee ce matin", "refuse tout contact"]
 
 
@@ -83,10 +86,15 @@ async def test_a_crisis_case_history_read_without_the_codec_shows_no_personal_de
     assert len(payloads) > 10
     assert code in handle.id and not any(p in handle.id for p in PERSONAL)
     for payload in payloads:
-        # The one payload Temporal itself writes in clear: a patch marker's id (and its mirror in the
-        # `TemporalChangeVersion` search attribute), a fixed string of the code, never personal.
+        # The payloads Temporal itself writes in clear: a patch marker's id (and its mirror in the
+        # `TemporalChangeVersion` search attribute), a fixed string of the code; a local activity's marker
+        # (sequence, type, times: its input and result go through the codec). Never personal.
         if payload.metadata.get("encoding") == b"json/plain":
             data = json.loads(payload.data)
+            if isinstance(data, dict) and "activity_type" in data:
+                assert data["activity_type"] in LOCAL_ACTIVITIES, payload.data
+                assert set(data) <= LOCAL_MARKER_FIELDS, payload.data
+                continue
             ids = [data["id"]] if isinstance(data, dict) else data
             assert set(ids) <= PATCH_IDS, payload.data
             continue
