@@ -39,8 +39,14 @@ FHIR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "invalid (OperationOutcome)"), (429, "too many requests (OperationOutcome)"))}
 
 
+class FhirJSONResponse(JSONResponse):
+    """What every /fhir route answers: its OpenAPI document says `application/fhir+json` for 200 too."""
+
+    media_type = fr.FHIR_JSON
+
+
 def fhir(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=fr.FHIR_JSON, headers=headers)
+    return FhirJSONResponse(body, status_code=status, headers=headers)
 
 
 def outcome_of(err: ProblemError) -> dict[str, Any]:
@@ -65,7 +71,7 @@ async def answered(run: Callable[[], Awaitable[Response]]) -> Response:
 
 
 def routes(root: Root, guard: Guard) -> APIRouter:
-    router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
+    router = APIRouter(prefix="/fhir", tags=["FHIR R4"], default_response_class=FhirJSONResponse)
 
     async def decided_view(code: str, principal: Principal) -> CaseView:
         """The case, to a party in standing (as /v1), once the disclosure rules allowed this read (registered
