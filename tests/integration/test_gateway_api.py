@@ -8,16 +8,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
 from domain.principals.model import PrincipalKind
 from tests.crisis_builders import crisis_worker
-from tests.gateway.api import OTHER, PARTNER, Api, events, gateway, intake
+from tests.gateway.api import OTHER, PARTNER, Api, events, gateway, intake, problem
 
 PROBLEM = "application/problem+json"
 TEAM = {"team_id": "crise-laval-1", "org_id": "cisss-laval"}
@@ -29,16 +27,6 @@ async def api(visible_env: WorkflowEnvironment, task_queue: str, record: Record,
     async with crisis_worker(visible_env.client, task_queue, record, tmp_path), \
             gateway(visible_env.client, task_queue, store_env, tmp_path) as opened:
         yield opened
-
-
-def problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 async def opened(api: Api) -> str:
