@@ -43,12 +43,7 @@ def add(org: OrgArg, name: Annotated[str, typer.Option("--name", help="The organ
 @app.command("list", epilog=HELP)
 def list_(as_json: AsJson = False) -> None:
     """Every partner, its status and the keys valid now (ids only: a key is never shown again)."""
-    with root() as engine, reported():
-        views = engine.principals.list(PARTNER)
-    if as_json:
-        render.emit_json([pr.as_json(v) for v in views])
-    else:
-        render.console.print(pr.table(views, "Partners", pr.now()))
+    pr.show_list(PARTNER, "Partners", as_json)
 
 
 @app.command("rotate-key", epilog=HELP)

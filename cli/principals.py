@@ -11,10 +11,11 @@ from pydantic import TypeAdapter, ValidationError
 from rich.table import Table
 
 from cli import parsing, render
-from cli.errors import bad_input, refused
+from cli.client import root
+from cli.errors import bad_input, refused, reported
 from domain.clock import quebec_text
 from domain.errors import DomainError, NotFound
-from domain.principals.model import PrincipalView
+from domain.principals.model import PrincipalKind, PrincipalView
 from domain.values import Code
 from usecases.principals import Issued
 
@@ -64,6 +65,16 @@ def table(views: list[PrincipalView], title: str, now: datetime) -> Table:
         out.add_row(v.principal_id, v.org_id, v.role.value, v.name, status, ", ".join(valid) or "—",
                     quebec_text(v.registered_at))
     return out
+
+
+def show_list(kind: PrincipalKind, title: str, json_out: bool) -> None:
+    """`partners list` / `users list`: every principal of `kind`, as a table or JSON (key ids only)."""
+    with root() as engine, reported():
+        views = engine.principals.list(kind)
+    if json_out:
+        render.emit_json([as_json(v) for v in views])
+    else:
+        render.console.print(table(views, title, now()))
 
 
 def issued(done: Issued, json_out: bool, verb: str) -> None:

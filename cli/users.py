@@ -43,12 +43,7 @@ def add(
 @app.command("list", epilog=HELP)
 def list_(as_json: AsJson = False) -> None:
     """Every person, their organisation, role and status (key ids only)."""
-    with root() as engine, reported():
-        views = engine.principals.list(USER)
-    if as_json:
-        render.emit_json([pr.as_json(v) for v in views])
-    else:
-        render.console.print(pr.table(views, "Users", pr.now()))
+    pr.show_list(USER, "Users", as_json)
 
 
 @app.command(epilog=HELP)
