@@ -96,6 +96,13 @@ class CrisisCases:
         opened = CrisisCase.Opened  # type: ignore[attr-defined]
         return [(ev.case_code, ev.at) for ev in self.record.events_of(opened, sealed=True)]
 
+    def still_open(self) -> builtins.list[tuple[str, datetime]]:
+        """(code, opening moment) of every case not closed, in the order they were opened: `opened` less the
+        cases with a `CaseClosed` event, both read from the notification log, so a worklist loads only the
+        open cases (a region keeps every closed case for years; none of them is loaded here)."""
+        closed = {ev.originator_id for ev in self.record.events_of(CrisisCase.CaseClosed, sealed=True)}  # type: ignore[attr-defined]
+        return [(code, at) for code, at in self.opened() if case_id(code) not in closed]
+
     def views(
         self, codes: Iterable[tuple[str, datetime]], *, skipped: Callable[[tuple[str, str]], None]
     ) -> Iterator[tuple[str, datetime, CaseView]]:

@@ -234,7 +234,8 @@ class Portal:
     def _asks_of(self, org_id: str) -> list[Ask]:
         cases = self.root.crisis_cases
         found: list[Ask] = []
-        for _, _, view in cases.views(cases.opened(), skipped=lambda s: log.warning("portal: case %s skipped", s[0])):
+        skipped = lambda s: log.warning("portal: case %s skipped", s[0])  # noqa: E731
+        for _, _, view in cases.views(cases.still_open(), skipped=skipped):
             if view.stage is not CaseStage.CLOSED and (ask := ask_of(view, org_id)) is not None:
                 found.append(ask)
         return sorted(found, key=lambda a: (a.deadline is None, a.deadline.due_at if a.deadline else None, a.code))
