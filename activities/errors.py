@@ -13,6 +13,8 @@ every error an activity raises is sorted here into one of four kinds:
   is, so the retry policy tries again with back-off. SQLite reports a missing table or column
   as an "operational" error too: those are sorted by SQLite's result code, and only a lock, a
   busy file or an I/O failure is transient; a schema or file that is wrong stays wrong;
+- **a cancellation** Temporal raised in the activity (its workflow ended or cancelled it): re-raised
+  as is, so it is reported as cancelled, not as a bug;
 - anything else is **a bug**: non-retryable, type `internal_error`, logged once at error
   level with ids and the exception's class, never its message (it may quote personal
   content). Retrying a bug only repeats it, forever.
@@ -39,7 +41,7 @@ from eventsourcing.persistence import (
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.common import RawValue
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from domain.errors import DomainError
 
@@ -79,8 +81,8 @@ def bad_input(message: str) -> ApplicationError:
 
 def classify(err: Exception) -> BaseException:
     """The error to raise for `err`: itself when transient (retried), else a final application error."""
-    if isinstance(err, ApplicationError):
-        return err
+    if isinstance(err, (ApplicationError, CancelledError)):
+        return err  # a cancellation (the workflow ended, the activity was cancelled) is Temporal's, not a bug
     if isinstance(err, DomainError):
         return ApplicationError(err.message, type=err.code, non_retryable=True)
     if isinstance(err, ValidationError):

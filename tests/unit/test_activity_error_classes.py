@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import OperationalError
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.errors import INTERNAL_ERROR, classify, is_transient
 from adapters.record.record import Record
@@ -110,3 +110,12 @@ def test_a_record_whose_events_table_is_gone_fails_as_a_bug(tmp_path: Path) -> N
         assert isinstance(final, ApplicationError) and final.type == INTERNAL_ERROR
     finally:
         record.close()
+
+
+def test_a_cancellation_is_passed_on_as_a_cancellation_not_a_bug() -> None:
+    """A delivery still retrying when its workflow ends is cancelled by Temporal: it used to be logged and
+    reported as `internal_error` (issue 10 notes)."""
+    cancelled = CancelledError("Cancelled")
+    assert classify(cancelled) is cancelled
+    bug = classify(RuntimeError("x"))
+    assert isinstance(bug, ApplicationError) and bug.type == INTERNAL_ERROR
