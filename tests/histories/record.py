@@ -19,6 +19,11 @@ Two shapes of history are kept, both must replay:
   - `entente-REPLAY-ACT-DEADLINE`: reminders, a missed signature deadline, a revision, a refusal,
     a withdrawal;
   - `entente-REPLAY-ACT-ESCALATION`: a review left undone escalating twice, a revocation.
+  - `entente-REPLAY-DELIVERS` (`DELIVERS`, not a default: it needs the record's partners): both parties are
+    partners with endpoints (receivers on loopback); each asked to sign is told by webhook (patch
+    `entente-delivers-signature-requests`), two reminders, the signatures, activation, the annual review
+    falling due and recorded, a revocation. Recorded at commit 32c04b5, before reminders and reviews were
+    delivered (their patch came later): running ententes of that shape must replay without them.
 - **per-command shape** (the files without `ACT`: `entente-REPLAY-SERVICE`, `-CADRE`, `-DEADLINE`,
   `-ESCALATION`, `-CAN.run1` / `.run2`): recorded before `act` existed (before commit a44695f), when
   each command had its own update (`revise`, `submit`, `sign`, `refuse`, `withdraw`, `amend`, `renew`,
@@ -187,6 +192,48 @@ async def continue_as_new(client: Client, env: WorkflowEnvironment, tq: str, pol
     await _save(latest, f"{handle.id}.run2")
 
 
+async def delivers(env: WorkflowEnvironment, tq: str, record: Record) -> None:
+    from datetime import datetime
+
+    from tests.webhook_receiver import arrived, receiving
+    from usecases.principals import Principals
+    from workers.bootstrap import use_cases
+
+    deliveries = use_cases(record, Settings()).deliveries
+    with receiving() as cisss, receiving() as cc:
+        for org, partner in zip(SERVICE, (cisss, cc), strict=True):
+            now = datetime.now().astimezone()
+            Principals(record).add_partner(org, f"Organisme {org}", by="admin", at=now)
+            secret = deliveries.register(org, partner.url, by="admin", at=now).secret
+            assert secret is not None
+            partner.secret = secret
+        handle, _ = await start(env.client, "REPLAY-DELIVERS", service_entente(effective=None, notice_days=0), tq)
+        view = await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
+        await arrived(cisss, 1)
+        await arrived(cc, 1)
+        assert view.proposal is not None and view.proposal.submitted_at is not None
+        await env.sleep(until(view.proposal.submitted_at + timedelta(days=7, hours=1), await env.get_current_time()))
+        await wait_for(handle, "first reminder", lambda v: v.proposal is not None and v.proposal.reminders_sent == 1)
+        await handle.execute_update(EntenteWorkflow.act, _sign("cc-laval", 1))
+        await env.sleep(timedelta(days=7))
+        await wait_for(handle, "second reminder", lambda v: v.proposal is not None and v.proposal.reminders_sent == 2)
+        await handle.execute_update(EntenteWorkflow.act, _sign("cisss-laval", 1))
+        view = await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
+        due = view.next_review_due
+        assert due is not None
+        await env.sleep(until(start_of(due), await env.get_current_time()))
+        await wait_for(handle, "review due", lambda v: v.review_pending == due)
+        await handle.execute_update(EntenteWorkflow.act, c.RecordReview(by="comite", outcome=ReviewOutcome.REVOKE))
+        today = local_date(await env.get_current_time())
+        await handle.execute_update(EntenteWorkflow.act, c.GiveRevocationNotice(
+            by="cisss", party_id="cisss-laval", reason="revue", effective_date=add_days(today, 1)))
+        await env.sleep(until(start_of(add_days(today, 1)), await env.get_current_time()))
+        final = await handle.result()
+        assert final is not None and final.status is EntenteStatus.REVOKED
+        assert [len(cisss.got), len(cc.got)] == [1, 1]  # signature requests only: nothing else was delivered then
+        await _save(handle, handle.id)
+
+
 Scenario = Callable[[WorkflowEnvironment, str], Awaitable[None]]
 
 
@@ -220,7 +267,7 @@ def files(name: str) -> list[Path]:
 
 
 DEFAULT = ["ACT-SERVICE", "ACT-CADRE", "ACT-DEADLINE", "ACT-ESCALATION"]
-ALL = [*DEFAULT, "SERVICE", "CADRE", "DEADLINE", "ESCALATION", "CAN"]
+ALL = [*DEFAULT, "DELIVERS", "SERVICE", "CADRE", "DEADLINE", "ESCALATION", "CAN"]
 
 
 async def main(names: list[str]) -> None:
@@ -236,6 +283,8 @@ async def main(names: list[str]) -> None:
                 for name in names:
                     if name in SCENARIOS:
                         await SCENARIOS[name](env, tq)
+                if "DELIVERS" in names:
+                    await delivers(env, tq, record)
             if "CAN" in names:
                 # Continue-as-new needs the worker's policy to match the workflow's (daily reminders).
                 policy = EntentePolicy(signature_period_days=90, reminder_interval_days=1)

@@ -21,6 +21,12 @@ Today's shape (patch markers `crisis-case-ends-when-open-refused` and `crisis-ca
   record: the CSSS team declines, the community organisation under the entente is asked (its intake
   sending decided by `case.send_intake`, a step of its own), accepts, arrives, records the outcome,
   makes a référence personnalisée, accepted → person reached → closed.
+- `crisis_delivers_path.json` — the same path with webhooks (patch `crisis-case-delivers-to-partners`,
+  recorded before referrals were delivered, commit 32c04b5): the crisis centre and the receiving service
+  are partners with endpoints (receivers on loopback); the centre is told of its handoff by
+  `delivery.endpoints` + `delivery.deliver`, the receiving service of nothing (the referral's delivery came
+  later, behind a patch of its own): such running cases must replay without it. Its payloads are bound to
+  its workflow id (printed when recorded): `test_crisis_replay.WORKFLOW_IDS` names it.
 
 Payloads are encrypted by the data converter; record with ARRIMAGE_PAYLOAD_KEYS unset (the public
 DEVELOPMENT key), which is what CI replays with.
@@ -168,8 +174,49 @@ async def record_community_path(tmp: Path) -> None:
         await env.shutdown()
 
 
+async def record_delivers_path(tmp: Path) -> None:
+    from datetime import datetime
+
+    from tests.crisis_builders import RECEIVING
+    from tests.webhook_receiver import arrived, receiving
+    from usecases.principals import Principals
+    from workers.bootstrap import use_cases
+    from workers.settings import Settings
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=data_converter())
+    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "delivers.sqlite")})
+    try:
+        activate(Ententes(record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+        deliveries = use_cases(record, Settings()).deliveries
+        with receiving() as centre, receiving() as clsc:
+            for org, partner in ((CC.org_id, centre), (RECEIVING, clsc)):
+                now = datetime.now().astimezone()
+                Principals(record).add_partner(org, f"Organisme {org}", by="admin", at=now)
+                secret = deliveries.register(org, partner.url, by="admin", at=now).secret
+                assert secret is not None
+                partner.secret = secret
+            async with crisis_worker(env.client, "record-delivers", record, tmp):
+                handle, _ = await start_case(env.client, open_cmd(new_case_code()), "record-delivers")
+                await act(handle, request())
+                view = await act(handle, decline())
+                assert view.pending_attempt is not None and view.pending_attempt.candidate.team.team_id == CC.team_id
+                await arrived(centre, 1)
+                for cmd in (accept(CC), arrive(CC.org_id), outcome(org=CC.org_id), referral(org=CC.org_id),
+                            accept_referral(), reached()):
+                    await act(handle, cmd)
+                await handle.result()
+                assert [d.verdict for d in centre.got] == ["ok"] and clsc.got == []
+                await _save(handle, DELIVERS_PATH)
+    finally:
+        record.close()
+        await env.shutdown()
+
+
+DELIVERS_PATH = HERE / "crisis_delivers_path.json"
 RECORDERS = {"full_path": (FULL_PATH, record_full_path), "cascade": (CASCADE, record_cascade),
-             "community_path": (COMMUNITY_PATH, record_community_path)}
+             "community_path": (COMMUNITY_PATH, record_community_path),
+             "delivers_path": (DELIVERS_PATH, record_delivers_path)}
 
 
 async def main(names: list[str]) -> None:

@@ -32,7 +32,9 @@ PER_COMMAND = {
 }
 ACT = {"entente-REPLAY-ACT-SERVICE", "entente-REPLAY-ACT-CADRE", "entente-REPLAY-ACT-DEADLINE",
        "entente-REPLAY-ACT-ESCALATION"}
-EXPECTED = PER_COMMAND | ACT
+# Recorded with webhooks to both parties (signature requests), before reminders and reviews were delivered.
+DELIVERS = {"entente-REPLAY-DELIVERS"}
+EXPECTED = PER_COMMAND | ACT | DELIVERS
 
 
 def load(path: Path) -> WorkflowHistory:
