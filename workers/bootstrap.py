@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter
@@ -34,6 +34,7 @@ from adapters.temporal.cases import CaseClient
 from adapters.temporal.client import Temporal
 from adapters.temporal.ententes import EntenteClient
 from adapters.webhooks.secret_box import SecretBox, webhook_ring
+from domain.errors import DomainError
 from usecases.audit.reads import Reads
 from usecases.audit.replays import Replays
 from usecases.crisis import CrisisCases
@@ -45,9 +46,12 @@ from usecases.principals import Principals
 from workers import doctor, logs, tracing
 from workers.settings import Settings
 
+if TYPE_CHECKING:
+    from adapters.gateway_client import GatewayClient
+
 __all__ = [
-    "DevelopmentKeys", "KeyConfigError", "NoRecord", "Root", "UseCases", "bootstrap", "checkpoint_keys",
-    "data_converter", "load_settings", "open_record", "require_keys", "use_cases",
+    "DevelopmentKeys", "KeyConfigError", "NoRecord", "Root", "ThroughGateway", "UseCases", "bootstrap",
+    "checkpoint_keys", "data_converter", "load_settings", "open_record", "require_keys", "use_cases",
 ]
 
 
@@ -76,7 +80,10 @@ class DevelopmentKeys(Exception):
 
 def require_keys(settings: Settings) -> None:
     """Outside development mode, every key ring must be configured with a key of its own: neither left
-    empty nor given one of the public development keys (`DevelopmentKeys` otherwise)."""
+    empty nor given one of the public development keys (`DevelopmentKeys` otherwise). A machine that works
+    through the gateway (ARRIMAGE_API_URL) needs none: its root opens neither the record nor Temporal."""
+    if settings.api_url is not None:  # a person's machine: it works through the gateway and holds no key
+        return
     missing, public = settings.missing_keys(), settings.public_keys()
     if (missing or public) and not settings.development:
         raise DevelopmentKeys(missing, public)
@@ -142,6 +149,17 @@ def webhook_box(record: Record, settings: Settings) -> SecretBox:
     return SecretBox(webhook_ring(settings.webhook_keys.get_secret_value(), keks))
 
 
+class ThroughGateway(DomainError):
+    """This machine works through the gateway (ARRIMAGE_API_URL): the command needs the record or Temporal
+    itself, which only operators on the server open."""
+
+    code = "operators_only"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"this machine works through the gateway (ARRIMAGE_API_URL): {what} needs direct record "
+                         "access, which is for operators on the server")
+
+
 class Root:
     """What one process runs on; a context manager closing what it opened (the record)."""
 
@@ -156,7 +174,10 @@ class Root:
     # ------------------------------------------------------------------ the record and its use cases
     @property
     def record(self) -> Record:
-        """Opened on first use: a read where no record is raises `NoRecord` (nothing is created)."""
+        """Opened on first use: a read where no record is raises `NoRecord` (nothing is created); on a machine
+        that works through the gateway, `ThroughGateway` (nothing opened)."""
+        if self.settings.api_url is not None:
+            raise ThroughGateway("this command")
         if self._record is None:
             self._record = open_record(self.settings, create=self._create, env=self._record_env)
         return self._record
@@ -210,11 +231,25 @@ class Root:
         self.__dict__.pop("case_client", None)
 
     @cached_property
+    def gateway(self) -> GatewayClient | None:
+        """The gateway this machine works through with a person's token (ARRIMAGE_API_URL, ARRIMAGE_TOKEN), or None:
+        the CLI's person commands then call it instead of the record and Temporal."""
+        if self.settings.api_url is None:
+            return None
+        from adapters.gateway_client import GatewayClient  # httpx: loaded by the machines that use it only
+
+        return GatewayClient(str(self.settings.api_url), self.settings.token.get_secret_value())
+
+    @cached_property
     def entente_client(self) -> EntenteClient:
+        if self.settings.api_url is not None:
+            raise ThroughGateway("this command")
         return EntenteClient(self.temporal, self.settings.entente_policy, lambda code: self.ententes.view(code))
 
     @cached_property
     def case_client(self) -> CaseClient:
+        if self.settings.api_url is not None:
+            raise ThroughGateway("this command")
         return CaseClient(self.temporal, self.settings.standards, lambda code: self.crisis_cases.view(code),
                           bind=lambda code, subject: case_subjects(self.record).bind(code, subject))
 
@@ -237,6 +272,9 @@ class Root:
         self.__dict__.pop("principals", None)
         self.__dict__.pop("idempotency", None)
         self.__dict__.pop("reads", None)
+        gateway = self.__dict__.pop("gateway", None)
+        if gateway is not None:
+            gateway.close()
         if record is not None:
             record.close()
 

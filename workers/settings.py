@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, HttpUrl, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.record.environment import PostgresAddress, private_file, record_env
@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     gateway_port: int = Field(default=8080, ge=0, le=65535)
     gateway_rate: float = Field(default=20.0, gt=0, description="requests per second per principal, sustained")
     gateway_burst: int = Field(default=40, ge=1, description="requests per principal at once")
+    # A person's machine (a supervisor's, an auditor's): the gateway it works through and the person's token. Set,
+    # the CLI's cases, ententes and audit reads go through the gateway, in the identity the token names; this
+    # machine then opens neither the record nor Temporal and needs no key (deploy/README.md).
+    api_url: HttpUrl | None = Field(default=None, description="the gateway's address, e.g. https://arrimage.example")
+    token: SecretStr = Field(default=SecretStr(""), description="the person's token (`arrimage users add`)")
 
     # Observability
     log_level: str = "INFO"
@@ -103,6 +108,11 @@ class Settings(BaseSettings):
     # (HKDF, a label of their own) from ARRIMAGE_SUBJECT_KEKS, which production already requires; set it to
     # rotate them apart. Never one of the public development keys outside development mode.
     webhook_keys: SecretStr = Field(default=SecretStr(""), description="seal partners' webhook signing secrets")
+
+    @field_validator("api_url", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def development(self) -> bool:

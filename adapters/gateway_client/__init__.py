@@ -1,0 +1,7 @@
+"""A person's way in (issue 10): the gateway's `/v1` API over HTTP, with their token; never the record, never
+Temporal. `arrimage` uses it when ARRIMAGE_API_URL is set (`workers.bootstrap.Root.gateway`)."""
+
+from adapters.gateway_client.client import GatewayClient
+from adapters.gateway_client.errors import GatewayProblem, GatewayUnreachable, ProblemField
+
+__all__ = ["GatewayClient", "GatewayProblem", "GatewayUnreachable", "ProblemField"]
