@@ -15,7 +15,7 @@ same event id on every retry and takes it once (the README's check).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -41,7 +41,9 @@ class EndpointsResult(BaseModel):
 
 
 class DeliverInput(BaseModel):
-    """What a step asks of one partner: a team to take a handoff (`attempt`), a party to sign (`version`)."""
+    """What a step asks of one partner: a team to take a handoff (`attempt`), a receiving service to decide on a
+    referral (`referral`), a party to sign (`version`; a reminder: `reminder` and when it was recorded, `at`),
+    a party to hold the annual review (`due_on`)."""
 
     type: MessageType
     subject_kind: SubjectKind
@@ -49,6 +51,10 @@ class DeliverInput(BaseModel):
     org_id: str
     attempt: int | None = Field(default=None, ge=1)
     version: int | None = Field(default=None, ge=1)
+    referral: int | None = Field(default=None, ge=1)
+    reminder: int | None = Field(default=None, ge=1)
+    at: datetime | None = None
+    due_on: date | None = None
 
 
 class DeliverResult(BaseModel):
@@ -75,11 +81,12 @@ class DeliveryActivities:
         message = self._message(inp)
         if message.outcome in (Outcome.DELIVERED, Outcome.REFUSED, Outcome.ABANDONED):
             return _result(message)  # ended on an earlier attempt whose completion was lost: nothing sent again
-        target = self.deliveries.target(inp.org_id)
-        sent = self.sender.post(target.url, target.secret, message.event_id, message.body())
+        started = datetime.now(UTC)
+        target = self.deliveries.target(inp.org_id, started)  # a rotated secret signs too while its overlap runs
+        sent = self.sender.post(target.url, target.secrets, message.event_id, message.body())
         outcome = outcome_of(sent.status, number, MAX_ATTEMPTS)
         message = self.deliveries.attempted(inp.subject_kind, inp.subject, message.event_id, Attempt(
-            attempt=number, at=datetime.now(UTC), outcome=outcome, status=sent.status, error=sent.error,
+            attempt=number, at=started, outcome=outcome, status=sent.status, error=sent.error,
             duration_ms=sent.duration_ms,
         ))
         if outcome is Outcome.RETRYING:
@@ -90,11 +97,20 @@ class DeliveryActivities:
         return _result(message)
 
     def _message(self, inp: DeliverInput) -> Message:
-        if inp.type is MessageType.HANDOFF_REQUESTED and inp.attempt is not None:
-            return self.deliveries.handoff_requested(inp.subject, inp.attempt)
-        if inp.type is MessageType.SIGNATURE_REQUESTED and inp.version is not None:
-            return self.deliveries.signature_requested(inp.subject, inp.version, inp.org_id)
-        raise ValueError(f"{inp.type.value} needs {'attempt' if inp.attempt is None else 'version'}")
+        d = self.deliveries
+        match inp:
+            case DeliverInput(type=MessageType.HANDOFF_REQUESTED, attempt=int(attempt)):
+                return d.handoff_requested(inp.subject, attempt)
+            case DeliverInput(type=MessageType.REFERRAL_SENT, referral=int(referral)):
+                return d.referral_sent(inp.subject, referral)
+            case DeliverInput(type=MessageType.SIGNATURE_REQUESTED, version=int(version)):
+                return d.signature_requested(inp.subject, version, inp.org_id)
+            case DeliverInput(type=MessageType.SIGNATURE_REMINDER, version=int(version), reminder=int(reminder),
+                              at=datetime() as at):
+                return d.signature_reminder(inp.subject, version, reminder, inp.org_id, at)
+            case DeliverInput(type=MessageType.REVIEW_DUE, due_on=date() as due_on):
+                return d.review_due(inp.subject, due_on, inp.org_id)
+        raise ValueError(f"{inp.type.value}: the input lacks what names its step")
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.endpoints, self.deliver]

@@ -1,7 +1,8 @@
-"""Use cases of outbound delivery: register a partner's endpoint, queue what a step asks of a partner, record
-each attempt, read a subject's log. Thin: what a message says is decided from the record (the case's attempt
-and its answer deadline, the handoff's sharing decision as `HandoffDisclosures` registered it; the entente's
-version and signature deadline); the rules of the log are the aggregates' (`domain.delivery.aggregate`).
+"""Use cases of outbound delivery: register a partner's endpoint, rotate its secret, queue what a step asks of a
+partner, record each attempt, read a subject's log. Thin: what a message says is decided from the record (the
+case's attempt and its answer deadline, the handoff's sharing decision as `HandoffDisclosures` registered it;
+the referral and its decision deadline; the entente's version, signature deadline and review due); the rules
+of the log are the aggregates' (`domain.delivery.aggregate`).
 
 Only a registered partner (`arrimage partners add`) has an endpoint, and only while it is not revoked: a
 revoked partner gets nothing more. Its signing secret is made here, returned once, and kept sealed
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
@@ -20,8 +21,9 @@ from eventsourcing.persistence import RecordConflictError
 
 from adapters.record.record import Record
 from adapters.webhooks.secret_box import SecretBox, new_secret
+from domain.clock import start_of
 from domain.crisis.model import CandidateKind
-from domain.delivery.aggregate import DeliveryLog, Endpoint, check_url, endpoint_id, event_id, log_id
+from domain.delivery.aggregate import DeliveryLog, Endpoint, check_overlap, check_url, endpoint_id, event_id, log_id
 from domain.delivery.model import Attempt, EndpointView, Message, MessageType, SubjectKind
 from domain.errors import NotFound, RuleViolation
 from domain.principals.aggregate import Account, account_id
@@ -46,7 +48,7 @@ class Target:
     """Where and with what a message is sent: read when sending, never carried in Temporal's history."""
 
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # the current secret, then the one rotated out while its overlap runs
 
 
 class Deliveries:
@@ -79,6 +81,18 @@ class Deliveries:
         self.record.save(endpoint)
         return Registered(endpoint.view(), secret)
 
+    def rotate_secret(self, org_id: str, overlap: timedelta, *, by: str, at: datetime) -> Registered:
+        """A new signing secret (returned once); the current one signs beside it for `overlap`, then stops."""
+        check_overlap(overlap)
+        self._partner(org_id)
+        endpoint = self._endpoint(org_id)
+        if endpoint is None:
+            raise NotFound(f"partner {org_id} has no endpoint registered (arrimage partners endpoint)")
+        secret_id, secret = new_secret()
+        endpoint.rotate(secret_id, self.box.seal(org_id, secret), overlap, by, at)
+        self.record.save(endpoint)
+        return Registered(endpoint.view(), secret)
+
     def endpoint(self, org_id: str) -> EndpointView:
         found = self._endpoint(org_id)
         if found is None:
@@ -89,11 +103,12 @@ class Deliveries:
         """The organisations among `org_ids` that arrimage delivers to: an endpoint and a partner not revoked."""
         return [org for org in dict.fromkeys(org_ids) if self._endpoint(org) is not None and self._active(org)]
 
-    def target(self, org_id: str) -> Target:
+    def target(self, org_id: str, at: datetime) -> Target:
+        """Where a delivery made at `at` goes, and the secrets it is signed with then."""
         endpoint = self._endpoint(org_id)
         if endpoint is None or not self._active(org_id):
             raise RuleViolation(f"partner {org_id} has no endpoint, or is revoked", code="no_endpoint")
-        return Target(endpoint.url, self.box.open(org_id, endpoint.sealed_secret))
+        return Target(endpoint.url, tuple(self.box.open(org_id, s) for s in endpoint.signing_secrets(at)))
 
     # ------------------------------------------------------------------ messages
     def handoff_requested(self, case_code: str, attempt: int) -> Message:
@@ -116,6 +131,50 @@ class Deliveries:
                 "read": f"/v1/cases/{case_code}"}
         return self._queue(SubjectKind.CASE, case_code, f"handoff:{attempt}", MessageType.HANDOFF_REQUESTED,
                            team.org_id, data, asked.asked_at)
+
+    def referral_sent(self, case_code: str, number: int) -> Message:
+        """The message telling the receiving service of referral `number` that it is sent to it: what to decide
+        (accept, naming its intake worker, or refuse with a reason) and by when; queued once per referral."""
+        view = self.handoffs.cases.view(case_code)
+        referral = next((r for r in view.referrals if r.number == number), None)
+        if referral is None:
+            raise NotFound(f"crisis case {case_code} has no referral {number}")
+        deadline = view.deadline(referral.decision_deadline)
+        data = {"case_code": case_code, "referral": number, "org_id": referral.receiving.org_id,
+                "service": referral.receiving.service.value, "measure": referral.measure.value,
+                "channel": referral.channel.value, "referred_by": referral.referred_by,
+                "decide_by": deadline.due_at.isoformat() if deadline else None,
+                "read": f"/v1/cases/{case_code}", "task": f"/fhir/Task/{case_code}-r{number}"}
+        return self._queue(SubjectKind.CASE, case_code, f"referral:{number}", MessageType.REFERRAL_SENT,
+                           referral.receiving.org_id, data, referral.sent_at)
+
+    def signature_reminder(self, code: str, version: int, reminder: int, party_id: str, at: datetime) -> Message:
+        """Reminder `reminder` (recorded at `at`) to `party_id`, which has still not signed `version`: nothing is
+        queued once it signed or the version left signature (a reminder that would be wrong)."""
+        view = self.ententes.view(code)
+        proposal = view.proposal
+        if (proposal is None or proposal.version != version or proposal.submitted_at is None
+                or proposal.reminders_sent < reminder or proposal.signed_by(party_id)):
+            raise RuleViolation(f"{party_id} has nothing left to sign in version {version} of entente {code}",
+                                code="not_in_signature")
+        fingerprint = next((v.fingerprint for v in view.versions if v.number == version), None)
+        data = {"entente_code": code, "version": version, "fingerprint": fingerprint, "party_id": party_id,
+                "reminder": reminder,
+                "sign_by": proposal.signature_deadline.isoformat() if proposal.signature_deadline else None,
+                "read": f"/v1/ententes/{code}"}
+        return self._queue(SubjectKind.ENTENTE, code, f"reminder:{version}:{reminder}:{party_id}",
+                           MessageType.SIGNATURE_REMINDER, party_id, data, at)
+
+    def review_due(self, code: str, due_on: date, party_id: str) -> Message:
+        """The annual review of the comité de suivi due on `due_on`, to a party: queued while it is pending."""
+        view = self.ententes.view(code)
+        if view.review_pending != due_on:
+            raise RuleViolation(f"no review of entente {code} is pending for {due_on}", code="review_not_pending")
+        data = {"entente_code": code, "version": view.in_force_version, "party_id": party_id,
+                "due_on": due_on.isoformat(), "review_interval_months": view.content.follow_up.review_interval_months,
+                "read": f"/v1/ententes/{code}"}
+        return self._queue(SubjectKind.ENTENTE, code, f"review:{due_on.isoformat()}:{party_id}",
+                           MessageType.REVIEW_DUE, party_id, data, start_of(due_on))
 
     def signature_requested(self, code: str, version: int, party_id: str) -> Message:
         """The message asking `party_id` to sign `version` of the entente (its fingerprint: what it signs)."""
@@ -144,7 +203,7 @@ class Deliveries:
     # ------------------------------------------------------------------ helpers
     def _queue(self, kind: SubjectKind, subject: str, key: str, message_type: MessageType, org_id: str,
                data: dict[str, Any], at: datetime) -> Message:
-        url = self.target(org_id).url
+        url = self.target(org_id, at).url
         message_id = event_id(kind, subject, key)
         return self._change(kind, subject, lambda log: log.queue(message_id, message_type, org_id, url, data, at))
 

@@ -18,8 +18,9 @@ Once a step has asked a community team (another body than the establishment), th
 registered once per attempt, as a step of its own in the history (`SENDS_INTAKE`).
 
 Each team asked whose organisation registered an endpoint is told by a signed webhook (`DELIVERS`,
-`workflows.deliveries`): the delivery runs beside the workflow and never holds it, so a partner that stays
-unreachable is, for the case, exactly a team that does not answer (its deadline runs, cascades, escalates).
+`workflows.deliveries`), and so is the receiving service of each référence personnalisée (`DELIVERS_REFERRALS`):
+the delivery runs beside the workflow and never holds it, so a partner that stays unreachable is, for the case,
+exactly a team (or a service) that does not answer (its deadline runs, cascades, escalates).
 
 Every deadline is a durable timer: the workflow sleeps until the earliest running
 deadline (`rules.next_wakeup`) and lets the aggregate record what fell due
@@ -49,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.crisis import commands as c
     from domain.crisis import rules
     from domain.crisis.model import CandidateKind
-    from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus
+    from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
     from domain.delivery.model import MessageType, SubjectKind
     from domain.errors import DomainError
     from domain.standards.config import StandardsConfig
@@ -65,6 +66,9 @@ ENDS_WHEN_OPEN_REFUSED = "crisis-case-ends-when-open-refused"
 SENDS_INTAKE = "crisis-case-sends-intake"
 # Since this patch, each team asked is told by webhook when its organisation has an endpoint (issue 10).
 DELIVERS = "crisis-case-delivers-to-partners"
+# Since this patch, the receiving service of each referral is told by webhook when it has an endpoint; runs
+# that made referrals before it replay without (and a run that first looks at it in replay keeps without).
+DELIVERS_REFERRALS = "crisis-case-delivers-referrals"
 
 # Visibility for supervisors (`arrimage cases list`): opaque codes only.
 STAGE = SearchAttributeKey.for_keyword("CaseStage")
@@ -88,6 +92,7 @@ class CaseWorkflowInput(BaseModel):
     history_limit: int = 5_000
     intake_sent: list[int] = []  # the attempts whose intake sending is decided (carried across continue-as-new)
     delivered: list[int] = []  # the attempts whose delivery to their team is decided (the same)
+    referrals_delivered: list[int] = []  # the referrals whose delivery to their receiving service is decided
     # Off only where the server cannot hold custom search attributes (the time-skipping test server).
     search_attributes: bool = True
 
@@ -116,6 +121,7 @@ class CrisisCaseWorkflow:
         self.search_attributes = inp.search_attributes
         self.intake_sent = set(inp.intake_sent)
         self.delivered = set(inp.delivered)
+        self.referrals_delivered = set(inp.referrals_delivered)
         self.deliveries = Deliveries()
         self.lock = asyncio.Lock()
         self.changed = False
@@ -169,6 +175,7 @@ class CrisisCaseWorkflow:
         return CaseWorkflowInput(
             case_code=self.case_code, config=self.config, view=self.view, history_limit=self.history_limit,
             intake_sent=sorted(self.intake_sent), delivered=sorted(self.delivered),
+            referrals_delivered=sorted(self.referrals_delivered),
             search_attributes=self.search_attributes,
         )
 
@@ -259,6 +266,10 @@ class CrisisCaseWorkflow:
                 self.intake_sent.add(attempt.number)
 
     async def _deliver(self) -> None:
+        await self._deliver_handoffs()
+        await self._deliver_referrals()
+
+    async def _deliver_handoffs(self) -> None:
         """Each team asked, once, when its organisation has an endpoint: the webhook is started, not awaited
         (after the intake's sending, so the message carries its decision)."""
         assert self.view is not None
@@ -273,6 +284,23 @@ class CrisisCaseWorkflow:
                 self.deliveries.start(DeliverInput(
                     type=MessageType.HANDOFF_REQUESTED, subject_kind=SubjectKind.CASE, subject=self.case_code,
                     org_id=a.candidate.team.org_id, attempt=a.number,
+                ))
+
+    async def _deliver_referrals(self) -> None:
+        """Each referral still awaiting its receiving service's decision, once, when that service has an
+        endpoint: started, not awaited."""
+        assert self.view is not None
+        new = [r for r in self.view.referrals if r.number not in self.referrals_delivered]
+        if not new or not workflow.patched(DELIVERS_REFERRALS):
+            return
+        self.referrals_delivered.update(r.number for r in new)
+        sent = [r for r in new if r.status is ReferralStatus.SENT]
+        orgs = await with_endpoint((r.receiving.org_id for r in sent), case=self.case_code)
+        for r in sent:
+            if r.receiving.org_id in orgs:
+                self.deliveries.start(DeliverInput(
+                    type=MessageType.REFERRAL_SENT, subject_kind=SubjectKind.CASE, subject=self.case_code,
+                    org_id=r.receiving.org_id, referral=r.number,
                 ))
 
     def _set(self, view: CaseView) -> None:

@@ -21,7 +21,9 @@ Continue-as-new carries the view when the history grows long.
 
 A party asked to sign whose organisation registered an endpoint is told by a signed webhook
 (`DELIVERS`, `workflows.deliveries`), started beside the workflow: the signature deadline and its
-reminders run as for any party.
+reminders run as for any party. Since `DELIVERS_CALENDAR`, what the calendar records that asks the
+parties is delivered too: each reminder to a party still to sign, and the annual review falling due to
+every party.
 """
 
 from __future__ import annotations
@@ -43,13 +45,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.ententes import commands as c
     from domain.ententes import rules
     from domain.ententes.model import EntenteCode
-    from domain.ententes.state import EntentePolicy, EntenteView, ProposalStage
+    from domain.ententes.state import EntentePolicy, EntenteStatus, EntenteView, ProposalStage
     from domain.errors import DomainError
 
 STALL_BACKOFF = timedelta(minutes=5)
 DRAFT_WAIT = timedelta(hours=1)  # a workflow started without its draft gives up after this
 # Since this patch, each party asked to sign is told by webhook when it has an endpoint (issue 10).
 DELIVERS = "entente-delivers-signature-requests"
+# Since this patch, each signature reminder and each annual review falling due is delivered to the parties
+# with an endpoint; runs that recorded them before replay without.
+DELIVERS_CALENDAR = "entente-delivers-reminders-and-reviews"
 
 
 def workflow_id(code: str) -> str:
@@ -63,7 +68,9 @@ class EntenteWorkflowInput(BaseModel):
     # Years of life must not outgrow Temporal's history limits (51,200 events hard, warning at
     # 10,240): continue as new past this length, or when the server suggests it.
     history_limit: int = 5_000
-    delivered: list[str] = []  # "<version>:<party>" whose signature request's delivery is decided
+    # Whose delivery is decided: "<version>:<party>" (signature request), "reminder:<version>:<n>:<party>",
+    # "review:<due on>:<party>".
+    delivered: list[str] = []
 
 
 @workflow.defn(name="Entente")
@@ -105,6 +112,7 @@ class EntenteWorkflow:
         if advanced is None:
             return None
         self.view = advanced
+        await self._deliver_calendar()
         return advanced.event_count != before
 
     def continue_as_new_input(self) -> EntenteWorkflowInput:
@@ -269,6 +277,35 @@ class EntenteWorkflow:
                     type=MessageType.SIGNATURE_REQUESTED, subject_kind=SubjectKind.ENTENTE, subject=self.code,
                     org_id=party, version=proposal.version,
                 ))
+
+
+    async def _deliver_calendar(self) -> None:
+        """What the calendar just recorded that asks the parties, once each, to those with an endpoint: the
+        latest reminder to each party still to sign, the annual review due to every party."""
+        assert self.view is not None
+        view = self.view
+        wanted: dict[str, DeliverInput] = {}
+        p = view.proposal
+        if p is not None and p.stage is ProposalStage.IN_SIGNATURE and p.reminders_sent and p.last_reminder_at:
+            content = view.proposed_content or view.content
+            for party in content.party_ids:
+                if not p.signed_by(party):
+                    wanted[f"reminder:{p.version}:{p.reminders_sent}:{party}"] = DeliverInput(
+                        type=MessageType.SIGNATURE_REMINDER, subject_kind=SubjectKind.ENTENTE, subject=self.code,
+                        org_id=party, version=p.version, reminder=p.reminders_sent, at=p.last_reminder_at)
+        if view.review_pending is not None and view.status is EntenteStatus.ACTIVE:
+            for party in view.content.party_ids:
+                wanted[f"review:{view.review_pending.isoformat()}:{party}"] = DeliverInput(
+                    type=MessageType.REVIEW_DUE, subject_kind=SubjectKind.ENTENTE, subject=self.code,
+                    org_id=party, due_on=view.review_pending)
+        new = {key: inp for key, inp in wanted.items() if key not in self.delivered}
+        if not new or not workflow.patched(DELIVERS_CALENDAR):
+            return
+        self.delivered.update(new)
+        orgs = await with_endpoint((inp.org_id for inp in new.values()), code=self.code)
+        for inp in new.values():
+            if inp.org_id in orgs:
+                self.deliveries.start(inp)
 
 
 __all__ = ["EntenteWorkflow", "EntenteWorkflowInput", "workflow_id"]

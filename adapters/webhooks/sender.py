@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +37,10 @@ class WebhookSender:
     def __init__(self, timeout: httpx.Timeout = TIMEOUT) -> None:
         self.timeout = timeout
 
-    def post(self, url: str, secret: str, event_id: str, body: dict[str, Any]) -> Sent:
+    def post(self, url: str, secrets: Sequence[str], event_id: str, body: dict[str, Any]) -> Sent:
+        """POST `body` signed with each of `secrets` (the current one first; a rotated one during its overlap)."""
         raw = encode(body)
-        headers = signing.headers(secret, event_id, int(time.time()), raw)
+        headers = signing.headers(secrets[0], event_id, int(time.time()), raw, also=secrets[1:])
         started = time.monotonic()
         try:
             with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:

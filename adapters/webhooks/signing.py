@@ -5,7 +5,9 @@ Headers of each POST (the body is JSON, UTF-8):
 - ``Arrimage-Event-Id``: the message's id, the same on every retry: a receiver that already took it answers
   2xx again and does nothing twice;
 - ``Arrimage-Timestamp``: when this attempt was signed, in Unix seconds;
-- ``Arrimage-Signature``: ``v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>``.
+- ``Arrimage-Signature``: ``v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>``; while a rotated secret's
+  overlap runs, one signature per secret, the new one first: ``v1=<new>,v1=<old>``. A receiver accepts the
+  delivery when any of them is its own secret's, so it may swap its copy at any moment of the overlap.
 
 A receiver recomputes the HMAC over the exact bytes received (a forged or altered body or timestamp fails),
 refuses a timestamp outside its window (``WINDOW``: 5 minutes; an old capture replayed later fails) and
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping, MutableSet
+from collections.abc import Mapping, MutableSet, Sequence
 from enum import StrEnum
 
 EVENT_ID = "Arrimage-Event-Id"
@@ -32,10 +34,11 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def headers(secret: str, event_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The headers of one signed delivery (a new timestamp, so a new signature, on each attempt)."""
-    return {EVENT_ID: event_id, TIMESTAMP: str(timestamp),
-            SIGNATURE: f"{SCHEME}={signature(secret, timestamp, body)}", "Content-Type": "application/json"}
+def headers(secret: str, event_id: str, timestamp: int, body: bytes, also: Sequence[str] = ()) -> dict[str, str]:
+    """The headers of one signed delivery (a new timestamp, so a new signature, on each attempt): signed with
+    `secret`, and with each of `also` (a secret rotated out whose overlap runs) after it."""
+    signed = ",".join(f"{SCHEME}={signature(s, timestamp, body)}" for s in (secret, *also))
+    return {EVENT_ID: event_id, TIMESTAMP: str(timestamp), SIGNATURE: signed, "Content-Type": "application/json"}
 
 
 class Verdict(StrEnum):

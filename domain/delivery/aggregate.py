@@ -2,14 +2,16 @@
 
 `Endpoint` (one per partner organisation) holds the URL and the signing secret *sealed* by the adapter
 (AES-GCM under ARRIMAGE_WEBHOOK_KEYS): the engine must sign with it, so it cannot be a hash, and the
-record never holds it in clear. `DeliveryLog` (one per case or entente) holds every message sent about
+record never holds it in clear. A secret is rotated with an overlap (`rotate`): until its end every delivery
+is signed with the new secret and the old one (`signing_secrets`), so a partner swaps its copy at any moment
+of that window without refusing one. `DeliveryLog` (one per case or entente) holds every message sent about
 that subject and every attempt: `cases show` reads it whole. Both are idempotent: a message is queued
 once per event id (a retried activity finds it), an attempt once per (event id, attempt number).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -19,6 +21,7 @@ from domain.delivery.model import Attempt, EndpointView, Message, MessageType, O
 from domain.errors import RuleViolation
 
 NAMESPACE = UUID("b6f0a3c2-58d1-4e0f-9c7a-2d4e6f8a1b35")
+MAX_OVERLAP = timedelta(days=90)  # as for API keys: an old secret still signing after this is a forgotten one
 
 
 def endpoint_id(org_id: str) -> UUID:
@@ -45,6 +48,12 @@ def check_url(url: str) -> None:
         raise RuleViolation("an endpoint is one URL of at most 2048 characters", code="invalid_endpoint")
 
 
+def check_overlap(overlap: timedelta) -> None:
+    if overlap < timedelta(0) or overlap > MAX_OVERLAP:
+        raise RuleViolation(f"the overlap of a secret rotation lies between 0 and {MAX_OVERLAP.days} days",
+                            code="invalid_overlap")
+
+
 class Endpoint(Aggregate):
     @staticmethod
     def create_id(org_id: str, **_: Any) -> UUID:
@@ -59,6 +68,7 @@ class Endpoint(Aggregate):
         self.registered_by = by
         self.registered_at = at
         self.changed_at = at
+        self.previous: tuple[str, str, datetime] | None = None  # (secret id, sealed secret, signs until)
 
     def change(self, url: str, secret_id: str | None, sealed_secret: str | None, by: str, at: datetime) -> None:
         """A new URL, or a new secret (rotation), or both; nothing recorded when nothing changes."""
@@ -71,12 +81,35 @@ class Endpoint(Aggregate):
         self.url = url
         if secret_id is not None and sealed_secret is not None:
             self.secret_id, self.sealed_secret = secret_id, sealed_secret
+            self.previous = None  # rotated without overlap: the old secret stops signing at once
         self.changed_at = at
 
+    def rotate(self, secret_id: str, sealed_secret: str, overlap: timedelta, by: str, at: datetime) -> None:
+        """A new secret; the current one keeps signing beside it for `overlap` (0: it stops at once). A secret
+        rotated out earlier and still in its overlap stops now: two secrets sign at most."""
+        check_overlap(overlap)
+        self._secret_rotated(secret_id=secret_id, sealed_secret=sealed_secret, previous_until=at + overlap,
+                             by=by, at=at)
+
+    @event("SecretRotated")
+    def _secret_rotated(self, secret_id: str, sealed_secret: str, previous_until: datetime, by: str,
+                        at: datetime) -> None:
+        self.previous = (self.secret_id, self.sealed_secret, previous_until) if previous_until > at else None
+        self.secret_id, self.sealed_secret = secret_id, sealed_secret
+        self.changed_at = at
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The sealed secrets a delivery made at `now` is signed with: the current one first, then the one
+        rotated out while its overlap runs."""
+        previous = self.previous
+        return [self.sealed_secret] + ([previous[1]] if previous is not None and now < previous[2] else [])
+
     def view(self) -> EndpointView:
+        previous = self.previous
         return EndpointView(org_id=self.org_id, url=self.url, secret_id=self.secret_id,
                             registered_at=self.registered_at, registered_by=self.registered_by,
-                            changed_at=self.changed_at)
+                            changed_at=self.changed_at, previous_secret_id=previous[0] if previous else None,
+                            previous_until=previous[2] if previous else None)
 
 
 class DeliveryLog(Aggregate):

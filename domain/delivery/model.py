@@ -26,7 +26,10 @@ class SubjectKind(StrEnum):
 
 class MessageType(StrEnum):
     HANDOFF_REQUESTED = "handoff.requested"  # a team of the partner is asked to take a crisis handoff
+    REFERRAL_SENT = "referral.sent"  # the partner is the service a référence personnalisée is sent to
     SIGNATURE_REQUESTED = "signature.requested"  # the partner is asked to sign a version of an entente
+    SIGNATURE_REMINDER = "signature.reminder"  # a reminder recorded while the partner has still not signed
+    REVIEW_DUE = "entente.review_due"  # the annual review of an entente the partner is party to falls due
 
 
 class Outcome(StrEnum):
@@ -90,3 +93,6 @@ class EndpointView(Frozen):
     registered_at: datetime
     registered_by: str
     changed_at: datetime
+    # The secret rotated out with an overlap, and until when deliveries are signed with it too.
+    previous_secret_id: str | None = None
+    previous_until: datetime | None = None

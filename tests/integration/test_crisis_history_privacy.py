@@ -31,14 +31,14 @@ from tests.crisis_builders import (
     open_cmd,
     start_case,
 )
-from workflows.crisis import DELIVERS, ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE
+from workflows.crisis import DELIVERS, DELIVERS_REFERRALS, ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE
 
 NOTE = {
     "person_or_group_in_danger": "Jean-Tremblay-1957 lui-meme", "act_to_prevent": "tentative de suicide",
     "danger": "corde achetee ce matin", "urgency": "ce soir", "communicated": "motif et risques",
     "reasons": "refuse tout contact",
 }
-PATCH_IDS = {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS}  # the patch markers: ids, nothing personal
+PATCH_IDS = {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS, DELIVERS_REFERRALS}  # the patch markers: ids, nothing personal
 LOCAL_ACTIVITIES = {"delivery.endpoints"}  # which partners have a webhook endpoint (issue 10)
 LOCAL_MARKER_FIELDS = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff",
                        "original_schedule_time", "activation_index"}
