@@ -3,12 +3,13 @@
 Operators run these on the server (they write to the record). A new key is printed once, on stdout; the
 record keeps only its hash. `rotate-key` makes a new key and keeps the old ones valid for `--overlap`;
 `revoke` refuses the partner's next request, whatever key it uses, without restarting the gateway.
-`endpoint` registers where arrimage delivers the partner's webhooks and prints their signing secret once.
+`endpoint` registers where arrimage delivers the partner's webhooks and prints their signing secret once;
+`rotate-secret` makes a new one and signs with both for `--overlap`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,9 +20,13 @@ from cli.errors import EXIT_CODES_HELP, reported
 from cli.options import AsJson, By, who
 from domain.principals.model import PrincipalKind
 
+if TYPE_CHECKING:
+    from usecases.delivery import Registered
+
 HELP = EXIT_CODES_HELP.replace("no such entente or version", "no such partner")
 app = typer.Typer(name="partners",
-                  help="Partner organisations calling the gateway: add, list, rotate-key, revoke, endpoint.",
+                  help="Partner organisations calling the gateway: add, list, rotate-key, revoke, endpoint, "
+                       "rotate-secret.",
                   epilog=HELP, no_args_is_help=True)
 PARTNER = PrincipalKind.PARTNER
 
@@ -78,11 +83,26 @@ def endpoint(
     """Register the partner's webhook endpoint (its signing secret printed once), change its URL, or rotate it."""
     with root() as engine, reported(), pr.refusals():
         done = engine.deliveries.register(pr.code(org), url, rotate_secret=rotate_secret, by=who(by), at=pr.now())
+    _endpoint_shown(done, as_json)
+
+
+@app.command("rotate-secret", epilog=HELP)
+def rotate_secret(org: OrgArg, overlap: Overlap = "24h", by: By = None, as_json: AsJson = False) -> None:
+    """A new webhook signing secret (printed once); until --overlap ends, deliveries are signed with both."""
+    with root() as engine, reported(), pr.refusals():
+        at = pr.now()
+        done = engine.deliveries.rotate_secret(pr.code(org), pr.overlap(overlap, at), by=who(by), at=at)
+    _endpoint_shown(done, as_json)
+
+
+def _endpoint_shown(done: Registered, as_json: bool) -> None:
     view = done.endpoint
     if as_json:
         render.emit_json({"endpoint": view.model_dump(mode="json"), "secret": done.secret})
         return
     typer.echo(f"endpoint of {view.org_id}: {view.url} (secret {view.secret_id})", err=True)
+    if view.previous_secret_id is not None and view.previous_until is not None:
+        typer.echo(f"secret {view.previous_secret_id} also signs until {view.previous_until.isoformat()}", err=True)
     if done.secret is not None:
         typer.echo("the signing secret below is shown once: keep it in the partner's secret store now", err=True)
         typer.echo(done.secret)

@@ -237,7 +237,8 @@ def deliveries_table(messages: Sequence[Message]) -> Table:
     for col in ("#", "partner", "message", "attempt", "at", "answer", "outcome"):
         table.add_column(col, overflow="fold")
     for m in messages:
-        what = m.type.value + (f" (attempt {m.data['attempt']})" if "attempt" in m.data else "")
+        step = next((f" ({k} {m.data[k]})" for k in ("attempt", "referral") if k in m.data), "")
+        what = m.type.value + step
         attempts: list[Attempt | None] = [*m.attempts] or [None]
         for a in attempts:
             answer = "" if a is None else (f"HTTP {a.status}" if a.status is not None else a.error or "no answer")

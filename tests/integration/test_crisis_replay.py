@@ -135,6 +135,19 @@ async def test_a_workflow_that_stopped_sending_the_intake_fails_the_replay(monke
         assert result.replay_failure is None, (name, result.replay_failure)
 
 
+async def test_a_referral_delivery_without_its_own_patch_fails_the_history_recorded_before_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The delivers history has teeth for the referral's webhook: guarded by the patch already in that history
+    (as if it had no patch of its own), the referral's endpoint lookup is a command the history does not hold."""
+    import workflows.crisis as crisis
+
+    monkeypatch.setattr(crisis, "DELIVERS_REFERRALS", DELIVERS)
+    replayer = Replayer(workflows=[CrisisCaseWorkflow], data_converter=data_converter(),
+                        workflow_runner=UnsandboxedWorkflowRunner())
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(_load(DELIVERS_PATH))
+
+
 def test_histories_replay_from_a_clean_environment() -> None:
     """CI has no `ARRIMAGE_*` setting: the default converter (public DEVELOPMENT key) must decrypt and replay
     the recorded histories there too — checked in a fresh interpreter with every such variable removed."""

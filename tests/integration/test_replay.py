@@ -18,7 +18,7 @@ import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from workers.bootstrap import data_converter
@@ -99,3 +99,16 @@ async def test_an_incompatible_change_fails_the_replay(stem: str) -> None:
     replayer = Replayer(workflows=[ChangedWithoutPatch], data_converter=data_converter())
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(load(HISTORIES / f"{stem}.json"))
+
+
+async def test_calendar_deliveries_without_their_own_patch_fail_the_history_recorded_before_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """entente-REPLAY-DELIVERS has teeth for reminders and reviews: guarded by the patch already in it (as if
+    they had no patch of their own), their endpoint lookup is a command that history does not hold."""
+    import workflows.entente as entente
+
+    monkeypatch.setattr(entente, "DELIVERS_CALENDAR", entente.DELIVERS)
+    replayer = Replayer(workflows=[EntenteWorkflow], data_converter=data_converter(),
+                        workflow_runner=UnsandboxedWorkflowRunner())
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(load(HISTORIES / "entente-REPLAY-DELIVERS.json"))
