@@ -1,6 +1,7 @@
 """`/v1/cases`: open a crisis case, read it, give it a command — the same command objects and rules as
-`arrimage cases open|show|act`. The organisation acting is the principal's; a read is decided by the
-disclosure rules and registered in the person's register (`usecases.audit.reads`) before it is answered."""
+`arrimage cases open|show|act`. The organisation acting is the principal's. A read by the CISSS's own people is
+decided by the disclosure rules and registered in the person's register (`usecases.audit.reads`) before it
+is answered; a partner's read answers its operational view, registered in the record-level reads log."""
 
 from __future__ import annotations
 
@@ -15,13 +16,17 @@ from starlette.concurrency import run_in_threadpool
 from domain.audit.reads import CaseItem
 from domain.crisis import commands as cc
 from domain.crisis.model import CaseCode, new_case_code
+from domain.crisis.partner_view import PartnerCaseView
 from domain.crisis.state import CaseView
+from domain.disclosure.roles import PurposeKind
 from domain.principals.access import check_case_party
 from domain.principals.model import Principal
+from domain.principals.standing import needs_entente
 from gateway import bodies
 from gateway.guard import Guard, json_body, now, once
 from gateway.problems import FieldProblem, ProblemError, documented, invalid
 from usecases.audit.reads import Reader
+from usecases.audit.replays import ReaderFacts
 
 if TYPE_CHECKING:
     from workers.bootstrap import Root
@@ -45,7 +50,18 @@ class Access(BaseModel):
 
 
 class CaseRead(BaseModel):
+    """The CISSS's own people: the case as the disclosure rules let their role read it."""
+
     case: CaseView
+    access: Access
+
+
+class PartnerCaseRead(BaseModel):
+    """A partner (an organisation other than the case's CISSS, its system or its people): its own part of the
+    case, and of the intake only what a registered handoff sending gave it (`domain.crisis.partner_view`);
+    `access.basis` is the rule the read was registered under."""
+
+    case: PartnerCaseView
     access: Access
 
 
@@ -97,14 +113,20 @@ def routes(root: Root, guard: Guard) -> APIRouter:
 
         return await once(root, request, principal, body, idempotency_key, run)
 
-    @router.get("/{code}", responses={**ok("CaseRead"), **READ_PROBLEMS}, response_class=JSONResponse)
+    @router.get("/{code}", responses={**read_answer(), **READ_PROBLEMS}, response_class=JSONResponse)
     async def show_case(code: str, request: Request) -> JSONResponse:
-        """The case as its parties may see it: decided by the disclosure rules and registered as an access."""
+        """The case as its parties may see it, registered as an access. The CISSS's own people: the case as the
+        disclosure rules decide for their role and registered authorisations (`CaseRead`). A partner: its
+        operational view (`PartnerCaseRead`): its attempts, intervention, follow-ups, referrals and deadlines,
+        and only the intake items a registered handoff sending gave it."""
         principal = await guard.principal(request)
         code = case_code(code)
         view = await run_in_threadpool(root.crisis_cases.view, code)
         await standing(root, principal, view)
-        read = await run_in_threadpool(root.reads.case, code, CaseItem.STATE, reader(principal), now())
+        if needs_entente(principal, view):
+            return await partner_read(root, principal, code)
+        who = await run_in_threadpool(reader, root, principal)
+        read = await run_in_threadpool(root.reads.case, code, CaseItem.STATE, who, now())
         decision = read.decision
         if read.view is None:
             refusal = decision.refusal
@@ -142,5 +164,26 @@ async def standing(root: Root, principal: Principal, view: CaseView) -> None:
     await run_in_threadpool(root.principals.check_case_standing, principal, view, now())
 
 
-def reader(principal: Principal) -> Reader:
-    return Reader.of(principal.actor, principal.role)
+async def partner_read(root: Root, principal: Principal, code: str) -> JSONResponse:
+    """A partner's view of the case, registered once in the record-level reads log (allowed or refused)."""
+    who = Reader.of(principal.actor, principal.role, PurposeKind.CONTINUITY)  # a partner reads for continuity
+    done = await run_in_threadpool(root.reads.partner_case, code, principal.org_id, who, now())
+    read = done.read
+    if done.view is None:
+        raise ProblemError(403, read.reason, code="read_refused")
+    answer = PartnerCaseRead(case=done.view, access=Access(access_id=read.read_id, outcome=read.outcome.value,
+                                                           basis=read.rule))
+    return JSONResponse(answer.model_dump(mode="json"))
+
+
+def read_answer() -> dict[int | str, dict[str, Any]]:
+    """`GET /v1/cases/{code}` answers one of two reads, by who asks (FastAPI puts both in the components)."""
+    return {200: {"description": "the case as the caller may see it", "model": CaseRead | PartnerCaseRead}}
+
+
+def reader(root: Root, principal: Principal) -> Reader:
+    """Who reads, in the principal's role, with a person's access authorisations (R-22.1, r. 1, s. 8) as
+    registered on their account (`arrimage users authorise`), read from the record now: a withdrawal or an
+    expiry holds from the next request. Reads the record: call it in the thread pool."""
+    facts = ReaderFacts(authorisations=root.principals.authorisations(principal))
+    return Reader.of(principal.actor, principal.role, facts=facts)

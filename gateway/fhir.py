@@ -77,7 +77,8 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         """The case, to a party in standing (as /v1), once the disclosure rules allowed this read (registered
         either way)."""
         await standing(root, principal, await run_in_threadpool(root.crisis_cases.view, code))
-        read = await run_in_threadpool(root.reads.case, code, CaseItem.STATE, reader(principal), now())
+        who = await run_in_threadpool(reader, root, principal)  # its role, its registered authorisations
+        read = await run_in_threadpool(root.reads.case, code, CaseItem.STATE, who, now())
         if read.view is None:
             why = read.decision.refusal
             raise ProblemError(403, why.reason if why else "the disclosure rules refuse this read",

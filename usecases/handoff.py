@@ -15,7 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from domain.crisis.aggregate import CrisisCase
-from domain.crisis.handoff import Sending, access_request, attempts_to_send, emergency_command, sending_context
+from domain.crisis.handoff import (
+    Sending,
+    access_request,
+    attempts_to_send,
+    emergency_command,
+    registered_sending,
+    sending_context,
+    sending_id,
+)
 from domain.crisis.state import HandoffAttempt
 from domain.errors import NotFound, RuleViolation
 from usecases.crisis import CrisisCases
@@ -49,6 +57,10 @@ class HandoffDisclosures:
         case = self.cases.get(case_code)
         return [self._send(case, attempt) for attempt in attempts_to_send(case)]
 
+    def registered(self, case_code: str) -> list[Sending]:
+        """The sendings registered so far for the case: a lookup (`registered_sendings`)."""
+        return registered_sendings(self.disclosures, self.cases.get(case_code))
+
     def _send(self, case: CrisisCase, attempt: HandoffAttempt) -> Sending:
         org = attempt.candidate.team.org_id
         ctx = sending_context(self._entente(attempt.candidate.agreement_code))
@@ -73,3 +85,23 @@ class HandoffDisclosures:
             return [self.ententes.view(code)]
         except NotFound:
             return []
+
+
+def registered_sendings(disclosures: Disclosures, case: CrisisCase) -> list[Sending]:
+    """What the person's register holds of each sending of the case, found under its command id
+    (`<case>/envoi/<attempt>`): nothing is decided and nothing recorded, so a reader of the sendings (the
+    partner's view of the case) never makes a disclosure decision of its own. An attempt whose sending is
+    not registered yet is left out."""
+    try:
+        register = disclosures.register(case.subject_id)
+    except NotFound:
+        return []
+    decisions = {d.decision_id: d for d in register.accesses}
+    emergencies = {e.disclosure_id: e for e in register.emergencies}
+    found = []
+    for attempt in attempts_to_send(case):
+        command_id = sending_id(case, attempt)
+        sent = registered_sending(attempt, decisions.get(command_id), emergencies.get(command_id))
+        if sent is not None:
+            found.append(sent)
+    return found

@@ -83,6 +83,11 @@ def entries_shown(entries: list[CommunicationEntry], decision: Decision) -> list
 # --------------------------------------------------------------------------- across persons
 
 LISTING_RULE = "POLITIQUE (liste des dossiers: codes, etapes et echeances, sans renseignement personnel)"
+PARTNER_RULE = ("POLITIQUE (vue operationnelle du partenaire: ses etapes et echeances, et ce que l'envoi enregistre "
+                "lui a communique)")
+# Who reads a partner's operational view, for the continuity of services under the entente: the partner's
+# system, and the people of the partner organisation who work the case (its intervenants, its coordinators).
+PARTNER_READERS = frozenset({Role.PARTNER_ORG, Role.INTERVENANT, Role.SUPERVISOR})
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,17 @@ def decide_record_read(kind: ReadKind, role: Role, purpose: PurposeKind, day: da
                        config: DisclosureConfig) -> ReadDecision:
     """Default deny. Audit metadata across persons (the access log, the exceptions, an export) is read by
     auditors and supervisors, for an audit, under the audit rule in force; a listing of cases (codes,
-    stages, deadlines: no one's content) also by the care team, for care (its worklist)."""
+    stages, deadlines: no one's content) also by the care team, for care (its worklist); a partner's
+    operational view of a case (its steps, and what a registered sending communicated to it: not audit
+    metadata) only by a partner's readers, for the continuity of services (its standing in the case, a party
+    under an entente in force, is checked before)."""
+    if kind is ReadKind.PARTNER_CASE:
+        if role in PARTNER_READERS and purpose is PurposeKind.CONTINUITY:
+            return ReadDecision(Outcome.ALLOWED, PARTNER_RULE, "a partner's own part of the case, for continuity")
+        who = ", ".join(sorted(r.value for r in PARTNER_READERS))
+        return ReadDecision(Outcome.REFUSED, config.cite(day, Concept.CONFIDENTIALITY),
+                            f"{kind.value} is read by a partner ({who}) for continuity; not by the role "
+                            f"{role.value} for the purpose {purpose.value}")
     audit = config.basis_for(day, Concept.AUDIT)
     if role in METADATA_READERS and purpose is PurposeKind.AUDIT and audit is not None:
         return ReadDecision(Outcome.ALLOWED, audit.code, "audit metadata, read for an audit")

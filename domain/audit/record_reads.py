@@ -34,6 +34,13 @@ class ReadKind(StrEnum):
     EXCEPTIONS = "rapport_d_exceptions"  # `audit exceptions`
     EXPORT = "export_d_audit"  # `audit export`: all of the above, to hand over
     STANDARDS_REPORT = "rapport_des_normes"  # `report standards`: every case of a period read for its clocks
+    # `GET /v1/cases/{code}` by a partner: its operational view of one case (`domain.crisis.partner_view`).
+    # One person's case, yet no decision on the person's information is made: the intake items it shows are
+    # those a handoff sending communicated, decided and entered once in the person's register (LSSSS 27.2 /
+    # LRSSS 265) when the team was asked; deciding again at each read would enter the same communication
+    # again, or refuse what was lawfully given. The read itself is an access, logged here (LRSSS 103) with
+    # the case code and the sendings it relied on.
+    PARTNER_CASE = "vue_operationnelle_partenaire"
 
 
 def record_read_id(read_id: str) -> UUID:

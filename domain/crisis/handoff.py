@@ -25,7 +25,14 @@ from domain.crisis.model import EMERGENCY_NOTE_FIELDS, CandidateKind, HandoffSha
 from domain.crisis.state import HandoffAttempt
 from domain.disclosure import commands as dc
 from domain.disclosure.consent import consent_id
-from domain.disclosure.model import DisclosureContext, DossierItem, EmergencyParticulars, RecipientCapacity
+from domain.disclosure.model import (
+    Decision,
+    DisclosureContext,
+    DossierItem,
+    EmergencyParticulars,
+    RecipientCapacity,
+)
+from domain.disclosure.register import EmergencyDisclosureView
 from domain.disclosure.roles import ItemCategory, PurposeKind, Role
 
 # What a handoff can send of the intake: the items of the case record a team may receive.
@@ -54,6 +61,20 @@ def attempts_to_send(case: CrisisCase) -> list[HandoffAttempt]:
 def sending_id(case: CrisisCase, attempt: HandoffAttempt) -> str:
     """The command id of one sending: `<case>/envoi/<attempt>`, which the register remembers (idempotence)."""
     return f"{case.case_code}/envoi/{attempt.number}"
+
+
+def registered_sending(attempt: HandoffAttempt, decision: Decision | None,
+                       emergency: EmergencyDisclosureView | None = None) -> Sending | None:
+    """What the register holds of one attempt's sending, found under its command id, decided nothing anew:
+    the emergency disclosure recorded under it, otherwise its decision (allowed items: the consent path;
+    none: only the call was sent); None when nothing is registered yet (the workflow sends after asking)."""
+    org = attempt.candidate.team.org_id
+    if emergency is not None:
+        return Sending(attempt.number, org, "emergency", tuple(emergency.items))
+    if decision is None:
+        return None
+    allowed = tuple(decision.allowed)
+    return Sending(attempt.number, org, "consent" if allowed else "none", allowed)
 
 
 def sending_context(ententes: list[Any]) -> DisclosureContext:

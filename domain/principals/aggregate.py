@@ -18,9 +18,11 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.disclosure.model import AccessAuthorisation
 from domain.disclosure.roles import Role
 from domain.errors import DomainError, RuleViolation
-from domain.principals.model import KeyView, OidcIdentity, Principal, PrincipalKind, PrincipalView, Unauthenticated
+from domain.principals.authorisations import GrantedAuthorisation, check_terms, find
+from domain.principals.model import KeyView, Principal, PrincipalKind, PrincipalView, Unauthenticated
 
 NAMESPACE = UUID("3f2a9d61-7b0e-4c8e-9a41-5d6e2b7c0f13")
 MAX_OVERLAP = timedelta(days=90)  # an old key valid longer than this after rotation is a forgotten key
@@ -49,11 +51,10 @@ class Account(Aggregate):
         self.role = Role(role)
         self.registered_by = by
         self.registered_at = at
+        self.authorisations: list[GrantedAuthorisation] = []  # a person's access authorisations
         self.kids: list[str] = []
         self.revoked_at: datetime | None = None
         self.revoked_reason: str | None = None
-        self.client_cert: str | None = None  # mutual TLS: its keys are accepted only with this certificate
-        self.oidc_subjects: list[OidcIdentity] = []  # a person signed in by the identity provider as these
 
     def check_active(self) -> None:
         if self.revoked_at is not None:
@@ -67,29 +68,6 @@ class Account(Aggregate):
     def _key_added(self, kid: str) -> None:
         self.kids.append(kid)
 
-    def bind_client_cert(self, fingerprint: str | None, by: str, at: datetime) -> None:
-        """Its keys accepted only over a connection presenting the certificate of this SHA-256 fingerprint
-        (None: any connection again)."""
-        self.check_active()
-        if fingerprint != self.client_cert:
-            self._client_cert_bound(fingerprint=fingerprint, by=by, at=at)
-
-    @event("ClientCertBound")
-    def _client_cert_bound(self, fingerprint: str | None, by: str, at: datetime) -> None:
-        self.client_cert = fingerprint
-
-    def link_subject(self, issuer: str, subject: str, by: str, at: datetime) -> None:
-        """A person known to the identity provider as `subject` of `issuer` (`domain.principals.oidc`)."""
-        self.check_active()
-        if self.kind is not PrincipalKind.USER:
-            raise DomainError(f"{self.principal_id} is a partner: only a person signs in with OIDC",
-                              code="not_a_user")
-        self._subject_linked(issuer=issuer, subject=subject, by=by, at=at)
-
-    @event("SubjectLinked")
-    def _subject_linked(self, issuer: str, subject: str, by: str, at: datetime) -> None:
-        self.oidc_subjects.append(OidcIdentity(issuer=issuer, subject=subject))
-
     def revoke(self, reason: str, by: str, at: datetime) -> None:
         self.check_active()
         self._revoked(reason=reason, by=by, at=at)
@@ -99,12 +77,43 @@ class Account(Aggregate):
         self.revoked_at = at
         self.revoked_reason = reason
 
+    def authorise(self, terms: AccessAuthorisation, by: str, at: datetime) -> GrantedAuthorisation:
+        """Record an access authorisation the person holds (`domain.principals.authorisations`); the same terms
+        still in effect are found, not recorded twice (a retried command)."""
+        self.check_active()
+        if self.kind is not PrincipalKind.USER:
+            raise DomainError(f"{self.principal_id} is a partner: an access authorisation is a person's",
+                              code="not_a_user")
+        check_terms(self.principal_id, terms)
+        same = next((g for g in self.authorisations if g.authorisation == terms and g.withdrawn_at is None), None)
+        if same is not None:
+            return same
+        self._authorised(terms=terms.model_dump(mode="json"), by=by, at=at)
+        return self.authorisations[-1]
+
+    @event("Authorised")
+    def _authorised(self, terms: dict[str, Any], by: str, at: datetime) -> None:
+        self.authorisations.append(GrantedAuthorisation(
+            number=len(self.authorisations) + 1, authorisation=AccessAuthorisation.model_validate(terms),
+            recorded_by=by, recorded_at=at))
+
+    def withdraw_authorisation(self, number: int, reason: str, by: str, at: datetime) -> GrantedAuthorisation:
+        """Withdraw authorisation `number` from `at`: a read after it is refused."""
+        find(self.authorisations, number)
+        self._authorisation_withdrawn(number=number, reason=reason, by=by, at=at)
+        return self.authorisations[number - 1]
+
+    @event("AuthorisationWithdrawn")
+    def _authorisation_withdrawn(self, number: int, reason: str, by: str, at: datetime) -> None:
+        self.authorisations = [
+            g.model_copy(update={"withdrawn_at": at, "withdrawn_by": by, "withdrawal_reason": reason})
+            if g.number == number else g for g in self.authorisations]
+
     def view(self, keys: list[KeyView]) -> PrincipalView:
         return PrincipalView(
             kind=self.kind, principal_id=self.principal_id, org_id=self.org_id, name=self.name, role=self.role,
             registered_at=self.registered_at, registered_by=self.registered_by, revoked_at=self.revoked_at,
-            revoked_reason=self.revoked_reason, keys=keys, client_cert=self.client_cert,
-            oidc_subjects=list(self.oidc_subjects),
+            revoked_reason=self.revoked_reason, keys=keys,
         )
 
 

@@ -15,6 +15,7 @@ from pydantic import Field
 from domain.disclosure.roles import Role
 from domain.ententes.model import Frozen
 from domain.errors import DomainError
+from domain.principals.authorisations import GrantedAuthorisation
 
 KEY_PREFIX = "ark"  # every API key starts `ark_<kid>_`: recognisable in a leaked log or a secret scanner
 
@@ -38,14 +39,6 @@ class KeyView(Frozen):
         return self.valid_until is None or now < self.valid_until
 
 
-class OidcIdentity(Frozen):
-    """Who an identity provider says a person is (OIDC `iss` and `sub`): a subject is unique only within its
-    issuer (`domain.principals.oidc`)."""
-
-    issuer: str
-    subject: str
-
-
 class PrincipalView(Frozen):
     kind: PrincipalKind
     principal_id: str  # the partner's org id, or the person's user id
@@ -54,11 +47,10 @@ class PrincipalView(Frozen):
     role: Role
     registered_at: datetime
     registered_by: str
+    authorisations: list[GrantedAuthorisation] = Field(default_factory=list)  # a person's (R-22.1, r. 1, s. 8)
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
     keys: list[KeyView] = Field(default_factory=list)
-    client_cert: str | None = None  # SHA-256 (hex) of the client certificate its keys need (mutual TLS)
-    oidc_subjects: list[OidcIdentity] = Field(default_factory=list)  # who it is at the identity provider
 
     @property
     def active(self) -> bool:

@@ -3,6 +3,8 @@ what the decision allows. Thin: the decisions are `disclosure.rules.decide` (one
 `audit.reads.decide_record_read` (across persons); `domain.audit.reads` says what each read asks for.
 
 - `case`: `cases show` / `cases history`, decided and recorded in the case's person's register;
+- `partner_case`: a partner's operational view of a case (the gateway), registered in the record-level
+  reads log: it decides nothing about the person (what it shows of the intake a registered sending gave);
 - `register`: `audit register --person`, decided and recorded in that person's register;
 - `across`: a listing of cases, the access log, the exception report or an export, registered in the
   record-level reads log (`RecordReadEntry`), allowed or refused.
@@ -26,6 +28,7 @@ from domain.audit.reads import CaseItem, case_items, decide_record_read, entries
 from domain.audit.record_reads import ReadKind, RecordRead, RecordReadEntry
 from domain.audit.replay import DEFAULT_PURPOSE
 from domain.clock import local_date
+from domain.crisis.partner_view import PartnerCaseView, partner_view
 from domain.crisis.state import CaseView
 from domain.disclosure import commands as c
 from domain.disclosure.model import Decision, DisclosureContext, DossierItem, Outcome
@@ -35,6 +38,7 @@ from usecases.audit.replays import ReaderFacts
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
+from usecases.handoff import registered_sendings
 
 
 class Reader(Frozen):
@@ -61,6 +65,12 @@ class CaseRead:
 
 
 @dataclass(frozen=True)
+class PartnerRead:
+    read: RecordRead  # as registered in the record-level reads log
+    view: PartnerCaseView | None = None  # when allowed
+
+
+@dataclass(frozen=True)
 class RegisterRead:
     decision: Decision
     entries: list[dict[str, Any]] | None  # None: refused
@@ -83,6 +93,21 @@ class Reads:
         if what is CaseItem.STATE:
             return CaseRead(decision, view=case.view())
         return CaseRead(decision, history=self.cases.history(code))
+
+    def partner_case(self, code: str, org_id: str, reader: Reader, moment: datetime) -> PartnerRead:
+        """A partner's operational view of the case (`domain.crisis.partner_view`): the sendings looked up in the
+        person's register (nothing decided anew), the view built, then the read registered once, allowed or
+        refused, in the record-level reads log (`ReadKind.PARTNER_CASE` says why there). NotFound or
+        NotAParty: nothing registered."""
+        case = self.cases.get(code)
+        sendings = registered_sendings(self.disclosures, case)
+        opening = case.personal_details()[0].get("personal") if case.personal_details() else None
+        view = partner_view(case.view(), org_id, sendings, opening)
+        used = [a.sending.decision_id for a in view.attempts if a.sending is not None]
+        read = self.across(ReadKind.PARTNER_CASE, reader, moment, {
+            "case": code, "org": org_id, "sendings": " ".join(used) or None,
+            "items": " ".join(view.intake.items) or None})
+        return PartnerRead(read, view if read.allowed else None)
 
     def register(self, subject_id: str, reader: Reader, moment: datetime) -> RegisterRead:
         """The register entries about one person, decided and recorded in that register first."""
