@@ -106,7 +106,8 @@ def create_app(root: Root) -> FastAPI:
             components.update(bodies.response_schemas(CaseView, EntenteView, cases.CaseRead, ententes.EntenteRead,
                                                        Problem))
             doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
-                                                               "description": "an API key: ark_<kid>_<secret>"}}
+                                                               "description": "an API key (ark_<kid>_<secret>), or a "
+                                                               "person's token from the OIDC provider (a JWT)"}}
             for path, ops in doc["paths"].items():
                 if path.startswith("/v1/"):
                     for op in ops.values():

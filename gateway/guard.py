@@ -1,8 +1,10 @@
-"""What every request passes before a use case: its key (401), its rate (429), its body (413, 422), and for a
-write its Idempotency-Key (the first answer again, or a refusal when the key came with another request)."""
+"""What every request passes before a use case: its key or token (401; 429 for an address that failed too
+often), its rate (429), its body (413, 422), and for a write its Idempotency-Key (the first answer again, or a
+refusal when the key came with another request)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -17,9 +19,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from adapters.oidc.provider import ProviderUnavailable
 from domain.principals.model import Principal, Unauthenticated
 from domain.values import MAX_COMMAND_BYTES
 from gateway.problems import MEDIA_TYPE, FieldProblem, ProblemError, translate
+from gateway.tls import client_fingerprint
 
 if TYPE_CHECKING:
     from workers.bootstrap import Root
@@ -56,19 +60,44 @@ class Buckets:
             self._levels[who] = (level, t)
             return (1 - level) / self.rate
 
+    def wait(self, who: str) -> float:
+        """The seconds until `who` may take one (0: now), taking nothing."""
+        with self._lock:
+            t = self.clock()
+            level, last = self._levels.get(who, (float(self.burst), t))
+            level = min(float(self.burst), level + (t - last) * self.rate)
+            return 0.0 if level >= 1 else (1 - level) / self.rate
+
 
 class Guard:
     def __init__(self, root: Root) -> None:
         self.root = root
         self.buckets = Buckets(root.settings.gateway_rate, root.settings.gateway_burst)
+        # failed authentications per client address: a guesser waits before its next key costs a scrypt run
+        self.failures = Buckets(root.settings.gateway_auth_failure_rate, root.settings.gateway_auth_failure_burst)
 
     async def principal(self, request: Request) -> Principal:
-        """The caller, from `Authorization: Bearer <key>`, read from the record now (a revocation holds at
-        once); then its rate."""
+        """The caller, from `Authorization: Bearer <key or token>`, read from the record now (a revocation holds
+        at once), over this connection's client certificate (mutual TLS); then its rate. An address whose
+        authentications failed past its bucket waits (429) before anything is checked."""
+        address = request.client.host if request.client else "?"
+        blocked = self.failures.wait(address)
+        if blocked > 0:
+            raise ProblemError(429, f"too many failed authentications from {address}: wait before trying again",
+                               code="rate_limited", headers={"Retry-After": str(max(1, round(blocked + 0.5)))})
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("no bearer token")
-        who: Principal = await run_in_threadpool(self.root.principals.authenticate, token.strip(), now())
+        try:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("no bearer token")
+            who: Principal = await run_in_threadpool(
+                functools.partial(self.root.principals.authenticate_bearer, token.strip(), now(),
+                                  client_cert=client_fingerprint(request.scope)))
+        except Unauthenticated:
+            self.failures.take(address)
+            raise
+        except ProviderUnavailable:
+            raise ProblemError(503, "the identity provider's keys cannot be read now: retry later",
+                               code="identity_provider_unavailable", headers={"Retry-After": "5"}) from None
         wait = self.buckets.take(f"{who.kind.value}:{who.principal_id}")
         if wait > 0:
             raise ProblemError(429, f"more than {self.buckets.rate:g} requests a second (burst "

@@ -32,7 +32,7 @@ TITLES = {
 # command is "not now" (409: out of turn, already done, closed…).
 FORBIDDEN = frozenset({"not_a_party", "wrong_party", "not_a_partner", "not_a_candidate", "not_a_csss_team",
                        "not_asked", "no_agreement", "wrong_subject", "not_an_entente_reader",
-                       "no_entente_in_force"})
+                       "no_entente_in_force", "subject_not_registered"})
 INVALID = frozenset({"date_implausible", "deadline_in_past", "ends_in_past", "moment_in_future", "moment_too_old",
                      "extension_too_long", "not_later", "received_at", "first_contact_at", "unknown_command",
                      "unknown_deadline", "unknown_plan", "unknown_contact", "invalid_overlap"})

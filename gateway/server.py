@@ -1,16 +1,18 @@
 """The gateway as a server: uvicorn in this process's event loop, for `arrimage gateway` (alone) and
-`arrimage up` (beside the worker, `workers.embedded`)."""
+`arrimage up` (beside the worker, `workers.embedded`). HTTPS when ARRIMAGE_GATEWAY_TLS_CERT / _KEY are set,
+asking clients for certificates of ARRIMAGE_GATEWAY_TLS_CLIENT_CA (mutual TLS, `gateway.tls`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from gateway.app import create_app
+from gateway.tls import server_options
 
 if TYPE_CHECKING:
     from workers.bootstrap import Root
@@ -27,9 +29,15 @@ class Gateway:
 
     def __init__(self, root: Root, host: str | None = None, port: int | None = None) -> None:
         settings = root.settings
+        tls: dict[str, Any] = {}
+        if settings.gateway_tls_cert is not None and settings.gateway_tls_key is not None:
+            ca = settings.gateway_tls_client_ca
+            tls = server_options(str(settings.gateway_tls_cert), str(settings.gateway_tls_key),
+                                 str(ca) if ca is not None else None, settings.gateway_tls_client_required)
+        self.scheme = "https" if tls else "http"
         config = uvicorn.Config(create_app(root), host=host or settings.gateway_host,
                                 port=settings.gateway_port if port is None else port, log_level="warning",
-                                lifespan="off", access_log=False, server_header=False)
+                                lifespan="off", access_log=False, server_header=False, **tls)
         self.server = _Server(config)
         self._task: asyncio.Task[None] | None = None
 
@@ -47,7 +55,7 @@ class Gateway:
     def address(self) -> str:
         sock = self.server.servers[0].sockets[0]
         host, port = sock.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     async def stop(self) -> None:
         self.server.should_exit = True

@@ -4,15 +4,18 @@ A new key is returned once (`Issued.key`) and recorded only as its hash (`adapte
 `authenticate` reads the key and its account from the record on every call: a revocation or the end of a
 rotation's overlap, recorded by any process, refuses the very next request (no cache to invalidate).
 
-People get local keys the same way (the embedded default). OIDC is the production path for people: an
-OIDC adapter would verify the identity provider's token and map its subject and claims to a `Principal`
-(org and role from the provider, or from the account registered here under that subject), in place of
-`authenticate` for those tokens; the gateway depends only on "a bearer token in, a Principal out".
+People get local keys the same way (the embedded default). OIDC is the production path for people: with a
+provider configured, `authenticate_bearer` takes a bearer that is a JWT to the provider's verifier (`oidc`,
+`adapters.oidc`: "a token in, an `OidcIdentity` out"), then to the user registered here under that subject
+(`SubjectLink`), whose organisation and role are the ones registered, never the token's
+(`domain.principals.oidc`). A partner bound to a client certificate (mutual TLS) is accepted only over a
+connection presenting it (`domain.principals.tls`).
 """
 
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -28,8 +31,18 @@ from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound
 from domain.principals import aggregate as rules
 from domain.principals.aggregate import Account, ApiKey, account_id, key_id
-from domain.principals.model import Principal, PrincipalKind, PrincipalView, Unauthenticated
+from domain.principals.model import OidcIdentity, Principal, PrincipalKind, PrincipalView, Unauthenticated
+from domain.principals.oidc import (
+    SubjectLink,
+    SubjectNotRegistered,
+    TokenRefused,
+    check_subject,
+    looks_like_jwt,
+    principal_of,
+    subject_link_id,
+)
 from domain.principals.standing import check_entente_in_force, named_ententes, needs_entente
+from domain.principals.tls import check_client_certificate
 from usecases.ententes import Ententes
 
 
@@ -43,8 +56,10 @@ class Issued:
 
 
 class Principals:
-    def __init__(self, record: Record, hasher: KeyHasher | None = None, ententes: Ententes | None = None) -> None:
+    def __init__(self, record: Record, hasher: KeyHasher | None = None, ententes: Ententes | None = None,
+                 oidc: Callable[[str], OidcIdentity] | None = None) -> None:
         self.record = record
+        self.oidc = oidc  # the identity provider's verifier (None: no OIDC, local keys only)
         self.hasher = hasher or KeyHasher()
         self.ententes = ententes or Ententes(record)
 
@@ -52,18 +67,44 @@ class Principals:
     def add_partner(self, org_id: str, name: str, *, by: str, at: datetime) -> Issued:
         return self._add(PrincipalKind.PARTNER, org_id, org_id, name, Role.PARTNER_ORG, by=by, at=at)
 
-    def add_user(self, user_id: str, org_id: str, role: Role, *, name: str = "", by: str, at: datetime) -> Issued:
-        return self._add(PrincipalKind.USER, user_id, org_id, name or user_id, role, by=by, at=at)
+    def add_user(self, user_id: str, org_id: str, role: Role, *, name: str = "", by: str, at: datetime,
+                 subject: OidcIdentity | None = None) -> Issued:
+        """A person with a local token; with `subject`, also signed in by the identity provider as that."""
+        return self._add(PrincipalKind.USER, user_id, org_id, name or user_id, role, by=by, at=at, subject=subject)
 
     def _add(self, kind: PrincipalKind, principal_id: str, org_id: str, name: str, role: Role, *, by: str,
-             at: datetime) -> Issued:
+             at: datetime, subject: OidcIdentity | None = None) -> Issued:
         if account_id(kind, principal_id) in self.record.repository:
             raise DomainError(f"{kind.value} {principal_id} already exists", code="duplicate_principal")
         account = Account(kind=kind.value, principal_id=principal_id, org_id=org_id, name=name, role=role.value,
                           by=by, at=at)
         key, token = self._issue(account, at)
-        self.record.save(account, key)
+        links = [self._link(account, subject, by, at)] if subject is not None else []
+        self.record.save(account, key, *links)
         return Issued(self._view(account), token, key.kid)
+
+    def link_subject(self, user_id: str, subject: OidcIdentity, *, by: str, at: datetime) -> PrincipalView:
+        """The person signed in by the identity provider as `subject` from now on (one user per subject)."""
+        account = self._account(PrincipalKind.USER, user_id)
+        link = self._link(account, subject, by, at)
+        self.record.save(account, link)
+        return self._view(account)
+
+    def _link(self, account: Account, subject: OidcIdentity, by: str, at: datetime) -> SubjectLink:
+        check_subject(subject)
+        if subject_link_id(subject.issuer, subject.subject) in self.record.repository:
+            raise DomainError(f"{subject.subject} of {subject.issuer} is already linked to a user",
+                              code="subject_already_linked")
+        account.link_subject(subject.issuer, subject.subject, by, at)
+        return SubjectLink(issuer=subject.issuer, subject=subject.subject, user_id=account.principal_id, by=by,
+                           at=at)
+
+    def bind_client_cert(self, org_id: str, fingerprint: str | None, *, by: str, at: datetime) -> PrincipalView:
+        """The partner's keys accepted only over a connection presenting this certificate (None: any)."""
+        account = self._account(PrincipalKind.PARTNER, org_id)
+        account.bind_client_cert(fingerprint, by, at)
+        self.record.save(account)
+        return self._view(account)
 
     def rotate_key(self, kind: PrincipalKind, principal_id: str, overlap: timedelta, *, at: datetime) -> Issued:
         """A new key; every key still valid stays valid `overlap` longer, then is refused."""
@@ -119,15 +160,33 @@ class Principals:
         return key, token
 
     # ------------------------------------------------------------------ authentication
-    def authenticate(self, token: str, now: datetime) -> Principal:
-        """The principal `token` proves at `now`, read from the record now; `Unauthenticated` otherwise."""
+    def authenticate(self, token: str, now: datetime, *, client_cert: str | None = None) -> Principal:
+        """The principal the API key `token` proves at `now`, read from the record now, on a connection that
+        presented the client certificate of SHA-256 `client_cert` (None: none); `Unauthenticated` otherwise."""
         kid = kid_of(token)
         try:
             key: ApiKey = self.record.repository.get(key_id(kid))
             account: Account = self.record.repository.get(account_id(key.kind, key.principal_id))
         except AggregateNotFoundError:
             raise Unauthenticated(f"key {kid}: unknown") from None
-        return rules.authenticate(key, account, verified=self.hasher.verify(token, key.key_hash), now=now)
+        who = rules.authenticate(key, account, verified=self.hasher.verify(token, key.key_hash), now=now)
+        check_client_certificate(who, account.client_cert, client_cert)
+        return who
+
+    def authenticate_bearer(self, token: str, now: datetime, *, client_cert: str | None = None) -> Principal:
+        """A gateway request's bearer: the identity provider's token (a JWT) for a person, or an API key."""
+        if not looks_like_jwt(token):
+            return self.authenticate(token, now, client_cert=client_cert)
+        if self.oidc is None:
+            raise TokenRefused("a JWT, but no OIDC provider is configured (ARRIMAGE_OIDC_ISSUER)")
+        identity = self.oidc(token)
+        try:
+            link: SubjectLink = self.record.repository.get(subject_link_id(identity.issuer, identity.subject))
+            account: Account = self.record.repository.get(account_id(PrincipalKind.USER, link.user_id))
+        except AggregateNotFoundError:
+            raise SubjectNotRegistered(
+                f"{identity.subject} of {identity.issuer} is registered under no user") from None
+        return principal_of(link, account, identity, now)
 
     # ------------------------------------------------------------------ standing
     def check_case_standing(self, principal: Principal, case: CaseView, now: datetime) -> None:

@@ -48,6 +48,7 @@ from workers.settings import Settings
 
 if TYPE_CHECKING:
     from adapters.gateway_client import GatewayClient
+    from adapters.oidc.provider import OidcProvider
 
 __all__ = [
     "DevelopmentKeys", "KeyConfigError", "NoRecord", "Root", "ThroughGateway", "UseCases", "bootstrap",
@@ -209,8 +210,21 @@ class Root:
 
     @cached_property
     def principals(self) -> Principals:
-        """Partners and people with their API keys: the gateway authenticates every request here."""
-        return Principals(self.record)
+        """Partners and people with their API keys (and people's OIDC tokens when a provider is configured):
+        the gateway authenticates every request here."""
+        provider = self.oidc_provider
+        return Principals(self.record, oidc=provider.verify if provider is not None else None)
+
+    @cached_property
+    def oidc_provider(self) -> OidcProvider | None:
+        """The identity provider people sign in with (ARRIMAGE_OIDC_ISSUER / _AUDIENCE), None when unset; its
+        discovery document and keys are read on the first token, not here."""
+        s = self.settings
+        if not s.oidc:
+            return None
+        from adapters.oidc.provider import OidcProvider  # PyJWT: loaded by the processes that check tokens only
+
+        return OidcProvider(s.oidc_issuer.strip(), s.oidc_audience.strip(), refresh_after=s.oidc_jwks_refresh_seconds)
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:
@@ -270,6 +284,9 @@ class Root:
         self.__dict__.pop("use_cases", None)
         self.__dict__.pop("replays", None)
         self.__dict__.pop("principals", None)
+        provider = self.__dict__.pop("oidc_provider", None)
+        if provider is not None:
+            provider.close()
         self.__dict__.pop("idempotency", None)
         self.__dict__.pop("reads", None)
         gateway = self.__dict__.pop("gateway", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, HttpUrl, SecretStr, field_validator
+from pydantic import AliasChoices, Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.record.environment import PostgresAddress, private_file, record_env
@@ -23,6 +23,7 @@ from adapters.record.keys import (
 )
 from adapters.standards_file import load_standards
 from domain.ententes.state import EntentePolicy
+from domain.principals.oidc import check_provider_url
 from domain.standards.config import StandardsConfig
 
 
@@ -74,6 +75,24 @@ class Settings(BaseSettings):
     gateway_port: int = Field(default=8080, ge=0, le=65535)
     gateway_rate: float = Field(default=20.0, gt=0, description="requests per second per principal, sustained")
     gateway_burst: int = Field(default=40, ge=1, description="requests per principal at once")
+    # Failed authentications per client address (a wrong or unknown key or token): past the burst, that address
+    # waits (429) before its credentials are even checked, so guessing costs the gateway no scrypt run.
+    gateway_auth_failure_rate: float = Field(default=0.5, gt=0, description="failed authentications a second")
+    gateway_auth_failure_burst: int = Field(default=30, ge=1, description="failed authentications at once")
+    # HTTPS on the gateway (cert + key, PEM); with a client CA it asks every client for a certificate issued by
+    # that CA (mutual TLS: `partners tls` binds a partner's keys to its certificate); required: a client without
+    # one is refused during the handshake (otherwise only bound partners need one).
+    gateway_tls_cert: Path | None = None
+    gateway_tls_key: Path | None = None
+    gateway_tls_client_ca: Path | None = None
+    gateway_tls_client_required: bool = False
+    # People signed in by the organisation's identity provider (OIDC): its issuer (https, discovery at
+    # <issuer>/.well-known/openid-configuration) and the audience its tokens are issued for (this gateway).
+    # Both or neither; unset: local tokens only (`arrimage users add`).
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_refresh_seconds: float = Field(default=10.0, ge=0, description="at least this between two reads "
+                                             "of the provider's keys for an unknown key id")
     # A person's machine (a supervisor's, an auditor's): the gateway it works through and the person's token. Set,
     # the CLI's cases, ententes and audit reads go through the gateway, in the identity the token names; this
     # machine then opens neither the record nor Temporal and needs no key (deploy/README.md).
@@ -113,6 +132,30 @@ class Settings(BaseSettings):
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _gateway_security(self) -> Settings:
+        """OIDC and TLS settings that make sense together, refused at start rather than at the first request."""
+        if bool(self.oidc_issuer.strip()) != bool(self.oidc_audience.strip()):
+            raise ValueError("ARRIMAGE_OIDC_ISSUER and ARRIMAGE_OIDC_AUDIENCE go together: set both, or neither")
+        if self.oidc_issuer.strip():
+            check_provider_url(self.oidc_issuer.strip(), "ARRIMAGE_OIDC_ISSUER")
+        if (self.gateway_tls_cert is None) != (self.gateway_tls_key is None):
+            raise ValueError("ARRIMAGE_GATEWAY_TLS_CERT and ARRIMAGE_GATEWAY_TLS_KEY go together")
+        if self.gateway_tls_cert is None and (self.gateway_tls_client_ca or self.gateway_tls_client_required):
+            raise ValueError("ARRIMAGE_GATEWAY_TLS_CLIENT_CA needs the gateway's own TLS_CERT and TLS_KEY")
+        if self.gateway_tls_client_required and self.gateway_tls_client_ca is None:
+            raise ValueError("ARRIMAGE_GATEWAY_TLS_CLIENT_REQUIRED needs ARRIMAGE_GATEWAY_TLS_CLIENT_CA")
+        for name in ("gateway_tls_cert", "gateway_tls_key", "gateway_tls_client_ca"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"ARRIMAGE_{name.upper()}: no file {path}")
+        return self
+
+    @property
+    def oidc(self) -> bool:
+        """People may sign in with the identity provider's tokens."""
+        return bool(self.oidc_issuer.strip())
 
     @property
     def development(self) -> bool:

@@ -40,6 +40,7 @@ from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente
 from domain.errors import UnreadableRecord
 from domain.principals.aggregate import Account, ApiKey
+from domain.principals.oidc import SubjectLink
 
 if TYPE_CHECKING:
     from adapters.record.sql import AuditStore
@@ -103,6 +104,7 @@ class ForeignTopic(UnreadableRecord, ValueError):
 AGGREGATES: tuple[type[Any], ...] = (
     Entente, CrisisCase, Consent, DisclosureRegister, SubjectErasure, EntenteReads, RecordReadEntry,
     Account, ApiKey,  # the gateway's principals and their API keys (domain.principals)
+    SubjectLink,  # a person's subject at the identity provider, bound to a user (domain.principals.oidc)
     Endpoint, DeliveryLog,  # partners' webhook endpoints and what was delivered to them (domain.delivery)
 )
 

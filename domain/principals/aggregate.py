@@ -22,7 +22,7 @@ from domain.disclosure.model import AccessAuthorisation
 from domain.disclosure.roles import Role
 from domain.errors import DomainError, RuleViolation
 from domain.principals.authorisations import GrantedAuthorisation, check_terms, find
-from domain.principals.model import KeyView, Principal, PrincipalKind, PrincipalView, Unauthenticated
+from domain.principals.model import KeyView, OidcIdentity, Principal, PrincipalKind, PrincipalView, Unauthenticated
 
 NAMESPACE = UUID("3f2a9d61-7b0e-4c8e-9a41-5d6e2b7c0f13")
 MAX_OVERLAP = timedelta(days=90)  # an old key valid longer than this after rotation is a forgotten key
@@ -55,6 +55,8 @@ class Account(Aggregate):
         self.kids: list[str] = []
         self.revoked_at: datetime | None = None
         self.revoked_reason: str | None = None
+        self.client_cert: str | None = None  # mutual TLS: its keys are accepted only with this certificate
+        self.oidc_subjects: list[OidcIdentity] = []  # a person signed in by the identity provider as these
 
     def check_active(self) -> None:
         if self.revoked_at is not None:
@@ -67,6 +69,29 @@ class Account(Aggregate):
     @event("KeyAdded")
     def _key_added(self, kid: str) -> None:
         self.kids.append(kid)
+
+    def bind_client_cert(self, fingerprint: str | None, by: str, at: datetime) -> None:
+        """Its keys accepted only over a connection presenting the certificate of this SHA-256 fingerprint
+        (None: any connection again)."""
+        self.check_active()
+        if fingerprint != self.client_cert:
+            self._client_cert_bound(fingerprint=fingerprint, by=by, at=at)
+
+    @event("ClientCertBound")
+    def _client_cert_bound(self, fingerprint: str | None, by: str, at: datetime) -> None:
+        self.client_cert = fingerprint
+
+    def link_subject(self, issuer: str, subject: str, by: str, at: datetime) -> None:
+        """A person known to the identity provider as `subject` of `issuer` (`domain.principals.oidc`)."""
+        self.check_active()
+        if self.kind is not PrincipalKind.USER:
+            raise DomainError(f"{self.principal_id} is a partner: only a person signs in with OIDC",
+                              code="not_a_user")
+        self._subject_linked(issuer=issuer, subject=subject, by=by, at=at)
+
+    @event("SubjectLinked")
+    def _subject_linked(self, issuer: str, subject: str, by: str, at: datetime) -> None:
+        self.oidc_subjects.append(OidcIdentity(issuer=issuer, subject=subject))
 
     def revoke(self, reason: str, by: str, at: datetime) -> None:
         self.check_active()
@@ -113,7 +138,8 @@ class Account(Aggregate):
         return PrincipalView(
             kind=self.kind, principal_id=self.principal_id, org_id=self.org_id, name=self.name, role=self.role,
             registered_at=self.registered_at, registered_by=self.registered_by, revoked_at=self.revoked_at,
-            revoked_reason=self.revoked_reason, keys=keys,
+            revoked_reason=self.revoked_reason, keys=keys, client_cert=self.client_cert,
+            oidc_subjects=list(self.oidc_subjects),
         )
 
 

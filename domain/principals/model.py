@@ -39,6 +39,14 @@ class KeyView(Frozen):
         return self.valid_until is None or now < self.valid_until
 
 
+class OidcIdentity(Frozen):
+    """Who an identity provider says a person is (OIDC `iss` and `sub`): a subject is unique only within its
+    issuer (`domain.principals.oidc`)."""
+
+    issuer: str
+    subject: str
+
+
 class PrincipalView(Frozen):
     kind: PrincipalKind
     principal_id: str  # the partner's org id, or the person's user id
@@ -51,6 +59,8 @@ class PrincipalView(Frozen):
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
     keys: list[KeyView] = Field(default_factory=list)
+    client_cert: str | None = None  # SHA-256 (hex) of the client certificate its keys need (mutual TLS)
+    oidc_subjects: list[OidcIdentity] = Field(default_factory=list)  # who it is at the identity provider
 
     @property
     def active(self) -> bool:
