@@ -38,7 +38,8 @@ NOTE = {
     "danger": "corde achetee ce matin", "urgency": "ce soir", "communicated": "motif et risques",
     "reasons": "refuse tout contact",
 }
-PATCH_IDS = {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS, DELIVERS_REFERRALS}  # the patch markers: ids, nothing personal
+# The patch markers: ids, nothing personal.
+PATCH_IDS = {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS, DELIVERS_REFERRALS}
 LOCAL_ACTIVITIES = {"delivery.endpoints"}  # which partners have a webhook endpoint (issue 10)
 LOCAL_MARKER_FIELDS = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff",
                        "original_schedule_time", "activation_index"}
