@@ -1,10 +1,11 @@
 """How a workflow delivers what a step asks of a partner, without waiting for it.
 
-A step that asks a partner (a team to take a handoff, a party to sign) asks the record which partners have an
-endpoint (`delivery.endpoints`, a local activity: a quick read), then starts `delivery.deliver` for each and
-goes on. The delivery runs beside the workflow with its own retry policy; the workflow never waits for it, so
-a partner that stays unreachable changes none of the workflow's timers: the answer deadline runs, and
-cascades or escalates, exactly as for a team that does not answer. Each attempt is in the subject's delivery
+A step that asks a partner (a team to take a handoff, a receiving service to decide on a referral, a party to
+sign, or to hold its annual review) asks the record which partners have an endpoint (`delivery.endpoints`, a
+local activity: a quick read), then starts `delivery.deliver` for each and goes on. The delivery runs beside
+the workflow with its own retry policy; the workflow never waits for it, so a partner that stays unreachable
+changes none of the workflow's timers: the answer deadline runs, and cascades or escalates, exactly as for a
+team that does not answer. Each attempt is in the subject's delivery
 log (`cases show`). A delivery still running when the workflow ends or continues as new is dropped by
 Temporal (its last attempt stays recorded).
 """
