@@ -230,6 +230,16 @@ class World:
         return [(m.org_id, m.type.value, m.sequence, m.outcome, len(m.attempts))
                 for m in self.root.deliveries.log(kind, code)]
 
+    async def logged(self, kind: SubjectKind, code: str, expected: list[Any]) -> None:
+        """Wait (bounded) until the delivery log reads `expected`: an attempt is recorded just after the partner
+        answered it, so a test counts the record's events only once the log is settled."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WITHIN
+        while (found := self.deliveries(kind, code)) != expected:
+            if loop.time() > deadline:
+                pytest.fail(f"delivery log of {code}: {found}, expected {expected}")
+            await asyncio.sleep(0.05)
+
 
 @asynccontextmanager
 async def world(client: Client, task_queue: str, store_env: dict[str, str], tmp_path: Path,
@@ -323,6 +333,8 @@ async def test_a_crisis_case_from_811_to_the_service_reached_carried_by_partner_
     [to_second] = await second.messages(code, 1)
     assert handoff(to_second) == ("handoff.requested", 1, 2, SECOND)
     accepted = await answer_handoff(second, to_second, "accept", key=f"{code}-accept")
+    await live.logged(SubjectKind.CASE, code, [(FIRST, "handoff.requested", 1, Outcome.DELIVERED, 1),
+                                               (SECOND, "handoff.requested", 1, Outcome.DELIVERED, 1)])
     count = events(live.root.record)
     again = await answer_handoff(second, to_second, "accept", key=f"{code}-accept")
     assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (
@@ -353,10 +365,19 @@ async def test_a_crisis_case_from_811_to_the_service_reached_carried_by_partner_
     Task.model_validate(taken)
     assert (taken["status"], taken["owner"]["identifier"]["value"]) == ("accepted", RECEIVING)
     assert live.root.crisis_cases.view(code).stage is CaseStage.REFERRAL  # accepted is not reached
-    done = ok(await receiving.task(task_id, "completed"))
+    completed = await receiving.task(task_id, "completed", key=f"{task_id}-completed")
+    done = ok(completed)
     Task.model_validate(done)
     assert done["status"] == "completed"
     assert live.root.crisis_cases.view(code).stage is CaseStage.CLOSED
+    # its retry with the same key (the answer lost): the same Task, nothing recorded
+    await live.logged(SubjectKind.CASE, code, [
+        (FIRST, "handoff.requested", 1, Outcome.DELIVERED, 1), (SECOND, "handoff.requested", 1, Outcome.DELIVERED, 1),
+        (RECEIVING, "referral.sent", 1, Outcome.DELIVERED, 1)])
+    count = events(live.root.record)
+    again = await receiving.task(task_id, "completed", key=f"{task_id}-completed")
+    assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (200, done, "true")
+    assert events(live.root.record) == count
 
     assert live.root.crisis_cases.view(code).intake_org == CSSS
     assert live.trail(code) == [
@@ -426,6 +447,8 @@ async def test_an_entente_drafted_then_signed_by_each_party_asked_by_webhook_com
         signed.append(ok(await s[org].entente(code, sign, key=f"{code}-sign-{org}")))
     assert [v["status"] for v in signed] == ["en_signature", "en_signature", "signee"]
     await in_force(live, code)
+    await live.logged(SubjectKind.ENTENTE, code, [(FIRST, "signature.requested", 1, Outcome.DELIVERED, 1),
+                                                  (SECOND, "signature.requested", 1, Outcome.DELIVERED, 1)])
 
     # each system retries its signature: with the same key, its first answer and nothing recorded; with a new
     # key, the entente's rule refuses it (signed already: in force, it no longer awaits any signature)
@@ -499,6 +522,8 @@ async def test_duplicate_late_and_out_of_order_deliveries_both_ways_lose_nothing
     # Partner → arrimage, late: the second's dispatch sits on the request until its deadline passed (skipped); the
     # case went to a supervisor; its acceptance then is refused with the rule's code and records nothing.
     await past_answer_deadline(env, live, code, SECOND)
+    await live.logged(SubjectKind.CASE, code, [(FIRST, "handoff.requested", 1, Outcome.RETRYING, 9),
+                                               (SECOND, "handoff.requested", 1, Outcome.DELIVERED, 2)])
     count = events(record)
     refused(await answer_handoff(second, to_second, "accept"), 409, "out_of_turn")
     assert events(record) == count
@@ -519,6 +544,10 @@ async def test_duplicate_late_and_out_of_order_deliveries_both_ways_lose_nothing
                                                    ("handoff.requested", 2, 3, FIRST)]
     assert [m["sequence"] for m in first.taken] == [2, 1]
     assert stale["data"]["answer_by"] < latest["occurred_at"]  # its deadline long past: nothing to answer
+    await live.logged(SubjectKind.CASE, code, [
+        (FIRST, "handoff.requested", 1, Outcome.DELIVERED, MAX_ATTEMPTS),  # taken at its last attempt
+        (SECOND, "handoff.requested", 1, Outcome.DELIVERED, 2),
+        (FIRST, "handoff.requested", 2, Outcome.DELIVERED, 2)])
 
     # Partner → arrimage, out of order: the team's arrival reaches arrimage before its acceptance: refused with
     # the rule's code, nothing recorded; the acceptance, retried with its Idempotency-Key, is taken once; the
@@ -551,10 +580,6 @@ async def test_duplicate_late_and_out_of_order_deliveries_both_ways_lose_nothing
     one, two = stale["id"], latest["id"]
     assert [(w.event_id, w.verdict, w.status) for w in first.wire] == [
         *[(one, "down", 503)] * 9, (two, "down", 503), (two, "ok", 200), (one, "ok", 200)]
-    assert live.deliveries(SubjectKind.CASE, code) == [
-        (FIRST, "handoff.requested", 1, Outcome.DELIVERED, MAX_ATTEMPTS),  # taken at its last attempt
-        (SECOND, "handoff.requested", 1, Outcome.DELIVERED, 2),
-        (FIRST, "handoff.requested", 2, Outcome.DELIVERED, 2)]
 
 
 async def skip_until(env: WorkflowEnvironment, what: str, done: Callable[[], bool]) -> None:
