@@ -9,6 +9,7 @@ record keeps only its hash. `rotate-key` makes a new key and keeps the old ones 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,7 +17,7 @@ import typer
 from cli import principals as pr
 from cli import render
 from cli.client import root
-from cli.errors import EXIT_CODES_HELP, reported
+from cli.errors import EXIT_CODES_HELP, bad_input, reported
 from cli.options import AsJson, By, who
 from domain.principals.model import PrincipalKind
 
@@ -36,13 +37,41 @@ Overlap = Annotated[str, typer.Option("--overlap", metavar="DURATION",
                                            "them now; at most 90d).")]
 
 
+CertOption = Annotated[Path | None, typer.Option("--client-cert", metavar="PEM", help="Accept its keys only over a "
+                                                  "connection presenting this client certificate (mutual TLS).")]
+
+
 @app.command(epilog=HELP)
 def add(org: OrgArg, name: Annotated[str, typer.Option("--name", help="The organisation's name.")],
-        by: By = None, as_json: AsJson = False) -> None:
+        client_cert: CertOption = None, by: By = None, as_json: AsJson = False) -> None:
     """Add a partner organisation and print its first API key (once)."""
+    fingerprint = pr.client_cert(client_cert) if client_cert is not None else None
     with root() as engine, reported(), pr.refusals():
         done = engine.principals.add_partner(pr.code(org), name, by=who(by), at=pr.now())
+        if fingerprint is not None:
+            engine.principals.bind_client_cert(done.principal.principal_id, fingerprint, by=who(by), at=pr.now())
     pr.issued(done, as_json, "added")
+
+
+@app.command(epilog=HELP)
+def tls(org: OrgArg,
+        cert: Annotated[Path | None, typer.Option("--cert", metavar="PEM", help="The partner's client certificate.")]
+        = None,
+        none: Annotated[bool, typer.Option("--none", help="Accept its keys on any connection again.")] = False,
+        by: By = None, as_json: AsJson = False) -> None:
+    """Bind the partner's keys to its client certificate (mutual TLS): a key is then refused on a connection that
+    does not present it (ARRIMAGE_GATEWAY_TLS_CLIENT_CA must have issued it)."""
+    if (cert is None) == (not none):
+        raise bad_input("give --cert PEM, or --none")
+    fingerprint = pr.client_cert(cert) if cert is not None else None
+    with root() as engine, reported(), pr.refusals():
+        view = engine.principals.bind_client_cert(pr.code(org), fingerprint, by=who(by), at=pr.now())
+    if as_json:
+        render.emit_json(pr.as_json(view))
+    elif view.client_cert:
+        typer.echo(f"partner {view.principal_id}: keys accepted only with client certificate sha256 {view.client_cert}")
+    else:
+        typer.echo(f"partner {view.principal_id}: keys accepted on any connection")
 
 
 @app.command("list", epilog=HELP)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
@@ -15,7 +17,7 @@ from cli.client import root
 from cli.errors import bad_input, refused, reported
 from domain.clock import quebec_text
 from domain.errors import DomainError, NotFound
-from domain.principals.model import PrincipalKind, PrincipalView
+from domain.principals.model import OidcIdentity, PrincipalKind, PrincipalView
 from domain.values import Code
 from usecases.principals import Issued
 
@@ -65,6 +67,26 @@ def table(views: list[PrincipalView], title: str, now: datetime) -> Table:
         out.add_row(v.principal_id, v.org_id, v.role.value, v.name, status, ", ".join(valid) or "—",
                     quebec_text(v.registered_at))
     return out
+
+
+def oidc_subject(engine: Any, subject: str, issuer: str | None) -> OidcIdentity:
+    """`--oidc-subject SUB [--oidc-issuer URL]`: the issuer defaults to ARRIMAGE_OIDC_ISSUER."""
+    found = (issuer or engine.settings.oidc_issuer).strip()
+    if not found:
+        raise bad_input("--oidc-subject needs --oidc-issuer or ARRIMAGE_OIDC_ISSUER")
+    return OidcIdentity(issuer=found, subject=subject)
+
+
+def client_cert(path: Path) -> str:
+    """`--cert PEM`: the SHA-256 fingerprint of the certificate in the file."""
+    from adapters.client_certs import fingerprint_pem
+
+    try:
+        return fingerprint_pem(path.read_bytes())
+    except OSError as err:
+        raise bad_input(f"{path}: {err.strerror or err}") from None
+    except ValueError as err:
+        raise bad_input(f"{path}: {err}") from None
 
 
 def show_list(kind: PrincipalKind, title: str, json_out: bool) -> None:

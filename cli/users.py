@@ -24,6 +24,11 @@ app = typer.Typer(name="users", help="People calling the gateway with their own 
                   epilog=HELP, no_args_is_help=True)
 USER = PrincipalKind.USER
 
+SUBJECT_HELP = "The person's subject (sub) at the identity provider."
+OidcSubject = Annotated[str | None, typer.Option("--oidc-subject", help=SUBJECT_HELP + " They may then sign in "
+                                                 "with its tokens (OIDC).")]
+OidcIssuer = Annotated[str | None, typer.Option("--oidc-issuer", help="The provider's issuer (default: "
+                                                "ARRIMAGE_OIDC_ISSUER).")]
 UserArg = Annotated[str, typer.Argument(metavar="USER", help="The person's user id, e.g. marie.tremblay.")]
 
 
@@ -33,13 +38,31 @@ def add(
     org: Annotated[str, typer.Option("--org", help="The organisation the person acts for.")],
     role: Annotated[Role, typer.Option("--role", help="The role the person reads and acts in.")],
     name: Annotated[str, typer.Option("--name", help="Full name (default: the user id).")] = "",
+    oidc_subject: OidcSubject = None, oidc_issuer: OidcIssuer = None,
     by: By = None, as_json: AsJson = False,
 ) -> None:
     """Add a person and print their token (once); org and role come from here, never from a request."""
     with root() as engine, reported(), pr.refusals():
+        subject = pr.oidc_subject(engine, oidc_subject, oidc_issuer) if oidc_subject else None
         done = engine.principals.add_user(pr.code(user, "a user id"), pr.code(org), role, name=name, by=who(by),
-                                          at=pr.now())
+                                          at=pr.now(), subject=subject)
     pr.issued(done, as_json, "added")
+
+
+@app.command(epilog=HELP)
+def link(user: UserArg, oidc_subject: Annotated[str, typer.Option("--oidc-subject", help=SUBJECT_HELP)],
+         oidc_issuer: OidcIssuer = None, by: By = None, as_json: AsJson = False) -> None:
+    """Let the person sign in with the identity provider (OIDC) as this subject: their org and role stay these."""
+    with root() as engine, reported(), pr.refusals():
+        view = engine.principals.link_subject(pr.code(user, "a user id"), pr.oidc_subject(engine, oidc_subject,
+                                                                                          oidc_issuer),
+                                              by=who(by), at=pr.now())
+    if as_json:
+        render.emit_json(pr.as_json(view))
+    else:
+        found = view.oidc_subjects[-1]
+        typer.echo(f"user {view.principal_id} signs in as {found.subject} of {found.issuer} "
+                   f"({view.org_id}, {view.role.value})")
 
 
 @app.command("list", epilog=HELP)
