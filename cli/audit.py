@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cli import audit_render
+from cli import audit_render, remote
 from cli.audit_export import access_log, bundle_problem, write_bundle
 from cli.client import root
 from cli.display import Limit, limited, print_more
@@ -32,7 +32,7 @@ from cli.options import AsJson, Facts, Purpose, ReadBy, ReaderRole, reader
 from cli.parsing import moment as parse_moment
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.record_reads import ReadKind, RecordRead
-from domain.audit.replay import AggregateRef
+from domain.audit.replay import AggregateKind, AggregateRef, Replay
 from domain.disclosure.model import Outcome
 from usecases.audit.reads import Reader
 from usecases.audit.trail import checkpoint as make_checkpoint
@@ -263,11 +263,17 @@ def replay(
         except ValueError as err:
             raise bad_input(str(err)) from None
         moment = parse_moment(as_of, "--as-of", day_end=True, inclusive=True) if as_of else None
-        who_reads = reader(actor, role, purpose, facts)
-        with root() as engine:
-            result = engine.replays.replay(ref, role=who_reads.role, actor_id=who_reads.actor_id,
-                                           moment=datetime.now(UTC), as_of=moment, purpose=who_reads.purpose,
-                                           facts=who_reads.facts)
+        with root(person=True) as engine:
+            if (gateway := remote.through(engine)) is not None:  # in the token's role, registered there
+                if ref.kind is AggregateKind.CONSENT:
+                    raise remote.not_served("a consent's replay")
+                result = Replay.model_validate(gateway.get("/v1/audit/replay", {
+                    "aggregate": str(ref), "as_of": moment, "purpose": purpose}))
+            else:
+                who_reads = reader(actor, role, purpose, facts)
+                result = engine.replays.replay(ref, role=who_reads.role, actor_id=who_reads.actor_id,
+                                               moment=datetime.now(UTC), as_of=moment, purpose=who_reads.purpose,
+                                               facts=who_reads.facts)
     if as_json:
         sys.stdout.write(audit_render.dumps(result))
     else:
@@ -288,14 +294,18 @@ def register(
     """The register entries about one person: whole for the person themselves (LSSSS 27.2 / LRSSS 265 with
     s. 18: --role usager --by THEIR_ID, their birth date in --facts), their words withheld from an auditor or a
     supervisor. The read is an access in that person's register, allowed or refused."""
-    with root() as engine, reported():
-        who_reads = reader(by, role, purpose, facts)
-        if not knows(engine.record, person):  # nothing to decide, and no register opened for a stranger
-            raise not_found(f"no register entries for person {person} (the record holds nothing about this person)")
-        read = engine.reads.register(person, who_reads, datetime.now(UTC))
-        if read.entries is None:
-            raise audit_render.read_refusal(read.decision)
-        entries = read.entries
+    with root(person=True) as engine, reported():
+        if (gateway := remote.through(engine)) is not None:  # in the token's role, registered there
+            entries = gateway.get("/v1/audit/register", {"person": person, "purpose": purpose})["entries"]
+        else:
+            who_reads = reader(by, role, purpose, facts)
+            if not knows(engine.record, person):  # nothing to decide, and no register opened for a stranger
+                raise not_found(f"no register entries for person {person} (the record holds nothing about this "
+                                "person)")
+            read = engine.reads.register(person, who_reads, datetime.now(UTC))
+            if read.entries is None:
+                raise audit_render.read_refusal(read.decision)
+            entries = read.entries
     shown, left = limited(entries, limit, as_json)
     if as_json:
         sys.stdout.write(audit_render.dumps(shown))

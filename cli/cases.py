@@ -15,20 +15,22 @@ a command out of turn or from the wrong organisation is refused and records noth
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.temporal.errors import Unreachable
-from cli import audit_render, parsing, render
+from cli import audit_render, parsing, remote, render
 from cli import render_cases as rc
 from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
 from cli.errors import EXIT_CODES_HELP, bad_input, fail, invalid, read_json, refused, reported
 from cli.options import AsJson, By, Facts, Purpose, ReadBy, ReaderRole, Timeout, reader, who
+from cli.render import WorkflowAnswer
 from cli.templates import case_template, without_comments
 from domain.audit.reads import CaseItem
 from domain.audit.record_reads import ReadKind
@@ -37,12 +39,16 @@ from domain.crisis.model import CaseCode, IntakeService, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.delivery.model import SubjectKind
 from domain.disclosure.model import Decision
+from domain.disclosure.roles import PurposeKind
 from domain.errors import DomainError
 from domain.standards.config import StandardsConfig
 from domain.values import MAX_COMMAND_BYTES
 from usecases.audit.reads import Reader
 from usecases.crisis import CrisisCases
 from workers.bootstrap import Root
+
+if TYPE_CHECKING:
+    from adapters.gateway_client.client import GatewayClient
 
 CASES_HELP = EXIT_CODES_HELP.replace("no such entente or version", "no such case").replace(
     "nothing recorded (", "nothing recorded but a refused read, which is an access (")
@@ -116,16 +122,25 @@ def _done(view: CaseView, config: StandardsConfig, as_json: bool) -> None:
         typer.echo(rc.brief(view, config, _now()))
 
 
-def _give(code: str, cmd_fields: dict[str, Any], model: type[c.Command], timeout: float, as_json: bool) -> None:
-    with root() as engine:
+def _give(code: str, fields: Callable[[str], dict[str, Any]], model: type[c.Command], timeout: float, as_json: bool,
+          by: str | None, org: str | None) -> None:
+    """A supervisor's command: `fields(acting organisation)` and who acts, from the options or (through the
+    gateway) from the token."""
+    names = {"deadline_id": "--deadline", "until": "--until", "reason": "--reason", "by": "--by",
+             "actor_org": "--org"}
+    with root(person=True) as engine:
         with reported():
-            try:
-                cmd = model.model_validate(cmd_fields)
-            except ValidationError as err:
-                names = {"deadline_id": "--deadline", "until": "--until", "reason": "--reason", "by": "--by",
-                         "actor_org": "--org"}
-                raise invalid(err, names) from None
-            view = run(engine.case_client.act(code, cmd, timeout))
+            if (gateway := remote.through(engine)) is not None:
+                me = remote.me(gateway)
+                data = remote.body(model, fields(me.org_id), me, names)
+                view = CaseView.model_validate(gateway.post(f"/v1/cases/{code}/commands", data))
+            else:
+                actor = _org(org)
+                try:
+                    cmd = model.model_validate({**fields(actor), "by": who(by), "actor_org": actor})
+                except ValidationError as err:
+                    raise invalid(err, names) from None
+                view = run(engine.case_client.act(code, cmd, timeout))
         _done(view, engine.settings.standards(), as_json)
 
 
@@ -146,9 +161,21 @@ def list_(
 ) -> None:
     """Open cases from Temporal's visibility (filters combine); --closed / --all read closed ones from the record
     (a read registered in the record's reads log)."""
-    with root() as engine:
+    with root(person=True) as engine:
         now = _now()
         with reported():
+            if (gateway := remote.through(engine)) is not None:
+                _role_purpose(purpose)
+                found = gateway.get("/v1/cases", {
+                    "stage": stage, "team": _code_option("--team", team),
+                    "territory": _code_option("--territory", territory), "holder": _code_option("--holder", holder),
+                    "overdue": overdue, "since": parsing.since(since) if since else None, "closed": closed,
+                    "all": all_})
+                listed = [rc.CaseRow(code=r["case_code"], stage=r["stage"], holder=r["holder"] or "",
+                                     territory=r["territory"], team=r["team"] or "", next_deadline=_moment(
+                                         r["next_deadline"]), overdue=r["overdue"], opened_at=_moment(r["opened_at"]),
+                                     source="gateway") for r in found["cases"]]
+                return _list_rows(listed, now, closed, all_, limit, as_json)
             who_reads = reader(by, role, purpose)
             for name, value in (("--team", team), ("--territory", territory), ("--holder", holder)):
                 _code_option(name, value)
@@ -175,6 +202,15 @@ def list_(
             if from_record:
                 rows += _record_rows(engine, stage, team, territory, holder, overdue, moment, open_=False,
                                      closed=True)
+    _list_rows(rows, now, closed, all_, limit, as_json)
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _list_rows(rows: list[rc.CaseRow], now: datetime, closed: bool, all_: bool, limit: int | None,
+               as_json: bool) -> None:
     rows.sort(key=lambda r: (r.opened_at or now, r.code))
     shown, left = limited(rows, limit, as_json)
     if as_json:
@@ -244,8 +280,11 @@ def show(
 ) -> None:
     """One case: stage, holder, each deadline with its time left or overrun, handoffs, escalations, what followed.
     An access to the person's record, decided and recorded in their register first."""
-    with root() as engine:
+    with root(person=True) as engine:
         with reported():
+            if (gateway := remote.through(engine)) is not None:
+                _role_purpose(purpose)
+                return _show_read(gateway, code, engine.settings.standards(), as_json)
             read = engine.reads.case(code, CaseItem.STATE, reader(by, role, purpose, facts), _now())
         if read.view is None:
             fail(audit_render.read_refusal(read.decision))
@@ -266,6 +305,26 @@ def show(
         rc.show(view, answer, config, now, deliveries)
 
 
+def _role_purpose(purpose: PurposeKind | None) -> None:
+    if purpose is not None:
+        raise remote.not_served("--purpose on a case read (your role's usual purpose applies)")
+
+
+def _show_read(gateway: GatewayClient, code: str, config: StandardsConfig, as_json: bool) -> None:
+    """`cases show` through the gateway: the case as the token's person may read it, the read registered there.
+    The workflow is not asked and the webhooks sent are not listed (what the gateway answers is the record's)."""
+    read = gateway.get(f"/v1/cases/{code}")
+    view = CaseView.model_validate(read["case"])
+    answer = WorkflowAnswer(False, error="not asked: read through the gateway")
+    now = _now()
+    if as_json:
+        render.emit_json({"view": view.model_dump(mode="json"),
+                          "deadlines": [rc.deadline_json(d, now) for d in view.deadlines],
+                          "deliveries": [], "workflow": answer.as_json(), "access": read["access"]})
+    else:
+        rc.show(view, answer, config, now, [])
+
+
 @app.command(epilog=CASES_HELP)
 def history(
     code: CaseArg, by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None, facts: Facts = None,
@@ -273,11 +332,15 @@ def history(
 ) -> None:
     """Every event recorded for the case, in order, personal content masked. An access to the person's record,
     decided and recorded in their register first (`audit accesses` lists it)."""
-    with root() as engine, reported():
-        read = engine.reads.case(code, CaseItem.EVENTS, reader(by, role, purpose, facts), _now())
-        if read.history is None:
-            raise audit_render.read_refusal(read.decision)
-        rows = read.history
+    with root(person=True) as engine, reported():
+        if (gateway := remote.through(engine)) is not None:
+            _role_purpose(purpose)
+            rows = gateway.get(f"/v1/cases/{code}/history")["events"]
+        else:
+            read = engine.reads.case(code, CaseItem.EVENTS, reader(by, role, purpose, facts), _now())
+            if read.history is None:
+                raise audit_render.read_refusal(read.decision)
+            rows = read.history
     shown, left = limited(rows, limit, as_json)
     if as_json:
         render.emit_json(shown)
@@ -302,8 +365,11 @@ def open_(
     by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
 ) -> None:
     """Open a case from an intake file; a fresh opaque code is made when the file gives none."""
-    with root() as engine, reported():
+    with root(person=True) as engine, reported():
         config = engine.settings.standards()
+        if (gateway := remote.through(engine)) is not None:  # the gateway makes the code when the file gives none
+            sent = remote.no_identity_in(without_comments(_read_json(file)), str(file))
+            return _done(CaseView.model_validate(gateway.post("/v1/cases", sent)), config, as_json)
         data = _fill(without_comments(_read_json(file)), by, org)
         data.setdefault("case_code", new_case_code())
         try:
@@ -327,8 +393,12 @@ def act_(
     by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
 ) -> None:
     """Give any command of the case (accept, decline, arrive, outcome, refer…) from a JSON file."""
-    with root() as engine:
+    with root(person=True) as engine:
         with reported():
+            if (gateway := remote.through(engine)) is not None:
+                sent = remote.no_identity_in(_read_json(file), str(file))
+                view = CaseView.model_validate(gateway.post(f"/v1/cases/{code}/commands", sent))
+                return _done(view, engine.settings.standards(), as_json)
             data = _fill(_read_json(file), by, org)
             try:
                 cmd = COMMAND.validate_python(data)
@@ -349,12 +419,10 @@ def reassign(
 ) -> None:
     """Supervisor: ask this team now (a team of the CSSS, or an organisation routing proposed)."""
     with reported():
-        actor = _org(org)
-        fields = {"by": who(by), "actor_org": actor, "reason": reason,
-                  "team": TeamRef(team_id=team, org_id=team_org or actor)} if CODE_RE.match(team) else None
-        if fields is None:
+        if not CODE_RE.match(team):
             raise bad_input(f"--team {team!r}: expected a code")
-    _give(code, fields, c.Reassign, timeout, as_json)
+    _give(code, lambda actor: {"reason": reason, "team": TeamRef(team_id=team, org_id=team_org or actor)},
+          c.Reassign, timeout, as_json, by, org)
 
 
 @app.command(epilog=CASES_HELP)
@@ -366,10 +434,8 @@ def extend(
     by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
 ) -> None:
     """Supervisor: give a running deadline more time, with a reason (the report still measures the original)."""
-    with reported():
-        fields = {"by": who(by), "actor_org": _org(org), "deadline_id": deadline,
-                  "until": parsing.later(until, _now()), "reason": reason}
-    _give(code, fields, c.ExtendDeadline, timeout, as_json)
+    _give(code, lambda _: {"deadline_id": deadline, "until": parsing.later(until, _now()), "reason": reason},
+          c.ExtendDeadline, timeout, as_json, by, org)
 
 
 @app.command(epilog=CASES_HELP)
@@ -377,6 +443,4 @@ def close(
     code: CaseArg, reason: Reason, by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
 ) -> None:
     """Supervisor: close the case, with a reason; its running deadlines are cancelled."""
-    with reported():
-        fields = {"by": who(by), "actor_org": _org(org), "reason": reason}
-    _give(code, fields, c.SupervisorClose, timeout, as_json)
+    _give(code, lambda _: {"reason": reason}, c.SupervisorClose, timeout, as_json, by, org)

@@ -12,20 +12,37 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from typer._click.globals import get_current_context
+
 from adapters.temporal.updates import QUERY_TIMEOUT
 from adapters.temporal.workflow_client import WorkflowStatus
-from cli.errors import START_HINT, translate
+from cli.errors import START_HINT, refused, translate
 from cli.render import WorkflowAnswer
-from workers.bootstrap import Root, bootstrap
+from workers.bootstrap import Root, ThroughGateway, bootstrap, load_settings
 
 T = TypeVar("T")
+OPERATORS_ONLY = (
+    "direct record access is for operators on the server: on your machine, set ARRIMAGE_API_URL (the gateway) "
+    "and ARRIMAGE_TOKEN (your token), and the token says who you are"
+)
 
 
 @contextmanager
-def root() -> Iterator[Root]:
+def root(*, person: bool = False) -> Iterator[Root]:
     """The engine as this command sees it: settings read once (logging and tracing set up), the record
-    opened on first use, Temporal connected on first use; everything closed when the command is done."""
-    with bootstrap() as built:
+    opened on first use, Temporal connected on first use; everything closed when the command is done.
+
+    `person`: the command reads or acts on the record as a person (`cli.remote`). Outside development mode it
+    runs only through the gateway (ARRIMAGE_API_URL), where the token says who the person is: anywhere else it is
+    refused before anything is opened (`OPERATORS_ONLY`). Every other command (`audit verify`, `partners add`…)
+    is an operator's, on the server: refused on a machine that works through the gateway (`ThroughGateway`)."""
+    settings = load_settings()
+    if person and settings.api_url is None and not settings.development:
+        raise refused("operators_only", OPERATORS_ONLY)
+    if not person and settings.api_url is not None:  # not served by the gateway: the record's own, on the server
+        ctx = get_current_context(silent=True)
+        raise ThroughGateway(f"`{ctx.command_path}`" if ctx is not None else "this command")
+    with bootstrap(settings) as built:
         yield built
 
 

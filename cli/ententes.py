@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
-from cli import parsing, render
+from cli import parsing, remote, render
 from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
 from cli.errors import (
@@ -30,6 +30,7 @@ from cli.errors import (
     reported,
 )
 from cli.options import DEFAULT_TIMEOUT, AsJson, By, Timeout, who
+from cli.render import WorkflowAnswer
 from cli.templates import template as content_template
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteCode, EntenteContent, EntenteKind
@@ -114,9 +115,13 @@ def _done(view: EntenteView, as_json: bool) -> None:
 
 
 def _give(ctx: typer.Context, code: str, model: type[c.Command], as_json: bool, **fields: Any) -> None:
-    with root() as engine, reported():
-        cmd = _build(model, **fields)
-        view = run(engine.entente_client.command(code, cmd, _ctx_timeout(ctx)))
+    with root(person=True) as engine, reported():
+        if (gateway := remote.through(engine)) is not None:  # who acts: the token's person, for their organisation
+            data = remote.body(model, fields, remote.me(gateway), OPTION_NAMES, actor_org=False)
+            view = EntenteView.model_validate(gateway.post(f"/v1/ententes/{code}/commands", data))
+        else:
+            cmd = _build(model, **fields)
+            view = run(engine.entente_client.command(code, cmd, _ctx_timeout(ctx)))
     _done(view, as_json)
 
 
@@ -135,10 +140,15 @@ def draft(
     as_json: AsJson = False,
 ) -> None:
     """Create an entente (version 1, in drafting) from a content file."""
-    with root() as engine, reported():
+    with root(person=True) as engine, reported():
         content = load_content(file)
-        cmd = _build(c.DraftEntente, by=who(by), code=code, content=content)
-        view = run(engine.entente_client.draft(cmd, _ctx_timeout(ctx)))
+        if (gateway := remote.through(engine)) is not None:
+            data = remote.body(c.DraftEntente, {"code": code, "content": content}, remote.me(gateway), OPTION_NAMES,
+                               actor_org=False)
+            view = EntenteView.model_validate(gateway.post("/v1/ententes", data))
+        else:
+            cmd = _build(c.DraftEntente, by=who(by), code=code, content=content)
+            view = run(engine.entente_client.draft(cmd, _ctx_timeout(ctx)))
     _done(view, as_json)
 
 
@@ -257,10 +267,13 @@ def list_(
     limit: Limit = None,
     as_json: AsJson = False,
 ) -> None:
-    """Every entente in the record, in the order they were drafted."""
-    with root() as engine, reported():
-        e = engine.ententes
-        views = [v for v in e.list() if status is None or v.status is status]
+    """Every entente in the record, in the order they were drafted (through the gateway: your organisation's)."""
+    with root(person=True) as engine, reported():
+        if (gateway := remote.through(engine)) is not None:
+            found = gateway.get("/v1/ententes", {"status": status})["ententes"]
+            views = [EntenteView.model_validate(v) for v in found]
+        else:
+            views = [v for v in engine.ententes.list() if status is None or v.status is status]
     shown, left = limited(views, limit, as_json)
     if as_json:
         render.emit_json([v.model_dump(mode="json") for v in shown])
@@ -276,8 +289,18 @@ def show(
     as_json: AsJson = False,
 ) -> None:
     """One entente: status, parties and signatures, reviews, versions, and the workflow's next wake-up."""
-    with root() as engine:
+    with root(person=True) as engine:
         with reported():
+            if (gateway := remote.through(engine)) is not None:
+                if version is not None:
+                    raise remote.not_served("--version")
+                read = gateway.get(f"/v1/ententes/{code}")  # registered in the entente's reads log there
+                found = EntenteView.model_validate(read["entente"])
+                told = WorkflowAnswer(False, error="not asked: read through the gateway")
+                if as_json:
+                    return render.emit_json({"view": found.model_dump(mode="json"), "workflow": told.as_json(),
+                                             "access": read["access"]})
+                return render.show(found, told)
             if version is not None:
                 content = engine.ententes.content(code, version)
             else:
@@ -298,7 +321,7 @@ def show(
 @app.command(epilog=EXIT_CODES_HELP)
 def history(code: CodeArg, limit: Limit = None, as_json: AsJson = False) -> None:
     """Every event recorded for the entente, in order, from the record."""
-    with root() as engine, reported():
+    with root(person=True) as engine, reported():
         e = engine.ententes
         rows = e.history(code)
     shown, left = limited(rows, limit, as_json)
@@ -317,7 +340,7 @@ def diff(
     as_json: AsJson = False,
 ) -> None:
     """What changed between two versions, field by field."""
-    with root() as engine, reported():
+    with root(person=True) as engine, reported():
         e = engine.ententes
         changes = e.diff(code, v1, v2)
     if as_json:

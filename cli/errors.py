@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from typer._click.exceptions import ClickException  # Typer's own copy of Click (typer >= 0.24 vendors it)
 from typer._click.globals import get_current_context
 
+from adapters.gateway_client.errors import GatewayProblem, GatewayUnreachable
 from adapters.temporal.errors import AcceptsNoCommand, InternalFailure, NotCompleted, NoWorkflow, Unreachable
 from domain.errors import DomainError, NotFound, UnreadableRecord
 
@@ -297,9 +298,36 @@ def engine_error(err: BaseException) -> CliError | None:
     return None
 
 
+GATEWAY_HINT = "check ARRIMAGE_API_URL, or run the command again: a write is sent with the same key, never twice"
+
+
+def gateway_error(err: BaseException) -> CliError | None:
+    """The CLI meaning of the gateway's answers (`adapters.gateway_client`): the same exit codes and wording as
+    the direct commands' (a rule's refusal `refused [code]` exit 2, invalid fields one line each, 404 exit 3,
+    no answer exit 4); None for anything else."""
+    if isinstance(err, GatewayUnreachable):
+        return CliError(Exit.UNREACHABLE, f"unreachable: {err}\nhint: {GATEWAY_HINT}")
+    if not isinstance(err, GatewayProblem):
+        return None
+    if err.errors:
+        fields = [FieldError(e.field, e.message.removeprefix("Value error, ")) for e in err.errors]
+        return CliError(Exit.REFUSED, "\n".join(f"invalid input: {f.field}: {f.message}" for f in fields),
+                        errors=fields)
+    if err.status == 401:
+        return refused("unauthenticated", "the gateway does not accept ARRIMAGE_TOKEN (missing, invalid, expired or "
+                                          "revoked): ask for a token with `arrimage users add` on the server")
+    if err.status == 404:
+        return not_found(err.detail)
+    if err.status >= 500:
+        return CliError(Exit.FAILED, f"unexpected failure: the gateway answered {err.status}: {err.detail}")
+    if err.code:
+        return refused(err.code, err.detail)
+    return bad_input(err.detail)
+
+
 def translate(err: BaseException) -> CliError | None:
-    """The CLI meaning of an exception raised by Temporal, pydantic or the record; None if unknown."""
-    known = engine_error(err)
+    """The CLI meaning of an exception raised by Temporal, pydantic, the record or the gateway; None if unknown."""
+    known = engine_error(err) or gateway_error(err)
     if known is not None:
         return known
     if isinstance(err, WorkflowUpdateFailedError):

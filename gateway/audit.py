@@ -62,9 +62,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         refusal registered: the person's register, or the entente's reads log)."""
         principal = await guard.principal(request)
         ref = await run_in_threadpool(door, root, principal, aggregate)
-        who = reader(principal)
+        who = await run_in_threadpool(reader, root, principal)  # its role, its registered authorisations
         done: Replay = await run_in_threadpool(lambda: root.replays.replay(
-            ref, role=who.role, actor_id=who.actor_id, moment=now(), as_of=as_of, purpose=purpose))
+            ref, role=who.role, actor_id=who.actor_id, moment=now(), as_of=as_of, purpose=purpose, facts=who.facts))
         if done.outcome is Outcome.REFUSED:
             code = done.refusal.code if done.refusal else next((i.code for i in done.items if i.code), None)
             reason = done.refusal.reason if done.refusal else next((i.reason for i in done.items if i.reason), "")
@@ -84,9 +84,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         allowed or refused (403 with the rule's code)."""
         principal = await guard.principal(request)
         await run_in_threadpool(person_door, root, principal, person)
-        who = reader(principal)
-        read = await run_in_threadpool(root.reads.register, person, Reader.of(who.actor_id, who.role, purpose),
-                                       now())
+        who = await run_in_threadpool(reader, root, principal)
+        read = await run_in_threadpool(root.reads.register, person,
+                                       Reader.of(who.actor_id, who.role, purpose, who.facts), now())
         decision = read.decision
         if read.entries is None:
             refusal = decision.refusal

@@ -109,7 +109,8 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         principal = await guard.principal(request)
         scope = {"closed": closed, "all": all_, "stage": stage, "team": team, "territory": territory,
                  "holder": holder, "overdue": overdue, "since": since, "org": principal.org_id}
-        read = await run_in_threadpool(root.reads.across, ReadKind.CASE_LISTING, reader(principal), now(), scope)
+        who = await run_in_threadpool(reader, root, principal)
+        read = await run_in_threadpool(root.reads.across, ReadKind.CASE_LISTING, who, now(), scope)
         if not read.allowed:
             raise ProblemError(403, f"{read.reason} (this refused access is recorded: {read.read_id})",
                                code="not_a_metadata_reader")
@@ -138,7 +139,8 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         code = case_code(code)
         view = await run_in_threadpool(root.crisis_cases.view, code)
         await standing(root, principal, view)
-        read = await run_in_threadpool(root.reads.case, code, CaseItem.EVENTS, reader(principal), now())
+        who = await run_in_threadpool(reader, root, principal)
+        read = await run_in_threadpool(root.reads.case, code, CaseItem.EVENTS, who, now())
         decision = read.decision
         if read.history is None:
             refusal = decision.refusal

@@ -47,7 +47,7 @@ from workers import doctor, logs, tracing
 from workers.settings import Settings
 
 if TYPE_CHECKING:
-    from adapters.gateway_client import GatewayClient
+    from adapters.gateway_client.client import GatewayClient
     from adapters.oidc.provider import OidcProvider
 
 __all__ = [
@@ -250,7 +250,7 @@ class Root:
         the CLI's person commands then call it instead of the record and Temporal."""
         if self.settings.api_url is None:
             return None
-        from adapters.gateway_client import GatewayClient  # httpx: loaded by the machines that use it only
+        from adapters.gateway_client.client import GatewayClient  # httpx: loaded by the machines that use it only
 
         return GatewayClient(str(self.settings.api_url), self.settings.token.get_secret_value())
 

@@ -37,8 +37,14 @@ def test_worker_without_keys_nor_development_mode_refuses(tmp_path: Path) -> Non
 
 
 def test_cli_read_without_keys_refuses(tmp_path: Path) -> None:
+    # a person's read outside development mode goes through the gateway (ARRIMAGE_API_URL): refused before the
+    # keys are even looked at (tests/e2e/test_cli_through_gateway.py); an operator's command needs the keys
     done = run(tmp_path, "cases", "list", "--all")
-    assert (done.returncode, done.stderr) == (2, MISSING)
+    assert (done.returncode, done.stderr) == (2, (
+        "refused [operators_only]: direct record access is for operators on the server: on your machine, set "
+        "ARRIMAGE_API_URL (the gateway) and ARRIMAGE_TOKEN (your token), and the token says who you are\n"))
+    operator = run(tmp_path, "audit", "verify", "--trust-engine-key")
+    assert (operator.returncode, operator.stderr) == (2, MISSING)
 
 
 def test_one_missing_key_named(tmp_path: Path) -> None:
