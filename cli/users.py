@@ -1,6 +1,7 @@
 """`arrimage users …`: people (supervisors, intervenants, auditors) with a local token bound to their
-organisation and role, the embedded default. In production people sign in with OIDC (a seam in
-`usecases.principals`, not built yet); these local tokens are then for service accounts and tests.
+organisation and role, the embedded default. In production people sign in with their identity provider's
+tokens (OIDC): `--oidc-subject` on `add`, or `link`, says which subject is which user; the organisation and role
+stay the ones given here. Local tokens are then for service accounts and tests.
 """
 
 from __future__ import annotations
