@@ -33,12 +33,14 @@ EXAMPLES = 100  # per operation
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_schema_conformance, checks.response_headers_conformance]
 # A read refused at the door records nothing; one refused by the disclosure rules (or the entente readers'
-# rule) is registered in the person's register (or the entente's reads log): the one refusal that records.
+# rule) is registered in the person's register (or the entente's reads log, or the record's reads log for a
+# listing): the one refusal that records.
 # The partner API, FHIR and the probes.
 FUZZED = r"^/(v1/|fhir/|healthz|readyz)"
 TEAM = {"team_id": "crise-laval-1", "org_id": "cisss-laval"}
 DOOR = {"not_a_party", "no_entente_in_force", "unauthenticated", "rate_limited"}
-REGISTERS = {"DisclosureRegister", "EntenteReads"}
+# A refused listing of cases (GET /v1/cases) is registered in the record-level reads log (RecordReadEntry).
+REGISTERS = {"DisclosureRegister", "EntenteReads", "RecordReadEntry"}
 
 
 @dataclass
