@@ -203,7 +203,8 @@ def routes(root: Root, guard: Guard) -> APIRouter:
                 raise TaskRefused(f"only the Task's owner ({current.owner}) changes its status over FHIR",
                                   code="not_task_owner", status=403)
             cmd = partner_command(current.kind, current.team_id, current.status, wanted, reason=reason,
-                                  intake_worker=business, by=principal.actor, org=principal.org_id)
+                                  intake_worker=business, by=principal.actor, org=principal.org_id,
+                                  number=current.number)
             after = await root.case_client.act(code, cmd, TIMEOUT)
             changed = task(after, task_id)
             return 200, fr.task(changed if changed is not None else current)

@@ -112,15 +112,23 @@ class RequestMobileIntervention(Command):
         return self
 
 
+# The request a team answers: the attempt number its `handoff.requested` webhook, FHIR Task (`<case>-h<n>`) or
+# portal form named. Optional (older callers name only the team); given, an answer to an earlier request of
+# the same team (asked again after a reassignment) is refused instead of answering the current one.
+AttemptNumber = Annotated[int, Field(ge=1, le=10_000)]
+
+
 class AcceptHandoff(Command):
     type: Literal["accept"] = "accept"
     team_id: Code
+    attempt: AttemptNumber | None = None
 
 
 class DeclineHandoff(Command):
     type: Literal["decline"] = "decline"
     team_id: Code
     reason: Text
+    attempt: AttemptNumber | None = None
 
 
 class RecordArrival(Command):

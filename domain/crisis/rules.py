@@ -174,6 +174,9 @@ def _asked(view: CaseView, cmd: c.AcceptHandoff | c.DeclineHandoff, verb: str) -
     if cmd.team_id != team.team_id:
         raise _refuse("not_asked", f"team {cmd.team_id} is not being asked; team {team.team_id} is")
     _party(cmd, team.org_id, f"answering for team {team.team_id}")
+    if cmd.attempt is not None and cmd.attempt != attempt.number:
+        raise _refuse("stale_request", f"request {cmd.attempt} to team {team.team_id} is no longer open: "
+                      f"the team is asked again (request {attempt.number}); answer that one")
 
 
 def check_accept(view: CaseView, cmd: c.AcceptHandoff) -> None:

@@ -94,11 +94,13 @@ def check_transition(current: TaskStatus, wanted: TaskStatus, setter: Setter) ->
 
 
 def partner_command(kind: TaskKind, team_id: str | None, current: TaskStatus, wanted: TaskStatus, *,
-                    reason: str | None, intake_worker: str | None, by: str, org: str) -> cc.Command:
+                    reason: str | None, intake_worker: str | None, by: str, org: str,
+                    number: int | None = None) -> cc.Command:
     """The case command a responder's status change stands for, or the refusal: requested → accepted
     (AcceptHandoff, AcceptReferral), requested → rejected with a statusReason (DeclineHandoff, RefuseReferral),
     accepted → in-progress for a handoff (the team is with the person: RecordArrival), accepted → completed for a
-    referral (the receiving service confirms the person reached it: ConfirmReached)."""
+    referral (the receiving service confirms the person reached it: ConfirmReached). `number`: the Task's
+    request (`<case>-h<n>`), so an answer to a request no longer open is refused (`stale_request`)."""
     check_transition(current, wanted, Setter.RESPONDER)
     actor = {"by": by, "actor_org": org}
     if wanted is S.REJECTED and not reason:
@@ -106,9 +108,9 @@ def partner_command(kind: TaskKind, team_id: str | None, current: TaskStatus, wa
                           status=422)
     if kind is TaskKind.HANDOFF:
         if wanted is S.ACCEPTED:
-            return cc.AcceptHandoff(team_id=team_id or "", **actor)
+            return cc.AcceptHandoff(team_id=team_id or "", attempt=number, **actor)
         if wanted is S.REJECTED:
-            return cc.DeclineHandoff(team_id=team_id or "", reason=reason or "", **actor)
+            return cc.DeclineHandoff(team_id=team_id or "", reason=reason or "", attempt=number, **actor)
         if wanted is S.IN_PROGRESS:
             return cc.RecordArrival(**actor)
         done = "the intervention's outcome is recorded with the `outcome` command (/v1/cases/{code}/commands)"

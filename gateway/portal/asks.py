@@ -48,6 +48,7 @@ class Ask:
     stage: CaseStage
     team_id: str | None  # the organisation's team the case asked (handoff, arrival)
     deadline: Deadline | None
+    attempt: int | None = None  # the handoff request shown (the form names it: a stale form is refused)
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -63,7 +64,7 @@ def ask_of(view: CaseView, org_id: str) -> Ask | None:
     attempt = view.pending_attempt
     if view.stage is CaseStage.HANDOFF and attempt is not None and attempt.candidate.team.org_id == org_id:
         return Ask(view.case_code, AskKind.HANDOFF, view.stage, attempt.candidate.team.team_id,
-                   view.deadline(attempt.answer_deadline))
+                   view.deadline(attempt.answer_deadline), attempt.number)
     team = view.intervention.team if view.intervention is not None else None
     if (view.stage is CaseStage.INTERVENTION and team is not None and team.org_id == org_id
             and view.intervention is not None and view.intervention.arrived_at is None):
@@ -88,11 +89,13 @@ def command(action: Action, ask: Ask | None, principal: Principal, form: Mapping
     answer), the command still goes to the case, whose rules refuse it in their own words."""
     who = {"by": principal.actor, "actor_org": principal.org_id}
     team = {"team_id": ask.team_id if ask is not None and ask.team_id else form.get("equipe", "")}
+    shown = form.get("demande", "")  # the request the form was shown for, not the one open now
+    request = {"attempt": shown or (ask.attempt if ask is not None else None)}
     match action:
         case Action.ACCEPT:
-            return cc.AcceptHandoff(**who, **team)
+            return cc.AcceptHandoff(**who, **team, **request)
         case Action.DECLINE:
-            return cc.DeclineHandoff(**who, **team, reason=form.get("motif", ""))
+            return cc.DeclineHandoff(**who, **team, **request, reason=form.get("motif", ""))
         case Action.ARRIVE:
             return cc.RecordArrival(**who)
         case Action.ACCEPT_REFERRAL:

@@ -815,3 +815,29 @@ def test_a_case_reloads_identically_from_a_sqlite_store(tmp_path: Any) -> None:
     assert [e["event"] for e in again.history(CODE)] == [
         "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffTimedOut", "Escalated", "DeadlineMissed",
         "Escalated"]
+
+
+def test_an_answer_to_a_request_no_longer_open_is_refused() -> None:
+    """A team asked, then asked again after a reassignment: its late answer to the first request (the attempt
+    its webhook or FHIR Task named) is refused with `stale_request` instead of answering the second; the answer
+    naming the open request is taken; an answer naming no request keeps answering the open one."""
+    w = World()
+    w.open()
+    w.do(request(), T0)  # request 1 to TEAM
+    w.do(sup(c.Reassign, team=TEAM_2, reason="équipe plus proche"), T0 + 2 * MIN)  # request 2
+    view = w.do(sup(c.Reassign, team=TEAM, reason="retour à la première équipe"), T0 + 3 * MIN)  # request 3
+    assert [(a.number, a.candidate.team.team_id) for a in view.attempts] == [
+        (1, TEAM.team_id), (2, TEAM_2.team_id), (3, TEAM.team_id)]
+    w.refused(c.AcceptHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id, attempt=1), "stale_request",
+              at=T0 + 4 * MIN, match="request 1 to team crise-laval-1 is no longer open")
+    w.refused(c.DeclineHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id, attempt=2, reason="x"),
+              "stale_request", at=T0 + 4 * MIN)
+    view = w.do(c.AcceptHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id, attempt=3), T0 + 4 * MIN)
+    assert view.attempts[-1].status is AttemptStatus.ACCEPTED
+
+
+def test_the_request_number_is_checked_at_the_boundary() -> None:
+    with pytest.raises(ValidationError):
+        c.AcceptHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id, attempt=0)
+    assert c.AcceptHandoff.model_validate(
+        {"by": "eq-1", "actor_org": CSSS, "team_id": TEAM.team_id}).attempt is None
