@@ -230,5 +230,4 @@ class Principals:
         return key
 
     def _view(self, account: Account) -> PrincipalView:
-        view = account.view([self._key(kid).view() for kid in account.kids])
-        return view.model_copy(update={"authorisations": list(account.authorisations)})
+        return account.view([self._key(kid).view() for kid in account.kids])

@@ -139,7 +139,7 @@ class Account(Aggregate):
             kind=self.kind, principal_id=self.principal_id, org_id=self.org_id, name=self.name, role=self.role,
             registered_at=self.registered_at, registered_by=self.registered_by, revoked_at=self.revoked_at,
             revoked_reason=self.revoked_reason, keys=keys, client_cert=self.client_cert,
-            oidc_subjects=list(self.oidc_subjects),
+            oidc_subjects=list(self.oidc_subjects), authorisations=list(self.authorisations),
         )
 
 
