@@ -42,7 +42,7 @@ from domain.principals.oidc import (
     subject_link_id,
 )
 from domain.principals.standing import check_entente_in_force, named_ententes, needs_entente
-from domain.principals.tls import check_client_certificate
+from domain.principals.tls import check_client_certificate, fingerprint_text
 from usecases.ententes import Ententes
 
 
@@ -102,7 +102,7 @@ class Principals:
     def bind_client_cert(self, org_id: str, fingerprint: str | None, *, by: str, at: datetime) -> PrincipalView:
         """The partner's keys accepted only over a connection presenting this certificate (None: any)."""
         account = self._account(PrincipalKind.PARTNER, org_id)
-        account.bind_client_cert(fingerprint, by, at)
+        account.bind_client_cert(fingerprint_text(fingerprint) if fingerprint is not None else None, by, at)
         self.record.save(account)
         return self._view(account)
 
