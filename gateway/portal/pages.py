@@ -23,9 +23,12 @@ from domain.audit.reads import CaseItem
 from domain.audit.record_reads import ReadKind
 from domain.crisis.model import CaseCode
 from domain.crisis.state import CaseStage, CaseView
-from domain.errors import NotFound
+from domain.disclosure.roles import PurposeKind
+from domain.errors import DomainError, NotFound
 from domain.principals.access import case_parties
 from domain.principals.model import Principal, PrincipalKind, Unauthenticated
+from domain.principals.standing import needs_entente
+from gateway.cases import reader as cases_reader
 from gateway.guard import Buckets, now
 from gateway.portal import render, signatures
 from gateway.portal.asks import Action, Ask, ask_of, command
@@ -197,7 +200,15 @@ class Portal:
             if isinstance(view, Response):
                 return view
             at = now()
-            read = await run_in_threadpool(root.reads.case, view.case_code, CaseItem.STATE, reader(who), at)
+            if needs_entente(who, view):  # a partner's staff: its own part of the case (as GET /v1/cases/{code})
+                part = await run_in_threadpool(root.reads.partner_case, view.case_code, who.org_id,
+                                               Reader.of(who.actor, who.role, PurposeKind.CONTINUITY), at)
+                ask = ask_of(view, who.org_id) if part.view is not None else None
+                return render.page("dossier_partenaire.html", 200 if part.view is not None else 403,
+                                   session=session, code=view.case_code, org=who.org_id, read=part.read,
+                                   view=part.view, ask=ask, now=at, **session.take_messages())
+            who_reads = await run_in_threadpool(cases_reader, root, who)  # with registered authorisations
+            read = await run_in_threadpool(root.reads.case, view.case_code, CaseItem.STATE, who_reads, at)
             shown = read.view
             ask = ask_of(shown, who.org_id) if shown is not None else None
             return render.page("dossier.html", 200 if shown is not None else 403, session=session, code=view.case_code,
@@ -250,6 +261,11 @@ class Portal:
         if view is None or who.org_id not in case_parties(view):
             return render.page("erreur.html", 404, session=session, title="Dossier introuvable",
                                message="Aucun dossier de votre organisation ne porte ce code.")
+        try:  # a partner only while the entente that lets it act is in force (as /v1: `no_entente_in_force`)
+            await run_in_threadpool(self.root.principals.check_case_standing, who, view, now())
+        except DomainError as err:
+            return render.page("erreur.html", 403, session=session, title="Accès refusé",
+                               message=f"{err.message} ({err.code}).")
         return view
 
     async def done(self, session: Session, give: Callable[[], Awaitable[None]], done: str, back: str) -> Response:

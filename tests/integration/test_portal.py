@@ -157,3 +157,25 @@ async def test_a_party_signs_an_entente_from_the_portal(api: Api) -> None:
     after = await client.get("/portail/ententes")
     assert f"Entente {code} signée pour {TEAM_ORG}." in after.text
     assert f'action="/portail/ententes/{code}/signer"' not in after.text
+
+
+async def test_a_partner_team_reads_its_own_part_of_the_case_registered_once(api: Api) -> None:
+    """A community organisation's intervenant opening a case asked of its team gets its operational view (as
+    GET /v1/cases/{code} gives a partner): its request, its deadlines, and of the intake only what a registered
+    sending gave it (here none: no consent, no emergency). Before, the disclosure rules refused the page
+    (`no_active_authorisation`): a partner's staff could not see the case it was asked to take."""
+    code = await case_for_the_community(api)
+    client = api.client
+    await sign_in(client, person(api, "intervenante-cc"))
+    before = events(api.root.record)
+    page = await client.get(f"/portail/dossiers/{code}")
+    assert page.status_code == 200, page.text
+    assert "Vue de votre organisation (cc-laval)" in page.text
+    assert "Rien du contenu du dossier" in page.text and "Demandes de transfert à vos équipes" in page.text
+    assert 'name="demande" value="1"' in page.text  # the form names the request it answers
+    assert "Idees suicidaires" not in page.text and "RAMQ" not in page.text
+    assert events(api.root.record) == before + 1  # the read, registered once in the record-level reads log
+    from domain.audit.record_reads import ReadKind, RecordRead, RecordReadEntry
+    reads = [RecordRead.model_validate(e.read) for e in api.root.record.events_of(RecordReadEntry.Registered)]  # type: ignore[attr-defined]
+    assert [(r.kind, r.actor_id, r.scope["case"], r.scope["org"], r.allowed) for r in reads[-1:]] == [
+        (ReadKind.PARTNER_CASE, "intervenante-cc", code, TEAM_ORG, True)]
