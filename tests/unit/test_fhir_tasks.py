@@ -67,7 +67,7 @@ def test_the_ig_refuses(current: S, wanted: S, setter: Setter, code: str) -> Non
 
 
 def test_a_responders_status_is_the_cases_own_command() -> None:
-    who = {"by": "chef-1", "org": "cc-laval"}
+    who: dict[str, Any] = {"by": "chef-1", "org": "cc-laval"}
     h, r = TaskKind.HANDOFF, TaskKind.REFERRAL
     assert partner_command(h, "cc-laval", S.REQUESTED, S.ACCEPTED, reason=None, intake_worker=None, **who) == \
         c.AcceptHandoff(by="chef-1", actor_org="cc-laval", team_id="cc-laval")
@@ -82,6 +82,9 @@ def test_a_responders_status_is_the_cases_own_command() -> None:
                            **who) == c.RefuseReferral(by="chef-1", actor_org="cc-laval", reason="hors territoire")
     assert partner_command(r, None, S.ACCEPTED, S.COMPLETED, reason=None, intake_worker=None, **who) == \
         c.ConfirmReached(by="chef-1", actor_org="cc-laval")
+    # the Task names its request (`<case>-h2`): the command carries it, so a stale answer is refused
+    assert partner_command(h, "cc-laval", S.REQUESTED, S.ACCEPTED, reason=None, intake_worker=None, number=2,
+                           **who) == c.AcceptHandoff(by="chef-1", actor_org="cc-laval", team_id="cc-laval", attempt=2)
 
 
 @pytest.mark.parametrize(("kind", "current", "wanted", "code", "status"), [
