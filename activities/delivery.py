@@ -23,6 +23,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import classified
+from activities.fhir_subscriptions import SubscriptionActivities
 from domain.delivery.model import MAX_ATTEMPTS, Attempt, Message, MessageType, Outcome, SubjectKind, outcome_of
 
 if TYPE_CHECKING:  # the workflows import this module in their sandbox: no use case, adapter or HTTP client there
@@ -113,7 +114,9 @@ class DeliveryActivities:
         raise ValueError(f"{inp.type.value}: the input lacks what names its step")
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.endpoints, self.deliver]
+        """With the FHIR Task subscriptions' (the crisis workflow looks up subscribers after a Task changes)."""
+        fhir = SubscriptionActivities(self.deliveries.subscriptions, self.sender)
+        return [self.endpoints, self.deliver, *fhir.all()]
 
 
 def _result(message: Message) -> DeliverResult:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
@@ -30,6 +31,9 @@ from domain.principals.aggregate import Account, account_id
 from domain.principals.model import PrincipalKind
 from usecases.ententes import Ententes
 from usecases.handoff import HandoffDisclosures
+
+if TYPE_CHECKING:
+    from usecases.fhir_subscriptions import Subscriptions
 
 T = TypeVar("T")
 CONFLICT_TRIES = 5  # two messages about one subject recorded at once: reload and apply again
@@ -57,6 +61,13 @@ class Deliveries:
         self.box = box
         self.handoffs = handoffs
         self.ententes = Ententes(record)
+
+    @cached_property
+    def subscriptions(self) -> Subscriptions:
+        """FHIR Task subscriptions (the R4 backport): notifications signed with the same partners' secrets."""
+        from usecases.fhir_subscriptions import Subscriptions  # it builds on this module
+
+        return Subscriptions(self.record, self)
 
     # ------------------------------------------------------------------ endpoints
     def register(self, org_id: str, url: str, *, rotate_secret: bool = False, by: str, at: datetime) -> Registered:

@@ -19,8 +19,9 @@ from workers.bootstrap import Root, UseCases, use_cases
 from workers.settings import Settings
 from workflows.crisis import CrisisCaseWorkflow
 from workflows.entente import EntenteWorkflow
+from workflows.task_notifications import SubscriptionHandshakeWorkflow
 
-WORKFLOWS = [EntenteWorkflow, CrisisCaseWorkflow]
+WORKFLOWS = [EntenteWorkflow, CrisisCaseWorkflow, SubscriptionHandshakeWorkflow]
 ACTIVITY_THREADS = 8
 
 

@@ -42,6 +42,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 from workflows.common import advance, command_id, execute_command, refused, run_calendar, try_step
 from workflows.deliveries import Deliveries, with_endpoint
+from workflows.task_notifications import listeners, notify
 
 with workflow.unsafe.imports_passed_through():
     from activities.crisis import CrisisActivities
@@ -53,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.crisis.state import AttemptStatus, CaseStage, CaseView, DeadlineStatus, ReferralStatus
     from domain.delivery.model import MessageType, SubjectKind
     from domain.errors import DomainError
+    from domain.fhir.subscriptions import owners, statuses, task_changes
     from domain.standards.config import StandardsConfig
 
 STALL_BACKOFF = timedelta(minutes=1)
@@ -69,6 +71,9 @@ DELIVERS = "crisis-case-delivers-to-partners"
 # Since this patch, the receiving service of each referral is told by webhook when it has an endpoint; runs
 # that made referrals before it replay without (and a run that first looks at it in replay keeps without).
 DELIVERS_REFERRALS = "crisis-case-delivers-referrals"
+# Since this patch, each Task created or whose status changed in a step is told to the FHIR subscriptions of its
+# owner (`workflows.task_notifications`, id-only); runs recorded before it replay without.
+NOTIFIES_SUBSCRIBERS = "crisis-case-notifies-task-subscribers"
 
 # Visibility for supervisors (`arrimage cases list`): opaque codes only.
 STAGE = SearchAttributeKey.for_keyword("CaseStage")
@@ -123,6 +128,7 @@ class CrisisCaseWorkflow:
         self.delivered = set(inp.delivered)
         self.referrals_delivered = set(inp.referrals_delivered)
         self.deliveries = Deliveries()
+        self.task_statuses = statuses(inp.view)  # each Task's status as last told to subscribers
         self.lock = asyncio.Lock()
         self.changed = False
         self.opening = False  # an `open` update was accepted (its handler runs)
@@ -268,6 +274,20 @@ class CrisisCaseWorkflow:
     async def _deliver(self) -> None:
         await self._deliver_handoffs()
         await self._deliver_referrals()
+        await self._notify_subscribers()
+
+    async def _notify_subscribers(self) -> None:
+        """Each Task created or changed since the last step, to its owner's FHIR subscriptions: started, not
+        awaited (`workflows.task_notifications`)."""
+        assert self.view is not None
+        changes = task_changes(self.task_statuses, self.view)
+        if not changes:
+            return
+        self.task_statuses = statuses(self.view)
+        if not workflow.patched(NOTIFIES_SUBSCRIBERS):
+            return
+        found = await listeners(owners(changes), case=self.case_code)
+        notify(self.deliveries, changes, found)
 
     async def _deliver_handoffs(self) -> None:
         """Each team asked, once, when its organisation has an endpoint: the webhook is started, not awaited

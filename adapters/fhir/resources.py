@@ -21,6 +21,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
 from domain.disclosure.model import ConsentState, ConsentView
+from domain.fhir.subscriptions import TOPIC
 from domain.fhir.task_states import TaskStatus
 from domain.fhir.tasks import TaskFacts
 
@@ -177,7 +178,7 @@ def capability_statement(published: datetime) -> dict[str, Any]:
     data = {
         "resourceType": "CapabilityStatement", "status": "active", "date": _at(published), "kind": "instance",
         "software": {"name": "arrimage"}, "implementation": {"description": "arrimage partner gateway, /fhir"},
-        "fhirVersion": FHIR_VERSION, "format": [FHIR_JSON],
+        "fhirVersion": FHIR_VERSION, "format": [FHIR_JSON], "instantiates": [BACKPORT_SERVER],
         "rest": [{
             "mode": "server",
             "documentation": "Authorization: Bearer <API key>; Idempotency-Key on PUT. Tasks follow the SDOH "
@@ -188,10 +189,31 @@ def capability_statement(published: datetime) -> dict[str, Any]:
                 {"type": "Task", "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "update"}],
                  "versioning": "no-version", "updateCreate": False, "searchParam": search},
                 {"type": "ServiceRequest", "interaction": [{"code": "read"}]},
+                subscription_capability(),
             ],
         }],
     }
     return _dump(CapabilityStatement.model_validate(data))
+
+
+BACKPORT_SERVER = "http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/backport-subscription-server-r4"
+TOPIC_CANONICAL = ("http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+                   "capabilitystatement-subscriptiontopic-canonical")
+STATUS_OPERATION = "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"
+
+
+def subscription_capability() -> dict[str, Any]:
+    """Subscription (the R4 backport): the one topic advertised, create/read/delete and $status."""
+    return {"type": "Subscription",
+            "extension": [{"url": TOPIC_CANONICAL, "valueCanonical": TOPIC}],
+            "supportedProfile": ["http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+                                 "backport-subscription"],
+            "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}],
+            "operation": [{"name": "status", "definition": STATUS_OPERATION}],
+            "documentation": f"Topic {TOPIC}: a Task of a handoff or a referral created or its status changed. "
+                             "Filter Task?owner=Organization/<your organisation> (yours only); channel rest-hook "
+                             "to https (or loopback http); payload application/fhir+json, id-only; heartbeats "
+                             "not offered. Notifications are signed like the webhooks (Arrimage-Signature)."}
 
 
 def task_change(body: dict[str, Any]) -> tuple[str | None, str, str | None, str | None]:

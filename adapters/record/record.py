@@ -39,6 +39,7 @@ from domain.disclosure.consent import Consent
 from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente
 from domain.errors import UnreadableRecord
+from domain.fhir.subscriptions import Subscription, SubscriptionIndex
 from domain.principals.aggregate import Account, ApiKey
 from domain.principals.oidc import SubjectLink
 
@@ -106,6 +107,7 @@ AGGREGATES: tuple[type[Any], ...] = (
     Account, ApiKey,  # the gateway's principals and their API keys (domain.principals)
     SubjectLink,  # a person's subject at the identity provider, bound to a user (domain.principals.oidc)
     Endpoint, DeliveryLog,  # partners' webhook endpoints and what was delivered to them (domain.delivery)
+    Subscription, SubscriptionIndex,  # FHIR Task subscriptions and each organisation's (domain.fhir.subscriptions)
 )
 
 

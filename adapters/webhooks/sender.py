@@ -37,10 +37,13 @@ class WebhookSender:
     def __init__(self, timeout: httpx.Timeout = TIMEOUT) -> None:
         self.timeout = timeout
 
-    def post(self, url: str, secrets: Sequence[str], event_id: str, body: dict[str, Any]) -> Sent:
-        """POST `body` signed with each of `secrets` (the current one first; a rotated one during its overlap)."""
+    def post(self, url: str, secrets: Sequence[str], event_id: str, body: dict[str, Any],
+             content_type: str = "application/json") -> Sent:
+        """POST `body` signed with each of `secrets` (the current one first; a rotated one during its overlap);
+        `content_type` application/fhir+json for a FHIR subscription's notification, signed the same way."""
         raw = encode(body)
         headers = signing.headers(secrets[0], event_id, int(time.time()), raw, also=secrets[1:])
+        headers["Content-Type"] = content_type
         started = time.monotonic()
         try:
             with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:

@@ -31,7 +31,13 @@ from tests.crisis_builders import (
     open_cmd,
     start_case,
 )
-from workflows.crisis import DELIVERS, DELIVERS_REFERRALS, ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE
+from workflows.crisis import (
+    DELIVERS,
+    DELIVERS_REFERRALS,
+    ENDS_WHEN_OPEN_REFUSED,
+    NOTIFIES_SUBSCRIBERS,
+    SENDS_INTAKE,
+)
 
 NOTE = {
     "person_or_group_in_danger": "Jean-Tremblay-1957 lui-meme", "act_to_prevent": "tentative de suicide",
@@ -39,8 +45,9 @@ NOTE = {
     "reasons": "refuse tout contact",
 }
 # The patch markers: ids, nothing personal.
-PATCH_IDS = {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS, DELIVERS_REFERRALS}
-LOCAL_ACTIVITIES = {"delivery.endpoints"}  # which partners have a webhook endpoint (issue 10)
+PATCH_IDS = {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS, DELIVERS_REFERRALS, NOTIFIES_SUBSCRIBERS}
+# which partners have a webhook endpoint, and which FHIR subscriptions listen to a Task's owner (issue 10)
+LOCAL_ACTIVITIES = {"delivery.endpoints", "fhir.subscribers"}
 LOCAL_MARKER_FIELDS = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff",
                        "original_schedule_time", "activation_index"}
 PERSONAL = [REASON, PERSON_REF, SUBJECT, "Jean-Tremblay-1957", "corde achetee ce matin", "refuse tout contact"]
