@@ -82,6 +82,8 @@ def known(served: Served, operation: Any) -> list[schemathesis.Case]:
     for name in ("task_id", "request_id"):  # FHIR: the case's first handoff (none yet: a 404 done right)
         if f"{{{name}}}" in path:
             extra["path_parameters"] = {name: f"{served.codes['case']}-h1"}
+    if "{subscription_id}" in path:  # FHIR Subscription: one that does not exist (a 404 done right)
+        extra["path_parameters"] = {"subscription_id": str(uuid.uuid5(uuid.NAMESPACE_URL, path))}
     return [operation.Case(**extra)] if extra or operation.method.upper() == "GET" else []
 
 
