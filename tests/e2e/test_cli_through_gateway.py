@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.record.record import Record
 from domain.disclosure.roles import Role
 from gateway.server import Gateway
-from tests.crisis_builders import CSSS, crisis_worker
+from tests.crisis_builders import CSSS, crisis_content, crisis_worker
 from tests.e2e.harness import Engine, Result, free_port
 from tests.gateway.api import ENTENTE, Api, events, gateway
 
@@ -130,6 +130,20 @@ async def test_a_supervisor_opens_acts_and_reads_as_the_token_says(remote: Remot
     entente = await sup.run("ententes", "show", ENTENTE, "--json")
     assert entente.code == 0, entente
     assert entente.json()["view"]["code"] == ENTENTE and entente.json()["access"]["outcome"] == "autorise"
+    before = events(remote.api.root.record)
+    other = await sup.run("ententes", "revoke", ENTENTE, "--party", "cc-laval", "--reason", "x", "--effective",
+                          "2099-01-01")
+    refused(other, "refused [not_a_party]: cisss-laval may act only for itself, not for cc-laval\n")
+    assert events(remote.api.root.record) == before
+    # an entente drafted and submitted from this machine: the workflow runs on the server, by the token's person
+    content = remote.write("entente.json", crisis_content("cc-laval").model_dump(mode="json"))
+    drafted = await sup.run("ententes", "draft", "ENT-GW-CLI", "--file", content, "--json")
+    assert drafted.code == 0, drafted
+    submitted = await sup.run("ententes", "submit", "ENT-GW-CLI", "--json")
+    assert submitted.code == 0, submitted
+    assert submitted.json()["status"] == "en_signature"
+    assert [(h["event"], h.get("by")) for h in remote.api.root.ententes.history("ENT-GW-CLI")] == [
+        ("Drafted", "superviseure"), ("SubmittedForSignature", "superviseure")]
 
     assert not remote.nowhere.exists()  # this machine's record was never opened, nor created
 
