@@ -19,15 +19,17 @@ from starlette.concurrency import run_in_threadpool
 from adapters.fhir import resources as fr
 from domain.audit.reads import CaseItem
 from domain.crisis.model import CandidateKind
-from domain.crisis.state import CaseView
 from domain.disclosure.model import ConsentView
+from domain.disclosure.roles import PurposeKind
 from domain.errors import DomainError, NotFound
 from domain.fhir.task_states import Setter, TaskKind, TaskRefused, TaskStatus, check_transition, partner_command
-from domain.fhir.tasks import TaskFacts, parse_task_id, task, tasks
+from domain.fhir.tasks import TaskFacts, for_party, parse_task_id, task, tasks
 from domain.principals.model import Principal
+from domain.principals.standing import needs_entente
 from gateway.cases import TIMEOUT, IdempotencyKey, reader, standing
 from gateway.guard import Guard, json_body, now, once
 from gateway.problems import ProblemError, translate
+from usecases.audit.reads import Reader
 
 if TYPE_CHECKING:
     from workers.bootstrap import Root
@@ -73,20 +75,35 @@ async def answered(run: Callable[[], Awaitable[Response]]) -> Response:
 def routes(root: Root, guard: Guard) -> APIRouter:
     router = APIRouter(prefix="/fhir", tags=["FHIR R4"], default_response_class=FhirJSONResponse)
 
-    async def decided_view(code: str, principal: Principal) -> CaseView:
-        """The case, to a party in standing (as /v1), once the disclosure rules allowed this read (registered
-        either way)."""
-        await standing(root, principal, await run_in_threadpool(root.crisis_cases.view, code))
-        who = await run_in_threadpool(reader, root, principal)  # its role, its registered authorisations
-        read = await run_in_threadpool(root.reads.case, code, CaseItem.STATE, who, now())
+    async def visible(code: str, principal: Principal, only: str | None = None) -> list[TaskFacts]:
+        """The case's Tasks the caller may read, to a party in standing (as /v1). The CISSS's people: every
+        Task, once the disclosure rules allowed the read (registered either way). A partner: the Tasks it owns
+        or requested, without the person's id (`for_party`), its read registered once in the record-level reads
+        log, as GET /v1/cases/{code} registers it. `only`: one Task, found before anything is registered (a Task
+        that does not exist, or not the caller's to see, is a 404 that records nothing)."""
+        view = await run_in_threadpool(root.crisis_cases.view, code)
+        await standing(root, principal, view)
+        partner = needs_entente(principal, view)
+        if only is not None:
+            wanted = task(view, only)
+            if wanted is None or (partner and for_party(wanted, principal.org_id) is None):
+                raise NotFound(f"no Task {only}")
+        if partner:
+            who = Reader.of(principal.actor, principal.role, PurposeKind.CONTINUITY)
+            done = await run_in_threadpool(root.reads.partner_case, code, principal.org_id, who, now())
+            if done.view is None:
+                raise ProblemError(403, done.read.reason, code="read_refused")
+            return [t for t in (for_party(f, principal.org_id) for f in tasks(view)) if t is not None]
+        reading = await run_in_threadpool(reader, root, principal)  # its role, its registered authorisations
+        read = await run_in_threadpool(root.reads.case, code, CaseItem.STATE, reading, now())
         if read.view is None:
             why = read.decision.refusal
             raise ProblemError(403, why.reason if why else "the disclosure rules refuse this read",
                                code=why.code if why else "refused")
-        return read.view
+        return tasks(read.view)
 
     async def located(task_id: str, principal: Principal) -> TaskFacts:
-        found = task(await decided_view(case_of(task_id), principal), task_id)
+        found = next((t for t in await visible(case_of(task_id), principal, task_id) if t.task_id == task_id), None)
         if found is None:
             raise NotFound(f"no Task {task_id}")
         return found
@@ -122,10 +139,10 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         out: list[TaskFacts] = []
         for code, ids in await run_in_threadpool(candidates, principal, wanted):
             try:
-                decided = await decided_view(code, principal)
+                shown = await visible(code, principal)
             except (ProblemError, DomainError):
                 continue  # not in standing, or the read refused (and registered as refused)
-            out.extend(t for t in tasks(decided) if t.task_id in ids)
+            out.extend(t for t in shown if t.task_id in ids)
         return out
 
     def candidates(principal: Principal, wanted: Search) -> list[tuple[str, set[str]]]:
@@ -150,7 +167,7 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         return await answered(run)
 
     def sharing_consent(facts: TaskFacts) -> ConsentView | None:
-        if facts.kind is not TaskKind.HANDOFF:
+        if facts.kind is not TaskKind.HANDOFF or facts.subject_id is None:  # None: a partner's read, no person
             return None
         case = root.crisis_cases.get(facts.case_code)
         attempt = next(a for a in case.view().attempts if a.number == facts.number)
@@ -192,10 +209,16 @@ def routes(root: Root, guard: Guard) -> APIRouter:
             view = await run_in_threadpool(root.crisis_cases.view, code)
             await standing(root, principal, view)
             current = task(view, task_id)
-            if current is None:
-                raise NotFound(f"no Task {task_id}")
+            partner = needs_entente(principal, view)
+            if current is None or (partner and for_party(current, principal.org_id) is None):
+                raise NotFound(f"no Task {task_id}")  # another organisation's Task is not shown to exist
+
+            def answer(facts: TaskFacts) -> dict[str, Any]:
+                shown = for_party(facts, principal.org_id) if partner else facts
+                return fr.task(shown if shown is not None else facts)
+
             if wanted is current.status:
-                return 200, fr.task(current)
+                return 200, answer(current)
             if principal.org_id != current.owner:
                 setter = Setter.REQUESTER if principal.org_id == current.requester else None
                 if setter is not None:
@@ -207,7 +230,7 @@ def routes(root: Root, guard: Guard) -> APIRouter:
                                   number=current.number)
             after = await root.case_client.act(code, cmd, TIMEOUT)
             changed = task(after, task_id)
-            return 200, fr.task(changed if changed is not None else current)
+            return 200, answer(changed if changed is not None else current)
         except Exception as err:
             known = refusal(err)
             if known is None or not known.final:

@@ -47,8 +47,14 @@ def _org(org_id: str, name: str | None = None) -> dict[str, Any]:
     return ref
 
 
-def _person(subject_id: str) -> dict[str, Any]:
+def _person(subject_id: str | None) -> dict[str, Any]:
+    """The person, by their opaque id; withheld (None) as FHIR says it: data-absent-reason `masked`."""
+    if subject_id is None:
+        return {"extension": [{"url": DATA_ABSENT, "valueCode": "masked"}]}
     return {"type": "Patient", "identifier": {"system": SUBJECT, "value": subject_id}}
+
+
+DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 
 def _at(moment: datetime) -> str:
@@ -72,12 +78,13 @@ def task(facts: TaskFacts) -> dict[str, Any]:
         "intent": "order",
         "code": {"coding": [{"system": TASK_CODE, "code": "fulfill"}]},
         "focus": {"reference": f"ServiceRequest/{facts.task_id}"},
-        "for": _person(facts.subject_id),
         "authoredOn": _at(facts.authored_on),
         "lastModified": _at(facts.last_modified),
         "requester": _org(facts.requester),
         "owner": _org(facts.owner, facts.owner_name),
     }
+    if facts.subject_id is not None:  # Task.for is optional: left out when withheld
+        data["for"] = _person(facts.subject_id)
     if facts.status_reason:
         data["statusReason"] = {"text": facts.status_reason}
     if facts.started or facts.ended:

@@ -30,7 +30,7 @@ class TaskFacts:
     owner: str  # the organisation asked: the team's, the receiving service's
     owner_name: str | None
     requester: str  # the organisation asking: the CISSS for a handoff, the one that referred for a referral
-    subject_id: str
+    subject_id: str | None  # None: withheld (a partner's own Task: `for_party`)
     authored_on: datetime
     last_modified: datetime
     service: str  # what is asked: a mobile crisis intervention, or the receiving service's type
@@ -52,6 +52,22 @@ def tasks(view: CaseView) -> list[TaskFacts]:
 
 def task(view: CaseView, task_id: str) -> TaskFacts | None:
     return next((t for t in tasks(view) if t.task_id == task_id), None)
+
+
+def for_party(facts: TaskFacts, org_id: str) -> TaskFacts | None:
+    """A Task as an organisation other than the case's CISSS reads it: only a Task it owns or requested, and
+    without the person's id. Its own step is its business (seed 001 L1172-1173: the partner acts under its
+    entente); who the person is, is not, unless a registered communication gave it (the sending's items, read
+    through GET /v1/cases/{code}, never through a Task)."""
+    if org_id not in (facts.owner, facts.requester):
+        return None
+    reason = facts.status_reason
+    if facts.status is S.REJECTED and org_id != facts.owner:
+        reason = REASON_WITHHELD  # the owner's own words about the person: not the requester's to read here
+    return replace(facts, subject_id=None, status_reason=reason)
+
+
+REASON_WITHHELD = "refused by its owner (the reason it typed is withheld)"
 
 
 MOBILE_INTERVENTION = "intervention_crise_mobile"

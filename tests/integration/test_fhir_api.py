@@ -6,6 +6,7 @@ fhir.resources."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from fhir.resources.R4B.task import Task
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
+from domain.audit.record_reads import ReadKind, RecordRead, RecordReadEntry
 from tests.crisis_builders import activate, crisis_content, crisis_worker
 from tests.gateway.api import OTHER, PARTNER, Api, events, gateway, intake
 from usecases.ententes import Ententes
@@ -149,7 +151,8 @@ async def test_refused_changes_and_non_parties_record_nothing(api: Api) -> None:
     outcome(await put(api, TEAM_ORG, h1, "rejected"), 422, "status_reason_required")
     outcome(await put(api, TEAM_ORG, h1, "on-hold"), 409, "task_transition_not_allowed")
     outcome(await put(api, TEAM_ORG, h1, "bogus"), 422, "unknown_task_status")
-    outcome(await put(api, PARTNER, h1, "accepted"), 403, "not_task_owner")  # a party, not the owner
+    # a party to the case (it referred it) that neither owns nor requested the Task: it is not shown to exist
+    outcome(await put(api, PARTNER, h1, "accepted"), 404, "not_found")
     outcome(await put(api, OTHER, h1, "accepted"), 403, "not_a_party")
     outcome(await put(api, TEAM_ORG, f"{code}-h9", "accepted"), 404, "not_found")
     outcome(await put(api, TEAM_ORG, h1, "accepted", key=None), 400, "idempotency_key_required")
@@ -187,16 +190,25 @@ async def test_reads_are_decided_and_registered_as_v1_reads(api: Api) -> None:
     Bundle.model_validate(bundle)
     assert [e["resource"]["id"] for e in bundle["entry"]] == [h1] and bundle["total"] == 1
     assert (await api.get(f"/fhir/Task?owner={TEAM_ORG}&status=completed", "auditrice")).json()["total"] == 0
-    # the team's own FHIR read goes through the disclosure rules: without a basis they refuse it, and the
-    # refusal is registered too (a partner's read never gets the entente's purpose); GET /v1/cases/{code}
-    # answers it its operational view instead, registered in the record-level reads log, not the register
-    refused = outcome(await api.get(f"/fhir/Task/{h1}", TEAM_ORG), 403)
-    assert refused["issue"][0]["details"]["coding"][0]["code"] == "no_basis"
+    # the team reads its own Task as /v1 answers it its operational view: its Tasks only, without the person's
+    # id, each read registered once in the record-level reads log (not the person's register: the communication
+    # to the team is registered there already, when it was asked)
+    reads_before = len(list(api.root.record.events_of(RecordReadEntry.Registered)))  # type: ignore[attr-defined]
+    own = task_of(await api.get(f"/fhir/Task/{h1}", TEAM_ORG))
+    assert (own["id"], own["owner"]["identifier"]["value"], "for" in own) == (h1, TEAM_ORG, False)
+    request = (await api.get(f"/fhir/ServiceRequest/{h1}", TEAM_ORG)).json()
+    ServiceRequest.model_validate(request)
+    assert request["subject"] == {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                                                 "valueCode": "masked"}]} and "contained" not in request
+    listed = (await api.get(f"/fhir/Task?owner=Organization/{TEAM_ORG}", TEAM_ORG)).json()
+    assert [e["resource"]["id"] for e in listed["entry"]] == [h1] and SUBJECT not in json.dumps(listed)
     v1 = await api.get(f"/v1/cases/{code}", TEAM_ORG)
     assert v1.status_code == 200 and v1.json()["case"]["org_id"] == TEAM_ORG, v1.text
-    assert (await api.get(f"/fhir/Task?owner={TEAM_ORG}", TEAM_ORG)).json()["total"] == 0
+    reads = [RecordRead.model_validate(e.read) for e in api.root.record.events_of(RecordReadEntry.Registered)]  # type: ignore[attr-defined]
+    assert [(r.kind, r.scope["org"], r.allowed) for r in reads[reads_before:]] == [
+        (ReadKind.PARTNER_CASE, TEAM_ORG, True)] * 4
     outcomes = [a.outcome.value for a in api.root.disclosures.accesses(subject_id=SUBJECT)[accesses:]]
-    assert outcomes == ["autorise", "autorise", "autorise", "refuse", "refuse"]
+    assert outcomes == ["autorise", "autorise", "autorise"]  # the auditor's three reads; none of the team's
 
 
 async def test_the_capability_statement(api: Api) -> None:

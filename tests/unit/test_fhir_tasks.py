@@ -26,8 +26,20 @@ from domain.fhir.task_states import (
     check_transition,
     partner_command,
 )
-from domain.fhir.tasks import parse_task_id, task, tasks
-from tests.crisis_builders import CSSS, MIN, T0, TEAM, accept_referral, decline, reached, refuse_referral, request, sup
+from domain.fhir.tasks import REASON_WITHHELD, for_party, parse_task_id, task, tasks
+from tests.crisis_builders import (
+    CSSS,
+    MIN,
+    SUBJECT,
+    T0,
+    TEAM,
+    accept_referral,
+    decline,
+    reached,
+    refuse_referral,
+    request,
+    sup,
+)
 from tests.crisis_world import CODE, World, referral
 from tests.disclosure_builders import consent_view
 
@@ -164,6 +176,28 @@ def test_a_refused_referral_and_an_open_task_of_a_closed_case() -> None:
     closed = tasks(view)[-1]
     assert closed.status is S.CANCELLED and closed.status_reason == "case closed (fermeture_superviseur)"
     assert tasks(view)[-2].status is S.REJECTED  # a final status stays
+
+
+def test_a_partner_reads_only_its_own_tasks_without_the_person() -> None:
+    """An organisation other than the CISSS (`for_party`): the Tasks it owns or requested, never the person's id
+    (Task.for left out, ServiceRequest.subject masked), and a refusal's typed words only to their owner."""
+    w = World()
+    w.to_intervention()
+    w.do(referral(), T0 + 3 * 60 * MIN)
+    view = w.do(refuse_referral(), T0 + 4 * 60 * MIN)
+    refused = tasks(view)[-1]
+    owner, requester = refused.owner, refused.requester
+    mine = for_party(refused, owner)
+    assert mine is not None and (mine.subject_id, mine.status_reason) == (None, "hors territoire")
+    theirs = for_party(refused, requester)
+    assert theirs is not None and theirs.status_reason == REASON_WITHHELD
+    assert for_party(refused, "organisme-tiers") is None
+    resource = fr.task(mine)
+    Task.model_validate(resource)
+    assert "for" not in resource and SUBJECT not in str(resource)
+    request = fr.service_request(mine, None, T0)
+    ServiceRequest.model_validate(request)
+    assert request["subject"] == {"extension": [{"url": fr.DATA_ABSENT, "valueCode": "masked"}]}
 
 
 def test_the_other_resources_validate() -> None:
