@@ -47,7 +47,18 @@ class SubscribersResult(BaseModel):
 
 
 class HandshakeInput(BaseModel):
+    """A subscription's workflow: its handshake, then a heartbeat every `heartbeat_seconds` while it is active
+    (`heartbeats` sent so far and `handshaken`: carried across continue-as-new)."""
+
     subscription_id: str
+    heartbeat_seconds: int | None = None
+    heartbeats: int = 0
+    handshaken: bool = False
+
+
+class HeartbeatInput(BaseModel):
+    subscription_id: str
+    number: int  # the n-th heartbeat (its event id and Bundle id)
 
 
 class NotifyInput(BaseModel):
@@ -98,6 +109,23 @@ class SubscriptionActivities:
             raise _again(view.org_id, "handshake", sent)
         return SentResult(outcome=outcome, attempts=len(view.handshake))
 
+    @activity.defn(name="fhir.heartbeat")
+    @classified
+    def heartbeat(self, inp: HeartbeatInput) -> SentResult:
+        """One heartbeat, unless the subscription stopped beating (off, in error, past its end: outcome None, the
+        workflow ends). Not recorded: a heartbeat tells the partner the channel lives, nothing about a case."""
+        view = self.subscriptions.get(inp.subscription_id)
+        started = datetime.now(UTC)
+        if not view.beating(started):
+            return SentResult(outcome=None)
+        sent = self._post(view.org_id, view.endpoint, event_id(view.subscription_id, f"heartbeat:{inp.number}"),
+                          lambda: self.subscriptions.heartbeat_body(view, inp.number, started), started)
+        outcome = Outcome.REFUSED if sent is None else outcome_of(sent.status, activity.info().attempt,
+                                                                  HANDSHAKE_ATTEMPTS)
+        if outcome is Outcome.RETRYING and sent is not None:
+            raise _again(view.org_id, f"heartbeat {inp.number}", sent)
+        return SentResult(outcome=outcome, attempts=activity.info().attempt)
+
     @activity.defn(name="fhir.notify")
     @classified
     def notify(self, inp: NotifyInput) -> SentResult:
@@ -127,7 +155,7 @@ class SubscriptionActivities:
         return self.sender.post(url, target.secrets, event, body(), content_type=FHIR_JSON)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.subscribers, self.handshake, self.notify]
+        return [self.subscribers, self.handshake, self.heartbeat, self.notify]
 
 
 def _attempt(number: int, at: datetime, outcome: Outcome, sent: Sent | None) -> Attempt:

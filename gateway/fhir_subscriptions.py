@@ -1,10 +1,11 @@
 """`/fhir/Subscription`: Task status subscriptions after the Subscriptions R5 Backport IG for R4 (1.1.0).
 
 A partner subscribes to the topic `domain.fhir.subscriptions.TOPIC` for the Tasks its own organisation owns
-(`Task?owner=Organization/<its org>`, a rest-hook, id-only), reads its subscription and its `$status`, and
-deletes it (status off). The same doors as /fhir: its API key (`Guard`), an Idempotency-Key on every write, every
-failure an OperationOutcome; a refused request records nothing. The handshake (requested → active or error) and
-the notifications are the worker's (`workflows.task_notifications`), signed like the webhooks.
+(`Task?owner=Organization/<its org>`, a rest-hook, id-only, heartbeats if it asks), reads its subscription and
+its `$status`, and deletes it (status off). The same doors as /fhir: its API key (`Guard`), an Idempotency-Key on
+every write, every failure an OperationOutcome; a refused request records nothing. The handshake (requested →
+active or error), the heartbeats and the notifications are the worker's (`workflows.task_notifications`), signed
+like the webhooks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.fhir import subscriptions as fs
 from adapters.fhir.resources import FHIR_JSON
-from adapters.temporal.subscriptions import start_handshake
+from adapters.temporal.subscriptions import start_subscription
 from domain.fhir.subscriptions import SubscriptionRefused
 from domain.principals.model import Principal
 from gateway.cases import IdempotencyKey
@@ -83,8 +84,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
                 base = str(request.base_url).rstrip("/") + "/fhir"
                 view = await run_in_threadpool(
                     uses().request, principal.org_id, asked.owner, asked.endpoint, asked.reason, asked.end, base,
-                    idempotency_key or "", principal.actor, now())
-                await start_handshake(root.temporal, root.settings.task_queue, view.subscription_id)
+                    idempotency_key or "", principal.actor, now(), asked.heartbeat_period)
+                await start_subscription(await root.temporal.client(), root.settings.task_queue,
+                                         view.subscription_id, view.heartbeat_period)
                 return 201, fs.subscription(view)
             return await written(request, principal, body, idempotency_key, create)
         return await answered(run)

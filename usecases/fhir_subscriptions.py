@@ -28,6 +28,7 @@ from domain.fhir.subscriptions import (
     SubscriptionIndex,
     SubscriptionRefused,
     SubscriptionView,
+    check_heartbeat,
     check_owner,
     index_id,
     subscription_id,
@@ -45,10 +46,11 @@ class Subscriptions:
 
     # ------------------------------------------------------------------ the partner's requests
     def request(self, org_id: str, owner: str, endpoint: str, reason: str, end: datetime | None, base: str,
-                key: str, by: str, at: datetime) -> SubscriptionView:
+                key: str, by: str, at: datetime, heartbeat_period: int | None = None) -> SubscriptionView:
         """A subscription of `org_id` to its own Tasks, requested (its handshake follows); the same `key` again
         finds the one it made. Refused, nothing recorded: another organisation's Tasks, or no endpoint."""
         check_owner(owner, org_id)
+        check_heartbeat(heartbeat_period)
         if org_id not in self.deliveries.with_endpoint([org_id]):
             raise SubscriptionRefused(
                 f"{org_id} has no webhook endpoint registered (arrimage partners endpoint): its secret signs the "
@@ -58,7 +60,7 @@ class Subscriptions:
         if found is not None:
             return found.view()
         subscription = Subscription(subscription_id=made, org_id=org_id, topic=TOPIC, owner=owner, endpoint=endpoint,
-                                    base=base, reason=reason, end=end, by=by, at=at)
+                                    base=base, reason=reason, end=end, by=by, at=at, heartbeat_period=heartbeat_period)
         index = self._index(org_id)
         index.add(made)
         self.record.save(subscription, index)
@@ -119,6 +121,9 @@ class Subscriptions:
 
     def handshake_body(self, view: SubscriptionView, at: datetime) -> dict[str, Any]:
         return resources.notification(view, "handshake", at)
+
+    def heartbeat_body(self, view: SubscriptionView, number: int, at: datetime) -> dict[str, Any]:
+        return resources.notification(view, "heartbeat", at, tag=f"heartbeat:{number}")
 
     def notification_body(self, view: SubscriptionView, event: Notification, at: datetime) -> dict[str, Any]:
         """The id-only event-notification Bundle of `event` (validated by fhir.resources)."""

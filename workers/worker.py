@@ -19,9 +19,9 @@ from workers.bootstrap import Root, UseCases, use_cases
 from workers.settings import Settings
 from workflows.crisis import CrisisCaseWorkflow
 from workflows.entente import EntenteWorkflow
-from workflows.task_notifications import SubscriptionHandshakeWorkflow
+from workflows.task_notifications import SubscriptionWorkflow
 
-WORKFLOWS = [EntenteWorkflow, CrisisCaseWorkflow, SubscriptionHandshakeWorkflow]
+WORKFLOWS = [EntenteWorkflow, CrisisCaseWorkflow, SubscriptionWorkflow]
 ACTIVITY_THREADS = 8
 
 

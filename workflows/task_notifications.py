@@ -5,7 +5,7 @@ task_changes`: a new Task or a new status); when some changed, it asks the recor
 those Tasks (`fhir.subscribers`, a local activity: each organisation's own subscriptions) and starts one
 `fhir.notify` per change and subscription, beside the workflow with the webhooks' retry policy
 (`workflows.deliveries.RETRY`). Nothing waits for it: a subscriber that stays unreachable changes none of the
-case's timers. The handshake of a new subscription is its own small workflow (`SubscriptionHandshakeWorkflow`).
+case's timers. A new subscription's handshake, and its heartbeats, are its own small workflow (`SubscriptionWorkflow`).
 """
 
 from __future__ import annotations
@@ -23,17 +23,22 @@ from workflows.deliveries import ATTEMPT_TIMEOUT, LOOKUP_RETRY, LOOKUP_TIMEOUT, 
 with workflow.unsafe.imports_passed_through():
     from activities.fhir_subscriptions import (
         HandshakeInput,
+        HeartbeatInput,
         Listener,
         NotifyInput,
         SentResult,
         SubscribersInput,
         SubscriptionActivities,
     )
+    from domain.delivery.model import Outcome
     from domain.fhir.subscriptions import HANDSHAKE_ATTEMPTS, TaskChange
 
 # 5 s then 10 s: HANDSHAKE_ATTEMPTS in about 15 seconds, then the subscription is in error.
 HANDSHAKE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
                               maximum_attempts=HANDSHAKE_ATTEMPTS)
+
+
+HEARTBEATS_PER_RUN = 500  # a run's history stays short: continue as new after this many
 
 
 def handshake_workflow_id(subscription_id: str) -> str:
@@ -82,15 +87,39 @@ async def _notify(inp: NotifyInput) -> None:
         "outcome": result.outcome.value if result.outcome else "not_listening", "attempts": result.attempts})
 
 
-@workflow.defn(name="FhirSubscriptionHandshake")
-class SubscriptionHandshakeWorkflow:
+@workflow.defn(name="FhirSubscription")
+class SubscriptionWorkflow:
     """A new subscription's handshake (backport: requested → active on a 2xx, error otherwise), tried
-    HANDSHAKE_ATTEMPTS times with back-off; the activity records each attempt and the status. No query, no
-    update: the subscription's state is the record's (`GET /fhir/Subscription/{id}`)."""
+    HANDSHAKE_ATTEMPTS times with back-off, the activity recording each attempt and the status; then, when the
+    partner asked for heartbeats, one every period (a durable timer) until the subscription is off, in error or
+    past its end. No query, no update: the subscription's state is the record's (`GET /fhir/Subscription/{id}`).
+    """
 
     @workflow.run
     async def run(self, inp: HandshakeInput) -> SentResult:
-        return await workflow.execute_activity_method(
-            SubscriptionActivities.handshake, inp, start_to_close_timeout=ATTEMPT_TIMEOUT,
-            retry_policy=HANDSHAKE_RETRY,
-        )
+        result = SentResult(outcome=Outcome.DELIVERED)
+        if not inp.handshaken:
+            result = await workflow.execute_activity_method(
+                SubscriptionActivities.handshake, inp, start_to_close_timeout=ATTEMPT_TIMEOUT,
+                retry_policy=HANDSHAKE_RETRY,
+            )
+        if result.outcome is not Outcome.DELIVERED or not inp.heartbeat_seconds:
+            return result
+        period, number = timedelta(seconds=inp.heartbeat_seconds), inp.heartbeats
+        while True:
+            await workflow.sleep(period)
+            number += 1
+            try:
+                beat = await workflow.execute_activity_method(
+                    SubscriptionActivities.heartbeat, HeartbeatInput(subscription_id=inp.subscription_id,
+                                                                     number=number),
+                    start_to_close_timeout=ATTEMPT_TIMEOUT, retry_policy=HANDSHAKE_RETRY,
+                )
+            except ActivityError as err:  # the partner down for this one: the next period tries again
+                workflow.logger.warning("heartbeat given up", extra={"subscription": inp.subscription_id,
+                                                                     "error": _kind(err)})
+                continue
+            if beat.outcome is None:
+                return beat  # off, in error or past its end
+            if workflow.info().is_continue_as_new_suggested() or number % HEARTBEATS_PER_RUN == 0:
+                workflow.continue_as_new(inp.model_copy(update={"heartbeats": number, "handshaken": True}))

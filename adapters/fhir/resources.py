@@ -220,7 +220,8 @@ def subscription_capability() -> dict[str, Any]:
             "documentation": f"Topic {TOPIC}: a Task of a handoff or a referral created or its status changed. "
                              "Filter Task?owner=Organization/<your organisation> (yours only); channel rest-hook "
                              "to https (or loopback http); payload application/fhir+json, id-only; heartbeats "
-                             "not offered. Notifications are signed like the webhooks (Arrimage-Signature)."}
+                             "(backport-heartbeat-period) 60 s to a day. Notifications are signed like the webhooks "
+                             "(Arrimage-Signature)."}
 
 
 def task_change(body: dict[str, Any]) -> tuple[str | None, str, str | None, str | None]:

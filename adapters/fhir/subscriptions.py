@@ -29,6 +29,7 @@ from domain.fhir.subscriptions import (
     TOPIC,
     SubscriptionRefused,
     SubscriptionView,
+    check_heartbeat,
     owner_filter,
 )
 
@@ -46,6 +47,7 @@ class Asked:
     endpoint: str
     reason: str
     end: datetime | None
+    heartbeat_period: int | None = None  # seconds
 
 
 def _ext(element: Any, url: str) -> list[Any]:
@@ -78,9 +80,12 @@ def asked(body: dict[str, Any], now: datetime) -> Asked:
         raise SubscriptionRefused("channel.header is not sent: every notification is signed like the webhooks "
                                   "(Arrimage-Signature with your partner secret)", code="unsupported_header",
                                   field="channel.header")
-    if _ext(channel, HEARTBEAT_PERIOD):
-        raise SubscriptionRefused("heartbeats are not offered (backport-heartbeat-period): leave it out",
-                                  code="heartbeat_unsupported", field="channel.extension")
+    periods = [e.valueUnsignedInt for e in _ext(channel, HEARTBEAT_PERIOD)]
+    if len(periods) > 1 or (periods and periods[0] is None):
+        raise SubscriptionRefused("one backport-heartbeat-period, in seconds (valueUnsignedInt)",
+                                  code="invalid_heartbeat", field="channel.extension")
+    heartbeat = int(periods[0]) if periods and periods[0] is not None else None
+    check_heartbeat(heartbeat)
     known = {HEARTBEAT_PERIOD, TIMEOUT, MAX_COUNT}
     unknown = [e.url for e in channel.extension or [] if e.url not in known]
     if unknown:
@@ -107,7 +112,7 @@ def asked(body: dict[str, Any], now: datetime) -> Asked:
     end = given.end
     if end is not None and (end.tzinfo is None or end <= now):
         raise SubscriptionRefused("end is a moment to come, with its offset", code="invalid_end", field="end")
-    return Asked(owner=owner, endpoint=str(channel.endpoint), reason=reason, end=end)
+    return Asked(owner=owner, endpoint=str(channel.endpoint), reason=reason, end=end, heartbeat_period=heartbeat)
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -125,6 +130,8 @@ def subscription(view: SubscriptionView) -> dict[str, Any]:
         "channel": {"type": "rest-hook", "endpoint": view.endpoint, "payload": FHIR_JSON,
                     "_payload": {"extension": [{"url": PAYLOAD_CONTENT, "valueCode": ID_ONLY}]}},
     }
+    if view.heartbeat_period is not None:
+        data["channel"]["extension"] = [{"url": HEARTBEAT_PERIOD, "valueUnsignedInt": view.heartbeat_period}]
     if view.end is not None:
         data["end"] = view.end.isoformat()
     if view.error:
@@ -161,10 +168,11 @@ def _status_entry(view: SubscriptionView, parameters: dict[str, Any], tag: str) 
 
 
 def notification(view: SubscriptionView, kind: str, at: datetime,
-                 events: Sequence[tuple[int, datetime, str]] = ()) -> dict[str, Any]:
+                 events: Sequence[tuple[int, datetime, str]] = (), tag: str = "") -> dict[str, Any]:
     """A notification Bundle (`history`): its status Parameters first, then, id-only, one entry per event naming
-    its Task (fullUrl and request only: never the resource)."""
-    tag = f"{kind}:{','.join(str(n) for n, _, _ in events)}"
+    its Task (fullUrl and request only: never the resource). `tag`: what makes the Bundle's id (a heartbeat's
+    number)."""
+    tag = tag or f"{kind}:{','.join(str(n) for n, _, _ in events)}"
     entries = [_status_entry(view, status(view, kind, events), tag)]
     entries += [{"fullUrl": f"{view.base}/Task/{task_id}", "request": {"method": "PUT", "url": f"Task/{task_id}"},
                  "response": {"status": "200"}} for _, _, task_id in events]

@@ -8,6 +8,8 @@ What a partner gets (`adapters.fhir.subscriptions` builds the resources):
 - one topic, `TOPIC`: a Task of a handoff or a referral was created or changed status;
 - one filter, on the Task's owner, and only the subscriber's own organisation: `Task?owner=Organization/<its org>`
   (a partner is told of its own Tasks, never of another's);
+- heartbeats on request (`backport-heartbeat-period`, 60 s to a day): one every period while the subscription
+  is active, whatever else was sent (R5: "an interval less than or equal to" the period);
 - `rest-hook` only, `id-only` only: a notification names the Task, the partner reads it through `/fhir/Task/{id}`
   with its key, where the disclosure rules decide and register the read. Nothing personal leaves in a
   notification; `full-resource` is refused, and so is `empty` (a partner could not tell which Task).
@@ -45,6 +47,8 @@ TIMEOUT = f"{BACKPORT}/backport-timeout"
 MAX_COUNT = f"{BACKPORT}/backport-max-count"
 FHIR_JSON = "application/fhir+json"
 HANDSHAKE_ATTEMPTS = 3  # 5 s then 10 s apart: a partner not answering its own handshake gets `error`
+# A heartbeat (backport-heartbeat-period) every period while active: at least a minute, at most a day apart.
+HEARTBEAT_MIN, HEARTBEAT_MAX = 60, 86_400
 ORG_SYSTEM = "urn:arrimage:organisation"
 OWNER = re.compile(r"^owner=(?:Organization/|" + re.escape(ORG_SYSTEM) + r"\|)?([A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 
@@ -96,6 +100,12 @@ def owner_filter(criteria: str | None) -> str:
     return found[1]
 
 
+def check_heartbeat(period: int | None) -> None:
+    if period is not None and not HEARTBEAT_MIN <= period <= HEARTBEAT_MAX:
+        raise SubscriptionRefused(f"a heartbeat period of {HEARTBEAT_MIN} to {HEARTBEAT_MAX} seconds, not {period}",
+                                  code="invalid_heartbeat", field="channel.extension")
+
+
 def check_owner(owner: str, org_id: str) -> None:
     """A partner subscribes to its own organisation's Tasks only."""
     if owner != org_id:
@@ -127,12 +137,18 @@ class SubscriptionView(Frozen):
     reason: str
     status: SubscriptionStatus
     end: datetime | None = None
+    heartbeat_period: int | None = None  # seconds
     error: str | None = None
     created_at: datetime
     created_by: str
     handshake: list[Attempt] = Field(default_factory=list)
     events: int = 0  # eventsSinceSubscriptionStart
     notifications: list[Notification] = Field(default_factory=list)
+
+    def beating(self, at: datetime) -> bool:
+        """Its heartbeats go on at `at`: asked for, active, not past its end."""
+        return (self.heartbeat_period is not None and self.status is SubscriptionStatus.ACTIVE
+                and (self.end is None or at < self.end))
 
 
 class Subscription(Aggregate):
@@ -142,8 +158,10 @@ class Subscription(Aggregate):
 
     @event("Requested")
     def __init__(self, subscription_id: str, org_id: str, topic: str, owner: str, endpoint: str, base: str,
-                 reason: str, end: datetime | None, by: str, at: datetime) -> None:
+                 reason: str, end: datetime | None, by: str, at: datetime, heartbeat_period: int | None = None,
+                 ) -> None:
         self.subscription_id = subscription_id
+        self.heartbeat_period = heartbeat_period
         self.org_id, self.topic, self.owner = org_id, topic, owner
         self.endpoint, self.base, self.reason, self.end = endpoint, base, reason, end
         self.status = SubscriptionStatus.REQUESTED
@@ -226,7 +244,8 @@ class Subscription(Aggregate):
         return SubscriptionView(
             subscription_id=self.subscription_id, org_id=self.org_id, topic=self.topic, owner=self.owner,
             endpoint=self.endpoint, base=self.base, reason=self.reason, status=self.status, end=self.end,
-            error=self.error, created_at=self.created_at, created_by=self.created_by, handshake=list(self.handshake),
+            heartbeat_period=self.heartbeat_period, error=self.error, created_at=self.created_at,
+            created_by=self.created_by, handshake=list(self.handshake),
             events=len(self.notifications), notifications=[self.notifications[n] for n in sorted(self.notifications)],
         )
 

@@ -6,7 +6,7 @@ A partner subscribes to its own Tasks: the handshake reaches it and the subscrip
 accepts the Task through PUT /fhir/Task, and exactly one id-only notification names that Task (event 1), signed
 like the webhooks; the partner reads the Task with its key. Refused requests (another organisation's Tasks,
 full-resource, no endpoint, no key) get OperationOutcomes and record nothing; a handshake refused leaves the
-subscription in error.
+subscription in error. On the time-skipping server, heartbeats come every period while it is active, none once off.
 """
 
 from __future__ import annotations
@@ -14,20 +14,30 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.subscription import Subscription as FhirSubscription
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
-from domain.delivery.model import Outcome
+from adapters.temporal.subscriptions import start_subscription
+from domain.delivery.model import Outcome, SubjectKind
 from domain.fhir.subscriptions import FILTER_CRITERIA, PAYLOAD_CONTENT, TOPIC, SubscriptionView
+from domain.fhir.task_states import TaskStatus
+from domain.fhir.tasks import task
+from tests.crisis_builders import activate, crisis_content
 from tests.gateway.api import Api, events, recorded_since
 from tests.integration.test_fhir_api import FHIR, SUBJECT, TEAM_ORG, asked, outcome, put, task_of
 from tests.integration.test_fhir_api import api as api
+from tests.integration.test_webhooks import deliveries_of, partner_endpoint, to_community_team
 from tests.webhook_receiver import Receiver, arrived, receiving
+from usecases.crisis import CrisisCases
+from usecases.delivery import Deliveries
+from usecases.ententes import Ententes
 
 SUBSCRIPTION = "/fhir/Subscription"
 
@@ -129,15 +139,12 @@ async def test_a_partner_subscribes_shakes_hands_and_is_told_of_its_task_by_id_o
                                         "response": {"status": "200"}}  # no resource: nothing of the person
     assert "p-7f3a9c2e" not in told.body.decode() and "Idees" not in told.body.decode()
 
-    # the partner follows the reference with its key: the read is decided by the disclosure rules and registered
-    # like any other. Without a consent or legal basis for it, they refuse the Task's content (the notification
-    # gave none either); its operational view through /v1 shows its attempt accepted.
-    accesses = len(api.root.disclosures.accesses(subject_id=SUBJECT))
-    fetched = await api.client.get(focus.removeprefix("http://gateway"), headers=api.headers(TEAM_ORG))
-    outcome(fetched, 403, "no_basis")
-    assert [a.outcome.value for a in api.root.disclosures.accesses(subject_id=SUBJECT)[accesses:]] == ["refuse"]
-    mine = await api.get(f"/v1/cases/{code}", TEAM_ORG)
-    assert mine.status_code == 200 and mine.json()["case"]["attempts"][0]["status"] == "acceptee", mine.text
+    # the partner follows the reference with its key: its own Task, without the person (its read registered as
+    # GET /v1/cases/{code} registers it)
+    fetched = task_of(await api.client.get(focus.removeprefix("http://gateway"), headers=api.headers(TEAM_ORG)))
+    assert (fetched["id"], fetched["status"], fetched["owner"]["identifier"]["value"]) == (task_id, "accepted",
+                                                                                            TEAM_ORG)
+    assert "for" not in fetched and SUBJECT not in str(fetched)
 
     view = await settled(api, sub_id, lambda v: bool(v.notifications) and v.notifications[0].outcome is not None)
     assert [(n.number, n.focus, n.outcome) for n in view.notifications] == [(1, task_id, Outcome.DELIVERED)]
@@ -211,3 +218,74 @@ async def test_a_refused_handshake_leaves_the_subscription_in_error(api: Api) ->
     assert (read["status"], read["error"]) == ("error", "handshake refused: 410")
     # a Task change of that organisation tells no one
     assert api.root.deliveries.subscriptions.listening([TEAM_ORG], _now()) == []
+
+
+async def test_heartbeats_every_period_while_active_then_none_once_off(
+    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+) -> None:
+    """On the time-skipping server: a subscription with an hourly heartbeat (backport-heartbeat-period) takes
+    its handshake, its Task's notifications (asked, then cancelled at the answer deadline) and a heartbeat each
+    hour, each signed; once off, the next period ends its workflow and nothing more is sent."""
+    env = time_env
+    activate(Ententes(sq.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+    deliveries = deliveries_of(sq)
+    with receiving() as hooks, receiving() as fhir_system:
+        hooks.secret = fhir_system.secret = partner_endpoint(deliveries, hooks.url)
+        made = deliveries.subscriptions.request(
+            "cc-laval", "cc-laval", fhir_system.url, "", None, "http://gateway/fhir", uuid.uuid4().hex,
+            "cc-laval", await env.get_current_time(), heartbeat_period=3600)
+        handle = env.client.get_workflow_handle(
+            await start_subscription(env.client, task_queue, made.subscription_id, made.heartbeat_period))
+        try:
+            await arrived(fhir_system, 1)
+            await settled_in(deliveries, made.subscription_id, lambda v: v.status.value == "active")
+            code, _ = await to_community_team(env, task_queue)  # cc-laval's Task <code>-h2 requested: event 1
+            await arrived(fhir_system, 2)
+            await env.sleep(timedelta(hours=2, minutes=30))
+            # two heartbeats, and a second event: nobody at cc-laval answered, its Task was cancelled at the deadline
+            got = await arrived(fhir_system, 5)
+            kinds = [parameters(d.message)["type"]["valueCode"] for d in got]
+            assert sorted(kinds) == ["event-notification", "event-notification", "handshake", "heartbeat",
+                                     "heartbeat"], kinds
+            assert all(d.verdict == "ok" and d.headers["Content-Type"] == FHIR for d in got)
+            told = [{p["name"]: p for p in parameters(d.message)["notification-event"]["part"]}
+                    for d in got if parameters(d.message)["type"]["valueCode"] == "event-notification"]
+            assert sorted((e["event-number"]["valueString"], e["focus"]["valueReference"]["reference"])
+                          for e in told) == [("1", f"http://gateway/fhir/Task/{code}-h2"),
+                                             ("2", f"http://gateway/fhir/Task/{code}-h2")]
+            h2 = task(sq.view(code), f"{code}-h2")
+            assert h2 is not None and h2.status is TaskStatus.CANCELLED
+            beats = [d for d in got if parameters(d.message)["type"]["valueCode"] == "heartbeat"]
+            assert len({d.headers["Arrimage-Event-Id"] for d in beats}) == 2
+            assert all(d.message["entry"][0]["resource"]["parameter"][1]["valueCanonical"] == TOPIC for d in beats)
+
+            off_at = await env.get_current_time()
+            deliveries.subscriptions.turn_off(made.subscription_id, "cc-laval", "cc-laval", off_at)
+            await env.sleep(timedelta(hours=1, minutes=5))  # the next period finds it off: no heartbeat, it ends
+            await completed(handle)
+            assert len(fhir_system.got) == 5
+        finally:
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate(reason="end of test")
+    assert [m.type.value for m in deliveries.log(SubjectKind.CASE, code)] == ["handoff.requested"]  # the webhook
+
+
+async def completed(handle: WorkflowHandle[Any, Any], within: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while (status := (await handle.describe()).status) == WorkflowExecutionStatus.RUNNING:
+        if loop.time() > deadline:
+            pytest.fail(f"{handle.id} still running")
+        await asyncio.sleep(0.05)
+    assert status == WorkflowExecutionStatus.COMPLETED
+
+
+async def settled_in(deliveries: Deliveries, subscription_id: str, done: Callable[[SubscriptionView], bool],
+                     within: float = 30.0) -> SubscriptionView:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not done(view := deliveries.subscriptions.get(subscription_id)):
+        if loop.time() > deadline:
+            pytest.fail(f"subscription {subscription_id}: {view.status}")
+        await asyncio.sleep(0.05)
+    return view

@@ -36,7 +36,7 @@ from domain.fhir.subscriptions import (
     subscription_id,
     task_changes,
 )
-from tests.crisis_builders import MIN, T0, decline, request
+from tests.crisis_builders import DAY, HOUR, MIN, T0, decline, request
 from tests.crisis_world import CODE, World
 
 ORG = "cc-laval"
@@ -70,9 +70,10 @@ def refused(data: dict[str, Any]) -> SubscriptionRefused:
     return caught.value
 
 
-def made(at: Any = T0, end: Any = None) -> Subscription:
+def made(at: Any = T0, end: Any = None, heartbeat: int | None = None) -> Subscription:
     return Subscription(subscription_id=str(subscription_id(ORG, "k1")), org_id=ORG, topic=TOPIC, owner=ORG,
-                        endpoint="https://partner.example/fhir-hook", base=BASE, reason="", end=end, by=ORG, at=at)
+                        endpoint="https://partner.example/fhir-hook", base=BASE, reason="", end=end, by=ORG, at=at,
+                        heartbeat_period=heartbeat)
 
 
 def attempt(n: int, outcome: Outcome, status: int | None = 200) -> Attempt:
@@ -113,9 +114,12 @@ def test_a_backport_subscription_is_read() -> None:
     asked = fs.asked(body(end=(T0 + timedelta(days=30)).isoformat()), T0)
     assert (asked.owner, asked.endpoint, asked.reason, asked.end) == (
         ORG, "https://partner.example/fhir-hook", "our Tasks", T0 + timedelta(days=30))
+    assert asked.heartbeat_period is None
     local = copy.deepcopy(body())
     local["channel"]["endpoint"] = "http://127.0.0.1:9000/hook"
     assert fs.asked(local, T0).endpoint == "http://127.0.0.1:9000/hook"
+    beating = channel(extension=[{"url": HEARTBEAT_PERIOD, "valueUnsignedInt": 3600}])
+    assert fs.asked(beating, T0).heartbeat_period == 3600
 
 
 def channel(**changes: Any) -> dict[str, Any]:
@@ -134,7 +138,14 @@ def channel(**changes: Any) -> dict[str, Any]:
     (channel(_payload={"extension": [{"url": PAYLOAD_CONTENT, "valueCode": "empty"}]}), "id_only", "channel.payload"),
     (channel(_payload=None), "id_only", "channel.payload"),
     (channel(payload="application/fhir+xml"), "unsupported_payload", "channel.payload"),
-    (channel(extension=[{"url": HEARTBEAT_PERIOD, "valueUnsignedInt": 86400}]), "heartbeat_unsupported",
+    (channel(extension=[{"url": HEARTBEAT_PERIOD, "valueUnsignedInt": 59}]), "invalid_heartbeat",
+     "channel.extension"),
+    (channel(extension=[{"url": HEARTBEAT_PERIOD, "valueUnsignedInt": 86401}]), "invalid_heartbeat",
+     "channel.extension"),
+    (channel(extension=[{"url": HEARTBEAT_PERIOD, "valueUnsignedInt": 60}, {"url": HEARTBEAT_PERIOD,
+                                                                            "valueUnsignedInt": 90}]),
+     "invalid_heartbeat", "channel.extension"),
+    (channel(extension=[{"url": "http://example.org/other", "valueString": "x"}]), "unknown_extension",
      "channel.extension"),
     (channel(type="websocket"), "unsupported_channel", "channel.type"),
     (channel(endpoint="http://partner.example/hook"), "invalid_endpoint", "channel.endpoint"),
@@ -283,3 +294,25 @@ def test_the_capability_statement_advertises_the_topic() -> None:
     assert subscription["extension"] == [{"url": fr.TOPIC_CANONICAL, "valueCanonical": TOPIC}]
     assert {i["code"] for i in subscription["interaction"]} == {"create", "read", "delete"}
     assert subscription["operation"] == [{"name": "status", "definition": fr.STATUS_OPERATION}]
+
+
+def test_heartbeats_go_on_while_active_and_say_nothing_of_a_case() -> None:
+    s = made(end=T0 + DAY, heartbeat=3600)
+    assert not s.view().beating(T0)  # requested: not yet
+    s.handshake_attempted(attempt(1, Outcome.DELIVERED))
+    s.queue("k1", f"{CODE}-h1", T0 + MIN)
+    view = s.view()
+    assert view.beating(T0 + HOUR) and not view.beating(T0 + DAY)  # past its end: no more
+    assert not made().view().beating(T0 + HOUR)  # not asked for
+    beat = fs.notification(view, "heartbeat", T0 + HOUR, tag="heartbeat:1")
+    Bundle.model_validate(beat)
+    [entry] = beat["entry"]
+    said = {p["name"]: p for p in entry["resource"]["parameter"]}
+    assert (said["type"]["valueCode"], said["events-since-subscription-start"]["valueString"]) == ("heartbeat", "1")
+    assert "notification-event" not in said
+    assert beat["id"] != fs.notification(view, "heartbeat", T0 + HOUR, tag="heartbeat:2")["id"]
+    resource = fs.subscription(view)
+    FhirSubscription.model_validate(resource)
+    assert resource["channel"]["extension"] == [{"url": HEARTBEAT_PERIOD, "valueUnsignedInt": 3600}]
+    s.turn_off(ORG, T0 + 2 * HOUR)
+    assert not s.view().beating(T0 + 2 * HOUR)
