@@ -28,6 +28,12 @@ Today's shape (patch markers `crisis-case-ends-when-open-refused` and `crisis-ca
   later, behind a patch of its own): such running cases must replay without it. Its payloads are bound to
   its workflow id (printed when recorded): `test_crisis_replay.WORKFLOW_IDS` names it.
 
+- `crisis_notifies_path.json` — the same path with FHIR Task subscriptions too (patch
+  `crisis-case-notifies-task-subscribers`): the crisis centre and the receiving service each subscribed to
+  their own Tasks (handshake taken) before the case; after each step that changed a Task, the workflow looks
+  up its owner's subscriptions (`fhir.subscribers`, local) and starts `fhir.notify` per change. Its payloads
+  are bound to its workflow id (printed when recorded).
+
 Payloads are encrypted by the data converter; record with ARRIMAGE_PAYLOAD_KEYS unset (the public
 DEVELOPMENT key), which is what CI replays with.
 
@@ -213,10 +219,58 @@ async def record_delivers_path(tmp: Path) -> None:
         await env.shutdown()
 
 
+async def record_notifies_path(tmp: Path) -> None:
+    import uuid
+
+    from adapters.temporal.subscriptions import start_subscription
+    from tests.crisis_builders import RECEIVING
+    from tests.webhook_receiver import arrived, receiving
+    from usecases.principals import Principals
+    from workers.bootstrap import use_cases
+    from workers.settings import Settings
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=data_converter())
+    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "notifies.sqlite")})
+    try:
+        activate(Ententes(record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+        deliveries = use_cases(record, Settings()).deliveries
+        with receiving() as centre, receiving() as clsc:
+            async with crisis_worker(env.client, "record-notifies", record, tmp):
+                for org, partner in ((CC.org_id, centre), (RECEIVING, clsc)):
+                    now = await env.get_current_time()
+                    Principals(record).add_partner(org, f"Organisme {org}", by="admin", at=now)
+                    secret = deliveries.register(org, partner.url, by="admin", at=now).secret
+                    assert secret is not None
+                    partner.secret = secret
+                    made = deliveries.subscriptions.request(org, org, partner.url, "", None, "http://gateway/fhir",
+                                                            uuid.uuid4().hex, org, now)
+                    await start_subscription(env.client, "record-notifies", made.subscription_id)
+                    await arrived(partner, 1)  # its handshake
+                    while deliveries.subscriptions.get(made.subscription_id).status.value != "active":
+                        await asyncio.sleep(0.05)
+                handle, _ = await start_case(env.client, open_cmd(new_case_code()), "record-notifies")
+                await act(handle, request())
+                view = await act(handle, decline())
+                assert view.pending_attempt is not None and view.pending_attempt.candidate.team.team_id == CC.team_id
+                await arrived(centre, 3)  # its Task requested (FHIR) and its handoff (webhook)
+                for cmd in (accept(CC), arrive(CC.org_id), outcome(org=CC.org_id), referral(org=CC.org_id),
+                            accept_referral(), reached()):
+                    await act(handle, cmd)
+                await handle.result()
+                await _save(handle, NOTIFIES_PATH)
+                print("recorded", handle.id, [d.verdict for d in centre.got], [d.verdict for d in clsc.got])
+    finally:
+        record.close()
+        await env.shutdown()
+
+
 DELIVERS_PATH = HERE / "crisis_delivers_path.json"
+NOTIFIES_PATH = HERE / "crisis_notifies_path.json"
 RECORDERS = {"full_path": (FULL_PATH, record_full_path), "cascade": (CASCADE, record_cascade),
              "community_path": (COMMUNITY_PATH, record_community_path),
-             "delivers_path": (DELIVERS_PATH, record_delivers_path)}
+             "delivers_path": (DELIVERS_PATH, record_delivers_path),
+             "notifies_path": (NOTIFIES_PATH, record_notifies_path)}
 
 
 async def main(names: list[str]) -> None:

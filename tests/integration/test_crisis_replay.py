@@ -24,7 +24,14 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from workers.bootstrap import data_converter
-from workflows.crisis import DELIVERS, ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, CrisisCaseWorkflow
+from workflows.crisis import (
+    DELIVERS,
+    DELIVERS_REFERRALS,
+    ENDS_WHEN_OPEN_REFUSED,
+    NOTIFIES_SUBSCRIBERS,
+    SENDS_INTAKE,
+    CrisisCaseWorkflow,
+)
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 E = EventType
@@ -32,7 +39,7 @@ E = EventType
 
 # The workflow a history was recorded under, where the server did not write it in the history (the
 # time-skipping server): payloads recorded since the codec binds them to their workflow open only under it.
-WORKFLOW_IDS = {"crisis_delivers_path.json": "case-C-FTOIIG477U"}
+WORKFLOW_IDS = {"crisis_delivers_path.json": "case-C-FTOIIG477U", "crisis_notifies_path.json": "case-C-NE2D63QYY7"}
 
 
 def _load(name: str) -> WorkflowHistory:
@@ -78,11 +85,16 @@ EXPECTED = {
     # handoff (one `delivery.deliver`), the receiving service (a partner with an endpoint) of nothing.
     "crisis_delivers_path.json": {E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 9,
                                   E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 1},
+    # The same path with FHIR Task subscriptions: the crisis centre and the receiving service subscribed to
+    # their own Tasks; each step that changed a Task looked its owner's subscriptions up and notified them.
+    "crisis_notifies_path.json": {E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 9,
+                                  E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 1},
 }
 # The histories recorded before the patches, and what they must not hold (or they would not test the old paths).
 BEFORE_PATCHES = {"crisis_full_path.json", "crisis_cascade.json"}
 COMMUNITY = "crisis_community_path.json"
 DELIVERS_PATH = "crisis_delivers_path.json"
+NOTIFIES_PATH = "crisis_notifies_path.json"
 
 
 def test_the_histories_are_of_the_shapes_they_stand_for() -> None:
@@ -99,6 +111,12 @@ def test_the_histories_are_of_the_shapes_they_stand_for() -> None:
     assert _patches(history) == {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS}
     assert sorted(_activities(history)) == sorted(
         ["case.open", "case.send_intake", "delivery.deliver", *["case.act"] * 8])
+    history = _load(NOTIFIES_PATH)
+    assert _patches(history) == {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS, DELIVERS_REFERRALS,
+                                 NOTIFIES_SUBSCRIBERS}
+    # the centre's Task requested, accepted, in progress, completed; the referral's requested, accepted, completed
+    assert sorted(_activities(history)) == sorted(
+        ["case.open", "case.send_intake", *["delivery.deliver"] * 2, *["case.act"] * 8, *["fhir.notify"] * 7])
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -144,6 +162,27 @@ async def test_a_referral_delivery_without_its_own_patch_fails_the_history_recor
     monkeypatch.setattr(crisis, "DELIVERS_REFERRALS", DELIVERS)
     replayer = Replayer(workflows=[CrisisCaseWorkflow], data_converter=data_converter(),
                         workflow_runner=UnsandboxedWorkflowRunner())
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(_load(DELIVERS_PATH))
+
+
+async def test_task_notifications_have_teeth_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notifies history holds the subscribers' lookups and notifications: a workflow that stopped notifying
+    fails it; and guarded by a patch already in the delivers history (as if it had no patch of its own), the
+    lookup is a command that history does not hold."""
+    import workflows.crisis as crisis
+
+    replayer = Replayer(workflows=[CrisisCaseWorkflow], data_converter=data_converter(),
+                        workflow_runner=UnsandboxedWorkflowRunner())
+
+    async def notifies_nobody(self: CrisisCaseWorkflow) -> None:
+        return None
+
+    with monkeypatch.context() as patched:
+        patched.setattr(CrisisCaseWorkflow, "_notify_subscribers", notifies_nobody)
+        with pytest.raises(workflow.NondeterminismError):
+            await replayer.replay_workflow(_load(NOTIFIES_PATH))
+    monkeypatch.setattr(crisis, "NOTIFIES_SUBSCRIBERS", DELIVERS)
     with pytest.raises(workflow.NondeterminismError):
         await replayer.replay_workflow(_load(DELIVERS_PATH))
 
