@@ -89,9 +89,10 @@ class Subscriptions:
     # ------------------------------------------------------------------ the worker's
     def listening(self, org_ids: Iterable[str], at: datetime) -> list[SubscriptionView]:
         """The subscriptions told of a change, recorded at `at`, of a Task owned by one of `org_ids`: those of
-        that organisation (a subscription's owner is its own), active and subscribed before the change."""
+        that organisation (a subscription's owner is its own), active and subscribed before the change, while its
+        partner is not revoked and keeps an endpoint (its secret signs)."""
         found = []
-        for org in dict.fromkeys(org_ids):
+        for org in self.deliveries.with_endpoint(org_ids):
             index = self._index(org)
             for made in index.subscriptions:
                 subscription = self._get(made)

@@ -29,6 +29,7 @@ from domain.delivery.model import Outcome, SubjectKind
 from domain.fhir.subscriptions import FILTER_CRITERIA, PAYLOAD_CONTENT, TOPIC, SubscriptionView
 from domain.fhir.task_states import TaskStatus
 from domain.fhir.tasks import task
+from domain.principals.model import PrincipalKind
 from tests.crisis_builders import activate, crisis_content
 from tests.gateway.api import Api, events, recorded_since
 from tests.integration.test_fhir_api import FHIR, SUBJECT, TEAM_ORG, asked, outcome, put, task_of
@@ -289,3 +290,14 @@ async def settled_in(deliveries: Deliveries, subscription_id: str, done: Callabl
             pytest.fail(f"subscription {subscription_id}: {view.status}")
         await asyncio.sleep(0.05)
     return view
+
+
+async def test_a_revoked_partner_is_told_nothing_more(api: Api, partner: Receiver) -> None:
+    registered(api, partner)
+    created = await subscribe(api, subscription_body(partner.url))
+    assert created.status_code == 201, created.text
+    sub_id = created.json()["id"]
+    await settled(api, sub_id, lambda v: v.status.value == "active")
+    assert [s.subscription_id for s in api.root.deliveries.subscriptions.listening([TEAM_ORG], _now())] == [sub_id]
+    api.root.principals.revoke(PrincipalKind.PARTNER, TEAM_ORG, "entente ended", by="admin", at=_now())
+    assert api.root.deliveries.subscriptions.listening([TEAM_ORG], _now()) == []
