@@ -85,7 +85,10 @@ def _handoff(view: CaseView, attempt: HandoffAttempt) -> TaskFacts:
     if attempt.status is AttemptStatus.DECLINED:
         status = S.REJECTED
     elif attempt.status in ATTEMPT_REASON:
-        status, reason, ended = S.CANCELLED, ATTEMPT_REASON[attempt.status], attempt.answered_at
+        # a team that did not answer has no answer moment: its Task ended when its answer deadline was missed
+        missed = view.deadline(attempt.answer_deadline)
+        ended = attempt.answered_at or (missed.missed_at if missed is not None else None)
+        status, reason, last = S.CANCELLED, ATTEMPT_REASON[attempt.status], ended or last
     elif attempt.status is AttemptStatus.ACCEPTED:
         status, started = S.ACCEPTED, attempt.answered_at
         done = view.intervention

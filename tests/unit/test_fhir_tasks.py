@@ -216,3 +216,17 @@ def test_the_other_resources_validate() -> None:
     problem = fr.outcome(409, "out of turn", "not_now", ["status"])
     OperationOutcome.model_validate(problem)
     assert problem["issue"][0]["details"]["coding"][0]["code"] == "not_now"
+
+
+def test_a_team_that_did_not_answer_has_its_task_ended_when_its_deadline_was_missed() -> None:
+    """A timed-out attempt has no answer moment: its cancelled Task ends (and was last modified) when its answer
+    deadline was missed, not at the moment it was asked (its subscribers' notification carries that moment)."""
+    w = World()
+    w.open()
+    w.do(request(), T0)
+    view = w.cases.advance(CODE, T0 + 15 * MIN)  # the timer fired late: the miss is recorded at its due moment
+    first = tasks(view)[0]
+    missed = view.deadline("reponse_equipe.1")
+    assert missed is not None and missed.missed_at is not None
+    assert (first.status, first.ended, first.last_modified) == (S.CANCELLED, missed.missed_at, missed.missed_at)
+    assert first.last_modified > first.authored_on
