@@ -27,13 +27,15 @@ from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
+from domain.audit.record_reads import ReadKind, RecordRead, RecordReadEntry
 from domain.crisis import commands as cc
 from domain.crisis.model import InterventionOutcome, ReceivingService, ReceivingServiceType, ReferralChannel
 from domain.disclosure.roles import Role
 from gateway.portal.sessions import Sessions
 from gateway.server import Gateway
-from tests.crisis_builders import crisis_worker
+from tests.crisis_builders import activate, crisis_content, crisis_worker
 from tests.gateway.api import PARTNER, Api, events, gateway, intake
+from usecases.ententes import Ententes
 
 playwright_api = pytest.importorskip("playwright.async_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -140,6 +142,10 @@ async def handed_to_the_community(api: Api) -> str:
 async def test_an_intervenante_accepts_a_handoff_and_a_receiving_service_confirms_the_referral(
         portal: Portal) -> None:
     api = portal.api
+    # the receiving service acts on the CISSS's cases under an entente in force, as on /v1 (the portal checks
+    # the same standing: `no_entente_in_force` otherwise)
+    activate(Ententes(api.root.record), "ENT-CLSC-PORTAIL", crisis_content(RECEIVING, territory="montreal"),
+             at=datetime.now(UTC) - timedelta(hours=1))
     code = await handed_to_the_community(api)
     page = await portal.signed_in(portal.token("intervenante-cc", TEAM_ORG))
     await accessible(page)
@@ -147,12 +153,19 @@ async def test_an_intervenante_accepts_a_handoff_and_a_receiving_service_confirm
     await playwright_api.expect(card.get_by_role("heading")).to_have_text(f"{code} — Transfert demandé à votre équipe")
     await playwright_api.expect(card).to_contain_text("reste ")  # the answer deadline and the time left
 
-    # the case page: the read is decided and registered; her access authorisation is not known to the
-    # record, so the rules refuse the content and the page says why
-    await card.get_by_role("link", name=code).click()
-    await playwright_api.expect(page.get_by_role("alert")).to_contain_text("no_active_authorisation")
+    # the case page: her organisation's own part of the case (its request, its deadlines, and of the intake
+    # only what a registered sending gave it: nothing here), the read registered once in the record-level
+    # reads log and not in the person's register
     subject = api.root.crisis_cases.view(code).subject_id
-    assert api.root.disclosures.accesses(subject_id=subject)[-1].actor_id == "intervenante-cc"
+    accesses = len(api.root.disclosures.accesses(subject_id=subject))
+    await card.get_by_role("link", name=code).click()
+    await playwright_api.expect(page.get_by_role("heading", name="Ce qui vous a été communiqué")).to_be_visible()
+    await playwright_api.expect(page.locator("main")).to_contain_text("Rien du contenu du dossier")
+    await accessible(page)
+    reads = [RecordRead.model_validate(e.read) for e in api.root.record.events_of(RecordReadEntry.Registered)]  # type: ignore[attr-defined]
+    assert (reads[-1].kind, reads[-1].actor_id, reads[-1].scope["case"]) == (
+        ReadKind.PARTNER_CASE, "intervenante-cc", code)
+    assert len(api.root.disclosures.accesses(subject_id=subject)) == accesses
     await page.go_back()
 
     # a form without its CSRF token: refused, nothing recorded
