@@ -35,6 +35,9 @@ FINAL = (Outcome.DELIVERED, Outcome.REFUSED, Outcome.ABANDONED)
 
 class SubscribersInput(BaseModel):
     org_ids: list[str]  # the owners of the Tasks a step changed
+    # When the changes were recorded (the workflow's time, the latest change's): who listened then. Absent in
+    # runs recorded before it: the worker's clock, as then.
+    at: datetime | None = None
 
 
 class Listener(BaseModel):
@@ -89,7 +92,7 @@ class SubscriptionActivities:
     @activity.defn(name="fhir.subscribers")
     @classified
     def subscribers(self, inp: SubscribersInput) -> SubscribersResult:
-        found = self.subscriptions.listening(inp.org_ids, datetime.now(UTC))
+        found = self.subscriptions.listening(inp.org_ids, inp.at or datetime.now(UTC))
         return SubscribersResult(listeners=[Listener(subscription_id=s.subscription_id, org_id=s.org_id)
                                             for s in found])
 

@@ -286,7 +286,7 @@ class CrisisCaseWorkflow:
         self.task_statuses = statuses(self.view)
         if not workflow.patched(NOTIFIES_SUBSCRIBERS):
             return
-        found = await listeners(owners(changes), case=self.case_code)
+        found = await listeners(owners(changes), max(c.at for c in changes), case=self.case_code)
         notify(self.deliveries, changes, found)
 
     async def _deliver_handoffs(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -45,15 +45,16 @@ def handshake_workflow_id(subscription_id: str) -> str:
     return f"fhir-subscription-{subscription_id}"
 
 
-async def listeners(org_ids: Iterable[str], **ids: str) -> list[Listener]:
-    """The subscriptions listening to Tasks of `org_ids`; none when the lookup failed for good (logged: the
-    partner still reads its Tasks with a search, and the case runs as always)."""
+async def listeners(org_ids: Iterable[str], at: datetime | None = None, **ids: str) -> list[Listener]:
+    """The subscriptions listening to Tasks of `org_ids` at `at` (when the changes were recorded, on the workflow's
+    clock, never the worker's); none when the lookup failed for good (logged: the partner still reads its Tasks
+    with a search, and the case runs as always)."""
     wanted = sorted(set(org_ids))
     if not wanted:
         return []
     try:
         found = await workflow.execute_local_activity_method(
-            SubscriptionActivities.subscribers, SubscribersInput(org_ids=wanted),
+            SubscriptionActivities.subscribers, SubscribersInput(org_ids=wanted, at=at),
             start_to_close_timeout=LOOKUP_TIMEOUT, retry_policy=LOOKUP_RETRY,
         )
     except ActivityError as err:
