@@ -16,6 +16,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from cli import parsing, remote, render
+from cli import render_cases as rc
 from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
 from cli.errors import (
@@ -32,6 +33,7 @@ from cli.errors import (
 from cli.options import DEFAULT_TIMEOUT, AsJson, By, Timeout, who
 from cli.render import WorkflowAnswer
 from cli.templates import template as content_template
+from domain.delivery.model import SubjectKind
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteCode, EntenteContent, EntenteKind
 from domain.ententes.state import EntenteStatus, EntenteView, ReviewOutcome
@@ -305,6 +307,7 @@ def show(
                 content = engine.ententes.content(code, version)
             else:
                 view = engine.ententes.view(code)
+                deliveries = engine.deliveries.log(SubjectKind.ENTENTE, code)  # webhooks sent about it (issue 10)
         if version is not None:
             if as_json:
                 render.emit_json(content.model_dump(mode="json"))
@@ -313,9 +316,12 @@ def show(
             return
         answer = run(ask(lambda: engine.entente_client.ask(code)))
     if as_json:
-        render.emit_json({"view": view.model_dump(mode="json"), "workflow": answer.as_json()})
+        render.emit_json({"view": view.model_dump(mode="json"), "workflow": answer.as_json(),
+                          "deliveries": [rc.delivery_json(m) for m in deliveries]})
     else:
         render.show(view, answer)
+        if deliveries:
+            render.console.print(rc.deliveries_table(deliveries))
 
 
 @app.command(epilog=EXIT_CODES_HELP)

@@ -232,12 +232,13 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
 
 
 def deliveries_table(messages: Sequence[Message]) -> Table:
-    """Every webhook sent about the case and every attempt (issue 10): when, what answered, what came of it."""
+    """Every webhook sent about the case or entente and every attempt (issue 10): when, what answered, what came
+    of it."""
     table = Table(title=f"Webhooks ({len(messages)})")
     for col in ("#", "partner", "message", "attempt", "at", "answer", "outcome"):
         table.add_column(col, overflow="fold")
     for m in messages:
-        step = next((f" ({k} {m.data[k]})" for k in ("attempt", "referral") if k in m.data), "")
+        step = next((f" ({k} {m.data[k]})" for k in ("attempt", "referral", "reminder", "version") if k in m.data), "")
         what = m.type.value + step
         attempts: list[Attempt | None] = [*m.attempts] or [None]
         for a in attempts:

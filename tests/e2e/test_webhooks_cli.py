@@ -6,6 +6,7 @@ checking the README's signature) takes the webhook; `cases show` and its JSON li
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
+from cli.templates import template
+from domain.ententes.model import EntenteKind
 from tests.crisis_builders import activate, crisis_content
-from tests.e2e.engines import CSSS, case_engine, eventually, intake, open_case
+from tests.e2e.engines import CSSS, case_engine, entente_engine, eventually, intake, new_code, open_case
 from tests.e2e.engines import CaseEngine as Engine
 from tests.webhook_receiver import receiving
 from usecases.ententes import Ententes
@@ -66,3 +69,34 @@ async def test_a_partner_endpoint_registered_by_the_cli_gets_the_handoff_and_cas
     assert [(a["attempt"], a["status"], a["outcome"]) for a in delivery["attempts"]] == [(1, 200, "delivered")]
     table = (await engine.ok("cases", "show", code)).out
     assert "Webhooks (1)" in table and "handoff.requested (attempt 2)" in table and "HTTP 200" in table
+
+
+async def test_an_entente_signature_request_is_listed_by_ententes_show(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """`ententes show` and its JSON list the webhooks sent about the entente, as `cases show` does for a case:
+    here the signature request to the crisis centre's endpoint when the version is submitted."""
+    async with entente_engine(dev_env, task_queue, tmp_path) as engine:
+        cli = replace(engine, prefix=())
+        await cli.ok("partners", "add", "cc-laval", "--name", "Centre de crise de Laval")
+        with receiving() as partner:
+            partner.secret = (await cli.ok("partners", "endpoint", "cc-laval", "--url", partner.url)).out.strip()
+            code = new_code()
+            await engine.ok("draft", code, "--file", engine.write("service.json", template(EntenteKind.SERVICE)))
+            await engine.ok("submit", code)
+
+            async def taken() -> bool:
+                return len(partner.taken()) == 1
+            await eventually(taken, "the crisis centre's system takes the signature request")
+
+            async def logged() -> bool:  # the attempt is recorded just after the partner answered
+                found = (await engine.ok("show", code, "--json")).json()["deliveries"]
+                return bool(found) and found[0]["outcome"] == "delivered"
+            await eventually(logged, "the delivery is logged")
+        message = partner.taken()[0].message
+        shown = (await engine.ok("show", code, "--json")).json()
+        [delivery] = shown["deliveries"]
+        assert (delivery["event_id"], delivery["type"], delivery["org_id"], delivery["outcome"]) == (
+            message["id"], "signature.requested", "cc-laval", "delivered")
+        table = (await engine.ok("show", code)).out
+        assert "Webhooks (1)" in table and "signature.requested (version 1)" in table and "HTTP 200" in table
