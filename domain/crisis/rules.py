@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.clock import quebec_text
+from domain.clock import local_date, quebec_text
 from domain.crisis import commands as c
 from domain.crisis.model import Candidate, CandidateKind, IntakeService, ReceivingServiceType, TeamRef
 from domain.crisis.routing import partner_entente
@@ -205,6 +205,24 @@ def check_outcome(view: CaseView, cmd: c.RecordOutcome) -> None:
     _same_subject(view, cmd.subject_id)
 
 
+def check_p38_designated(view: CaseView, cmd: c.RecordOutcome, now: datetime, config: StandardsConfig) -> None:
+    """Only a service the agency designated records an application of P-38.001: the mobile crisis service
+    acts « à titre de service d'aide en situation de crise, désigné par l'agence, pour l'application de la
+    Loi sur la protection des personnes dont l'état mental présente un danger » (seed 001 L1175-1179; the
+    constraining measures of that law, L943-945). The designations and their dates are the region's
+    configuration (`StandardsConfig.p38_designations`), read at `now`."""
+    if not cmd.p38_applied or view.intervention is None:
+        return
+    team = view.intervention.team
+    if not config.p38_designated(team.org_id, team.team_id, now):
+        raise _refuse(
+            "p38_not_designated",
+            f"team {team.team_id} ({team.org_id}) is not designated by the agency for the application of "
+            f"P-38.001 on {local_date(now)} (seed 001 L1175-1179): record the outcome without applying it, "
+            "or refer the person to a designated service",
+        )
+
+
 # ---------------------------------------------------------------------- orientation
 def check_hand_back(view: CaseView, cmd: c.HandBack) -> None:
     _stage(view, "handing the case back", CaseStage.ORIENTATION)
@@ -345,6 +363,9 @@ def check(view: CaseView, cmd: c.Command, now: datetime, config: StandardsConfig
         check_start_follow_up(view, cmd, config)
     elif isinstance(cmd, c.ExtendDeadline):
         check_extend(view, cmd, now, config)
+    elif isinstance(cmd, c.RecordOutcome):
+        check_outcome(view, cmd)
+        check_p38_designated(view, cmd, now, config)
     elif type(cmd) in _CHECKS:
         _CHECKS[type(cmd)](view, cmd)
     else:

@@ -92,3 +92,33 @@ def compliance(
             meets_target=None if target is None or ratio is None else ratio >= Fraction(target).limit_denominator(),
         )
     return out
+
+
+class CallIndicator(Frozen):
+    """The Info-Social average call beside the seed's 25 minutes (seed 001 L1030-1031; annexe L2452-2453).
+
+    A quality indicator, not a deadline: `measured_average` is the exact mean of the call durations the
+    record holds; when it holds none, `not_measured` says why and no figure is given.
+    """
+
+    seed_average: timedelta
+    reference: str
+    calls: int
+    measured_average: timedelta | None
+    not_measured: str | None
+    within_seed: bool | None  # the measured mean is at most the seed's average
+
+
+def info_social_call(durations: Sequence[timedelta]) -> CallIndicator:
+    """The indicator from the Info-Social call durations recorded in the period (none: not measured)."""
+    from domain.standards.config import INFO_SOCIAL_AVERAGE_CALL, INFO_SOCIAL_AVERAGE_CALL_REFERENCE
+
+    if not durations:
+        return CallIndicator(seed_average=INFO_SOCIAL_AVERAGE_CALL, reference=INFO_SOCIAL_AVERAGE_CALL_REFERENCE,
+                             calls=0, measured_average=None,
+                             not_measured="the record holds no Info-Social call durations", within_seed=None)
+    total = sum(durations, timedelta(0))
+    mean = timedelta(microseconds=round(total / timedelta(microseconds=1) / len(durations)))
+    return CallIndicator(seed_average=INFO_SOCIAL_AVERAGE_CALL, reference=INFO_SOCIAL_AVERAGE_CALL_REFERENCE,
+                         calls=len(durations), measured_average=mean, not_measured=None,
+                         within_seed=mean <= INFO_SOCIAL_AVERAGE_CALL)

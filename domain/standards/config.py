@@ -26,12 +26,13 @@ Durations are ISO 8601 (``PT2H``, ``P10D``), as pydantic reads and writes them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from domain.clock import local_date
 from domain.ententes.model import Code, Frozen, ShortText
 
 # Standard ids the crisis case starts clocks for (a region may change their figures, not their ids).
@@ -98,6 +99,11 @@ class Standard(Frozen):
     target_ratio: float | None = Field(default=None, gt=0, le=1)  # share of cases to meet it, when the seed sets one
     source: Literal["ministere", "region"] = "ministere"
     reference: ShortText  # where the figure comes from
+    # Fixed by the ministry (annex II, legend « SF : standard fixé », seed 001 L2307): a region may tighten it,
+    # never loosen it (`loosenings`). The figures the fiches give are the ministry's; what the annex leaves to
+    # the region is the « Particularités du service » row, « RR : réalités régionales » (L2382, L2465).
+    fixed: bool = False
+    seed_figure: ShortText | None = None  # the figure as the seed gives it
 
     @model_validator(mode="after")
     def _duration_when_fixed(self) -> Standard:
@@ -162,61 +168,73 @@ def _default_standards() -> dict[str, Standard]:
             label="Info-Social : réponse à l'appel en 4 minutes ou moins (cible 90 %)", service="info_social",
             starts_on=e.CALL_RECEIVED, stops_on=e.CALL_ANSWERED, duration=timedelta(minutes=4), target_ratio=0.9,
             source=s, reference="seed 001 L1018-1019; annexe L2382-2386",
+            fixed=True, seed_figure="4 minutes, 90 % des appels",
         ),
         AAOR_PREMIER_CONTACT: Standard(
             label="AAOR : premier contact en 2 heures (demande de rencontre en personne)", service="aaor",
             starts_on=e.REQUEST_IN_PERSON, stops_on=e.FIRST_CONTACT, duration=_h(2), source=s,
             reference="seed 001 L778-779; annexe L2300-2305",
+            fixed=True, seed_figure="2 heures",
         ),
         AAOR_RETOUR_APPEL: Standard(
             label="AAOR : retour d'appel en 24 heures (demande téléphonique)", service="aaor",
             starts_on=e.REQUEST_BY_PHONE, stops_on=e.CALLBACK, duration=_h(24), source=s,
             reference="seed 001 L781-782; annexe L2339-2344",
+            fixed=True, seed_figure="24 heures",
         ),
         AAOR_ANALYSE: Standard(
             label="AAOR : analyse de la demande complétée en 10 jours", service="aaor",
             starts_on=e.REQUEST_RECEIVED, stops_on=e.ANALYSIS_COMPLETED, duration=timedelta(days=10), source=s,
             reference="seed 001 L784-785; annexe L2346-2350 (jours civils : le seed ne précise pas)",
+            fixed=True, seed_figure="10 jours",
         ),
         AAOR_URGENCE: Standard(
             label="AAOR : situation urgente traitée immédiatement ou au plus tard en 24 heures", service="aaor",
             starts_on=e.URGENCY_IDENTIFIED, stops_on=e.URGENCY_HANDLED, timing=Timing.BY_URGENCY, source=s,
             reference="seed 001 L787-788; annexe L2367-2372",
+            fixed=True, seed_figure="immédiat ou au plus tard 24 heures selon le degré d'urgence",
         ),
         CRISE_URGENCE: Standard(
             label="Intervention de crise dans le milieu : situation urgente traitée de façon immédiate",
             service="intervention_crise_mobile", starts_on=e.MOBILE_REQUESTED, stops_on=e.TEAM_ARRIVED,
             timing=Timing.IMMEDIATE, source=s, reference="seed 001 L1267; annexe L2374",
+            fixed=True, seed_figure="immédiat",
         ),
         CONSULTATION_SOCIALE_PREMIER_CONTACT: Standard(
             label="Consultation sociale : premier contact en 7 jours après l'acceptation",
             service="consultation_sociale", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FIRST_CONTACT,
             duration=timedelta(days=7), source=s, reference="seed 001 L1485-1487; annexe L2352-2357",
+            fixed=True, seed_figure="7 jours",
         ),
         CONSULTATION_SOCIALE_AMORCE_SUIVI: Standard(
             label="Consultation sociale : suivi amorcé en 30 jours après l'acceptation",
             service="consultation_sociale", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FOLLOW_UP_STARTED,
             duration=timedelta(days=30), source=s, reference="seed 001 L1489-1490; annexe L2359-2365",
+            fixed=True, seed_figure="30 jours",
         ),
         CONSULTATION_SOCIALE_URGENCE: Standard(
             label="Consultation sociale : situation urgente traitée immédiatement ou au plus tard en 24 heures",
             service="consultation_sociale", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FIRST_CONTACT,
             timing=Timing.BY_URGENCY, source=s, reference="seed 001 L1492-1493; annexe L2374-2376",
+            fixed=True, seed_figure="immédiat ou au plus tard 24 heures selon le degré d'urgence",
         ),
         CONSULTATION_PSYCHOLOGIQUE_PREMIER_CONTACT: Standard(
             label="Consultation psychologique : premier contact en 7 jours après l'acceptation",
             service="consultation_psychologique", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FIRST_CONTACT,
             duration=timedelta(days=7), source=s, reference="seed 001 L1731-1733; annexe L2357",
+            fixed=True, seed_figure="7 jours",
         ),
         CONSULTATION_PSYCHOLOGIQUE_AMORCE_SUIVI: Standard(
             label="Consultation psychologique : suivi amorcé en 30 jours après l'acceptation",
             service="consultation_psychologique", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FOLLOW_UP_STARTED,
             duration=timedelta(days=30), source=s, reference="seed 001 L1735-1736; annexe L2365",
+            fixed=True, seed_figure="30 jours",
         ),
         CONSULTATION_PSYCHOLOGIQUE_URGENCE: Standard(
             label="Consultation psychologique : situation urgente traitée immédiatement ou au plus tard en 24 heures",
             service="consultation_psychologique", starts_on=e.REQUEST_ACCEPTED, stops_on=e.FIRST_CONTACT,
             timing=Timing.BY_URGENCY, source=s, reference="seed 001 L1738-1739; annexe L2377-2378",
+            fixed=True, seed_figure="immédiat ou au plus tard 24 heures selon le degré d'urgence",
         ),
         # Regional deadlines: the seed sets no figure for these steps; the defaults are the network's.
         CRISE_REPONSE_EQUIPE: Standard(
@@ -292,6 +310,42 @@ def _default_meeting_caps() -> dict[str, int]:
     }
 
 
+# « La durée moyenne d'un appel au service de consultation téléphonique psychosociale 24/7 (Info-Social) est de
+# 25 minutes » (seed 001 L1030-1031; annexe L2452-2453): a quality indicator of the report, not a per-call cap.
+INFO_SOCIAL_AVERAGE_CALL = timedelta(minutes=25)
+INFO_SOCIAL_AVERAGE_CALL_REFERENCE = "seed 001 L1030-1031; annexe L2452-2453"
+
+MEETING_CAP_REFERENCES = {
+    "aaor": "seed 001 L721-723",
+    "consultation_sociale": "seed 001 L1423-1426; annexe L2455-2456",
+    "consultation_psychologique": "seed 001 L1671-1674; annexe L2458-2459",
+}
+
+
+class P38Designation(Frozen):
+    """A service the agency (CISSS/CIUSSS) designated as « service d'aide en situation de crise » for the
+    application of the Loi P-38.001 (seed 001 L1175-1179; measures under that law, L943-945), from `since`
+    to `until` (Québec dates, both included; no `until`: still designated). `team_id` None: every team of
+    the organisation."""
+
+    org_id: Code
+    team_id: Code | None = None
+    since: date
+    until: date | None = None
+    reference: ShortText | None = None  # the agency's decision, as the region names it
+
+    @model_validator(mode="after")
+    def _dates(self) -> P38Designation:
+        if self.until is not None and self.until < self.since:
+            raise ValueError("a designation's `until` is not before its `since`")
+        return self
+
+    def covers(self, org_id: str, team_id: str | None, at: datetime) -> bool:
+        day = local_date(at)
+        return (self.org_id == org_id and (self.team_id is None or self.team_id == team_id)
+                and self.since <= day and (self.until is None or day <= self.until))
+
+
 class Limits(Frozen):
     """How far the moments a caller gives may stray from the command's own moment (`now`).
 
@@ -320,6 +374,9 @@ class StandardsConfig(Frozen):
     follow_up_plans: dict[Code, FollowUpPlan] = Field(default_factory=_default_plans)
     meeting_caps: dict[Code, int] = Field(default_factory=_default_meeting_caps)
     limits: Limits = Field(default_factory=Limits)
+    # The agency's P-38.001 designations (seed 001 L1175-1179). None: the region file declares none, and the
+    # engine does not restrict who records an application (said as such by `arrimage standards`).
+    p38_designations: list[P38Designation] | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> StandardsConfig:
@@ -375,10 +432,102 @@ class StandardsConfig(Frozen):
         cap = self.meeting_caps.get(service)
         return cap is not None and meetings_held >= cap
 
+    def p38_designated(self, org_id: str, team_id: str | None, at: datetime) -> bool:
+        """Whether the agency designated this team for applying P-38.001 at `at` (seed 001 L1175-1179);
+        True when the region declares no designations (`p38_designations` None)."""
+        if self.p38_designations is None:
+            return True
+        return any(d.covers(org_id, team_id, at) for d in self.p38_designations)
+
     def with_overrides(self, overrides: Mapping[str, Any]) -> StandardsConfig:
-        """A copy with `overrides` deep-merged over this configuration, validated again."""
-        merged = _merge(self.model_dump(mode="json"), overrides)
-        return StandardsConfig.model_validate(merged)
+        """A copy with `overrides` deep-merged over this configuration, validated again; refused
+        (`LoosenedStandard`) when it loosens a standard the ministry fixed."""
+        merged = StandardsConfig.model_validate(_merge(self.model_dump(mode="json"), overrides))
+        found = loosenings(merged)
+        if found:
+            raise LoosenedStandard(found)
+        return merged
+
+
+class Loosening(Frozen):
+    """A fixed standard a region's figures loosen: its seed figure and the value asked."""
+
+    standard: str
+    seed_figure: str
+    reference: str
+    asked: str
+
+    def message(self) -> str:
+        return (f"{self.standard} is fixed by the ministry at {self.seed_figure} ({self.reference}); the region "
+                f"asks {self.asked}: a region may tighten a fixed standard, never loosen it")
+
+
+class LoosenedStandard(ValueError):
+    """A region's configuration loosens standards the ministry fixed (seed 001 annexe II, « SF », L2307)."""
+
+    def __init__(self, found: list[Loosening]) -> None:
+        self.loosenings = found
+        super().__init__("; ".join(x.message() for x in found))
+
+
+def span_text(delta: timedelta) -> str:
+    """A figure as the seed writes it: `4 min`, `2 h`, `10 jours`, `1 h 30 min`."""
+    minutes = int(delta.total_seconds() // 60)
+    seconds = int(delta.total_seconds()) % 60
+    if seconds or not minutes:
+        return f"{int(delta.total_seconds())} s"
+    if minutes % (24 * 60) == 0 and minutes > 24 * 60:
+        return f"{minutes // (24 * 60)} jours"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes > 60 else f"{minutes} min"
+
+
+def _timing_text(std: Standard) -> str:
+    if std.timing is Timing.FIXED and std.duration is not None:
+        return span_text(std.duration)
+    return {Timing.IMMEDIATE: "immédiat", Timing.BY_URGENCY: "selon le degré d'urgence"}.get(
+        std.timing, "selon le plan")
+
+
+def loosenings(config: StandardsConfig) -> list[Loosening]:
+    """What `config` loosens of the ministry's fixed standards (pure; empty when nothing).
+
+    A fixed standard keeps its clock (what starts and stops it, how its deadline is set) and its
+    marking; its duration may be shorter, never longer; its target share higher, never lower (seed 001
+    L1018-1019: 90 % in 4 min). The meeting caps (L721-723, L1423-1426, L1671-1674) may be lowered, not
+    raised. The « immédiat » level of the urgency scale stays immediate (L787-788, L1267).
+    """
+    ministry = StandardsConfig()
+    out: list[Loosening] = []
+    for sid, seed in ministry.standards.items():
+        std = config.standards.get(sid)
+        if not seed.fixed or std is None:
+            continue
+        figure, ref = seed.seed_figure or _timing_text(seed), seed.reference
+
+        def loose(asked: str, sid: str = sid, figure: str = figure, ref: str = ref) -> None:
+            out.append(Loosening(standard=sid, seed_figure=figure, reference=ref, asked=asked))
+
+        if (std.timing, std.starts_on, std.stops_on) != (seed.timing, seed.starts_on, seed.stops_on):
+            loose(f"a clock of its own ({std.starts_on.value} → {std.stops_on.value}, {_timing_text(std)})")
+        elif not std.fixed or std.source != seed.source:
+            loose("that it be no longer fixed by the ministry")
+        elif std.duration is not None and seed.duration is not None and std.duration > seed.duration:
+            loose(span_text(std.duration))
+        elif seed.target_ratio is not None and (std.target_ratio is None or std.target_ratio < seed.target_ratio):
+            loose("no target share" if std.target_ratio is None else f"{std.target_ratio:.0%} of cases")
+    for service, seed_cap in ministry.meeting_caps.items():
+        cap = config.meeting_caps.get(service, seed_cap)
+        if cap > seed_cap:
+            out.append(Loosening(standard=f"meeting_caps.{service}", seed_figure=f"{seed_cap} rencontres",
+                                 reference=MEETING_CAP_REFERENCES[service], asked=f"{cap} rencontres"))
+    rule = config.urgency[UrgencyLevel.IMMEDIATE]
+    if not (rule.urgent and rule.immediate):
+        asked = "not urgent" if not rule.urgent else f"{span_text(rule.within or timedelta(0))}"
+        out.append(Loosening(standard="urgency.immediat", seed_figure="immédiat",
+                             reference="seed 001 L787-788, L1267", asked=asked))
+    return out
 
 
 def _merge(base: Any, over: Any) -> Any:
