@@ -60,7 +60,12 @@ class _Obstacle:
     code: str
     reason: str
     article: str | None
-    rank: int = 0  # lower is more telling: substantive (0), consent state (1), formal (2), absence (3)
+    # lower is more telling: substantive (0), consent state (1), formal (2), a basis that does not concern this
+    # person at all (3: another age, alive or dead; it never hides a basis that does), absence (4).
+    rank: int = 0
+
+
+INAPPLICABLE = 3
 
 
 @dataclass(frozen=True)
@@ -200,11 +205,25 @@ def _choose(ask: _Ask) -> tuple[_Path | None, _Obstacle | None]:
 
 
 def _default_deny(ask: _Ask) -> _Obstacle:
+    if ask.law is Law.LRSSS:
+        # A right the LSSSS gave (heirs, LSSSS 23 para 1; representatives, 22; a deceased child's parent, 23
+        # para 3) whose LRSSS provision the digest did not locate: say so, citing the confidentiality rule
+        # that refuses, rather than a repealed article or an invented one (issue 11).
+        lost = [b for b in ask.config.bases if b.grants and b.law is Law.LSSSS
+                and ask.req.role in b.roles and ask.req.purpose in b.purposes]
+        if ask.config.grants_for(ask.day, ask.req.role, ask.req.purpose):
+            lost = []
+        if lost:
+            return _Obstacle(
+                "lrsss_counterpart_not_located",
+                f"{lost[0].code} ({lost[0].title}) ceased on {ask.config.law_switch}; the LRSSS provision that "
+                "replaces it was not located, so no basis is configured for this role and purpose",
+                ask.cite(Concept.CONFIDENTIALITY), rank=4)
     return _Obstacle(
         "no_basis",
         f"no valid consent and no legal basis in force lets the role {ask.req.role.value} "
         f"receive this content for the purpose {ask.req.purpose.value}",
-        ask.cite(Concept.CONFIDENTIALITY), rank=3,
+        ask.cite(Concept.CONFIDENTIALITY), rank=4,
     )
 
 
@@ -212,7 +231,7 @@ def _default_deny(ask: _Ask) -> _Obstacle:
 
 
 def _consent_path(ask: _Ask) -> _Path | _Obstacle:
-    req, art = ask.req, ask.cite(Concept.CONSENT)
+    req, art = ask.req, _consent_article(ask)
     consents = [x for x in ask.ctx.consents or [] if x.subject_id == req.subject_id]
     if req.consent_id is not None:
         consents = [x for x in consents if x.consent_id == req.consent_id]
@@ -263,6 +282,15 @@ def _consent_path(ask: _Ask) -> _Path | _Obstacle:
     return obstacles[0]
 
 
+def _consent_article(ask: _Ask) -> str:
+    """LRSSS 6 governs every consent; before it, LSSSS 19.1 governed consent for study, teaching or research
+    only, and any other consent to access was that of LSSSS 19 (the record is confidential; accessible with
+    the user's consent): disclosure-law.md, arts. 19 and 19.1."""
+    if ask.law is Law.LSSSS and ask.req.purpose is not PurposeKind.RESEARCH:
+        return ask.cite(Concept.CONFIDENTIALITY)
+    return ask.cite(Concept.CONSENT)
+
+
 # --------------------------------------------------------------------------- legal bases
 
 
@@ -292,6 +320,9 @@ def _basis_paths(ask: _Ask) -> list[_Path | _Obstacle]:
 
 def _apply(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle:
     req = ask.req
+    applies = _APPLIES.get(b.concept)
+    if applies is not None and (off := applies(ask, b)) is not None:
+        return off
     missing = [x.value for x in b.conditions if x not in req.attestations]
     if missing:
         return _Obstacle("conditions_not_attested", f"{b.code} requires these conditions attested: {missing}",
@@ -318,24 +349,82 @@ def _any_content(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
     return _only(ask, lambda _: True, "", "", b.code)
 
 
-def _alive(ask: _Ask, b: LegalBasis) -> _Obstacle | None:
+def _off(ask: _Ask, code: str, reason: str, concept: Concept = Concept.CONFIDENTIALITY) -> _Obstacle:
+    """A basis that does not concern this person: the refusal cites the provision that does govern
+    (`concept`), or the confidentiality rule when none does, never the provision that does not apply."""
+    return _Obstacle(code, reason, ask.cite(concept), rank=INAPPLICABLE)
+
+
+def _living(ask: _Ask, b: LegalBasis) -> _Obstacle | None:
     if ask.deceased:
-        return _Obstacle("subject_deceased", "the person is deceased: the rules for heirs and relatives apply",
-                         b.code)
+        return _off(ask, "subject_deceased", "the person is deceased: only the rules for heirs and relatives apply")
     return None
 
 
-def _dead(ask: _Ask, b: LegalBasis) -> _Obstacle | None:
+def _after_death(ask: _Ask, b: LegalBasis) -> _Obstacle | None:
     if not ask.deceased:
-        return _Obstacle("no_death_recorded", f"{b.code} applies after a death, and none is recorded", b.code)
+        return _off(ask, "no_death_recorded", f"{b.code} applies after a death, and none is recorded")
     return None
+
+
+def _applies_self(ask: _Ask, b: LegalBasis) -> _Obstacle | None:
+    if ask.req.by != ask.req.subject_id:
+        return _off(ask, "not_the_person", "the usager role reads only the person's own record")
+    return _living(ask, b)
+
+
+def _applies_minor_via_lawyer(ask: _Ask, b: LegalBasis) -> _Obstacle | None:
+    age = ask.age
+    if age is not None and age >= 14:
+        return _off(ask, "not_under_14", f"the person is 14 or over: {b.code} concerns a person under 14",
+                    Concept.SELF_ACCESS)
+    return _living(ask, b)
+
+
+def _applies_parent(ask: _Ask, b: LegalBasis) -> _Obstacle | None:
+    """LSSSS 21 / LRSSS 23-24: which provision governs a parent's access depends on the minor's age that day."""
+    if (dead := _living(ask, b)) is not None:
+        return dead
+    age = ask.age
+    if age is None:
+        return _off(ask, "age_unknown", "the person's age on the request date is needed: a parent's access "
+                    "depends on whether the minor is under 14, 14 to 17, or of age")
+    if age >= 18:
+        return _off(ask, "adult", "the person is of age: a parent has no access of their own")
+    if b.concept is Concept.PARENT_UNDER_14 and age >= 14:
+        return _off(ask, "minor_14_plus", f"the person is {age}: a parent's access to the record of a minor of 14 "
+                    f"or over is governed by {ask.cite(Concept.PARENT_14_PLUS)}", Concept.PARENT_14_PLUS)
+    if b.concept is Concept.PARENT_14_PLUS and age < 14:
+        return _off(ask, "minor_under_14_parent", f"the person is {age}: a parent's access to the record of a "
+                    f"minor under 14 is governed by {ask.cite(Concept.PARENT_UNDER_14)}", Concept.PARENT_UNDER_14)
+    return None
+
+
+def _applies_deceased_child(ask: _Ask, b: LegalBasis) -> _Obstacle | None:
+    if (alive := _after_death(ask, b)) is not None:
+        return alive
+    death = ask.ctx.subject.deceased_on
+    age = ask.ctx.subject.age_on(death) if death else None
+    if age is None or age >= 14:
+        return _off(ask, "not_under_14", f"{b.code} concerns a child who died under 14")
+    return None
+
+
+_APPLIES: dict[Concept, Callable[[_Ask, LegalBasis], _Obstacle | None]] = {
+    Concept.SELF_ACCESS: _applies_self,
+    Concept.MINOR_UNDER_14: _applies_minor_via_lawyer,
+    Concept.PARENT_UNDER_14: _applies_parent,
+    Concept.PARENT_14_PLUS: _applies_parent,
+    Concept.REPRESENTATIVE: _living,
+    Concept.HEIR: _after_death,
+    Concept.CAUSE_OF_DEATH: _after_death,
+    Concept.PARENT_DECEASED_CHILD: _applies_deceased_child,
+    Concept.GENETIC: _after_death,
+}
 
 
 def _self_access(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
-    if ask.req.by != ask.req.subject_id:
-        return _Obstacle("not_the_person", "the usager role reads only the person's own record", b.code)
-    if (dead := _alive(ask, b)) is not None:
-        return dead
+    """LSSSS 17 / LRSSS 17, from 14; under 14, LSSSS 20 / LRSSS 21 refuse (through a lawyer only)."""
     age = ask.age
     if age is None:
         return _Obstacle("age_unknown", "the person's age on the request date is needed (under 14: no access)",
@@ -347,11 +436,9 @@ def _self_access(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
 
 
 def _minor_via_lawyer(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
-    if (dead := _alive(ask, b)) is not None:
-        return dead
-    age = ask.age
-    if age is None or age >= 14:
-        return _Obstacle("not_under_14", f"{b.code} concerns a person under 14", b.code)
+    if ask.age is None:
+        return _Obstacle("age_unknown", "the person's age on the request date is needed (under 14: through a "
+                         "lawyer only)", b.code)
     return _any_content(ask, b)
 
 
@@ -368,11 +455,7 @@ def _care_team(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
 
 
 def _parent_under_14(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
-    if (dead := _alive(ask, b)) is not None:
-        return dead
-    age = ask.age
-    if age is None or age >= 14:
-        return _Obstacle("not_under_14", f"{b.code} concerns a minor under 14", b.code)
+    """LSSSS 21 al. 2 / LRSSS 23: refused on a determination of harm in a youth-protection file."""
     s = ask.ctx.subject
     if s.youth_protection and s.parental_harm_determined:
         who = "the institution, after consulting the DPJ," if ask.law is Law.LSSSS else "the DPJ"
@@ -382,14 +465,7 @@ def _parent_under_14(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
 
 
 def _parent_14_plus(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
-    if (dead := _alive(ask, b)) is not None:
-        return dead
-    age = ask.age
-    if age is None or age < 14:
-        return _Obstacle("not_14_plus", f"{b.code} concerns a minor aged 14 to 17", b.code)
-    if age >= 18:
-        return _Obstacle("adult", "the person is of age: a parent has no access of their own",
-                         ask.cite(Concept.CONFIDENTIALITY))
+    """LSSSS 21 al. 3 (the minor's refusal and harm) / LRSSS 24 (no likely harm, minor consulted)."""
     s = ask.ctx.subject
     if s.youth_protection and Condition.DPJ_CONSULTED not in ask.req.attestations:
         return _Obstacle("dpj_not_consulted", "youth protection file: the DPJ must be consulted first", b.code)
@@ -409,19 +485,8 @@ def _ypa(ask: _Ask, item: str) -> bool:
     return bool(found and found.ypa_protected)
 
 
-def _representative(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
-    if (dead := _alive(ask, b)) is not None:
-        return dead
-    return _any_content(ask, b)
-
-
-def _heir(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
-    return _dead(ask, b) or _any_content(ask, b)
-
-
 def _cause_of_death(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
-    if (alive := _dead(ask, b)) is not None:
-        return alive
+    """LSSSS 23 al. 2 (unless a written refusal in the record) / LRSSS 8 par. 2 (the person's refusal)."""
     if ask.ctx.subject.cause_of_death_refusal:
         return _Obstacle("cause_of_death_refused", "the person refused in writing that the cause of death be given",
                          b.code)
@@ -430,20 +495,12 @@ def _cause_of_death(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
 
 
 def _parent_deceased_child(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
-    if (alive := _dead(ask, b)) is not None:
-        return alive
-    death = ask.ctx.subject.deceased_on
-    age = ask.ctx.subject.age_on(death) if death else None
-    if age is None or age >= 14:
-        return _Obstacle("not_under_14", f"{b.code} concerns a child who died under 14", b.code)
     return _only(ask, lambda i: ask.category(i) is not ItemCategory.PSYCHOSOCIAL, "psychosocial_excluded",
                  "information of a psychosocial nature is excluded", b.code)
 
 
 def _genetic(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
     # Allowed even if the person refused cause-of-death access (LRSSS 30; LSSSS 23 para 4 "despite").
-    if (alive := _dead(ask, b)) is not None:
-        return alive
     needed = {ItemCategory.CLINICAL, ItemCategory.CAUSE_OF_DEATH}
     return _only(ask, lambda i: ask.category(i) in needed, "not_needed_for_genetics",
                  "only medical information is needed to verify a genetic or hereditary disease", b.code)
@@ -455,8 +512,6 @@ _GATES: dict[Concept, Gate] = {
     Concept.CARE_TEAM: _care_team,
     Concept.PARENT_UNDER_14: _parent_under_14,
     Concept.PARENT_14_PLUS: _parent_14_plus,
-    Concept.REPRESENTATIVE: _representative,
-    Concept.HEIR: _heir,
     Concept.CAUSE_OF_DEATH: _cause_of_death,
     Concept.PARENT_DECEASED_CHILD: _parent_deceased_child,
     Concept.GENETIC: _genetic,
