@@ -20,9 +20,11 @@ from domain.audit.erasure import ERASED_TEXT, SEALED_PARTS, SHREDDED
 from domain.crisis import commands as c
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.crisis.state import CaseView
+from domain.directory.model import check_referral_target
 from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound
 from domain.standards.config import StandardsConfig
+from usecases.directory import Services
 from usecases.ententes import Ententes
 
 
@@ -63,13 +65,16 @@ class CrisisCases:
         self, case_code: str, cmd: c.Command, at: datetime, ententes: Iterable[EntenteView] | None = None
     ) -> CaseView:
         case = self.get(case_code)
+        if isinstance(cmd, c.StartReferral) and cmd.receiving.directory_service_id is not None:
+            # A referral naming a directory service is checked against the directory (issue 11).
+            check_referral_target(cmd.receiving, Services(self.record).all())
         case.execute(cmd, at, self.config, lambda: self._ententes(ententes))
         self.record.save(case)
         return case.view()
 
     def advance(self, case_code: str, now: datetime) -> CaseView:
         case = self.get(case_code)
-        if case.advance(now, self.config):
+        if case.advance(now, self.config, lambda: self._ententes(None)):
             self.record.save(case)
         return case.view()
 

@@ -34,7 +34,7 @@ from domain.crisis.model import (
     IntakeService,
     RequestMode,
 )
-from domain.crisis.routing import route
+from domain.crisis.routing import askable, route
 from domain.crisis.state import (
     AttemptStatus,
     CaseStage,
@@ -175,7 +175,8 @@ class CrisisCase(Aggregate):
         self, cmd: c.Command, at: datetime, config: StandardsConfig, ententes: Callable[[], Iterable[EntenteView]],
     ) -> None:
         """Any command given an open case: the one dispatch its use case calls. `ententes` gives the
-        ententes to route by, read only for the command that routes (a request for a mobile team)."""
+        ententes to route by, read only for the commands that ask a team (a request for a mobile team, a
+        decline that moves to the next candidate, a reassignment)."""
         match cmd:
             case c.RecordFirstContact():
                 self.record_first_contact(cmd, at)
@@ -186,7 +187,7 @@ class CrisisCase(Aggregate):
             case c.AcceptHandoff():
                 self.accept(cmd, at)
             case c.DeclineHandoff():
-                self.decline(cmd, at, config)
+                self.decline(cmd, at, config, ententes)
             case c.RecordArrival():
                 self.arrive(cmd, at)
             case c.RecordOutcome():
@@ -208,7 +209,7 @@ class CrisisCase(Aggregate):
             case c.ConfirmReached():
                 self.confirm_reached(cmd, at)
             case c.Reassign():
-                self.reassign(cmd, at, config)
+                self.reassign(cmd, at, config, ententes())
             case c.ExtendDeadline():
                 self.extend(cmd, at, config)
             case c.SupervisorClose():
@@ -249,6 +250,7 @@ class CrisisCase(Aggregate):
         if self.already(cmd):
             return
         rules.check_request_mobile(self.view(), cmd)
+        ententes = list(ententes)
         candidates = route(
             responsible_org=self.responsible_org, territory=self.territory, csss_teams=cmd.csss_teams,
             episode=cmd.episode, ententes=ententes, now=at,
@@ -262,7 +264,7 @@ class CrisisCase(Aggregate):
             sharing=cmd.sharing.model_dump(mode="json") if cmd.sharing else None,
             subject_id=self.subject_id, personal=dict(cmd.personal),
         )
-        self._ask_next_or_escalate(at, config)
+        self._ask_next_or_escalate(at, config, lambda: ententes)
 
     @event("MobileInterventionRequested")
     def _mobile_requested(
@@ -287,9 +289,21 @@ class CrisisCase(Aggregate):
         self.applied.add(command_id)
 
     # ------------------------------------------------------------------ handoff
-    def _ask_next_or_escalate(self, at: datetime, config: StandardsConfig) -> None:
-        if self.next_candidate < len(self.candidates):
-            self._ask(self.candidates[self.next_candidate], self.next_candidate, at, config, by_supervisor=False)
+    def _ask_next_or_escalate(
+        self, at: datetime, config: StandardsConfig, ententes: Callable[[], Iterable[EntenteView]] | None = None,
+    ) -> None:
+        """Ask the next candidate that may be asked at `at` (`routing.askable`: its entente in force then,
+        whatever the entente's workflow has recorded, and serving then); none left: the supervisor.
+        Without `ententes` (callers from before the rule) every next candidate is asked, as before."""
+        index = self.next_candidate
+        if ententes is not None and index < len(self.candidates):
+            known = list(ententes())
+            while index < len(self.candidates) and askable(
+                self.candidates[index], known, self.responsible_org, self.territory, at
+            ) is not None:
+                index += 1
+        if index < len(self.candidates):
+            self._ask(self.candidates[index], index, at, config, by_supervisor=False)
         else:
             tried = len(self.attempts)
             self._escalated(
@@ -345,14 +359,17 @@ class CrisisCase(Aggregate):
         self.holder = candidate.team.org_id
         self.applied.add(command_id)
 
-    def decline(self, cmd: c.DeclineHandoff, at: datetime, config: StandardsConfig) -> None:
+    def decline(
+        self, cmd: c.DeclineHandoff, at: datetime, config: StandardsConfig,
+        ententes: Callable[[], Iterable[EntenteView]] | None = None,
+    ) -> None:
         if self.already(cmd):
             return
         rules.check_decline(self.view(), cmd)
         self._declined(number=len(self.attempts), by=cmd.by, actor_org=cmd.actor_org, at=at,
                        command_id=cmd.command_id, subject_id=self.subject_id,
                        personal={"decline_reason": cmd.reason})
-        self._ask_next_or_escalate(at, config)
+        self._ask_next_or_escalate(at, config, ententes)
 
     @event("HandoffDeclined")
     def _declined(
@@ -631,13 +648,19 @@ class CrisisCase(Aggregate):
         self.applied.add(command_id)
 
     # ------------------------------------------------------------------ supervisor
-    def reassign(self, cmd: c.Reassign, at: datetime, config: StandardsConfig) -> None:
+    def reassign(
+        self, cmd: c.Reassign, at: datetime, config: StandardsConfig, ententes: Iterable[EntenteView] | None = None,
+    ) -> None:
         if self.already(cmd):
             return
         view = self.view()
         rules.check_reassign(view, cmd)
         candidate = rules.reassign_candidate(view, cmd.team)
         assert candidate is not None  # checked by the rule
+        if ententes is not None:  # only a team serving, under an entente in force at this moment
+            refused = askable(candidate, list(ententes), self.responsible_org, self.territory, at)
+            if refused is not None:
+                raise RuleViolation(f"cannot reassign case {self.case_code}: {refused[1]}", code=refused[0])
         self._reassigned(team_id=cmd.team.team_id, by=cmd.by, actor_org=cmd.actor_org, at=at,
                          command_id=cmd.command_id, subject_id=self.subject_id,
                          personal={"reassign_reason": cmd.reason})
@@ -707,19 +730,23 @@ class CrisisCase(Aggregate):
             self.applied.add(command_id)
 
     # ------------------------------------------------------------------ the calendar
-    def advance(self, now: datetime, config: StandardsConfig) -> int:
+    def advance(
+        self, now: datetime, config: StandardsConfig, ententes: Callable[[], Iterable[EntenteView]] | None = None,
+    ) -> int:
         """Record every transition the calendar makes due at `now`; returns how many steps.
 
         Each is recorded at the moment it became due, not at `now`, so the record is the
         same whenever the timer fires. Idempotent: once recorded, a transition is no longer due.
         """
         recorded = 0
-        while (step := self._next_transition(now, config)) is not None:
+        while (step := self._next_transition(now, config, ententes)) is not None:
             step()
             recorded += 1
         return recorded
 
-    def _next_transition(self, now: datetime, config: StandardsConfig) -> Callable[[], None] | None:
+    def _next_transition(
+        self, now: datetime, config: StandardsConfig, ententes: Callable[[], Iterable[EntenteView]] | None = None,
+    ) -> Callable[[], None] | None:
         if self.stage is CaseStage.CLOSED:
             return None
         running = sorted(
@@ -733,7 +760,7 @@ class CrisisCase(Aggregate):
         if pending is not None and pending.answer_deadline == d.deadline_id:
             def timeout() -> None:
                 self._timed_out(number=pending.number, at=d.due_at)
-                self._ask_next_or_escalate(d.due_at, config)
+                self._ask_next_or_escalate(d.due_at, config, ententes)
             return timeout
 
         def missed() -> None:

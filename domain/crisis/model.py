@@ -22,6 +22,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import CommunicationMode
 from domain.ententes.model import Code, Frozen, ReferralChannel, ShortText, Text
+from domain.hours import ServiceHours
 from domain.standards.config import UrgencyLevel
 from domain.values import OpaqueId
 
@@ -195,6 +196,7 @@ class TeamRef(Frozen):
     team_id: Code
     org_id: Code
     name: ShortText | None = None
+    hours: ServiceHours | None = None  # when a CSSS team serves (`domain.hours`); undeclared: always
 
 
 class SpecificEpisode(Frozen):

@@ -6,9 +6,16 @@ an active episode in a specific program is « généralement dirigée vers ces
 programmes … à moins d'une entente à ce sujet » (L1241-1243); a partner refers
 directly only if it « a une entente à cet effet avec le CSSS » (L1172-1173).
 
-An entente routes only while it is in force: status ACTIVE, and its end date or
-revocation not yet reached at `now` (a view read before the calendar recorded
-the expiry still never routes). Revoked and expired ententes never route.
+An entente routes only while it is in force (`domain.ententes.rules.in_force_at`):
+status ACTIVE, and its end date or revocation not yet reached at `now` (a view read
+before the calendar recorded the expiry still never routes).
+
+A team or an organisation is asked only while it serves (`domain.hours.serving_at`):
+Info-Social and the mobile crisis service are 24/7/365 (seed 001 L1013-1014,
+L1259-1260), but an entente's offer or a CSSS team may declare narrower hours; a
+case arriving outside them goes to the next candidate. `askable` is that decision
+at the moment of each asking (the first, the cascade's next, a supervisor's
+reassignment), so an entente ended or a team closed since routing is never asked.
 """
 
 from __future__ import annotations
@@ -16,20 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from domain.clock import start_of
 from domain.crisis.model import Candidate, CandidateKind, SpecificEpisode, TeamRef
 from domain.ententes.model import ServiceCode, ServiceOffer
-from domain.ententes.rules import expiry_moment
-from domain.ententes.state import EntenteStatus, EntenteView
+from domain.ententes.rules import in_force_at
+from domain.ententes.state import EntenteView
+from domain.hours import serving_at
 
-
-def in_force(view: EntenteView, now: datetime) -> bool:
-    if view.status is not EntenteStatus.ACTIVE:
-        return False
-    expiry = expiry_moment(view.content)
-    if expiry is not None and now >= expiry:
-        return False
-    return not (view.revocation is not None and now >= start_of(view.revocation.effective_date))
+in_force = in_force_at  # the name the gateway's standing rule has read it by
 
 
 def crisis_offers(
@@ -38,7 +38,7 @@ def crisis_offers(
     """Mobile crisis offers of ententes in force between the CSSS and a provider, covering the territory."""
     found = []
     for view in sorted(ententes, key=lambda v: v.code):
-        if not in_force(view, now) or responsible_org not in view.content.party_ids:
+        if not in_force_at(view, now) or responsible_org not in view.content.party_ids:
             continue
         for offer in view.content.services:
             if (
@@ -77,10 +77,12 @@ def route(
     """
     own = [
         Candidate(team=t, kind=CandidateKind.CSSS_TEAM, may_share_information=True)  # same establishment
-        for t in csss_teams
+        for t in csss_teams if serving_at(t.hours, now)
     ]
     community: dict[str, tuple[Candidate, bool]] = {}
     for view, offer in crisis_offers(ententes, responsible_org, territory, now):
+        if not serving_at(offer.schedule, now):
+            continue  # outside the hours this entente's offer declares: the next candidate
         party = view.content.party(offer.provider)
         sharing = view.content.information_sharing.permitted
         candidate = Candidate(
@@ -115,3 +117,32 @@ def route(
             seen.add(c.team.team_id)
             unique.append(c)
     return unique
+
+
+NOT_IN_FORCE = "entente_not_in_force"
+NOT_SERVING = "not_serving"
+
+
+def askable(
+    candidate: Candidate, ententes: Iterable[EntenteView], responsible_org: str, territory: str, moment: datetime
+) -> tuple[str, str] | None:
+    """Why `candidate` may not be asked at `moment` — (code, reason) — or None when it may.
+
+    A CSSS team or a specific program serves by its own declared hours. A community organisation is asked
+    under the entente routing named for it: only while that entente is in force at `moment` (whatever its
+    workflow has recorded) and one of its mobile crisis offers for the territory serves then."""
+    if candidate.kind is not CandidateKind.COMMUNITY_ORG:
+        if serving_at(candidate.team.hours, moment):
+            return None
+        return NOT_SERVING, f"{candidate.team.team_id} does not serve at that moment (its declared hours)"
+    code = candidate.agreement_code
+    view = next((e for e in ententes if e.code == code), None)
+    if view is None or not in_force_at(view, moment):
+        return NOT_IN_FORCE, f"{candidate.team.org_id} is asked only under entente {code}, not in force at that moment"
+    offers = [o for v, o in crisis_offers([view], responsible_org, territory, moment) if o.provider ==
+              candidate.team.org_id]
+    if not offers:
+        return NOT_IN_FORCE, f"entente {code} no longer has {candidate.team.org_id} offer mobile crisis in {territory}"
+    if any(serving_at(o.schedule, moment) for o in offers):
+        return None
+    return NOT_SERVING, f"{candidate.team.org_id} does not serve at that moment under entente {code} (its hours)"

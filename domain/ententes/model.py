@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.hours import ServiceHours
 from domain.values import Code, Day, EntenteCode, ShortText, Text
 
 __all__ = ["Code", "Day", "EntenteCode", "ShortText", "Text"]
@@ -106,7 +107,9 @@ class ServiceOffer(Frozen):
     territories: list[Code] = Field(min_length=1, max_length=MAX_TERRITORIES)
     description: Text | None = None
     annual_volume: int | None = Field(default=None, ge=0)
-    hours: ShortText | None = None  # e.g. "24/7"
+    hours: ShortText | None = None  # e.g. "24/7", as the parties wrote it
+    # When it serves, as routing reads it (`domain.hours`); undeclared: always (old ententes keep routing).
+    schedule: ServiceHours | None = None
 
 
 class Repondant(Frozen):
@@ -254,7 +257,11 @@ class EntenteContent(Frozen):
 
     def fingerprint(self) -> str:
         """SHA-256 of the canonical JSON: what a signature is bound to."""
-        return hashlib.sha256(canonical_json(self.model_dump(mode="json")).encode()).hexdigest()
+        data = self.model_dump(mode="json")
+        for offer in data["services"]:  # a version signed before schedules existed keeps its fingerprint
+            if offer.get("schedule") is None:
+                offer.pop("schedule", None)
+        return hashlib.sha256(canonical_json(data).encode()).hexdigest()
 
 
 def canonical_json(data: Any) -> str:

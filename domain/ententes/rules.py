@@ -299,3 +299,16 @@ def due_now(view: EntenteView, policy: EntentePolicy, now: datetime) -> bool:
     """True when `advance(now)` would record something."""
     wake = next_wakeup(view, policy)
     return wake is not None and now >= wake
+
+
+def in_force_at(view: EntenteView, moment: datetime) -> bool:
+    """Is the entente in force at `moment`: active, its end date and its revocation's effective date not yet
+    reached? Read from the dates, not from the calendar's record of them: from the instant an end or a
+    revocation takes effect (seed 000, Annex 3, sections 10 and 11, L493-496), the entente stops routing,
+    reassigning and sending, whether or not its workflow has woken to record the expiry or the revocation."""
+    if view.status is not EntenteStatus.ACTIVE:
+        return False
+    expiry = expiry_moment(view.content)
+    if expiry is not None and moment >= expiry:
+        return False
+    return not (view.revocation is not None and moment >= start_of(view.revocation.effective_date))
