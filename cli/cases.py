@@ -155,6 +155,8 @@ def list_(
     since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="Only cases opened since.")] = None,
     closed: Annotated[bool, typer.Option("--closed", help="Closed cases instead (from the record).")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Open cases and closed ones.")] = False,
+    without_pivot: Annotated[bool, typer.Option(
+        "--without-pivot", help="Only cases with no personne pivot named (read from the record).")] = False,
     limit: Limit = None,
     as_json: AsJson = False,
     by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None,
@@ -166,6 +168,8 @@ def list_(
         with reported():
             if (gateway := remote.through(engine)) is not None:
                 _role_purpose(purpose)
+                if without_pivot:
+                    raise bad_input("--without-pivot reads the record: use it on the server's CLI")
                 found = gateway.get("/v1/cases", {
                     "stage": stage, "team": _code_option("--team", team),
                     "territory": _code_option("--territory", territory), "holder": _code_option("--holder", holder),
@@ -184,8 +188,16 @@ def list_(
             from_record = closed or all_  # closed cases are only in the record
             scope = {"closed": closed, "all": all_, "stage": stage, "team": team, "territory": territory,
                      "holder": holder, "overdue": overdue, "since": moment}
+            if without_pivot:
+                scope["without_pivot"] = True
             listing = _Listing(engine, who_reads, now, scope)
-            listing.check(register=from_record)
+            listing.check(register=from_record or without_pivot)
+            if without_pivot:
+                # The personne pivot is in the record, not in visibility's search attributes: every case is read
+                # there (seed 002 L349-350: the supervisor sees who has none).
+                rows = [r for r in _record_rows(engine, stage, team, territory, holder, overdue, moment,
+                                                open_=not closed, closed=from_record) if not r.pivot]
+                return _list_rows(rows, now, closed, all_, limit, as_json)
             if not closed:
                 cases = engine.case_client
                 query = cases.visibility_query(stage=stage, team=team, territory=territory, holder=holder,
@@ -427,6 +439,19 @@ def reassign(
             raise bad_input(f"--team {team!r}: expected a code")
     _give(code, lambda actor: {"reason": reason, "team": TeamRef(team_id=team, org_id=team_org or actor)},
           c.Reassign, timeout, as_json, by, org)
+
+
+@app.command("name-pivot", epilog=CASES_HELP)
+def name_pivot(
+    code: CaseArg,
+    intervenant: Annotated[str, typer.Option("--intervenant", help="The intervenant's id (staff, not the person).")],
+    pivot_org: Annotated[str | None, typer.Option(
+        "--pivot-org", help="The intervenant's organisation (default: --org).")] = None,
+    by: By = None, org: Org = None, timeout: Timeout = 30.0, as_json: AsJson = False,
+) -> None:
+    """Name (or change) the personne pivot who accompanies the person across handoffs (seed 002 L349-350)."""
+    _give(code, lambda actor: {"intervenant_id": intervenant, "org_id": pivot_org or actor}, c.NamePivot, timeout,
+          as_json, by, org)
 
 
 @app.command(epilog=CASES_HELP)

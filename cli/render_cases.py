@@ -58,10 +58,12 @@ class CaseRow(VisibleCase):
     """One line of `cases list`: what visibility (open cases) or the record (closed ones) says."""
 
     source: str  # "temporal" (visibility) or "record"
+    pivot: str | None = None  # "<intervenant> (<org>)", "" when none is named; None: not known (visibility)
 
     @classmethod
     def of(cls, view: CaseView, config: StandardsConfig) -> CaseRow:
-        return cls(**vars(VisibleCase.of(view, config)), source="record")
+        pivot = f"{view.pivot.intervenant_id} ({view.pivot.org_id})" if view.pivot else ""
+        return cls(**vars(VisibleCase.of(view, config)), source="record", pivot=pivot)
 
     def as_json(self, now: datetime) -> dict[str, Any]:
         left = (self.next_deadline - now).total_seconds() if self.next_deadline else None
@@ -71,6 +73,7 @@ class CaseRow(VisibleCase):
             "next_deadline": self.next_deadline.isoformat() if self.next_deadline else None,
             "seconds_left": round(left, 1) if left is not None else None, "overdue": self.overdue,
             "opened_at": self.opened_at.isoformat() if self.opened_at else None, "source": self.source,
+            **({"pivot": self.pivot or None} if self.pivot is not None else {}),
         }
 
 
@@ -102,6 +105,8 @@ def brief(view: CaseView, config: StandardsConfig, now: datetime) -> str:
     wake = rules.next_wakeup(view, config)
     if wake is not None:
         lines.append(f"next deadline {time_left(wake, now)}")
+    if view.pivot is not None:
+        lines.append(f"personne pivot {view.pivot.intervenant_id} ({view.pivot.org_id})")
     attempt = view.pending_attempt
     if attempt is not None:
         lines.append(f"asking team {attempt.candidate.team.team_id} ({attempt.candidate.team.org_id})")
@@ -144,6 +149,7 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
     rows: list[tuple[str, Any]] = [
         ("stage", label(CaseStage, view.stage)),
         ("holder", view.holder),
+        ("personne pivot", f"{view.pivot.intervenant_id} ({view.pivot.org_id})" if view.pivot else "—"),
         ("responsible", view.responsible_org),
         ("territory", view.territory),
         ("opened", f"{when(view.opened_at)} by {view.intake_org} ({label(IntakeService, i.service)}, "

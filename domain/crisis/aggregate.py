@@ -48,6 +48,7 @@ from domain.crisis.state import (
     FollowUpContact,
     HandoffAttempt,
     Intervention,
+    Pivot,
     Referral,
     ReferralStatus,
 )
@@ -162,6 +163,7 @@ class CrisisCase(Aggregate):
             next_candidate=self.next_candidate, attempts=list(self.attempts), intervention=self.intervention,
             follow_ups=list(self.follow_ups), referrals=list(self.referrals), deadlines=list(self.deadlines.values()),
             escalations=list(self.escalations), closure=self.closure, event_count=self.version,
+            pivot=getattr(self, "pivot", None),
         )
 
     def personal_details(self) -> list[dict[str, Any]]:
@@ -214,6 +216,8 @@ class CrisisCase(Aggregate):
                 self.extend(cmd, at, config)
             case c.SupervisorClose():
                 self.supervisor_close(cmd, at)
+            case c.NamePivot():
+                self.name_pivot(cmd, at)
             case _:
                 raise RuleViolation(
                     f"{type(cmd).__name__} is not a command of an open crisis case", code="unknown_command"
@@ -701,6 +705,21 @@ class CrisisCase(Aggregate):
             "due_at": until, "status": DeadlineStatus.EXTENDED,
             "extensions": [*d.extensions, Extension(until=until, reason=reason, by=by, at=at)],
         })
+        self.applied.add(command_id)
+
+    def name_pivot(self, cmd: c.NamePivot, at: datetime) -> None:
+        """Name or change the personne pivot (seed 002 L349-350): each change is an event of its own."""
+        if self.already(cmd):
+            return
+        rules.check_name_pivot(self.view(), cmd)
+        self._pivot_named(intervenant_id=cmd.intervenant_id, org_id=cmd.org_id, by=cmd.by, actor_org=cmd.actor_org,
+                          at=at, command_id=cmd.command_id)
+
+    @event("PivotNamed")
+    def _pivot_named(
+        self, intervenant_id: str, org_id: str, by: str, actor_org: str, at: datetime, command_id: str
+    ) -> None:
+        self.pivot = Pivot(intervenant_id=intervenant_id, org_id=org_id, named_by=by, named_at=at)
         self.applied.add(command_id)
 
     def supervisor_close(self, cmd: c.SupervisorClose, at: datetime) -> None:

@@ -217,6 +217,15 @@ class ExtendDeadline(Command):
     reason: Text
 
 
+class NamePivot(Command):
+    """Name (or change) the *personne pivot* of the case (seed 002 L349-350, L379-381): the intervenant who
+    accompanies the person across handoffs. Given by the CISSS answerable for the case or the holder."""
+
+    type: Literal["name_pivot"] = "name_pivot"
+    intervenant_id: ShortText
+    org_id: Code  # the intervenant's organisation
+
+
 class SupervisorClose(Command):
     type: Literal["supervisor_close"] = "supervisor_close"
     reason: Text
@@ -240,6 +249,7 @@ CaseCommand = Annotated[
     | CloseCase
     | Reassign
     | ExtendDeadline
+    | NamePivot
     | SupervisorClose,
     Field(discriminator="type"),
 ]

@@ -36,6 +36,7 @@ from domain.crisis.state import (
     Deadline,
     DeadlineStatus,
     FollowUpContact,
+    Pivot,
     ReferralStatus,
 )
 from domain.ententes.model import Frozen, ReferralChannel
@@ -142,6 +143,7 @@ class PartnerCaseView(Frozen):
     referrals: list[PartnerReferral] = Field(default_factory=list)
     deadlines: list[PartnerDeadline] = Field(default_factory=list)
     intake: SharedIntake = Field(default_factory=SharedIntake)
+    pivot: Pivot | None = None  # the personne pivot every receiving team is told (seed 002 L349-350)
 
 
 def partner_view(view: CaseView, org_id: str, sendings: Sequence[Sending],
@@ -190,6 +192,7 @@ def partner_view(view: CaseView, org_id: str, sendings: Sequence[Sending],
               if d),
         ]),
         intake=shared_intake(view, list(sent.values()), opening_personal),
+        pivot=view.pivot,
     )
 
 

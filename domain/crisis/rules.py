@@ -357,6 +357,18 @@ def check_supervisor_close(view: CaseView, cmd: c.SupervisorClose) -> None:
 
 
 # ---------------------------------------------------------------------- any command
+def check_name_pivot(view: CaseView, cmd: c.NamePivot) -> None:
+    """A *personne pivot* (seed 002 L349-350, L379-381) is named by the CISSS answerable for the case or by the
+    organisation holding it, while the case is open; naming the pivot already named records nothing new."""
+    _open(view)
+    if cmd.actor_org not in {view.responsible_org, view.holder}:
+        raise _refuse("wrong_party", f"the personne pivot is named by {view.responsible_org} or the holder of "
+                                     f"the case, not by {cmd.actor_org}")
+    if view.pivot is not None and (view.pivot.intervenant_id, view.pivot.org_id) == (cmd.intervenant_id,
+                                                                                        cmd.org_id):
+        raise _refuse("same_pivot", f"{cmd.intervenant_id} ({cmd.org_id}) is already the personne pivot")
+
+
 def check(view: CaseView, cmd: c.Command, now: datetime, config: StandardsConfig) -> None:
     """The rule of any case command: what a workflow's update validator calls."""
     if isinstance(cmd, c.StartFollowUp):
@@ -389,6 +401,7 @@ _CHECKS: dict[type, Callable[[CaseView, Any], None]] = {
     c.ConfirmReached: check_confirm_reached,
     c.Reassign: check_reassign,
     c.SupervisorClose: check_supervisor_close,
+    c.NamePivot: check_name_pivot,
 }
 
 

@@ -179,6 +179,17 @@ class Closure(Frozen):
     at: datetime
 
 
+class Pivot(Frozen):
+    """The *personne pivot* who accompanies the person across handoffs (seed 002 L349-350: « une personne pivot
+    qui accompagne ces personnes selon l'approche milieu »; L379-381: the community support « assuré par la
+    personne pivot »): an intervenant (staff id, not the person's) and the organisation that employs them."""
+
+    intervenant_id: str
+    org_id: str
+    named_by: str
+    named_at: datetime
+
+
 class CaseView(Frozen):
     case_id: str
     case_code: str
@@ -201,6 +212,7 @@ class CaseView(Frozen):
     escalations: list[Escalation]
     closure: Closure | None
     event_count: int
+    pivot: Pivot | None = None  # None: no personne pivot named yet (the supervisor's lists show those)
 
     def deadline(self, deadline_id: str) -> Deadline | None:
         return next((d for d in self.deadlines if d.deadline_id == deadline_id), None)
