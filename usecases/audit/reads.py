@@ -24,6 +24,7 @@ from uuid import uuid4
 from pydantic import Field
 
 from adapters.record.record import Record
+from domain.audit.own_register import Seen, check_own_register_reader, seen_by
 from domain.audit.reads import CaseItem, case_items, decide_record_read, entries_shown, register_items
 from domain.audit.record_reads import ReadKind, RecordRead, RecordReadEntry
 from domain.audit.replay import DEFAULT_PURPOSE
@@ -32,8 +33,10 @@ from domain.crisis.partner_view import PartnerCaseView, partner_view
 from domain.crisis.state import CaseView
 from domain.disclosure import commands as c
 from domain.disclosure.model import Decision, DisclosureContext, DossierItem, Outcome
+from domain.disclosure.register import CommunicationEntry
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.model import Frozen
+from domain.errors import NotFound
 from usecases.audit.replays import ReaderFacts
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
@@ -76,6 +79,23 @@ class RegisterRead:
     entries: list[dict[str, Any]] | None  # None: refused
 
 
+@dataclass(frozen=True)
+class OwnRegisterRead:
+    decision: Decision
+    seen: list[Seen] | None  # None: refused
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    """What an audit export of the accesses and communications holds (metadata only), after its own read."""
+
+    read: RecordRead  # the export itself, as registered in the record-level reads log
+    decisions: list[Decision]
+    communications: list[CommunicationEntry]
+    record_reads: list[RecordRead]
+    case_subjects: dict[str, str]  # case code -> subject, for the partner reads
+
+
 class Reads:
     def __init__(self, record: Record, disclosures: Disclosures, cases: CrisisCases) -> None:
         self.record = record
@@ -115,6 +135,53 @@ class Reads:
         items = register_items(reader.purpose)
         decision = self._decide(subject_id, None, items, reader, moment, access_id)
         return RegisterRead(decision, entries_shown(self.disclosures.entries_about(subject_id), decision))
+
+    def own_register(self, subject_id: str, reader: Reader, moment: datetime) -> OwnRegisterRead:
+        """« Qui a vu mon dossier ? »: the person (or their representative) reads every access to their record and
+        every communication of it (`domain.audit.own_register`). A reader who is neither is refused before anything
+        (`check_own_register_reader`, nothing recorded); otherwise the read is decided and recorded in the person's
+        register first (as `register`), so it is itself the last line of what they see."""
+        check_own_register_reader(reader.role)
+        read = self.register(subject_id, reader, moment)
+        if read.entries is None:
+            return OwnRegisterRead(read.decision, None)
+        partner = [r for r in self.record_reads() if r.kind is ReadKind.PARTNER_CASE]
+        subjects = self._case_subjects(partner)
+        return OwnRegisterRead(read.decision, seen_by(
+            subject_id, self.disclosures.accesses(subject_id=subject_id), self.disclosures.entries_about(subject_id),
+            partner, subjects))
+
+    def audit_trail(self, reader: Reader, moment: datetime, *, person: str | None = None,
+                    since: datetime | None = None, until: datetime | None = None) -> AuditTrail:
+        """Every access decision, communication and read across persons of the period (about `person` only, when
+        given), to export as FHIR AuditEvents: itself an export, decided and registered first in the record-level
+        reads log (`ReadKind.EXPORT`, scope `format=fhir-auditevent`); refused, it holds nothing else."""
+        read = self.across(ReadKind.EXPORT, reader, moment, {
+            "format": "fhir-auditevent", "person": person, "since": since, "until": until})
+        if not read.allowed:
+            return AuditTrail(read, [], [], [], {})
+        try:
+            decisions = self.disclosures.accesses(subject_id=person, since=since, until=until)
+        except NotFound:  # nobody decided anything about this person
+            decisions = []
+        communications = [
+            e for e in (self.disclosures.entries_about(person) if person else self.disclosures.communications())
+            if (since is None or e.communicated_at >= since) and (until is None or e.communicated_at < until)]
+        reads = self.record_reads(since=since, until=until)
+        subjects = self._case_subjects([r for r in reads if r.kind is ReadKind.PARTNER_CASE])
+        if person is not None:
+            reads = [r for r in reads if r.kind is ReadKind.PARTNER_CASE
+                     and subjects.get(r.scope.get("case", "")) == person]
+        return AuditTrail(read, decisions, communications, reads, subjects)
+
+    def _case_subjects(self, partner_reads: list[RecordRead]) -> dict[str, str]:
+        subjects: dict[str, str] = {}
+        for code in sorted({r.scope.get("case", "") for r in partner_reads} - {""}):
+            try:
+                subjects[code] = self.cases.view(code).subject_id
+            except NotFound:
+                continue
+        return subjects
 
     def _decide(self, subject_id: str, only: str | None, items: list[DossierItem], reader: Reader,
                 moment: datetime, access_id: str) -> Decision:
