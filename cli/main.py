@@ -21,7 +21,7 @@ from typer._click.utils import PacifyFlushWrapper
 
 from cli import audit, cases, demo, ententes, partners, report, users
 from cli import standards as standards_cli
-from cli.errors import from_click, show, translate, unexpected
+from cli.errors import from_click, reported, show, translate, unexpected
 from workers import doctor as doctor_report
 from workers.bootstrap import DevelopmentKeys, NoRecord, Root, bootstrap, connect, load_settings
 from workers.embedded import Endpoints, UpRefused, run_embedded
@@ -200,6 +200,8 @@ def up(
         hint = "export ARRIMAGE_MODE=development, then " if settings.development and settings.missing_keys() else ""
         console.print(f"Ctrl-C to stop. In another shell: {hint}[bold]arrimage ententes --help[/bold]")
 
+    with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)
+        standards_cli.standards_in_force(settings)
     try:
         with bootstrap(settings, create=True) as engine:  # `up` creates the record
             from gateway.server import Gateway  # FastAPI and its routes: imported by the commands that serve only
@@ -265,7 +267,10 @@ def worker() -> None:
         console.print(f"worker on task queue {engine.settings.task_queue} at {engine.settings.temporal_address}")
         await run_until_signalled(engine)
 
-    with bootstrap(create=True) as engine:  # the worker creates the record
+    settings = load_settings()
+    with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)
+        standards_cli.standards_in_force(settings)
+    with bootstrap(settings, create=True) as engine:  # the worker creates the record
         asyncio.run(main(engine))
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from pydantic import ValidationError
+from rich.table import Table
+from rich.text import Text
 
 from cli import render
 from cli import render_cases as rc
@@ -12,6 +14,7 @@ from cli.client import root
 from cli.errors import CliError, Exit, invalid, no_such_file, not_json, reported
 from cli.options import AsJson
 from domain.standards.config import StandardsConfig
+from domain.standards.provenance import figures
 from workers.settings import Settings
 
 
@@ -46,6 +49,24 @@ def standards(as_json: AsJson = False) -> None:
         render.emit_json({
             "source": str(settings.standards_file) if settings.standards_file else "ministry defaults",
             "config": config.model_dump(mode="json"),
+            # each figure: where it comes from (ministere: its seed line; fichier_region; defaut_moteur: an engine
+            # default the seed does not give) and whether the ministry fixed it (a region only tightens it)
+            "figures": [f.model_dump(mode="json") for f in figures(config)],
         })
     else:
         rc.standards_tables(config, source)
+        render.console.print(provenance_table(config))
+
+
+_PROVENANCE = {"ministere": "ministry", "fichier_region": "region file",
+               "defaut_moteur": "engine default (not in the seed)"}
+
+
+def provenance_table(config: StandardsConfig) -> Table:
+    """Where each figure comes from, and whether the ministry fixed it."""
+    table = Table(title="Where each figure comes from (fixed: a region may tighten it, never loosen it)")
+    for column in ("figure", "from", "fixed", "reference"):
+        table.add_column(column)
+    for f in figures(config):
+        table.add_row(Text(f.key), _PROVENANCE[f.provenance], "fixed" if f.fixed else "", Text(f.reference))
+    return table

@@ -166,3 +166,18 @@ def test_a_designation_covers_its_organisation_team_and_dates() -> None:
     assert not whole_org.covers(CSSS, TEAM.team_id, T0 - timedelta(days=1))
     with pytest.raises(ValueError, match="not before its `since`"):
         P38Designation(org_id=CSSS, since=date(2027, 3, 1), until=date(2027, 2, 1))
+
+
+def test_the_example_region_file_tightens_and_designates_the_demo_teams() -> None:
+    """examples/standards-laval.toml: tightened figures only (nothing loosened), and the demo's crisis teams
+    designated for P-38.001, so `arrimage demo` under this file takes its P-38.001 path (seed 001 L1175-1179)."""
+    from cli.demo import CC, CSSS, TEAM_1, TEAM_2
+
+    cfg = load_standards(Path(__file__).parents[2] / "examples" / "standards-laval.toml")
+    assert cfg.region == "13-laval" and loosenings(cfg) == []
+    assert cfg.standard(s.AAOR_PREMIER_CONTACT).duration == timedelta(hours=1, minutes=30)
+    assert (cfg.immediate_minutes, cfg.meeting_caps["aaor"]) == (45, 2)
+    for team in (TEAM_1, TEAM_2):
+        assert cfg.p38_designated(CSSS, team.team_id, T0)
+    assert cfg.p38_designated(CC, "cc-equipe", T0)
+    assert not cfg.p38_designated("cps-laval", "cps-1", T0)
