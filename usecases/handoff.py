@@ -63,7 +63,7 @@ class HandoffDisclosures:
 
     def _send(self, case: CrisisCase, attempt: HandoffAttempt) -> Sending:
         org = attempt.candidate.team.org_id
-        ctx = sending_context(self._entente(attempt.candidate.agreement_code))
+        ctx = sending_context(self._entente(attempt.candidate.agreement_code), attempt.asked_at)
         emergency = emergency_command(case, attempt)
         if emergency is not None:
             try:

@@ -18,6 +18,7 @@ The sending itself (deciding with the register, recording) is ``usecases.handoff
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from domain.crisis.aggregate import CrisisCase
@@ -34,6 +35,7 @@ from domain.disclosure.model import (
 )
 from domain.disclosure.register import EmergencyDisclosureView
 from domain.disclosure.roles import ItemCategory, PurposeKind, Role
+from domain.ententes.rules import in_force_at
 
 # What a handoff can send of the intake: the items of the case record a team may receive.
 INTAKE_ITEMS = [
@@ -77,9 +79,15 @@ def registered_sending(attempt: HandoffAttempt, decision: Decision | None,
     return Sending(attempt.number, org, "consent" if allowed else "none", allowed)
 
 
-def sending_context(ententes: list[Any]) -> DisclosureContext:
-    """The decision's context: the intake items, and the entente under which the team was asked (if any)."""
-    return DisclosureContext(dossier_items=INTAKE_ITEMS, ententes=ententes)
+def sending_context(ententes: list[Any], at: datetime | None = None) -> DisclosureContext:
+    """The decision's context: the intake items, and the entente under which the team was asked (if any).
+
+    With `at` (the moment the team was asked), an entente is kept only if it is in force then
+    (`in_force_at`): from the instant its end or revocation takes effect, whatever its workflow has
+    recorded, its organisation receives nothing under it on the consent path (the partner gate then
+    refuses, and the refusal is registered); the emergency path needs no entente (LSSSS 19.0.1 / LRSSS 74)."""
+    kept = ententes if at is None else [e for e in ententes if in_force_at(e, at)]
+    return DisclosureContext(dossier_items=INTAKE_ITEMS, ententes=kept)
 
 
 def emergency_command(case: CrisisCase, attempt: HandoffAttempt) -> dc.DiscloseInEmergency | None:

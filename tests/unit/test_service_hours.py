@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from domain.clock import add_days, local_date, start_of
+from domain.crisis.handoff import sending_context
 from domain.crisis.model import Candidate, CandidateKind, TeamRef
 from domain.crisis.routing import askable, route
 from domain.ententes import commands as ac
@@ -141,3 +142,15 @@ def test_an_entente_stops_at_its_end_or_revocation_whatever_its_workflow_recorde
     assert askable(candidate, [ending], "cisss-laval", "laval", expiry - timedelta(seconds=1)) is None
     refused = askable(candidate, [ending], "cisss-laval", "laval", expiry)
     assert refused is not None and refused[0] == "entente_not_in_force"
+
+
+def test_no_information_is_sent_under_an_entente_from_the_moment_it_ends() -> None:
+    """The sending of the intake keeps the entente only while it is in force at the asking moment: from its
+    end on, the organisation receives nothing under it (the partner gate refuses for want of an entente)."""
+    ententes = Ententes(memory_record())
+    end = add_days(local_date(T0), 10)
+    ending = activate(ententes, "ENT-FIN", content("cc-fin", end=end))
+    expiry = start_of(add_days(end, 1))
+    assert [e.code for e in sending_context([ending], expiry - timedelta(seconds=1)).ententes] == ["ENT-FIN"]
+    assert sending_context([ending], expiry).ententes == []
+    assert ending.status is EntenteStatus.ACTIVE
