@@ -19,7 +19,7 @@ from rich.table import Table
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer's vendored Click
 from typer._click.utils import PacifyFlushWrapper
 
-from cli import audit, cases, demo, ententes, partners, report, users
+from cli import audit, cases, demo, directory, ententes, partners, report, users
 from cli import standards as standards_cli
 from cli.errors import from_click, reported, show, translate, unexpected
 from workers import doctor as doctor_report
@@ -141,6 +141,7 @@ app.command("demo")(demo.demo)
 app.add_typer(audit.app, name="audit")
 app.add_typer(partners.app, name="partners")
 app.add_typer(users.app, name="users")
+app.add_typer(directory.app, name="directory")
 console = Console()
 
 

@@ -39,6 +39,7 @@ from usecases.audit.reads import Reads
 from usecases.audit.replays import Replays
 from usecases.crisis import CrisisCases
 from usecases.delivery import Deliveries
+from usecases.directory import Services
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 from usecases.handoff import HandoffDisclosures
@@ -203,6 +204,11 @@ class Root:
     def deliveries(self) -> Deliveries:
         """Partners' webhook endpoints (`partners endpoint`) and each subject's delivery log (`cases show`)."""
         return self.use_cases.deliveries
+
+    @cached_property
+    def directory(self) -> Services:
+        """The directory of services (issue 11): `arrimage directory`, read by referrals."""
+        return Services(self.record)
 
     @cached_property
     def replays(self) -> Replays:

@@ -35,6 +35,7 @@ from domain.audit.erasure import SubjectErasure
 from domain.audit.record_reads import RecordReadEntry
 from domain.crisis.aggregate import CrisisCase
 from domain.delivery.aggregate import DeliveryLog, Endpoint
+from domain.directory.aggregate import Directory
 from domain.disclosure.consent import Consent
 from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente
@@ -108,6 +109,7 @@ AGGREGATES: tuple[type[Any], ...] = (
     SubjectLink,  # a person's subject at the identity provider, bound to a user (domain.principals.oidc)
     Endpoint, DeliveryLog,  # partners' webhook endpoints and what was delivered to them (domain.delivery)
     Subscription, SubscriptionIndex,  # FHIR Task subscriptions and each organisation's (domain.fhir.subscriptions)
+    Directory,  # the directory of services of the local network (domain.directory)
 )
 
 

@@ -261,6 +261,8 @@ class ReceivingService(Frozen):
     org_id: Code
     service: ReceivingServiceType
     name: ShortText | None = None
+    # A service of the directory (`domain.directory`), checked against it; None: the free organisation code.
+    directory_service_id: Code | None = None
 
 
 class ClosureKind(StrEnum):

@@ -1,0 +1,100 @@
+"""The directory of services in the record (issue 11), on SQLite and PostgreSQL: the HSDS example imported, read
+back by a new process and exported equal; a referral to a directory service through the crisis workflow on the
+time-skipping server: a known one recorded, an unknown one refused with its code and nothing recorded."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.record.record import Record
+from domain.crisis import commands as c
+from domain.crisis.model import ReceivingService, ReceivingServiceType, ReferralChannel, new_case_code
+from domain.crisis.state import CaseStage, CaseView
+from domain.directory.aggregate import Directory
+from domain.errors import DomainError
+from tests.crisis_builders import (
+    SUBJECT,
+    accept,
+    act,
+    arrive,
+    names,
+    open_cmd,
+    outcome,
+    request,
+    start_case,
+)
+from usecases.crisis import CrisisCases
+from usecases.directory import Services
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "annuaire-laval.hsds.json"
+T0 = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
+
+
+def directory_events(record: Record) -> int:
+    return len(list(record.events_of(Directory.ServiceRecorded, sealed=True)))  # type: ignore[attr-defined]
+
+
+def test_the_hsds_example_round_trips_through_the_record(record: Record, store_env: dict[str, str]) -> None:
+    doc = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    services = Services(record)
+    assert services.import_hsds(doc, "admin", T0) == 7
+    assert services.import_hsds(doc, "admin", T0) == 0  # the same again: nothing recorded
+    assert directory_events(record) == 7
+    other = Record(store_env)  # another process reading the same store
+    try:
+        assert Services(other).export_hsds() == doc
+        assert Services(other).get("omh-laval-logement").current_wait == "18 mois"
+    finally:
+        other.close()
+
+
+def test_a_bad_document_or_a_duplicate_records_nothing(record: Record) -> None:
+    services = Services(record)
+    services.import_hsds(json.loads(EXAMPLE.read_text(encoding="utf-8")), "admin", T0)
+    before = directory_events(record)
+    with pytest.raises(DomainError) as err:
+        services.import_hsds({"organizations": [], "services": [{"id": "x", "organization_id": "nobody",
+                                                                  "name": "X", "service_areas": [{"name": "l"}]}]},
+                             "admin", T0)
+    assert err.value.code == "invalid_hsds"
+    changed = services.get("omh-laval-logement").model_copy(update={"current_wait": "2 ans"})
+    with pytest.raises(DomainError) as err:
+        services.add(changed, "admin", T0)
+    assert err.value.code == "duplicate_service"
+    assert directory_events(record) == before
+
+
+def _refer(service_id: str | None, org: str) -> c.StartReferral:
+    return c.StartReferral(
+        by="eq-1", actor_org="cisss-laval", subject_id=SUBJECT, channel=ReferralChannel.TELEPHONE,
+        receiving=ReceivingService(org_id=org, service=ReceivingServiceType.OTHER, directory_service_id=service_id),
+    )
+
+
+async def test_a_referral_names_a_directory_service_or_is_refused(
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases, record: Record
+) -> None:
+    Services(record).import_hsds(json.loads(EXAMPLE.read_text(encoding="utf-8")), "admin", T0)
+    code = new_case_code()
+    handle, _ = await start_case(time_env.client, open_cmd(code), task_queue)
+    for cmd in (request(), accept(), arrive(), outcome()):
+        await act(handle, cmd)
+    before = names(cases, code)
+    for refused, expected in [(_refer("inconnu", "omh-laval"), "unknown_directory_service"),
+                              (_refer("omh-laval-logement", "cle-laval"), "directory_org_mismatch")]:
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await handle.execute_update("act", refused, result_type=CaseView)
+        cause = info.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == expected, cause
+        assert names(cases, code) == before
+    view = await act(handle, _refer("omh-laval-logement", "omh-laval"))
+    assert view.stage is CaseStage.REFERRAL
+    assert view.referrals[0].receiving.directory_service_id == "omh-laval-logement"
+    assert names(cases, code) == [*before, "ReferralSent"]
