@@ -22,18 +22,23 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
+from adapters.fhir.auditevent import trail_bundle
 from cli import audit_render, remote
 from cli.audit_export import access_log, bundle_problem, write_bundle
 from cli.client import root
 from cli.display import Limit, limited, print_more
 from cli.errors import CliError, Exit, bad_input, fail, not_found, read_text, refused, reported
 from cli.options import AsJson, Facts, Purpose, ReadBy, ReaderRole, reader
+from cli.parsing import day as parse_day
 from cli.parsing import moment as parse_moment
 from domain.audit.checkpoint import Checkpoint, CheckpointError
+from domain.audit.own_register import OWN_REGISTER_READERS, NotAnOwnRegisterReader, check_own_register_reader
 from domain.audit.record_reads import ReadKind, RecordRead
 from domain.audit.replay import AggregateKind, AggregateRef, Replay
 from domain.disclosure.model import Outcome
+from domain.disclosure.roles import Role
 from usecases.audit.reads import Reader
 from usecases.audit.trail import checkpoint as make_checkpoint
 from usecases.audit.trail import knows, pinned_key, trust_basis
@@ -415,3 +420,95 @@ def export(
         console.print(f"[red]TAMPERING[/red] {escape(str(bundle.problem))}; bundle in {escape(str(out))} has no "
                       "checkpoint", soft_wrap=True)
     raise typer.Exit(0 if bundle.verified else 1)
+
+
+# --------------------------------------------------------------------------- the person, and the field's format
+
+Born = Annotated[str | None, typer.Option(
+    "--born", metavar="DATE", help="Your birth date (YYYY-MM-DD): from 14 you read your own record (LRSSS s. 17); "
+                                   "used for the age on the day, never recorded.")]
+
+
+@app.command("my-register", epilog=AUDIT_EXIT_CODES)
+def my_register(
+    person: Annotated[str | None, typer.Option(
+        "--person", metavar="SUBJECT_ID", help="Whose register (default: --by, you yourself).")] = None,
+    by: ReadBy = None,
+    role: Annotated[Role, typer.Option("--role", help="usager (you; the default, whatever ARRIMAGE_ROLE says) or "
+                                                      "representant (in the person's name).")] = Role.USAGER,
+    born: Born = None, facts: Facts = None, limit: Limit = None, as_json: AsJson = False,
+) -> None:
+    """« Qui a vu mon dossier ? »: every access to your record and every communication of it (who, for which
+    organisation, when, which items, on which basis and article), partner reads of your cases included
+    (LRSSS s. 265 with s. 18; LSSSS 27.2). Reading it is itself an access, recorded in your register first;
+    another role is refused (exit 2, nothing recorded)."""
+    with root(person=True) as engine, reported():
+        if (gateway := remote.through(engine)) is not None:  # the token's account is the person
+            rows = gateway.get("/v1/me/register", {"born": born})["seen"]
+        else:
+            who_reads = reader(by, role, OWN_REGISTER_READERS.get(role), facts)
+            if born is not None:
+                subject = who_reads.facts.subject.model_copy(update={"birth_date": parse_day("--born", born)})
+                who_reads = who_reads.model_copy(update={"facts": who_reads.facts.model_copy(
+                    update={"subject": subject})})
+            whose = person or who_reads.actor_id
+            try:
+                check_own_register_reader(who_reads.role)
+            except NotAnOwnRegisterReader as err:
+                raise refused(err.code, err.message) from None
+            if not knows(engine.record, whose):
+                raise not_found(f"the record holds nothing about person {whose}")
+            read = engine.reads.own_register(whose, who_reads, datetime.now(UTC))
+            if read.seen is None:
+                raise audit_render.read_refusal(read.decision)
+            rows = [s.model_dump(mode="json") for s in read.seen]
+    shown, left = limited(rows, limit, as_json)
+    if as_json:
+        sys.stdout.write(audit_render.dumps(shown))
+        return
+    table = Table(title=f"Qui a vu mon dossier ({len(rows)})")
+    for col in ("quand", "qui", "organisation", "quoi", "fondement", "article", "en clair"):
+        table.add_column(col, overflow="fold")
+    for s in shown:
+        table.add_row(escape(s["at"]), escape(f"{s['who']} ({s['role']})"), escape(s["organisation"] or ""),
+                      escape(", ".join(s["items"])), escape(s["basis"] or ""), escape(s["article"] or ""),
+                      escape(s["summary"]))
+    audit_render.console.print(table)
+    print_more(audit_render.console, left)
+
+
+@app.command("fhir-events", epilog=AUDIT_EXIT_CODES)
+def fhir_events(
+    person: Annotated[str | None, typer.Option("--person", metavar="SUBJECT_ID", help="Only about this person.")]
+    = None,
+    since: Since = None, until: Until = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help="Write the Bundle here (default: "
+                                                                          "standard output).")] = None,
+    by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None,
+) -> None:
+    """Every access and communication as FHIR R4 AuditEvent resources following IHE Basic Audit Log Patterns
+    (PatientRead for accesses, Query for reads across persons, Privacy Disclosure for communications), in one
+    `collection` Bundle an audit repository can take. Auditors and supervisors, for an audit; the export is
+    itself a read registered first (refused: exit 2, only the refusal recorded)."""
+    with reported():
+        start = parse_moment(since, "--since") if since else None
+        end = parse_moment(until, "--until", day_end=True) if until else None
+        with root() as engine:
+            if (gateway := remote.through(engine)) is not None:
+                bundle = gateway.get("/fhir/AuditEvent", {"patient": person, "since": since, "until": until})
+            else:
+                who_reads = reader(by, role, purpose)
+                if person is not None and not knows(engine.record, person):
+                    raise not_found(f"the record holds nothing about person {person}")
+                now = datetime.now(UTC)
+                trail = engine.reads.audit_trail(who_reads, now, person=person, since=start, until=end)
+                if not trail.read.allowed:
+                    raise audit_render.record_read_refusal(trail.read)
+                bundle = trail_bundle(trail.decisions, trail.communications, trail.record_reads,
+                                      trail.case_subjects, now).model_dump(mode="json")
+    text = json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"{len(bundle.get('entry') or [])} AuditEvent(s) in {escape(str(out))}")

@@ -16,7 +16,7 @@ Metadata only: the items are named (their kind), never their content; identifier
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -169,3 +169,23 @@ def audit_bundle(events: Iterable[AuditEvent], at: datetime) -> Bundle:
         "resourceType": "Bundle", "type": "collection", "timestamp": at,
         "entry": [{"fullUrl": f"urn:uuid:{e.id}", "resource": e} for e in found],
     })
+
+
+SITE = "arrimage"  # the audit source: this engine (an institution may name its own in front of its repository)
+
+
+def trail_bundle(decisions: Iterable[Decision], communications: Iterable[CommunicationEntry],
+                 record_reads: Iterable[RecordRead], case_subjects: Mapping[str, str], at: datetime,
+                 site: str = SITE) -> Bundle:
+    """An audit trail (`usecases.audit.reads.AuditTrail`'s parts) as one Bundle: each communication once, as its
+    Privacy Disclosure (with the actor of its decision as discloser), every other decision as a PatientRead, each
+    read across persons as a Query (a partner's read of a case as a PatientRead of the case's subject)."""
+    found = list(decisions)
+    actors = {d.decision_id: d.actor_id for d in found}
+    sent = list(communications)
+    communicated = {e.decision_id for e in sent}
+    events = [access_event(d, site) for d in found if d.decision_id not in communicated]
+    events += [disclosure_event(e, site, actors.get(e.decision_id)) for e in sent]
+    events += [record_read_event(r, site, case_subjects.get(r.scope.get("case", "")) if r.kind is
+                                 ReadKind.PARTNER_CASE else None) for r in record_reads]
+    return audit_bundle(events, at)
