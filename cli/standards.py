@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from rich.table import Table
@@ -13,8 +14,10 @@ from cli import render_cases as rc
 from cli.client import root
 from cli.errors import CliError, Exit, invalid, no_such_file, not_json, reported
 from cli.options import AsJson
+from domain.crisis.availability import Coverage, crisis_coverage
 from domain.standards.config import StandardsConfig
 from domain.standards.provenance import figures
+from workers.bootstrap import NoRecord, Root
 from workers.settings import Settings
 
 
@@ -42,6 +45,7 @@ def standards(as_json: AsJson = False) -> None:
     """The configuration in force: each standard's clock and deadline, the urgency scale, follow-up plans, caps."""
     with root() as engine:
         settings = engine.settings
+        coverage = coverage_in_force(engine)
     with reported():
         config = standards_in_force(settings)
     source = source_of(settings.standards_file)
@@ -52,10 +56,13 @@ def standards(as_json: AsJson = False) -> None:
             # each figure: where it comes from (ministere: its seed line; fichier_region; defaut_moteur: an engine
             # default the seed does not give) and whether the ministry fixed it (a region only tightens it)
             "figures": [f.model_dump(mode="json") for f in figures(config)],
+            # the 24/7 services (seed 001 L1013-1014, L1259-1260): covered by the ententes in force? (null: no record)
+            "coverage": None if coverage is None else [c.model_dump(mode="json") for c in coverage],
         })
     else:
         rc.standards_tables(config, source)
         render.console.print(provenance_table(config))
+        render.console.print(coverage_table(coverage))
 
 
 _PROVENANCE = {"ministere": "ministry", "fichier_region": "region file",
@@ -69,4 +76,29 @@ def provenance_table(config: StandardsConfig) -> Table:
         table.add_column(column)
     for f in figures(config):
         table.add_row(Text(f.key), _PROVENANCE[f.provenance], "fixed" if f.fixed else "", Text(f.reference))
+    return table
+
+
+def coverage_in_force(engine: Root) -> list[Coverage] | None:
+    """The mobile crisis service's 24/7 coverage now, from the ententes in force in the record (None: no record
+    here). The CSSS's own teams declare their hours in each request, so they are not counted here."""
+    try:
+        views = engine.ententes.list()
+    except NoRecord:
+        return None
+    return crisis_coverage(views, datetime.now(UTC))
+
+
+def coverage_table(coverage: list[Coverage] | None) -> Table | Text:
+    """Whether the ententes in force cover the mobile crisis service 24/7/365, per territory."""
+    if coverage is None:
+        return Text("24/7 coverage: no record here, no entente to read")
+    table = Table(title="24/7 coverage of the mobile crisis service by the ententes in force (seed 001 L1259-1260; "
+                        "the CSSS's own teams, declared per request, not counted)")
+    for column in ("territory", "providers", "24/7", "gaps (Québec time)"):
+        table.add_column(column)
+    for c in coverage:
+        providers = ", ".join(f"{p.provider} ({p.entente}{'' if p.hours else ', always'})" for p in c.providers)
+        gaps = "; ".join(c.weekly_gaps + [f"closed {d.isoformat()}" for d in c.uncovered_dates])
+        table.add_row(Text(c.territory), Text(providers), "yes" if c.covers_24_7 else "NO", Text(gaps))
     return table

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from domain.clock import add_days, local_date, start_of
+from domain.crisis.availability import crisis_coverage
 from domain.crisis.handoff import sending_context
 from domain.crisis.model import Candidate, CandidateKind, TeamRef
 from domain.crisis.routing import askable, route
@@ -154,3 +155,21 @@ def test_no_information_is_sent_under_an_entente_from_the_moment_it_ends() -> No
     assert [e.code for e in sending_context([ending], expiry - timedelta(seconds=1)).ententes] == ["ENT-FIN"]
     assert sending_context([ending], expiry).ententes == []
     assert ending.status is EntenteStatus.ACTIVE
+
+
+def test_the_regions_mobile_crisis_coverage_per_territory() -> None:
+    """« 24 heures par jour, 7 jours par semaine et 365 jours par année » (seed 001 L1259-1260): a day entente
+    alone leaves gaps; with a night-and-weekend one the territory is covered; an entente past its end counts
+    for nothing from that moment, though its record still says in force."""
+    ententes = Ententes(memory_record())
+    end = add_days(local_date(T0), 10)
+    day = activate(ententes, "ENT-JOUR", with_schedule(content("cc-jour"), WEEKDAYS_8_16))
+    night = activate(ententes, "ENT-NUIT", with_schedule(content("cc-nuit", end=end), NIGHTS_AND_WEEKENDS))
+    [covered] = crisis_coverage([day, night], T0)
+    assert (covered.territory, covered.covers_24_7, covered.weekly_gaps, covered.must_be_24_7) == (
+        "laval", True, [], "seed 001 L1259-1260")
+    assert [(p.provider, p.entente) for p in covered.providers] == [("cc-jour", "ENT-JOUR"), ("cc-nuit", "ENT-NUIT")]
+    [after] = crisis_coverage([day, night], start_of(add_days(end, 1)))
+    assert not after.covers_24_7 and after.weekly_gaps[0] == "lun 00:00 – lun 08:00"
+    [with_team] = crisis_coverage([day], T0, [CSSS_TEAM])  # a CSSS team declaring nothing serves always
+    assert with_team.covers_24_7 and with_team.providers[0].entente is None
