@@ -1,0 +1,63 @@
+"""`arrimage directory` through the installed CLI on a real SQLite record (issue 11; seed 002 L403-437): the HSDS
+example imported and exported equal, listed and shown; a service already listed, bad input and an unknown service
+refused with their code, nothing recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.audit_builders import Store, build
+from tests.e2e.harness import ARRIMAGE, Result
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "annuaire-laval.hsds.json"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    built = build(tmp_path)
+    built.env["ARRIMAGE_TEMPORAL_ADDRESS"] = "127.0.0.1:1"  # nothing answers: the directory is the record's
+    return built
+
+
+def arrimage(store: Store, *args: str) -> Result:
+    proc = subprocess.run([ARRIMAGE, *args], env=store.env, capture_output=True, text=True, timeout=120)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_import_list_show_export(store: Store, tmp_path: Path) -> None:
+    before = store.event_count()
+    done = arrimage(store, "directory", "import", str(EXAMPLE), "--by", "admin", "--json")
+    assert (done.code, done.json()) == (0, {"recorded": 7}), done
+    assert store.event_count() == before + 8  # the directory created, then one event per service
+    listed = arrimage(store, "directory", "list", "--sector", "logement", "--json")
+    assert listed.code == 0, listed
+    assert [(s["service_id"], s["link"], s["current_wait"]) for s in listed.json()] == [
+        ("omh-laval-logement", "agent_de_liaison", "18 mois")]
+    shown = arrimage(store, "directory", "show", "cc-laval-crise", "--json")
+    assert (shown.code, shown.json()["hours"], shown.json()["link"]) == (0, "24/7, 365 jours", "protocole_d_entente")
+    out = tmp_path / "export.json"
+    assert arrimage(store, "directory", "export", "--out", str(out)).code == 0
+    assert json.loads(out.read_text(encoding="utf-8")) == json.loads(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def test_refusals_record_nothing(store: Store, tmp_path: Path) -> None:
+    arrimage(store, "directory", "import", str(EXAMPLE), "--by", "admin")
+    count = store.event_count()
+    again = arrimage(store, "directory", "add", "omh-laval-logement", "--name", "Autre", "--org", "omh-laval",
+                     "--org-name", "OMH", "--territory", "laval", "--sector", "logement", "--by", "admin")
+    assert (again.code, again.out) == (2, "")
+    assert again.err.startswith("refused [duplicate_service]: "), again.err
+    bad = arrimage(store, "directory", "add", "x", "--name", "X", "--org", "BAD ORG", "--org-name", "O",
+                   "--territory", "laval", "--sector", "logement")
+    assert bad.code == 2 and "organisation_id" in bad.err, bad
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"organizations": [], "services": [
+        {"id": "x", "organization_id": "nobody", "name": "X", "service_areas": [{"name": "laval"}]}]}))
+    refused = arrimage(store, "directory", "import", str(wrong))
+    assert refused.code == 2 and refused.err.startswith("refused [invalid_hsds]: "), refused
+    assert arrimage(store, "directory", "show", "inconnu").code == 3
+    assert store.event_count() == count
