@@ -37,6 +37,7 @@ from domain.crisis.aggregate import CrisisCase
 from domain.delivery.aggregate import DeliveryLog, Endpoint
 from domain.directory.aggregate import Directory
 from domain.disclosure.consent import Consent
+from domain.disclosure.facts import PersonFacts
 from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente
 from domain.errors import UnreadableRecord
@@ -105,6 +106,7 @@ class ForeignTopic(UnreadableRecord, ValueError):
 # The record's aggregates: the only classes (with their events) a stored row may name.
 AGGREGATES: tuple[type[Any], ...] = (
     Entente, CrisisCase, Consent, DisclosureRegister, SubjectErasure, EntenteReads, RecordReadEntry,
+    PersonFacts,  # the facts a disclosure decision rests on, per person (domain.disclosure.facts)
     Account, ApiKey,  # the gateway's principals and their API keys (domain.principals)
     SubjectLink,  # a person's subject at the identity provider, bound to a user (domain.principals.oidc)
     Endpoint, DeliveryLog,  # partners' webhook endpoints and what was delivered to them (domain.delivery)

@@ -83,6 +83,9 @@ class RequestAccess(Command):
     justification: Text | None = None  # register; personal
     agreement_purpose: ShortText | None = None  # partner: the purpose as the entente's clause words it
     particulars: EmergencyParticulars | None = None  # only through the emergency path
+    # A replay as of an earlier moment (issue 11): decided with the law, the consents and the authorisations
+    # of `as_of`; the access itself happens at `moment`. None: decided as of `moment`.
+    as_of: Moment | None = None
 
     @property
     def receiver(self) -> str:

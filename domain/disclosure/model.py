@@ -240,7 +240,7 @@ class Decision(Frozen):
     role: Role
     recipient_id: str
     purpose: PurposeKind
-    moment: datetime  # the moment of the access or communication: picks the law
+    moment: datetime  # the moment of the access or communication: picks the law, unless `as_of` is set
     law: Law
     requested: list[str]
     allowed: list[str]  # content and metadata items that may be read or sent
@@ -252,6 +252,7 @@ class Decision(Frozen):
     communication: bool = False  # outside the care team: goes to the register
     register_article: str | None = None  # LSSSS 27.2 / LRSSS 265 when registered
     log_article: str  # LRSSS 103 once in force, otherwise the policy
+    as_of: datetime | None = None  # a replay (issue 11): decided with the law, consents and facts of this moment
 
     @property
     def content_allowed(self) -> bool:

@@ -117,7 +117,7 @@ def _only(ask: _Ask, keep: Callable[[str], bool], code: str, reason: str, articl
 
 
 def decide(req: c.RequestAccess, ctx: DisclosureContext, config: DisclosureConfig) -> Decision:
-    day = local_date(req.moment)
+    day = local_date(req.as_of or req.moment)  # the law, the age and the consents of the moment decided
     law = config.law_for(day)
     requested = list(dict.fromkeys(req.items))
     withheld: list[Withheld] = []
@@ -166,7 +166,7 @@ def decide(req: c.RequestAccess, ctx: DisclosureContext, config: DisclosureConfi
         decision_id=decision_id(req), subject_id=req.subject_id, actor_id=req.by, role=req.role,
         recipient_id=req.receiver, purpose=req.purpose, moment=req.moment, law=law, requested=requested,
         allowed=allowed, withheld=withheld, basis=basis, metadata_basis=meta_basis, outcome=outcome,
-        refusal=refusal, communication=communication,
+        refusal=refusal, communication=communication, as_of=req.as_of,
         register_article=_register_article(ask, basis) if communication else None,
         log_article=ask.cite(Concept.ACCESS_LOG),
     )
@@ -241,7 +241,7 @@ def _consent_path(ask: _Ask) -> _Path | _Obstacle:
     best: _Path | None = None
     obstacles: list[_Obstacle] = []
     for x in consents:
-        state = x.state_at(req.moment)
+        state = x.state_at(req.as_of or req.moment)
         if state is not ConsentState.VALID:
             why = {ConsentState.EXPIRED: f"consent {x.consent_key} expired on {quebec_text(x.valid_until)}",
                    ConsentState.WITHDRAWN: f"consent {x.consent_key} was withdrawn",
@@ -443,7 +443,8 @@ def _minor_via_lawyer(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
 
 
 def _care_team(ask: _Ask, b: LegalBasis) -> _Path | _Obstacle | None:
-    auths = [a for a in ask.ctx.authorisations if a.holder_id == ask.req.receiver and a.active_at(ask.req.moment)]
+    at = ask.req.as_of or ask.req.moment
+    auths = [a for a in ask.ctx.authorisations if a.holder_id == ask.req.receiver and a.active_at(at)]
     if not auths:
         return _Obstacle("no_active_authorisation",
                          "no active access authorisation (training current, discretion undertaking signed)", b.code)
@@ -599,7 +600,7 @@ def _refusal(ask: _Ask, withheld: list[Withheld], obstacle: _Obstacle | None) ->
     return Refusal(
         article=article, code=code, reason=reason, recourse_article=terms.article, recourse_bodies=terms.bodies,
         recourse_text=terms.text, notified_at=ask.req.moment,
-        recourse_deadline=ask.day + timedelta(days=terms.deadline_days),
+        recourse_deadline=local_date(ask.req.moment) + timedelta(days=terms.deadline_days),
     )
 
 

@@ -8,6 +8,16 @@ is itself an access to the record, recorded before anything is shown:
   the person's register, allowed or refused, like any other access);
 - for an entente, as a `Read` of `EntenteReads` (no person, no register).
 `moment` is when the replay happens, given by the caller (the CLI's clock).
+
+The rule in force at the moment decided is the rule applied (issue 11): a replay `as_of` T is decided as at T,
+with the law in force at T (LSSSS before 2024-07-01, LRSSS from then on: `DisclosureConfig.law_for`), the
+consents as recorded at T, and the person facts recorded at T (`domain.disclosure.facts`: age, death,
+youth-protection file, a refusal, and the reader's standing as parent, representative, mandatary, court or
+researcher). The access itself is recorded at `moment`, when it happens.
+
+`--facts` (`ReaderFacts`) is what the record did not hold before the person facts existed: it is still taken
+for a person about whom the record holds no fact (older records), and refused (`facts_in_record`) for one
+about whom it holds any, since a file given at the read would otherwise contradict the record it replays.
 """
 
 from __future__ import annotations
@@ -33,17 +43,19 @@ from domain.audit.replay import (
     entente_replay,
     redact,
 )
-from domain.clock import quebec_text
+from domain.clock import local_date, quebec_text
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.disclosure import commands as c
 from domain.disclosure.consent import Consent, consent_id
-from domain.disclosure.model import AccessAuthorisation, DisclosureContext, Outcome, SubjectStatus
+from domain.disclosure.facts import standing, subject_status
+from domain.disclosure.model import AccessAuthorisation, ConsentView, DisclosureContext, Outcome, SubjectStatus
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.aggregate import Entente, entente_id
 from domain.ententes.model import Frozen
-from domain.errors import NotFound
+from domain.errors import NotFound, RuleViolation
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
+from usecases.person_facts import PersonFactsBook
 
 KINDS: dict[AggregateKind, type[Any]] = {
     AggregateKind.ENTENTE: Entente, AggregateKind.CASE: CrisisCase, AggregateKind.CONSENT: Consent,
@@ -108,16 +120,41 @@ class Replays:
             return self._entente(ref, str(aggregate_id), events, len(everything), state, role=role,
                                  actor_id=actor_id, purpose=purpose, moment=moment, read_id=access_id, as_of=as_of)
         subject_id: str = aggregate.subject_id
+        decided_at = as_of or moment  # the law, the consents and the facts of that moment
+        book = PersonFactsBook(self.record)
+        if facts is not None and facts.subject != ReaderFacts().subject and book.holds_any(subject_id):
+            raise RuleViolation(
+                f"the record holds the facts about person {subject_id} (age, death, standing…): a --facts file "
+                "would contradict the record being replayed; leave it out, or record a new fact",
+                code="facts_in_record")
         facts = facts or ReaderFacts()
+        recorded = book.facts_at(subject_id, decided_at)
+        status = subject_status(recorded) if recorded else facts.subject
+        attested, reference = standing(recorded, actor_id, local_date(decided_at))
         items = dossier_items(ref.kind, events, purpose)
         req = c.RequestAccess(
             by=actor_id, command_id=access_id, role=role, subject_id=subject_id, items=[i.name for i in items],
-            purpose=purpose, moment=moment,
+            purpose=purpose, moment=moment, as_of=as_of, attestations=attested, authority_reference=reference,
         )
-        ctx = DisclosureContext(subject=facts.subject, dossier_items=items, consents=None,
+        ctx = DisclosureContext(subject=status, dossier_items=items, consents=self._consents_at(subject_id, as_of),
                                 authorisations=facts.authorisations, ententes=Ententes(self.record).list())
         decision = self.disclosures.decide_and_record(req, ctx, moment)
         return redact(ref, str(aggregate_id), subject_id, events, len(everything), state, decision, as_of)
+
+    def _consents_at(self, subject_id: str, as_of: datetime | None) -> list[ConsentView] | None:
+        """The person's consents as recorded at `as_of` (a later withdrawal or grant not yet made); None: now."""
+        if as_of is None:
+            return None
+        out: list[ConsentView] = []
+        for granted in self.record.events_of(Consent.Granted):  # type: ignore[attr-defined]
+            if granted.subject_id != subject_id or granted.timestamp > as_of:
+                continue
+            cid = consent_id(subject_id, granted.consent_key)
+            seq = [ev.originator_version for ev in self.record.stream(cid)
+                   if ev.timestamp <= as_of]  # type: ignore[attr-defined]
+            found: Consent = self.record.events_only.get(cid, version=seq[-1])
+            out.append(found.view())
+        return out
 
     def _entente(
         self, ref: AggregateRef, aggregate_id: str, events: list[StoredEventData], latest: int,

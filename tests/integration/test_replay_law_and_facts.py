@@ -1,0 +1,123 @@
+"""Issue 11, "the rule in force at the moment decided is the rule applied", on a real SQLite record:
+`audit replay --as-of T` decides with the law in force at T (LSSSS before the switch, LRSSS from it on:
+disclosure-law.md §1, choose by the date of the fact) and with the person facts *recorded* at T
+(`domain.disclosure.facts`); a fact recorded as an event changes the decision from its moment on; a
+`--facts` file is refused once the record holds facts about the person, and nothing is recorded then.
+
+The events of a real store are recorded at the wall clock, so no event predates 2024-07-01; the switch date
+is configuration (`default_config(switch)`), so the test puts it between two moments it can replay.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from adapters.record.record import Record
+from domain.audit.replay import AggregateRef
+from domain.disclosure.facts import FactKind, PersonFact, PersonFacts, RecordFact
+from domain.disclosure.legal_bases import Law, default_config
+from domain.disclosure.model import Outcome, SubjectStatus
+from domain.disclosure.roles import PurposeKind, Role
+from domain.errors import RuleViolation
+from tests.audit_builders import CASE, PERSON, T0, open_case
+from usecases.audit.replays import ReaderFacts, Replays
+from usecases.crisis import CrisisCases
+from usecases.disclosure import Disclosures
+from usecases.person_facts import PersonFactsBook
+
+REF = AggregateRef.parse(f"case:{CASE}")
+
+
+def born(age: int) -> date:
+    today = datetime.now(UTC).date()
+    return date(today.year - age, 1, 1)
+
+
+def fact(kind: FactKind, n: int, **kw: object) -> RecordFact:
+    return RecordFact(by="archiviste-1", command_id=f"fact-{n}", subject_id=PERSON,
+                      fact=PersonFact.model_validate({"kind": kind, **kw}))
+
+
+def test_replay_as_of_a_date_decides_with_the_law_of_that_date(sqlite_env: dict[str, str]) -> None:
+    """A 12-year-old reading their own record is refused under LSSSS 20 as of a day before the switch, under
+    LRSSS 21 as of a day after it: the same record, the law of each date (LSSSS 20 / LRSSS 21 [V])."""
+    record = Record(sqlite_env)
+    open_case(CrisisCases(record))
+    PersonFactsBook(record).record_fact(fact(FactKind.BIRTH_DATE, 1, on=born(12)), T0)
+    recorded = max(ev.timestamp for ev in record.stream(PersonFacts.create_id(PERSON)))  # type: ignore[attr-defined]
+    switch = recorded.date() + timedelta(days=2)
+    replays = Replays(record, Disclosures(record, default_config(switch)))
+    before = replays.replay(REF, role=Role.USAGER, actor_id=PERSON, moment=T0, as_of=recorded)
+    after = replays.replay(REF, role=Role.USAGER, actor_id=PERSON, moment=T0, as_of=recorded + timedelta(days=3))
+    assert before.refusal is not None and after.refusal is not None
+    assert (before.outcome, before.refusal.code, before.refusal.article) == (
+        Outcome.REFUSED, "minor_under_14", "LSSSS-20")
+    assert (after.outcome, after.refusal.code, after.refusal.article) == (
+        Outcome.REFUSED, "minor_under_14", "LRSSS-21")
+    registered = Disclosures(record).accesses(subject_id=PERSON)
+    assert [(d.decision_id, d.law) for d in registered] == [(before.access_id, Law.LSSSS),
+                                                            (after.access_id, Law.LRSSS)]
+    # the access happened at its moment; it was decided as of the moment replayed
+    assert [(d.moment, d.as_of) for d in registered] == [(T0, recorded), (T0, recorded + timedelta(days=3))]
+    record.close()
+
+
+def test_a_fact_recorded_as_an_event_changes_the_decision_from_its_moment_on(sqlite_env: dict[str, str]) -> None:
+    """LRSSS 17 / 21: with no birth date recorded the age is unknown and the person is refused; once the birth
+    date is recorded (an event, sealed with the person's key) the replay as of any later moment allows, and a
+    replay as of a moment before it still refuses."""
+    record = Record(sqlite_env)
+    open_case(CrisisCases(record))
+    replays = Replays(record)
+    case_at = replays.events(REF)[0].recorded_at
+    book = PersonFactsBook(record)
+    book.record_fact(fact(FactKind.BIRTH_DATE, 1, on=born(30)), T0)
+    fact_at = max(ev.timestamp for ev in record.stream(PersonFacts.create_id(PERSON)))  # type: ignore[attr-defined]
+    earlier = replays.replay(REF, role=Role.USAGER, actor_id=PERSON, moment=T0, as_of=case_at)
+    later = replays.replay(REF, role=Role.USAGER, actor_id=PERSON, moment=T0, as_of=fact_at)
+    assert earlier.refusal is not None
+    assert (earlier.outcome, earlier.refusal.code, earlier.refusal.article) == (
+        Outcome.REFUSED, "age_unknown", "LRSSS-21")
+    assert (later.outcome, later.basis, later.refusal) == (Outcome.ALLOWED, "LRSSS-17", None)
+    # sealed: what is stored of the fact is the person's ciphertext, not the birth date
+    stored = [ev.personal for ev in record.events_of(PersonFacts.FactRecorded, sealed=True)]  # type: ignore[attr-defined]
+    assert len(stored) == 1 and "date_naissance" not in str(stored[0]) and str(born(30)) not in str(stored[0])
+    record.close()
+
+
+def test_a_parent_s_standing_recorded_as_a_fact_is_attested_from_its_moment_on(sqlite_env: dict[str, str]) -> None:
+    """LRSSS 23 [V]: a parent of a child under 14 has access once parental authority is proven; recorded as a
+    fact naming the parent, it attests the condition for that parent only, from its moment on."""
+    record = Record(sqlite_env)
+    open_case(CrisisCases(record))
+    book = PersonFactsBook(record)
+    book.record_fact(fact(FactKind.BIRTH_DATE, 1, on=born(10)), T0)
+    replays = Replays(record)
+    without = replays.replay(REF, role=Role.PARENT, actor_id="parent-1", moment=T0, purpose=PurposeKind.PARENTAL)
+    book.record_fact(fact(FactKind.PARENT, 2, holder_id="parent-1", reference="jugement 500-04-1"), T0)
+    parent = replays.replay(REF, role=Role.PARENT, actor_id="parent-1", moment=T0, purpose=PurposeKind.PARENTAL)
+    other = replays.replay(REF, role=Role.PARENT, actor_id="parent-2", moment=T0, purpose=PurposeKind.PARENTAL)
+    assert without.refusal is not None and other.refusal is not None
+    assert (without.refusal.code, without.refusal.article) == ("conditions_not_attested", "LRSSS-23")
+    assert (parent.outcome, parent.basis) == (Outcome.ALLOWED, "LRSSS-23")
+    assert (other.refusal.code, other.refusal.article) == ("conditions_not_attested", "LRSSS-23")
+    record.close()
+
+
+def test_a_facts_file_is_refused_once_the_record_holds_facts_and_nothing_is_recorded(
+    sqlite_env: dict[str, str],
+) -> None:
+    record = Record(sqlite_env)
+    open_case(CrisisCases(record))
+    replays = Replays(record)
+    given = ReaderFacts(subject=SubjectStatus(birth_date=born(30)))
+    first = replays.replay(REF, role=Role.USAGER, actor_id=PERSON, moment=T0, facts=given)
+    assert first.outcome is Outcome.ALLOWED  # no fact in the record yet: the file is still taken
+    PersonFactsBook(record).record_fact(fact(FactKind.BIRTH_DATE, 1, on=born(30)), T0)
+    with pytest.raises(RuleViolation) as refused:
+        replays.replay(REF, role=Role.USAGER, actor_id=PERSON, moment=T0, facts=given)
+    assert refused.value.code == "facts_in_record"
+    assert [d.decision_id for d in Disclosures(record).accesses(subject_id=PERSON)] == [first.access_id]
+    record.close()

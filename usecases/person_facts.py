@@ -1,0 +1,42 @@
+"""Use cases of the person facts (`domain.disclosure.facts`): record one, read them as they stood at a moment.
+
+"As they stood at T" is what was *recorded* at or before T (the events' recorded timestamps, like
+`audit replay --as-of`), never a later correction: a decision taken at T could only rest on those.
+"""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+
+from eventsourcing.application import AggregateNotFoundError
+
+from adapters.record.record import Record
+from domain.disclosure.facts import PersonFacts, RecordedFact, RecordFact, facts_id
+
+
+class PersonFactsBook:
+    def __init__(self, record: Record) -> None:
+        self.record = record
+
+    def record_fact(self, cmd: RecordFact, at: datetime) -> RecordedFact:
+        try:
+            facts: PersonFacts = self.record.repository.get(facts_id(cmd.subject_id))
+        except AggregateNotFoundError:
+            facts = PersonFacts(subject_id=cmd.subject_id)
+        done = facts.record(cmd, at)
+        self.record.save(facts)
+        return done
+
+    def holds_any(self, subject_id: str) -> bool:
+        """Whether the record holds facts about the person (then a `--facts` file is refused)."""
+        return next(iter(self.record.stream(facts_id(subject_id), lte=1)), None) is not None
+
+    def facts_at(self, subject_id: str, as_of: datetime | None = None) -> builtins.list[RecordedFact]:
+        """The facts recorded at or before `as_of` (every fact when None)."""
+        seq = [ev.originator_version for ev in self.record.stream(facts_id(subject_id))
+               if as_of is None or ev.timestamp <= as_of]  # type: ignore[attr-defined]
+        if not seq:
+            return []
+        found: PersonFacts = self.record.events_only.get(facts_id(subject_id), version=seq[-1])
+        return list(found.facts)
