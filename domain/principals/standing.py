@@ -11,8 +11,9 @@ give notice…) stays the entente's own rules: this is only the door to the case
 
 Which entente lets the organisation act: the ones the case names for it (the entente it referred under, those
 it was asked to intervene under); when the case names none (a referral's receiving service, a follow-up's
-provider), any entente naming both it and the CSSS. In force as routing decides it (`domain.crisis.routing.
-in_force`): active, its end date and its revocation's effective date not reached at `now`.
+provider), any entente naming both it and the CSSS. In force as routing, reassignment and sending decide it
+(`domain.ententes.rules.in_force_at`): active, its end date and its revocation's effective date not reached at
+`now`, whatever the entente's workflow has recorded.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from domain.clock import quebec_text
-from domain.crisis.routing import in_force
 from domain.crisis.state import CaseView
+from domain.ententes.rules import in_force_at
 from domain.ententes.state import EntenteStatus, EntenteView
 from domain.errors import DomainError
 from domain.principals.model import Principal
@@ -64,7 +65,7 @@ def check_entente_in_force(principal: Principal, view: CaseView, ententes: Itera
         return
     org = principal.org_id
     letting = letting_ententes(view, org, ententes)
-    if any(in_force(e, now) for e in letting):
+    if any(in_force_at(e, now) for e in letting):
         return
     if not letting:
         raise NoEntenteInForce(f"{org} has no entente with {view.responsible_org} that lets it act on case "
