@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from domain.clock import add_days, local_date, start_of
+from domain.crisis import commands as c
 from domain.crisis.availability import crisis_coverage
 from domain.crisis.handoff import sending_context
 from domain.crisis.model import Candidate, CandidateKind, TeamRef
 from domain.crisis.routing import askable, route
+from domain.crisis.state import AttemptStatus
 from domain.ententes import commands as ac
 from domain.ententes.model import EntenteContent
 from domain.ententes.rules import in_force_at
@@ -28,8 +30,9 @@ from domain.hours import (
     weekly_gaps,
     weekly_minutes,
 )
-from tests.crisis_builders import T0, activate, memory_record
+from tests.crisis_builders import CSSS, HOUR, MIN, T0, TEAM, TEAM_2, activate, memory_record, request, sup
 from tests.crisis_builders import crisis_content as content
+from tests.crisis_world import World
 from usecases.ententes import Ententes
 
 WEEKDAYS_8_16 = ServiceHours(windows=[Window(days=[1, 2, 3, 4, 5], opens=time(8), closes=time(16))])
@@ -173,3 +176,36 @@ def test_the_regions_mobile_crisis_coverage_per_territory() -> None:
     assert not after.covers_24_7 and after.weekly_gaps[0] == "lun 00:00 – lun 08:00"
     [with_team] = crisis_coverage([day], T0, [CSSS_TEAM])  # a CSSS team declaring nothing serves always
     assert with_team.covers_24_7 and with_team.providers[0].entente is None
+
+
+def test_the_cascade_skips_a_team_closed_at_that_moment_and_a_reassignment_to_it_is_refused() -> None:
+    """A decline at Monday 09:10 moves past the team that closed at 09:05 to the organisation under entente
+    (L1181-1184); the supervisor cannot reassign to the closed team (`not_serving`, nothing recorded)."""
+    morning = ServiceHours(windows=[Window(days=[1], opens=time(8), closes=time(9, 5))])
+    closing = TEAM_2.model_copy(update={"hours": morning})
+    w = World()
+    w.open()
+    view = w.do(request([TEAM, closing]), T0)
+    assert [x.team.team_id for x in view.candidates] == ["crise-laval-1", "crise-laval-2", "cc-laval"]
+    view = w.do(c.DeclineHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id, reason="occupée"), T0 + 10 * MIN)
+    assert [(a.candidate.team.team_id, a.status) for a in view.attempts] == [
+        ("crise-laval-1", AttemptStatus.DECLINED), ("cc-laval", AttemptStatus.PENDING)]
+    refused = w.refused(sup(c.Reassign, team=TEAM_2, reason="rappel"), "not_serving", T0 + 15 * MIN)
+    assert "crise-laval-2 does not serve at that moment" in str(refused)
+
+
+def test_a_reassignment_to_an_organisation_whose_entente_was_revoked_is_refused_before_the_calendar_wakes() -> None:
+    """The revocation takes effect on its date (notice given, the entente's workflow never advanced): from that
+    instant a supervisor cannot hand the case to the organisation (`entente_not_in_force`, nothing recorded)."""
+    w = World()
+    notice = add_days(local_date(T0), 90)
+    w.ententes.execute("ENT-CC", ac.GiveRevocationNotice(
+        by="cisss", party_id="cisss-laval", reason="fin", effective_date=notice), T0)
+    at = start_of(notice)
+    w.open(at=at - HOUR)
+    view = w.do(request([TEAM]), at - HOUR)
+    assert [x.team.team_id for x in view.candidates] == ["crise-laval-1", "cc-laval"]
+    refused = w.refused(sup(c.Reassign, team=TeamRef(team_id="cc-laval", org_id="cc-laval"), reason="rappel"),
+                        "entente_not_in_force", at)
+    assert "ENT-CC" in str(refused)
+    assert w.ententes.view("ENT-CC").status is EntenteStatus.ACTIVE
