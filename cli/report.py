@@ -24,7 +24,7 @@ from cli.standards import standards_in_force
 from domain.audit.record_reads import ReadKind
 from domain.clock import start_of
 from domain.standards import compliance
-from domain.standards.compliance import Observation
+from domain.standards.compliance import Observation, info_social_call
 
 app = typer.Typer(name="report", help="Reports computed from the record.", epilog=EXIT_CODES_HELP,
                   no_args_is_help=True)
@@ -58,11 +58,15 @@ def standards_report(
             observations += view.observations()
         as_of = datetime.now(UTC)
         figures = list(compliance(observations, as_of, config.targets()).values())
+        # Beside the 90 % in 4 minutes: the 25-minute average call (seed 001 L1030-1031). The record holds
+        # no call durations: the indicator says so instead of a figure.
+        call = info_social_call([])
     labels = {sid: std.label for sid, std in config.standards.items()}
     if as_json:
         render.emit_json({
             "from": first.isoformat(), "to": last.isoformat(), "as_of": as_of.isoformat(), "cases": count,
             "region": config.region, "standards": [rc.figures_json(f, labels.get(f.standard_id)) for f in figures],
+            "indicators": {"info_social.duree_moyenne_appel": call.model_dump(mode="json")},
         })
         return
     title = (f"Access standards — cases opened {first} … {last}: {count} case{'s' if count != 1 else ''}, "
@@ -70,3 +74,7 @@ def standards_report(
     render.console.print(rc.report_table(figures, title))
     if not figures:
         render.console.print("no case opened in this period", markup=False)
+    seed = f"seed {rc.duration(call.seed_average)}, {call.reference}"
+    measured = (f"not measured: {call.not_measured}" if call.measured_average is None
+                else f"{rc.duration(call.measured_average)} over {call.calls} calls")
+    render.console.print(f"Info-Social average call ({seed}): {measured}", markup=False)

@@ -115,8 +115,9 @@ def info_social_call(durations: Sequence[timedelta]) -> CallIndicator:
 
     if not durations:
         return CallIndicator(seed_average=INFO_SOCIAL_AVERAGE_CALL, reference=INFO_SOCIAL_AVERAGE_CALL_REFERENCE,
-                             calls=0, measured_average=None,
-                             not_measured="the record holds no Info-Social call durations", within_seed=None)
+                             calls=0, measured_average=None, within_seed=None,
+                             not_measured="the record holds no Info-Social call durations (a case records when a "
+                             "call was received and answered, not when it ended)")
     total = sum(durations, timedelta(0))
     mean = timedelta(microseconds=round(total / timedelta(microseconds=1) / len(durations)))
     return CallIndicator(seed_average=INFO_SOCIAL_AVERAGE_CALL, reference=INFO_SOCIAL_AVERAGE_CALL_REFERENCE,

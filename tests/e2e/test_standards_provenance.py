@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
 
+from tests.e2e.engines import CaseEngine, case_engine
 from tests.e2e.harness import ARRIMAGE, Result, cli_env
 
 pytestmark = pytest.mark.slow
@@ -82,3 +86,23 @@ def test_a_loosening_region_file_is_refused_at_start(tmp_path: Path, command: tu
     else:
         assert (refused.code, refused.out, refused.err) == (2, "", message)
     assert not (tmp_path / "record.sqlite").exists()  # the worker created no record: nothing recorded
+
+
+@pytest_asyncio.fixture
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[CaseEngine]:
+    async with case_engine(case_server, task_queue, tmp_path) as built:
+        yield built
+
+
+async def test_the_report_shows_the_info_social_average_call_as_not_measured(engine: CaseEngine) -> None:
+    """Seed 001 L1030-1031: the 25-minute average call is an indicator beside the 90 % in 4 minutes; the record
+    holds no call durations, so the report says « not measured » and why, and invents no figure."""
+    report = (await engine.ok("report", "standards", "--from", "2001-01-01", "--to", "2001-01-31", "--json")).json()
+    assert report["indicators"] == {"info_social.duree_moyenne_appel": {
+        "seed_average": "PT25M", "reference": "seed 001 L1030-1031; annexe L2452-2453", "calls": 0,
+        "measured_average": None, "within_seed": None,
+        "not_measured": "the record holds no Info-Social call durations (a case records when a call was received "
+                        "and answered, not when it ended)"}}
+    text = (await engine.ok("report", "standards", "--from", "2001-01-01", "--to", "2001-01-31")).out
+    assert ("Info-Social average call (seed 25 min, seed 001 L1030-1031; annexe L2452-2453): not measured: the "
+            "record holds no Info-Social call durations") in " ".join(text.split())

@@ -117,7 +117,8 @@ def test_info_social_average_call_not_measured_without_durations() -> None:
     the record, the indicator says so rather than inventing a figure."""
     ind = info_social_call([])
     assert (ind.seed_average, ind.measured_average, ind.calls) == (timedelta(minutes=25), None, 0)
-    assert ind.not_measured == "the record holds no Info-Social call durations"
+    assert ind.not_measured == ("the record holds no Info-Social call durations (a case records when a call was "
+                                "received and answered, not when it ended)")
     measured = info_social_call([timedelta(minutes=20), timedelta(minutes=31)])
     assert (measured.measured_average, measured.calls, measured.not_measured, measured.within_seed) == (
         timedelta(minutes=25, seconds=30), 2, None, False)
