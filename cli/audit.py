@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -30,13 +31,14 @@ from cli.audit_export import access_log, bundle_problem, write_bundle
 from cli.client import root
 from cli.display import Limit, limited, print_more
 from cli.errors import CliError, Exit, bad_input, fail, not_found, read_text, refused, reported
-from cli.options import AsJson, Facts, Purpose, ReadBy, ReaderRole, reader
+from cli.options import AsJson, By, Facts, Purpose, ReadBy, ReaderRole, reader, who
 from cli.parsing import day as parse_day
 from cli.parsing import moment as parse_moment
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.own_register import OWN_REGISTER_READERS, NotAnOwnRegisterReader, check_own_register_reader
 from domain.audit.record_reads import ReadKind, RecordRead
 from domain.audit.replay import AggregateKind, AggregateRef, Replay
+from domain.disclosure.facts import FactKind, PersonFact, RecordFact
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import Role
 from usecases.audit.reads import Reader
@@ -235,6 +237,45 @@ def _across(engine: Root, kind: ReadKind, who_reads: Reader, moment: datetime, *
     if not read.allowed:
         raise audit_render.record_read_refusal(read)
     return read
+
+
+@app.command(epilog=AUDIT_EXIT_CODES)
+def fact(
+    subject: Annotated[str, typer.Argument(metavar="SUBJECT", help="The person's opaque id.")],
+    kind: Annotated[FactKind, typer.Option("--kind", help="What the fact is.")],
+    on: Annotated[str | None, typer.Option("--on", metavar="DATE", help="The date of a birth or death.")] = None,
+    holder: Annotated[str | None, typer.Option(
+        "--holder", help="Who the standing names (parent, representative, mandatary, court, researcher).")] = None,
+    reference: Annotated[str | None, typer.Option(
+        "--reference", help="The judgment, mandate, order or authorisation number.")] = None,
+    valid_from: Annotated[str | None, typer.Option("--from", metavar="DATE", help="In force from.")] = None,
+    valid_until: Annotated[str | None, typer.Option("--until", metavar="DATE", help="Last day in force.")] = None,
+    lift: Annotated[bool, typer.Option("--lift", help="The fact no longer holds (a flag or standing ends).")] = False,
+    by: By = None,
+    command_id: Annotated[str | None, typer.Option("--command-id", help="Retry key: a retry records nothing new.")
+                          ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record a fact a disclosure decision rests on (issue 11): an age, a death, a youth-protection file, a
+    refusal, or a standing (parent, representative, mandate, court order, research authorisation). Sealed with
+    the person's key; replays as of any later moment decide with it, and `--facts` is then refused."""
+    with reported():
+        try:
+            cmd = RecordFact(by=who(by), command_id=command_id or "", subject_id=subject, fact=PersonFact(
+                kind=kind, on=parse_day("--on", on) if on else None, holds=not lift, holder_id=holder,
+                reference=reference, valid_from=parse_day("--from", valid_from) if valid_from else None,
+                valid_until=parse_day("--until", valid_until) if valid_until else None))
+        except ValidationError as err:
+            raise bad_input("; ".join(str(e["msg"]) for e in err.errors())) from None
+        with root(person=True) as engine:
+            if remote.through(engine) is not None:
+                raise remote.not_served("recording a person fact")
+            done = engine.person_facts.record_fact(cmd, datetime.now(UTC))
+    if as_json:
+        sys.stdout.write(done.model_dump_json() + "\n")
+    else:
+        Console().print(f"fact {done.number} recorded for {escape(subject)}: {done.fact.kind.value}"
+                        f"{' (lifted)' if not done.fact.holds else ''}")
 
 
 @app.command(epilog=AUDIT_EXIT_CODES)

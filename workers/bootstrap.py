@@ -43,6 +43,7 @@ from usecases.directory import Services
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 from usecases.handoff import HandoffDisclosures
+from usecases.person_facts import PersonFactsBook
 from usecases.principals import Principals
 from workers import doctor, logs, tracing
 from workers.settings import Settings
@@ -215,6 +216,11 @@ class Root:
         return Replays(self.record, self.disclosures)
 
     @cached_property
+    def person_facts(self) -> PersonFactsBook:
+        """The facts disclosure decisions rest on, as events (issue 11): `arrimage audit fact`, read by replays."""
+        return PersonFactsBook(self.record)
+
+    @cached_property
     def principals(self) -> Principals:
         """Partners and people with their API keys (and people's OIDC tokens when a provider is configured):
         the gateway authenticates every request here."""
@@ -289,6 +295,7 @@ class Root:
         record, self._record = self._record, None
         self.__dict__.pop("use_cases", None)
         self.__dict__.pop("replays", None)
+        self.__dict__.pop("person_facts", None)
         self.__dict__.pop("principals", None)
         provider = self.__dict__.pop("oidc_provider", None)
         if provider is not None:
