@@ -21,7 +21,7 @@ from adapters.temporal.errors import InternalFailure, NotCompleted, Unreachable
 from domain.crisis.state import CaseView
 from domain.ententes.state import EntenteView
 from domain.errors import DomainError
-from gateway import audit, bodies, cases, ententes, fhir, fhir_subscriptions, people
+from gateway import audit, bodies, cases, ententes, fhir, fhir_audit, fhir_subscriptions, me, people
 from gateway.guard import Guard
 from gateway.portal import Portal
 from gateway.problems import FieldProblem, Problem, ProblemError, translate
@@ -49,6 +49,8 @@ def create_app(root: Root) -> FastAPI:
     app.include_router(ententes.routes(root, guard))
     app.include_router(fhir.routes(root, guard))
     app.include_router(fhir_subscriptions.routes(root, guard))  # /fhir/Subscription (the R4 backport)
+    app.include_router(fhir_audit.routes(root, guard))  # /fhir/AuditEvent: the trail as IHE BALP AuditEvents
+    app.include_router(me.routes(root, guard))  # /v1/me/register: « qui a vu mon dossier ? » (before /v1/me…)
     app.include_router(people.routes(root, guard))  # /v1/me, listings, a case's history (a person's CLI)
     app.include_router(audit.routes(root, guard))  # /v1/audit: replay, register, in the token's role
     app.state.portal = Portal(root)  # the partners' portal, /portail (its sessions: app.state.portal.sessions)

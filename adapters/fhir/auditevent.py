@@ -162,12 +162,15 @@ def record_read_event(r: RecordRead, site: str, subject_id: str | None = None) -
     })
 
 
-def audit_bundle(events: Iterable[AuditEvent], at: datetime) -> Bundle:
-    """The events as one `collection` Bundle, oldest first, as an audit repository imports them."""
+def audit_bundle(events: Iterable[AuditEvent], at: datetime, *, searchset: bool = False) -> Bundle:
+    """The events as one Bundle, oldest first: a `collection` as an audit repository imports it, or the
+    `searchset` answering `GET /fhir/AuditEvent` (with its total and each entry's search mode)."""
     found = sorted(events, key=lambda e: (e.recorded.isoformat() if e.recorded else "", e.id or ""))
+    search = {"search": {"mode": "match"}} if searchset else {}
     return Bundle.model_validate({
-        "resourceType": "Bundle", "type": "collection", "timestamp": at,
-        "entry": [{"fullUrl": f"urn:uuid:{e.id}", "resource": e} for e in found],
+        "resourceType": "Bundle", "type": "searchset" if searchset else "collection", "timestamp": at,
+        **({"total": len(found)} if searchset else {}),
+        "entry": [{"fullUrl": f"urn:uuid:{e.id}", "resource": e, **search} for e in found],
     })
 
 
@@ -176,7 +179,7 @@ SITE = "arrimage"  # the audit source: this engine (an institution may name its 
 
 def trail_bundle(decisions: Iterable[Decision], communications: Iterable[CommunicationEntry],
                  record_reads: Iterable[RecordRead], case_subjects: Mapping[str, str], at: datetime,
-                 site: str = SITE) -> Bundle:
+                 site: str = SITE, *, searchset: bool = False) -> Bundle:
     """An audit trail (`usecases.audit.reads.AuditTrail`'s parts) as one Bundle: each communication once, as its
     Privacy Disclosure (with the actor of its decision as discloser), every other decision as a PatientRead, each
     read across persons as a Query (a partner's read of a case as a PatientRead of the case's subject)."""
@@ -188,4 +191,4 @@ def trail_bundle(decisions: Iterable[Decision], communications: Iterable[Communi
     events += [disclosure_event(e, site, actors.get(e.decision_id)) for e in sent]
     events += [record_read_event(r, site, case_subjects.get(r.scope.get("case", "")) if r.kind is
                                  ReadKind.PARTNER_CASE else None) for r in record_reads]
-    return audit_bundle(events, at)
+    return audit_bundle(events, at, searchset=searchset)
