@@ -256,7 +256,10 @@ def gateway() -> None:
         finally:
             await server.stop()
 
-    with bootstrap() as engine:
+    settings = load_settings()
+    with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)
+        standards_cli.standards_in_force(settings)
+    with bootstrap(settings) as engine:
         asyncio.run(main(engine))
 
 

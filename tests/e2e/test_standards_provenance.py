@@ -73,7 +73,7 @@ def test_standards_json_lists_each_figure_with_its_provenance(tmp_path: Path) ->
     assert figures["standards.crise.reponse_equipe"]["provenance"] == "defaut_moteur"
 
 
-@pytest.mark.parametrize("command", [("standards",), ("standards", "--json"), ("worker",)])
+@pytest.mark.parametrize("command", [("standards",), ("standards", "--json"), ("worker",), ("gateway",)])
 def test_a_loosening_region_file_is_refused_at_start(tmp_path: Path, command: tuple[str, ...]) -> None:
     loose = tmp_path / "laxiste.toml"
     loose.write_text(LOOSE, encoding="utf-8")
