@@ -61,3 +61,12 @@ def test_refusals_record_nothing(store: Store, tmp_path: Path) -> None:
     assert refused.code == 2 and refused.err.startswith("refused [invalid_hsds]: "), refused
     assert arrimage(store, "directory", "show", "inconnu").code == 3
     assert store.event_count() == count
+
+
+def test_cases_list_without_pivot_reads_the_record(store: Store) -> None:
+    """Seed 002 L349-350: the supervisor sees the cases that have no personne pivot (the built record's case has
+    none), read from the record."""
+    store.env["ARRIMAGE_ROLE"] = "superviseur"
+    done = arrimage(store, "cases", "list", "--without-pivot", "--json")
+    assert done.code == 0, done
+    assert [(r["case_code"], r["pivot"], r["source"]) for r in done.json()] == [("C-ABCDEFGH23", None, "record")]
