@@ -306,7 +306,21 @@ def default_bases(switch: date = LAW_SWITCH) -> list[LegalBasis]:
              Concept.REPRESENTATIVE, S, grants=True, roles=[Role.REPRESENTATIVE],
              purposes=[PurposeKind.REPRESENTATION],
              conditions=[Condition.CAPACITY_PROVEN, Condition.POWER_EXERCISED, Condition.MINIMUM_NECESSARY]),
-        # ---- after a death (LSSSS 23; LRSSS heirs' provision not located)
+        # ---- after a death (LSSSS 23)
+        # Issue 11, heirs and relatives under the LRSSS. What the digest (disclosure-law.md, art. 23 and §3.6)
+        # gives with an article number, and is modelled: s. 30 [V, FR text] (genetically related persons,
+        # even despite a cause-of-death refusal) as LRSSS-30 below; s. 8 par. 2 [V] (the person's refusal of
+        # cause-of-death access by a spouse, direct ascendant or descendant) as LRSSS-8(2), INFERRED as the
+        # basis since only the refusal right was read. What stays switched off after 2024-07-01, and why:
+        # - heirs, legatees by particular title, legal representatives, life-insurance and pension
+        #   beneficiaries (LSSSS 23 al. 1): "The LRSSS articles for heirs and insurance beneficiaries were
+        #   not located [NV]" (digest, art. 23); no seed gives them (seeds 001-004 do not treat access to the
+        #   record): no LRSSS entry, and a request gets `lrsss_counterpart_not_located` citing LRSSS-5;
+        # - the parent of a child who died under 14 (LSSSS 23 al. 3): no LRSSS counterpart in the digest;
+        # - a spouse or close relative in a grieving process: only the person's right to refuse it is known
+        #   (s. 8 par. 1 [V]); the section granting that access was not read, so no basis;
+        # - the tutor, curator, mandatary (LSSSS 22 [S]): "LRSSS counterpart: not located [NV]".
+        # Counsel adds each as a configured LegalBasis once its section is read (DisclosureConfig is data).
         lsss("LSSSS-23(1)", "art. 23 al. 1", "Héritiers, légataires, représentants légaux, bénéficiaires",
              Concept.HEIR, V, grants=True, roles=[Role.HEIR], purposes=[PurposeKind.HEIR_RIGHTS],
              conditions=[Condition.PROOF_OF_TITLE, Condition.RIGHT_TO_EXERCISE, Condition.MINIMUM_NECESSARY]),

@@ -20,11 +20,15 @@ from domain.disclosure.facts import FactKind, PersonFact, PersonFacts, RecordFac
 from domain.disclosure.legal_bases import Law, default_config
 from domain.disclosure.model import Outcome, SubjectStatus
 from domain.disclosure.roles import PurposeKind, Role
+from domain.ententes.aggregate import entente_id
 from domain.errors import RuleViolation
-from tests.audit_builders import CASE, PERSON, T0, open_case
+from tests.audit_builders import CASE, ENTENTE, PERSON, T0, open_case
+from tests.crisis_builders import activate, crisis_content
+from tests.disclosure_builders import grant
 from usecases.audit.replays import ReaderFacts, Replays
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
+from usecases.ententes import Ententes
 from usecases.person_facts import PersonFactsBook
 
 REF = AggregateRef.parse(f"case:{CASE}")
@@ -120,4 +124,28 @@ def test_a_facts_file_is_refused_once_the_record_holds_facts_and_nothing_is_reco
         replays.replay(REF, role=Role.USAGER, actor_id=PERSON, moment=T0, facts=given)
     assert refused.value.code == "facts_in_record"
     assert [d.decision_id for d in Disclosures(record).accesses(subject_id=PERSON)] == [first.access_id]
+    record.close()
+
+
+def test_a_partner_organisation_s_standing_is_replayed_as_it_stood(sqlite_env: dict[str, str]) -> None:
+    """A partner receives content only under an entente in force whose clause permits it (LRSSS 5; the
+    entente's information-sharing clause): replayed as of a moment when its entente was only drafted, the
+    partner had no entente in force; replayed now, it has one, whose clause does not cover the replay's
+    purpose. The consent it relies on is the one recorded at each moment."""
+    record = Record(sqlite_env)
+    open_case(CrisisCases(record))
+    now = datetime.now(UTC)
+    Disclosures(record).grant_consent(grant(
+        at=now, subject_id=PERSON, grantor_id=PERSON, recipients=["cc-laval"], items=["reason", "etat du dossier"],
+        subject_birth_date=born(30)), now)
+    ententes = Ententes(record)
+    text = crisis_content("cc-laval")
+    activate(ententes, ENTENTE, text)
+    drafted = next(record.stream(entente_id(ENTENTE))).timestamp  # type: ignore[attr-defined]
+    replays = Replays(record)
+    then = replays.replay(REF, role=Role.PARTNER_ORG, actor_id="cc-laval", moment=T0, as_of=drafted)
+    today = replays.replay(REF, role=Role.PARTNER_ORG, actor_id="cc-laval", moment=datetime.now(UTC))
+    assert then.refusal is not None and today.refusal is not None
+    assert (then.refusal.code, then.refusal.article) == ("no_active_agreement", "LRSSS-5")
+    assert (today.refusal.code, today.refusal.article) == ("agreement_purpose_not_covered", "LRSSS-5")
     record.close()

@@ -52,6 +52,7 @@ from domain.disclosure.model import AccessAuthorisation, ConsentView, Disclosure
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.aggregate import Entente, entente_id
 from domain.ententes.model import Frozen
+from domain.ententes.state import EntenteView
 from domain.errors import NotFound, RuleViolation
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
@@ -137,7 +138,7 @@ class Replays:
             purpose=purpose, moment=moment, as_of=as_of, attestations=attested, authority_reference=reference,
         )
         ctx = DisclosureContext(subject=status, dossier_items=items, consents=self._consents_at(subject_id, as_of),
-                                authorisations=facts.authorisations, ententes=Ententes(self.record).list())
+                                authorisations=facts.authorisations, ententes=self._ententes_at(as_of))
         decision = self.disclosures.decide_and_record(req, ctx, moment)
         return redact(ref, str(aggregate_id), subject_id, events, len(everything), state, decision, as_of)
 
@@ -154,6 +155,22 @@ class Replays:
                    if ev.timestamp <= as_of]  # type: ignore[attr-defined]
             found: Consent = self.record.events_only.get(cid, version=seq[-1])
             out.append(found.view())
+        return out
+
+    def _ententes_at(self, as_of: datetime | None) -> list[EntenteView]:
+        """The ententes as recorded at `as_of` (a partner's standing then: not yet active, or since revoked),
+        those not yet drafted left out; every entente as it is now when None."""
+        ententes = Ententes(self.record)
+        if as_of is None:
+            return ententes.list()
+        out: list[EntenteView] = []
+        for code in ententes.codes():
+            eid = entente_id(code)
+            seq = [ev.originator_version for ev in self.record.stream(eid)
+                   if ev.timestamp <= as_of]  # type: ignore[attr-defined]
+            if seq:
+                found: Entente = self.record.events_only.get(eid, version=seq[-1])
+                out.append(found.view())
         return out
 
     def _entente(
