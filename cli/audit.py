@@ -499,7 +499,8 @@ def my_register(
                 raise refused(err.code, err.message) from None
             if not knows(engine.record, whose):
                 raise not_found(f"the record holds nothing about person {whose}")
-            read = engine.reads.own_register(whose, who_reads, datetime.now(UTC))
+            orgs = {p.principal_id: p.org_id for p in engine.principals.list()}
+            read = engine.reads.own_register(whose, who_reads, datetime.now(UTC), orgs)
             if read.seen is None:
                 raise audit_render.read_refusal(read.decision)
             rows = [s.model_dump(mode="json") for s in read.seen]

@@ -58,8 +58,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         who = await run_in_threadpool(reader, root, principal)
         facts = ReaderFacts(subject=who.facts.subject.model_copy(update={"birth_date": born}),
                             authorisations=who.facts.authorisations)
+        orgs = {p.principal_id: p.org_id for p in await run_in_threadpool(root.principals.list)}
         read = await run_in_threadpool(root.reads.own_register, person, Reader.of(
-            who.actor_id, who.role, OWN_REGISTER_READERS[who.role], facts), now())
+            who.actor_id, who.role, OWN_REGISTER_READERS[who.role], facts), now(), orgs)
         decision = read.decision
         if read.seen is None:
             refusal = decision.refusal

@@ -61,14 +61,15 @@ class Seen(Frozen):
     summary: str  # the line in words
 
 
-def _access(d: Decision) -> Seen:
+def _access(d: Decision, organisations: Mapping[str, str]) -> Seen:
     refused = d.outcome is Outcome.REFUSED
     basis = d.refusal.code if refused and d.refusal else d.basis.code if d.basis else d.metadata_basis
     article = d.refusal.article if refused and d.refusal else d.log_article
     items = d.requested if refused else d.allowed
     verb = "s'est vu refuser" if refused else "a consulté"
     return Seen(kind=SeenKind.ACCESS, at=d.moment, who=d.actor_id, role=d.role,
-                organisation=d.recipient_id if d.recipient_id != d.actor_id else None, items=items,
+                organisation=d.recipient_id if d.recipient_id != d.actor_id else organisations.get(d.actor_id),
+                items=items,
                 outcome=d.outcome, basis=basis, article=article, purpose=d.purpose, reference=d.decision_id,
                 summary=f"{d.actor_id} ({d.role.value}) {verb} {', '.join(items) or 'rien'} "
                         f"pour {d.purpose.value} ({basis or 'sans fondement'}, {article})")
@@ -93,14 +94,17 @@ def _partner(r: RecordRead) -> Seen:
 
 
 def seen_by(subject_id: str, decisions: Sequence[Decision], communications: Sequence[CommunicationEntry],
-            record_reads: Sequence[RecordRead], case_subjects: Mapping[str, str]) -> list[Seen]:
+            record_reads: Sequence[RecordRead], case_subjects: Mapping[str, str],
+            organisations: Mapping[str, str] | None = None) -> list[Seen]:
     """Every access to the person's record and every communication of it, oldest first. A communication is
     also an access decision: it is shown once, as the communication (its basis and register article), with
     the actor of the decision. Partner reads are those whose case (`case_subjects`: case code -> subject) is
-    one of the person's."""
+    one of the person's. `organisations` (actor id -> organisation, from the accounts) names the organisation of
+    a reader the decision does not name one for."""
+    orgs = organisations or {}
     communicated = {e.decision_id for e in communications}
     actors = {d.decision_id: d.actor_id for d in decisions}
-    lines = [_access(d) for d in decisions if d.subject_id == subject_id and d.decision_id not in communicated]
+    lines = [_access(d, orgs) for d in decisions if d.subject_id == subject_id and d.decision_id not in communicated]
     lines += [_communication(e, actors.get(e.decision_id)) for e in communications if e.subject_id == subject_id]
     lines += [_partner(r) for r in record_reads
               if r.kind is ReadKind.PARTNER_CASE and case_subjects.get(r.scope.get("case", "")) == subject_id]

@@ -61,8 +61,8 @@ async def test_the_person_sees_who_read_and_received_their_record_and_that_read_
     assert body["person"] == PERSON and body["access"]["outcome"] == "autorise"
     seen = body["seen"]
     mine = seen[-1]  # this read, recorded in the register before it was answered
-    assert (mine["kind"], mine["who"], mine["reference"], mine["basis"]) == (
-        "acces", PERSON, body["access"]["access_id"], "LRSSS-17")
+    assert (mine["kind"], mine["who"], mine["organisation"], mine["reference"], mine["basis"]) == (
+        "acces", PERSON, CSSS, body["access"]["access_id"], "LRSSS-17")
     (partner,) = [s for s in seen if s["kind"] == "consultation_partenaire"]
     assert (partner["who"], partner["organisation"], partner["reference"]) == (
         PROVIDER, PROVIDER, partner_read.read_id)

@@ -88,7 +88,8 @@ def test_every_access_communication_and_partner_read_is_seen_once_in_plain_terms
                        purpose=PurposeKind.CARE, moment=MOMENT, scope={}, outcome=Outcome.ALLOWED, rule="P",
                        reason="")
     lines = seen_by("u-1", [read, refused, sent], [entry],
-                    [partner("p-1", "CASE-1"), partner("p-2", "CASE-2"), other], {"CASE-1": "u-1", "CASE-2": "u-9"})
+                    [partner("p-1", "CASE-1"), partner("p-2", "CASE-2"), other], {"CASE-1": "u-1", "CASE-2": "u-9"},
+                    {"u-2": "cisss-laval"})
     assert [(s.kind, s.who, s.reference, s.outcome) for s in lines] == [
         (SeenKind.ACCESS, "u-1", "acc-1", Outcome.ALLOWED),
         (SeenKind.ACCESS, "u-2", "acc-2", Outcome.REFUSED),
@@ -99,4 +100,5 @@ def test_every_access_communication_and_partner_read_is_seen_once_in_plain_terms
                                                                                   refused.refusal.article)
     assert (lines[2].organisation, lines[2].basis, lines[2].article, lines[2].items) == (
         "cc-laval", "CONSENTEMENT", "LRSSS-265", ["motif"])
+    assert (lines[0].organisation, lines[1].organisation) == (None, "cisss-laval")  # from the accounts
     assert lines[3].summary == "cc-laval (cc-laval) a consulté le suivi du dossier CASE-1 et motif"

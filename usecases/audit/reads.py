@@ -41,6 +41,7 @@ from usecases.audit.replays import ReaderFacts
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
+from usecases.person_facts import PersonFactsBook
 from usecases.handoff import registered_sendings
 
 
@@ -136,11 +137,13 @@ class Reads:
         decision = self._decide(subject_id, None, items, reader, moment, access_id)
         return RegisterRead(decision, entries_shown(self.disclosures.entries_about(subject_id), decision))
 
-    def own_register(self, subject_id: str, reader: Reader, moment: datetime) -> OwnRegisterRead:
+    def own_register(self, subject_id: str, reader: Reader, moment: datetime,
+                     organisations: Mapping[str, str] | None = None) -> OwnRegisterRead:
         """« Qui a vu mon dossier ? »: the person (or their representative) reads every access to their record and
         every communication of it (`domain.audit.own_register`). A reader who is neither is refused before anything
         (`check_own_register_reader`, nothing recorded); otherwise the read is decided and recorded in the person's
-        register first (as `register`), so it is itself the last line of what they see."""
+        register first (as `register`), so it is itself the last line of what they see. `organisations`: each
+        account's organisation (actor id -> org id, from `Principals.list`), to name each reader's organisation."""
         check_own_register_reader(reader.role)
         read = self.register(subject_id, reader, moment)
         if read.entries is None:
@@ -149,7 +152,7 @@ class Reads:
         subjects = self._case_subjects(partner)
         return OwnRegisterRead(read.decision, seen_by(
             subject_id, self.disclosures.accesses(subject_id=subject_id), self.disclosures.entries_about(subject_id),
-            partner, subjects))
+            partner, subjects, organisations))
 
     def audit_trail(self, reader: Reader, moment: datetime, *, person: str | None = None,
                     since: datetime | None = None, until: datetime | None = None) -> AuditTrail:
@@ -185,11 +188,15 @@ class Reads:
 
     def _decide(self, subject_id: str, only: str | None, items: list[DossierItem], reader: Reader,
                 moment: datetime, access_id: str) -> Decision:
+        # the person facts recorded in the record (issue 11); a --facts file only where it holds none
+        status, attested, reference = PersonFactsBook(self.record).decision_facts(
+            subject_id, reader.actor_id, moment, reader.facts.subject)
         req = c.RequestAccess(
             by=reader.actor_id, command_id=access_id, role=reader.role, subject_id=subject_id,
             items=[only] if only else [i.name for i in items], purpose=reader.purpose, moment=moment,
+            attestations=attested, authority_reference=reference,
         )
-        ctx = DisclosureContext(subject=reader.facts.subject, dossier_items=items, consents=None,
+        ctx = DisclosureContext(subject=status, dossier_items=items, consents=None,
                                 authorisations=reader.facts.authorisations, ententes=Ententes(self.record).list())
         return self.disclosures.decide_and_record(req, ctx, moment)
 
