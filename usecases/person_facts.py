@@ -12,7 +12,11 @@ from datetime import datetime
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.record.record import Record
-from domain.disclosure.facts import PersonFacts, RecordedFact, RecordFact, facts_id
+from domain.clock import local_date
+from domain.disclosure.facts import PersonFacts, RecordedFact, RecordFact, facts_id, standing, subject_status
+from domain.disclosure.legal_bases import Condition
+from domain.disclosure.model import SubjectStatus
+from domain.errors import RuleViolation
 
 
 class PersonFactsBook:
@@ -40,3 +44,19 @@ class PersonFactsBook:
             return []
         found: PersonFacts = self.record.events_only.get(facts_id(subject_id), version=seq[-1])
         return list(found.facts)
+
+    def decision_facts(
+        self, subject_id: str, holder_id: str, at: datetime, given: SubjectStatus | None = None,
+    ) -> tuple[SubjectStatus, builtins.list[Condition], str | None]:
+        """What a decision as of `at` rests on: the person's status and the reader's standing from the facts
+        recorded then. `given` (a `--facts` file) is taken only for a person about whom the record holds no
+        fact; otherwise it is refused (`facts_in_record`), nothing recorded."""
+        if given is not None and given != SubjectStatus() and self.holds_any(subject_id):
+            raise RuleViolation(
+                f"the record holds the facts about person {subject_id} (age, death, standing…): a --facts file "
+                "would contradict the record; leave it out, or record a new fact (`arrimage audit fact`)",
+                code="facts_in_record")
+        recorded = self.facts_at(subject_id, at)
+        status = subject_status(recorded) if recorded else (given or SubjectStatus())
+        attested, reference = standing(recorded, holder_id, local_date(at))
+        return status, attested, reference

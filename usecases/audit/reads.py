@@ -41,8 +41,8 @@ from usecases.audit.replays import ReaderFacts
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
-from usecases.person_facts import PersonFactsBook
 from usecases.handoff import registered_sendings
+from usecases.person_facts import PersonFactsBook
 
 
 class Reader(Frozen):

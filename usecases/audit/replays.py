@@ -43,17 +43,16 @@ from domain.audit.replay import (
     entente_replay,
     redact,
 )
-from domain.clock import local_date, quebec_text
+from domain.clock import quebec_text
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.disclosure import commands as c
 from domain.disclosure.consent import Consent, consent_id
-from domain.disclosure.facts import standing, subject_status
 from domain.disclosure.model import AccessAuthorisation, ConsentView, DisclosureContext, Outcome, SubjectStatus
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.aggregate import Entente, entente_id
 from domain.ententes.model import Frozen
 from domain.ententes.state import EntenteView
-from domain.errors import NotFound, RuleViolation
+from domain.errors import NotFound
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 from usecases.person_facts import PersonFactsBook
@@ -122,16 +121,9 @@ class Replays:
                                  actor_id=actor_id, purpose=purpose, moment=moment, read_id=access_id, as_of=as_of)
         subject_id: str = aggregate.subject_id
         decided_at = as_of or moment  # the law, the consents and the facts of that moment
-        book = PersonFactsBook(self.record)
-        if facts is not None and facts.subject != ReaderFacts().subject and book.holds_any(subject_id):
-            raise RuleViolation(
-                f"the record holds the facts about person {subject_id} (age, death, standing…): a --facts file "
-                "would contradict the record being replayed; leave it out, or record a new fact",
-                code="facts_in_record")
         facts = facts or ReaderFacts()
-        recorded = book.facts_at(subject_id, decided_at)
-        status = subject_status(recorded) if recorded else facts.subject
-        attested, reference = standing(recorded, actor_id, local_date(decided_at))
+        status, attested, reference = PersonFactsBook(self.record).decision_facts(
+            subject_id, actor_id, decided_at, facts.subject)
         items = dossier_items(ref.kind, events, purpose)
         req = c.RequestAccess(
             by=actor_id, command_id=access_id, role=role, subject_id=subject_id, items=[i.name for i in items],
