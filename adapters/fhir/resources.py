@@ -20,6 +20,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
+from adapters.fhir.auditevent import DISCLOSURE, PATIENT_READ, QUERY
 from domain.disclosure.model import ConsentState, ConsentView
 from domain.fhir.subscriptions import TOPIC
 from domain.fhir.task_states import TaskStatus
@@ -197,6 +198,9 @@ def capability_statement(published: datetime) -> dict[str, Any]:
                  "versioning": "no-version", "updateCreate": False, "searchParam": search},
                 {"type": "ServiceRequest", "interaction": [{"code": "read"}]},
                 subscription_capability(),
+                {"type": "AuditEvent", "interaction": [{"code": "search-type"}],  # to auditors: the record's trail
+                 "supportedProfile": [PATIENT_READ, QUERY, DISCLOSURE],
+                 "searchParam": [{"name": "patient", "type": "reference"}, {"name": "date", "type": "date"}]},
             ],
         }],
     }

@@ -217,4 +217,5 @@ async def test_the_capability_statement(api: Api) -> None:
     statement = found.json()
     CapabilityStatement.model_validate(statement)
     assert statement["fhirVersion"] == "4.0.1"
-    assert [r["type"] for r in statement["rest"][0]["resource"]] == ["Task", "ServiceRequest", "Subscription"]
+    assert [r["type"] for r in statement["rest"][0]["resource"]] == ["Task", "ServiceRequest", "Subscription",
+                                                                     "AuditEvent"]
