@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from adapters.record.record import Record
+from domain.audit.reads import CaseItem
 from domain.audit.replay import AggregateRef
 from domain.disclosure.facts import FactKind, PersonFact, PersonFacts, RecordFact
 from domain.disclosure.legal_bases import Law, default_config
@@ -25,6 +26,7 @@ from domain.errors import RuleViolation
 from tests.audit_builders import CASE, ENTENTE, PERSON, T0, open_case
 from tests.crisis_builders import activate, crisis_content
 from tests.disclosure_builders import grant
+from usecases.audit.reads import Reader, Reads
 from usecases.audit.replays import ReaderFacts, Replays
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
@@ -148,4 +150,23 @@ def test_a_partner_organisation_s_standing_is_replayed_as_it_stood(sqlite_env: d
     assert then.refusal is not None and today.refusal is not None
     assert (then.refusal.code, then.refusal.article) == ("no_active_agreement", "LRSSS-5")
     assert (today.refusal.code, today.refusal.article) == ("agreement_purpose_not_covered", "LRSSS-5")
+    record.close()
+
+
+def test_a_case_read_decides_with_the_recorded_facts_and_refuses_a_facts_file(sqlite_env: dict[str, str]) -> None:
+    """`cases show` (usecases.audit.reads) rests on the same person facts as a replay: LRSSS 21 for a person
+    recorded as 12, whatever a --facts file would say, and the file refused with nothing recorded."""
+    record = Record(sqlite_env)
+    cases = CrisisCases(record)
+    open_case(cases)
+    reads = Reads(record, Disclosures(record), cases)
+    PersonFactsBook(record).record_fact(fact(FactKind.BIRTH_DATE, 1, on=born(12)), T0)
+    read = reads.case(CASE, CaseItem.STATE, Reader.of(PERSON, Role.USAGER), datetime.now(UTC))
+    assert read.decision.refusal is not None
+    assert (read.decision.refusal.code, read.decision.refusal.article) == ("minor_under_14", "LRSSS-21")
+    with pytest.raises(RuleViolation) as refused:
+        reads.case(CASE, CaseItem.STATE, Reader.of(PERSON, Role.USAGER, None, ReaderFacts(
+            subject=SubjectStatus(birth_date=born(30)))), datetime.now(UTC))
+    assert refused.value.code == "facts_in_record"
+    assert [d.decision_id for d in Disclosures(record).accesses(subject_id=PERSON)] == [read.decision.decision_id]
     record.close()
