@@ -10,6 +10,8 @@ unconfirmed, a partner's case the supervisor closes).
 
 Synthetic only: subject ids `demo-…`, reasons "[DÉMO] …", no personal content at all.
 Run it twice: the ententes are reused by their codes, the calls get fresh case codes.
+With a region's standards: `ARRIMAGE_STANDARDS_FILE=examples/standards-laval.toml` for both `arrimage up`
+and `arrimage demo` (tightened figures, and the demo's crisis teams designated for P-38.001).
 """
 
 from __future__ import annotations
