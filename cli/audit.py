@@ -475,8 +475,9 @@ def my_register(
     person: Annotated[str | None, typer.Option(
         "--person", metavar="SUBJECT_ID", help="Whose register (default: --by, you yourself).")] = None,
     by: ReadBy = None,
-    role: Annotated[Role, typer.Option("--role", help="usager (you; the default, whatever ARRIMAGE_ROLE says) or "
-                                                      "representant (in the person's name).")] = Role.USAGER,
+    role: Annotated[Role | None, typer.Option("--role", help="usager (you; the default, whatever ARRIMAGE_ROLE "
+                                                             "says) or representant (in the person's name).")]
+    = None,
     born: Born = None, facts: Facts = None, limit: Limit = None, as_json: AsJson = False,
 ) -> None:
     """« Qui a vu mon dossier ? »: every access to your record and every communication of it (who, for which
@@ -485,8 +486,11 @@ def my_register(
     another role is refused (exit 2, nothing recorded)."""
     with root(person=True) as engine, reported():
         if (gateway := remote.through(engine)) is not None:  # the token's account is the person
+            if person is not None:
+                raise bad_input("--person: through the gateway the token's account is the person")
             rows = gateway.get("/v1/me/register", {"born": born})["seen"]
         else:
+            role = role or Role.USAGER
             who_reads = reader(by, role, OWN_REGISTER_READERS.get(role), facts)
             if born is not None:
                 subject = who_reads.facts.subject.model_copy(update={"birth_date": parse_day("--born", born)})
@@ -535,9 +539,11 @@ def fhir_events(
     with reported():
         start = parse_moment(since, "--since") if since else None
         end = parse_moment(until, "--until", day_end=True) if until else None
-        with root() as engine:
-            if (gateway := remote.through(engine)) is not None:
-                bundle = gateway.get("/fhir/AuditEvent", {"patient": person, "since": since, "until": until})
+        with root(person=True) as engine:
+            if (gateway := remote.through(engine)) is not None:  # in the token's role, registered there
+                dates = [f"ge{start.isoformat()}"] if start else []
+                dates += [f"lt{end.isoformat()}"] if end else []
+                bundle = gateway.get("/fhir/AuditEvent", {"patient": person, "date": dates or None})
             else:
                 who_reads = reader(by, role, purpose)
                 if person is not None and not knows(engine.record, person):

@@ -39,7 +39,8 @@ class GatewayClient:
     # ------------------------------------------------------------------ reads
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """A read: its JSON answer, or `GatewayProblem` / `GatewayUnreachable`."""
-        query = {k: _param(v) for k, v in (params or {}).items() if v is not None and v is not False}
+        query = {k: [_param(x) for x in v] if isinstance(v, list) else _param(v)
+                 for k, v in (params or {}).items() if v is not None and v is not False}
         try:
             response = self._http.get(path, params=query)
         except httpx.ConnectError:

@@ -31,6 +31,11 @@ class GatewayProblem(Exception):
         """From the answer's body; a body that is no problem document (a proxy's page) keeps its first words."""
         if not isinstance(body, dict):
             return cls(status, "problem", " ".join(text.split())[:200] or f"HTTP {status}")
+        if body.get("resourceType") == "OperationOutcome":  # /fhir answers its failures so
+            issue = (body.get("issue") or [{}])[0]
+            coding = ((issue.get("details") or {}).get("coding") or [{}])[0]
+            return cls(status, "problem", str(issue.get("diagnostics") or f"HTTP {status}"),
+                       code=str(coding["code"]) if coding.get("code") else None)
         errors = tuple(ProblemField(str(e.get("field", "")), str(e.get("message", "")))
                        for e in body.get("errors") or [] if isinstance(e, dict))
         code = body.get("code")
