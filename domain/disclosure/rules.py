@@ -642,7 +642,8 @@ def check_emergency(decision: Decision) -> None:
     and nothing may be communicated."""
     if decision.basis is None:
         why = decision.refusal.reason if decision.refusal else "no content may be communicated"
-        raise RuleViolation(f"emergency disclosure refused: {why}", code="emergency_refused")
+        cited = f" ({decision.refusal.article})" if decision.refusal else ""  # the provision that refused
+        raise RuleViolation(f"emergency disclosure refused: {why}{cited}", code="emergency_refused")
 
 
 def check_review(role: Role, reviewer: str, discloser: str, already_reviewed: bool) -> None:

@@ -17,12 +17,24 @@ from typing import Any
 
 import pytest
 
-from domain.disclosure.commands import RequestAccess
+from domain.disclosure.commands import DiscloseInEmergency, RequestAccess
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import DisclosureContext, GrantorCapacity, Outcome, TemporaryDenial
 from domain.disclosure.roles import PurposeKind, Role
-from domain.disclosure.rules import decide
-from tests.disclosure_builders import AFTER, BEFORE, CONFIG, PARTNER, SUBJECT, consent_view, context, request
+from domain.disclosure.rules import check_emergency, decide, emergency_request
+from domain.errors import RuleViolation
+from tests.disclosure_builders import (
+    AFTER,
+    BEFORE,
+    CONFIG,
+    EMERGENCY_CONDITIONS,
+    PARTNER,
+    SUBJECT,
+    consent_view,
+    context,
+    particulars,
+    request,
+)
 
 PARENT = [Condition.PARENTAL_AUTHORITY]
 PARENT_14 = [Condition.PARENTAL_AUTHORITY, Condition.MINOR_CONSULTED, Condition.NO_LIKELY_HARM]
@@ -178,3 +190,17 @@ def test_heirs_after_2024_07_01_are_told_why_there_is_no_basis() -> None:
     assert (d.refusal.code, d.refusal.article) == ("lrsss_counterpart_not_located", "LRSSS-5")
     assert "LSSSS-23(1)" in d.refusal.reason and "not located" in d.refusal.reason
     assert d.moment.date() >= date(2024, 7, 1)
+
+
+@pytest.mark.parametrize(("moment", "article"), [(BEFORE, "LSSSS-19.0.1"), (AFTER, "LRSSS-74")],
+                         ids=["LSSSS", "LRSSS"])
+def test_a_refused_emergency_disclosure_names_the_emergency_provision(moment: datetime, article: str) -> None:
+    """LSSSS 19.0.1 / LRSSS 74: a disclosure whose conditions are not all attested is refused (nothing recorded);
+    the refusal names the provision whose conditions were missing."""
+    cmd = DiscloseInEmergency(
+        by="intervenant-7", subject_id=SUBJECT, recipient_id=PARTNER, recipient_role=Role.PARTNER_ORG,
+        items=["motif"], attestations=EMERGENCY_CONDITIONS[:2], particulars=particulars(moment))
+    decision = decide(emergency_request(cmd, CONFIG), context(at=moment), CONFIG)
+    with pytest.raises(RuleViolation) as refused:
+        check_emergency(decision)
+    assert refused.value.code == "emergency_refused" and refused.value.message.endswith(f"({article})")
