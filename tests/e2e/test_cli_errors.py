@@ -245,7 +245,7 @@ ENTENTE_VERBS = {"draft", "revise", "submit", "sign", "refuse", "withdraw", "ame
 WAITING_FOR_A_WORKER = {
     "ententes": ENTENTE_VERBS,
     "agreements": ENTENTE_VERBS,  # the group's former name, a hidden alias of the same commands
-    "cases": {"open", "act", "reassign", "extend", "close"},
+    "cases": {"open", "act", "reassign", "extend", "close", "name-pivot"},
     "": {"demo"},
 }
 
