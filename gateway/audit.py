@@ -25,7 +25,7 @@ from domain.disclosure.roles import PurposeKind
 from domain.principals.access import NotAParty, case_parties, check_case_party, check_entente_party
 from domain.principals.model import Principal
 from domain.principals.standing import NoEntenteInForce
-from gateway.cases import READ_PROBLEMS, Access, case_code, reader
+from gateway.cases import READ_PROBLEMS, Access, case_code, read_refused, reader
 from gateway.ententes import entente_code
 from gateway.guard import Guard, now
 from gateway.people import answer
@@ -87,16 +87,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         who = await run_in_threadpool(reader, root, principal)
         read = await run_in_threadpool(root.reads.register, person,
                                        Reader.of(who.actor_id, who.role, purpose, who.facts), now())
-        decision = read.decision
         if read.entries is None:
-            refusal = decision.refusal
-            withheld = next(iter(decision.withheld), None)
-            raise ProblemError(403, f"{refusal.reason if refusal else withheld.reason if withheld else 'refused'} "
-                               f"(this refused access is recorded: {decision.decision_id})",
-                               code=refusal.code if refusal else withheld.code if withheld else "refused")
-        basis = decision.basis.code if decision.basis else decision.metadata_basis
-        found = RegisterRead(person=person, entries=read.entries, access=Access(
-            access_id=decision.decision_id, outcome=decision.outcome.value, basis=basis))
+            raise read_refused(read.decision)
+        found = RegisterRead(person=person, entries=read.entries, access=Access.decided(read.decision))
         return JSONResponse(found.model_dump(mode="json"))
 
     return router

@@ -18,6 +18,7 @@ from domain.crisis import commands as cc
 from domain.crisis.model import CaseCode, new_case_code
 from domain.crisis.partner_view import PartnerCaseView
 from domain.crisis.state import CaseView
+from domain.disclosure.model import Decision
 from domain.disclosure.roles import PurposeKind
 from domain.principals.access import check_case_party
 from domain.principals.model import Principal
@@ -47,6 +48,22 @@ class Access(BaseModel):
     access_id: str
     outcome: str
     basis: str | None = None
+
+    @classmethod
+    def decided(cls, decision: Decision) -> Access:
+        """A read the disclosure rules allowed: its basis, or the metadata rule for a read of metadata only."""
+        basis = decision.basis.code if decision.basis else decision.metadata_basis
+        return cls(access_id=decision.decision_id, outcome=decision.outcome.value, basis=basis)
+
+
+def read_refused(decision: Decision) -> ProblemError:
+    """A read the disclosure rules refused, as its 403: the refusal's (or the first withheld item's) reason and
+    code, and the id under which the refusal is recorded."""
+    refusal = decision.refusal
+    withheld = next(iter(decision.withheld), None)
+    return ProblemError(403, f"{refusal.reason if refusal else withheld.reason if withheld else 'refused'} "
+                        f"(this refused access is recorded: {decision.decision_id})",
+                        code=refusal.code if refusal else withheld.code if withheld else "refused")
 
 
 class CaseRead(BaseModel):

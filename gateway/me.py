@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from domain.audit.own_register import OWN_REGISTER_READERS, Seen
 from domain.errors import RuleViolation
 from domain.principals.person import own_subject
-from gateway.cases import READ_PROBLEMS, Access, reader
+from gateway.cases import READ_PROBLEMS, Access, read_refused, reader
 from gateway.guard import Guard, now
 from gateway.people import answer
 from gateway.problems import ProblemError
@@ -61,16 +61,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         orgs = {p.principal_id: p.org_id for p in await run_in_threadpool(root.principals.list)}
         read = await run_in_threadpool(root.reads.own_register, person, Reader.of(
             who.actor_id, who.role, OWN_REGISTER_READERS[who.role], facts), now(), orgs)
-        decision = read.decision
         if read.seen is None:
-            refusal = decision.refusal
-            withheld = next(iter(decision.withheld), None)
-            raise ProblemError(403, f"{refusal.reason if refusal else withheld.reason if withheld else 'refused'} "
-                               f"(this refused access is recorded: {decision.decision_id})",
-                               code=refusal.code if refusal else withheld.code if withheld else "refused")
-        basis = decision.basis.code if decision.basis else decision.metadata_basis
-        found = OwnRegister(person=person, seen=read.seen, access=Access(
-            access_id=decision.decision_id, outcome=decision.outcome.value, basis=basis))
+            raise read_refused(read.decision)
+        found = OwnRegister(person=person, seen=read.seen, access=Access.decided(read.decision))
         return JSONResponse(found.model_dump(mode="json"))
 
     return router

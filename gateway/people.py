@@ -28,7 +28,7 @@ from domain.ententes.state import EntenteStatus, EntenteView
 from domain.principals.access import case_parties
 from domain.principals.model import Principal, PrincipalKind
 from domain.principals.standing import NoEntenteInForce
-from gateway.cases import READ_PROBLEMS, Access, case_code, reader, standing
+from gateway.cases import READ_PROBLEMS, Access, case_code, read_refused, reader, standing
 from gateway.guard import Guard, now
 from gateway.problems import ProblemError, documented
 
@@ -141,16 +141,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         await standing(root, principal, view)
         who = await run_in_threadpool(reader, root, principal)
         read = await run_in_threadpool(root.reads.case, code, CaseItem.EVENTS, who, now())
-        decision = read.decision
         if read.history is None:
-            refusal = decision.refusal
-            withheld = next(iter(decision.withheld), None)
-            raise ProblemError(403, f"{refusal.reason if refusal else withheld.reason if withheld else 'refused'} "
-                               f"(this refused access is recorded: {decision.decision_id})",
-                               code=refusal.code if refusal else withheld.code if withheld else "refused")
-        basis = decision.basis.code if decision.basis else decision.metadata_basis
-        history = CaseHistory(events=read.history, access=Access(
-            access_id=decision.decision_id, outcome=decision.outcome.value, basis=basis))
+            raise read_refused(read.decision)
+        history = CaseHistory(events=read.history, access=Access.decided(read.decision))
         return JSONResponse(history.model_dump(mode="json"))
 
     @router.get("/ententes", tags=["ententes"], responses={**answer(EntenteListing), **documented(401, 403, 422, 429)},
