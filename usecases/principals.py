@@ -190,9 +190,10 @@ class Principals:
 
     # ------------------------------------------------------------------ standing
     def check_case_standing(self, principal: Principal, case: CaseView, now: datetime) -> None:
-        """`NoEntenteInForce` unless the principal's organisation is the case's CSSS or an entente that lets it
-        act on the case is in force at `now` (`domain.principals.standing`), read from the record now: a
-        revocation or an expiry holds from the next request."""
+        """`NoEntenteInForce` unless the principal's organisation is the case's CSSS, an entente that lets it
+        act on the case is in force at `now`, or it holds the case, taken while such an entente was in force
+        (`domain.principals.standing`), read from the record now: a revocation or an expiry holds from the
+        next request for everything but the cases the organisation holds."""
         if not needs_entente(principal, case):
             return
         named = named_ententes(case, principal.org_id)
