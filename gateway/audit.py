@@ -62,9 +62,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         refusal registered: the person's register, or the entente's reads log)."""
         principal = await guard.principal(request)
         ref = await run_in_threadpool(door, root, principal, aggregate)
-        who = await run_in_threadpool(reader, root, principal)  # its role, its registered authorisations
+        # its authorisations as registered on its account and recorded at as_of: the replay reads them
         done: Replay = await run_in_threadpool(lambda: root.replays.replay(
-            ref, role=who.role, actor_id=who.actor_id, moment=now(), as_of=as_of, purpose=purpose, facts=who.facts))
+            ref, role=principal.role, actor_id=principal.actor, moment=now(), as_of=as_of, purpose=purpose))
         if done.outcome is Outcome.REFUSED:
             code = done.refusal.code if done.refusal else next((i.code for i in done.items if i.code), None)
             reason = done.refusal.reason if done.refusal else next((i.reason for i in done.items if i.reason), "")

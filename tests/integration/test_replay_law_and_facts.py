@@ -23,15 +23,18 @@ from domain.disclosure.model import Outcome, SubjectStatus
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.aggregate import entente_id
 from domain.errors import RuleViolation
+from domain.principals.aggregate import account_id
+from domain.principals.model import PrincipalKind
 from tests.audit_builders import CASE, ENTENTE, PERSON, T0, open_case
 from tests.crisis_builders import activate, crisis_content
-from tests.disclosure_builders import grant
+from tests.disclosure_builders import authorisation, grant
 from usecases.audit.reads import Reader, Reads
 from usecases.audit.replays import ReaderFacts, Replays
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 from usecases.person_facts import PersonFactsBook
+from usecases.principals import Principals
 
 REF = AggregateRef.parse(f"case:{CASE}")
 
@@ -169,4 +172,43 @@ def test_a_case_read_decides_with_the_recorded_facts_and_refuses_a_facts_file(sq
             subject=SubjectStatus(birth_date=born(30)))), datetime.now(UTC))
     assert refused.value.code == "facts_in_record"
     assert [d.decision_id for d in Disclosures(record).accesses(subject_id=PERSON)] == [read.decision.decision_id]
+    record.close()
+
+
+def test_an_intervenant_s_authorisations_are_replayed_as_registered_on_their_account_then(
+    sqlite_env: dict[str, str],
+) -> None:
+    """R-22.1, r. 1, s. 8 (LRSSS-R1-8): the care team reads a record only with an active access authorisation.
+    Replayed as of T, the authorisations are those registered on the reader's account and recorded at T
+    (`users authorise`, `users withdraw-authorisation`): one recorded after T does not count at T, even though
+    its terms start earlier; one withdrawn before T does not count either, while a replay as of a moment it was
+    held still finds it. A --facts file of authorisations is refused for a reader with an account."""
+    record = Record(sqlite_env)
+    open_case(CrisisCases(record))
+    principals, replays = Principals(record), Replays(record)
+    aid = account_id(PrincipalKind.USER, "interv-1")
+
+    def last_recorded() -> datetime:
+        return max(ev.timestamp for ev in record.stream(aid))  # type: ignore[attr-defined]
+
+    def replay_at(t: datetime, facts: ReaderFacts | None = None) -> Outcome | str | None:
+        done = replays.replay(REF, role=Role.INTERVENANT, actor_id="interv-1", moment=datetime.now(UTC), as_of=t,
+                              facts=facts)
+        return done.refusal.code if done.refusal else done.outcome
+
+    principals.add_user("interv-1", "cisss-laval", Role.INTERVENANT, by="admin", at=datetime.now(UTC))
+    registered = last_recorded()
+    terms = authorisation("interv-1", at=datetime.now(UTC))  # in force from 100 days before
+    principals.authorise("interv-1", terms, by="dsp", at=datetime.now(UTC))
+    granted = last_recorded()
+    principals.withdraw_authorisation("interv-1", 1, "changement d'affectation", by="dsp", at=datetime.now(UTC))
+    withdrawn = last_recorded()
+    assert replay_at(registered) == "no_active_authorisation"  # granted after T
+    assert replay_at(granted) is Outcome.ALLOWED  # held at T
+    assert replay_at(withdrawn) == "no_active_authorisation"  # withdrawn before T
+    count = len(Disclosures(record).accesses(subject_id=PERSON))
+    with pytest.raises(RuleViolation) as refused:
+        replay_at(withdrawn, ReaderFacts(authorisations=[terms]))
+    assert refused.value.code == "facts_in_record"
+    assert len(Disclosures(record).accesses(subject_id=PERSON)) == count  # nothing recorded
     record.close()

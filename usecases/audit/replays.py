@@ -18,6 +18,10 @@ researcher). The access itself is recorded at `moment`, when it happens.
 `--facts` (`ReaderFacts`) is what the record did not hold before the person facts existed: it is still taken
 for a person about whom the record holds no fact (older records), and refused (`facts_in_record`) for one
 about whom it holds any, since a file given at the read would otherwise contradict the record it replays.
+The same holds for the reader's access authorisations (R-22.1, r. 1, s. 8): a reader with a user account
+is decided with the authorisations registered on it *as recorded at T* (`arrimage users authorise`: one
+recorded after T did not exist then; one withdrawn before T had ended), and `--facts` authorisations are then
+refused (`facts_in_record`); a reader without an account (older records) still gives them in `--facts`.
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes.aggregate import Entente, entente_id
 from domain.ententes.model import Frozen
 from domain.ententes.state import EntenteView
-from domain.errors import NotFound
+from domain.errors import NotFound, RuleViolation
+from domain.principals.aggregate import Account, account_id
+from domain.principals.model import PrincipalKind
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 from usecases.person_facts import PersonFactsBook
@@ -130,7 +136,8 @@ class Replays:
             purpose=purpose, moment=moment, as_of=as_of, attestations=attested, authority_reference=reference,
         )
         ctx = DisclosureContext(subject=status, dossier_items=items, consents=self._consents_at(subject_id, as_of),
-                                authorisations=facts.authorisations, ententes=self._ententes_at(as_of))
+                                authorisations=self._authorisations_at(actor_id, as_of, facts.authorisations),
+                                ententes=self._ententes_at(as_of))
         decision = self.disclosures.decide_and_record(req, ctx, moment)
         return redact(ref, str(aggregate_id), subject_id, events, len(everything), state, decision, as_of)
 
@@ -148,6 +155,27 @@ class Replays:
             found: Consent = self.record.events_only.get(cid, version=seq[-1])
             out.append(found.view())
         return out
+
+    def _authorisations_at(self, actor_id: str, as_of: datetime | None,
+                           given: list[AccessAuthorisation]) -> list[AccessAuthorisation]:
+        """The reader's access authorisations as registered on their user account and recorded at `as_of` (now
+        when None), each as the rules read it (a withdrawal recorded by then ends it: `in_effect`); an account
+        not yet registered then holds none. `given` (`--facts`) only for a reader without an account, refused
+        (`facts_in_record`, nothing recorded) for one with an account."""
+        aid = account_id(PrincipalKind.USER, actor_id)
+        stream = [(ev.originator_version, ev.timestamp) for ev in self.record.stream(aid)]  # type: ignore[attr-defined]
+        if not stream:
+            return given
+        if given:
+            raise RuleViolation(
+                f"the record holds the access authorisations of {actor_id} (registered on their account): "
+                "--facts authorisations would contradict it; leave them out (`arrimage users authorise` records "
+                "one)", code="facts_in_record")
+        seq = [v for v, at in stream if as_of is None or at <= as_of]
+        if not seq:
+            return []
+        account: Account = self.record.events_only.get(aid, version=seq[-1])
+        return [g.in_effect() for g in account.authorisations]
 
     def _ententes_at(self, as_of: datetime | None) -> list[EntenteView]:
         """The ententes as recorded at `as_of` (a partner's standing then: not yet active, or since revoked),
