@@ -15,6 +15,8 @@ from cli.client import root
 from cli.errors import CliError, Exit, invalid, no_such_file, not_json, reported
 from cli.options import AsJson
 from domain.crisis.availability import Coverage, crisis_coverage
+from domain.ententes.state import EntenteView
+from domain.standards.availability import AAOR_HOURS_REFERENCE, AAOR_WEEKLY_FLOOR_HOURS, AaorWeek, aaor_weeks
 from domain.standards.config import StandardsConfig
 from domain.standards.provenance import figures
 from workers.bootstrap import NoRecord, Root
@@ -45,9 +47,11 @@ def standards(as_json: AsJson = False) -> None:
     """The configuration in force: each standard's clock and deadline, the urgency scale, follow-up plans, caps."""
     with root() as engine:
         settings = engine.settings
-        coverage = coverage_in_force(engine)
+        views = ententes_in_record(engine)
     with reported():
         config = standards_in_force(settings)
+    coverage = coverage_in_force(views, config)
+    aaor = aaor_weeks(config.aaor_hours)
     source = source_of(settings.standards_file)
     if as_json:
         render.emit_json({
@@ -58,11 +62,15 @@ def standards(as_json: AsJson = False) -> None:
             "figures": [f.model_dump(mode="json") for f in figures(config)],
             # the 24/7 services (seed 001 L1013-1014, L1259-1260): covered by the ententes in force? (null: no record)
             "coverage": None if coverage is None else [c.model_dump(mode="json") for c in coverage],
+            # the AAOR's weekly hours per territory and channel against the 70 h floor (seed 001 L767-770;
+            # null: the region file declares none)
+            "aaor_hours": None if config.aaor_hours is None else [w.model_dump(mode="json") for w in aaor],
         })
     else:
         rc.standards_tables(config, source)
         render.console.print(provenance_table(config))
         render.console.print(coverage_table(coverage))
+        render.console.print(aaor_table(config.aaor_hours is not None, aaor))
 
 
 _PROVENANCE = {"ministere": "ministry", "fichier_region": "region file",
@@ -79,26 +87,48 @@ def provenance_table(config: StandardsConfig) -> Table:
     return table
 
 
-def coverage_in_force(engine: Root) -> list[Coverage] | None:
-    """The mobile crisis service's 24/7 coverage now, from the ententes in force in the record (None: no record
-    here). The CSSS's own teams declare their hours in each request, so they are not counted here."""
+def ententes_in_record(engine: Root) -> list[EntenteView] | None:
+    """The ententes of the record (None: no record here)."""
     try:
-        views = engine.ententes.list()
+        return engine.ententes.list()
     except NoRecord:
         return None
-    return crisis_coverage(views, datetime.now(UTC))
+
+
+def coverage_in_force(views: list[EntenteView] | None, config: StandardsConfig) -> list[Coverage] | None:
+    """The mobile crisis service's 24/7 coverage now, from the ententes in force in the record and the CSSS teams
+    the region file declares (the teams routing asks when a request names none). None: no record here and no
+    team declared."""
+    if views is None and not config.csss_teams:
+        return None
+    return crisis_coverage(views or [], datetime.now(UTC), region_teams=config.csss_teams or [])
 
 
 def coverage_table(coverage: list[Coverage] | None) -> Table | Text:
-    """Whether the ententes in force cover the mobile crisis service 24/7/365, per territory."""
+    """Whether the ententes in force and the declared CSSS teams cover the mobile crisis service 24/7/365."""
     if coverage is None:
-        return Text("24/7 coverage: no record here, no entente to read")
-    table = Table(title="24/7 coverage of the mobile crisis service by the ententes in force (seed 001 L1259-1260; "
-                        "the CSSS's own teams, declared per request, not counted)")
+        return Text("24/7 coverage: no record here, no entente to read, no CSSS team declared")
+    table = Table(title="24/7 coverage of the mobile crisis service by the ententes in force and the CSSS teams "
+                        "of the region file (seed 001 L1259-1260)")
     for column in ("territory", "providers", "24/7", "gaps (Québec time)"):
         table.add_column(column)
     for c in coverage:
-        providers = ", ".join(f"{p.provider} ({p.entente}{'' if p.hours else ', always'})" for p in c.providers)
+        providers = ", ".join(f"{p.provider} ({p.entente or 'CSSS'}{'' if p.hours else ', always'})"
+                              for p in c.providers)
         gaps = "; ".join(c.weekly_gaps + [f"closed {d.isoformat()}" for d in c.uncovered_dates])
         table.add_row(Text(c.territory), Text(providers), "yes" if c.covers_24_7 else "NO", Text(gaps))
+    return table
+
+
+def aaor_table(declared: bool, weeks: list[AaorWeek]) -> Table | Text:
+    """The AAOR's weekly hours per territory and channel against the 70 h floor (seed 001 L767-770)."""
+    if not declared:
+        return Text(f"AAOR hours: none declared in the region file (floor: {AAOR_WEEKLY_FLOOR_HOURS} h a week by "
+                    f"telephone and in person, {AAOR_HOURS_REFERENCE})")
+    table = Table(title=f"AAOR hours a week against the {AAOR_WEEKLY_FLOOR_HOURS} h floor ({AAOR_HOURS_REFERENCE})")
+    for column in ("territory", "channel", "hours a week", "floor", "met"):
+        table.add_column(column)
+    for w in weeks:
+        table.add_row(Text(w.territory), w.channel.value, f"{w.weekly_hours:g}", f"{w.floor_hours}",
+                      "yes" if w.meets_floor else "NO")
     return table

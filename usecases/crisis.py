@@ -68,7 +68,9 @@ class CrisisCases:
         if isinstance(cmd, c.StartReferral) and cmd.receiving.directory_service_id is not None:
             # A referral naming a directory service is checked against the directory (issue 11).
             check_referral_target(cmd.receiving, Services(self.record).all())
-        case.execute(cmd, at, self.config, lambda: self._ententes(ententes))
+        # Routing reads the directory too (read only for a request for a mobile team).
+        case.execute(cmd, at, self.config, lambda: self._ententes(ententes),
+                     lambda: Services(self.record).all().values())
         self.record.save(case)
         return case.view()
 

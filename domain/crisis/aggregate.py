@@ -34,7 +34,7 @@ from domain.crisis.model import (
     IntakeService,
     RequestMode,
 )
-from domain.crisis.routing import askable, route
+from domain.crisis.routing import askable, configured_teams, directory_closed, route
 from domain.crisis.state import (
     AttemptStatus,
     CaseStage,
@@ -52,6 +52,7 @@ from domain.crisis.state import (
     Referral,
     ReferralStatus,
 )
+from domain.directory.model import DirectoryService
 from domain.ententes.state import EntenteView
 from domain.errors import RuleViolation
 from domain.standards import config as s
@@ -175,17 +176,19 @@ class CrisisCase(Aggregate):
 
     def execute(
         self, cmd: c.Command, at: datetime, config: StandardsConfig, ententes: Callable[[], Iterable[EntenteView]],
+        directory: Callable[[], Iterable[DirectoryService]] | None = None,
     ) -> None:
         """Any command given an open case: the one dispatch its use case calls. `ententes` gives the
         ententes to route by, read only for the commands that ask a team (a request for a mobile team, a
-        decline that moves to the next candidate, a reassignment)."""
+        decline that moves to the next candidate, a reassignment); `directory` the network's services,
+        read when routing a request for a mobile team (`routing.directory_closed`)."""
         match cmd:
             case c.RecordFirstContact():
                 self.record_first_contact(cmd, at)
             case c.CloseAtPhone():
                 self.close_at_phone(cmd, at)
             case c.RequestMobileIntervention():
-                self.request_mobile(cmd, at, config, ententes())
+                self.request_mobile(cmd, at, config, ententes(), directory() if directory else ())
             case c.AcceptHandoff():
                 self.accept(cmd, at)
             case c.DeclineHandoff():
@@ -248,16 +251,20 @@ class CrisisCase(Aggregate):
 
     def request_mobile(
         self, cmd: c.RequestMobileIntervention, at: datetime, config: StandardsConfig,
-        ententes: Iterable[EntenteView],
+        ententes: Iterable[EntenteView], directory: Iterable[DirectoryService] = (),
     ) -> None:
-        """Route (CSSS teams, ententes in force, the person's specific program) and ask the first candidate."""
+        """Route (CSSS teams, ententes in force, the person's specific program) and ask the first candidate.
+        A request that names no CSSS team (None) asks the teams the region declares for this organisation and
+        territory (`config.teams_for`); the directory's stopped crisis services are not asked."""
         if self.already(cmd):
             return
         rules.check_request_mobile(self.view(), cmd)
         ententes = list(ententes)
+        teams = (cmd.csss_teams if cmd.csss_teams is not None
+                 else configured_teams(config.teams_for(self.responsible_org, self.territory)))
         candidates = route(
-            responsible_org=self.responsible_org, territory=self.territory, csss_teams=cmd.csss_teams,
-            episode=cmd.episode, ententes=ententes, now=at,
+            responsible_org=self.responsible_org, territory=self.territory, csss_teams=teams,
+            episode=cmd.episode, ententes=ententes, now=at, closed=directory_closed(directory, self.territory),
         )
         due = config.deadline(s.CRISE_URGENCE, at) if config.urgency[self.intake.urgency].urgent else None
         self._mobile_requested(

@@ -19,6 +19,7 @@ from domain.ententes.model import ServiceCode
 from domain.ententes.rules import in_force_at
 from domain.ententes.state import EntenteView
 from domain.hours import ServiceHours, covers_always, gap_text, uncovered_dates, weekly_gaps
+from domain.standards.availability import CsssTeam
 
 MOBILE_CRISIS_247 = "seed 001 L1259-1260"
 
@@ -47,12 +48,19 @@ class Coverage(BaseModel):
 
 def crisis_coverage(
     ententes: Iterable[EntenteView], moment: datetime, csss_teams: Iterable[TeamRef] = (),
+    region_teams: Iterable[CsssTeam] = (),
 ) -> list[Coverage]:
     """The 24/7 coverage of the mobile crisis service per territory, from the ententes in force at `moment`
-    (`in_force_at`: whatever their workflows have recorded) and the CSSS teams given (with their hours; the
-    teams serve every territory of their CSSS). A territory no entente serves is not listed."""
+    (`in_force_at`: whatever their workflows have recorded), the CSSS teams given (with their hours; these
+    teams serve every territory listed) and the teams the region declares (`StandardsConfig.csss_teams`: each
+    in its own territories, the teams routing asks when a request names none). A territory neither an entente
+    nor a declared team serves is not listed."""
     teams = [Provider(provider=t.team_id, entente=None, hours=t.hours) for t in csss_teams]
     by_territory: dict[str, list[Provider]] = {}
+    for team in region_teams:
+        for territory in team.territories:
+            by_territory.setdefault(territory, []).append(Provider(provider=team.team_id, entente=None,
+                                                                   hours=team.hours))
     for view in sorted(ententes, key=lambda v: v.code):
         if not in_force_at(view, moment):
             continue

@@ -95,8 +95,9 @@ class RequestMobileIntervention(Command):
     """Hand the case to a mobile crisis team; routing is fed with the teams and the person's active episode."""
 
     type: Literal["request_mobile"] = "request_mobile"
-    # The CSSS's own teams for the territory, in order.
-    csss_teams: list[TeamRef] = Field(default_factory=list, max_length=MAX_TEAMS)
+    # The CSSS's own teams for the territory, in order. None (not given): the teams the region declares for the
+    # case's organisation and territory (`StandardsConfig.csss_teams`); an empty list: none of the CSSS's own.
+    csss_teams: list[TeamRef] | None = Field(default=None, max_length=MAX_TEAMS)
     episode: SpecificEpisode | None = None  # an active episode in a specific program (L1241-1243)
     sharing: HandoffSharing | None = None  # the basis for sending the intake to a community team
     personal: Personal = Field(default_factory=dict)  # the emergency note's words (EMERGENCY_NOTE_FIELDS)

@@ -16,18 +16,30 @@ L1259-1260), but an entente's offer or a CSSS team may declare narrower hours; a
 case arriving outside them goes to the next candidate. `askable` is that decision
 at the moment of each asking (the first, the cascade's next, a supervisor's
 reassignment), so an entente ended or a team closed since routing is never asked.
+
+Routing reads the network's directory of services too (issue 11: « a directory of services that referrals
+and routing read »; seed 002 L435-437). The directory is where a region says a service stopped: an
+organisation whose every mobile crisis service (sector `crise`) listed in the case's territory is inactive
+is not asked, even under an entente still in force (`directory_closed`). An organisation the directory does
+not list for crisis in that territory keeps routing by its entente alone, as before the directory; the
+directory's hours are free text as services state them, so hours are read from the entente's offer and the
+team's declaration, not from it. The CSSS's own teams come from the request, or, when the request names
+none, from the region's declaration (`StandardsConfig.csss_teams`, `configured_teams`), the same teams the
+24/7 coverage view counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from domain.crisis.model import Candidate, CandidateKind, SpecificEpisode, TeamRef
+from domain.directory.model import DirectoryService, Sector
 from domain.ententes.model import ServiceCode, ServiceOffer
 from domain.ententes.rules import in_force_at
 from domain.ententes.state import EntenteView
 from domain.hours import serving_at
+from domain.standards.availability import CsssTeam
 
 in_force = in_force_at  # the name the gateway's standing rule has read it by
 
@@ -60,6 +72,29 @@ def partner_entente(
     return None
 
 
+def configured_teams(teams: Iterable[CsssTeam]) -> list[TeamRef]:
+    """The region's declared CSSS teams (`StandardsConfig.teams_for`) as routing asks them."""
+    return [TeamRef(team_id=t.team_id, org_id=t.org_id, name=t.name, hours=t.hours) for t in teams]
+
+
+DIRECTORY_INACTIVE = "directory_inactive"
+
+
+def directory_closed(services: Iterable[DirectoryService], territory: str) -> dict[str, str]:
+    """The organisations the directory lists with mobile crisis services (sector `crise`) in `territory`, none of
+    them active: organisation → why it is not asked. An organisation with one active crisis service there, or
+    none listed, is not in it (the entente alone decides, as before the directory)."""
+    by_org: dict[str, list[DirectoryService]] = {}
+    for service in services:
+        if service.sector is Sector.CRISE and service.territory == territory:
+            by_org.setdefault(service.organisation_id, []).append(service)
+    return {
+        org: (f"{org}: the directory lists its crisis services in {territory} "
+              f"({', '.join(sorted(x.service_id for x in listed))}) as inactive")
+        for org, listed in sorted(by_org.items()) if not any(x.active for x in listed)
+    }
+
+
 def route(
     *,
     responsible_org: str,
@@ -68,13 +103,17 @@ def route(
     episode: SpecificEpisode | None,
     ententes: Iterable[EntenteView],
     now: datetime,
+    closed: Mapping[str, str] | None = None,
 ) -> list[Candidate]:
     """The ordered candidates: the CSSS's own teams, then community organisations by entente code.
 
     With an active specific-program episode, that program comes first — unless an entente in force
     says otherwise (`overrides_specific_program`): then its providers come first and the program last.
     Each organisation appears once, under the entente that lets it share information if there is one.
+    An organisation in `closed` (`directory_closed`: the directory says its crisis service stopped) is
+    not proposed.
     """
+    closed = closed or {}
     own = [
         Candidate(team=t, kind=CandidateKind.CSSS_TEAM, may_share_information=True)  # same establishment
         for t in csss_teams if serving_at(t.hours, now)
@@ -83,6 +122,8 @@ def route(
     for view, offer in crisis_offers(ententes, responsible_org, territory, now):
         if not serving_at(offer.schedule, now):
             continue  # outside the hours this entente's offer declares: the next candidate
+        if offer.provider in closed:
+            continue  # the directory says its crisis service stopped (seed 002 L435-437)
         party = view.content.party(offer.provider)
         sharing = view.content.information_sharing.permitted
         candidate = Candidate(

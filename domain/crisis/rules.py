@@ -159,7 +159,7 @@ def check_request_mobile(view: CaseView, cmd: c.RequestMobileIntervention) -> No
             "the intake did not judge an intervention in the community necessary "
             "(Orientations ministérielles, services sociaux généraux)",
         )
-    for team in cmd.csss_teams:
+    for team in cmd.csss_teams or []:
         if team.org_id != view.responsible_org:
             raise _refuse("not_a_csss_team", f"team {team.team_id} does not belong to {view.responsible_org}")
 

@@ -34,6 +34,15 @@ from pydantic import Field, model_validator
 
 from domain.clock import local_date
 from domain.ententes.model import Code, Frozen, ShortText
+from domain.standards.availability import (
+    AAOR_HOURS_REFERENCE,
+    AAOR_HOURS_SEED_FIGURE,
+    MAX_TEAMS,
+    AaorHours,
+    CsssTeam,
+    aaor_weeks,
+    check_declared,
+)
 
 # Standard ids the crisis case starts clocks for (a region may change their figures, not their ids).
 INFO_SOCIAL_REPONSE = "info_social.reponse"
@@ -377,6 +386,12 @@ class StandardsConfig(Frozen):
     # The agency's P-38.001 designations (seed 001 L1175-1179). None: the region file declares none, and the
     # engine does not restrict who records an application (said as such by `arrimage standards`).
     p38_designations: list[P38Designation] | None = None
+    # The AAOR's hours per territory, telephone and in person (seed 001 L767-770: at least 70 h a week each;
+    # fixed, see `domain.standards.availability`). None: the region declares none, `arrimage standards` says so.
+    aaor_hours: list[AaorHours] | None = Field(default=None, max_length=50)
+    # The CSSS's own mobile crisis teams (L1181-1184), with their territories and hours: the teams routing asks
+    # when a request names none, and the teams the 24/7 coverage counts. None: the region declares none.
+    csss_teams: list[CsssTeam] | None = Field(default=None, max_length=MAX_TEAMS)
 
     @model_validator(mode="after")
     def _complete(self) -> StandardsConfig:
@@ -394,6 +409,7 @@ class StandardsConfig(Frozen):
             raise ValueError(f"the urgency scale must give a rule for every level; missing: {levels}")
         if any(cap < 1 for cap in self.meeting_caps.values()):
             raise ValueError("a meeting cap is at least 1")
+        check_declared(self.aaor_hours, self.csss_teams)
         return self
 
     @property
@@ -438,6 +454,10 @@ class StandardsConfig(Frozen):
         if self.p38_designations is None:
             return True
         return any(d.covers(org_id, team_id, at) for d in self.p38_designations)
+
+    def teams_for(self, org_id: str, territory: str) -> list[CsssTeam]:
+        """The CSSS teams the region declares for this organisation's cases in this territory, in file order."""
+        return [t for t in self.csss_teams or [] if t.serves(org_id, territory)]
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> StandardsConfig:
         """A copy with `overrides` deep-merged over this configuration, validated again; refused
@@ -522,12 +542,21 @@ def loosenings(config: StandardsConfig) -> list[Loosening]:
         if cap > seed_cap:
             out.append(Loosening(standard=f"meeting_caps.{service}", seed_figure=f"{seed_cap} rencontres",
                                  reference=MEETING_CAP_REFERENCES[service], asked=f"{cap} rencontres"))
+    for week in aaor_weeks(config.aaor_hours):  # a floor the ministry wrote for the AAOR (L767-770, L2253-2256)
+        if not week.meets_floor:
+            out.append(Loosening(standard=f"aaor_hours.{week.territory}.{week.channel.value}",
+                                 seed_figure=AAOR_HOURS_SEED_FIGURE, reference=AAOR_HOURS_REFERENCE,
+                                 asked=f"{_hours_text(week.weekly_minutes)} par semaine"))
     rule = config.urgency[UrgencyLevel.IMMEDIATE]
     if not (rule.urgent and rule.immediate):
         asked = "not urgent" if not rule.urgent else f"{span_text(rule.within or timedelta(0))}"
         out.append(Loosening(standard="urgency.immediat", seed_figure="immédiat",
                              reference="seed 001 L787-788, L1267", asked=asked))
     return out
+
+
+def _hours_text(minutes: int) -> str:
+    return f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
 
 
 def _merge(base: Any, over: Any) -> Any:

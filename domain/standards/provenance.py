@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from domain.ententes.model import Frozen
+from domain.standards.availability import AAOR_HOURS_REFERENCE, AAOR_WEEKLY_FLOOR_HOURS
 from domain.standards.config import (
     INFO_SOCIAL_AVERAGE_CALL,
     INFO_SOCIAL_AVERAGE_CALL_REFERENCE,
@@ -29,6 +30,8 @@ _URGENCY_REFERENCE = ("pas dans le seed : l'échelle entre « immédiat » et 24
 _IMMEDIATE_REFERENCE = "pas dans le seed : « immédiat » (seed 001 L1267, annexe L2374) n'est pas défini en minutes"
 _PLANS_REFERENCE = "pas dans le seed : le suivi post-crise est laissé à des travaux futurs (seed 001 L1204-1207)"
 _LIMITS_REFERENCE = "pas dans le seed : garde-fous contre les erreurs de saisie et les horloges en désaccord"
+_CSSS_TEAMS_REFERENCE = ("les équipes mobiles de crise du CSSS (seed 001 L1181-1184), leurs territoires et leurs "
+                         "heures : déclarées par la région")
 _P38_REFERENCE = "désignations de l'agence (CISSS/CIUSSS) pour l'application de la Loi P-38.001 (seed 001 L1175-1179)"
 
 
@@ -97,6 +100,16 @@ def figures(config: StandardsConfig) -> list[Figure]:
     add("p38_designations", designations, None, False, False,
         _P38_REFERENCE if designations is not None
         else _P38_REFERENCE + " ; aucune désignation déclarée : l'application n'est pas restreinte")
+    # The floor is the ministry's (fixed: L767-770); the hours that meet it are the region's.
+    out.append(Figure(key="aaor_hours.plancher_hebdomadaire", value=f"PT{AAOR_WEEKLY_FLOOR_HOURS}H",
+                      provenance="ministere", fixed=True, reference=AAOR_HOURS_REFERENCE))
+    aaor = None if config.aaor_hours is None else [a.model_dump(mode="json") for a in config.aaor_hours]
+    teams = None if config.csss_teams is None else [t.model_dump(mode="json") for t in config.csss_teams]
+    for key, declared, reference in (
+        ("aaor_hours", aaor, f"heures de l'AAOR par territoire, téléphone et en personne ({AAOR_HOURS_REFERENCE})"),
+        ("csss_teams", teams, _CSSS_TEAMS_REFERENCE),
+    ):
+        add(key, declared, None, False, False, reference if declared is not None else reference + " ; aucune déclarée")
     return out
 
 

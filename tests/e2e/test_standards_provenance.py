@@ -53,6 +53,8 @@ def test_standards_json_lists_each_figure_with_its_provenance(tmp_path: Path) ->
         "meeting_caps.aaor": ("fichier_region", True),
         "immediate_minutes": ("fichier_region", False),
         "p38_designations": ("fichier_region", False),
+        "aaor_hours": ("fichier_region", False),  # the hours are the region's; their 70 h floor the ministry's
+        "csss_teams": ("fichier_region", False),
     }
     assert figures["standards.aaor.premier_contact"]["value"] == {"timing": "fixe", "duration": "PT1H30M",
                                                                   "text": "1 h 30 min"}

@@ -1,0 +1,184 @@
+"""What the region file declares about its own services (issue 11): the AAOR's hours against its 70 h, the CSSS's
+mobile crisis teams that routing asks and the 24/7 view counts, and the directory routing reads.
+
+T0 is Monday 2027-03-01 09:00 in Québec (tests/crisis_builders.py).
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.standards_file import load_standards
+from domain.crisis.availability import crisis_coverage
+from domain.crisis.routing import directory_closed
+from domain.directory.model import DirectoryService, Sector
+from domain.hours import ServiceHours, Window
+from domain.standards.availability import AaorChannel, aaor_weeks
+from domain.standards.config import LoosenedStandard, StandardsConfig, loosenings
+from domain.standards.provenance import figures
+from tests.crisis_builders import CSSS, T0, TEAM, request
+from tests.crisis_world import World
+from usecases.directory import Services
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "standards-laval.toml"
+
+
+def week(days: list[int], opens: int, closes: int) -> dict[str, Any]:
+    return {"windows": [{"days": days, "opens": f"{opens:02d}:00", "closes": f"{closes:02d}:00"}]}
+
+
+WEEKDAYS_8_22 = week([1, 2, 3, 4, 5], 8, 22)  # 70 h exactly
+WEEKDAYS_8_20 = week([1, 2, 3, 4, 5], 8, 20)  # 60 h
+
+
+def aaor(telephone: dict[str, Any], en_personne: dict[str, Any], territory: str = "laval") -> dict[str, Any]:
+    return {"territory": territory, "telephone": telephone, "en_personne": en_personne}
+
+
+# ------------------------------------------------------------------ the AAOR's 70 h
+def test_the_example_file_declares_the_aaor_hours_of_laval_over_70_h_on_both_channels() -> None:
+    """« Le service d'AAOR est accessible par téléphone au moins 70 heures par semaine » and « par des rencontres
+    en personne au moins 70 heures par semaine » (seed 001 L767-770): the Laval file gives 86 h and 72 h."""
+    cfg = load_standards(EXAMPLE)
+    assert loosenings(cfg) == []
+    assert [(w.territory, w.channel, w.weekly_hours, w.meets_floor) for w in aaor_weeks(cfg.aaor_hours)] == [
+        ("laval", AaorChannel.TELEPHONE, 86.0, True), ("laval", AaorChannel.EN_PERSONNE, 72.0, True)]
+
+
+def test_exactly_70_h_meets_the_floor() -> None:
+    """« au moins 70 heures » (L767-770): 70 h is enough."""
+    cfg = StandardsConfig().with_overrides({"aaor_hours": [aaor(WEEKDAYS_8_22, WEEKDAYS_8_22)]})
+    assert [w.weekly_minutes for w in aaor_weeks(cfg.aaor_hours)] == [70 * 60, 70 * 60]
+
+
+def test_a_region_file_under_70_h_a_week_is_a_loosening_refused_with_the_seed_figure() -> None:
+    """The 70 h is the ministry's own figure for the AAOR (fiche 1's cell of the « Particularités du service » row,
+    where the other fiches read « RR », annexe L2251-2258; legend L2307), stated as a standard in L767-770: a
+    region may give more hours, never fewer. Refused with the standard, the seed figure and the value asked."""
+    with pytest.raises(LoosenedStandard) as refused:
+        StandardsConfig().with_overrides({"aaor_hours": [aaor(WEEKDAYS_8_22, WEEKDAYS_8_20)]})
+    [found] = refused.value.loosenings
+    assert (found.standard, found.seed_figure, found.asked) == (
+        "aaor_hours.laval.en_personne", "au moins 70 heures par semaine", "60 h par semaine")
+    assert str(refused.value) == (
+        "aaor_hours.laval.en_personne is fixed by the ministry at au moins 70 heures par semaine (seed 001 "
+        "L767-770; L692-693; annexe L2253-2256); the region asks 60 h par semaine: a region may tighten a fixed "
+        "standard, never loosen it")
+
+
+def test_a_territory_declares_its_aaor_once() -> None:
+    with pytest.raises(ValueError, match=r"declared once per territory; twice: \['laval'\]"):
+        StandardsConfig.model_validate({"aaor_hours": [aaor(WEEKDAYS_8_22, WEEKDAYS_8_22)] * 2})
+
+
+def test_the_floor_is_the_ministrys_and_the_hours_the_regions() -> None:
+    """`arrimage standards --json` figures: the 70 h floor fixed by the ministry (L767-770), the hours declared
+    from the region file, and « aucune déclarée » when the file says nothing."""
+    shown = {f.key: f for f in figures(load_standards(EXAMPLE))}
+    floor = shown["aaor_hours.plancher_hebdomadaire"]
+    assert (floor.value, floor.provenance, floor.fixed) == ("PT70H", "ministere", True)
+    assert (shown["aaor_hours"].provenance, shown["csss_teams"].provenance) == ("fichier_region", "fichier_region")
+    default = {f.key: f for f in figures(StandardsConfig())}
+    assert default["aaor_hours"].value is None and default["aaor_hours"].reference.endswith("aucune déclarée")
+
+
+# ------------------------------------------------------------------ the CSSS's own teams
+DAY = week([1, 2, 3, 4, 5, 6, 7], 8, 0)  # 08:00 to midnight
+NIGHT = week([1, 2, 3, 4, 5, 6, 7], 0, 8)
+
+
+def teams_config() -> StandardsConfig:
+    return StandardsConfig().with_overrides({"csss_teams": [
+        {"team_id": "crise-laval-1", "org_id": CSSS, "territories": ["laval"], "hours": DAY},
+        {"team_id": "crise-laval-2", "org_id": CSSS, "territories": ["laval"], "hours": NIGHT},
+        {"team_id": "crise-ailleurs", "org_id": "cisss-ailleurs", "territories": ["laval"]},
+    ]})
+
+
+def test_a_request_naming_no_csss_team_asks_the_teams_the_region_declares_serving_then() -> None:
+    """The service is given « par un intervenant du CSSS ou d'un organisme communautaire dans le cadre d'entente »
+    (seed 001 L1181-1184): without teams in the request, routing asks the region's declared teams of the case's
+    CSSS (not another CSSS's), those serving at that moment (Monday 09:00: the day team, not the night team),
+    then the organisation under entente."""
+    w = World(teams_config())
+    w.open()
+    view = w.do(request().model_copy(update={"csss_teams": None}), T0)
+    assert [x.team.team_id for x in view.candidates] == ["crise-laval-1", "cc-laval"]
+    assert view.candidates[0].team.hours == ServiceHours.model_validate(DAY)
+
+
+def test_a_request_naming_its_teams_or_none_keeps_routing_as_before() -> None:
+    """Old inputs: the teams a request names are asked, and an empty list asks none of the CSSS's own."""
+    named, empty = World(teams_config()), World(teams_config())
+    named.open()
+    empty.open()
+    assert [x.team.team_id for x in named.do(request([TEAM]), T0).candidates] == ["crise-laval-1", "cc-laval"]
+    assert named.cases.get("C-ABCDEFGH23").view().candidates[0].team.hours is None
+    assert [x.team.team_id for x in empty.do(request([]), T0).candidates] == ["cc-laval"]
+
+
+def test_the_24_7_view_counts_the_declared_teams_in_their_territories() -> None:
+    """« 24 heures par jour, 7 jours par semaine et 365 jours par année » (L1259-1260): the day and night teams
+    the region declares cover Laval together, with no entente; a territory only a team serves is listed."""
+    cfg = teams_config()
+    [laval] = crisis_coverage([], T0, region_teams=cfg.csss_teams or [])
+    assert (laval.territory, laval.covers_24_7, laval.weekly_gaps) == ("laval", True, [])
+    assert [p.provider for p in laval.providers] == ["crise-laval-1", "crise-laval-2", "crise-ailleurs"]
+    only_day = [t for t in cfg.csss_teams or [] if t.team_id == "crise-laval-1"]
+    [gapped] = crisis_coverage([], T0, region_teams=only_day)
+    assert not gapped.covers_24_7 and gapped.weekly_gaps[0] == "lun 00:00 – lun 08:00"
+
+
+# ------------------------------------------------------------------ the directory routing reads
+def service(sid: str, org: str, *, active: bool = True, sector: Sector = Sector.CRISE,
+            territory: str = "laval") -> DirectoryService:
+    return DirectoryService(service_id=sid, name=sid, organisation_id=org, organisation_name=org,
+                            territory=territory, sector=sector, active=active)
+
+
+def test_directory_closed_names_organisations_whose_every_crisis_service_there_is_inactive() -> None:
+    """« A directory of services that referrals and routing read » (issue 11; seed 002 L435-437): only the crisis
+    sector of the case's territory counts, and one active crisis service keeps the organisation asked."""
+    listed = [service("cc-1", "cc-laval", active=False), service("cc-2", "cc-laval", active=False),
+              service("cps-1", "cps-laval", active=False), service("cps-2", "cps-laval"),
+              service("loge", "office-hab", active=False, sector=Sector.LOGEMENT),
+              service("nord", "cc-nord", active=False, territory="nord")]
+    assert directory_closed(listed, "laval") == {
+        "cc-laval": "cc-laval: the directory lists its crisis services in laval (cc-1, cc-2) as inactive"}
+    assert directory_closed([], "laval") == {}
+
+
+def test_routing_does_not_ask_an_organisation_the_directory_says_stopped_its_crisis_service() -> None:
+    """The entente with cc-laval is in force, but the directory lists its crisis service inactive: routing asks
+    the CSSS team only (the case escalates to the supervisor if it declines). Active again: asked again."""
+    w = World()
+    services = Services(w.record)
+    services.add(service("cc-laval-crise", "cc-laval", active=False), "annuaire", T0)
+    w.open()
+    assert [x.team.team_id for x in w.do(request([TEAM]), T0).candidates] == ["crise-laval-1"]
+    again = World()
+    Services(again.record).add(service("cc-laval-crise", "cc-laval"), "annuaire", T0)
+    again.open()
+    assert [x.team.team_id for x in again.do(request([TEAM]), T0).candidates] == ["crise-laval-1", "cc-laval"]
+
+
+def test_routing_without_a_directory_entry_is_unchanged() -> None:
+    """An organisation the directory does not list for crisis (or an empty directory) routes by its entente
+    alone, as before the directory: the cases recorded before it keep their path."""
+    w = World()
+    Services(w.record).add(service("cc-laval-logement", "cc-laval", active=False, sector=Sector.LOGEMENT), "a", T0)
+    w.open()
+    assert [x.team.team_id for x in w.do(request([TEAM]), T0).candidates] == ["crise-laval-1", "cc-laval"]
+
+
+def test_windows_in_the_example_teams_cover_the_day() -> None:
+    """The example's two Laval teams together serve every hour (L1259-1260)."""
+    cfg = load_standards(EXAMPLE)
+    [laval] = crisis_coverage([], T0, region_teams=cfg.csss_teams or [])
+    assert laval.covers_24_7 and [p.provider for p in laval.providers] == ["crise-laval-1", "crise-laval-2"]
+    assert cfg.teams_for(CSSS, "laval")[1].hours == ServiceHours(
+        windows=[Window(days=[1, 2, 3, 4, 5, 6, 7], opens=time(0), closes=time(8))])
