@@ -175,8 +175,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
 
 
 async def standing(root: Root, principal: Principal, view: CaseView) -> None:
-    """The door to a case: a party (`not_a_party`), and for a partner an entente in force that lets it act
-    (`no_entente_in_force`); refused before anything is decided or recorded."""
+    """The door to a case: a party (`not_a_party`), and for a partner an entente in force that lets it act, or
+    the case held since before that entente ended (`no_entente_in_force`, `domain.principals.standing`);
+    refused before anything is decided or recorded."""
     check_case_party(principal, view)
     await run_in_threadpool(root.principals.check_case_standing, principal, view, now())
 

@@ -27,7 +27,7 @@ from domain.disclosure.roles import PurposeKind
 from domain.errors import DomainError, NotFound
 from domain.principals.access import case_parties
 from domain.principals.model import Principal, PrincipalKind, Unauthenticated
-from domain.principals.standing import needs_entente
+from domain.principals.standing import NoEntenteInForce, needs_entente
 from gateway.cases import reader as cases_reader
 from gateway.guard import Buckets, now
 from gateway.portal import render, signatures
@@ -186,7 +186,7 @@ class Portal:
                                            {"organisation": who.org_id, "source": "portail"})
             if not read.allowed:
                 return render.page("dossiers.html", 403, session=session, refused=read, asks=[], now=at)
-            asks = await run_in_threadpool(self._asks_of, who.org_id)
+            asks = await run_in_threadpool(self._asks_of, who)
             return render.page("dossiers.html", session=session, asks=asks, now=at, refused=None,
                                **session.take_messages())
 
@@ -242,13 +242,21 @@ class Portal:
         return router
 
     # ------------------------------------------------------------------ helpers
-    def _asks_of(self, org_id: str) -> list[Ask]:
+    def _asks_of(self, who: Principal) -> list[Ask]:
+        """What the open cases ask of `who`'s organisation, on the cases it is in standing on (as the case page:
+        once its entente ended, a handoff it was asked but had not accepted is no longer offered to it)."""
         cases = self.root.crisis_cases
         found: list[Ask] = []
         skipped = lambda s: log.warning("portal: case %s skipped", s[0])  # noqa: E731
+        at = now()
         for _, _, view in cases.views(cases.still_open(), skipped=skipped):
-            if view.stage is not CaseStage.CLOSED and (ask := ask_of(view, org_id)) is not None:
-                found.append(ask)
+            if view.stage is CaseStage.CLOSED or (ask := ask_of(view, who.org_id)) is None:
+                continue
+            try:
+                self.root.principals.check_case_standing(who, view, at)
+            except NoEntenteInForce:
+                continue
+            found.append(ask)
         return sorted(found, key=lambda a: (a.deadline is None, a.deadline.due_at if a.deadline else None, a.code))
 
     async def _party_view(self, code: str, who: Principal, session: Session | None = None) -> CaseView | Response:
@@ -261,7 +269,7 @@ class Portal:
         if view is None or who.org_id not in case_parties(view):
             return render.page("erreur.html", 404, session=session, title="Dossier introuvable",
                                message="Aucun dossier de votre organisation ne porte ce code.")
-        try:  # a partner only while the entente that lets it act is in force (as /v1: `no_entente_in_force`)
+        try:  # a partner under an entente in force, or on a case it holds (as /v1: `no_entente_in_force`)
             await run_in_threadpool(self.root.principals.check_case_standing, who, view, now())
         except DomainError as err:
             return render.page("erreur.html", 403, session=session, title="Accès refusé",

@@ -1,9 +1,10 @@
 """Who may do what through the gateway (issue 10): a partner cannot read or act on a case or an entente it is
-not party to, nor once the entente that lets it act is revoked (`no_entente_in_force`), nor with a revoked or
-rotated-out key (after the overlap); a person's token cannot act for another organisation nor read in another
-role. Each refusal is a problem document (status, code) and leaves the record's event count unchanged, but a
-refused read decided by the disclosure rules, which registers its refusal. Real record (SQLite, PostgreSQL),
-dev server and production worker."""
+not party to, nor on anything new once the entente that lets it act is revoked (`no_entente_in_force`) — but
+the cases it holds keep going to their end (issue 11) —, nor with a revoked or rotated-out key (after the
+overlap); a person's token cannot act for another organisation nor read in another role. Each refusal is a
+problem document (status, code) and leaves the record's event count unchanged, but a refused read decided by
+the disclosure rules, which registers its refusal. Real record (SQLite, PostgreSQL), dev server and
+production worker."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
-from domain.clock import local_date
+from domain.clock import local_date, start_of
 from domain.disclosure.roles import Role
 from domain.ententes import commands as ac
 from domain.principals.model import PrincipalKind
+from gateway import cases as gateway_cases
 from tests.crisis_builders import CSSS, crisis_content, crisis_worker
 from tests.gateway.api import ENTENTE, OTHER, PARTNER, Api, events, gateway, intake, problem, recorded_since
 from usecases.ententes import Ententes
@@ -49,35 +51,64 @@ async def asked(api: Api) -> str:
     return code
 
 
-def revoke_today(api: Api) -> None:
-    """The CISSS revokes ENTENTE with effect today (recorded by another process: the use case itself)."""
+def revoke_tomorrow(api: Api, monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """The CISSS revokes ENTENTE with effect tomorrow (recorded by another process: the use case itself), and
+    the gateway's door then reads the time as tomorrow, a minute after the revocation took effect (the
+    moment a day-dated revocation takes effect cannot come within a test otherwise); the workflows keep the
+    real time. What was accepted today was taken while the entente was in force."""
     now = datetime.now(UTC)
+    effective = local_date(now) + timedelta(days=1)
     Ententes(api.root.record).execute(ENTENTE, ac.GiveRevocationNotice(
-        by="dsp", party_id=CSSS, reason="fin du financement", effective_date=local_date(now)), now)
+        by="dsp", party_id=CSSS, reason="fin du financement", effective_date=effective), now)
+    monkeypatch.setattr(gateway_cases, "now", lambda: start_of(effective) + timedelta(minutes=1))
+    return start_of(effective)
 
 
-async def test_a_partner_acts_only_while_its_entente_is_in_force(api: Api) -> None:
+async def test_a_partner_acts_on_new_work_only_while_its_entente_is_in_force_and_on_held_cases_to_their_end(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: « a partner only while the entente that lets it act is in force »; issue 11, later and more
+    specific: from the revocation its organisation « is not asked for new handoffs … and receives no
+    information under that entente; cases it already holds keep going to their end » (the CISSS answers for
+    the organisation it entrusted, seed 001 L1181-1184). PROVIDER accepted `first` before the revocation and
+    keeps it (a command, the partner view, its FHIR Task); `second` it was asked and had not accepted: refused,
+    nothing recorded."""
     record = api.root.record
     first, second = await asked(api), await asked(api)
     accepted = await api.post(f"/v1/cases/{first}/commands", PROVIDER, {"type": "accept", "team_id": PROVIDER})
     assert accepted.status_code == 200 and accepted.json()["stage"] == "intervention", accepted.text
-    revoke_today(api)
+    revoked_from = revoke_tomorrow(api, monkeypatch)
     before = events(record)
-    # the team asked under it: neither reports on the case it took nor accepts the one it is asked for
-    report = problem(await api.post(f"/v1/cases/{first}/commands", PROVIDER, {"type": "arrive"}), 403,
-                     "no_entente_in_force")
-    assert report["detail"] == (f"{PROVIDER} acts on case {first} only under an entente in force with {CSSS}: "
-                                f"{ENTENTE} revoked by {CSSS} from {local_date(datetime.now(UTC)).isoformat()}")
-    problem(await api.post(f"/v1/cases/{second}/commands", PROVIDER, {"type": "accept", "team_id": PROVIDER}),
+    # the handoff it was asked and had not accepted: neither accepted nor declined, nor read (nor over FHIR)
+    refused = problem(await api.post(f"/v1/cases/{second}/commands", PROVIDER,
+                                     {"type": "accept", "team_id": PROVIDER}), 403, "no_entente_in_force")
+    assert refused["detail"] == (
+        f"{PROVIDER} acts on case {second} only under an entente in force with {CSSS}: {ENTENTE} revoked by "
+        f"{CSSS} from {local_date(revoked_from).isoformat()}; the entente ended: only the cases {PROVIDER} "
+        "held before it ended continue (a handoff it accepted, a follow-up or a référence given to it)")
+    problem(await api.post(f"/v1/cases/{second}/commands", PROVIDER,
+                           {"type": "decline", "team_id": PROVIDER, "reason": "entente révoquée"}),
             403, "no_entente_in_force")
     problem(await api.get(f"/v1/cases/{second}", PROVIDER), 403, "no_entente_in_force")
-    # the partner that referred under it: neither reads nor acts
+    fhir = await api.get(f"/fhir/Task/{second}-h1", PROVIDER)
+    assert fhir.status_code == 403 and "no_entente_in_force" in fhir.text, fhir.text
+    # the partner that referred under it no longer has `first` (the team took it): neither reads nor acts
     problem(await api.get(f"/v1/cases/{first}", PARTNER), 403, "no_entente_in_force")
-    problem(await api.post(f"/v1/cases/{second}/commands", PARTNER, {"type": "close", "reason": "x"}), 403,
+    problem(await api.post(f"/v1/cases/{first}/commands", PARTNER, {"type": "close", "reason": "x"}), 403,
             "no_entente_in_force")
     # nor opens another case under it (the intake's own rule)
     problem(await api.post("/v1/cases", PARTNER, intake()), 403, "no_agreement")
     assert events(record) == before
+    # the case it holds goes on: its team reports, reads its part of the case and its Task
+    arrived = await api.post(f"/v1/cases/{first}/commands", PROVIDER, {"type": "arrive"})
+    assert arrived.status_code == 200, arrived.text
+    assert arrived.json()["intervention"]["arrived_at"] is not None
+    assert [n for n in recorded_since(record, before) if n.endswith(".ArrivedOnSite")], "the arrival is recorded"
+    part = await api.get(f"/v1/cases/{first}", PROVIDER)
+    assert part.status_code == 200, part.text
+    assert part.json()["case"]["holds_case"] is True and part.json()["case"]["intervention"]["arrived_at"]
+    task = await api.get(f"/fhir/Task/{first}-h1", PROVIDER)
+    assert task.status_code == 200 and task.json()["status"] == "in-progress", task.text
+    before = events(record)
     # its parties still read the revoked entente (a registered read)
     read = await api.get(f"/v1/ententes/{ENTENTE}", PROVIDER)
     assert read.status_code == 200 and read.json()["entente"]["revocation"]["party_id"] == CSSS, read.text
