@@ -16,6 +16,8 @@ from domain.crisis import commands as cc
 from domain.crisis.model import CaseCode
 from domain.ententes import commands as ec
 from domain.ententes.state import EntentePolicy
+from domain.episodes import commands as epc
+from domain.episodes.model import EpisodeCode
 from domain.values import Moment
 
 
@@ -68,3 +70,20 @@ class SendIntakeInput(BaseModel):
 
     case_code: CaseCode
     attempt: int = Field(ge=1)
+
+
+# ---------------------------------------------------------------------- épisodes de services
+class OpenEpisodeInput(BaseModel):
+    command: epc.OpenEpisode
+    at: Moment
+
+
+class EpisodeActInput(BaseModel):
+    episode_code: EpisodeCode
+    command: epc.EpisodeCommand
+    at: Moment
+
+
+class AdvanceEpisodeInput(BaseModel):
+    episode_code: EpisodeCode
+    now: Moment

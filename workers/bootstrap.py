@@ -33,6 +33,7 @@ from adapters.temporal.case_keys import RecordCaseKeys, case_subjects
 from adapters.temporal.cases import CaseClient
 from adapters.temporal.client import Temporal
 from adapters.temporal.ententes import EntenteClient
+from adapters.temporal.episodes import EpisodeClient
 from adapters.webhooks.secret_box import SecretBox, webhook_ring
 from domain.errors import DomainError
 from usecases.audit.reads import Reads
@@ -42,6 +43,7 @@ from usecases.delivery import Deliveries
 from usecases.directory import Services
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
+from usecases.episodes import ServiceEpisodes
 from usecases.handoff import HandoffDisclosures
 from usecases.person_facts import PersonFactsBook
 from usecases.principals import Principals
@@ -129,6 +131,7 @@ class UseCases:
     disclosures: Disclosures
     handoffs: HandoffDisclosures
     deliveries: Deliveries  # partners' endpoints and the webhooks sent to them
+    episodes: ServiceEpisodes  # épisodes de services: AAOR and consultations (issue 11)
 
 
 def use_cases(record: Record, settings: Settings) -> UseCases:
@@ -142,6 +145,7 @@ def use_cases(record: Record, settings: Settings) -> UseCases:
         disclosures=disclosures,
         handoffs=handoffs,
         deliveries=Deliveries(record, webhook_box(record, settings), handoffs),
+        episodes=ServiceEpisodes(record, settings.standards()),
     )
 
 
@@ -206,6 +210,12 @@ class Root:
         """Partners' webhook endpoints (`partners endpoint`) and each subject's delivery log (`cases show`)."""
         return self.use_cases.deliveries
 
+    @property
+    def episodes(self) -> ServiceEpisodes:
+        """Épisodes de services (AAOR, consultations; issue 11): reads from the record (`view`, `history`,
+        `still_open`, `observations`); commands go through `episode_client`."""
+        return self.use_cases.episodes
+
     @cached_property
     def directory(self) -> Services:
         """The directory of services (issue 11): `arrimage directory`, read by referrals."""
@@ -255,6 +265,7 @@ class Root:
         self.temporal = Temporal(self.settings, client, cases=self.case_keys)
         self.__dict__.pop("entente_client", None)
         self.__dict__.pop("case_client", None)
+        self.__dict__.pop("episode_client", None)
 
     @cached_property
     def gateway(self) -> GatewayClient | None:
@@ -278,6 +289,14 @@ class Root:
             raise ThroughGateway("this command")
         return CaseClient(self.temporal, self.settings.standards, lambda code: self.crisis_cases.view(code),
                           bind=lambda code, subject: case_subjects(self.record).bind(code, subject))
+
+    @cached_property
+    def episode_client(self) -> EpisodeClient:
+        """The épisodes de services' workflows (`open`, `act`, `ask`), each bound to its person like a case."""
+        if self.settings.api_url is not None:
+            raise ThroughGateway("this command")
+        return EpisodeClient(self.temporal, self.settings.standards, lambda code: self.episodes.view(code),
+                             bind=lambda code, subject: case_subjects(self.record).bind(code, subject))
 
     def case_keys(self) -> RecordCaseKeys:
         """The record's case bindings and per-person keys, for the payload codec (asked on a case's first

@@ -1,4 +1,4 @@
-"""The worker process: the entente and crisis case workflows and their activities."""
+"""The worker process: the entente, crisis case and épisode de services workflows and their activities."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 from activities.crisis import CrisisActivities
 from activities.delivery import DeliveryActivities
 from activities.ententes import EntenteActivities
+from activities.episodes import EpisodeActivities
 from adapters.record.record import Record
 from adapters.temporal.case_keys import RecordCaseKeys
 from adapters.temporal.client import with_case_keys
@@ -19,9 +20,10 @@ from workers.bootstrap import Root, UseCases, use_cases
 from workers.settings import Settings
 from workflows.crisis import CrisisCaseWorkflow
 from workflows.entente import EntenteWorkflow
+from workflows.episodes import ServiceEpisodeWorkflow
 from workflows.task_notifications import SubscriptionWorkflow
 
-WORKFLOWS = [EntenteWorkflow, CrisisCaseWorkflow, SubscriptionWorkflow]
+WORKFLOWS = [EntenteWorkflow, CrisisCaseWorkflow, SubscriptionWorkflow, ServiceEpisodeWorkflow]
 ACTIVITY_THREADS = 8
 
 
@@ -30,11 +32,12 @@ def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: Thr
     ententes = EntenteActivities(uses.ententes)
     cases = CrisisActivities(uses.crisis_cases, uses.handoffs)
     deliveries = DeliveryActivities(uses.deliveries, WebhookSender())
+    episodes = EpisodeActivities(uses.episodes)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[*ententes.all(), *cases.all(), *deliveries.all()],
+        activities=[*ententes.all(), *cases.all(), *deliveries.all(), *episodes.all()],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
     )

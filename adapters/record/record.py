@@ -40,6 +40,7 @@ from domain.disclosure.consent import Consent
 from domain.disclosure.facts import PersonFacts
 from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente
+from domain.episodes.aggregate import ServiceEpisode
 from domain.errors import UnreadableRecord
 from domain.fhir.subscriptions import Subscription, SubscriptionIndex
 from domain.principals.aggregate import Account, ApiKey
@@ -112,6 +113,7 @@ AGGREGATES: tuple[type[Any], ...] = (
     Endpoint, DeliveryLog,  # partners' webhook endpoints and what was delivered to them (domain.delivery)
     Subscription, SubscriptionIndex,  # FHIR Task subscriptions and each organisation's (domain.fhir.subscriptions)
     Directory,  # the directory of services of the local network (domain.directory)
+    ServiceEpisode,  # épisodes de services: AAOR and consultations (domain.episodes)
 )
 
 

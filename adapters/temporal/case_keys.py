@@ -3,7 +3,8 @@
 A crisis case's workflow payloads are sealed with its person's own data key (``adapters.temporal.codec``),
 so the codec must know the person from the workflow id alone, before the record holds the case: the case
 client binds the case code to the person (`CaseSubjects.bind`, in the record's database) before it starts
-the workflow, and the codec reads that binding back.
+the workflow, and the codec reads that binding back. An épisode de services' workflow (``episode-<CODE>``) is
+bound and sealed the same way (`adapters.temporal.episodes.EpisodeClient`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Protocol, cast
 from adapters.record.record import Record
 from adapters.record.sealing import SubjectKeyStore
 from workflows.crisis import workflow_id
+from workflows.episodes import WORKFLOW_PREFIX as EPISODE_PREFIX
 
 CASE_PREFIX = workflow_id("")
 
@@ -49,9 +51,11 @@ class RecordCaseKeys:
         return cls(case_subjects(record), record.subject_keys)
 
     def subject_of(self, workflow_id: str) -> str | None:
-        if not workflow_id.startswith(CASE_PREFIX):
-            return None  # ententes carry no person
-        return self.subjects.subject_of(workflow_id.removeprefix(CASE_PREFIX))
+        # An épisode de services is bound like a case (its `E-` code never collides with a case's `C-`).
+        for prefix in (CASE_PREFIX, EPISODE_PREFIX):
+            if workflow_id.startswith(prefix):
+                return self.subjects.subject_of(workflow_id.removeprefix(prefix))
+        return None  # ententes carry no person
 
     def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
         return self.keys.key_for_writing(subject_id)

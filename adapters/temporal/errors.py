@@ -9,15 +9,16 @@ from domain.errors import DomainError, NotFound
 
 @dataclass(frozen=True)
 class Subject:
-    """What a command is about: an entente or a crisis case, by its code (from its workflow id)."""
+    """What a command is about: an entente, a crisis case or an épisode de services, by its code (from its
+    workflow id)."""
 
-    noun: str  # "entente" or "case"
+    noun: str  # "entente", "case" or "episode"
     code: str
 
     @classmethod
     def of(cls, wf_id: str) -> Subject:
         prefix, _, code = wf_id.partition("-")
-        return cls("case", code) if prefix == "case" else cls("entente", code)
+        return cls(prefix, code) if prefix in ("case", "episode") else cls("entente", code)
 
 
 class Unreachable(Exception):
