@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,11 +16,14 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
+from domain.clock import local_date, start_of
 from domain.disclosure.roles import Role
 from domain.ententes import commands as ec
 from domain.principals.model import PrincipalKind
-from tests.crisis_builders import crisis_content, crisis_worker
-from tests.gateway.api import PARTNER, Api, events, gateway, intake
+from gateway.portal import pages
+from tests.crisis_builders import CSSS, crisis_content, crisis_worker
+from tests.gateway.api import ENTENTE, PARTNER, Api, events, gateway, intake
+from usecases.ententes import Ententes
 
 TEAM_ORG = "cc-laval"
 ORIGIN = {"Origin": "http://gateway"}
@@ -137,6 +140,46 @@ async def test_a_decline_without_a_reason_is_refused_by_the_commands_model(api: 
     last = api.root.crisis_cases.history(code)
     assert [(h["event"], h["by"]) for h in last if h["event"] == "HandoffDeclined"] == [
         ("HandoffDeclined", "intervenante-cc")]
+
+
+async def test_once_its_entente_ended_the_team_keeps_its_case_and_is_offered_no_new_ask(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: from the revocation, the organisation « is not asked for new handoffs … and receives no
+    information under that entente; cases it already holds keep going to their end » (the CISSS answers for
+    the organisation it entrusted, seed 001 L1181-1184). The handoff it accepted before stays in its worklist
+    and its arrival is recorded from the portal; the one it was asked and had not accepted leaves the worklist,
+    its page and its form are refused (`no_entente_in_force`), nothing recorded. The revocation takes effect
+    after its 90 days' notice: the portal's clock reads that day (the workflows keep the real time)."""
+    held, pending = await case_for_the_community(api), await case_for_the_community(api)
+    client = api.client
+    await sign_in(client, person(api, "intervenante-cc"))
+    worklist = await client.get("/portail/dossiers")
+    assert held in worklist.text and pending in worklist.text
+    taken = await client.post(f"/portail/dossiers/{held}/accepter", headers=ORIGIN,
+                              data={"csrf": csrf(worklist), "equipe": TEAM_ORG})
+    assert taken.status_code == 303 and api.root.crisis_cases.view(held).holder == TEAM_ORG
+    now = datetime.now(UTC)
+    effective = local_date(now) + timedelta(days=91)
+    Ententes(api.root.record).execute(ENTENTE, ec.GiveRevocationNotice(
+        by="dsp", party_id=CSSS, reason="fin du financement", effective_date=effective), now)
+    monkeypatch.setattr(pages, "now", lambda: start_of(effective) + timedelta(minutes=1))
+    worklist = await client.get("/portail/dossiers")
+    assert held in worklist.text and pending not in worklist.text
+    before = events(api.root.record)
+    page = await client.get(f"/portail/dossiers/{pending}")
+    assert page.status_code == 403 and "no_entente_in_force" in page.text
+    assert "only the cases cc-laval held before it ended continue" in page.text
+    posted = await client.post(f"/portail/dossiers/{pending}/accepter", headers=ORIGIN,
+                               data={"csrf": csrf(worklist), "equipe": TEAM_ORG})
+    assert posted.status_code == 403
+    assert events(api.root.record) == before
+    mine = await client.get(f"/portail/dossiers/{held}")
+    assert mine.status_code == 200, mine.text
+    arrived = await client.post(f"/portail/dossiers/{held}/arrivee", headers=ORIGIN,
+                                data={"csrf": csrf(mine), "retour": "dossier"})
+    assert arrived.status_code == 303
+    assert [h["by"] for h in api.root.crisis_cases.history(held) if h["event"] == "ArrivedOnSite"] == [
+        "intervenante-cc"]
 
 
 async def test_a_party_signs_an_entente_from_the_portal(api: Api) -> None:
