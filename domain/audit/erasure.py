@@ -15,6 +15,7 @@ the next event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -50,14 +51,19 @@ class OpenCasesBeforeErasure(DomainError):
     code = "open_cases"
 
 
-def check_erasable(subject_id: str, open_cases: list[str]) -> None:
-    """A person's key is destroyed only once their crisis cases are closed: an open case's workflow reads its
-    own history and its next commands with that key (its payloads are sealed with it), so erasing first would
-    leave the case stuck, neither workable nor closable (issue 9)."""
+def check_erasable(subject_id: str, open_cases: list[str], open_episodes: Sequence[str] = ()) -> None:
+    """A person's key is destroyed only once their crisis cases and their épisodes de services are closed: an
+    open one's workflow reads its own history and its next commands with that key (its payloads are sealed with
+    it), so erasing first would leave it stuck, neither workable nor closable (issue 9)."""
     if open_cases:
         raise OpenCasesBeforeErasure(
             f"person {subject_id} still has {len(open_cases)} open crisis case(s): {', '.join(open_cases)}; "
             "close them first (`arrimage cases close CODE --reason …`), then erase"
+        )
+    if open_episodes:
+        raise OpenCasesBeforeErasure(
+            f"person {subject_id} still has {len(open_episodes)} open épisode(s) de services: "
+            f"{', '.join(open_episodes)}; close them first, then erase"
         )
 
 

@@ -34,6 +34,7 @@ from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport, v
 from domain.crisis.aggregate import CrisisCase
 from domain.crisis.state import CaseStage
 from domain.disclosure.register import register_id
+from domain.episodes.aggregate import ServiceEpisode
 from domain.errors import NotFound
 from usecases.crisis import CrisisCases
 
@@ -200,7 +201,7 @@ def shred(
             # An erasure is a fact about a person of the record: none is recorded for an id it never held
             # (a typo would otherwise leave a false erasure in the legal record, for decades).
             raise NotFound(f"the record holds nothing about person {subject_id}") from None
-        check_erasable(subject_id, _open_cases(record, subject_id))
+        check_erasable(subject_id, _open_cases(record, subject_id), _open_episodes(record, subject_id))
         record.save(SubjectErasure(subject_id=subject_id, key_id=key_id, by=by, reason=reason))
     record.subject_keys.destroy(subject_id, now.isoformat())
     residue = record.subject_keys.erase_traces(subject_id, patience=patience)
@@ -215,6 +216,15 @@ def _open_cases(record: Record, subject_id: str) -> list[str]:
     codes = [ev.case_code for ev in record.events_of(CrisisCase.Opened, sealed=True)  # type: ignore[attr-defined]
              if ev.subject_id == subject_id]
     return [code for code in codes if cases.view(code).stage is not CaseStage.CLOSED]
+
+
+def _open_episodes(record: Record, subject_id: str) -> list[str]:
+    """The codes of the person's épisodes de services not closed yet (their `Opened` events name the person in
+    clear; `EpisodeClosed` events say which are closed: nothing is loaded, nobody's content opened)."""
+    opened = ServiceEpisode.Opened  # type: ignore[attr-defined]
+    closed = {ev.originator_id for ev in record.events_of(ServiceEpisode.EpisodeClosed, sealed=True)}  # type: ignore[attr-defined]
+    return [ev.episode_code for ev in record.events_of(opened, sealed=True)
+            if ev.subject_id == subject_id and ev.originator_id not in closed]
 
 
 @dataclass(frozen=True)
