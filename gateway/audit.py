@@ -4,9 +4,10 @@ of communications about one person (`arrimage audit register`). Each goes throug
 direct commands use (`usecases.audit.replays`, `usecases.audit.reads`): decided and registered as an access
 before anything is answered, allowed or refused.
 
-Only a party reads: a case's parties (a partner under an entente in force), an entente's parties, and for a
-person's register an organisation party to one of that person's cases. Consents are not served here yet: they
-name no organisation the door could check (`arrimage audit replay consent:…` stays an operator's read).
+Only a party reads: a case's parties (a partner under an entente in force, or on a case it holds since before
+its entente ended: `domain.principals.standing`), an entente's parties, and for a person's register an
+organisation party to one of that person's cases. Consents are not served here yet: they name no organisation
+the door could check (`arrimage audit replay consent:…` stays an operator's read).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def door(root: Root, principal: Principal, aggregate: str) -> AggregateRef:
     if ref.kind is AggregateKind.CASE:
         ref = AggregateRef(kind=ref.kind, key=case_code(ref.key))
         view = root.crisis_cases.view(ref.key)
-        check_case_party(principal, view)  # as `GET /v1/cases/{code}`: a party, a partner under an entente in force
+        check_case_party(principal, view)  # as `GET /v1/cases/{code}`: a party, a partner in standing
         root.principals.check_case_standing(principal, view, now())
     else:
         ref = AggregateRef(kind=ref.kind, key=entente_code(ref.key))

@@ -169,7 +169,8 @@ def routes(root: Root, guard: Guard) -> APIRouter:
 
 def _views(root: Root, principal: Principal, since: datetime | None) -> list[CaseView]:
     """The cases of the record the principal's organisation is a party to and may read now (a partner: under an
-    entente in force), opened since `since`; a case that does not load is left out (and logged)."""
+    entente in force, or a case it holds since before its entente ended), opened since `since`; a case that does
+    not load is left out (and logged)."""
     wanted = [(code, at) for code, at in root.crisis_cases.opened() if since is None or at >= since]
     moment = now()
     out = []
