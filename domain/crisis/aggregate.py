@@ -192,7 +192,7 @@ class CrisisCase(Aggregate):
             case c.AcceptHandoff():
                 self.accept(cmd, at)
             case c.DeclineHandoff():
-                self.decline(cmd, at, config, ententes)
+                self.decline(cmd, at, config, ententes, directory)
             case c.RecordArrival():
                 self.arrive(cmd, at)
             case c.RecordOutcome():
@@ -214,7 +214,7 @@ class CrisisCase(Aggregate):
             case c.ConfirmReached():
                 self.confirm_reached(cmd, at)
             case c.Reassign():
-                self.reassign(cmd, at, config, ententes())
+                self.reassign(cmd, at, config, ententes(), directory() if directory else ())
             case c.ExtendDeadline():
                 self.extend(cmd, at, config)
             case c.SupervisorClose():
@@ -259,7 +259,7 @@ class CrisisCase(Aggregate):
         if self.already(cmd):
             return
         rules.check_request_mobile(self.view(), cmd)
-        ententes = list(ententes)
+        ententes, directory = list(ententes), list(directory)
         teams = (cmd.csss_teams if cmd.csss_teams is not None
                  else configured_teams(config.teams_for(self.responsible_org, self.territory)))
         candidates = route(
@@ -275,7 +275,7 @@ class CrisisCase(Aggregate):
             sharing=cmd.sharing.model_dump(mode="json") if cmd.sharing else None,
             subject_id=self.subject_id, personal=dict(cmd.personal),
         )
-        self._ask_next_or_escalate(at, config, lambda: ententes)
+        self._ask_next_or_escalate(at, config, lambda: ententes, lambda: directory)
 
     @event("MobileInterventionRequested")
     def _mobile_requested(
@@ -302,15 +302,18 @@ class CrisisCase(Aggregate):
     # ------------------------------------------------------------------ handoff
     def _ask_next_or_escalate(
         self, at: datetime, config: StandardsConfig, ententes: Callable[[], Iterable[EntenteView]] | None = None,
+        directory: Callable[[], Iterable[DirectoryService]] | None = None,
     ) -> None:
         """Ask the next candidate that may be asked at `at` (`routing.askable`: its entente in force then,
-        whatever the entente's workflow has recorded, and serving then); none left: the supervisor.
+        whatever the entente's workflow has recorded, and serving then; not stopped in the directory, when
+        a command gives it); none left: the supervisor.
         Without `ententes` (callers from before the rule) every next candidate is asked, as before."""
         index = self.next_candidate
         if ententes is not None and index < len(self.candidates):
             known = list(ententes())
+            closed = directory_closed(directory(), self.territory) if directory else {}
             while index < len(self.candidates) and askable(
-                self.candidates[index], known, self.responsible_org, self.territory, at
+                self.candidates[index], known, self.responsible_org, self.territory, at, closed
             ) is not None:
                 index += 1
         if index < len(self.candidates):
@@ -373,6 +376,7 @@ class CrisisCase(Aggregate):
     def decline(
         self, cmd: c.DeclineHandoff, at: datetime, config: StandardsConfig,
         ententes: Callable[[], Iterable[EntenteView]] | None = None,
+        directory: Callable[[], Iterable[DirectoryService]] | None = None,
     ) -> None:
         if self.already(cmd):
             return
@@ -380,7 +384,7 @@ class CrisisCase(Aggregate):
         self._declined(number=len(self.attempts), by=cmd.by, actor_org=cmd.actor_org, at=at,
                        command_id=cmd.command_id, subject_id=self.subject_id,
                        personal={"decline_reason": cmd.reason})
-        self._ask_next_or_escalate(at, config, ententes)
+        self._ask_next_or_escalate(at, config, ententes, directory)
 
     @event("HandoffDeclined")
     def _declined(
@@ -661,6 +665,7 @@ class CrisisCase(Aggregate):
     # ------------------------------------------------------------------ supervisor
     def reassign(
         self, cmd: c.Reassign, at: datetime, config: StandardsConfig, ententes: Iterable[EntenteView] | None = None,
+        directory: Iterable[DirectoryService] = (),
     ) -> None:
         if self.already(cmd):
             return
@@ -669,7 +674,8 @@ class CrisisCase(Aggregate):
         candidate = rules.reassign_candidate(view, cmd.team)
         assert candidate is not None  # checked by the rule
         if ententes is not None:  # only a team serving, under an entente in force at this moment
-            refused = askable(candidate, list(ententes), self.responsible_org, self.territory, at)
+            refused = askable(candidate, list(ententes), self.responsible_org, self.territory, at,
+                              directory_closed(directory, self.territory))
             if refused is not None:
                 raise RuleViolation(f"cannot reassign case {self.case_code}: {refused[1]}", code=refused[0])
         self._reassigned(team_id=cmd.team.team_id, by=cmd.by, actor_org=cmd.actor_org, at=at,

@@ -20,7 +20,10 @@ reassignment), so an entente ended or a team closed since routing is never asked
 Routing reads the network's directory of services too (issue 11: « a directory of services that referrals
 and routing read »; seed 002 L435-437). The directory is where a region says a service stopped: an
 organisation whose every mobile crisis service (sector `crise`) listed in the case's territory is inactive
-is not asked, even under an entente still in force (`directory_closed`). An organisation the directory does
+is not asked, even under an entente still in force (`directory_closed`): not proposed by the request's
+routing, skipped by the cascade after a decline, refused to a supervisor's reassignment (`directory_inactive`);
+the cascade a timer makes (an answer not given in time) reads the ententes and hours only, the directory
+having no moment of its own to judge by. An organisation the directory does
 not list for crisis in that territory keeps routing by its entente alone, as before the directory; the
 directory's hours are free text as services state them, so hours are read from the entente's offer and the
 team's declaration, not from it. The CSSS's own teams come from the request, or, when the request names
@@ -165,17 +168,21 @@ NOT_SERVING = "not_serving"
 
 
 def askable(
-    candidate: Candidate, ententes: Iterable[EntenteView], responsible_org: str, territory: str, moment: datetime
+    candidate: Candidate, ententes: Iterable[EntenteView], responsible_org: str, territory: str, moment: datetime,
+    closed: Mapping[str, str] | None = None,
 ) -> tuple[str, str] | None:
     """Why `candidate` may not be asked at `moment` — (code, reason) — or None when it may.
 
     A CSSS team or a specific program serves by its own declared hours. A community organisation is asked
     under the entente routing named for it: only while that entente is in force at `moment` (whatever its
-    workflow has recorded) and one of its mobile crisis offers for the territory serves then."""
+    workflow has recorded) and one of its mobile crisis offers for the territory serves then, and not while
+    the directory says its crisis service stopped (`closed`, from `directory_closed`)."""
     if candidate.kind is not CandidateKind.COMMUNITY_ORG:
         if serving_at(candidate.team.hours, moment):
             return None
         return NOT_SERVING, f"{candidate.team.team_id} does not serve at that moment (its declared hours)"
+    if closed and candidate.team.org_id in closed:
+        return DIRECTORY_INACTIVE, closed[candidate.team.org_id]
     code = candidate.agreement_code
     view = next((e for e in ententes if e.code == code), None)
     if view is None or not in_force_at(view, moment):

@@ -13,14 +13,16 @@ from typing import Any
 import pytest
 
 from adapters.standards_file import load_standards
+from domain.crisis import commands as c
 from domain.crisis.availability import crisis_coverage
+from domain.crisis.model import TeamRef
 from domain.crisis.routing import directory_closed
 from domain.directory.model import DirectoryService, Sector
 from domain.hours import ServiceHours, Window
 from domain.standards.availability import AaorChannel, aaor_weeks
 from domain.standards.config import LoosenedStandard, StandardsConfig, loosenings
 from domain.standards.provenance import figures
-from tests.crisis_builders import CSSS, T0, TEAM, request
+from tests.crisis_builders import CSSS, MIN, T0, TEAM, request, sup
 from tests.crisis_world import World
 from usecases.directory import Services
 
@@ -182,3 +184,23 @@ def test_windows_in_the_example_teams_cover_the_day() -> None:
     assert laval.covers_24_7 and [p.provider for p in laval.providers] == ["crise-laval-1", "crise-laval-2"]
     assert cfg.teams_for(CSSS, "laval")[1].hours == ServiceHours(
         windows=[Window(days=[1, 2, 3, 4, 5, 6, 7], opens=time(0), closes=time(8))])
+
+
+def test_after_a_decline_the_cascade_skips_and_a_reassignment_refuses_an_organisation_stopped_since() -> None:
+    """The directory says cc-laval's crisis service stopped after the request: the CSSS team's decline goes
+    past it to the supervisor, and the supervisor cannot hand it the case (`directory_inactive`, nothing
+    recorded). Seed 002 L435-437; issue 11 « routing read[s] » the directory."""
+    w = World()
+    w.open()
+    view = w.do(request([TEAM]), T0)
+    assert [x.team.team_id for x in view.candidates] == ["crise-laval-1", "cc-laval"]
+    Services(w.record).add(service("cc-laval-crise", "cc-laval", active=False), "annuaire", T0 + 2 * MIN)
+    view = w.do(c.DeclineHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id, reason="occupée"), T0 + 5 * MIN)
+    assert [a.candidate.team.team_id for a in view.attempts] == ["crise-laval-1"]
+    [escalated] = view.escalations
+    assert (escalated.deadline_id, escalated.reason) == (
+        None, "aucune équipe n'a accepté l'intervention (1 sollicitée(s))")
+    cc = TeamRef(team_id="cc-laval", org_id="cc-laval")
+    refused = w.refused(sup(c.Reassign, team=cc, reason="rappel"), "directory_inactive", T0 + 10 * MIN)
+    assert str(refused) == ("cannot reassign case C-ABCDEFGH23: cc-laval: the directory lists its crisis services "
+                            "in laval (cc-laval-crise) as inactive")
