@@ -8,10 +8,12 @@ production worker."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -49,6 +51,12 @@ async def asked(api: Api) -> str:
     assert sent.status_code == 200, sent.text
     assert sent.json()["attempts"][-1]["candidate"]["team"]["org_id"] == PROVIDER
     return code
+
+
+async def put_task(api: Api, task_id: str, status: str) -> httpx.Response:
+    """PROVIDER's FHIR system sets its handoff Task's status (the case command it stands for)."""
+    body = {"resourceType": "Task", "id": task_id, "status": status, "intent": "order"}
+    return await api.client.put(f"/fhir/Task/{task_id}", json=body, headers=api.headers(PROVIDER, uuid.uuid4().hex))
 
 
 def revoke_tomorrow(api: Api, monkeypatch: pytest.MonkeyPatch) -> datetime:
@@ -89,8 +97,9 @@ async def test_a_partner_acts_on_new_work_only_while_its_entente_is_in_force_and
                            {"type": "decline", "team_id": PROVIDER, "reason": "entente révoquée"}),
             403, "no_entente_in_force")
     problem(await api.get(f"/v1/cases/{second}", PROVIDER), 403, "no_entente_in_force")
-    fhir = await api.get(f"/fhir/Task/{second}-h1", PROVIDER)
-    assert fhir.status_code == 403 and "no_entente_in_force" in fhir.text, fhir.text
+    for fhir in (await api.get(f"/fhir/Task/{second}-h1", PROVIDER),
+                 await put_task(api, f"{second}-h1", "accepted")):
+        assert fhir.status_code == 403 and "no_entente_in_force" in fhir.text, fhir.text
     # the partner that referred under it no longer has `first` (the team took it): neither reads nor acts
     problem(await api.get(f"/v1/cases/{first}", PARTNER), 403, "no_entente_in_force")
     problem(await api.post(f"/v1/cases/{first}/commands", PARTNER, {"type": "close", "reason": "x"}), 403,
@@ -98,16 +107,20 @@ async def test_a_partner_acts_on_new_work_only_while_its_entente_is_in_force_and
     # nor opens another case under it (the intake's own rule)
     problem(await api.post("/v1/cases", PARTNER, intake()), 403, "no_agreement")
     assert events(record) == before
-    # the case it holds goes on: its team reports, reads its part of the case and its Task
-    arrived = await api.post(f"/v1/cases/{first}/commands", PROVIDER, {"type": "arrive"})
-    assert arrived.status_code == 200, arrived.text
-    assert arrived.json()["intervention"]["arrived_at"] is not None
-    assert [n for n in recorded_since(record, before) if n.endswith(".ArrivedOnSite")], "the arrival is recorded"
+    # the case it holds goes on: its team is with the person (its FHIR Task), reports the outcome (/v1), reads
+    # its part of the case and its Task
+    arrived = await put_task(api, f"{first}-h1", "in-progress")
+    assert arrived.status_code == 200 and arrived.json()["status"] == "in-progress", arrived.text
+    reported = await api.post(f"/v1/cases/{first}/commands", PROVIDER, {
+        "type": "outcome", "outcome": "crise_desamorcee", "subject_id": intake()["subject_id"]})
+    assert reported.status_code == 200 and reported.json()["stage"] == "orientation", reported.text
+    assert [n.rsplit(".", 1)[-1] for n in recorded_since(record, before)
+            if n.endswith((".ArrivedOnSite", ".OutcomeRecorded"))] == ["ArrivedOnSite", "OutcomeRecorded"]
     part = await api.get(f"/v1/cases/{first}", PROVIDER)
     assert part.status_code == 200, part.text
     assert part.json()["case"]["holds_case"] is True and part.json()["case"]["intervention"]["arrived_at"]
     task = await api.get(f"/fhir/Task/{first}-h1", PROVIDER)
-    assert task.status_code == 200 and task.json()["status"] == "in-progress", task.text
+    assert task.status_code == 200 and task.json()["status"] == "completed", task.text  # the outcome recorded
     before = events(record)
     # its parties still read the revoked entente (a registered read)
     read = await api.get(f"/v1/ententes/{ENTENTE}", PROVIDER)
