@@ -167,7 +167,7 @@ def check_meeting(view: EpisodeView, cmd: c.RecordMeeting, now: datetime, config
         cap = config.meeting_caps[view.service.value]
         ref = MEETING_CAP_REFERENCES.get(view.service.value, "standards configuration")
         granted = f" and {view.granted_meetings} granted by revisions of the PI" if view.granted_meetings else ""
-        then = ("revise the intervention plan to prolong it (revise-plan with additional meetings, justified)"
+        then = ("revise the intervention plan to prolong it (more meetings, with a justification)"
                 if view.service.consultation else
                 "beyond it the person is oriented or referred to another service")
         raise _refuse("meeting_cap_reached", f"{_name(view)}: meeting {len(view.meetings) + 1} would exceed the cap "
