@@ -235,6 +235,11 @@ def _consent_path(ask: _Ask) -> _Path | _Obstacle:
     consents = [x for x in ask.ctx.consents or [] if x.subject_id == req.subject_id]
     if req.consent_id is not None:
         consents = [x for x in consents if x.consent_id == req.consent_id]
+    else:
+        # A consent that names neither this recipient nor their role was given to others: it is not this
+        # request's to use, nor its reason for a refusal (a tutor is not refused because a consent to a
+        # partner expired; the basis they would need is what refuses them).
+        consents = [x for x in consents if x.names(req.receiver, req.role)]
     if req.role is Role.USAGER or not consents:
         # The person reads on their own right; anyone else without a consent needs a basis.
         return _default_deny(ask)

@@ -192,6 +192,24 @@ def test_heirs_after_2024_07_01_are_told_why_there_is_no_basis() -> None:
     assert d.moment.date() >= date(2024, 7, 1)
 
 
+def test_a_tutor_is_refused_on_the_missing_basis_not_on_a_consent_given_to_someone_else() -> None:
+    """LSSSS 22 [S] ceased with the LRSSS, its counterpart not located (disclosure-law.md, art. 22): a tutor
+    reading in the person's name after 2024-07-01 is told so (`lrsss_counterpart_not_located`, LRSSS 5), even
+    when the person once consented to a partner and that consent has expired: a consent naming neither them nor
+    their role is not what refused them (before the switch, LSSSS 22's own conditions are what is missing)."""
+    for moment, code, article in ((AFTER, "lrsss_counterpart_not_located", "LRSSS-5"),
+                                  (BEFORE, "conditions_not_attested", "LSSSS-22")):
+        d = decide(request(Role.REPRESENTATIVE, PurposeKind.REPRESENTATION, moment=moment,
+                           attestations=[Condition.CAPACITY_PROVEN]),
+                   context(at=moment, consents=[consent_view(state="expired", at=moment, recipients=[PARTNER])]),
+                   CONFIG)
+        assert d.refusal is not None
+        assert (d.refusal.code, d.refusal.article) == (code, article)
+    named = decide(request(Role.PARTNER_ORG, PurposeKind.CONTINUITY, moment=AFTER, by=PARTNER),
+                   context(at=AFTER, consents=[consent_view(state="expired", at=AFTER, recipients=[PARTNER])]), CONFIG)
+    assert named.refusal is not None and named.refusal.code == "consent_expire"  # the partner it names: its reason
+
+
 @pytest.mark.parametrize(("moment", "article"), [(BEFORE, "LSSSS-19.0.1"), (AFTER, "LRSSS-74")],
                          ids=["LSSSS", "LRSSS"])
 def test_a_refused_emergency_disclosure_names_the_emergency_provision(moment: datetime, article: str) -> None:
