@@ -466,36 +466,40 @@ def export(
 # --------------------------------------------------------------------------- the person, and the field's format
 
 Born = Annotated[str | None, typer.Option(
-    "--born", metavar="DATE", help="Your birth date (YYYY-MM-DD): from 14 you read your own record (LRSSS s. 17); "
-                                   "used for the age on the day, never recorded.")]
+    "--born", metavar="DATE", help="The person's birth date (YYYY-MM-DD), only when the record holds none: from 14 "
+                                   "one reads one's own record (LRSSS s. 17); used for the age on the day, never "
+                                   "recorded. Refused (facts_in_record) when the record holds a birth date "
+                                   "(`audit fact --kind date_naissance`): the recorded one is used.")]
 
 
 @app.command("my-register", epilog=AUDIT_EXIT_CODES)
 def my_register(
     person: Annotated[str | None, typer.Option(
-        "--person", metavar="SUBJECT_ID", help="Whose register (default: --by, you yourself).")] = None,
+        "--person", metavar="SUBJECT_ID",
+        help="Whose register (default: --by, you yourself): a person the record names you the parent or "
+             "representative of (`audit fact P --kind autorite_parentale|representant --holder YOU`), while "
+             "that standing is in force; otherwise refused (not_the_person_or_representative), nothing "
+             "recorded.")] = None,
     by: ReadBy = None,
-    role: Annotated[Role | None, typer.Option("--role", help="usager (you; the default, whatever ARRIMAGE_ROLE "
-                                                             "says) or representant (in the person's name).")]
+    role: Annotated[Role | None, typer.Option("--role", help="Default: usager, you (or, with --person, the "
+                                                             "standing the record holds for you). representant: "
+                                                             "in the person's name, on a --facts file only for a "
+                                                             "record without person facts.")]
     = None,
     born: Born = None, facts: Facts = None, limit: Limit = None, as_json: AsJson = False,
 ) -> None:
     """« Qui a vu mon dossier ? »: every access to your record and every communication of it (who, for which
     organisation, when, which items, on which basis and article), partner reads of your cases included
-    (LRSSS s. 265 with s. 18; LSSSS 27.2). Reading it is itself an access, recorded in your register first;
-    another role is refused (exit 2, nothing recorded)."""
+    (LRSSS s. 265 with s. 18; LSSSS 27.2), or to the record of a person you are the recorded parent or
+    representative of (LRSSS 23-24; LSSSS 22, whose LRSSS counterpart was not located: refused
+    lrsss_counterpart_not_located after 2024-07-01). Reading it is itself an access, recorded in that register
+    first; another role is refused (exit 2, nothing recorded)."""
     with root(person=True) as engine, reported():
         if (gateway := remote.through(engine)) is not None:  # the token's account is the person
-            if person is not None:
-                raise bad_input("--person: through the gateway the token's account is the person")
-            rows = gateway.get("/v1/me/register", {"born": born})["seen"]
+            rows = gateway.get("/v1/me/register", {"person": person, "born": born})["seen"]
         else:
-            role = role or Role.USAGER
-            who_reads = reader(by, role, OWN_REGISTER_READERS.get(role), facts)
-            if born is not None:
-                subject = who_reads.facts.subject.model_copy(update={"birth_date": parse_day("--born", born)})
-                who_reads = who_reads.model_copy(update={"facts": who_reads.facts.model_copy(
-                    update={"subject": subject})})
+            day = parse_day("--born", born) if born is not None else None
+            who_reads = reader(by, role or Role.USAGER, OWN_REGISTER_READERS.get(role or Role.USAGER), facts)
             whose = person or who_reads.actor_id
             try:
                 check_own_register_reader(who_reads.role)
@@ -504,7 +508,15 @@ def my_register(
             if not knows(engine.record, whose):
                 raise not_found(f"the record holds nothing about person {whose}")
             orgs = {p.principal_id: p.org_id for p in engine.principals.list()}
-            read = engine.reads.own_register(whose, who_reads, datetime.now(UTC), orgs)
+            now = datetime.now(UTC)
+            try:
+                if role in (None, Role.USAGER):  # the person, or the standing the record holds for them
+                    read = engine.reads.register_of(whose, who_reads.actor_id, now, orgs, born=day,
+                                                    facts=who_reads.facts)
+                else:
+                    read = engine.reads.own_register(whose, who_reads.model_copy(update={"born": day}), now, orgs)
+            except NotAnOwnRegisterReader as err:
+                raise refused(err.code, err.message) from None
             if read.seen is None:
                 raise audit_render.read_refusal(read.decision)
             rows = [s.model_dump(mode="json") for s in read.seen]

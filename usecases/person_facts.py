@@ -7,13 +7,21 @@
 from __future__ import annotations
 
 import builtins
-from datetime import datetime
+from datetime import date, datetime
 
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.record.record import Record
 from domain.clock import local_date
-from domain.disclosure.facts import PersonFacts, RecordedFact, RecordFact, facts_id, standing, subject_status
+from domain.disclosure.facts import (
+    PersonFacts,
+    RecordedFact,
+    RecordFact,
+    facts_id,
+    recorded_birth_date,
+    standing,
+    subject_status,
+)
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import SubjectStatus
 from domain.errors import RuleViolation
@@ -47,16 +55,26 @@ class PersonFactsBook:
 
     def decision_facts(
         self, subject_id: str, holder_id: str, at: datetime, given: SubjectStatus | None = None,
+        born: date | None = None,
     ) -> tuple[SubjectStatus, builtins.list[Condition], str | None]:
         """What a decision as of `at` rests on: the person's status and the reader's standing from the facts
         recorded then. `given` (a `--facts` file) is taken only for a person about whom the record holds no
-        fact; otherwise it is refused (`facts_in_record`), nothing recorded."""
+        fact; otherwise it is refused (`facts_in_record`), nothing recorded. `born` (a birth date given at the
+        read: `my-register --born`) is taken only while the record holds no birth date of the person; given
+        when it holds one, it is refused (`facts_in_record`), nothing recorded."""
         if given is not None and given != SubjectStatus() and self.holds_any(subject_id):
             raise RuleViolation(
                 f"the record holds the facts about person {subject_id} (age, death, standing…): a --facts file "
                 "would contradict the record; leave it out, or record a new fact (`arrimage audit fact`)",
                 code="facts_in_record")
         recorded = self.facts_at(subject_id, at)
+        if born is not None and (held := recorded_birth_date(recorded)) is not None:
+            raise RuleViolation(
+                f"the record holds the birth date of person {subject_id} ({held.isoformat()}): a birth date given "
+                "at the read would contradict it; leave --born out, or record a correction "
+                "(`arrimage audit fact --kind date_naissance`)", code="facts_in_record")
         status = subject_status(recorded) if recorded else (given or SubjectStatus())
+        if born is not None:
+            status = status.model_copy(update={"birth_date": born})
         attested, reference = standing(recorded, holder_id, local_date(at))
         return status, attested, reference

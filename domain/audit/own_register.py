@@ -13,18 +13,22 @@ Who may read it is the disclosure decision's (`disclosure.rules.decide`, the reg
 `audit.reads.register_items`): the person on their own right (s. 265: "the person's right under s. 18 is
 exercised by examining the register", disclosure-law.md L295; through the self-access basis LRSSS-17 /
 LSSSS-17, 14 and over), their representative in their name (LSSSS-22 before 2024-07-01; its LRSSS counterpart
-was not located, disclosure-law.md L208, so after the switch the rules refuse it by default), each refused
-otherwise with the rule's code. A person's
-own account is bound to them: its user id is their opaque id in the record (`principals.person`).
+was not located, disclosure-law.md L208, so after the switch the rules refuse it by default,
+`lrsss_counterpart_not_located`), the parent or tutor of a minor in the minor's name (LSSSS 21 al. 2 / LRSSS 23
+under 14; LSSSS 21 al. 3 / LRSSS 24 from 14, with their further conditions), each refused otherwise with the
+rule's code. A person's own account is bound to them: its user id is their opaque id in the record
+(`principals.person`). The same account reads another person's register only while the record holds a standing
+fact naming it as that person's parent or representative (`register_reader`, `disclosure.facts.represented_as`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from domain.audit.record_reads import ReadKind, RecordRead
+from domain.disclosure.facts import RecordedFact, represented_as
 from domain.disclosure.model import Decision, Outcome
 from domain.disclosure.register import CommunicationEntry
 from domain.disclosure.roles import PurposeKind, Role
@@ -35,6 +39,7 @@ from domain.errors import RuleViolation
 OWN_REGISTER_READERS: Mapping[Role, PurposeKind] = {
     Role.USAGER: PurposeKind.SELF_ACCESS,  # LRSSS s. 265 with s. 18 (basis LRSSS-17) / LSSSS 27.2 with 17
     Role.REPRESENTATIVE: PurposeKind.REPRESENTATION,  # LSSSS 22; LRSSS counterpart not located
+    Role.PARENT: PurposeKind.PARENTAL,  # LSSSS 21 al. 2-3 / LRSSS 23-24: a minor's parent or tutor
 }
 
 
@@ -125,3 +130,21 @@ def check_own_register_reader(role: Role) -> None:
         raise NotAnOwnRegisterReader(
             f"the register « qui a vu mon dossier » is read by the person or their representative ({who}), "
             f"not by the role {role.value} (LRSSS s. 265 / s. 18)")
+
+
+def register_reader(subject_id: str, account_person: str, facts: list[RecordedFact], day: date) -> Role:
+    """In which role the person whose own account is `account_person` reads `subject_id`'s register on `day`:
+    their own (usager), or in the name of the person the facts recorded about them (`facts`, as they stand
+    on `day`) name them the parent or representative of, while that standing is in force. Anyone else is
+    refused before anything is recorded, as another role is (`check_own_register_reader`): the account is
+    not this person's, and nobody may read a register by claiming a standing the record does not hold."""
+    if subject_id == account_person:
+        return Role.USAGER
+    role = represented_as(facts, account_person, day)
+    if role is None:
+        raise NotAnOwnRegisterReader(
+            f"{account_person} is not person {subject_id}, and the record holds no standing in force on "
+            f"{day.isoformat()} naming them that person's parent or representative (never recorded, ended or "
+            "lifted): the register « qui a vu mon dossier » is read by the person or their representative "
+            "(LRSSS s. 265 / s. 18)")
+    return role

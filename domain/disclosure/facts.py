@@ -21,6 +21,10 @@ What each fact gives the decision (`rules.decide`, pure):
   COURT_ORDER -> ORDER_IN_HAND (LSSSS 19 par. 1), RESEARCH_AUTHORISATION -> RESEARCH_AUTHORISATION
   (LSSSS 19.2 / LRSSS 47). The other conditions of a basis (the power exercised, the minimum necessary…)
   are about the request, not the person: a fact never attests them.
+- who may read the person's own register in their name (`represented_as`): the holder a live PARENT or
+  REPRESENTATIVE fact names. A holder who is a person is named by their opaque id in the record, which is also
+  the user id of their own `usager` account (`domain.principals.person`): so that account, and no other, acts
+  for the person while the standing is in force, as the disclosure rules for that standing decide.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from domain.audit.erasure import SHREDDED
 from domain.disclosure.commands import Command
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import SubjectStatus
+from domain.disclosure.roles import Role
 from domain.ententes.model import Frozen, ShortText
 from domain.errors import RuleViolation
 from domain.values import OpaqueId as Code
@@ -66,6 +71,10 @@ STANDING: dict[FactKind, Condition] = {
     FactKind.COURT_ORDER: Condition.ORDER_IN_HAND,
     FactKind.RESEARCH_AUTHORISATION: Condition.RESEARCH_AUTHORISATION,
 }
+# The standings that act in the person's name, and the role their holder reads in: a parent or tutor of a minor
+# (LSSSS 21 al. 2-3 / LRSSS 23-24), a tutor, curator, mandatary or person who may consent to care (LSSSS 22;
+# its LRSSS counterpart was not located: `legal_bases`). First listed, first chosen when one holder has both.
+REPRESENTING: dict[FactKind, Role] = {FactKind.PARENT: Role.PARENT, FactKind.REPRESENTATIVE: Role.REPRESENTATIVE}
 
 
 class PersonFact(Frozen):
@@ -175,14 +184,31 @@ def subject_status(facts: list[RecordedFact], base: SubjectStatus | None = None)
     return SubjectStatus.model_validate(status)
 
 
-def standing(facts: list[RecordedFact], holder_id: str, day: date) -> tuple[list[Condition], str | None]:
-    """What the facts prove for `holder_id` on `day`: the conditions, and the reference of the latest document.
-    A later fact of the same kind and holder replaces the earlier one (`holds=False` lifts it)."""
+def _live(facts: list[RecordedFact], holder_id: str, day: date) -> list[PersonFact]:
+    """The standings of `holder_id` in force on `day`: a later fact of the same kind and holder replaces the
+    earlier one (`holds=False` lifts it), and one is in force between its validity dates."""
     latest: dict[FactKind, PersonFact] = {}
     for f in sorted(facts, key=lambda x: x.number):
         if f.fact.kind in STANDING and f.fact.holder_id == holder_id:
             latest[f.fact.kind] = f.fact
-    live = [f for f in latest.values() if f.holds and f.in_force_on(day)]
+    return [f for f in latest.values() if f.holds and f.in_force_on(day)]
+
+
+def standing(facts: list[RecordedFact], holder_id: str, day: date) -> tuple[list[Condition], str | None]:
+    """What the facts prove for `holder_id` on `day`: the conditions, and the reference of the latest document."""
+    live = _live(facts, holder_id, day)
     conditions = [STANDING[f.kind] for f in live]
     reference = live[-1].reference if live else None
     return conditions, reference
+
+
+def represented_as(facts: list[RecordedFact], holder_id: str, day: date) -> Role | None:
+    """The role in which `holder_id` acts in the person's name on `day` (`REPRESENTING`), None when no such
+    standing of theirs is in force then (never recorded, lifted, not yet or no longer valid)."""
+    kinds = {f.kind for f in _live(facts, holder_id, day)}
+    return next((role for kind, role in REPRESENTING.items() if kind in kinds), None)
+
+
+def recorded_birth_date(facts: list[RecordedFact]) -> date | None:
+    """The birth date the facts hold (the latest one recorded, unless lifted)."""
+    return subject_status(facts).birth_date

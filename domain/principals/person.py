@@ -2,9 +2,11 @@
 
 The binding is the account itself: a user in the role `usager` is the person, and its user id is their opaque id
 in the record (`arrimage users add SUBJECT_ID --role usager`: the operator checks who they are when the account
-is made, as for any person's account). No request can name another person. A representative's account names
-nobody yet (which person they act for, and the proof of their capacity, is not recorded on an account): it
-is refused here, and reads the person's register through `arrimage audit my-register --role representant`.
+is made, as for any person's account). A parent or representative reads another person's register with their
+own usager account, once the record holds a standing fact naming them (`arrimage audit fact P --kind
+autorite_parentale|representant --holder THEIR_ID`: `domain.audit.own_register.register_reader`). An account in
+the role representant names nobody (which person it acts for, and the proof, are facts about that person, not
+about an account): it is refused here.
 """
 
 from __future__ import annotations
@@ -26,5 +28,6 @@ def own_subject(principal: Principal) -> str:
     check_own_register_reader(principal.role)
     if principal.kind is not PrincipalKind.USER or principal.role is not Role.USAGER:
         raise NoPersonBound(f"the account {principal.principal_id} is bound to no person: a representative reads "
-                            "the person's register with `arrimage audit my-register --role representant`")
+                            "the person's register with their own usager account, once the record names them "
+                            "(`arrimage audit fact PERSON --kind representant --holder THEIR_ID`)")
     return principal.principal_id

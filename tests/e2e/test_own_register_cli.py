@@ -7,6 +7,7 @@ recorded (or nothing, when no register is named)."""
 from __future__ import annotations
 
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,49 @@ def test_a_partner_is_refused_the_export_and_only_the_refusal_is_recorded(store:
     assert (row["actor_id"], row["role"], row["outcome"], row["scope"]) == (
         "agent-cc", "organisme_partenaire", "refuse", {"format": "fhir-auditevent"})
     assert done.err.endswith(f"(this refused access is recorded: {row['access_id']})\n")
+
+
+def test_the_recorded_birth_date_is_used_and_a_born_flag_against_it_is_refused(store: Store) -> None:
+    """The facts a decision rests on are events of the record (issue 11): from 14 the person reads their own
+    register (LRSSS s. 17 / 21), their age taken from the recorded birth date; `--born` then contradicts the
+    record and is refused (facts_in_record), nothing recorded."""
+    assert arrimage(store, "audit", "fact", SUBJECT, "--kind", "date_naissance", "--on", "1990-01-01").code == 0
+    done = arrimage(store, "audit", "my-register", "--by", SUBJECT, "--json")
+    assert done.code == 0, done
+    assert (done.json()[-1]["outcome"], done.json()[-1]["basis"]) == ("autorise", "LRSSS-17")
+    count = store.event_count()
+    again = arrimage(store, "audit", "my-register", "--by", SUBJECT, "--born", "1990-01-01")
+    assert (again.code, again.out) == (2, "")
+    assert again.err.startswith("refused [facts_in_record]: the record holds the birth date of person ")
+    assert store.event_count() == count
+
+
+def test_a_recorded_parent_or_representative_reads_the_register_in_the_person_s_name(store: Store) -> None:
+    """LRSSS s. 265 with s. 18: the register is read by the person or in their name. A parent recorded as such
+    (a standing fact naming them) reads a child's under 14 under LRSSS 23, the read registered in the child's
+    register; a tutor (LSSSS 22) is refused after 2024-07-01, its LRSSS counterpart not located (the refusal
+    registered); once the parent's standing is lifted, they are refused before anything is recorded."""
+    child = date(date.today().year - 10, 1, 1).isoformat()
+    for args in (("--kind", "date_naissance", "--on", child),
+                 ("--kind", "autorite_parentale", "--holder", "parent-1", "--reference", "jugement 500-04-1"),
+                 ("--kind", "representant", "--holder", "tutrice-1", "--reference", "tutelle 500-14-2")):
+        assert arrimage(store, "audit", "fact", SUBJECT, *args).code == 0
+    before = person_rows(store)
+    done = arrimage(store, "audit", "my-register", "--by", "parent-1", "--person", SUBJECT, "--json")
+    assert done.code == 0, done
+    mine = done.json()[-1]
+    assert (mine["who"], mine["role"], mine["purpose"], mine["outcome"], mine["basis"]) == (
+        "parent-1", "parent", "autorite_parentale", "autorise", "LRSSS-23")
+    tutor = arrimage(store, "audit", "my-register", "--by", "tutrice-1", "--person", SUBJECT)
+    assert tutor.code == 2
+    assert tutor.err.startswith("refused [lrsss_counterpart_not_located]: LSSSS-22 ")
+    new = person_rows(store)[len(before):]
+    assert [(r["actor_id"], r["role"], r["outcome"]) for r in new] == [
+        ("parent-1", "parent", "autorise"), ("tutrice-1", "representant", "refuse")]
+    assert arrimage(store, "audit", "fact", SUBJECT, "--kind", "autorite_parentale", "--holder", "parent-1",
+                    "--lift").code == 0
+    count = store.event_count()
+    lifted = arrimage(store, "audit", "my-register", "--by", "parent-1", "--person", SUBJECT)
+    assert (lifted.code, lifted.out) == (2, "")
+    assert lifted.err.startswith("refused [not_the_person_or_representative]: parent-1 is not person ")
+    assert store.event_count() == count

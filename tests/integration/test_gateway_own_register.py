@@ -7,7 +7,7 @@ only the refusal is recorded (nothing when no register is named). Real record, d
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.fhir.auditevent import DISCLOSURE, PATIENT_READ, QUERY
 from adapters.record.record import Record
 from domain.audit.record_reads import ReadKind
+from domain.disclosure.facts import FactKind, PersonFact, RecordFact
 from domain.disclosure.roles import Role
 from tests.crisis_builders import CSSS, crisis_content, crisis_worker
 from tests.gateway.api import PARTNER, Api, events, gateway, intake, problem, recorded_since
@@ -114,3 +115,42 @@ async def test_an_auditor_searches_balp_auditevents_and_a_partner_is_refused(api
     assert events(record) == count + 1  # the refusal, in the record-level reads log
     bad = await api.get("/fhir/AuditEvent?date=yesterday", "auditor")
     assert bad.status_code == 422 and events(record) == count + 1
+
+
+async def test_the_recorded_facts_decide_who_reads_a_register_and_a_born_against_them_is_refused(api: Api) -> None:
+    """Issue 11: the facts a decision rests on are events of the record. The person's age comes from their
+    recorded birth date (LRSSS s. 17), and `born` then contradicts the record (facts_in_record, nothing
+    recorded). A person's own account reads another's register (`?person=`) only while a standing fact names it:
+    a parent of a child under 14 under LRSSS 23, registered in the child's register; a tutor is refused after
+    2024-07-01 (LSSSS 22, LRSSS counterpart not located: the refusal registered); anyone else
+    not_the_person_or_representative, nothing recorded."""
+    record, book, now = api.root.record, api.root.person_facts, datetime.now(UTC)
+    child = "enfant-1"
+
+    def fact(subject: str, n: int, **kw: object) -> RecordFact:
+        return RecordFact(by="archiviste", command_id=f"f-{subject}-{n}", subject_id=subject,
+                          fact=PersonFact.model_validate(kw))
+
+    book.record_fact(fact(PERSON, 1, kind=FactKind.BIRTH_DATE, on=date(1990, 1, 1)), now)
+    book.record_fact(fact(child, 1, kind=FactKind.BIRTH_DATE, on=date(now.year - 10, 1, 1)), now)
+    book.record_fact(fact(child, 2, kind=FactKind.PARENT, holder_id="parent-1", reference="jugement 500-04-1"), now)
+    book.record_fact(fact(child, 3, kind=FactKind.REPRESENTATIVE, holder_id="tutrice-1", reference="tutelle 2"), now)
+    for user in ("parent-1", "tutrice-1", "autre-1"):
+        api.keys[user] = api.root.principals.add_user(user, CSSS, Role.USAGER, by="t", at=now).key
+    mine = await api.get("/v1/me/register", "person")
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["access"]["basis"] == "LRSSS-17"
+    count = events(record)
+    problem(await api.get("/v1/me/register?born=1990-01-01", "person"), 409, "facts_in_record")
+    problem(await api.get(f"/v1/me/register?person={child}", "autre-1"), 403, "not_the_person_or_representative")
+    assert events(record) == count
+    got = await api.get(f"/v1/me/register?person={child}", "parent-1")
+    assert got.status_code == 200, got.text
+    assert (got.json()["person"], got.json()["access"]["basis"]) == (child, "LRSSS-23")
+    last = got.json()["seen"][-1]
+    assert (last["who"], last["role"], last["purpose"]) == ("parent-1", "parent", "autorite_parentale")
+    refused = problem(await api.get(f"/v1/me/register?person={child}", "tutrice-1"), 403,
+                      "lrsss_counterpart_not_located")
+    assert "LSSSS-22" in refused["detail"] and "this refused access is recorded" in refused["detail"]
+    assert [(d.actor_id, d.role, d.outcome.value) for d in api.root.disclosures.accesses(subject_id=child)] == [
+        ("parent-1", Role.PARENT, "autorise"), ("tutrice-1", Role.REPRESENTATIVE, "refuse")]

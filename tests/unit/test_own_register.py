@@ -12,12 +12,14 @@ from domain.audit.own_register import (
     NotAnOwnRegisterReader,
     SeenKind,
     check_own_register_reader,
+    register_reader,
     seen_by,
 )
 from domain.audit.reads import REGISTER_ITEM, register_items
 from domain.audit.record_reads import ReadKind, RecordRead
 from domain.disclosure import rules
 from domain.disclosure.commands import RequestAccess
+from domain.disclosure.facts import FactKind, PersonFact, RecordedFact
 from domain.disclosure.legal_bases import Condition
 from domain.disclosure.model import Decision, DisclosureContext, DossierItem, Outcome, SubjectStatus
 from domain.disclosure.register import CommunicationEntry
@@ -102,3 +104,28 @@ def test_every_access_communication_and_partner_read_is_seen_once_in_plain_terms
         "cc-laval", "CONSENTEMENT", "LRSSS-265", ["motif"])
     assert (lines[0].organisation, lines[1].organisation) == (None, "cisss-laval")  # from the accounts
     assert lines[3].summary == "cc-laval (cc-laval) a consulté le suivi du dossier CASE-1 et motif"
+
+
+def test_a_person_s_account_reads_another_s_register_only_as_their_recorded_parent_or_representative() -> None:
+    """LRSSS s. 265 with s. 18: the register is read by the person or in their name. The account is the person
+    (its user id their id in the record); for another person it needs a standing fact naming it, in force on the
+    day: a parent or tutor (LSSSS 21 / LRSSS 23-24: role parent), a tutor, curator or mandatary (LSSSS 22: role
+    representant); ended, lifted, another holder or a mere mandate: refused, the rule's code."""
+    def rec(n: int, **kw: object) -> RecordedFact:
+        return RecordedFact(number=n, fact=PersonFact.model_validate(kw), by="archiviste", at=MOMENT)
+
+    day = date(2026, 12, 1)
+    parent = rec(1, kind=FactKind.PARENT, holder_id="p-1", reference="J-1", valid_until=date(2027, 1, 1))
+    tutor = rec(2, kind=FactKind.REPRESENTATIVE, holder_id="t-1", reference="C-1")
+    mandate = rec(3, kind=FactKind.MANDATE, holder_id="m-1", reference="M-1")  # LSSSS 27.1: not in their name
+    facts = [parent, tutor, mandate]
+    assert register_reader("u-1", "u-1", [], day) is Role.USAGER
+    assert register_reader("u-1", "p-1", facts, day) is Role.PARENT
+    assert register_reader("u-1", "t-1", facts, day) is Role.REPRESENTATIVE
+    lifted = [*facts, rec(4, kind=FactKind.REPRESENTATIVE, holder_id="t-1", holds=False)]
+    for holder, held, on in (("m-1", facts, day), ("x-9", facts, day), ("p-1", facts, date(2027, 1, 2)),
+                             ("t-1", lifted, day)):
+        with pytest.raises(NotAnOwnRegisterReader) as refused:
+            register_reader("u-1", holder, held, on)
+        assert refused.value.code == "not_the_person_or_representative"
+        assert "LRSSS s. 265" in refused.value.message

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import uuid4
 
 from pydantic import Field
 
 from adapters.record.record import Record
-from domain.audit.own_register import Seen, check_own_register_reader, seen_by
+from domain.audit.own_register import OWN_REGISTER_READERS, Seen, check_own_register_reader, register_reader, seen_by
 from domain.audit.reads import CaseItem, case_items, decide_record_read, entries_shown, register_items
 from domain.audit.record_reads import ReadKind, RecordRead, RecordReadEntry
 from domain.audit.replay import DEFAULT_PURPOSE
@@ -53,12 +53,13 @@ class Reader(Frozen):
     role: Role
     purpose: PurposeKind
     facts: ReaderFacts = Field(default_factory=ReaderFacts)
+    born: date | None = None  # the person's birth date given at the read: only while the record holds none
 
     @classmethod
     def of(cls, actor_id: str, role: Role, purpose: PurposeKind | None = None,
-           facts: ReaderFacts | None = None) -> Reader:
+           facts: ReaderFacts | None = None, born: date | None = None) -> Reader:
         return cls(actor_id=actor_id, role=role, purpose=purpose or DEFAULT_PURPOSE[role],
-                   facts=facts or ReaderFacts())
+                   facts=facts or ReaderFacts(), born=born)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,20 @@ class Reads:
             subject_id, self.disclosures.accesses(subject_id=subject_id), self.disclosures.entries_about(subject_id),
             partner, subjects, organisations))
 
+    def register_of(self, subject_id: str, account_person: str, moment: datetime,
+                    organisations: Mapping[str, str] | None = None, *, born: date | None = None,
+                    facts: ReaderFacts | None = None) -> OwnRegisterRead:
+        """« Qui a vu mon dossier ? » read by a person's own account (`account_person`, their id in the record):
+        their own register, or the register of the person the record names them the parent or representative of
+        at `moment` (`domain.audit.own_register.register_reader`: the person facts as they stand then; anyone
+        else refused `not_the_person_or_representative`, nothing recorded). Then decided by the rules for that
+        standing (LRSSS 23-24 for a parent; LSSSS 22 for a representative, whose LRSSS counterpart was not
+        located) and recorded in `subject_id`'s register first, as `own_register`."""
+        recorded = PersonFactsBook(self.record).facts_at(subject_id, moment)
+        role = register_reader(subject_id, account_person, recorded, local_date(moment))
+        reader = Reader.of(account_person, role, OWN_REGISTER_READERS[role], facts, born)
+        return self.own_register(subject_id, reader, moment, organisations)
+
     def audit_trail(self, reader: Reader, moment: datetime, *, person: str | None = None,
                     since: datetime | None = None, until: datetime | None = None) -> AuditTrail:
         """Every access decision, communication and read across persons of the period (about `person` only, when
@@ -190,7 +205,7 @@ class Reads:
                 moment: datetime, access_id: str) -> Decision:
         # the person facts recorded in the record (issue 11); a --facts file only where it holds none
         status, attested, reference = PersonFactsBook(self.record).decision_facts(
-            subject_id, reader.actor_id, moment, reader.facts.subject)
+            subject_id, reader.actor_id, moment, reader.facts.subject, reader.born)
         req = c.RequestAccess(
             by=reader.actor_id, command_id=access_id, role=reader.role, subject_id=subject_id,
             items=[only] if only else [i.name for i in items], purpose=reader.purpose, moment=moment,
