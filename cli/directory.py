@@ -19,7 +19,7 @@ from rich.table import Table
 
 from cli import render
 from cli.client import root
-from cli.errors import EXIT_CODES_HELP, invalid, read_json, reported
+from cli.errors import EXIT_CODES_HELP, CliError, Exit, FieldError, invalid, read_json, reported
 from cli.options import AsJson, By, who
 from domain.directory.model import DirectoryService, IntakeChannel, LinkKind, Sector
 
@@ -46,6 +46,10 @@ def add(
     channel: Annotated[IntakeChannel, typer.Option("--channel", help="How it takes a person in.")]
     = IntakeChannel.TELEPHONE,
     hours: Annotated[str | None, typer.Option("--hours", help="Its hours, as it states them.")] = None,
+    schedule: Annotated[str | None, typer.Option(
+        "--schedule", help='Its hours structured, in Québec time, as JSON: {"windows": [{"days": [1,2,3,4,5], '
+        '"opens": "08:30", "closes": "16:30"}], "closed_on": ["2027-06-24"]} (days 1 = Monday; routing does not '
+        'ask a crisis service outside them).')] = None,
     phone: Annotated[str | None, typer.Option("--phone", help="Its intake phone number.")] = None,
     wait: Annotated[str | None, typer.Option("--wait", help="Its current wait, where known (seed 003 L112).")]
     = None,
@@ -55,10 +59,16 @@ def add(
     """Add a service to the directory (or change it with --replace)."""
     with root() as engine, reported():
         try:
+            structured = json.loads(schedule) if schedule is not None else None
+        except json.JSONDecodeError as err:
+            message = f"not JSON ({err.msg})"
+            raise CliError(Exit.REFUSED, f"invalid input: schedule: {message}",
+                           errors=[FieldError("schedule", message)]) from None
+        try:
             service = DirectoryService(
                 service_id=service_id, name=name, organisation_id=org, organisation_name=org_name,
                 territory=territory, sector=sector, link=link, intake_channel=channel, hours=hours, phone=phone,
-                current_wait=wait)
+                current_wait=wait, schedule=structured)
         except ValidationError as err:
             raise invalid(err) from None
         engine.directory.add(service, who(by), _now(), replace=replace)

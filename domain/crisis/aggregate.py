@@ -34,7 +34,7 @@ from domain.crisis.model import (
     IntakeService,
     RequestMode,
 )
-from domain.crisis.routing import askable, configured_teams, directory_closed, route
+from domain.crisis.routing import askable, configured_teams, directory_unavailable, route
 from domain.crisis.state import (
     AttemptStatus,
     CaseStage,
@@ -181,7 +181,7 @@ class CrisisCase(Aggregate):
         """Any command given an open case: the one dispatch its use case calls. `ententes` gives the
         ententes to route by, read only for the commands that ask a team (a request for a mobile team, a
         decline that moves to the next candidate, a reassignment); `directory` the network's services,
-        read when routing a request for a mobile team (`routing.directory_closed`)."""
+        read when routing a request for a mobile team (`routing.directory_unavailable`)."""
         match cmd:
             case c.RecordFirstContact():
                 self.record_first_contact(cmd, at)
@@ -264,7 +264,8 @@ class CrisisCase(Aggregate):
                  else configured_teams(config.teams_for(self.responsible_org, self.territory)))
         candidates = route(
             responsible_org=self.responsible_org, territory=self.territory, csss_teams=teams,
-            episode=cmd.episode, ententes=ententes, now=at, closed=directory_closed(directory, self.territory),
+            episode=cmd.episode, ententes=ententes, now=at,
+            closed=directory_unavailable(directory, self.territory, at),
         )
         due = config.deadline(s.CRISE_URGENCE, at) if config.urgency[self.intake.urgency].urgent else None
         self._mobile_requested(
@@ -311,7 +312,7 @@ class CrisisCase(Aggregate):
         index = self.next_candidate
         if ententes is not None and index < len(self.candidates):
             known = list(ententes())
-            closed = directory_closed(directory(), self.territory) if directory else {}
+            closed = directory_unavailable(directory(), self.territory, at) if directory else {}
             while index < len(self.candidates) and askable(
                 self.candidates[index], known, self.responsible_org, self.territory, at, closed
             ) is not None:
@@ -675,7 +676,7 @@ class CrisisCase(Aggregate):
         assert candidate is not None  # checked by the rule
         if ententes is not None:  # only a team serving, under an entente in force at this moment
             refused = askable(candidate, list(ententes), self.responsible_org, self.territory, at,
-                              directory_closed(directory, self.territory))
+                              directory_unavailable(directory, self.territory, at))
             if refused is not None:
                 raise RuleViolation(f"cannot reassign case {self.case_code}: {refused[1]}", code=refused[0])
         self._reassigned(team_id=cmd.team.team_id, by=cmd.by, actor_org=cmd.actor_org, at=at,

@@ -24,11 +24,19 @@ is not asked, even under an entente still in force (`directory_closed`): not pro
 routing, skipped by the cascade after a decline, refused to a supervisor's reassignment (`directory_inactive`);
 the cascade a timer makes (an answer not given in time) reads the ententes and hours only, the directory
 having no moment of its own to judge by. An organisation the directory does
-not list for crisis in that territory keeps routing by its entente alone, as before the directory; the
-directory's hours are free text as services state them, so hours are read from the entente's offer and the
-team's declaration, not from it. The CSSS's own teams come from the request, or, when the request names
-none, from the region's declaration (`StandardsConfig.csss_teams`, `configured_teams`), the same teams the
-24/7 coverage view counts.
+not list for crisis in that territory keeps routing by its entente alone, as before the directory.
+
+The directory gives hours too (`DirectoryService.schedule`, Québec time): an organisation whose active crisis
+services listed in the territory all declare hours that leave out the moment of asking is not asked then
+(`directory_unavailable`, code `directory_not_serving`) — the mobile crisis service is due « 24 heures par
+jour, 7 jours par semaine et 365 jours par année » (seed 001 L1259-1260), and the network reaches a service
+through the link it has with it (seed 002 L435-437), within that service's hours. Same places as the
+inactive ones: the request's routing, the cascade after a decline, a supervisor's reassignment (refused,
+nothing recorded). A service listed without structured hours (only the text, or recorded before them) serves
+always, as the entente's offer and the team's declaration decide.
+
+The CSSS's own teams come from the request, or, when the request names none, from the region's declaration
+(`StandardsConfig.csss_teams`, `configured_teams`), the same teams the 24/7 coverage view counts.
 """
 
 from __future__ import annotations
@@ -98,6 +106,33 @@ def directory_closed(services: Iterable[DirectoryService], territory: str) -> di
     }
 
 
+DIRECTORY_NOT_SERVING = "directory_not_serving"
+
+
+def directory_unavailable(
+    services: Iterable[DirectoryService], territory: str, moment: datetime
+) -> dict[str, tuple[str, str]]:
+    """The organisations the directory says cannot be asked at `moment` for a mobile crisis in `territory`:
+    organisation → (code, why). `directory_inactive`: every crisis service (sector `crise`) it lists there is
+    inactive (`directory_closed`); `directory_not_serving`: some are active, but none of those serves at
+    `moment` by its declared hours (`schedule`; none declared serves always, seed 001 L1259-1260). An
+    organisation not listed for crisis there is not in it (its entente alone decides)."""
+    services = list(services)
+    inactive = directory_closed(services, territory)
+    by_org: dict[str, list[DirectoryService]] = {}
+    for service in services:
+        if (service.sector is Sector.CRISE and service.territory == territory and service.active
+                and service.organisation_id not in inactive):
+            by_org.setdefault(service.organisation_id, []).append(service)
+    found = {org: (DIRECTORY_INACTIVE, why) for org, why in inactive.items()}
+    for org, listed in sorted(by_org.items()):
+        if not any(serving_at(x.schedule, moment) for x in listed):
+            found[org] = (DIRECTORY_NOT_SERVING,
+                          f"{org}: the directory's hours for its crisis services in {territory} "
+                          f"({', '.join(sorted(x.service_id for x in listed))}) leave out that moment")
+    return dict(sorted(found.items()))
+
+
 def route(
     *,
     responsible_org: str,
@@ -106,15 +141,15 @@ def route(
     episode: SpecificEpisode | None,
     ententes: Iterable[EntenteView],
     now: datetime,
-    closed: Mapping[str, str] | None = None,
+    closed: Mapping[str, object] | None = None,
 ) -> list[Candidate]:
     """The ordered candidates: the CSSS's own teams, then community organisations by entente code.
 
     With an active specific-program episode, that program comes first — unless an entente in force
     says otherwise (`overrides_specific_program`): then its providers come first and the program last.
     Each organisation appears once, under the entente that lets it share information if there is one.
-    An organisation in `closed` (`directory_closed`: the directory says its crisis service stopped) is
-    not proposed.
+    An organisation in `closed` (`directory_unavailable` at `now`: the directory says its crisis service
+    stopped, or does not serve then) is not proposed.
     """
     closed = closed or {}
     own = [
@@ -126,7 +161,7 @@ def route(
         if not serving_at(offer.schedule, now):
             continue  # outside the hours this entente's offer declares: the next candidate
         if offer.provider in closed:
-            continue  # the directory says its crisis service stopped (seed 002 L435-437)
+            continue  # the directory says its crisis service stopped or is closed now (seed 002 L435-437)
         party = view.content.party(offer.provider)
         sharing = view.content.information_sharing.permitted
         candidate = Candidate(
@@ -169,20 +204,21 @@ NOT_SERVING = "not_serving"
 
 def askable(
     candidate: Candidate, ententes: Iterable[EntenteView], responsible_org: str, territory: str, moment: datetime,
-    closed: Mapping[str, str] | None = None,
+    closed: Mapping[str, tuple[str, str]] | None = None,
 ) -> tuple[str, str] | None:
     """Why `candidate` may not be asked at `moment` — (code, reason) — or None when it may.
 
     A CSSS team or a specific program serves by its own declared hours. A community organisation is asked
     under the entente routing named for it: only while that entente is in force at `moment` (whatever its
     workflow has recorded) and one of its mobile crisis offers for the territory serves then, and not while
-    the directory says its crisis service stopped (`closed`, from `directory_closed`)."""
+    the directory says its crisis service stopped or does not serve at `moment` (`closed`: code and reason,
+    from `directory_unavailable` at that moment)."""
     if candidate.kind is not CandidateKind.COMMUNITY_ORG:
         if serving_at(candidate.team.hours, moment):
             return None
         return NOT_SERVING, f"{candidate.team.team_id} does not serve at that moment (its declared hours)"
     if closed and candidate.team.org_id in closed:
-        return DIRECTORY_INACTIVE, closed[candidate.team.org_id]
+        return closed[candidate.team.org_id]
     code = candidate.agreement_code
     view = next((e for e in ententes if e.code == code), None)
     if view is None or not in_force_at(view, moment):

@@ -7,6 +7,13 @@ subsistence (food banks, clothing, L423-424), domestic help (L425), rehabilitati
 services, soit par des protocoles d'entente ou par l'entremise d'agents de liaison » — the kind of link is
 recorded with each service. Seed 003 L112: a person waiting knows « le délai de services prévu » — the current
 wait, where known, is kept with the service.
+
+A service's hours are kept twice: `hours`, the free text the service states (« lun-ven 8 h 30-16 h 30 »), and,
+where the directory gives them, `schedule`, the same hours as weekly windows in Québec time with closed dates
+(`domain.hours.ServiceHours`), which routing reads: the mobile crisis service must serve « 24 heures par jour, 7
+jours par semaine et 365 jours par année » (seed 001 L1259-1260), and a crisis service listed with narrower hours
+is not asked outside them (`domain.crisis.routing.directory_unavailable`). `schedule` came after the first
+`ServiceRecorded` events: those recorded without it read as None (hours not declared: serving always).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from pydantic import Field
 from domain.crisis.model import ReceivingService
 from domain.ententes.model import Code, Frozen, ShortText, Text
 from domain.errors import RuleViolation
+from domain.hours import ServiceHours
 
 
 class Sector(StrEnum):
@@ -71,6 +79,7 @@ class DirectoryService(Frozen):
     link: LinkKind = LinkKind.AUCUN
     intake_channel: IntakeChannel = IntakeChannel.TELEPHONE
     hours: ShortText | None = None  # as the service states them ("lun-ven 8 h 30-16 h 30", "24/7")
+    schedule: ServiceHours | None = None  # the same hours, structured (Québec time); None: not declared
     phone: ShortText | None = None
     description: Text | None = None
     current_wait: ShortText | None = None  # seed 003 L112, « le délai de services prévu » ("3 semaines")

@@ -31,14 +31,16 @@ def arrimage(store: Store, *args: str) -> Result:
 def test_import_list_show_export(store: Store, tmp_path: Path) -> None:
     before = store.event_count()
     done = arrimage(store, "directory", "import", str(EXAMPLE), "--by", "admin", "--json")
-    assert (done.code, done.json()) == (0, {"recorded": 7}), done
-    assert store.event_count() == before + 8  # the directory created, then one event per service
+    assert (done.code, done.json()) == (0, {"recorded": 8}), done
+    assert store.event_count() == before + 9  # the directory created, then one event per service
     listed = arrimage(store, "directory", "list", "--sector", "logement", "--json")
     assert listed.code == 0, listed
     assert [(s["service_id"], s["link"], s["current_wait"]) for s in listed.json()] == [
         ("omh-laval-logement", "agent_de_liaison", "18 mois")]
     shown = arrimage(store, "directory", "show", "cc-laval-crise", "--json")
     assert (shown.code, shown.json()["hours"], shown.json()["link"]) == (0, "24/7, 365 jours", "protocole_d_entente")
+    assert shown.json()["schedule"] == {  # structured: every day, the whole day (seed 001 L1259-1260)
+        "windows": [{"days": [1, 2, 3, 4, 5, 6, 7], "opens": "00:00:00", "closes": "00:00:00"}], "closed_on": []}
     out = tmp_path / "export.json"
     assert arrimage(store, "directory", "export", "--out", str(out)).code == 0
     assert json.loads(out.read_text(encoding="utf-8")) == json.loads(EXAMPLE.read_text(encoding="utf-8"))
@@ -60,7 +62,16 @@ def test_refusals_record_nothing(store: Store, tmp_path: Path) -> None:
     refused = arrimage(store, "directory", "import", str(wrong))
     assert refused.code == 2 and refused.err.startswith("refused [invalid_hsds]: "), refused
     assert arrimage(store, "directory", "show", "inconnu").code == 3
+    new = ("directory", "add", "cps-laval-crise", "--name", "Crise", "--org", "cps-laval", "--org-name", "CPS",
+           "--territory", "laval", "--sector", "crise", "--by", "admin", "--json")
+    sunday8 = '{"windows": [{"days": [8], "opens": "08:00", "closes": "16:00"}]}'
+    for schedule, field in ((sunday8, "schedule.windows[0]"), ("lun-ven", "schedule")):
+        refused = arrimage(store, *new, "--schedule", schedule)
+        assert refused.code == 2 and [e["field"] for e in json.loads(refused.err)["errors"]] == [field], refused
     assert store.event_count() == count
+    weekdays = '{"windows": [{"days": [1, 2, 3, 4, 5], "opens": "08:00", "closes": "16:00"}]}'
+    added = arrimage(store, *new, "--schedule", weekdays)
+    assert added.code == 0 and added.json()["schedule"]["windows"][0]["days"] == [1, 2, 3, 4, 5], added
 
 
 def test_cases_list_without_pivot_reads_the_record(store: Store) -> None:

@@ -16,9 +16,9 @@ from adapters.standards_file import load_standards
 from domain.crisis import commands as c
 from domain.crisis.availability import crisis_coverage
 from domain.crisis.model import TeamRef
-from domain.crisis.routing import directory_closed
+from domain.crisis.routing import directory_closed, directory_unavailable
 from domain.directory.model import DirectoryService, Sector
-from domain.hours import ServiceHours, Window
+from domain.hours import ALWAYS, ServiceHours, Window
 from domain.standards.availability import AaorChannel, aaor_weeks
 from domain.standards.config import LoosenedStandard, StandardsConfig, loosenings
 from domain.standards.provenance import figures
@@ -204,3 +204,67 @@ def test_after_a_decline_the_cascade_skips_and_a_reassignment_refuses_an_organis
     refused = w.refused(sup(c.Reassign, team=cc, reason="rappel"), "directory_inactive", T0 + 10 * MIN)
     assert str(refused) == ("cannot reassign case C-ABCDEFGH23: cc-laval: the directory lists its crisis services "
                             "in laval (cc-laval-crise) as inactive")
+
+
+# ------------------------------------------------------------------ the directory's hours routing reads
+OFFICE = ServiceHours(windows=[Window(days=[1, 2, 3, 4, 5], opens=time(8), closes=time(16))])
+SATURDAY = T0 + 5 * 24 * 60 * MIN  # Saturday 2027-03-06 09:00 in Québec
+
+
+def crisis_service(sid: str, org: str, schedule: ServiceHours | None, *, active: bool = True) -> DirectoryService:
+    return service(sid, org, active=active).model_copy(update={"schedule": schedule})
+
+
+def test_directory_unavailable_names_organisations_whose_active_crisis_services_do_not_serve_then() -> None:
+    """The mobile crisis service is due « 24 heures par jour, 7 jours par semaine et 365 jours par année » (seed
+    001 L1259-1260), and the network reaches a service through the link it has with it (seed 002 L435-437): an
+    organisation whose active crisis services in the territory all declare hours leaving out the moment is not
+    asked then (`directory_not_serving`); one of its services serving (or declaring no hours) keeps it asked;
+    its inactive services do not count; all inactive stays `directory_inactive`."""
+    listed = [crisis_service("cc-jour", "cc-laval", OFFICE), crisis_service("cc-nuit", "cc-laval", ALWAYS,
+                                                                            active=False),
+              crisis_service("cps-jour", "cps-laval", OFFICE), crisis_service("cps-texte", "cps-laval", None),
+              crisis_service("ca-1", "ca-laval", OFFICE, active=False),
+              crisis_service("loge", "omh-laval", OFFICE).model_copy(update={"sector": Sector.LOGEMENT})]
+    inactive = ("directory_inactive", "ca-laval: the directory lists its crisis services in laval (ca-1) as inactive")
+    assert directory_unavailable(listed, "laval", T0) == {"ca-laval": inactive}
+    assert directory_unavailable(listed, "laval", SATURDAY) == {
+        "ca-laval": inactive,
+        "cc-laval": ("directory_not_serving",
+                     "cc-laval: the directory's hours for its crisis services in laval (cc-jour) leave out that "
+                     "moment")}
+    assert directory_unavailable(listed, "nord", SATURDAY) == {}
+
+
+def test_routing_does_not_ask_an_organisation_whose_directory_hours_leave_out_the_moment() -> None:
+    """Seed 001 L1259-1260 (24/7/365), seed 002 L435-437: the entente with cc-laval is in force all week, but the
+    directory lists its crisis service open weekdays 8 h-16 h. Asked on Monday 9 h; a request on Saturday asks the
+    CSSS team only."""
+    for at, expected in ((T0, ["crise-laval-1", "cc-laval"]), (SATURDAY, ["crise-laval-1"])):
+        w = World()
+        Services(w.record).add(crisis_service("cc-laval-crise", "cc-laval", OFFICE), "annuaire", T0 - MIN)
+        w.open(at=at)
+        assert [x.team.team_id for x in w.do(request([TEAM]), at).candidates] == expected
+
+
+def test_after_a_decline_the_cascade_skips_and_a_reassignment_refuses_an_organisation_closed_by_its_hours() -> None:
+    """cc-laval's directory hours end at 9 h 03 on Mondays: proposed at the request (9 h), it is skipped by the
+    cascade after the CSSS team declines at 9 h 05 (the supervisor gets the case), and the supervisor's
+    reassignment to it at 9 h 10 is refused `directory_not_serving`, nothing recorded. Seed 001 L1259-1260,
+    seed 002 L435-437."""
+    w = World()
+    short = ServiceHours(windows=[Window(days=[1], opens=time(8), closes=time(9, 3))])
+    Services(w.record).add(crisis_service("cc-laval-crise", "cc-laval", short), "annuaire", T0 - MIN)
+    w.open()
+    assert [x.team.team_id for x in w.do(request([TEAM]), T0).candidates] == ["crise-laval-1", "cc-laval"]
+    view = w.do(c.DeclineHandoff(by="eq-1", actor_org=CSSS, team_id=TEAM.team_id, reason="occupée"), T0 + 5 * MIN)
+    assert [a.candidate.team.team_id for a in view.attempts] == ["crise-laval-1"]
+    assert [e.reason for e in view.escalations] == ["aucune équipe n'a accepté l'intervention (1 sollicitée(s))"]
+    cc = TeamRef(team_id="cc-laval", org_id="cc-laval")
+    refused = w.refused(sup(c.Reassign, team=cc, reason="rappel"), "directory_not_serving", T0 + 10 * MIN)
+    assert str(refused) == ("cannot reassign case C-ABCDEFGH23: cc-laval: the directory's hours for its crisis "
+                            "services in laval (cc-laval-crise) leave out that moment")
+    Services(w.record).add(crisis_service("cc-laval-crise", "cc-laval", ALWAYS), "annuaire", T0 + 11 * MIN,
+                           replace=True)
+    assert w.do(sup(c.Reassign, team=cc, reason="rappel"), T0 + 12 * MIN).attempts[-1].candidate.team.team_id == (
+        "cc-laval")
