@@ -106,8 +106,8 @@ def create_app(root: Root) -> FastAPI:
                               openapi_version="3.1.0")
             components = doc.setdefault("components", {}).setdefault("schemas", {})
             components.update(bodies.schemas())
-            components.update(bodies.response_schemas(CaseView, EntenteView, cases.CaseRead, ententes.EntenteRead,
-                                                       Problem))
+            components.update(bodies.response_schemas(CaseView, EntenteView, cases.CaseRead, cases.CaseReceipt,
+                                                       ententes.EntenteRead, Problem))
             doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
                                                                "description": "an API key (ark_<kid>_<secret>), or a "
                                                                "person's token from the OIDC provider (a JWT)"}}

@@ -17,7 +17,7 @@ from domain.audit.reads import CaseItem
 from domain.crisis import commands as cc
 from domain.crisis.model import CaseCode, new_case_code
 from domain.crisis.partner_view import PartnerCaseView
-from domain.crisis.state import CaseView
+from domain.crisis.state import CaseStage, CaseView
 from domain.disclosure.model import Decision
 from domain.disclosure.roles import PurposeKind
 from domain.principals.access import check_case_party
@@ -80,6 +80,22 @@ class PartnerCaseRead(BaseModel):
 
     case: PartnerCaseView
     access: Access
+
+
+class CaseReceipt(BaseModel):
+    """What a command by a partner answers: the case's code, its stage, who must act now and how many events it
+    holds; never the case's content. The full `CaseView` holds the intake's characterisation, the subject id and
+    the other teams' attempts: a partner reads its own part of the case through `GET /v1/cases/{code}`, a
+    registered read (`PartnerCaseRead`); the CISSS's own people, whose case it is, get the `CaseView`."""
+
+    case_code: str
+    stage: CaseStage
+    holder: str | None
+    event_count: int
+
+    @classmethod
+    def of(cls, view: CaseView) -> CaseReceipt:
+        return cls(case_code=view.case_code, stage=view.stage, holder=view.holder, event_count=view.event_count)
 
 
 def body_of(name: str) -> dict[str, Any]:
@@ -154,10 +170,11 @@ def routes(root: Root, guard: Guard) -> APIRouter:
                                                         outcome=decision.outcome.value, basis=basis))
         return JSONResponse(answer.model_dump(mode="json"))
 
-    @router.post("/{code}/commands", responses={**ok("CaseView"), **WRITE_PROBLEMS},
+    @router.post("/{code}/commands", responses={**command_answer(), **WRITE_PROBLEMS},
                  openapi_extra=body_of("CaseCommandBody"), response_class=JSONResponse)
     async def act(code: str, request: Request, idempotency_key: IdempotencyKey = None) -> JSONResponse:
-        """Any command of the case (as `arrimage cases act --file`), for the principal's organisation."""
+        """Any command of the case (as `arrimage cases act --file`), for the principal's organisation. Answers the
+        `CaseView` to the CISSS's own people, a `CaseReceipt` (no content) to a partner."""
         principal = await guard.principal(request)
         body = await json_body(request)
         code = case_code(code)
@@ -167,7 +184,8 @@ def routes(root: Root, guard: Guard) -> APIRouter:
             await standing(root, principal, await run_in_threadpool(root.crisis_cases.view, code))
             cmd = validated(lambda: bodies.case_command(given, principal))
             view = await root.case_client.act(code, cmd, TIMEOUT)
-            return 200, view.model_dump(mode="json")
+            answer: BaseModel = CaseReceipt.of(view) if needs_entente(principal, view) else view
+            return 200, answer.model_dump(mode="json")
 
         return await once(root, request, principal, body, idempotency_key, run)
 
@@ -192,6 +210,13 @@ async def partner_read(root: Root, principal: Principal, code: str) -> JSONRespo
     answer = PartnerCaseRead(case=done.view, access=Access(access_id=read.read_id, outcome=read.outcome.value,
                                                            basis=read.rule))
     return JSONResponse(answer.model_dump(mode="json"))
+
+
+def command_answer() -> dict[int | str, dict[str, Any]]:
+    """`POST /v1/cases/{code}/commands` answers the case to its CISSS, a receipt to a partner."""
+    refs = [{"$ref": f"#/components/schemas/{name}"} for name in ("CaseView", "CaseReceipt")]
+    return {200: {"description": "done: the case (its CISSS) or a receipt (a partner)",
+                  "content": {"application/json": {"schema": {"anyOf": refs}}}}}
 
 
 def read_answer() -> dict[int | str, dict[str, Any]]:

@@ -64,6 +64,9 @@ async def test_a_partner_opens_a_case_the_cisss_reads_it_and_acts(api: Api) -> N
     acted = await api.post(f"/v1/cases/{code}/commands", PARTNER, {"type": "request_mobile", "csss_teams": [TEAM]})
     assert acted.status_code == 200, acted.text
     assert acted.json()["stage"] == "transfert" and events(record) > count
+    # a partner's command answers a receipt, never the case's content (the intake's characterisation, the subject
+    # id, the other teams' attempts): its own part of the case is the registered read `GET /v1/cases/{code}`
+    assert set(acted.json()) == {"case_code", "stage", "holder", "event_count"}, acted.text
     asked = [h for h in api.root.crisis_cases.history(code) if h["event"] == "MobileInterventionRequested"]
     assert [h["by"] for h in asked] == [PARTNER]
 

@@ -49,7 +49,7 @@ async def asked(api: Api) -> str:
     code = str(done.json()["case_code"])
     sent = await api.post(f"/v1/cases/{code}/commands", PARTNER, {"type": "request_mobile", "csss_teams": []})
     assert sent.status_code == 200, sent.text
-    assert sent.json()["attempts"][-1]["candidate"]["team"]["org_id"] == PROVIDER
+    assert api.root.crisis_cases.view(code).attempts[-1].candidate.team.org_id == PROVIDER
     return code
 
 

@@ -58,7 +58,7 @@ async def asked(api: Api, sharing: dict[str, Any] | None = None) -> str:
         body["sharing"] = sharing
     sent = await api.post(f"/v1/cases/{code}/commands", PARTNER, body)
     assert sent.status_code == 200, sent.text
-    assert [a["candidate"]["team"]["org_id"] for a in sent.json()["attempts"]] == [PROVIDER]
+    assert [a.candidate.team.org_id for a in api.root.crisis_cases.view(code).attempts] == [PROVIDER]
     return code
 
 
