@@ -18,7 +18,7 @@ from domain.standards import config as s
 from domain.standards.compliance import info_social_call
 from domain.standards.config import LoosenedStandard, P38Designation, loosenings
 from domain.standards.provenance import figures
-from tests.crisis_builders import CSSS, HOUR, MIN, T0, TEAM, request
+from tests.crisis_builders import CSSS, DAY, HOUR, MIN, T0, TEAM, request
 from tests.crisis_world import World, outcome
 
 
@@ -158,6 +158,29 @@ def test_p38_application_by_a_team_not_designated_is_refused() -> None:
     rules.check(view, cmd, T0 + 2 * HOUR, still)
     # no designation declared: not restricted (said as such by `arrimage standards`)
     rules.check(view, cmd, T0 + 2 * HOUR, StandardsConfig())
+
+
+def test_a_designation_held_since_the_opening_is_judged_at_the_moment_of_the_outcome() -> None:
+    """Designations are configuration with their dates (issue 11; seed 001 L1175-1179): the case keeps the
+    configuration it opened with (T0, 2027-03-01), and the dates in it are read at the outcome's moment, not at
+    the opening. A designation starting 2027-03-03 lets the team apply P-38.001 from that day; one ending on
+    2027-03-01 lets it that day and not the next."""
+    p38 = outcome(outcome=InterventionOutcome.P38_APPLICATION, emergency_services=[EmergencyService.POLICE],
+                  p38_applied=True)
+    starting = StandardsConfig().with_overrides({"p38_designations": [P38Designation(
+        org_id=CSSS, team_id=TEAM.team_id, since=date(2027, 3, 3)).model_dump(mode="json")]})
+    view = _arrived(starting)
+    with pytest.raises(RuleViolation, match=r"P-38\.001 on 2027-03-01") as refused:
+        rules.check(view, p38, T0 + 2 * HOUR, starting)
+    assert refused.value.code == "p38_not_designated"
+    rules.check(view, p38, T0 + 2 * DAY, starting)
+    ending = StandardsConfig().with_overrides({"p38_designations": [P38Designation(
+        org_id=CSSS, team_id=TEAM.team_id, since=date(2027, 1, 1), until=date(2027, 3, 1)).model_dump(mode="json")]})
+    view = _arrived(ending)
+    rules.check(view, p38, T0 + 2 * HOUR, ending)
+    with pytest.raises(RuleViolation, match=r"P-38\.001 on 2027-03-02") as refused:
+        rules.check(view, p38, T0 + DAY, ending)
+    assert refused.value.code == "p38_not_designated"
 
 
 def test_a_designation_covers_its_organisation_team_and_dates() -> None:
