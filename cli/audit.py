@@ -245,7 +245,9 @@ def fact(
     kind: Annotated[FactKind, typer.Option("--kind", help="What the fact is.")],
     on: Annotated[str | None, typer.Option("--on", metavar="DATE", help="The date of a birth or death.")] = None,
     holder: Annotated[str | None, typer.Option(
-        "--holder", help="Who the standing names (parent, representative, mandatary, court, researcher).")] = None,
+        "--holder", help="Who the standing names (parent, representative, mandatary, court, researcher). A parent "
+                         "or representative: their id, which is also their usager account's user id, so that "
+                         "account reads the person's register (`my-register --person`).")] = None,
     reference: Annotated[str | None, typer.Option(
         "--reference", help="The judgment, mandate, order or authorisation number.")] = None,
     valid_from: Annotated[str | None, typer.Option("--from", metavar="DATE", help="In force from.")] = None,
