@@ -32,11 +32,15 @@ originator id is kept, the few statements that only one of them can say) is a
 
 from __future__ import annotations
 
+import contextlib
+import random
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import StoredEvent
@@ -70,6 +74,59 @@ STORE_DDL = (
 )
 STORE_INSERT = "INSERT INTO {store} (id, store_id, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING"
 
+T = TypeVar("T")
+
+
+class Retrying:
+    """Runs a unit of work again after a transient error of the store, backing off, for `patience` seconds.
+
+    Transient means the connection, not the statement: a pooled connection the server closed (a terminated
+    backend, a failover, a restart) or no connection to be had while the server comes back. Only the store's
+    dialect names those errors (`Dialect.retrying`; none on SQLite); a constraint violation or a programming
+    error is never among them, and goes straight to the caller. Each unit retried must be safe to run again
+    whole (a read, an `ON CONFLICT` insert, an update conditioned on what it read, or an insert that first
+    looks for what an attempt whose commit was not acknowledged already stored).
+
+    Before each attempt again `recover` runs (PostgreSQL: the pool tests its idle connections and replaces the
+    dead ones, which a terminated backend or a restart leaves behind, all at once; otherwise each attempt
+    would draw one of them and fail again, one pause after another). The back-off doubles from `first` up to
+    `cap`, with jitter, so a failover of a few seconds is waited out (the library's own retry is 10 attempts
+    0.2 s apart); `patience` stays under an activity's
+    start-to-close timeout (``workflows.common.ACTIVITY_TIMEOUT``, 10 s), so Temporal's retry takes over
+    beyond it. `retries` counts the attempts made again (for the figures of the fault tests)."""
+
+    def __init__(
+        self, transient: tuple[type[BaseException], ...], *, recover: Callable[[], None] | None = None,
+        patience: float = 8.0, first: float = 0.05, cap: float = 1.0,
+    ) -> None:
+        self.transient = transient
+        self.recover = recover
+        self.patience = patience
+        self.first = first
+        self.cap = cap
+        self.retries = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, unit: Callable[[], T]) -> T:
+        if not self.transient:
+            return unit()
+        deadline = time.monotonic() + self.patience
+        delay = self.first
+        while True:
+            try:
+                return unit()
+            except self.transient:
+                pause = delay * (0.5 + random.random() / 2)  # jitter, not a secret
+                if time.monotonic() + pause > deadline:
+                    raise
+                with self._lock:
+                    self.retries += 1
+                time.sleep(pause)
+                if self.recover is not None:
+                    with contextlib.suppress(Exception):  # the next attempt says what is wrong
+                        self.recover()
+                delay = min(delay * 2, self.cap)
+
 
 class Dialect(ABC):
     """How one SQL store says what the shared code asks."""
@@ -79,6 +136,8 @@ class Dialect(ABC):
     """The hashing key (``domain.audit.hashing.originator_key``) of an originator id as the store returns it."""
     row_lock: str = ""
     """Appended to the select of a key about to be destroyed."""
+    retrying: Retrying = Retrying(())
+    """Runs a unit of work again after the store's transient errors (`Retrying`); none by default."""
 
     @abstractmethod
     def sql(self, template: str) -> Any:
@@ -152,23 +211,31 @@ class SubjectKeys:
         self.dialect = dialect
         self.kek = kek
         self._destroyed: dict[str, bytes] = {}  # wrapped keys destroyed by this process, to look for in files
-        with dialect.transaction(commit=True) as cursor:
-            dialect.create_tables(cursor)
-            create_store_id(cursor, dialect)
+
+        def create() -> None:  # every statement is "if not there": safe to run again
+            with dialect.transaction(commit=True) as cursor:
+                dialect.create_tables(cursor)
+                create_store_id(cursor, dialect)
+
+        dialect.retrying(create)
 
     def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
         found = self._row(subject_id)
         if found is None:
             key_id = UUID(bytes=new_data_key()[:16]).hex[:12]
             kek_id, wrapped = wrap_key(self.kek, subject_id, key_id, new_data_key())
-            with self.dialect.transaction(commit=True) as cursor:
-                cursor.execute(
-                    self.dialect.sql(
-                        "INSERT INTO {keys} (subject_id, key_id, kek_id, wrapped_key) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (subject_id) DO NOTHING"
-                    ),
-                    (subject_id, key_id, kek_id, wrapped),
-                )
+
+            def insert() -> None:  # again after a dropped connection: the row made by the first is kept
+                with self.dialect.transaction(commit=True) as cursor:
+                    cursor.execute(
+                        self.dialect.sql(
+                            "INSERT INTO {keys} (subject_id, key_id, kek_id, wrapped_key) VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT (subject_id) DO NOTHING"
+                        ),
+                        (subject_id, key_id, kek_id, wrapped),
+                    )
+
+            self.dialect.retrying(insert)
             found = self._row(subject_id)
         if found is None or found[2] is None:
             raise SubjectErased(
@@ -188,25 +255,31 @@ class SubjectKeys:
 
     def destroy(self, subject_id: str, at: str) -> str | None:
         sql, dialect = self.dialect.sql, self.dialect
-        with dialect.transaction(commit=True) as cursor:
-            dialect.before_destroy(cursor)
-            cursor.execute(
-                sql("SELECT key_id, wrapped_key FROM {keys} WHERE subject_id = ? AND wrapped_key IS NOT NULL"
-                    + dialect.row_lock),
-                (subject_id,),
-            )
-            row = cursor.fetchone()
-            if row is not None:
-                self._destroyed[subject_id] = bytes(row["wrapped_key"])
-            cursor.execute(
-                sql(
-                    "INSERT INTO {keys} (subject_id, key_id, kek_id, wrapped_key, shredded_at) "
-                    "VALUES (?, '-', '-', NULL, ?) "
-                    "ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL, shredded_at = excluded.shredded_at"
-                ),
-                (subject_id, at),
-            )
-        return str(row["key_id"]) if row is not None else None
+        seen: list[str] = []  # the live key read by an attempt whose commit may have landed unacknowledged
+
+        def once() -> None:
+            with dialect.transaction(commit=True) as cursor:
+                dialect.before_destroy(cursor)
+                cursor.execute(
+                    sql("SELECT key_id, wrapped_key FROM {keys} WHERE subject_id = ? AND wrapped_key IS NOT NULL"
+                        + dialect.row_lock),
+                    (subject_id,),
+                )
+                row = cursor.fetchone()
+                if row is not None:
+                    self._destroyed[subject_id] = bytes(row["wrapped_key"])
+                    seen.append(str(row["key_id"]))
+                cursor.execute(
+                    sql(
+                        "INSERT INTO {keys} (subject_id, key_id, kek_id, wrapped_key, shredded_at) "
+                        "VALUES (?, '-', '-', NULL, ?) "
+                        "ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL, shredded_at = excluded.shredded_at"
+                    ),
+                    (subject_id, at),
+                )
+
+        dialect.retrying(once)
+        return seen[0] if seen else None
 
     def erase_traces(self, subject_id: str, *, patience: float = 5.0) -> tuple[str, ...]:
         """After `destroy` (or again, later, to finish): no copy of the destroyed key left in the store's files
@@ -219,42 +292,56 @@ class SubjectKeys:
         left). Raises KeyError, naming the KEK, if a key is wrapped by one the ring no longer holds: nothing of
         that key is changed, the keys re-wrapped before it stay re-wrapped, and running again resumes."""
         active = self.kek.active_id
-        with self.dialect.transaction(commit=False) as cursor:
-            cursor.execute(
-                self.dialect.sql(
-                    "SELECT subject_id, key_id, kek_id, wrapped_key FROM {keys} "
-                    "WHERE wrapped_key IS NOT NULL AND kek_id <> ?"
-                ),
-                (active,),
-            )
-            rows = [(str(r["subject_id"]), str(r["key_id"]), str(r["kek_id"]), bytes(r["wrapped_key"]))
-                    for r in cursor.fetchall()]
+
+        def stale() -> list[tuple[str, str, str, bytes]]:
+            with self.dialect.transaction(commit=False) as cursor:
+                cursor.execute(
+                    self.dialect.sql(
+                        "SELECT subject_id, key_id, kek_id, wrapped_key FROM {keys} "
+                        "WHERE wrapped_key IS NOT NULL AND kek_id <> ?"
+                    ),
+                    (active,),
+                )
+                return [(str(r["subject_id"]), str(r["key_id"]), str(r["kek_id"]), bytes(r["wrapped_key"]))
+                        for r in cursor.fetchall()]
+
+        rows = self.dialect.retrying(stale)
         done = 0
         for subject_id, key_id, kek_id, wrapped in rows:
             key = unwrap_key(self.kek, kek_id, subject_id, key_id, wrapped)
             new_kek, new_wrapped = wrap_key(self.kek, subject_id, key_id, key)
-            with self.dialect.transaction(commit=True) as cursor:
-                # Only the row as read: a key destroyed meanwhile stays destroyed.
-                cursor.execute(
-                    self.dialect.sql(
-                        "UPDATE {keys} SET kek_id = ?, wrapped_key = ? "
-                        "WHERE subject_id = ? AND kek_id = ? AND wrapped_key = ?"
-                    ),
-                    (new_kek, new_wrapped, subject_id, kek_id, wrapped),
-                )
+
+            def update(params: tuple[str, bytes, str, str, bytes] = (new_kek, new_wrapped, subject_id, kek_id,
+                                                                      wrapped)) -> None:
+                with self.dialect.transaction(commit=True) as cursor:
+                    # Only the row as read: a key destroyed meanwhile stays destroyed (and a second run of an
+                    # update that landed changes nothing).
+                    cursor.execute(
+                        self.dialect.sql(
+                            "UPDATE {keys} SET kek_id = ?, wrapped_key = ? "
+                            "WHERE subject_id = ? AND kek_id = ? AND wrapped_key = ?"
+                        ),
+                        params,
+                    )
+
+            self.dialect.retrying(update)
             done += 1
         return done, (self.dialect.erase_traces(None, patience) if rows else ())
 
     def _row(self, subject_id: str) -> tuple[str, str, bytes | None] | None:
-        with self.dialect.transaction(commit=False) as cursor:
-            cursor.execute(
-                self.dialect.sql("SELECT key_id, kek_id, wrapped_key FROM {keys} WHERE subject_id = ?"), (subject_id,)
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        wrapped = row["wrapped_key"]
-        return str(row["key_id"]), str(row["kek_id"]), bytes(wrapped) if wrapped is not None else None
+        def read() -> tuple[str, str, bytes | None] | None:
+            with self.dialect.transaction(commit=False) as cursor:
+                cursor.execute(
+                    self.dialect.sql("SELECT key_id, kek_id, wrapped_key FROM {keys} WHERE subject_id = ?"),
+                    (subject_id,),
+                )
+                row = cursor.fetchone()
+            if row is None:
+                return None
+            wrapped = row["wrapped_key"]
+            return str(row["key_id"]), str(row["kek_id"]), bytes(wrapped) if wrapped is not None else None
+
+        return self.dialect.retrying(read)
 
 
 class CaseBoundElsewhere(DomainError):
@@ -272,22 +359,30 @@ class CaseSubjects:
     def bind(self, case_code: str, subject_id: str) -> None:
         """Bind the case to its person, once (again with the same person: nothing); `CaseBoundElsewhere` when
         the code is another person's."""
-        with self.dialect.transaction(commit=True) as cursor:
-            cursor.execute(
-                self.dialect.sql("INSERT INTO {case_subjects} (case_code, subject_id, bound_at) VALUES (?, ?, ?) "
-                                 "ON CONFLICT (case_code) DO NOTHING"),
-                (case_code, subject_id, datetime.now(UTC).isoformat()),
-            )
+        bound_at = datetime.now(UTC).isoformat()
+
+        def insert() -> None:
+            with self.dialect.transaction(commit=True) as cursor:
+                cursor.execute(
+                    self.dialect.sql("INSERT INTO {case_subjects} (case_code, subject_id, bound_at) VALUES (?, ?, ?) "
+                                     "ON CONFLICT (case_code) DO NOTHING"),
+                    (case_code, subject_id, bound_at),
+                )
+
+        self.dialect.retrying(insert)
         bound = self.subject_of(case_code)
         if bound != subject_id:
             raise CaseBoundElsewhere(f"case {case_code} is about another person")
 
     def subject_of(self, case_code: str) -> str | None:
-        with self.dialect.transaction(commit=False) as cursor:
-            cursor.execute(self.dialect.sql("SELECT subject_id FROM {case_subjects} WHERE case_code = ?"),
-                           (case_code,))
-            row = cursor.fetchone()
-        return str(row["subject_id"]) if row is not None else None
+        def read() -> str | None:
+            with self.dialect.transaction(commit=False) as cursor:
+                cursor.execute(self.dialect.sql("SELECT subject_id FROM {case_subjects} WHERE case_code = ?"),
+                               (case_code,))
+                row = cursor.fetchone()
+            return str(row["subject_id"]) if row is not None else None
+
+        return self.dialect.retrying(read)
 
 
 class Snapshot(ABC):
