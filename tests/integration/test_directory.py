@@ -1,6 +1,7 @@
 """The directory of services in the record (issue 11), on SQLite and PostgreSQL: the HSDS example imported, read
 back by a new process and exported equal; a referral to a directory service through the crisis workflow on the
-time-skipping server: a known one recorded, an unknown one refused with its code and nothing recorded."""
+time-skipping server: a known one recorded, an unknown one refused with its code and nothing recorded; the
+directory's hours closing an organisation to the cascade and to a supervisor's reassignment (directory_not_serving)."""
 
 from __future__ import annotations
 
@@ -14,24 +15,34 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
+from domain.clock import QUEBEC
 from domain.crisis import commands as c
-from domain.crisis.model import ReceivingService, ReceivingServiceType, ReferralChannel, new_case_code
+from domain.crisis.model import ReceivingService, ReceivingServiceType, ReferralChannel, TeamRef, new_case_code
 from domain.crisis.state import CaseStage, CaseView
 from domain.directory.aggregate import Directory
+from domain.directory.model import DirectoryService, Sector
 from domain.errors import DomainError
+from domain.hours import ServiceHours, Window
 from tests.crisis_builders import (
+    MIN,
     SUBJECT,
+    TEAM,
     accept,
     act,
+    activate,
     arrive,
+    crisis_content,
+    decline,
     names,
     open_cmd,
     outcome,
     request,
     start_case,
+    sup,
 )
 from usecases.crisis import CrisisCases
 from usecases.directory import Services
+from usecases.ententes import Ententes
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "annuaire-laval.hsds.json"
 T0 = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
@@ -98,3 +109,35 @@ async def test_a_referral_names_a_directory_service_or_is_refused(
     assert view.stage is CaseStage.REFERRAL
     assert view.referrals[0].receiving.directory_service_id == "omh-laval-logement"
     assert names(cases, code) == [*before, "ReferralSent"]
+
+
+async def test_the_directory_hours_close_an_organisation_to_the_cascade_and_the_reassignment(
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases, record: Record
+) -> None:
+    """The directory lists cc-laval's crisis service open three minutes from the request (its `schedule`, Québec
+    time): proposed at the request, skipped by the cascade after the CSSS team declines five minutes later (the
+    supervisor gets the case), and a supervisor's reassignment to it refused through the workflow with
+    `directory_not_serving`, nothing recorded. Seed 001 L1259-1260, seed 002 L435-437."""
+    now = await time_env.get_current_time()
+    activate(Ententes(record), "ENT-DIR", crisis_content("cc-laval"), now)
+    local = now.astimezone(QUEBEC).replace(second=0, microsecond=0)
+    window = Window(days=[local.isoweekday()], opens=local.time(), closes=(local + 3 * MIN).time())
+    Services(record).add(DirectoryService(
+        service_id="cc-laval-crise", name="Crise", organisation_id="cc-laval", organisation_name="Centre de crise",
+        territory="laval", sector=Sector.CRISE, schedule=ServiceHours(windows=[window])), "annuaire", now)
+    code = new_case_code()
+    handle, _ = await start_case(time_env.client, open_cmd(code), task_queue)
+    view = await act(handle, request([TEAM]))
+    assert [x.team.team_id for x in view.candidates] == ["crise-laval-1", "cc-laval"]
+    await time_env.sleep(5 * 60)
+    view = await act(handle, decline(TEAM))
+    assert (view.stage, [a.candidate.team.team_id for a in view.attempts]) == (CaseStage.SUPERVISOR,
+                                                                               ["crise-laval-1"])
+    before = names(cases, code)
+    cmd = sup(c.Reassign, team=TeamRef(team_id="cc-laval", org_id="cc-laval"), reason="rappeler l'organisme")
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await handle.execute_update("act", cmd, result_type=CaseView)
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "directory_not_serving", cause
+    assert "cc-laval-crise" in cause.message
+    assert names(cases, code) == before
