@@ -49,7 +49,7 @@ EXIT_CODES_HELP = (
 
 UP_HINT = "start the engine in another shell with `arrimage up` (or check ARRIMAGE_TEMPORAL_ADDRESS)"
 START_HINT = ": start the engine with `arrimage up` or check ARRIMAGE_TEMPORAL_ADDRESS"
-GROUPS = {"entente": "ententes", "case": "cases"}  # the command group that shows a subject
+GROUPS = {"entente": "ententes", "case": "cases", "episode": "episodes"}  # the command group that shows a subject
 
 
 @dataclass(frozen=True)

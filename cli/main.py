@@ -19,7 +19,7 @@ from rich.table import Table
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer's vendored Click
 from typer._click.utils import PacifyFlushWrapper
 
-from cli import audit, cases, demo, directory, ententes, partners, report, users
+from cli import audit, cases, demo, directory, ententes, episodes, partners, report, users
 from cli import standards as standards_cli
 from cli.errors import from_click, reported, show, translate, unexpected
 from workers import doctor as doctor_report
@@ -135,6 +135,7 @@ app.add_typer(ententes.app, name="ententes")
 # The name before the glossary settled on *entente*: kept for scripts written against it.
 app.add_typer(ententes.app, name="agreements", hidden=True)
 app.add_typer(cases.app, name="cases")
+app.add_typer(episodes.app, name="episodes")
 app.add_typer(report.app, name="report")
 app.command("standards")(standards_cli.standards)
 app.command("demo")(demo.demo)

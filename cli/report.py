@@ -1,7 +1,7 @@
 """`arrimage report standards`: each access standard's compliance over a period, computed from the record.
 
-The cases are those opened in the period (Québec dates, both included), found through the
-`Opened` events of the notification log; their clocks are read from the record as it stands
+The cases and épisodes de services are those opened in the period (Québec dates, both included), found
+through the `Opened` events of the notification log; their clocks are read from the record as it stands
 now, so a clock still running is counted as open (overdue or not yet due) at this moment.
 Figures are exact: counts, an exact ratio, nearest-rank median and 90th percentile.
 """
@@ -17,6 +17,7 @@ from cli import audit_render, render
 from cli import render_cases as rc
 from cli.cases import skipped_case
 from cli.client import root
+from cli.episodes import skipped_episode
 from cli.errors import EXIT_CODES_HELP, bad_input, reported
 from cli.options import AsJson, Purpose, ReadBy, ReaderRole, reader
 from cli.parsing import day
@@ -37,8 +38,9 @@ def standards_report(
     by: ReadBy = None, role: ReaderRole = None, purpose: Purpose = None,
     as_json: AsJson = False,
 ) -> None:
-    """For the cases opened in the period: per standard, in time, late, open overdue, median and p90 delay.
-    The report reads every case of the period: it is a read across persons, decided and registered first."""
+    """For the crisis cases and épisodes de services opened in the period: per standard, in time, late, open
+    overdue, median and p90 delay. The report reads every case and episode of the period: it is a read across
+    persons, decided and registered first."""
     with root() as engine, reported():
         first, last = day("--from", from_), day("--to", to)
         if last < first:
@@ -56,6 +58,14 @@ def standards_report(
         for _, _, view in cases.views(wanted, skipped=skipped_case):
             count += 1
             observations += view.observations()
+        # The épisodes de services opened in the period (issue 11): the AAOR's and the consultations' clocks
+        # (first contact ≤ 7 days, follow-up ≤ 30 days: seed 001 L1485-1493, L1731-1739).
+        episodes = engine.episodes
+        opened = [(code, at) for code, at in episodes.opened() if start <= at < end]
+        episode_count = 0
+        for _, _, episode in episodes.views(opened, skipped=skipped_episode):
+            episode_count += 1
+            observations += episode.observations()
         as_of = datetime.now(UTC)
         figures = list(compliance(observations, as_of, config.targets()).values())
         # Beside the 90 % in 4 minutes: the 25-minute average call (seed 001 L1030-1031). The record holds
@@ -65,15 +75,18 @@ def standards_report(
     if as_json:
         render.emit_json({
             "from": first.isoformat(), "to": last.isoformat(), "as_of": as_of.isoformat(), "cases": count,
+            "episodes": episode_count,
             "region": config.region, "standards": [rc.figures_json(f, labels.get(f.standard_id)) for f in figures],
             "indicators": {"info_social.duree_moyenne_appel": call.model_dump(mode="json")},
         })
         return
-    title = (f"Access standards — cases opened {first} … {last}: {count} case{'s' if count != 1 else ''}, "
-             f"{len(observations)} clocks (as of {render.when(as_of)}, region {config.region})")
+    episodes_text = (f", {episode_count} épisode{'s' if episode_count != 1 else ''} de services" if episode_count
+                     else "")
+    title = (f"Access standards — cases opened {first} … {last}: {count} case{'s' if count != 1 else ''}"
+             f"{episodes_text}, {len(observations)} clocks (as of {render.when(as_of)}, region {config.region})")
     render.console.print(rc.report_table(figures, title))
     if not figures:
-        render.console.print("no case opened in this period", markup=False)
+        render.console.print("no case nor episode opened in this period", markup=False)
     seed = f"seed {rc.duration(call.seed_average)}, {call.reference}"
     measured = (f"not measured: {call.not_measured}" if call.measured_average is None
                 else f"{rc.duration(call.measured_average)} over {call.calls} calls")

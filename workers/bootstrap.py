@@ -36,6 +36,7 @@ from adapters.temporal.ententes import EntenteClient
 from adapters.temporal.episodes import EpisodeClient
 from adapters.webhooks.secret_box import SecretBox, webhook_ring
 from domain.errors import DomainError
+from usecases.audit.episode_reads import EpisodeReads
 from usecases.audit.reads import Reads
 from usecases.audit.replays import Replays
 from usecases.crisis import CrisisCases
@@ -259,6 +260,12 @@ class Root:
         exceptions|export`): decided and registered before anything is shown."""
         return Reads(self.record, self.disclosures, self.crisis_cases)
 
+    @cached_property
+    def episode_reads(self) -> EpisodeReads:
+        """Reads of the épisodes de services (`episodes show|history|list`, `GET /v1/episodes/{code}`): decided and
+        registered like a case's before anything is shown."""
+        return EpisodeReads(self.reads, self.episodes)
+
     # ------------------------------------------------------------------ Temporal
     def use_client(self, client: Client) -> None:
         """Run on a client connected elsewhere (`up` waits for the server it started)."""
@@ -321,6 +328,7 @@ class Root:
             provider.close()
         self.__dict__.pop("idempotency", None)
         self.__dict__.pop("reads", None)
+        self.__dict__.pop("episode_reads", None)
         gateway = self.__dict__.pop("gateway", None)
         if gateway is not None:
             gateway.close()

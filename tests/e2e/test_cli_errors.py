@@ -246,6 +246,7 @@ WAITING_FOR_A_WORKER = {
     "ententes": ENTENTE_VERBS,
     "agreements": ENTENTE_VERBS,  # the group's former name, a hidden alias of the same commands
     "cases": {"open", "act", "reassign", "extend", "close", "name-pivot"},
+    "episodes": {"open", "act", "accept", "first-contact", "meeting", "revise-plan", "follow-up", "close"},
     "": {"demo"},
 }
 
