@@ -11,13 +11,14 @@ HSDS file may carry tables the directory does not read).
 
 Schedules (HSDS 3.0 `schedule`: RFC 5545 recurrence fields) carry the service's hours both ways: each weekly
 window of `DirectoryService.schedule` is one schedule `freq: WEEKLY`, `byday: MO,TU,…`, `opens_at` / `closes_at`
-in Québec local time (HH:MM; an offset, when given, must be Québec's own, -05:00 or -04:00, since the windows
-follow the civil clock through daylight saving); `closes_at` at or before `opens_at` runs past midnight, equal
-times mean the whole day (`domain.hours.Window`). A closed date (a holiday) is a schedule valid from and to that
-date with the attribute `arrimage:schedule` / `closed`. The free text (`hours`) is the first schedule's
-`description`. A schedule arrimage cannot hold as weekly windows (MONTHLY, an interval, valid_from / valid_to,
-until / count, no byday) keeps the text only and no structured hours (None: not declared, serving always);
-a malformed one (a time or a day that is not one) refuses the document.
+in Québec local time (HH:MM, 24:00 read as the midnight that ends the day; an offset, when given, must be
+Québec's own, -05:00 or -04:00, since the windows follow the civil clock through daylight saving); `closes_at`
+at or before `opens_at` runs past midnight, equal times mean the whole day (`domain.hours.Window`). A closed
+date (a holiday) is a schedule valid from and to that date with the attribute `arrimage:schedule` / `closed`.
+The free text (`hours`) is the first schedule's `description`. A schedule arrimage cannot hold as weekly windows
+(MONTHLY, an interval, valid_from / valid_to, until / count, no byday) keeps the text only and no structured
+hours (None: not declared, serving always); a malformed one (a time or a day that is not one) refuses the
+document.
 """
 
 from __future__ import annotations
@@ -143,6 +144,8 @@ def _local_time(value: str, where: str) -> time:
     if found.group(2) is not None and found.group(2) not in QUEBEC_OFFSETS:
         raise DomainError(f"{where}: {value!r} is not Québec time (local HH:MM, or offset -05:00 / -04:00)",
                           code="invalid_hsds")
+    if found.group(1) in ("24:00", "24:00:00"):
+        return time(0)  # the end of the day: a window closing at midnight (`Window`: closes <= opens runs to it)
     try:
         return time.fromisoformat(found.group(1))
     except ValueError:

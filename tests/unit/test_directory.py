@@ -160,6 +160,9 @@ def test_weekly_schedules_read_quebec_time_and_round_trip() -> None:
     assert from_hsds(to_hsds([read])) == [read]
     tuesday_3h = datetime(2027, 3, 2, 8, 0, tzinfo=UTC)  # 03:00 in Québec
     assert serving_at(read.schedule, tuesday_3h)
+    [evening] = from_hsds(one_service({"byday": "MO", "opens_at": "08:00", "closes_at": "24:00"}))
+    assert evening.schedule == ServiceHours(windows=[Window(days=[1], opens=time(8), closes=time(0))])
+    assert serving_at(evening.schedule, datetime(2027, 3, 2, 4, 59, tzinfo=UTC))  # Monday 23:59 in Québec
 
 
 def test_a_schedule_arrimage_cannot_hold_as_weekly_windows_keeps_its_text_only() -> None:
