@@ -20,8 +20,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from adapters.temporal.errors import InternalFailure, NotCompleted, Unreachable
 from domain.crisis.state import CaseView
 from domain.ententes.state import EntenteView
+from domain.episodes.state import EpisodeView
 from domain.errors import DomainError
-from gateway import audit, bodies, cases, ententes, fhir, fhir_audit, fhir_subscriptions, me, people
+from gateway import audit, bodies, cases, ententes, episodes, fhir, fhir_audit, fhir_subscriptions, me, people
 from gateway.guard import Guard
 from gateway.portal import Portal
 from gateway.problems import FieldProblem, Problem, ProblemError, translate
@@ -47,6 +48,7 @@ def create_app(root: Root) -> FastAPI:
     guard = Guard(root)
     app.include_router(cases.routes(root, guard))
     app.include_router(ententes.routes(root, guard))
+    app.include_router(episodes.routes(root, guard))  # épisodes de services: the CSSS's own people and systems
     app.include_router(fhir.routes(root, guard))
     app.include_router(fhir_subscriptions.routes(root, guard))  # /fhir/Subscription (the R4 backport)
     app.include_router(fhir_audit.routes(root, guard))  # /fhir/AuditEvent: the trail as IHE BALP AuditEvents
@@ -106,8 +108,9 @@ def create_app(root: Root) -> FastAPI:
                               openapi_version="3.1.0")
             components = doc.setdefault("components", {}).setdefault("schemas", {})
             components.update(bodies.schemas())
-            components.update(bodies.response_schemas(CaseView, EntenteView, cases.CaseRead, cases.CaseReceipt,
-                                                       ententes.EntenteRead, Problem))
+            components.update(bodies.response_schemas(CaseView, EntenteView, EpisodeView, cases.CaseRead,
+                                                       cases.CaseReceipt, ententes.EntenteRead, episodes.EpisodeRead,
+                                                       Problem))
             doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
                                                                "description": "an API key (ark_<kid>_<secret>), or a "
                                                                "person's token from the OIDC provider (a JWT)"}}

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from domain.crisis import commands as cc
 from domain.ententes import commands as ec
+from domain.episodes import commands as pc
 from domain.principals.model import Principal
 
 FROM_PRINCIPAL = ("by", "actor_org", "command_id")
@@ -47,10 +48,21 @@ CASE_COMMAND_REAL: Any = TypeAdapter(cc.CaseCommand)
 DRAFT_ENTENTE = without(ec.DraftEntente, "DraftEntenteBody")
 ENTENTE_COMMAND: Any = TypeAdapter(_union(_members(ec.EntenteCommand)))
 ENTENTE_COMMAND_REAL: Any = TypeAdapter(ec.EntenteCommand)
+# An épisode de services is opened by the CSSS answerable for it: its code is made when left out, and its
+# `responsible_org` is the principal's organisation when left out (another one is refused `not_a_party`).
+OPEN_EPISODE = without(pc.OpenEpisode, "OpenEpisodeBody", optional=("episode_code", "responsible_org"))
+EPISODE_COMMAND: Any = TypeAdapter(_union(_members(pc.EpisodeCommand)))
+EPISODE_COMMAND_REAL: Any = TypeAdapter(pc.EpisodeCommand)
 
 
 def case_command(body: BaseModel, principal: Principal) -> cc.Command:
     command: cc.Command = CASE_COMMAND_REAL.validate_python(
+        {**body.model_dump(), "by": principal.actor, "actor_org": principal.org_id})
+    return command
+
+
+def episode_command(body: BaseModel, principal: Principal) -> pc.Command:
+    command: pc.Command = EPISODE_COMMAND_REAL.validate_python(
         {**body.model_dump(), "by": principal.actor, "actor_org": principal.org_id})
     return command
 
@@ -60,7 +72,8 @@ def schemas() -> dict[str, Any]:
     out: dict[str, Any] = {}
     ref = "#/components/schemas/{model}"
     for name, adapter in (("OpenCaseBody", TypeAdapter(OPEN_CASE)), ("CaseCommandBody", CASE_COMMAND),
-                          ("DraftEntenteBody", TypeAdapter(DRAFT_ENTENTE)), ("EntenteCommandBody", ENTENTE_COMMAND)):
+                          ("DraftEntenteBody", TypeAdapter(DRAFT_ENTENTE)), ("EntenteCommandBody", ENTENTE_COMMAND),
+                          ("OpenEpisodeBody", TypeAdapter(OPEN_EPISODE)), ("EpisodeCommandBody", EPISODE_COMMAND)):
         schema = adapter.json_schema(ref_template=ref)
         out.update(schema.pop("$defs", {}))
         out[name] = schema
