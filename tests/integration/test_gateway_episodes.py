@@ -16,7 +16,8 @@ from adapters.record.record import Record
 from tests.crisis_builders import CSSS, crisis_worker
 from tests.gateway.api import PARTNER, Api, events, gateway, problem
 
-OPENING = {"service": "consultation_psychologique", "subject_id": "p-5e1d0c2b", "territory": "laval",
+SUBJECT = "p-5e1d0c2b"
+OPENING: dict[str, Any] = {"service": "consultation_psychologique", "subject_id": SUBJECT, "territory": "laval",
            "request_mode": "en_personne", "personal": {"request": "Anxiété depuis un deuil"}}
 
 
@@ -86,6 +87,6 @@ async def test_the_csss_opens_and_follows_an_episode_a_partner_is_no_party(api: 
     assert read.status_code == 200, read.text
     assert read.json()["episode"]["episode_code"] == code and read.json()["access"]["outcome"] == "autorise"
     assert "Deuil" not in read.text and "anxiété" not in read.text.lower()  # no personal content in the view
-    assert api.root.disclosures.accesses(subject_id=OPENING["subject_id"])[-1].actor_id == "auditrice"
+    assert api.root.disclosures.accesses(subject_id=SUBJECT)[-1].actor_id == "auditrice"
     closed = await command(api, code, {"type": "close"})
     assert closed["stage"] == "ferme"
