@@ -264,6 +264,39 @@ def gateway() -> None:
         asyncio.run(main(engine))
 
 
+@app.command("codec-server")
+def codec_server(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8081, "--port", help="Port to listen on (0: a free one)."),
+    cors_origin: list[str] = typer.Option(
+        ["http://localhost:8233", "http://127.0.0.1:8233"], "--cors-origin",
+        help="The Temporal UI's origin, allowed to call from the browser (repeat for several)."),
+) -> None:
+    """Run the codec server for Temporal's UI (POST /decode; /encode refused): payloads decoded only for the
+    principals the disclosure rules allow, each decode registered as an access (gateway.codec_server)."""
+    async def main(engine: Root) -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        from gateway.codec_server import CodecServer  # FastAPI: imported by the commands that serve only
+
+        server = CodecServer(engine, host, port, cors_origin)
+        address = await server.start()
+        console.print(f"codec server on {address} (POST /decode) for the UI at {', '.join(cors_origin)}; "
+                      f"record {engine.settings.describe_store()}")
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    settings = load_settings()
+    with bootstrap(settings) as engine:
+        asyncio.run(main(engine))
+
+
 @app.command()
 def worker() -> None:
     """Run a worker against an existing Temporal server (ARRIMAGE_TEMPORAL_ADDRESS)."""

@@ -32,11 +32,13 @@ from adapters.temporal import client as temporal
 from adapters.temporal.case_keys import RecordCaseKeys, case_subjects
 from adapters.temporal.cases import CaseClient
 from adapters.temporal.client import Temporal
+from adapters.temporal.codec import EncryptionCodec
 from adapters.temporal.ententes import EntenteClient
 from adapters.temporal.episodes import EpisodeClient
 from adapters.webhooks.secret_box import SecretBox, webhook_ring
 from domain.errors import DomainError
 from usecases.audit.episode_reads import EpisodeReads
+from usecases.audit.payload_reads import PayloadReads
 from usecases.audit.reads import Reads
 from usecases.audit.replays import Replays
 from usecases.crisis import CrisisCases
@@ -266,6 +268,20 @@ class Root:
         registered like a case's before anything is shown."""
         return EpisodeReads(self.reads, self.episodes)
 
+    @cached_property
+    def payload_reads(self) -> PayloadReads:
+        """The codec server's decodes (`arrimage codec-server`): a workflow's payloads decided and registered before
+        anything decoded is answered (`domain.audit.payload_reads`)."""
+        return PayloadReads(self.reads, self.episodes, self.ententes)
+
+    @cached_property
+    def payload_codec(self) -> EncryptionCodec:
+        """The payload codec as the workers have it (the shared ring and the record's per-person keys), for the
+        codec server to decode with, one workflow at a time (`EncryptionCodec.for_workflow`)."""
+        codec = temporal.data_converter(self.settings, self.case_keys).payload_codec
+        assert isinstance(codec, EncryptionCodec)
+        return codec
+
     # ------------------------------------------------------------------ Temporal
     def use_client(self, client: Client) -> None:
         """Run on a client connected elsewhere (`up` waits for the server it started)."""
@@ -329,6 +345,7 @@ class Root:
         self.__dict__.pop("idempotency", None)
         self.__dict__.pop("reads", None)
         self.__dict__.pop("episode_reads", None)
+        self.__dict__.pop("payload_reads", None)
         gateway = self.__dict__.pop("gateway", None)
         if gateway is not None:
             gateway.close()

@@ -5,8 +5,11 @@ Every payload the SDK sends (workflow and activity inputs and results, updates, 
 and — with the failure converter of ``adapters.temporal.client`` — error messages and stack traces) is
 serialised by the pydantic converter, then encrypted here with AES-256-GCM and a fresh random 12-byte
 nonce. The data is nonce ‖ ciphertext of the whole original ``Payload`` message (its metadata, e.g. the
-JSON encoding, is hidden too). Metadata: ``encoding: binary/arrimage-aead/2``, ``encryption-key-id: <kid>``
-and ``key-scope``:
+JSON encoding, is hidden too). Metadata: ``encoding: binary/arrimage-aead/2``, ``encryption-key-id: <kid>``,
+``key-scope`` and, for a payload of a workflow, ``workflow-id`` (the codec server, ``gateway.codec_server``, reads it to
+know whose payload it is: Temporal's UI sends payloads without their workflow; the id is authenticated by the
+associated data below, so a payload claiming another workflow does not open; payloads encoded before it carry none
+and stay encoded there):
 
 - ``subject``: the payload belongs to a crisis case's workflow (``case-<CODE>``) whose person the record
   knows (the case client binds the case to its person before starting the workflow:
@@ -61,6 +64,7 @@ ENCODING = b"binary/arrimage-aead/2"
 LEGACY_ENCODING = b"binary/encrypted"  # v1, decoded only
 KEY_ID = "encryption-key-id"
 KEY_SCOPE = "key-scope"
+WORKFLOW_ID = "workflow-id"  # the workflow whose key sealed it (none outside a workflow, or before this field)
 PAYLOAD_SCOPE = b"payload"
 SUBJECT_SCOPE = b"subject"
 _NONCE = 12
@@ -103,6 +107,14 @@ def identity(scope: bytes, workflow_id: str, key_id: str) -> bytes:
     return b"arrimage/temporal/2|" + scope + f"|{workflow_id}|{key_id}".encode()
 
 
+def workflow_of(payload: Payload) -> str | None:
+    """The workflow a payload of this codec says it belongs to (its ``workflow-id``), or None: not ours, v1, encoded
+    outside a workflow or before the field. Authenticated only by opening it under that workflow's key."""
+    if payload.metadata.get("encoding", b"") != ENCODING:
+        return None
+    return payload.metadata.get(WORKFLOW_ID, b"").decode(errors="replace") or None
+
+
 def derive(master: bytes, scope: bytes, workflow_id: str, key_id: str) -> AESGCM:
     return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                        info=identity(scope, workflow_id, key_id)).derive(master))
@@ -137,10 +149,18 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         bound.workflow_id = getattr(context, "workflow_id", None) or ""
         return bound
 
+    def for_workflow(self, workflow_id: str) -> EncryptionCodec:
+        """This codec for one workflow's payloads, outside the SDK (the codec server)."""
+        bound = copy.copy(self)
+        bound.workflow_id = workflow_id
+        return bound
+
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         scope, kid, aead = await self._writing_key()
         aad = identity(scope, self.workflow_id, kid)
         metadata = {"encoding": ENCODING, KEY_ID: kid.encode(), KEY_SCOPE: scope}
+        if self.workflow_id:
+            metadata[WORKFLOW_ID] = self.workflow_id.encode()
         out = []
         for p in payloads:
             nonce = os.urandom(_NONCE)

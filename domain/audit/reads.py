@@ -105,6 +105,9 @@ def decide_record_read(kind: ReadKind, role: Role, purpose: PurposeKind, day: da
     operational view of a case (its steps, and what a registered sending communicated to it: not audit
     metadata) only by a partner's readers, for the continuity of services (its standing in the case, a party
     under an entente in force, is checked before)."""
+    if kind is ReadKind.WORKFLOW_PAYLOADS:  # content, not metadata: decided by `domain.audit.payload_reads`
+        return ReadDecision(Outcome.REFUSED, config.cite(day, Concept.CONFIDENTIALITY),
+                            f"{kind.value} is content: decided by the codec server's rules, not as metadata")
     if kind is ReadKind.PARTNER_CASE:
         if role in PARTNER_READERS and purpose is PurposeKind.CONTINUITY:
             return ReadDecision(Outcome.ALLOWED, PARTNER_RULE, "a partner's own part of the case, for continuity")

@@ -41,6 +41,10 @@ class ReadKind(StrEnum):
     # again, or refuse what was lawfully given. The read itself is an access, logged here (LRSSS 103) with
     # the case code and the sendings it relied on.
     PARTNER_CASE = "vue_operationnelle_partenaire"
+    # The codec server (`arrimage codec-server`): the payloads of one workflow decoded for Temporal's UI, when no
+    # person's register can hold the access (an entente's workflow), or refused before any decision about a
+    # person (not the case's institution; a workflow the engine does not know). `domain.audit.payload_reads`.
+    WORKFLOW_PAYLOADS = "charges_utiles_temporal"
 
 
 def record_read_id(read_id: str) -> UUID:

@@ -24,6 +24,7 @@ from adapters.temporal.codec import (
     LEGACY_ENCODING,
     PAYLOAD_SCOPE,
     SUBJECT_SCOPE,
+    WORKFLOW_ID,
     EncryptionCodec,
     PayloadDecryptionError,
     PayloadErased,
@@ -72,7 +73,8 @@ async def test_a_case_bound_to_its_person_is_sealed_with_that_persons_key(
     sealed = await bound.encode([CLEAR])
     person_kid = record.subject_keys.current_key_id(PERSON)
     assert dict(sealed[0].metadata) == {
-        "encoding": ENCODING, KEY_ID: str(person_kid).encode(), KEY_SCOPE: SUBJECT_SCOPE}
+        "encoding": ENCODING, KEY_ID: str(person_kid).encode(), KEY_SCOPE: SUBJECT_SCOPE,
+        WORKFLOW_ID: b"case-C-ABC123"}  # named for the codec server, and bound by the associated data
     assert await bound.decode(sealed) == [CLEAR]
     # The shared payload key opens nothing of it, even in the right workflow.
     with pytest.raises(PayloadDecryptionError, match="knows no person for it"):
