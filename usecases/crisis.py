@@ -75,8 +75,11 @@ class CrisisCases:
         return case.view()
 
     def advance(self, case_code: str, now: datetime) -> CaseView:
+        """The calendar's transitions due at `now` (the timer's moment); an answer not given in time asks the
+        next candidate the ententes and the directory, as recorded at `now`, let it ask (issue 11)."""
         case = self.get(case_code)
-        if case.advance(now, self.config, lambda: self._ententes(None)):
+        if case.advance(now, self.config, lambda: self._ententes(None),
+                        lambda: Services(self.record).as_of(now).values()):
             self.record.save(case)
         return case.view()
 

@@ -43,6 +43,20 @@ class Services:
         directory = self._load()
         return dict(directory.services) if directory else {}
 
+    def as_of(self, moment: datetime) -> dict[str, DirectoryService]:
+        """The services as the directory stood at `moment`: its events up to the last of those recorded at or
+        before it (each event's own `at`), so a timer's activity retried later reads what it read the first
+        time. Nothing recorded by then: empty."""
+        version = None
+        for ev in self.record.stream(DIRECTORY_ID):
+            if ev.at > moment:  # type: ignore[attr-defined]
+                break
+            version = ev.originator_version
+        if version is None:
+            return {}
+        directory: Directory = self.record.repository.get(DIRECTORY_ID, version=version)
+        return dict(directory.services)
+
     def list(self) -> list[DirectoryService]:
         return sorted(self.all().values(), key=lambda s: s.service_id)
 

@@ -181,7 +181,7 @@ class CrisisCase(Aggregate):
         """Any command given an open case: the one dispatch its use case calls. `ententes` gives the
         ententes to route by, read only for the commands that ask a team (a request for a mobile team, a
         decline that moves to the next candidate, a reassignment); `directory` the network's services,
-        read when routing a request for a mobile team (`routing.directory_unavailable`)."""
+        read by the same commands (`routing.directory_unavailable`); the timer's cascade reads them in `advance`."""
         match cmd:
             case c.RecordFirstContact():
                 self.record_first_contact(cmd, at)
@@ -306,8 +306,8 @@ class CrisisCase(Aggregate):
         directory: Callable[[], Iterable[DirectoryService]] | None = None,
     ) -> None:
         """Ask the next candidate that may be asked at `at` (`routing.askable`: its entente in force then,
-        whatever the entente's workflow has recorded, and serving then; not stopped in the directory, when
-        a command gives it); none left: the supervisor.
+        whatever the entente's workflow has recorded, and serving then; not stopped or closed in the directory,
+        when the caller gives it: a command or the timer's `advance`); none left: the supervisor.
         Without `ententes` (callers from before the rule) every next candidate is asked, as before."""
         index = self.next_candidate
         if ententes is not None and index < len(self.candidates):
@@ -765,20 +765,24 @@ class CrisisCase(Aggregate):
     # ------------------------------------------------------------------ the calendar
     def advance(
         self, now: datetime, config: StandardsConfig, ententes: Callable[[], Iterable[EntenteView]] | None = None,
+        directory: Callable[[], Iterable[DirectoryService]] | None = None,
     ) -> int:
         """Record every transition the calendar makes due at `now`; returns how many steps.
 
         Each is recorded at the moment it became due, not at `now`, so the record is the
         same whenever the timer fires. Idempotent: once recorded, a transition is no longer due.
+        An answer not given in time asks the next candidate as a decline does: `ententes` in force and
+        `directory` (the network's services, as its use case reads them at `now`) judged at the due moment.
         """
         recorded = 0
-        while (step := self._next_transition(now, config, ententes)) is not None:
+        while (step := self._next_transition(now, config, ententes, directory)) is not None:
             step()
             recorded += 1
         return recorded
 
     def _next_transition(
         self, now: datetime, config: StandardsConfig, ententes: Callable[[], Iterable[EntenteView]] | None = None,
+        directory: Callable[[], Iterable[DirectoryService]] | None = None,
     ) -> Callable[[], None] | None:
         if self.stage is CaseStage.CLOSED:
             return None
@@ -793,7 +797,7 @@ class CrisisCase(Aggregate):
         if pending is not None and pending.answer_deadline == d.deadline_id:
             def timeout() -> None:
                 self._timed_out(number=pending.number, at=d.due_at)
-                self._ask_next_or_escalate(d.due_at, config, ententes)
+                self._ask_next_or_escalate(d.due_at, config, ententes, directory)
             return timeout
 
         def missed() -> None:

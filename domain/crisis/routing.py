@@ -21,9 +21,9 @@ Routing reads the network's directory of services too (issue 11: « a directory 
 and routing read »; seed 002 L435-437). The directory is where a region says a service stopped: an
 organisation whose every mobile crisis service (sector `crise`) listed in the case's territory is inactive
 is not asked, even under an entente still in force (`directory_closed`): not proposed by the request's
-routing, skipped by the cascade after a decline, refused to a supervisor's reassignment (`directory_inactive`);
-the cascade a timer makes (an answer not given in time) reads the ententes and hours only, the directory
-having no moment of its own to judge by. An organisation the directory does
+routing, skipped by the cascade after a decline or after an answer not given in time (the timer's cascade
+reads the directory as recorded at the moment it runs, and judges it at the answer's due moment), refused to a
+supervisor's reassignment (`directory_inactive`). An organisation the directory does
 not list for crisis in that territory keeps routing by its entente alone, as before the directory.
 
 The directory gives hours too (`DirectoryService.schedule`, Québec time): an organisation whose active crisis
@@ -31,9 +31,9 @@ services listed in the territory all declare hours that leave out the moment of 
 (`directory_unavailable`, code `directory_not_serving`) — the mobile crisis service is due « 24 heures par
 jour, 7 jours par semaine et 365 jours par année » (seed 001 L1259-1260), and the network reaches a service
 through the link it has with it (seed 002 L435-437), within that service's hours. Same places as the
-inactive ones: the request's routing, the cascade after a decline, a supervisor's reassignment (refused,
-nothing recorded). A service listed without structured hours (only the text, or recorded before them) serves
-always, as the entente's offer and the team's declaration decide.
+inactive ones: the request's routing, the cascade after a decline or a timed-out answer, a supervisor's
+reassignment (refused, nothing recorded). A service listed without structured hours (only the text, or recorded
+before them) serves always, as the entente's offer and the team's declaration decide.
 
 The CSSS's own teams come from the request, or, when the request names none, from the region's declaration
 (`StandardsConfig.csss_teams`, `configured_teams`), the same teams the 24/7 coverage view counts.

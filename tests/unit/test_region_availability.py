@@ -17,13 +17,14 @@ from domain.crisis import commands as c
 from domain.crisis.availability import crisis_coverage
 from domain.crisis.model import TeamRef
 from domain.crisis.routing import directory_closed, directory_unavailable
+from domain.crisis.state import AttemptStatus, CaseStage
 from domain.directory.model import DirectoryService, Sector
 from domain.hours import ALWAYS, ServiceHours, Window
 from domain.standards.availability import AaorChannel, aaor_weeks
 from domain.standards.config import LoosenedStandard, StandardsConfig, loosenings
 from domain.standards.provenance import figures
 from tests.crisis_builders import CSSS, MIN, T0, TEAM, request, sup
-from tests.crisis_world import World
+from tests.crisis_world import CODE, World
 from usecases.directory import Services
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "standards-laval.toml"
@@ -268,3 +269,45 @@ def test_after_a_decline_the_cascade_skips_and_a_reassignment_refuses_an_organis
                            replace=True)
     assert w.do(sup(c.Reassign, team=cc, reason="rappel"), T0 + 12 * MIN).attempts[-1].candidate.team.team_id == (
         "cc-laval")
+
+
+# ------------------------------------------------------------------ the timer's cascade reads the directory too
+def test_the_timers_cascade_skips_an_organisation_the_directory_stopped_as_recorded_when_it_runs() -> None:
+    """The CSSS team does not answer in time (crise.reponse_equipe, 10 min): the cascade the timer makes reads the
+    directory as a decline's does (issue 11; seed 002 L435-437). cc-laval's crisis service was listed active at
+    the request (9 h) and inactive at 9 h 02: at 9 h 10 the timer goes past it to the supervisor. A change
+    recorded for a moment after the timer's (9 h 30) is not read: the timer, or its retry, asks cc-laval."""
+    for stopped_at, asked in ((T0 + 2 * MIN, ["crise-laval-1"]), (T0 + 30 * MIN, ["crise-laval-1", "cc-laval"])):
+        w = World()
+        Services(w.record).add(service("cc-laval-crise", "cc-laval"), "annuaire", T0 - MIN)
+        w.open()
+        assert [x.team.team_id for x in w.do(request([TEAM]), T0).candidates] == ["crise-laval-1", "cc-laval"]
+        Services(w.record).add(service("cc-laval-crise", "cc-laval", active=False), "annuaire", stopped_at,
+                               replace=True)
+        view = w.cases.advance(CODE, T0 + 10 * MIN)
+        assert [a.candidate.team.team_id for a in view.attempts] == asked
+        assert view.attempts[0].status is AttemptStatus.TIMED_OUT
+        if len(asked) == 1:
+            assert view.stage is CaseStage.SUPERVISOR
+            assert [e.reason for e in view.escalations] == [
+                "aucune équipe n'a accepté l'intervention (1 sollicitée(s))"]
+            assert w.events()[-2:] == ["HandoffTimedOut", "Escalated"]
+        else:
+            assert view.stage is CaseStage.HANDOFF and view.attempts[1].asked_at == T0 + 10 * MIN
+        assert w.cases.advance(CODE, T0 + 10 * MIN).attempts == view.attempts  # run again: nothing more
+
+
+def test_the_timers_cascade_skips_an_organisation_whose_directory_hours_leave_out_the_due_moment() -> None:
+    """Seed 001 L1259-1260 (the mobile crisis service 24/7/365) and seed 002 L435-437: cc-laval's directory hours
+    end at 9 h 03 on Mondays. Proposed at the request (9 h), it is not asked when the CSSS team's answer falls
+    due at 9 h 10, even though the timer runs late (9 h 12): the supervisor gets the case. Hours that serve
+    always at the due moment keep it asked."""
+    short = ServiceHours(windows=[Window(days=[1], opens=time(8), closes=time(9, 3))])
+    for hours, asked in ((short, ["crise-laval-1"]), (ALWAYS, ["crise-laval-1", "cc-laval"])):
+        w = World()
+        Services(w.record).add(crisis_service("cc-laval-crise", "cc-laval", hours), "annuaire", T0 - MIN)
+        w.open()
+        assert [x.team.team_id for x in w.do(request([TEAM]), T0).candidates] == ["crise-laval-1", "cc-laval"]
+        view = w.cases.advance(CODE, T0 + 12 * MIN)
+        assert [a.candidate.team.team_id for a in view.attempts] == asked
+        assert view.stage is (CaseStage.SUPERVISOR if hours is short else CaseStage.HANDOFF)
