@@ -187,6 +187,12 @@ async def test_no_token_bad_input_and_encode_are_refused_with_nothing_registered
     problem(await codec.post("/decode", json={"payloads": [as_json(sealed)]},
                              headers={**auth, "X-Namespace": "autre"}), 422, "unknown_namespace")
     problem(await codec.post("/encode", json={"payloads": [as_json(clear)]}, headers=auth), 403, "encode_refused")
+    # the UI's preflight from its origin is answered for POST with these headers; another origin is not let in
+    asked = {"Origin": UI, "Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "authorization,content-type,x-namespace"}
+    preflight = await codec.options("/decode", headers=asked)
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == UI
+    assert (await codec.options("/decode", headers={**asked, "Origin": "https://ailleurs.example"})).status_code == 400
     assert events(record) == before
     # the same through the CLI's templated path decodes (and registers)
     got = await codec.post("/default/decode", json={"payloads": [as_json(sealed)]}, headers=api.headers("auditrice"))
