@@ -23,7 +23,7 @@ from cli import audit, cases, demo, directory, ententes, episodes, partners, rep
 from cli import standards as standards_cli
 from cli.errors import from_click, reported, show, translate, unexpected
 from workers import doctor as doctor_report
-from workers.bootstrap import DevelopmentKeys, NoRecord, Root, bootstrap, connect, load_settings
+from workers.bootstrap import BadSettings, DevelopmentKeys, NoRecord, Root, bootstrap, connect, load_settings
 from workers.embedded import Endpoints, UpRefused, run_embedded
 from workers.worker import run_until_signalled
 
@@ -66,6 +66,9 @@ class _Arrimage(typer.Typer):
                 code = 1
         except KeyboardInterrupt:
             code = 130
+        except BadSettings as bad:  # every bad setting, one line each, before anything starts: exit 2
+            print(bad.message, file=sys.stderr)
+            code = 2
         except DevelopmentKeys as refused:  # outside development mode, a missing key: one line, exit 2
             print(refused.message, file=sys.stderr)
             code = 2
@@ -144,6 +147,17 @@ app.add_typer(partners.app, name="partners")
 app.add_typer(users.app, name="users")
 app.add_typer(directory.app, name="directory")
 console = Console()
+
+
+@app.callback()
+def _everywhere(
+    config: Path | None = typer.Option(
+        None, "--config", metavar="FILE",
+        help="A TOML configuration file (as ARRIMAGE_CONFIG); the environment wins over it. Before the command: "
+             "arrimage --config /etc/arrimage/arrimage.toml worker"),
+) -> None:
+    if config is not None:
+        os.environ["ARRIMAGE_CONFIG"] = str(config)
 
 
 class TemporalMode(StrEnum):

@@ -22,6 +22,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
@@ -51,6 +52,7 @@ from usecases.handoff import HandoffDisclosures
 from usecases.person_facts import PersonFactsBook
 from usecases.principals import Principals
 from workers import doctor, logs, tracing
+from workers.config import BadSettings, config_path, problems, read_config
 from workers.settings import Settings
 
 if TYPE_CHECKING:
@@ -58,14 +60,21 @@ if TYPE_CHECKING:
     from adapters.oidc.provider import OidcProvider
 
 __all__ = [
-    "DevelopmentKeys", "KeyConfigError", "NoRecord", "Root", "ThroughGateway", "UseCases", "bootstrap",
+    "BadSettings", "DevelopmentKeys", "KeyConfigError", "NoRecord", "Root", "ThroughGateway", "UseCases", "bootstrap",
     "checkpoint_keys", "data_converter", "load_settings", "open_record", "require_keys", "use_cases",
 ]
 
 
 def load_settings() -> Settings:
-    """The settings from the environment (and `.env`), validated; logging and tracing configured by them."""
-    settings = Settings()
+    """The settings from the environment, `.env` and the ARRIMAGE_CONFIG file, validated; logging and tracing
+    configured by them. A bad value is `BadSettings` naming every bad value, one line each, before anything
+    starts (`workers.config`)."""
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        path = config_path()
+        raise BadSettings(problems(err, file=path, file_data=read_config(path, Settings.model_fields)
+                                   if path is not None else None)) from None
     logs.configure(settings.log_level, settings.log_format)
     tracing.configure(settings.otel_exporter, settings.otel_endpoint, development=settings.development)
     return settings

@@ -1,16 +1,20 @@
 """One validated settings object, read once at each entry point and passed down.
 
 Every field can be set by an environment variable `ARRIMAGE_<FIELD>` (nested:
-`ARRIMAGE_ENTENTE_POLICY__REVIEW_GRACE_DAYS=45`) or a `.env` file.
+`ARRIMAGE_ENTENTE_POLICY__REVIEW_GRACE_DAYS=45`), a `.env` file, or the TOML file ARRIMAGE_CONFIG names (field
+names in lower case; the environment wins over the file). A bad value is refused at start with every other bad
+value, one line each (`workers.config`); a rule between fields is a field validator on the later field, so that
+it is reported beside the others rather than after them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, HttpUrl, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, HttpUrl, SecretStr, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from adapters.record.environment import PostgresAddress, private_file, record_env
 from adapters.record.keys import (
@@ -25,12 +29,33 @@ from adapters.standards_file import load_standards
 from domain.ententes.state import EntentePolicy
 from domain.principals.oidc import check_provider_url
 from domain.standards.config import StandardsConfig
+from workers.config import config_path, read_config
+
+
+class ConfigFile(PydanticBaseSettingsSource):
+    """The TOML file ARRIMAGE_CONFIG names, below the environment and `.env` (`workers.config.read_config`)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # the whole file is read at once by __call__
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_path()
+        return read_config(path, self.settings_cls.model_fields) if path is not None else {}
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ARRIMAGE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Highest first: given values (tests, entry points), the environment, `.env`, the ARRIMAGE_CONFIG file."""
+        return init_settings, env_settings, dotenv_settings, ConfigFile(settings_cls), file_secret_settings
 
     data_dir: Path = Field(default=Path("var"), description="SQLite files, Temporal's own database, keys")
 
@@ -68,6 +93,9 @@ class Settings(BaseSettings):
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
     temporal_tls_server_name: str = ""
+    # `arrimage doctor` warns past this gap between this machine's clock and the Temporal server's (or
+    # PostgreSQL's now()): timers fire on the server's clock, the record's timestamps are this machine's.
+    clock_skew_seconds: float = Field(default=2.0, gt=0, description="clock gap allowed before doctor warns")
 
     # The partner gateway (`arrimage gateway`, and beside the worker in `arrimage up`): where it listens, and
     # each principal's request rate (a token bucket in the gateway's memory: per process, not shared).
@@ -133,24 +161,56 @@ class Settings(BaseSettings):
     def _unset_when_empty(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @model_validator(mode="after")
-    def _gateway_security(self) -> Settings:
-        """OIDC and TLS settings that make sense together, refused at start rather than at the first request."""
-        if bool(self.oidc_issuer.strip()) != bool(self.oidc_audience.strip()):
-            raise ValueError("ARRIMAGE_OIDC_ISSUER and ARRIMAGE_OIDC_AUDIENCE go together: set both, or neither")
-        if self.oidc_issuer.strip():
-            check_provider_url(self.oidc_issuer.strip(), "ARRIMAGE_OIDC_ISSUER")
-        if (self.gateway_tls_cert is None) != (self.gateway_tls_key is None):
-            raise ValueError("ARRIMAGE_GATEWAY_TLS_CERT and ARRIMAGE_GATEWAY_TLS_KEY go together")
-        if self.gateway_tls_cert is None and (self.gateway_tls_client_ca or self.gateway_tls_client_required):
-            raise ValueError("ARRIMAGE_GATEWAY_TLS_CLIENT_CA needs the gateway's own TLS_CERT and TLS_KEY")
-        if self.gateway_tls_client_required and self.gateway_tls_client_ca is None:
-            raise ValueError("ARRIMAGE_GATEWAY_TLS_CLIENT_REQUIRED needs ARRIMAGE_GATEWAY_TLS_CLIENT_CA")
-        for name in ("gateway_tls_cert", "gateway_tls_key", "gateway_tls_client_ca"):
-            path = getattr(self, name)
-            if path is not None and not Path(path).is_file():
-                raise ValueError(f"ARRIMAGE_{name.upper()}: no file {path}")
-        return self
+    # Rules between fields, each on the later field (the earlier one is in `info.data` when it validated), so a
+    # process is refused with all of them at once. Each message: what is wrong; how to fix it.
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_https(cls, value: str) -> str:
+        if value.strip():
+            try:
+                check_provider_url(value.strip(), "the issuer")
+            except ValueError as err:
+                raise ValueError(f"{err}; set the provider's https:// issuer URL") from None
+        return value
+
+    @field_validator("oidc_audience")
+    @classmethod
+    def _oidc_together(cls, value: str, info: ValidationInfo) -> str:
+        if "oidc_issuer" in info.data and bool(info.data["oidc_issuer"].strip()) != bool(value.strip()):
+            raise ValueError("ARRIMAGE_OIDC_ISSUER and ARRIMAGE_OIDC_AUDIENCE go together, one is set without the "
+                             "other; set both, or neither")
+        return value
+
+    @field_validator("gateway_tls_cert", "gateway_tls_key", "gateway_tls_client_ca")
+    @classmethod
+    def _a_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no file {value}; give the path of a PEM file readable by this service account")
+        return value
+
+    @field_validator("gateway_tls_key")
+    @classmethod
+    def _tls_together(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if "gateway_tls_cert" in info.data and (info.data["gateway_tls_cert"] is None) != (value is None):
+            raise ValueError("ARRIMAGE_GATEWAY_TLS_CERT and ARRIMAGE_GATEWAY_TLS_KEY go together, one is set without "
+                             "the other; set both, or neither")
+        return value
+
+    @field_validator("gateway_tls_client_ca")
+    @classmethod
+    def _client_ca_needs_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("gateway_tls_cert", "") is None:
+            raise ValueError("needs the gateway's own TLS_CERT and TLS_KEY; set ARRIMAGE_GATEWAY_TLS_CERT and "
+                             "ARRIMAGE_GATEWAY_TLS_KEY")
+        return value
+
+    @field_validator("gateway_tls_client_required")
+    @classmethod
+    def _required_needs_ca(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and "gateway_tls_client_ca" in info.data and info.data["gateway_tls_client_ca"] is None:
+            raise ValueError("needs ARRIMAGE_GATEWAY_TLS_CLIENT_CA (and the gateway's own TLS_CERT and TLS_KEY); "
+                             "set the client CA, or set this to false")
+        return value
 
     @property
     def oidc(self) -> bool:

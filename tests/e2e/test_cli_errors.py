@@ -140,7 +140,7 @@ def test_files_and_settings_in_plain_words(shell: Shell) -> None:
     assert shell.fails(2, "standards", ARRIMAGE_STANDARDS_FILE="/nowhere/laval.toml") == (
         "no such file: /nowhere/laval.toml\n")
     assert shell.fails(2, "ententes", "list", ARRIMAGE_STORE="oracle") == (
-        "invalid input: ARRIMAGE_STORE: expected one of 'sqlite' or 'postgres'\n")
+        "ARRIMAGE_STORE: expected one of 'sqlite' or 'postgres'; set one of them\n")
 
 
 def test_an_unexpected_failure_names_its_type_and_leaves_the_traceback_in_the_log(shell: Shell) -> None:

@@ -47,6 +47,20 @@ def test_cli_read_without_keys_refuses(tmp_path: Path) -> None:
     assert (operator.returncode, operator.stderr) == (2, MISSING)
 
 
+def test_worker_with_two_bad_settings_names_both_and_starts_nothing(tmp_path: Path) -> None:
+    """Issue 12: configuration validated at start, every bad value at once, one line each, exit 2, nothing
+    created (no record, no connection: the Temporal address is one nobody listens on)."""
+    config = tmp_path / "arrimage.toml"
+    config.write_text('task_queue = "q"\ngateway_burst = 0\n', encoding="utf-8")
+    done = run(tmp_path, "worker", ARRIMAGE_CONFIG=str(config), ARRIMAGE_STORE="oracle", **keys())
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        "ARRIMAGE_STORE: expected one of 'sqlite' or 'postgres'; set one of them",
+        f"ARRIMAGE_GATEWAY_BURST: expected at least 1 (set in {config}); set a value of at least 1",
+    ]
+    assert not (tmp_path / "var").exists()
+
+
 def test_one_missing_key_named(tmp_path: Path) -> None:
     done = run(tmp_path, "worker", **{k: v for k, v in keys().items() if k != "ARRIMAGE_SUBJECT_KEKS"})
     assert done.returncode == 2
