@@ -18,7 +18,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from domain.clock import local_date
-from tests.e2e.engines import CSSS, case_engine
+from tests.e2e.engines import CSSS, case_engine, eventually
 from tests.e2e.engines import CaseEngine as Engine
 
 pytestmark = pytest.mark.slow
@@ -91,6 +91,15 @@ async def test_the_thirteenth_meeting_waits_for_a_revised_plan(engine: Engine) -
     history = (await engine.ok("episodes", "history", code)).out
     assert "Deuil" not in history and "Reprendre" not in history
 
+    # A read is an access: an intervenant without an access authorisation is refused, nothing of the episode
+    # printed, and the refusal is recorded in the person's register (as `cases show`).
+    denied = await engine.run("episodes", "show", code, "--role", "intervenant")
+    assert (denied.code, denied.out) == (2, ""), denied
+    assert denied.err.startswith("refused [no_active_authorisation]: ") and "this refused access is recorded" in \
+        denied.err
+    accesses = (await engine.ok("audit", "accesses", "--person", "test-personne-0001", "--json")).json()
+    assert [(a["actor_id"], a["outcome"]) for a in accesses][-1] == ("superviseure", "refuse"), accesses[-1]
+
     # A supervisor of another organisation is refused by the rule; nothing recorded.
     wrong = await engine.run("episodes", "meeting", code, "--intervenant", "x", "--org", "cc-laval")
     assert wrong.code == 2 and wrong.err.startswith("refused [wrong_party]: "), wrong
@@ -118,6 +127,11 @@ async def test_the_report_shows_both_consultation_clocks_and_the_aaor(engine: En
     await engine.ok("episodes", "accept", waiting, "--org", CSSS)
     aaor = await open_episode(engine, "aaor", "--received-at", (now - timedelta(hours=2)).isoformat())
 
+    async def aaor_overdue() -> bool:  # its analysis clock is 3 seconds in this region (tests/e2e/engines.py)
+        found = (await engine.ok("episodes", "list", "--overdue", "--json")).json()
+        return [r["episode_code"] for r in found] == [aaor]
+    await eventually(aaor_overdue, "the AAOR episode overdue (its 3-second analysis clock missed)")
+    assert "DeadlineMissed" in await events(engine, aaor)
     listed = (await engine.ok("episodes", "list", "--json")).json()
     assert [r["episode_code"] for r in listed] == [done, waiting, aaor]
     assert [r["stage"] for r in listed] == ["suivi", "demande_acceptee", "demande_recue"]
