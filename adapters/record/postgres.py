@@ -33,19 +33,19 @@ from adapters.record.keys import KeyRing
 from adapters.record.record import NoRecord
 from adapters.record.sql import (
     CASE_SUBJECTS,
-    CHAIN,
-    CHECKPOINTS,
     IDEMPOTENCY,
     KEYS,
-    STORE,
     AuditStore,
     CaseSubjects,
     Dialect,
     Retrying,
     Snapshot,
     SubjectKeys,
+    audit_tables,
     chain_inserted,
 )
+
+EVENTS = "arrimage_events"  # the record's events table (`Record.name`): its audit tables keep their first names
 
 
 def _okey(oid: UUID | str) -> bytes:
@@ -68,10 +68,8 @@ class PostgresDialect(Dialect):
         self.tables: dict[str, Identifier] = {
             "events": Identifier(schema, events_table),
             "nid": Identifier("notification_id"),
-            "chain": Identifier(schema, CHAIN),
+            **{what: Identifier(schema, name) for what, name in audit_tables(events_table, EVENTS).items()},
             "keys": Identifier(schema, KEYS),
-            "checkpoints": Identifier(schema, CHECKPOINTS),
-            "store": Identifier(schema, STORE),
             "idempotency": Identifier(schema, IDEMPOTENCY),
             "case_subjects": Identifier(schema, CASE_SUBJECTS),
         }

@@ -9,7 +9,8 @@ inserted, and only then does the transaction commit. There is no window in
 which an event is stored unchained, and no catch-up job that could launder a
 forged row.
 
-Tables, beside the events table in the same database/schema: ``audit_chain``
+Tables, beside the events table in the same database/schema (the first three named per application:
+`audit_tables`): ``audit_chain``
 (one row per event, keyed by notification id, unique on the event identity and
 on ``seq``), ``audit_subject_keys`` (wrapped per-person keys, tombstoned on
 shredding), ``audit_checkpoints`` (copies of signed heads; the copies that
@@ -59,6 +60,21 @@ CHECKPOINTS = "audit_checkpoints"
 STORE = "audit_store"
 IDEMPOTENCY = "gateway_idempotency"  # the gateway's answers to writes (adapters.record.idempotency)
 CASE_SUBJECTS = "case_subjects"
+
+
+def audit_tables(events_table: str, record_events_table: str) -> dict[str, str]:
+    """The chain, checkpoint and store-id tables of the application whose events are in `events_table`.
+
+    One chain per notification log: two applications in one PostgreSQL schema (``<name>_events`` each) have
+    two logs, so each has its own ``<name>_audit_chain``, ``<name>_audit_checkpoints`` and ``<name>_audit_store``
+    (with one fixed name the second application's first save collided on the first's chain). The record's own
+    events table (`record_events_table`: ``arrimage_events`` on PostgreSQL, the library's ``stored_events`` on
+    SQLite, where every application of a file shares that one log) keeps the names its stores were made with,
+    so every existing store opens and verifies as before. The per-person keys (`KEYS`), the cases' persons
+    (`CASE_SUBJECTS`) and the gateway's answers (`IDEMPOTENCY`) are about people and requests, not about a log:
+    one table each per schema."""
+    prefix = "" if events_table == record_events_table else events_table.removesuffix("_events") + "_"
+    return {"chain": prefix + CHAIN, "checkpoints": prefix + CHECKPOINTS, "store": prefix + STORE}
 
 # Statement templates: tables are `{events}`, `{chain}`, `{keys}`, `{checkpoints}`; the events
 # table's notification id column is `{nid}`; `?` is the placeholder (see `Dialect.sql`).

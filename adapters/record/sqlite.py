@@ -32,43 +32,50 @@ from adapters.record.sql import (
     CHECKPOINTS,
     IDEMPOTENCY,
     KEYS,
-    STORE,
     AuditStore,
     CaseSubjects,
     Dialect,
     Snapshot,
     SubjectKeys,
+    audit_tables,
     chain_inserted,
 )
 
 EVENTS = "stored_events"  # the library's table name for an application recorder
 
-DDL = [
-    f"CREATE TABLE IF NOT EXISTS {CHAIN} ("
-    "notification_id INTEGER PRIMARY KEY, originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
-    "topic TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE, aggregate_prev_nid INTEGER NOT NULL, "
-    "event_hash BLOB NOT NULL, aggregate_hash BLOB NOT NULL, "
-    "chain_hash BLOB NOT NULL, UNIQUE (originator_id, originator_version))",
-    f"CREATE TABLE IF NOT EXISTS {KEYS} ("
-    "subject_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, kek_id TEXT NOT NULL, wrapped_key BLOB, "
-    "created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, shredded_at TEXT)",
-    f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
-    "id INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL, body TEXT NOT NULL)",
-    f"CREATE TABLE IF NOT EXISTS {CASE_SUBJECTS} ("
-    "case_code TEXT PRIMARY KEY, subject_id TEXT NOT NULL, bound_at TEXT NOT NULL)",
-]
+
+
+def ddl(chain: str = CHAIN, checkpoints: str = CHECKPOINTS) -> list[str]:
+    """The audit tables of one events table (`audit_tables`: the record's keep their first names)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {chain} ("
+        "notification_id INTEGER PRIMARY KEY, originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+        "topic TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE, aggregate_prev_nid INTEGER NOT NULL, "
+        "event_hash BLOB NOT NULL, aggregate_hash BLOB NOT NULL, "
+        "chain_hash BLOB NOT NULL, UNIQUE (originator_id, originator_version))",
+        f"CREATE TABLE IF NOT EXISTS {KEYS} ("
+        "subject_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, kek_id TEXT NOT NULL, wrapped_key BLOB, "
+        "created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, shredded_at TEXT)",
+        f"CREATE TABLE IF NOT EXISTS {checkpoints} ("
+        "id INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL, body TEXT NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {CASE_SUBJECTS} ("
+        "case_code TEXT PRIMARY KEY, subject_id TEXT NOT NULL, bound_at TEXT NOT NULL)",
+    ]
+
+
+DDL = ddl()
 
 
 class SQLiteDialect(Dialect):
     """Originator ids are kept as text: the UUID's hex, or the id itself with ``ORIGINATOR_ID_TYPE=text``."""
 
-    def __init__(self, datastore: library.SQLiteDatastore) -> None:
+    def __init__(self, datastore: library.SQLiteDatastore, events_table: str = EVENTS) -> None:
         self.datastore = datastore
         self.text_ids = datastore.originator_id_type == "text"
         self.okey = str.encode if self.text_ids else bytes.fromhex
-        self.tables = {"events": EVENTS, "nid": "rowid", "chain": CHAIN, "keys": KEYS, "checkpoints": CHECKPOINTS,
-                       "store": STORE, "case_subjects": CASE_SUBJECTS,
-                       "idempotency": IDEMPOTENCY}
+        self.tables = {"events": events_table, "nid": "rowid", **audit_tables(events_table, EVENTS), "keys": KEYS,
+                       "case_subjects": CASE_SUBJECTS, "idempotency": IDEMPOTENCY}
+        self.ddl = ddl(self.tables["chain"], self.tables["checkpoints"])
 
     def sql(self, template: str) -> str:
         return template.format(**self.tables)
@@ -80,7 +87,7 @@ class SQLiteDialect(Dialect):
         return okey.decode() if self.text_ids else okey.hex()
 
     def create_tables(self, cursor: Any) -> None:
-        for statement in DDL:
+        for statement in self.ddl:
             cursor.execute(statement)
 
     def aggregate_heads(self, cursor: Any, okeys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
@@ -89,7 +96,8 @@ class SQLiteDialect(Dialect):
             chunk = [self.stored_id(k) for k in okeys[i : i + 500]]
             # SQLite returns the bare columns of the row holding max(): each originator's last chained event.
             cursor.execute(
-                f"SELECT originator_id, max(originator_version), notification_id, aggregate_hash FROM {CHAIN} "
+                f"SELECT originator_id, max(originator_version), notification_id, aggregate_hash "
+                f"FROM {self.tables['chain']} "
                 f"WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
                 chunk,
             )
@@ -190,7 +198,7 @@ class ChainingSQLiteRecorder(library.SQLiteApplicationRecorder):
     """SQLite application recorder that chains every inserted event in the insert's transaction."""
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *DDL]
+        return [*super().construct_create_table_statements(), *self.dialect.ddl]
 
     def _insert_events(
         self, c: library.SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -201,7 +209,7 @@ class ChainingSQLiteRecorder(library.SQLiteApplicationRecorder):
 
     @cached_property
     def dialect(self) -> SQLiteDialect:
-        return SQLiteDialect(self.datastore)
+        return SQLiteDialect(self.datastore, self.events_table_name)
 
 
 class SQLiteSnapshot(Snapshot):
@@ -215,7 +223,9 @@ class SQLiteSnapshot(Snapshot):
         self.conn.execute("PRAGMA cache_size = -16384")  # 16 MiB page cache, whatever the store's size
         self.conn.execute("BEGIN")
         # The first read fixes the snapshot: both maxima in one statement.
-        self.conn.execute(f"SELECT (SELECT max(rowid) FROM {EVENTS}), (SELECT max(notification_id) FROM {CHAIN})")
+        self.conn.execute(
+            dialect.sql("SELECT (SELECT max(rowid) FROM {events}), (SELECT max(notification_id) FROM {chain})")
+        )
 
     def close(self) -> None:
         self.conn.rollback()
