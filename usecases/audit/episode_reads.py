@@ -40,8 +40,8 @@ class EpisodeReads:
         before it is read out. NotFound: nothing to decide, nothing recorded."""
         episode = self.episodes.get(code)
         access_id = f"{what.value}:episode:{code}@v{episode.version}:{uuid4().hex[:12]}"
-        decision = self.reads._decide(episode.subject_id, what.item, case_items(reader.purpose), reader, moment,
-                                      access_id)
+        decision = self.reads.person_read(episode.subject_id, what.item, case_items(reader.purpose), reader,
+                                          moment, access_id)
         if what.item not in decision.allowed:
             return EpisodeRead(decision)
         if what is CaseItem.STATE:

@@ -201,6 +201,13 @@ class Reads:
                 continue
         return subjects
 
+    def person_read(self, subject_id: str, only: str | None, items: list[DossierItem], reader: Reader,
+                    moment: datetime, access_id: str) -> Decision:
+        """One read of a person's file (`only` of `items`, or all of them) decided by the disclosure rules and
+        recorded in their register: the path of the case reads, which the episode reads take too
+        (`usecases.audit.episode_reads`)."""
+        return self._decide(subject_id, only, items, reader, moment, access_id)
+
     def _decide(self, subject_id: str, only: str | None, items: list[DossierItem], reader: Reader,
                 moment: datetime, access_id: str) -> Decision:
         # the person facts recorded in the record (issue 11); a --facts file only where it holds none
