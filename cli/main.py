@@ -230,21 +230,34 @@ def up(
 
 
 DOCTOR_EXIT_CODES = (
-    "Exit codes: 0 production-ready (production mode, every key configured, TLS to Temporal and, on "
-    "PostgreSQL, sslmode require/verify-ca/verify-full); 1 not production-ready (each reason listed)."
+    "Exit codes: 0 production-ready (production mode, every key configured and none a public development key, "
+    "TLS to Temporal and, on PostgreSQL, sslmode require/verify-ca/verify-full; and, unless --offline, no check "
+    "failed: Temporal and its namespace answer, the case search attributes registered, the record's tables "
+    "present, the gateway ready when ARRIMAGE_API_URL is set); 1 not production-ready (each reason listed, each "
+    "failed check with its fix); 2 a bad setting (each named)."
 )
 
 
 @app.command(epilog=DOCTOR_EXIT_CODES)
-def doctor(as_json: bool = typer.Option(False, "--json", help="One JSON object.")) -> None:
-    """Is this configuration production-ready? Each key development/production (never printed), each
-    connection TLS or not, the mode. Opens nothing, connects nowhere."""
+def doctor(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+    offline: bool = typer.Option(False, "--offline", help="The configuration only: connect nowhere."),
+) -> None:
+    """Is this deployment production-ready? The configuration (mode, each key development/production, never
+    printed; TLS on each connection), then each check ok/warn/fail with its fix: Temporal and its namespace
+    (a short timeout), the case search attributes, the record (PostgreSQL or SQLite) and its tables, the
+    gateway's /readyz (ARRIMAGE_API_URL), the clock against PostgreSQL's. Writes nothing anywhere."""
+    from workers import doctor_live
+
     with bootstrap(check_keys=False) as engine:  # reports missing keys instead of refusing on them
         found = engine.readiness()
+        if not offline:
+            found = doctor_live.combined(found, asyncio.run(doctor_live.checks(engine.settings)))
     if as_json:
         typer.echo(json.dumps(found, indent=2))
     else:
-        for line in doctor_report.lines(found):
+        said = doctor_report.lines(found)
+        for line in said[:-1] + doctor_live.lines(found) + said[-1:]:
             typer.echo(line)
     raise typer.Exit(0 if found["production_ready"] else 1)
 

@@ -68,7 +68,7 @@ def test_one_missing_key_named(tmp_path: Path) -> None:
 
 
 def test_doctor_without_keys_is_not_production_ready(tmp_path: Path) -> None:
-    done = run(tmp_path, "doctor")
+    done = run(tmp_path, "doctor", "--offline")
     assert done.returncode == 1, done.stderr
     assert done.stdout == (
         "mode      production\n"
@@ -83,7 +83,7 @@ def test_doctor_without_keys_is_not_production_ready(tmp_path: Path) -> None:
 
 
 def test_doctor_json_production_ready_never_prints_a_key(tmp_path: Path) -> None:
-    done = run(tmp_path, "doctor", "--json", **keys())
+    done = run(tmp_path, "doctor", "--json", "--offline", **keys())
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
         "mode": "production",
@@ -101,10 +101,26 @@ def test_doctor_json_production_ready_never_prints_a_key(tmp_path: Path) -> None
 
 
 def test_doctor_in_development_mode_exits_1(tmp_path: Path) -> None:
-    done = run(tmp_path, "doctor", "--json", ARRIMAGE_MODE="development", **keys())
+    done = run(tmp_path, "doctor", "--json", "--offline", ARRIMAGE_MODE="development", **keys())
     assert done.returncode == 1
     found = json.loads(done.stdout)
     assert found["problems"] == ["ARRIMAGE_MODE=development", "no TLS to temporal"]
+
+
+def test_doctor_checks_the_deployment_and_says_how_to_fix_it(tmp_path: Path) -> None:
+    """Issue 12: without --offline, each check ok/warn/fail with its fix; a configuration fit for production
+    is not production-ready while Temporal does not answer (exit 1); nothing created."""
+    done = run(tmp_path, "doctor", **keys())
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert "fail      temporal: cannot connect to 127.0.0.1:1 (TLS): Connection refused" in lines
+    assert f"fail      record: no SQLite record at {tmp_path / 'var' / 'record.sqlite'}" in lines
+    assert lines[-1].startswith("not production-ready: temporal: cannot connect to 127.0.0.1:1")
+    found = json.loads(run(tmp_path, "doctor", "--json", **keys()).stdout)
+    assert [(c["name"], c["status"]) for c in found["checks"]] == [
+        ("temporal", "fail"), ("record", "fail"), ("clock", "warn")]
+    assert all(c["fix"] for c in found["checks"])
+    assert not (tmp_path / "var").exists()
 
 
 def test_export_readable_by_its_owner_only(tmp_path: Path) -> None:
