@@ -308,6 +308,8 @@ def list_(
         with reported():
             if remote.through(engine) is not None:
                 raise remote.not_served("`episodes list`")
+            if closed and all_:  # refused before the listing is registered: bad input records nothing
+                raise bad_input("--closed and --all: give one of them")
             who_reads = reader(by, role, purpose)
             moment = parsing.since(since) if since else None
             read = engine.episode_reads.listing(who_reads, now, {
@@ -332,8 +334,6 @@ def skipped_episode(skipped: tuple[str, str]) -> None:
 
 def _rows(engine: Root, service: ServiceKind | None, stage: EpisodeStage | None, overdue: bool,
           since: datetime | None, closed: bool, all_: bool, now: datetime) -> list[re_.EpisodeRow]:
-    if closed and all_:
-        raise bad_input("--closed and --all: give one of them")
     config = engine.settings.standards()
     episodes = engine.episodes
     wanted = [(code, at) for code, at in episodes.opened() if since is None or at >= since]
