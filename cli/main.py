@@ -275,6 +275,7 @@ def gateway() -> None:
             loop.add_signal_handler(sig, stop.set)
         from gateway.server import Gateway
 
+        engine.serve_metrics()  # ARRIMAGE_METRICS: before the first request connects to Temporal
         server = Gateway(engine)
         address = await server.start()
         store = engine.settings.describe_store()
@@ -328,6 +329,7 @@ def codec_server(
 def worker() -> None:
     """Run a worker against an existing Temporal server (ARRIMAGE_TEMPORAL_ADDRESS)."""
     async def main(engine: Root) -> None:
+        engine.serve_metrics()  # ARRIMAGE_METRICS: before the connection, whose runtime carries the SDK's metrics
         engine.use_client(await connect(engine.settings))
         console.print(f"worker on task queue {engine.settings.task_queue} at {engine.settings.temporal_address}")
         await run_until_signalled(engine)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from adapters.telemetry.spans import RequestSpans
 from adapters.temporal.errors import InternalFailure, NotCompleted, Unreachable
 from domain.crisis.state import CaseView
 from domain.ententes.state import EntenteView
@@ -36,15 +38,23 @@ log = logging.getLogger("arrimage.gateway")
 KNOWN: tuple[type[Exception], ...] = (ProblemError, DomainError, ValidationError, WorkflowUpdateFailedError,
                                       WorkflowAlreadyStartedError, Unreachable, NotCompleted, InternalFailure)
 READY_TIMEOUT = 3.0
+# FastAPI's own telemetry (0.13x on) writes a request's raw path and query in its spans and exception messages in
+# its logs, where a case code or a person's id can be: off, for `adapters.telemetry.spans.RequestSpans`, which
+# names a request by its route's template only.
+NO_NATIVE_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
 
 
 def create_app(root: Root) -> FastAPI:
     app = FastAPI(
         title="arrimage partner gateway", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
-        redoc_url=None,
+        redoc_url=None, **NO_NATIVE_TELEMETRY,
         description="Crisis cases and ententes for partner systems. `Authorization: Bearer <API key>` on /v1; "
                     "`Idempotency-Key` on every write; failures are RFC 9457 problem documents.",
     )
+    # One server span per request, parent of the Temporal client's spans (so of the workflow's and activities').
+    app.add_middleware(RequestSpans)
     guard = Guard(root)
     app.include_router(cases.routes(root, guard))
     app.include_router(ententes.routes(root, guard))

@@ -29,6 +29,7 @@ from temporalio.converter import DataConverter
 from adapters.record.idempotency import IdempotencyStore
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, DEV_SUBJECT_KEKS, KeyConfigError, KeyRing, ring_or_default
 from adapters.record.record import NoRecord, Record
+from adapters.telemetry import runtime as telemetry_runtime
 from adapters.temporal import client as temporal
 from adapters.temporal.case_keys import RecordCaseKeys, case_subjects
 from adapters.temporal.cases import CaseClient
@@ -177,6 +178,9 @@ class ThroughGateway(DomainError):
     def __init__(self, what: str) -> None:
         super().__init__(f"this machine works through the gateway (ARRIMAGE_API_URL): {what} needs direct record "
                          "access, which is for operators on the server")
+
+
+_metrics_served = False  # once per process (`Root.serve_metrics`): the Temporal runtime is the process's
 
 
 class Root:
@@ -336,6 +340,18 @@ class Root:
         return RecordCaseKeys.of(self.record)
 
     # ------------------------------------------------------------------ configuration
+    def serve_metrics(self) -> None:
+        """Export the Temporal SDK's metrics and the engine's as ARRIMAGE_METRICS says (`adapters.telemetry.runtime`;
+        `none`, the default, nothing): the processes that serve (`worker`, `gateway`, `up`) call it once, before
+        their first connection to Temporal; the CLI's one-shot commands never do, so they bind no port."""
+        global _metrics_served
+        if _metrics_served or self.settings.metrics == "none":
+            return
+        s = self.settings
+        telemetry_runtime.configure(s.metrics, otlp_endpoint=s.otel_endpoint, prometheus_address=s.prometheus_address,
+                                    development=s.development)
+        _metrics_served = True
+
     def readiness(self) -> dict[str, Any]:
         """What `arrimage doctor` reports: each key development/production, each connection TLS or not, the mode
         (`workers.doctor`; no key printed, nothing opened)."""

@@ -248,6 +248,7 @@ async def run_embedded(root: Root, on_ready: Callable[[Endpoints], None] | None 
 async def _run_locked(root: Root, on_ready: Callable[[Endpoints], None] | None, beside: Beside | None) -> None:
     settings = root.settings
     _ = root.record  # the record exists (created if new) before anything says "up"
+    root.serve_metrics()  # only when ARRIMAGE_METRICS asks: off by default on the embedded stack
     existing = settings.temporal_existing
     if not existing:
         check_ports_free(settings)

@@ -11,10 +11,13 @@ import sys
 
 import structlog
 
+from adapters.telemetry.spans import add_trace_ids
+
 
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,  # the current span's trace_id/span_id: a log line found from its trace, and back
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

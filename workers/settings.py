@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = "http://localhost:4317"
+    # The Temporal SDK's metrics and the engine's own (adapters.telemetry): pushed to the collector at otel_endpoint
+    # (otlp), served at http://<prometheus_address>/metrics (prometheus), or none (the default, `up` included).
+    metrics: Literal["none", "otlp", "prometheus"] = "none"
+    prometheus_address: str = Field(default="127.0.0.1:9464", pattern=r"^[^:\s]*:\d{1,5}$",
+                                    description="host:port the Prometheus endpoint listens on")
+    # On SIGTERM/SIGINT the worker stops polling and gives in-flight activities this long to finish before it
+    # cancels them (Temporal retries a cancelled one on another worker; activities are idempotent).
+    graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
 
     # ARRIMAGE_AGREEMENT_POLICY__… is the name deployments used before *entente* was the one word.
     entente_policy: EntentePolicy = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -27,8 +28,10 @@ WORKFLOWS = [EntenteWorkflow, CrisisCaseWorkflow, SubscriptionWorkflow, ServiceE
 ACTIVITY_THREADS = 8
 
 
-def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: ThreadPoolExecutor) -> Worker:
-    """Activities are synchronous (the event store's API is); they run in `executor`."""
+def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: ThreadPoolExecutor,
+               graceful: float = 0.0) -> Worker:
+    """Activities are synchronous (the event store's API is); they run in `executor`. On shutdown, in-flight
+    activities get `graceful` seconds to finish before they are cancelled (ARRIMAGE_GRACEFUL_SHUTDOWN_SECONDS)."""
     ententes = EntenteActivities(uses.ententes)
     cases = CrisisActivities(uses.crisis_cases, uses.handoffs)
     deliveries = DeliveryActivities(uses.deliveries, WebhookSender())
@@ -40,6 +43,7 @@ def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: Thr
         activities=[*ententes.all(), *cases.all(), *deliveries.all(), *episodes.all()],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        graceful_shutdown_timeout=timedelta(seconds=graceful),
     )
 
 
@@ -55,7 +59,8 @@ async def run_worker(root: Root, stop: asyncio.Event | None = None) -> None:
     `up`) is what creates the record; every other process only opens it."""
     client = await root.temporal.client()
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
-        worker = worker_for(client, root.settings.task_queue, root.use_cases, executor=executor)
+        worker = worker_for(client, root.settings.task_queue, root.use_cases, executor=executor,
+                            graceful=root.settings.graceful_shutdown_seconds)
         async with worker:
             await (stop.wait() if stop is not None else asyncio.Event().wait())
 
@@ -63,8 +68,9 @@ async def run_worker(root: Root, stop: asyncio.Event | None = None) -> None:
 async def run_until_signalled(root: Root) -> None:
     """Run the worker until SIGINT or SIGTERM, then shut it down in order.
 
-    In-flight activities get the worker's graceful period; anything cut short is
-    retried by Temporal on another worker, and activities are idempotent.
+    The worker stops polling at once; in-flight activities get ARRIMAGE_GRACEFUL_SHUTDOWN_SECONDS to finish and
+    report their result; anything cut short after that is retried by Temporal on another worker, and
+    activities are idempotent.
     """
     import signal
 

@@ -24,12 +24,13 @@ from eventsourcing.domain import (
     HasOriginatorIDVersion,
     MutableOrImmutableAggregate,
 )
-from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Mapper, StoredEvent, Transcoding
+from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Mapper, Recording, StoredEvent, Transcoding
 from eventsourcing.utils import Environment, EnvType, get_topic, strtobool
 
 from adapters.record.group_commit import GroupCommit
 from adapters.record.keys import DEV_SUBJECT_KEKS, KeyRing, ring_or_default
 from adapters.record.sealing import PersonalDataMapper, SubjectKeyStore
+from adapters.telemetry import metrics, spans
 from domain.audit.entente_reads import EntenteReads
 from domain.audit.erasure import SubjectErasure
 from domain.audit.record_reads import RecordReadEntry
@@ -202,6 +203,18 @@ class Record(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=dict(env) if env is not None else None)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save inside a `record.append` span (in the activity's trace), counted by the engine's
+        metrics (`adapters.telemetry.metrics`): kinds and counts only, never an id or a text."""
+        with spans.appending() as span:
+            recordings = super().save(*objs, **kwargs)
+            if recordings:
+                kinds = sorted({type(r.domain_event).__qualname__.rpartition(".")[0] for r in recordings})
+                span.set_attribute("arrimage.events", len(recordings))
+                span.set_attribute("arrimage.aggregates", kinds)
+        metrics.engine().observe_saved(objs, (r.domain_event for r in recordings))
+        return recordings
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """The library's environment, with the library's persistence modules read as ours (the one place)."""

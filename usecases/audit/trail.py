@@ -28,6 +28,7 @@ from adapters.record.signing import (
     trusted_public_keys,
 )
 from adapters.record.signing import pinned_key as pinned_key  # re-exported: the CLI imports no adapter
+from adapters.telemetry.metrics import engine as engine_metrics
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.erasure import SubjectErasure, check_erasable, erasure_id
 from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_rows
@@ -102,14 +103,22 @@ def verify(
     with record.audit_store(page=page).snapshot() as snap:
         report = verify_rows(snap.events(), snap.chain(), snap, checkpoints=all_cps)
     notes = ("checkpoint keys are the public DEVELOPMENT default",) if is_development(ring) else ()
+    _count_run(report)
     return replace(report, seconds=time.perf_counter() - started, notes=notes, trust=tuple(trust), store_id=sid)
 
 
+def _count_run(report: VerifyReport) -> VerifyReport:
+    """One `audit verify` run in the engine's metrics, by result: ok, or the kind of the first problem."""
+    result = "ok" if report.ok else str(report.problem.kind) if report.problem is not None else "failed"
+    engine_metrics().add("arrimage.audit.verify_runs", result=result)
+    return report
+
+
 def _refused(kind: ProblemKind, cp: Checkpoint, detail: str, trust: list[str], sid: str | None) -> VerifyReport:
-    return VerifyReport(
+    return _count_run(VerifyReport(
         ok=False, events_checked=0, head=None, problem=Problem(kind, cp.notification_id, None, None, None, detail),
         trust=tuple(trust), store_id=sid,
-    )
+    ))
 
 
 def checkpoint(
