@@ -346,7 +346,7 @@ def register(
         if (gateway := remote.through(engine)) is not None:  # in the token's role, registered there
             entries = gateway.get("/v1/audit/register", {"person": person, "purpose": purpose})["entries"]
         else:
-            who_reads = reader(by, role, purpose, facts)
+            who_reads = reader(by, role, purpose, facts, engine.principals)
             if not knows(engine.record, person):  # nothing to decide, and no register opened for a stranger
                 raise not_found(f"no register entries for person {person} (the record holds nothing about this "
                                 "person)")
@@ -501,7 +501,8 @@ def my_register(
             rows = gateway.get("/v1/me/register", {"person": person, "born": born})["seen"]
         else:
             day = parse_day("--born", born) if born is not None else None
-            who_reads = reader(by, role or Role.USAGER, OWN_REGISTER_READERS.get(role or Role.USAGER), facts)
+            who_reads = reader(by, role or Role.USAGER, OWN_REGISTER_READERS.get(role or Role.USAGER), facts,
+                               engine.principals)
             whose = person or who_reads.actor_id
             try:
                 check_own_register_reader(who_reads.role)

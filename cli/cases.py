@@ -297,7 +297,7 @@ def show(
             if (gateway := remote.through(engine)) is not None:
                 _role_purpose(purpose)
                 return _show_read(gateway, code, engine.settings.standards(), as_json)
-            read = engine.reads.case(code, CaseItem.STATE, reader(by, role, purpose, facts), _now())
+            read = engine.reads.case(code, CaseItem.STATE, reader(by, role, purpose, facts, engine.principals), _now())
         if read.view is None:
             fail(audit_render.read_refusal(read.decision))
         view = read.view
@@ -353,7 +353,7 @@ def history(
             _role_purpose(purpose)
             rows = gateway.get(f"/v1/cases/{code}/history")["events"]
         else:
-            read = engine.reads.case(code, CaseItem.EVENTS, reader(by, role, purpose, facts), _now())
+            read = engine.reads.case(code, CaseItem.EVENTS, reader(by, role, purpose, facts, engine.principals), _now())
             if read.history is None:
                 raise audit_render.read_refusal(read.decision)
             rows = read.history

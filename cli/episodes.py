@@ -255,7 +255,8 @@ def show(
                 view, access, answer = (EpisodeView.model_validate(read_remote["episode"]), read_remote["access"],
                                         render.WorkflowAnswer(False, error="not asked: read through the gateway"))
             else:
-                read = engine.episode_reads.episode(code, CaseItem.STATE, reader(by, role, purpose, facts), _now())
+                who_reads = reader(by, role, purpose, facts, engine.principals)
+                read = engine.episode_reads.episode(code, CaseItem.STATE, who_reads, _now())
                 if read.view is None:
                     fail(audit_render.read_refusal(read.decision))
                 view, access = read.view, _access(read)
@@ -279,7 +280,8 @@ def history(
     with root(person=True) as engine, reported():
         if remote.through(engine) is not None:
             raise remote.not_served("`episodes history`")
-        read = engine.episode_reads.episode(code, CaseItem.EVENTS, reader(by, role, purpose, facts), _now())
+        who_reads = reader(by, role, purpose, facts, engine.principals)
+        read = engine.episode_reads.episode(code, CaseItem.EVENTS, who_reads, _now())
         if read.history is None:
             raise audit_render.read_refusal(read.decision)
         rows = read.history

@@ -15,6 +15,7 @@ from cli.errors import bad_input, invalid, read_json
 from domain.disclosure.roles import PurposeKind, Role
 from usecases.audit.reads import Reader
 from usecases.audit.replays import ReaderFacts
+from usecases.principals import Principals
 
 DEFAULT_TIMEOUT = 30.0
 TIMEOUT_HELP = (
@@ -64,7 +65,9 @@ Facts = Annotated[
     Path | None,
     typer.Option("--facts", metavar="FILE",
                  help='JSON the record does not keep: {"authorisations": [...], "subject": {...}} '
-                      "(R-22.1, r. 1, s. 8; the person's birth date for their own access)."),
+                      "(R-22.1, r. 1, s. 8; the person's birth date for their own access). Authorisations only "
+                      "for a reader without a user account: one with an account reads with those registered on "
+                      "it (`arrimage users authorise`)."),
 ]
 NO_ROLE = "give the role you read in with --role (or set ARRIMAGE_ROLE): every read of the record is registered"
 
@@ -78,8 +81,18 @@ def reader_facts(path: Path | None) -> ReaderFacts:
         raise invalid(err, whole=str(path)) from None
 
 
-def reader(by: str | None, role: Role | None, purpose: PurposeKind | None, facts: Path | None = None) -> Reader:
-    """Who reads, in which role, for what: `bad_input` (exit 2) without a role."""
+def reader(
+    by: str | None, role: Role | None, purpose: PurposeKind | None, facts: Path | None = None,
+    principals: Principals | None = None,
+) -> Reader:
+    """Who reads, in which role, for what: `bad_input` (exit 2) without a role. With `principals` (the record's
+    user accounts), a reader who has an account reads with the access authorisations registered on it
+    (`arrimage users authorise`), as through the gateway, and `--facts` authorisations are refused
+    (`facts_in_record`, exit 2, nothing recorded); a reader without one still gives them in `--facts`."""
     if role is None:
         raise bad_input(NO_ROLE)
-    return Reader.of(who(by), role, purpose, reader_facts(facts))
+    actor, given = who(by), reader_facts(facts)
+    if principals is not None:
+        given = given.model_copy(update={
+            "authorisations": principals.reader_authorisations(actor, list(given.authorisations))})
+    return Reader.of(actor, role, purpose, given)

@@ -100,8 +100,9 @@ def authorise(
                                                                 "content (repeat; default: every category).")] = None,
     by: By = None, as_json: AsJson = False,
 ) -> None:
-    """Record an access authorisation the person holds (R-22.1, r. 1, s. 8): their reads through the gateway are
-    decided with it from their next request."""
+    """Record an access authorisation the person holds (R-22.1, r. 1, s. 8): their reads through the gateway, and
+    the local reads they make with --by (cases show|history, episodes show|history, audit register), are decided
+    with it from the next one, and no longer take --facts authorisations."""
     user_id = pr.code(user, "a user id")
     terms = AccessAuthorisation(
         holder_id=user_id, granted_by=pr.code(granted_by, "an id"),

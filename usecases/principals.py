@@ -28,7 +28,7 @@ from domain.crisis.state import CaseView
 from domain.disclosure.model import AccessAuthorisation
 from domain.disclosure.roles import Role
 from domain.ententes.state import EntenteView
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, NotFound, RuleViolation
 from domain.principals import aggregate as rules
 from domain.principals.aggregate import Account, ApiKey, account_id, key_id
 from domain.principals.model import OidcIdentity, Principal, PrincipalKind, PrincipalView, Unauthenticated
@@ -151,6 +151,25 @@ class Principals:
         if principal.kind is not PrincipalKind.USER:
             return []
         return [g.in_effect() for g in self._account(PrincipalKind.USER, principal.principal_id).authorisations]
+
+    def reader_authorisations(
+        self, user_id: str, given: builtins.list[AccessAuthorisation],
+    ) -> builtins.list[AccessAuthorisation]:
+        """The access authorisations (R-22.1, r. 1, s. 8) a local read by `user_id` is decided with: those
+        registered on their user account, read from the record now (`authorisations`), as the gateway and
+        `audit replay` decide. `given` (a `--facts` file) only for a reader without an account (older records);
+        for one with an account it is refused (`facts_in_record`, before anything is recorded), since a file
+        given at the read would contradict the record."""
+        try:
+            account = self._account(PrincipalKind.USER, user_id)
+        except NotFound:
+            return given
+        if given:
+            raise RuleViolation(
+                f"the record holds the access authorisations of {user_id} (registered on their account): "
+                "--facts authorisations would contradict it; leave them out (`arrimage users authorise` records "
+                "one)", code="facts_in_record")
+        return [g.in_effect() for g in account.authorisations]
 
     def _issue(self, account: Account, at: datetime) -> tuple[ApiKey, str]:
         kid, token = new_key()

@@ -10,7 +10,9 @@ gets nothing. No Temporal (its address answers nothing): these are reads of the 
 
 from __future__ import annotations
 
+import json
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +159,42 @@ def test_without_a_role_a_read_is_refused_and_nothing_is_recorded(store: Store, 
     result = arrimage(store, *args, unset=("ARRIMAGE_ROLE",))
     assert (result.code, result.out, result.err) == (2, "", NO_ROLE)
     assert store.event_count() == count
+
+
+def test_an_intervenant_reads_with_the_authorisation_registered_on_their_account(
+    store: Store, tmp_path: Path,
+) -> None:
+    """R-22.1, r. 1, s. 8 (LRSSS-R1-8): the care team reads a record only with an active access authorisation.
+    A reader with a user account reads locally with the authorisations registered on it (`users authorise`), as
+    through the gateway and `audit replay`: refused before, allowed after, no --facts needed; a --facts file
+    of authorisations is refused for them (facts_in_record, exit 2, nothing recorded). A reader without an
+    account (older records) still gives them in --facts."""
+    now = datetime.now(UTC)
+    terms = {"granted_by": "dsp", "valid_from": (now - timedelta(days=1)).isoformat(),
+             "valid_until": (now + timedelta(days=30)).isoformat(),
+             "training_current_until": (now + timedelta(days=60)).date().isoformat(),
+             "discretion_undertaking_signed": True}
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"authorisations": [{"holder_id": "interv-1", **terms}]}))
+    as_intervenant = ("cases", "show", CASE, "--json", "--role", "intervenant", "--by")
+    added = arrimage(store, "users", "add", "interv-1", "--org", "cisss-laval", "--role", "intervenant", "--json")
+    assert added.code == 0, added
+    before = arrimage(store, *as_intervenant, "interv-1")
+    assert before.code == 2 and json.loads(before.err)["code"] == "no_active_authorisation", before
+    authorised = arrimage(store, "users", "authorise", "interv-1", "--granted-by", "dsp",
+                          "--from", (now - timedelta(days=1)).date().isoformat(),
+                          "--until", (now + timedelta(days=30)).date().isoformat(),
+                          "--training-until", (now + timedelta(days=60)).date().isoformat(), "--undertaking-signed")
+    assert authorised.code == 0, authorised
+    shown = arrimage(store, *as_intervenant, "interv-1")
+    assert shown.code == 0, shown
+    assert (shown.json()["access"]["outcome"], shown.json()["access"]["basis"]) == ("autorise", "LRSSS-R1-8")
+    count = len(about(store, f"person:{PERSON}"))
+    given = arrimage(store, *as_intervenant, "interv-1", "--facts", str(facts))
+    assert (given.code, given.out) == (2, ""), given
+    assert json.loads(given.err)["code"] == "facts_in_record"
+    assert len(about(store, f"person:{PERSON}")) == count  # nothing recorded
+    facts.write_text(json.dumps({"authorisations": [{"holder_id": "interv-2", **terms}]}))
+    legacy = arrimage(store, *as_intervenant, "interv-2", "--facts", str(facts))  # no account: --facts still read
+    assert legacy.code == 0, legacy
+    assert legacy.json()["access"]["outcome"] == "autorise"
