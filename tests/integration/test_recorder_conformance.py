@@ -1,11 +1,12 @@
 """Issue 12, « The library's own conformance suite … runs in CI against the project's chaining recorders on both
 stores; the audit tables are named per application ».
 
-eventsourcing's `ApplicationRecorderTestCase`, `InfrastructureFactoryTestCase` and `ExampleApplicationTestCase`,
-subclassed with our persistence modules (``adapters.record.sqlite``, ``adapters.record.postgres``): the chaining
-recorder must behave as the library's recorder does, and after each recorder test the hash chain of everything
-the library's test inserted verifies (`domain.audit.verify.verify_rows`). The library's tests that cannot run here
-would be skipped one by one, each with its reason: none is (the optional subscription test runs on PostgreSQL).
+eventsourcing's `ApplicationRecorderTestCase`, `InfrastructureFactoryTestCase`, `ExampleApplicationTestCase` and
+`ApplicationTestCase`, subclassed with our persistence modules (``adapters.record.sqlite``,
+``adapters.record.postgres``): the chaining recorder must behave as the library's recorder does, and after each
+recorder test the hash chain of everything the library's test inserted verifies (`domain.audit.verify.verify_rows`).
+The library's tests that cannot run here would be skipped one by one, each with its reason: none is (the optional
+subscription test runs on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -209,6 +210,33 @@ class TestExampleApplicationOnSQLite(library_application.ExampleApplicationTestC
 @pytest.mark.postgres
 class TestExampleApplicationOnPostgres(library_application.ExampleApplicationTestCase):
     expected_factory_topic = "adapters.record.postgres:Factory"
+
+    def setUp(self) -> None:
+        self.schema = Schema()
+        self.environ = _InEnviron()
+        self.environ.use(self.schema.env())
+
+    def tearDown(self) -> None:
+        self.environ.restore()
+        self.schema.drop()
+
+
+class TestApplicationOnSQLite(library_application.ApplicationTestCase):
+    """The library's application tests (cache, fast-forward, snapshots, the log) with our SQLite module."""
+
+    def setUp(self) -> None:
+        self.folder = tempfile.mkdtemp()
+        self.environ = _InEnviron()
+        self.environ.use(record_env(sqlite=os.path.join(self.folder, "app.sqlite")))
+
+    def tearDown(self) -> None:
+        self.environ.restore()
+        shutil.rmtree(self.folder)
+
+
+@pytest.mark.postgres
+class TestApplicationOnPostgres(library_application.ApplicationTestCase):
+    """The same on PostgreSQL: several applications in one schema, each with its own chain."""
 
     def setUp(self) -> None:
         self.schema = Schema()
