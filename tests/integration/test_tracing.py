@@ -9,10 +9,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 from opentelemetry import trace
@@ -27,10 +30,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
 from adapters.telemetry import metrics
+from adapters.telemetry.runtime import TemporalMirror, prometheus_runtime
 from tests.crisis_builders import crisis_worker
+from tests.factories import service_entente
 from tests.gateway.api import PARTNER, Api, gateway, intake
+from tests.integration.lifecycle import start
 from workers import logs
 from workers.bootstrap import data_converter
+from workers.settings import Settings
+from workers.worker import build_worker
 
 TEAM = {"team_id": "crise-laval-1", "org_id": "cisss-laval"}
 SUBJECT = intake()["subject_id"]
@@ -191,3 +199,35 @@ async def test_one_trace_from_the_request_to_the_append(
     assert len(marked) == 2
     assert {line["trace_id"] for line in marked} == {format(inside.get_span_context().trace_id, "032x")}
     assert "trace_id" not in next(line for line in lines if line["event"] == "outside any span")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_the_prometheus_endpoint_serves_the_sdk_and_the_engine_metrics(
+    time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path,
+) -> None:
+    """ARRIMAGE_METRICS=prometheus: the Temporal runtime serves its metrics at /metrics, the engine's beside them
+    (`adapters.telemetry.runtime`); scraped with httpx after one entente drafted through the production worker."""
+    address = f"127.0.0.1:{_free_port()}"
+    runtime = prometheus_runtime(address)
+    previous = metrics.install(mirror=TemporalMirror(runtime.metric_meter))
+    try:
+        client = await Client.connect(time_env.client.service_client.config.target_host,
+                                      data_converter=data_converter(), runtime=runtime)
+        settings = Settings(task_queue=task_queue, data_dir=tmp_path)
+        with ThreadPoolExecutor(2) as executor:
+            async with build_worker(client, settings, record, executor=executor):
+                await start(client, f"PROM-{task_queue}", service_entente(effective=None, notice_days=0), task_queue)
+        async with httpx.AsyncClient() as http:
+            scraped = (await http.get(f"http://{address}/metrics")).text
+    finally:
+        metrics.restore(previous)
+    names = {line.split("{")[0].split(" ")[0] for line in scraped.splitlines() if line and not line.startswith("#")}
+    # the SDK's own: requests to the server, the worker's slots, the activity that ran
+    assert {"temporal_request", "temporal_worker_task_slots_available", "temporal_activity_task_received",
+            "temporal_activity_execution_latency_count"} <= names, sorted(names)
+    assert 'arrimage_events_appended{aggregate="Entente"' in scraped, scraped

@@ -1,0 +1,82 @@
+"""SIGTERM lets the worker finish its in-flight activities (issue 12: « graceful shutdown that finishes in-flight
+activities »): `arrimage worker` in its own process, an activity held mid-save by a write lock this test keeps on
+the SQLite record, SIGTERM, then the lock released. The worker waits for the activity (ARRIMAGE_GRACEFUL_SHUTDOWN_
+SECONDS), which records its event and reports its completion, once, before the process exits 0; a new worker then
+completes the command without running the activity again. Bounded: every wait has its limit."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.record.record import Record
+from domain.ententes import commands as c
+from tests.factories import service_entente
+from tests.integration.lifecycle import names, start
+from tests.integration.worker_process import running_worker
+from usecases.ententes import Ententes
+from workflows.entente import EntenteWorkflow
+
+pytestmark = pytest.mark.slow
+
+HELD = 1.5  # seconds the activity waits on the lock after SIGTERM: under SQLite's 5 s lock timeout
+
+
+async def test_sigterm_finishes_the_activity_in_flight(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    client = dev_env.client
+    record_path = tmp_path / "record.sqlite"
+    code = f"GRACE-{task_queue.removeprefix('tq-')}"
+    address = client.service_client.config.target_host
+    with running_worker(address, task_queue, record_path, tmp_path) as worker:
+        worker.env["ARRIMAGE_GRACEFUL_SHUTDOWN_SECONDS"] = "20"
+        worker.start()
+        handle, _ = await asyncio.wait_for(start(client, code, service_entente(effective=None, notice_days=0),
+                                                 task_queue), 60)
+        ententes = Ententes(Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)}))
+        assert names(ententes, code) == ["Drafted"]
+
+        lock = sqlite3.connect(record_path, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")  # every writer now waits: the next activity's save is held
+        try:
+            submit = asyncio.create_task(handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="s")))
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + 20
+            while loop.time() < give_up:  # until the activity runs (started on the worker)
+                pending = (await handle.describe()).raw_description.pending_activities
+                if any(p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for p in pending):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the activity never started")
+            assert worker.proc is not None
+            worker.proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(HELD)
+            assert worker.proc.poll() is None, "the worker left before its activity finished"
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        assert await asyncio.to_thread(worker.proc.wait, 20) == 0
+        assert not submit.done()  # nothing processes the workflow task that follows: no worker runs
+        assert names(ententes, code) == ["Drafted", "SubmittedForSignature"]
+
+        history = [e async for e in handle.fetch_history_events()]
+        kinds = [e.event_type for e in history]
+        # the activity in flight at SIGTERM completed (its result reported), neither cancelled nor timed out
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in kinds
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED not in kinds
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT not in kinds
+        started = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
+        assert all(e.activity_task_started_event_attributes.attempt == 1 for e in started)
+
+        worker.start()  # a new worker completes the command from the recorded result
+        view = await asyncio.wait_for(submit, 60)
+        assert view.proposal is not None
+        assert names(ententes, code) == ["Drafted", "SubmittedForSignature"]
