@@ -10,7 +10,10 @@ after the transaction holding its events has committed, as before.
 If the combined insert fails (two saves of the same aggregate at the same
 version, or any database error), each save of that group is retried alone, so
 only the culprit sees its error, exactly as without grouping. Alone, a save goes
-straight through: no waiting is ever added.
+straight through: no waiting is ever added. An error of the connection (the
+store's `transient` ones, `adapters.record.sql.Retrying`) is no one save's: the
+insert has already waited for the store as long as it may, so every save of the
+group gets that error at once instead of each waiting that long again alone.
 """
 
 from __future__ import annotations
@@ -40,9 +43,12 @@ class _Pending:
 class GroupCommit:
     """Wraps a recorder's `insert_events`; install with `GroupCommit.install(recorder)`."""
 
-    def __init__(self, insert: Insert, max_batch: int = 256) -> None:
+    def __init__(
+        self, insert: Insert, max_batch: int = 256, transient: tuple[type[BaseException], ...] = ()
+    ) -> None:
         self._insert = insert
         self.max_batch = max_batch
+        self.transient = transient
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
         self._busy = False
@@ -51,7 +57,8 @@ class GroupCommit:
 
     @classmethod
     def install(cls, recorder: Any, max_batch: int = 256) -> GroupCommit:
-        group = cls(recorder.insert_events, max_batch)
+        retrying = getattr(getattr(recorder, "dialect", None), "retrying", None)  # SQL stores (adapters.record.sql)
+        group = cls(recorder.insert_events, max_batch, retrying.transient if retrying is not None else ())
         recorder.insert_events = group.insert_events  # the event store calls the instance's attribute
         return group
 
@@ -85,6 +92,11 @@ class GroupCommit:
         if len(batch) > 1:
             try:
                 ids = self._insert([e for item in batch for e in item.events])
+            except self.transient as err:  # the store, not one of them: each caller gets it now
+                for item in batch:
+                    item.error = err
+                    item.done = True
+                return
             except Exception:  # one of them failed: find which, alone
                 pass
             else:

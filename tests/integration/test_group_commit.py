@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from adapters.record.group_commit import GroupCommit
 from adapters.record.record import Record
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente
@@ -76,4 +77,31 @@ def test_a_save_alone_goes_straight_through(sqlite_env: dict[str, str]) -> None:
     with pytest.raises(IntegrityError):
         record.save(draft("GC-ALONE"))
     assert (record.group_commit.saves, record.group_commit.transactions) == (2, 1)
+    record.close()
+
+
+def test_a_lost_store_fails_the_group_at_once_not_each_save_again(store_env: dict[str, str]) -> None:
+    """Issue 12: the events insert already waits for a dropped connection (`adapters.record.sql.Retrying`); when it
+    gives up, its group's saves all get that error from the one attempt, instead of each waiting as long again
+    alone (a group of 8 would wait 8 times the insert's patience). A conflict is still found alone (above)."""
+    from eventsourcing.persistence import OperationalError
+
+    record = Record(store_env)
+    attempts: list[int] = []
+
+    def store_gone(events: list[object], **_: object) -> None:
+        attempts.append(len(events))
+        raise OperationalError("the connection is closed")
+
+    # What the record's group takes for the store's connection errors: PostgreSQL's, none on SQLite (no pool).
+    on_postgres = store_env["PERSISTENCE_MODULE"].endswith("postgres")
+    assert (OperationalError in record.group_commit.transient) is on_postgres
+    group = GroupCommit(store_gone, transient=(OperationalError,))
+    from adapters.record.group_commit import _Pending
+
+    batch = [_Pending([e]) for e in (record.mapper.to_stored_event(ev) for code in ("GC-L1", "GC-L2", "GC-L3")
+                                     for ev in draft(code).collect_events())]
+    group._commit(batch)
+    assert attempts == [3]
+    assert all(isinstance(item.error, OperationalError) and item.done for item in batch)
     record.close()
