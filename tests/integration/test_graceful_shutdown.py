@@ -1,6 +1,6 @@
-"""SIGTERM lets the worker finish its in-flight activities (issue 12: « graceful shutdown that finishes in-flight
-activities »): `arrimage worker` in its own process, an activity held mid-save by a write lock this test keeps on
-the SQLite record, SIGTERM, then the lock released. The worker waits for the activity (ARRIMAGE_GRACEFUL_SHUTDOWN_
+"""`arrimage worker` in its own process (issue 12): its metrics endpoint when ARRIMAGE_METRICS asks, and « graceful
+shutdown that finishes in-flight activities »: an activity held mid-save by a write lock this test keeps on the
+SQLite record, SIGTERM, then the lock released. The worker waits for the activity (ARRIMAGE_GRACEFUL_SHUTDOWN_
 SECONDS), which records its event and reports its completion, once, before the process exits 0; a new worker then
 completes the command without running the activity again. Bounded: every wait has its limit."""
 
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.testing import WorkflowEnvironment
@@ -80,3 +82,24 @@ async def test_sigterm_finishes_the_activity_in_flight(
         view = await asyncio.wait_for(submit, 60)
         assert view.proposal is not None
         assert names(ententes, code) == ["Drafted", "SubmittedForSignature"]
+
+
+async def test_the_worker_serves_its_metrics_when_asked(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """`arrimage worker` with ARRIMAGE_METRICS=prometheus (`Root.serve_metrics` before its connection): its
+    endpoint serves the Temporal SDK's metrics and the engine's, the entente drafted counted by aggregate kind."""
+    client = dev_env.client
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = client.service_client.config.target_host
+    with running_worker(address, task_queue, tmp_path / "record.sqlite", tmp_path) as worker:
+        worker.env |= {"ARRIMAGE_METRICS": "prometheus", "ARRIMAGE_PROMETHEUS_ADDRESS": f"127.0.0.1:{port}"}
+        worker.start()
+        await asyncio.wait_for(start(client, f"PROM-{task_queue}", service_entente(effective=None, notice_days=0),
+                                     task_queue), 60)
+        async with httpx.AsyncClient() as http:
+            scraped = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert "temporal_worker_task_slots_available{" in scraped and "temporal_activity_task_received{" in scraped
+    assert 'arrimage_events_appended{aggregate="Entente"' in scraped, scraped
