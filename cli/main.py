@@ -322,6 +322,7 @@ def codec_server(
 
     settings = load_settings()
     with bootstrap(settings) as engine:
+        engine.record  # noqa: B018 - no record there: refused now (exit 3), not at the first request
         asyncio.run(main(engine))
 
 

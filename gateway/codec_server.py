@@ -39,6 +39,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from temporalio.api.common.v1 import Payload
 
@@ -60,6 +62,7 @@ from gateway.tls import server_options
 if TYPE_CHECKING:
     from workers.bootstrap import Root
 
+log = logging.getLogger("arrimage.codec_server")
 MAX_BODY_BYTES = 4 * 1024 * 1024  # one request of the UI: an event's payloads (a history page at most)
 MAX_PAYLOADS = 1000
 NOTE = "arrimage-codec-note"  # metadata added to a payload left encoded for a reason other than a refusal
@@ -131,9 +134,15 @@ def create_codec_app(root: Root, cors_origins: list[str]) -> FastAPI:
     async def failure(_: Request, err: Exception) -> JSONResponse:
         known = translate(err)
         if known is None:
-            known = ProblemError(500, f"unexpected failure: {type(err).__name__}")
+            log.exception("codec server: unexpected failure")
+            known = ProblemError(500, f"unexpected failure: {type(err).__name__} (logged)")
         return known.response()
 
+    async def http_error(_: Request, err: Exception) -> JSONResponse:
+        assert isinstance(err, HTTPException)
+        return ProblemError(err.status_code, str(err.detail), headers=err.headers).response()
+
+    app.add_exception_handler(HTTPException, http_error)  # 404, 405: problem documents too
     for kind in (ProblemError, DomainError, Exception):
         app.add_exception_handler(kind, failure)
     app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["POST"], allow_credentials=True,

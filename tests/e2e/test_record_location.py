@@ -33,6 +33,7 @@ READS = [
     ("ententes", "history", "ENT-LAV-01"),
     ("cases", "show", "C-ABCDEFGH23"),
     ("cases", "history", "C-ABCDEFGH23"),
+    ("codec-server", "--port", "0"),  # a server too: refused at start, not at its first request
 ]
 
 

@@ -193,6 +193,7 @@ async def test_no_token_bad_input_and_encode_are_refused_with_nothing_registered
     preflight = await codec.options("/decode", headers=asked)
     assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == UI
     assert (await codec.options("/decode", headers={**asked, "Origin": "https://ailleurs.example"})).status_code == 400
+    problem(await codec.get("/decode", headers=auth), 405)
     assert events(record) == before
     # the same through the CLI's templated path decodes (and registers)
     got = await codec.post("/default/decode", json={"payloads": [as_json(sealed)]}, headers=api.headers("auditrice"))
