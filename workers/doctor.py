@@ -67,6 +67,8 @@ def report(settings: Settings, today: date | None = None) -> dict[str, Any]:
         "temporal": {"address": settings.temporal_address, "tls": tls,
                      "mtls": tls and settings.temporal_tls_cert is not None},
     }
+    if settings.temporal_api_key.get_secret_value().strip():  # Temporal Cloud's API key (never printed)
+        connections["temporal"]["api_key"] = True
     if settings.store == "postgres":
         connections["postgres"] = {
             "address": f"{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_dbname}",
@@ -87,7 +89,8 @@ def lines(found: dict[str, Any]) -> list[str]:
     out = [f"mode      {found['mode']}"]
     out += [f"key       {name}: {status}" for name, status in found["keys"].items()]
     for name, conn in found["connections"].items():
-        how = ("mTLS" if conn.get("mtls") else "TLS") if conn["tls"] else "no TLS"
+        how = (("mTLS" if conn.get("mtls") else "TLS") if conn["tls"] else "no TLS") + (
+            ", API key" if conn.get("api_key") else "")
         extra = f" (sslmode {conn['sslmode']})" if "sslmode" in conn else ""
         out.append(f"{name:<9} {conn['address']}: {how}{extra}")
     out += [f"warning   {warning}" for warning in found.get("warnings", [])]

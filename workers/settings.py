@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
     temporal_tls_server_name: str = ""
+    # Temporal Cloud's API key (sent as a bearer token, over TLS only; TLS then on by default even in
+    # development mode). Empty: none (mTLS with TLS_CERT/TLS_KEY, or a self-hosted frontend without auth).
+    temporal_api_key: SecretStr = Field(default=SecretStr(""), description="Temporal Cloud API key")
     # `arrimage doctor` warns past this gap between this machine's clock and the Temporal server's (or
     # PostgreSQL's now()): timers fire on the server's clock, the record's timestamps are this machine's.
     clock_skew_seconds: float = Field(default=2.0, gt=0, description="clock gap allowed before doctor warns")
@@ -189,6 +192,14 @@ class Settings(BaseSettings):
                              "other; set both, or neither")
         return value
 
+    @field_validator("temporal_api_key")
+    @classmethod
+    def _api_key_over_tls(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if value.get_secret_value().strip() and info.data.get("temporal_tls") is False:
+            raise ValueError("an API key is sent over TLS only, and ARRIMAGE_TEMPORAL_TLS is false; set "
+                             "ARRIMAGE_TEMPORAL_TLS=true (or unset it), or remove the API key")
+        return value
+
     @field_validator("gateway_tls_cert", "gateway_tls_key", "gateway_tls_client_ca")
     @classmethod
     def _a_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
@@ -258,7 +269,10 @@ class Settings(BaseSettings):
         return found
 
     def temporal_tls_on(self) -> bool:
-        return self.temporal_tls if self.temporal_tls is not None else not self.development
+        """ARRIMAGE_TEMPORAL_TLS when set; otherwise on in production mode, and with an API key (Cloud)."""
+        if self.temporal_tls is not None:
+            return self.temporal_tls
+        return not self.development or bool(self.temporal_api_key.get_secret_value().strip())
 
     def store_env(self, *, create: bool = False) -> dict[str, str]:
         """The `eventsourcing` environment for the configured event store.

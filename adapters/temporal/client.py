@@ -48,6 +48,8 @@ class TemporalSettings(Protocol):
     def temporal_tls_key(self) -> Path | None: ...
     @property
     def temporal_tls_server_name(self) -> str: ...
+    @property
+    def temporal_api_key(self) -> SecretStr: ...
     def temporal_tls_on(self) -> bool: ...
 
 
@@ -99,6 +101,7 @@ async def connect(settings: TemporalSettings, *, tracing: bool = True,
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         tls=tls_config(settings),
+        api_key=settings.temporal_api_key.get_secret_value().strip() or None,  # Temporal Cloud: over TLS only
         data_converter=data_converter(settings, cases),
         interceptors=[TracingInterceptor()] if tracing else [],
     )

@@ -115,3 +115,23 @@ def test_the_example_file_is_valid(clean: pytest.MonkeyPatch) -> None:
     clean.setenv("ARRIMAGE_CONFIG", str(example))
     settings = Settings()
     assert settings.store == "postgres" and settings.mode == "production"
+
+
+def test_a_temporal_cloud_api_key_goes_over_tls_only(clean: pytest.MonkeyPatch) -> None:
+    """Temporal Cloud's API key is a bearer token: TLS on by default with it, even in development mode, and
+    refused at start with TLS turned off; doctor says it is there, never what it is."""
+    from workers import doctor
+
+    clean.setenv("ARRIMAGE_MODE", "development")
+    clean.setenv("ARRIMAGE_TEMPORAL_API_KEY", "cloud-key-s3cr3t")
+    settings = load_settings()
+    assert settings.temporal_tls_on() is True
+    found = doctor.report(settings)
+    assert found["connections"]["temporal"] == {"address": "localhost:7233", "tls": True, "mtls": False,
+                                                "api_key": True}
+    assert "temporal  localhost:7233: TLS, API key" in doctor.lines(found)
+    assert "s3cr3t" not in str(found)
+    clean.setenv("ARRIMAGE_TEMPORAL_TLS", "false")
+    assert refused(clean) == [
+        "ARRIMAGE_TEMPORAL_API_KEY: an API key is sent over TLS only, and ARRIMAGE_TEMPORAL_TLS is false; set "
+        "ARRIMAGE_TEMPORAL_TLS=true (or unset it), or remove the API key"]
