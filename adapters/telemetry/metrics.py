@@ -8,7 +8,8 @@ are kinds, stages, standards and outcomes; never a case code, a subject id or a 
 - `arrimage.cases.opened`, `arrimage.cases.stage_entered` {stage}, `arrimage.cases.closed` {closure};
 - `arrimage.deadlines.missed` {standard};
 - `arrimage.handoff.latency` {answer} (seconds, histogram): from a team asked to its answer;
-- `arrimage.webhooks.deliveries` {outcome}, `arrimage.webhooks.failures` {outcome}: each attempt;
+- `arrimage.webhooks.deliveries` {outcome, channel}, `arrimage.webhooks.failures` {outcome, channel}: each
+  attempt (channel: `webhook`, a partner's endpoint; `fhir_subscription`, a FHIR subscription's);
 - `arrimage.audit.verify_runs` {result}.
 
 With the Prometheus option the same figures are mirrored on the Temporal runtime's meter (`mirror`), so the one
@@ -28,6 +29,13 @@ Attributes = Mapping[str, str]
 # The crisis case's events after which its stage is a new one (domain.crisis.aggregate).
 STAGE_EVENTS = frozenset({"TeamAsked", "HandoffAccepted", "Escalated", "OutcomeRecorded", "HandedBack",
                           "FollowUpStarted", "ReferralSent", "PersonReachedService", "CaseClosed", "Reassigned"})
+# The events that end one HTTP attempt to a partner: its webhooks, and the FHIR subscriptions' handshakes and
+# notifications; by channel.
+WEBHOOK_ATTEMPTS = {
+    ("DeliveryLog", "Attempted"): "webhook",
+    ("Subscription", "HandshakeAttempted"): "fhir_subscription",
+    ("Subscription", "NotificationAttempted"): "fhir_subscription",
+}
 HANDOFF_ANSWERS = {"HandoffAccepted": "accepted", "HandoffDeclined": "declined", "HandoffTimedOut": "timed_out"}
 
 
@@ -80,11 +88,11 @@ class EngineMetrics:
             kinds[kind] = kinds.get(kind, 0) + 1
             if kind == "CrisisCase":
                 self._crisis(name, ev, by_id.get(getattr(ev, "originator_id", None)))
-            elif kind == "DeliveryLog" and name == "Attempted":  # one webhook attempt's end (domain.delivery)
-                outcome = str(getattr(ev, "outcome", ""))
-                self.add("arrimage.webhooks.deliveries", outcome=outcome)
+            elif (kind, name) in WEBHOOK_ATTEMPTS:  # one attempt's end (domain.delivery, domain.fhir.subscriptions)
+                outcome, channel = str(getattr(ev, "outcome", "")), WEBHOOK_ATTEMPTS[kind, name]
+                self.add("arrimage.webhooks.deliveries", outcome=outcome, channel=channel)
                 if outcome != "delivered":
-                    self.add("arrimage.webhooks.failures", outcome=outcome)
+                    self.add("arrimage.webhooks.failures", outcome=outcome, channel=channel)
         for kind, n in kinds.items():
             self.add("arrimage.events.appended", n, aggregate=kind)
 

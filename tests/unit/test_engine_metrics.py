@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -21,6 +22,7 @@ from domain.crisis.model import IntakeService, UrgencyLevel
 from domain.crisis.state import CaseStage
 from domain.delivery.aggregate import DeliveryLog
 from domain.delivery.model import Attempt, MessageType, Outcome, SubjectKind
+from domain.fhir.subscriptions import Subscription
 from domain.standards import config as s
 from tests.audit_builders import open_case
 from tests.crisis_builders import CSSS, DAY, MIN, SUBJECT, T0, TEAM, request
@@ -85,7 +87,8 @@ def test_handoff_latency_from_the_ask_to_each_answer(reader: InMemoryMetricReade
 
 
 def test_webhook_attempts_and_failures_by_outcome(reader: InMemoryMetricReader) -> None:
-    """Each attempt's end is an event of the subject's delivery log: a 503 retried, then delivered."""
+    """Each attempt's end is an event: of the subject's delivery log (a 503 retried, then delivered), of a FHIR
+    subscription (its handshake refused)."""
     record = Record(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     log = DeliveryLog(kind=SubjectKind.CASE.value, subject=CODE)
     at = datetime(2026, 3, 2, 14, tzinfo=UTC)
@@ -94,10 +97,20 @@ def test_webhook_attempts_and_failures_by_outcome(reader: InMemoryMetricReader) 
     record.save(log)
     log.attempted("evt-1", Attempt(attempt=2, at=at, outcome=Outcome.DELIVERED, status=200))
     record.save(log)
+    subscription = Subscription(  # a FHIR subscription's handshake, refused by the partner: the other channel
+        subscription_id=str(uuid4()), org_id="cc-laval", topic="Task", owner="cc-laval",
+        endpoint="https://cc.example/fhir-hook", base="https://arrimage.example/fhir", reason="", end=None,
+        by="cc-laval", at=at)
+    subscription.handshake_attempted(Attempt(attempt=1, at=at, outcome=Outcome.REFUSED, status=404))
+    record.save(subscription)
     found = points(reader)
-    assert found["arrimage.webhooks.deliveries"] == {(("outcome", "retrying"),): 1, (("outcome", "delivered"),): 1}
-    assert found["arrimage.webhooks.failures"] == {(("outcome", "retrying"),): 1}
-    assert found["arrimage.events.appended"] == {(("aggregate", "DeliveryLog"),): 4}
+    assert found["arrimage.webhooks.deliveries"] == {(("channel", "webhook"), ("outcome", "retrying")): 1,
+                                                     (("channel", "webhook"), ("outcome", "delivered")): 1,
+                                                     (("channel", "fhir_subscription"), ("outcome", "refused")): 1}
+    assert found["arrimage.webhooks.failures"] == {(("channel", "webhook"), ("outcome", "retrying")): 1,
+                                                   (("channel", "fhir_subscription"), ("outcome", "refused")): 1}
+    assert found["arrimage.events.appended"] == {(("aggregate", "DeliveryLog"),): 4,
+                                                 (("aggregate", "Subscription"),): 2}
 
 
 def test_audit_verify_runs_by_result(reader: InMemoryMetricReader, tmp_path: Path) -> None:
