@@ -2,19 +2,27 @@
 kept away from the record, an online backup with `sqlite3 .backup`, the record lost and restored from the
 backup, and `arrimage audit verify --against` the kept checkpoint with the engine's public key pinned: exit 0.
 A backup older than a later checkpoint is found out: verify against that checkpoint fails (exit 1), naming the
-record as behind it, so a restore that lost events is never taken for a whole one."""
+record as behind it, so a restore that lost events is never taken for a whole one. The PostgreSQL drill the
+same way with `pg_dump -Fc` and `pg_restore` of the record's schema."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from adapters.record.environment import PostgresAddress, record_env
 from adapters.record.keys import DEV_CHECKPOINT_KEYS
+from adapters.record.record import Record
 from adapters.record.signing import public_key_b64
 from domain.ententes import commands as ac
-from tests.audit_builders import T0, build
+from tests.audit_builders import T0, build, populate
+from tests.conftest import PG, PostgresSchema, require_postgres
 from tests.crisis_builders import crisis_content as content
+from tests.e2e.harness import ARRIMAGE
 from usecases.ententes import Ententes
 
 
@@ -66,3 +74,45 @@ def test_a_backup_older_than_the_last_checkpoint_is_found_out(tmp_path: Path) ->
     assert (found["ok"], found["problem"]["kind"]) == (False, "truncated")
     assert found["problem"]["detail"] == ("a signed checkpoint covers 14 events up to notification 14; the store "
                                           "ends at notification 13 after 13 events")
+
+
+@pytest.mark.postgres
+def test_the_postgresql_drill_pg_dump_restore_and_verify(tmp_path: Path) -> None:
+    """The RUNBOOK's PostgreSQL drill, on a schema of the test server: checkpoint, `pg_dump -Fc`, the schema
+    dropped (the record lost), `pg_restore`, `audit verify --against` the kept checkpoint: exit 0."""
+    require_postgres()
+    schema = PostgresSchema()
+    try:
+        record = Record(record_env(postgres=PostgresAddress(**PG, schema=schema.name), create=True))
+        try:
+            populate(record)
+        finally:
+            record.close()
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
+               "ARRIMAGE_STORE": "postgres", "ARRIMAGE_POSTGRES_HOST": PG["host"], "ARRIMAGE_POSTGRES_PORT": PG["port"],
+               "ARRIMAGE_POSTGRES_DBNAME": PG["dbname"], "ARRIMAGE_POSTGRES_USER": PG["user"],
+               "ARRIMAGE_POSTGRES_PASSWORD": PG["password"], "ARRIMAGE_POSTGRES_SCHEMA": schema.name,
+               "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_MODE": "development", "ARRIMAGE_USER": "auditrice",
+               "ARRIMAGE_ROLE": "auditeur", "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console"}
+
+        def audit(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([ARRIMAGE, "audit", *args], env=env, capture_output=True, text=True, timeout=120)
+
+        pub = tmp_path / "engine.pub"
+        pub.write_text(public_key_b64(DEV_CHECKPOINT_KEYS.active) + "\n")
+        kept = tmp_path / "checkpoint.json"
+        assert audit("checkpoint", "--out", str(kept)).returncode == 0
+        dump = tmp_path / "record.dump"
+        connection = ["-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d", PG["dbname"]]
+        pg_env = {**os.environ, "PGPASSWORD": PG["password"]}
+        subprocess.run(["pg_dump", *connection, "-n", schema.name, "-Fc", "-f", str(dump)], check=True, env=pg_env,
+                       timeout=120)
+        schema.drop()  # the record lost
+        lost = audit("verify", "--against", str(kept), "--trusted-key", str(pub))
+        assert lost.returncode == 3, lost  # no record there: nothing created by the read
+        subprocess.run(["pg_restore", *connection, "--no-owner", str(dump)], check=True, env=pg_env, timeout=120)
+        verified = audit("verify", "--against", str(kept), "--trusted-key", str(pub))
+        assert verified.returncode == 0, verified
+        assert "checkpoint signatures checked against 1 pinned public key" in verified.stdout
+    finally:
+        schema.drop()
