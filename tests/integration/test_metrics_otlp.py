@@ -40,7 +40,7 @@ class Collector(pb_grpc.MetricsServiceServicer):
 def collector() -> Iterator[tuple[Collector, str]]:
     found = Collector()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    pb_grpc.add_MetricsServiceServicer_to_server(found, server)  # type: ignore[no-untyped-call]
+    pb_grpc.add_MetricsServiceServicer_to_server(found, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     yield found, f"http://127.0.0.1:{port}"
