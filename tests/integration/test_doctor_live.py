@@ -132,3 +132,32 @@ def test_production_ready_only_when_the_configuration_is_and_no_check_failed() -
     failed = combined(config, [*ok, Check("record", "fail", "no tables", "start the worker")])
     assert (failed["production_ready"], failed["problems"]) == (False, ["record: no tables"])
     assert combined({**config, "problems": ["ARRIMAGE_MODE=development"]}, ok)["production_ready"] is False
+
+
+async def test_the_compose_setup_script_creates_what_doctor_checks(dev_env: WorkflowEnvironment,
+                                                                   tmp_path: Path) -> None:
+    """deploy/compose/compose.yaml's temporal-setup, its TLS flags replaced by this dev server's address and its
+    namespace by a new one: the namespace and the seven case attributes, as doctor then finds them; run twice,
+    it succeeds twice (a restarted stack runs it again)."""
+    import re
+    import subprocess
+    import uuid
+
+    import yaml
+
+    from workers.binaries import temporal_cli
+
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "deploy/compose/compose.yaml").read_text())
+    namespace = f"arrimage-{uuid.uuid4().hex[:8]}"
+    address = dev_env.client.service_client.config.target_host
+    script = compose["services"]["temporal-setup"]["command"][0].replace("$$", "$")
+    script = re.sub(r"^T=.*$", f'T="{temporal_cli()} --address {address}"', script, flags=re.M)
+    script = script.replace("--namespace arrimage ", f"--namespace {namespace} ").replace(
+        "--namespace arrimage\n", f"--namespace {namespace}\n")
+    before = by_name(await checks(settings(dev_env, tmp_path, temporal_namespace=namespace)))
+    assert before["namespace"].status == "fail"
+    for _ in range(2):
+        done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    after = by_name(await checks(settings(dev_env, tmp_path, temporal_namespace=namespace)))
+    assert (after["namespace"].status, after["search_attributes"].status) == ("ok", "ok"), after
