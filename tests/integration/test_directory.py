@@ -18,7 +18,7 @@ from adapters.record.record import Record
 from domain.clock import QUEBEC
 from domain.crisis import commands as c
 from domain.crisis.model import ReceivingService, ReceivingServiceType, ReferralChannel, TeamRef, new_case_code
-from domain.crisis.state import CaseStage, CaseView
+from domain.crisis.state import AttemptStatus, CaseStage, CaseView
 from domain.directory.aggregate import Directory
 from domain.directory.model import DirectoryService, Sector
 from domain.errors import DomainError
@@ -39,6 +39,8 @@ from tests.crisis_builders import (
     request,
     start_case,
     sup,
+    until,
+    wait_for,
 )
 from usecases.crisis import CrisisCases
 from usecases.directory import Services
@@ -141,3 +143,28 @@ async def test_the_directory_hours_close_an_organisation_to_the_cascade_and_the_
     assert isinstance(cause, ApplicationError) and cause.type == "directory_not_serving", cause
     assert "cc-laval-crise" in cause.message
     assert names(cases, code) == before
+
+
+async def test_the_timers_cascade_skips_an_organisation_the_directory_stopped(
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases, record: Record
+) -> None:
+    """The CSSS team does not answer in time: the cascade the timer makes (case.advance) reads the directory as a
+    decline's does. cc-laval's crisis service, listed active at the request, is recorded inactive before the
+    answer falls due: the timer goes past it to the supervisor (seed 001 L1259-1260, seed 002 L435-437)."""
+    now = await time_env.get_current_time()
+    activate(Ententes(record), "ENT-DIR", crisis_content("cc-laval"), now)
+    listed = DirectoryService(service_id="cc-laval-crise", name="Crise", organisation_id="cc-laval",
+                              organisation_name="Centre de crise", territory="laval", sector=Sector.CRISE)
+    Services(record).add(listed, "annuaire", now)
+    code = new_case_code()
+    handle, _ = await start_case(time_env.client, open_cmd(code), task_queue)
+    view = await act(handle, request([TEAM]))
+    assert [x.team.team_id for x in view.candidates] == ["crise-laval-1", "cc-laval"]
+    Services(record).add(listed.model_copy(update={"active": False}), "annuaire", await time_env.get_current_time(),
+                         replace=True)
+    due = view.deadline("reponse_equipe.1").due_at  # type: ignore[union-attr]
+    await time_env.sleep(until(due, await time_env.get_current_time()))
+    view = await wait_for(handle, "the supervisor given the case", lambda v: v.stage is CaseStage.SUPERVISOR)
+    assert [(a.candidate.team.team_id, a.status) for a in view.attempts] == [("crise-laval-1",
+                                                                              AttemptStatus.TIMED_OUT)]
+    assert names(cases, code)[-2:] == ["HandoffTimedOut", "Escalated"]
