@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     # On SIGTERM/SIGINT the worker stops polling and gives in-flight activities this long to finish before it
     # cancels them (Temporal retries a cancelled one on another worker; activities are idempotent).
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+    # A liveness probe's file: while the worker runs, its event loop rewrites this file every few seconds
+    # (`workers.worker.HEARTBEAT_SECONDS`); a stale or missing file means a stuck or stopped worker. Unset: none.
+    worker_health_file: Path | None = Field(default=None, description="rewritten every 5 s while the worker runs")
 
     # ARRIMAGE_AGREEMENT_POLICY__… is the name deployments used before *entente* was the one word.
     entente_policy: EntentePolicy = Field(

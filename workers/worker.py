@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -26,6 +27,7 @@ from workflows.task_notifications import SubscriptionWorkflow
 
 WORKFLOWS = [EntenteWorkflow, CrisisCaseWorkflow, SubscriptionWorkflow, ServiceEpisodeWorkflow]
 ACTIVITY_THREADS = 8
+HEARTBEAT_SECONDS = 5.0  # ARRIMAGE_WORKER_HEALTH_FILE is rewritten this often while the worker runs
 
 
 def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: ThreadPoolExecutor,
@@ -61,8 +63,24 @@ async def run_worker(root: Root, stop: asyncio.Event | None = None) -> None:
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = worker_for(client, root.settings.task_queue, root.use_cases, executor=executor,
                             graceful=root.settings.graceful_shutdown_seconds)
-        async with worker:
-            await (stop.wait() if stop is not None else asyncio.Event().wait())
+        health = root.settings.worker_health_file
+        beat = asyncio.create_task(_heartbeat(health))
+        try:
+            async with worker:
+                await (stop.wait() if stop is not None else asyncio.Event().wait())
+        finally:  # after the graceful shutdown: alive until the in-flight activities are done
+            beat.cancel()
+            if health is not None:
+                health.unlink(missing_ok=True)
+
+
+async def _heartbeat(path: Path | None) -> None:
+    """Rewrite `path` (the moment, UTC) every HEARTBEAT_SECONDS while the worker runs, its graceful shutdown
+    included: a liveness probe reads its age. Written from the event loop that drives the worker, so a blocked
+    loop goes stale."""
+    while path is not None:
+        path.write_text(f"{datetime.now(UTC).isoformat()}\n", encoding="utf-8")
+        await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
 async def run_until_signalled(root: Root) -> None:
