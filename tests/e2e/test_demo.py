@@ -1,5 +1,7 @@
-"""`arrimage demo` end to end: the installed command, run twice against a dev server and a real worker;
-the record then holds the two ententes and a case on every path of the crisis trajectory."""
+"""`arrimage demo` end to end: the installed command, run twice against a dev server and a real worker, under the
+region file of `examples/` (issue 11: tightened standards, P-38.001 designations, AAOR hours and the CISSS's
+teams with their hours); the record then holds the two ententes and a case on every path of the crisis
+trajectory, each case carrying the region's figures."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from workers.worker import build_worker
 from workflows.crisis import SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.slow
+REGION = Path(__file__).parents[2] / "examples" / "standards-laval.toml"
 
 
 
@@ -39,10 +43,12 @@ async def engine(task_queue: str, tmp_path: Path) -> AsyncIterator[tuple[dict[st
         search_attributes=SEARCH_ATTRIBUTES,
     )
     record_path = tmp_path / "record.sqlite"
-    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path)
+    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path,
+                        standards_file=REGION)
     record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
     env = cli_env(record_path=record_path, data_dir=tmp_path, columns=160,
-                  target=server.client.service_client.config.target_host, task_queue=task_queue)
+                  target=server.client.service_client.config.target_host, task_queue=task_queue,
+                  ARRIMAGE_STANDARDS_FILE=str(REGION))
     try:
         with ThreadPoolExecutor(8) as executor:
             async with build_worker(server.client, settings, record, executor=executor):
@@ -108,6 +114,9 @@ async def test_a_synthetic_day_takes_every_path_and_can_run_twice(
     assert declined == 1 + 3  # one decline then another team; three declines before the supervisor
     assert [v.referring_agreement for v in views if v.intake_org == "cps-laval"] == [ENTENTE_CPS]
     assert all(v.subject_id.startswith("demo-") for v in views)
+    # the cases run under the region's figures: the AAOR's first contact tightened to 1 h 30 (seed: 2 heures)
+    aaor = [d for v in views for d in v.deadlines if d.standard_id == "aaor.premier_contact"]
+    assert aaor and {d.original_due_at - d.started_at for d in aaor} == {timedelta(hours=1, minutes=30)}
     assert set(ententes) == {ENTENTE_CC, ENTENTE_CPS}
 
     # A second run reuses the ententes (nothing recorded on them) and adds its own calls.
