@@ -15,6 +15,7 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
+from adapters.record.listings import caught_up
 from adapters.record.record import Record, event_name, event_payload
 from domain.audit.erasure import ERASED_TEXT, SEALED_PARTS, SHREDDED
 from domain.crisis import commands as c
@@ -97,19 +98,27 @@ class CrisisCases:
     def view(self, case_code: str, *, as_of_event: int | None = None) -> CaseView:
         return self.get(case_code, version=as_of_event).view()
 
-    def opened(self) -> builtins.list[tuple[str, datetime]]:
+    def opened(self, *, from_view: bool = False) -> builtins.list[tuple[str, datetime]]:
         """(code, opening moment) of every case ever opened, in the order they were opened.
 
         Read from the notification log (the `Opened` events only): no case is loaded, and nobody's
         personal content is opened (an event whose content does not open is still found here).
+        With `from_view`, read from the listings view instead (`adapters.record.listings`: an indexed query
+        after a catch-up that costs only the events recorded since the last read): for listings shown to
+        people, never for a decision or an audit.
         """
+        if from_view and (listings := caught_up(self.record)) is not None:
+            return listings.view.cases(open_only=False)
         opened = CrisisCase.Opened  # type: ignore[attr-defined]
         return [(ev.case_code, ev.at) for ev in self.record.events_of(opened, sealed=True)]
 
-    def still_open(self) -> builtins.list[tuple[str, datetime]]:
+    def still_open(self, *, from_view: bool = False) -> builtins.list[tuple[str, datetime]]:
         """(code, opening moment) of every case not closed, in the order they were opened: `opened` less the
         cases with a `CaseClosed` event, both read from the notification log, so a worklist loads only the
-        open cases (a region keeps every closed case for years; none of them is loaded here)."""
+        open cases (a region keeps every closed case for years; none of them is loaded here). `from_view`:
+        as `opened`."""
+        if from_view and (listings := caught_up(self.record)) is not None:
+            return listings.view.cases(open_only=True)
         closed = {ev.originator_id for ev in self.record.events_of(CrisisCase.CaseClosed, sealed=True)}  # type: ignore[attr-defined]
         return [(code, at) for code, at in self.opened() if case_id(code) not in closed]
 

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.record.listings import caught_up
 from adapters.record.record import Record, event_name, event_payload
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente, entente_id
@@ -79,12 +80,18 @@ class Ententes:
     def view(self, code: str, *, as_of_event: int | None = None) -> EntenteView:
         return self.get(code, version=as_of_event).view()
 
-    def codes(self) -> list[str]:
-        """Codes of every entente ever drafted, in the order they were drafted."""
+    def codes(self, *, from_view: bool = False) -> list[str]:
+        """Codes of every entente ever drafted, in the order they were drafted: read from the notification log
+        (the `Drafted` events, hash-chained), which is what routing and every other decision use. With
+        `from_view`, read from the listings view (`adapters.record.listings`, caught up first, costing only the
+        events recorded since): for listings shown to people, never for a decision."""
+        if from_view and (listings := caught_up(self.record)) is not None:
+            return listings.view.entente_codes()
         return [ev.code for ev in self.record.events_of(Entente.Drafted)]  # type: ignore[attr-defined]
 
-    def list(self) -> builtins.list[EntenteView]:
-        return [self.view(code) for code in self.codes()]
+    def list(self, *, from_view: bool = False) -> builtins.list[EntenteView]:
+        """Every entente's view, each loaded from its chained events; `from_view`: which ones, as `codes`."""
+        return [self.view(code) for code in self.codes(from_view=from_view)]
 
     def history(self, code: str) -> builtins.list[dict[str, Any]]:
         aggregate_id = self._id(code)

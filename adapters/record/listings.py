@@ -1,0 +1,302 @@
+"""Listings as materialised views: the ententes' codes and the crisis cases opened (and closed), kept by
+eventsourcing's projection machinery instead of scanning the notification log on every read (issue 12).
+
+- `Listings` is a library `Projection`: its `process_event` writes one row of a view *and* its tracking
+  record (eventsourcing `Tracking`: the notification id it comes from) in one transaction of the view's
+  `TrackingRecorder`, so an event is counted once or not at all (the single-row tracking upsert refuses a
+  position that does not advance: a second reader of the same events fails and writes nothing).
+- The views are the library's SQLite and PostgreSQL tracking recorders with the listing tables beside the
+  tracking table, in the record's own database (`SQLiteListings`, `PostgresListings`).
+- `catch_up` brings a view up to the head of the record before a list is read: it selects only the
+  notifications after the tracked position (by the notification id's index), so a read costs the events
+  recorded since the last one, not the whole log; a view that nobody read while events were recorded (a
+  restart, the CLI which has no long-running process) catches up at its next read. The library's
+  `ProjectionRunner` needs a subscription, which its SQLite recorder does not have: the same `Listings`
+  projection could run under it on PostgreSQL (LISTEN/NOTIFY), but the catch-up before each read is what
+  keeps every process right on both stores.
+
+A listing is a read model for lists, never a decision input: no rule, routing or disclosure decision reads it
+(they load aggregates from their hash-chained events, `Record.construct_repository`), and it holds no personal
+content (codes, opening moments and a closed flag, from the events' parts in clear: nothing sealed is opened).
+Its rows come only from topics of the record's allow-list (`TOPICS`), decoded by the record's mapper.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing import postgres as pg
+from eventsourcing import sqlite as lite
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+from psycopg.sql import SQL, Identifier
+
+from adapters.record.record import Record, _named
+from adapters.record.sealing import PersonalDataMapper
+from domain.crisis.aggregate import CrisisCase
+from domain.ententes.aggregate import Entente
+
+
+class ListingsView(TrackingRecorder):
+    """What a listings view records and answers (one implementation per store, below)."""
+
+    def entente_drafted(self, code: str, tracking: Tracking) -> None:
+        raise NotImplementedError
+
+    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking) -> None:
+        raise NotImplementedError
+
+    def case_closed(self, case: UUID, tracking: Tracking) -> None:
+        raise NotImplementedError
+
+    def entente_codes(self) -> list[str]:
+        raise NotImplementedError
+
+    def cases(self, *, open_only: bool) -> list[tuple[str, datetime]]:
+        raise NotImplementedError
+
+    def create_table(self) -> None:
+        raise NotImplementedError
+
+    def batch(self) -> Any:
+        """A context in which every write (rows and tracking) goes into one transaction, committed at its end."""
+        raise NotImplementedError
+
+
+class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
+    """The views in the record's SQLite file (the library's `tracking` table beside them)."""
+
+    def __init__(self, datastore: lite.SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._local = threading.local()
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS listing_ententes (position INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE)",
+            "CREATE TABLE IF NOT EXISTS listing_cases (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE, "
+            "code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
+            "CREATE INDEX IF NOT EXISTS listing_cases_open ON listing_cases (closed, position)",
+        ]
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        with self.datastore.transaction(commit=True) as c:
+            self._local.cursor = c
+            try:
+                yield
+            finally:
+                self._local.cursor = None
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        c = getattr(self._local, "cursor", None)
+        if c is not None:
+            yield c
+        else:
+            with self.datastore.transaction(commit=True) as c:
+                yield c
+
+    def entente_drafted(self, code: str, tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("INSERT INTO listing_ententes VALUES (?, ?)", (tracking.notification_id, code))
+            self._insert_tracking(c, tracking)
+
+    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("INSERT INTO listing_cases VALUES (?, ?, ?, ?, 0)",
+                      (tracking.notification_id, case.hex, code, at.isoformat()))
+            self._insert_tracking(c, tracking)
+
+    def case_closed(self, case: UUID, tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("UPDATE listing_cases SET closed = 1 WHERE case_id = ?", (case.hex,))
+            self._insert_tracking(c, tracking)
+
+    def entente_codes(self) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT code FROM listing_ententes ORDER BY position")
+            return [row[0] for row in c.fetchall()]
+
+    def cases(self, *, open_only: bool) -> list[tuple[str, datetime]]:
+        where = "WHERE closed = 0 " if open_only else ""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT code, opened_at FROM listing_cases {where}ORDER BY position")
+            return [(row[0], datetime.fromisoformat(row[1])) for row in c.fetchall()]
+
+
+class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
+    """The views in the record's PostgreSQL schema, named after the record (`arrimage_listing_…`)."""
+
+    def __init__(self, datastore: pg.PostgresDatastore, *, prefix: str = "arrimage", **kwargs: Any) -> None:
+        super().__init__(datastore, tracking_table_name=f"{prefix}_listings_tracking", **kwargs)
+        self._local = threading.local()
+        schema = Identifier(datastore.schema)
+        self.ententes = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_listing_ententes"))
+        self.cases_table = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_listing_cases"))
+        self.sql_create_statements += [
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, code text NOT NULL UNIQUE)").format(
+                self.ententes),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, case_id uuid NOT NULL UNIQUE, "
+                "code text NOT NULL, opened_at text NOT NULL, closed boolean NOT NULL DEFAULT false)").format(
+                self.cases_table),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (closed, position)").format(
+                Identifier(f"{prefix}_listing_cases_open"), self.cases_table),
+        ]
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        with self.datastore.transaction(commit=True) as curs:
+            self._local.cursor = curs
+            try:
+                yield
+            finally:
+                self._local.cursor = None
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        curs = getattr(self._local, "cursor", None)
+        if curs is not None:
+            yield curs
+        else:
+            with self.datastore.transaction(commit=True) as curs:
+                yield curs
+
+    def entente_drafted(self, code: str, tracking: Tracking) -> None:
+        with self._writing() as curs:
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s)").format(self.ententes),
+                         (tracking.notification_id, code))
+            self._insert_tracking(curs, tracking)
+
+    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking) -> None:
+        with self._writing() as curs:
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s, false)").format(self.cases_table),
+                         (tracking.notification_id, case, code, at.isoformat()))
+            self._insert_tracking(curs, tracking)
+
+    def case_closed(self, case: UUID, tracking: Tracking) -> None:
+        with self._writing() as curs:
+            curs.execute(SQL("UPDATE {0} SET closed = true WHERE case_id = %s").format(self.cases_table), (case,))
+            self._insert_tracking(curs, tracking)
+
+    def entente_codes(self) -> list[str]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT code FROM {0} ORDER BY position").format(self.ententes))
+            return [row["code"] for row in curs.fetchall()]
+
+    def cases(self, *, open_only: bool) -> list[tuple[str, datetime]]:
+        where = SQL("WHERE NOT closed ") if open_only else SQL("")
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT code, opened_at FROM {0} {1}ORDER BY position").format(self.cases_table, where))
+            return [(row["code"], datetime.fromisoformat(row["opened_at"])) for row in curs.fetchall()]
+
+
+class Listings(Projection[ListingsView]):
+    """The projection: which events make which rows. Topics under their module now and the ones they had."""
+
+    name = "listings"
+    topics: tuple[str, ...] = tuple(
+        topic for cls in (Entente.Drafted, CrisisCase.Opened, CrisisCase.CaseClosed)  # type: ignore[attr-defined]
+        for topic in _named(get_topic(cls))
+    )
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """An event of another topic: only its position is tracked (by `catch_up`, after its page)."""
+
+    @process_event.register
+    def _(self, domain_event: Entente.Drafted, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.entente_drafted(domain_event.code, tracking)
+
+    @process_event.register
+    def _(self, domain_event: CrisisCase.Opened, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.case_opened(domain_event.originator_id, domain_event.case_code, domain_event.at, tracking)
+
+    @process_event.register
+    def _(self, domain_event: CrisisCase.CaseClosed, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.case_closed(domain_event.originator_id, tracking)
+
+
+# The view of each persistence module that has one (the in-memory store of unit tests has none: its lists scan).
+VIEWS: dict[str, type[ListingsView]] = {
+    "adapters.record.sqlite": SQLiteListings,
+    "adapters.record.postgres": PostgresListings,
+}
+_OPEN: weakref.WeakKeyDictionary[Record, tuple[Listings, threading.Lock]] = weakref.WeakKeyDictionary()
+_OPENING = threading.Lock()
+
+
+def listings(record: Record) -> Listings | None:
+    """The record's listings projection over its view (tables created if missing), or None where the store has
+    no view (in memory). One per record, shared by its threads."""
+    with _OPENING:
+        if record in _OPEN:
+            return _OPEN[record][0]
+        view_class = VIEWS.get(type(record.factory).__module__)
+        if view_class is None:
+            return None
+        datastore: Any = record.factory.datastore  # type: ignore[attr-defined]
+        view: ListingsView = (PostgresListings(datastore, prefix=record.name.lower())
+                              if view_class is PostgresListings else SQLiteListings(datastore))
+        view.create_table()
+        projection = Listings(view)
+        _OPEN[record] = (projection, threading.Lock())
+        return projection
+
+
+def caught_up(record: Record, page: int = 2_000) -> Listings | None:
+    """The record's listings, brought up to the record's head first (see the module's docstring)."""
+    projection = listings(record)
+    if projection is None:
+        return None
+    with _OPEN[record][1]:
+        catch_up(record, projection, page)
+    return projection
+
+
+def catch_up(record: Record, projection: Listings, page: int = 2_000) -> int:
+    """Process the notifications after the view's tracked position up to the record's head, one transaction per
+    page (each event's row with its tracking; then the page's end tracked, so that events of other topics are
+    never read again). Another process catching up at the same moment makes one of the two fail on the tracking
+    record (nothing of its page is written); it then starts again from the position the other reached.
+    Returns the number of events processed here."""
+    view = projection.view
+    mapper = record.mapper
+    decode = mapper.to_domain_event_sealed if isinstance(mapper, PersonalDataMapper) else mapper.to_domain_event
+    processed = 0
+    head = record.recorder.max_notification_id() or 0
+    conflicts = 0
+    while True:
+        position = view.max_tracking_id(record.name) or 0
+        if position >= head:
+            return processed
+        batch = record.recorder.select_notifications(
+            start=position + 1, limit=page, stop=head, topics=projection.topics)
+        end = batch[-1].id if len(batch) == page else head
+        try:
+            with view.batch():
+                for n in batch:
+                    projection.process_event(decode(StoredEvent(
+                        originator_id=n.originator_id, originator_version=n.originator_version, topic=n.topic,
+                        state=n.state)), Tracking(record.name, n.id))
+                if not batch or batch[-1].id < end:
+                    view._insert_tracking(_cursor(view), Tracking(record.name, end))  # type: ignore[attr-defined]
+        except IntegrityError:
+            conflicts += 1
+            if conflicts > 100:
+                raise
+            continue
+        processed += len(batch)
+
+
+def _cursor(view: ListingsView) -> Any:
+    return view._local.cursor  # type: ignore[attr-defined]
+

@@ -1,0 +1,116 @@
+"""The listings as materialised views (issue 12, « reads that stay fast at scale »): the ententes' codes and the
+crisis cases opened / still open, kept by an eventsourcing `Projection` whose rows are written with their
+tracking record in one transaction (`adapters.record.listings`). Each list from the view equals the scan of the
+notification log on a populated store; the view catches up with events recorded while no reader ran (another
+process, a restart); no event is counted twice, even by two readers catching up from the same position.
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from adapters.record import listings as lv
+from adapters.record.record import Record
+from domain.crisis import commands as c
+from domain.crisis.model import PhoneDisposition
+from domain.ententes import commands as ec
+from tests.crisis_builders import CSSS, T0, crisis_content, open_cmd
+from usecases.crisis import CrisisCases
+from usecases.ententes import Ententes
+
+
+def _code(n: int) -> str:
+    """A case code (base32, as the engine makes them) for number n."""
+    alphabet, out = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ""
+    for _ in range(10):
+        out, n = alphabet[n % 32] + out, n // 32
+    return "C-" + out
+
+
+def _populate(record: Record, start: int, count: int) -> list[str]:
+    """`count` ententes drafted and `count` cases opened, every other case closed at the phone."""
+    ententes, cases = Ententes(record), CrisisCases(record)
+    codes = []
+    for n in range(start, start + count):
+        ententes.draft(ec.DraftEntente(by="dsp", code=f"ENT-LAV-2027-{n:02d}", content=crisis_content()), T0)
+        code = _code(n)
+        codes.append(code)
+        cases.open(open_cmd(code, face=False), T0 + timedelta(minutes=n))
+        if n % 2:
+            cases.execute(code, c.CloseAtPhone(by="intervenant-1", actor_org=CSSS,
+                                               disposition=PhoneDisposition.STABILISED, reason="crise stabilisée"),
+                          T0 + timedelta(minutes=n, seconds=30))
+    return codes
+
+
+def _same_as_the_scan(record: Record) -> None:
+    ententes, cases = Ententes(record), CrisisCases(record)
+    assert ententes.codes(from_view=True) == ententes.codes()
+    assert cases.opened(from_view=True) == cases.opened()
+    assert cases.still_open(from_view=True) == cases.still_open()
+
+
+def test_the_view_equals_the_scan_and_catches_up_after_a_restart(store_env: dict[str, str]) -> None:
+    record = Record(store_env)
+    try:
+        codes = _populate(record, 1, 6)
+        _same_as_the_scan(record)
+        assert [code for code, _ in CrisisCases(record).still_open(from_view=True)] == codes[1::2]
+        assert len(Ententes(record).codes(from_view=True)) == 6
+    finally:
+        record.close()
+
+    # Another process records while no reader of the view runs (the worker, the CLI between two reads).
+    writer = Record(store_env)
+    try:
+        _populate(writer, 7, 4)
+    finally:
+        writer.close()
+
+    # A reader started afterwards (a restart) catches up with those events only, from its tracked position.
+    reader = Record(store_env)
+    try:
+        projection = lv.listings(reader)
+        assert projection is not None
+        before = projection.view.max_tracking_id(reader.name)
+        head = reader.recorder.max_notification_id() or 0
+        assert before is not None and before < head
+        processed = lv.catch_up(reader, projection)
+        assert processed == 4 + 4 + 2  # 4 Drafted, 4 Opened, 2 CaseClosed: the new events of the view's topics
+        assert projection.view.max_tracking_id(reader.name) == head
+        assert lv.catch_up(reader, projection) == 0  # nothing new: nothing read again
+        _same_as_the_scan(reader)
+        assert len(Ententes(reader).codes(from_view=True)) == 10
+        assert [code for code, _ in CrisisCases(reader).still_open(from_view=True)] == [
+            _code(n) for n in range(2, 11, 2)]
+    finally:
+        reader.close()
+
+
+def test_no_event_is_counted_twice(store_env: dict[str, str]) -> None:
+    """Tracking: an event already in the view is refused with its row (one transaction); two readers of one
+    store, each with its own view object, catching up alternately, leave each row once."""
+    first, second = Record(store_env), Record(store_env)
+    try:
+        _populate(first, 1, 3)
+        one, two = lv.listings(first), lv.listings(second)
+        assert one is not None and two is not None
+        lv.catch_up(first, one)
+        drafted = first.recorder.select_notifications(start=1, limit=1, topics=lv.Listings.topics)[0]
+        # The same event again, at its own position: the tracking record refuses it, and its row is not written.
+        with pytest.raises(IntegrityError):
+            one.view.entente_drafted("ENT-DOUBLE", Tracking(first.name, drafted.id))
+        assert "ENT-DOUBLE" not in one.view.entente_codes()
+
+        _populate(second, 4, 2)
+        assert lv.catch_up(second, two) == 2 + 2 + 1
+        assert lv.catch_up(first, one) == 0  # the other reader's tracking is this one's: nothing processed twice
+        _same_as_the_scan(first)
+        _same_as_the_scan(second)
+        assert len(one.view.entente_codes()) == len(set(one.view.entente_codes())) == 5
+    finally:
+        first.close()
+        second.close()
