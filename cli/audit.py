@@ -112,6 +112,12 @@ def verify(
     allow_empty: bool = typer.Option(
         False, "--allow-empty", help="accept a record that holds no event yet (otherwise exit 1: nothing was verified)"
     ),
+    since_checkpoint: Annotated[Path | None, typer.Option(
+        "--since-checkpoint", metavar="FILE",
+        help="Incremental: check this signed checkpoint (the last one a full verify passed) and that the store "
+             "still holds its head, then verify only the events after it. An event altered before it is the "
+             "full verify's to find.",
+    )] = None,
 ) -> None:
     """Stream the whole store and confirm it, or name the first event altered, inserted, reordered or removed."""
     with reported():
@@ -119,16 +125,17 @@ def verify(
         if bundle is not None:
             _verify_bundle(bundle, pinned, as_json, trust_engine_key)
         cps = [_checkpoint_file(path) for path in against]
+        since = _checkpoint_file(since_checkpoint) if since_checkpoint is not None else None
         with root() as engine:
             _require_trust(engine.settings.development, pinned, trust_engine_key)
             try:
                 report = run_verify(engine.record, cps, checkpoint_keys=checkpoint_keys(engine.settings),
-                                    pinned_keys=pinned)
+                                    pinned_keys=pinned, since=since)
             except KeyConfigError as e:
                 raise bad_input(str(e)) from None
             except CheckpointError as e:  # one the store keeps (`audit checkpoint` saves a copy) is unreadable
                 raise CliError(Exit.REFUSED, f"invalid checkpoint kept in the record: {e.message}") from None
-    if report.ok and report.events_checked == 0 and not allow_empty:
+    if report.ok and report.events_checked == 0 and report.since is None and not allow_empty:
         # An empty record is intact only trivially: a record emptied, or looked for in the wrong place,
         # must not read as "verified".
         typer.echo("the record holds no events (pass --allow-empty to accept that)", err=True)
@@ -136,7 +143,10 @@ def verify(
     if as_json:
         print(json.dumps(report.to_dict()))
     elif report.ok:
-        console.print(f"[green]verified[/green] {report.events_checked:,} events ({report.events_per_second:,.0f}/s)")
+        after = (f" after checkpoint position {report.since.seq:,} (notification {report.since.notification_id})"
+                 if report.since is not None else "")
+        console.print(f"[green]verified[/green] {report.events_checked:,} events{after} "
+                      f"({report.events_per_second:,.0f}/s)")
         for line in report.trust:  # what the checkpoints' check rests on
             console.print(line, markup=False)
     elif report.problem is not None:

@@ -245,9 +245,11 @@ class PostgresSnapshot(Snapshot):
         self.conn = conn
         self.lookups = conn.cursor(row_factory=tuple_row)
 
-    def _pages(self, name: str, statement: Composed) -> Iterator[Sequence[tuple[Any, ...]]]:
+    def _pages(
+        self, name: str, statement: Composed, params: tuple[Any, ...] = ()
+    ) -> Iterator[Sequence[tuple[Any, ...]]]:
         with self.conn.cursor(name=name, row_factory=tuple_row) as cursor:
-            cursor.execute(statement)
+            cursor.execute(statement, params)
             while rows := cursor.fetchmany(self.page):
                 yield rows
 

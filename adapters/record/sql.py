@@ -409,7 +409,7 @@ class Snapshot(ABC):
         self.page = page
 
     @abstractmethod
-    def _pages(self, name: str, statement: Any) -> Iterator[Sequence[tuple[Any, ...]]]:
+    def _pages(self, name: str, statement: Any, params: tuple[Any, ...] = ()) -> Iterator[Sequence[tuple[Any, ...]]]:
         """The rows of a select, `page` at a time (a streaming cursor named `name` where the store has them).
         Both drivers return blobs (``BLOB``, ``bytea``) as `bytes`: the hot loops below do not convert them."""
 
@@ -417,26 +417,41 @@ class Snapshot(ABC):
     def _one(self, statement: Any, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The first row of a select, or None."""
 
-    def events(self) -> Iterator[EventRow]:
+    def events(self, after: int = 0) -> Iterator[EventRow]:
+        """The stored events after notification `after` (0: all), in notification order."""
         okey = self.dialect.okey
         pages = self._pages(
             "audit_events",
             self.dialect.sql(
-                "SELECT {nid}, originator_id, originator_version, topic, state FROM {events} ORDER BY {nid}"
+                "SELECT {nid}, originator_id, originator_version, topic, state FROM {events} WHERE {nid} > ? "
+                "ORDER BY {nid}"
             ),
+            (after,),
         )
         for rows in pages:
             for nid, oid, version, topic, state in rows:
                 yield nid, okey(oid), version, topic, state
 
-    def chain(self) -> Iterator[ChainRow]:
+    def chain(self, after: int = 0) -> Iterator[ChainRow]:
+        """The chain rows after notification `after` (0: all), in notification order."""
         okey = self.dialect.okey
         pages = self._pages(
-            "audit_chain", self.dialect.sql(f"SELECT {CHAIN_COLUMNS} FROM {{chain}} ORDER BY notification_id")
+            "audit_chain",
+            self.dialect.sql(
+                f"SELECT {CHAIN_COLUMNS} FROM {{chain}} WHERE notification_id > ? ORDER BY notification_id"
+            ),
+            (after,),
         )
         for rows in pages:
             for nid, oid, version, topic, seq, prev_nid, eh, agg, ch in rows:
                 yield nid, okey(oid), version, topic, seq, prev_nid, eh, agg, ch
+
+    def chain_head_at(self, notification_id: int) -> tuple[int, bytes] | None:
+        """(seq, chain hash) stored in the chain row at this notification id, if there is one."""
+        row = self._one(
+            self.dialect.sql("SELECT seq, chain_hash FROM {chain} WHERE notification_id = ?"), (notification_id,)
+        )
+        return (int(row[0]), bytes(row[1])) if row is not None else None
 
     def chain_row_for(self, originator: bytes, version: int) -> ChainRow | None:
         row = self._one(

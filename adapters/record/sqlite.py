@@ -231,8 +231,8 @@ class SQLiteSnapshot(Snapshot):
         self.conn.rollback()
         self.conn.close()
 
-    def _pages(self, name: str, statement: str) -> Iterator[Sequence[tuple[Any, ...]]]:
-        cursor = self.conn.execute(statement)
+    def _pages(self, name: str, statement: str, params: tuple[Any, ...] = ()) -> Iterator[Sequence[tuple[Any, ...]]]:
+        cursor = self.conn.execute(statement, params)
         while rows := cursor.fetchmany(self.page):
             yield rows
 

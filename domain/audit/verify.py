@@ -115,6 +115,10 @@ class VerifyReport:
     store_id: str | None = None
     milestones: tuple[tuple[int, str], ...] = ()
     """The chain's milestones as recomputed (`Checkpoint.milestones`), for the checkpoint signed next."""
+    since: ChainHead | None = None
+    """An incremental pass: the signed head it resumed from (`events_checked` then counts the events after it)."""
+    rows_read: int = 0
+    """Rows of the two streams read by this pass (events and chain rows; set by the use case)."""
 
     @property
     def events_per_second(self) -> float:
@@ -172,8 +176,19 @@ def verify_rows(
     *,
     checkpoints: Sequence[Checkpoint] = (),
     cache_size: int = 8_192,
+    start: ChainHead | None = None,
 ) -> VerifyReport:
-    """Recompute every hash; report the first problem. Signatures must be checked before."""
+    """Recompute every hash; report the first problem. Signatures must be checked before.
+
+    ``start``: an incremental pass. The streams then hold only the rows after ``start.notification_id``, and the
+    chain resumes from that head (its position and hash, taken from a signed checkpoint whose head the caller
+    found still stored): only the new events are hashed, an aggregate's earlier hash is one look-up of its
+    stored chain row. What lies before the start is not looked at (the full pass's job); checkpoints at or
+    before it are ignored, ``events_checked`` counts the new events only, and no milestones are returned (a
+    checkpoint is signed after a full pass).
+    """
+    if start is not None:
+        checkpoints = [c for c in checkpoints if c.notification_id > start.notification_id]
     pending = sorted(checkpoints, key=lambda c: c.notification_id)
     cp_i = 0
     next_cp = pending[0].notification_id if pending else None
@@ -183,9 +198,9 @@ def verify_rows(
     step = 1
     heads: dict[bytes, tuple[int, bytes]] = {}
     topics: dict[str, bytes] = {}
-    prev = ZERO
-    seq = 0
-    last_nid: int | None = None
+    prev = ZERO if start is None else bytes.fromhex(start.chain_hash)
+    seq = first_seq = 0 if start is None else start.seq
+    last_nid: int | None = None if start is None else start.notification_id
     problem: Problem | None = None
     ev_it = iter(events)
     ch_it = iter(chain)
@@ -329,9 +344,10 @@ def verify_rows(
     head = ChainHead(last_nid, seq, prev.hex()) if last_nid is not None else None
     return VerifyReport(
         ok=problem is None,
-        events_checked=seq,
+        events_checked=seq - first_seq,
         head=head,
         problem=problem,
         checkpoints_checked=cp_i,
-        milestones=tuple(milestones),
+        milestones=tuple(milestones) if start is None else (),
+        since=start,
     )
