@@ -33,7 +33,8 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
+        # a standard logger's `extra` (the workflows' and activities' ids, Temporal's `temporal_workflow`) as fields
+        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()], processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer,
         ])
     )

@@ -189,7 +189,8 @@ async def test_one_trace_from_the_request_to_the_append(
     logs.get("arrimage.test").info("outside any span")
     with trace.get_tracer("arrimage.test").start_as_current_span("inside") as inside:
         logs.get("arrimage.test").info("inside a span")
-        logging.getLogger("arrimage.test.stdlib").warning("inside a span, from the standard library")
+        logging.getLogger("arrimage.test.stdlib").warning("inside a span, from the standard library",
+                                                          extra={"workflow_id": "case-C-TEST"})
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
     assert len(lines) > 3, len(lines)  # the run wrote its own (Temporal's worker at DEBUG), besides the three here
     for line in lines:
@@ -199,6 +200,8 @@ async def test_one_trace_from_the_request_to_the_append(
     assert len(marked) == 2
     assert {line["trace_id"] for line in marked} == {format(inside.get_span_context().trace_id, "032x")}
     assert "trace_id" not in next(line for line in lines if line["event"] == "outside any span")
+    # a standard logger's ids (`extra`, as the workflows and activities log them) are fields of the line
+    assert next(line for line in marked if "standard library" in line["event"])["workflow_id"] == "case-C-TEST"
 
 
 def _free_port() -> int:
