@@ -11,7 +11,12 @@ cases do. Event state is ~200 bytes of JSON.
 
 Each verification runs in a fresh process (``--verify-only``), so its peak RSS
 is the verifier's own, not the builder's: flat figures across sizes show that
-memory does not grow with the store.
+memory does not grow with the store. At each size the loop as it was before
+issue 12's speed work (``benchmarks.verify_before``, frozen) runs in the same
+way just before, on the same file: the ratio is the gain, steadier than the
+rates on a shared machine. Last, the incremental verify: a checkpoint signed at
+the head, ``--since-events`` more appended, ``verify(since=checkpoint)`` timed
+beside a full pass, with the rows each read.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -31,7 +37,9 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.record.environment import record_env
 from adapters.record.record import Record
-from usecases.audit.trail import verify
+from benchmarks.verify_before import verify_rows as verify_rows_before
+from domain.audit.checkpoint import Checkpoint
+from usecases.audit.trail import checkpoint, verify
 from workers.bootstrap import open_record
 
 TOPIC = "benchmarks.verify:Case.Noted"
@@ -67,18 +75,40 @@ def build(record: Record, start: int, stop: int) -> float:
     return time.perf_counter() - t0
 
 
-def verify_only(path: Path) -> dict[str, float]:
+def verify_only(path: Path, mode: str, since: Path | None = None) -> dict[str, float]:
     record = open_record(env=env(path))
-    report = verify(record)
+    if mode == "before":
+        started = time.perf_counter()
+        with record.audit_store().snapshot() as snap:
+            report = verify_rows_before(snap.events(), snap.chain(), snap)
+        seconds, rows = time.perf_counter() - started, 2 * report.events_checked
+    else:
+        cp = Checkpoint.from_json(since.read_text()) if since is not None else None
+        report = verify(record, since=cp)
+        seconds, rows = report.seconds, report.rows_read
     record.close()
     if not report.ok:
         raise SystemExit(f"verification failed: {report.problem}")
     return {
         "events": report.events_checked,
-        "seconds": report.seconds,
-        "events_per_s": report.events_per_second,
+        "rows": rows,
+        "seconds": seconds,
+        "events_per_s": report.events_checked / seconds if seconds else 0.0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def run_verify(path: Path, mode: str, since: Path | None = None) -> dict[str, float]:
+    extra = ["--since", str(since)] if since is not None else []
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.verify", "--verify-only", str(path), "--mode", mode, *extra],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,10 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--at", default="100000,500000,1000000", help="sizes at which to verify")
     parser.add_argument("--dir", type=Path, default=None, help="where to put the SQLite file (default: a temp dir)")
+    parser.add_argument("--since-events", type=int, default=10_000, help="events appended after the checkpoint")
     parser.add_argument("--verify-only", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="now", help=argparse.SUPPRESS)
+    parser.add_argument("--since", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.verify_only:
-        print(json.dumps(verify_only(args.verify_only)))
+        print(json.dumps(verify_only(args.verify_only, args.mode, args.since)))
         return 0
 
     sizes = sorted({min(int(s), args.events) for s in args.at.split(",")} | {args.events})
@@ -99,26 +132,31 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{path} exists; give an empty --dir")
     record = open_record(env=env(path))
     print(f"store: {path}")
-    print(f"{'events':>10} {'build ev/s':>11} {'verify s':>9} {'verify ev/s':>12} {'peak RSS MB':>12} {'file MB':>8}")
+    print(f"{'events':>10} {'build ev/s':>11} {'before s':>9} {'before ev/s':>12} {'verify s':>9} "
+          f"{'verify ev/s':>12} {'ratio':>6} {'peak RSS MB':>12} {'file MB':>8}")
     built = 0
     for size in sizes:
         seconds = build(record, built, size)
         build_rate = (size - built) / seconds if seconds else 0.0
         built = size
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.verify", "--verify-only", str(path)],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).resolve().parents[1],
-        )
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        b = run_verify(path, "before")
+        r = run_verify(path, "now")
         file_mb = os.path.getsize(path) / 1e6
         print(
-            f"{int(r['events']):>10,} {build_rate:>11,.0f} {r['seconds']:>9.2f} {r['events_per_s']:>12,.0f} "
+            f"{int(r['events']):>10,} {build_rate:>11,.0f} {b['seconds']:>9.2f} {b['events_per_s']:>12,.0f} "
+            f"{r['seconds']:>9.2f} {r['events_per_s']:>12,.0f} {b['seconds'] / r['seconds']:>5.2f}x "
             f"{r['peak_rss_mb']:>12.1f} {file_mb:>8.0f}",
             flush=True,
         )
+    cp_file = workdir / "checkpoint.json"
+    cp_file.write_text(checkpoint(record, now=datetime.now(UTC)).to_json())
+    build(record, built, built + args.since_events)
+    inc = run_verify(path, "now", since=cp_file)
+    full = run_verify(path, "now")
+    print(f"incremental from a checkpoint at {built:,} events, {args.since_events:,} appended since: "
+          f"{int(inc['events']):,} events, {int(inc['rows']):,} rows read, {inc['seconds']:.3f} s; "
+          f"full pass {int(full['events']):,} events, {int(full['rows']):,} rows, {full['seconds']:.2f} s "
+          f"({full['seconds'] / inc['seconds']:,.0f}x)", flush=True)
     record.close()
     return 0
 

@@ -34,6 +34,7 @@ originator id is kept, the few statements that only one of them can say) is a
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import threading
 import time
@@ -407,6 +408,14 @@ class Snapshot(ABC):
     def __init__(self, dialect: Dialect, page: int) -> None:
         self.dialect = dialect
         self.page = page
+        self.rows_read = 0
+        """Rows of `event_rows` and `chain_rows` fetched so far (by page: a pass that stops early has read the
+        page it stopped in)."""
+
+    def _counted(self, pages: Iterator[Sequence[tuple[Any, ...]]]) -> Iterator[Sequence[tuple[Any, ...]]]:
+        for rows in pages:
+            self.rows_read += len(rows)
+            yield rows
 
     @abstractmethod
     def _pages(self, name: str, statement: Any, params: tuple[Any, ...] = ()) -> Iterator[Sequence[tuple[Any, ...]]]:
@@ -417,34 +426,40 @@ class Snapshot(ABC):
     def _one(self, statement: Any, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The first row of a select, or None."""
 
-    def events(self, after: int = 0) -> Iterator[EventRow]:
-        """The stored events after notification `after` (0: all), in notification order."""
-        okey = self.dialect.okey
-        pages = self._pages(
+    def event_rows(self, after: int = 0) -> Iterator[tuple[Any, ...]]:
+        """The stored events after notification `after` (0: all), in notification order, their originator ids
+        as the store returns them (`Dialect.okey` gives the hashing key): the verify's hot stream, flattened
+        from pages in C, with no per-row conversion."""
+        return itertools.chain.from_iterable(self._counted(self._pages(
             "audit_events",
             self.dialect.sql(
                 "SELECT {nid}, originator_id, originator_version, topic, state FROM {events} WHERE {nid} > ? "
                 "ORDER BY {nid}"
             ),
             (after,),
-        )
-        for rows in pages:
-            for nid, oid, version, topic, state in rows:
-                yield nid, okey(oid), version, topic, state
+        )))
 
-    def chain(self, after: int = 0) -> Iterator[ChainRow]:
-        """The chain rows after notification `after` (0: all), in notification order."""
-        okey = self.dialect.okey
-        pages = self._pages(
+    def chain_rows(self, after: int = 0) -> Iterator[tuple[Any, ...]]:
+        """The chain rows after notification `after` (0: all), in notification order, ids as stored."""
+        return itertools.chain.from_iterable(self._counted(self._pages(
             "audit_chain",
             self.dialect.sql(
                 f"SELECT {CHAIN_COLUMNS} FROM {{chain}} WHERE notification_id > ? ORDER BY notification_id"
             ),
             (after,),
-        )
-        for rows in pages:
-            for nid, oid, version, topic, seq, prev_nid, eh, agg, ch in rows:
-                yield nid, okey(oid), version, topic, seq, prev_nid, eh, agg, ch
+        )))
+
+    def events(self, after: int = 0) -> Iterator[EventRow]:
+        """`event_rows` with the hashing key of each originator id."""
+        okey = self.dialect.okey
+        for nid, oid, version, topic, state in self.event_rows(after):
+            yield nid, okey(oid), version, topic, state
+
+    def chain(self, after: int = 0) -> Iterator[ChainRow]:
+        """`chain_rows` with the hashing key of each originator id."""
+        okey = self.dialect.okey
+        for nid, oid, version, topic, seq, prev_nid, eh, agg, ch in self.chain_rows(after):
+            yield nid, okey(oid), version, topic, seq, prev_nid, eh, agg, ch
 
     def chain_head_at(self, notification_id: int) -> tuple[int, bytes] | None:
         """(seq, chain hash) stored in the chain row at this notification id, if there is one."""

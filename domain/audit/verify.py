@@ -50,10 +50,11 @@ proves internal consistency only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from hashlib import sha256
+from itertools import zip_longest
 from typing import Any, Protocol
 
 from domain.audit.checkpoint import MILESTONE_HEX, MILESTONES_MAX, Checkpoint
@@ -118,7 +119,7 @@ class VerifyReport:
     since: ChainHead | None = None
     """An incremental pass: the signed head it resumed from (`events_checked` then counts the events after it)."""
     rows_read: int = 0
-    """Rows of the two streams read by this pass (events and chain rows; set by the use case)."""
+    """Rows of the two streams fetched by this pass (events and chain rows, by page; set by the use case)."""
 
     @property
     def events_per_second(self) -> float:
@@ -145,6 +146,10 @@ class ChainIndex(Protocol):
 
     def aggregate_hash_at(self, notification_id: int) -> bytes | None:
         """The aggregate hash stored in the chain row at this notification id."""
+
+
+def _same(key: bytes) -> bytes:
+    return key
 
 
 def _problem(kind: ProblemKind, nid: int | None, row: EventRow | ChainRow | None, detail: str) -> Problem:
@@ -177,6 +182,7 @@ def verify_rows(
     checkpoints: Sequence[Checkpoint] = (),
     cache_size: int = 8_192,
     start: ChainHead | None = None,
+    key: Callable[[Any], bytes] | None = None,
 ) -> VerifyReport:
     """Recompute every hash; report the first problem. Signatures must be checked before.
 
@@ -186,9 +192,18 @@ def verify_rows(
     stored chain row. What lies before the start is not looked at (the full pass's job); checkpoints at or
     before it are ignored, ``events_checked`` counts the new events only, and no milestones are returned (a
     checkpoint is signed after a full pass).
+
+    ``key``: the rows' originator ids are as the store returns them (text, UUID), and this gives their
+    hashing key (``hashing.originator_key``'s bytes). The two streams' ids are then compared as stored and
+    each event's id is converted once, for its hash; without it, the ids are already those bytes.
     """
     if start is not None:
         checkpoints = [c for c in checkpoints if c.notification_id > start.notification_id]
+    to_key: Callable[[Any], bytes] = key if key is not None else _same
+
+    def keyed(row: Any) -> Any:  # a row with its hashing key, for reports and look-ups (off the hot path)
+        return None if row is None else (row[0], to_key(row[1]), *row[2:])
+
     pending = sorted(checkpoints, key=lambda c: c.notification_id)
     cp_i = 0
     next_cp = pending[0].notification_id if pending else None
@@ -196,24 +211,19 @@ def verify_rows(
     good = (0, 0)  # (position, notification) of the last milestone or checkpoint the chain still met
     milestones: list[tuple[int, str]] = []
     step = 1
-    heads: dict[bytes, tuple[int, bytes]] = {}
+    heads: dict[Any, tuple[int, bytes]] = {}  # by originator id as the rows give it
     topics: dict[str, bytes] = {}
     prev = ZERO if start is None else bytes.fromhex(start.chain_hash)
     seq = first_seq = 0 if start is None else start.seq
     last_nid: int | None = None if start is None else start.notification_id
     problem: Problem | None = None
-    ev_it = iter(events)
-    ch_it = iter(chain)
-    ev = next(ev_it, None)
-    ch = next(ch_it, None)
     # Inlined `hashing.event_hash/aggregate_hash/chain_hash` (same bytes; tested equal): this loop is the hot path.
     pack_event, pack_tail = EVENT_HEADER.pack, CHAIN_TAIL.pack
 
-    while ev is not None or ch is not None:
+    # Both streams in step: any difference of notification id is a problem, and the first one ends the pass.
+    for ev, ch in zip_longest(events, chain):
         if ev is not None and (ch is None or ev[0] < ch[0]):
-            problem = _misplaced(ev, index, at=ev[0])
-            break
-        if ch is None:  # both streams ended (the loop condition makes this unreachable)
+            problem = _misplaced(keyed(ev), index, at=ev[0])
             break
         nid = ch[0]
         if next_cp is not None and next_cp < nid:
@@ -225,52 +235,56 @@ def verify_rows(
             )
             break
         if ev is None or nid < ev[0]:
-            moved = index.event_nid_for(ch[1], ch[2])
+            kch = keyed(ch)
+            moved = index.event_nid_for(kch[1], ch[2])
             if moved is not None:
-                problem = _problem(ProblemKind.REORDERED, nid, ch, f"this event is now stored at notification {moved}")
+                problem = _problem(ProblemKind.REORDERED, nid, kch, f"this event is now stored at notification {moved}")
             else:
                 problem = _problem(
-                    ProblemKind.REMOVED, nid, ch, "the chain recorded this event; it is no longer stored"
+                    ProblemKind.REMOVED, nid, kch, "the chain recorded this event; it is no longer stored"
                 )
             break
-        _, okey, version, topic, state = ev
-        if okey != ch[1] or version != ch[2] or topic != ch[3]:
-            misplaced = _misplaced(ev, index, at=nid)
+        _, oid, version, topic, state = ev
+        if oid != ch[1] or version != ch[2] or topic != ch[3]:
+            kev = keyed(ev)
+            misplaced = _misplaced(kev, index, at=nid)
             if misplaced.kind is ProblemKind.REORDERED:
                 problem = misplaced
             else:
                 problem = _problem(
                     ProblemKind.ALTERED,
                     nid,
-                    ch,
-                    f"the row now claims aggregate {originator_from_key(okey)} v{version} ({topic})",
+                    keyed(ch),
+                    f"the row now claims aggregate {originator_from_key(kev[1])} v{version} ({topic})",
                 )
             break
+        okey = to_key(oid)
         tb = topics.get(topic)
         if tb is None:
             tb = topics[topic] = topic.encode()
         eh = sha256(pack_event(b"E", len(okey), len(tb), len(state), version) + okey + tb + state).digest()
         if eh != ch[6]:
-            problem = _problem(ProblemKind.ALTERED, nid, ch, "stored bytes differ from what was chained")
+            problem = _problem(ProblemKind.ALTERED, nid, keyed(ch), "stored bytes differ from what was chained")
             break
-        if ch[4] != seq + 1:
-            if ch[4] > seq + 1:
+        seq += 1
+        if ch[4] != seq:
+            if ch[4] > seq:
                 problem = _problem(
                     ProblemKind.REMOVED,
                     nid,
-                    ch,
-                    f"{ch[4] - seq - 1} chained event(s) before this one are gone (positions {seq + 1}–{ch[4] - 1}, "
+                    keyed(ch),
+                    f"{ch[4] - seq} chained event(s) before this one are gone (positions {seq}–{ch[4] - 1}, "
                     f"after notification {last_nid})",
                 )
             else:
-                problem = _problem(ProblemKind.CHAIN_ALTERED, nid, ch, f"chain position {ch[4]} repeats")
+                problem = _problem(ProblemKind.CHAIN_ALTERED, nid, keyed(ch), f"chain position {ch[4]} repeats")
+            seq -= 1
             break
-        seq += 1
         prev_nid = ch[5]
         if prev_nid == 0:
             before = ZERO
         else:
-            cached = heads.pop(okey, None)
+            cached = heads.pop(oid, None)
             if cached is not None and cached[0] == prev_nid:
                 before = cached[1]
             elif cached is None and 0 < prev_nid < nid:
@@ -281,9 +295,11 @@ def verify_rows(
         link = sha256(b"C" + prev + pack_tail(seq, nid, prev_nid) + eh + agg).digest()
         if agg != ch[7] or link != ch[8]:
             what = "aggregate" if agg != ch[7] else "chain"
-            problem = _problem(ProblemKind.CHAIN_ALTERED, nid, ch, f"the {what} hash stored for this event is wrong")
+            problem = _problem(
+                ProblemKind.CHAIN_ALTERED, nid, keyed(ch), f"the {what} hash stored for this event is wrong"
+            )
             break
-        heads[okey] = (nid, agg)
+        heads[oid] = (nid, agg)
         if len(heads) > cache_size:
             del heads[next(iter(heads))]
         prev = link
@@ -293,30 +309,31 @@ def verify_rows(
             if len(milestones) > MILESTONES_MAX:
                 step *= 2
                 milestones = [m for m in milestones if m[0] % step == 0]
-        want = expect.get(seq)
-        if want is not None:
-            if link.hex()[:MILESTONE_HEX] != want:
-                cp = pending[cp_i]
-                where = ("this event was rewritten (the chain still meets the checkpoint at the event before)"
-                         if good[0] == seq - 1 else
-                         f"an event after position {good[0]}" + (f" (notification {good[1]})" if good[1] else "")
-                         + " and up to this one was rewritten")
-                problem = _problem(
-                    ProblemKind.CHECKPOINT_MISMATCH,
-                    nid,
-                    ch,
-                    f"signed checkpoint {cp.key_id}@{cp.signed_at} has chain {want}… at position {seq}; the store "
-                    f"gives {link.hex()[:MILESTONE_HEX]}…: {where}",
-                )
-                break
-            good = (seq, nid)
+        if expect:
+            want = expect.get(seq)
+            if want is not None:
+                if link.hex()[:MILESTONE_HEX] != want:
+                    cp = pending[cp_i]
+                    where = ("this event was rewritten (the chain still meets the checkpoint at the event before)"
+                             if good[0] == seq - 1 else
+                             f"an event after position {good[0]}" + (f" (notification {good[1]})" if good[1] else "")
+                             + " and up to this one was rewritten")
+                    problem = _problem(
+                        ProblemKind.CHECKPOINT_MISMATCH,
+                        nid,
+                        keyed(ch),
+                        f"signed checkpoint {cp.key_id}@{cp.signed_at} has chain {want}… at position {seq}; the "
+                        f"store gives {link.hex()[:MILESTONE_HEX]}…: {where}",
+                    )
+                    break
+                good = (seq, nid)
         if next_cp == nid:
             cp = pending[cp_i]
             if cp.chain_hash != link.hex() or cp.count != seq:
                 problem = _problem(
                     ProblemKind.CHECKPOINT_MISMATCH,
                     nid,
-                    ch,
+                    keyed(ch),
                     f"signed checkpoint {cp.key_id}@{cp.signed_at} says chain {cp.chain_hash[:16]}… count {cp.count}; "
                     f"the store gives {link.hex()[:16]}… count {seq}: events up to here were rewritten",
                 )
@@ -327,8 +344,6 @@ def verify_rows(
             next_cp = pending[cp_i].notification_id if cp_i < len(pending) else None
             expect = pending[cp_i].milestone_at() if cp_i < len(pending) else {}
             good = (seq, nid)
-        ev = next(ev_it, None)
-        ch = next(ch_it, None)
 
     if problem is None and next_cp is not None:
         cp = pending[cp_i]

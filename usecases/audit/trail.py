@@ -11,10 +11,10 @@ the stopwatch of ``verify``'s throughput.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -38,8 +38,6 @@ from domain.disclosure.register import register_id
 from domain.episodes.aggregate import ServiceEpisode
 from domain.errors import NotFound
 from usecases.crisis import CrisisCases
-
-T = TypeVar("T")
 
 
 def stored_checkpoints(record: Record) -> list[Checkpoint]:
@@ -109,7 +107,6 @@ def verify(
             return _refused(ProblemKind.OTHER_STORE, cp, f"{who} is of store {cp.store_id}; this store is {sid}",
                             trust, sid)
     started = time.perf_counter()
-    read = [0]
     with record.audit_store(page=page).snapshot() as snap:
         start: ChainHead | None = None
         if since is not None:
@@ -119,22 +116,13 @@ def verify(
                 return _count_run(VerifyReport(ok=False, events_checked=0, head=None, problem=anchor,
                                                trust=tuple(trust), store_id=sid, since=start))
         after = start.notification_id if start is not None else 0
-        report = verify_rows(_counted(snap.events(after), read), _counted(snap.chain(after), read), snap,
-                             checkpoints=all_cps, start=start)
+        report = verify_rows(snap.event_rows(after), snap.chain_rows(after), snap, checkpoints=all_cps,
+                             start=start, key=snap.dialect.okey)
+        read = snap.rows_read
     notes = ("checkpoint keys are the public DEVELOPMENT default",) if is_development(ring) else ()
     _count_run(report)
     return replace(report, seconds=time.perf_counter() - started, notes=notes, trust=tuple(trust), store_id=sid,
-                   rows_read=read[0])
-
-
-def _counted(rows: Iterator[T], read: list[int]) -> Iterator[T]:
-    """The rows, counted into `read[0]` as they are read: what a pass cost, in the report."""
-    n = 0
-    try:
-        for n, row in enumerate(rows, 1):  # noqa: B007 (n is read after the loop)
-            yield row
-    finally:
-        read[0] += n
+                   rows_read=read)
 
 
 def _anchor_problem(since: Checkpoint, stored: tuple[int, bytes] | None) -> Problem | None:
