@@ -134,14 +134,18 @@ class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
 
 
 class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
-    """The views in the record's PostgreSQL schema, named after the record (`arrimage_listing_…`)."""
+    """The views in the record's PostgreSQL schema, named after the projection (`arrimage_listings_…`)."""
 
-    def __init__(self, datastore: pg.PostgresDatastore, *, prefix: str = "arrimage", **kwargs: Any) -> None:
-        super().__init__(datastore, tracking_table_name=f"{prefix}_listings_tracking", **kwargs)
+    def __init__(self, datastore: pg.PostgresDatastore, *,
+                 tracking_table_name: str = "arrimage_listings_tracking", **kwargs: Any) -> None:
+        # The library's factory names the tracking table after the projection (`Listings.name`): the listing
+        # tables take the same prefix.
+        super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
+        prefix = tracking_table_name.removesuffix("_tracking")
         self._local = threading.local()
         schema = Identifier(datastore.schema)
-        self.ententes = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_listing_ententes"))
-        self.cases_table = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_listing_cases"))
+        self.ententes = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_ententes"))
+        self.cases_table = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_cases"))
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, code text NOT NULL UNIQUE)").format(
                 self.ententes),
@@ -149,7 +153,7 @@ class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
                 "code text NOT NULL, opened_at text NOT NULL, closed boolean NOT NULL DEFAULT false)").format(
                 self.cases_table),
             SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (closed, position)").format(
-                Identifier(f"{prefix}_listing_cases_open"), self.cases_table),
+                Identifier(f"{prefix}_cases_open"), self.cases_table),
         ]
 
     @contextmanager
@@ -202,7 +206,7 @@ class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
 class Listings(Projection[ListingsView]):
     """The projection: which events make which rows. Topics under their module now and the ones they had."""
 
-    name = "listings"
+    name = "arrimage_listings"  # the library names the view's tables after it (`PostgresListings`)
     topics: tuple[str, ...] = tuple(
         topic for cls in (Entente.Drafted, CrisisCase.Opened, CrisisCase.CaseClosed)  # type: ignore[attr-defined]
         for topic in _named(get_topic(cls))
@@ -244,7 +248,8 @@ def listings(record: Record) -> Listings | None:
         if view_class is None:
             return None
         datastore: Any = record.factory.datastore  # type: ignore[attr-defined]
-        view: ListingsView = (PostgresListings(datastore, prefix=record.name.lower())
+        tracking = f"{record.name.lower()}_listings_tracking"
+        view: ListingsView = (PostgresListings(datastore, tracking_table_name=tracking)
                               if view_class is PostgresListings else SQLiteListings(datastore))
         view.create_table()
         projection = Listings(view)

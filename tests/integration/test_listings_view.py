@@ -11,12 +11,14 @@ from datetime import timedelta
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.projection import ProjectionRunner
 
 from adapters.record import listings as lv
 from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition
 from domain.ententes import commands as ec
+from tests.conftest import PostgresSchema, require_postgres
 from tests.crisis_builders import CSSS, T0, crisis_content, open_cmd
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
@@ -114,3 +116,28 @@ def test_no_event_is_counted_twice(store_env: dict[str, str]) -> None:
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.postgres
+def test_the_library_projection_runner_keeps_the_same_view_on_postgresql() -> None:
+    """The same `Listings` projection under eventsourcing's own `ProjectionRunner` (a subscription to the record:
+    LISTEN/NOTIFY on PostgreSQL; the library's SQLite recorder has none, hence the catch-up before each read),
+    as a long-running process would keep it: the view follows the record, and a read then catches up nothing."""
+    require_postgres()
+    schema = PostgresSchema()
+    store_env = schema.env()
+    record = Record(store_env)
+    try:
+        with ProjectionRunner(application_class=Record, projection_class=lv.Listings,
+                              view_class=lv.PostgresListings, env=store_env) as runner:
+            _populate(record, 1, 4)
+            head = record.recorder.max_notification_id()
+            runner.wait(head, timeout=10)
+            projection = lv.listings(record)
+            assert projection is not None
+            assert projection.view.entente_codes() == Ententes(record).codes()
+            assert projection.view.cases(open_only=True) == CrisisCases(record).still_open()
+            assert lv.catch_up(record, projection) == 0
+    finally:
+        record.close()
+        schema.drop()
