@@ -66,6 +66,10 @@ class ListingsView(TrackingRecorder):
     def create_table(self) -> None:
         raise NotImplementedError
 
+    def reset(self, application_name: str) -> None:
+        """Empty the view and forget its position (a view ahead of its record: see `catch_up`)."""
+        raise NotImplementedError
+
     def batch(self) -> Any:
         """A context in which every write (rows and tracking) goes into one transaction, committed at its end."""
         raise NotImplementedError
@@ -104,6 +108,12 @@ class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
         else:
             with self.datastore.transaction(commit=True) as c:
                 yield c
+
+    def reset(self, application_name: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("DELETE FROM listing_ententes")
+            c.execute("DELETE FROM listing_cases")
+            c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
     def entente_drafted(self, code: str, tracking: Tracking) -> None:
         with self._writing() as c:
@@ -173,6 +183,13 @@ class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
         else:
             with self.datastore.transaction(commit=True) as curs:
                 yield curs
+
+    def reset(self, application_name: str) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("DELETE FROM {0}").format(self.ententes))
+            curs.execute(SQL("DELETE FROM {0}").format(self.cases_table))
+            curs.execute(SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
+                Identifier(self.datastore.schema), Identifier(self.tracking_table_name)), (application_name,))
 
     def entente_drafted(self, code: str, tracking: Tracking) -> None:
         with self._writing() as curs:
@@ -281,7 +298,12 @@ def catch_up(record: Record, projection: Listings, page: int = 2_000) -> int:
     conflicts = 0
     while True:
         position = view.max_tracking_id(record.name) or 0
-        if position >= head:
+        if position > head:
+            # The view is ahead of its record: the record was restored from an older backup without its view,
+            # or rows were removed. What it lists may no longer be in the record: it is rebuilt from nothing.
+            view.reset(record.name)
+            continue
+        if position == head:
             return processed
         batch = record.recorder.select_notifications(
             start=position + 1, limit=page, stop=head, topics=projection.topics)

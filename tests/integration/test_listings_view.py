@@ -141,3 +141,21 @@ def test_the_library_projection_runner_keeps_the_same_view_on_postgresql() -> No
     finally:
         record.close()
         schema.drop()
+
+
+def test_a_view_ahead_of_its_record_is_rebuilt(store_env: dict[str, str]) -> None:
+    """A view whose position is past the record's head (the record restored from an older backup without its view)
+    lists nothing the record does not hold: it is rebuilt from nothing at the next read."""
+    record = Record(store_env)
+    try:
+        _populate(record, 1, 2)
+        projection = lv.caught_up(record)
+        assert projection is not None
+        head = record.recorder.max_notification_id() or 0
+        projection.view.entente_drafted("ENT-GONE-2027-01", Tracking(record.name, head + 50))
+        assert "ENT-GONE-2027-01" in projection.view.entente_codes()
+        assert lv.catch_up(record, projection) == 2 + 2 + 1
+        assert projection.view.max_tracking_id(record.name) == head
+        _same_as_the_scan(record)
+    finally:
+        record.close()
