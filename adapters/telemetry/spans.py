@@ -18,16 +18,24 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 TRACER = "arrimage"
+# Made once: the SDK's `get_tracer` costs more than the span. Made before the process's provider is installed, it
+# is the API's proxy, which takes the provider's tracer on its first span after that.
+_tracer = trace.get_tracer(TRACER)
 
 
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER)
+    return _tracer
 
 
 @contextmanager
 def appending() -> Iterator[trace.Span]:
-    """The span of one save to the record (`Record.save`); its caller sets how many events of which kinds."""
-    with tracer().start_as_current_span("record.append", kind=SpanKind.INTERNAL) as span:
+    """The span of one save to the record (`Record.save`), inside the trace that is current (an activity's, a
+    request's); its caller sets how many events of which kinds. Outside any recorded trace (a CLI command, a
+    benchmark, a test's setup) no span is made: a span costs tens of microseconds, a save without one nothing."""
+    if not trace.get_current_span().is_recording():
+        yield trace.INVALID_SPAN
+        return
+    with _tracer.start_as_current_span("record.append", kind=SpanKind.INTERNAL) as span:
         yield span
 
 
