@@ -47,13 +47,17 @@ class Delivery:
 @dataclass
 class Receiver:
     """`secret` is set once the endpoint is registered (registration needs the receiver's URL first). `answer`
-    overrides the status by verdict (a partner down for a while answers 503)."""
+    overrides the status by verdict (a partner down for a while answers 503). `hold` gives, by the POST's number
+    (1, 2, …), the seconds the partner waits before answering: a slow partner, or one that hangs (longer than the
+    sender waits); `holding` counts the POSTs held at this moment. A hold ends early when the receiver stops."""
 
     secret: str = ""
     answer: Callable[[str], int] = lambda verdict: STATUS[verdict]
+    hold: Callable[[int], float] = lambda number: 0.0
     got: list[Delivery] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     port: int = 0
+    holding: int = 0
 
     @property
     def url(self) -> str:
@@ -69,6 +73,7 @@ def receiving(receiver: Receiver | None = None) -> Iterator[Receiver]:
     partner = receiver or Receiver()
     verify = readme_verify()
     lock = threading.Lock()
+    stopping = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -80,9 +85,18 @@ def receiving(receiver: Receiver | None = None) -> Iterator[Receiver]:
                     verdict = "forged"
                 status = partner.answer(verdict)
                 partner.got.append(Delivery(dict(self.headers.items()), body, verdict, status))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+                wait = partner.hold(len(partner.got))
+                partner.holding += wait > 0
+            if wait > 0:
+                stopping.wait(wait)
+                with lock:
+                    partner.holding -= 1
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            except OSError:  # the sender gave up waiting and closed the connection
+                pass
 
         def log_message(self, *_: Any) -> None:  # quiet
             pass
@@ -94,6 +108,7 @@ def receiving(receiver: Receiver | None = None) -> Iterator[Receiver]:
     try:
         yield partner
     finally:
+        stopping.set()
         server.shutdown()
         server.server_close()
 
