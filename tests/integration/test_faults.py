@@ -15,20 +15,64 @@ Which test proves which fault of the issue:
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.record import Record
+from adapters.standards_file import load_standards
 from domain.crisis import commands as c
+from domain.crisis.model import PhoneDisposition, UrgencyLevel, new_case_code
 from domain.crisis.state import CaseStage
 from domain.delivery.model import Outcome, SubjectKind
-from tests.crisis_builders import activate, command_ids, crisis_content, names, state, sup, until, wait_for
+from domain.ententes import commands as ec
+from domain.ententes.state import EntenteStatus, EntenteView
+from tests.crisis_builders import (
+    CSSS,
+    TEAM,
+    TEAM_2,
+    accept,
+    accepted_update_ids,
+    act,
+    activate,
+    arrive,
+    command_ids,
+    crisis_content,
+    names,
+    open_cmd,
+    outcome,
+    request,
+    start_case,
+    state,
+    sup,
+    until,
+    wait_for,
+)
+from tests.e2e.harness import free_port
+from tests.factories import service_entente
+from tests.integration import lifecycle
 from tests.integration.test_webhooks import deliveries_of, logged, partner_endpoint, to_community_team
+from tests.integration.worker_process import running_worker
 from tests.webhook_receiver import Receiver, arrived, receiving
 from usecases.audit.trail import verify
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
+from workers.bootstrap import data_converter
+from workers.embedded import server_command
+from workers.settings import Settings
+from workflows.crisis import workflow_id
 
 HANG = 15.0  # seconds a hanging partner holds a POST: longer than the sender waits (adapters.webhooks.sender, 10 s)
 SLOW = 2.0  # seconds a slow partner takes to answer: within what the sender waits
@@ -93,3 +137,145 @@ async def test_a_partner_that_hangs_then_answers_500_then_slowly_holds_nothing_a
           f"({', '.join(f'{a.status or a.error} in {a.duration_ms} ms' for a in message.attempts)}), "
           f"{len(names(sq, code))} events, verify {report.events_checked} events; "
           f"{time.monotonic() - begun:.1f} s")
+
+
+ANSWER_WITHIN = "PT6S"  # crise.reponse_equipe, shortened so that the answer timers fall due within seconds
+
+
+@asynccontextmanager
+async def dev_server(tmp_path: Path) -> AsyncIterator[tuple[list[str], str, list[subprocess.Popen[bytes]]]]:
+    """`temporal server start-dev` as `arrimage up` starts it (workers.embedded.server_command: its own database
+    file, the case search attributes), on free ports; each process in its own group, all stopped at the end."""
+    address = f"127.0.0.1:{free_port()}"
+    settings = Settings(data_dir=tmp_path / "temporal", temporal_address=address, temporal_ui_port=free_port())
+    settings.data_dir.mkdir()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        yield server_command(settings), address, procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def start_server(cmd: list[str], procs: list[subprocess.Popen[bytes]], log: Path) -> None:
+    with log.open("ab") as out:
+        procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+
+
+async def answering(client: Client, within: float = 60.0) -> float:
+    """Seconds until the server behind `client` answers (bounded in real time)."""
+    loop = asyncio.get_running_loop()
+    begun = loop.time()
+    while True:
+        try:
+            await client.workflow_service.get_system_info(GetSystemInfoRequest())
+            return loop.time() - begun
+        except RPCError:
+            assert loop.time() - begun < within, "the Temporal server does not answer"
+            await asyncio.sleep(0.2)
+
+
+async def test_the_temporal_server_restarted_on_its_database_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    """The dev server is stopped (SIGTERM, as `up` stops it) and started again on the same database file and port
+    while crisis cases and an entente are mid-flight with timers pending: answer deadlines (6 s here) and the
+    entente's signature deadline. The client made before the restart and the worker process (`arrimage worker`)
+    reconnect by themselves (a worker that had exited would be restarted, as its supervisor does: printed).
+    Everything is then driven to its end: the answer timers fire once, at their due moments; every case and the
+    entente hold exactly their trajectory's events, each accepted command recorded once; verify passes."""
+    standards = tmp_path / "region.toml"
+    standards.write_text(f'region = "test-restart"\n\n[standards."crise.reponse_equipe"]\n'
+                         f'duration = "{ANSWER_WITHIN}"\n')
+    cfg = load_standards(standards)
+    record_path = tmp_path / "record.sqlite"
+    tq = "tq-restart"
+    async with dev_server(tmp_path) as (cmd, address, procs):
+        start_server(cmd, procs, tmp_path / "temporal-1.log")
+        client = await asyncio.wait_for(_connect(address), 60)
+        with running_worker(address, tq, record_path, tmp_path) as worker:
+            worker.env["ARRIMAGE_STANDARDS_FILE"] = str(standards)
+            worker.start()
+            codes = {k: new_case_code() for k in "ABC"}
+            h: dict[str, WorkflowHandle[Any, Any]] = {}
+            h["A"], _ = await start_case(client, open_cmd(codes["A"]), tq, config=cfg, search_attributes=True)
+            await act(h["A"], request([TEAM, TEAM_2]))  # nobody will answer: two answer timers, then escalation
+            h["B"], _ = await start_case(client, open_cmd(codes["B"]), tq, config=cfg, search_attributes=True)
+            await act(h["B"], request([TEAM, TEAM_2]))
+            await act(h["B"], accept())
+            h["C"], _ = await start_case(client, open_cmd(codes["C"], urgency=UrgencyLevel.NONE, face=False), tq,
+                                         config=cfg, search_attributes=True)
+            entente = "ENT-RESTART"
+            eh, _ = await lifecycle.start(client, entente, service_entente(effective=None), tq)
+            await eh.execute_update("act", ec.SubmitForSignature(by="dsp"), result_type=EntenteView)
+
+            pending = await state(h["A"])  # its first answer timer still pending when the server stops
+            assert pending.stage is CaseStage.HANDOFF and len(pending.attempts) == 1, pending.attempts
+            begun = time.monotonic()
+            procs[-1].terminate()  # SIGTERM, as `up` stops its server; its database file is kept
+            await asyncio.to_thread(procs[-1].wait, 30)
+            stopped = time.monotonic() - begun
+            start_server(cmd, procs, tmp_path / "temporal-2.log")
+            back = await answering(client)  # the client made before the restart, not a new one
+            alive = worker.proc is not None and worker.proc.poll() is None
+            if not alive:
+                worker.start()  # what its supervisor does
+            print(f"\nTemporal restart: stopped in {stopped:.1f} s, the old client answered {back:.1f} s after "
+                  f"the new start; worker process {'kept running' if alive else 'had exited: restarted'}")
+
+            # everything driven to its end after the restart
+            await act(h["B"], arrive())
+            await act(h["B"], outcome())
+            await act(h["B"], c.CloseCase(by="intervenant-1", actor_org=CSSS, reason="rien de plus requis"))
+            await act(h["C"], c.CloseAtPhone(by="intervenant-1", actor_org=CSSS,
+                                             disposition=PhoneDisposition.INFORMATION, reason="information donnée"))
+            await wait_for(h["A"], "escalated to a supervisor", lambda v: v.stage is CaseStage.SUPERVISOR, within=60)
+            await act(h["A"], sup(c.SupervisorClose, reason="personne rejointe par la police"))
+            for party in ("cisss-laval", "cc-laval"):
+                view = await eh.execute_update("act", ec.SignEntente(by=party, party_id=party, version=1,
+                                                                     signatory="D.G."), result_type=EntenteView)
+            assert view.status in (EntenteStatus.SIGNED, EntenteStatus.ACTIVE)
+            await lifecycle.wait_for(eh, "in force", lambda v: v.status is EntenteStatus.ACTIVE, within=30)
+            finals = {k: await handle.result() for k, handle in h.items()}
+            assert all(v is not None and v.stage is CaseStage.CLOSED for v in finals.values())
+            accepted = {k: await accepted_update_ids(handle) for k, handle in h.items()}
+            entente_accepted = await lifecycle.accepted_update_ids(eh)
+            await eh.terminate(reason="end of test")  # in force for years: its review timer is not this test's
+        assert worker.proc is not None and worker.proc.returncode in (0, -signal.SIGTERM)
+
+    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
+    try:
+        cases = CrisisCases(record, cfg)
+        head = ["Opened", "MobileInterventionRequested", "TeamAsked"]
+        assert names(cases, codes["A"]) == [*head, "HandoffTimedOut", "TeamAsked", "HandoffTimedOut", "Escalated",
+                                            "CaseClosed"]
+        assert names(cases, codes["B"]) == [*head, "HandoffAccepted", "ArrivedOnSite", "OutcomeRecorded",
+                                            "CaseClosed"]
+        assert names(cases, codes["C"]) == ["Opened", "CaseClosed"]
+        a_view = cases.view(codes["A"])
+        six = cfg.standards["crise.reponse_equipe"].duration
+        assert six is not None
+        asked = a_view.attempts[0].asked_at
+        assert [a.asked_at for a in a_view.attempts] == [asked, asked + six]  # each timer fired once, when due
+        assert a_view.escalations[0].at == asked + 2 * six
+        for k, code in codes.items():
+            ids = command_ids(cases, code)
+            assert len(ids) == len(set(ids)), (k, ids)
+            assert set(ids) == {f"{workflow_id(code)}/{u}" for u in accepted[k]}, k
+        ententes = Ententes(record)
+        entente_events = lifecycle.names(ententes, entente)
+        print(f"entente events: {entente_events}; {len(entente_accepted)} updates accepted")
+        assert entente_events == ["Drafted", "SubmittedForSignature", "Signed", "Signed", "Activated"]
+        report = verify(record)
+        assert report.ok, report.to_dict()
+        print(f"after the restart: {sum(len(names(cases, code)) for code in codes.values())} case events, "
+              f"{len(entente_events)} entente events, verify {report.events_checked} events")
+    finally:
+        record.close()
+
+
+async def _connect(address: str) -> Client:
+    while True:
+        with suppress(RuntimeError):
+            return await Client.connect(address, data_converter=data_converter())
+        await asyncio.sleep(0.3)
