@@ -14,7 +14,8 @@ is the verifier's own, not the builder's: flat figures across sizes show that
 memory does not grow with the store. At each size the loop as it was before
 issue 12's speed work (``benchmarks.verify_before``, frozen) runs in the same
 way just before, on the same file: the ratio is the gain, steadier than the
-rates on a shared machine. Last, the incremental verify: a checkpoint signed at
+rates on a shared machine (the CPU seconds of each pass, read by the process itself, steadier still when
+other work shares the cores). Last, the incremental verify: a checkpoint signed at
 the head, ``--since-events`` more appended, ``verify(since=checkpoint)`` timed
 beside a full pass, with the rows each read.
 """
@@ -77,6 +78,7 @@ def build(record: Record, start: int, stop: int) -> float:
 
 def verify_only(path: Path, mode: str, since: Path | None = None) -> dict[str, float]:
     record = open_record(env=env(path))
+    cpu = time.process_time()
     if mode == "before":
         started = time.perf_counter()
         with record.audit_store().snapshot() as snap:
@@ -86,10 +88,12 @@ def verify_only(path: Path, mode: str, since: Path | None = None) -> dict[str, f
         cp = Checkpoint.from_json(since.read_text()) if since is not None else None
         report = verify(record, since=cp)
         seconds, rows = report.seconds, report.rows_read
+    cpu = time.process_time() - cpu
     record.close()
     if not report.ok:
         raise SystemExit(f"verification failed: {report.problem}")
     return {
+        "cpu": cpu,
         "events": report.events_checked,
         "rows": rows,
         "seconds": seconds,
@@ -133,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     record = open_record(env=env(path))
     print(f"store: {path}")
     print(f"{'events':>10} {'build ev/s':>11} {'before s':>9} {'before ev/s':>12} {'verify s':>9} "
-          f"{'verify ev/s':>12} {'ratio':>6} {'peak RSS MB':>12} {'file MB':>8}")
+          f"{'verify ev/s':>12} {'ratio':>6} {'CPU s before/now':>17} {'CPU ratio':>9} {'peak RSS MB':>12} "
+          f"{'file MB':>8}")
     built = 0
     for size in sizes:
         seconds = build(record, built, size)
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{int(r['events']):>10,} {build_rate:>11,.0f} {b['seconds']:>9.2f} {b['events_per_s']:>12,.0f} "
             f"{r['seconds']:>9.2f} {r['events_per_s']:>12,.0f} {b['seconds'] / r['seconds']:>5.2f}x "
-            f"{r['peak_rss_mb']:>12.1f} {file_mb:>8.0f}",
+            f"{b['cpu']:>8.2f}/{r['cpu']:<8.2f} {b['cpu'] / r['cpu']:>8.2f}x {r['peak_rss_mb']:>12.1f} {file_mb:>8.0f}",
             flush=True,
         )
     cp_file = workdir / "checkpoint.json"

@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 # The module, not its classes: the library picks the one factory class this module holds.
 from eventsourcing import sqlite as library
@@ -210,6 +211,19 @@ class ChainingSQLiteRecorder(library.SQLiteApplicationRecorder):
     @cached_property
     def dialect(self) -> SQLiteDialect:
         return SQLiteDialect(self.datastore, self.events_table_name)
+
+    _last_id: tuple[str, UUID | str] | None = None
+
+    def convert_originator_id(self, originator_id: str) -> UUID | str:
+        """The library's, remembering the last id converted: the rows of one aggregate's load all carry its id,
+        and a UUID is immutable, so one object serves them all (10,000 `UUID()` fewer for an entente of
+        10,000 events). The stored text is compared every time."""
+        last = self._last_id
+        if last is not None and last[0] == originator_id:
+            return last[1]
+        converted = super().convert_originator_id(originator_id)
+        self._last_id = (originator_id, converted)
+        return converted
 
 
 class SQLiteSnapshot(Snapshot):
