@@ -266,7 +266,9 @@ def _record_rows(
     config = engine.settings.standards()
     cases: CrisisCases = engine.crisis_cases
     out = []
-    wanted = [(code, at) for code, at in cases.opened() if since is None or at >= since]
+    # The listings view (caught up first): only the open cases are loaded unless closed ones are asked for.
+    listed = cases.opened(from_view=True) if closed else cases.still_open(from_view=True)
+    wanted = [(code, at) for code, at in listed if since is None or at >= since]
     for _, _, view in cases.views(wanted, skipped=skipped_case):
         is_closed = view.stage is CaseStage.CLOSED
         if (stage is not None and view.stage is not stage) or not (closed if is_closed else open_):

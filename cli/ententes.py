@@ -275,7 +275,7 @@ def list_(
             found = gateway.get("/v1/ententes", {"status": status})["ententes"]
             views = [EntenteView.model_validate(v) for v in found]
         else:
-            views = [v for v in engine.ententes.list() if status is None or v.status is status]
+            views = [v for v in engine.ententes.list(from_view=True) if status is None or v.status is status]
     shown, left = limited(views, limit, as_json)
     if as_json:
         render.emit_json([v.model_dump(mode="json") for v in shown])

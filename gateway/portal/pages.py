@@ -249,7 +249,7 @@ class Portal:
         found: list[Ask] = []
         skipped = lambda s: log.warning("portal: case %s skipped", s[0])  # noqa: E731
         at = now()
-        for _, _, view in cases.views(cases.still_open(), skipped=skipped):
+        for _, _, view in cases.views(cases.still_open(from_view=True), skipped=skipped):
             if view.stage is CaseStage.CLOSED or (ask := ask_of(view, who.org_id)) is None:
                 continue
             try:

@@ -1,0 +1,179 @@
+"""Listings at scale (issue 12): the ententes' codes and the open crisis cases, by the scan of the notification log
+(`Ententes.codes()`, `CrisisCases.still_open()`) and by the listings view (`from_view=True`,
+`adapters.record.listings`: a catch-up costing the events recorded since the last read, then an indexed query).
+
+    .venv/bin/python -m benchmarks.listings --events 1000000 [--postgres]
+
+The record holds `--ententes` ententes drafted and `--cases` crisis cases opened (every other one closed) through
+the use cases, in ten rounds, each round after a tenth of the other events. Those other events (`--events` in
+all) are copies of one recorded event of a topic the listings do not read (an entente's `SubmittedForSignature`),
+each under a new aggregate id, written straight into the events table in bulk: they are not chained (this
+record is not one `audit verify` passes), which costs the lists nothing and makes a record of a million events
+in seconds rather than hours. Figures: the median of `--repeat` reads each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from adapters.record import listings as lv
+from adapters.record.environment import record_env
+from adapters.record.record import Record
+from benchmarks.common import postgres_available, postgres_schema, print_header, print_table, service_entente
+from domain.crisis import commands as c
+from domain.crisis.model import PhoneDisposition
+from domain.ententes import commands as ec
+from tests.crisis_builders import CSSS, T0, open_cmd
+from usecases.crisis import CrisisCases
+from usecases.ententes import Ententes
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def case_code(n: int) -> str:
+    out = ""
+    for _ in range(10):
+        out, n = ALPHABET[n % 32] + out, n // 32
+    return "C-" + out
+
+
+def filler(record: Record) -> tuple[str, bytes]:
+    """(topic, state) of one recorded event no listing reads: an entente submitted for signature."""
+    ententes = Ententes(record)
+    ententes.draft(ec.DraftEntente(by="dsp", code="ENT-BENCH-FILLER", content=service_entente()), T0)
+    ententes.execute("ENT-BENCH-FILLER", ec.SubmitForSignature(by="dsp"), T0)
+    n = record.recorder.select_notifications(start=record.recorder.max_notification_id(), limit=1)[0]
+    assert n.topic not in lv.Listings.topics
+    return n.topic, n.state
+
+
+def bulk_insert(record: Record, topic: str, state: bytes, count: int) -> None:
+    """`count` copies of one event, each a new aggregate's version 1, in the events table, in one transaction."""
+    datastore: Any = record.factory.datastore  # type: ignore[attr-defined]
+    if hasattr(datastore, "schema"):  # PostgreSQL: COPY
+        table = f'"{datastore.schema}"."{record.name.lower()}_events"'
+        with datastore.get_connection() as conn, conn.cursor() as curs:
+            with curs.copy(f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN") as copy:
+                for _ in range(count):
+                    copy.write_row((uuid.uuid4(), 1, topic, state))
+            conn.commit()
+    else:
+        with datastore.transaction(commit=True) as cur:
+            cur.executemany("INSERT INTO stored_events VALUES (?, 1, ?, ?)",
+                            ((uuid.uuid4().hex, topic, state) for _ in range(count)))
+
+
+def populate(record: Record, events: int, ententes: int, cases: int) -> tuple[str, bytes]:
+    """The record filled; returns the filler event's (topic, state)."""
+    topic, state = filler(record)
+    uc, cc = Ententes(record), CrisisCases(record)
+    rounds = 10
+    for r in range(rounds):
+        bulk_insert(record, topic, state, events // rounds)
+        for n in range(r * ententes // rounds, (r + 1) * ententes // rounds):
+            uc.draft(ec.DraftEntente(by="dsp", code=f"ENT-BENCH-{n:05d}", content=service_entente()), T0)
+        for n in range(r * cases // rounds, (r + 1) * cases // rounds):
+            code = case_code(n)
+            # No entente is in force here: routing is given none (it would otherwise list and load every entente
+            # from the notification log for each case, as routing does; a decision never reads the view).
+            cc.open(open_cmd(code, face=False), T0 + timedelta(minutes=n), ententes=[])
+            if n % 2:
+                cc.execute(code, c.CloseAtPhone(by="intervenant-1", actor_org=CSSS,
+                                                disposition=PhoneDisposition.STABILISED, reason="crise stabilisée"),
+                           T0 + timedelta(minutes=n, seconds=30))
+    return topic, state
+
+
+def timed(fn: Callable[[], list[Any]], repeat: int) -> tuple[float, list[Any]]:
+    times: list[float] = []
+    out: list[Any] = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+@contextmanager
+def store(postgres: bool) -> Iterator[dict[str, str]]:
+    if postgres:
+        with postgres_schema() as env:
+            yield env
+        return
+    with tempfile.TemporaryDirectory(prefix="arrimage-listings-") as tmp:
+        yield record_env(sqlite=Path(tmp) / "record.sqlite")
+
+
+def run(events: int, ententes: int, cases: int, repeat: int, postgres: bool) -> None:
+    where = "PostgreSQL" if postgres else "SQLite"
+    with store(postgres) as env:
+        record = Record(env)
+        try:
+            start = time.perf_counter()
+            topic, state = populate(record, events, ententes, cases)
+            built = time.perf_counter() - start
+            total = record.recorder.max_notification_id()
+            uc, cc = Ententes(record), CrisisCases(record)
+
+            start = time.perf_counter()
+            projection = lv.caught_up(record)
+            first = time.perf_counter() - start
+            assert projection is not None
+
+            rows = []
+            for name, scan, view in (
+                ("entente codes", uc.codes, lambda: uc.codes(from_view=True)),
+                ("cases still open", cc.still_open, lambda: cc.still_open(from_view=True)),
+                ("cases opened", cc.opened, lambda: cc.opened(from_view=True)),
+            ):
+                t_scan, by_scan = timed(scan, repeat)
+                t_view, by_view = timed(view, repeat)
+                assert by_scan == by_view, name
+                rows.append((name, len(by_view), t_scan * 1000, t_view * 1000, t_scan / t_view))
+
+            # New events since the last read: the catch-up reads those only.
+            bulk_insert(record, topic, state, 1_000)
+            uc.draft(ec.DraftEntente(by="dsp", code="ENT-BENCH-NEW", content=service_entente()), T0)
+            t_scan, by_scan = timed(uc.codes, 1)
+            t_view, by_view = timed(lambda: uc.codes(from_view=True), 1)
+            assert by_scan == by_view
+            rows.append(("entente codes, 1,001 new events", len(by_view), t_scan * 1000, t_view * 1000,
+                         t_scan / t_view))
+        finally:
+            record.close()
+
+    print_header(f"Listings: scan of the notification log vs listings view ({where})", [
+        f"record      {total:,} events ({ententes:,} ententes, {cases:,} cases, half closed; the rest bulk "
+        f"copies of one event of another topic), built in {built:.1f} s",
+        f"view        built from nothing in {first:.2f} s (one catch-up over the whole record)",
+        f"reads       median of {repeat}",
+    ])
+    print_table(["list", "rows", "scan ms", "view ms", "scan / view"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000, help="other events in the record")
+    parser.add_argument("--ententes", type=int, default=500)
+    parser.add_argument("--cases", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL (ARRIMAGE_BENCH_POSTGRES_*)")
+    args = parser.parse_args(argv)
+    if args.postgres and not postgres_available():
+        print("PostgreSQL not reachable: nothing run")
+        return 1
+    run(args.events, args.ententes, args.cases, args.repeat, args.postgres)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
