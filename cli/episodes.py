@@ -338,7 +338,9 @@ def _rows(engine: Root, service: ServiceKind | None, stage: EpisodeStage | None,
           since: datetime | None, closed: bool, all_: bool, now: datetime) -> list[re_.EpisodeRow]:
     config = engine.settings.standards()
     episodes = engine.episodes
-    wanted = [(code, at) for code, at in episodes.opened() if since is None or at >= since]
+    # The listings view (caught up first): only the open episodes are listed and loaded unless closed ones are asked.
+    listed = episodes.opened(from_view=True) if closed or all_ else episodes.still_open(from_view=True)
+    wanted = [(code, at) for code, at in listed if since is None or at >= since]
     out = []
     for _, _, view in episodes.views(wanted, skipped=skipped_episode):
         is_closed = view.stage is EpisodeStage.CLOSED

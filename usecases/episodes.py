@@ -21,6 +21,7 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
+from adapters.record.listings import caught_up
 from adapters.record.record import Record, event_name, event_payload
 from domain.audit.erasure import ERASED_TEXT, SEALED_PARTS, SHREDDED
 from domain.episodes import commands as c
@@ -89,14 +90,20 @@ class ServiceEpisodes:
         """The episode as its readers see it (no personal content), now or as of its n-th event."""
         return self.get(episode_code, version=as_of_event).view()
 
-    def opened(self) -> builtins.list[tuple[str, datetime]]:
+    def opened(self, *, from_view: bool = False) -> builtins.list[tuple[str, datetime]]:
         """(code, opening moment) of every episode ever opened, in order, from the notification log (the
-        `Opened` events only, their sealed parts left closed)."""
+        `Opened` events only, their sealed parts left closed). `from_view`: from the listings view
+        (`adapters.record.listings`, caught up first), for listings shown to people, never for a decision."""
+        if from_view and (listings := caught_up(self.record)) is not None:
+            return listings.view.cases(open_only=False, kind="episodes")
         opened = ServiceEpisode.Opened  # type: ignore[attr-defined]
         return [(ev.episode_code, ev.at) for ev in self.record.events_of(opened, sealed=True)]
 
-    def still_open(self) -> builtins.list[tuple[str, datetime]]:
-        """(code, opening moment) of every episode not closed, in the order they were opened."""
+    def still_open(self, *, from_view: bool = False) -> builtins.list[tuple[str, datetime]]:
+        """(code, opening moment) of every episode not closed, in the order they were opened (`from_view`: as
+        `opened`)."""
+        if from_view and (listings := caught_up(self.record)) is not None:
+            return listings.view.cases(open_only=True, kind="episodes")
         closed_event = ServiceEpisode.EpisodeClosed  # type: ignore[attr-defined]
         closed = {ev.originator_id for ev in self.record.events_of(closed_event, sealed=True)}
         return [(code, at) for code, at in self.opened() if episode_id(code) not in closed]

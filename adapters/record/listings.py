@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -43,6 +43,9 @@ from adapters.record.record import Record, _named
 from adapters.record.sealing import PersonalDataMapper
 from domain.crisis.aggregate import CrisisCase
 from domain.ententes.aggregate import Entente
+from domain.episodes.aggregate import ServiceEpisode
+
+_SQLITE = {"cases": "listing_cases", "episodes": "listing_episodes"}  # the SQLite tables of opened/closed listings
 
 
 class ListingsView(TrackingRecorder):
@@ -51,16 +54,17 @@ class ListingsView(TrackingRecorder):
     def entente_drafted(self, code: str, tracking: Tracking) -> None:
         raise NotImplementedError
 
-    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking) -> None:
+    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
+        """A crisis case (`kind` "cases") or an épisode de services ("episodes") opened."""
         raise NotImplementedError
 
-    def case_closed(self, case: UUID, tracking: Tracking) -> None:
+    def case_closed(self, case: UUID, tracking: Tracking, kind: str = "cases") -> None:
         raise NotImplementedError
 
     def entente_codes(self) -> list[str]:
         raise NotImplementedError
 
-    def cases(self, *, open_only: bool) -> list[tuple[str, datetime]]:
+    def cases(self, *, open_only: bool, kind: str = "cases") -> list[tuple[str, datetime]]:
         raise NotImplementedError
 
     def create_table(self) -> None:
@@ -89,6 +93,9 @@ class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
             "CREATE TABLE IF NOT EXISTS listing_cases (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE, "
             "code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
             "CREATE INDEX IF NOT EXISTS listing_cases_open ON listing_cases (closed, position)",
+            "CREATE TABLE IF NOT EXISTS listing_episodes (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL "
+            "UNIQUE, code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
+            "CREATE INDEX IF NOT EXISTS listing_episodes_open ON listing_episodes (closed, position)",
         ]
 
     @contextmanager
@@ -113,6 +120,7 @@ class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
         with self.datastore.transaction(commit=True) as c:
             c.execute("DELETE FROM listing_ententes")
             c.execute("DELETE FROM listing_cases")
+            c.execute("DELETE FROM listing_episodes")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
     def entente_drafted(self, code: str, tracking: Tracking) -> None:
@@ -120,15 +128,15 @@ class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
             c.execute("INSERT INTO listing_ententes VALUES (?, ?)", (tracking.notification_id, code))
             self._insert_tracking(c, tracking)
 
-    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking) -> None:
+    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
         with self._writing() as c:
-            c.execute("INSERT INTO listing_cases VALUES (?, ?, ?, ?, 0)",
+            c.execute(f"INSERT INTO {_SQLITE[kind]} VALUES (?, ?, ?, ?, 0)",
                       (tracking.notification_id, case.hex, code, at.isoformat()))
             self._insert_tracking(c, tracking)
 
-    def case_closed(self, case: UUID, tracking: Tracking) -> None:
+    def case_closed(self, case: UUID, tracking: Tracking, kind: str = "cases") -> None:
         with self._writing() as c:
-            c.execute("UPDATE listing_cases SET closed = 1 WHERE case_id = ?", (case.hex,))
+            c.execute(f"UPDATE {_SQLITE[kind]} SET closed = 1 WHERE case_id = ?", (case.hex,))
             self._insert_tracking(c, tracking)
 
     def entente_codes(self) -> list[str]:
@@ -136,10 +144,10 @@ class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
             c.execute("SELECT code FROM listing_ententes ORDER BY position")
             return [row[0] for row in c.fetchall()]
 
-    def cases(self, *, open_only: bool) -> list[tuple[str, datetime]]:
+    def cases(self, *, open_only: bool, kind: str = "cases") -> list[tuple[str, datetime]]:
         where = "WHERE closed = 0 " if open_only else ""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT code, opened_at FROM listing_cases {where}ORDER BY position")
+            c.execute(f"SELECT code, opened_at FROM {_SQLITE[kind]} {where}ORDER BY position")
             return [(row[0], datetime.fromisoformat(row[1])) for row in c.fetchall()]
 
 
@@ -156,6 +164,8 @@ class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
         schema = Identifier(datastore.schema)
         self.ententes = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_ententes"))
         self.cases_table = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_cases"))
+        self.tables = {kind: SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_{kind}"))
+                       for kind in ("cases", "episodes")}
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, code text NOT NULL UNIQUE)").format(
                 self.ententes),
@@ -164,6 +174,11 @@ class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
                 self.cases_table),
             SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (closed, position)").format(
                 Identifier(f"{prefix}_cases_open"), self.cases_table),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, case_id uuid NOT NULL UNIQUE, "
+                "code text NOT NULL, opened_at text NOT NULL, closed boolean NOT NULL DEFAULT false)").format(
+                self.tables["episodes"]),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (closed, position)").format(
+                Identifier(f"{prefix}_episodes_open"), self.tables["episodes"]),
         ]
 
     @contextmanager
@@ -188,6 +203,7 @@ class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("DELETE FROM {0}").format(self.ententes))
             curs.execute(SQL("DELETE FROM {0}").format(self.cases_table))
+            curs.execute(SQL("DELETE FROM {0}").format(self.tables["episodes"]))
             curs.execute(SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
                 Identifier(self.datastore.schema), Identifier(self.tracking_table_name)), (application_name,))
 
@@ -197,15 +213,15 @@ class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
                          (tracking.notification_id, code))
             self._insert_tracking(curs, tracking)
 
-    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking) -> None:
+    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
         with self._writing() as curs:
-            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s, false)").format(self.cases_table),
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s, false)").format(self.tables[kind]),
                          (tracking.notification_id, case, code, at.isoformat()))
             self._insert_tracking(curs, tracking)
 
-    def case_closed(self, case: UUID, tracking: Tracking) -> None:
+    def case_closed(self, case: UUID, tracking: Tracking, kind: str = "cases") -> None:
         with self._writing() as curs:
-            curs.execute(SQL("UPDATE {0} SET closed = true WHERE case_id = %s").format(self.cases_table), (case,))
+            curs.execute(SQL("UPDATE {0} SET closed = true WHERE case_id = %s").format(self.tables[kind]), (case,))
             self._insert_tracking(curs, tracking)
 
     def entente_codes(self) -> list[str]:
@@ -213,10 +229,10 @@ class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
             curs.execute(SQL("SELECT code FROM {0} ORDER BY position").format(self.ententes))
             return [row["code"] for row in curs.fetchall()]
 
-    def cases(self, *, open_only: bool) -> list[tuple[str, datetime]]:
+    def cases(self, *, open_only: bool, kind: str = "cases") -> list[tuple[str, datetime]]:
         where = SQL("WHERE NOT closed ") if open_only else SQL("")
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(SQL("SELECT code, opened_at FROM {0} {1}ORDER BY position").format(self.cases_table, where))
+            curs.execute(SQL("SELECT code, opened_at FROM {0} {1}ORDER BY position").format(self.tables[kind], where))
             return [(row["code"], datetime.fromisoformat(row["opened_at"])) for row in curs.fetchall()]
 
 
@@ -225,7 +241,8 @@ class Listings(Projection[ListingsView]):
 
     name = "arrimage_listings"  # the library names the view's tables after it (`PostgresListings`)
     topics: tuple[str, ...] = tuple(
-        topic for cls in (Entente.Drafted, CrisisCase.Opened, CrisisCase.CaseClosed)  # type: ignore[attr-defined]
+        topic for cls in (Entente.Drafted, CrisisCase.Opened, CrisisCase.CaseClosed,  # type: ignore[attr-defined]
+                          ServiceEpisode.Opened, ServiceEpisode.EpisodeClosed)  # type: ignore[attr-defined]
         for topic in _named(get_topic(cls))
     )
 
@@ -245,6 +262,19 @@ class Listings(Projection[ListingsView]):
     def _(self, domain_event: CrisisCase.CaseClosed, tracking: Tracking) -> None:  # type: ignore[name-defined]
         self.view.case_closed(domain_event.originator_id, tracking)
 
+    @process_event.register
+    def _(self, domain_event: ServiceEpisode.Opened, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.case_opened(domain_event.originator_id, domain_event.episode_code, domain_event.at, tracking,
+                              kind="episodes")
+
+    @process_event.register
+    def _(self, domain_event: ServiceEpisode.EpisodeClosed, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.case_closed(domain_event.originator_id, tracking, kind="episodes")
+
+
+# The shape of the views: raised when a listing is added, so that a view built before is rebuilt with it (kept as a
+# tracking row of its own: 1 ententes and cases, 2 épisodes de services added).
+VERSION, VERSION_KEY = 2, "__arrimage_listings_version__"
 
 # The view of each persistence module that has one (the in-memory store of unit tests has none: its lists scan).
 VIEWS: dict[str, type[ListingsView]] = {
@@ -269,6 +299,12 @@ def listings(record: Record) -> Listings | None:
         view: ListingsView = (PostgresListings(datastore, tracking_table_name=tracking)
                               if view_class is PostgresListings else SQLiteListings(datastore))
         view.create_table()
+        if view.max_tracking_id(VERSION_KEY) != VERSION:
+            # A view of an earlier shape (a listing added since): its position says nothing of the new listing's
+            # events; rebuilt from nothing at the next catch-up. Another process doing the same wins the marker.
+            view.reset(record.name)
+            with suppress(IntegrityError):
+                view.insert_tracking(Tracking(VERSION_KEY, VERSION))
         projection = Listings(view)
         _OPEN[record] = (projection, threading.Lock())
         return projection

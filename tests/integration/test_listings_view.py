@@ -18,10 +18,13 @@ from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition
 from domain.ententes import commands as ec
+from domain.episodes import commands as ep
+from domain.episodes.model import RequestMode, ServiceKind
 from tests.conftest import PostgresSchema, require_postgres
 from tests.crisis_builders import CSSS, T0, crisis_content, open_cmd
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
+from usecases.episodes import ServiceEpisodes
 
 
 def _code(n: int) -> str:
@@ -33,10 +36,19 @@ def _code(n: int) -> str:
 
 
 def _populate(record: Record, start: int, count: int) -> list[str]:
-    """`count` ententes drafted and `count` cases opened, every other case closed at the phone."""
-    ententes, cases = Ententes(record), CrisisCases(record)
+    """`count` ententes drafted, `count` cases opened, every other case closed at the phone, and `count` épisodes
+    de services opened, every third one closed."""
+    ententes, cases, episodes = Ententes(record), CrisisCases(record), ServiceEpisodes(record)
     codes = []
     for n in range(start, start + count):
+        episode = "E-" + _code(n)[2:]
+        episodes.open(ep.OpenEpisode(by="accueil-1", actor_org=CSSS, command_id=f"o-{n}", episode_code=episode,
+                                     service=ServiceKind.CONSULTATION_SOCIALE, subject_id=f"subj-{n:04d}-abcd",
+                                     territory="laval", responsible_org=CSSS, request_mode=RequestMode.PHONE,
+                                     personal={"request": "deuil"}), T0 + timedelta(minutes=n))
+        if n % 3 == 0:
+            episodes.execute(episode, ep.CloseEpisode(by="ts-1", actor_org=CSSS, command_id=f"x-{n}"),
+                             T0 + timedelta(minutes=n, seconds=20))
         ententes.draft(ec.DraftEntente(by="dsp", code=f"ENT-LAV-2027-{n:02d}", content=crisis_content()), T0)
         code = _code(n)
         codes.append(code)
@@ -53,6 +65,9 @@ def _same_as_the_scan(record: Record) -> None:
     assert ententes.codes(from_view=True) == ententes.codes()
     assert cases.opened(from_view=True) == cases.opened()
     assert cases.still_open(from_view=True) == cases.still_open()
+    episodes = ServiceEpisodes(record)
+    assert episodes.opened(from_view=True) == episodes.opened()
+    assert episodes.still_open(from_view=True) == episodes.still_open()
 
 
 def test_the_view_equals_the_scan_and_catches_up_after_a_restart(store_env: dict[str, str]) -> None:
@@ -81,7 +96,7 @@ def test_the_view_equals_the_scan_and_catches_up_after_a_restart(store_env: dict
         head = reader.recorder.max_notification_id() or 0
         assert before is not None and before < head
         processed = lv.catch_up(reader, projection)
-        assert processed == 4 + 4 + 2  # 4 Drafted, 4 Opened, 2 CaseClosed: the new events of the view's topics
+        assert processed == 4 + 4 + 2 + 4 + 1  # Drafted, Opened, CaseClosed, episode Opened (n=7..10), closed (9)
         assert projection.view.max_tracking_id(reader.name) == head
         assert lv.catch_up(reader, projection) == 0  # nothing new: nothing read again
         _same_as_the_scan(reader)
@@ -108,7 +123,7 @@ def test_no_event_is_counted_twice(store_env: dict[str, str]) -> None:
         assert "ENT-DOUBLE" not in one.view.entente_codes()
 
         _populate(second, 4, 2)
-        assert lv.catch_up(second, two) == 2 + 2 + 1
+        assert lv.catch_up(second, two) == 2 + 2 + 1 + 2 + 0  # n=4, 5: no episode closed
         assert lv.catch_up(first, one) == 0  # the other reader's tracking is this one's: nothing processed twice
         _same_as_the_scan(first)
         _same_as_the_scan(second)
@@ -128,6 +143,7 @@ def test_the_library_projection_runner_keeps_the_same_view_on_postgresql() -> No
     store_env = schema.env()
     record = Record(store_env)
     try:
+        assert lv.listings(record) is not None  # the view's tables and shape marker, as the first read makes them
         with ProjectionRunner(application_class=Record, projection_class=lv.Listings,
                               view_class=lv.PostgresListings, env=store_env) as runner:
             _populate(record, 1, 4)
@@ -154,7 +170,7 @@ def test_a_view_ahead_of_its_record_is_rebuilt(store_env: dict[str, str]) -> Non
         head = record.recorder.max_notification_id() or 0
         projection.view.entente_drafted("ENT-GONE-2027-01", Tracking(record.name, head + 50))
         assert "ENT-GONE-2027-01" in projection.view.entente_codes()
-        assert lv.catch_up(record, projection) == 2 + 2 + 1
+        assert lv.catch_up(record, projection) == 2 + 2 + 1 + 2 + 0
         assert projection.view.max_tracking_id(record.name) == head
         _same_as_the_scan(record)
     finally:
