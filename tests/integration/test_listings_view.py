@@ -7,6 +7,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -175,3 +176,33 @@ def test_a_view_ahead_of_its_record_is_rebuilt(store_env: dict[str, str]) -> Non
         _same_as_the_scan(record)
     finally:
         record.close()
+
+
+def test_readers_catching_up_at_once_process_each_event_once(store_env: dict[str, str]) -> None:
+    """Four readers (each its own `Record`, as four processes) catch up the same new events at the same moment,
+    in pages of 3: every event is processed by exactly one committed page (the others' pages conflict on the
+    tracking record, are rolled back and start again further on), and the view equals the scan."""
+    readers = [Record(store_env) for _ in range(4)]
+    try:
+        _populate(readers[0], 1, 8)
+        expected = 8 + 8 + 4 + 8 + 2  # Drafted, Opened, CaseClosed, episode Opened, EpisodeClosed (n=3, 6)
+        projections = [lv.listings(r) for r in readers]
+        results: list[int] = []
+        barrier = threading.Barrier(len(readers))
+
+        def read(record: Record, projection: lv.Listings | None) -> None:
+            assert projection is not None
+            barrier.wait()
+            results.append(lv.catch_up(record, projection, page=3))
+
+        threads = [threading.Thread(target=read, args=pair) for pair in zip(readers, projections, strict=True)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 4 and sum(results) == expected
+        _same_as_the_scan(readers[0])
+        assert len(Ententes(readers[0]).codes(from_view=True)) == 8
+    finally:
+        for r in readers:
+            r.close()
