@@ -23,6 +23,7 @@ Its rows come only from topics of the record's allow-list (`TOPICS`), decoded by
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Iterator
@@ -34,7 +35,14 @@ from uuid import UUID
 from eventsourcing import postgres as pg
 from eventsourcing import sqlite as lite
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking, TrackingRecorder
+from eventsourcing.persistence import (
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+    Tracking,
+    TrackingRecorder,
+)
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
@@ -45,6 +53,7 @@ from domain.crisis.aggregate import CrisisCase
 from domain.ententes.aggregate import Entente
 from domain.episodes.aggregate import ServiceEpisode
 
+log = logging.getLogger(__name__)
 _SQLITE = {"cases": "listing_cases", "episodes": "listing_episodes"}  # the SQLite tables of opened/closed listings
 
 
@@ -311,12 +320,18 @@ def listings(record: Record) -> Listings | None:
 
 
 def caught_up(record: Record, page: int = 2_000) -> Listings | None:
-    """The record's listings, brought up to the record's head first (see the module's docstring)."""
-    projection = listings(record)
-    if projection is None:
+    """The record's listings, brought up to the record's head first (see the module's docstring); None where the
+    store has no view, or where the view cannot be written (a read-only file or database user): the caller then
+    scans, as before the views existed."""
+    try:
+        projection = listings(record)
+        if projection is None:
+            return None
+        with _OPEN[record][1]:
+            catch_up(record, projection, page)
+    except (OperationalError, ProgrammingError) as err:
+        log.warning("listings view not usable (%s): the list is read by scanning the record", type(err).__name__)
         return None
-    with _OPEN[record][1]:
-        catch_up(record, projection, page)
     return projection
 
 

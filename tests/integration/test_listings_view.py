@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import ProjectionRunner
 
 from adapters.record import listings as lv
+from adapters.record.environment import record_env
 from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition
@@ -206,3 +208,23 @@ def test_readers_catching_up_at_once_process_each_event_once(store_env: dict[str
     finally:
         for r in readers:
             r.close()
+
+
+def test_a_record_the_reader_cannot_write_is_listed_by_the_scan(tmp_path: Path) -> None:
+    """A read-only record (a SQLite file opened `mode=ro`, as a copy kept for an inquiry; a database user without
+    CREATE): the view cannot be made, and the list is read by the scan, the same as before the views existed."""
+    path = tmp_path / "record.sqlite"
+    writer = Record(record_env(sqlite=path))
+    try:
+        _populate(writer, 1, 2)
+    finally:
+        writer.close()
+    env = {**record_env(sqlite=path), "SQLITE_DBNAME": f"file:{path}?mode=ro", "CREATE_TABLE": "n"}
+    reader = Record(env)
+    try:
+        assert lv.caught_up(reader) is None
+        assert Ententes(reader).codes(from_view=True) == Ententes(reader).codes() == [
+            "ENT-LAV-2027-01", "ENT-LAV-2027-02"]
+        assert CrisisCases(reader).still_open(from_view=True) == CrisisCases(reader).still_open()
+    finally:
+        reader.close()
