@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from adapters.temporal import updates
 from domain.audit.reads import CaseItem
 from domain.crisis import commands as cc
-from domain.crisis.model import CaseCode, new_case_code
+from domain.crisis.model import CaseCode, case_code_for, new_case_code
 from domain.crisis.partner_view import PartnerCaseView
 from domain.crisis.state import CaseStage, CaseView
 from domain.disclosure.model import Decision
@@ -138,9 +139,12 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         async def run() -> tuple[int, Any]:
             given = validated(lambda: intake.validate_python(body))
             data = {**given.model_dump(), "by": principal.actor, "actor_org": principal.org_id}
-            data["case_code"] = data["case_code"] or new_case_code()
+            request_id = updates.current_request()  # run again after its gateway died: the same code
+            data["case_code"] = data["case_code"] or (case_code_for(request_id) if request_id else new_case_code())
             cmd = validated(lambda: cc.OpenCase.model_validate(data))
-            await run_in_threadpool(root.crisis_cases.check_opening, cmd, now())
+            planned = root.case_client.planned_command_id(cmd.case_code)  # run again: its own opening is no duplicate
+            await run_in_threadpool(root.crisis_cases.check_opening,
+                                    cmd.model_copy(update={"command_id": planned}) if planned else cmd, now())
             view = await root.case_client.open(cmd, TIMEOUT)
             return 201, view.model_dump(mode="json")
 

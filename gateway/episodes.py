@@ -15,9 +15,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from adapters.temporal import updates
 from domain.audit.reads import CaseItem
 from domain.episodes import commands as pc
-from domain.episodes.model import EpisodeCode, new_episode_code
+from domain.episodes.model import EpisodeCode, episode_code_for, new_episode_code
 from domain.episodes.state import EpisodeView
 from domain.principals.access import NotAParty
 from domain.principals.model import Principal, PrincipalKind
@@ -86,11 +87,15 @@ def routes(root: Root, guard: Guard) -> APIRouter:
             check_party(principal, None, "to open")
             given = validated(lambda: opening.validate_python(body))
             data = {**given.model_dump(), "by": principal.actor, "actor_org": principal.org_id}
-            data["episode_code"] = data["episode_code"] or new_episode_code()
+            request_id = updates.current_request()  # run again after its gateway died: the same code
+            data["episode_code"] = data["episode_code"] or (
+                episode_code_for(request_id) if request_id else new_episode_code())
             data["responsible_org"] = data["responsible_org"] or principal.org_id
             check_party(principal, data["responsible_org"], data["episode_code"])
             cmd = validated(lambda: pc.OpenEpisode.model_validate(data))
-            await run_in_threadpool(root.episodes.check_opening, cmd, now())
+            planned = root.episode_client.planned_command_id(cmd.episode_code)  # run again: no duplicate
+            await run_in_threadpool(root.episodes.check_opening,
+                                    cmd.model_copy(update={"command_id": planned}) if planned else cmd, now())
             view = await root.episode_client.open(cmd, TIMEOUT)
             return 201, view.model_dump(mode="json")
 

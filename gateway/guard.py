@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from adapters.oidc.provider import ProviderUnavailable
+from adapters.temporal import updates
 from domain.principals.model import Principal, Unauthenticated
 from domain.values import MAX_COMMAND_BYTES
 from gateway.problems import MEDIA_TYPE, FieldProblem, ProblemError, translate
@@ -148,7 +149,7 @@ async def once(root: Root, request: Request, principal: Principal, body: dict[st
     owner = f"{principal.kind.value}:{principal.principal_id}"
     store = root.idempotency
     kept = await run_in_threadpool(store.reserve, owner, key, fingerprint)
-    if kept is not None:
+    if kept.request_id is None:  # the key's first request answered, or still running
         if kept.fingerprint != fingerprint:
             raise ProblemError(422, "this Idempotency-Key was used with another request", code="idempotency_key_reused")
         if kept.status is None:
@@ -157,7 +158,8 @@ async def once(root: Root, request: Request, principal: Principal, body: dict[st
         return JSONResponse(kept.answer, status_code=kept.status, headers={"Idempotent-Replayed": "true"},
                             media_type=MEDIA_TYPE if kept.status >= 400 else None)
     try:
-        status, answer = await run()
+        with updates.sent_as(f"idem-{kept.request_id}"):  # the same ids when a taker runs it again
+            status, answer = await run()  # run again after its gateway died: the same update ids, recorded once
     except ProblemError as err:
         await _settle(store, owner, key, err)
         raise

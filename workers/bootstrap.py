@@ -267,7 +267,7 @@ class Root:
     @cached_property
     def idempotency(self) -> IdempotencyStore:
         """The gateway's answers to writes by Idempotency-Key, in the record's database."""
-        return IdempotencyStore.of(self.record)
+        return IdempotencyStore.of(self.record, self.settings.gateway_idempotency_lease_seconds)
 
     @cached_property
     def reads(self) -> Reads:

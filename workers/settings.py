@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     gateway_port: int = Field(default=8080, ge=0, le=65535)
     gateway_rate: float = Field(default=20.0, gt=0, description="requests per second per principal, sustained")
     gateway_burst: int = Field(default=40, ge=1, description="requests per principal at once")
+    # A write's Idempotency-Key reserved by a gateway process that died mid-request (nothing answered, nothing
+    # released it): after this many seconds the same request retried runs again, under the same update ids.
+    gateway_idempotency_lease_seconds: float = Field(default=120.0, gt=0, description="seconds before a write "
+                                                     "left unanswered by a dead gateway may be run again")
     # Failed authentications per client address (a wrong or unknown key or token): past the burst, that address
     # waits (429) before its credentials are even checked, so guessing costs the gateway no scrypt run.
     gateway_auth_failure_rate: float = Field(default=0.5, gt=0, description="failed authentications a second")

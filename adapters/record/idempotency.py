@@ -5,15 +5,20 @@ record nothing new. One row per (principal, key): the fingerprint of the request
 once given, the answer (status and JSON body). A request first *reserves* its key (an insert that only one
 request can make, whatever the number of gateway processes on the store); the answer is then kept, or the
 reservation released when no answer is final (the engine unreachable: the caller retries with the same key).
-Rows live as long as the database: keys are the caller's, scoped to its principal.
+A reservation holds a random request id (in the answer's column until the answer replaces it); the gateway names
+the updates it sends from it (`gateway.guard.once`). A reservation left without an answer for `lease` seconds (its
+gateway process killed mid-request: nothing released it) is taken over by the next request with the same key and
+request, with the same request id: it sends the same updates, Temporal answers the first run's outcome, and the
+command is recorded once. Rows live as long as the database: keys are the caller's, scoped to its principal.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.record.popo import AuditUnsupported
@@ -34,21 +39,26 @@ class Kept:
     fingerprint: str
     status: int | None
     answer: Any
+    request_id: str | None = None  # set: the key is this request's now (reserved, or taken over from a dead one)
+
+
+LEASE = 120.0  # seconds: beyond any request's run (a command waits 30 s for a worker at most)
 
 
 class IdempotencyStore:
-    def __init__(self, dialect: Dialect | None) -> None:
+    def __init__(self, dialect: Dialect | None, lease: float = LEASE) -> None:
         self.dialect = dialect  # None: in memory (the unit tests' record)
+        self.lease = lease
         self._memory: dict[tuple[str, str], Kept] = {}
         self._lock = threading.Lock()
         self._made = False
 
     @classmethod
-    def of(cls, record: Record) -> IdempotencyStore:
+    def of(cls, record: Record, lease: float = LEASE) -> IdempotencyStore:
         try:
-            return cls(record.audit_store().dialect)
+            return cls(record.audit_store().dialect, lease)
         except AuditUnsupported:
-            return cls(None)
+            return cls(None, lease)
 
     def _table(self, dialect: Dialect) -> Dialect:
         """The table, made on first use (a record older than the gateway has none), in its own transaction."""
@@ -58,27 +68,44 @@ class IdempotencyStore:
             self._made = True
         return dialect
 
-    def reserve(self, principal: str, key: str, fingerprint: str) -> Kept | None:
-        """None: the key is this request's now. Otherwise what the key already holds."""
+    def reserve(self, principal: str, key: str, fingerprint: str) -> Kept:
+        """With a `request_id`: the key is this request's now, the updates it sends named from that id. Otherwise
+        what the key already holds (its answer None while the first request runs)."""
+        fresh = f"{uuid.uuid4().hex}"
         if self.dialect is None:
             with self._lock:
                 kept = self._memory.get((principal, key))
                 if kept is None:
                     self._memory[(principal, key)] = Kept(fingerprint, None, None)
+                    return Kept(fingerprint, None, None, fresh)
                 return kept
         dialect = self._table(self.dialect)
+        now = datetime.now(UTC)
         with dialect.transaction(commit=True) as cursor:
             cursor.execute(dialect.sql(
-                "INSERT INTO {idempotency} (principal, idem_key, fingerprint, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (principal, idem_key) DO NOTHING RETURNING fingerprint"),
-                (principal, key, fingerprint, datetime.now(UTC).isoformat()))
+                "INSERT INTO {idempotency} (principal, idem_key, fingerprint, answer, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (principal, idem_key) DO NOTHING RETURNING fingerprint"),
+                (principal, key, fingerprint, json.dumps({"request_id": fresh}), now.isoformat()))
             if cursor.fetchone() is not None:
-                return None  # inserted: the key is this request's
+                return Kept(fingerprint, None, None, fresh)  # inserted: the key is this request's
             cursor.execute(dialect.sql(
-                "SELECT fingerprint, status, answer FROM {idempotency} WHERE principal = ? AND idem_key = ?"),
-                (principal, key))
+                "SELECT fingerprint, status, answer, created_at FROM {idempotency} "
+                "WHERE principal = ? AND idem_key = ?"), (principal, key))
             row = cursor.fetchone()
-        return Kept(str(row["fingerprint"]), row["status"], json.loads(row["answer"]) if row["answer"] else None)
+            answer = json.loads(row["answer"]) if row["answer"] else None
+            if row["status"] is None:
+                since = str(row["created_at"])
+                if row["fingerprint"] == fingerprint and datetime.fromisoformat(since) < now - timedelta(
+                        seconds=self.lease):
+                    # left by a request whose process died: taken over (compare-and-set, so by one request only)
+                    cursor.execute(dialect.sql(
+                        "UPDATE {idempotency} SET created_at = ? WHERE principal = ? AND idem_key = ? "
+                        "AND status IS NULL AND created_at = ? RETURNING created_at"),
+                        (now.isoformat(), principal, key, since))
+                    if cursor.fetchone() is not None:
+                        return Kept(fingerprint, None, None, str((answer or {}).get("request_id") or fresh))
+                answer = None  # in progress: its request id is not an answer
+        return Kept(str(row["fingerprint"]), row["status"], answer)
 
     def keep(self, principal: str, key: str, status: int, answer: Any) -> None:
         if self.dialect is None:

@@ -4,13 +4,19 @@ Until it is completed, an update can be lost on the way (Temporal restarting, th
 before it accepted the update): it is sent again, with the same update id, until the caller's
 timeout is spent. The workflow records the command under `workflow_id/update_id` and Temporal
 answers an update id it already completed with its outcome, so a command sent twice is recorded once.
+
+The update id is random, unless the caller runs inside `sent_as(request_id)`: the gateway does so for a write
+with an Idempotency-Key, so that the same request run again by another gateway process (the first one killed
+mid-request) sends its command under the same id, and is recorded once and answered with the first outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -37,6 +43,46 @@ TRANSIENT_RPC = (
 INTERNAL_ERROR = "internal_error"  # activities.errors: a bug, not retried by the worker
 
 
+_REQUEST: ContextVar[tuple[str, dict[str, int]] | None] = ContextVar("arrimage_update_request", default=None)
+
+
+@contextmanager
+def sent_as(request_id: str) -> Iterator[None]:
+    """Updates sent inside this block take their ids from `request_id` (the n-th to one workflow: `-n` after it),
+    so that running the same request again sends the same updates."""
+    token = _REQUEST.set((request_id, {}))
+    try:
+        yield
+    finally:
+        _REQUEST.reset(token)
+
+
+def current_request() -> str | None:
+    """The request id of the enclosing `sent_as`, if any."""
+    request = _REQUEST.get()
+    return request[0] if request is not None else None
+
+
+def planned_command_id(wf_id: str) -> str | None:
+    """Inside `sent_as`: the command id (`workflows.common.command_id`) the next update to `wf_id` will be
+    recorded under; None outside (a random update id, not known before it is sent)."""
+    request = _REQUEST.get()
+    if request is None:
+        return None
+    request_id, sent = request
+    n = sent.get(wf_id, -1) + 1
+    return f"{wf_id}/{request_id if n == 0 else f'{request_id}-{n}'}"
+
+
+def _update_id(wf_id: str) -> str:
+    request = _REQUEST.get()
+    if request is None:
+        return str(uuid.uuid4())
+    request_id, sent = request
+    n = sent[wf_id] = sent.get(wf_id, -1) + 1
+    return request_id if n == 0 else f"{request_id}-{n}"
+
+
 def _transient(err: BaseException) -> bool:
     if isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError):
         return True
@@ -49,7 +95,7 @@ async def send_update(
     """`send(update_id)` until it completes, resent with the same id on a transient failure; give up after
     `timeout` seconds, saying whether Temporal (`Unreachable`) or a worker (`NotCompleted`) did not answer.
     A refusal is the SDK's `WorkflowUpdateFailedError`; an activity's bug is `InternalFailure`."""
-    update_id = str(uuid.uuid4())
+    update_id = _update_id(wf_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     pause = RETRY_FIRST

@@ -40,6 +40,11 @@ class WorkflowClient(Generic[V]):
     def _workflow_id(self, code: str) -> str:
         raise NotImplementedError
 
+    def planned_command_id(self, code: str) -> str | None:
+        """The command id the next command to this code's workflow will be recorded under, when the caller sends
+        it under a known update id (`updates.sent_as`): a request run again finds its first run's opening done."""
+        return updates.planned_command_id(self._workflow_id(code))
+
     def _no_workflow(self, code: str, view: V) -> Exception:
         """Why the record's `view` of `code` has no running workflow to take a command."""
         raise NotImplementedError

@@ -13,6 +13,7 @@ opaque `subject_id`, so that an encryption layer can encrypt them per person.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
@@ -93,6 +94,14 @@ Personal = Annotated[
 def new_case_code() -> str:
     """A fresh opaque case code: ``C-`` and 10 random base32 characters (50 bits), never derived from the person."""
     return "C-" + "".join(secrets.choice(_BASE32) for _ in range(10))
+
+
+def case_code_for(request_id: str) -> str:
+    """The case code a request opening a case without one gets when it may run twice (the gateway's write
+    with an Idempotency-Key, run again after its process died): the same request, the same code. From the
+    request's id (random, kept with its Idempotency-Key; never from the person): ``C-`` and 10 base32 characters."""
+    digest = int.from_bytes(hashlib.sha256(f"case {request_id}".encode()).digest()[:8], "big")
+    return "C-" + "".join(_BASE32[(digest >> (5 * i)) & 31] for i in range(10))
 
 
 class IntakeService(StrEnum):

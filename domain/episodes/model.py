@@ -8,6 +8,7 @@ record seals them with the person's key (``domain.audit.erasure.SEALED_PARTS``).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from enum import StrEnum
 from typing import Annotated, Any
@@ -42,6 +43,14 @@ EpisodeCode = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=
 def new_episode_code() -> str:
     """A fresh opaque episode code: ``E-`` and 10 random base32 characters, never derived from the person."""
     return "E-" + "".join(secrets.choice(_BASE32) for _ in range(10))
+
+
+def episode_code_for(request_id: str) -> str:
+    """The episode code a request opening a episode without one gets when it may run twice (the gateway's write
+    with an Idempotency-Key, run again after its process died): the same request, the same code. From the
+    request's id (random, kept with its Idempotency-Key; never from the person): ``E-`` and 10 base32 characters."""
+    digest = int.from_bytes(hashlib.sha256(f"episode {request_id}".encode()).digest()[:8], "big")
+    return "E-" + "".join(_BASE32[(digest >> (5 * i)) & 31] for i in range(10))
 
 
 class ServiceKind(StrEnum):

@@ -10,7 +10,9 @@ Which test proves which fault of the issue:
 - a partner endpoint down (503), answering 4xx, unreachable, or whose 200 is lost: test_webhooks,
   test_partner_journeys; one that **hangs, answers 500, then answers slowly**: here;
 - the Temporal server restarted on its database: here;
-- the gateway's idempotent retries: test_gateway_api, test_partner_journeys (the answer lost, not the gateway).
+- the gateway's idempotent retries: test_gateway_api, test_partner_journeys (the answer lost, the gateway alive);
+  the gateway **killed mid-request** (SIGKILL) and retried with the same key: here (and the reservation a dead
+  process leaves, taken over once after its lease, on both stores).
 """
 
 from __future__ import annotations
@@ -20,23 +22,26 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.idempotency import IdempotencyStore, Kept
 from adapters.record.record import Record
 from adapters.standards_file import load_standards
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition, UrgencyLevel, new_case_code
 from domain.crisis.state import CaseStage
 from domain.delivery.model import Outcome, SubjectKind
+from domain.disclosure.roles import Role
 from domain.ententes import commands as ec
 from domain.ententes.state import EntenteStatus, EntenteView
 from tests.crisis_builders import (
@@ -64,12 +69,12 @@ from tests.e2e.harness import free_port
 from tests.factories import service_entente
 from tests.integration import lifecycle
 from tests.integration.test_webhooks import deliveries_of, logged, partner_endpoint, to_community_team
-from tests.integration.worker_process import running_worker
+from tests.integration.worker_process import ARRIMAGE, running_worker
 from tests.webhook_receiver import Receiver, arrived, receiving
 from usecases.audit.trail import verify
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
-from workers.bootstrap import data_converter
+from workers.bootstrap import bootstrap, data_converter
 from workers.embedded import server_command
 from workers.settings import Settings
 from workflows.crisis import workflow_id
@@ -279,3 +284,201 @@ async def _connect(address: str) -> Client:
         with suppress(RuntimeError):
             return await Client.connect(address, data_converter=data_converter())
         await asyncio.sleep(0.3)
+
+
+LEASE = 2.0  # ARRIMAGE_GATEWAY_IDEMPOTENCY_LEASE_SECONDS, shortened (default 120 s)
+
+
+class GatewayProcess:
+    """`arrimage gateway` as its own process, configured by environment only, on a fixed port across restarts."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.port = free_port()
+        self.env = {**env, "ARRIMAGE_GATEWAY_PORT": str(self.port),
+                    "ARRIMAGE_GATEWAY_IDEMPOTENCY_LEASE_SECONDS": str(LEASE)}
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.runs += 1
+        with (self.cwd / f"gateway-{self.runs}.log").open("wb") as log:
+            self.proc = subprocess.Popen([str(ARRIMAGE), "gateway"], env=self.env, cwd=self.cwd, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        async with httpx.AsyncClient() as http:
+            while True:
+                assert self.proc.poll() is None, f"the gateway exited ({self.proc.returncode})"
+                with suppress(httpx.HTTPError):
+                    if (await http.get(f"{self.url}/healthz")).status_code == 200:
+                        return
+                assert loop.time() < deadline, "the gateway did not start"
+                await asyncio.sleep(0.2)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        assert self.proc.wait(timeout=10) == -signal.SIGKILL
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+async def killed_mid_request(gw: GatewayProcess, http: httpx.AsyncClient, path: str, body: dict[str, Any],
+                             headers: dict[str, str], sent: Callable[[], Awaitable[bool]]) -> None:
+    """POST, then SIGKILL the gateway once `sent()` says the command reached Temporal (no worker takes it)."""
+    request = asyncio.create_task(http.post(f"{gw.url}{path}", json=body, headers=headers))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while not await sent():
+        assert not request.done(), request.result()
+        assert loop.time() < deadline, "the command did not reach Temporal"
+        await asyncio.sleep(0.1)
+    gw.kill()
+    with suppress(httpx.HTTPError):
+        await request  # the connection is cut: no answer
+    assert request.done() and request.exception() is not None
+
+
+async def retried(gw: GatewayProcess, http: httpx.AsyncClient, path: str, body: dict[str, Any],
+                  headers: dict[str, str]) -> tuple[httpx.Response, int]:
+    """The client's retries with the same key and body: 409 (in progress) while the dead process's reservation
+    holds, then the answer; bounded. Returns it and the number of 409s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    busy = 0
+    while (answer := await http.post(f"{gw.url}{path}", json=body, headers=headers, timeout=60)).status_code == 409:
+        assert answer.json()["code"] == "idempotency_key_in_progress"
+        assert loop.time() < deadline
+        busy += 1
+        await asyncio.sleep(float(answer.headers["Retry-After"]))
+    return answer, busy
+
+
+async def test_the_gateway_killed_mid_request_and_retried_with_its_key_records_each_command_once(
+    visible_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """`arrimage gateway` is killed (SIGKILL) while a command it sent is in flight (no worker runs: Temporal holds
+    it), twice: the opening of a case, then a request for a mobile team. The gateway is started again and the
+    client retries with the same Idempotency-Key and body: while the dead process's reservation holds it is told
+    409 (Retry-After), then the request runs again under the same update id (adapters.temporal.updates.sent_as),
+    so Temporal answers the command the first run sent and the record holds it once; a further retry gets that
+    answer again (Idempotent-Replayed). The case is then closed; exact events, each command once, verify passes."""
+    env, tq = visible_env, task_queue
+    record_path = tmp_path / "record.sqlite"
+    record_env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)}
+    root = bootstrap(Settings(_env_file=None, mode="development", task_queue=tq, data_dir=tmp_path / "data"),
+                     record_env=record_env, client=env.client)
+    try:
+        key = root.principals.add_user("superviseure", CSSS, Role.SUPERVISOR, by="t", at=datetime.now(UTC)).key
+    finally:
+        root.close()
+    found: list[str] = []  # the case's code, made by the gateway (none given): the same when the request runs again
+
+    async def started() -> bool:
+        found[:] = [w.id async for w in env.client.list_workflows(f'TaskQueue="{tq}"')]
+        return bool(found)
+
+    async def asked() -> bool:
+        handle = env.client.get_workflow_handle(found[0])
+        history = await handle.fetch_history()
+        return sum(e.HasField("workflow_execution_update_admitted_event_attributes")
+                   or e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events) > 1 \
+            or await _update_pending(handle)
+
+    begun = time.monotonic()
+    with running_worker(env.client.service_client.config.target_host, tq, record_path, tmp_path) as worker:
+        gw = GatewayProcess(worker.env, tmp_path)
+        try:
+            await gw.start()
+            auth = {"Authorization": f"Bearer {key}"}
+            intake = {"responsible_org": CSSS, "territory": "laval", "subject_id": "p-7f3a9c2e",
+                      "personal": {"reason": "Idees suicidaires apres rupture"},
+                      "intake": {"service": "info_social", "request_mode": "telephone", "urgency": "urgent",
+                                 "face_to_face_needed": True, "risks": {"suicide": "eleve"}}}
+            mobile = {"type": "request_mobile", "csss_teams": [{"team_id": TEAM.team_id, "org_id": TEAM.org_id}]}
+            answers: dict[str, tuple[str, int]] = {}
+            codes: set[str] = set()
+            async with httpx.AsyncClient(timeout=60) as http:
+                for path, body, sent in (("/v1/cases", intake, started), ("/v1/cases/{code}/commands", mobile, asked)):
+                    path = path.format(code=found[0].removeprefix("case-") if found else "")
+                    headers = {**auth, "Idempotency-Key": f"k-{len(answers)}-{tq}"}
+                    await killed_mid_request(gw, http, path, body, headers, sent)
+                    worker.start()  # a worker takes the command the dead gateway sent
+                    await gw.start()
+                    answer, busy = await retried(gw, http, path, body, headers)
+                    assert answer.status_code in (200, 201), answer.text
+                    again = await http.post(f"{gw.url}{path}", json=body, headers=headers)
+                    assert (again.status_code, again.json()) == (answer.status_code, answer.json())
+                    assert again.headers["Idempotent-Replayed"] == "true"
+                    answers[path] = (answer.json()["stage"], busy)
+                    codes.add(answer.json()["case_code"])
+                    worker.stop()  # held again for the next command
+                worker.start()
+                code = found[0].removeprefix("case-")
+                assert [w.id async for w in env.client.list_workflows(f'TaskQueue="{tq}"')] == found  # one case
+                closed = await http.post(f"{gw.url}/v1/cases/{code}/commands", json={
+                    "type": "supervisor_close", "reason": "personne rejointe par la police"},
+                    headers={**auth, "Idempotency-Key": f"k-close-{code}"})
+                assert closed.status_code == 200 and closed.json()["stage"] == "fermee", closed.text
+        finally:
+            gw.stop()
+    assert [stage for stage, _ in answers.values()] == ["accueil", "transfert"]
+    assert {answer for answer in codes} == {code}  # the rerun opened the case the first run opened
+    history = (await env.client.get_workflow_handle(workflow_id(code)).fetch_history()).events
+    accepted = [e.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id
+                for e in history if e.HasField("workflow_execution_update_accepted_event_attributes")]
+
+    record = Record(record_env)
+    try:
+        cases = CrisisCases(record)
+        assert names(cases, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "CaseClosed"]
+        ids = command_ids(cases, code)
+        assert len(ids) == len(set(ids)) == 3
+        assert all(i.startswith(f"{workflow_id(code)}/idem-") for i in ids)  # each under its key's update id
+        assert sorted(accepted) == sorted(i.split("/", 1)[1] for i in ids)  # each accepted once by its workflow
+        report = verify(record)
+        assert report.ok, report.to_dict()
+        print(f"\ngateway killed mid-request twice: retries answered 409 {[b for _, b in answers.values()]} times "
+              f"before running again; {len(names(cases, code))} events, verify {report.events_checked} events; "
+              f"{time.monotonic() - begun:.1f} s")
+    finally:
+        record.close()
+
+
+async def _update_pending(handle: WorkflowHandle[Any, Any]) -> bool:
+    """An update sent and not yet accepted (no worker) shows in the workflow's description only."""
+    desc = await handle.describe()
+    return bool(desc.raw_description.pending_workflow_task is not None
+                and desc.raw_description.pending_workflow_task.ByteSize())
+
+
+def test_a_reservation_left_by_a_dead_gateway_is_taken_over_once_after_its_lease(record: Record) -> None:
+    """The store under the gateway's Idempotency-Key (SQLite, PostgreSQL): a reservation without an answer is
+    in progress for another request until its lease has run; then the same request (same fingerprint) takes it
+    over, once (compare-and-set: a second taker finds it in progress again), with the first request's id (so it
+    sends the same updates); another request with that key never does; a kept answer is never taken over."""
+    live = IdempotencyStore.of(record)
+    first = live.reserve("user:a", "k1", "f1")
+    assert first.request_id is not None and first.status is None
+    assert live.reserve("user:a", "k1", "f1") == Kept("f1", None, None)  # within the lease: in progress
+    assert live.reserve("user:a", "k2", "f1").request_id not in (None, first.request_id)  # each its own id
+    expired = IdempotencyStore.of(record, lease=1e-6)
+    time.sleep(0.01)  # past a lease of a microsecond
+    assert expired.reserve("user:a", "k1", "f2") == Kept("f1", None, None)  # another request: never taken over
+    assert expired.reserve("user:a", "k1", "f1") == Kept("f1", None, None, first.request_id)  # taken over
+    assert live.reserve("user:a", "k1", "f1") == Kept("f1", None, None)  # the taker's lease runs afresh
+    expired.keep("user:a", "k1", 201, {"stage": "accueil"})
+    time.sleep(0.01)
+    assert expired.reserve("user:a", "k1", "f1") == Kept("f1", 201, {"stage": "accueil"})  # answered: kept
