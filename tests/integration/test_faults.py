@@ -286,7 +286,7 @@ async def _connect(address: str) -> Client:
         await asyncio.sleep(0.3)
 
 
-LEASE = 2.0  # ARRIMAGE_GATEWAY_IDEMPOTENCY_LEASE_SECONDS, shortened (default 120 s)
+LEASE = 5.0  # ARRIMAGE_GATEWAY_IDEMPOTENCY_LEASE_SECONDS, shortened (default 120 s): about a gateway restart
 
 
 class GatewayProcess:
