@@ -135,7 +135,7 @@ async def handed_to_the_community(api: Api) -> str:
     code = str(opened.json()["case_code"])
     asked = await api.post(f"/v1/cases/{code}/commands", PARTNER, {"type": "request_mobile", "csss_teams": []})
     assert asked.status_code == 200, asked.text
-    assert asked.json()["attempts"][-1]["candidate"]["team"]["org_id"] == TEAM_ORG
+    assert api.root.crisis_cases.view(code).attempts[-1].candidate.team.org_id == TEAM_ORG
     return code
 
 
