@@ -94,4 +94,7 @@ async def test_the_episode_routes_hold_under_fuzzing_by_a_party(served: tuple[Ap
     statuses: Counter[int] = Counter()
     findings = await asyncio.to_thread(fuzz, api, base, opened.json()["episode_code"], statuses)
     assert findings == []
-    assert {200, 201, 403, 409, 422} <= set(statuses) and not any(s >= 500 for s in statuses), statuses
+    # the fuzzing got past the boundary (an opening or a command accepted) and met the rules' and the boundary's
+    # refusals; which 2xx it meets varies between runs (a CI run met 200 but no 201), so either counts
+    assert set(statuses) & {200, 201} and {403, 409, 422} <= set(statuses), statuses
+    assert not any(s >= 500 for s in statuses), statuses
