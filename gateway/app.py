@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -44,6 +45,26 @@ READY_TIMEOUT = 3.0
 NO_NATIVE_TELEMETRY: dict[str, Any] = (
     {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
     if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
+
+
+async def http_error(_: Request, err: Exception) -> JSONResponse:
+    """Starlette's HTTP errors (404, 405…) as problem documents."""
+    assert isinstance(err, HTTPException)
+    return ProblemError(err.status_code, str(err.detail), headers=err.headers).response()
+
+
+def failure_handler(logger: logging.Logger, what: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """The handler of a known failure (its problem document, `translate`) or of any other (a 500 problem, the
+    traceback in `logger` as "<what>: unexpected failure")."""
+
+    async def failure(_: Request, err: Exception) -> JSONResponse:
+        known = translate(err)
+        if known is None:
+            logger.exception("%s: unexpected failure", what)
+            known = ProblemError(500, f"unexpected failure: {type(err).__name__} (logged)")
+        return known.response()
+
+    return failure
 
 
 def create_app(root: Root) -> FastAPI:
@@ -97,16 +118,8 @@ def create_app(root: Root) -> FastAPI:
         return ProblemError(422, f"{len(fields)} invalid field{'s' if len(fields) != 1 else ''}",
                             errors=fields).response()
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, err: HTTPException) -> JSONResponse:
-        return ProblemError(err.status_code, str(err.detail), headers=err.headers).response()
-
-    async def failure(_: Request, err: Exception) -> JSONResponse:
-        known = translate(err)
-        if known is None:
-            log.exception("gateway: unexpected failure")
-            known = ProblemError(500, f"unexpected failure: {type(err).__name__} (logged)")
-        return known.response()
+    app.add_exception_handler(HTTPException, http_error)
+    failure = failure_handler(log, "gateway")
 
     for kind in KNOWN:
         app.add_exception_handler(kind, failure)

@@ -53,11 +53,11 @@ from temporalio.api.common.v1 import Payload
 
 from adapters.temporal.codec import ENCODING, LEGACY_ENCODING, PayloadDecryptionError, PayloadErased, workflow_of
 from domain.errors import DomainError
+from gateway.app import failure_handler, http_error
 from gateway.cases import reader
-from gateway.guard import Guard, now
-from gateway.problems import FieldProblem, ProblemError, translate
-from gateway.server import Gateway, _Server
-from gateway.tls import server_options
+from gateway.guard import Guard, bounded_body, now
+from gateway.problems import FieldProblem, ProblemError
+from gateway.server import Gateway, _Server, tls_options
 
 if TYPE_CHECKING:
     from workers.bootstrap import Root
@@ -131,16 +131,7 @@ def create_codec_app(root: Root, cors_origins: list[str]) -> FastAPI:
     async def encode_in(path_namespace: str, request: Request) -> JSONResponse:
         return await encode(request)
 
-    async def failure(_: Request, err: Exception) -> JSONResponse:
-        known = translate(err)
-        if known is None:
-            log.exception("codec server: unexpected failure")
-            known = ProblemError(500, f"unexpected failure: {type(err).__name__} (logged)")
-        return known.response()
-
-    async def http_error(_: Request, err: Exception) -> JSONResponse:
-        assert isinstance(err, HTTPException)
-        return ProblemError(err.status_code, str(err.detail), headers=err.headers).response()
+    failure = failure_handler(log, "codec server")
 
     app.add_exception_handler(HTTPException, http_error)  # 404, 405: problem documents too
     for kind in (ProblemError, DomainError, Exception):
@@ -158,16 +149,9 @@ def check_namespace(request: Request, path_namespace: str | None, namespace: str
 
 
 async def body(request: Request) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise too_large()
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise too_large()
+    raw = await bounded_body(request, MAX_BODY_BYTES, too_large)
     try:
-        return json.loads(bytes(raw))
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ProblemError(422, "the body is not valid JSON", code="invalid_body") from None
 
@@ -229,12 +213,7 @@ class CodecServer(Gateway):
     gateway's certificate when set (the UI passes its access token to an HTTPS endpoint only)."""
 
     def __init__(self, root: Root, host: str, port: int, cors_origins: list[str]) -> None:
-        settings = root.settings
-        tls: dict[str, Any] = {}
-        if settings.gateway_tls_cert is not None and settings.gateway_tls_key is not None:
-            ca = settings.gateway_tls_client_ca
-            tls = server_options(str(settings.gateway_tls_cert), str(settings.gateway_tls_key),
-                                 str(ca) if ca is not None else None, settings.gateway_tls_client_required)
+        tls = tls_options(root.settings)
         self.scheme = "https" if tls else "http"
         config = uvicorn.Config(create_codec_app(root, cors_origins), host=host, port=port, log_level="warning",
                                 lifespan="off", access_log=False, server_header=False, **tls)

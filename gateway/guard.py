@@ -110,16 +110,9 @@ class Guard:
 async def json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object: 413 past MAX_BODY_BYTES (counted as it arrives, whatever Content-Length
     says), 422 when it is not JSON or not an object."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise too_large()
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise too_large()
+    raw = await bounded_body(request, MAX_BODY_BYTES, too_large)
     try:
-        data = json.loads(bytes(raw))
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         where = f" line {err.lineno} column {err.colno}: {err.msg}" if isinstance(err, json.JSONDecodeError) else ""
         raise ProblemError(422, "the body is not valid JSON", errors=[
@@ -128,6 +121,20 @@ async def json_body(request: Request) -> dict[str, Any]:
         raise ProblemError(422, "the body must be a JSON object", errors=[
             FieldProblem(field="(body)", message="expected an object")])
     return data
+
+
+async def bounded_body(request: Request, limit: int, too_large: Callable[[], ProblemError]) -> bytes:
+    """The body's bytes: `too_large()` raised past `limit` bytes (Content-Length first, then counted as it
+    arrives, whatever Content-Length says)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large()
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise too_large()
+    return bytes(raw)
 
 
 def too_large() -> ProblemError:

@@ -16,6 +16,16 @@ from gateway.tls import server_options
 
 if TYPE_CHECKING:
     from workers.bootstrap import Root
+    from workers.settings import Settings
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS options from the gateway's certificate settings (none when they are not set: HTTP)."""
+    if settings.gateway_tls_cert is None or settings.gateway_tls_key is None:
+        return {}
+    ca = settings.gateway_tls_client_ca
+    return server_options(str(settings.gateway_tls_cert), str(settings.gateway_tls_key),
+                          str(ca) if ca is not None else None, settings.gateway_tls_client_required)
 
 
 class _Server(uvicorn.Server):
@@ -29,11 +39,7 @@ class Gateway:
 
     def __init__(self, root: Root, host: str | None = None, port: int | None = None) -> None:
         settings = root.settings
-        tls: dict[str, Any] = {}
-        if settings.gateway_tls_cert is not None and settings.gateway_tls_key is not None:
-            ca = settings.gateway_tls_client_ca
-            tls = server_options(str(settings.gateway_tls_cert), str(settings.gateway_tls_key),
-                                 str(ca) if ca is not None else None, settings.gateway_tls_client_required)
+        tls = tls_options(settings)
         self.scheme = "https" if tls else "http"
         config = uvicorn.Config(create_app(root), host=host or settings.gateway_host,
                                 port=settings.gateway_port if port is None else port, log_level="warning",

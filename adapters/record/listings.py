@@ -88,24 +88,12 @@ class ListingsView(TrackingRecorder):
         raise NotImplementedError
 
 
-class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
-    """The views in the record's SQLite file (the library's `tracking` table beside them)."""
+class _Batching:
+    """`batch` and `_writing` of both stores: the writes of a batch share its one transaction (this thread's
+    cursor); a write outside a batch has its own."""
 
-    def __init__(self, datastore: lite.SQLiteDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self._local = threading.local()
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS listing_ententes (position INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE)",
-            "CREATE TABLE IF NOT EXISTS listing_cases (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE, "
-            "code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
-            "CREATE INDEX IF NOT EXISTS listing_cases_open ON listing_cases (closed, position)",
-            "CREATE TABLE IF NOT EXISTS listing_episodes (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL "
-            "UNIQUE, code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
-            "CREATE INDEX IF NOT EXISTS listing_episodes_open ON listing_episodes (closed, position)",
-        ]
+    datastore: Any
+    _local: threading.local
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -124,6 +112,26 @@ class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
         else:
             with self.datastore.transaction(commit=True) as c:
                 yield c
+
+
+class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
+    """The views in the record's SQLite file (the library's `tracking` table beside them)."""
+
+    def __init__(self, datastore: lite.SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._local = threading.local()
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS listing_ententes (position INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE)",
+            "CREATE TABLE IF NOT EXISTS listing_cases (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE, "
+            "code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
+            "CREATE INDEX IF NOT EXISTS listing_cases_open ON listing_cases (closed, position)",
+            "CREATE TABLE IF NOT EXISTS listing_episodes (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL "
+            "UNIQUE, code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
+            "CREATE INDEX IF NOT EXISTS listing_episodes_open ON listing_episodes (closed, position)",
+        ]
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -160,7 +168,7 @@ class SQLiteListings(lite.SQLiteTrackingRecorder, ListingsView):
             return [(row[0], datetime.fromisoformat(row[1])) for row in c.fetchall()]
 
 
-class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
+class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
     """The views in the record's PostgreSQL schema, named after the projection (`arrimage_listings_…`)."""
 
     def __init__(self, datastore: pg.PostgresDatastore, *,
@@ -189,24 +197,6 @@ class PostgresListings(pg.PostgresTrackingRecorder, ListingsView):
             SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (closed, position)").format(
                 Identifier(f"{prefix}_episodes_open"), self.tables["episodes"]),
         ]
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        with self.datastore.transaction(commit=True) as curs:
-            self._local.cursor = curs
-            try:
-                yield
-            finally:
-                self._local.cursor = None
-
-    @contextmanager
-    def _writing(self) -> Iterator[Any]:
-        curs = getattr(self._local, "cursor", None)
-        if curs is not None:
-            yield curs
-        else:
-            with self.datastore.transaction(commit=True) as curs:
-                yield curs
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as curs:
