@@ -6,7 +6,9 @@ non-retryable application errors; a command id made of the workflow id and the
 update id; and one calendar loop (`run_calendar`): record what fell due, back
 off when the calendar and the record disagree, otherwise wait for either a
 command or the next due moment, and continue as new past a history length.
-Only the decisions differ, and each workflow gives them through `Calendar`.
+Only the decisions differ, and each workflow gives them through `Calendar`. A workflow opened by
+update-with-start (a crisis case, an episode) records its opening with `record_opening` and, in
+`run`, ends at once through `opened` when the opening was refused.
 Every helper here issues exactly the commands the workflows issued before it
 existed, so recorded histories replay unchanged.
 """
@@ -85,6 +87,52 @@ async def try_step(activity: Activity[A, R], arg: A, failure: str, **ids: str) -
         kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
         workflow.logger.error(failure, extra={**ids, "error": kind or "unknown"})
         return None
+
+
+class Opening(Protocol):
+    """What a workflow opened by update-with-start gives `record_opening` and `opened`.
+
+    `opening`: an opening update was accepted (its handler runs); `open_refused`: the record refused it.
+    """
+
+    lock: asyncio.Lock
+    opening: bool
+    open_refused: bool
+
+    @property
+    def view(self) -> Any:
+        """The state once opened (None before)."""
+
+
+async def record_opening(process: Opening, activity: Activity[A, R], arg: Callable[[], A],
+                         set_view: Callable[[R], None]) -> R:
+    """The opening update's handler: record the opening (`arg` is built under the lock, with its command id)."""
+    process.opening = True
+    async with process.lock:
+        inp = arg()
+        try:
+            view = await execute_command(activity, inp)
+        except Exception:
+            process.open_refused = process.view is None
+            raise
+        set_view(view)
+        return view
+
+
+async def opened(process: Opening) -> bool:
+    """At the start of `run`, before any view: whether the opening was recorded.
+
+    Update-with-start delivers the opening update in the first workflow task, and its handler starts before
+    `run`: if it is not running now, the validator refused it (False: the workflow ends at once, leaving
+    nothing behind). If the record refused it, False too, once every handler finished.
+    """
+    if not process.opening:
+        return False
+    await workflow.wait_condition(lambda: process.view is not None or process.open_refused)
+    if process.view is None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return False
+    return True
 
 
 class Calendar(Protocol):

@@ -40,7 +40,16 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from workflows.common import advance, command_id, execute_command, refused, run_calendar, try_step
+from workflows.common import (
+    advance,
+    command_id,
+    execute_command,
+    opened,
+    record_opening,
+    refused,
+    run_calendar,
+    try_step,
+)
 from workflows.deliveries import Deliveries, with_endpoint
 from workflows.task_notifications import listeners, notify
 
@@ -137,14 +146,8 @@ class CrisisCaseWorkflow:
     @workflow.run
     async def run(self, inp: CaseWorkflowInput) -> CaseView | None:
         if self.view is None and workflow.patched(ENDS_WHEN_OPEN_REFUSED):
-            # Update-with-start delivers `open` in the first workflow task, and its handler starts
-            # before this method: if it is not running now, the validator refused it. End at once,
-            # leaving no case behind, instead of an empty one listed for an hour.
-            if not self.opening:
-                return None
-            await workflow.wait_condition(lambda: self.view is not None or self.open_refused)
-            if self.view is None:
-                await workflow.wait_condition(workflow.all_handlers_finished)
+            # `open` refused: end at once, leaving no case behind, instead of an empty one listed for an hour.
+            if not await opened(self):
                 return None
         else:
             try:
@@ -200,18 +203,13 @@ class CrisisCaseWorkflow:
     # ------------------------------------------------------------------ opening
     @workflow.update
     async def open(self, cmd: c.OpenCase) -> CaseView:
-        self.opening = True
-        async with self.lock:
-            cmd = cmd.model_copy(update={"command_id": command_id()})
-            # Whether a partner may open a case depends on the ententes in force: the
-            # activity checks it against the record; its refusal fails this update.
-            try:
-                view = await execute_command(CrisisActivities.open, OpenInput(command=cmd, at=workflow.now()))
-            except Exception:
-                self.open_refused = self.view is None
-                raise
-            self._set(view)
-            return view
+        # Whether a partner may open a case depends on the ententes in force: the
+        # activity checks it against the record; its refusal fails this update.
+        return await record_opening(
+            self, CrisisActivities.open,
+            lambda: OpenInput(command=cmd.model_copy(update={"command_id": command_id()}), at=workflow.now()),
+            self._set,
+        )
 
     @open.validator
     def _validate_open(self, cmd: c.OpenCase) -> None:

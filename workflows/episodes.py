@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 
-from workflows.common import advance, command_id, execute_command, refused, run_calendar
+from workflows.common import advance, command_id, execute_command, opened, record_opening, refused, run_calendar
 
 with workflow.unsafe.imports_passed_through():
     from activities.episodes import EpisodeActivities
@@ -69,15 +69,8 @@ class ServiceEpisodeWorkflow:
 
     @workflow.run
     async def run(self, inp: EpisodeWorkflowInput) -> EpisodeView | None:
-        if self.view is None:
-            # Update-with-start delivers `open` in the first workflow task, and its handler starts before this
-            # method: if it is not running now, the validator refused it; end at once, leaving no episode.
-            if not self.opening:
-                return None
-            await workflow.wait_condition(lambda: self.view is not None or self.open_refused)
-            if self.view is None:
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                return None
+        if self.view is None and not await opened(self):  # `open` refused: end at once, leaving no episode
+            return None
         await run_calendar(self)
         return self.view
 
@@ -119,16 +112,11 @@ class ServiceEpisodeWorkflow:
     # ------------------------------------------------------------------ opening
     @workflow.update
     async def open(self, cmd: c.OpenEpisode) -> EpisodeView:
-        self.opening = True
-        async with self.lock:
-            cmd = cmd.model_copy(update={"command_id": command_id()})
-            try:
-                view = await execute_command(EpisodeActivities.open, OpenEpisodeInput(command=cmd, at=workflow.now()))
-            except Exception:
-                self.open_refused = self.view is None
-                raise
-            self._set(view)
-            return view
+        return await record_opening(
+            self, EpisodeActivities.open,
+            lambda: OpenEpisodeInput(command=cmd.model_copy(update={"command_id": command_id()}), at=workflow.now()),
+            self._set,
+        )
 
     @open.validator
     def _validate_open(self, cmd: c.OpenEpisode) -> None:
