@@ -13,11 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import PersistenceError
 
 from adapters.record.listings import caught_up
-from adapters.record.record import Record, event_name, event_payload
-from domain.audit.erasure import ERASED_TEXT, SEALED_PARTS, SHREDDED
+from adapters.record.record import Record
 from domain.crisis import commands as c
 from domain.crisis.aggregate import CrisisCase, case_id
 from domain.crisis.state import CaseView
@@ -25,6 +23,7 @@ from domain.directory.model import check_referral_target
 from domain.ententes.state import EntenteView
 from domain.errors import DomainError, NotFound
 from domain.standards.config import StandardsConfig
+from usecases.aggregates import each_view, masked_history
 from usecases.directory import Services
 from usecases.ententes import Ententes
 
@@ -129,30 +128,11 @@ class CrisisCases:
         cases: one that does not load (an event that does not open, a row of an older version) is passed
         to `skipped` as (code, why) and the others are still read. A store that cannot be read at all
         (`PersistenceError`) still fails the whole."""
-        for code, opened_at in codes:
-            try:
-                view = self.view(code)
-            except PersistenceError:
-                raise
-            except Exception as err:  # one aggregate's failure is reported, not the listing's
-                skipped((code, f"{type(err).__name__}: {err}"))
-                continue
-            yield code, opened_at, view
+        return each_view(codes, self.view, skipped)
 
     def history(self, case_code: str) -> builtins.list[dict[str, Any]]:
         """Every event of the case, its sealed parts masked (read them with `personal_details`), or erased."""
         aggregate_id = case_id(case_code)
         if aggregate_id not in self.record.repository:
             raise NotFound(f"no crisis case with code {case_code}")
-        out = []
-        for ev in self.record.stream(aggregate_id):
-            payload = event_payload(ev)
-            for part in SEALED_PARTS:
-                value = payload.get(part)
-                if value == SHREDDED:
-                    payload[part] = ERASED_TEXT
-                elif value:
-                    payload[part] = f"<{len(value)} champ(s) personnel(s)>"
-            out.append({"seq": ev.originator_version, "event": event_name(ev),
-                        "recorded_at": ev.timestamp, **payload})  # type: ignore[attr-defined]
-        return out
+        return masked_history(self.record, aggregate_id)

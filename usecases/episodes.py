@@ -19,17 +19,16 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import PersistenceError
 
 from adapters.record.listings import caught_up
-from adapters.record.record import Record, event_name, event_payload
-from domain.audit.erasure import ERASED_TEXT, SEALED_PARTS, SHREDDED
+from adapters.record.record import Record
 from domain.episodes import commands as c
 from domain.episodes.aggregate import ServiceEpisode, episode_id
 from domain.episodes.state import EpisodeView
 from domain.errors import DomainError, NotFound
 from domain.standards.compliance import Observation
 from domain.standards.config import StandardsConfig
+from usecases.aggregates import each_view, masked_history
 
 
 class ServiceEpisodes:
@@ -113,15 +112,7 @@ class ServiceEpisodes:
     ) -> Iterator[tuple[str, datetime, EpisodeView]]:
         """The view of each episode of `codes` (as `opened` gives them); one that does not load is passed to
         `skipped` as (code, why) and the others are still read."""
-        for code, opened_at in codes:
-            try:
-                view = self.view(code)
-            except PersistenceError:
-                raise
-            except Exception as err:  # one aggregate's failure is reported, not the listing's
-                skipped((code, f"{type(err).__name__}: {err}"))
-                continue
-            yield code, opened_at, view
+        return each_view(codes, self.view, skipped)
 
     def observations(self, *, skipped: Callable[[tuple[str, str]], None] | None = None) -> builtins.list[Observation]:
         """Every clock of every episode, for the standards report (`domain.standards.compliance.compliance`)."""
@@ -135,15 +126,4 @@ class ServiceEpisodes:
         aggregate_id = episode_id(episode_code)
         if aggregate_id not in self.record.repository:
             raise NotFound(f"no episode with code {episode_code}")
-        out = []
-        for ev in self.record.stream(aggregate_id):
-            payload = event_payload(ev)
-            for part in SEALED_PARTS:
-                value = payload.get(part)
-                if value == SHREDDED:
-                    payload[part] = ERASED_TEXT
-                elif value:
-                    payload[part] = f"<{len(value)} champ(s) personnel(s)>"
-            out.append({"seq": ev.originator_version, "event": event_name(ev),
-                        "recorded_at": ev.timestamp, **payload})  # type: ignore[attr-defined]
-        return out
+        return masked_history(self.record, aggregate_id)
