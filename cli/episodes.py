@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from cli import audit_render, parsing, remote, render
 from cli import render_episodes as re_
-from cli.cases import CASES_HELP, Org, _org, _read_json
+from cli.cases import CASES_HELP, Org, _fill, _org, _read_json
 from cli.client import ask, root, run
 from cli.display import Limit, limited, print_more
 from cli.errors import bad_input, fail, invalid, refused, reported
@@ -152,10 +152,7 @@ def act_(
                 sent = remote.no_identity_in(_read_json(file), str(file))
                 view = EpisodeView.model_validate(gateway.post(f"/v1/episodes/{code}/commands", sent))
                 return _done(view, engine.settings.standards(), as_json)
-            data = _read_json(file)
-            data.setdefault("by", who(by))
-            if "actor_org" not in data and org:
-                data["actor_org"] = org
+            data = _fill(_read_json(file), by, org)
             try:
                 cmd = COMMAND.validate_python(data)
             except ValidationError as err:

@@ -84,6 +84,14 @@ def time_left(due: datetime | None, now: datetime) -> str:
     return f"{when(due)} (in {duration(left)})" if left >= timedelta(0) else f"{when(due)} (overrun {duration(left)})"
 
 
+def workflow_row(answer: WorkflowAnswer) -> tuple[str, str]:
+    """The summary's `workflow` row: running or closed and its next wake-up, or why it could not be asked."""
+    if answer.reachable:
+        wake = when(answer.next_wakeup) if answer.next_wakeup else "nothing scheduled"
+        return ("workflow", f"{'running' if answer.running else 'closed'} · next wake-up {wake}")
+    return ("workflow", f"not reachable ({answer.error}); shown from the record only")
+
+
 def list_table(rows: Sequence[CaseRow], now: datetime, title: str, total: int | None = None) -> Table:
     table = Table(title=f"{title} ({total if total is not None else len(rows)})")
     table.add_column("code", no_wrap=True)
@@ -170,11 +178,7 @@ def show(view: CaseView, answer: WorkflowAnswer, config: StandardsConfig, now: d
     if view.closure is not None:
         c = view.closure
         rows.append(("closed", f"{when(c.at)} · {label(type(c.kind), c.kind)} by {c.by}: {c.reason}"))
-    if answer.reachable:
-        wake = when(answer.next_wakeup) if answer.next_wakeup else "nothing scheduled"
-        rows.append(("workflow", f"{'running' if answer.running else 'closed'} · next wake-up {wake}"))
-    else:
-        rows.append(("workflow", f"not reachable ({answer.error}); shown from the record only"))
+    rows.append(workflow_row(answer))
     for name, value in rows:
         summary.add_row(name, _cell(value))
     console.print(summary)

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from cli.display import cell, label, printable, when
 from cli.render import WorkflowAnswer, console
-from cli.render_cases import duration, history_table, time_left
+from cli.render_cases import duration, history_table, time_left, workflow_row
 from domain.episodes import rules
 from domain.episodes.model import SERVICE_NAMES, MeetingMode, RequestMode
 from domain.episodes.state import ClockStatus, Document, EpisodeClock, EpisodeStage, EpisodeView
@@ -140,11 +140,7 @@ def show(view: EpisodeView, answer: WorkflowAnswer, config: StandardsConfig, now
             rows.insert(9, ("orientation", view.orientation))
     if view.closure is not None:
         rows.append(("closed", f"{when(view.closure.at)} by {view.closure.by}"))
-    if answer.reachable:
-        wake = when(answer.next_wakeup) if answer.next_wakeup else "nothing scheduled"
-        rows.append(("workflow", f"{'running' if answer.running else 'closed'} · next wake-up {wake}"))
-    else:
-        rows.append(("workflow", f"not reachable ({answer.error}); shown from the record only"))
+    rows.append(workflow_row(answer))
     for name, value in rows:
         summary.add_row(name, cell(value))
     console.print(summary)
