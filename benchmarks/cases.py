@@ -48,6 +48,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from adapters.record.record import Record
+from benchmarks import summary
 from benchmarks.bare_case import BareCaseWorkflow, noop_step
 from benchmarks.common import print_header, print_table
 from benchmarks.workflows import Run, embedded_server, history_counts, run_many
@@ -262,6 +263,12 @@ def report(runs: list[Run], histories: dict[str, Counter[str]], n: int, answered
     print_table(["measured from `act` sent to", "p50", "p95", "max"], lat_rows)
     verdict = "met" if p95 < TARGET_P95_MS else "NOT met"
     print(f"  target p95 < {TARGET_P95_MS:.0f} ms (visible in the record): {verdict}")
+    summary.add(summary.Row("cases", f"crisis cases/s end to end, {n} at once, embedded stack", med["case"], "wf/s",
+                            med["bare"], "bare workflow", "baseline/value", "bare ÷ case", "ratio", "<=", 1.15,
+                            note="goal of issue 12"))
+    summary.add(summary.Row("cases", "partner `act` → event visible to `cases show`, p95", p95, "ms",
+                            pct([1e3 * v for v in answered], 95), "update answered, p95", "value/baseline",
+                            "visible ÷ answered", "value", "<", TARGET_P95_MS))
     for r in runs:
         for f in r.failures[:3]:
             print(f"  failure ({r.kind}): {f[:300]}")
@@ -274,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-cases", type=int, default=40, help="cases for the latency (5 commands each)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds allowed per run before giving up")
     ap.add_argument("--threads", type=int, default=8, help="activity threads per worker (run_worker uses 8)")
+    summary.option(ap)
     args = ap.parse_args(argv)
     print_header(
         "benchmarks.cases — crisis cases carried end to end per second (embedded stack), command latency",

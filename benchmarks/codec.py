@@ -29,6 +29,7 @@ from adapters.record.keys import DEV_PAYLOAD_KEYS
 from adapters.record.record import Record
 from adapters.temporal.case_keys import RecordCaseKeys, case_subjects
 from adapters.temporal.codec import EncryptionCodec
+from benchmarks import summary
 from benchmarks.common import print_header, print_table
 from workflows.crisis import workflow_id
 
@@ -50,6 +51,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.codec")
     parser.add_argument("--payloads", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=5)
+    summary.option(parser)
     args = parser.parse_args(argv)
     print_header("Temporal payload codec: a case's payloads under its person's key",
                  [f"{args.payloads:,} payloads of {len(BODY):,} bytes, encode + decode, one per batch; "
@@ -72,6 +74,8 @@ def main(argv: list[str]) -> int:
         ["case-C-BENCHMARK2", "the person's key, from the record", f"{c:,.0f}", f"{1e6 / c:,.0f}"],
     ])
     print(f"ratio case ÷ entente: {c / e:.1f}")
+    summary.add(summary.Row("codec", "a case's payload under its person's key, encode + decode", c, "µs", e,
+                            "entente: shared ring", "value/baseline", "case ÷ entente"))
     return 0
 
 

@@ -41,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import summary
 from benchmarks.cases import _wait_visible, pct, seed_ententes
 from benchmarks.common import print_header, print_table
 from benchmarks.workflows import embedded_server
@@ -199,6 +200,12 @@ def report(results: dict[str, list[float]], stored: dict[str, list[float]], n: i
     print_table(["sent", "commands", "p50", "p95", "p99", "max"], rows)
     p95 = pct([1e3 * v for v in stored["gateway"]], 95)
     print(f"  goal p95 < {TARGET_P95_MS:.0f} ms through the gateway: {'met' if p95 < TARGET_P95_MS else 'NOT met'}")
+    summary.add(summary.Row("gateway", f"partner commands/s through the gateway, {n} cases at once", med["gateway"],
+                            "cmd/s", med["direct"], "case client direct", "baseline/value", "direct ÷ gateway",
+                            "ratio", "<=", TARGET_RATIO))
+    summary.add(summary.Row("gateway", "request → events readable in the record, p95", p95, "ms",
+                            pct([1e3 * v for v in stored["direct"]], 95), "case client direct", "value/baseline",
+                            "gateway ÷ direct", "value", "<", TARGET_P95_MS))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-cases", type=int, default=30, help="cases for the latency (5 commands each)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds allowed per run before giving up")
     ap.add_argument("--threads", type=int, default=8, help="activity threads of the worker (run_worker uses 8)")
+    summary.option(ap)
     args = ap.parse_args(argv)
     print_header(
         "benchmarks.gateway — partner commands per second through the gateway vs the case client, latency",

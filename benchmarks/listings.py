@@ -28,6 +28,7 @@ from typing import Any
 from adapters.record import listings as lv
 from adapters.record.environment import record_env
 from adapters.record.record import Record
+from benchmarks import summary
 from benchmarks.common import postgres_available, postgres_schema, print_header, print_table, service_entente
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition
@@ -158,6 +159,10 @@ def run(events: int, ententes: int, cases: int, repeat: int, postgres: bool) -> 
         f"reads       median of {repeat}",
     ])
     print_table(["list", "rows", "scan ms", "view ms", "scan / view"], rows)
+    for name, _count, scan_ms, view_ms, _ratio in rows:
+        summary.add(summary.Row(f"listings ({where}, {total:,} events)", f"{name}: listings view", view_ms, "ms",
+                                scan_ms, "scan of the log", "baseline/value", "scan ÷ view"))
+    summary.add(summary.Row(f"listings ({where}, {total:,} events)", "view built from nothing", first, "s"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL (ARRIMAGE_BENCH_POSTGRES_*)")
+    summary.option(parser)
     args = parser.parse_args(argv)
     if args.postgres and not postgres_available():
         print("PostgreSQL not reachable: nothing run")

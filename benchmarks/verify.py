@@ -38,6 +38,7 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.record.environment import record_env
 from adapters.record.record import Record
+from benchmarks import summary
 from benchmarks.verify_before import verify_rows as verify_rows_before
 from domain.audit.checkpoint import Checkpoint
 from usecases.audit.trail import checkpoint, verify
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify-only", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="now", help=argparse.SUPPRESS)
     parser.add_argument("--since", type=Path, default=None, help=argparse.SUPPRESS)
+    summary.option(parser)
     args = parser.parse_args(argv)
     if args.verify_only:
         print(json.dumps(verify_only(args.verify_only, args.mode, args.since)))
@@ -140,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'verify ev/s':>12} {'ratio':>6} {'CPU s before/now':>17} {'CPU ratio':>9} {'peak RSS MB':>12} "
           f"{'file MB':>8}")
     built = 0
+    rss0: float | None = None
     for size in sizes:
         seconds = build(record, built, size)
         build_rate = (size - built) / seconds if seconds else 0.0
@@ -153,6 +156,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{b['cpu']:>8.2f}/{r['cpu']:<8.2f} {b['cpu'] / r['cpu']:>8.2f}x {r['peak_rss_mb']:>12.1f} {file_mb:>8.0f}",
             flush=True,
         )
+        rss0 = rss0 or r["peak_rss_mb"]
+        summary.add(summary.Row("verify", f"audit verify, {int(r['events']):,} events (SQLite)", r["events_per_s"],
+                                "events/s", b["events_per_s"], "loop before issue 12", "value/baseline",
+                                "now ÷ before", "value", ">=", 300_000.0))
+        if size == sizes[-1]:
+            summary.add(summary.Row("verify", f"audit verify, {int(r['events']):,} events: per CPU second",
+                                    r["events"] / r["cpu"], "events/CPU s", b["events"] / b["cpu"],
+                                    "loop before issue 12", "value/baseline", "now ÷ before",
+                                    note="steadier than wall time on a shared machine"))
+        if size != sizes[0]:
+            summary.add(summary.Row("verify", f"peak RSS of verify at {int(r['events']):,} events", r["peak_rss_mb"],
+                                    "MB", rss0, f"at {sizes[0]:,}", "value/baseline", "flat", "ratio", "<=", 1.1))
     cp_file = workdir / "checkpoint.json"
     cp_file.write_text(checkpoint(record, now=datetime.now(UTC)).to_json())
     build(record, built, built + args.since_events)
@@ -162,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{int(inc['events']):,} events, {int(inc['rows']):,} rows read, {inc['seconds']:.3f} s; "
           f"full pass {int(full['events']):,} events, {int(full['rows']):,} rows, {full['seconds']:.2f} s "
           f"({full['seconds'] / inc['seconds']:,.0f}x)", flush=True)
+    summary.add(summary.Row("verify", f"incremental verify, {args.since_events:,} new events: rows read", inc["rows"],
+                            "rows", goal_text=f"≤ {2 * args.since_events:,} (2 per new event)", goal_on="value",
+                            goal_op="<=", goal_target=2.0 * args.since_events))
+    summary.add(summary.Row("verify", f"incremental verify, {args.since_events:,} new events", inc["seconds"], "s",
+                            full["seconds"], f"full pass, {int(full['events']):,} events", "baseline/value",
+                            "full ÷ incremental"))
     record.close()
     return 0
 

@@ -53,6 +53,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from activities.delivery import DeliveryActivities
 from activities.ententes import EntenteActivities
 from adapters.webhooks.sender import WebhookSender
+from benchmarks import summary
 from benchmarks.bare import BareWorkflow, noop
 from benchmarks.common import print_header, print_table, service_entente, today_local
 from domain.ententes import commands as c
@@ -313,6 +314,9 @@ def report(runs: list[Run], histories: dict[str, Counter[str]], n: int) -> None:
     print_table(["bare wf/s", "agreement wf/s", "ratio", "agreement/bare throughput", "target", "verdict"],
                 [(med["bare"], med["agreement"], f"{ratio:.2f}", f"{100 / ratio:.0f}%", f"≤ {TARGET_RATIO}",
                   "met" if ratio <= TARGET_RATIO else "NOT met")])
+    summary.add(summary.Row("workflows", f"entente workflows/s, {n} at once, embedded stack", med["agreement"], "wf/s",
+                            med["bare"], "bare workflow", "baseline/value", "bare ÷ entente", "ratio", "<=",
+                            TARGET_RATIO))
     for r in runs:
         for f in r.failures[:3]:
             print(f"  failure ({r.kind}): {f[:300]}")
@@ -328,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="what-if: pass `--sqlite-pragma` to the dev server (e.g. synchronous=OFF); repeatable")
     ap.add_argument("--unsandboxed", action="store_true",
                     help="what-if: run the entente workflow without Temporal's workflow sandbox")
+    summary.option(ap)
     args = ap.parse_args(argv)
     print_header(
         "benchmarks.workflows — entente workflows completed per second (embedded stack)",
