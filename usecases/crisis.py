@@ -2,7 +2,8 @@
 
 No rule lives here: the aggregate decides. `at` is the business moment given by
 the caller (the workflow's clock). Routing reads the ententes of the same
-record (`Ententes.list()`), unless the caller passes the entente views itself.
+record (`Ententes.list(from_view=True)`: their codes from the listings view,
+each entente from its chained events), unless the caller passes them itself.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ class CrisisCases:
         return case.view()
 
     def _ententes(self, given: Iterable[EntenteView] | None) -> list[EntenteView]:
-        return list(given) if given is not None else Ententes(self.record).list()
+        """The ententes routing considers: `given`, or every entente of the record. Which ones are read from the
+        listings view, caught up first (as complete as the scan of the notification log, at the cost of the
+        events recorded since its last read); each is loaded from its hash-chained events, and the aggregate
+        decides on those (`adapters.record.listings`)."""
+        return list(given) if given is not None else Ententes(self.record).list(from_view=True)
 
     # ------------------------------------------------------------------ queries
     def get(self, case_code: str, *, version: int | None = None) -> CrisisCase:

@@ -7,16 +7,22 @@ moment of an access is the request's own `moment`.
 The crisis handoff calls `emergency_disclosure` when it sends information to a
 mobile team without consent; the CLI's `arrimage audit register|accesses|
 exceptions` call `entries_about` / `register`, `accesses`, `exceptions`.
+
+Which consents a person has, which registers there are and which hold an entry of a kind in a period are read from
+the listings view (`adapters.record.listings`, caught up first: exactly what the scan of the notification log
+finds, at the cost of an indexed query); each consent and register is then loaded from its hash-chained events,
+and every decision and report is made on those. `from_view=False` (and a store without a view) scans instead.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.record.listings import ListingsView, caught_up
 from adapters.record.record import Record
 from domain.disclosure import commands as c
 from domain.disclosure import rules
@@ -35,9 +41,15 @@ from domain.errors import DomainError, NotFound
 
 
 class Disclosures:
-    def __init__(self, record: Record, config: DisclosureConfig | None = None) -> None:
+    def __init__(self, record: Record, config: DisclosureConfig | None = None, *, from_view: bool = True) -> None:
         self.record = record
         self.config = config or default_config()
+        self.from_view = from_view
+
+    def _listings(self) -> ListingsView | None:
+        """The listings view caught up with the record, or None: scan (asked, or no view on this store)."""
+        listings = caught_up(self.record) if self.from_view else None
+        return listings.view if listings is not None else None
 
     # ------------------------------------------------------------------ consent
     def grant_consent(self, cmd: c.GrantConsent, at: datetime) -> ConsentView:
@@ -62,8 +74,12 @@ class Disclosures:
         return self._consent(subject_id, consent_key).view()
 
     def consents_for(self, subject_id: str) -> builtins.list[ConsentView]:
-        granted = self.record.events_of(Consent.Granted)  # type: ignore[attr-defined]
-        keys = [ev.consent_key for ev in granted if ev.subject_id == subject_id]
+        """The person's consents, in the order they were granted, each loaded from its chained events."""
+        if (view := self._listings()) is not None:
+            keys = view.consent_keys(subject_id)
+        else:
+            granted = self.record.events_of(Consent.Granted, sealed=True)  # type: ignore[attr-defined]
+            keys = [ev.consent_key for ev in granted if ev.subject_id == subject_id]
         return [self.consent(subject_id, k) for k in keys]
 
     def _consent(self, subject_id: str, consent_key: str) -> Consent:
@@ -140,34 +156,58 @@ class Disclosures:
             return []
 
     def subjects(self) -> builtins.list[str]:
-        return [ev.subject_id for ev in self.record.events_of(DisclosureRegister.Opened)]  # type: ignore[attr-defined]
+        """The subject of every register, in the order the registers were opened (ids only, nothing opened)."""
+        if (view := self._listings()) is not None:
+            return view.register_subjects()
+        opened = DisclosureRegister.Opened  # type: ignore[attr-defined]
+        return [ev.subject_id for ev in self.record.events_of(opened, sealed=True)]
 
-    def registers(self) -> Iterator[RegisterView]:
-        for subject in self.subjects():
+    def registers(self, subjects: Iterable[str] | None = None) -> Iterator[RegisterView]:
+        for subject in self.subjects() if subjects is None else subjects:
             yield self.register(subject)
+
+    def _holding(self, kinds: tuple[str, ...], since: datetime | None = None,
+                 until: datetime | None = None) -> builtins.list[str]:
+        """The subjects, in register order, whose register may hold an entry of `kinds` in [since, until): from the
+        view, those that do; scanning, every register (the callers filter the entries they load)."""
+        if (view := self._listings()) is None:
+            return self.subjects()
+        holding = view.subjects_with(kinds, since, until)
+        return [s for s in view.register_subjects() if s in holding]
 
     def accesses(
         self, *, subject_id: str | None = None, actor_id: str | None = None, since: datetime | None = None,
         until: datetime | None = None,
     ) -> builtins.list[Decision]:
         """Every decision on reading or sending content: who, what, when, purpose, basis."""
-        views = [self.register(subject_id)] if subject_id else list(self.registers())
-        out = [
-            d for v in views for d in v.accesses
-            if (actor_id is None or d.actor_id == actor_id)
-            and (since is None or d.moment >= since) and (until is None or d.moment < until)
-        ]
-        return sorted(out, key=lambda d: d.moment)
+        views = [self.register(subject_id)] if subject_id else list(
+            self.registers(self._holding(("access",), since, until)))
+        return _accesses(views, actor_id, since, until)
 
     def communications(self) -> builtins.list[CommunicationEntry]:
-        return sorted((e for v in self.registers() for e in v.communications), key=lambda e: e.communicated_at)
+        return sorted((e for v in self.registers(self._holding(("communication",))) for e in v.communications),
+                      key=lambda e: e.communicated_at)
 
     def pending_reviews(self) -> builtins.list[EmergencyDisclosureView]:
-        return [e for v in self.registers() for e in v.emergencies if e.pending]
+        return [e for v in self.registers(self._holding(("emergency",))) for e in v.emergencies if e.pending]
 
     def exceptions(self, now: datetime, *, since: datetime | None = None,
                    until: datetime | None = None) -> ExceptionReport:
-        """The exception report of the period (`domain.disclosure.exceptions`); `now` from the caller."""
-        decisions = self.accesses(since=since, until=until)
+        """The exception report of the period (`domain.disclosure.exceptions`); `now` from the caller. Only the
+        registers with an access, an emergency disclosure or a refusal in the period are loaded (the others add
+        nothing to the report)."""
+        views = list(self.registers(self._holding(("access", "emergency", "refusal"), since, until)))
+        decisions = _accesses(views, None, since, until)
         consents = {s: self.consents_for(s) for s in sorted({d.subject_id for d in decisions if uses_consent(d)})}
-        return exception_report(list(self.registers()), decisions, consents, now, since=since, until=until)
+        return exception_report(views, decisions, consents, now, since=since, until=until)
+
+
+def _accesses(views: Iterable[RegisterView], actor_id: str | None, since: datetime | None,
+              until: datetime | None) -> builtins.list[Decision]:
+    """The decisions of `views` by `actor_id` (any when None) in [since, until), by moment."""
+    out = [
+        d for v in views for d in v.accesses
+        if (actor_id is None or d.actor_id == actor_id)
+        and (since is None or d.moment >= since) and (until is None or d.moment < until)
+    ]
+    return sorted(out, key=lambda d: d.moment)

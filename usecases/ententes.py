@@ -82,9 +82,10 @@ class Ententes:
 
     def codes(self, *, from_view: bool = False) -> list[str]:
         """Codes of every entente ever drafted, in the order they were drafted: read from the notification log
-        (the `Drafted` events, hash-chained), which is what routing and every other decision use. With
-        `from_view`, read from the listings view (`adapters.record.listings`, caught up first, costing only the
-        events recorded since): for listings shown to people, never for a decision."""
+        (the `Drafted` events, hash-chained). With `from_view`, read from the listings view
+        (`adapters.record.listings`, caught up first: the same codes, costing only the events recorded since):
+        lists shown to people, and routing and standing, which then load each entente from its chained events
+        and decide on those (`list`)."""
         if from_view and (listings := caught_up(self.record)) is not None:
             return listings.view.entente_codes()
         return [ev.code for ev in self.record.events_of(Entente.Drafted)]  # type: ignore[attr-defined]

@@ -216,7 +216,8 @@ class Principals:
         if not needs_entente(principal, case):
             return
         named = named_ententes(case, principal.org_id)
-        views = [v for v in map(self._entente, sorted(named)) if v is not None] if named else self.ententes.list()
+        views = [v for v in map(self._entente, sorted(named)) if v is not None] if named else self.ententes.list(
+            from_view=True)
         check_entente_in_force(principal, case, views, now)
 
     def _entente(self, code: str) -> EntenteView | None:

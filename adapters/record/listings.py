@@ -1,5 +1,6 @@
-"""Listings as materialised views: the ententes' codes and the crisis cases opened (and closed), kept by
-eventsourcing's projection machinery instead of scanning the notification log on every read (issue 12).
+"""Listings as materialised views: the ententes' codes, the crisis cases and épisodes opened (and closed), each
+person's consents, the disclosure registers and their entries by kind and moment, kept by eventsourcing's
+projection machinery instead of scanning the notification log on every read (issue 12).
 
 - `Listings` is a library `Projection`: its `process_event` writes one row of a view *and* its tracking
   record (eventsourcing `Tracking`: the notification id it comes from) in one transaction of the view's
@@ -15,10 +16,13 @@ eventsourcing's projection machinery instead of scanning the notification log on
   projection could run under it on PostgreSQL (LISTEN/NOTIFY), but the catch-up before each read is what
   keeps every process right on both stores.
 
-A listing is a read model for lists, never a decision input: no rule, routing or disclosure decision reads it
-(they load aggregates from their hash-chained events, `Record.construct_repository`), and it holds no personal
-content (codes, opening moments and a closed flag, from the events' parts in clear: nothing sealed is opened).
-Its rows come only from topics of the record's allow-list (`TOPICS`), decoded by the record's mapper.
+A listing says *which* aggregates there are, never what they hold: routing (the ententes to consider) and a
+disclosure decision (the person's consents) take their list from it, caught up first so that it is exactly as
+complete as the scan, and load each aggregate from its hash-chained events (`Record.construct_repository`): the
+decision is made on those. It holds no personal content (ids, codes, moments, kinds and a closed flag, from the
+events' parts in clear: nothing sealed is opened), so a person whose key is destroyed is still listed, and their
+aggregates still load without their content. Its rows come only from topics of the record's allow-list
+(`TOPICS`), decoded by the record's mapper.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -50,11 +54,27 @@ from psycopg.sql import SQL, Identifier
 from adapters.record.record import Record, _named
 from adapters.record.sealing import PersonalDataMapper
 from domain.crisis.aggregate import CrisisCase
+from domain.disclosure.consent import Consent
+from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente
 from domain.episodes.aggregate import ServiceEpisode
 
 log = logging.getLogger(__name__)
 _SQLITE = {"cases": "listing_cases", "episodes": "listing_episodes"}  # the SQLite tables of opened/closed listings
+# The kinds of a disclosure register's entries kept in the view, each at its own moment: an access decided (the
+# decision's moment), a communication (communicated_at), a refusal (notified_at), an emergency disclosure
+# (occurred_at).
+ENTRY_KINDS = ("access", "communication", "refusal", "emergency")
+
+
+def micros(moment: datetime | str) -> int:
+    """A moment as microseconds since the epoch, UTC (a naive moment taken as UTC): ordered as the moments."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 class ListingsView(TrackingRecorder):
@@ -70,10 +90,34 @@ class ListingsView(TrackingRecorder):
     def case_closed(self, case: UUID, tracking: Tracking, kind: str = "cases") -> None:
         raise NotImplementedError
 
+    def consent_granted(self, consent: UUID, subject_id: str, consent_key: str, tracking: Tracking) -> None:
+        raise NotImplementedError
+
+    def register_opened(self, register: UUID, subject_id: str, tracking: Tracking) -> None:
+        raise NotImplementedError
+
+    def register_entry(self, subject_id: str, kind: str, moment: datetime | str, entry_id: str,
+                       tracking: Tracking) -> None:
+        """An entry of a person's disclosure register (`ENTRY_KINDS`), at its own moment."""
+        raise NotImplementedError
+
     def entente_codes(self) -> list[str]:
         raise NotImplementedError
 
     def cases(self, *, open_only: bool, kind: str = "cases") -> list[tuple[str, datetime]]:
+        raise NotImplementedError
+
+    def consent_keys(self, subject_id: str) -> list[str]:
+        """The keys of the person's consents, in the order they were granted."""
+        raise NotImplementedError
+
+    def register_subjects(self) -> list[str]:
+        """The subject of every disclosure register, in the order the registers were opened."""
+        raise NotImplementedError
+
+    def subjects_with(self, kinds: tuple[str, ...], since: datetime | None = None,
+                      until: datetime | None = None) -> set[str]:
+        """The subjects whose register holds an entry of one of `kinds` at a moment in [since, until)."""
         raise NotImplementedError
 
     def create_table(self) -> None:
@@ -131,6 +175,15 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             "CREATE TABLE IF NOT EXISTS listing_episodes (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL "
             "UNIQUE, code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
             "CREATE INDEX IF NOT EXISTS listing_episodes_open ON listing_episodes (closed, position)",
+            "CREATE TABLE IF NOT EXISTS listing_consents (position INTEGER PRIMARY KEY, consent_id TEXT NOT NULL "
+            "UNIQUE, subject_id TEXT NOT NULL, consent_key TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS listing_consents_subject ON listing_consents (subject_id, position)",
+            "CREATE TABLE IF NOT EXISTS listing_registers (position INTEGER PRIMARY KEY, register_id TEXT NOT NULL "
+            "UNIQUE, subject_id TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS listing_register_entries (position INTEGER PRIMARY KEY, subject_id TEXT NOT "
+            "NULL, kind TEXT NOT NULL, moment INTEGER NOT NULL, entry_id TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS listing_register_entries_moment ON listing_register_entries "
+            "(kind, moment, subject_id)",
         ]
 
     def reset(self, application_name: str) -> None:
@@ -138,6 +191,8 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             c.execute("DELETE FROM listing_ententes")
             c.execute("DELETE FROM listing_cases")
             c.execute("DELETE FROM listing_episodes")
+            for table in ("listing_consents", "listing_registers", "listing_register_entries"):
+                c.execute(f"DELETE FROM {table}")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
     def entente_drafted(self, code: str, tracking: Tracking) -> None:
@@ -156,10 +211,49 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             c.execute(f"UPDATE {_SQLITE[kind]} SET closed = 1 WHERE case_id = ?", (case.hex,))
             self._insert_tracking(c, tracking)
 
+    def consent_granted(self, consent: UUID, subject_id: str, consent_key: str, tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("INSERT INTO listing_consents VALUES (?, ?, ?, ?)",
+                      (tracking.notification_id, consent.hex, subject_id, consent_key))
+            self._insert_tracking(c, tracking)
+
+    def register_opened(self, register: UUID, subject_id: str, tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("INSERT INTO listing_registers VALUES (?, ?, ?)",
+                      (tracking.notification_id, register.hex, subject_id))
+            self._insert_tracking(c, tracking)
+
+    def register_entry(self, subject_id: str, kind: str, moment: datetime | str, entry_id: str,
+                       tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("INSERT INTO listing_register_entries VALUES (?, ?, ?, ?, ?)",
+                      (tracking.notification_id, subject_id, kind, micros(moment), entry_id))
+            self._insert_tracking(c, tracking)
+
     def entente_codes(self) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT code FROM listing_ententes ORDER BY position")
             return [row[0] for row in c.fetchall()]
+
+    def consent_keys(self, subject_id: str) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT consent_key FROM listing_consents WHERE subject_id = ? ORDER BY position",
+                      (subject_id,))
+            return [row[0] for row in c.fetchall()]
+
+    def register_subjects(self) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT subject_id FROM listing_registers ORDER BY position")
+            return [row[0] for row in c.fetchall()]
+
+    def subjects_with(self, kinds: tuple[str, ...], since: datetime | None = None,
+                      until: datetime | None = None) -> set[str]:
+        low, high = _bounds(since, until)
+        marks = ", ".join("?" for _ in kinds)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT DISTINCT subject_id FROM listing_register_entries WHERE kind IN ({marks}) "
+                      "AND moment >= ? AND moment < ?", (*kinds, low, high))
+            return {row[0] for row in c.fetchall()}
 
     def cases(self, *, open_only: bool, kind: str = "cases") -> list[tuple[str, datetime]]:
         where = "WHERE closed = 0 " if open_only else ""
@@ -197,12 +291,28 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
             SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (closed, position)").format(
                 Identifier(f"{prefix}_episodes_open"), self.tables["episodes"]),
         ]
+        for kind in ("consents", "registers", "register_entries"):
+            self.tables[kind] = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_{kind}"))
+        self.sql_create_statements += [
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, consent_id uuid NOT NULL UNIQUE, "
+                "subject_id text NOT NULL, consent_key text NOT NULL)").format(self.tables["consents"]),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (subject_id, position)").format(
+                Identifier(f"{prefix}_consents_subject"), self.tables["consents"]),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, register_id uuid NOT NULL UNIQUE, "
+                "subject_id text NOT NULL)").format(self.tables["registers"]),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, subject_id text NOT NULL, "
+                "kind text NOT NULL, moment bigint NOT NULL, entry_id text NOT NULL)").format(
+                self.tables["register_entries"]),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (kind, moment, subject_id)").format(
+                Identifier(f"{prefix}_register_entries_moment"), self.tables["register_entries"]),
+        ]
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("DELETE FROM {0}").format(self.ententes))
             curs.execute(SQL("DELETE FROM {0}").format(self.cases_table))
-            curs.execute(SQL("DELETE FROM {0}").format(self.tables["episodes"]))
+            for kind in ("episodes", "consents", "registers", "register_entries"):
+                curs.execute(SQL("DELETE FROM {0}").format(self.tables[kind]))
             curs.execute(SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
                 Identifier(self.datastore.schema), Identifier(self.tracking_table_name)), (application_name,))
 
@@ -223,10 +333,49 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
             curs.execute(SQL("UPDATE {0} SET closed = true WHERE case_id = %s").format(self.tables[kind]), (case,))
             self._insert_tracking(curs, tracking)
 
+    def consent_granted(self, consent: UUID, subject_id: str, consent_key: str, tracking: Tracking) -> None:
+        with self._writing() as curs:
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s)").format(self.tables["consents"]),
+                         (tracking.notification_id, consent, subject_id, consent_key))
+            self._insert_tracking(curs, tracking)
+
+    def register_opened(self, register: UUID, subject_id: str, tracking: Tracking) -> None:
+        with self._writing() as curs:
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s)").format(self.tables["registers"]),
+                         (tracking.notification_id, register, subject_id))
+            self._insert_tracking(curs, tracking)
+
+    def register_entry(self, subject_id: str, kind: str, moment: datetime | str, entry_id: str,
+                       tracking: Tracking) -> None:
+        with self._writing() as curs:
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s, %s)").format(self.tables["register_entries"]),
+                         (tracking.notification_id, subject_id, kind, micros(moment), entry_id))
+            self._insert_tracking(curs, tracking)
+
     def entente_codes(self) -> list[str]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(SQL("SELECT code FROM {0} ORDER BY position").format(self.ententes))
             return [row["code"] for row in curs.fetchall()]
+
+    def consent_keys(self, subject_id: str) -> list[str]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT consent_key FROM {0} WHERE subject_id = %s ORDER BY position").format(
+                self.tables["consents"]), (subject_id,))
+            return [row["consent_key"] for row in curs.fetchall()]
+
+    def register_subjects(self) -> list[str]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT subject_id FROM {0} ORDER BY position").format(self.tables["registers"]))
+            return [row["subject_id"] for row in curs.fetchall()]
+
+    def subjects_with(self, kinds: tuple[str, ...], since: datetime | None = None,
+                      until: datetime | None = None) -> set[str]:
+        low, high = _bounds(since, until)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT DISTINCT subject_id FROM {0} WHERE kind = ANY(%s) AND moment >= %s "
+                             "AND moment < %s").format(self.tables["register_entries"]), (list(kinds), low, high))
+            return {row["subject_id"] for row in curs.fetchall()}
+
 
     def cases(self, *, open_only: bool, kind: str = "cases") -> list[tuple[str, datetime]]:
         where = SQL("WHERE NOT closed ") if open_only else SQL("")
@@ -235,13 +384,24 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
             return [(row["code"], datetime.fromisoformat(row["opened_at"])) for row in curs.fetchall()]
 
 
+def _bounds(since: datetime | None, until: datetime | None) -> tuple[int, int]:
+    """[since, until) in `micros`, open ends as the widest bigint range."""
+    return (micros(since) if since is not None else -(2**63),
+            micros(until) if until is not None else 2**63 - 1)
+
+
 class Listings(Projection[ListingsView]):
     """The projection: which events make which rows. Topics under their module now and the ones they had."""
 
     name = "arrimage_listings"  # the library names the view's tables after it (`PostgresListings`)
     topics: tuple[str, ...] = tuple(
         topic for cls in (Entente.Drafted, CrisisCase.Opened, CrisisCase.CaseClosed,  # type: ignore[attr-defined]
-                          ServiceEpisode.Opened, ServiceEpisode.EpisodeClosed)  # type: ignore[attr-defined]
+                          ServiceEpisode.Opened, ServiceEpisode.EpisodeClosed,  # type: ignore[attr-defined]
+                          Consent.Granted, DisclosureRegister.Opened,  # type: ignore[attr-defined]
+                          DisclosureRegister.AccessDecided,  # type: ignore[attr-defined]
+                          DisclosureRegister.CommunicationRegistered,  # type: ignore[attr-defined]
+                          DisclosureRegister.RefusalIssued,  # type: ignore[attr-defined]
+                          DisclosureRegister.EmergencyDisclosureRecorded)  # type: ignore[attr-defined]
         for topic in _named(get_topic(cls))
     )
 
@@ -270,10 +430,46 @@ class Listings(Projection[ListingsView]):
     def _(self, domain_event: ServiceEpisode.EpisodeClosed, tracking: Tracking) -> None:  # type: ignore[name-defined]
         self.view.case_closed(domain_event.originator_id, tracking, kind="episodes")
 
+    # A person's consents and disclosure register: the opaque subject id, the consent's key, the entry's kind, id
+    # and moment, all in clear in the events (their `personal` part is never opened).
+    @process_event.register
+    def _(self, domain_event: Consent.Granted, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.consent_granted(domain_event.originator_id, domain_event.subject_id, domain_event.consent_key,
+                                  tracking)
+
+    @process_event.register
+    def _(self, domain_event: DisclosureRegister.Opened, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.register_opened(domain_event.originator_id, domain_event.subject_id, tracking)
+
+    @process_event.register
+    def _(self, domain_event: DisclosureRegister.AccessDecided,  # type: ignore[name-defined]
+          tracking: Tracking) -> None:
+        decision = domain_event.decision
+        self.view.register_entry(domain_event.subject_id, "access", decision["moment"],
+                                 decision["decision_id"], tracking)
+
+    @process_event.register
+    def _(self, domain_event: DisclosureRegister.CommunicationRegistered,  # type: ignore[name-defined]
+          tracking: Tracking) -> None:
+        self.view.register_entry(domain_event.subject_id, "communication", domain_event.communicated_at,
+                                 domain_event.decision_id, tracking)
+
+    @process_event.register
+    def _(self, domain_event: DisclosureRegister.RefusalIssued,  # type: ignore[name-defined]
+          tracking: Tracking) -> None:
+        self.view.register_entry(domain_event.subject_id, "refusal", domain_event.notified_at,
+                                 domain_event.decision_id, tracking)
+
+    @process_event.register
+    def _(self, domain_event: DisclosureRegister.EmergencyDisclosureRecorded,  # type: ignore[name-defined]
+          tracking: Tracking) -> None:
+        self.view.register_entry(domain_event.subject_id, "emergency", domain_event.occurred_at,
+                                 domain_event.disclosure_id, tracking)
+
 
 # The shape of the views: raised when a listing is added, so that a view built before is rebuilt with it (kept as a
-# tracking row of its own: 1 ententes and cases, 2 épisodes de services added).
-VERSION, VERSION_KEY = 2, "__arrimage_listings_version__"
+# tracking row of its own: 1 ententes and cases, 2 épisodes de services added, 3 consents and registers added).
+VERSION, VERSION_KEY = 3, "__arrimage_listings_version__"
 
 # The view of each persistence module that has one (the in-memory store of unit tests has none: its lists scan).
 VIEWS: dict[str, type[ListingsView]] = {

@@ -55,7 +55,9 @@ def _populate(record: Record, start: int, count: int) -> list[str]:
         ententes.draft(ec.DraftEntente(by="dsp", code=f"ENT-LAV-2027-{n:02d}", content=crisis_content()), T0)
         code = _code(n)
         codes.append(code)
-        cases.open(open_cmd(code, face=False), T0 + timedelta(minutes=n))
+        # Routing given no ententes: it would otherwise catch the view up (`CrisisCases._ententes`), and these
+        # tests need a writer that leaves the view behind, as any other command does.
+        cases.open(open_cmd(code, face=False), T0 + timedelta(minutes=n), ententes=[])
         if n % 2:
             cases.execute(code, c.CloseAtPhone(by="intervenant-1", actor_org=CSSS,
                                                disposition=PhoneDisposition.STABILISED, reason="crise stabilisée"),
