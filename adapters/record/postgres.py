@@ -25,9 +25,9 @@ from uuid import UUID
 from eventsourcing import postgres as library
 from eventsourcing.persistence import ApplicationRecorder, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.utils import Environment, EnvType
-from psycopg import Connection
+from psycopg import Connection, connect
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from adapters.record.keys import KeyRing
 from adapters.record.record import NoRecord
@@ -145,6 +145,18 @@ class PostgresDialect(Dialect):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield PostgresSnapshot(self, cast(Connection[Any], conn), page)
 
+    @contextmanager
+    def range_snapshot(self, page: int, exported: str | None) -> Iterator[Snapshot]:
+        """On a connection of its own (never one of the pool's: this runs in a forked process, where the
+        parent's connections are not to be touched), in the snapshot `exported` by the parent's transaction."""
+        given = self.datastore.pool.kwargs or {}
+        kwargs = {k: v for k, v in (given() if callable(given) else given).items() if k != "row_factory"}
+        with connect(autocommit=True, **kwargs) as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            if exported is not None:
+                conn.execute(SQL("SET TRANSACTION SNAPSHOT {}").format(Literal(exported)))
+            yield PostgresSnapshot(self, cast(Connection[Any], conn), page)
+
 
 def _older_transactions(conn: Any, since: Any) -> list[str]:
     """What holds row versions older than `since` visible in this database: open transactions begun before it,
@@ -256,6 +268,10 @@ class PostgresSnapshot(Snapshot):
     def _one(self, statement: Composed, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         self.lookups.execute(statement, params)
         return self.lookups.fetchone()
+
+    def exported(self) -> str | None:
+        row = self._one(SQL("SELECT pg_export_snapshot()").format(), ())
+        return str(row[0]) if row is not None else None
 
 
 class Factory(library.PostgresFactory):

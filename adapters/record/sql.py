@@ -180,6 +180,15 @@ class Dialect(ABC):
     def snapshot(self, page: int) -> AbstractContextManager[Snapshot]:
         """One consistent read of the store, closed on exit."""
 
+    def parallel_reads(self) -> bool:
+        """Whether another process can read this store (`range_snapshot`): not an in-memory database."""
+        return True
+
+    def range_snapshot(self, page: int, exported: str | None) -> AbstractContextManager[Snapshot]:
+        """A read on a connection of its own, for another process (a forked verify range): the snapshot
+        `exported` when the store can share one (`Snapshot.exported`), else a fresh one."""
+        return self.snapshot(page)
+
     @abstractmethod
     def before_destroy(self, cursor: Any) -> None:
         """Called in the transaction that destroys a key, before anything else."""
@@ -191,6 +200,10 @@ class Dialect(ABC):
         waiting up to `patience` seconds for readers that hold an older version. Returns what could not be
         done, one sentence each (empty: no copy left anywhere the engine controls). `wrapped`, when known, is
         the destroyed wrapped key, which the store may look for in its files."""
+
+
+def _upto(column: str, after: int, until: int | None) -> tuple[str, tuple[int, ...]]:
+    return ("", (after,)) if until is None else (f" AND {column} <= ?", (after, until))
 
 
 def chain_inserted(
@@ -426,28 +439,62 @@ class Snapshot(ABC):
     def _one(self, statement: Any, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The first row of a select, or None."""
 
-    def event_rows(self, after: int = 0) -> Iterator[tuple[Any, ...]]:
-        """The stored events after notification `after` (0: all), in notification order, their originator ids
-        as the store returns them (`Dialect.okey` gives the hashing key): the verify's hot stream, flattened
-        from pages in C, with no per-row conversion."""
+    def event_rows(self, after: int = 0, until: int | None = None) -> Iterator[tuple[Any, ...]]:
+        """The stored events after notification `after` (0: all) and up to `until` (None: the last), in
+        notification order, their originator ids as the store returns them (`Dialect.okey` gives the hashing
+        key): the verify's hot stream, flattened from pages in C, with no per-row conversion."""
+        upto, params = _upto("{nid}", after, until)
         return itertools.chain.from_iterable(self._counted(self._pages(
             "audit_events",
             self.dialect.sql(
-                "SELECT {nid}, originator_id, originator_version, topic, state FROM {events} WHERE {nid} > ? "
-                "ORDER BY {nid}"
+                "SELECT {nid}, originator_id, originator_version, topic, state FROM {events} WHERE {nid} > ?"
+                f"{upto} ORDER BY {{nid}}"
             ),
-            (after,),
+            params,
         )))
 
-    def chain_rows(self, after: int = 0) -> Iterator[tuple[Any, ...]]:
-        """The chain rows after notification `after` (0: all), in notification order, ids as stored."""
+    def chain_rows(self, after: int = 0, until: int | None = None) -> Iterator[tuple[Any, ...]]:
+        """The chain rows after notification `after` (0: all) and up to `until`, in notification order, ids as
+        stored."""
+        upto, params = _upto("notification_id", after, until)
         return itertools.chain.from_iterable(self._counted(self._pages(
             "audit_chain",
             self.dialect.sql(
-                f"SELECT {CHAIN_COLUMNS} FROM {{chain}} WHERE notification_id > ? ORDER BY notification_id"
+                f"SELECT {CHAIN_COLUMNS} FROM {{chain}} WHERE notification_id > ?{upto} ORDER BY notification_id"
             ),
-            (after,),
+            params,
         )))
+
+    def last_nid(self) -> int:
+        """The last notification id of either table in this snapshot (0: both empty): where the last range of a
+        parallel verify ends, so that its own snapshot reads what this one does while others only append."""
+        row = self._one(
+            self.dialect.sql("SELECT (SELECT max({nid}) FROM {events}), (SELECT max(notification_id) FROM {chain})"),
+            (),
+        )
+        return max((int(v) for v in row or () if v is not None), default=0)
+
+    def chain_row_at_or_before(self, notification_id: int) -> tuple[int, int, bytes] | None:
+        """(notification id, seq, chain hash) of the last chain row at or before this notification id, as stored:
+        where a range of a parallel verify may start."""
+        row = self._one(
+            self.dialect.sql(
+                "SELECT notification_id, seq, chain_hash FROM {chain} WHERE notification_id <= ? "
+                "ORDER BY notification_id DESC LIMIT 1"
+            ),
+            (notification_id,),
+        )
+        return (int(row[0]), int(row[1]), bytes(row[2])) if row is not None else None
+
+    def nid_at_seq(self, seq: int) -> int | None:
+        """The notification id of the chain row stored at this position."""
+        row = self._one(self.dialect.sql("SELECT notification_id FROM {chain} WHERE seq = ?"), (seq,))
+        return int(row[0]) if row is not None else None
+
+    def exported(self) -> str | None:
+        """An id other connections can open this very snapshot with (PostgreSQL), or None (SQLite: each range's
+        reader opens its own read transaction, bounded by `last_nid`)."""
+        return None
 
     def events(self, after: int = 0) -> Iterator[EventRow]:
         """`event_rows` with the hashing key of each originator id."""

@@ -114,6 +114,9 @@ class SQLiteDialect(Dialect):
         finally:
             snap.close()
 
+    def parallel_reads(self) -> bool:
+        return _file_of(self.datastore.pool.db_name) is not None  # an in-memory database is this process's own
+
     def before_destroy(self, cursor: Any) -> None:
         # Overwrite freed pages, so the wrapped key does not linger in the file.
         cursor.execute("PRAGMA secure_delete = ON")

@@ -57,7 +57,7 @@ from hashlib import sha256
 from itertools import zip_longest
 from typing import Any, Protocol
 
-from domain.audit.checkpoint import MILESTONE_HEX, MILESTONES_MAX, Checkpoint
+from domain.audit.checkpoint import MILESTONE_HEX, MILESTONES_MAX, Checkpoint, milestone_step
 from domain.audit.hashing import CHAIN_TAIL, EVENT_HEADER, ZERO, event_hash, originator_from_key
 
 EventRow = tuple[int, bytes, int, str, bytes]
@@ -196,6 +196,56 @@ def verify_rows(
     ``key``: the rows' originator ids are as the store returns them (text, UUID), and this gives their
     hashing key (``hashing.originator_key``'s bytes). The two streams' ids are then compared as stored and
     each event's id is converted once, for its hash; without it, the ids are already those bytes.
+
+    The same as one `verify_range` over the whole stream, merged (`merge_ranges`).
+    """
+    one = verify_range(events, chain, index, start=start, checkpoints=checkpoints, final=True,
+                       milestones=start is None, cache_size=cache_size, key=key)
+    return merge_ranges([one], start=start)
+
+
+@dataclass(frozen=True)
+class RangePass:
+    """What `verify_range` found over one range of the store: the state the chain reached, or its first problem."""
+
+    problem: Problem | None
+    seq: int
+    """The position reached (the range's last event that passed, or one past it where the problem counts it)."""
+    last_nid: int | None
+    chain_hash: str
+    """Hex of the chain hash after the last event that passed (the start's when none did)."""
+    checkpoints_checked: int
+    milestones: tuple[tuple[int, str], ...]
+    """Every position of this range at a multiple of its own milestone step (a power of two), with its hash."""
+    through: int
+    """The last position whose milestone was considered (its link verified)."""
+
+
+def verify_range(
+    events: Iterable[EventRow],
+    chain: Iterable[ChainRow],
+    index: ChainIndex,
+    *,
+    start: ChainHead | None,
+    checkpoints: Sequence[Checkpoint] = (),
+    good: tuple[int, int] = (0, 0),
+    final: bool = True,
+    milestones: bool = True,
+    cache_size: int = 8_192,
+    key: Callable[[Any], bytes] | None = None,
+) -> RangePass:
+    """Check one range of the store: the rows after ``start`` (None: from the first), up to the range's end.
+
+    ``start`` is the chain row the range follows, as *stored* (position, hash): a chain recomputed from zero
+    passes exactly when every row's link from its stored predecessor matches (by induction, the recomputed
+    hash of each passing row is the stored one), so ranges checked apart and merged in notification order
+    (`merge_ranges`) name the same first problem, with the same counts, as one pass. What a pass carries
+    from row to row, each range is given as the one pass would have it there: the checkpoints still ahead
+    (those after ``start``), ``good`` (position and notification of the last milestone or checkpoint met,
+    `good_before`), and ``final`` (only the last range can find the store ends before a checkpoint). The
+    aggregate hash before an event is the one recomputed in this range when its aggregate's previous event
+    is in the bounded cache, else the stored one at that notification id: either way the same bytes, so the
+    result does not depend on the cache nor on where a range starts.
     """
     if start is not None:
         checkpoints = [c for c in checkpoints if c.notification_id > start.notification_id]
@@ -208,17 +258,17 @@ def verify_rows(
     cp_i = 0
     next_cp = pending[0].notification_id if pending else None
     expect = pending[0].milestone_at() if pending else {}
-    good = (0, 0)  # (position, notification) of the last milestone or checkpoint the chain still met
-    milestones: list[tuple[int, str]] = []
+    kept: list[tuple[int, str]] = []
     step = 1
     heads: dict[Any, tuple[int, bytes]] = {}  # by originator id as the rows give it
     topics: dict[str, bytes] = {}
     prev = ZERO if start is None else bytes.fromhex(start.chain_hash)
-    seq = first_seq = 0 if start is None else start.seq
+    seq = through = 0 if start is None else start.seq
     last_nid: int | None = None if start is None else start.notification_id
     problem: Problem | None = None
     # Inlined `hashing.event_hash/aggregate_hash/chain_hash` (same bytes; tested equal): this loop is the hot path.
     pack_event, pack_tail = EVENT_HEADER.pack, CHAIN_TAIL.pack
+    aggregate_hash_at = index.aggregate_hash_at
 
     # Both streams in step: any difference of notification id is a problem, and the first one ends the pass.
     for ev, ch in zip_longest(events, chain):
@@ -286,9 +336,9 @@ def verify_rows(
         else:
             cached = heads.pop(oid, None)
             if cached is not None and cached[0] == prev_nid:
-                before = cached[1]
-            elif cached is None and 0 < prev_nid < nid:
-                before = index.aggregate_hash_at(prev_nid) or b""
+                before = cached[1]  # recomputed here, and verified: the bytes stored at prev_nid
+            elif 0 < prev_nid < nid:
+                before = aggregate_hash_at(prev_nid) or b""
             else:
                 before = b""
         agg = sha256(b"A" + before + eh).digest()
@@ -304,11 +354,12 @@ def verify_rows(
             del heads[next(iter(heads))]
         prev = link
         last_nid = nid
-        if seq % step == 0:
-            milestones.append((seq, link.hex()[:MILESTONE_HEX]))
-            if len(milestones) > MILESTONES_MAX:
+        through = seq
+        if milestones and seq % step == 0:
+            kept.append((seq, link.hex()[:MILESTONE_HEX]))
+            if len(kept) > MILESTONES_MAX:
                 step *= 2
-                milestones = [m for m in milestones if m[0] % step == 0]
+                kept = [m for m in kept if m[0] % step == 0]
         if expect:
             want = expect.get(seq)
             if want is not None:
@@ -345,7 +396,7 @@ def verify_rows(
             expect = pending[cp_i].milestone_at() if cp_i < len(pending) else {}
             good = (seq, nid)
 
-    if problem is None and next_cp is not None:
+    if problem is None and next_cp is not None and final:
         cp = pending[cp_i]
         problem = Problem(
             ProblemKind.TRUNCATED,
@@ -356,13 +407,61 @@ def verify_rows(
             f"a signed checkpoint covers {cp.count} events up to notification {cp.notification_id}; "
             f"the store ends at notification {last_nid} after {seq} events",
         )
-    head = ChainHead(last_nid, seq, prev.hex()) if last_nid is not None else None
+    return RangePass(problem=problem, seq=seq, last_nid=last_nid, chain_hash=prev.hex(), checkpoints_checked=cp_i,
+                     milestones=tuple(kept), through=through)
+
+
+def merge_ranges(passes: Sequence[RangePass], *, start: ChainHead | None = None) -> VerifyReport:
+    """The report of one pass from its ranges' passes, in notification order: the ranges up to the first that
+    found a problem count (every one before it passed, so it saw what the one pass would have). ``start``: the
+    incremental pass's own (`verify_rows`); milestones are returned for a full pass only, those of every
+    range that count at the one pass's final step (`milestone_step`: a power of two, a multiple of each range's)."""
+    counted: list[RangePass] = []
+    for p in passes:
+        counted.append(p)
+        if p.problem is not None:
+            break
+    if not counted:
+        raise ValueError("no range to merge")
+    last = counted[-1]
+    first_seq = 0 if start is None else start.seq
+    kept: tuple[tuple[int, str], ...] = ()
+    if start is None:
+        step = milestone_step(last.through)
+        kept = tuple(m for p in counted for m in p.milestones if m[0] % step == 0)
     return VerifyReport(
-        ok=problem is None,
-        events_checked=seq - first_seq,
-        head=head,
-        problem=problem,
-        checkpoints_checked=cp_i,
-        milestones=tuple(milestones) if start is None else (),
+        ok=last.problem is None,
+        events_checked=last.seq - first_seq,
+        head=ChainHead(last.last_nid, last.seq, last.chain_hash) if last.last_nid is not None else None,
+        problem=last.problem,
+        checkpoints_checked=sum(p.checkpoints_checked for p in counted),
+        milestones=kept,
         since=start,
     )
+
+
+def good_before(
+    checkpoints: Sequence[Checkpoint], at: ChainHead, *, since: ChainHead | None, nid_at: Callable[[int], int | None]
+) -> tuple[int, int]:
+    """(position, notification) of the last milestone or checkpoint a pass from ``since`` (None: from the first
+    event) has met when it reaches ``at``, given that every event up to ``at`` passed: what a range starting
+    there is given as `verify_range`'s ``good`` (it words a checkpoint mismatch). ``nid_at``: the notification
+    id of a chain position (one look-up, for a milestone met inside an earlier range)."""
+    pending = sorted((c for c in checkpoints if since is None or c.notification_id > since.notification_id),
+                     key=lambda c: c.notification_id)
+    good = (0, 0)
+    lower = 0 if since is None else since.seq
+    ahead: Checkpoint | None = None
+    for c in pending:
+        if c.notification_id <= at.notification_id:
+            good = (c.count, c.notification_id)  # met exactly: the ranges before passed
+            lower = c.count
+        else:
+            ahead = c
+            break
+    if ahead is not None:
+        met = [p for p in ahead.milestone_at() if lower < p <= at.seq]
+        if met:
+            p = max(met)
+            good = (p, nid_at(p) or 0)
+    return good

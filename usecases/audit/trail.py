@@ -10,6 +10,7 @@ the stopwatch of ``verify``'s throughput.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -19,6 +20,7 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing, is_development
+from adapters.record.ranges import can_fork, in_ranges
 from adapters.record.record import Record
 from adapters.record.signing import (
     document_problem,
@@ -28,10 +30,21 @@ from adapters.record.signing import (
     trusted_public_keys,
 )
 from adapters.record.signing import pinned_key as pinned_key  # re-exported: the CLI imports no adapter
+from adapters.record.sql import Dialect, Snapshot
 from adapters.telemetry.metrics import engine as engine_metrics
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.erasure import SubjectErasure, check_erasable, erasure_id
-from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_rows
+from domain.audit.verify import (
+    ChainHead,
+    Problem,
+    ProblemKind,
+    RangePass,
+    VerifyReport,
+    good_before,
+    merge_ranges,
+    verify_range,
+    verify_rows,
+)
 from domain.crisis.aggregate import CrisisCase
 from domain.crisis.state import CaseStage
 from domain.disclosure.register import register_id
@@ -73,6 +86,8 @@ def verify(
     include_stored: bool = True,
     page: int = 10_000,
     since: Checkpoint | None = None,
+    jobs: int | None = None,
+    min_range: int = 50_000,
 ) -> VerifyReport:
     """Recompute the whole chain; check it against the given and the stored signed checkpoints.
 
@@ -88,6 +103,12 @@ def verify(
     trusted, and `trust` says the signatures were checked against the engine's own key only.
     A checkpoint naming another store is refused (`other_store`); one made before store ids is compared by
     its head alone, with a line in `trust`.
+
+    ``jobs`` (None: this machine's cores): the store is cut into that many ranges of notification ids, each
+    verified in a process of its own from the chain row before it as stored (`verify_range`), and the ranges
+    merged in notification order (`merge_ranges`): the report is the one pass's, the same first problem and
+    counts. Ranges are no shorter than ``min_range`` notification ids (fewer ranges, or one pass, on a small
+    store: a process is not worth it there); 1, an in-memory store or a system without ``fork``: one pass.
     """
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
     pinned = frozenset(pinned_keys)
@@ -107,7 +128,8 @@ def verify(
             return _refused(ProblemKind.OTHER_STORE, cp, f"{who} is of store {cp.store_id}; this store is {sid}",
                             trust, sid)
     started = time.perf_counter()
-    with record.audit_store(page=page).snapshot() as snap:
+    audit = record.audit_store(page=page)
+    with audit.snapshot() as snap:
         start: ChainHead | None = None
         if since is not None:
             start = ChainHead(since.notification_id, since.count, since.chain_hash)
@@ -116,13 +138,51 @@ def verify(
                 return _count_run(VerifyReport(ok=False, events_checked=0, head=None, problem=anchor,
                                                trust=tuple(trust), store_id=sid, since=start))
         after = start.notification_id if start is not None else 0
-        report = verify_rows(snap.event_rows(after), snap.chain_rows(after), snap, checkpoints=all_cps,
-                             start=start, key=snap.dialect.okey)
-        read = snap.rows_read
+        wanted = jobs if jobs is not None else os.cpu_count() or 1
+        end, cuts = _cuts(snap, after, wanted, min_range) if wanted > 1 and can_fork(audit.dialect) else (0, [])
+        if not cuts:
+            report = verify_rows(snap.event_rows(after), snap.chain_rows(after), snap, checkpoints=all_cps,
+                                 start=start, key=snap.dialect.okey)
+            read = snap.rows_read
+        else:
+            report, others = _in_ranges(audit.dialect, snap, start, cuts, end, all_cps)
+            read = snap.rows_read + others
     notes = ("checkpoint keys are the public DEVELOPMENT default",) if is_development(ring) else ()
     _count_run(report)
     return replace(report, seconds=time.perf_counter() - started, notes=notes, trust=tuple(trust), store_id=sid,
                    rows_read=read)
+
+
+def _cuts(snap: Snapshot, after: int, jobs: int, min_range: int) -> tuple[int, list[ChainHead]]:
+    """Where ranges start, after the first: chain rows as stored, about evenly spaced in notification ids after
+    `after` and no closer than `min_range`; with the last notification id of the snapshot (where the last ends)."""
+    end = snap.last_nid()
+    n = min(jobs, (end - after) // max(min_range, 1))
+    cuts: list[ChainHead] = []
+    for j in range(1, n):
+        row = snap.chain_row_at_or_before(after + (end - after) * j // n)
+        if row is not None and row[0] > (cuts[-1].notification_id if cuts else after):
+            cuts.append(ChainHead(row[0], row[1], row[2].hex()))
+    return end, cuts
+
+
+def _in_ranges(dialect: Dialect, snap: Snapshot, start: ChainHead | None, cuts: list[ChainHead], end: int,
+               checkpoints: Sequence[Checkpoint]) -> tuple[VerifyReport, int]:
+    """The pass in ranges (`adapters.record.ranges`): range i from starts[i] up to the next cut (the last, to
+    `end`), each given what the one pass would carry there (`good_before`); merged in notification order."""
+    starts: list[ChainHead | None] = [start, *cuts]
+    until = [c.notification_id for c in cuts] + [end]
+    goods = [(0, 0)] + [good_before(checkpoints, c, since=start, nid_at=snap.nid_at_seq) for c in cuts]
+
+    def check(s: Snapshot, i: int) -> RangePass:
+        lo = starts[i]
+        after = lo.notification_id if lo is not None else 0
+        return verify_range(s.event_rows(after, until[i]), s.chain_rows(after, until[i]), s, start=lo,
+                            checkpoints=checkpoints, good=goods[i], final=i == len(cuts),
+                            milestones=start is None, key=s.dialect.okey)
+
+    passes, others = in_ranges(dialect, snap, len(starts), check, stop=lambda p: p.problem is not None)
+    return merge_ranges(passes, start=start), others
 
 
 def _anchor_problem(since: Checkpoint, stored: tuple[int, bytes] | None) -> Problem | None:
