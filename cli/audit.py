@@ -118,6 +118,11 @@ def verify(
              "still holds its head, then verify only the events after it. An event altered before it is the "
              "full verify's to find.",
     )] = None,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", min=1, metavar="N",
+        help="Processes that verify ranges of the store at once (default: this machine's cores; 1: one pass). "
+             "The report is the one pass's; a store of under 50,000 events per range is verified in one pass.",
+    )] = None,
 ) -> None:
     """Stream the whole store and confirm it, or name the first event altered, inserted, reordered or removed."""
     with reported():
@@ -130,7 +135,7 @@ def verify(
             _require_trust(engine.settings.development, pinned, trust_engine_key)
             try:
                 report = run_verify(engine.record, cps, checkpoint_keys=checkpoint_keys(engine.settings),
-                                    pinned_keys=pinned, since=since)
+                                    pinned_keys=pinned, since=since, jobs=jobs)
             except KeyConfigError as e:
                 raise bad_input(str(e)) from None
             except CheckpointError as e:  # one the store keeps (`audit checkpoint` saves a copy) is unreadable

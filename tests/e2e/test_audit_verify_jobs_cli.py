@@ -1,0 +1,69 @@
+"""Issue 12, `arrimage audit verify --jobs N` through the installed CLI: a store of 110,000 events (two ranges of
+over 50,000, so the second is verified by a forked process), untouched then with the first event of the second
+range altered: the JSON report of `--jobs 2` is the one pass's (`--jobs 1`), but for the stopwatch and the rows
+fetched."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from eventsourcing.persistence import StoredEvent
+
+from adapters.record.environment import record_env
+from tests.e2e.harness import ARRIMAGE, cli_env
+from workers.bootstrap import open_record
+
+EVENTS = 110_000
+TOPIC = "tests.e2e.test_audit_verify_jobs_cli:Case.Noted"
+
+
+def build(path: Path) -> None:
+    """1,000 aggregates at a time, ten events each, chained by the record's own recorder in batches of 1,000."""
+    record = open_record(env=record_env(sqlite=path))
+    ids = [uuid4() for _ in range(1_000)]
+    for batch in range(EVENTS // 1_000):
+        version = batch % 10 + 1
+        if version == 1:
+            ids = [uuid4() for _ in range(1_000)]
+        record.recorder.insert_events(
+            [
+                StoredEvent(originator_id=oid, originator_version=version, topic=TOPIC, state=b'{"n":%d}' % i)
+                for i, oid in enumerate(ids)
+            ]
+        )
+    record.close()
+
+
+def verify(tmp_path: Path, jobs: int) -> tuple[int, dict[str, Any]]:
+    env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path / "var", columns=200, target="127.0.0.1:1")
+    proc = subprocess.run(
+        [ARRIMAGE, "audit", "verify", "--json", "--jobs", str(jobs)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(proc.stdout)
+    for varying in ("seconds", "rows_read"):
+        del report[varying]
+    return proc.returncode, report
+
+
+def test_jobs_report_what_one_pass_reports(tmp_path: Path) -> None:
+    path = tmp_path / "record.sqlite"
+    build(path)
+    ok = verify(tmp_path, 2)
+    assert ok == verify(tmp_path, 1)
+    assert ok[0] == 0 and ok[1]["events_checked"] == EVENTS
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = 55001", (b'{"n":-1}',))
+    code, report = verify(tmp_path, 2)
+    assert (code, report) == verify(tmp_path, 1)
+    assert (report["problem"]["kind"], report["problem"]["notification_id"]) == ("altered", 55_001)
+    assert report["events_checked"] == 55_000
