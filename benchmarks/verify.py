@@ -1,7 +1,7 @@
-"""Verification speed of the audit chain, and its memory as the store grows.
+"""Verification speed of the audit chain, one pass beside ranges in parallel processes, and memory as the store grows.
 
     python -m benchmarks.verify                 # 1,000,000 events, verify at 100k, 500k, 1M
-    python -m benchmarks.verify --events 200000 --at 50000,200000
+    python -m benchmarks.verify --events 200000 --at 50000,200000 --jobs 2
 
 The store is built on SQLite through the same code path every save takes (the
 chaining recorder's ``insert_events``: events inserted and chained in one
@@ -11,13 +11,17 @@ cases do. Event state is ~200 bytes of JSON.
 
 Each verification runs in a fresh process (``--verify-only``), so its peak RSS
 is the verifier's own, not the builder's: flat figures across sizes show that
-memory does not grow with the store. At each size the loop as it was before
-issue 12's speed work (``benchmarks.verify_before``, frozen) runs in the same
-way just before, on the same file: the ratio is the gain, steadier than the
-rates on a shared machine (the CPU seconds of each pass, read by the process itself, steadier still when
-other work shares the cores). Last, the incremental verify: a checkpoint signed at
-the head, ``--since-events`` more appended, ``verify(since=checkpoint)`` timed
-beside a full pass, with the rows each read.
+memory does not grow with the store. At each size the one pass (``jobs=1``, the
+baseline) and the pass in ranges (``--jobs N``, default this machine's cores:
+``usecases.audit.trail.verify(jobs=N)``, ranges checked by forked processes)
+run one after the other on the same file: wall seconds, events/s, their ratio,
+CPU seconds of all processes of each pass (steadier than wall time when other
+work shares the cores), peak RSS of the verifier and of its range processes,
+and the load average just before. ``--before`` also times the loop as it was
+before issue 12's speed work (``benchmarks.verify_before``, frozen). Last, the
+incremental verify: a checkpoint signed at the head, ``--since-events`` more
+appended, ``verify(since=checkpoint)`` timed beside a full pass, with the rows
+each read.
 """
 
 from __future__ import annotations
@@ -77,9 +81,9 @@ def build(record: Record, start: int, stop: int) -> float:
     return time.perf_counter() - t0
 
 
-def verify_only(path: Path, mode: str, since: Path | None = None) -> dict[str, float]:
+def verify_only(path: Path, mode: str, since: Path | None = None, jobs: int = 1) -> dict[str, float]:
     record = open_record(env=env(path))
-    cpu = time.process_time()
+    mine, theirs = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     if mode == "before":
         started = time.perf_counter()
         with record.audit_store().snapshot() as snap:
@@ -87,9 +91,11 @@ def verify_only(path: Path, mode: str, since: Path | None = None) -> dict[str, f
         seconds, rows = time.perf_counter() - started, 2 * report.events_checked
     else:
         cp = Checkpoint.from_json(since.read_text()) if since is not None else None
-        report = verify(record, since=cp)
+        report = verify(record, since=cp, jobs=jobs)
         seconds, rows = report.seconds, report.rows_read
-    cpu = time.process_time() - cpu
+    mine2, theirs2 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (mine2.ru_utime + mine2.ru_stime - mine.ru_utime - mine.ru_stime
+           + theirs2.ru_utime + theirs2.ru_stime - theirs.ru_utime - theirs.ru_stime)
     record.close()
     if not report.ok:
         raise SystemExit(f"verification failed: {report.problem}")
@@ -99,14 +105,16 @@ def verify_only(path: Path, mode: str, since: Path | None = None) -> dict[str, f
         "rows": rows,
         "seconds": seconds,
         "events_per_s": report.events_checked / seconds if seconds else 0.0,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": mine2.ru_maxrss / 1024,
+        "children_peak_rss_mb": theirs2.ru_maxrss / 1024,
     }
 
 
-def run_verify(path: Path, mode: str, since: Path | None = None) -> dict[str, float]:
+def run_verify(path: Path, mode: str, since: Path | None = None, jobs: int = 1) -> dict[str, float]:
     extra = ["--since", str(since)] if since is not None else []
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.verify", "--verify-only", str(path), "--mode", mode, *extra],
+        [sys.executable, "-m", "benchmarks.verify", "--verify-only", str(path), "--mode", mode, "--jobs", str(jobs),
+         *extra],
         check=True,
         capture_output=True,
         text=True,
@@ -116,19 +124,25 @@ def run_verify(path: Path, mode: str, since: Path | None = None) -> dict[str, fl
     return result
 
 
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--at", default="100000,500000,1000000", help="sizes at which to verify")
     parser.add_argument("--dir", type=Path, default=None, help="where to put the SQLite file (default: a temp dir)")
     parser.add_argument("--since-events", type=int, default=10_000, help="events appended after the checkpoint")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes of the pass in ranges")
+    parser.add_argument("--before", action="store_true", help="also time the loop as it was before issue 12")
     parser.add_argument("--verify-only", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="now", help=argparse.SUPPRESS)
     parser.add_argument("--since", type=Path, default=None, help=argparse.SUPPRESS)
     summary.option(parser)
     args = parser.parse_args(argv)
     if args.verify_only:
-        print(json.dumps(verify_only(args.verify_only, args.mode, args.since)))
+        print(json.dumps(verify_only(args.verify_only, args.mode, args.since, args.jobs)))
         return 0
 
     sizes = sorted({min(int(s), args.events) for s in args.at.split(",")} | {args.events})
@@ -137,46 +151,55 @@ def main(argv: list[str] | None = None) -> int:
     if path.exists():
         raise SystemExit(f"{path} exists; give an empty --dir")
     record = open_record(env=env(path))
-    print(f"store: {path}")
-    print(f"{'events':>10} {'build ev/s':>11} {'before s':>9} {'before ev/s':>12} {'verify s':>9} "
-          f"{'verify ev/s':>12} {'ratio':>6} {'CPU s before/now':>17} {'CPU ratio':>9} {'peak RSS MB':>12} "
-          f"{'file MB':>8}")
+    n = args.jobs
+    print(f"store: {path}; {os.cpu_count()} cores; pass in ranges: jobs={n}")
+    print(f"{'events':>10} {'build ev/s':>10} {'load 1/5/15':>14} {'jobs=1 s':>9} {'ev/s':>9} {f'jobs={n} s':>9} "
+          f"{'ev/s':>9} {'ratio':>6} {'CPU s 1/' + str(n):>12} {'RSS MB 1/' + str(n) + '+ranges':>20}"
+          + (f" {'before s':>9} {'before ev/s':>11}" if args.before else ""))
     built = 0
     rss0: float | None = None
     for size in sizes:
         seconds = build(record, built, size)
         build_rate = (size - built) / seconds if seconds else 0.0
         built = size
-        b = run_verify(path, "before")
-        r = run_verify(path, "now")
-        file_mb = os.path.getsize(path) / 1e6
+        before = load()
+        one = run_verify(path, "now", jobs=1)
+        par = run_verify(path, "now", jobs=n)
+        extra = ""
+        if args.before:
+            b = run_verify(path, "before")
+            extra = f" {b['seconds']:>9.2f} {b['events_per_s']:>11,.0f}"
         print(
-            f"{int(r['events']):>10,} {build_rate:>11,.0f} {b['seconds']:>9.2f} {b['events_per_s']:>12,.0f} "
-            f"{r['seconds']:>9.2f} {r['events_per_s']:>12,.0f} {b['seconds'] / r['seconds']:>5.2f}x "
-            f"{b['cpu']:>8.2f}/{r['cpu']:<8.2f} {b['cpu'] / r['cpu']:>8.2f}x {r['peak_rss_mb']:>12.1f} {file_mb:>8.0f}",
+            f"{int(par['events']):>10,} {build_rate:>10,.0f} {before:>14} {one['seconds']:>9.2f} "
+            f"{one['events_per_s']:>9,.0f} {par['seconds']:>9.2f} {par['events_per_s']:>9,.0f} "
+            f"{one['seconds'] / par['seconds']:>5.2f}x {one['cpu']:>5.2f}/{par['cpu']:<6.2f} "
+            f"{one['peak_rss_mb']:>6.1f}/{par['peak_rss_mb']:.1f}+{par['children_peak_rss_mb']:.1f}"
+            + extra,
             flush=True,
         )
-        rss0 = rss0 or r["peak_rss_mb"]
-        summary.add(summary.Row("verify", f"audit verify, {int(r['events']):,} events (SQLite)", r["events_per_s"],
-                                "events/s", b["events_per_s"], "loop before issue 12", "value/baseline",
-                                "now ÷ before", "value", ">=", 300_000.0))
+        events = int(par["events"])
+        rss = max(par["peak_rss_mb"], par["children_peak_rss_mb"])
+        rss0 = rss0 or rss
+        summary.add(summary.Row("verify", f"audit verify, {events:,} events (SQLite, jobs={n})", par["events_per_s"],
+                                "events/s", one["events_per_s"], "one pass (jobs=1)", "value/baseline",
+                                f"jobs={n} ÷ jobs=1", "value", ">=", 300_000.0, note=f"load {before}"))
         if size == sizes[-1]:
-            summary.add(summary.Row("verify", f"audit verify, {int(r['events']):,} events: per CPU second",
-                                    r["events"] / r["cpu"], "events/CPU s", b["events"] / b["cpu"],
-                                    "loop before issue 12", "value/baseline", "now ÷ before",
-                                    note="steadier than wall time on a shared machine"))
+            summary.add(summary.Row("verify", f"audit verify, {events:,} events: per CPU second (jobs={n})",
+                                    par["events"] / par["cpu"], "events/CPU s", one["events"] / one["cpu"],
+                                    "one pass (jobs=1)", "value/baseline", f"jobs={n} ÷ jobs=1",
+                                    note="all processes' CPU; steadier than wall time on a shared machine"))
         if size != sizes[0]:
-            summary.add(summary.Row("verify", f"peak RSS of verify at {int(r['events']):,} events", r["peak_rss_mb"],
+            summary.add(summary.Row("verify", f"peak RSS of verify at {events:,} events (any process)", rss,
                                     "MB", rss0, f"at {sizes[0]:,}", "value/baseline", "flat", "ratio", "<=", 1.1))
     cp_file = workdir / "checkpoint.json"
     cp_file.write_text(checkpoint(record, now=datetime.now(UTC)).to_json())
     build(record, built, built + args.since_events)
-    inc = run_verify(path, "now", since=cp_file)
-    full = run_verify(path, "now")
+    inc = run_verify(path, "now", since=cp_file, jobs=n)
+    full = run_verify(path, "now", jobs=n)
     print(f"incremental from a checkpoint at {built:,} events, {args.since_events:,} appended since: "
           f"{int(inc['events']):,} events, {int(inc['rows']):,} rows read, {inc['seconds']:.3f} s; "
-          f"full pass {int(full['events']):,} events, {int(full['rows']):,} rows, {full['seconds']:.2f} s "
-          f"({full['seconds'] / inc['seconds']:,.0f}x)", flush=True)
+          f"full pass (jobs={n}) {int(full['events']):,} events, {int(full['rows']):,} rows, {full['seconds']:.2f} s "
+          f"({full['seconds'] / inc['seconds']:,.0f}x); load {load()}", flush=True)
     summary.add(summary.Row("verify", f"incremental verify, {args.since_events:,} new events: rows read", inc["rows"],
                             "rows", goal_text=f"≤ {2 * args.since_events:,} (2 per new event)", goal_on="value",
                             goal_op="<=", goal_target=2.0 * args.since_events))
