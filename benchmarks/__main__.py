@@ -1,15 +1,11 @@
-"""`python -m benchmarks`: the store benchmark, then the workflow benchmark, default parameters."""
+"""`python -m benchmarks`: every benchmark in one table, as `make bench` (`benchmarks.summary`; `--quick`, `--only`,
+`--markdown FILE`). One benchmark alone: `python -m benchmarks.store` and so on."""
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import store, workflows
-
-
-def main() -> int:
-    return store.main([]) or workflows.main([])
-
+from benchmarks import summary
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(summary.main())

