@@ -36,7 +36,6 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
@@ -64,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.delivery.model import MessageType, SubjectKind
     from domain.errors import DomainError
     from domain.fhir.subscriptions import owners, statuses, task_changes
-    from domain.standards.config import StandardsConfig
+    from workflows.crisis_input import CaseWorkflowInput
 
 STALL_BACKOFF = timedelta(minutes=1)
 OPEN_WAIT = timedelta(hours=1)  # a workflow started without its intake gives up after this
@@ -97,18 +96,6 @@ SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [STAGE, HOLDER, TERRITORY, TE
 
 def workflow_id(case_code: str) -> str:
     return f"case-{case_code}"
-
-
-class CaseWorkflowInput(BaseModel):
-    case_code: str
-    config: StandardsConfig = StandardsConfig()
-    view: CaseView | None = None  # carried across continue-as-new
-    history_limit: int = 5_000
-    intake_sent: list[int] = []  # the attempts whose intake sending is decided (carried across continue-as-new)
-    delivered: list[int] = []  # the attempts whose delivery to their team is decided (the same)
-    referrals_delivered: list[int] = []  # the referrals whose delivery to their receiving service is decided
-    # Off only where the server cannot hold custom search attributes (the time-skipping test server).
-    search_attributes: bool = True
 
 
 def overdue(view: CaseView) -> bool:
