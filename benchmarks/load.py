@@ -67,6 +67,7 @@ from benchmarks.load_stack import (
     Sample,
     Sampler,
     count_events,
+    cpu_share,
     file_size,
     peak,
     record_size,
@@ -89,6 +90,7 @@ RSS_GOAL_MIB = 1024
 CALL_TIMEOUT = 120.0
 PLAN = "suivi_crise_courte_duree"
 CONTENT = service_entente()
+BENCH = "bench (client + gateway)"
 
 
 @dataclass
@@ -145,13 +147,28 @@ def make_settings(data_dir: Path, address: str, schema: str) -> Settings:
     data_dir.mkdir(parents=True, exist_ok=True)
     store: dict[str, Any] = {"store": "sqlite", "sqlite_path": data_dir / "record.sqlite"}
     if schema:
-        store = {"store": "postgres", "postgres_host": PG["host"], "postgres_port": int(PG["port"]),
-                 "postgres_dbname": PG["dbname"], "postgres_user": PG["user"], "postgres_password": PG["password"],
-                 "postgres_schema": schema}
+        store = {
+            "store": "postgres",
+            "postgres_host": PG["host"],
+            "postgres_port": int(PG["port"]),
+            "postgres_dbname": PG["dbname"],
+            "postgres_user": PG["user"],
+            "postgres_password": PG["password"],
+            "postgres_schema": schema,
+        }
     return Settings(
-        _env_file=None, data_dir=data_dir, mode="development", temporal_address=address,
-        temporal_ui_port=free_port(), task_queue=f"bench-load-{uuid.uuid4().hex[:6]}", log_format="console",
-        log_level="WARNING", otel_exporter="none", gateway_rate=1e6, gateway_burst=1_000_000, **store,
+        _env_file=None,
+        data_dir=data_dir,
+        mode="development",
+        temporal_address=address,
+        temporal_ui_port=free_port(),
+        task_queue=f"bench-load-{uuid.uuid4().hex[:6]}",
+        log_format="console",
+        log_level="WARNING",
+        otel_exporter="none",
+        gateway_rate=1e6,
+        gateway_burst=1_000_000,
+        **store,
     )
 
 
@@ -170,8 +187,9 @@ async def connected(settings: Settings, procs: Processes, name: str, timeout: fl
 
 
 @contextlib.asynccontextmanager
-async def stack(settings: Settings, procs: Processes, sampler: Sampler, workers: int, server: str,
-                tag: str) -> AsyncIterator[Root]:
+async def stack(
+    settings: Settings, procs: Processes, sampler: Sampler, workers: int, server: str, tag: str
+) -> AsyncIterator[Root]:
     """The server (`dev`: `temporal server start-dev`; `test`: the time-skipping test server), the root of this
     process on it (the CLI's and the gateway's clients), the record seeded, `workers` worker processes."""
     logs = settings.data_dir
@@ -205,8 +223,9 @@ async def open_entente(root: Root, code: str) -> None:
     await client.draft(ec.DraftEntente(by="bench", code=code, content=CONTENT), CALL_TIMEOUT)
     await client.command(code, ec.SubmitForSignature(by="bench"), CALL_TIMEOUT)
     for i, party in enumerate(CONTENT.party_ids):
-        await client.command(code, ec.SignEntente(by="bench", party_id=party, version=1, signatory=f"Signataire {i}"),
-                             CALL_TIMEOUT)
+        await client.command(
+            code, ec.SignEntente(by="bench", party_id=party, version=1, signatory=f"Signataire {i}"), CALL_TIMEOUT
+        )
 
 
 async def open_case_to_follow_up(root: Root, code: str) -> None:
@@ -217,8 +236,9 @@ async def open_case_to_follow_up(root: Root, code: str) -> None:
     await client.act(code, cc.StartFollowUp(by="bench-equipe", actor_org=CSSS, plan=PLAN), CALL_TIMEOUT)
 
 
-async def open_many(kind: str, n: int, concurrency: int, one: Callable[[int], Awaitable[None]], sampler: Sampler,
-                    base: int) -> tuple[float, list[str]]:
+async def open_many(
+    kind: str, n: int, concurrency: int, one: Callable[[int], Awaitable[None]], sampler: Sampler, base: int
+) -> tuple[float, list[str]]:
     """`n` workflows opened by `concurrency` tasks; progress every 10 s; (seconds, failures)."""
     done = 0
     failures: list[str] = []
@@ -242,11 +262,19 @@ async def open_many(kind: str, n: int, concurrency: int, one: Callable[[int], Aw
             await asyncio.sleep(10)
             now = time.perf_counter()
             s = sampler.latest()
-            mem = (f"workers {mib(s.rss.get('workers', 0)):.0f} MiB, server {mib(s.rss.get('server', 0)):.0f} MiB"
-                   if s else "")
+            mem = (
+                f"workers {mib(s.rss.get('workers', 0)):.0f} MiB, server {mib(s.rss.get('server', 0)):.0f} MiB"
+                if s
+                else ""
+            )
             recent = (done - last_done) / (now - last_t)
-            say(f"{kind}: {done}/{n} open, {done / (now - t0):.1f}/s (last 10 s {recent:.1f}/s), "
-                f"{len(failures)} failed; {mem}; load {os.getloadavg()[0]:.2f}")
+            window = [x for x in sampler.samples[-11:] if x.phase == sampler.phase]
+            busy = cpu_share(window, ("workers", "server", BENCH))
+            mem += " | cores busy: " + ", ".join(f"{k.split(' ')[0]} {v:.2f}" for k, v in busy.items())
+            say(
+                f"{kind}: {done}/{n} open, {done / (now - t0):.1f}/s (last 10 s {recent:.1f}/s), "
+                f"{len(failures)} failed; {mem}; load {os.getloadavg()[0]:.2f}"
+            )
             last_t, last_done = now, done
 
     ticker = asyncio.create_task(progress())
@@ -277,12 +305,17 @@ async def burst(root: Root, n: int, run: Run) -> None:
     handoffs: list[float] = []
     failures: list[str] = []
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=CALL_TIMEOUT,
-                                     limits=httpx.Limits(max_connections=max(n, 10))) as http:
+        async with httpx.AsyncClient(
+            base_url=base, timeout=CALL_TIMEOUT, limits=httpx.Limits(max_connections=max(n, 10))
+        ) as http:
+
             async def send(who: str, path: str, body: dict[str, Any]) -> float:
                 t = time.perf_counter()
-                r = await http.post(path, json=body, headers={"Authorization": f"Bearer {keys[who]}",
-                                                              "Idempotency-Key": uuid.uuid4().hex})
+                r = await http.post(
+                    path,
+                    json=body,
+                    headers={"Authorization": f"Bearer {keys[who]}", "Idempotency-Key": uuid.uuid4().hex},
+                )
                 if r.status_code >= 300:
                     raise RuntimeError(f"{path}: {r.status_code} {r.text[:300]}")
                 commands.append(time.perf_counter() - t)
@@ -315,8 +348,11 @@ async def burst(root: Root, n: int, run: Run) -> None:
     run.add("burst cases/s (gateway, 6 commands each)", ok / seconds, "cases/s")
     run.add("burst commands/s (gateway)", len(commands) / seconds, "commands/s")
     for p in (50, 95, 99):
-        run.add(f"burst handoff latency p{p} (request_mobile sent → accept answered)",
-                1e3 * pct(handoffs, p) if handoffs else float("nan"), "ms")
+        run.add(
+            f"burst handoff latency p{p} (request_mobile sent → accept answered)",
+            1e3 * pct(handoffs, p) if handoffs else float("nan"),
+            "ms",
+        )
     for p in (50, 95, 99):
         run.add(f"burst command latency p{p}", 1e3 * pct(commands, p) if commands else float("nan"), "ms")
     run.add("burst failures", len(failures), "cases", "0")
@@ -347,29 +383,40 @@ async def dev_phases(args: argparse.Namespace, tmp: Path, procs: Processes, samp
             base = sampler.take()
             temporal_db = settings.data_dir / "temporal.sqlite"
             db0, rec0 = file_size(temporal_db), record_size(settings)
-            say(f"stack up: {args.workers} worker process(es), server RSS {mib(base.rss['server']):.0f} MiB, "
-                f"workers {mib(base.rss['workers']):.0f} MiB; record {settings.describe_store()}")
+            say(
+                f"stack up: {args.workers} worker process(es), server RSS {mib(base.rss['server']):.0f} MiB, "
+                f"workers {mib(base.rss['workers']):.0f} MiB; record {settings.describe_store()}"
+            )
             tag = uuid.uuid4().hex[:6].upper()
 
             sampler.phase = "ententes"
-            secs, fails = await open_many("ententes", args.ententes, args.concurrency,
-                                          lambda i: open_entente(root, f"LOAD-{tag}-{i}"), sampler, 0)
+            secs, fails = await open_many(
+                "ententes", args.ententes, args.concurrency, lambda i: open_entente(root, f"LOAD-{tag}-{i}"), sampler, 0
+            )
             opened_ententes = args.ententes - len(fails)
             run.add("ententes opened (drafted, submitted, signed x2) per second", opened_ententes / secs, "ententes/s")
             run.add("ententes opened", opened_ententes, "workflows")
             run.notes += [f"entente failure: {f}" for f in fails[:3]]
             got, waited = await wait_events(settings, "Activated", opened_ententes + 2, 300)  # + the 2 demo ententes
-            say(f"ententes: {opened_ententes} signed in {secs:.0f} s; {got - 2} activated by their workflows "
-                f"({waited:.0f} s after the last signature)")
+            say(
+                f"ententes: {opened_ententes} signed in {secs:.0f} s; {got - 2} activated by their workflows "
+                f"({waited:.0f} s after the last signature)"
+            )
 
             sampler.phase = "cases"
-            secs, fails = await open_many("cases", args.cases, args.concurrency,
-                                          lambda i: open_case_to_follow_up(root, new_case_code()), sampler,
-                                          opened_ententes)
+            secs, fails = await open_many(
+                "cases",
+                args.cases,
+                args.concurrency,
+                lambda i: open_case_to_follow_up(root, new_case_code()),
+                sampler,
+                opened_ententes,
+            )
             opened_cases = args.cases - len(fails)
             if args.cases:
-                run.add("cases opened to post-crisis follow-up per second (6 commands each)", opened_cases / secs,
-                        "cases/s")
+                run.add(
+                    "cases opened to post-crisis follow-up per second (6 commands each)", opened_cases / secs, "cases/s"
+                )
             run.add("cases opened to follow-up", opened_cases, "workflows")
             run.notes += [f"case failure: {f}" for f in fails[:3]]
             open_total = opened_ententes + opened_cases
@@ -397,13 +444,25 @@ async def dev_phases(args: argparse.Namespace, tmp: Path, procs: Processes, samp
             full_at = CACHE * args.workers
             first, top, verdict = flatness(samples, "workers", full_at)
             each = max(peak(samples, n) for n in sampler.watched if n.startswith("worker-"))
-            run.add(f"worker RSS max ({args.workers} process(es), summed)", mib(peak(samples, "workers")), "MiB",
-                    f"< {RSS_GOAL_MIB} per worker")
+            run.add(
+                f"worker RSS max ({args.workers} process(es), summed)",
+                mib(peak(samples, "workers")),
+                "MiB",
+                f"< {RSS_GOAL_MIB} per worker",
+            )
             run.add("worker RSS max, largest single worker", mib(each), "MiB", f"< {RSS_GOAL_MIB}")
             run.add(f"worker RSS when the cache first held {full_at:,} workflows", first, "MiB")
             run.add("worker RSS max after the cache was full", top, "MiB", "flat")
             run.add("dev server RSS max", mib(peak(samples, "server")), "MiB")
             run.notes.append(f"worker memory once the cache was full: {verdict}")
+            for phase in ("ententes", "cases", "burst"):
+                busy = cpu_share(sampler.of(phase), ("workers", "server", BENCH))
+                if busy:
+                    run.notes.append(
+                        f"cores busy while {phase}: "
+                        + ", ".join(f"{k} {v:.2f}" for k, v in busy.items())
+                        + f" (2 cores; load average {os.getloadavg()[0]:.1f} at the end)"
+                    )
             say(f"worker memory once the cache was full: {verdict}")
 
 
@@ -416,14 +475,16 @@ async def wake_phase(args: argparse.Namespace, tmp: Path, procs: Processes, samp
             sampler.open_workflows = 0
             tag = uuid.uuid4().hex[:6].upper()
             codes = [f"WAKE-{tag}-{i}" for i in range(args.wake)]
-            secs, fails = await open_many("wake-up ententes", args.wake, args.concurrency,
-                                          lambda i: open_entente(root, codes[i]), sampler, 0)
+            secs, fails = await open_many(
+                "wake-up ententes", args.wake, args.concurrency, lambda i: open_entente(root, codes[i]), sampler, 0
+            )
             opened = args.wake - len(fails)
             run.notes += [f"wake-up entente failure: {f}" for f in fails[:3]]
             got, _ = await wait_events(settings, "Activated", opened + 2, 300)
             say(f"wake-up: {opened} ententes signed in {secs:.0f} s, {got - 2} activated")
-            dues = Counter(await asyncio.to_thread(
-                lambda: [root.ententes.view(code).next_review_due for code in codes[:opened]]))
+            dues = Counter(
+                await asyncio.to_thread(lambda: [root.ententes.view(code).next_review_due for code in codes[:opened]])
+            )
             say(f"wake-up: reviews due on {dict(sorted((str(k), v) for k, v in dues.items()))}")
             due = max(d for d in dues if d is not None)
             target = start_of(due) + timedelta(seconds=1)
@@ -434,10 +495,13 @@ async def wake_phase(args: argparse.Namespace, tmp: Path, procs: Processes, samp
             before = sampler.take()
             sampler.phase = "wake-up"
             want = (await asyncio.to_thread(count_events, settings, ("ReviewDue",)))["ReviewDue"] + sum(
-                v for k, v in dues.items() if k == due)
-            say(f"wake-up: skipping the server's clock {target - now} to {target:%Y-%m-%d %H:%M:%S} UTC; "
+                v for k, v in dues.items() if k == due
+            )
+            say(
+                f"wake-up: skipping the server's clock {target - now} to {target:%Y-%m-%d %H:%M:%S} UTC; "
                 f"{want} ReviewDue expected; server RSS {mib(before.rss['server']):.0f} MiB, workers "
-                f"{mib(before.rss['workers']):.0f} MiB")
+                f"{mib(before.rss['workers']):.0f} MiB"
+            )
             t0 = time.perf_counter()
             skip = asyncio.create_task(client.test_service.unlock_time_skipping_with_sleep(req))
             first: float | None = None
@@ -453,8 +517,10 @@ async def wake_phase(args: argparse.Namespace, tmp: Path, procs: Processes, samp
                 if time.perf_counter() - last_say > 10:
                     last_say = time.perf_counter()
                     s = sampler.latest() or before
-                    say(f"wake-up: {count}/{want} ReviewDue after {now_s:.0f} s; workers "
-                        f"{mib(s.rss['workers']):.0f} MiB, server {mib(s.rss['server']):.0f} MiB")
+                    say(
+                        f"wake-up: {count}/{want} ReviewDue after {now_s:.0f} s; workers "
+                        f"{mib(s.rss['workers']):.0f} MiB, server {mib(s.rss['server']):.0f} MiB"
+                    )
                 await asyncio.sleep(0.25)
             total = time.perf_counter() - t0
             with contextlib.suppress(Exception):
@@ -462,11 +528,18 @@ async def wake_phase(args: argparse.Namespace, tmp: Path, procs: Processes, samp
             sampler.phase = "wake-after"
             await asyncio.sleep(2)
             samples = sampler.of("wake-up") + sampler.of("wake-after")
-            say(f"wake-up: {count}/{want} ReviewDue recorded {total:.1f} s after the skip (first at "
-                f"{first if first is not None else float('nan'):.1f} s)")
+            busy = cpu_share(sampler.of("wake-up"), ("workers", "server", BENCH))
+            run.notes.append("cores busy during the wake-up: " + ", ".join(f"{k} {v:.2f}" for k, v in busy.items()))
+            say(
+                f"wake-up: {count}/{want} ReviewDue recorded {total:.1f} s after the skip (first at "
+                f"{first if first is not None else float('nan'):.1f} s)"
+            )
             run.add("wake-up: ententes falling due at one instant", want, "workflows")
-            run.add("wake-up: evicted from the worker cache at the skip (at least)",
-                    max(0, opened - CACHE * args.workers), "workflows")
+            run.add(
+                "wake-up: evicted from the worker cache at the skip (at least)",
+                max(0, opened - CACHE * args.workers),
+                "workflows",
+            )
             run.add("wake-up: skip → first ReviewDue recorded", first if first is not None else float("nan"), "s")
             run.add("wake-up: skip → every ReviewDue recorded", total if count >= want else float("nan"), "s")
             run.add("wake-up: ReviewDue recorded per second", count / total if total else 0.0, "events/s")
@@ -480,11 +553,13 @@ async def wake_phase(args: argparse.Namespace, tmp: Path, procs: Processes, samp
 async def bench(args: argparse.Namespace, run: Run) -> None:
     procs = Processes()
     sampler = Sampler().start()
-    sampler.watched["bench (client + gateway)"] = os.getpid()
+    sampler.watched[BENCH] = os.getpid()
+    sampler.alone.add(BENCH)
     with tempfile.TemporaryDirectory(prefix="arrimage-bench-load-") as name, watchdog(args.timeout, procs):
         tmp = Path(name)
         t0 = time.monotonic()
         try:
+
             async def phases() -> None:
                 if not args.skip_dev:
                     await dev_phases(args, tmp, procs, sampler, run)
@@ -503,18 +578,28 @@ async def bench(args: argparse.Namespace, run: Run) -> None:
 
 def report(run: Run, header: list[str]) -> None:
     print()
-    print_table(["figure", "value", "unit", "goal"],
-                [(f.name, f.figure, f.unit, f.goal) for f in run.figures])
+    print_table(["figure", "value", "unit", "goal"], [(f.name, f.figure, f.unit, f.goal) for f in run.figures])
     for note in run.notes:
         print(f"  {note}")
     if run.args.json:
         load = os.getloadavg()
-        Path(run.args.json).write_text(json.dumps({
-            "benchmark": "benchmarks.load", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "load_average": [round(x, 2) for x in load], "machine": header,
-            "parameters": {k: v for k, v in vars(run.args).items() if k != "json"},
-            "figures": [asdict(f) for f in run.figures], "notes": run.notes,
-        }, indent=2, default=str) + "\n", encoding="utf-8")
+        Path(run.args.json).write_text(
+            json.dumps(
+                {
+                    "benchmark": "benchmarks.load",
+                    "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "load_average": [round(x, 2) for x in load],
+                    "machine": header,
+                    "parameters": {k: v for k, v in vars(run.args).items() if k != "json"},
+                    "figures": [asdict(f) for f in run.figures],
+                    "notes": run.notes,
+                },
+                indent=2,
+                default=str,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         print(f"  figures written to {run.args.json}")
 
 
@@ -527,20 +612,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wake-timeout", type=float, default=600, help="seconds allowed for every ReviewDue")
     ap.add_argument("--workers", type=int, default=1, help="`arrimage worker` processes")
     ap.add_argument("--concurrency", type=int, default=24, help="workflows being opened at once")
-    ap.add_argument("--postgres", action="store_true", help="the record on PostgreSQL (localhost:5432), "
-                    "a throw-away schema")
+    ap.add_argument(
+        "--postgres", action="store_true", help="the record on PostgreSQL (localhost:5432), a throw-away schema"
+    )
     ap.add_argument("--skip-dev", action="store_true", help="only the mass wake-up")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run (default 20 min)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON (name, figure, unit, goal)")
     args = ap.parse_args(argv)
     header = machine_lines()
-    print_header("benchmarks.load — long-lived workflows, a gateway burst, memory, a mass wake-up", [
-        f"load        {args.ententes:,} ententes + {args.cases:,} cases in follow-up ({args.concurrency} at once), "
-        f"burst of {args.burst} cases through the gateway, mass wake-up of {args.wake:,} ententes",
-        f"            {args.workers} `arrimage worker` process(es); record: "
-        f"{'PostgreSQL (throw-away schema)' if args.postgres else 'SQLite'}; dev server: temporal server "
-        "start-dev (SQLite); wake-up: temporal-test-server (time skipping)",
-        "            containers: none (no container runtime on this machine: the compose stack is not run)"])
+    print_header(
+        "benchmarks.load — long-lived workflows, a gateway burst, memory, a mass wake-up",
+        [
+            f"load        {args.ententes:,} ententes + {args.cases:,} cases in follow-up ({args.concurrency} at once), "
+            f"burst of {args.burst} cases through the gateway, mass wake-up of {args.wake:,} ententes",
+            f"            {args.workers} `arrimage worker` process(es); record: "
+            f"{'PostgreSQL (throw-away schema)' if args.postgres else 'SQLite'}; dev server: temporal server "
+            "start-dev (SQLite); wake-up: temporal-test-server (time skipping)",
+            "            containers: none (no container runtime on this machine: the compose stack is not run)",
+        ],
+    )
     run = Run(args)
     asyncio.run(bench(args, run))
     report(run, header)

@@ -48,11 +48,19 @@ class Processes:
 
     started: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def spawn(self, name: str, cmd: list[str], log: Path, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                    start_new_session=True, preexec_fn=_die_with_parent())
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),
+            )
         self.started[name] = proc
         return proc
 
@@ -85,24 +93,30 @@ def worker_env(settings: Settings) -> dict[str, str]:
     """`arrimage worker` configured by environment only, as an operator runs it, on this run's server, queue and
     record (development mode: the public development keys, as the benchmark's own client uses)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
-    env.update({
-        "ARRIMAGE_MODE": "development",
-        "ARRIMAGE_TEMPORAL_ADDRESS": settings.temporal_address,
-        "ARRIMAGE_TASK_QUEUE": settings.task_queue,
-        "ARRIMAGE_DATA_DIR": str(settings.data_dir),
-        "ARRIMAGE_LOG_FORMAT": "console",
-        "ARRIMAGE_LOG_LEVEL": "WARNING",
-        "ARRIMAGE_STORE": settings.store,
-    })
+    env.update(
+        {
+            "ARRIMAGE_MODE": "development",
+            "ARRIMAGE_TEMPORAL_ADDRESS": settings.temporal_address,
+            "ARRIMAGE_TASK_QUEUE": settings.task_queue,
+            "ARRIMAGE_DATA_DIR": str(settings.data_dir),
+            "ARRIMAGE_LOG_FORMAT": "console",
+            "ARRIMAGE_LOG_LEVEL": "WARNING",
+            "ARRIMAGE_STORE": settings.store,
+        }
+    )
     if settings.sqlite_path is not None:
         env["ARRIMAGE_SQLITE_PATH"] = str(settings.sqlite_path)
     if settings.store == "postgres":
-        env.update({
-            "ARRIMAGE_POSTGRES_HOST": settings.postgres_host, "ARRIMAGE_POSTGRES_PORT": str(settings.postgres_port),
-            "ARRIMAGE_POSTGRES_DBNAME": settings.postgres_dbname, "ARRIMAGE_POSTGRES_USER": settings.postgres_user,
-            "ARRIMAGE_POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
-            "ARRIMAGE_POSTGRES_SCHEMA": settings.postgres_schema,
-        })
+        env.update(
+            {
+                "ARRIMAGE_POSTGRES_HOST": settings.postgres_host,
+                "ARRIMAGE_POSTGRES_PORT": str(settings.postgres_port),
+                "ARRIMAGE_POSTGRES_DBNAME": settings.postgres_dbname,
+                "ARRIMAGE_POSTGRES_USER": settings.postgres_user,
+                "ARRIMAGE_POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
+                "ARRIMAGE_POSTGRES_SCHEMA": settings.postgres_schema,
+            }
+        )
     return env
 
 
@@ -110,8 +124,9 @@ def start_workers(procs: Processes, settings: Settings, count: int, logs: Path, 
     names = []
     for i in range(count):
         name = f"worker-{tag}-{i + 1}"
-        procs.spawn(name, [str(ARRIMAGE), "worker"], logs / f"{name}.log", env=worker_env(settings),
-                    cwd=settings.data_dir)
+        procs.spawn(
+            name, [str(ARRIMAGE), "worker"], logs / f"{name}.log", env=worker_env(settings), cwd=settings.data_dir
+        )
         names.append(name)
     return names
 
@@ -158,9 +173,7 @@ def _children() -> dict[int, list[int]]:
 def rss_bytes(pid: int, kids: dict[int, list[int]] | None = None) -> int:
     """Resident set of `pid` and its descendants (0 when gone)."""
     total = 0
-    stack = [pid]
-    while stack:
-        p = stack.pop()
+    for p in _tree(pid, kids):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -168,8 +181,28 @@ def rss_bytes(pid: int, kids: dict[int, list[int]] | None = None) -> int:
                     break
         except OSError:
             continue
-        stack.extend((kids or {}).get(p, []))
     return total
+
+
+def cpu_seconds(pid: int, kids: dict[int, list[int]] | None = None) -> float:
+    """CPU time (user + system) of `pid` and its living descendants."""
+    ticks = 0
+    for p in _tree(pid, kids):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int, kids: dict[int, list[int]] | None) -> list[int]:
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        stack.extend((kids or {}).get(p, []))
+    return out
 
 
 @dataclass
@@ -178,6 +211,7 @@ class Sample:
     phase: str
     open_workflows: int
     rss: dict[str, int]  # name → bytes (workers summed under "workers", each also by name)
+    cpu: dict[str, float] = field(default_factory=dict)  # name → CPU seconds so far (workers summed too)
 
 
 class Sampler:
@@ -188,6 +222,7 @@ class Sampler:
         self.interval = interval
         self.samples: list[Sample] = []
         self.watched: dict[str, int] = {}  # name → pid; names starting with "worker" are summed as workers
+        self.alone: set[str] = set()  # measured without their descendants (this process: its children are watched)
         self.phase = "start"
         self.open_workflows = 0
         self._stop = threading.Event()
@@ -204,9 +239,11 @@ class Sampler:
 
     def take(self) -> Sample:
         kids = _children()
-        rss = {name: rss_bytes(pid, kids) for name, pid in list(self.watched.items())}
+        rss = {name: rss_bytes(pid, None if name in self.alone else kids) for name, pid in list(self.watched.items())}
         rss["workers"] = sum(v for k, v in rss.items() if k.startswith("worker-"))
-        s = Sample(time.monotonic() - self.t0, self.phase, self.open_workflows, rss)
+        cpu = {name: cpu_seconds(pid, None if name in self.alone else kids) for name, pid in list(self.watched.items())}
+        cpu["workers"] = sum(v for k, v in cpu.items() if k.startswith("worker-"))
+        s = Sample(time.monotonic() - self.t0, self.phase, self.open_workflows, rss, cpu)
         self.samples.append(s)
         return s
 
@@ -219,6 +256,14 @@ class Sampler:
 
     def latest(self) -> Sample | None:
         return self.samples[-1] if self.samples else None
+
+
+def cpu_share(samples: list[Sample], names: tuple[str, ...]) -> dict[str, float]:
+    """Cores used by each process over the samples (CPU seconds ÷ wall seconds, first to last sample)."""
+    if len(samples) < 2:
+        return {}
+    wall = samples[-1].t - samples[0].t
+    return {n: (samples[-1].cpu.get(n, 0.0) - samples[0].cpu.get(n, 0.0)) / wall for n in names} if wall else {}
 
 
 def peak(samples: list[Sample], name: str) -> int:
@@ -239,7 +284,8 @@ def record_size(settings: Settings) -> int:
             row = conn.execute(
                 "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
-                (settings.postgres_schema,)).fetchone()
+                (settings.postgres_schema,),
+            ).fetchone()
         return int(row[0]) if row else 0
     assert settings.sqlite_path is not None
     return file_size(settings.sqlite_path)
@@ -257,23 +303,33 @@ def count_events(settings: Settings, names: tuple[str, ...]) -> dict[str, int]:
         import psycopg
 
         with psycopg.connect(autocommit=True, connect_timeout=5, **PG) as conn:
-            tables = [r[0] for r in conn.execute(
-                "SELECT table_name FROM information_schema.columns WHERE table_schema = %s "
-                "AND column_name = 'topic'", (settings.postgres_schema,)) if _events_table(r[0])]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.columns WHERE table_schema = %s "
+                    "AND column_name = 'topic'",
+                    (settings.postgres_schema,),
+                )
+                if _events_table(r[0])
+            ]
             for table in tables:
                 for name in names:
-                    row = conn.execute(f'SELECT count(*) FROM "{settings.postgres_schema}"."{table}" '
-                                       "WHERE topic LIKE %s", (f"%.{name}",)).fetchone()
+                    row = conn.execute(
+                        f'SELECT count(*) FROM "{settings.postgres_schema}"."{table}" WHERE topic LIKE %s',
+                        (f"%.{name}",),
+                    ).fetchone()
                     out[name] += int(row[0]) if row else 0
         return out
     assert settings.sqlite_path is not None
     with contextlib.closing(sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True, timeout=30)) as db:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                  if _events_table(r[0])]
+        tables = [
+            r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") if _events_table(r[0])
+        ]
         for table in tables:
             for name in names:
-                out[name] += db.execute(f'SELECT count(*) FROM "{table}" WHERE topic LIKE ?', (f"%.{name}",)
-                                        ).fetchone()[0]
+                out[name] += db.execute(
+                    f'SELECT count(*) FROM "{table}" WHERE topic LIKE ?', (f"%.{name}",)
+                ).fetchone()[0]
     return out
 
 
