@@ -1,11 +1,17 @@
-"""Listings at scale (issue 12): the ententes' codes and the open crisis cases, by the scan of the notification log
-(`Ententes.codes()`, `CrisisCases.still_open()`) and by the listings view (`from_view=True`,
-`adapters.record.listings`: a catch-up costing the events recorded since the last read, then an indexed query).
+"""Listings at scale (issue 12): the ententes' codes, the open crisis cases, a person's consents, the disclosure
+registers and the exception report of a day, by the scan of the notification log (`Ententes.codes()`,
+`CrisisCases.still_open()`, `Disclosures(..., from_view=False)`) and by the listings view (`from_view=True`,
+`adapters.record.listings`: a catch-up costing the events recorded since the last read, then an indexed query);
+and the work that reads the lists to decide: opening a crisis case (routing lists every entente of the record and
+loads each from its chained events: the codes by the scan or by the view) and deciding an access (the person's
+consents).
 
     .venv/bin/python -m benchmarks.listings --events 1000000 [--postgres]
 
-The record holds `--ententes` ententes drafted and `--cases` crisis cases opened (every other one closed) through
-the use cases, in ten rounds, each round after a tenth of the other events. Those other events (`--events` in
+The record holds `--ententes` ententes drafted, `--cases` crisis cases opened (every other one closed) and `--persons`
+persons each with a consent and a communication under it (every 7th also a refusal, every 10th an emergency
+disclosure; one person an hour) through the use cases, in ten rounds, each round after a tenth of the other
+events. Those other events (`--events` in
 all) are copies of one recorded event of a topic the listings do not read (an entente's `SubmittedForSignature`),
 each under a new aggregate id, written straight into the events table in bulk: they are not chained (this
 record is not one `audit verify` passes), which costs the lists nothing and makes a record of a million events
@@ -32,12 +38,27 @@ from benchmarks import summary
 from benchmarks.common import postgres_available, postgres_schema, print_header, print_table, service_entente
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition
+from domain.disclosure import commands as dc
+from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ec
 from tests.crisis_builders import CSSS, T0, open_cmd
+from tests.disclosure_builders import (
+    AFTER,
+    CONFIG,
+    EMERGENCY_CONDITIONS,
+    PARTNER,
+    active_entente,
+    context,
+    grant,
+    particulars,
+)
+from tests.disclosure_builders import request as access_request
 from usecases.crisis import CrisisCases
+from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+DAY = timedelta(days=1)
 
 
 def case_code(n: int) -> str:
@@ -73,10 +94,44 @@ def bulk_insert(record: Record, topic: str, state: bytes, count: int) -> None:
                             ((uuid.uuid4().hex, topic, state) for _ in range(count)))
 
 
-def populate(record: Record, events: int, ententes: int, cases: int) -> tuple[str, bytes]:
+def subject(n: int) -> str:
+    return f"u-{n:06d}"
+
+
+def partner_request(n: int, command_id: str) -> dc.RequestAccess:
+    """The partner's request about person n, on the consent of person n."""
+    return access_request(
+        Role.PARTNER_ORG, PurposeKind.CONTINUITY, moment=AFTER + timedelta(hours=n), by="agent-cc",
+        subject_id=subject(n), recipient_id=PARTNER, agreement_purpose="continuité de l'intervention de crise",
+        items=["motif", "niveau d'urgence"], intended_use="prise en charge par l'équipe mobile",
+        justification="consentement écrit", command_id=command_id)
+
+
+def partner_context(n: int) -> Any:
+    """The context of person n's decision, the consents left to the use case to read (`consents_for`)."""
+    return context(at=AFTER + timedelta(hours=n)).model_copy(
+        update={"consents": None, "ententes": [active_entente()]})
+
+
+def person(app: Disclosures, n: int) -> None:
+    """Person n: a consent, a communication under it; every 7th a refusal, every 10th an emergency disclosure."""
+    s, at = subject(n), AFTER + timedelta(hours=n)
+    app.grant_consent(grant(key=f"F-{n}", subject_id=s, grantor_id=s, at=at), at)
+    app.decide_and_record(partner_request(n, f"p-{n}"), partner_context(n), at)
+    if n % 7 == 0:
+        app.decide_and_record(access_request(Role.USAGER, PurposeKind.SELF_ACCESS, moment=at, by=s, subject_id=s,
+                                             command_id=f"r-{n}"), context(age=12, at=at), at)
+    if n % 10 == 0:
+        app.emergency_disclosure(dc.DiscloseInEmergency.model_validate({
+            "by": "intervenant-7", "command_id": f"e-{n}", "subject_id": s, "recipient_id": PARTNER,
+            "recipient_role": Role.PARTNER_ORG, "items": ["motif", "estimation du risque"],
+            "attestations": EMERGENCY_CONDITIONS, "particulars": particulars(at)}), context(at=at), at)
+
+
+def populate(record: Record, events: int, ententes: int, cases: int, persons: int) -> tuple[str, bytes]:
     """The record filled; returns the filler event's (topic, state)."""
     topic, state = filler(record)
-    uc, cc = Ententes(record), CrisisCases(record)
+    uc, cc, app = Ententes(record), CrisisCases(record), Disclosures(record, CONFIG)
     rounds = 10
     for r in range(rounds):
         bulk_insert(record, topic, state, events // rounds)
@@ -84,13 +139,15 @@ def populate(record: Record, events: int, ententes: int, cases: int) -> tuple[st
             uc.draft(ec.DraftEntente(by="dsp", code=f"ENT-BENCH-{n:05d}", content=service_entente()), T0)
         for n in range(r * cases // rounds, (r + 1) * cases // rounds):
             code = case_code(n)
-            # No entente is in force here: routing is given none (it would otherwise list and load every entente
-            # from the notification log for each case, as routing does; a decision never reads the view).
+            # Routing is given no entente here (it would otherwise list and load every entente for each case, as
+            # routing does; measured below).
             cc.open(open_cmd(code, face=False), T0 + timedelta(minutes=n), ententes=[])
             if n % 2:
                 cc.execute(code, c.CloseAtPhone(by="intervenant-1", actor_org=CSSS,
                                                 disposition=PhoneDisposition.STABILISED, reason="crise stabilisée"),
                            T0 + timedelta(minutes=n, seconds=30))
+        for n in range(r * persons // rounds, (r + 1) * persons // rounds):
+            person(app, n)
     return topic, state
 
 
@@ -114,17 +171,26 @@ def store(postgres: bool) -> Iterator[dict[str, str]]:
         yield record_env(sqlite=Path(tmp) / "record.sqlite")
 
 
-def run(events: int, ententes: int, cases: int, repeat: int, postgres: bool) -> None:
+def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postgres: bool) -> None:
     where = "PostgreSQL" if postgres else "SQLite"
     with store(postgres) as env:
         record = Record(env)
         try:
             start = time.perf_counter()
-            topic, state = populate(record, events, ententes, cases)
+            topic, state = populate(record, events, ententes, cases, persons)
             built = time.perf_counter() - start
             total = record.recorder.max_notification_id()
             uc, cc = Ententes(record), CrisisCases(record)
+            by_view_d, by_scan_d = Disclosures(record, CONFIG), Disclosures(record, CONFIG, from_view=False)
+            someone = subject(persons // 2)
+            day = AFTER + timedelta(hours=persons // 2)
+            now = AFTER + timedelta(hours=persons + 48)
 
+            # The decisions recorded above read the consents from the view, which kept it caught up: emptied here,
+            # so that its first catch-up over the whole record is measured.
+            built_view = lv.listings(record)
+            assert built_view is not None
+            built_view.view.reset(record.name)
             start = time.perf_counter()
             projection = lv.caught_up(record)
             first = time.perf_counter() - start
@@ -135,6 +201,14 @@ def run(events: int, ententes: int, cases: int, repeat: int, postgres: bool) -> 
                 ("entente codes", uc.codes, lambda: uc.codes(from_view=True)),
                 ("cases still open", cc.still_open, lambda: cc.still_open(from_view=True)),
                 ("cases opened", cc.opened, lambda: cc.opened(from_view=True)),
+                ("consents of one person", lambda: by_scan_d.consents_for(someone),
+                 lambda: by_view_d.consents_for(someone)),
+                ("disclosure registers (subjects)", by_scan_d.subjects, by_view_d.subjects),
+                ("exception report of one day", lambda: [by_scan_d.exceptions(now, since=day, until=day + DAY)],
+                 lambda: [by_view_d.exceptions(now, since=day, until=day + DAY)]),
+                ("decide an access (consents read)",
+                 lambda: [by_scan_d.decide(partner_request(persons // 2, "x"), partner_context(persons // 2))],
+                 lambda: [by_view_d.decide(partner_request(persons // 2, "x"), partner_context(persons // 2))]),
             ):
                 t_scan, by_scan = timed(scan, repeat)
                 t_view, by_view = timed(view, repeat)
@@ -149,12 +223,27 @@ def run(events: int, ententes: int, cases: int, repeat: int, postgres: bool) -> 
             assert by_scan == by_view
             rows.append(("entente codes, 1,001 new events", len(by_view), t_scan * 1000, t_view * 1000,
                          t_scan / t_view))
+
+            # Opening a crisis case: routing lists every entente and loads each from its chained events; the
+            # codes by the scan (as before) or by the view (as now). Each opening a new case.
+            numbers = iter(range(cases, cases + 2 * repeat))
+
+            def opening(from_view: bool) -> list[Any]:
+                n = next(numbers)
+                given = None if from_view else uc.list()
+                return [cc.open(open_cmd(case_code(n), face=False), T0 + timedelta(minutes=n), ententes=given)]
+
+            t_scan, _ = timed(lambda: opening(False), repeat)
+            t_view, _ = timed(lambda: opening(True), repeat)
+            rows.append((f"open a crisis case (routing on {len(uc.codes()):,} ententes)", 1, t_scan * 1000,
+                         t_view * 1000, t_scan / t_view))
         finally:
             record.close()
 
     print_header(f"Listings: scan of the notification log vs listings view ({where})", [
-        f"record      {total:,} events ({ententes:,} ententes, {cases:,} cases, half closed; the rest bulk "
-        f"copies of one event of another topic), built in {built:.1f} s",
+        f"record      {total:,} events ({ententes:,} ententes, {cases:,} cases, half closed, {persons:,} persons "
+        f"with a consent and a register; the rest bulk copies of one event of another topic), built in "
+        f"{built:.1f} s",
         f"view        built from nothing in {first:.2f} s (one catch-up over the whole record)",
         f"reads       median of {repeat}",
     ])
@@ -170,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000, help="other events in the record")
     parser.add_argument("--ententes", type=int, default=500)
     parser.add_argument("--cases", type=int, default=1_000)
+    parser.add_argument("--persons", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL (ARRIMAGE_BENCH_POSTGRES_*)")
     summary.option(parser)
@@ -177,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.postgres and not postgres_available():
         print("PostgreSQL not reachable: nothing run")
         return 1
-    run(args.events, args.ententes, args.cases, args.repeat, args.postgres)
+    run(args.events, args.ententes, args.cases, args.persons, args.repeat, args.postgres)
     return 0
 
 
