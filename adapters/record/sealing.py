@@ -190,7 +190,12 @@ class PersonalDataMapper(Mapper[UUID]):
         return super().to_domain_event(stored_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        domain_event = super().to_domain_event(stored_event)
+        return self.opened(stored_event, super().to_domain_event(stored_event))
+
+    def opened(
+        self, stored_event: StoredEvent, domain_event: DomainEventProtocol[UUID]
+    ) -> DomainEventProtocol[UUID]:
+        """The event read from `stored_event`, its sealed parts opened with its subject's key (or shredded)."""
         state = domain_event.__dict__
         subject = subject_of(state)
         if subject is None:
