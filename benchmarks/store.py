@@ -13,6 +13,8 @@ Shapes (rows of the table):
 - `activity`: exactly what the activities do, one command per call: `Ententes.draft/execute/advance`
   = load the aggregate from the store (replaying its events), decide, `Record.save` (one
   aggregate per save, one transaction), build the returned view.
+- `activity` starts each load from the state the record kept after its last commit (`Record.committed`,
+  `adapters.record.record.CommittedStates`); the what-if rows show it off (``RECORD_CACHE_BYTES=0``).
 - `in-memory, 1/save`: the aggregate stays in memory between commands (no reload, no returned
   view); still one aggregate per save.
 - `in-memory, K/save`: K ententes advance together; one `Record.save(*K aggregates)` per step.
@@ -200,6 +202,7 @@ class Result:
     commands: int
     events: int
     seconds: float
+    cpu: float = 0.0  # CPU seconds of this process over the run (every thread)
 
     @property
     def events_per_s(self) -> float:
@@ -301,17 +304,15 @@ def plans(kind: str, batch: int, threads: int) -> tuple[list[Plan], list[Plan]]:
         Plan(f"in-memory aggregates, {batch}/save", batch, lambda r, n, p: run_in_memory_shape(r, n, batch, p)),
         Plan("trivial aggregate (store ceiling)", 1, run_trivial_shape),
     ]
-    cache = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
-    no_copy = {**cache, "DEEPCOPY_FROM_AGGREGATE_CACHE": "n"}
+    no_cache = {"RECORD_CACHE_BYTES": "0"}  # every load replays from the store (`Record.committed` is None)
     what_if = [
-        Plan("activity + AGGREGATE_CACHE_MAXSIZE", 1, run_activity_shape, env=cache),
-        Plan("activity + cache, no deepcopy", 1, run_activity_shape, env=no_copy),
+        Plan("activity, no committed states (RECORD_CACHE_BYTES=0)", 1, run_activity_shape, env=no_cache),
+        Plan(f"activity, {threads} threads, no committed states", 1, lambda r, n, p: run_threaded(r, n, p, threads),
+             env=no_cache),
     ]
     if kind == "sqlite":
-        what_if += [
+        what_if += [  # not product settings: a power loss may lose the last commits
             Plan("activity + synchronous=NORMAL", 1, run_activity_shape, patch=sqlite_synchronous_normal),
-            Plan("activity + cache (no deepcopy) + sync=NORMAL", 1, run_activity_shape, env=no_copy,
-                 patch=sqlite_synchronous_normal),
             Plan("trivial aggregate + synchronous=NORMAL", 1, run_trivial_shape, patch=sqlite_synchronous_normal),
         ]
     return main, what_if
@@ -323,11 +324,11 @@ def run_plan(kind: str, plan: Plan, ententes: int) -> Result:
         plan.fn(record, warm, "warmup")  # same store, not timed: imports, statement caches, pool
         before = _count_events(record)
         gc.collect()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         commands, _ = plan.fn(record, ententes, "run")
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         events = _count_events(record) - before
-    return Result(plan.shape, plan.per_save, commands, events, seconds)
+    return Result(plan.shape, plan.per_save, commands, events, seconds, cpu)
 
 
 # ---------------------------------------------------------------------- profile
@@ -412,15 +413,16 @@ def main(argv: list[str] | None = None) -> int:
                 for i, p in enumerate(group):
                     rounds[i].append(run_plan(kind, p, args.ententes))
             medians = [statistics.median(r.events_per_s for r in rs) for rs in rounds]
+            cpu_ms = [statistics.median(1e3 * r.cpu / r.events for r in rs) for rs in rounds]
             if not title:
                 bare_single = medians[0]
             print(f"  {kind}{title}  (ratio: ÷ bare library single thread, {bare_single:,.0f} events/s; "
                   f"load avg now {os.getloadavg()[0]:.2f})")
             print_table(
-                ["shape", "aggs/save", "commands", "events", "s", "commands/s", "events/s", "ratio", "vs target"],
-                [(rs[-1].shape, rs[-1].aggregates_per_save, rs[-1].commands, rs[-1].events, rs[-1].seconds,
-                  rs[-1].commands_per_s, med, f"{med / bare_single:.2f}x", f"{med / target:.2f}x")
-                 for rs, med in zip(rounds, medians, strict=True)],
+                ["shape", "aggs/save", "events", "events/s", "ratio", "CPU ms/event", "vs target"],
+                [(rs[-1].shape, rs[-1].aggregates_per_save, rs[-1].events, med, f"{med / bare_single:.2f}x",
+                  f"{cpu:.3f}", f"{med / target:.2f}x")
+                 for rs, med, cpu in zip(rounds, medians, cpu_ms, strict=True)],
             )
             if args.rounds > 1:
                 print("  events/s per round: " + "; ".join(

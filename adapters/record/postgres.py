@@ -44,6 +44,7 @@ from adapters.record.sql import (
     audit_tables,
     chain_inserted,
 )
+from domain.audit.hashing import event_hash
 
 EVENTS = "arrimage_events"  # the record's events table (`Record.name`): its audit tables keep their first names
 
@@ -173,6 +174,62 @@ def _older_transactions(conn: Any, since: Any) -> list[str]:
     return [str(r["what"]) for r in rows]
 
 
+# The insert of `ChainingPostgresRecorder._insert_chained`, in the database: what the recorder's transaction of
+# several statements does (`_insert_once`), in one call. The same table lock first (so the chain head read is
+# the true head, and notification ids commit in order), the library's notification, then for each event in
+# order: its row, its aggregate's last chain row (the unique (originator_id, originator_version) index), and
+# its chain row, with `domain.audit.hashing`'s formulas: aggregate hash = sha256("A" ‖ previous aggregate hash
+# ‖ event hash), chain hash = sha256("C" ‖ previous chain hash ‖ seq ‖ notification id ‖ previous notification
+# id of the aggregate ‖ event hash ‖ aggregate hash), the integers as 8 bytes big-endian (`int8send`), 32 zero
+# bytes before the first. The event hashes come computed by the caller. Tables are named in full and the
+# search path is pinned, so nothing else is called by the same names.
+CHAINED_INSERT = """
+CREATE FUNCTION {schema}.{function}(events {schema}.{event_type}[], hashes bytea[])
+RETURNS SETOF bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $body$
+DECLARE
+    zero CONSTANT bytea := decode(repeat('00', 32), 'hex');
+    e {schema}.{event_type};
+    i integer;
+    nid bigint;
+    head_seq bigint;
+    head bytea;
+    prev_nid bigint;
+    prev_agg bytea;
+    agg bytea;
+BEGIN
+    SET LOCAL lock_timeout = {lock_timeout};
+    LOCK TABLE {events} IN EXCLUSIVE MODE;
+    NOTIFY {channel};
+    SELECT c.seq, c.chain_hash INTO head_seq, head FROM {chain} c ORDER BY c.notification_id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        head_seq := 0;
+        head := zero;
+    END IF;
+    FOR i IN 1 .. coalesce(array_length(events, 1), 0) LOOP
+        e := events[i];
+        INSERT INTO {events} (originator_id, originator_version, topic, state)
+            VALUES (e.originator_id, e.originator_version, e.topic, e.state)
+            RETURNING notification_id INTO nid;
+        SELECT c.notification_id, c.aggregate_hash INTO prev_nid, prev_agg FROM {chain} c
+            WHERE c.originator_id = e.originator_id ORDER BY c.originator_version DESC LIMIT 1;
+        IF NOT FOUND THEN
+            prev_nid := 0;
+            prev_agg := zero;
+        END IF;
+        agg := sha256('\\x41'::bytea || prev_agg || hashes[i]);
+        head_seq := head_seq + 1;
+        head := sha256('\\x43'::bytea || head || int8send(head_seq) || int8send(nid) || int8send(prev_nid)
+                       || hashes[i] || agg);
+        INSERT INTO {chain} (notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid,
+                             event_hash, aggregate_hash, chain_hash)
+            VALUES (nid, e.originator_id, e.originator_version, e.topic, head_seq, prev_nid, hashes[i], agg, head);
+        RETURN NEXT nid;
+    END LOOP;
+END;
+$body$
+"""
+
+
 class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
     """PostgreSQL application recorder that chains every inserted event in the insert's transaction."""
 
@@ -183,6 +240,56 @@ class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
         super().create_table()
         with self.datastore.transaction(commit=True) as cursor:
             self.dialect.create_tables(cursor)
+        with self.datastore.transaction(commit=True) as cursor:
+            self._create_chained_insert(cursor)
+        self._chained_insert = True
+
+    # The insert and its chain rows in one statement, one round trip: see `_insert_chained`. Its name says its
+    # version: a later body gets a new name, so that a process running this code never calls another body.
+    _chained_insert: bool | None = None
+
+    @cached_property
+    def chained_insert_name(self) -> str:
+        return f"{self.events_table_name}_insert_chained_v1"
+
+    def _chained_insert_signature(self) -> str:
+        schema, event_type = self.datastore.schema, self.stored_event_type_name
+        return f'"{schema}"."{self.chained_insert_name}"("{schema}"."{event_type}"[], bytea[])'
+
+    def _create_chained_insert(self, cursor: Any) -> None:
+        """Create the function once (an advisory lock, then only if missing: two openings at once never replace
+        it under each other)."""
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._chained_insert_signature(),))
+        cursor.execute("SELECT to_regprocedure(%s) IS NOT NULL AS found", (self._chained_insert_signature(),))
+        row = cursor.fetchone()
+        if row is not None and row["found"]:
+            return
+        cursor.execute(
+            SQL(CHAINED_INSERT).format(
+                schema=Identifier(self.datastore.schema),
+                function=Identifier(self.chained_insert_name),
+                event_type=Identifier(self.stored_event_type_name),
+                events=self.dialect.tables["events"],
+                chain=self.dialect.tables["chain"],
+                channel=Identifier(self.channel_name),
+                lock_timeout=Literal(f"{self.datastore.lock_timeout}s"),
+            )
+        )
+
+    def _has_chained_insert(self) -> bool:
+        """Whether the store has the function (a store made before it, opened by a process that does not create
+        tables, has not: the insert then chains from here, in a transaction of several statements)."""
+        if self._chained_insert is None:
+
+            def look() -> bool:
+                with self.datastore.transaction(commit=False) as cursor:
+                    cursor.execute("SELECT to_regprocedure(%s) IS NOT NULL AS found",
+                                   (self._chained_insert_signature(),))
+                    row = cursor.fetchone()
+                return bool(row is not None and row["found"])
+
+            self._chained_insert = self.dialect.retrying(look)
+        return self._chained_insert
 
     @cached_property
     def dialect(self) -> PostgresDialect:
@@ -214,6 +321,8 @@ class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
         return self.dialect.retrying(once)
 
     def _insert_once(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+        if self._has_chained_insert():
+            return self._insert_chained(stored_events)
         pg_events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
@@ -225,6 +334,27 @@ class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
             ids = [int(r["notification_id"]) for r in cursor.fetchall()]
             chain_inserted(cursor, self.dialect, ids, stored_events)
         return ids
+
+    def _insert_chained(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """One statement, so one round trip and one transaction (the pool's connections are in autocommit: the
+        answer comes once the commit is durable, `synchronous_commit` as the server has it): the function
+        (`CHAINED_INSERT`) takes the same table lock, inserts the events and their chain rows. The event hashes
+        are computed here (`domain.audit.hashing.event_hash`, over the bytes sent); the function links them
+        (aggregate and chain hashes, `link_batch`'s two formulas), and `audit verify` recomputes every one."""
+        pg_events = []
+        hashes = []
+        for e in stored_events:
+            pg_events.append(self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state))
+            hashes.append(event_hash(_okey(e.originator_id), e.originator_version, e.topic, e.state))
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(self._chained_insert_statement, (pg_events, hashes), prepare=True)
+            return [int(r[0]) for r in cursor.fetchall()]
+
+    @cached_property
+    def _chained_insert_statement(self) -> Composed:
+        return SQL("SELECT * FROM {}.{}(%s, %s)").format(
+            Identifier(self.datastore.schema), Identifier(self.chained_insert_name)
+        )
 
     def _already_stored(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
         """The notification ids of these events when every one of them is stored exactly as given (an earlier

@@ -1,0 +1,219 @@
+"""The record's committed states (issue 12, « The record at full speed »): the repository starts a load from the
+state kept after the last commit (`adapters.record.record.CommittedStates`) instead of replaying every event.
+
+What must hold, on SQLite and PostgreSQL, with real failures (a conflicting write by a second `Record` on the
+same store, as a second worker process would make): the state kept is never ahead of the store (a failed save
+leaves nothing of its command there, and evicts); another writer's events are read at the next load, and a save
+decided before them fails and is decided again on the reloaded state (never a stale decision); an aggregate about
+a person is never kept, so a shred (in another process too) hides its content at the next read; `audit verify`
+still passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError, RecordConflictError
+
+from adapters.record.record import TOPICS, Record
+from domain.audit.erasure import SHREDDED
+from domain.ententes import commands as c
+from domain.ententes.aggregate import Entente, entente_id
+from domain.ententes.state import EntentePolicy, EntenteStatus
+from tests import factories
+from usecases.audit.trail import shred, verify
+from usecases.ententes import Ententes
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+POLICY = EntentePolicy()
+CONTENT = factories.service_entente(effective=None, notice_days=0)
+
+
+class Dossier(Aggregate):
+    """Opened about no one; a later note is about a person (its `personal` part sealed with their key)."""
+
+    @event("Opened")
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.personal: dict[str, Any] | None = None
+
+    @event("Noted")
+    def note(self, subject_id: str, personal: dict[str, Any]) -> None:
+        self.personal = personal
+
+    @event("Retitled")
+    def retitle(self, title: str) -> None:
+        self.title = title
+
+
+TOPICS.allow(Dossier)
+
+
+@pytest.fixture
+def records(store_env: dict[str, str]) -> Iterator[tuple[Record, Record]]:
+    """Two records on one store: two worker processes, each with its own committed states."""
+    first, second = Record(store_env), Record(store_env)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def drafted(record: Record, code: str) -> Ententes:
+    ententes = Ententes(record, POLICY)
+    ententes.draft(c.DraftEntente(by="t", code=code, content=CONTENT, command_id=f"{code}/1"), NOW)
+    return ententes
+
+
+def submit(code: str) -> c.SubmitForSignature:
+    return c.SubmitForSignature(by="t", command_id=f"{code}/2")
+
+
+def sign(code: str, party: int, who: str) -> c.SignEntente:
+    return c.SignEntente(
+        by="t", party_id=CONTENT.party_ids[party], version=1, signatory=who, command_id=f"{code}/sign{party}/{who}"
+    )
+
+
+def test_a_load_starts_from_the_committed_state_and_a_callers_change_never_reaches_it(
+    records: tuple[Record, Record],
+) -> None:
+    record, _ = records
+    ententes = drafted(record, "ENT-C1")
+    ententes.execute("ENT-C1", submit("ENT-C1"), NOW)
+    eid = entente_id("ENT-C1")
+    assert record.committed is not None and record.committed.version(eid) == 2
+    hits = record.committed.hits
+
+    got: Entente = record.repository.get(eid)
+    assert record.committed.hits == hits + 1 and got.version == 2
+    got.execute(sign("ENT-C1", 0, "A"), NOW, POLICY)  # a decision made, never saved
+    got.status = EntenteStatus.REVOKED  # and a change made by hand
+    again: Entente = record.repository.get(eid)
+    assert again.version == 2 and again.status is EntenteStatus.IN_SIGNATURE
+    assert again.view() == record.events_only.get(eid).view()
+
+
+def test_a_failed_save_leaves_nothing_of_its_command_and_a_second_writer_wins(
+    records: tuple[Record, Record],
+) -> None:
+    mine, other = records
+    drafted(mine, "ENT-C2").execute("ENT-C2", submit("ENT-C2"), NOW)
+    eid = entente_id("ENT-C2")
+    assert mine.committed is not None
+
+    decided: Entente = mine.repository.get(eid)  # from the kept state, version 2
+    Ententes(other, POLICY).execute("ENT-C2", sign("ENT-C2", 0, "B"), NOW)  # the other process signs first
+    decided.execute(sign("ENT-C2", 0, "A"), NOW, POLICY)  # decided on version 2: stale by now
+    with pytest.raises(RecordConflictError):
+        mine.save(decided)  # the store's unique (aggregate, version): a real failure, nothing stored
+    assert eid not in mine.committed  # evicted
+
+    reloaded: Entente = mine.repository.get(eid)
+    stored: Entente = mine.events_only.get(eid)
+    assert reloaded.version == stored.version == 3
+    assert reloaded.view() == stored.view()
+    signed = [getattr(e, "signatory", None) for e in mine.stream(eid)][2]
+    assert signed == "B"  # the other's decision, not the failed one
+    assert mine.committed.version(eid) == 3
+    assert verify(mine).ok
+
+
+def test_a_second_writers_events_are_read_at_the_next_load(records: tuple[Record, Record]) -> None:
+    mine, other = records
+    drafted(mine, "ENT-C3")
+    eid = entente_id("ENT-C3")
+    assert mine.committed is not None and mine.committed.version(eid) == 1
+    Ententes(other, POLICY).execute("ENT-C3", submit("ENT-C3"), NOW)
+
+    seen: Entente = mine.repository.get(eid)  # kept at 1, then the events after it: none stale
+    assert seen.version == 2 and seen.status is EntenteStatus.IN_SIGNATURE
+    assert mine.committed.version(eid) == 2
+    # A decision taken on it is the right one, and saves.
+    view = Ententes(mine, POLICY).execute("ENT-C3", sign("ENT-C3", 0, "A"), NOW)
+    assert view.event_count == 3 and mine.committed.version(eid) == 3
+    assert other.repository.get(eid).view() == mine.events_only.get(eid).view()
+    assert verify(other).ok
+
+
+def test_a_unique_violation_of_a_new_aggregate_evicts_and_the_store_decides(
+    records: tuple[Record, Record],
+) -> None:
+    mine, other = records
+    first = Dossier(title="one")
+    twin = Dossier(title="two")
+    twin._id = first.id  # the same id, made apart: two creations of one aggregate
+    for e in twin._pending_events:
+        object.__setattr__(e, "originator_id", first.id)
+    other.save(first)
+    with pytest.raises(IntegrityError):
+        mine.save(twin)
+    assert mine.committed is not None and first.id not in mine.committed
+    assert mine.repository.get(first.id).title == "one"
+
+
+def test_a_shred_in_another_process_hides_content_that_was_read_here(records: tuple[Record, Record]) -> None:
+    mine, other = records
+    dossier = Dossier(title="suivi")
+    mine.save(dossier)
+    assert mine.committed is not None and mine.committed.version(dossier.id) == 1  # about no one yet: kept
+    dossier.note(subject_id="S-CACHE", personal={"name": "Marie"})
+    mine.save(dossier)
+    assert dossier.id not in mine.committed  # about a person now: never kept
+
+    read: Dossier = mine.repository.get(dossier.id)
+    assert read.personal == {"name": "Marie"}
+    assert dossier.id not in mine.committed
+
+    result = shred(other, "S-CACHE", by="dpo", reason="decision D-9", now=NOW)
+    assert result.key_id is not None
+
+    after: Dossier = mine.repository.get(dossier.id)
+    assert after.personal == dict(SHREDDED)
+    assert after.title == "suivi" and after.version == 2
+    # A change not about the person is still recorded, and the aggregate still not kept.
+    after.retitle("suivi (clos)")
+    mine.save(after)
+    assert dossier.id not in mine.committed
+    assert mine.repository.get(dossier.id).personal == dict(SHREDDED)
+    assert verify(mine).ok
+
+
+def test_concurrent_writers_on_one_record_and_another_leave_the_kept_states_equal_to_the_store(
+    records: tuple[Record, Record],
+) -> None:
+    """Threads of one record (an activity executor) and a second record write the same ententes; whatever
+    conflicts, every kept state equals a replay of the store, and the chain verifies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    mine, other = records
+    codes = [f"ENT-K{i}" for i in range(4)]
+    for code in codes:
+        drafted(mine, code).execute(code, submit(code), NOW)
+
+    def sign_all(record: Record, who: str) -> int:
+        conflicts = 0
+        for code in codes:
+            for party in (0, 1):
+                try:
+                    Ententes(record, POLICY).execute(code, sign(code, party, who), NOW)
+                except RecordConflictError:
+                    conflicts += 1
+                except Exception:  # refused by the rules (already signed by the other writer): a decision
+                    pass
+        return conflicts
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda args: sign_all(*args), [(mine, "A"), (mine, "B"), (other, "C"), (other, "D")]))
+
+    assert mine.committed is not None
+    for code in codes:
+        eid = entente_id(code)
+        stored: Entente = mine.events_only.get(eid)
+        assert mine.repository.get(eid).view() == stored.view()
+        assert other.repository.get(eid).view() == stored.view()
+        assert mine.committed.version(eid) == stored.version
+    assert verify(mine).ok
