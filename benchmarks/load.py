@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -566,10 +567,17 @@ async def bench(args: argparse.Namespace, run: Run) -> None:
                 if args.wake:
                     await wake_phase(args, tmp, procs, sampler, run)
 
-            await asyncio.wait_for(phases(), args.timeout)
+            work = asyncio.create_task(asyncio.wait_for(phases(), args.timeout))
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):  # stop in order, report what was measured
+                loop.add_signal_handler(sig, work.cancel)
+            await work
         except TimeoutError:
             run.notes.append(f"STOPPED by --timeout {args.timeout:.0f} s: figures so far")
             say(f"timed out after {time.monotonic() - t0:.0f} s: stopping everything")
+        except asyncio.CancelledError:
+            run.notes.append("STOPPED by a signal: figures so far")
+            say(f"stopped by a signal after {time.monotonic() - t0:.0f} s: stopping everything")
         finally:
             sampler.stop()
             procs.stop(grace=10)
