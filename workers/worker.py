@@ -35,7 +35,7 @@ def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: Thr
     """Activities are synchronous (the event store's API is); they run in `executor`. On shutdown, in-flight
     activities get `graceful` seconds to finish before they are cancelled (ARRIMAGE_GRACEFUL_SHUTDOWN_SECONDS)."""
     ententes = EntenteActivities(uses.ententes)
-    cases = CrisisActivities(uses.crisis_cases, uses.handoffs)
+    cases = CrisisActivities(uses.crisis_cases, uses.handoffs, uses.deliveries)
     deliveries = DeliveryActivities(uses.deliveries, WebhookSender())
     episodes = EpisodeActivities(uses.episodes)
     return Worker(

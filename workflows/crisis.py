@@ -22,6 +22,10 @@ Each team asked whose organisation registered an endpoint is told by a signed we
 the delivery runs beside the workflow and never holds it, so a partner that stays unreachable is, for the case,
 exactly a team (or a service) that does not answer (its deadline runs, cascades, escalates).
 
+One activity per command (`ONE_STEP`): `case.step` records the command and, in the same activity, asks the
+record what the workflow asked it right after, as local activities (which partners have an endpoint, who
+listens to the Tasks that changed); runs recorded before it keep `case.act` and their local activities.
+
 Every deadline is a durable timer: the workflow sleeps until the earliest running
 deadline (`rules.next_wakeup`) and lets the aggregate record what fell due
 (`advance`): a miss and its escalation, a team that did not answer, a missed
@@ -53,7 +57,7 @@ from workflows.deliveries import Deliveries, with_endpoint
 from workflows.task_notifications import listeners, notify
 
 with workflow.unsafe.imports_passed_through():
-    from activities.crisis import CrisisActivities
+    from activities.crisis import CrisisActivities, Found, StepInput
     from activities.delivery import DeliverInput
     from activities.inputs import ActInput, AdvanceCaseInput, OpenInput, SendIntakeInput
     from domain.crisis import commands as c
@@ -82,6 +86,11 @@ DELIVERS_REFERRALS = "crisis-case-delivers-referrals"
 # Since this patch, each Task created or whose status changed in a step is told to the FHIR subscriptions of its
 # owner (`workflows.task_notifications`, id-only); runs recorded before it replay without.
 NOTIFIES_SUBSCRIBERS = "crisis-case-notifies-task-subscribers"
+# Since this patch, a command is one activity (`case.step`): the command, then the endpoint and subscriber
+# look-ups the workflow made as local activities after it, in one activity that loads the case once. It implies
+# every patch above (a run that records it runs today's code), so that path asks for none of them. Runs
+# recorded before it replay with `case.act` and their local activities.
+ONE_STEP = "crisis-case-one-activity-per-command"
 
 # Visibility for supervisors (`arrimage cases list`): opaque codes only.
 STAGE = SearchAttributeKey.for_keyword("CaseStage")
@@ -129,6 +138,7 @@ class CrisisCaseWorkflow:
         self.changed = False
         self.opening = False  # an `open` update was accepted (its handler runs)
         self.open_refused = False  # and the record refused it (no entente, code taken)
+        self.found: Found | None = None  # while delivering after `case.step`: what it looked up
 
     @workflow.run
     async def run(self, inp: CaseWorkflowInput) -> CaseView | None:
@@ -217,6 +227,8 @@ class CrisisCaseWorkflow:
             # Another command may have been recorded since validation: check again on the fresh view.
             self._check(cmd)
             cmd = cmd.model_copy(update={"command_id": command_id()})
+            if workflow.patched(ONE_STEP):
+                return await self._step(cmd)
             sends = workflow.patched(SENDS_INTAKE)
             view = await execute_command(
                 CrisisActivities.act,
@@ -231,6 +243,22 @@ class CrisisCaseWorkflow:
     @act.validator
     def _validate_act(self, cmd: c.CaseCommand) -> None:
         self._check(cmd)
+
+    async def _step(self, cmd: c.CaseCommand) -> CaseView:
+        """The command in one activity (`ONE_STEP`), which also looks up what delivering it needs; then the
+        intake's sending to a community team asked (a step of its own), and the deliveries."""
+        step = await execute_command(CrisisActivities.step, StepInput(
+            case_code=self.case_code, command=cmd, at=workflow.now(), delivered=sorted(self.delivered),
+            referrals_delivered=sorted(self.referrals_delivered), task_statuses=self.task_statuses,
+        ))
+        self._set(step.view)
+        await self._send_intake()
+        self.found = step.found
+        try:
+            await self._deliver()
+        finally:
+            self.found = None
+        return step.view
 
     # ------------------------------------------------------------------ helpers
     def _check(self, cmd: c.Command) -> None:
@@ -257,6 +285,8 @@ class CrisisCaseWorkflow:
                 self.intake_sent.add(attempt.number)
 
     async def _deliver(self) -> None:
+        """With `self.found`, the look-ups `case.step` made (`ONE_STEP`); without, the workflow makes them (local
+        activities)."""
         await self._deliver_handoffs()
         await self._deliver_referrals()
         await self._notify_subscribers()
@@ -265,25 +295,29 @@ class CrisisCaseWorkflow:
         """Each Task created or changed since the last step, to its owner's FHIR subscriptions: started, not
         awaited (`workflows.task_notifications`)."""
         assert self.view is not None
+        found = self.found
         changes = task_changes(self.task_statuses, self.view)
         if not changes:
             return
         self.task_statuses = statuses(self.view)
-        if not workflow.patched(NOTIFIES_SUBSCRIBERS):
+        if found is None and not workflow.patched(NOTIFIES_SUBSCRIBERS):
             return
-        found = await listeners(owners(changes), max(c.at for c in changes), case=self.case_code)
-        notify(self.deliveries, changes, found)
+        who = found.listeners if found is not None else await listeners(
+            owners(changes), max(c.at for c in changes), case=self.case_code)
+        notify(self.deliveries, changes, who)
 
     async def _deliver_handoffs(self) -> None:
         """Each team asked, once, when its organisation has an endpoint: the webhook is started, not awaited
         (after the intake's sending, so the message carries its decision)."""
         assert self.view is not None
+        found = self.found
         new = [a for a in self.view.attempts if a.number not in self.delivered]
-        if not new or not workflow.patched(DELIVERS):
+        if not new or (found is None and not workflow.patched(DELIVERS)):
             return
         self.delivered.update(a.number for a in new)
         pending = [a for a in new if a.status is AttemptStatus.PENDING]
-        orgs = await with_endpoint((a.candidate.team.org_id for a in pending), case=self.case_code)
+        orgs = set(found.handoff_orgs) if found is not None else await with_endpoint(
+            (a.candidate.team.org_id for a in pending), case=self.case_code)
         for a in pending:
             if a.candidate.team.org_id in orgs:
                 self.deliveries.start(DeliverInput(
@@ -295,12 +329,14 @@ class CrisisCaseWorkflow:
         """Each referral still awaiting its receiving service's decision, once, when that service has an
         endpoint: started, not awaited."""
         assert self.view is not None
+        found = self.found
         new = [r for r in self.view.referrals if r.number not in self.referrals_delivered]
-        if not new or not workflow.patched(DELIVERS_REFERRALS):
+        if not new or (found is None and not workflow.patched(DELIVERS_REFERRALS)):
             return
         self.referrals_delivered.update(r.number for r in new)
         sent = [r for r in new if r.status is ReferralStatus.SENT]
-        orgs = await with_endpoint((r.receiving.org_id for r in sent), case=self.case_code)
+        orgs = set(found.referral_orgs) if found is not None else await with_endpoint(
+            (r.receiving.org_id for r in sent), case=self.case_code)
         for r in sent:
             if r.receiving.org_id in orgs:
                 self.deliveries.start(DeliverInput(

@@ -34,6 +34,11 @@ Today's shape (patch markers `crisis-case-ends-when-open-refused` and `crisis-ca
   up its owner's subscriptions (`fhir.subscribers`, local) and starts `fhir.notify` per change. Its payloads
   are bound to its workflow id (printed when recorded).
 
+- `crisis_one_step_path.json` — the notifies scenario again, recorded once a command became one activity (patch
+  `crisis-case-one-activity-per-command`): each command is `case.step`, which also looks up the endpoints and the
+  subscribers the workflow asked for as local activities before (none left); the same deliveries and
+  notifications. Its payloads are bound to its workflow id (printed when recorded).
+
 Payloads are encrypted by the data converter; record with ARRIMAGE_PAYLOAD_KEYS unset (the public
 DEVELOPMENT key), which is what CI replays with.
 
@@ -219,7 +224,7 @@ async def record_delivers_path(tmp: Path) -> None:
         await env.shutdown()
 
 
-async def record_notifies_path(tmp: Path) -> None:
+async def record_notifies_path(tmp: Path, path: Path | None = None) -> None:
     import uuid
 
     from adapters.temporal.subscriptions import start_subscription
@@ -258,7 +263,7 @@ async def record_notifies_path(tmp: Path) -> None:
                             accept_referral(), reached()):
                     await act(handle, cmd)
                 await handle.result()
-                await _save(handle, NOTIFIES_PATH)
+                await _save(handle, path or NOTIFIES_PATH)
                 print("recorded", handle.id, [d.verdict for d in centre.got], [d.verdict for d in clsc.got])
     finally:
         record.close()
@@ -267,10 +272,18 @@ async def record_notifies_path(tmp: Path) -> None:
 
 DELIVERS_PATH = HERE / "crisis_delivers_path.json"
 NOTIFIES_PATH = HERE / "crisis_notifies_path.json"
+ONE_STEP_PATH = HERE / "crisis_one_step_path.json"
+
+
+async def record_one_step_path(tmp: Path) -> None:
+    await record_notifies_path(tmp, ONE_STEP_PATH)
+
+
 RECORDERS = {"full_path": (FULL_PATH, record_full_path), "cascade": (CASCADE, record_cascade),
              "community_path": (COMMUNITY_PATH, record_community_path),
              "delivers_path": (DELIVERS_PATH, record_delivers_path),
-             "notifies_path": (NOTIFIES_PATH, record_notifies_path)}
+             "notifies_path": (NOTIFIES_PATH, record_notifies_path),
+             "one_step_path": (ONE_STEP_PATH, record_one_step_path)}
 
 
 async def main(names: list[str]) -> None:

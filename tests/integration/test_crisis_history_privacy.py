@@ -36,6 +36,7 @@ from workflows.crisis import (
     DELIVERS_REFERRALS,
     ENDS_WHEN_OPEN_REFUSED,
     NOTIFIES_SUBSCRIBERS,
+    ONE_STEP,
     SENDS_INTAKE,
 )
 
@@ -45,7 +46,7 @@ NOTE = {
     "reasons": "refuse tout contact",
 }
 # The patch markers: ids, nothing personal.
-PATCH_IDS = {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS, DELIVERS_REFERRALS, NOTIFIES_SUBSCRIBERS}
+PATCH_IDS = {ENDS_WHEN_OPEN_REFUSED, SENDS_INTAKE, DELIVERS, DELIVERS_REFERRALS, NOTIFIES_SUBSCRIBERS, ONE_STEP}
 # which partners have a webhook endpoint, and which FHIR subscriptions listen to a Task's owner (issue 10)
 LOCAL_ACTIVITIES = {"delivery.endpoints", "fhir.subscribers"}
 LOCAL_MARKER_FIELDS = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff",

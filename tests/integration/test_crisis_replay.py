@@ -29,6 +29,7 @@ from workflows.crisis import (
     DELIVERS_REFERRALS,
     ENDS_WHEN_OPEN_REFUSED,
     NOTIFIES_SUBSCRIBERS,
+    ONE_STEP,
     SENDS_INTAKE,
     CrisisCaseWorkflow,
 )
@@ -39,7 +40,8 @@ E = EventType
 
 # The workflow a history was recorded under, where the server did not write it in the history (the
 # time-skipping server): payloads recorded since the codec binds them to their workflow open only under it.
-WORKFLOW_IDS = {"crisis_delivers_path.json": "case-C-FTOIIG477U", "crisis_notifies_path.json": "case-C-NE2D63QYY7"}
+WORKFLOW_IDS = {"crisis_delivers_path.json": "case-C-FTOIIG477U", "crisis_notifies_path.json": "case-C-NE2D63QYY7",
+                "crisis_one_step_path.json": "case-C-NJT7X6ITZJ"}
 
 
 def _load(name: str) -> WorkflowHistory:
@@ -89,12 +91,17 @@ EXPECTED = {
     # their own Tasks; each step that changed a Task looked its owner's subscriptions up and notified them.
     "crisis_notifies_path.json": {E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 9,
                                   E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 1},
+    # The notifies path once a command is one activity (`case.step`, which looks up endpoints and subscribers
+    # itself): no local activity left; the same deliveries and notifications.
+    "crisis_one_step_path.json": {E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 9,
+                                  E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 1},
 }
 # The histories recorded before the patches, and what they must not hold (or they would not test the old paths).
 BEFORE_PATCHES = {"crisis_full_path.json", "crisis_cascade.json"}
 COMMUNITY = "crisis_community_path.json"
 DELIVERS_PATH = "crisis_delivers_path.json"
 NOTIFIES_PATH = "crisis_notifies_path.json"
+ONE_STEP_PATH = "crisis_one_step_path.json"
 
 
 def test_the_histories_are_of_the_shapes_they_stand_for() -> None:
@@ -117,6 +124,12 @@ def test_the_histories_are_of_the_shapes_they_stand_for() -> None:
     # the centre's Task requested, accepted, in progress, completed; the referral's requested, accepted, completed
     assert sorted(_activities(history)) == sorted(
         ["case.open", "case.send_intake", *["delivery.deliver"] * 2, *["case.act"] * 8, *["fhir.notify"] * 7])
+    history = _load(ONE_STEP_PATH)
+    assert _patches(history) == {ENDS_WHEN_OPEN_REFUSED, ONE_STEP}  # it implies the others
+    assert sorted(_activities(history)) == sorted(
+        ["case.open", "case.send_intake", *["delivery.deliver"] * 2, *["case.step"] * 8, *["fhir.notify"] * 7])
+    assert not [e for e in history.events if e.event_type == E.EVENT_TYPE_MARKER_RECORDED
+                and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -185,6 +198,23 @@ async def test_task_notifications_have_teeth_both_ways(monkeypatch: pytest.Monke
     monkeypatch.setattr(crisis, "NOTIFIES_SUBSCRIBERS", DELIVERS)
     with pytest.raises(workflow.NondeterminismError):
         await replayer.replay_workflow(_load(DELIVERS_PATH))
+
+
+async def test_one_activity_per_command_has_teeth_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-step history fails a workflow that acts as before it (`case.act` and local look-ups: its patch
+    renamed, so never found); and the notifies history, recorded before it, fails a workflow that took the
+    one-step path unguarded (its patch named as one already in that history)."""
+    import workflows.crisis as crisis
+
+    replayer = Replayer(workflows=[CrisisCaseWorkflow], data_converter=data_converter(),
+                        workflow_runner=UnsandboxedWorkflowRunner())
+    with monkeypatch.context() as patched:
+        patched.setattr(crisis, "ONE_STEP", "not-this-patch")
+        with pytest.raises(workflow.NondeterminismError):
+            await replayer.replay_workflow(_load(ONE_STEP_PATH))
+    monkeypatch.setattr(crisis, "ONE_STEP", SENDS_INTAKE)
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(_load(NOTIFIES_PATH))
 
 
 def test_histories_replay_from_a_clean_environment() -> None:

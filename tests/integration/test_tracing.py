@@ -166,8 +166,8 @@ async def test_one_trace_from_the_request_to_the_append(
     handler = one("HandleUpdate:act")
     assert handler.context.trace_id == case_trace
     assert [link.context.span_id for link in handler.links] == [update.context.span_id]
-    append_act = append_of("RunActivity:case.act")
-    assert _chain(append_act, by_id)[:3] == ["record.append", "RunActivity:case.act", "StartActivity:case.act"]
+    append_act = append_of("RunActivity:case.step")  # one activity per command (workflows.crisis.ONE_STEP)
+    assert _chain(append_act, by_id)[:3] == ["record.append", "RunActivity:case.step", "StartActivity:case.step"]
     assert append_act.context.trace_id == case_trace
 
     # no span of the whole run names the person or says what the intake says (code, not the subject id)
