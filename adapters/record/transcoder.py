@@ -20,10 +20,17 @@ What is kept: every byte stored by this engine or any version before it reads as
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, UUIDAsHex
+
+# The library's transcodings whose `decode` is this function once its argument is known to be a string (they
+# assert it, then call it): called directly, one Python frame fewer per typed value.
+_DIRECT: dict[type[Transcoding], Callable[[str], Any]] = {DatetimeAsISO: datetime.fromisoformat, UUIDAsHex: UUID}
 
 
 class _Unsure(Exception):
@@ -33,9 +40,18 @@ class _Unsure(Exception):
 class RecordTranscoder(JSONTranscoder):
     """The library's `JSONTranscoder` (same encoding, same transcodings), decoding with orjson."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.string_decoders: dict[str, Callable[[str], Any]] = {}  # name: how its transcoding reads a string
+
+    def register(self, transcoding: Transcoding) -> None:
+        super().register(transcoding)
+        self.string_decoders[transcoding.name] = _DIRECT.get(type(transcoding), transcoding.decode)
+
     def decode(self, data: bytes) -> Any:
         try:
-            return self._value(orjson.loads(data))
+            value = orjson.loads(data)
+            return self._object(value) if type(value) is dict else self._value(value)
         except Exception:  # orjson's refusal, a float, a typed value the library would refuse: its decoder decides
             return super().decode(data)
 
@@ -60,7 +76,7 @@ class RecordTranscoder(JSONTranscoder):
                     and type(data := value.get("_data_")) is str
                 ):
                     # A typed value of two strings (a date, a datetime, a UUID): nothing under it to convert.
-                    obj[key] = self.names[name].decode(data)
+                    obj[key] = self.string_decoders[name](data)
                 else:
                     obj[key] = self._object(value)
             elif kind is list:
