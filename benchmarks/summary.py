@@ -202,10 +202,10 @@ SPECS = [
     Spec(
         "store",
         "benchmarks.store",
-        ["--core", "--ententes", "150", "--rounds", "3"],
+        ["--core", "--ententes", "100", "--rounds", "3"],
         ["--core", "--ententes", "30"],
-        300,
-        90,
+        420,
+        150,
     ),
     Spec(
         "workflows",
