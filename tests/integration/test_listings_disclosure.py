@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from adapters.record import listings as lv
+from adapters.record.environment import record_env
 from adapters.record.record import Record
 from domain.disclosure import commands as dc
 from domain.disclosure.roles import PurposeKind, Role
@@ -222,5 +224,26 @@ def test_routing_takes_the_ententes_from_the_view_and_decides_on_the_chained_agg
         assert projection is not None
         assert projection.view.max_tracking_id(reader.name) is not None
         assert projection.view.entente_codes() == ["ENT-AUTRE", "ENT-CC"]
+    finally:
+        reader.close()
+
+
+def test_a_record_the_reader_cannot_write_lists_consents_and_registers_by_the_scan(tmp_path: Path) -> None:
+    """A read-only record (a SQLite file opened `mode=ro`): the view cannot be made, the lists and the decisions'
+    consents are read by the scan, the same as from a writable copy's view."""
+    path = tmp_path / "record.sqlite"
+    writer = Record(record_env(sqlite=path))
+    try:
+        _populate(writer, 1, 4, from_view=False)  # no view made in the file
+        expected = Disclosures(writer, CONFIG, from_view=False).exceptions(AFTER + timedelta(days=30))
+    finally:
+        writer.close()
+    reader = Record({**record_env(sqlite=path), "SQLITE_DBNAME": f"file:{path}?mode=ro", "CREATE_TABLE": "n"})
+    try:
+        app = Disclosures(reader, CONFIG)
+        assert app._listings() is None
+        assert app.subjects() == [_subject(n) for n in range(1, 5)]
+        assert [c.consent_key for c in app.consents_for(_subject(3))] == ["F-3", "G-3"]
+        assert app.exceptions(AFTER + timedelta(days=30)) == expected
     finally:
         reader.close()
