@@ -480,9 +480,7 @@ class Entente(Aggregate):
     @event("SignatureReminderSent")
     def _reminded(self, version: int, parties: list[str], at: datetime) -> None:
         assert self.proposal is not None
-        self.proposal = self.proposal.model_copy(
-            update={"reminders_sent": self.proposal.reminders_sent + 1, "last_reminder_at": at}
-        )
+        self.proposal = _reminder_counted(self.proposal, at)
 
     @event("SignatureDeadlineMissed")
     def _deadline_missed(self, version: int, at: datetime) -> None:
@@ -537,6 +535,27 @@ class Entente(Aggregate):
             ProposalStage.IN_SIGNATURE: EntenteStatus.IN_SIGNATURE,
             ProposalStage.SIGNED: EntenteStatus.SIGNED,
         }[self.proposal.stage]
+
+
+_REMINDER_FIELDS = frozenset({"reminders_sent", "last_reminder_at"})
+_set = object.__setattr__
+
+
+def _reminder_counted(proposal: Proposal, at: datetime) -> Proposal:
+    """`proposal.model_copy(update={"reminders_sent": proposal.reminders_sent + 1, "last_reminder_at": at})`,
+    the same new frozen object (same fields, same fields set, no extra, no private attributes: `Proposal` has
+    none), made without pydantic's generic `__copy__` (three `copy.copy` of its parts): a daily reminder is most
+    of a long signature period's events, and this copy was a third of rebuilding such an entente. The proposal
+    it replaces is left as it was, so whoever holds it (a view, an earlier state) sees no change."""
+    state = proposal.__dict__.copy()
+    state["reminders_sent"] = proposal.reminders_sent + 1
+    state["last_reminder_at"] = at
+    counted = object.__new__(Proposal)
+    _set(counted, "__dict__", state)
+    _set(counted, "__pydantic_fields_set__", proposal.__pydantic_fields_set__ | _REMINDER_FIELDS)
+    _set(counted, "__pydantic_extra__", None)
+    _set(counted, "__pydantic_private__", None)
+    return counted
 
 
 # Events recorded before the package was named `ententes` carry topics under `domain.agreements`:
