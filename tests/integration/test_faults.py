@@ -7,6 +7,8 @@ Which test proves which fault of the issue:
 - SIGKILL of a worker under load: test_crisis_worker_crash, test_worker_crash, test_update_retry (a worker
   process killed while commands are in flight);
 - PostgreSQL backends terminated mid-append, PostgreSQL down then back: test_record_pg_faults;
+- PostgreSQL **restarted** (a private server, stopped and started again) under a worker process's load, and the
+  worker SIGKILL and the Temporal restart above with PostgreSQL as the record: test_faults_postgres;
 - a partner endpoint down (503), answering 4xx, unreachable, or whose 200 is lost: test_webhooks,
   test_partner_journeys; one that **hangs, answers 500, then answers slowly**: here;
 - the Temporal server restarted on its database: here;

@@ -160,7 +160,8 @@ class Load:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     cases: dict[str, tuple[str, WorkflowHandle[Any, Any]]] = field(default_factory=dict)
     ententes: dict[str, WorkflowHandle[Any, Any]] = field(default_factory=dict)
-    steps: int = 0
+    commands: int = 0
+    """Commands answered (updates: openings and acts), the figure the fault waits for; queries and results not."""
     resent: int = 0
     pending: dict[int, tuple[str, float]] = field(default_factory=dict)
     _keys: Iterator[int] = field(default_factory=itertools.count)
@@ -186,10 +187,19 @@ class Load:
                 except TimeoutError:
                     raise AssertionError(f"{what}: no answer within {CALL_WITHIN} s") from None
                 else:
-                    self.steps += 1
+                    if self._command(what):
+                        self.commands += 1
                     return result
         finally:
             del self.pending[key]
+
+    @staticmethod
+    def _command(what: str) -> bool:
+        return what.split()[0] not in ("state", "result")
+
+    def in_flight(self) -> set[int]:
+        """The commands sent and not answered yet."""
+        return {key for key, (what, _) in self.pending.items() if self._command(what)}
 
     def stuck(self) -> list[str]:
         now = asyncio.get_running_loop().time()
@@ -301,7 +311,7 @@ class Load:
                 await self.entente_act(h, step, cmd)
 
     async def run(self, fault: Callable[[], Awaitable[str]]) -> str:
-        """The lanes, the fault once `steps` shows the load under way, `AFTER` seconds more, then every lane ends
+        """The lanes, the fault once `commands` shows the load under way, `AFTER` seconds more, then every lane ends
         its trajectory; bounded by `LOAD_WITHIN`. Returns what the fault said."""
         lanes = [
             asyncio.create_task(lane)
@@ -316,7 +326,7 @@ class Load:
             lanes.append(asyncio.create_task(self.unanswered()))
 
         async def drive() -> str:
-            while self.steps < 12:
+            while self.commands < 12:
                 assert not any(t.done() for t in lanes), [t.exception() for t in lanes if t.done()]
                 await asyncio.sleep(0.1)
             said = await fault()
@@ -370,7 +380,7 @@ async def check(load: Load, record: Record, began: float, fault: str) -> None:
     assert report.events_checked == expected_events
     kinds = {k: sum(kind == k for kind, _ in load.cases.values()) for k in ("handoff", "phone", "unanswered")}
     print(
-        f"\n{fault}; {len(load.cases)} cases {kinds} and {len(load.ententes)} ententes, {load.steps} commands "
+        f"\n{fault}; {len(load.cases)} cases {kinds} and {len(load.ententes)} ententes, {load.commands} commands "
         f"({load.resent} sent again), {retried_activities} activity attempts retried by Temporal; verify "
         f"{report.events_checked} events; {time.monotonic() - began:.1f} s"
     )
@@ -408,9 +418,9 @@ async def test_postgresql_restarted_mid_run_loses_and_doubles_nothing(
     ) as worker:
 
         async def restart() -> str:
-            steps, in_flight = load.steps, set(load.pending)
+            steps, in_flight = load.commands, load.in_flight()
             away = await asyncio.to_thread(private_pg.restart, 3.0)
-            waited = len(in_flight & set(load.pending))  # sent before the stop, still unanswered when it is back
+            waited = len(in_flight & load.in_flight())  # sent before the stop, still unanswered when it is back
             assert waited, "no command was in flight across the outage"
             assert worker.proc is not None and worker.proc.poll() is None, "the worker exited"
             return (
@@ -441,7 +451,7 @@ async def test_a_worker_killed_under_load_on_postgresql_loses_and_doubles_nothin
     ) as worker:
 
         async def kill() -> str:
-            steps, in_flight = load.steps, len(load.pending)
+            steps, in_flight = load.commands, len(load.in_flight())
             assert in_flight, "no command in flight at the kill"
             worker.sigkill()
             await asyncio.sleep(2.0)
@@ -468,7 +478,7 @@ async def test_the_temporal_server_restarted_under_load_on_postgresql_loses_and_
         with postgres_worker(address, tq, shared_schema, tmp_path, standards) as worker:
 
             async def restart() -> str:
-                steps = load.steps
+                steps = load.commands
                 procs[-1].terminate()
                 await asyncio.to_thread(procs[-1].wait, 30)
                 start_server(cmd, procs, tmp_path / "temporal-2.log")
