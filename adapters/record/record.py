@@ -196,6 +196,9 @@ TOPICS = Topics()
 TOPICS.allow(*AGGREGATES)
 
 
+CLASS_VERSIONS: dict[type, int] = {}  # event class: its `class_version` (1 when it has none), for `RecordMapper`
+
+
 class RecordMapper(PersonalDataMapper):
     """The record's mapper: topics resolved from the allow-list (`TOPICS`) only, then personal content opened."""
 
@@ -224,7 +227,10 @@ class RecordMapper(PersonalDataMapper):
         originator_id = stored_event.originator_id
         event_state["originator_id"] = find_id_convertor(cls, cast("Hashable", type(originator_id)))(originator_id)
         event_state["originator_version"] = stored_event.originator_version
-        class_version = getattr(cls, "class_version", 1)
+        try:
+            class_version = CLASS_VERSIONS[cls]
+        except KeyError:  # once per class: a class attribute missing is costly to look up every time
+            class_version = CLASS_VERSIONS[cls] = getattr(cls, "class_version", 1)
         from_version = event_state.pop("class_version", 1)
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
