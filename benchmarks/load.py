@@ -508,47 +508,48 @@ async def wake_phase(args: argparse.Namespace, tmp: Path, procs: Processes, samp
             first: float | None = None
             count = 0
             last_say = t0
-            while time.perf_counter() - t0 < args.wake_timeout:
-                count = (await asyncio.to_thread(count_events, settings, ("ReviewDue",)))["ReviewDue"]
-                now_s = time.perf_counter() - t0
-                if count and first is None:
-                    first = now_s
-                if count >= want:
-                    break
-                if time.perf_counter() - last_say > 10:
-                    last_say = time.perf_counter()
-                    s = sampler.latest() or before
-                    say(
-                        f"wake-up: {count}/{want} ReviewDue after {now_s:.0f} s; workers "
-                        f"{mib(s.rss['workers']):.0f} MiB, server {mib(s.rss['server']):.0f} MiB"
-                    )
-                await asyncio.sleep(0.25)
-            total = time.perf_counter() - t0
+            try:
+                while time.perf_counter() - t0 < args.wake_timeout:
+                    count = (await asyncio.to_thread(count_events, settings, ("ReviewDue",)))["ReviewDue"]
+                    now_s = time.perf_counter() - t0
+                    if count and first is None:
+                        first = now_s
+                    if count >= want:
+                        break
+                    if time.perf_counter() - last_say > 10:
+                        last_say = time.perf_counter()
+                        s = sampler.latest() or before
+                        say(
+                            f"wake-up: {count}/{want} ReviewDue after {now_s:.0f} s; workers "
+                            f"{mib(s.rss['workers']):.0f} MiB, server {mib(s.rss['server']):.0f} MiB"
+                        )
+                    await asyncio.sleep(0.25)
+            finally:  # stopped by --timeout or a signal too: what was measured is reported
+                skip.add_done_callback(lambda t: t.cancelled() or t.exception())  # an RPC cut at the stop: no noise
+                total = time.perf_counter() - t0
+                samples = sampler.of("wake-up")
+                busy = cpu_share(sampler.of("wake-up"), ("workers", "server", BENCH))
+                run.notes.append("cores busy during the wake-up: " + ", ".join(f"{k} {v:.2f}" for k, v in busy.items()))
+                say(
+                    f"wake-up: {count}/{want} ReviewDue recorded {total:.1f} s after the skip (first at "
+                    f"{first if first is not None else float('nan'):.1f} s)"
+                )
+                run.add("wake-up: ententes falling due at one instant", want, "workflows")
+                run.add(
+                    "wake-up: evicted from the worker cache at the skip (at least)",
+                    max(0, opened - CACHE * args.workers),
+                    "workflows",
+                )
+                run.add("wake-up: skip → first ReviewDue recorded", first if first is not None else float("nan"), "s")
+                run.add("wake-up: skip → every ReviewDue recorded", total if count >= want else float("nan"), "s")
+                run.add("wake-up: ReviewDue recorded per second", count / total if total else 0.0, "events/s")
+                run.add("wake-up: ReviewDue recorded", count, "events", f"= {want}")
+                run.add("wake-up: worker RSS peak (summed)", mib(peak(samples, "workers")), "MiB", f"< {RSS_GOAL_MIB}")
+                run.add("wake-up: worker RSS before the skip", mib(before.rss["workers"]), "MiB")
+                run.add("wake-up: test server RSS peak", mib(peak(samples, "server")), "MiB")
+                run.add("wake-up: test server RSS before the skip", mib(before.rss["server"]), "MiB")
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(skip, 30)
-            sampler.phase = "wake-after"
-            await asyncio.sleep(2)
-            samples = sampler.of("wake-up") + sampler.of("wake-after")
-            busy = cpu_share(sampler.of("wake-up"), ("workers", "server", BENCH))
-            run.notes.append("cores busy during the wake-up: " + ", ".join(f"{k} {v:.2f}" for k, v in busy.items()))
-            say(
-                f"wake-up: {count}/{want} ReviewDue recorded {total:.1f} s after the skip (first at "
-                f"{first if first is not None else float('nan'):.1f} s)"
-            )
-            run.add("wake-up: ententes falling due at one instant", want, "workflows")
-            run.add(
-                "wake-up: evicted from the worker cache at the skip (at least)",
-                max(0, opened - CACHE * args.workers),
-                "workflows",
-            )
-            run.add("wake-up: skip → first ReviewDue recorded", first if first is not None else float("nan"), "s")
-            run.add("wake-up: skip → every ReviewDue recorded", total if count >= want else float("nan"), "s")
-            run.add("wake-up: ReviewDue recorded per second", count / total if total else 0.0, "events/s")
-            run.add("wake-up: ReviewDue recorded", count, "events", f"= {want}")
-            run.add("wake-up: worker RSS peak (summed)", mib(peak(samples, "workers")), "MiB", f"< {RSS_GOAL_MIB}")
-            run.add("wake-up: worker RSS before the skip", mib(before.rss["workers"]), "MiB")
-            run.add("wake-up: test server RSS peak", mib(peak(samples, "server")), "MiB")
-            run.add("wake-up: test server RSS before the skip", mib(before.rss["server"]), "MiB")
 
 
 async def bench(args: argparse.Namespace, run: Run) -> None:
