@@ -31,8 +31,9 @@ from usecases.disclosure import Disclosures
 
 
 @pytest.fixture
-def app(sqlite_env: dict[str, str]) -> Iterator[Disclosures]:
-    rec = Record(sqlite_env)
+def app(store_env: dict[str, str]) -> Iterator[Disclosures]:
+    """Over the store under test (SQLite, then PostgreSQL)."""
+    rec = Record(store_env)
     yield Disclosures(rec, CONFIG)
     rec.close()
 
