@@ -6,6 +6,7 @@ it was added with."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,8 +23,11 @@ PARTNER = PrincipalKind.PARTNER
 
 
 @pytest.fixture
-def record(sqlite_env: dict[str, str]) -> Record:
-    return Record(sqlite_env)
+def record(store_env: dict[str, str]) -> Iterator[Record]:
+    """Over the store under test (SQLite, then PostgreSQL), closed after the test."""
+    rec = Record(store_env)
+    yield rec
+    rec.close()
 
 
 @pytest.fixture
@@ -88,12 +92,12 @@ def test_an_overlap_is_bounded(principals: Principals) -> None:
 
 
 def test_revocation_refuses_the_next_request_from_another_process(principals: Principals,
-                                                                   sqlite_env: dict[str, str]) -> None:
+                                                                   store_env: dict[str, str]) -> None:
     """The gateway's use case (this `principals`) has checked the key once (its scrypt check remembered); the
     revocation is recorded by another Record, as `arrimage partners revoke` does from its own process."""
     issued = principals.add_partner("cc-laval", "Centre de crise de Laval", by="admin", at=T0)
     principals.authenticate(issued.key, T0)
-    other = Record(sqlite_env)
+    other = Record(store_env)
     Principals(other).revoke(PARTNER, "cc-laval", "fin de l'entente", by="admin", at=T0 + timedelta(minutes=1))
     other.close()
     with pytest.raises(Unauthenticated) as refused:
