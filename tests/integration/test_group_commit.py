@@ -69,9 +69,9 @@ def test_a_conflicting_save_fails_alone_and_its_group_still_commits(store_env: d
     record.close()
 
 
-def test_a_save_alone_goes_straight_through(sqlite_env: dict[str, str]) -> None:
+def test_a_save_alone_goes_straight_through(store_env: dict[str, str]) -> None:
     """No waiting is added to a lone save: one save, one transaction."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     record.save(draft("GC-ALONE"))
     assert (record.group_commit.saves, record.group_commit.transactions) == (1, 1)
     with pytest.raises(IntegrityError):
