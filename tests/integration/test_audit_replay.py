@@ -1,4 +1,4 @@
-"""Replay on a real SQLite record, at the use-case level: `--as-of` is the *recorded* timestamp of the
+"""Replay on a real record (SQLite and PostgreSQL), at the use-case level: `--as-of` is the *recorded* timestamp of the
 events, inclusive, and each replay is one decision in the person's register."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from usecases.disclosure import Disclosures
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-def test_as_of_is_inclusive_of_the_event_recorded_at_that_moment(sqlite_env: dict[str, str]) -> None:
+def test_as_of_is_inclusive_of_the_event_recorded_at_that_moment(store_env: dict[str, str]) -> None:
     """Rebuild up to the last event recorded at or before the moment (repository.get(id, version=n)):
     the moment of event 2 itself gives version 2; one microsecond earlier gives version 1."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     cases = CrisisCases(record)
     open_case(cases)
     cases.execute(CASE, request(), T0)
@@ -39,10 +39,10 @@ def test_as_of_is_inclusive_of_the_event_recorded_at_that_moment(sqlite_env: dic
     record.close()
 
 
-def test_personal_content_of_later_events_is_laid_out_per_event(sqlite_env: dict[str, str]) -> None:
+def test_personal_content_of_later_events_is_laid_out_per_event(store_env: dict[str, str]) -> None:
     """Each key of each event's `personal` part is one item of the decision; a supervisor reading for an
     audit gets the metadata (POL-AUDIT) and none of it."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     cases = CrisisCases(record)
     open_case(cases)
     cases.execute(CASE, request(), T0)
