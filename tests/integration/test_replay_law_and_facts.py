@@ -1,4 +1,4 @@
-"""Issue 11, "the rule in force at the moment decided is the rule applied", on a real SQLite record:
+"""Issue 11, "the rule in force at the moment decided is the rule applied", on a real record (SQLite and PostgreSQL):
 `audit replay --as-of T` decides with the law in force at T (LSSSS before the switch, LRSSS from it on:
 disclosure-law.md §1, choose by the date of the fact) and with the person facts *recorded* at T
 (`domain.disclosure.facts`); a fact recorded as an event changes the decision from its moment on; a
@@ -49,10 +49,10 @@ def fact(kind: FactKind, n: int, **kw: object) -> RecordFact:
                       fact=PersonFact.model_validate({"kind": kind, **kw}))
 
 
-def test_replay_as_of_a_date_decides_with_the_law_of_that_date(sqlite_env: dict[str, str]) -> None:
+def test_replay_as_of_a_date_decides_with_the_law_of_that_date(store_env: dict[str, str]) -> None:
     """A 12-year-old reading their own record is refused under LSSSS 20 as of a day before the switch, under
     LRSSS 21 as of a day after it: the same record, the law of each date (LSSSS 20 / LRSSS 21 [V])."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     open_case(CrisisCases(record))
     PersonFactsBook(record).record_fact(fact(FactKind.BIRTH_DATE, 1, on=born(12)), T0)
     recorded = max(ev.timestamp for ev in record.stream(PersonFacts.create_id(PERSON)))  # type: ignore[attr-defined]
@@ -73,11 +73,11 @@ def test_replay_as_of_a_date_decides_with_the_law_of_that_date(sqlite_env: dict[
     record.close()
 
 
-def test_a_fact_recorded_as_an_event_changes_the_decision_from_its_moment_on(sqlite_env: dict[str, str]) -> None:
+def test_a_fact_recorded_as_an_event_changes_the_decision_from_its_moment_on(store_env: dict[str, str]) -> None:
     """LRSSS 17 / 21: with no birth date recorded the age is unknown and the person is refused; once the birth
     date is recorded (an event, sealed with the person's key) the replay as of any later moment allows, and a
     replay as of a moment before it still refuses."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     open_case(CrisisCases(record))
     replays = Replays(record)
     case_at = replays.events(REF)[0].recorded_at
@@ -96,10 +96,10 @@ def test_a_fact_recorded_as_an_event_changes_the_decision_from_its_moment_on(sql
     record.close()
 
 
-def test_a_parent_s_standing_recorded_as_a_fact_is_attested_from_its_moment_on(sqlite_env: dict[str, str]) -> None:
+def test_a_parent_s_standing_recorded_as_a_fact_is_attested_from_its_moment_on(store_env: dict[str, str]) -> None:
     """LRSSS 23 [V]: a parent of a child under 14 has access once parental authority is proven; recorded as a
     fact naming the parent, it attests the condition for that parent only, from its moment on."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     open_case(CrisisCases(record))
     book = PersonFactsBook(record)
     book.record_fact(fact(FactKind.BIRTH_DATE, 1, on=born(10)), T0)
@@ -116,9 +116,9 @@ def test_a_parent_s_standing_recorded_as_a_fact_is_attested_from_its_moment_on(s
 
 
 def test_a_facts_file_is_refused_once_the_record_holds_facts_and_nothing_is_recorded(
-    sqlite_env: dict[str, str],
+    store_env: dict[str, str],
 ) -> None:
-    record = Record(sqlite_env)
+    record = Record(store_env)
     open_case(CrisisCases(record))
     replays = Replays(record)
     given = ReaderFacts(subject=SubjectStatus(birth_date=born(30)))
@@ -132,12 +132,12 @@ def test_a_facts_file_is_refused_once_the_record_holds_facts_and_nothing_is_reco
     record.close()
 
 
-def test_a_partner_organisation_s_standing_is_replayed_as_it_stood(sqlite_env: dict[str, str]) -> None:
+def test_a_partner_organisation_s_standing_is_replayed_as_it_stood(store_env: dict[str, str]) -> None:
     """A partner receives content only under an entente in force whose clause permits it (LRSSS 5; the
     entente's information-sharing clause): replayed as of a moment when its entente was only drafted, the
     partner had no entente in force; replayed now, it has one, whose clause does not cover the replay's
     purpose. The consent it relies on is the one recorded at each moment."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     open_case(CrisisCases(record))
     now = datetime.now(UTC)
     Disclosures(record).grant_consent(grant(
@@ -156,10 +156,10 @@ def test_a_partner_organisation_s_standing_is_replayed_as_it_stood(sqlite_env: d
     record.close()
 
 
-def test_a_case_read_decides_with_the_recorded_facts_and_refuses_a_facts_file(sqlite_env: dict[str, str]) -> None:
+def test_a_case_read_decides_with_the_recorded_facts_and_refuses_a_facts_file(store_env: dict[str, str]) -> None:
     """`cases show` (usecases.audit.reads) rests on the same person facts as a replay: LRSSS 21 for a person
     recorded as 12, whatever a --facts file would say, and the file refused with nothing recorded."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     cases = CrisisCases(record)
     open_case(cases)
     reads = Reads(record, Disclosures(record), cases)
@@ -176,14 +176,14 @@ def test_a_case_read_decides_with_the_recorded_facts_and_refuses_a_facts_file(sq
 
 
 def test_an_intervenant_s_authorisations_are_replayed_as_registered_on_their_account_then(
-    sqlite_env: dict[str, str],
+    store_env: dict[str, str],
 ) -> None:
     """R-22.1, r. 1, s. 8 (LRSSS-R1-8): the care team reads a record only with an active access authorisation.
     Replayed as of T, the authorisations are those registered on the reader's account and recorded at T
     (`users authorise`, `users withdraw-authorisation`): one recorded after T does not count at T, even though
     its terms start earlier; one withdrawn before T does not count either, while a replay as of a moment it was
     held still finds it. A --facts file of authorisations is refused for a reader with an account."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     open_case(CrisisCases(record))
     principals, replays = Principals(record), Replays(record)
     aid = account_id(PrincipalKind.USER, "interv-1")
