@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from adapters.record.record import TOPICS, Record
 from domain.audit.erasure import SHREDDED, SubjectErased, SubjectErasure, erasure_id
+from tests.tamper_builders import Raw
 from usecases.audit.trail import checkpoint, shred, verify
 
 # The moment the use cases are told it is (signature, key destruction): they read no clock.
@@ -116,30 +117,34 @@ def test_shredding_is_idempotent_and_no_new_personal_content_is_accepted(record:
     assert verify(record).ok is True
 
 
-def test_a_ciphertext_moved_to_another_persons_event_does_not_open(sqlite_env: dict[str, str]) -> None:
-    """Sealing binds the ciphertext to its subject and key id, and the chain names the edit.
-    (Byte surgery in SQLite only; the chain's detection of edits runs on both stores above.)"""
-    record = Record(sqlite_env)
+def test_a_ciphertext_moved_to_another_persons_event_does_not_open(store_env: dict[str, str]) -> None:
+    """Sealing binds the ciphertext to its subject and key id, and the chain names the edit (byte surgery on
+    the stored row, `tests.tamper_builders.Raw`, on each store)."""
+    record = Record(store_env)
     a = Suivi(subject_id="S-010", personal={"name": "Anne"}, team="T")
     b = Suivi(subject_id="S-011", personal={"name": "Bea"}, team="T")
     record.save(a)
     record.save(b)
-    with sqlite3.connect(sqlite_env["SQLITE_DBNAME"], isolation_level=None) as conn:
-        state_a = conn.execute("SELECT state FROM stored_events WHERE rowid = 1").fetchone()[0]
-        moved = state_a.replace(b'"S-010"', b'"S-011"')
-        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = 2", (moved,))
+    raw = Raw(store_env)
+    try:
+        (state_a,) = raw.x("SELECT state FROM {events} WHERE originator_id = ?", raw.oid(a.id))[0]
+        moved = bytes(state_a).replace(b'"S-010"', b'"S-011"')
+        raw.x("UPDATE {events} SET state = ? WHERE originator_id = ?", moved, raw.oid(b.id))
+        (nid_b,) = raw.x("SELECT {nid} FROM {events} WHERE originator_id = ?", raw.oid(b.id))[0]
+    finally:
+        raw.close()
     with pytest.raises(ValueError) as caught:
         record.repository.get(b.id)
     assert "does not open with its subject's key" in str(caught.value)
     problem = verify(record).problem
-    assert problem is not None and (problem.kind.value, problem.notification_id) == ("altered", 2)
+    assert problem is not None and (problem.kind.value, problem.notification_id) == ("altered", nid_b)
     record.close()
 
 
-def test_an_event_with_no_personal_content_is_recorded_after_erasure(sqlite_env: dict[str, str]) -> None:
+def test_an_event_with_no_personal_content_is_recorded_after_erasure(store_env: dict[str, str]) -> None:
     """Erasure refuses new personal content only: an event whose `personal` fields are all empty (an access
     decided after shredding, e.g. an auditor's replay, LRSSS 103 / policy) is still recorded, in clear."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     s = Suivi(subject_id="S-009", personal={"phone": "514-555-0101"}, team="crise")
     record.save(s)
     shred(record, "S-009", by="dpo", reason="decision D-9", now=NOW)
