@@ -190,16 +190,16 @@ def test_typed_reasons_and_the_characterisation_are_sealed_and_erased_with_the_k
     assert verify(record).ok is True  # every hash still verifies
 
 
-def test_a_sealed_part_moved_onto_another_event_or_part_does_not_open(sqlite_env: dict[str, str]) -> None:
+def test_a_sealed_part_moved_onto_another_event_or_part_does_not_open(store_env: dict[str, str]) -> None:
     """The seal binds the case, the event's version and the part's name: the person's own ciphertext pasted
     onto another of their events, or from `characterisation` into `personal`, is refused (`UnsealableContent`),
     not read as that event's content."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     cases = CrisisCases(record)
     cases.open(suicidal(MOBILE, "o-1"), T0)
     cases.execute(MOBILE, request(), T0 + MIN)
     cases.execute(MOBILE, decline(reason=TYPED["decline"]), T0 + 2 * MIN)
-    raw = Raw(sqlite_env)
+    raw = Raw(store_env)
     states = {v: json.loads(bytes(s)) for v, s in raw.x("SELECT originator_version, state FROM {events}")}
     declined = next(v for v, s in states.items() if v > 1 and (s.get("personal") or {}).get("sealed"))
 
