@@ -390,81 +390,102 @@ async def dev_phases(args: argparse.Namespace, tmp: Path, procs: Processes, samp
             )
             tag = uuid.uuid4().hex[:6].upper()
 
-            sampler.phase = "ententes"
-            secs, fails = await open_many(
-                "ententes", args.ententes, args.concurrency, lambda i: open_entente(root, f"LOAD-{tag}-{i}"), sampler, 0
-            )
-            opened_ententes = args.ententes - len(fails)
-            run.add("ententes opened (drafted, submitted, signed x2) per second", opened_ententes / secs, "ententes/s")
-            run.add("ententes opened", opened_ententes, "workflows")
-            run.notes += [f"entente failure: {f}" for f in fails[:3]]
-            got, waited = await wait_events(settings, "Activated", opened_ententes + 2, 300)  # + the 2 demo ententes
-            say(
-                f"ententes: {opened_ententes} signed in {secs:.0f} s; {got - 2} activated by their workflows "
-                f"({waited:.0f} s after the last signature)"
-            )
+            def sizes() -> None:
+                """The record and the dev server's database per open workflow, and the server's RSS growth."""
+                at_rest = sampler.take()
+                db1, rec1 = file_size(temporal_db), record_size(settings)
+                open_total = sampler.open_workflows
+                per = max(open_total, 1)
+                run.add("open long-lived workflows", open_total, "workflows", "10,000")
+                run.add("record size per open workflow", (rec1 - rec0) / per / 1024, "KiB")
+                run.add("record size", mib(rec1), "MiB")
+                run.add("dev server database per open workflow", (db1 - db0) / per / 1024, "KiB")
+                run.add("dev server database", mib(db1), "MiB")
+                grown = at_rest.rss["server"] - base.rss["server"]
+                run.add("dev server RSS growth per open workflow", grown / per / 1024, "KiB")
 
-            sampler.phase = "cases"
-            secs, fails = await open_many(
-                "cases",
-                args.cases,
-                args.concurrency,
-                lambda i: open_case_to_follow_up(root, new_case_code()),
-                sampler,
-                opened_ententes,
-            )
-            opened_cases = args.cases - len(fails)
-            if args.cases:
-                run.add(
-                    "cases opened to post-crisis follow-up per second (6 commands each)", opened_cases / secs, "cases/s"
+            sized = False
+            try:
+                sampler.phase = "ententes"
+                secs, fails = await open_many(
+                    "ententes",
+                    args.ententes,
+                    args.concurrency,
+                    lambda i: open_entente(root, f"LOAD-{tag}-{i}"),
+                    sampler,
+                    0,
                 )
-            run.add("cases opened to follow-up", opened_cases, "workflows")
-            run.notes += [f"case failure: {f}" for f in fails[:3]]
-            open_total = opened_ententes + opened_cases
+                opened_ententes = args.ententes - len(fails)
+                run.add(
+                    "ententes opened (drafted, submitted, signed x2) per second", opened_ententes / secs, "ententes/s"
+                )
+                run.add("ententes opened", opened_ententes, "workflows")
+                run.notes += [f"entente failure: {f}" for f in fails[:3]]
+                demo = 2  # the demo ententes seeded for routing
+                got, waited = await wait_events(settings, "Activated", opened_ententes + demo, 300)
+                say(
+                    f"ententes: {opened_ententes} signed in {secs:.0f} s; {got - demo} activated by their workflows "
+                    f"({waited:.0f} s after the last signature)"
+                )
 
-            sampler.phase = "open"
-            await asyncio.sleep(5)
-            at_rest = sampler.take()
-            db1, rec1 = file_size(temporal_db), record_size(settings)
-            per = max(open_total, 1)
-            run.add("open long-lived workflows", open_total, "workflows", "10,000")
-            run.add("record size per open workflow", (rec1 - rec0) / per / 1024, "KiB")
-            run.add("record size", mib(rec1), "MiB")
-            run.add("dev server database per open workflow", (db1 - db0) / per / 1024, "KiB")
-            run.add("dev server database", mib(db1), "MiB")
-            grown = at_rest.rss["server"] - base.rss["server"]
-            run.add("dev server RSS growth per open workflow", grown / per / 1024, "KiB")
-
-            sampler.phase = "burst"
-            if args.burst:
-                await burst(root, args.burst, run)
-            sampler.phase = "after"
-            await asyncio.sleep(3)
-
-            samples = [s for s in sampler.of() if s.phase in {"idle", "ententes", "cases", "open", "burst", "after"}]
-            full_at = CACHE * args.workers
-            first, top, verdict = flatness(samples, "workers", full_at)
-            each = max(peak(samples, n) for n in sampler.watched if n.startswith("worker-"))
-            run.add(
-                f"worker RSS max ({args.workers} process(es), summed)",
-                mib(peak(samples, "workers")),
-                "MiB",
-                f"< {RSS_GOAL_MIB} per worker",
-            )
-            run.add("worker RSS max, largest single worker", mib(each), "MiB", f"< {RSS_GOAL_MIB}")
-            run.add(f"worker RSS when the cache first held {full_at:,} workflows", first, "MiB")
-            run.add("worker RSS max after the cache was full", top, "MiB", "flat")
-            run.add("dev server RSS max", mib(peak(samples, "server")), "MiB")
-            run.notes.append(f"worker memory once the cache was full: {verdict}")
-            for phase in ("ententes", "cases", "burst"):
-                busy = cpu_share(sampler.of(phase), ("workers", "server", BENCH))
-                if busy:
-                    run.notes.append(
-                        f"cores busy while {phase}: "
-                        + ", ".join(f"{k} {v:.2f}" for k, v in busy.items())
-                        + f" (2 cores; load average {os.getloadavg()[0]:.1f} at the end)"
+                sampler.phase = "cases"
+                secs, fails = await open_many(
+                    "cases",
+                    args.cases,
+                    args.concurrency,
+                    lambda i: open_case_to_follow_up(root, new_case_code()),
+                    sampler,
+                    opened_ententes,
+                )
+                opened_cases = args.cases - len(fails)
+                if args.cases:
+                    run.add(
+                        "cases opened to post-crisis follow-up per second (6 commands each)",
+                        opened_cases / secs,
+                        "cases/s",
                     )
-            say(f"worker memory once the cache was full: {verdict}")
+                run.add("cases opened to follow-up", opened_cases, "workflows")
+                run.notes += [f"case failure: {f}" for f in fails[:3]]
+
+                sampler.phase = "open"
+                await asyncio.sleep(5)
+                sizes()
+                sized = True
+                sampler.phase = "burst"
+                if args.burst:
+                    await burst(root, args.burst, run)
+                sampler.phase = "after"
+                await asyncio.sleep(3)
+
+            finally:  # stopped by --timeout or a signal too: what was measured is reported
+                if not sized:
+                    sizes()
+                samples = [
+                    s for s in sampler.of() if s.phase in {"idle", "ententes", "cases", "open", "burst", "after"}
+                ]
+                full_at = CACHE * args.workers
+                first, top, verdict = flatness(samples, "workers", full_at)
+                each = max(peak(samples, n) for n in sampler.watched if n.startswith("worker-"))
+                run.add(
+                    f"worker RSS max ({args.workers} process(es), summed)",
+                    mib(peak(samples, "workers")),
+                    "MiB",
+                    f"< {RSS_GOAL_MIB} per worker",
+                )
+                run.add("worker RSS max, largest single worker", mib(each), "MiB", f"< {RSS_GOAL_MIB}")
+                run.add(f"worker RSS when the cache first held {full_at:,} workflows", first, "MiB")
+                run.add("worker RSS max after the cache was full", top, "MiB", "flat")
+                run.add("dev server RSS max", mib(peak(samples, "server")), "MiB")
+                run.notes.append(f"worker memory once the cache was full: {verdict}")
+                for phase in ("ententes", "cases", "burst"):
+                    busy = cpu_share(sampler.of(phase), ("workers", "server", BENCH))
+                    if busy:
+                        run.notes.append(
+                            f"cores busy while {phase}: "
+                            + ", ".join(f"{k} {v:.2f}" for k, v in busy.items())
+                            + f" (2 cores; load average {os.getloadavg()[0]:.1f} at the end)"
+                        )
+                say(f"worker memory once the cache was full: {verdict}")
 
 
 async def wake_phase(args: argparse.Namespace, tmp: Path, procs: Processes, sampler: Sampler, run: Run) -> None:
