@@ -219,6 +219,11 @@ async def stack(
 
 
 # ---------------------------------------------------------------------- opening many workflows
+def _stopping() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 async def open_entente(root: Root, code: str) -> None:
     client = root.entente_client
     await client.draft(ec.DraftEntente(by="bench", code=code, content=CONTENT), CALL_TIMEOUT)
@@ -255,6 +260,8 @@ async def open_many(
                 done += 1
                 sampler.open_workflows = base + done
             except Exception as err:  # counted and shown: one failure must not hide the figures
+                if _stopping():  # the SDK turns a cancelled update into an exception: stop, do not go on
+                    raise asyncio.CancelledError from err
                 failures.append(f"{type(err).__name__}: {str(err)[:300]}")
 
     async def progress() -> None:
