@@ -1,20 +1,18 @@
 """Issue 7 on the time-skipping server: the entente workflow records nothing back-dated and refuses
 implausible moments before they reach its history or the record.
 
-Driven only through the workflow's public updates and queries; the record is read event by event.
+Driven only through the workflow's public updates and queries; the record (SQLite, then PostgreSQL: the
+integration `record` fixture) is read event by event.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from domain.clock import add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus
@@ -33,13 +31,6 @@ from usecases.ententes import Ententes
 from workflows.entente import EntenteWorkflow
 
 PARTIES = ("cisss-laval", "cc-laval")
-
-
-@pytest_asyncio.fixture
-async def record(sqlite_env: dict[str, str]) -> AsyncIterator[Record]:
-    rec = Record(sqlite_env)
-    yield rec
-    rec.close()
 
 
 def unique(name: str, task_queue: str) -> str:
