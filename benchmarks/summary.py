@@ -269,12 +269,13 @@ SPECS = [
 LOAD = Spec(
     "load",
     "benchmarks.load",
-    ["--ententes", "300", "--cases", "100", "--burst", "40", "--wake", "500", "--timeout", "420"],
+    ["--ententes", "200", "--cases", "60", "--burst", "30", "--wake", "300", "--timeout", "420"],
     ["--ententes", "10", "--cases", "5", "--burst", "5", "--wake", "20", "--timeout", "100"],
     540,
     180,
 )
 LOAD_FIGURES = (
+    "ententes opened (drafted, submitted, signed x2) per second",
     "burst cases/s",
     "burst handoff latency p95",
     "burst command latency p95",
@@ -320,6 +321,7 @@ def load_rows(data: dict[str, Any]) -> list[Row]:
                 goal_text=goal or "—",
             )
         )
+    rows += [Row.failed(name, note) for note in data.get("notes", []) if str(note).startswith("STOPPED")]
     return rows
 
 

@@ -93,8 +93,13 @@ def test_load_run_figures_judged_only_on_a_stated_goal() -> None:
             {"name": "burst cases/s (gateway, 6 commands each)", "figure": 1.06, "unit": "cases/s", "goal": ""},
             {"name": "dev server database", "figure": 3.1, "unit": "MiB", "goal": ""},  # neither goal nor headline
         ],
+        "notes": ["burst failure: none", "STOPPED by --timeout 420 s: figures so far"],
     }
     rows = summary.load_rows(data)
+    assert rows[-1] == Row.failed(
+        "load (ententes 10, cases 5, burst 5, wake 20)", "STOPPED by --timeout 420 s: figures so far"
+    )
+    rows = rows[:-1]
     assert [r.figure for r in rows] == [
         "burst failures",
         "worker RSS max, largest single worker",
