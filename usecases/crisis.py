@@ -2,8 +2,8 @@
 
 No rule lives here: the aggregate decides. `at` is the business moment given by
 the caller (the workflow's clock). Routing reads the ententes of the same
-record (`Ententes.list(from_view=True)`: their codes from the listings view,
-each entente from its chained events), unless the caller passes them itself.
+record that may be in force (`candidate_ententes`: their codes from the listings
+view, each entente from its chained events), unless the caller passes them itself.
 """
 
 from __future__ import annotations
@@ -27,6 +27,20 @@ from domain.standards.config import StandardsConfig
 from usecases.aggregates import each_view, masked_history
 from usecases.directory import Services
 from usecases.ententes import Ententes
+
+
+def candidate_ententes(ententes: Ententes) -> list[EntenteView]:
+    """The ententes that may be in force, each loaded from its hash-chained events: routing and a partner's
+    standing decide on these (`in_force_at`, on the aggregate) as on every entente of the record, since only an
+    active entente routes or admits. Which ones: the listings view, caught up first (as complete as the scan of
+    the notification log, at the cost of the events recorded since its last read), keeps the ententes activated
+    and whose end is not recorded, from their lifecycle events and never from a date (`adapters.record.listings`);
+    one past its end date but not yet expired in the record is loaded, and the domain says no. Where the store
+    has no usable view (in memory, read-only), every entente of the record, as the scan lists them."""
+    listings = caught_up(ententes.record)
+    if listings is None:
+        return ententes.list()
+    return [ententes.view(code) for code in listings.view.entente_candidates()]
 
 
 class CrisisCases:
@@ -85,11 +99,9 @@ class CrisisCases:
         return case.view()
 
     def _ententes(self, given: Iterable[EntenteView] | None) -> list[EntenteView]:
-        """The ententes routing considers: `given`, or every entente of the record. Which ones are read from the
-        listings view, caught up first (as complete as the scan of the notification log, at the cost of the
-        events recorded since its last read); each is loaded from its hash-chained events, and the aggregate
-        decides on those (`adapters.record.listings`)."""
-        return list(given) if given is not None else Ententes(self.record).list(from_view=True)
+        """The ententes routing considers: `given`, or those of the record that may be in force
+        (`candidate_ententes`): routing decides on them as on every entente of the record."""
+        return list(given) if given is not None else candidate_ententes(Ententes(self.record))
 
     # ------------------------------------------------------------------ queries
     def get(self, case_code: str, *, version: int | None = None) -> CrisisCase:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -41,8 +42,9 @@ from domain.principals.oidc import (
     principal_of,
     subject_link_id,
 )
-from domain.principals.standing import check_entente_in_force, named_ententes, needs_entente
+from domain.principals.standing import NoEntenteInForce, check_entente_in_force, named_ententes, needs_entente
 from domain.principals.tls import check_client_certificate, fingerprint_text
+from usecases.crisis import candidate_ententes
 from usecases.ententes import Ententes
 
 
@@ -216,9 +218,17 @@ class Principals:
         if not needs_entente(principal, case):
             return
         named = named_ententes(case, principal.org_id)
-        views = [v for v in map(self._entente, sorted(named)) if v is not None] if named else self.ententes.list(
-            from_view=True)
-        check_entente_in_force(principal, case, views, now)
+        if named:
+            check_entente_in_force(principal, case, [v for v in map(self._entente, sorted(named)) if v is not None],
+                                   now)
+            return
+        # The ententes that may be in force first (`candidate_ententes`): admitted on them is admitted on every
+        # entente (the rule only looks for one that lets it act); refused, the decision and its reason are taken
+        # on every entente of the record (an ended one may still let it hold a case, and the refusal names them).
+        with suppress(NoEntenteInForce):
+            check_entente_in_force(principal, case, candidate_ententes(self.ententes), now)
+            return
+        check_entente_in_force(principal, case, self.ententes.list(from_view=True), now)
 
     def _entente(self, code: str) -> EntenteView | None:
         try:

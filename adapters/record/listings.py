@@ -23,6 +23,15 @@ decision is made on those. It holds no personal content (ids, codes, moments, ki
 events' parts in clear: nothing sealed is opened), so a person whose key is destroyed is still listed, and their
 aggregates still load without their content. Its rows come only from topics of the record's allow-list
 (`TOPICS`), decoded by the record's mapper.
+
+Routing's candidates (`entente_candidates`): each entente's row says whether it *may* be in force, from its
+lifecycle events only: set by `Activated` (the only event that makes an entente active), cleared by `Revoked` and
+`Expired` (the ends the calendar records; no other event ends an active entente, and an abandoned one was never
+activated). The view never reads a date: an entente past its end date or its revocation's effective date whose
+end is not yet recorded stays a candidate, and the domain (`in_force_at`, on the aggregate loaded from its
+chained events) decides, exactly as on the full list. Routing (`crisis_offers`, `askable`) and the partner's
+standing (`in_force_at`) only ever route or admit on an active entente, so the ones left out could not change
+the decision.
 """
 
 from __future__ import annotations
@@ -56,7 +65,7 @@ from adapters.record.sealing import PersonalDataMapper
 from domain.crisis.aggregate import CrisisCase
 from domain.disclosure.consent import Consent
 from domain.disclosure.register import DisclosureRegister
-from domain.ententes.aggregate import Entente
+from domain.ententes.aggregate import Entente, entente_id
 from domain.episodes.aggregate import ServiceEpisode
 
 log = logging.getLogger(__name__)
@@ -80,7 +89,16 @@ def micros(moment: datetime | str) -> int:
 class ListingsView(TrackingRecorder):
     """What a listings view records and answers (one implementation per store, below)."""
 
-    def entente_drafted(self, code: str, tracking: Tracking) -> None:
+    def entente_drafted(self, code: str, tracking: Tracking, entente: UUID | None = None) -> None:
+        """An entente drafted (`entente`: its aggregate id, by default the one its code makes)."""
+        raise NotImplementedError
+
+    def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking) -> None:
+        """An entente activated (`candidate`: it may now be in force) or its end recorded (no longer)."""
+        raise NotImplementedError
+
+    def entente_candidates(self) -> list[str]:
+        """The codes of the ententes activated and whose end is not recorded, in the order they were drafted."""
         raise NotImplementedError
 
     def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
@@ -169,6 +187,10 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
         return [
             *super().construct_create_table_statements(),
             "CREATE TABLE IF NOT EXISTS listing_ententes (position INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE)",
+            "CREATE TABLE IF NOT EXISTS listing_entente_states (entente_id TEXT PRIMARY KEY, position INTEGER NOT "
+            "NULL UNIQUE, code TEXT NOT NULL, candidate INTEGER NOT NULL DEFAULT 0)",
+            "CREATE INDEX IF NOT EXISTS listing_entente_states_candidate ON listing_entente_states "
+            "(candidate, position)",
             "CREATE TABLE IF NOT EXISTS listing_cases (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE, "
             "code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
             "CREATE INDEX IF NOT EXISTS listing_cases_open ON listing_cases (closed, position)",
@@ -189,16 +211,30 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute("DELETE FROM listing_ententes")
+            c.execute("DELETE FROM listing_entente_states")
             c.execute("DELETE FROM listing_cases")
             c.execute("DELETE FROM listing_episodes")
             for table in ("listing_consents", "listing_registers", "listing_register_entries"):
                 c.execute(f"DELETE FROM {table}")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
-    def entente_drafted(self, code: str, tracking: Tracking) -> None:
+    def entente_drafted(self, code: str, tracking: Tracking, entente: UUID | None = None) -> None:
         with self._writing() as c:
             c.execute("INSERT INTO listing_ententes VALUES (?, ?)", (tracking.notification_id, code))
+            c.execute("INSERT INTO listing_entente_states VALUES (?, ?, ?, 0)",
+                      ((entente or entente_id(code)).hex, tracking.notification_id, code))
             self._insert_tracking(c, tracking)
+
+    def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("UPDATE listing_entente_states SET candidate = ? WHERE entente_id = ?",
+                      (int(candidate), entente.hex))
+            self._insert_tracking(c, tracking)
+
+    def entente_candidates(self) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT code FROM listing_entente_states WHERE candidate = 1 ORDER BY position")
+            return [row[0] for row in c.fetchall()]
 
     def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
         with self._writing() as c:
@@ -274,12 +310,17 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
         self._local = threading.local()
         schema = Identifier(datastore.schema)
         self.ententes = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_ententes"))
+        self.entente_states = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_entente_states"))
         self.cases_table = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_cases"))
         self.tables = {kind: SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_{kind}"))
                        for kind in ("cases", "episodes")}
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, code text NOT NULL UNIQUE)").format(
                 self.ententes),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (entente_id uuid PRIMARY KEY, position bigint NOT NULL UNIQUE, "
+                "code text NOT NULL, candidate boolean NOT NULL DEFAULT false)").format(self.entente_states),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (candidate, position)").format(
+                Identifier(f"{prefix}_entente_states_candidate"), self.entente_states),
             SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, case_id uuid NOT NULL UNIQUE, "
                 "code text NOT NULL, opened_at text NOT NULL, closed boolean NOT NULL DEFAULT false)").format(
                 self.cases_table),
@@ -310,17 +351,31 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("DELETE FROM {0}").format(self.ententes))
+            curs.execute(SQL("DELETE FROM {0}").format(self.entente_states))
             curs.execute(SQL("DELETE FROM {0}").format(self.cases_table))
             for kind in ("episodes", "consents", "registers", "register_entries"):
                 curs.execute(SQL("DELETE FROM {0}").format(self.tables[kind]))
             curs.execute(SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
                 Identifier(self.datastore.schema), Identifier(self.tracking_table_name)), (application_name,))
 
-    def entente_drafted(self, code: str, tracking: Tracking) -> None:
+    def entente_drafted(self, code: str, tracking: Tracking, entente: UUID | None = None) -> None:
         with self._writing() as curs:
             curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s)").format(self.ententes),
                          (tracking.notification_id, code))
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, false)").format(self.entente_states),
+                         (entente or entente_id(code), tracking.notification_id, code))
             self._insert_tracking(curs, tracking)
+
+    def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking) -> None:
+        with self._writing() as curs:
+            curs.execute(SQL("UPDATE {0} SET candidate = %s WHERE entente_id = %s").format(self.entente_states),
+                         (candidate, entente))
+            self._insert_tracking(curs, tracking)
+
+    def entente_candidates(self) -> list[str]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT code FROM {0} WHERE candidate ORDER BY position").format(self.entente_states))
+            return [row["code"] for row in curs.fetchall()]
 
     def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
         with self._writing() as curs:
@@ -395,7 +450,8 @@ class Listings(Projection[ListingsView]):
 
     name = "arrimage_listings"  # the library names the view's tables after it (`PostgresListings`)
     topics: tuple[str, ...] = tuple(
-        topic for cls in (Entente.Drafted, CrisisCase.Opened, CrisisCase.CaseClosed,  # type: ignore[attr-defined]
+        topic for cls in (Entente.Drafted, Entente.Activated, Entente.Revoked,  # type: ignore[attr-defined]
+                          Entente.Expired, CrisisCase.Opened, CrisisCase.CaseClosed,  # type: ignore[attr-defined]
                           ServiceEpisode.Opened, ServiceEpisode.EpisodeClosed,  # type: ignore[attr-defined]
                           Consent.Granted, DisclosureRegister.Opened,  # type: ignore[attr-defined]
                           DisclosureRegister.AccessDecided,  # type: ignore[attr-defined]
@@ -411,7 +467,20 @@ class Listings(Projection[ListingsView]):
 
     @process_event.register
     def _(self, domain_event: Entente.Drafted, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.entente_drafted(domain_event.code, tracking)
+        self.view.entente_drafted(domain_event.code, tracking, domain_event.originator_id)
+
+    # An entente's lifecycle: activated, it may be in force (a candidate for routing); its end recorded, no longer.
+    @process_event.register
+    def _(self, domain_event: Entente.Activated, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.entente_lifecycle(domain_event.originator_id, True, tracking)
+
+    @process_event.register
+    def _(self, domain_event: Entente.Revoked, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.entente_lifecycle(domain_event.originator_id, False, tracking)
+
+    @process_event.register
+    def _(self, domain_event: Entente.Expired, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.entente_lifecycle(domain_event.originator_id, False, tracking)
 
     @process_event.register
     def _(self, domain_event: CrisisCase.Opened, tracking: Tracking) -> None:  # type: ignore[name-defined]
@@ -468,8 +537,9 @@ class Listings(Projection[ListingsView]):
 
 
 # The shape of the views: raised when a listing is added, so that a view built before is rebuilt with it (kept as a
-# tracking row of its own: 1 ententes and cases, 2 épisodes de services added, 3 consents and registers added).
-VERSION, VERSION_KEY = 3, "__arrimage_listings_version__"
+# tracking row of its own: 1 ententes and cases, 2 épisodes de services added, 3 consents and registers added, 4 the
+# ententes' lifecycle added: routing's candidates).
+VERSION, VERSION_KEY = 4, "__arrimage_listings_version__"
 
 # The view of each persistence module that has one (the in-memory store of unit tests has none: its lists scan).
 VIEWS: dict[str, type[ListingsView]] = {
