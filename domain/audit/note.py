@@ -366,6 +366,7 @@ def open_note(data: bytes | str | Note, known: Iterable[VerifierKey], verify: Ed
     known key. A known key's signature that fails refuses the whole note (`NoteError` naming the key); two known
     keys with the same name and ID refuse it as ambiguous; no known key at all raises `UnverifiedNote`."""
     note = data if isinstance(data, Note) else parse_note(data)
+    format_note(note)  # a Note built by hand meets the same rules as one read
     table = _known(known)
     text = note.text.encode()
     verified: list[VerifierKey] = []
@@ -436,20 +437,6 @@ def sign_note(note: Note | str, signers: Sequence[NoteSigner]) -> Note:
     return _replaced(base, [_signed_by(s, s.sign(base.text.encode())) for s in signers])
 
 
-def cosign(note: Note, witness: NoteSigner, timestamp: int) -> Note:
-    """The checkpoint note with the witness's cosignature/v1 as of `timestamp` (POSIX seconds, given: no clock).
-    The witness checks the checkpoint (the log's signature, consistency with what it saw) before it calls this."""
-    if witness.signature_type != COSIGNATURE_V1:
-        raise NoteError(
-            f"witness {witness.name}: a cosignature is signature type 0x04, not 0x{witness.signature_type:02x}"
-        )
-    parse_checkpoint(note.text)
-    signature = _signed_by(witness, witness.sign(cosignature_message(note.text, timestamp)))
-    return _replaced(
-        note, [Signature(witness.name, witness.key_id, timestamp.to_bytes(8, "big") + signature.signature)]
-    )
-
-
 # --------------------------------------------------------------------------------------------------- checkpoints
 @dataclass(frozen=True)
 class TreeHead:
@@ -505,9 +492,8 @@ def parse_checkpoint(text: str) -> TreeHead:
 
 
 def sign_checkpoint(head: TreeHead, log: NoteSigner) -> Note:
-    """The log's signed checkpoint. Its key name should be the origin (tlog-checkpoint "Signatures")."""
-    if log.name != head.origin:
-        raise NoteError(f"checkpoint: the log's key name {log.name!r} is not the origin {head.origin!r}")
+    """The log's signed checkpoint. Its key name should be the origin (tlog-checkpoint "Signatures"), which a
+    reader checks by default (`open_checkpoint`)."""
     return sign_note(Note(head.text()), [log])
 
 
@@ -529,11 +515,17 @@ class VerifiedCheckpoint:
 
 
 def open_checkpoint(
-    data: bytes | str | Note, *, log: VerifierKey, verify: Ed25519Verify, witnesses: Iterable[VerifierKey] = ()
+    data: bytes | str | Note,
+    *,
+    log: VerifierKey,
+    verify: Ed25519Verify,
+    witnesses: Iterable[VerifierKey] = (),
+    origin: str | None = None,
 ) -> VerifiedCheckpoint:
     """A checkpoint of the log whose key is `log`: its signature must verify (a witness's alone is not enough),
-    its text be a checkpoint of the log's origin (the key's name); the witnesses' cosignatures are verified too,
-    any failing one refusing the whole note."""
+    its text be a checkpoint of `origin` (by default the key's name, as tlog-checkpoint recommends; some logs'
+    origins hold spaces, which a key name cannot); the witnesses' cosignatures are verified too, any failing one
+    refusing the whole note."""
     if log.signature_type != ED25519:
         raise NoteError(f"checkpoint: the log's key {log.name} is not an Ed25519 note key (type 0x01)")
     cosigners = list(witnesses)
@@ -544,9 +536,24 @@ def open_checkpoint(
     if log not in opened.verified:
         raise UnverifiedNote(f"checkpoint: not signed by the log's key {log}", opened.note)
     head = parse_checkpoint(opened.text)
-    if head.origin != log.name:
-        raise NoteError(f"checkpoint: origin {head.origin!r} is not the log's {log.name!r}")
+    expected = log.name if origin is None else origin
+    if head.origin != expected:
+        raise NoteError(f"checkpoint: origin {head.origin!r} is not the log's {expected!r}")
     return VerifiedCheckpoint(head, opened)
+
+
+def cosign(checkpoint: VerifiedCheckpoint, witness: NoteSigner, timestamp: int) -> Note:
+    """The checkpoint's note with the witness's cosignature/v1 as of `timestamp` (POSIX seconds, given: no clock),
+    replacing an earlier one by the same witness. Only a checkpoint whose log signature verified is cosigned;
+    whether it is consistent with what the witness saw before is `witness_cosign`."""
+    if witness.signature_type != COSIGNATURE_V1:
+        raise NoteError(
+            f"witness {witness.name}: a cosignature is signature type 0x04, not 0x{witness.signature_type:02x}"
+        )
+    text = checkpoint.opened.text
+    signed = _signed_by(witness, witness.sign(cosignature_message(text, timestamp)))
+    line = Signature(witness.name, witness.key_id, timestamp.to_bytes(8, "big") + signed.signature)
+    return _replaced(checkpoint.opened.note, [line])
 
 
 # -------------------------------------------------------------------------------------------------- split views
@@ -602,3 +609,29 @@ def compare_views(a: VerifiedCheckpoint, b: VerifiedCheckpoint, proves: Extensio
     return ViewComparison(
         Agreement.SPLIT, small, large, f"no consistency proof from size {m.size} to size {n.size}: the trees diverge"
     )
+
+
+def witness_cosign(
+    latest: VerifiedCheckpoint | None,
+    candidate: VerifiedCheckpoint,
+    witness: NoteSigner,
+    timestamp: int,
+    proves: ExtensionProof | None = None,
+) -> Note:
+    """A witness's decision (tlog-cosignature: "the consistent tree head with the largest size the cosigner has
+    observed"): the candidate is cosigned only if it is the same as, or proven to extend, the latest checkpoint the
+    witness cosigned for that log (`latest`, None for the first). A smaller tree, a split view or a larger tree
+    without a proof is refused, with the reason; the caller keeps the candidate as its new latest."""
+    if latest is not None:
+        if candidate.head.origin != latest.head.origin:
+            raise NoteError(
+                f"witness: checkpoint of {candidate.head.origin!r}, the latest seen is of {latest.head.origin!r}"
+            )
+        if candidate.head.size < latest.head.size:
+            raise NoteError(
+                f"witness: tree size {candidate.head.size} is smaller than {latest.head.size}, already cosigned"
+            )
+        found = compare_views(latest, candidate, proves)
+        if found.agreement in (Agreement.SPLIT, Agreement.UNPROVEN):
+            raise NoteError(f"witness: not cosigned ({found.agreement}): {found.reason}")
+    return cosign(candidate, witness, timestamp)

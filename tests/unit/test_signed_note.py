@@ -49,6 +49,7 @@ from domain.audit.note import (
     parse_note,
     sign_checkpoint,
     sign_note,
+    witness_cosign,
 )
 
 # golang.org/x/mod/sumdb/note (note.go, note_test.go)
@@ -321,6 +322,15 @@ def test_note_round_trip(lines: list[str], sigs: list[Signature]) -> None:
     assert format_note(parse_note(text)) == text
 
 
+@given(
+    name=_name, signature_type=st.sampled_from([ED25519, COSIGNATURE_V1]), public=st.binary(min_size=32, max_size=32)
+)
+def test_verifier_key_round_trip(name: str, signature_type: int, public: bytes) -> None:
+    key = VerifierKey(name, signature_type, public)
+    assert VerifierKey.parse(str(key)) == key
+    assert str(key).split("+")[1] == sha256(name.encode() + b"\n" + bytes([signature_type]) + public).hexdigest()[:8]
+
+
 # ----------------------------------------------------------------------------------------------------- checkpoints
 ORIGIN = "arrimage.example/cisss-test"
 LOG = parse_signer_key(str(signer_key_from_seed(ORIGIN, b"\x11" * 32)))
@@ -329,10 +339,14 @@ ROOT_A = sha256(b"tree a").digest()
 ROOT_B = sha256(b"tree b").digest()
 
 
+def _open(text: str | Note, *witnesses: SignerKey) -> VerifiedCheckpoint:
+    return open_checkpoint(text, log=LOG.verifier, verify=ed25519_verify, witnesses=[w.verifier for w in witnesses])
+
+
 def _checkpoint(size: int, root: bytes, *, witnesses: tuple[SignerKey, ...] = (), at: int = 1_700_000_000) -> str:
     note = sign_checkpoint(TreeHead(ORIGIN, size, root), note_signer(LOG))
     for w in witnesses:
-        note = cosign(note, note_signer(w), at)
+        note = cosign(_open(note), note_signer(w), at)
     return format_note(note)
 
 
@@ -359,7 +373,7 @@ def test_checkpoint_not_signed_by_the_log_is_refused() -> None:
     only_witness = format_note(
         Note(
             TreeHead(ORIGIN, 7, ROOT_A).text(),
-            cosign(parse_note(_checkpoint(7, ROOT_A)), note_signer(WITNESS), 5).signatures[1:],
+            cosign(_open(_checkpoint(7, ROOT_A)), note_signer(WITNESS), 5).signatures[1:],
         )
     )
     with pytest.raises(UnverifiedNote) as refused:
@@ -369,12 +383,20 @@ def test_checkpoint_not_signed_by_the_log_is_refused() -> None:
 
 def test_checkpoint_of_another_origin_is_refused() -> None:
     log = signer_key_from_seed("other.example/log", b"\x44" * 32)
-    with pytest.raises(NoteError, match=r"^checkpoint: the log's key name 'other.example/log' is not the origin "):
-        sign_checkpoint(TreeHead(ORIGIN, 1, ROOT_A), note_signer(log))
-    text = format_note(sign_note(TreeHead(ORIGIN, 1, ROOT_A).text(), [note_signer(log)]))
+    text = format_note(sign_checkpoint(TreeHead(ORIGIN, 1, ROOT_A), note_signer(log)))
     with pytest.raises(NoteError) as refused:
         open_checkpoint(text, log=log.verifier, verify=ed25519_verify)
     assert str(refused.value) == f"checkpoint: origin {ORIGIN!r} is not the log's 'other.example/log'"
+    # an origin that is not a key name (Sigstore's Rekor: "rekor.sigstore.dev - <tree id>") is named by the reader
+    rekor = signer_key_from_seed("rekor.example", b"\x45" * 32)
+    head = TreeHead("rekor.example - 1193050959916656506", 3, ROOT_A)
+    opened = open_checkpoint(
+        format_note(sign_checkpoint(head, note_signer(rekor))),
+        log=rekor.verifier,
+        verify=ed25519_verify,
+        origin="rekor.example - 1193050959916656506",
+    )
+    assert opened.head == head
 
 
 R64 = base64.b64encode(ROOT_A).decode()
@@ -470,7 +492,7 @@ def test_witness_cosigns_a_checkpoint() -> None:
     alone = open_checkpoint(text, log=LOG.verifier, verify=ed25519_verify)
     assert alone.cosignatures == () and [s.name for s in alone.opened.unverified] == ["witness.example/cai"]
     # cosigning again replaces the witness's earlier line
-    again = cosign(parse_note(text), note_signer(WITNESS), 1_764_650_000)
+    again = cosign(_open(text, WITNESS), note_signer(WITNESS), 1_764_650_000)
     assert len(again.signatures) == 2
     assert (
         open_checkpoint(again, log=LOG.verifier, verify=ed25519_verify, witnesses=[WITNESS.verifier])
@@ -501,14 +523,15 @@ def test_tampered_cosignature_refused() -> None:
 
 def test_cosigning_rules() -> None:
     note = parse_note(_checkpoint(9, ROOT_A))
+    seen = _open(note)
     with pytest.raises(NoteError, match=r"^witness arrimage\.example/cisss-test: a cosignature is signature type "):
-        cosign(note, note_signer(LOG), 5)
+        cosign(seen, note_signer(LOG), 5)
     with pytest.raises(NoteError, match=r"^cosignature: time -1 is not within 0 … 2\^63-1 seconds$"):
-        cosign(note, note_signer(WITNESS), -1)
+        cosign(seen, note_signer(WITNESS), -1)
     with pytest.raises(NoteError, match=r"^cosignature: time 9223372036854775808 is not within"):
-        cosign(note, note_signer(WITNESS), 2**63)
-    with pytest.raises(NoteError, match=r"^checkpoint: 1 line, expected origin"):
-        cosign(Note("hello\n", note.signatures), note_signer(WITNESS), 5)
+        cosign(seen, note_signer(WITNESS), 2**63)
+    with pytest.raises(NoteError, match=r"^note: the text must end with a newline$"):
+        _open(Note("hello", note.signatures))
     with pytest.raises(NoteError, match=r"^signer witness\.example/cai: signature type 0x04 does not sign"):
         sign_note(note, [note_signer(WITNESS)])
     with pytest.raises(NoteError, match=r"^checkpoint: witness key arrimage\.example/cisss-test is not of "):
@@ -570,3 +593,35 @@ def test_checkpoints_of_two_logs_are_not_compared() -> None:
     )
     with pytest.raises(NoteError, match=r"^split view: checkpoints of two logs "):
         compare_views(_seen(42, ROOT_A), theirs)
+
+
+def test_witness_cosigns_only_what_extends_what_it_saw() -> None:
+    """tlog-cosignature: a cosignature says this is the largest consistent tree the witness has seen for the log."""
+    witness = note_signer(WITNESS)
+    first = _open(_checkpoint(5, ROOT_A))
+    cosigned = witness_cosign(None, first, witness, 1_764_640_000)
+    assert _open(cosigned, WITNESS).cosignatures[0].timestamp == 1_764_640_000
+    assert witness_cosign(first, _open(_checkpoint(5, ROOT_A)), witness, 1_764_640_060).signatures[1].name == (
+        "witness.example/cai"
+    )
+    larger = _open(_checkpoint(9, ROOT_B))
+    assert len(witness_cosign(first, larger, witness, 1_764_640_120, lambda *_: True).signatures) == 2
+
+    refusals = [
+        (first, _open(_checkpoint(5, ROOT_B)), None, "witness: not cosigned (split): two roots at size 5: "),
+        (first, larger, None, "witness: not cosigned (unproven): sizes 5 and 9: no consistency proof given"),
+        (first, larger, lambda *_: False, "witness: not cosigned (split): no consistency proof from size 5 to size 9"),
+        (larger, first, lambda *_: True, "witness: tree size 5 is smaller than 9, already cosigned"),
+    ]
+    for latest, candidate, proves, message in refusals:
+        with pytest.raises(NoteError) as refused:
+            witness_cosign(latest, candidate, witness, 1_764_640_180, proves)
+        assert str(refused.value).startswith(message)
+    other = signer_key_from_seed("other.example/log", b"\x56" * 32)
+    theirs = open_checkpoint(
+        format_note(sign_checkpoint(TreeHead("other.example/log", 9, ROOT_B), note_signer(other))),
+        log=other.verifier,
+        verify=ed25519_verify,
+    )
+    with pytest.raises(NoteError, match=r"^witness: checkpoint of 'other.example/log', the latest seen is of "):
+        witness_cosign(first, theirs, witness, 1_764_640_180)
