@@ -577,7 +577,8 @@ class ViewComparison:
 
 ExtensionProof = Callable[[int, bytes, int, bytes], bool]
 """(size m, root at m, size n, root at n) with m < n → whether a consistency proof (RFC 9162 §2.1.4) shows the
-tree of size n extends that of size m; the caller binds the proof (``domain.audit.merkle``)."""
+tree of size n extends that of size m; the caller binds the proof the log served
+(``domain.audit.merkle.verify_consistency``, a failure being False)."""
 
 
 def compare_views(a: VerifiedCheckpoint, b: VerifiedCheckpoint, proves: ExtensionProof | None = None) -> ViewComparison:

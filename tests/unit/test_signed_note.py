@@ -24,12 +24,14 @@ from adapters.record.note_signing import (
     parse_signer_key,
     signer_key_from_seed,
 )
+from domain.audit.merkle import MemoryNodes, MerkleProofError, consistency_proof, merkle_tree_hash, verify_consistency
 from domain.audit.note import (
     COSIGNATURE_V1,
     ED25519,
     EMPTY_ROOT,
     MAX_SIGNATURES,
     Agreement,
+    ExtensionProof,
     Note,
     NoteError,
     Signature,
@@ -625,3 +627,36 @@ def test_witness_cosigns_only_what_extends_what_it_saw() -> None:
     )
     with pytest.raises(NoteError, match=r"^witness: checkpoint of 'other.example/log', the latest seen is of "):
         witness_cosign(first, theirs, witness, 1_764_640_180)
+
+
+def _proof_from(nodes: MemoryNodes) -> ExtensionProof:
+    """A consistency proof served by a log holding `nodes`, checked by the reader (domain.audit.merkle, RFC 9162)."""
+
+    def proves(m: int, root_m: bytes, n: int, root_n: bytes) -> bool:
+        try:
+            verify_consistency(m, n, root_m, root_n, consistency_proof(nodes, m, n))
+        except MerkleProofError:
+            return False
+        return True
+
+    return proves
+
+
+def test_fork_of_another_size_detected_by_a_consistency_proof() -> None:
+    """The log shows one party its tree of 5 events, then a rewritten history of 9 to another: the larger tree
+    does not extend the smaller, and no proof the log can serve says it does."""
+    events = [f"event {i}".encode() for i in range(9)]
+    rewritten = [*events[:3], b"event 3, altered", *events[4:]]
+    honest_5, honest_9 = _seen(5, merkle_tree_hash(events[:5])), _seen(9, merkle_tree_hash(events))
+    forked_9 = _seen(9, merkle_tree_hash(rewritten))
+
+    assert compare_views(honest_5, honest_9, _proof_from(MemoryNodes.of_entries(events))).agreement is (
+        Agreement.EXTENDS
+    )
+    for nodes in (MemoryNodes.of_entries(rewritten), MemoryNodes.of_entries(events)):
+        found = compare_views(honest_5, forked_9, _proof_from(nodes))
+        assert (found.agreement, found.reason) == (
+            Agreement.SPLIT,
+            "no consistency proof from size 5 to size 9: the trees diverge",
+        )
+    assert compare_views(honest_9, forked_9).agreement is Agreement.SPLIT  # same size: no proof needed
