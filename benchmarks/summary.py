@@ -254,7 +254,7 @@ SPECS = [
         ["--postgres", "--events", "300000", "--repeat", "3"],
         ["--postgres", "--events", "50000", "--ententes", "100", "--cases", "200", "--repeat", "3"],
         240,
-        60,
+        120,
     ),
     Spec(
         "codec",
