@@ -89,6 +89,10 @@ def _group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(proc.pid, sig)
 
 
+# The worker's tuning, taken from this run's own environment (every other ARRIMAGE_* of it is dropped)
+PASSED_THROUGH = ("ARRIMAGE_WORKFLOW_TASK_SLOTS", "ARRIMAGE_WORKFLOW_CACHE_SIZE")
+
+
 def worker_env(settings: Settings) -> dict[str, str]:
     """`arrimage worker` configured by environment only, as an operator runs it, on this run's server, queue and
     record (development mode: the public development keys, as the benchmark's own client uses)."""
@@ -104,6 +108,9 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "ARRIMAGE_STORE": settings.store,
         }
     )
+    for tuning in PASSED_THROUGH:  # the worker's tuning, as this run was given it (benchmarks/README.md)
+        if tuning in os.environ:
+            env[tuning] = os.environ[tuning]
     if settings.sqlite_path is not None:
         env["ARRIMAGE_SQLITE_PATH"] = str(settings.sqlite_path)
     if settings.store == "postgres":

@@ -147,6 +147,14 @@ class Settings(BaseSettings):
     # On SIGTERM/SIGINT the worker stops polling and gives in-flight activities this long to finish before it
     # cancels them (Temporal retries a cancelled one on another worker; activities are idempotent).
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+    # Workflow tasks one worker runs at once (Temporal's max_concurrent_workflow_tasks; default the SDK's, 100).
+    # A replay of a workflow evicted from the cache holds the GIL for its whole history: with many due at one
+    # instant (a mass wake-up of reviews), fewer at once finish inside the 10-s task timeout and the SDK's 2-s
+    # deadlock detector instead of all timing out together (benchmarks/README.md, load run). At least 2.
+    workflow_task_slots: int = Field(default=100, ge=2, description="workflow tasks one worker runs at once")
+    # Workflows a worker keeps in memory between their tasks (Temporal's max_cached_workflows; 0: none, every
+    # task replays its whole history). About 0.5 MiB each (benchmarks/README.md).
+    workflow_cache_size: int = Field(default=1000, ge=0, description="workflows kept in a worker's memory")
     # A liveness probe's file: while the worker runs, its event loop rewrites this file every few seconds
     # (`workers.worker.HEARTBEAT_SECONDS`); a stale or missing file means a stuck or stopped worker. Unset: none.
     worker_health_file: Path | None = Field(default=None, description="rewritten every 5 s while the worker runs")

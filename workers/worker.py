@@ -31,9 +31,11 @@ HEARTBEAT_SECONDS = 5.0  # ARRIMAGE_WORKER_HEALTH_FILE is rewritten this often w
 
 
 def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: ThreadPoolExecutor,
-               graceful: float = 0.0) -> Worker:
+               graceful: float = 0.0, workflow_task_slots: int = 100, workflow_cache_size: int = 1000) -> Worker:
     """Activities are synchronous (the event store's API is); they run in `executor`. On shutdown, in-flight
-    activities get `graceful` seconds to finish before they are cancelled (ARRIMAGE_GRACEFUL_SHUTDOWN_SECONDS)."""
+    activities get `graceful` seconds to finish before they are cancelled (ARRIMAGE_GRACEFUL_SHUTDOWN_SECONDS).
+    At most `workflow_task_slots` workflow tasks at once, `workflow_cache_size` workflows kept in memory
+    (ARRIMAGE_WORKFLOW_TASK_SLOTS, ARRIMAGE_WORKFLOW_CACHE_SIZE)."""
     ententes = EntenteActivities(uses.ententes)
     cases = CrisisActivities(uses.crisis_cases, uses.handoffs, uses.deliveries)
     deliveries = DeliveryActivities(uses.deliveries, WebhookSender())
@@ -45,6 +47,8 @@ def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: Thr
         activities=[*ententes.all(), *cases.all(), *deliveries.all(), *episodes.all()],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        max_concurrent_workflow_tasks=workflow_task_slots,
+        max_cached_workflows=workflow_cache_size,
         graceful_shutdown_timeout=timedelta(seconds=graceful),
     )
 
@@ -53,7 +57,9 @@ def build_worker(client: Client, settings: Settings, record: Record, *, executor
     """A worker over a record the caller holds (tests, benchmarks), wired as `bootstrap` wires it: on the
     client's connection, with the codec that seals a case's payloads with its person's key in `record`."""
     bound = with_case_keys(client, settings, lambda: RecordCaseKeys.of(record))
-    return worker_for(bound, settings.task_queue, use_cases(record, settings), executor=executor)
+    return worker_for(bound, settings.task_queue, use_cases(record, settings), executor=executor,
+                      workflow_task_slots=settings.workflow_task_slots,
+                      workflow_cache_size=settings.workflow_cache_size)
 
 
 async def run_worker(root: Root, stop: asyncio.Event | None = None) -> None:
@@ -62,7 +68,9 @@ async def run_worker(root: Root, stop: asyncio.Event | None = None) -> None:
     client = await root.temporal.client()
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = worker_for(client, root.settings.task_queue, root.use_cases, executor=executor,
-                            graceful=root.settings.graceful_shutdown_seconds)
+                            graceful=root.settings.graceful_shutdown_seconds,
+                            workflow_task_slots=root.settings.workflow_task_slots,
+                            workflow_cache_size=root.settings.workflow_cache_size)
         health = root.settings.worker_health_file
         beat = asyncio.create_task(_heartbeat(health))
         try:

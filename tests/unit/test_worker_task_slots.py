@@ -1,0 +1,62 @@
+"""The worker's workflow task slots and cache (issue 12, mass wake-up): ARRIMAGE_WORKFLOW_TASK_SLOTS and
+ARRIMAGE_WORKFLOW_CACHE_SIZE default to the Temporal SDK's own values, so nothing changes unless they are set, and
+a value the SDK would refuse is refused at start beside every other bad value."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.worker import Worker, WorkerTuner
+
+from workers.bootstrap import load_settings
+from workers.config import BadSettings
+from workers.settings import Settings
+from workers.worker import worker_for
+
+
+@pytest.fixture
+def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No ARRIMAGE_* of the machine's own, and no `.env` in the working directory."""
+    for name in [n for n in os.environ if n.startswith("ARRIMAGE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def test_the_defaults_are_the_sdks(clean: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    sdk = inspect.signature(Worker.__init__).parameters
+    assert settings.workflow_cache_size == sdk["max_cached_workflows"].default == 1000
+    # unset, the SDK gives each kind of task a fixed 100 slots
+    assert sdk["max_concurrent_workflow_tasks"].default is None
+    fixed = WorkerTuner.create_fixed()
+    assert settings.workflow_task_slots == fixed.workflow_slot_supplier.num_slots == 100  # type: ignore[attr-defined]
+    ours = inspect.signature(worker_for).parameters
+    assert (ours["workflow_task_slots"].default, ours["workflow_cache_size"].default) == (100, 1000)
+
+
+def test_set_by_the_environment(clean: pytest.MonkeyPatch) -> None:
+    clean.setenv("ARRIMAGE_WORKFLOW_TASK_SLOTS", "4")
+    clean.setenv("ARRIMAGE_WORKFLOW_CACHE_SIZE", "0")
+    settings = Settings()
+    assert (settings.workflow_task_slots, settings.workflow_cache_size) == (4, 0)
+
+
+@pytest.mark.parametrize("slots", ["1", "0", "-3", "many"])
+def test_fewer_than_two_slots_or_a_negative_cache_is_refused(clean: pytest.MonkeyPatch, slots: str) -> None:
+    clean.setenv("ARRIMAGE_WORKFLOW_TASK_SLOTS", slots)
+    clean.setenv("ARRIMAGE_WORKFLOW_CACHE_SIZE", "-1")
+    with pytest.raises(BadSettings) as caught:
+        load_settings()
+    wrong = (
+        "not a whole number; set a whole number"
+        if slots == "many"
+        else "expected at least 2; set a value of at least 2"
+    )
+    assert caught.value.message.splitlines() == [
+        f"ARRIMAGE_WORKFLOW_TASK_SLOTS: {wrong}",
+        "ARRIMAGE_WORKFLOW_CACHE_SIZE: expected at least 0; set a value of at least 0",
+    ]
