@@ -53,9 +53,12 @@ class Shell:
 
 
 def rows(path: Path) -> dict[str, int]:
-    """Every table of the record with its row count: events, chain, keys, checkpoints."""
+    """Every table of the record with its row count: events, chain, keys, checkpoints. Not the listings view's
+    (`listing_*` and its `tracking`): a read model rebuilt from the record, holding nothing of its own, created
+    and caught up by the first read that uses it (routing reads it before refusing)."""
     with sqlite3.connect(path) as conn:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                 if not (r[0].startswith("listing_") or r[0] == "tracking")]
         return {n: int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}
 
 
