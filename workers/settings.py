@@ -147,11 +147,12 @@ class Settings(BaseSettings):
     # On SIGTERM/SIGINT the worker stops polling and gives in-flight activities this long to finish before it
     # cancels them (Temporal retries a cancelled one on another worker; activities are idempotent).
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
-    # Workflow tasks one worker runs at once (Temporal's max_concurrent_workflow_tasks; default the SDK's, 100).
+    # Workflow tasks one worker runs at once (Temporal's max_concurrent_workflow_tasks; the SDK's default is 100).
     # A replay of a workflow evicted from the cache holds the GIL for its whole history: with many due at one
     # instant (a mass wake-up of reviews), fewer at once finish inside the 10-s task timeout and the SDK's 2-s
-    # deadlock detector instead of all timing out together (benchmarks/README.md, load run). At least 2.
-    workflow_task_slots: int = Field(default=100, ge=2, description="workflow tasks one worker runs at once")
+    # deadlock detector instead of all timing out together (benchmarks/README.md, load run: 500 reviews due at once,
+    # 450 evicted: 100 slots collapsed at 256 in 240 s, 16 slots all in 37 s; crisis cases/s unchanged). At least 2.
+    workflow_task_slots: int = Field(default=16, ge=2, description="workflow tasks one worker runs at once")
     # Workflows a worker keeps in memory between their tasks (Temporal's max_cached_workflows; 0: none, every
     # task replays its whole history). About 0.5 MiB each (benchmarks/README.md).
     workflow_cache_size: int = Field(default=1000, ge=0, description="workflows kept in a worker's memory")
