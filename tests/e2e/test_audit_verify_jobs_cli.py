@@ -67,3 +67,13 @@ def test_jobs_report_what_one_pass_reports(tmp_path: Path) -> None:
     assert (code, report) == verify(tmp_path, 1)
     assert (report["problem"]["kind"], report["problem"]["notification_id"]) == ("altered", 55_001)
     assert report["events_checked"] == 55_000
+
+
+def test_jobs_below_one_is_refused_in_words(tmp_path: Path) -> None:
+    """`--jobs 0` is refused at the boundary (exit 2, one line naming the option), before any record is read."""
+    env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path / "var", columns=200, target="127.0.0.1:1")
+    proc = subprocess.run([ARRIMAGE, "audit", "verify", "--jobs", "0"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "invalid value for '--jobs': expected at least 1" in proc.stderr
+    assert not (tmp_path / "record.sqlite").exists()
