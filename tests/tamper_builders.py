@@ -35,6 +35,19 @@ class Dossier(Aggregate):
 TOPICS.allow(Dossier)
 
 
+def interleaved_dossiers(record: Record, codes: str, notes: int) -> list[Dossier]:
+    """One dossier per letter of `codes`, each opened then noted `notes` times, saved round by round so that
+    their events interleave in the notification log (A1 B1 … A2 B2 …)."""
+    ds = [Dossier(code=code) for code in codes]
+    for d in ds:
+        record.save(d)
+    for round_ in range(notes):
+        for d in ds:
+            d.note(f"note {round_} of {d.code}")
+            record.save(d)
+    return ds
+
+
 OPENED = f"{__name__}:Dossier.Opened"
 NOTED = f"{__name__}:Dossier.Noted"
 

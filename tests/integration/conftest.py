@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.record.record import Record
 from tests.crisis_builders import crisis_worker
 from tests.integration.lifecycle import Started, terminate_open_workflows
-from tests.tamper_builders import Dossier, Raw
+from tests.tamper_builders import Dossier, Raw, interleaved_dossiers
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
 from workers.binaries import temporal_cli
@@ -93,13 +93,6 @@ def raw(store_env: dict[str, str], record: Record) -> Iterator[Raw]:
 @pytest.fixture
 def dossiers(record: Record) -> list[Dossier]:
     """Notifications 1–9: A1 B1 C1 A2 B2 C2 A3 B3 C3 (letter = dossier, digit = version)."""
-    ds = [Dossier(code=code) for code in "ABC"]
-    for d in ds:
-        record.save(d)
-    for round_ in range(2):
-        for d in ds:
-            d.note(f"note {round_} of {d.code}")
-            record.save(d)
-    return ds
+    return interleaved_dossiers(record, "ABC", 2)
 
 

@@ -20,7 +20,7 @@ from adapters.record.ranges import can_fork
 from adapters.record.record import Record
 from domain.audit.checkpoint import Checkpoint
 from domain.audit.verify import ProblemKind, VerifyReport
-from tests.tamper_builders import NOW, Dossier, Raw, rewrite_history
+from tests.tamper_builders import NOW, Dossier, Raw, interleaved_dossiers, rewrite_history
 from usecases.audit.trail import checkpoint, verify
 
 CUTS = (10, 20)
@@ -28,14 +28,7 @@ CUTS = (10, 20)
 
 @pytest.fixture
 def thirty(record: Record) -> list[Dossier]:
-    ds = [Dossier(code=code) for code in "ABCDE"]
-    for d in ds:
-        record.save(d)
-    for round_ in range(5):
-        for d in ds:
-            d.note(f"note {round_} of {d.code}")
-            record.save(d)
-    return ds
+    return interleaved_dossiers(record, "ABCDE", 5)
 
 
 def same(report: VerifyReport, one: VerifyReport) -> VerifyReport:
