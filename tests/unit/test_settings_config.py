@@ -13,17 +13,6 @@ from workers.config import BadSettings
 from workers.settings import Settings
 
 
-@pytest.fixture
-def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """No ARRIMAGE_* of the machine's own, and no `.env` in the working directory."""
-    import os
-
-    for name in [n for n in os.environ if n.startswith("ARRIMAGE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
-
-
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "arrimage.toml"
     path.write_text(text, encoding="utf-8")

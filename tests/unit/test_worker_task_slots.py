@@ -5,8 +5,6 @@ ARRIMAGE_WORKFLOW_CACHE_SIZE. The cache defaults to the Temporal SDK's own size;
 from __future__ import annotations
 
 import inspect
-import os
-from pathlib import Path
 
 import pytest
 from temporalio.worker import Worker, WorkerTuner
@@ -15,15 +13,6 @@ from workers.bootstrap import load_settings
 from workers.config import BadSettings
 from workers.settings import Settings
 from workers.worker import worker_for
-
-
-@pytest.fixture
-def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """No ARRIMAGE_* of the machine's own, and no `.env` in the working directory."""
-    for name in [n for n in os.environ if n.startswith("ARRIMAGE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
 
 
 def test_the_defaults(clean: pytest.MonkeyPatch) -> None:
