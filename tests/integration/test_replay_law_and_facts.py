@@ -17,6 +17,7 @@ import pytest
 from adapters.record.record import Record
 from domain.audit.reads import CaseItem
 from domain.audit.replay import AggregateRef
+from domain.disclosure import commands as c
 from domain.disclosure.facts import FactKind, PersonFact, PersonFacts, RecordFact
 from domain.disclosure.legal_bases import Law, default_config
 from domain.disclosure.model import Outcome, SubjectStatus
@@ -211,4 +212,30 @@ def test_an_intervenant_s_authorisations_are_replayed_as_registered_on_their_acc
         replay_at(withdrawn, ReaderFacts(authorisations=[terms]))
     assert refused.value.code == "facts_in_record"
     assert len(Disclosures(record).accesses(subject_id=PERSON)) == count  # nothing recorded
+    record.close()
+
+
+def test_the_consents_of_a_replay_as_of_are_those_recorded_then(store_env: dict[str, str]) -> None:
+    """A replay as of T decides with the person's consents as recorded at T, found through the listings view
+    (an indexed query, not a scan of every grant): one granted after T is left out, one withdrawn after T is
+    still in force as it stood, another person's consents never count."""
+    record = Record(store_env)
+    disclosures = Disclosures(record)
+    now = datetime.now(UTC)
+    first = disclosures.grant_consent(grant(key="F-1", at=now, subject_id=PERSON, grantor_id=PERSON), now)
+    disclosures.grant_consent(grant(key="F-9", at=now, subject_id="someone-else", grantor_id="someone-else"), now)
+    between = datetime.now(UTC)
+    disclosures.grant_consent(grant(key="F-2", at=now, subject_id=PERSON, grantor_id=PERSON), now)
+    disclosures.withdraw_consent(c.WithdrawConsent(by="intervenant-1", command_id="withdraw-F-1", subject_id=PERSON,
+                                                   consent_key="F-1", withdrawn_at=datetime.now(UTC)), now)
+    replays = Replays(record, disclosures)
+    then = replays._consents_at(PERSON, between)  # the set a replay as of `between` decides with
+    assert then is not None
+    assert [(v.consent_key, v.withdrawn_at) for v in then] == [("F-1", None)]
+    assert then[0].consent_id == first.consent_id
+    later = replays._consents_at(PERSON, datetime.now(UTC))
+    assert later is not None
+    assert [v.consent_key for v in later] == ["F-1", "F-2"]
+    assert later[0].withdrawn_at is not None
+    assert replays._consents_at(PERSON, None) is None  # now: the decision loads the consents itself
     record.close()

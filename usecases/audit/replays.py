@@ -146,12 +146,14 @@ class Replays:
         if as_of is None:
             return None
         out: list[ConsentView] = []
-        for granted in self.record.events_of(Consent.Granted):  # type: ignore[attr-defined]
-            if granted.subject_id != subject_id or granted.timestamp > as_of:
-                continue
-            cid = consent_id(subject_id, granted.consent_key)
+        # The person's consent keys from the listings view (not a scan of every grant in the log), each consent
+        # then rebuilt from its own chained events as recorded at `as_of`; one granted later has none by then.
+        for key in self.disclosures.consent_keys(subject_id):
+            cid = consent_id(subject_id, key)
             seq = [ev.originator_version for ev in self.record.stream(cid)
                    if ev.timestamp <= as_of]  # type: ignore[attr-defined]
+            if not seq:
+                continue
             found: Consent = self.record.events_only.get(cid, version=seq[-1])
             out.append(found.view())
         return out
