@@ -99,6 +99,11 @@ class PostgresDialect(Dialect):
             "body text NOT NULL)",
             "CREATE TABLE IF NOT EXISTS {case_subjects} (case_code text PRIMARY KEY, subject_id text NOT NULL, "
             "bound_at text NOT NULL)",
+            # The Merkle tree over the chain (adapters.record.tree): written by its follower, never by the append.
+            "CREATE TABLE IF NOT EXISTS {tree} (level smallint NOT NULL, start bigint NOT NULL, hash bytea NOT NULL, "
+            "PRIMARY KEY (level, start))",
+            "CREATE TABLE IF NOT EXISTS {tree_head} (id integer PRIMARY KEY CHECK (id = 1), size bigint NOT NULL, "
+            "root bytea NOT NULL)",
         ):
             cursor.execute(SQL(statement).format(id_type=id_type, **self.tables))
 

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from collections.abc import Hashable
 
     from adapters.record.sql import AuditStore
+    from adapters.record.tree import TreeStore
 
 # (module now, module it had) for aggregates whose module moved: their stored topics are never
 # rewritten, so reads by topic ask for both (`resolve_topic` maps the old ones: see the modules).
@@ -494,6 +495,12 @@ class Record(Application[UUID]):
     def audit_store(self, page: int = 10_000) -> AuditStore:
         """The audit reader of this record's store (`AuditUnsupported` in memory)."""
         return self.backend.audit_store(page)
+
+    def audit_tree(self, batch: int = 10_000) -> TreeStore:
+        """The Merkle tree over this record's chain (`adapters.record.tree`), `AuditUnsupported` in memory."""
+        from adapters.record.tree import TreeStore
+
+        return TreeStore(self.audit_store().dialect, batch)
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON transcoder, read with orjson (`adapters.record.transcoder`: the same bytes written, the

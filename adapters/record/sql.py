@@ -59,6 +59,8 @@ CHAIN = "audit_chain"
 KEYS = "audit_subject_keys"
 CHECKPOINTS = "audit_checkpoints"
 STORE = "audit_store"
+TREE = "audit_tree"  # the Merkle tree's perfect subtrees of level >= 1 (adapters.record.tree)
+TREE_HEAD = "audit_tree_head"  # its size and root, one row
 IDEMPOTENCY = "gateway_idempotency"  # the gateway's answers to writes (adapters.record.idempotency)
 CASE_SUBJECTS = "case_subjects"
 
@@ -75,7 +77,8 @@ def audit_tables(events_table: str, record_events_table: str) -> dict[str, str]:
     (`CASE_SUBJECTS`) and the gateway's answers (`IDEMPOTENCY`) are about people and requests, not about a log:
     one table each per schema."""
     prefix = "" if events_table == record_events_table else events_table.removesuffix("_events") + "_"
-    return {"chain": prefix + CHAIN, "checkpoints": prefix + CHECKPOINTS, "store": prefix + STORE}
+    return {"chain": prefix + CHAIN, "checkpoints": prefix + CHECKPOINTS, "store": prefix + STORE,
+            "tree": prefix + TREE, "tree_head": prefix + TREE_HEAD}
 
 # Statement templates: tables are `{events}`, `{chain}`, `{keys}`, `{checkpoints}`; the events
 # table's notification id column is `{nid}`; `?` is the placeholder (see `Dialect.sql`).

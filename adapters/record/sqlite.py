@@ -33,6 +33,8 @@ from adapters.record.sql import (
     CHECKPOINTS,
     IDEMPOTENCY,
     KEYS,
+    TREE,
+    TREE_HEAD,
     AuditStore,
     CaseSubjects,
     Dialect,
@@ -46,7 +48,7 @@ EVENTS = "stored_events"  # the library's table name for an application recorder
 
 
 
-def ddl(chain: str = CHAIN, checkpoints: str = CHECKPOINTS) -> list[str]:
+def ddl(chain: str = CHAIN, checkpoints: str = CHECKPOINTS, tree: str = TREE, tree_head: str = TREE_HEAD) -> list[str]:
     """The audit tables of one events table (`audit_tables`: the record's keep their first names)."""
     return [
         f"CREATE TABLE IF NOT EXISTS {chain} ("
@@ -61,6 +63,11 @@ def ddl(chain: str = CHAIN, checkpoints: str = CHECKPOINTS) -> list[str]:
         "id INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL, body TEXT NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {CASE_SUBJECTS} ("
         "case_code TEXT PRIMARY KEY, subject_id TEXT NOT NULL, bound_at TEXT NOT NULL)",
+        # The Merkle tree over the chain (adapters.record.tree): written by its follower, never by the append.
+        f"CREATE TABLE IF NOT EXISTS {tree} ("
+        "level INTEGER NOT NULL, start INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, start)) WITHOUT ROWID",
+        f"CREATE TABLE IF NOT EXISTS {tree_head} ("
+        "id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL)",
     ]
 
 
@@ -76,7 +83,7 @@ class SQLiteDialect(Dialect):
         self.okey = str.encode if self.text_ids else bytes.fromhex
         self.tables = {"events": events_table, "nid": "rowid", **audit_tables(events_table, EVENTS), "keys": KEYS,
                        "case_subjects": CASE_SUBJECTS, "idempotency": IDEMPOTENCY}
-        self.ddl = ddl(self.tables["chain"], self.tables["checkpoints"])
+        self.ddl = ddl(self.tables["chain"], self.tables["checkpoints"], self.tables["tree"], self.tables["tree_head"])
 
     def sql(self, template: str) -> str:
         return template.format(**self.tables)

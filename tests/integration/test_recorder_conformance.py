@@ -264,10 +264,12 @@ class Tallies(Application[uuid.UUID]):
 def test_the_audit_tables_are_named_per_application() -> None:
     """The record keeps the names its stores were made with; any other application's are its own."""
     assert audit_tables("arrimage_events", postgres.EVENTS) == {
-        "chain": "audit_chain", "checkpoints": "audit_checkpoints", "store": "audit_store"}
+        "chain": "audit_chain", "checkpoints": "audit_checkpoints", "store": "audit_store",
+        "tree": "audit_tree", "tree_head": "audit_tree_head"}
     assert audit_tables("stored_events", sqlite.EVENTS)["chain"] == "audit_chain"
     assert audit_tables("tallies_events", postgres.EVENTS) == {
-        "chain": "tallies_audit_chain", "checkpoints": "tallies_audit_checkpoints", "store": "tallies_audit_store"}
+        "chain": "tallies_audit_chain", "checkpoints": "tallies_audit_checkpoints", "store": "tallies_audit_store",
+        "tree": "tallies_audit_tree", "tree_head": "tallies_audit_tree_head"}
 
 
 @pytest.mark.postgres
