@@ -1,0 +1,85 @@
+"""`python -m verifier --bundle DIR --against FILE… --log-key VKEY [--json]` (or `--database FILE.sqlite`).
+
+Exit 0: every row and every trusted checkpoint verified; 1: something failed (named); 2: bad input (a file that
+cannot be read, a malformed key or checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from verifier.check import Report, verify_bundle, verify_database
+from verifier.rows import BadInput
+from verifier.trusted import Source
+
+
+def _key(value: str) -> str:
+    """A key given inline, or a file that holds it."""
+    path = Path(value)
+    try:
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        pass
+    return value
+
+
+def _source(path: str) -> Source:
+    try:
+        return Source(path, Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
+
+
+def render(report: Report, what: str) -> list[str]:
+    """The report in words, one finding a line."""
+    lines: list[str] = []
+    if report.ok:
+        lines.append(f"verified {report.events:,} events of {what} ({report.events_per_second:,.0f}/s); "
+                     f"Merkle root {report.root}")
+    elif report.problem is not None:
+        lines.append(f"TAMPERING {report.problem.describe()}")
+    for c in report.checkpoints:
+        lines.append(f"checkpoint {c.source} ({c.kind}, size {c.size:,}): {c.status.replace('_', ' ')}: {c.detail}")
+    lines.extend(report.notes)
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m verifier", description=__doc__.split("\n\n")[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--bundle", metavar="DIR", help="an `arrimage audit export` bundle (its record.jsonl)")
+    where.add_argument("--database", metavar="FILE", help="a SQLite copy of the record (stored_events, audit_chain)")
+    parser.add_argument("--against", metavar="FILE", nargs="+", action="extend", default=[],
+                        help="trusted checkpoints: C2SP notes (.note) or the engine's JSON checkpoints")
+    parser.add_argument("--log-key", metavar="VKEY", action="append", default=[],
+                        help="the log's verifier key <name>+<key ID>+<base64> (or a file holding it; or the base64 "
+                             "Ed25519 public key of JSON checkpoints); repeatable")
+    parser.add_argument("--text-ids", action="store_true", help="the database keeps originator ids as text")
+    parser.add_argument("--json", action="store_true", help="the report as JSON")
+    args = parser.parse_args(argv)
+    try:
+        against = [_source(p) for p in args.against]
+        keys = [_key(k) for k in args.log_key]
+        if args.bundle is not None:
+            report = verify_bundle(args.bundle, against, keys)
+            what = str(Path(args.bundle) / "record.jsonl")
+        else:
+            report = verify_database(args.database, against, keys, text_ids=args.text_ids)
+            what = args.database
+    except BadInput as e:
+        print(f"bad input: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print("\n".join(render(report, what)))
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

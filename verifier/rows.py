@@ -1,0 +1,186 @@
+"""The rows the verifier reads: a bundle's `record.jsonl`, or the two tables of a SQLite database copy.
+
+One `Row` per chain position, streamed (a file line or a page of a cursor at a time), so memory does not grow with
+the record. A database copy gives two streams (stored events, chain rows) merged on the notification id: an event
+the chain never recorded comes out with no chain fields, a chain row whose event is gone with no state; the checks
+(`verifier.check`) name both. Nothing here hashes or judges: it reads and says what is malformed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from domain.audit.hashing import originator_from_key
+
+RECORD = "record.jsonl"
+EVENTS_TABLE = "stored_events"  # the record's events on SQLite (eventsourcing's application recorder)
+CHAIN_TABLE = "audit_chain"
+HEX_HASH = 64
+
+
+class BadInput(ValueError):
+    """The input cannot be read at all (a missing file, a database without the record's tables): exit 2."""
+
+
+class Malformed(ValueError):
+    """One row that cannot be read as the format says: named by its line, it is reported as a failure there."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+class Row(NamedTuple):
+    """One position of the record: the stored event and the chain row recorded for it.
+
+    `seq`, `prev_nid` and the three hashes are None for an event the chain never recorded; `state` is None for a
+    chain row whose event is no longer stored (database copies only: a bundle's row has both)."""
+
+    line: int  # where it was read: the line of record.jsonl, or the row's rank in the database's merge
+    seq: int | None
+    notification_id: int
+    okey: bytes  # the originator id's hashing key (16 bytes of a UUID, or a text id's UTF-8)
+    version: int
+    topic: str
+    state: bytes | None
+    prev_nid: int | None
+    event_hash: bytes | None
+    aggregate_hash: bytes | None
+    chain_hash: bytes | None
+    chained: tuple[bytes, int] | None = None
+    """(originator key, version) the chain recorded at this notification, when the stored event there is another
+    (database copies: events swapped between notification ids)."""
+
+    @property
+    def aggregate(self) -> str:
+        return originator_from_key(self.okey)
+
+
+def _int(obj: dict[str, Any], name: str, line: int, *, low: int = 0) -> int:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise Malformed(line, f"{name} is not a whole number of at least {low}")
+    return value
+
+
+def _hash(obj: dict[str, Any], name: str, line: int) -> bytes:
+    value = obj.get(name)
+    if not isinstance(value, str) or len(value) != HEX_HASH:
+        raise Malformed(line, f"{name} is not 64 hex digits")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise Malformed(line, f"{name} is not 64 hex digits") from None
+
+
+def parse_line(text: str | bytes, line: int) -> Row:
+    """One line of record.jsonl as a `Row`; `Malformed` says which field is wrong."""
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        raise Malformed(line, f"not JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise Malformed(line, "not a JSON object")
+    oid = obj.get("originator_id")
+    if not isinstance(oid, str) or not oid:
+        raise Malformed(line, "originator_id is not text")
+    text_id = obj.get("text_id", False)
+    if text_id is True:
+        okey = oid.encode()
+    elif text_id is False:
+        try:
+            uid = UUID(oid)
+        except ValueError:
+            raise Malformed(line, f"originator_id {oid!r} is not a UUID (a text id is marked text_id: true)") from None
+        if str(uid) != oid:
+            raise Malformed(line, f"originator_id {oid!r} is not a UUID in its canonical form ({uid})")
+        okey = uid.bytes
+    else:
+        raise Malformed(line, "text_id is not true or false")
+    topic = obj.get("topic")
+    if not isinstance(topic, str):
+        raise Malformed(line, "topic is not text")
+    state = obj.get("state")
+    if not isinstance(state, str):
+        raise Malformed(line, "state is not base64 text")
+    try:
+        raw = base64.b64decode(state, validate=True)
+    except (binascii.Error, ValueError):
+        raise Malformed(line, "state is not base64") from None
+    return Row(line, _int(obj, "seq", line, low=1), _int(obj, "notification_id", line, low=1), okey,
+               _int(obj, "originator_version", line, low=0), topic, raw, _int(obj, "aggregate_prev_nid", line),
+               _hash(obj, "event_hash", line), _hash(obj, "aggregate_hash", line), _hash(obj, "chain_hash", line))
+
+
+def bundle_rows(directory: Path) -> Iterator[Row]:
+    """The rows of `directory/record.jsonl`, one line at a time (blank lines are refused: a row was cut)."""
+    path = directory / RECORD
+    try:
+        handle = path.open("rb")
+    except OSError as e:
+        raise BadInput(f"{path}: cannot be read ({e.strerror or e})") from None
+    with handle:
+        for n, text in enumerate(handle, 1):
+            if not text.endswith(b"\n"):
+                raise Malformed(n, "the last line does not end with a newline (the file was cut)")
+            yield parse_line(text, n)
+
+
+def database_rows(path: Path, *, text_ids: bool = False, page: int = 10_000) -> Iterator[Row]:
+    """The rows of a SQLite copy of the record (tables `stored_events` and `audit_chain`), read-only, both in
+    notification order and merged. Originator ids are stored as the UUID's 32 hex digits, or as the text itself
+    in a store made with ORIGINATOR_ID_TYPE=text (`text_ids`)."""
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as e:
+        raise BadInput(f"{path}: not a SQLite database ({e})") from None
+    missing = [t for t in (EVENTS_TABLE, CHAIN_TABLE) if t not in tables]
+    if missing:
+        conn.close()
+        raise BadInput(f"{path}: no table {' or '.join(missing)} (not a copy of an arrimage record)")
+
+    def okey(stored: str) -> bytes:
+        return stored.encode() if text_ids else bytes.fromhex(stored)
+
+    def stream(sql: str) -> Iterator[tuple[Any, ...]]:
+        cursor = conn.execute(sql)
+        while rows := cursor.fetchmany(page):
+            yield from rows
+
+    events = stream(f"SELECT notification_id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
+                    "ORDER BY notification_id")
+    chain = stream(f"SELECT notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid, "
+                   f"event_hash, aggregate_hash, chain_hash FROM {CHAIN_TABLE} ORDER BY notification_id")
+    try:
+        ev, ch = next(events, None), next(chain, None)
+        n = 0
+        while ev is not None or ch is not None:
+            n += 1
+            if ch is None or (ev is not None and ev[0] < ch[0]):  # an event the chain never recorded
+                assert ev is not None
+                yield Row(n, None, ev[0], okey(ev[1]), ev[2], ev[3], bytes(ev[4]), None, None, None, None)
+                ev = next(events, None)
+            elif ev is None or ch[0] < ev[0]:  # a chain row whose event is gone: hashed as the chain recorded it
+                yield Row(n, ch[4], ch[0], okey(ch[1]), ch[2], ch[3], None, ch[5], bytes(ch[6]), bytes(ch[7]),
+                          bytes(ch[8]))
+                ch = next(chain, None)
+            else:
+                other = (okey(ch[1]), ch[2]) if (ev[1], ev[2]) != (ch[1], ch[2]) else None
+                yield Row(n, ch[4], ev[0], okey(ev[1]), ev[2], ev[3], bytes(ev[4]), ch[5], bytes(ch[6]),
+                          bytes(ch[7]), bytes(ch[8]), other)
+                ev, ch = next(events, None), next(chain, None)
+    except ValueError as e:  # an originator id that is not hex: a text-id store read without --text-ids
+        raise BadInput(f"{path}: an originator id is not a UUID's hex ({e}); a store made with "
+                       "ORIGINATOR_ID_TYPE=text is read with text ids") from None
+    finally:
+        conn.close()
