@@ -1,9 +1,13 @@
 """The hashes of the audit chain: one canonical byte form, three SHA-256 links.
 
-Why these and not a Merkle tree: verification streams the whole store once in
-notification order anyway (the issue asks for "the first event that was
-altered"), so a linear chain is the cheapest structure that names that event;
-an auditor who wants a proof for one aggregate walks that aggregate's own chain.
+The chain and the Merkle tree do two jobs. Verification streams the whole store
+once in notification order anyway, and the linear chain is the cheapest structure
+that names *the first event altered*, inserted, removed or reordered; an aggregate's
+own chain serves one aggregate. The Merkle tree (``domain.audit.merkle``, RFC 6962,
+kept beside the chain by ``adapters.record.tree``) has ``event_hash`` as its leaves'
+entries and gives third parties O(log n) proofs against a signed checkpoint: that
+one event is in the record (inclusion), and that a later record extends an earlier
+one (consistency), without replaying or seeing any other event.
 
 - ``event_hash``  = H("E" ‖ lengths ‖ originator id bytes ‖ version ‖ topic ‖ stored state).
   It covers the *stored* bytes, i.e. personal content as ciphertext, so

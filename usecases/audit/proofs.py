@@ -1,0 +1,298 @@
+"""Merkle proofs over the record (issue 13): the tree's head, inclusion and consistency proofs, and the signed
+C2SP checkpoint (``domain.audit.note``) that a person, a partner or a witness checks them against.
+
+The tree is the record's chain seen as RFC 6962 leaves (`adapters.record.tree`: leaf m = the chain row at
+``seq`` m + 1, entry its ``event_hash``), caught up by its follower before each answer. Nothing here reads the
+clock: a signature's moment is given (``now``).
+
+The log's note key is derived from the active checkpoint seed (``ARRIMAGE_CHECKPOINT_KEYS``): its name is the
+checkpoint's origin ``arrimage/<store id>``, so each store's log has its own key ID and no new secret is kept.
+Its verifier key (`log_verifier`) is what auditors and witnesses pin. (The same seed signs the JSON
+checkpoints: a note's text starts with its origin line, a JSON checkpoint with ``{``, so neither signature can
+pass for the other.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing
+from adapters.record.note_signing import ed25519_verify, note_signer, signer_key_from_seed
+from adapters.record.record import Record
+from adapters.record.tree import Leaf, MerkleHead, TreeError, frontier
+from domain.audit import merkle
+from domain.audit.checkpoint import Checkpoint, CheckpointError
+from domain.audit.hashing import event_hash, originator_key
+from domain.audit.note import Note, SignerKey, TreeHead, VerifiedCheckpoint, VerifierKey, open_checkpoint
+from domain.audit.note import sign_checkpoint as sign_note_checkpoint
+from domain.audit.verify import ChainHead
+from usecases.audit import trail
+
+ORIGIN_PREFIX = "arrimage/"
+CHAIN_EXTENSION = "arrimage-chain"  # `arrimage-chain <seq> <notification id> <chain hash hex>`
+TIME_EXTENSION = "arrimage-time"  # `arrimage-time <ISO 8601 UTC>`
+
+
+class NotProvable(Exception):
+    """No proof can be given: the event is not in the record, or not in the tree of that size; the size is
+    beyond the tree; or what the store holds does not prove what it should (the message says which)."""
+
+
+# ----------------------------------------------------------------------------------------------- the log's key
+def origin(store_id: str) -> str:
+    """The checkpoints' origin line and the log key's name: ``arrimage/<store id>``."""
+    return ORIGIN_PREFIX + store_id
+
+
+def log_key(store_id: str, ring: KeyRing | None = None) -> SignerKey:
+    """The log's note key (Ed25519, type 0x01) of this store, from the active checkpoint seed."""
+    return signer_key_from_seed(origin(store_id), (ring or DEV_CHECKPOINT_KEYS).active)
+
+
+def _store_id(record: Record) -> str:
+    sid = trail.store_id(record)
+    if sid is None:
+        raise CheckpointError("the store has no id (its audit_store row is gone): its log has no name")
+    return sid
+
+
+def log_verifier(record: Record, ring: KeyRing | None = None) -> VerifierKey:
+    """The verifier key (``<origin>+<key ID>+<base64>``) an auditor pins to check this store's checkpoints."""
+    return log_key(_store_id(record), ring).verifier
+
+
+def open_tree_checkpoint(data: bytes | str | Note, log: VerifierKey) -> VerifiedCheckpoint:
+    """A signed tree checkpoint whose log signature verifies by `log` and whose origin is the key's name;
+    `domain.audit.note.NoteError` otherwise."""
+    return open_checkpoint(data, log=log, verify=ed25519_verify)
+
+
+# ---------------------------------------------------------------------------------------------------- the tree
+def tree_head(record: Record) -> MerkleHead:
+    """The tree over every chained event, after the follower caught up: (size, root)."""
+    return record.audit_tree().catch_up()
+
+
+def _caught_up_to(record: Record, size: int) -> MerkleHead:
+    if size < 0:
+        raise NotProvable(f"no tree of size {size}")
+    head = record.audit_tree().catch_up()
+    if size > head.size:
+        raise NotProvable(f"the record's tree holds {head.size:,} events: it has no tree of size {size:,}")
+    return head
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """An event as `verify` names it: a notification id, or an aggregate id and version."""
+
+    notification_id: int | None = None
+    aggregate_id: UUID | None = None
+    version: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> EventRef:
+        """``<notification id>`` or ``<aggregate uuid>@<version>``; ValueError says what is wrong."""
+        text = text.strip()
+        if re.fullmatch(r"[0-9]+", text):
+            nid = int(text)
+            if nid < 1:
+                raise ValueError("a notification id is 1 or more")
+            return cls(notification_id=nid)
+        aggregate, at, version = text.rpartition("@")
+        if not at:
+            raise ValueError(f"event {text!r}: expected a notification id, or <aggregate uuid>@<version>")
+        try:
+            aid = UUID(aggregate)
+        except ValueError:
+            raise ValueError(f"event {text!r}: {aggregate!r} is not an aggregate uuid") from None
+        if not re.fullmatch(r"[0-9]+", version) or int(version) < 1:
+            raise ValueError(f"event {text!r}: version {version!r} is not a number of 1 or more")
+        return cls(aggregate_id=aid, version=int(version))
+
+    def __str__(self) -> str:
+        if self.notification_id is not None:
+            return f"notification {self.notification_id}"
+        return f"{self.aggregate_id}@{self.version}"
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """The proof that an event is leaf `index` of the tree of `size` leaves whose root is `root` (RFC 9162
+    2.1.3): `proof` holds the sibling hashes from the leaf up. Verified before it is handed out."""
+
+    index: int
+    size: int
+    notification_id: int
+    aggregate_id: str
+    version: int
+    event_hash: bytes
+    proof: tuple[bytes, ...]
+    root: bytes
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return merkle.leaf_hash(self.event_hash)
+
+    def verify(self, root: bytes | None = None) -> None:
+        """`merkle.MerkleProofError` unless the proof holds against `root` (default: the one computed)."""
+        merkle.verify_inclusion(self.index, self.size, self.leaf_hash, self.proof, self.root if root is None else root)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index, "size": self.size, "notification_id": self.notification_id,
+            "aggregate_id": self.aggregate_id, "version": self.version, "event_hash": self.event_hash.hex(),
+            "leaf_hash": self.leaf_hash.hex(), "proof": [h.hex() for h in self.proof], "root": self.root.hex(),
+        }
+
+
+def find_leaf(record: Record, ref: EventRef | int) -> Leaf:
+    """The event's leaf, after checking that the stored event still hashes to its chain entry (a proof for an
+    entry that no longer matches the event would prove nothing about the event)."""
+    ref = EventRef(notification_id=ref) if isinstance(ref, int) else ref
+    tree = record.audit_tree()
+    if ref.notification_id is not None:
+        leaf = tree.leaf(notification_id=ref.notification_id)
+    else:
+        assert ref.aggregate_id is not None and ref.version is not None
+        leaf = tree.leaf(originator=originator_key(ref.aggregate_id), version=ref.version)
+    if leaf is None:
+        raise NotProvable(f"the record holds no chained event {ref}")
+    with record.audit_store().snapshot() as snap:
+        rows = list(snap.event_rows(leaf.notification_id - 1, leaf.notification_id))
+    if not rows:
+        raise NotProvable(f"event {ref}: its chain entry is stored but the event itself is gone")
+    _, oid, version, topic, state = rows[0]
+    if event_hash(snap.dialect.okey(oid), int(version), str(topic), bytes(state)) != leaf.event_hash:
+        raise NotProvable(f"event {ref} (notification {leaf.notification_id}) no longer hashes to its chain "
+                          "entry: the stored event was altered (run `arrimage audit verify`)")
+    return leaf
+
+
+def inclusion(record: Record, ref: EventRef | int, size: int | None = None) -> InclusionProof:
+    """The inclusion proof of the event in the tree of `size` leaves (default: the whole tree now), with the
+    store's root at that size; `NotProvable` when the event is not in that tree."""
+    leaf = find_leaf(record, ref)
+    head = _caught_up_to(record, leaf.index + 1 if size is None else size)
+    n = head.size if size is None else size
+    if leaf.index >= n:
+        raise NotProvable(f"event {ref} is at position {leaf.index + 1:,}, after the tree of size {n:,} "
+                          "(a later checkpoint holds it)")
+    path, root = record.audit_tree().read(lambda lookup: (merkle.inclusion_proof(lookup, leaf.index, n),
+                                                          merkle.root_at(lookup, n)))
+    proof = InclusionProof(leaf.index, n, leaf.notification_id, leaf.originator_id, leaf.originator_version,
+                           leaf.event_hash, tuple(path), root)
+    try:
+        proof.verify()
+    except merkle.MerkleProofError as e:
+        raise NotProvable(f"the store's tree does not prove event {ref}: {e}") from None
+    return proof
+
+
+def root_at(record: Record, size: int) -> bytes:
+    """The store's root of the tree of its first `size` events."""
+    _caught_up_to(record, size)
+    return record.audit_tree().read(lambda lookup: merkle.root_at(lookup, size))
+
+
+def consistency(record: Record, old_size: int, new_size: int) -> list[bytes]:
+    """PROOF(old_size, D[new_size]) of RFC 9162 2.1.4 from the store's tree: that the tree of `new_size`
+    extends that of `old_size` (checked by the caller against the two roots it trusts)."""
+    if not 0 <= old_size <= new_size:
+        raise NotProvable(f"no consistency proof from size {old_size:,} to size {new_size:,}")
+    _caught_up_to(record, new_size)
+    return record.audit_tree().read(lambda lookup: merkle.consistency_proof(lookup, old_size, new_size))
+
+
+# ------------------------------------------------------------------------------------------ signed checkpoints
+def sign_tree_checkpoint(
+    record: Record,
+    ring: KeyRing | None = None,
+    *,
+    now: datetime,
+    against: Sequence[Checkpoint] = (),
+    pinned_keys: Collection[str] = (),
+) -> Note:
+    """The C2SP checkpoint of the tree over the chain's head, signed by the log key, only after:
+
+    1. the full verify `trail.checkpoint` runs passes (every event rehashed, every chain link, the given and
+       stored JSON checkpoints: ``against``, ``pinned_keys``); an empty store is refused;
+    2. `_tree_agrees`: the tree agrees with that verified chain (see there).
+
+    Extension lines: ``arrimage-chain <seq> <notification id> <chain hash hex>`` (the verified chain head the
+    tree's size ends at) and ``arrimage-time <ISO 8601 UTC>``. `CheckpointError` says why when refused."""
+    ring = ring or DEV_CHECKPOINT_KEYS
+    report = trail.verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys)
+    if not report.ok or report.head is None:
+        why = report.problem.describe() if report.problem else "the store is empty"
+        raise CheckpointError(f"will not sign this store's tree: {why}")
+    return _sign_tree_at(record, ring, now, report.head)
+
+
+def checkpoint_with_note(
+    record: Record,
+    *,
+    now: datetime,
+    checkpoint_keys: KeyRing | None = None,
+    against: Sequence[Checkpoint] = (),
+    pinned_keys: Collection[str] = (),
+) -> tuple[Checkpoint, Note]:
+    """`trail.checkpoint` (full verify, JSON checkpoint signed and kept) and the tree's C2SP checkpoint at the
+    very head it signed, after `_tree_agrees`: one verify for both."""
+    ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
+    cp = trail.checkpoint(record, now=now, checkpoint_keys=ring, against=against, pinned_keys=pinned_keys)
+    return cp, _sign_tree_at(record, ring, now, ChainHead(cp.notification_id, cp.count, cp.chain_hash))
+
+
+def _sign_tree_at(record: Record, ring: KeyRing, now: datetime, head: ChainHead) -> Note:
+    sid = _store_id(record)
+    root = _tree_agrees(record, head)
+    moment = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    text = TreeHead(origin(sid), head.seq, root, (
+        f"{CHAIN_EXTENSION} {head.seq} {head.notification_id} {head.chain_hash}",
+        f"{TIME_EXTENSION} {moment}",
+    ))
+    return sign_note_checkpoint(text, note_signer(log_key(sid, ring)))
+
+
+def _tree_agrees(record: Record, head: ChainHead) -> bytes:
+    """The tree's root at the verified head's size, once these hold (else `CheckpointError`):
+
+    - the follower caught up to at least ``head.seq`` without a gap;
+    - in one snapshot, the chain rows up to ``head.notification_id`` are at positions 1 … ``head.seq`` in
+      order, and the last one holds the verified chain hash (so these are the rows the verify hashed, the
+      chain hash covering each event hash);
+    - the leaf hashes of their event hashes, folded into a `merkle.CompactRange`, give exactly the frontier
+      (one node per set bit of the size) and the root that the tree store serves for that size: every stored
+      node the root rests on is the one the verified chain gives."""
+    tree = record.audit_tree()
+    try:
+        tree.catch_up(until=head.seq)
+    except TreeError as e:
+        raise CheckpointError(f"will not sign this store's tree: {e}") from None
+    if tree.head().size < head.seq:
+        raise CheckpointError(f"will not sign this store's tree: it holds {tree.head().size:,} of the "
+                              f"{head.seq:,} verified events")
+    compact = merkle.CompactRange()
+    last: tuple[int, int, str] | None = None
+    with record.audit_store().snapshot() as snap:
+        for nid, _oid, _v, _topic, seq, _prev, eh, _agg, ch in snap.chain_rows(0, head.notification_id):
+            if int(seq) != compact.size + 1:
+                raise CheckpointError(f"will not sign this store's tree: the chain row of notification {nid} is "
+                                      f"at position {seq}, expected {compact.size + 1}")
+            compact.append_leaf_hash(merkle.leaf_hash(bytes(eh)))
+            last = (int(nid), int(seq), bytes(ch).hex())
+    if last != (head.notification_id, head.seq, head.chain_hash):
+        raise CheckpointError("will not sign this store's tree: the chain's head changed since it was verified "
+                              f"(verified {head.seq:,} events up to notification {head.notification_id})")
+    stored_frontier, stored_root = tree.read(
+        lambda lookup: ([lookup(s, lv) for s, lv in frontier(head.seq)], merkle.root_at(lookup, head.seq)))
+    if stored_frontier != compact.hashes or stored_root != compact.root():
+        raise CheckpointError(f"will not sign this store's tree: its nodes for size {head.seq:,} are not the ones "
+                              "the verified chain gives (the tree tables were altered)")
+    return stored_root
