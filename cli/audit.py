@@ -26,7 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from adapters.fhir.auditevent import trail_bundle
-from cli import audit_render, remote
+from cli import audit_render, audit_witness, remote
 from cli.audit_export import access_log, bundle_problem, write_bundle
 from cli.client import root
 from cli.display import Limit, limited, print_more
@@ -590,3 +590,9 @@ def fhir_events(
     else:
         out.write_text(text, encoding="utf-8")
         console.print(f"{len(bundle.get('entry') or [])} AuditEvent(s) in {escape(str(out))}")
+
+
+# Witnessed checkpoints (issue 13, c2sp.org/tlog-witness): cli/audit_witness.py
+app.add_typer(audit_witness.witness_app, name="witness")
+app.command("compare")(audit_witness.compare)
+app.command("publish")(audit_witness.publish)

@@ -26,6 +26,8 @@ from adapters.record.keys import (
     parse_key_ring,
 )
 from adapters.standards_file import load_standards
+from domain.audit.note import NoteError
+from domain.audit.witnessing import WitnessEndpoint, parse_witnesses
 from domain.ententes.state import EntentePolicy
 from domain.principals.oidc import check_provider_url
 from domain.standards.config import StandardsConfig
@@ -182,6 +184,9 @@ class Settings(BaseSettings):
     # (HKDF, a label of their own) from ARRIMAGE_SUBJECT_KEKS, which production already requires; set it to
     # rotate them apart. Never one of the public development keys outside development mode.
     webhook_keys: SecretStr = Field(default=SecretStr(""), description="seal partners' webhook signing secrets")
+    # The witnesses `arrimage audit publish` sends the record's tree checkpoints to (c2sp.org/tlog-witness):
+    # entries `<witness verifier key>=<http(s) submission URL>`, separated by commas or spaces. Empty: none.
+    witnesses: str = Field(default="", description="witnesses of the record's checkpoints: <vkey>=<url>, …")
 
     @field_validator("api_url", mode="before")
     @classmethod
@@ -238,6 +243,19 @@ class Settings(BaseSettings):
             raise ValueError("needs the gateway's own TLS_CERT and TLS_KEY; set ARRIMAGE_GATEWAY_TLS_CERT and "
                              "ARRIMAGE_GATEWAY_TLS_KEY")
         return value
+
+    @field_validator("witnesses")
+    @classmethod
+    def _witnesses(cls, value: str) -> str:
+        try:
+            parse_witnesses(value)
+        except NoteError as err:
+            raise ValueError(f"{err.message}; give <witness verifier key>=<https URL>, separated by commas") from None
+        return value
+
+    def witness_list(self) -> tuple[WitnessEndpoint, ...]:
+        """ARRIMAGE_WITNESSES, parsed (validated when the settings were read)."""
+        return parse_witnesses(self.witnesses)
 
     @field_validator("gateway_tls_client_required")
     @classmethod

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from adapters.record.note_signing import ed25519_verify, note_signer, parse_signer_key
+from adapters.record.note_signing import ed25519_verify, generate_signer_key, note_signer, parse_signer_key
 from adapters.witness.state import WitnessState
-from domain.audit.note import COSIGNATURE_V1, Note, NoteError, VerifierKey
+from domain.audit.note import COSIGNATURE_V1, Note, NoteError, SignerKey, VerifierKey
 from domain.audit.witnessing import (
     SIZE_CONTENT_TYPE,
     AddCheckpoint,
@@ -57,3 +57,11 @@ class Witness:
                 return Reply(409, SIZE_CONTENT_TYPE, f"{refusal.known_size}\n".encode())
             return Reply(refusal.status, "text/plain; charset=utf-8", (refusal.message + "\n").encode())
         return Reply(200, "text/plain; charset=utf-8", cosigned.body())
+
+
+verify_ed25519 = ed25519_verify  # re-exported: the CLI checks notes without importing the record's adapters
+
+
+def new_witness_key(name: str) -> SignerKey:
+    """A new cosignature/v1 signer key from the system's random source."""
+    return generate_signer_key(name, COSIGNATURE_V1)

@@ -247,3 +247,17 @@ def test_witnesses_are_parsed_and_every_bad_entry_named() -> None:
 def test_a_stored_note_round_trips() -> None:
     done = decide(AddCheckpoint(0, (), signed(TREE, 4)), None)
     assert parse_note(str(done.note)) == done.note
+
+
+def test_arrimage_witnesses_is_validated_with_the_other_settings(clean: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from workers.settings import Settings
+
+    clean.setenv("ARRIMAGE_WITNESSES", f"{WITNESS.verifier}=https://w1.example/w")
+    assert [str(w) for w in Settings().witness_list()] == [f"{WITNESS.verifier}=https://w1.example/w"]
+    clean.setenv("ARRIMAGE_WITNESSES", f"{LOG.verifier}=https://x.example")
+    with pytest.raises(ValidationError) as bad:
+        Settings()
+    assert f"entry 1: {ORIGIN} is not a witness key (cosignature/v1, type 0x04); give <witness verifier key>=" in str(
+        bad.value)
