@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -29,18 +30,31 @@ from usecases.directory import Services
 from usecases.ententes import Ententes
 
 
-def candidate_ententes(ententes: Ententes) -> list[EntenteView]:
+def candidate_ententes(
+    ententes: Ententes, *, parties: Iterable[str] = (), crisis_in: str | None = None, named: Iterable[str] = ()
+) -> list[EntenteView]:
     """The ententes that may be in force, each loaded from its hash-chained events: routing and a partner's
     standing decide on these (`in_force_at`, on the aggregate) as on every entente of the record, since only an
     active entente routes or admits. Which ones: the listings view, caught up first (as complete as the scan of
     the notification log, at the cost of the events recorded since its last read), keeps the ententes activated
     and whose end is not recorded, from their lifecycle events and never from a date (`adapters.record.listings`);
     one past its end date but not yet expired in the record is loaded, and the domain says no. Where the store
-    has no usable view (in memory, read-only), every entente of the record, as the scan lists them."""
+    has no usable view (in memory, read-only), every entente of the record, as the scan lists them.
+
+    Narrowed to what the caller decides on, so that a case loads the ententes that can matter for it and not every
+    entente in force: `parties`, each a party of the version in force; `crisis_in`, a mobile crisis offer in that
+    territory (the view's routing keys, a superset of what `crisis_offers` and `letting_ententes` keep). `named`:
+    codes loaded as well whatever the view says (the ententes a case's candidates were routed under, which
+    `askable` judges by their code)."""
     listings = caught_up(ententes.record)
     if listings is None:
         return ententes.list()
-    return [ententes.view(code) for code in listings.view.entente_candidates()]
+    codes = listings.view.entente_candidates(parties=parties, crisis_in=crisis_in)
+    found = [ententes.view(code) for code in codes]
+    for code in sorted(set(named) - set(codes)):
+        with suppress(NotFound):
+            found.append(ententes.view(code))
+    return found
 
 
 class CrisisCases:
@@ -56,7 +70,7 @@ class CrisisCases:
         try:
             existing = self.get(cmd.case_code)
         except NotFound:
-            case = CrisisCase.open(cmd, at, self.config, self._ententes(ententes))
+            case = CrisisCase.open(cmd, at, self.config, self._ententes(ententes, cmd.responsible_org, cmd.territory))
             self.record.save(case)
             return case.view()
         if existing.already(cmd):
@@ -71,7 +85,7 @@ class CrisisCases:
         try:
             existing = self.get(cmd.case_code)
         except NotFound:
-            CrisisCase.open(cmd, at, self.config, self._ententes(ententes))
+            CrisisCase.open(cmd, at, self.config, self._ententes(ententes, cmd.responsible_org, cmd.territory))
             return
         if not existing.already(cmd):
             raise DomainError(f"crisis case {cmd.case_code} is already open", code="duplicate_code")
@@ -84,7 +98,7 @@ class CrisisCases:
             # A referral naming a directory service is checked against the directory (issue 11).
             check_referral_target(cmd.receiving, Services(self.record).all())
         # Routing reads the directory too (read only for a request for a mobile team).
-        case.execute(cmd, at, self.config, lambda: self._ententes(ententes),
+        case.execute(cmd, at, self.config, lambda: self._routed(case, ententes),
                      lambda: Services(self.record).all().values())
         self.record.save(case)
         return case.view()
@@ -93,15 +107,29 @@ class CrisisCases:
         """The calendar's transitions due at `now` (the timer's moment); an answer not given in time asks the
         next candidate the ententes and the directory, as recorded at `now`, let it ask (issue 11)."""
         case = self.get(case_code)
-        if case.advance(now, self.config, lambda: self._ententes(None),
+        if case.advance(now, self.config, lambda: self._routed(case, None),
                         lambda: Services(self.record).as_of(now).values()):
             self.record.save(case)
         return case.view()
 
-    def _ententes(self, given: Iterable[EntenteView] | None) -> list[EntenteView]:
+    def _ententes(
+        self, given: Iterable[EntenteView] | None, responsible_org: str | None = None, territory: str | None = None,
+        named: Iterable[str] = (),
+    ) -> list[EntenteView]:
         """The ententes routing considers: `given`, or those of the record that may be in force
-        (`candidate_ententes`): routing decides on them as on every entente of the record."""
-        return list(given) if given is not None else candidate_ententes(Ententes(self.record))
+        (`candidate_ententes`), narrowed to the case's CSSS and territory (routing asks only under a mobile crisis
+        offer there of an entente the CSSS is party to, `crisis_offers`), with the ententes `named`: routing
+        decides on them as on every entente of the record."""
+        if given is not None:
+            return list(given)
+        return candidate_ententes(Ententes(self.record), parties=() if responsible_org is None else (responsible_org,),
+                                  crisis_in=territory, named=named)
+
+    def _routed(self, case: CrisisCase, given: Iterable[EntenteView] | None) -> list[EntenteView]:
+        """`_ententes` for an open case: its CSSS and territory, and the ententes its candidates were routed under
+        (the cascade and a reassignment judge those by their code, `askable`)."""
+        named = [x.agreement_code for x in case.candidates if x.agreement_code is not None]
+        return self._ententes(given, case.responsible_org, case.territory, named)
 
     # ------------------------------------------------------------------ queries
     def get(self, case_code: str, *, version: int | None = None) -> CrisisCase:

@@ -222,11 +222,13 @@ class Principals:
             check_entente_in_force(principal, case, [v for v in map(self._entente, sorted(named)) if v is not None],
                                    now)
             return
-        # The ententes that may be in force first (`candidate_ententes`): admitted on them is admitted on every
+        # The ententes that may be in force first (`candidate_ententes`), those with both organisations as parties
+        # of the version in force (`letting_ententes` looks at no other): admitted on them is admitted on every
         # entente (the rule only looks for one that lets it act); refused, the decision and its reason are taken
         # on every entente of the record (an ended one may still let it hold a case, and the refusal names them).
         with suppress(NoEntenteInForce):
-            check_entente_in_force(principal, case, candidate_ententes(self.ententes), now)
+            check_entente_in_force(principal, case, candidate_ententes(
+                self.ententes, parties=(principal.org_id, case.responsible_org)), now)
             return
         check_entente_in_force(principal, case, self.ententes.list(from_view=True), now)
 

@@ -32,14 +32,23 @@ end is not yet recorded stays a candidate, and the domain (`in_force_at`, on the
 chained events) decides, exactly as on the full list. Routing (`crisis_offers`, `askable`) and the partner's
 standing (`in_force_at`) only ever route or admit on an active entente, so the ones left out could not change
 the decision.
+
+Narrowed to the case (`entente_candidates(parties=…, crisis_in=…)`): each entente's row keeps the routing keys of
+its version in force — its parties (`party`) and the territories of its mobile crisis offers (`crise`) — taken from
+the content of the version `Activated` or `AmendmentInForce` names (each version's keys kept from the events that
+carry its content: `Drafted`, `DraftRevised`, `AmendmentProposed`). Routing asks for the ententes in force with
+the case's CSSS as a party and a mobile crisis offer in its territory (`crisis_offers` routes on no other), a
+partner's standing for those with both organisations as parties (`letting_ententes`): a superset of what the
+domain decides on, never fewer. A content the view cannot read gives the wildcard (`ANY`): always a candidate.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +75,7 @@ from domain.crisis.aggregate import CrisisCase
 from domain.disclosure.consent import Consent
 from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente, entente_id
+from domain.ententes.model import EntenteContent, ServiceCode
 from domain.episodes.aggregate import ServiceEpisode
 
 log = logging.getLogger(__name__)
@@ -74,6 +84,30 @@ _SQLITE = {"cases": "listing_cases", "episodes": "listing_episodes"}  # the SQLi
 # decision's moment), a communication (communicated_at), a refusal (notified_at), an emergency disclosure
 # (occurred_at).
 ENTRY_KINDS = ("access", "communication", "refusal", "emergency")
+# An entente's routing keys: (kind, key). ANY, a key no code can be (`domain.values.Code`), matches every key of its
+# kind: the keys of a version the view could not read, so that an entente is never left out for want of them.
+PARTY, CRISE, ANY = "party", "crise", "*"
+Keys = list[tuple[str, str]]
+WILDCARD: Keys = [(PARTY, ANY), (CRISE, ANY)]
+
+
+def routing_keys(content: Any) -> Keys:
+    """The keys routing and a partner's standing narrow on, from an entente version's content (an event's dict):
+    its parties, and the territories of its mobile crisis offers (`domain.crisis.routing.crisis_offers`)."""
+    try:
+        parsed = EntenteContent.model_validate(content)
+    except (ValueError, TypeError):  # a content the model refuses (ValidationError): never left out
+        return list(WILDCARD)
+    keys = {(PARTY, p) for p in parsed.party_ids}
+    keys |= {(CRISE, t) for offer in parsed.services if offer.service is ServiceCode.INTERVENTION_CRISE_MOBILE
+             for t in offer.territories}
+    return sorted(keys)
+
+
+def _narrowing(parties: Iterable[str], crisis_in: str | None) -> Keys:
+    """The keys an entente must each have (or their kind's `ANY`) to be a candidate."""
+    wanted = [(PARTY, p) for p in dict.fromkeys(parties)]
+    return wanted + ([(CRISE, crisis_in)] if crisis_in is not None else [])
 
 
 def micros(moment: datetime | str) -> int:
@@ -89,16 +123,29 @@ def micros(moment: datetime | str) -> int:
 class ListingsView(TrackingRecorder):
     """What a listings view records and answers (one implementation per store, below)."""
 
-    def entente_drafted(self, code: str, tracking: Tracking, entente: UUID | None = None) -> None:
-        """An entente drafted (`entente`: its aggregate id, by default the one its code makes)."""
+    def entente_drafted(self, code: str, tracking: Tracking, entente: UUID | None = None,
+                        keys: Keys | None = None) -> None:
+        """An entente drafted (`entente`: its aggregate id, by default the one its code makes; `keys`: its version
+        1's routing keys, `WILDCARD` if not given)."""
         raise NotImplementedError
 
-    def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking) -> None:
-        """An entente activated (`candidate`: it may now be in force) or its end recorded (no longer)."""
+    def entente_version(self, entente: UUID, version: int, keys: Keys, tracking: Tracking) -> None:
+        """The routing keys of a version of an entente's content (a draft revised, an amendment or a renewal)."""
         raise NotImplementedError
 
-    def entente_candidates(self) -> list[str]:
-        """The codes of the ententes activated and whose end is not recorded, in the order they were drafted."""
+    def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking, version: int | None = None) -> None:
+        """An entente activated (`candidate`: it may now be in force; `version`: the one in force) or its end recorded
+        (no longer)."""
+        raise NotImplementedError
+
+    def entente_in_force(self, entente: UUID, version: int, tracking: Tracking) -> None:
+        """An amendment in force: its version's routing keys replace those of the version before."""
+        raise NotImplementedError
+
+    def entente_candidates(self, parties: Iterable[str] = (), crisis_in: str | None = None) -> list[str]:
+        """The codes of the ententes activated and whose end is not recorded, in the order they were drafted; with
+        `parties`, only those whose version in force has each as a party, with `crisis_in`, a mobile crisis offer
+        in that territory (or a version the view could not read)."""
         raise NotImplementedError
 
     def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
@@ -191,6 +238,11 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             "NULL UNIQUE, code TEXT NOT NULL, candidate INTEGER NOT NULL DEFAULT 0)",
             "CREATE INDEX IF NOT EXISTS listing_entente_states_candidate ON listing_entente_states "
             "(candidate, position)",
+            "CREATE TABLE IF NOT EXISTS listing_entente_versions (entente_id TEXT NOT NULL, version INTEGER NOT NULL, "
+            "keys TEXT NOT NULL, PRIMARY KEY (entente_id, version))",
+            "CREATE TABLE IF NOT EXISTS listing_entente_keys (kind TEXT NOT NULL, key TEXT NOT NULL, entente_id TEXT "
+            "NOT NULL, PRIMARY KEY (kind, key, entente_id))",
+            "CREATE INDEX IF NOT EXISTS listing_entente_keys_entente ON listing_entente_keys (entente_id)",
             "CREATE TABLE IF NOT EXISTS listing_cases (position INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE, "
             "code TEXT NOT NULL, opened_at TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0)",
             "CREATE INDEX IF NOT EXISTS listing_cases_open ON listing_cases (closed, position)",
@@ -212,28 +264,60 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
         with self.datastore.transaction(commit=True) as c:
             c.execute("DELETE FROM listing_ententes")
             c.execute("DELETE FROM listing_entente_states")
+            c.execute("DELETE FROM listing_entente_versions")
+            c.execute("DELETE FROM listing_entente_keys")
             c.execute("DELETE FROM listing_cases")
             c.execute("DELETE FROM listing_episodes")
             for table in ("listing_consents", "listing_registers", "listing_register_entries"):
                 c.execute(f"DELETE FROM {table}")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
-    def entente_drafted(self, code: str, tracking: Tracking, entente: UUID | None = None) -> None:
+    def entente_drafted(self, code: str, tracking: Tracking, entente: UUID | None = None,
+                        keys: Keys | None = None) -> None:
+        ident = (entente or entente_id(code)).hex
         with self._writing() as c:
             c.execute("INSERT INTO listing_ententes VALUES (?, ?)", (tracking.notification_id, code))
-            c.execute("INSERT INTO listing_entente_states VALUES (?, ?, ?, 0)",
-                      ((entente or entente_id(code)).hex, tracking.notification_id, code))
+            c.execute("INSERT INTO listing_entente_states VALUES (?, ?, ?, 0)", (ident, tracking.notification_id, code))
+            c.execute("INSERT OR REPLACE INTO listing_entente_versions VALUES (?, 1, ?)",
+                      (ident, json.dumps(WILDCARD if keys is None else keys)))
             self._insert_tracking(c, tracking)
 
-    def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking) -> None:
+    def entente_version(self, entente: UUID, version: int, keys: Keys, tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("INSERT OR REPLACE INTO listing_entente_versions VALUES (?, ?, ?)",
+                      (entente.hex, version, json.dumps(keys)))
+            self._insert_tracking(c, tracking)
+
+    def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking, version: int | None = None) -> None:
         with self._writing() as c:
             c.execute("UPDATE listing_entente_states SET candidate = ? WHERE entente_id = ?",
                       (int(candidate), entente.hex))
+            if version is not None:
+                self._in_force(c, entente, version)
             self._insert_tracking(c, tracking)
 
-    def entente_candidates(self) -> list[str]:
+    def entente_in_force(self, entente: UUID, version: int, tracking: Tracking) -> None:
+        with self._writing() as c:
+            self._in_force(c, entente, version)
+            self._insert_tracking(c, tracking)
+
+    @staticmethod
+    def _in_force(c: Any, entente: UUID, version: int) -> None:
+        c.execute("SELECT keys FROM listing_entente_versions WHERE entente_id = ? AND version = ?",
+                  (entente.hex, version))
+        row = c.fetchone()
+        keys = json.loads(row[0]) if row is not None else WILDCARD
+        c.execute("DELETE FROM listing_entente_keys WHERE entente_id = ?", (entente.hex,))
+        c.executemany("INSERT OR IGNORE INTO listing_entente_keys VALUES (?, ?, ?)",
+                      [(kind, key, entente.hex) for kind, key in keys])
+
+    def entente_candidates(self, parties: Iterable[str] = (), crisis_in: str | None = None) -> list[str]:
+        wanted = _narrowing(parties, crisis_in)
+        where = "".join(" AND entente_id IN (SELECT entente_id FROM listing_entente_keys WHERE kind = ? AND key IN "
+                        "(?, ?))" for _ in wanted)
+        args = [x for kind, key in wanted for x in (kind, key, ANY)]
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT code FROM listing_entente_states WHERE candidate = 1 ORDER BY position")
+            c.execute(f"SELECT code FROM listing_entente_states WHERE candidate = 1{where} ORDER BY position", args)
             return [row[0] for row in c.fetchall()]
 
     def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
@@ -311,6 +395,8 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
         schema = Identifier(datastore.schema)
         self.ententes = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_ententes"))
         self.entente_states = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_entente_states"))
+        self.entente_versions = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_entente_versions"))
+        self.entente_keys = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_entente_keys"))
         self.cases_table = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_cases"))
         self.tables = {kind: SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_{kind}"))
                        for kind in ("cases", "episodes")}
@@ -321,6 +407,12 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
                 "code text NOT NULL, candidate boolean NOT NULL DEFAULT false)").format(self.entente_states),
             SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (candidate, position)").format(
                 Identifier(f"{prefix}_entente_states_candidate"), self.entente_states),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (entente_id uuid NOT NULL, version integer NOT NULL, keys text NOT "
+                "NULL, PRIMARY KEY (entente_id, version))").format(self.entente_versions),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (kind text NOT NULL, key text NOT NULL, entente_id uuid NOT NULL, "
+                "PRIMARY KEY (kind, key, entente_id))").format(self.entente_keys),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (entente_id)").format(
+                Identifier(f"{prefix}_entente_keys_entente"), self.entente_keys),
             SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, case_id uuid NOT NULL UNIQUE, "
                 "code text NOT NULL, opened_at text NOT NULL, closed boolean NOT NULL DEFAULT false)").format(
                 self.cases_table),
@@ -352,29 +444,65 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("DELETE FROM {0}").format(self.ententes))
             curs.execute(SQL("DELETE FROM {0}").format(self.entente_states))
+            curs.execute(SQL("DELETE FROM {0}").format(self.entente_versions))
+            curs.execute(SQL("DELETE FROM {0}").format(self.entente_keys))
             curs.execute(SQL("DELETE FROM {0}").format(self.cases_table))
             for kind in ("episodes", "consents", "registers", "register_entries"):
                 curs.execute(SQL("DELETE FROM {0}").format(self.tables[kind]))
             curs.execute(SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
                 Identifier(self.datastore.schema), Identifier(self.tracking_table_name)), (application_name,))
 
-    def entente_drafted(self, code: str, tracking: Tracking, entente: UUID | None = None) -> None:
+    def entente_drafted(self, code: str, tracking: Tracking, entente: UUID | None = None,
+                        keys: Keys | None = None) -> None:
+        ident = entente or entente_id(code)
         with self._writing() as curs:
             curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s)").format(self.ententes),
                          (tracking.notification_id, code))
             curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, false)").format(self.entente_states),
-                         (entente or entente_id(code), tracking.notification_id, code))
+                         (ident, tracking.notification_id, code))
+            self._version(curs, ident, 1, WILDCARD if keys is None else keys)
             self._insert_tracking(curs, tracking)
 
-    def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking) -> None:
+    def entente_version(self, entente: UUID, version: int, keys: Keys, tracking: Tracking) -> None:
+        with self._writing() as curs:
+            self._version(curs, entente, version, keys)
+            self._insert_tracking(curs, tracking)
+
+    def _version(self, curs: Any, entente: UUID, version: int, keys: Keys) -> None:
+        curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT (entente_id, version) DO UPDATE SET "
+                         "keys = EXCLUDED.keys").format(self.entente_versions), (entente, version, json.dumps(keys)))
+
+    def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking, version: int | None = None) -> None:
         with self._writing() as curs:
             curs.execute(SQL("UPDATE {0} SET candidate = %s WHERE entente_id = %s").format(self.entente_states),
                          (candidate, entente))
+            if version is not None:
+                self._in_force(curs, entente, version)
             self._insert_tracking(curs, tracking)
 
-    def entente_candidates(self) -> list[str]:
+    def entente_in_force(self, entente: UUID, version: int, tracking: Tracking) -> None:
+        with self._writing() as curs:
+            self._in_force(curs, entente, version)
+            self._insert_tracking(curs, tracking)
+
+    def _in_force(self, curs: Any, entente: UUID, version: int) -> None:
+        curs.execute(SQL("SELECT keys FROM {0} WHERE entente_id = %s AND version = %s").format(self.entente_versions),
+                     (entente, version))
+        row = curs.fetchone()
+        keys = json.loads(row["keys"]) if row is not None else WILDCARD
+        curs.execute(SQL("DELETE FROM {0} WHERE entente_id = %s").format(self.entente_keys), (entente,))
+        for kind, key in keys:
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING").format(self.entente_keys),
+                         (kind, key, entente))
+
+    def entente_candidates(self, parties: Iterable[str] = (), crisis_in: str | None = None) -> list[str]:
+        wanted = _narrowing(parties, crisis_in)
+        where = SQL("").join(SQL(" AND entente_id IN (SELECT entente_id FROM {0} WHERE kind = %s AND key IN (%s, %s))")
+                             .format(self.entente_keys) for _ in wanted)
+        args = [x for kind, key in wanted for x in (kind, key, ANY)]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(SQL("SELECT code FROM {0} WHERE candidate ORDER BY position").format(self.entente_states))
+            curs.execute(SQL("SELECT code FROM {0} WHERE candidate{1} ORDER BY position").format(
+                self.entente_states, where), args)
             return [row["code"] for row in curs.fetchall()]
 
     def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
@@ -451,6 +579,8 @@ class Listings(Projection[ListingsView]):
     name = "arrimage_listings"  # the library names the view's tables after it (`PostgresListings`)
     topics: tuple[str, ...] = tuple(
         topic for cls in (Entente.Drafted, Entente.Activated, Entente.Revoked,  # type: ignore[attr-defined]
+                          Entente.DraftRevised, Entente.AmendmentProposed,  # type: ignore[attr-defined]
+                          Entente.AmendmentInForce,  # type: ignore[attr-defined]
                           Entente.Expired, CrisisCase.Opened, CrisisCase.CaseClosed,  # type: ignore[attr-defined]
                           ServiceEpisode.Opened, ServiceEpisode.EpisodeClosed,  # type: ignore[attr-defined]
                           Consent.Granted, DisclosureRegister.Opened,  # type: ignore[attr-defined]
@@ -467,12 +597,29 @@ class Listings(Projection[ListingsView]):
 
     @process_event.register
     def _(self, domain_event: Entente.Drafted, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.entente_drafted(domain_event.code, tracking, domain_event.originator_id)
+        self.view.entente_drafted(domain_event.code, tracking, domain_event.originator_id,
+                                  routing_keys(domain_event.content))
+
+    # Each version's routing keys from the event that carries its content; the version in force's become the
+    # entente's when it is activated or an amendment takes effect.
+    @process_event.register
+    def _(self, domain_event: Entente.DraftRevised, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.entente_version(domain_event.originator_id, domain_event.version,
+                                  routing_keys(domain_event.content), tracking)
+
+    @process_event.register
+    def _(self, domain_event: Entente.AmendmentProposed, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.entente_version(domain_event.originator_id, domain_event.version,
+                                  routing_keys(domain_event.content), tracking)
+
+    @process_event.register
+    def _(self, domain_event: Entente.AmendmentInForce, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.entente_in_force(domain_event.originator_id, domain_event.version, tracking)
 
     # An entente's lifecycle: activated, it may be in force (a candidate for routing); its end recorded, no longer.
     @process_event.register
     def _(self, domain_event: Entente.Activated, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.entente_lifecycle(domain_event.originator_id, True, tracking)
+        self.view.entente_lifecycle(domain_event.originator_id, True, tracking, domain_event.version)
 
     @process_event.register
     def _(self, domain_event: Entente.Revoked, tracking: Tracking) -> None:  # type: ignore[name-defined]
@@ -538,8 +685,8 @@ class Listings(Projection[ListingsView]):
 
 # The shape of the views: raised when a listing is added, so that a view built before is rebuilt with it (kept as a
 # tracking row of its own: 1 ententes and cases, 2 épisodes de services added, 3 consents and registers added, 4 the
-# ententes' lifecycle added: routing's candidates).
-VERSION, VERSION_KEY = 4, "__arrimage_listings_version__"
+# ententes' lifecycle added: routing's candidates, 5 the routing keys of each entente's version in force added).
+VERSION, VERSION_KEY = 5, "__arrimage_listings_version__"
 
 # The view of each persistence module that has one (the in-memory store of unit tests has none: its lists scan).
 VIEWS: dict[str, type[ListingsView]] = {
