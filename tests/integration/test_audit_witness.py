@@ -12,6 +12,10 @@ on a free port, its SQLite state) and a real record whose tree checkpoints `publ
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ from usecases.audit.proofs import consistency, log_key, log_verifier, root_at, s
 from usecases.audit.trail import store_id
 from usecases.audit.witnessing import kept_notes, publish
 
+ARRIMAGE = str(Path(sys.executable).parent / "arrimage")  # the one installed beside this interpreter
 WITNESS_KEY = signer_key_from_seed("witness.example/w1", bytes(range(7, 39)), COSIGNATURE_V1)
 STRANGER = parse_key_ring("mallory:" + "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
 
@@ -221,3 +226,41 @@ def test_the_offline_witness_cosigns_the_same_way(record: Record, dossiers: list
     assert run.exit_code == 0, run.output
     note.write_text("not a note\n")
     assert runner.invoke(app, ["audit", "witness", "cosign", str(note), *args]).exit_code == 2
+
+
+def test_the_commands_serve_and_publish_as_a_deployment_runs_them(tmp_path: Path) -> None:
+    """`arrimage audit witness serve` in its own process, `arrimage audit publish` in another over a SQLite record
+    (ARRIMAGE_WITNESSES): exit 0 cosigned; the witness stopped → exit 1, unreachable named; none set → exit 2."""
+    path = tmp_path / "record.sqlite"
+    record = Record(record_env(sqlite=path))
+    try:
+        interleaved_dossiers(record, "AB", 1)
+        vkey = str(log_verifier(record))
+    finally:
+        record.close()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
+           "ARRIMAGE_SQLITE_PATH": str(path), "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_MODE": "development",
+           "ARRIMAGE_LOG_LEVEL": "WARNING"}
+    key_file = tmp_path / "w.key"
+    made = subprocess.run([ARRIMAGE, "audit", "witness", "key", "--name", "w.example/1", "--out", str(key_file)],
+                          env=env, capture_output=True, text=True, check=True)
+    server = subprocess.Popen(
+        [ARRIMAGE, "audit", "witness", "serve", "--key", str(key_file), "--log-key", vkey, "--state",
+         str(tmp_path / "state.sqlite"), "--listen", "127.0.0.1:0"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        line = server.stderr.readline()
+        url = line.split(" on ")[1].split()[0].removesuffix("/add-checkpoint")
+        env["ARRIMAGE_WITNESSES"] = f"{made.stdout.strip()}={url}"
+        done = subprocess.run([ARRIMAGE, "audit", "publish", "--json"], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert report["size"] == 4 and [w["outcome"] for w in report["witnesses"]] == ["cosigned"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    done = subprocess.run([ARRIMAGE, "audit", "publish"], env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and f"unreachable: w.example/1 ({url}) from size 4" in done.stdout
+    env["ARRIMAGE_WITNESSES"] = ""
+    done = subprocess.run([ARRIMAGE, "audit", "publish"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "no witness configured" in done.stderr
