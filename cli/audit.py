@@ -13,6 +13,7 @@ and `--purpose`: `register --person` in that person's register, the others in th
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from datetime import UTC, datetime
@@ -47,6 +48,9 @@ from usecases.audit.trail import knows, pinned_key, trust_basis
 from usecases.audit.trail import rewrap as do_rewrap
 from usecases.audit.trail import shred as do_shred
 from usecases.audit.trail import verify as run_verify
+from verifier import BadInput, Source, verify_bundle
+from verifier import render as render_offline
+from verifier.trusted import Keys
 from workers.bootstrap import KeyConfigError, Root, checkpoint_keys
 
 AUDIT_EXIT_CODES = (
@@ -108,6 +112,13 @@ def verify(
         help="Check an `audit export` bundle instead of the record: its signed manifest and every file.",
     )] = None,
     trust_engine_key: TrustEngineKey = False,
+    log_key: Annotated[list[str], typer.Option(
+        "--log-key", metavar="VKEY|FILE",
+        help="With --bundle: check its record.jsonl offline (the verifier, `python -m verifier`) against the "
+             "--against checkpoints (C2SP notes or JSON), signed by this log key (<name>+<key ID>+<base64>, as "
+             "`audit log-key` prints it, or a file holding it); the manifest's signature is checked with it too. "
+             "Repeatable.",
+    )] = [],  # noqa: B006 (typer's repeatable option)
     as_json: bool = typer.Option(False, "--json"),
     allow_empty: bool = typer.Option(
         False, "--allow-empty", help="accept a record that holds no event yet (otherwise exit 1: nothing was verified)"
@@ -127,6 +138,10 @@ def verify(
     """Stream the whole store and confirm it, or name the first event altered, inserted, reordered or removed."""
     with reported():
         pinned = _pinned(trusted_key)
+        if log_key and bundle is None:
+            raise bad_input("--log-key checks an export bundle offline: give --bundle DIR")
+        if bundle is not None and log_key:
+            _verify_offline(bundle, against, log_key, pinned, as_json)
         if bundle is not None:
             _verify_bundle(bundle, pinned, as_json, trust_engine_key)
         cps = [_checkpoint_file(path) for path in against]
@@ -176,6 +191,31 @@ def _verify_bundle(out: Path, pinned: list[str], as_json: bool, trust_engine_key
     else:
         console.print(f"[red]TAMPERING[/red] bundle {escape(str(out))}: {escape(problem)}", soft_wrap=True)
     raise typer.Exit(0 if problem is None else 1)
+
+
+def _verify_offline(out: Path, against: list[Path], log_keys: list[str], pinned: list[str], as_json: bool) -> None:
+    """`verify --bundle DIR --log-key VKEY [--against F…]`: nothing of the engine's configuration is read. The
+    manifest's signature is checked against the log key (the same Ed25519 key signs both) and the pinned keys, then
+    the verifier recomputes record.jsonl and checks it against each checkpoint; exits 0 or 1 (2: bad input)."""
+    keys = [read_text(Path(k)).strip() if Path(k).is_file() else k for k in log_keys]
+    sources = [Source(str(path), read_text(path)) for path in against]
+    try:
+        trusted = Keys.parse(keys)
+        report = verify_bundle(out, sources, keys)
+    except BadInput as e:
+        raise bad_input(str(e)) from None
+    manifest = bundle_problem(out, [*pinned, *(base64.b64encode(k).decode() for k in trusted.raw)])
+    ok = manifest is None and report.ok
+    if as_json:
+        print(json.dumps({"ok": ok, "bundle": str(out), "manifest_problem": manifest, "record": report.to_dict()}))
+    else:
+        if manifest is None:
+            console.print(f"[green]manifest verified[/green] {escape(str(out))} (signed by the log key)")
+        else:
+            console.print(f"[red]TAMPERING[/red] bundle {escape(str(out))}: {escape(manifest)}", soft_wrap=True)
+        for line in render_offline(report, str(out / "record.jsonl")):
+            console.print(line, markup=False, soft_wrap=True)
+    raise typer.Exit(0 if ok else 1)
 
 
 def _checkpoint_file(path: Path) -> Checkpoint:

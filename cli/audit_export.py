@@ -2,9 +2,12 @@
 
 Files: `verify.json` (the chain verified now), `checkpoint.json` (its head, signed now; absent when
 the chain does not verify, or does not extend the last trusted checkpoint given with `--against`:
-a signature must never bless tampering), `register.json` (every communication entry),
-`accesses.json`, `exceptions.json`. MANIFEST.json (each file's SHA-256, the store id, the verdict)
-is itself signed with the checkpoint key (its `signature` member); `bundle_problem` (`arrimage
+a signature must never bless tampering), `checkpoint.note` (the C2SP checkpoint of the Merkle tree at that
+same head, signed by the log key; absent with it), `register.json` (every communication entry),
+`accesses.json`, `exceptions.json`, `record.jsonl` (every stored event and chain row up to that head, the
+whole store when nothing was signed: what `python -m verifier` / `arrimage audit verify --bundle DIR --log-key`
+checks offline, issue 13; its format in verifier/README.md). MANIFEST.json (each file's SHA-256, the store id,
+the verdict) is itself signed with the checkpoint key (its `signature` member); `bundle_problem` (`arrimage
 audit verify --bundle DIR`) checks that signature and every file. Content about a person in words is
 withheld from all of them (the auditor reads metadata only); the person's own copy of their entries
 comes from `arrimage audit register --person`. The export is itself an access, registered before the
@@ -26,7 +29,8 @@ from cli import audit_render
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.record_reads import RecordRead
 from domain.errors import NotFound
-from usecases.audit.trail import checkpoint as make_checkpoint
+from usecases.audit.bundle import record_lines
+from usecases.audit.proofs import checkpoint_with_note
 from usecases.audit.trail import manifest_problem, sign_manifest
 from usecases.audit.trail import verify as run_verify
 
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 
 FORMAT = "arrimage-audit-export/1"
 MANIFEST = "MANIFEST.json"
+RECORD = "record.jsonl"
 
 
 @dataclass(frozen=True)
@@ -77,13 +82,15 @@ def write_bundle(
     signed: Checkpoint | None = None
     problem = report.problem.describe() if report.problem is not None else None
     if report.ok and report.head is not None:  # an empty store: nothing to sign
-        try:
-            signed = make_checkpoint(record, checkpoint_keys=ring, now=now, against=against, pinned_keys=pinned_keys)
+        try:  # the JSON checkpoint and the tree's note, of one head, after one more full verify
+            signed, note = checkpoint_with_note(record, checkpoint_keys=ring, now=now, against=against,
+                                                pinned_keys=pinned_keys)
         except CheckpointError as e:  # the store changed between the two reads and no longer verifies
             report = replace(report, ok=False)
             problem = e.message
         else:
             docs["checkpoint.json"] = signed
+            docs["checkpoint.note"] = str(note)
     disclosures = engine.disclosures
     docs["register.json"] = [
         audit_render.entry_for_auditor(e) for e in disclosures.communications() if _in(e.communicated_at, since, until)
@@ -93,9 +100,11 @@ def write_bundle(
                                                            now, since, until)
     files: dict[str, dict[str, Any]] = {}
     for name, doc in docs.items():
-        body = (doc.to_json() if hasattr(doc, "to_json") else audit_render.dumps(doc)).encode()
+        body = (doc if isinstance(doc, str) else doc.to_json() if hasattr(doc, "to_json")
+                else audit_render.dumps(doc)).encode()
         (out / name).write_bytes(body)
         files[name] = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+    files[RECORD] = _write_record(engine, out / RECORD, None if signed is None else signed.notification_id)
     manifest = {
         "format": FORMAT, "created_at": now, "since": since, "until": until, "verified": report.ok,
         "events_checked": report.events_checked, "store_id": report.store_id,
@@ -110,6 +119,17 @@ def write_bundle(
     plain = json.loads(audit_render.dumps(manifest))
     (out / MANIFEST).write_text(audit_render.dumps(sign_manifest(ring, plain)), encoding="utf-8")
     return Bundle(verified=report.ok, problem=problem, files=files, trust=report.trust)
+
+
+def _write_record(engine: Root, path: Path, until: int | None) -> dict[str, Any]:
+    """record.jsonl streamed to disk (memory flat), hashed as it is written."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("wb") as handle:
+        for line in record_lines(engine.record, until=until):
+            handle.write(line)
+            digest.update(line)
+            size += len(line)
+    return {"sha256": digest.hexdigest(), "bytes": size}
 
 
 def bundle_problem(out: Path, pinned_keys: Collection[str], ring: KeyRing | None = None) -> str | None:

@@ -11,9 +11,18 @@ merkle, note, checkpoint): no Temporal, no eventsourcing, no driver, no pydantic
 `verifier-standalone`, and tests/unit/test_verifier_imports.py at run time).
 """
 
-from verifier.check import CheckpointResult, Kind, Problem, Report, check_rows, verify_bundle, verify_database
+from verifier.check import (
+    CheckpointResult,
+    Kind,
+    Problem,
+    Report,
+    check_rows,
+    render,
+    verify_bundle,
+    verify_database,
+)
 from verifier.rows import BadInput, Row, bundle_rows, database_rows
 from verifier.trusted import Source
 
 __all__ = ["BadInput", "CheckpointResult", "Kind", "Problem", "Report", "Row", "Source", "bundle_rows",
-           "check_rows", "database_rows", "verify_bundle", "verify_database"]
+           "check_rows", "database_rows", "render", "verify_bundle", "verify_database"]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from verifier.check import Report, verify_bundle, verify_database
+from verifier.check import render, verify_bundle, verify_database
 from verifier.rows import BadInput
 from verifier.trusted import Source
 
@@ -33,20 +33,6 @@ def _source(path: str) -> Source:
         return Source(path, Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{path}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
-
-
-def render(report: Report, what: str) -> list[str]:
-    """The report in words, one finding a line."""
-    lines: list[str] = []
-    if report.ok:
-        lines.append(f"verified {report.events:,} events of {what} ({report.events_per_second:,.0f}/s); "
-                     f"Merkle root {report.root}")
-    elif report.problem is not None:
-        lines.append(f"TAMPERING {report.problem.describe()}")
-    for c in report.checkpoints:
-        lines.append(f"checkpoint {c.source} ({c.kind}, size {c.size:,}): {c.status.replace('_', ' ')}: {c.detail}")
-    lines.extend(report.notes)
-    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

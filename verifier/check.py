@@ -19,6 +19,7 @@ recently seen aggregates, the others spilled to a temporary SQLite file (`Aggreg
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 import tempfile
 import time
@@ -372,3 +373,18 @@ def verify_database(path: str | Path, against: Sequence[str | Source], log_keys:
                     text_ids: bool = False) -> Report:
     """A SQLite copy of the record (tables stored_events and audit_chain) checked the same way."""
     return verify(database_rows(Path(path), text_ids=text_ids), against, log_keys)
+
+
+def render(report: Report, what: str) -> list[str]:
+    """The report in words, one finding a line."""
+    lines: list[str] = []
+    if report.ok:
+        root = base64.b64encode(bytes.fromhex(report.root)).decode()
+        lines.append(f"verified {report.events:,} events of {what} ({report.events_per_second:,.0f}/s); "
+                     f"Merkle root {root} (as a checkpoint note writes it)")
+    elif report.problem is not None:
+        lines.append(f"TAMPERING {report.problem.describe()}")
+    for c in report.checkpoints:
+        lines.append(f"checkpoint {c.source} ({c.kind}, size {c.size:,}): {c.status.replace('_', ' ')}: {c.detail}")
+    lines.extend(report.notes)
+    return lines

@@ -108,15 +108,21 @@ def parse_line(text: str | bytes, line: int) -> Row:
     if not isinstance(topic, str):
         raise Malformed(line, "topic is not text")
     state = obj.get("state")
-    if not isinstance(state, str):
+    if state is None:  # a chain row whose event is no longer stored
+        raw = None
+    elif not isinstance(state, str):
         raise Malformed(line, "state is not base64 text")
-    try:
-        raw = base64.b64decode(state, validate=True)
-    except (binascii.Error, ValueError):
-        raise Malformed(line, "state is not base64") from None
-    return Row(line, _int(obj, "seq", line, low=1), _int(obj, "notification_id", line, low=1), okey,
-               _int(obj, "originator_version", line, low=0), topic, raw, _int(obj, "aggregate_prev_nid", line),
-               _hash(obj, "event_hash", line), _hash(obj, "aggregate_hash", line), _hash(obj, "chain_hash", line))
+    else:
+        try:
+            raw = base64.b64decode(state, validate=True)
+        except (binascii.Error, ValueError):
+            raise Malformed(line, "state is not base64") from None
+    nid, version = _int(obj, "notification_id", line, low=1), _int(obj, "originator_version", line)
+    if obj.get("seq") is None:  # a stored event the chain never recorded
+        return Row(line, None, nid, okey, version, topic, raw, None, None, None, None)
+    return Row(line, _int(obj, "seq", line, low=1), nid, okey, version, topic, raw,
+               _int(obj, "aggregate_prev_nid", line), _hash(obj, "event_hash", line),
+               _hash(obj, "aggregate_hash", line), _hash(obj, "chain_hash", line))
 
 
 def bundle_rows(directory: Path) -> Iterator[Row]:
@@ -157,8 +163,8 @@ def database_rows(path: Path, *, text_ids: bool = False, page: int = 10_000) -> 
         while rows := cursor.fetchmany(page):
             yield from rows
 
-    events = stream(f"SELECT notification_id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
-                    "ORDER BY notification_id")
+    # eventsourcing's SQLite table has no notification id column: the rowid is the notification id
+    events = stream(f"SELECT rowid, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} ORDER BY rowid")
     chain = stream(f"SELECT notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid, "
                    f"event_hash, aggregate_hash, chain_hash FROM {CHAIN_TABLE} ORDER BY notification_id")
     try:

@@ -256,6 +256,17 @@ def test_a_truncated_bundle_names_the_checkpoint_it_falls_short_of(tmp_path: Pat
     assert report.checkpoints[0].status == "beyond"
 
 
+def test_an_unchained_event_and_a_chain_row_without_its_event_are_named(tmp_path: Path) -> None:
+    """The export writes the store as it is: an event the chain never recorded (seq and hashes null), a chain row
+    whose event is gone (state null)."""
+    data = rows()
+    unchained = dict(data[3], seq=None, aggregate_prev_nid=None, event_hash=None, aggregate_hash=None,
+                     chain_hash=None, notification_id=8)
+    named(check(write(tmp_path / "a", [*data[:4], unchained, *data[4:]])), Kind.INSERTED, 5, 8)
+    data[2]["state"] = None
+    named(check(write(tmp_path / "b", data)), Kind.REMOVED, 3, 5)
+
+
 def test_a_file_cut_mid_line_is_named(tmp_path: Path) -> None:
     folder = write(tmp_path / "b", rows())
     text = (folder / "record.jsonl").read_text()
@@ -280,13 +291,14 @@ def database(path: Path, data: list[dict[str, Any]]) -> Path:
     """A SQLite file with the record's two tables (column types of adapters/record/sqlite.py), ids as hex."""
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER, topic TEXT, "
-                     "state BLOB, notification_id INTEGER PRIMARY KEY)")
+                     "state BLOB, PRIMARY KEY (originator_id, originator_version))")  # the rowid: notification id
         conn.execute("CREATE TABLE audit_chain (notification_id INTEGER PRIMARY KEY, originator_id TEXT, "
                      "originator_version INTEGER, topic TEXT, seq INTEGER, aggregate_prev_nid INTEGER, "
                      "event_hash BLOB, aggregate_hash BLOB, chain_hash BLOB)")
         for r in data:
             oid = UUID(r["originator_id"]).hex
-            conn.execute("INSERT INTO stored_events VALUES (?, ?, ?, ?, ?)", (
+            conn.execute("INSERT INTO stored_events (originator_id, originator_version, topic, state, rowid) "
+                         "VALUES (?, ?, ?, ?, ?)", (
                 oid, r["originator_version"], r["topic"], base64.b64decode(r["state"]), r["notification_id"]))
             conn.execute("INSERT INTO audit_chain VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 r["notification_id"], oid, r["originator_version"], r["topic"], r["seq"], r["aggregate_prev_nid"],
@@ -300,17 +312,18 @@ def test_a_database_copy_verifies_and_names_a_deleted_or_swapped_event(tmp_path:
     assert verify_database(good, [note(data, N)], [VKEY]).ok
     gone = database(tmp_path / "gone.sqlite", data)
     with sqlite3.connect(gone) as conn:
-        conn.execute("DELETE FROM stored_events WHERE notification_id = 9")
+        conn.execute("DELETE FROM stored_events WHERE rowid = 9")
     named(verify_database(gone, [], []), Kind.REMOVED, 5, 9)
     extra = database(tmp_path / "extra.sqlite", data)
     with sqlite3.connect(extra) as conn:
-        conn.execute("INSERT INTO stored_events VALUES (?, 9, 't', x'00', 4)", (AGGREGATES[1].hex,))
+        conn.execute("INSERT INTO stored_events (originator_id, originator_version, topic, state, rowid) "
+                     "VALUES (?, 9, 't', x'00', 4)", (AGGREGATES[1].hex,))
     named(verify_database(extra, [], []), Kind.INSERTED, 3, 4)
     swapped = database(tmp_path / "swapped.sqlite", data)
     with sqlite3.connect(swapped) as conn:  # two events' notification ids exchanged
-        conn.execute("UPDATE stored_events SET notification_id = -1 WHERE notification_id = 3")
-        conn.execute("UPDATE stored_events SET notification_id = 3 WHERE notification_id = 5")
-        conn.execute("UPDATE stored_events SET notification_id = 5 WHERE notification_id = -1")
+        conn.execute("UPDATE stored_events SET rowid = -1 WHERE rowid = 3")
+        conn.execute("UPDATE stored_events SET rowid = 3 WHERE rowid = 5")
+        conn.execute("UPDATE stored_events SET rowid = 5 WHERE rowid = -1")
     named(verify_database(swapped, [], []), Kind.REORDERED, 2, 3)
     sqlite3.connect(tmp_path / "empty.sqlite").close()
     with pytest.raises(BadInput, match="no table stored_events or audit_chain"):
