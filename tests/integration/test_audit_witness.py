@@ -264,3 +264,47 @@ def test_the_commands_serve_and_publish_as_a_deployment_runs_them(tmp_path: Path
     env["ARRIMAGE_WITNESSES"] = ""
     done = subprocess.run([ARRIMAGE, "audit", "publish"], env=env, capture_output=True, text=True)
     assert done.returncode == 2 and "no witness configured" in done.stderr
+
+
+def test_two_requests_at_once_cannot_roll_the_witness_back(
+    record: Record, dossiers: list[Dossier], witness: Running
+) -> None:
+    """The spec's race: two requests from size 0, for sizes 5 and 9, at once. The check of the old size and the
+    keeping of the new checkpoint are one transaction: exactly one is cosigned, the other gets 409 with its size,
+    and the witness holds what it cosigned."""
+    sid = store_id(record)
+    assert sid is not None
+    key = log_key(sid)
+    notes = {n: sign_checkpoint(TreeHead(key.name, n, root_at(record, n)), note_signer(key)) for n in (5, 9)}
+    start = threading.Barrier(2)
+    answers: dict[int, tuple[int, bytes]] = {}
+
+    def send(n: int) -> None:
+        start.wait()
+        got = post_add_checkpoint(witness.endpoint.add_checkpoint_url, AddCheckpoint(0, (), notes[n]).body())
+        answers[n] = (got.status, got.body)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in notes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(status for status, _ in answers.values())
+    assert statuses == [200, 409]
+    won = next(n for n, (status, _) in answers.items() if status == 200)
+    lost = next(n for n in notes if n != won)
+    assert answers[lost][1] == f"{won}\n".encode()
+    held = witness.state.latest(key.name)
+    assert held is not None and parse_checkpoint(held.text).size == won
+
+
+def test_the_same_checkpoint_compares_as_the_same(record: Record, dossiers: list[Dossier], tmp_path: Path) -> None:
+    a, b = tmp_path / "a.note", tmp_path / "b.note"
+    a.write_text(str(sign_tree_checkpoint(record, now=NOW)))
+    b.write_text(str(sign_tree_checkpoint(record, now=NOW + timedelta(hours=1))))  # same tree, another time line
+    run = CliRunner().invoke(app, ["audit", "compare", str(a), str(b), "--log-key", str(log_verifier(record)),
+                                   "--json"])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output)["agreement"] == "same"
+    run = CliRunner().invoke(app, ["audit", "compare", str(a), str(b), "--log-key", "not-a-key"])
+    assert run.exit_code == 2 and "--log-key: verifier key" in run.output

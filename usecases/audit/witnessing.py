@@ -30,6 +30,8 @@ from domain.audit.witnessing import (
     read_answer,
     with_cosignatures,
 )
+from usecases.audit import proofs
+from usecases.audit.proofs import NotProvable, sign_tree_checkpoint
 
 SignCheckpoint = Callable[[Record, KeyRing | None, datetime], Note]
 Consistency = Callable[[Record, int, int], Sequence[bytes]]
@@ -60,15 +62,7 @@ class Publication:
 
 
 def _default_sign(record: Record, ring: KeyRing | None, now: datetime) -> Note:
-    from usecases.audit.proofs import sign_tree_checkpoint  # helper "tree"'s, landed beside this one
-
     return sign_tree_checkpoint(record, ring, now=now)
-
-
-def _default_consistency(record: Record, old_size: int, new_size: int) -> Sequence[bytes]:
-    from usecases.audit.proofs import consistency
-
-    return consistency(record, old_size, new_size)
 
 
 def publish(
@@ -78,7 +72,7 @@ def publish(
     now: datetime,
     *,
     sign: SignCheckpoint = _default_sign,
-    consistency: Consistency = _default_consistency,
+    consistency: Consistency = proofs.consistency,
     post: Post = post_add_checkpoint,
 ) -> Publication:
     """Sign, send to each witness, collect, keep. Never raises for a witness's answer: each is reported."""
@@ -103,7 +97,12 @@ def publish(
         report = WitnessReport(name, w.url, Outcome.REFUSED, "no answer read", old)
         for _attempt in range(2):
             try:
-                answer = post(w.add_checkpoint_url, request(old))
+                body = request(old)
+            except (NotProvable, NoteError) as e:  # the record cannot prove from where the witness is
+                report = WitnessReport(name, w.url, Outcome.REFUSED, f"no proof from size {old}: {e}", old)
+                break
+            try:
+                answer = post(w.add_checkpoint_url, body)
             except WitnessUnreachable as e:
                 report = WitnessReport(name, w.url, Outcome.UNREACHABLE, str(e), old)
                 break
