@@ -55,6 +55,9 @@ DELIVERS = "entente-delivers-signature-requests"
 # Since this patch, each signature reminder and each annual review falling due is delivered to the parties
 # with an endpoint; runs that recorded them before replay without.
 DELIVERS_CALENDAR = "entente-delivers-reminders-and-reviews"
+# Since this patch, the timer of an annual review fires later in its due day (`domain.ententes.wakeup`), not at
+# its first instant: ReviewDue still names the due date and is dated at the start of that day.
+SPREADS_REVIEWS = "review-wakeup-spread"
 
 
 def workflow_id(code: str) -> str:
@@ -131,7 +134,19 @@ class EntenteWorkflow:
 
     @workflow.query
     def next_wakeup(self) -> datetime | None:
-        return rules.next_wakeup(self.view, self.policy) if self.view else None
+        """Asked (a query): the next moment something falls due, as the record will date it (a review: the start
+        of its due day). Called by the calendar loop: when its timer fires; since `SPREADS_REVIEWS`, a review's
+        wake-up later in its due day by an offset from the code (`domain.ententes.wakeup`), so that one day's
+        anniversaries do not wake at one instant. A run that recorded its review timer before keeps it."""
+        if self.view is None:
+            return None
+        due = rules.next_wakeup(self.view, self.policy)
+        if workflow.unsafe.is_read_only():  # a query: no patch marker may be recorded from here
+            return due
+        wake = rules.next_wakeup(self.view, self.policy, spread=True)
+        if wake != due and workflow.patched(SPREADS_REVIEWS):
+            return wake
+        return due
 
     # ------------------------------------------------------------------ creating
     @workflow.update

@@ -20,6 +20,7 @@ from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus, EntenteView, Proposal, ProposalStage
+from domain.ententes.wakeup import review_wakeup
 from domain.errors import RuleViolation
 
 
@@ -276,8 +277,13 @@ def latest_moment(view: EntenteView) -> datetime:
     return max(m for m in moments if m is not None)
 
 
-def next_wakeup(view: EntenteView, policy: EntentePolicy) -> datetime | None:
-    """The next instant at which the calendar changes something; None if nothing will."""
+def next_wakeup(view: EntenteView, policy: EntentePolicy, *, spread: bool = False) -> datetime | None:
+    """The next instant at which the calendar changes something; None if nothing will.
+
+    `spread`: when the workflow's timer should fire instead, a review's wake-up taken later in its due day
+    (`domain.ententes.wakeup`) so that one day's anniversaries do not all wake at one instant. What is due,
+    and the moment it is dated, stay the start of the due day (`due_now`, the aggregate's `advance`).
+    """
     if view.status.ended:
         return None
     p = view.proposal
@@ -289,7 +295,8 @@ def next_wakeup(view: EntenteView, policy: EntentePolicy) -> datetime | None:
             moments.append(start_of(view.revocation.effective_date))
         moments.append(expiry_moment(view.content))
         if view.review_pending is None and view.next_review_due is not None:
-            moments.append(start_of(view.next_review_due))
+            due = view.next_review_due
+            moments.append(review_wakeup(view.code, due) if spread else start_of(due))
         moments.append(escalation_moment(view, policy))
     real = [m for m in moments if m is not None]
     return min(real) if real else None

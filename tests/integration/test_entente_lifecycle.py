@@ -15,6 +15,7 @@ from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus, ProposalStage, ReviewOutcome
+from domain.ententes.wakeup import review_wakeup
 from tests.factories import entente_cadre, service_entente
 from tests.integration.lifecycle import (
     Started,
@@ -78,7 +79,8 @@ async def test_an_entente_goes_from_draft_to_revocation_through_two_reviews_and_
     assert view.next_review_due == first_due
 
     # Year 1: the review falls due on the anniversary; the comité holds it five days later.
-    await env.sleep(until(start_of(first_due), await env.get_current_time()))
+    # The workflow wakes later in the due day, by an offset from its code (`domain.ententes.wakeup`).
+    await env.sleep(until(review_wakeup(code, first_due), await env.get_current_time()))
     view = await wait_for(handle, "review due", lambda v: v.review_pending == first_due)
     await env.sleep(timedelta(days=5))
     view = await handle.execute_update(

@@ -25,6 +25,7 @@ from domain.crisis.state import CaseStage
 from domain.delivery.model import Outcome, SubjectKind
 from domain.ententes import commands as ec
 from domain.ententes.state import EntenteStatus, EntenteView, ReviewOutcome
+from domain.ententes.wakeup import review_wakeup
 from tests.crisis_builders import (
     RECEIVING,
     TEAM,
@@ -134,7 +135,8 @@ async def test_the_parties_take_each_reminder_and_the_annual_review_due_once(
         view = await lifecycle.wait_for(handle, "in force", lambda v: v.status is EntenteStatus.ACTIVE)
         due = view.next_review_due
         assert due is not None
-        await env.sleep(lifecycle.until(start_of(due), await env.get_current_time()))
+        # The workflow wakes later in the due day, by an offset from its code (`domain.ententes.wakeup`).
+        await env.sleep(lifecycle.until(review_wakeup(code, due), await env.get_current_time()))
         await arrived(cisss, 4)
         await arrived(cc, 3)
         # Left undone past its grace period, the review escalates; then the committee records it: nothing more.
