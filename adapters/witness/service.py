@@ -56,6 +56,8 @@ class Witness:
             if refusal.known_size is not None:
                 return Reply(409, SIZE_CONTENT_TYPE, f"{refusal.known_size}\n".encode())
             return Reply(refusal.status, "text/plain; charset=utf-8", (refusal.message + "\n").encode())
+        except NoteError as e:  # the witness's own latest checkpoint no longer opens (its log key was changed)
+            return Reply(500, "text/plain; charset=utf-8", f"witness state: {e.message}\n".encode())
         return Reply(200, "text/plain; charset=utf-8", cosigned.body())
 
 
