@@ -7,6 +7,13 @@ loads each from its chained events: the codes by the scan or by the view) and de
 consents).
 
     .venv/bin/python -m benchmarks.listings --events 1000000 [--postgres]
+    .venv/bin/python -m benchmarks.listings --events 0 --ententes 0 --cases 0 --persons 0 --in-force 2000
+
+With `--in-force N` (issue 12, load run: cases stalled with 1,800 ententes in force), N ententes are then put in
+force through the use case, one CSSS (a region's record) with community organisations across `--territories`
+territories, one in `--crisis-every` offering mobile crisis (the others another service), and a case opened and a
+mobile team asked for in one territory: routing on every entente the view says may be in force (as before the
+routing keys) beside routing on the ones narrowed to the case's CSSS and territory (as now), in the same run.
 
 The record holds `--ententes` ententes drafted, `--cases` crisis cases opened (every other one closed) and `--persons`
 persons each with a consent and a communication under it (every 7th also a refusal, every 10th an emergency
@@ -41,7 +48,8 @@ from domain.crisis.model import PhoneDisposition
 from domain.disclosure import commands as dc
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ec
-from tests.crisis_builders import CSSS, T0, open_cmd
+from domain.ententes.model import EntenteContent, Party, ServiceCode, ServiceOffer
+from tests.crisis_builders import CSSS, T0, activate, crisis_content, open_cmd, request
 from tests.disclosure_builders import (
     AFTER,
     CONFIG,
@@ -53,7 +61,7 @@ from tests.disclosure_builders import (
     particulars,
 )
 from tests.disclosure_builders import request as access_request
-from usecases.crisis import CrisisCases
+from usecases.crisis import CrisisCases, candidate_ententes
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
 
@@ -171,7 +179,8 @@ def store(postgres: bool) -> Iterator[dict[str, str]]:
         yield record_env(sqlite=Path(tmp) / "record.sqlite")
 
 
-def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postgres: bool) -> None:
+def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postgres: bool, in_force: int = 0,
+        territories: int = 8, crisis_every: int = 10) -> None:
     where = "PostgreSQL" if postgres else "SQLite"
     with store(postgres) as env:
         record = Record(env)
@@ -237,6 +246,8 @@ def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postg
             t_view, _ = timed(lambda: opening(True), repeat)
             rows.append((f"open a crisis case (routing on {len(uc.codes()):,} ententes)", 1, t_scan * 1000,
                          t_view * 1000, t_scan / t_view))
+            if in_force:
+                routing_in_force(record, in_force, territories, crisis_every, repeat, where)
         finally:
             record.close()
 
@@ -254,6 +265,72 @@ def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postg
     summary.add(summary.Row(f"listings ({where}, {total:,} events)", "view built from nothing", first, "s"))
 
 
+def in_force_content(n: int, territories: int, crisis_every: int) -> tuple[EntenteContent, bool]:
+    """Entente `n` of the region: the CSSS with organisation `org-{n % 400}` in territory `rls-{n % territories}`,
+    mobile crisis for one in `crisis_every`, post-crisis follow-up for the others. Returns it and whether it may
+    route a case of `rls-0`."""
+    org, territory = f"org-{n % 400}", f"rls-{n % territories}"
+    crisis = n % crisis_every == 0
+    base = crisis_content(org, territory=territory)
+    service = ServiceCode.INTERVENTION_CRISE_MOBILE if crisis else ServiceCode.SUIVI_POST_CRISE
+    content = base.model_copy(update={
+        "parties": [base.parties[0], Party(party_id=org, name=f"Organisme {org}", type="organisme_communautaire",
+                                           territories=[territory])],
+        "services": [ServiceOffer(service=service, provider=org, territories=[territory])]})
+    return EntenteContent.model_validate(content.model_dump()), crisis and territory == "rls-0"
+
+
+def routing_in_force(record: Record, count: int, territories: int, crisis_every: int, repeat: int,
+                     where: str) -> None:
+    """`count` ententes put in force, then cases opened and asked a mobile team for in `rls-0`: every candidate
+    loaded (before) and the narrowed ones (now), alternating, each opening a new case."""
+    uc, cc = Ententes(record), CrisisCases(record)
+    start = time.perf_counter()
+    matching = 0
+    for n in range(count):
+        content, routes = in_force_content(n, territories, crisis_every)
+        activate(uc, f"ENT-FORCE-{n:05d}", content, T0 - 30 * DAY)
+        matching += routes
+    built = time.perf_counter() - start
+    every = len(candidate_ententes(uc))
+    narrowed = len(candidate_ententes(uc, parties=(CSSS,), crisis_in="rls-0"))
+    numbers = iter(range(10_000_000, 10_000_000 + 4 * repeat))
+
+    def case(narrow: bool) -> list[Any]:
+        n = next(numbers)
+        code = case_code(n)
+        at = T0 + timedelta(minutes=n % 100_000)
+        given = None if narrow else candidate_ententes(uc)  # before: every candidate, loaded for each step
+        cc.open(open_cmd(code, face=True).model_copy(update={"territory": "rls-0"}), at, ententes=given)
+        given = None if narrow else candidate_ententes(uc)
+        return [cc.execute(code, request(), at + timedelta(minutes=1), ententes=given)]
+
+    before: list[float] = []
+    after: list[float] = []
+    cpu_before: list[float] = []
+    cpu_after: list[float] = []
+    for _ in range(repeat):  # alternating, so that the machine's load weighs on both alike
+        for narrow, times, cpus in ((False, before, cpu_before), (True, after, cpu_after)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            case(narrow)
+            times.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+    b, a = statistics.median(before) * 1000, statistics.median(after) * 1000
+    cb, ca = statistics.median(cpu_before) * 1000, statistics.median(cpu_after) * 1000
+    print_header(f"Routing with ententes in force ({where})", [
+        f"ententes    {count:,} put in force in {built:.1f} s: one CSSS, {territories} territories, one in "
+        f"{crisis_every} offering mobile crisis; {matching} of them can route a case of rls-0",
+        f"candidates  {every:,} may be in force (loaded before), {narrowed:,} narrowed to the case's CSSS and "
+        f"territory (loaded now)",
+        f"cases       open + ask for a mobile team, median of {repeat}, before and now alternating",
+    ])
+    label = f"open a case and ask for a mobile team ({count:,} ententes in force)"
+    print_table(["figure", "before ms", "now ms", "before / now", "CPU before ms", "CPU now ms"],
+                [(label, b, a, b / a, cb, ca)])
+    summary.add(summary.Row(f"listings ({where}, {count:,} ententes in force)", f"{label}: narrowed candidates",
+                            a, "ms", b, "every candidate", "baseline/value", "every ÷ narrowed"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000, help="other events in the record")
@@ -262,12 +339,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL (ARRIMAGE_BENCH_POSTGRES_*)")
+    parser.add_argument("--in-force", type=int, default=0, help="ententes put in force for the routing figure")
+    parser.add_argument("--territories", type=int, default=8, help="territories of the region's ententes")
+    parser.add_argument("--crisis-every", type=int, default=10, help="one entente in N offers mobile crisis")
     summary.option(parser)
     args = parser.parse_args(argv)
     if args.postgres and not postgres_available():
         print("PostgreSQL not reachable: nothing run")
         return 1
-    run(args.events, args.ententes, args.cases, args.persons, args.repeat, args.postgres)
+    for name in ("in_force", "territories", "crisis_every", "repeat"):
+        if getattr(args, name) < (0 if name == "in_force" else 1):
+            parser.error(f"invalid value for --{name.replace('_', '-')}: {getattr(args, name)}")
+    run(args.events, args.ententes, args.cases, args.persons, args.repeat, args.postgres, args.in_force,
+        args.territories, args.crisis_every)
     return 0
 
 
