@@ -234,15 +234,16 @@ def _mark_problem(mark: Mark, root: bytes, chain: bytes, row: Row | None) -> str
         f"the chain hash at position {mark.position} is {chain.hex()}; it signed {expected}")
 
 
-def check_rows(rows: Iterable[Row], trusted: Sequence[Trusted] = ()) -> Report:
-    """Steps 2 to 4 over rows in order, against checkpoints whose signatures were verified."""
+def check_rows(rows: Iterable[Row], trusted: Sequence[Trusted] = (), *, cache: int = 100_000) -> Report:
+    """Steps 2 to 4 over rows in order, against checkpoints whose signatures were verified; `cache`: aggregates
+    kept in memory (the others spilled to disk)."""
     schedule: dict[int, list[tuple[Trusted, Mark]]] = {}
     for t in trusted:
         for mark in t.marks:
             schedule.setdefault(mark.position, []).append((t, mark))
     tally = _Tally(trusted)
     compact = CompactRange()
-    heads = AggregateHeads()
+    heads = AggregateHeads(cache)
     if 0 in schedule:
         tally.check(0, schedule[0], EMPTY_ROOT, ZERO, None)
     position, last_nid, prev = 0, 0, ZERO

@@ -125,6 +125,9 @@ def test_export_then_verify_offline_on_sqlite(tmp_path: Path) -> None:
     store.ok("export", "--out", str(bundle))
     check_bundle(store.run, bundle)
     key = log_key(bundle)
+    alone = store.run("verify", "--log-key", key)
+    assert (alone.code, alone.err) == (2, "invalid input: --log-key checks an export bundle offline: give --bundle "
+                                          "DIR\n")
     copy = tmp_path / "copy.sqlite"  # a database copy, read with the standard library's sqlite3
     shutil.copy(store.path, copy)
     ok = offline("--database", str(copy), "--against", str(bundle / "checkpoint.note"), "--log-key", key)

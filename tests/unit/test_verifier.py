@@ -21,7 +21,7 @@ from domain.audit.checkpoint import milestone_step
 from domain.audit.hashing import link_batch
 from domain.audit.merkle import merkle_tree_hash
 from domain.audit.note import TreeHead, sign_checkpoint
-from verifier import BadInput, Kind, Report, Source, verify_bundle, verify_database
+from verifier import BadInput, Kind, Report, Source, bundle_rows, check_rows, verify_bundle, verify_database
 from verifier.__main__ import main
 
 ORIGIN = "arrimage/3f1c2d4e-0000-4000-8000-000000000001"
@@ -265,6 +265,15 @@ def test_an_unchained_event_and_a_chain_row_without_its_event_are_named(tmp_path
     named(check(write(tmp_path / "a", [*data[:4], unchained, *data[4:]])), Kind.INSERTED, 5, 8)
     data[2]["state"] = None
     named(check(write(tmp_path / "b", data)), Kind.REMOVED, 3, 5)
+
+
+def test_aggregates_spilled_to_disk_are_checked_the_same(tmp_path: Path) -> None:
+    """With room for one aggregate in memory, the other two come back from the spill file: the same verdicts."""
+    data = rows()
+    folder = write(tmp_path / "a", data)
+    assert check_rows(bundle_rows(folder), cache=1).ok
+    data[7]["aggregate_prev_nid"] = 3  # A1 v3: its previous event is notification 9 (v2), not 3 (v1)
+    named(check_rows(bundle_rows(write(tmp_path / "b", data)), cache=1), Kind.CHAIN_ALTERED, 8, 15)
 
 
 def test_a_file_cut_mid_line_is_named(tmp_path: Path) -> None:
