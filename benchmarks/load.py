@@ -30,9 +30,13 @@ at the end, on --timeout, or by a watchdog 60 s later.
    on a real-time server no review can fall due within a run. This phase therefore runs on the time-skipping
    test server (`temporal-test-server`, as tests/conftest.py `time_env`), with the same `arrimage worker`
    processes and a fresh record: --wake ententes opened and activated the same day, then the server's clock
-   skipped to their review instant (one `UnlockTimeSkippingWithSleep`); every timer fires at once, with
-   most workflows evicted from the workers' cache (1,000 each by default). Measured: from the skip to the
-   first and to the last `ReviewDue` event in the record, and peak RSS of workers and test server.
+   skipped past their review day's wake-ups (one `UnlockTimeSkippingWithSleep`), most workflows evicted from
+   the workers' cache (1,000 each by default). All fall due at one instant, the start of that day; since the
+   patch `review-wakeup-spread` each wakes at an offset from its code within the day's first
+   `REVIEW_WAKEUP_SPREAD` (6 h, `domain.ententes.wakeup`), and the test server fires those timers one
+   instant after another as the workers settle (it skips no time while a workflow task is outstanding), where
+   a real clock would spread them over the 6 hours. Measured: from the skip to the first and to the last
+   `ReviewDue` event in the record, and peak RSS of workers and test server.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ from domain.clock import start_of
 from domain.crisis import commands as cc
 from domain.crisis.model import new_case_code
 from domain.ententes import commands as ec
+from domain.ententes.wakeup import REVIEW_WAKEUP_SPREAD
 from gateway.server import Gateway
 from workers.bootstrap import Root, bootstrap, connect
 from workers.embedded import server_command
@@ -516,7 +521,8 @@ async def wake_phase(args: argparse.Namespace, tmp: Path, procs: Processes, samp
             )
             say(f"wake-up: reviews due on {dict(sorted((str(k), v) for k, v in dues.items()))}")
             due = max(d for d in dues if d is not None)
-            target = start_of(due) + timedelta(seconds=1)
+            # Past every wake-up of that day (spread over its first hours); the review is still due at its start.
+            target = start_of(due) + REVIEW_WAKEUP_SPREAD + timedelta(seconds=1)
             client = await root.temporal.client()
             now = (await client.test_service.get_current_time(Empty())).time.ToDatetime(tzinfo=UTC)
             req = SleepRequest()
@@ -562,7 +568,9 @@ async def wake_phase(args: argparse.Namespace, tmp: Path, procs: Processes, samp
                     f"wake-up: {count}/{want} ReviewDue recorded {total:.1f} s after the skip (first at "
                     f"{first if first is not None else float('nan'):.1f} s)"
                 )
-                run.add("wake-up: ententes falling due at one instant", want, "workflows")
+                run.add("wake-up: ententes falling due at one instant (the start of their due day)", want, "workflows")
+                run.add("wake-up: their wake-ups spread over the due day's first", REVIEW_WAKEUP_SPREAD / timedelta(
+                    hours=1), "h (server time)")
                 run.add(
                     "wake-up: evicted from the worker cache at the skip (at least)",
                     max(0, opened - CACHE * args.workers),

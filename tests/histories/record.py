@@ -19,6 +19,10 @@ Two shapes of history are kept, both must replay:
   - `entente-REPLAY-ACT-DEADLINE`: reminders, a missed signature deadline, a revision, a refusal,
     a withdrawal;
   - `entente-REPLAY-ACT-ESCALATION`: a review left undone escalating twice, a revocation.
+  - `entente-REPLAY-SPREAD` (`SPREAD`, not a default): two annual reviews whose timers fire later in their due
+    day, at the start of the day plus the code's offset (patch `review-wakeup-spread`, `domain.ententes.wakeup`),
+    each ReviewDue dated at the start of the day; a revocation. The `ACT-*` and `DELIVERS` files were recorded
+    before that patch: their review timers fire at the first instant of the due day, and must replay so.
   - `entente-REPLAY-DELIVERS` (`DELIVERS`, not a default: it needs the record's partners): both parties are
     partners with endpoints (receivers on loopback); each asked to sign is told by webhook (patch
     `entente-delivers-signature-requests`), two reminders, the signatures, activation, the annual review
@@ -66,6 +70,7 @@ from domain.clock import add_days, add_months, local_date, start_of
 from domain.ententes import commands as c
 from domain.ententes.model import EntenteContent
 from domain.ententes.state import EntentePolicy, EntenteStatus, ReviewOutcome
+from domain.ententes.wakeup import review_wakeup
 from tests.factories import entente_cadre, service_entente
 from tests.integration.lifecycle import start, until, wait_for
 from workers.binaries import temporal_test_server
@@ -112,7 +117,7 @@ async def full_life(env: WorkflowEnvironment, tq: str, code: str, content: Enten
     await env.sleep(until(start_of(effective), await env.get_current_time()))
     await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
     first_due = add_months(effective, 12)
-    await env.sleep(until(start_of(first_due), await env.get_current_time()))
+    await env.sleep(until(review_wakeup(code, first_due), await env.get_current_time()))
     await wait_for(handle, "review due", lambda v: v.review_pending == first_due)
     await handle.execute_update(_via(shape, "review"), c.RecordReview(by="comite", outcome=ReviewOutcome.MAINTAIN))
     await env.sleep(until(start_of(add_days(add_months(effective, 24), -10)), await env.get_current_time()))
@@ -221,7 +226,7 @@ async def delivers(env: WorkflowEnvironment, tq: str, record: Record) -> None:
         view = await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
         due = view.next_review_due
         assert due is not None
-        await env.sleep(until(start_of(due), await env.get_current_time()))
+        await env.sleep(until(review_wakeup("REPLAY-DELIVERS", due), await env.get_current_time()))
         await wait_for(handle, "review due", lambda v: v.review_pending == due)
         await handle.execute_update(EntenteWorkflow.act, c.RecordReview(by="comite", outcome=ReviewOutcome.REVOKE))
         today = local_date(await env.get_current_time())
@@ -232,6 +237,32 @@ async def delivers(env: WorkflowEnvironment, tq: str, record: Record) -> None:
         assert final is not None and final.status is EntenteStatus.REVOKED
         assert [len(cisss.got), len(cc.got)] == [1, 1]  # signature requests only: nothing else was delivered then
         await _save(handle, handle.id)
+
+
+async def spread(env: WorkflowEnvironment, tq: str) -> None:
+    """Two annual reviews woken later in their due day (patch `review-wakeup-spread`): each timer fires at the
+    start of the due day plus the code's offset, each ReviewDue dated at the start of the day; then a revocation."""
+    code = "REPLAY-SPREAD"
+    handle, _ = await start(env.client, code, service_entente(effective=None, notice_days=0), tq)
+    await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
+    for p in SERVICE:
+        await handle.execute_update(EntenteWorkflow.act, _sign(p, 1))
+    view = await wait_for(handle, "activation", lambda v: v.status is EntenteStatus.ACTIVE)
+    for year in (1, 2):
+        due = view.next_review_due
+        assert due is not None
+        assert await handle.query(EntenteWorkflow.next_wakeup) == start_of(due)
+        await env.sleep(until(review_wakeup(code, due), await env.get_current_time()))
+        await wait_for(handle, f"review {year} due", lambda v, due=due: v.review_pending == due)  # type: ignore[misc]
+        outcome = ReviewOutcome.MAINTAIN if year == 1 else ReviewOutcome.REVOKE
+        view = await handle.execute_update(EntenteWorkflow.act, c.RecordReview(by="comite", outcome=outcome))
+    today = local_date(await env.get_current_time())
+    await handle.execute_update(EntenteWorkflow.act, c.GiveRevocationNotice(
+        by="cisss", party_id="cisss-laval", reason="revue", effective_date=add_days(today, 1)))
+    await env.sleep(until(start_of(add_days(today, 1)), await env.get_current_time()))
+    final = await handle.result()
+    assert final is not None and final.status is EntenteStatus.REVOKED
+    await _save(handle, handle.id)
 
 
 Scenario = Callable[[WorkflowEnvironment, str], Awaitable[None]]
@@ -252,6 +283,7 @@ SCENARIOS: dict[str, Scenario] = {
     "ACT-CADRE": _life("REPLAY-ACT-CADRE", entente_cadre, CADRE, "act"),
     "ACT-DEADLINE": lambda env, tq: deadline(env, tq, "REPLAY-ACT-DEADLINE", "act"),
     "ACT-ESCALATION": lambda env, tq: escalation(env, tq, "REPLAY-ACT-ESCALATION", "act"),
+    "SPREAD": spread,
     # the shape before `act` (one update per command): see the docstring before running these
     "SERVICE": _life("REPLAY-SERVICE", service_entente, SERVICE, "old"),
     "CADRE": _life("REPLAY-CADRE", entente_cadre, CADRE, "old"),
@@ -267,7 +299,7 @@ def files(name: str) -> list[Path]:
 
 
 DEFAULT = ["ACT-SERVICE", "ACT-CADRE", "ACT-DEADLINE", "ACT-ESCALATION"]
-ALL = [*DEFAULT, "DELIVERS", "SERVICE", "CADRE", "DEADLINE", "ESCALATION", "CAN"]
+ALL = [*DEFAULT, "SPREAD", "DELIVERS", "SERVICE", "CADRE", "DEADLINE", "ESCALATION", "CAN"]
 
 
 async def main(names: list[str]) -> None:

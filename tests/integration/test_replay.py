@@ -11,7 +11,8 @@ shape still replay on the delegations the workflow keeps.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
+from domain.clock import local_date, start_of
+from domain.ententes.wakeup import review_wakeup
 from workers.bootstrap import data_converter
-from workflows.entente import EntenteWorkflow, EntenteWorkflowInput
+from workflows.entente import SPREADS_REVIEWS, EntenteWorkflow, EntenteWorkflowInput
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 FILES = sorted(HISTORIES.glob("entente-*.json"))
@@ -34,7 +37,9 @@ ACT = {"entente-REPLAY-ACT-SERVICE", "entente-REPLAY-ACT-CADRE", "entente-REPLAY
        "entente-REPLAY-ACT-ESCALATION"}
 # Recorded with webhooks to both parties (signature requests), before reminders and reviews were delivered.
 DELIVERS = {"entente-REPLAY-DELIVERS"}
-EXPECTED = PER_COMMAND | ACT | DELIVERS
+# Reviews woken later in their due day (patch `review-wakeup-spread`).
+SPREAD = {"entente-REPLAY-SPREAD"}
+EXPECTED = PER_COMMAND | ACT | DELIVERS | SPREAD
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -112,3 +117,44 @@ async def test_calendar_deliveries_without_their_own_patch_fail_the_history_reco
                         workflow_runner=UnsandboxedWorkflowRunner())
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(load(HISTORIES / "entente-REPLAY-DELIVERS.json"))
+
+
+def _patches(history: WorkflowHistory) -> set[str]:
+    return {json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+            for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and e.marker_recorded_event_attributes.marker_name == "core_patch"}
+
+
+def _review_timers_fired(stem: str) -> list[datetime]:
+    """When the timers fired after which the history's `ReviewDue`s were recorded: the fired timers whose next
+    workflow task scheduled `agreement.advance`, in a history whose reviews are due, not their escalations."""
+    history = load(HISTORIES / f"{stem}.json")
+    fired: list[datetime] = []
+    last: datetime | None = None
+    for e in history.events:
+        if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
+            last = e.event_time.ToDatetime().replace(tzinfo=UTC)
+        elif (e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and last is not None
+              and e.activity_task_scheduled_event_attributes.activity_type.name == "agreement.advance"):
+            fired.append(last)
+            last = None
+    return fired
+
+
+def test_the_review_wakeup_spread_is_recorded_in_its_own_history_only() -> None:
+    """entente-REPLAY-SPREAD holds the new branch (it replays above): the patch marker, and each review's timer
+    fired at the start of its due day plus the code's offset. The histories recorded before hold no such marker,
+    and their review timers fired at the first instant of a Québec day: replaying them takes the old branch.
+    (A timer's duration is not compared on replay, so this file, not a failing replay, is what shows the branch.)"""
+    spread = load(HISTORIES / "entente-REPLAY-SPREAD.json")
+    assert SPREADS_REVIEWS in _patches(spread)
+    wakes = _review_timers_fired("entente-REPLAY-SPREAD")
+    due_days = [local_date(w) for w in wakes if w - start_of(local_date(w)) >= timedelta(minutes=1)]
+    assert len(due_days) >= 2
+    for day in due_days:
+        assert any(review_wakeup("REPLAY-SPREAD", day) <= w < review_wakeup("REPLAY-SPREAD", day)
+                   + timedelta(seconds=1) for w in wakes), day
+    for stem in ACT | DELIVERS:
+        assert SPREADS_REVIEWS not in _patches(load(HISTORIES / f"{stem}.json")), stem
+    before = _review_timers_fired("entente-REPLAY-ACT-SERVICE")  # activation, two reviews, revocation
+    assert len(before) >= 3 and all(w - start_of(local_date(w)) < timedelta(seconds=1) for w in before), before
