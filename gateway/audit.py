@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from domain.audit.checkpoint import CheckpointError
 from domain.audit.replay import AggregateKind, AggregateRef, Replay
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind
@@ -30,7 +31,8 @@ from gateway.cases import READ_PROBLEMS, Access, case_code, read_refused, reader
 from gateway.ententes import entente_code
 from gateway.guard import Guard, now
 from gateway.people import answer
-from gateway.problems import FieldProblem, ProblemError
+from gateway.problems import FieldProblem, ProblemError, documented
+from usecases.audit.proof_reads import MAX_ID, BadProofRequest, NotInTree, NotProvable, ProofRefused
 from usecases.audit.reads import Reader
 from usecases.audit.trail import knows
 
@@ -38,12 +40,39 @@ if TYPE_CHECKING:
     from workers.bootstrap import Root
 
 AGGREGATE = r"^(entente|case):[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+EVENT = r"^([0-9]{1,19}|[0-9A-Fa-f-]{32,36}@[0-9]{1,19})$"  # as `arrimage audit prove EVENT`, ids within 64 bits
+LOG_KEY_HEADER = "Arrimage-Log-Key"
+HASHES = "hex (lowercase), as `arrimage audit prove --json`"
 
 
 class RegisterRead(BaseModel):
     person: str
     entries: list[dict[str, Any]]  # what the decision lets this role see of each entry (as `audit register`)
     access: Access
+
+
+class InclusionRead(BaseModel):
+    """RFC 9162 2.1.3: the event is leaf `leaf_index` of the tree of `tree_size` leaves whose root is `root`."""
+
+    leaf_index: int = Field(description="0-based: the event's position in the log, minus one")
+    tree_size: int
+    notification_id: int
+    aggregate_id: str
+    version: int
+    event_hash: str = Field(description=f"the event's chain entry (SHA-256 over its stored form), {HASHES}")
+    leaf_hash: str = Field(description=f"SHA-256(0x00 || event_hash), {HASHES}")
+    proof: list[str] = Field(description=f"the sibling hashes from the leaf up, {HASHES}")
+    root: str = Field(description=f"the tree's root at tree_size, {HASHES}: compare it with the base64 root of a "
+                                  "checkpoint of that size you trust")
+    access: Access
+
+
+class ConsistencyRead(BaseModel):
+    """RFC 9162 2.1.4: PROOF(first, D[second]), that the tree of `second` leaves extends the tree of `first`."""
+
+    first: int
+    second: int
+    proof: list[str] = Field(description=f"the proof's hashes, {HASHES}")
 
 
 def routes(root: Root, guard: Guard) -> APIRouter:
@@ -93,7 +122,98 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         found = RegisterRead(person=person, entries=read.entries, access=Access.decided(read.decision))
         return JSONResponse(found.model_dump(mode="json"))
 
+    # The log's Merkle proofs (issue 13), for the readers of audit metadata (auditors, supervisors: who may export
+    # the trail), decided and registered by `root.proof_reads` (`usecases.audit.proof_reads` says what is
+    # registered and why: a refusal always; an allowed inclusion proof, since it names one event of a person's
+    # record; not a checkpoint or a consistency proof, which name no event). 422 and 404 register nothing.
+    @router.get("/checkpoint", response_class=PlainTextResponse, responses={
+        200: {"description": "the signed checkpoint note (C2SP tlog-checkpoint), its bytes exactly",
+              "headers": {LOG_KEY_HEADER: {
+                  "description": "the log's verifier key (`<origin>+<key id>+<base64>`, as `arrimage audit log-key` "
+                                 "prints it) that opens the note: the engine's word for it, pin yours out of band",
+                  "required": True, "schema": {"type": "string"}}}},
+        **documented(401, 403, 409, 429)})
+    async def checkpoint(request: Request) -> PlainTextResponse:
+        """The C2SP checkpoint of the record's Merkle tree now (origin `arrimage/<store id>`, size, base64 root,
+        extension lines `arrimage-chain` and `arrimage-time`), signed by the log key after a full verify of the
+        record: text/plain, the note's bytes as `arrimage audit checkpoint --note` writes them, for
+        `/v1/audit/proofs/*` and `arrimage audit prove|consistency`. The verifier key in the `Arrimage-Log-Key`
+        header (text, as witnesses and tlog tools read a checkpoint). 409: the record does not verify or is empty
+        (nothing signed). A full verify per request: poll it no more than you need."""
+        principal = await guard.principal(request)
+        who = await run_in_threadpool(reader, root, principal)
+        try:
+            signed = await run_in_threadpool(root.proof_reads.checkpoint, who, now())
+        except ProofRefused as err:
+            raise proof_refused(err) from None
+        except CheckpointError as err:
+            raise ProblemError(409, err.message, code="not_signed") from None
+        return PlainTextResponse(str(signed.note), headers={LOG_KEY_HEADER: str(signed.log_key)})
+
+    @router.get("/proofs/inclusion", responses={**answer(InclusionRead), **READ_PROBLEMS}, response_class=JSONResponse)
+    async def inclusion(
+        request: Request,
+        event: Annotated[str, Query(pattern=EVENT, description="A notification id, or `<aggregate uuid>@<version>` "
+                                                                "(as `arrimage audit prove EVENT`).")],
+        tree_size: Annotated[int, Query(ge=1, le=MAX_ID, description="The size of the checkpoint to prove against "
+                                                                    "(at most the tree's size now).")],
+    ) -> JSONResponse:
+        """The proof that the event is in the tree of `tree_size` events, verified against the store's root at that
+        size before it is returned; check it against the root of a checkpoint of that size you opened with the
+        log key you pin. Registered as a read of that event (metadata: its identity, no content). 404: no such
+        event, or not in that tree; 422: a malformed event, or a size beyond the tree (nothing registered)."""
+        principal = await guard.principal(request)
+        who = await run_in_threadpool(reader, root, principal)
+        try:
+            done = await run_in_threadpool(root.proof_reads.inclusion, event, tree_size, who, now())
+        except (ProofRefused, BadProofRequest, NotInTree, NotProvable) as err:
+            raise proof_problem(err) from None
+        p = done.proof
+        found = InclusionRead(
+            leaf_index=p.index, tree_size=p.size, notification_id=p.notification_id, aggregate_id=p.aggregate_id,
+            version=p.version, event_hash=p.event_hash.hex(), leaf_hash=p.leaf_hash.hex(),
+            proof=[h.hex() for h in p.proof], root=p.root.hex(),
+            access=Access(access_id=done.read.read_id, outcome=done.read.outcome.value, basis=done.read.rule))
+        return JSONResponse(found.model_dump(mode="json"))
+
+    @router.get("/proofs/consistency", responses={**answer(ConsistencyRead), **documented(401, 403, 422, 429)},
+                response_class=JSONResponse)
+    async def consistency(
+        request: Request,
+        first: Annotated[int, Query(ge=0, le=MAX_ID, description="The older checkpoint's size.")],
+        second: Annotated[int, Query(ge=0, le=MAX_ID, description="The newer checkpoint's size (at most the tree's "
+                                                                  "size now).")],
+    ) -> JSONResponse:
+        """The proof that the tree of `second` events extends the tree of `first` (append-only): check it against
+        the roots of two checkpoints you opened with the log key you pin (`arrimage audit consistency OLD NEW`
+        does). 422: first after second, or second beyond the tree (nothing registered)."""
+        principal = await guard.principal(request)
+        who = await run_in_threadpool(reader, root, principal)
+        try:
+            done = await run_in_threadpool(root.proof_reads.consistency, first, second, who, now())
+        except (ProofRefused, BadProofRequest, NotProvable) as err:
+            raise proof_problem(err) from None
+        return JSONResponse(ConsistencyRead(first=done.first, second=done.second,
+                                            proof=[h.hex() for h in done.proof]).model_dump(mode="json"))
+
     return router
+
+
+def proof_refused(err: ProofRefused) -> ProblemError:
+    return ProblemError(403, f"{err.read.reason} (this refused access is recorded: {err.read.read_id})",
+                        code="not_a_metadata_reader")
+
+
+def proof_problem(err: Exception) -> ProblemError:
+    """What `root.proof_reads` refused, as its problem: 403 the rules (registered), 422 a parameter, 404 no such
+    event in that tree, 500 a store whose tree does not prove what it holds (run `arrimage audit verify`)."""
+    if isinstance(err, ProofRefused):
+        return proof_refused(err)
+    if isinstance(err, BadProofRequest):
+        return ProblemError(422, err.message, errors=[FieldProblem(field=err.field, message=err.message)])
+    if isinstance(err, NotInTree):
+        return ProblemError(404, str(err), code="not_found")
+    return ProblemError(500, f"the log's tree does not prove it: {err}", code="not_provable")
 
 
 def door(root: Root, principal: Principal, aggregate: str) -> AggregateRef:

@@ -41,6 +41,7 @@ from adapters.webhooks.secret_box import SecretBox, webhook_ring
 from domain.errors import DomainError
 from usecases.audit.episode_reads import EpisodeReads
 from usecases.audit.payload_reads import PayloadReads
+from usecases.audit.proof_reads import ProofReads
 from usecases.audit.reads import Reads
 from usecases.audit.replays import Replays
 from usecases.crisis import CrisisCases
@@ -288,6 +289,12 @@ class Root:
         return PayloadReads(self.reads, self.episodes, self.ententes)
 
     @cached_property
+    def proof_reads(self) -> ProofReads:
+        """The log's Merkle proofs and signed tree checkpoint for a reader in a role (`GET /v1/audit/checkpoint`,
+        `/v1/audit/proofs/*`): decided, and registered as `reads` registers a read across persons."""
+        return ProofReads(self.record, self.reads, checkpoint_keys(self.settings))
+
+    @cached_property
     def payload_codec(self) -> EncryptionCodec:
         """The payload codec as the workers have it (the shared ring and the record's per-person keys), for the
         codec server to decode with, one workflow at a time (`EncryptionCodec.for_workflow`)."""
@@ -371,6 +378,7 @@ class Root:
         self.__dict__.pop("reads", None)
         self.__dict__.pop("episode_reads", None)
         self.__dict__.pop("payload_reads", None)
+        self.__dict__.pop("proof_reads", None)
         gateway = self.__dict__.pop("gateway", None)
         if gateway is not None:
             gateway.close()

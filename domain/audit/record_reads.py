@@ -45,6 +45,10 @@ class ReadKind(StrEnum):
     # person's register can hold the access (an entente's workflow), or refused before any decision about a
     # person (not the case's institution; a workflow the engine does not know). `domain.audit.payload_reads`.
     WORKFLOW_PAYLOADS = "charges_utiles_temporal"
+    # A Merkle proof of the log (issue 13, `usecases.audit.proof_reads`): only hashes, but an inclusion proof names
+    # one event (aggregate id, version, position) of a person's record; its scope says which. Read by the readers
+    # of audit metadata, for an audit, as an export is.
+    MERKLE_PROOF = "preuve_merkle"
 
 
 def record_read_id(read_id: str) -> UUID:
