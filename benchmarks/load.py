@@ -85,6 +85,7 @@ from domain.clock import start_of
 from domain.crisis import commands as cc
 from domain.crisis.model import new_case_code
 from domain.ententes import commands as ec
+from domain.ententes.model import EntenteContent
 from domain.ententes.wakeup import REVIEW_WAKEUP_SPREAD
 from gateway.server import Gateway
 from workers.bootstrap import Root, bootstrap, connect
@@ -229,11 +230,22 @@ def _stopping() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-async def open_entente(root: Root, code: str) -> None:
+def spread_content(i: int, territories: int) -> EntenteContent:
+    """Entente `i` of a region with `territories` territories (`--territories`): the same entente, its offers in
+    laval for one in `territories` and in `rls-{i % territories}` for the others, so that a case of laval can
+    be routed by a few of them only (1: every one in laval, the run's shape before the option)."""
+    if i % territories == 0:
+        return CONTENT
+    where = [f"rls-{i % territories}"]
+    return CONTENT.model_copy(update={"services": [o.model_copy(update={"territories": where})
+                                                   for o in CONTENT.services]})
+
+
+async def open_entente(root: Root, code: str, content: EntenteContent = CONTENT) -> None:
     client = root.entente_client
-    await client.draft(ec.DraftEntente(by="bench", code=code, content=CONTENT), CALL_TIMEOUT)
+    await client.draft(ec.DraftEntente(by="bench", code=code, content=content), CALL_TIMEOUT)
     await client.command(code, ec.SubmitForSignature(by="bench"), CALL_TIMEOUT)
-    for i, party in enumerate(CONTENT.party_ids):
+    for i, party in enumerate(content.party_ids):
         await client.command(
             code, ec.SignEntente(by="bench", party_id=party, version=1, signatory=f"Signataire {i}"), CALL_TIMEOUT
         )
@@ -423,7 +435,7 @@ async def dev_phases(args: argparse.Namespace, tmp: Path, procs: Processes, samp
                     "ententes",
                     args.ententes,
                     args.concurrency,
-                    lambda i: open_entente(root, f"LOAD-{tag}-{i}"),
+                    lambda i: open_entente(root, f"LOAD-{tag}-{i}", spread_content(i, args.territories)),
                     sampler,
                     0,
                 )
@@ -656,6 +668,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wake", type=int, default=3000, help="ententes of the mass wake-up (0: skip that phase)")
     ap.add_argument("--wake-timeout", type=float, default=600, help="seconds allowed for every ReviewDue")
     ap.add_argument("--workers", type=int, default=1, help="`arrimage worker` processes")
+    ap.add_argument("--territories", type=int, default=1,
+                    help="territories the ententes' offers are spread over (1: all in laval, as the cases)")
     ap.add_argument("--concurrency", type=int, default=24, help="workflows being opened at once")
     ap.add_argument(
         "--postgres", action="store_true", help="the record on PostgreSQL (localhost:5432), a throw-away schema"
@@ -664,12 +678,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run (default 20 min)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON (name, figure, unit, goal)")
     args = ap.parse_args(argv)
+    if args.territories < 1:
+        ap.error(f"invalid value for --territories: {args.territories} (expected at least 1)")
     header = machine_lines()
     print_header(
         "benchmarks.load — long-lived workflows, a gateway burst, memory, a mass wake-up",
         [
             f"load        {args.ententes:,} ententes + {args.cases:,} cases in follow-up ({args.concurrency} at once), "
-            f"burst of {args.burst} cases through the gateway, mass wake-up of {args.wake:,} ententes",
+            f"burst of {args.burst} cases through the gateway, mass wake-up of {args.wake:,} ententes; ententes over "
+            f"{args.territories} territor{'y' if args.territories == 1 else 'ies'}",
             f"            {args.workers} `arrimage worker` process(es); record: "
             f"{'PostgreSQL (throw-away schema)' if args.postgres else 'SQLite'}; dev server: temporal server "
             "start-dev (SQLite); wake-up: temporal-test-server (time skipping)",
