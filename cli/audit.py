@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from adapters.fhir.auditevent import trail_bundle
-from cli import audit_render, audit_witness, remote
+from cli import audit_proofs, audit_render, audit_witness, remote
 from cli.audit_export import access_log, bundle_problem, write_bundle
 from cli.client import root
 from cli.display import Limit, limited, print_more
@@ -227,8 +227,18 @@ def _checkpoint_file(path: Path) -> Checkpoint:
 
 
 @app.command()
-def checkpoint(out: Path = typer.Option(..., "--out", help="where to write the signed head")) -> None:
+def checkpoint(
+    out: Path = typer.Option(..., "--out", help="where to write the signed head"),
+    note: Annotated[Path | None, typer.Option(
+        "--note", metavar="FILE",
+        help="Also write the Merkle tree's signed checkpoint (C2SP signed note, the format of transparency logs) "
+             "of the same head, for `audit prove` and `audit consistency`; prints the log key to pin.",
+    )] = None,
+) -> None:
     """Verify, then sign the chain head; keep the file somewhere the database's operators cannot edit."""
+    if note is not None:
+        audit_proofs.checkpoint_with_note(out, note)
+        return
     try:
         with root() as engine:
             cp = make_checkpoint(engine.record, checkpoint_keys=checkpoint_keys(engine.settings), now=datetime.now(UTC))
@@ -636,3 +646,9 @@ def fhir_events(
 app.add_typer(audit_witness.witness_app, name="witness")
 app.command("compare")(audit_witness.compare)
 app.command("publish")(audit_witness.publish)
+
+
+# The record's Merkle proofs (issue 13): cli/audit_proofs.py.
+app.command("log-key", epilog=audit_proofs.PROOF_EXIT_CODES)(audit_proofs.log_key)
+app.command("prove", epilog=audit_proofs.PROOF_EXIT_CODES)(audit_proofs.prove)
+app.command("consistency", epilog=audit_proofs.PROOF_EXIT_CODES)(audit_proofs.consistency)

@@ -61,6 +61,11 @@ def _store_id(record: Record) -> str:
     return sid
 
 
+def record_origin(record: Record) -> str:
+    """This record's log origin, ``arrimage/<store id>``: what its checkpoints must name."""
+    return origin(_store_id(record))
+
+
 def log_verifier(record: Record, ring: KeyRing | None = None) -> VerifierKey:
     """The verifier key (``<origin>+<key ID>+<base64>``) an auditor pins to check this store's checkpoints."""
     return log_key(_store_id(record), ring).verifier
@@ -252,7 +257,7 @@ def checkpoint_with_note(
 def _sign_tree_at(record: Record, ring: KeyRing, now: datetime, head: ChainHead) -> Note:
     sid = _store_id(record)
     root = _tree_agrees(record, head)
-    moment = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    moment = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     text = TreeHead(origin(sid), head.seq, root, (
         f"{CHAIN_EXTENSION} {head.seq} {head.notification_id} {head.chain_hash}",
         f"{TIME_EXTENSION} {moment}",
