@@ -134,8 +134,9 @@ class ListingsView(TrackingRecorder):
         raise NotImplementedError
 
     def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking, version: int | None = None) -> None:
-        """An entente activated (`candidate`: it may now be in force; `version`: the one in force) or its end recorded
-        (no longer)."""
+        """An entente activated (`candidate`: it may now be in force; `version`: the one in force, its routing keys
+        the entente's; a version without keys in the view, -1 when the event names none, gives `WILDCARD`) or its end
+        recorded (no longer)."""
         raise NotImplementedError
 
     def entente_in_force(self, entente: UUID, version: int, tracking: Tracking) -> None:
@@ -598,28 +599,30 @@ class Listings(Projection[ListingsView]):
     @process_event.register
     def _(self, domain_event: Entente.Drafted, tracking: Tracking) -> None:  # type: ignore[name-defined]
         self.view.entente_drafted(domain_event.code, tracking, domain_event.originator_id,
-                                  routing_keys(domain_event.content))
+                                  routing_keys(getattr(domain_event, "content", None)))
 
     # Each version's routing keys from the event that carries its content; the version in force's become the
     # entente's when it is activated or an amendment takes effect.
     @process_event.register
     def _(self, domain_event: Entente.DraftRevised, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.entente_version(domain_event.originator_id, domain_event.version,
-                                  routing_keys(domain_event.content), tracking)
+        self.view.entente_version(domain_event.originator_id, getattr(domain_event, "version", -1),
+                                  routing_keys(getattr(domain_event, "content", None)), tracking)
 
     @process_event.register
     def _(self, domain_event: Entente.AmendmentProposed, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.entente_version(domain_event.originator_id, domain_event.version,
-                                  routing_keys(domain_event.content), tracking)
+        self.view.entente_version(domain_event.originator_id, getattr(domain_event, "version", -1),
+                                  routing_keys(getattr(domain_event, "content", None)), tracking)
 
     @process_event.register
     def _(self, domain_event: Entente.AmendmentInForce, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.entente_in_force(domain_event.originator_id, domain_event.version, tracking)
+        self.view.entente_in_force(domain_event.originator_id, getattr(domain_event, "version", -1), tracking)
 
     # An entente's lifecycle: activated, it may be in force (a candidate for routing); its end recorded, no longer.
     @process_event.register
     def _(self, domain_event: Entente.Activated, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.entente_lifecycle(domain_event.originator_id, True, tracking, domain_event.version)
+        # An event without the version it put in force (none is recorded so; a row altered under the record): the
+        # wildcard, never left out.
+        self.view.entente_lifecycle(domain_event.originator_id, True, tracking, getattr(domain_event, "version", -1))
 
     @process_event.register
     def _(self, domain_event: Entente.Revoked, tracking: Tracking) -> None:  # type: ignore[name-defined]

@@ -10,9 +10,11 @@ routing on every entente of the record. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from adapters.record import listings as lv
 from adapters.record.record import Record
@@ -261,3 +263,29 @@ def test_a_version_the_view_cannot_read_is_always_a_candidate() -> None:
     assert lv.routing_keys({"not": "a content"}) == lv.WILDCARD
     keys = lv.routing_keys(service_entente(effective=None).model_dump(mode="json"))
     assert ("party", "cisss-laval") in keys and ("crise", "laval") in keys
+
+
+def test_an_entente_in_force_under_a_version_without_keys_is_a_candidate_for_every_case(
+    store_env: dict[str, str],
+) -> None:
+    """The view's rows written directly (positions 1 to 5 of a fresh view, no catch-up after): drafted without
+    readable keys, or activated under a version the view holds no keys for (-1: the event names none), an entente
+    is a candidate for every CSSS and territory; an end recorded, for none."""
+    record = Record(store_env)
+    try:
+        projection = lv.listings(record)
+        assert projection is not None
+        view, name = projection.view, record.name
+        first, second = uuid.uuid4(), uuid.uuid4()
+        view.entente_drafted("ENT-NOKEYS", Tracking(name, 1), first, None)
+        view.entente_drafted("ENT-NOVERSION", Tracking(name, 2), second, [("party", "cisss-a"), ("crise", "t-1")])
+        view.entente_lifecycle(first, True, Tracking(name, 3), 1)
+        view.entente_lifecycle(second, True, Tracking(name, 4), -1)
+        for csss in CSSSES:
+            for territory in TERRITORIES:
+                assert view.entente_candidates(parties=(csss, "org-1"), crisis_in=territory) == [
+                    "ENT-NOKEYS", "ENT-NOVERSION"]
+        view.entente_lifecycle(first, False, Tracking(name, 5))
+        assert view.entente_candidates(parties=("cisss-b",), crisis_in="t-2") == ["ENT-NOVERSION"]
+    finally:
+        record.close()
