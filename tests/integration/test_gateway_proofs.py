@@ -7,11 +7,19 @@ events record nothing."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.keys import DEV_CHECKPOINT_KEYS
@@ -20,12 +28,15 @@ from domain.audit.note import VerifiedCheckpoint, VerifierKey
 from domain.audit.record_reads import ReadKind
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import Role
+from gateway.server import Gateway
 from tests.crisis_builders import CSSS
 from tests.gateway.api import PARTNER, Api, events, gateway, problem, recorded_since
 from usecases.audit import proofs
 
 AUDITOR = "auditrice"
 LOG_KEY = "Arrimage-Log-Key"
+CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
+          checks.response_schema_conformance, checks.response_headers_conformance]
 
 
 @pytest.fixture
@@ -173,3 +184,63 @@ async def test_the_openapi_document_lists_the_proofs(api: Api) -> None:
         assert {"200", "401", "403", "422"} <= set(op["responses"])
         assert op["security"] == [{"bearer": []}]
     assert "leaf_hash" in doc["components"]["schemas"]["InclusionRead"]["properties"]
+
+
+async def test_the_proof_operations_hold_under_fuzzing_as_an_auditor(
+        time_env_session: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path) -> None:
+    """`test_gateway_fuzz` calls every operation as a partner (here: 403 or 422); as an auditor, the answers
+    themselves (the note as text/plain with its required header, the proofs' JSON) must be what the document
+    declares: schemathesis over real HTTP. A 4xx records nothing; a 200 inclusion proof registers its read, and
+    only that."""
+    async with gateway(time_env_session.client, task_queue, sqlite_env, tmp_path, gateway_rate=10_000,
+                       gateway_burst=10_000) as api:
+        server = Gateway(api.root, host="127.0.0.1", port=0)
+        base = await server.start()
+        try:
+            found = await asyncio.to_thread(fuzz_proofs, api, base)
+        finally:
+            await server.stop()
+    assert found.findings == []
+    assert {200, 404, 422} <= set(found.statuses), found.statuses
+
+
+@dataclass
+class Fuzzed:
+    findings: list[str] = default(default_factory=list)
+    statuses: Counter[int] = default(default_factory=Counter)
+
+
+def fuzz_proofs(api: Api, base: str) -> Fuzzed:
+    out = Fuzzed()
+    schema = schemathesis.openapi.from_url(f"{base}/v1/openapi.json")
+    session = requests.Session()
+    headers = {"Authorization": f"Bearer {api.keys[AUDITOR]}"}
+    record = api.root.record
+    size = events(record)
+    valid: dict[str, dict[str, object] | None] = {"/v1/audit/proofs/inclusion": {"event": "1", "tree_size": size},
+             "/v1/audit/proofs/consistency": {"first": 1, "second": size}, "/v1/audit/checkpoint": None}
+    for result in schema.include(path_regex=r"^/v1/audit/(checkpoint|proofs/)").get_all_operations():
+        operation = result.ok()  # type: ignore[union-attr]  # an invalid document raises here
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def call(case: schemathesis.Case) -> None:
+            before = events(record)
+            response = case.call(base_url=base, session=session, headers=headers)
+            out.statuses[response.status_code] += 1
+            case.validate_response(response, checks=CHECKS, headers=headers)
+            added = [t.split(":")[-1] for t in recorded_since(record, before)]
+            if response.status_code == 200 and case.path.endswith("/inclusion"):
+                assert added == ["RecordReadEntry.Registered"], added
+            else:
+                assert added == [], (case.formatted_path, case.query, response.status_code, added)
+
+        try:
+            query = valid[operation.path]
+            case = operation.Case(query=query) if query else operation.Case()
+            call.hypothesis.inner_test(case)  # type: ignore[attr-defined]
+            call()
+        except Exception as err:
+            out.findings.append(f"{operation.label}: {err}")
+    return out
