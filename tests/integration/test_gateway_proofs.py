@@ -31,6 +31,7 @@ from domain.disclosure.roles import Role
 from gateway.server import Gateway
 from tests.crisis_builders import CSSS
 from tests.gateway.api import PARTNER, Api, events, gateway, problem, recorded_since
+from tests.tamper_builders import Raw
 from usecases.audit import proofs
 
 AUDITOR = "auditrice"
@@ -169,6 +170,25 @@ async def test_refusals(api: Api) -> None:
     refused = [r for r in api.root.reads.record_reads() if r.kind is ReadKind.MERKLE_PROOF]
     assert len(refused) == 8 and all(r.outcome is Outcome.REFUSED for r in refused)
     assert {r.scope["proof"] for r in refused} == {"checkpoint", "inclusion", "consistency"}
+
+
+async def test_an_altered_event_is_not_proven_and_no_checkpoint_is_signed(api: Api, store_env: dict[str, str]) -> None:
+    """The attacker's edit of a stored event: its proof is refused by name (500 `not_provable`: the store no longer
+    proves what it holds), the checkpoint is not signed (409 `not_signed`, what the verify found); nothing
+    recorded. Another event is still proven."""
+    record = api.root.record
+    size = (await checkpoint(api)).head.size
+    raw = Raw(store_env)
+    try:
+        raw.x("UPDATE {events} SET state = ? WHERE {nid} = 2", b"{}")
+    finally:
+        raw.close()
+    before = events(record)
+    body = problem(await api.get(f"/v1/audit/proofs/inclusion?event=2&tree_size={size}", AUDITOR), 500, "not_provable")
+    assert "notification 2" in body["detail"] and "altered" in body["detail"]
+    assert "notification 2" in problem(await api.get("/v1/audit/checkpoint", AUDITOR), 409, "not_signed")["detail"]
+    assert events(record) == before
+    assert (await api.get(f"/v1/audit/proofs/inclusion?event=3&tree_size={size}", AUDITOR)).status_code == 200
 
 
 async def test_the_openapi_document_lists_the_proofs(api: Api) -> None:
