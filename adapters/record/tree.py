@@ -137,6 +137,7 @@ class TreeStore:
             rows = cursor.fetchall()
             if not rows:
                 return MerkleHead(size, root), 0
+            self._nothing_beyond(cursor, size)
             compact = CompactRange(size, [self._node(cursor, s, lv, size) for s, lv in frontier(size)])
             if compact.root() != root:
                 raise TreeError(f"the tree's stored nodes of size {size} do not fold to its stored root: "
@@ -161,6 +162,21 @@ class TreeStore:
                 raise _Lost  # rolls the batch back
             return new, len(rows)
 
+    def _nothing_beyond(self, cursor: Any, size: int) -> None:
+        """No stored node covers a leaf at or after `size`: nodes and head move together, so one there means the
+        head was moved back (or a node written by hand). At level L the first such node starts at size rounded
+        down to a multiple of 2**L; above the size's highest bit, any node is."""
+        top = size.bit_length()
+        terms = " OR ".join(["(level = ? AND start >= ?)"] * top + ["level > ?"])
+        params = [v for level in range(1, top + 1) for v in (level, size >> level << level)] + [top]
+        cursor.execute(self.dialect.sql(f"SELECT level, start FROM {{tree}} WHERE {terms} LIMIT 1"), params)
+        row = cursor.fetchone()
+        if row is not None:
+            start, level = int(row["start"]), int(row["level"])
+            raise TreeError(
+                f"the tree holds the node of positions {start + 1} to {start + (1 << level)} (level {level}) beyond "
+                f"its head of size {size}: the tree head was moved back or the tree tables altered", start + 1)
+
     def _head(self, cursor: Any) -> tuple[int, bytes]:
         cursor.execute(self.dialect.sql("SELECT size, root FROM {tree_head} WHERE id = 1"))
         row = cursor.fetchone()
@@ -177,7 +193,11 @@ class TreeStore:
             row = cursor.fetchone()
             found = bytes(row["hash"]) if row is not None else None
         if found is None:
-            raise MissingNode(start, level, size if size is not None else -1)
+            missing = MissingNode(start, level, size if size is not None else 0)
+            if size is None:
+                missing.args = (f"the store holds no node for leaves [{start}, {start + (1 << level)}) (level {level})"
+                                + (": the chain has no event at that position" if level == 0 else ""),)
+            raise missing
         return found
 
     # -------------------------------------------------------------------------------------------- reading

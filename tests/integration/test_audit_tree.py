@@ -128,3 +128,15 @@ def test_altered_tree_nodes_are_refused(record: Record, raw: Raw) -> None:
     interleaved_dossiers(record, "D", 0)
     with pytest.raises(TreeError, match="do not fold to its stored root"):
         tree.catch_up()
+
+
+def test_a_head_moved_back_is_refused_naming_the_node_beyond_it(record: Record, raw: Raw) -> None:
+    """Nodes and head move together: a node stored beyond the head means the head was moved back."""
+    interleaved_dossiers(record, "ABC", 2)
+    tree = record.audit_tree()
+    tree.catch_up()
+    mem = memory(record)
+    raw.x(f"UPDATE {raw.chain.replace('audit_chain', 'audit_tree_head')} SET size = 5, root = ? WHERE id = 1",
+          merkle.root_at(mem, 5))
+    with pytest.raises(TreeError, match="holds the node of positions 5 to 6 \\(level 1\\) beyond its head of size 5"):
+        tree.catch_up()

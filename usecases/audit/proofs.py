@@ -15,10 +15,10 @@ pass for the other.)
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing
@@ -32,6 +32,8 @@ from domain.audit.note import Note, SignerKey, TreeHead, VerifiedCheckpoint, Ver
 from domain.audit.note import sign_checkpoint as sign_note_checkpoint
 from domain.audit.verify import ChainHead
 from usecases.audit import trail
+
+T = TypeVar("T")
 
 ORIGIN_PREFIX = "arrimage/"
 CHAIN_EXTENSION = "arrimage-chain"  # `arrimage-chain <seq> <notification id> <chain hash hex>`
@@ -86,7 +88,10 @@ def tree_head(record: Record) -> MerkleHead:
 def _caught_up_to(record: Record, size: int) -> MerkleHead:
     if size < 0:
         raise NotProvable(f"no tree of size {size}")
-    head = record.audit_tree().catch_up()
+    try:
+        head = record.audit_tree().catch_up()
+    except TreeError as e:
+        raise NotProvable(f"the record's tree cannot follow its chain: {e}") from None
     if size > head.size:
         raise NotProvable(f"the record's tree holds {head.size:,} events: it has no tree of size {size:,}")
     return head
@@ -188,8 +193,8 @@ def inclusion(record: Record, ref: EventRef | int, size: int | None = None) -> I
     if leaf.index >= n:
         raise NotProvable(f"event {ref} is at position {leaf.index + 1:,}, after the tree of size {n:,} "
                           "(a later checkpoint holds it)")
-    path, root = record.audit_tree().read(lambda lookup: (merkle.inclusion_proof(lookup, leaf.index, n),
-                                                          merkle.root_at(lookup, n)))
+    path, root = _read(record, n, lambda lookup: (merkle.inclusion_proof(lookup, leaf.index, n),
+                                                  merkle.root_at(lookup, n)))
     proof = InclusionProof(leaf.index, n, leaf.notification_id, leaf.originator_id, leaf.originator_version,
                            leaf.event_hash, tuple(path), root)
     try:
@@ -199,10 +204,22 @@ def inclusion(record: Record, ref: EventRef | int, size: int | None = None) -> I
     return proof
 
 
+def _read(record: Record, size: int, work: Callable[[merkle.NodeLookup], T]) -> T:
+    """`work` over the tree's nodes; a node the store no longer holds is `NotProvable`, named."""
+    try:
+        return record.audit_tree().read(work)
+    except merkle.MissingNode as e:
+        if e.level == 0:
+            raise NotProvable(f"the chain no longer holds the event at position {e.start + 1}, which the tree of size "
+                              f"{size:,} holds: events were removed (run `arrimage audit verify`)") from None
+        raise NotProvable(f"the record's tree holds no node for positions {e.start + 1} to {e.start + (1 << e.level)}"
+                          f" of the tree of size {size:,}: the tree tables were altered") from None
+
+
 def root_at(record: Record, size: int) -> bytes:
     """The store's root of the tree of its first `size` events."""
     _caught_up_to(record, size)
-    return record.audit_tree().read(lambda lookup: merkle.root_at(lookup, size))
+    return _read(record, size, lambda lookup: merkle.root_at(lookup, size))
 
 
 def consistency(record: Record, old_size: int, new_size: int) -> list[bytes]:
@@ -211,7 +228,7 @@ def consistency(record: Record, old_size: int, new_size: int) -> list[bytes]:
     if not 0 <= old_size <= new_size:
         raise NotProvable(f"no consistency proof from size {old_size:,} to size {new_size:,}")
     _caught_up_to(record, new_size)
-    return record.audit_tree().read(lambda lookup: merkle.consistency_proof(lookup, old_size, new_size))
+    return _read(record, new_size, lambda lookup: merkle.consistency_proof(lookup, old_size, new_size))
 
 
 # ------------------------------------------------------------------------------------------ signed checkpoints
@@ -295,8 +312,11 @@ def _tree_agrees(record: Record, head: ChainHead) -> bytes:
     if last != (head.notification_id, head.seq, head.chain_hash):
         raise CheckpointError("will not sign this store's tree: the chain's head changed since it was verified "
                               f"(verified {head.seq:,} events up to notification {head.notification_id})")
-    stored_frontier, stored_root = tree.read(
-        lambda lookup: ([lookup(s, lv) for s, lv in frontier(head.seq)], merkle.root_at(lookup, head.seq)))
+    try:
+        stored_frontier, stored_root = tree.read(
+            lambda lookup: ([lookup(s, lv) for s, lv in frontier(head.seq)], merkle.root_at(lookup, head.seq)))
+    except merkle.MissingNode as e:
+        raise CheckpointError(f"will not sign this store's tree: {e}") from None
     if stored_frontier != compact.hashes or stored_root != compact.root():
         raise CheckpointError(f"will not sign this store's tree: its nodes for size {head.seq:,} are not the ones "
                               "the verified chain gives (the tree tables were altered)")
