@@ -149,12 +149,23 @@ class Cli:
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def invoke(self, *args: str) -> Result:
-        """The same command in this process (`typer.testing.CliRunner`, the same environment)."""
+        """The same command in this process (`typer.testing.CliRunner`, the same environment). The command
+        configures logging for its process (`workers.logs`): the test process's is put back after it."""
+        import logging
+
+        import structlog
         from typer.testing import CliRunner
 
         from cli.main import app
 
-        done = CliRunner().invoke(app, ["audit", *args], env=self.env)
+        root, config = logging.getLogger(), structlog.get_config()
+        handlers, level = root.handlers[:], root.level
+        try:
+            done = CliRunner().invoke(app, ["audit", *args], env=self.env)
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+            structlog.configure(**config)
         if done.exception is not None and not isinstance(done.exception, SystemExit):
             raise done.exception
         return Result(done.exit_code, done.stdout, done.stderr)
