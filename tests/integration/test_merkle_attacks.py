@@ -170,6 +170,14 @@ def test_a_rechained_insert_removal_or_reorder_fails_against_the_signed_note(
         Kind.CHECKPOINT_MISMATCH, str(old), (0, 9))
     assert f"Yet {new}, at or past position 9, is met: this checkpoint is of another tree" in report.problem.detail
     assert [(c.source, c.status) for c in report.checkpoints] == [(str(old), "not_met"), (str(new), "met")]
+    if attack == "removed":  # the operator exports the rewritten store; the auditor checks it with the note they kept
+        bundle = tmp_path / "export"
+        exported = cli.invoke("export", "--out", str(bundle))
+        assert exported.code == 0, exported
+        checked = cli.invoke("verify", "--bundle", str(bundle), "--against", str(old), "--log-key",
+                             str(proofs.log_verifier(record)))
+        assert checked.code == 1, checked
+        assert f"TAMPERING checkpoint_mismatch at checkpoint {old}" in checked.out, checked
     if attack == "inserted":  # the offline verifier as an auditor runs it: its own process, nothing of the engine
         alone = subprocess.run([sys.executable, "-m", "verifier", "--bundle", str(tmp_path / "bundle"), "--against",
                                 str(old), "--log-key", str(proofs.log_verifier(record)), "--json"],
@@ -255,8 +263,6 @@ def test_the_follower_refuses_to_extend_a_tree_whose_head_disagrees(
         sign(record)
 
 
-@pytest.mark.xfail(strict=True, reason="cli/audit_proofs.py prove/consistency let adapters.record.tree.TreeError "
-                   "through: the installed CLI says 'unexpected failure: TreeError' instead of why (exit 1)")
 def test_prove_over_a_tree_the_follower_refuses_says_why(
     record: Record, raw: Raw, dossiers: list[Dossier], store_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -269,9 +275,6 @@ def test_prove_over_a_tree_the_follower_refuses_says_why(
         assert refused.code == 1 and "do not fold to its stored root" in refused.err, refused
 
 
-@pytest.mark.xfail(strict=True, reason="adapters/record/tree.py TreeStore._one_batch inserts the nodes it completes "
-                   "without looking at those stored: a head moved back fails on the table's primary key "
-                   "(eventsourcing IntegrityError), not a TreeError naming the node")
 def test_the_follower_refuses_a_head_moved_back_naming_it(record: Record, raw: Raw, dossiers: list[Dossier]) -> None:
     """The head moved back to size 5 with the root of size 5 (the nodes over 6-9 left in place)."""
     raw.x(f"UPDATE {table(raw, 'tree_head')} SET size = 5, root = ? WHERE id = 1", proofs.root_at(record, 5))
@@ -317,9 +320,6 @@ def test_a_cut_tail_with_the_tree_rebuilt_is_named_against_the_note(
                                    "cut")
 
 
-@pytest.mark.xfail(strict=True, reason="usecases/audit/proofs.py inclusion/consistency let merkle.MissingNode through "
-                   "(from adapters/record/tree.py _node, 'in a tree of -1 leaves'): the CLI says 'unexpected failure: "
-                   "MissingNode' instead of the position the chain no longer holds")
 def test_a_cut_tail_under_the_tree_names_the_missing_position(
     record: Record, raw: Raw, dossiers: list[Dossier], store_env: dict[str, str], tmp_path: Path
 ) -> None:
