@@ -368,9 +368,9 @@ def test_a_forged_checkpoint_note_is_refused_naming_the_note_and_key(
     assert refused.code == 1 and f"checkpoint {other_ring} does not verify with log key {vkey}" in refused.err
 
 
-@pytest.mark.xfail(strict=True, reason="verifier/trusted.py _note reads the arrimage-chain extension against the size "
-                   "before it checks the signature: a note whose size was edited is BadInput (exit 2, 'not within the "
-                   "tree') instead of a bad signature naming it (exit 1)")
+@pytest.mark.xfail(strict=True, reason="verifier/trusted.py _note judges the arrimage-chain extension against the size "
+                   "(line 139) before it checks the signature (open_note, line 145): a note whose size was edited is "
+                   "BadInput (exit 2, 'not within the tree') instead of a bad signature naming it (exit 1)")
 def test_a_note_with_its_size_edited_is_a_bad_signature_offline(
     record: Record, dossiers: list[Dossier], tmp_path: Path
 ) -> None:
