@@ -246,6 +246,18 @@ def test_a_rewritten_tree_node_fails_prove_and_consistency_against_the_signed_no
     assert report.ok and [c.status for c in report.checkpoints] == ["met", "met"], report
 
 
+@pytest.mark.xfail(strict=True, reason="cli/audit_proofs.py prove (line 143): a proof that misses the signed root "
+                   "names "
+                   "the event but not the checkpoint file it was checked against (consistency names both files)")
+def test_a_proof_that_misses_the_signed_root_names_the_checkpoint(
+    record: Record, raw: Raw, dossiers: list[Dossier], store_env: dict[str, str], tmp_path: Path
+) -> None:
+    old = keep(sign(record), tmp_path / "old.note")
+    swap_rechained(raw, record, 5)
+    refused = Cli.over(store_env, tmp_path).invoke("prove", "5", "--checkpoint", str(old))
+    assert refused.code == 1 and str(old) in refused.err, refused
+
+
 def test_the_follower_refuses_to_extend_a_tree_whose_head_disagrees(
     record: Record, raw: Raw, dossiers: list[Dossier]
 ) -> None:
