@@ -264,6 +264,16 @@ SPECS = [
         120,
         30,
     ),
+    # Issue 13: the Merkle tree beside the chain (append with its follower, tree over 1 M fabricated chain rows,
+    # proof sizes and times, the offline verifier beside audit verify); 10 M: run `benchmarks.merkle` alone.
+    Spec(
+        "merkle",
+        "benchmarks.merkle",
+        ["--tree-events", "1000000", "--verify-events", "400000", "--append-events", "300", "--repeat", "100"],
+        ["--quick"],
+        600,
+        150,
+    ),
 ]
 # The load run writes its own JSON (`--json FILE`: name, figure, unit, goal); bounded by its own --timeout too.
 LOAD = Spec(
