@@ -71,12 +71,15 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.record.record import TOPICS, ForeignTopic, Record, _named
 from adapters.record.sealing import PersonalDataMapper
+from domain.audit.entente_reads import EntenteReads
+from domain.audit.record_reads import RecordReadEntry
 from domain.crisis.aggregate import CrisisCase
 from domain.disclosure.consent import Consent
 from domain.disclosure.register import DisclosureRegister
 from domain.ententes.aggregate import Entente, entente_id
 from domain.ententes.model import EntenteContent, ServiceCode
 from domain.episodes.aggregate import ServiceEpisode
+from domain.principals.aggregate import Account
 
 log = logging.getLogger(__name__)
 _SQLITE = {"cases": "listing_cases", "episodes": "listing_episodes"}  # the SQLite tables of opened/closed listings
@@ -149,8 +152,33 @@ class ListingsView(TrackingRecorder):
         in that territory (or a version the view could not read)."""
         raise NotImplementedError
 
-    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
-        """A crisis case (`kind` "cases") or an épisode de services ("episodes") opened."""
+    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases",
+                    subject_id: str | None = None) -> None:
+        """A crisis case (`kind` "cases") or an épisode de services ("episodes") opened, about `subject_id` (the
+        opaque id its `Opened` event names in clear; None: an event without one, listed for nobody)."""
+        raise NotImplementedError
+
+    def open_of(self, subject_id: str, kind: str = "cases") -> list[str]:
+        """The codes of the person's cases (or épisodes) not closed, in the order they were opened."""
+        raise NotImplementedError
+
+    def principal_registered(self, account: UUID, kind: str, tracking: Tracking) -> None:
+        """A principal's account registered (its aggregate id and kind: nothing else of it)."""
+        raise NotImplementedError
+
+    def principals(self, kind: str | None = None) -> list[UUID]:
+        """The accounts registered (of `kind`), in the order they were registered."""
+        raise NotImplementedError
+
+    def read_logged(self, log: str, event: tuple[UUID, int], actor_id: str, moment: datetime | str,
+                    tracking: Tracking) -> None:
+        """A read logged across persons (`log` "record": a `RecordReadEntry`, "entente": an `EntenteReads` read):
+        the event that holds it (aggregate id, version), who read and when."""
+        raise NotImplementedError
+
+    def reads(self, log: str, actor_id: str | None = None, since: datetime | None = None,
+              until: datetime | None = None) -> list[tuple[UUID, int]]:
+        """The events holding the reads of `log` by `actor_id` in [since, until), by moment then position."""
         raise NotImplementedError
 
     def case_closed(self, case: UUID, tracking: Tracking, kind: str = "cases") -> None:
@@ -259,6 +287,16 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             "NULL, kind TEXT NOT NULL, moment INTEGER NOT NULL, entry_id TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS listing_register_entries_moment ON listing_register_entries "
             "(kind, moment, subject_id)",
+            # Shape 6: each case's and épisode's person, the principals, the reads logged across persons.
+            "CREATE TABLE IF NOT EXISTS listing_subject_cases (kind TEXT NOT NULL, subject_id TEXT NOT NULL, "
+            "position INTEGER NOT NULL, PRIMARY KEY (kind, subject_id, position))",
+            "CREATE TABLE IF NOT EXISTS listing_principals (position INTEGER PRIMARY KEY, account_id TEXT NOT NULL "
+            "UNIQUE, kind TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS listing_principals_kind ON listing_principals (kind, position)",
+            "CREATE TABLE IF NOT EXISTS listing_reads (position INTEGER PRIMARY KEY, log TEXT NOT NULL, "
+            "originator_id TEXT NOT NULL, version INTEGER NOT NULL, actor_id TEXT NOT NULL, moment INTEGER NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS listing_reads_moment ON listing_reads (log, moment, position)",
+            "CREATE INDEX IF NOT EXISTS listing_reads_actor ON listing_reads (log, actor_id, moment, position)",
         ]
 
     def reset(self, application_name: str) -> None:
@@ -269,7 +307,8 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             c.execute("DELETE FROM listing_entente_keys")
             c.execute("DELETE FROM listing_cases")
             c.execute("DELETE FROM listing_episodes")
-            for table in ("listing_consents", "listing_registers", "listing_register_entries"):
+            for table in ("listing_consents", "listing_registers", "listing_register_entries",
+                          "listing_subject_cases", "listing_principals", "listing_reads"):
                 c.execute(f"DELETE FROM {table}")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
@@ -321,11 +360,48 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             c.execute(f"SELECT code FROM listing_entente_states WHERE candidate = 1{where} ORDER BY position", args)
             return [row[0] for row in c.fetchall()]
 
-    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
+    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases",
+                    subject_id: str | None = None) -> None:
         with self._writing() as c:
             c.execute(f"INSERT INTO {_SQLITE[kind]} VALUES (?, ?, ?, ?, 0)",
                       (tracking.notification_id, case.hex, code, at.isoformat()))
+            if subject_id is not None:
+                c.execute("INSERT INTO listing_subject_cases VALUES (?, ?, ?)",
+                          (kind, subject_id, tracking.notification_id))
             self._insert_tracking(c, tracking)
+
+    def open_of(self, subject_id: str, kind: str = "cases") -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT c.code FROM listing_subject_cases s JOIN {_SQLITE[kind]} c ON c.position = s.position "
+                      "WHERE s.kind = ? AND s.subject_id = ? AND c.closed = 0 ORDER BY s.position", (kind, subject_id))
+            return [row[0] for row in c.fetchall()]
+
+    def principal_registered(self, account: UUID, kind: str, tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("INSERT INTO listing_principals VALUES (?, ?, ?)", (tracking.notification_id, account.hex, kind))
+            self._insert_tracking(c, tracking)
+
+    def principals(self, kind: str | None = None) -> list[UUID]:
+        where, args = ("WHERE kind = ? ", (kind,)) if kind is not None else ("", ())
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT account_id FROM listing_principals {where}ORDER BY position", args)
+            return [UUID(row[0]) for row in c.fetchall()]
+
+    def read_logged(self, log: str, event: tuple[UUID, int], actor_id: str, moment: datetime | str,
+                    tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.execute("INSERT INTO listing_reads VALUES (?, ?, ?, ?, ?, ?)",
+                      (tracking.notification_id, log, event[0].hex, event[1], actor_id, micros(moment)))
+            self._insert_tracking(c, tracking)
+
+    def reads(self, log: str, actor_id: str | None = None, since: datetime | None = None,
+              until: datetime | None = None) -> list[tuple[UUID, int]]:
+        low, high = _bounds(since, until)
+        actor, args = ("AND actor_id = ? ", (actor_id,)) if actor_id is not None else ("", ())
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT originator_id, version FROM listing_reads WHERE log = ? {actor}AND moment >= ? "
+                      "AND moment < ? ORDER BY moment, position", (log, *args, low, high))
+            return [(UUID(row[0]), row[1]) for row in c.fetchall()]
 
     def case_closed(self, case: UUID, tracking: Tracking, kind: str = "cases") -> None:
         with self._writing() as c:
@@ -440,6 +516,24 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
             SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (kind, moment, subject_id)").format(
                 Identifier(f"{prefix}_register_entries_moment"), self.tables["register_entries"]),
         ]
+        # Shape 6: each case's and épisode's person, the principals, the reads logged across persons.
+        for kind in ("subject_cases", "principals", "reads"):
+            self.tables[kind] = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_{kind}"))
+        self.sql_create_statements += [
+            SQL("CREATE TABLE IF NOT EXISTS {0} (kind text NOT NULL, subject_id text NOT NULL, position bigint NOT "
+                "NULL, PRIMARY KEY (kind, subject_id, position))").format(self.tables["subject_cases"]),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, account_id uuid NOT NULL UNIQUE, "
+                "kind text NOT NULL)").format(self.tables["principals"]),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (kind, position)").format(
+                Identifier(f"{prefix}_principals_kind"), self.tables["principals"]),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, log text NOT NULL, originator_id uuid "
+                "NOT NULL, version integer NOT NULL, actor_id text NOT NULL, moment bigint NOT NULL)").format(
+                self.tables["reads"]),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (log, moment, position)").format(
+                Identifier(f"{prefix}_reads_moment"), self.tables["reads"]),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (log, actor_id, moment, position)").format(
+                Identifier(f"{prefix}_reads_actor"), self.tables["reads"]),
+        ]
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -448,7 +542,8 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
             curs.execute(SQL("DELETE FROM {0}").format(self.entente_versions))
             curs.execute(SQL("DELETE FROM {0}").format(self.entente_keys))
             curs.execute(SQL("DELETE FROM {0}").format(self.cases_table))
-            for kind in ("episodes", "consents", "registers", "register_entries"):
+            for kind in ("episodes", "consents", "registers", "register_entries", "subject_cases", "principals",
+                         "reads"):
                 curs.execute(SQL("DELETE FROM {0}").format(self.tables[kind]))
             curs.execute(SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
                 Identifier(self.datastore.schema), Identifier(self.tracking_table_name)), (application_name,))
@@ -506,11 +601,52 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
                 self.entente_states, where), args)
             return [row["code"] for row in curs.fetchall()]
 
-    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases") -> None:
+    def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases",
+                    subject_id: str | None = None) -> None:
         with self._writing() as curs:
             curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s, false)").format(self.tables[kind]),
                          (tracking.notification_id, case, code, at.isoformat()))
+            if subject_id is not None:
+                curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s)").format(self.tables["subject_cases"]),
+                             (kind, subject_id, tracking.notification_id))
             self._insert_tracking(curs, tracking)
+
+    def open_of(self, subject_id: str, kind: str = "cases") -> list[str]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT c.code FROM {0} s JOIN {1} c ON c.position = s.position WHERE s.kind = %s "
+                             "AND s.subject_id = %s AND NOT c.closed ORDER BY s.position").format(
+                self.tables["subject_cases"], self.tables[kind]), (kind, subject_id))
+            return [row["code"] for row in curs.fetchall()]
+
+    def principal_registered(self, account: UUID, kind: str, tracking: Tracking) -> None:
+        with self._writing() as curs:
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s)").format(self.tables["principals"]),
+                         (tracking.notification_id, account, kind))
+            self._insert_tracking(curs, tracking)
+
+    def principals(self, kind: str | None = None) -> list[UUID]:
+        where, args = (SQL("WHERE kind = %s "), (kind,)) if kind is not None else (SQL(""), ())
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT account_id FROM {0} {1}ORDER BY position").format(
+                self.tables["principals"], where), args)
+            return [row["account_id"] for row in curs.fetchall()]
+
+    def read_logged(self, log: str, event: tuple[UUID, int], actor_id: str, moment: datetime | str,
+                    tracking: Tracking) -> None:
+        with self._writing() as curs:
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s, %s, %s)").format(self.tables["reads"]),
+                         (tracking.notification_id, log, event[0], event[1], actor_id, micros(moment)))
+            self._insert_tracking(curs, tracking)
+
+    def reads(self, log: str, actor_id: str | None = None, since: datetime | None = None,
+              until: datetime | None = None) -> list[tuple[UUID, int]]:
+        low, high = _bounds(since, until)
+        actor, args = (SQL("AND actor_id = %s "), (actor_id,)) if actor_id is not None else (SQL(""), ())
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT originator_id, version FROM {0} WHERE log = %s {1}AND moment >= %s "
+                             "AND moment < %s ORDER BY moment, position").format(self.tables["reads"], actor),
+                         (log, *args, low, high))
+            return [(row["originator_id"], row["version"]) for row in curs.fetchall()]
 
     def case_closed(self, case: UUID, tracking: Tracking, kind: str = "cases") -> None:
         with self._writing() as curs:
@@ -588,7 +724,9 @@ class Listings(Projection[ListingsView]):
                           DisclosureRegister.AccessDecided,  # type: ignore[attr-defined]
                           DisclosureRegister.CommunicationRegistered,  # type: ignore[attr-defined]
                           DisclosureRegister.RefusalIssued,  # type: ignore[attr-defined]
-                          DisclosureRegister.EmergencyDisclosureRecorded)  # type: ignore[attr-defined]
+                          DisclosureRegister.EmergencyDisclosureRecorded,  # type: ignore[attr-defined]
+                          Account.Registered, RecordReadEntry.Registered,  # type: ignore[attr-defined]
+                          EntenteReads.Read)  # type: ignore[attr-defined]
         for topic in _named(get_topic(cls))
     )
 
@@ -634,7 +772,8 @@ class Listings(Projection[ListingsView]):
 
     @process_event.register
     def _(self, domain_event: CrisisCase.Opened, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.case_opened(domain_event.originator_id, domain_event.case_code, domain_event.at, tracking)
+        self.view.case_opened(domain_event.originator_id, domain_event.case_code, domain_event.at, tracking,
+                              subject_id=getattr(domain_event, "subject_id", None))
 
     @process_event.register
     def _(self, domain_event: CrisisCase.CaseClosed, tracking: Tracking) -> None:  # type: ignore[name-defined]
@@ -643,7 +782,7 @@ class Listings(Projection[ListingsView]):
     @process_event.register
     def _(self, domain_event: ServiceEpisode.Opened, tracking: Tracking) -> None:  # type: ignore[name-defined]
         self.view.case_opened(domain_event.originator_id, domain_event.episode_code, domain_event.at, tracking,
-                              kind="episodes")
+                              kind="episodes", subject_id=getattr(domain_event, "subject_id", None))
 
     @process_event.register
     def _(self, domain_event: ServiceEpisode.EpisodeClosed, tracking: Tracking) -> None:  # type: ignore[name-defined]
@@ -685,11 +824,31 @@ class Listings(Projection[ListingsView]):
         self.view.register_entry(domain_event.subject_id, "emergency", domain_event.occurred_at,
                                  domain_event.disclosure_id, tracking)
 
+    # The principals (account id and kind), and the reads logged across persons: the event holding each read, its
+    # reader's id and moment (the read's scope, rule and reason stay in the event, read from it).
+    @process_event.register
+    def _(self, domain_event: Account.Registered, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.principal_registered(domain_event.originator_id, str(domain_event.kind), tracking)
+
+    @process_event.register
+    def _(self, domain_event: RecordReadEntry.Registered, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self._read("record", domain_event, tracking)
+
+    @process_event.register
+    def _(self, domain_event: EntenteReads.Read, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self._read("entente", domain_event, tracking)
+
+    def _read(self, log: str, domain_event: Any, tracking: Tracking) -> None:
+        read = domain_event.read
+        self.view.read_logged(log, (domain_event.originator_id, domain_event.originator_version), read["actor_id"],
+                              read["moment"], tracking)
+
 
 # The shape of the views: raised when a listing is added, so that a view built before is rebuilt with it (kept as a
 # tracking row of its own: 1 ententes and cases, 2 épisodes de services added, 3 consents and registers added, 4 the
-# ententes' lifecycle added: routing's candidates, 5 the routing keys of each entente's version in force added).
-VERSION, VERSION_KEY = 5, "__arrimage_listings_version__"
+# ententes' lifecycle added: routing's candidates, 5 the routing keys of each entente's version in force added, 6 each
+# case's and épisode's person, the principals and the reads logged across persons added).
+VERSION, VERSION_KEY = 6, "__arrimage_listings_version__"
 
 # The view of each persistence module that has one (the in-memory store of unit tests has none: its lists scan).
 VIEWS: dict[str, type[ListingsView]] = {
@@ -789,6 +948,13 @@ def catch_up(record: Record, projection: Listings, page: int = 2_000) -> int:
                 raise
             continue
         processed += len(batch)
+
+
+def logged(record: Record, events: Iterable[tuple[UUID, int]]) -> list[Any]:
+    """The events a listing names (aggregate id, version), each read by its primary key and decoded by the record's
+    mapper, as `Record.events_of` decodes them: a listing's answer without walking the notification log."""
+    return [event for originator, version in events
+            for event in record.events.get(originator, gt=version - 1, lte=version)]
 
 
 def _cursor(view: ListingsView) -> Any:

@@ -23,6 +23,7 @@ from uuid import uuid4
 
 from pydantic import Field
 
+from adapters.record.listings import caught_up, logged
 from adapters.record.record import Record
 from domain.audit.own_register import OWN_REGISTER_READERS, Seen, check_own_register_reader, register_reader, seen_by
 from domain.audit.reads import CaseItem, case_items, decide_record_read, entries_shown, register_items
@@ -219,7 +220,8 @@ class Reads:
             attestations=attested, authority_reference=reference,
         )
         ctx = DisclosureContext(subject=status, dossier_items=items, consents=None,
-                                authorisations=reader.facts.authorisations, ententes=Ententes(self.record).list())
+                                authorisations=reader.facts.authorisations,
+                                ententes=Ententes(self.record).list(from_view=True))  # which: the view, as routing
         return self.disclosures.decide_and_record(req, ctx, moment)
 
     # ------------------------------------------------------------------ across persons
@@ -242,8 +244,13 @@ class Reads:
         return read
 
     def record_reads(self, *, actor_id: str | None = None, since: datetime | None = None,
-                     until: datetime | None = None) -> list[RecordRead]:
-        """The record-level reads log, filtered as the access log is."""
+                     until: datetime | None = None, from_view: bool = True) -> list[RecordRead]:
+        """The record-level reads log, filtered as the access log is, by moment. Which reads: an indexed range on
+        the listings view (reader and moment, caught up first), each read from its event by its key;
+        `from_view=False`, or a store without a view: the notification log's scan, filtered here."""
+        if from_view and (listings := caught_up(self.record)) is not None:
+            return [RecordRead.model_validate(ev.read)
+                    for ev in logged(self.record, listings.view.reads("record", actor_id, since, until))]
         found = [RecordRead.model_validate(ev.read)
                  for ev in self.record.events_of(RecordReadEntry.Registered)]  # type: ignore[attr-defined]
         return sorted(

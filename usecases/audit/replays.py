@@ -33,6 +33,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from pydantic import Field
 
+from adapters.record.listings import caught_up, logged
 from adapters.record.record import Record, event_name, event_payload
 from domain.audit.entente_reads import EntenteRead, EntenteReads, entente_reads_id
 from domain.audit.replay import (
@@ -217,7 +218,13 @@ class Replays:
     # ------------------------------------------------------------------ the access log of ententes
     def entente_reads(
         self, *, actor_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        from_view: bool = True,
     ) -> list[EntenteRead]:
+        """The access log of ententes, filtered by reader and moment: an indexed range on the listings view (caught
+        up first), each read from its event by its key; `from_view=False`, or no view: the scan, filtered here."""
+        if from_view and (listings := caught_up(self.record)) is not None:
+            return [EntenteRead.model_validate(ev.read)
+                    for ev in logged(self.record, listings.view.reads("entente", actor_id, since, until))]
         found = [EntenteRead.model_validate(ev.read)
                  for ev in self.record.events_of(EntenteReads.Read)]  # type: ignore[attr-defined]
         return sorted(

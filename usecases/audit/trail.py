@@ -20,6 +20,7 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing, is_development
+from adapters.record.listings import caught_up
 from adapters.record.ranges import can_fork, in_ranges
 from adapters.record.record import Record
 from adapters.record.signing import (
@@ -310,22 +311,38 @@ def shred(
                        residue=residue)
 
 
-def _open_cases(record: Record, subject_id: str) -> list[str]:
+def _open_cases(record: Record, subject_id: str, *, from_view: bool = True) -> list[str]:
     """The codes of the person's crisis cases not closed yet, from the record (their `Opened` events name the
-    person in clear; the cases are loaded with the person's key, still alive)."""
+    person in clear; the cases are loaded with the person's key, still alive). Which cases: the person's open ones
+    on the listings view (`_person_open`); `from_view=False`, or no view: every `Opened` event scanned."""
     cases = CrisisCases(record)
+    if (codes := _person_open(record, subject_id, "cases", from_view)) is not None:
+        return [code for code in codes if cases.view(code).stage is not CaseStage.CLOSED]
     codes = [ev.case_code for ev in record.events_of(CrisisCase.Opened, sealed=True)  # type: ignore[attr-defined]
              if ev.subject_id == subject_id]
     return [code for code in codes if cases.view(code).stage is not CaseStage.CLOSED]
 
 
-def _open_episodes(record: Record, subject_id: str) -> list[str]:
+def _open_episodes(record: Record, subject_id: str, *, from_view: bool = True) -> list[str]:
     """The codes of the person's épisodes de services not closed yet (their `Opened` events name the person in
-    clear; `EpisodeClosed` events say which are closed: nothing is loaded, nobody's content opened)."""
+    clear; `EpisodeClosed` events say which are closed: nothing is loaded, nobody's content opened). From the
+    listings view as `_open_cases`; `from_view=False`, or no view: the scan."""
+    if (codes := _person_open(record, subject_id, "episodes", from_view)) is not None:
+        return codes
     opened = ServiceEpisode.Opened  # type: ignore[attr-defined]
     closed = {ev.originator_id for ev in record.events_of(ServiceEpisode.EpisodeClosed, sealed=True)}  # type: ignore[attr-defined]
     return [ev.episode_code for ev in record.events_of(opened, sealed=True)
             if ev.subject_id == subject_id and ev.originator_id not in closed]
+
+
+def _person_open(record: Record, subject_id: str, kind: str, from_view: bool) -> list[str] | None:
+    """The person's cases (or épisodes) not closed, from the listings view caught up first: its rows keep each
+    one's person from the `Opened` event (in clear, as the scan reads it) and a closed flag set by its closing
+    event, so this is the scan's answer by an index on the person. The view rather than `case_subjects`: that
+    table is written by the workflow client only (not for a case opened otherwise), is outside the hash chain,
+    and knows neither épisodes' closing nor cases' closing. None: no view (asked, or none on this store)."""
+    listings = caught_up(record) if from_view else None
+    return listings.view.open_of(subject_id, kind) if listings is not None else None
 
 
 @dataclass(frozen=True)
