@@ -52,6 +52,16 @@ It stops at the **first** problem, in notification order, and names it:
 ``other_store``    a checkpoint is of another store (its store id; checked first).
 =================  ==============================================================
 
+The tree's frontier (issue 13), when asked (``subtrees``): the verified rows' event hashes, in position order,
+are the leaves of the record's Merkle tree, folded as they pass into the perfect subtrees they complete
+(`fold_subtree`). A range started at any position keeps the subtrees of its own leaves (at most 2 log n, the
+blocks of its positions that no sibling of its own completes), and `merge_ranges` folds the ranges' lists in
+order: from position 0, that is exactly the `merkle.CompactRange` frontier at the head (`frontier_hashes`), so
+the report carries the tree's root at the verified head without a second read. Why not one `CompactRange`
+per range: ranges are cut at notification ids, so they start at any position, and a compact range only
+covers [0, size); aligning the cuts to powers of two would bend the cutting to the tree for nothing, since a
+list of subtrees merges the same way wherever a range starts.
+
 What it cannot see on its own: someone who rewrites events *and* recomputes
 the whole chain table consistently, or cuts the tail of both tables. Those are
 what signed checkpoints kept outside the database are for; without one, verify
@@ -69,9 +79,35 @@ from typing import Any, Protocol
 
 from domain.audit.checkpoint import MILESTONE_HEX, MILESTONES_MAX, Checkpoint, milestone_step
 from domain.audit.hashing import CHAIN_TAIL, EVENT_HEADER, ZERO, event_hash, originator_from_key
+from domain.audit.merkle import CompactRange, node_hash
 
 EventRow = tuple[int, bytes, int, str, bytes]
 ChainRow = tuple[int, bytes, int, str, int, int, bytes, bytes, bytes]
+Subtree = tuple[int, int, bytes]
+"""(start, level, hash): the perfect subtree of the tree's leaves [start, start + 2**level) (0-based leaves)."""
+
+
+def fold_subtree(stack: list[Subtree], node: Subtree) -> None:
+    """Push a subtree just right of the stack's last one, merging it with its left sibling while that is the
+    stack's last (a binary increment, as `merkle.CompactRange.append_leaf_hash`). Adjacent subtrees in the
+    stack are then never siblings; from position 0 that leaves one subtree per set bit of the size, largest
+    first: the frontier (the next one's level must be smaller, else the two would be siblings)."""
+    start, level, h = node
+    while stack and start >> level & 1:
+        s, lv, left = stack[-1]
+        if lv != level or s + (1 << level) != start:
+            break
+        stack.pop()
+        start, level, h = s, level + 1, node_hash(left, h)
+    stack.append((start, level, h))
+
+
+def frontier_hashes(stack: Sequence[Subtree], size: int) -> tuple[bytes, ...]:
+    """The `merkle.CompactRange` hashes of [0, size) from a folded stack; ValueError if it is not that frontier."""
+    want = [(n.start, n.level) for n in CompactRange(size, [bytes(32)] * size.bit_count()).nodes()]
+    if [(s, lv) for s, lv, _ in stack] != want:
+        raise ValueError(f"the folded subtrees do not cover positions 1 to {size} as a frontier")
+    return tuple(h for _, _, h in stack)
 
 
 class ProblemKind(StrEnum):
@@ -130,6 +166,16 @@ class VerifyReport:
     """An incremental pass: the signed head it resumed from (`events_checked` then counts the events after it)."""
     rows_read: int = 0
     """Rows of the two streams fetched by this pass (events and chain rows, by page; set by the use case)."""
+    frontier: tuple[bytes, ...] | None = None
+    """The Merkle tree's frontier at the verified head (`merkle.CompactRange` hashes of size ``head.seq``),
+    folded from the verified rows' event hashes when asked (``subtrees``); None otherwise or on a problem."""
+
+    @property
+    def tree_root(self) -> bytes | None:
+        """The tree's root at the verified head, from `frontier`."""
+        if self.frontier is None:
+            return None
+        return CompactRange(self.head.seq if self.head else 0, list(self.frontier)).root()
 
     @property
     def events_per_second(self) -> float:
@@ -138,6 +184,9 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         del d["milestones"]  # up to 1,024 pairs: in the signed checkpoint, not in every report
+        del d["frontier"]
+        if self.frontier is not None:
+            d["tree_root"] = (self.tree_root or b"").hex()
         if self.problem is not None:
             d["problem"]["kind"] = self.problem.kind.value
         d["notes"] = list(self.notes)
@@ -193,6 +242,7 @@ def verify_rows(
     cache_size: int = 8_192,
     start: ChainHead | None = None,
     key: Callable[[Any], bytes] | None = None,
+    subtrees: Sequence[Subtree] | None = None,
 ) -> VerifyReport:
     """Recompute every hash; report the first problem. Signatures must be checked before.
 
@@ -210,7 +260,7 @@ def verify_rows(
     The same as one `verify_range` over the whole stream, merged (`merge_ranges`).
     """
     one = verify_range(events, chain, index, start=start, checkpoints=checkpoints, final=True,
-                       milestones=start is None, cache_size=cache_size, key=key)
+                       milestones=start is None, cache_size=cache_size, key=key, subtrees=subtrees)
     return merge_ranges([one], start=start)
 
 
@@ -229,6 +279,8 @@ class RangePass:
     """Every position of this range at a multiple of its own milestone step (a power of two), with its hash."""
     through: int
     """The last position whose milestone was considered (its link verified)."""
+    subtrees: tuple[Subtree, ...] | None = None
+    """The tree's subtrees folded from this range's verified leaves (after those it was given), when asked."""
 
 
 def verify_range(
@@ -243,6 +295,7 @@ def verify_range(
     milestones: bool = True,
     cache_size: int = 8_192,
     key: Callable[[Any], bytes] | None = None,
+    subtrees: Sequence[Subtree] | None = None,
 ) -> RangePass:
     """Check one range of the store: the rows after ``start`` (None: from the first), up to the range's end.
 
@@ -256,6 +309,9 @@ def verify_range(
     aggregate hash before an event is the one recomputed in this range when its aggregate's previous event
     is in the bounded cache, else the stored one at that notification id: either way the same bytes, so the
     result does not depend on the cache nor on where a range starts.
+
+    ``subtrees`` (None: no tree): the stack the range's verified leaves are folded onto (`fold_subtree`): empty
+    for a range of a pass in ranges, the frontier at ``start`` for an incremental pass's first range.
     """
     if start is not None:
         checkpoints = [c for c in checkpoints if c.notification_id > start.notification_id]
@@ -279,6 +335,7 @@ def verify_range(
     # Inlined `hashing.event_hash/aggregate_hash/chain_hash` (same bytes; tested equal): this loop is the hot path.
     pack_event, pack_tail = EVENT_HEADER.pack, CHAIN_TAIL.pack
     aggregate_hash_at = index.aggregate_hash_at
+    stack: list[Subtree] | None = None if subtrees is None else list(subtrees)
 
     # Both streams in step: any difference of notification id is a problem, and the first one ends the pass.
     for ev, ch in zip_longest(events, chain):
@@ -359,6 +416,8 @@ def verify_range(
                 ProblemKind.CHAIN_ALTERED, nid, keyed(ch), f"the {what} hash stored for this event is wrong"
             )
             break
+        if stack is not None:
+            fold_subtree(stack, (seq - 1, 0, sha256(b"\x00" + eh).digest()))
         heads[oid] = (nid, agg)
         if len(heads) > cache_size:
             del heads[next(iter(heads))]
@@ -418,7 +477,7 @@ def verify_range(
             f"the store ends at notification {last_nid} after {seq} events",
         )
     return RangePass(problem=problem, seq=seq, last_nid=last_nid, chain_hash=prev.hex(), checkpoints_checked=cp_i,
-                     milestones=tuple(kept), through=through)
+                     milestones=tuple(kept), through=through, subtrees=None if stack is None else tuple(stack))
 
 
 def merge_ranges(passes: Sequence[RangePass], *, start: ChainHead | None = None) -> VerifyReport:
@@ -439,6 +498,13 @@ def merge_ranges(passes: Sequence[RangePass], *, start: ChainHead | None = None)
     if start is None:
         step = milestone_step(last.through)
         kept = tuple(m for p in counted for m in p.milestones if m[0] % step == 0)
+    frontier: tuple[bytes, ...] | None = None
+    if last.problem is None and counted[0].subtrees is not None:
+        stack = list(counted[0].subtrees)
+        for p in counted[1:]:
+            for node in p.subtrees or ():
+                fold_subtree(stack, node)
+        frontier = frontier_hashes(stack, last.seq)
     return VerifyReport(
         ok=last.problem is None,
         events_checked=last.seq - first_seq,
@@ -447,6 +513,7 @@ def merge_ranges(passes: Sequence[RangePass], *, start: ChainHead | None = None)
         checkpoints_checked=sum(p.checkpoints_checked for p in counted),
         milestones=kept,
         since=start,
+        frontier=frontier,
     )
 
 

@@ -175,18 +175,23 @@ async def test_refusals(api: Api) -> None:
 async def test_an_altered_event_is_not_proven_and_no_checkpoint_is_signed(api: Api, store_env: dict[str, str]) -> None:
     """The attacker's edit of a stored event: its proof is refused by name (500 `not_provable`: the store no longer
     proves what it holds), the checkpoint is not signed (409 `not_signed`, what the verify found); nothing
-    recorded. Another event is still proven."""
+    recorded. Another event is still proven. (The checkpoint resumes from the last note the engine signed and
+    reads only the events after it: the edit it names is one of those; one before it is the full verify's.)"""
     record = api.root.record
     size = (await checkpoint(api)).head.size
+    more_events(api, 1)
     raw = Raw(store_env)
     try:
         raw.x("UPDATE {events} SET state = ? WHERE {nid} = 2", b"{}")
+        (last,), = raw.x("SELECT max(notification_id) FROM {chain}")
+        raw.x("UPDATE {events} SET state = ? WHERE {nid} = ?", b"{}", last)
     finally:
         raw.close()
     before = events(record)
     body = problem(await api.get(f"/v1/audit/proofs/inclusion?event=2&tree_size={size}", AUDITOR), 500, "not_provable")
     assert "notification 2" in body["detail"] and "altered" in body["detail"]
-    assert "notification 2" in problem(await api.get("/v1/audit/checkpoint", AUDITOR), 409, "not_signed")["detail"]
+    refused = problem(await api.get("/v1/audit/checkpoint", AUDITOR), 409, "not_signed")["detail"]
+    assert f"notification {last}" in refused and "altered" in refused
     assert events(record) == before
     assert (await api.get(f"/v1/audit/proofs/inclusion?event=3&tree_size={size}", AUDITOR)).status_code == 200
 

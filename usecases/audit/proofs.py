@@ -14,6 +14,7 @@ pass for the other.)
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -22,15 +23,24 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing
-from adapters.record.note_signing import ed25519_verify, note_signer, signer_key_from_seed
+from adapters.record.note_signing import ed25519_public_key, ed25519_verify, note_signer, signer_key_from_seed
+from adapters.record.notes import note_store
 from adapters.record.record import Record
 from adapters.record.tree import Leaf, MerkleHead, TreeError, frontier
 from domain.audit import merkle
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.hashing import event_hash, originator_key
-from domain.audit.note import Note, SignerKey, TreeHead, VerifiedCheckpoint, VerifierKey, open_checkpoint
+from domain.audit.note import (
+    Note,
+    NoteError,
+    SignerKey,
+    TreeHead,
+    VerifiedCheckpoint,
+    VerifierKey,
+    open_checkpoint,
+)
 from domain.audit.note import sign_checkpoint as sign_note_checkpoint
-from domain.audit.verify import ChainHead
+from domain.audit.verify import ChainHead, VerifyReport
 from usecases.audit import trail
 
 T = TypeVar("T")
@@ -232,6 +242,85 @@ def consistency(record: Record, old_size: int, new_size: int) -> list[bytes]:
 
 
 # ------------------------------------------------------------------------------------------ signed checkpoints
+def chain_head_of(head: TreeHead) -> ChainHead:
+    """The chain head a tree checkpoint names (its ``arrimage-chain`` line), at the tree's size; `CheckpointError`
+    when it names none or another size."""
+    lines = [e for e in head.extensions if e.split(" ", 1)[0] == CHAIN_EXTENSION]
+    parts = lines[0].split(" ") if len(lines) == 1 else []
+    if (len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit()
+            or not re.fullmatch(r"[0-9a-f]{64}", parts[3])):
+        raise CheckpointError(f"the checkpoint of size {head.size} names no chain head "
+                              f"('{CHAIN_EXTENSION} <seq> <notification id> <chain hash hex>', once)")
+    if int(parts[1]) != head.size:
+        raise CheckpointError(f"the checkpoint of size {head.size} names the chain at position {parts[1]}")
+    return ChainHead(int(parts[2]), int(parts[1]), parts[3])
+
+
+def _log_verifiers(sid: str, ring: KeyRing, pinned_keys: Collection[str]) -> list[VerifierKey]:
+    """The log keys a kept note may be signed by: every seed of the ring (a note signed before the active key
+    changed still opens), only those a pinned key names when some are pinned."""
+    pinned = frozenset(pinned_keys)
+    return [log_key(sid, KeyRing(((kid, seed),))).verifier for kid, seed in ring.keys
+            if not pinned or base64.b64encode(ed25519_public_key(seed)).decode() in pinned]
+
+
+def _moment(head: TreeHead) -> str:
+    times = [e.split(" ", 1)[1] for e in head.extensions if e.startswith(TIME_EXTENSION + " ")]
+    return times[0] if times else "at an unknown time"
+
+
+def resume_point(record: Record, note: bytes | str | Note, verifiers: Sequence[VerifierKey]) -> trail.Resume:
+    """Where a pass resumes after a signed tree checkpoint, once it holds (else `CheckpointError`, naming it):
+    its log signature verifies by one of `verifiers`; it names the chain head at its size; the tree caught up to
+    at least its size; and the tree's stored frontier at its size folds to its *signed* root (if not, the tree
+    was rewritten below it). The chain row it names is checked by the pass itself (`trail.verify`)."""
+    opened: VerifiedCheckpoint | None = None
+    why = "no log key configured"
+    for vkey in verifiers:
+        try:
+            opened = open_tree_checkpoint(note, vkey)
+            break
+        except NoteError as e:
+            why = str(e)
+    if opened is None:
+        raise CheckpointError(f"the checkpoint to resume from does not open with this log's keys: {why}")
+    head = opened.head
+    who = f"the tree checkpoint of size {head.size:,} signed {_moment(head)}"
+    chain = chain_head_of(head)
+    tree = record.audit_tree()
+    try:
+        if tree.head().size < head.size:  # else its nodes at that size are read as stored, before any catch-up
+            tree.catch_up(until=head.size)
+        hashes = tree.read(lambda lookup: [lookup(s, lv) for s, lv in frontier(head.size)])
+    except (TreeError, merkle.MissingNode) as e:
+        raise CheckpointError(f"will not resume from {who}: the record's tree does not hold it: {e}") from None
+    if merkle.CompactRange(head.size, hashes).root() != head.root_hash:
+        raise CheckpointError(f"will not resume from {who}: the tree's stored nodes at that size do not give its "
+                              "signed root: the tree was rewritten below it (the tree tables were altered)")
+    return trail.Resume(chain, tuple(hashes), who)
+
+
+def kept_resume_point(record: Record, ring: KeyRing, pinned_keys: Collection[str] = ()) -> trail.Resume | None:
+    """`resume_point` from the latest tree checkpoint the engine kept, when it opens with the configured keys;
+    None when none is kept or it does not open (a full verify is then due). A kept note that opens but no longer
+    holds (chain or tree rewritten below it) is refused, not skipped: the record is bound to what it signed."""
+    kept = note_store(record).latest()
+    if kept is None:
+        return None
+    verifiers = _log_verifiers(_store_id(record), ring, pinned_keys)
+    if not any(_opens(kept, v) for v in verifiers):
+        return None
+    return resume_point(record, kept, verifiers)
+
+
+def _opens(note: str, vkey: VerifierKey) -> bool:
+    try:
+        open_tree_checkpoint(note, vkey)
+    except NoteError:
+        return False
+    return True
+
+
 def sign_tree_checkpoint(
     record: Record,
     ring: KeyRing | None = None,
@@ -239,21 +328,63 @@ def sign_tree_checkpoint(
     now: datetime,
     against: Sequence[Checkpoint] = (),
     pinned_keys: Collection[str] = (),
+    since: bytes | str | Note | None = None,
+    full: bool = False,
 ) -> Note:
-    """The C2SP checkpoint of the tree over the chain's head, signed by the log key, only after:
+    """`sign_tree`'s note (see there)."""
+    return sign_tree(record, ring, now=now, against=against, pinned_keys=pinned_keys, since=since, full=full).note
 
-    1. the full verify `trail.checkpoint` runs passes (every event rehashed, every chain link, the given and
-       stored JSON checkpoints: ``against``, ``pinned_keys``); an empty store is refused;
-    2. `_tree_agrees`: the tree agrees with that verified chain (see there).
+
+@dataclass(frozen=True)
+class TreeSigning:
+    """A signed tree checkpoint and the verify it was signed after (incremental or not: `report.since`, what it
+    read: `report.rows_read`)."""
+
+    note: Note
+    report: VerifyReport
+
+
+def sign_tree(
+    record: Record,
+    ring: KeyRing | None = None,
+    *,
+    now: datetime,
+    against: Sequence[Checkpoint] = (),
+    pinned_keys: Collection[str] = (),
+    since: bytes | str | Note | None = None,
+    full: bool = False,
+) -> TreeSigning:
+    """The C2SP checkpoint of the tree over the chain's head, signed by the log key and kept (`note_store`),
+    only after:
+
+    1. a verify passes: incremental from ``since`` (a tree checkpoint of this log; default the latest the engine
+       kept, when it opens with the configured keys, or a pinned one's when ``pinned_keys``; see
+       `resume_point`), else full (none kept, or ``full``): every event after the resume point rehashed, every
+       chain link from the signed chain head on, the given and stored JSON checkpoints after it (``against``,
+       ``pinned_keys``); the pass folds the verified event hashes into the tree's frontier at the head, the
+       incremental one from the stored frontier that gave the resumed note's signed root; an empty store is
+       refused;
+    2. `_tree_agrees`: the stored tree's frontier at the head is that frontier.
+
+    What an incremental signing does NOT check: the events before the resumed checkpoint (the full verify
+    before it, and its signed chain hash and root, vouch for them; an event altered in place there is the
+    next full verify's to find), nor inner tree nodes off the frontiers (a proof through one fails against the
+    signed root). Its cost is the new events, and O(log n) look-ups.
 
     Extension lines: ``arrimage-chain <seq> <notification id> <chain hash hex>`` (the verified chain head the
     tree's size ends at) and ``arrimage-time <ISO 8601 UTC>``. `CheckpointError` says why when refused."""
     ring = ring or DEV_CHECKPOINT_KEYS
-    report = trail.verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys)
+    resume: trail.Resume | None = None
+    if since is not None:
+        resume = resume_point(record, since, _log_verifiers(_store_id(record), ring, pinned_keys))
+    elif not full:
+        resume = kept_resume_point(record, ring, pinned_keys)
+    report = trail.verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys, tree=True, resume=resume)
     if not report.ok or report.head is None:
         why = report.problem.describe() if report.problem else "the store is empty"
         raise CheckpointError(f"will not sign this store's tree: {why}")
-    return _sign_tree_at(record, ring, now, report.head)
+    assert report.frontier is not None
+    return TreeSigning(_sign_tree_at(record, ring, now, report.head, report.frontier), report)
 
 
 def checkpoint_with_note(
@@ -265,33 +396,37 @@ def checkpoint_with_note(
     pinned_keys: Collection[str] = (),
 ) -> tuple[Checkpoint, Note]:
     """`trail.checkpoint` (full verify, JSON checkpoint signed and kept) and the tree's C2SP checkpoint at the
-    very head it signed, after `_tree_agrees`: one verify for both."""
+    very head it signed, after `_tree_agrees` with the frontier that verify folded: one read for both. (Full,
+    not incremental: the JSON checkpoint's milestones are those of a whole pass.)"""
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
-    cp = trail.checkpoint(record, now=now, checkpoint_keys=ring, against=against, pinned_keys=pinned_keys)
-    return cp, _sign_tree_at(record, ring, now, ChainHead(cp.notification_id, cp.count, cp.chain_hash))
+    cp, report = trail.checkpoint_report(record, now=now, checkpoint_keys=ring, against=against,
+                                         pinned_keys=pinned_keys, tree=True)
+    assert report.frontier is not None
+    return cp, _sign_tree_at(record, ring, now, ChainHead(cp.notification_id, cp.count, cp.chain_hash),
+                             report.frontier)
 
 
-def _sign_tree_at(record: Record, ring: KeyRing, now: datetime, head: ChainHead) -> Note:
+def _sign_tree_at(record: Record, ring: KeyRing, now: datetime, head: ChainHead, verified: tuple[bytes, ...]) -> Note:
     sid = _store_id(record)
-    root = _tree_agrees(record, head)
+    root = _tree_agrees(record, head, verified)
     moment = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     text = TreeHead(origin(sid), head.seq, root, (
         f"{CHAIN_EXTENSION} {head.seq} {head.notification_id} {head.chain_hash}",
         f"{TIME_EXTENSION} {moment}",
     ))
-    return sign_note_checkpoint(text, note_signer(log_key(sid, ring)))
+    note = sign_note_checkpoint(text, note_signer(log_key(sid, ring)))
+    note_store(record).keep(head.seq, str(note), moment)
+    return note
 
 
-def _tree_agrees(record: Record, head: ChainHead) -> bytes:
+def _tree_agrees(record: Record, head: ChainHead, verified: tuple[bytes, ...]) -> bytes:
     """The tree's root at the verified head's size, once these hold (else `CheckpointError`):
 
     - the follower caught up to at least ``head.seq`` without a gap;
-    - in one snapshot, the chain rows up to ``head.notification_id`` are at positions 1 … ``head.seq`` in
-      order, and the last one holds the verified chain hash (so these are the rows the verify hashed, the
-      chain hash covering each event hash);
-    - the leaf hashes of their event hashes, folded into a `merkle.CompactRange`, give exactly the frontier
-      (one node per set bit of the size) and the root that the tree store serves for that size: every stored
-      node the root rests on is the one the verified chain gives."""
+    - the stored frontier at ``head.seq`` (one node per set bit of the size) and the root the tree store serves
+      for that size are exactly ``verified``, the frontier the verify pass folded from the event hashes of the
+      chain rows it verified (at positions 1 … ``head.seq`` in order, under the verified chain hash), and its
+      root: every stored node the root rests on is the one the verified chain gives."""
     tree = record.audit_tree()
     try:
         tree.catch_up(until=head.seq)
@@ -300,24 +435,12 @@ def _tree_agrees(record: Record, head: ChainHead) -> bytes:
     if tree.head().size < head.seq:
         raise CheckpointError(f"will not sign this store's tree: it holds {tree.head().size:,} of the "
                               f"{head.seq:,} verified events")
-    compact = merkle.CompactRange()
-    last: tuple[int, int, str] | None = None
-    with record.audit_store().snapshot() as snap:
-        for nid, _oid, _v, _topic, seq, _prev, eh, _agg, ch in snap.chain_rows(0, head.notification_id):
-            if int(seq) != compact.size + 1:
-                raise CheckpointError(f"will not sign this store's tree: the chain row of notification {nid} is "
-                                      f"at position {seq}, expected {compact.size + 1}")
-            compact.append_leaf_hash(merkle.leaf_hash(bytes(eh)))
-            last = (int(nid), int(seq), bytes(ch).hex())
-    if last != (head.notification_id, head.seq, head.chain_hash):
-        raise CheckpointError("will not sign this store's tree: the chain's head changed since it was verified "
-                              f"(verified {head.seq:,} events up to notification {head.notification_id})")
     try:
         stored_frontier, stored_root = tree.read(
             lambda lookup: ([lookup(s, lv) for s, lv in frontier(head.seq)], merkle.root_at(lookup, head.seq)))
     except merkle.MissingNode as e:
         raise CheckpointError(f"will not sign this store's tree: {e}") from None
-    if stored_frontier != compact.hashes or stored_root != compact.root():
+    if stored_frontier != list(verified) or stored_root != merkle.CompactRange(head.seq, list(verified)).root():
         raise CheckpointError(f"will not sign this store's tree: its nodes for size {head.seq:,} are not the ones "
                               "the verified chain gives (the tree tables were altered)")
     return stored_root

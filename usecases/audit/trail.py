@@ -35,11 +35,13 @@ from adapters.record.sql import Dialect, Snapshot
 from adapters.telemetry.metrics import engine as engine_metrics
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.erasure import SubjectErasure, check_erasable, erasure_id
+from domain.audit.merkle import CompactRange
 from domain.audit.verify import (
     ChainHead,
     Problem,
     ProblemKind,
     RangePass,
+    Subtree,
     VerifyReport,
     good_before,
     merge_ranges,
@@ -52,6 +54,20 @@ from domain.disclosure.register import register_id
 from domain.episodes.aggregate import ServiceEpisode
 from domain.errors import NotFound
 from usecases.crisis import CrisisCases
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where an incremental pass resumes that the caller already trusts (a C2SP note whose signature it checked,
+    `usecases.audit.proofs`): the chain head the note names, the tree's frontier at its size (stored nodes that
+    fold to its signed root) and how to name it in a problem."""
+
+    head: ChainHead
+    frontier: tuple[bytes, ...]
+    who: str
+
+    def subtrees(self) -> list[Subtree]:
+        return [(n.start, n.level, n.hash) for n in CompactRange(self.head.seq, list(self.frontier)).nodes()]
 
 
 def stored_checkpoints(record: Record) -> list[Checkpoint]:
@@ -89,6 +105,8 @@ def verify(
     since: Checkpoint | None = None,
     jobs: int | None = None,
     min_range: int = 50_000,
+    tree: bool = False,
+    resume: Resume | None = None,
 ) -> VerifyReport:
     """Recompute the whole chain; check it against the given and the stored signed checkpoints.
 
@@ -110,7 +128,15 @@ def verify(
     merged in notification order (`merge_ranges`): the report is the one pass's, the same first problem and
     counts. Ranges are no shorter than ``min_range`` notification ids (fewer ranges, or one pass, on a small
     store: a process is not worth it there); 1, an in-memory store or a system without ``fork``: one pass.
+
+    ``tree``: the pass also folds the verified event hashes into the Merkle tree's frontier at the head (the
+    report's `frontier`, `tree_root`), in the same read. ``resume``: an incremental pass from a head the caller
+    trusts (`Resume`, instead of ``since``), the tree continuing from the frontier it gives.
     """
+    if since is not None and resume is not None:
+        raise ValueError("resume from a JSON checkpoint or from a note, not both")
+    if tree and since is not None:
+        raise ValueError("a JSON checkpoint holds no tree frontier: resume from a note (`Resume`) for the tree")
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
     pinned = frozenset(pinned_keys)
     trusted = trusted_public_keys(ring, dict(trusted_keys or {}))
@@ -132,21 +158,27 @@ def verify(
     audit = record.audit_store(page=page)
     with audit.snapshot() as snap:
         start: ChainHead | None = None
+        anchor: Problem | None = None
         if since is not None:
             start = ChainHead(since.notification_id, since.count, since.chain_hash)
-            anchor = _anchor_problem(since, snap.chain_head_at(since.notification_id))
-            if anchor is not None:
-                return _count_run(VerifyReport(ok=False, events_checked=0, head=None, problem=anchor,
-                                               trust=tuple(trust), store_id=sid, since=start))
+            anchor = _anchor_problem(start, f"signed checkpoint {since.key_id}@{since.signed_at}",
+                                     snap.chain_head_at(since.notification_id))
+        elif resume is not None:
+            start = resume.head
+            anchor = _anchor_problem(start, resume.who, snap.chain_head_at(start.notification_id))
+        if start is not None and anchor is not None:
+            return _count_run(VerifyReport(ok=False, events_checked=0, head=None, problem=anchor,
+                                           trust=tuple(trust), store_id=sid, since=start))
         after = start.notification_id if start is not None else 0
         wanted = jobs if jobs is not None else os.cpu_count() or 1
         end, cuts = _cuts(snap, after, wanted, min_range) if wanted > 1 and can_fork(audit.dialect) else (0, [])
+        first: list[Subtree] | None = (resume.subtrees() if resume is not None else []) if tree else None
         if not cuts:
             report = verify_rows(snap.event_rows(after), snap.chain_rows(after), snap, checkpoints=all_cps,
-                                 start=start, key=snap.dialect.okey)
+                                 start=start, key=snap.dialect.okey, subtrees=first)
             read = snap.rows_read
         else:
-            report, others = _in_ranges(audit.dialect, snap, start, cuts, end, all_cps)
+            report, others = _in_ranges(audit.dialect, snap, start, cuts, end, all_cps, first)
             read = snap.rows_read + others
     notes = ("checkpoint keys are the public DEVELOPMENT default",) if is_development(ring) else ()
     _count_run(report)
@@ -168,7 +200,7 @@ def _cuts(snap: Snapshot, after: int, jobs: int, min_range: int) -> tuple[int, l
 
 
 def _in_ranges(dialect: Dialect, snap: Snapshot, start: ChainHead | None, cuts: list[ChainHead], end: int,
-               checkpoints: Sequence[Checkpoint]) -> tuple[VerifyReport, int]:
+               checkpoints: Sequence[Checkpoint], first: list[Subtree] | None = None) -> tuple[VerifyReport, int]:
     """The pass in ranges (`adapters.record.ranges`): range i from starts[i] up to the next cut (the last, to
     `end`), each given what the one pass would carry there (`good_before`); merged in notification order."""
     starts: list[ChainHead | None] = [start, *cuts]
@@ -180,22 +212,22 @@ def _in_ranges(dialect: Dialect, snap: Snapshot, start: ChainHead | None, cuts: 
         after = lo.notification_id if lo is not None else 0
         return verify_range(s.event_rows(after, until[i]), s.chain_rows(after, until[i]), s, start=lo,
                             checkpoints=checkpoints, good=goods[i], final=i == len(cuts),
-                            milestones=start is None, key=s.dialect.okey)
+                            milestones=start is None, key=s.dialect.okey,
+                            subtrees=None if first is None else first if i == 0 else [])
 
     passes, others = in_ranges(dialect, snap, len(starts), check, stop=lambda p: p.problem is not None)
     return merge_ranges(passes, start=start), others
 
 
-def _anchor_problem(since: Checkpoint, stored: tuple[int, bytes] | None) -> Problem | None:
+def _anchor_problem(since: ChainHead, who: str, stored: tuple[int, bytes] | None) -> Problem | None:
     """An incremental verify resumes from the checkpoint's head only if the store still holds it as signed."""
-    who = f"signed checkpoint {since.key_id}@{since.signed_at}"
     if stored is None:
         return Problem(ProblemKind.REMOVED, since.notification_id, None, None, None,
                        f"the event {who} ends at (notification {since.notification_id}) is no longer in the store")
     seq, chain_hash = stored
-    if seq != since.count or chain_hash.hex() != since.chain_hash:
+    if seq != since.seq or chain_hash.hex() != since.chain_hash:
         return Problem(ProblemKind.CHECKPOINT_MISMATCH, since.notification_id, None, None, None,
-                       f"{who} says chain {since.chain_hash[:16]}… count {since.count}; the store holds "
+                       f"{who} says chain {since.chain_hash[:16]}… count {since.seq}; the store holds "
                        f"{chain_hash.hex()[:16]}… count {seq} there: events up to here were rewritten")
     return None
 
@@ -231,8 +263,22 @@ def checkpoint(
     rechained since is refused, naming the checkpoint it no longer meets.
     ``now`` is the signature's moment.
     """
+    return checkpoint_report(record, now=now, checkpoint_keys=checkpoint_keys, against=against,
+                             pinned_keys=pinned_keys)[0]
+
+
+def checkpoint_report(
+    record: Record,
+    *,
+    now: datetime,
+    checkpoint_keys: KeyRing | None = None,
+    against: Sequence[Checkpoint] = (),
+    pinned_keys: Collection[str] = (),
+    tree: bool = False,
+) -> tuple[Checkpoint, VerifyReport]:
+    """`checkpoint`, with the report of the full verify it signed after (``tree``: with the tree's frontier)."""
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
-    report = verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys)
+    report = verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys, tree=tree)
     if not report.ok or report.head is None:
         why = report.problem.describe() if report.problem else "the store is empty"
         raise CheckpointError(f"will not sign this store's head: {why}")
@@ -250,7 +296,7 @@ def checkpoint(
         milestones=report.milestones,
     )
     record.audit_store().save_checkpoint(cp)
-    return cp
+    return cp, report
 
 
 def sign_manifest(ring: KeyRing | None, manifest: Mapping[str, Any]) -> dict[str, Any]:
