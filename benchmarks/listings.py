@@ -8,6 +8,7 @@ consents).
 
     .venv/bin/python -m benchmarks.listings --events 1000000 [--postgres]
     .venv/bin/python -m benchmarks.listings --events 0 --ententes 0 --cases 0 --persons 0 --in-force 2000
+    .venv/bin/python -m benchmarks.listings --events 1000000 --new-only   # the view's shape 6 lists only
 
 With `--in-force N` (issue 12, load run: cases stalled with 1,800 ententes in force), N ententes are then put in
 force through the use case, one CSSS (a region's record) with community organisations across `--territories`
@@ -17,7 +18,9 @@ routing keys) beside routing on the ones narrowed to the case's CSSS and territo
 
 The record holds `--ententes` ententes drafted, `--cases` crisis cases opened (every other one closed) and `--persons`
 persons each with a consent and a communication under it (every 7th also a refusal, every 10th an emergency
-disclosure; one person an hour) through the use cases, in ten rounds, each round after a tenth of the other
+disclosure; one person an hour), `--principals` accounts, `--reads` reads across persons (each logged in the
+record-level reads log and in one of 50 ententes' access logs, one an hour by one of five auditors; each crisis case
+about a person of its own) through the use cases, in ten rounds, each round after a tenth of the other
 events. Those other events (`--events` in
 all) are copies of one recorded event of a topic the listings do not read (an entente's `SubmittedForSignature`),
 each under a new aggregate id, written straight into the events table in bulk: they are not chained (this
@@ -43,9 +46,12 @@ from adapters.record.environment import record_env
 from adapters.record.record import Record
 from benchmarks import summary
 from benchmarks.common import postgres_available, postgres_schema, print_header, print_table, service_entente
+from domain.audit.entente_reads import EntenteRead, EntenteReads, entente_reads_id
+from domain.audit.record_reads import ReadKind
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition
 from domain.disclosure import commands as dc
+from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ec
 from domain.ententes.model import EntenteContent, Party, ServiceCode, ServiceOffer
@@ -61,9 +67,13 @@ from tests.disclosure_builders import (
     particulars,
 )
 from tests.disclosure_builders import request as access_request
+from usecases.audit.reads import Reader, Reads
+from usecases.audit.replays import Replays
+from usecases.audit.trail import _open_cases, _open_episodes
 from usecases.crisis import CrisisCases, candidate_ententes
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
+from usecases.principals import Principals
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 DAY = timedelta(days=1)
@@ -136,10 +146,33 @@ def person(app: Disclosures, n: int) -> None:
             "attestations": EMERGENCY_CONDITIONS, "particulars": particulars(at)}), context(at=at), at)
 
 
-def populate(record: Record, events: int, ententes: int, cases: int, persons: int) -> tuple[str, bytes]:
+READERS = 5  # the auditors whose reads across persons are logged, one read an hour in turn
+
+
+def reader_of(n: int) -> str:
+    return f"auditrice-{n % READERS}"
+
+
+def logged_read(record: Record, reads: Reads, n: int) -> None:
+    """Read n across persons: one in the record-level reads log (through the use case) and one in an entente's
+    access log (the aggregate `Replays` records a replay of an entente in, without the replay itself)."""
+    moment = AFTER + timedelta(hours=n)
+    reads.across(ReadKind.ACCESS_LOG, Reader.of(reader_of(n), Role.AUDITOR), moment, {"since": AFTER})
+    code = f"ENT-BENCH-{n % 50:05d}"
+    log: EntenteReads = (record.repository.get(entente_reads_id(code)) if entente_reads_id(code) in record.repository
+                         else EntenteReads(code=code))
+    log.record(EntenteRead(read_id=f"er-{n}", code=code, actor_id=reader_of(n), role=Role.AUDITOR,
+                           purpose=PurposeKind.AUDIT, moment=moment, as_of=None, version=1, outcome=Outcome.ALLOWED,
+                           rule="bench", reason="audit"))
+    record.save(log)
+
+
+def populate(record: Record, events: int, ententes: int, cases: int, persons: int, principals: int = 0,
+             reads: int = 0) -> tuple[str, bytes]:
     """The record filled; returns the filler event's (topic, state)."""
     topic, state = filler(record)
     uc, cc, app = Ententes(record), CrisisCases(record), Disclosures(record, CONFIG)
+    accounts, logs = Principals(record, ententes=uc), Reads(record, app, cc)
     rounds = 10
     for r in range(rounds):
         bulk_insert(record, topic, state, events // rounds)
@@ -149,14 +182,21 @@ def populate(record: Record, events: int, ententes: int, cases: int, persons: in
             code = case_code(n)
             # Routing is given no entente here (it would otherwise list and load every entente for each case, as
             # routing does; measured below).
-            cc.open(open_cmd(code, face=False), T0 + timedelta(minutes=n), ententes=[])
+            cc.open(open_cmd(code, face=False, subject=f"c-{n:06d}"), T0 + timedelta(minutes=n), ententes=[])
             if n % 2:
                 cc.execute(code, c.CloseAtPhone(by="intervenant-1", actor_org=CSSS,
                                                 disposition=PhoneDisposition.STABILISED, reason="crise stabilisée"),
                            T0 + timedelta(minutes=n, seconds=30))
         for n in range(r * persons // rounds, (r + 1) * persons // rounds):
             person(app, n)
+        for n in range(r * principals // rounds, (r + 1) * principals // rounds):
+            accounts.add_user(f"user-{n:05d}", CSSS, Role.INTERVENANT, by="admin", at=T0)
+        for n in range(r * reads // rounds, (r + 1) * reads // rounds):
+            logged_read(record, logs, n)
     return topic, state
+
+
+Listed = tuple[str, Callable[[], list[Any]], Callable[[], list[Any]]]  # a list's name, by the scan, by the view
 
 
 def timed(fn: Callable[[], list[Any]], repeat: int) -> tuple[float, list[Any]]:
@@ -180,13 +220,14 @@ def store(postgres: bool) -> Iterator[dict[str, str]]:
 
 
 def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postgres: bool, in_force: int = 0,
-        territories: int = 8, crisis_every: int = 10) -> None:
+        territories: int = 8, crisis_every: int = 10, principals: int = 200, reads: int = 1_000,
+        new_only: bool = False) -> None:
     where = "PostgreSQL" if postgres else "SQLite"
     with store(postgres) as env:
         record = Record(env)
         try:
             start = time.perf_counter()
-            topic, state = populate(record, events, ententes, cases, persons)
+            topic, state = populate(record, events, ententes, cases, persons, principals, reads)
             built = time.perf_counter() - start
             total = record.recorder.max_notification_id()
             uc, cc = Ententes(record), CrisisCases(record)
@@ -205,8 +246,26 @@ def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postg
             first = time.perf_counter() - start
             assert projection is not None
 
+            # Shape 6: the principals, the reads logged across persons of one reader in one day, a person's open
+            # cases and épisodes (the erasure's check: the scan walks the `Opened` and `EpisodeClosed` events).
+            accounts, logs, replays = Principals(record), Reads(record, by_view_d, cc), Replays(record)
+            reader, read_day = reader_of(reads // 2), AFTER + timedelta(hours=reads // 2)
+            erased = f"c-{cases // 2:06d}"
+            shape6: list[Listed] = [
+                ("principals", lambda: accounts.list(from_view=False), accounts.list),
+                ("record-level reads of one reader, one day",
+                 lambda: logs.record_reads(actor_id=reader, since=read_day, until=read_day + DAY, from_view=False),
+                 lambda: logs.record_reads(actor_id=reader, since=read_day, until=read_day + DAY)),
+                ("entente reads of one day",
+                 lambda: replays.entente_reads(since=read_day, until=read_day + DAY, from_view=False),
+                 lambda: replays.entente_reads(since=read_day, until=read_day + DAY)),
+                ("a person's open cases and épisodes (erasure check)",
+                 lambda: [_open_cases(record, erased, from_view=False),
+                          _open_episodes(record, erased, from_view=False)],
+                 lambda: [_open_cases(record, erased), _open_episodes(record, erased)]),
+            ]
             rows = []
-            for name, scan, view in (
+            earlier: list[Listed] = [
                 ("entente codes", uc.codes, lambda: uc.codes(from_view=True)),
                 ("cases still open", cc.still_open, lambda: cc.still_open(from_view=True)),
                 ("cases opened", cc.opened, lambda: cc.opened(from_view=True)),
@@ -218,34 +277,36 @@ def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postg
                 ("decide an access (consents read)",
                  lambda: [by_scan_d.decide(partner_request(persons // 2, "x"), partner_context(persons // 2))],
                  lambda: [by_view_d.decide(partner_request(persons // 2, "x"), partner_context(persons // 2))]),
-            ):
+            ]
+            for name, scan, view in shape6 if new_only else earlier + shape6:
                 t_scan, by_scan = timed(scan, repeat)
                 t_view, by_view = timed(view, repeat)
                 assert by_scan == by_view, name
                 rows.append((name, len(by_view), t_scan * 1000, t_view * 1000, t_scan / t_view))
 
-            # New events since the last read: the catch-up reads those only.
-            bulk_insert(record, topic, state, 1_000)
-            uc.draft(ec.DraftEntente(by="dsp", code="ENT-BENCH-NEW", content=service_entente()), T0)
-            t_scan, by_scan = timed(uc.codes, 1)
-            t_view, by_view = timed(lambda: uc.codes(from_view=True), 1)
-            assert by_scan == by_view
-            rows.append(("entente codes, 1,001 new events", len(by_view), t_scan * 1000, t_view * 1000,
-                         t_scan / t_view))
+            if not new_only:
+                # New events since the last read: the catch-up reads those only.
+                bulk_insert(record, topic, state, 1_000)
+                uc.draft(ec.DraftEntente(by="dsp", code="ENT-BENCH-NEW", content=service_entente()), T0)
+                t_scan, by_scan = timed(uc.codes, 1)
+                t_view, by_view = timed(lambda: uc.codes(from_view=True), 1)
+                assert by_scan == by_view
+                rows.append(("entente codes, 1,001 new events", len(by_view), t_scan * 1000, t_view * 1000,
+                             t_scan / t_view))
 
-            # Opening a crisis case: routing lists every entente and loads each from its chained events; the
-            # codes by the scan (as before) or by the view (as now). Each opening a new case.
-            numbers = iter(range(cases, cases + 2 * repeat))
+                # Opening a crisis case: routing lists every entente and loads each from its chained events; the
+                # codes by the scan (as before) or by the view (as now). Each opening a new case.
+                numbers = iter(range(cases, cases + 2 * repeat))
 
-            def opening(from_view: bool) -> list[Any]:
-                n = next(numbers)
-                given = None if from_view else uc.list()
-                return [cc.open(open_cmd(case_code(n), face=False), T0 + timedelta(minutes=n), ententes=given)]
+                def opening(from_view: bool) -> list[Any]:
+                    n = next(numbers)
+                    given = None if from_view else uc.list()
+                    return [cc.open(open_cmd(case_code(n), face=False), T0 + timedelta(minutes=n), ententes=given)]
 
-            t_scan, _ = timed(lambda: opening(False), repeat)
-            t_view, _ = timed(lambda: opening(True), repeat)
-            rows.append((f"open a crisis case (routing on {len(uc.codes()):,} ententes)", 1, t_scan * 1000,
-                         t_view * 1000, t_scan / t_view))
+                t_scan, _ = timed(lambda: opening(False), repeat)
+                t_view, _ = timed(lambda: opening(True), repeat)
+                rows.append((f"open a crisis case (routing on {len(uc.codes()):,} ententes)", 1, t_scan * 1000,
+                             t_view * 1000, t_scan / t_view))
             if in_force:
                 routing_in_force(record, in_force, territories, crisis_every, repeat, where)
         finally:
@@ -253,7 +314,8 @@ def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postg
 
     print_header(f"Listings: scan of the notification log vs listings view ({where})", [
         f"record      {total:,} events ({ententes:,} ententes, {cases:,} cases, half closed, {persons:,} persons "
-        f"with a consent and a register; the rest bulk copies of one event of another topic), built in "
+        f"with a consent and a register, {principals:,} principals, {reads:,} reads across persons logged twice; "
+        f"the rest bulk copies of one event of another topic), built in "
         f"{built:.1f} s",
         f"view        built from nothing in {first:.2f} s (one catch-up over the whole record)",
         f"reads       median of {repeat}",
@@ -337,6 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ententes", type=int, default=500)
     parser.add_argument("--cases", type=int, default=1_000)
     parser.add_argument("--persons", type=int, default=500)
+    parser.add_argument("--principals", type=int, default=200, help="accounts registered")
+    parser.add_argument("--reads", type=int, default=1_000,
+                        help="reads across persons logged (each in the record-level log and an entente's)")
+    parser.add_argument("--new-only", action="store_true",
+                        help="only the lists of the view's shape 6 (principals, reads logged, a person's open cases)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL (ARRIMAGE_BENCH_POSTGRES_*)")
     parser.add_argument("--in-force", type=int, default=0, help="ententes put in force for the routing figure")
@@ -347,11 +414,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.postgres and not postgres_available():
         print("PostgreSQL not reachable: nothing run")
         return 1
-    for name in ("in_force", "territories", "crisis_every", "repeat"):
-        if getattr(args, name) < (0 if name == "in_force" else 1):
+    for name in ("in_force", "territories", "crisis_every", "repeat", "principals", "reads"):
+        if getattr(args, name) < (0 if name in ("in_force", "principals", "reads") else 1):
             parser.error(f"invalid value for --{name.replace('_', '-')}: {getattr(args, name)}")
     run(args.events, args.ententes, args.cases, args.persons, args.repeat, args.postgres, args.in_force,
-        args.territories, args.crisis_every)
+        args.territories, args.crisis_every, args.principals, args.reads, args.new_only)
     return 0
 
 

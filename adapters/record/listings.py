@@ -1,6 +1,8 @@
-"""Listings as materialised views: the ententes' codes, the crisis cases and épisodes opened (and closed), each
-person's consents, the disclosure registers and their entries by kind and moment, kept by eventsourcing's
-projection machinery instead of scanning the notification log on every read (issue 12).
+"""Listings as materialised views: the ententes' codes, the crisis cases and épisodes opened (and closed) and the
+person each is about, each person's consents, the disclosure registers and their entries by kind and moment, the
+principals' accounts, and the reads logged across persons (the record-level reads log, the ententes' access logs) by
+reader and moment, kept by eventsourcing's projection machinery instead of scanning the notification log on every
+read (issue 12).
 
 - `Listings` is a library `Projection`: its `process_event` writes one row of a view *and* its tracking
   record (eventsourcing `Tracking`: the notification id it comes from) in one transaction of the view's
@@ -19,10 +21,19 @@ projection machinery instead of scanning the notification log on every read (iss
 A listing says *which* aggregates there are, never what they hold: routing (the ententes to consider) and a
 disclosure decision (the person's consents) take their list from it, caught up first so that it is exactly as
 complete as the scan, and load each aggregate from its hash-chained events (`Record.construct_repository`): the
-decision is made on those. It holds no personal content (ids, codes, moments, kinds and a closed flag, from the
-events' parts in clear: nothing sealed is opened), so a person whose key is destroyed is still listed, and their
-aggregates still load without their content. Its rows come only from topics of the record's allow-list
-(`TOPICS`), decoded by the record's mapper.
+decision is made on those. A log of reads is listed by the events that hold its reads (aggregate id and version,
+indexed by reader and moment): a period's reads are an index range, each then read from the events table by its key
+(`logged`), not from the view. It holds no personal content (ids, codes, moments, kinds and a closed flag, from the
+events' parts in clear: the opaque subject id of a consent, register, case or épisode, an account's id and kind but
+not its name, a reader's id and the moment of a read but not its scope or reason; nothing sealed is opened), so a
+person whose key is destroyed is still listed, and their aggregates still load without their content. Its rows come
+only from topics of the record's allow-list (`TOPICS`), decoded by the record's mapper.
+
+A person's open cases and épisodes (the erasure's check, `usecases.audit.trail`) come from the view's rows of the
+cases and épisodes, each with the person its `Opened` event names in clear and the closed flag its closing event
+sets: the same answer as the scan, by an index on the person. The `case_subjects` table (the payload codec's case →
+person binding) is not used for it: the workflow client writes it only for the cases it starts, outside the hash
+chain, and it knows no closing.
 
 Routing's candidates (`entente_candidates`): each entente's row says whether it *may* be in force, from its
 lifecycle events only: set by `Activated` (the only event that makes an entente active), cleared by `Revoked` and
