@@ -36,12 +36,14 @@ from cli.options import AsJson, By, Facts, Purpose, ReadBy, ReaderRole, reader, 
 from cli.parsing import day as parse_day
 from cli.parsing import moment as parse_moment
 from domain.audit.checkpoint import Checkpoint, CheckpointError
+from domain.audit.note import NoteError, parse_checkpoint, parse_note
 from domain.audit.own_register import OWN_REGISTER_READERS, NotAnOwnRegisterReader, check_own_register_reader
 from domain.audit.record_reads import ReadKind, RecordRead
 from domain.audit.replay import AggregateKind, AggregateRef, Replay
 from domain.disclosure.facts import FactKind, PersonFact, RecordFact
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import Role
+from usecases.audit.proofs import verify_since_note
 from usecases.audit.reads import Reader
 from usecases.audit.trail import checkpoint as make_checkpoint
 from usecases.audit.trail import knows, pinned_key, trust_basis
@@ -125,9 +127,10 @@ def verify(
     ),
     since_checkpoint: Annotated[Path | None, typer.Option(
         "--since-checkpoint", metavar="FILE",
-        help="Incremental: check this signed checkpoint (the last one a full verify passed) and that the store "
-             "still holds its head, then verify only the events after it. An event altered before it is the "
-             "full verify's to find.",
+        help="Incremental: check this signed checkpoint (the last one a full verify passed: a JSON checkpoint, or "
+             "a C2SP note of `audit checkpoint --note`, whose tree must still give its signed root) and that the "
+             "store still holds its head, then verify only the events after it. An event altered before it is "
+             "the full verify's to find.",
     )] = None,
     jobs: Annotated[int | None, typer.Option(
         "--jobs", min=1, metavar="N",
@@ -145,12 +148,16 @@ def verify(
         if bundle is not None:
             _verify_bundle(bundle, pinned, as_json, trust_engine_key)
         cps = [_checkpoint_file(path) for path in against]
-        since = _checkpoint_file(since_checkpoint) if since_checkpoint is not None else None
+        since, since_note = _since_file(since_checkpoint) if since_checkpoint is not None else (None, None)
         with root() as engine:
             _require_trust(engine.settings.development, pinned, trust_engine_key)
             try:
-                report = run_verify(engine.record, cps, checkpoint_keys=checkpoint_keys(engine.settings),
-                                    pinned_keys=pinned, since=since, jobs=jobs)
+                if since_note is not None:  # a tree checkpoint: the chain and the tree resume from it
+                    report = verify_since_note(engine.record, since_note, checkpoint_keys(engine.settings),
+                                               against=cps, pinned_keys=pinned, jobs=jobs)
+                else:
+                    report = run_verify(engine.record, cps, checkpoint_keys=checkpoint_keys(engine.settings),
+                                        pinned_keys=pinned, since=since, jobs=jobs)
             except KeyConfigError as e:
                 raise bad_input(str(e)) from None
             except CheckpointError as e:  # one the store keeps (`audit checkpoint` saves a copy) is unreadable
@@ -216,6 +223,19 @@ def _verify_offline(out: Path, against: list[Path], log_keys: list[str], pinned:
         for line in render_offline(report, str(out / "record.jsonl")):
             console.print(line, markup=False, soft_wrap=True)
     raise typer.Exit(0 if ok else 1)
+
+
+def _since_file(path: Path) -> tuple[Checkpoint | None, str | None]:
+    """--since-checkpoint: a JSON checkpoint, or a C2SP tree checkpoint note (`audit checkpoint --note`, GET
+    /v1/audit/checkpoint); a file that is neither is bad input (exit 2)."""
+    text = read_text(path)
+    if text.lstrip().startswith("{"):
+        return _checkpoint_file(path), None
+    try:
+        parse_checkpoint(parse_note(text).text)
+    except NoteError as e:
+        raise bad_input(f"invalid checkpoint {path}: neither a JSON checkpoint nor a checkpoint note ({e})") from None
+    return None, text
 
 
 def _checkpoint_file(path: Path) -> Checkpoint:

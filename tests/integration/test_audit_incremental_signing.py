@@ -12,6 +12,9 @@ found by a full verify (`full=True`, `trail.verify`), which must keep running on
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from adapters.record.keys import parse_key_ring
@@ -21,6 +24,7 @@ from domain.audit import merkle
 from domain.audit.checkpoint import CheckpointError
 from domain.audit.note import parse_checkpoint
 from domain.audit.verify import ProblemKind
+from tests.merkle_attack_builders import Cli
 from tests.tamper_builders import NOW, Dossier, Raw, rewrite_history
 from usecases.audit import proofs, trail
 
@@ -130,3 +134,37 @@ def test_a_note_the_keys_do_not_open_is_not_resumed_from(record: Record, dossier
     note_store(record).keep(99, str(stranger.note), "later")  # the latest kept is the stranger's, size 9
     resumed = proofs.sign_tree(record, both, now=NOW)
     assert resumed.report.since is not None and resumed.report.rows_read == 4
+
+
+def test_audit_verify_since_a_checkpoint_note(
+    record: Record, raw: Raw, dossiers: list[Dossier], store_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`arrimage audit verify --since-checkpoint NOTE` (in this process): the chain and the tree resume from the
+    note; its tree root at the head is the one a full signing gives. A file that is no checkpoint is bad input
+    (2); a note of another key, or a tree rewritten below it, is a failed verify (1) that says so."""
+    note = tmp_path / "kept.note"
+    note.write_text(str(proofs.sign_tree(record, now=NOW).note))
+    _two_more(record, dossiers)
+    cli = Cli.over(store_env, tmp_path)
+    done = cli.invoke("verify", "--since-checkpoint", str(note), "--json")
+    assert done.code == 0, done
+    report = json.loads(done.out)
+    assert (report["events_checked"], report["rows_read"], report["since"]["seq"]) == (2, 4, 9)
+    assert report["tree_root"] == merkle.merkle_tree_hash(_chain_hashes(record)).hex()
+    said = cli.invoke("verify", "--since-checkpoint", str(note))
+    assert said.code == 0 and "verified 2 events after checkpoint position 9 (notification 9)" in said.out, said
+
+    junk = tmp_path / "junk.note"
+    junk.write_text("not a checkpoint\n")
+    bad = cli.invoke("verify", "--since-checkpoint", str(junk))
+    assert bad.code == 2 and "neither a JSON checkpoint nor a checkpoint note" in bad.err, bad
+    stranger = tmp_path / "stranger.note"
+    stranger.write_text(str(proofs.sign_tree(record, parse_key_ring("k:" + "B" * 43 + "="), now=NOW).note))
+    refused = cli.invoke("verify", "--since-checkpoint", str(stranger))
+    assert refused.code == 1 and "bad_signature" in refused.out and "does not open with this log's keys" in refused.out
+
+    tree = raw.chain.replace("audit_chain", "audit_tree")
+    raw.x(f"UPDATE {tree} SET hash = ? WHERE level = 3 AND start = 0", bytes(32))
+    rewritten = cli.invoke("verify", "--since-checkpoint", str(note))
+    assert rewritten.code == 1, rewritten
+    assert f"checkpoint_mismatch at store: will not resume from {SIGNED_9}" in " ".join(rewritten.out.split())

@@ -40,7 +40,7 @@ from domain.audit.note import (
     open_checkpoint,
 )
 from domain.audit.note import sign_checkpoint as sign_note_checkpoint
-from domain.audit.verify import ChainHead, VerifyReport
+from domain.audit.verify import ChainHead, Problem, ProblemKind, VerifyReport
 from usecases.audit import trail
 
 T = TypeVar("T")
@@ -48,6 +48,14 @@ T = TypeVar("T")
 ORIGIN_PREFIX = "arrimage/"
 CHAIN_EXTENSION = "arrimage-chain"  # `arrimage-chain <seq> <notification id> <chain hash hex>`
 TIME_EXTENSION = "arrimage-time"  # `arrimage-time <ISO 8601 UTC>`
+
+
+class ResumeRefused(CheckpointError):
+    """A tree checkpoint a pass cannot resume from; `kind` is the verify problem it is (`resume_point`)."""
+
+    def __init__(self, message: str, kind: ProblemKind) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class NotProvable(Exception):
@@ -283,21 +291,53 @@ def resume_point(record: Record, note: bytes | str | Note, verifiers: Sequence[V
         except NoteError as e:
             why = str(e)
     if opened is None:
-        raise CheckpointError(f"the checkpoint to resume from does not open with this log's keys: {why}")
+        raise ResumeRefused(f"the checkpoint to resume from does not open with this log's keys: {why}",
+                            ProblemKind.BAD_SIGNATURE)
     head = opened.head
     who = f"the tree checkpoint of size {head.size:,} signed {_moment(head)}"
-    chain = chain_head_of(head)
+    try:
+        chain = chain_head_of(head)
+    except CheckpointError as e:
+        raise ResumeRefused(f"will not resume from {who}: {e}", ProblemKind.BAD_SIGNATURE) from None
     tree = record.audit_tree()
     try:
         if tree.head().size < head.size:  # else its nodes at that size are read as stored, before any catch-up
             tree.catch_up(until=head.size)
         hashes = tree.read(lambda lookup: [lookup(s, lv) for s, lv in frontier(head.size)])
     except (TreeError, merkle.MissingNode) as e:
-        raise CheckpointError(f"will not resume from {who}: the record's tree does not hold it: {e}") from None
+        raise ResumeRefused(f"will not resume from {who}: the record's tree does not hold it: {e}",
+                            ProblemKind.CHECKPOINT_MISMATCH) from None
     if merkle.CompactRange(head.size, hashes).root() != head.root_hash:
-        raise CheckpointError(f"will not resume from {who}: the tree's stored nodes at that size do not give its "
-                              "signed root: the tree was rewritten below it (the tree tables were altered)")
+        raise ResumeRefused(f"will not resume from {who}: the tree's stored nodes at that size do not give its "
+                              "signed root: the tree was rewritten below it (the tree tables were altered)",
+                            ProblemKind.CHECKPOINT_MISMATCH)
     return trail.Resume(chain, tuple(hashes), who)
+
+
+def verify_since_note(
+    record: Record,
+    note: bytes | str | Note,
+    ring: KeyRing | None = None,
+    *,
+    against: Sequence[Checkpoint] = (),
+    pinned_keys: Collection[str] = (),
+    jobs: int | None = None,
+) -> VerifyReport:
+    """`trail.verify` resumed from a tree checkpoint of this log (``audit verify --since-checkpoint NOTE``): its
+    log signature by a key of the ring (a pinned one when ``pinned_keys``: the same Ed25519 key signs the JSON
+    checkpoints), the chain from the head its ``arrimage-chain`` line signs, the tree's stored frontier at its
+    size folding to its signed root; then only the events after it, their hashes folded on into the tree
+    (`tree_root` in the report). A note refused is the report's problem (bad signature, or checkpoint mismatch
+    for a tree rewritten below it). Events before it are the full verify's, as with a JSON checkpoint."""
+    ring = ring or DEV_CHECKPOINT_KEYS
+    try:
+        resume = resume_point(record, note, _log_verifiers(_store_id(record), ring, pinned_keys))
+    except ResumeRefused as e:
+        return VerifyReport(ok=False, events_checked=0, head=None, store_id=trail.store_id(record),
+                            problem=Problem(e.kind, None, None, None, None, str(e)),
+                            trust=(trail.trust_basis(pinned_keys),))
+    return trail.verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys, tree=True, resume=resume,
+                        jobs=jobs)
 
 
 def kept_resume_point(record: Record, ring: KeyRing, pinned_keys: Collection[str] = ()) -> trail.Resume | None:
