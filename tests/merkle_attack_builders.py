@@ -49,6 +49,16 @@ def cover_tracks(raw: Raw) -> None:
     raw.x(f"DELETE FROM {table(raw, 'tree_head')}")
 
 
+def drop_kept_notes(raw: Raw) -> None:
+    """The tree checkpoints the engine keeps to sign incrementally (`<prefix>audit_notes`, made on first use) are
+    dropped too: with one kept, the engine's next signature resumes from it and sees the rewrite."""
+    name = table(raw, "notes")
+    found = (raw.x("SELECT to_regclass(?)", name)[0][0] is not None if raw.pg else
+             bool(raw.x("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name)))
+    if found:
+        raw.x(f"DELETE FROM {name}")
+
+
 def insert_rechained(raw: Raw, record: Record, at: int) -> UUID:
     """A forged event (a new aggregate's first) slipped in at notification `at`, the later ones moved up by one, the
     chain recomputed from there; the forged aggregate's id."""

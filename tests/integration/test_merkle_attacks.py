@@ -41,6 +41,7 @@ from tests.merkle_attack_builders import (
     Cli,
     copy_prefix,
     cover_tracks,
+    drop_kept_notes,
     insert_rechained,
     keep,
     remove_rechained,
@@ -103,8 +104,12 @@ def test_an_altered_event_is_named_and_its_proof_fails_against_the_signed_root(
     with pytest.raises(merkle.MerkleProofError):
         merkle.verify_inclusion(4, signed.size, forged_leaf, honest.proof, signed.root_hash)
     honest.verify(signed.root_hash)  # the entry the chain holds is still the one signed
+    # The engine's full verify refuses to sign; its default, resumed from the note it kept at size 9, checks only
+    # the events after it and signs the tree as it stands, whose leaf 5 is still the hash chained, not the bytes now
+    # stored: the proofs above keep refusing the altered event.
     with pytest.raises(CheckpointError, match="will not sign this store's tree: altered at notification 5"):
-        sign(record)
+        proofs.sign_tree_checkpoint(record, now=NOW, full=True)
+    assert head_of(sign(record)).root_hash == signed.root_hash
 
     report = offline(record, tmp_path / "bundle", note)
     assert report.problem is not None and not report.ok
@@ -139,6 +144,11 @@ def test_a_rechained_insert_removal_or_reorder_fails_against_the_signed_note(
     signed_hashes = [proofs.inclusion(record, nid, 9).event_hash for nid in range(1, 10)]
     ATTACKS[attack](raw, record)
     assert trail.verify(record).ok is True  # the chain alone is consistent: only what was signed shows it
+    with pytest.raises(CheckpointError, match=r"will not resume from the tree checkpoint of size 9 signed "
+                                              r"2026-11-23T15:00:00Z: the (tree's stored nodes at that size do not "
+                                              r"give its signed root|record's tree does not hold it)"):
+        sign(record)  # the note the engine kept in the database
+    drop_kept_notes(raw)  # the thorough attacker removes that copy too
     grow(record, dossiers, 3)  # the record goes on; its operator signs again
     new = keep(sign(record), tmp_path / "new.note")
     after = head_of(new)
@@ -247,8 +257,7 @@ def test_a_rewritten_tree_node_fails_prove_and_consistency_against_the_signed_no
 
 
 @pytest.mark.xfail(strict=True, reason="cli/audit_proofs.py prove (line 143): a proof that misses the signed root "
-                   "names "
-                   "the event but not the checkpoint file it was checked against (consistency names both files)")
+                   "names the event but not the checkpoint file it was checked against (consistency names both)")
 def test_a_proof_that_misses_the_signed_root_names_the_checkpoint(
     record: Record, raw: Raw, dossiers: list[Dossier], store_env: dict[str, str], tmp_path: Path
 ) -> None:
