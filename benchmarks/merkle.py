@@ -23,10 +23,11 @@ Four parts (``--parts``), each bounded by its sizes:
    (it rehashes it), so it is timed on the real store of part 4.
 4. ``verify``: a real store built through the chaining recorder (``benchmarks.verify.build``), a C2SP checkpoint
    signed at its head (``proofs.checkpoint_with_note``); the offline verifier (``python -m verifier --database``,
-   a fresh process: events/s, peak RSS) beside ``usecases.audit.trail.verify`` (what ``arrimage audit verify``
-   runs; a fresh process each, jobs=1 and jobs=N, ``benchmarks.verify.run_verify``); then ``--since-events``
-   more events: the incremental verify from the JSON checkpoint, the follower's catch-up over them, and a tree
-   checkpoint signed again (``proofs.sign_tree_checkpoint``, timed as it is implemented at the time of the run).
+   a fresh process: events/s, its own peak RSS, VmHWM) beside ``usecases.audit.trail.verify`` (what
+   ``arrimage audit verify`` runs; a fresh process each, jobs=1 and jobs=N, ``benchmarks.verify --verify-only``);
+   then ``--since-events`` more events: the incremental verify from the JSON checkpoint, the follower's catch-up
+   over them, and a tree checkpoint signed again (``proofs.sign_tree_checkpoint``, timed as implemented at the
+   commit printed).
 
 The load average is printed with every part: the machine may be shared; the ratios, measured in the same run,
 are steadier than the rates. ``--json FILE`` writes every figure; ``--summary-json FILE`` the headline rows.
@@ -316,25 +317,59 @@ def proofs_at(record: Record, tree: TreeStore, size: int, root: bytes, repeat: i
 
 
 # ------------------------------------------------------------------------------------------------- 4. verify
-def run_verifier(path: Path, note: Path, key: str) -> dict[str, float]:
-    """`python -m verifier --database` in its own process: its report, wall seconds and peak RSS."""
+# Run in a fresh interpreter, the module's own `main`, then its memory high-water mark (VmHWM) from /proc. Not
+# ru_maxrss: Linux carries the parent's peak over fork and exec into the child's, so a child started by a big
+# benchmark process reports at least the parent's RSS, whatever its own is.
+WRAPPER = """
+import runpy, sys
+module, sys.argv = sys.argv[1], sys.argv[1:]
+code = 0
+try:
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+except SystemExit as e:
+    code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+finally:
+    with open("/proc/self/status") as f:
+        hwm = next((line.split()[1] for line in f if line.startswith("VmHWM")), "0")
+    print("VMHWM", hwm, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def measured(module: str, *args: str) -> tuple[dict[str, Any], float, float]:
+    """`python -m module args` (the last stdout line is JSON): that JSON, the process's own peak RSS in MB (VmHWM)
+    and its wall seconds (start-up included)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "verifier", "--database", str(path), "--against", str(note),
-                             "--log-key", key, "--json"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    done = subprocess.run([sys.executable, "-c", WRAPPER, module, *args], cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    report = json.loads(out.strip().splitlines()[-1])
-    if proc.returncode != 0 or not report["ok"]:
-        raise SystemExit(f"offline verifier failed (exit {proc.returncode}): {report.get('problem')}")
+    hwm = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("VMHWM ")]
+    if done.returncode != 0 or not hwm:
+        raise SystemExit(f"{module} {' '.join(args)}: exit {done.returncode}: {done.stdout[-500:]}{done.stderr[-500:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result, int(hwm[-1]) / 1024, wall
+
+
+def run_verifier(path: Path, note: Path, key: str) -> dict[str, float]:
+    """`python -m verifier --database` in its own process: events/s of its report, wall seconds, peak RSS."""
+    report, rss, wall = measured("verifier", "--database", str(path), "--against", str(note), "--log-key", key,
+                                 "--json")
+    if not report["ok"]:
+        raise SystemExit(f"offline verifier failed: {report.get('problem')}")
     return {"events": report["events"], "seconds": report["seconds"], "wall": wall,
-            "events_per_s": report["events"] / report["seconds"], "peak_rss_mb": usage.ru_maxrss / 1024}
+            "events_per_s": report["events"] / report["seconds"], "peak_rss_mb": rss}
+
+
+def run_verify(path: Path, jobs: int, since: Path | None = None) -> dict[str, float]:
+    """`usecases.audit.trail.verify` (what `arrimage audit verify` runs) in its own process
+    (`benchmarks.verify --verify-only`); peak RSS of that process (range processes not counted)."""
+    extra = ["--since", str(since)] if since is not None else []
+    result, rss, wall = measured("benchmarks.verify", "--verify-only", str(path), "--mode", "now", "--jobs",
+                                 str(jobs), *extra)
+    return {**result, "peak_rss_mb": rss, "wall": wall}
 
 
 def verify_part(workdir: Path, events: int, since_events: int, repeat: int) -> None:
-    from benchmarks.verify import build, run_verify
+    from benchmarks.verify import build
     from usecases.audit import proofs
 
     heading(f"4. verify over a real store of {events:,} events (chaining recorder), then {since_events:,} more")
@@ -367,15 +402,16 @@ def verify_part(workdir: Path, events: int, since_events: int, repeat: int) -> N
         record.close()
     cores = os.cpu_count() or 1
     offline = run_verifier(path, note_file, key)
-    one = run_verify(path, "now", jobs=1)
-    par = run_verify(path, "now", jobs=cores) if cores > 1 else one
+    one = run_verify(path, 1)
+    par = run_verify(path, cores) if cores > 1 else one
     figure("verify", f"offline verifier (python -m verifier --database), {int(offline['events']):,} events",
            offline["events_per_s"], "events/s", peak_rss_mb=offline["peak_rss_mb"], wall=offline["wall"])
-    figure("verify", "offline verifier peak RSS", offline["peak_rss_mb"], "MB")
+    figure("verify", "offline verifier peak RSS (its VmHWM)", offline["peak_rss_mb"], "MB")
+    figure("verify", "audit verify jobs=1 peak RSS (its VmHWM)", one["peak_rss_mb"], "MB")
     figure("verify", f"audit verify full (trail.verify, jobs=1), {int(one['events']):,} events", one["events_per_s"],
            "events/s", peak_rss_mb=one["peak_rss_mb"])
     figure("verify", f"audit verify full (trail.verify, jobs={cores})", par["events_per_s"], "events/s",
-           peak_rss_mb=max(par["peak_rss_mb"], par["children_peak_rss_mb"]))
+           peak_rss_mb=par["peak_rss_mb"])
     print(f"  verify  | offline verifier ÷ audit verify jobs=1 = {offline['events_per_s'] / one['events_per_s']:.2f}x;"
           f" load {load()}", flush=True)
     summary.add(summary.Row("merkle", f"offline verifier (python -m verifier), {events:,} events, SQLite copy",
@@ -390,7 +426,7 @@ def verify_part(workdir: Path, events: int, since_events: int, repeat: int) -> N
     record = open_record(env=record_env(sqlite=path))
     try:
         build(record, events, events + since_events)
-        inc = run_verify(path, "now", since=cp_file, jobs=1)
+        inc = run_verify(path, 1, since=cp_file)
         t0 = time.perf_counter()
         head = record.audit_tree().catch_up()
         follow = time.perf_counter() - t0
@@ -495,7 +531,9 @@ def main(argv: list[str] | None = None) -> int:
             kinds.append("postgres")
         else:
             print("  PostgreSQL not reachable: part 1 on SQLite only", flush=True)
-    print(f"benchmarks.merkle {'(quick) ' if args.quick else ''}parts {', '.join(p for p in PARTS if p in parts)}; "
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    print(f"benchmarks.merkle at {commit.strip() or '?'} {'(quick) ' if args.quick else ''}"
+          f"parts {', '.join(p for p in PARTS if p in parts)}; "
           f"{os.cpu_count()} cores; {uptime()}", flush=True)
     started = time.perf_counter()
     with workspace(args.dir) as workdir:
