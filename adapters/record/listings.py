@@ -850,9 +850,16 @@ class Listings(Projection[ListingsView]):
         self._read("entente", domain_event, tracking)
 
     def _read(self, log: str, domain_event: Any, tracking: Tracking) -> None:
-        read = domain_event.read
-        self.view.read_logged(log, (domain_event.originator_id, domain_event.originator_version), read["actor_id"],
-                              read["moment"], tracking)
+        try:
+            read = domain_event.read
+            actor, moment = str(read["actor_id"]), read["moment"]
+            micros(moment)
+        except (KeyError, TypeError, ValueError) as unreadable:
+            # A read without its reader or moment (a row altered under the record): not an event the record wrote,
+            # left out by `catch_up` as any unreadable row, so that every other list still reads.
+            raise AttributeError(f"a logged read without its reader or moment ({unreadable!r})") from unreadable
+        self.view.read_logged(log, (domain_event.originator_id, domain_event.originator_version), actor, moment,
+                              tracking)
 
 
 # The shape of the views: raised when a listing is added, so that a view built before is rebuilt with it (kept as a
