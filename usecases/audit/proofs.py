@@ -309,7 +309,7 @@ def resume_point(record: Record, note: bytes | str | Note, verifiers: Sequence[V
                             ProblemKind.CHECKPOINT_MISMATCH) from None
     if merkle.CompactRange(head.size, hashes).root() != head.root_hash:
         raise ResumeRefused(f"will not resume from {who}: the tree's stored nodes at that size do not give its "
-                              "signed root: the tree was rewritten below it (the tree tables were altered)",
+                            "signed root: the tree was rewritten below it (the tree tables were altered)",
                             ProblemKind.CHECKPOINT_MISMATCH)
     return trail.Resume(chain, tuple(hashes), who)
 
