@@ -169,6 +169,9 @@ class VerifyReport:
     frontier: tuple[bytes, ...] | None = None
     """The Merkle tree's frontier at the verified head (`merkle.CompactRange` hashes of size ``head.seq``),
     folded from the verified rows' event hashes when asked (``subtrees``); None otherwise or on a problem."""
+    frontier_at: tuple[int, tuple[bytes, ...]] | None = None
+    """(m, the frontier of the first m verified leaves) for the position asked (``capture``), when the pass
+    verified it: a signed root of an earlier size checked against the chain this pass verified."""
 
     @property
     def tree_root(self) -> bytes | None:
@@ -185,6 +188,7 @@ class VerifyReport:
         d = asdict(self)
         del d["milestones"]  # up to 1,024 pairs: in the signed checkpoint, not in every report
         del d["frontier"]
+        del d["frontier_at"]
         if self.frontier is not None:
             d["tree_root"] = (self.tree_root or b"").hex()
         if self.problem is not None:
@@ -243,6 +247,7 @@ def verify_rows(
     start: ChainHead | None = None,
     key: Callable[[Any], bytes] | None = None,
     subtrees: Sequence[Subtree] | None = None,
+    capture: int | None = None,
 ) -> VerifyReport:
     """Recompute every hash; report the first problem. Signatures must be checked before.
 
@@ -260,8 +265,9 @@ def verify_rows(
     The same as one `verify_range` over the whole stream, merged (`merge_ranges`).
     """
     one = verify_range(events, chain, index, start=start, checkpoints=checkpoints, final=True,
-                       milestones=start is None, cache_size=cache_size, key=key, subtrees=subtrees)
-    return merge_ranges([one], start=start)
+                       milestones=start is None, cache_size=cache_size, key=key, subtrees=subtrees,
+                       capture=capture)
+    return merge_ranges([one], start=start, capture=capture)
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,8 @@ class RangePass:
     """The last position whose milestone was considered (its link verified)."""
     subtrees: tuple[Subtree, ...] | None = None
     """The tree's subtrees folded from this range's verified leaves (after those it was given), when asked."""
+    captured: tuple[Subtree, ...] | None = None
+    """The stack when the pass reached position ``capture`` in this range (with the tree, when asked)."""
 
 
 def verify_range(
@@ -296,6 +304,7 @@ def verify_range(
     cache_size: int = 8_192,
     key: Callable[[Any], bytes] | None = None,
     subtrees: Sequence[Subtree] | None = None,
+    capture: int | None = None,
 ) -> RangePass:
     """Check one range of the store: the rows after ``start`` (None: from the first), up to the range's end.
 
@@ -312,6 +321,8 @@ def verify_range(
 
     ``subtrees`` (None: no tree): the stack the range's verified leaves are folded onto (`fold_subtree`): empty
     for a range of a pass in ranges, the frontier at ``start`` for an incremental pass's first range.
+    ``capture``: a position whose stack is kept as it stands there (`RangePass.captured`, merged to
+    `VerifyReport.frontier_at`).
     """
     if start is not None:
         checkpoints = [c for c in checkpoints if c.notification_id > start.notification_id]
@@ -336,6 +347,7 @@ def verify_range(
     pack_event, pack_tail = EVENT_HEADER.pack, CHAIN_TAIL.pack
     aggregate_hash_at = index.aggregate_hash_at
     stack: list[Subtree] | None = None if subtrees is None else list(subtrees)
+    captured: tuple[Subtree, ...] | None = None
 
     # Both streams in step: any difference of notification id is a problem, and the first one ends the pass.
     for ev, ch in zip_longest(events, chain):
@@ -418,6 +430,8 @@ def verify_range(
             break
         if stack is not None:
             fold_subtree(stack, (seq - 1, 0, sha256(b"\x00" + eh).digest()))
+            if seq == capture:
+                captured = tuple(stack)
         heads[oid] = (nid, agg)
         if len(heads) > cache_size:
             del heads[next(iter(heads))]
@@ -477,10 +491,13 @@ def verify_range(
             f"the store ends at notification {last_nid} after {seq} events",
         )
     return RangePass(problem=problem, seq=seq, last_nid=last_nid, chain_hash=prev.hex(), checkpoints_checked=cp_i,
-                     milestones=tuple(kept), through=through, subtrees=None if stack is None else tuple(stack))
+                     milestones=tuple(kept), through=through, subtrees=None if stack is None else tuple(stack),
+                     captured=captured)
 
 
-def merge_ranges(passes: Sequence[RangePass], *, start: ChainHead | None = None) -> VerifyReport:
+def merge_ranges(
+    passes: Sequence[RangePass], *, start: ChainHead | None = None, capture: int | None = None
+) -> VerifyReport:
     """The report of one pass from its ranges' passes, in notification order: the ranges up to the first that
     found a problem count (every one before it passed, so it saw what the one pass would have). ``start``: the
     incremental pass's own (`verify_rows`); milestones are returned for a full pass only, those of every
@@ -499,9 +516,15 @@ def merge_ranges(passes: Sequence[RangePass], *, start: ChainHead | None = None)
         step = milestone_step(last.through)
         kept = tuple(m for p in counted for m in p.milestones if m[0] % step == 0)
     frontier: tuple[bytes, ...] | None = None
+    frontier_at: tuple[int, tuple[bytes, ...]] | None = None
     if last.problem is None and counted[0].subtrees is not None:
-        stack = list(counted[0].subtrees)
-        for p in counted[1:]:
+        stack: list[Subtree] = []
+        for p in counted:
+            if frontier_at is None and capture and p.captured is not None:
+                at = list(stack)  # the ranges before, then this one's stack at the position
+                for node in p.captured:
+                    fold_subtree(at, node)
+                frontier_at = (capture, frontier_hashes(at, capture))
             for node in p.subtrees or ():
                 fold_subtree(stack, node)
         frontier = frontier_hashes(stack, last.seq)
@@ -514,6 +537,7 @@ def merge_ranges(passes: Sequence[RangePass], *, start: ChainHead | None = None)
         milestones=kept,
         since=start,
         frontier=frontier,
+        frontier_at=frontier_at,
     )
 
 

@@ -168,3 +168,27 @@ def test_audit_verify_since_a_checkpoint_note(
     rewritten = cli.invoke("verify", "--since-checkpoint", str(note))
     assert rewritten.code == 1, rewritten
     assert f"checkpoint_mismatch at store: will not resume from {SIGNED_9}" in " ".join(rewritten.out.split())
+
+
+def test_a_full_signing_is_bound_to_the_kept_note_too(record: Record, raw: Raw, dossiers: list[Dossier]) -> None:
+    """`full=True` (and `audit checkpoint --note`) reads everything, and the tree of the first 9 events it
+    verified must still give the kept note's signed root: a history rechained with its tree rebuilt is refused,
+    no JSON checkpoint signed, in one pass or in ranges; only dropping the kept copies hides it (the copy
+    elsewhere, a witness's, still holds the fork)."""
+    proofs.sign_tree(record, now=NOW)
+    _two_more(record, dossiers)
+    honest = proofs.sign_tree(record, now=NOW, full=True)
+    assert honest.report.frontier_at is not None and honest.report.frontier_at[0] == 9
+    rewrite_history(raw, record, 5, b'{"text":"nothing happened"}')
+    for table in ("audit_tree", "audit_tree_head"):
+        raw.x(f"DELETE FROM {raw.chain.replace('audit_chain', table)}")
+    fork = "not the signed root of the tree checkpoint of size 11 signed 2026-11-23T15:00:00Z .*a fork"
+    with pytest.raises(CheckpointError, match=fork):
+        proofs.sign_tree(record, now=NOW, full=True)
+    kept = len(trail.stored_checkpoints(record))
+    with pytest.raises(CheckpointError, match=fork):
+        proofs.checkpoint_with_note(record, now=NOW)
+    assert len(trail.stored_checkpoints(record)) == kept
+    report = trail.verify(record, tree=True, capture=9, jobs=3, min_range=1)
+    assert report.ok and report.frontier_at is not None
+    assert report.frontier_at[1] == trail.verify(record, tree=True, capture=9, jobs=1).frontier_at[1]  # type: ignore[index]

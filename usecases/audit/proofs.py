@@ -353,6 +353,35 @@ def kept_resume_point(record: Record, ring: KeyRing, pinned_keys: Collection[str
     return resume_point(record, kept, verifiers)
 
 
+def _kept_head(record: Record, ring: KeyRing, pinned_keys: Collection[str]) -> TreeHead | None:
+    """The latest tree checkpoint the engine kept, when it opens with the configured (or pinned) keys."""
+    kept = note_store(record).latest()
+    if kept is None:
+        return None
+    for vkey in _log_verifiers(_store_id(record), ring, pinned_keys):
+        try:
+            return open_tree_checkpoint(kept, vkey).head
+        except NoteError:
+            continue
+    return None
+
+
+def _meets_kept(kept: TreeHead, report: VerifyReport) -> None:
+    """A full signing is bound to the engine's own last note too: the tree of the first `kept.size` events the
+    pass verified must have its signed root (else the history before it was rewritten since: a fork of the
+    engine's own log, which only dropping the kept notes would hide)."""
+    who = f"the tree checkpoint of size {kept.size:,} signed {_moment(kept)} (kept in the record)"
+    seq = report.head.seq if report.head is not None else 0
+    if seq < kept.size or report.frontier_at is None:
+        raise CheckpointError(f"will not sign this store's tree: it holds {seq:,} events, fewer than {who}: "
+                              "the tail was removed")
+    root = merkle.CompactRange(kept.size, list(report.frontier_at[1])).root()
+    if root != kept.root_hash:
+        raise CheckpointError(f"will not sign this store's tree: its first {kept.size:,} verified events give root "
+                              f"{root[:8].hex()}…, not the signed root of {who}: the history before it was "
+                              "rewritten since (a fork of the engine's own log)")
+
+
 def _opens(note: str, vkey: VerifierKey) -> bool:
     try:
         open_tree_checkpoint(note, vkey)
@@ -419,10 +448,14 @@ def sign_tree(
         resume = resume_point(record, since, _log_verifiers(_store_id(record), ring, pinned_keys))
     elif not full:
         resume = kept_resume_point(record, ring, pinned_keys)
-    report = trail.verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys, tree=True, resume=resume)
+    kept = _kept_head(record, ring, pinned_keys) if resume is None else None
+    report = trail.verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys, tree=True, resume=resume,
+                          capture=kept.size if kept is not None else None)
     if not report.ok or report.head is None:
         why = report.problem.describe() if report.problem else "the store is empty"
         raise CheckpointError(f"will not sign this store's tree: {why}")
+    if kept is not None:
+        _meets_kept(kept, report)
     assert report.frontier is not None
     return TreeSigning(_sign_tree_at(record, ring, now, report.head, report.frontier), report)
 
@@ -439,8 +472,15 @@ def checkpoint_with_note(
     very head it signed, after `_tree_agrees` with the frontier that verify folded: one read for both. (Full,
     not incremental: the JSON checkpoint's milestones are those of a whole pass.)"""
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
+    kept = _kept_head(record, ring, pinned_keys)
+
+    def check(report: VerifyReport) -> None:
+        if kept is not None:
+            _meets_kept(kept, report)
+
     cp, report = trail.checkpoint_report(record, now=now, checkpoint_keys=ring, against=against,
-                                         pinned_keys=pinned_keys, tree=True)
+                                         pinned_keys=pinned_keys, tree=True,
+                                         capture=kept.size if kept is not None else None, check=check)
     assert report.frontier is not None
     return cp, _sign_tree_at(record, ring, now, ChainHead(cp.notification_id, cp.count, cp.chain_hash),
                              report.frontier)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -107,6 +107,7 @@ def verify(
     min_range: int = 50_000,
     tree: bool = False,
     resume: Resume | None = None,
+    capture: int | None = None,
 ) -> VerifyReport:
     """Recompute the whole chain; check it against the given and the stored signed checkpoints.
 
@@ -131,7 +132,8 @@ def verify(
 
     ``tree``: the pass also folds the verified event hashes into the Merkle tree's frontier at the head (the
     report's `frontier`, `tree_root`), in the same read. ``resume``: an incremental pass from a head the caller
-    trusts (`Resume`, instead of ``since``), the tree continuing from the frontier it gives.
+    trusts (`Resume`, instead of ``since``), the tree continuing from the frontier it gives. ``capture`` (with
+    ``tree``): the report's `frontier_at` also gives the tree of the first ``capture`` events this pass verified.
     """
     if since is not None and resume is not None:
         raise ValueError("resume from a JSON checkpoint or from a note, not both")
@@ -175,10 +177,10 @@ def verify(
         first: list[Subtree] | None = (resume.subtrees() if resume is not None else []) if tree else None
         if not cuts:
             report = verify_rows(snap.event_rows(after), snap.chain_rows(after), snap, checkpoints=all_cps,
-                                 start=start, key=snap.dialect.okey, subtrees=first)
+                                 start=start, key=snap.dialect.okey, subtrees=first, capture=capture)
             read = snap.rows_read
         else:
-            report, others = _in_ranges(audit.dialect, snap, start, cuts, end, all_cps, first)
+            report, others = _in_ranges(audit.dialect, snap, start, cuts, end, all_cps, first, capture)
             read = snap.rows_read + others
     notes = ("checkpoint keys are the public DEVELOPMENT default",) if is_development(ring) else ()
     _count_run(report)
@@ -200,7 +202,8 @@ def _cuts(snap: Snapshot, after: int, jobs: int, min_range: int) -> tuple[int, l
 
 
 def _in_ranges(dialect: Dialect, snap: Snapshot, start: ChainHead | None, cuts: list[ChainHead], end: int,
-               checkpoints: Sequence[Checkpoint], first: list[Subtree] | None = None) -> tuple[VerifyReport, int]:
+               checkpoints: Sequence[Checkpoint], first: list[Subtree] | None = None,
+               capture: int | None = None) -> tuple[VerifyReport, int]:
     """The pass in ranges (`adapters.record.ranges`): range i from starts[i] up to the next cut (the last, to
     `end`), each given what the one pass would carry there (`good_before`); merged in notification order."""
     starts: list[ChainHead | None] = [start, *cuts]
@@ -213,10 +216,10 @@ def _in_ranges(dialect: Dialect, snap: Snapshot, start: ChainHead | None, cuts: 
         return verify_range(s.event_rows(after, until[i]), s.chain_rows(after, until[i]), s, start=lo,
                             checkpoints=checkpoints, good=goods[i], final=i == len(cuts),
                             milestones=start is None, key=s.dialect.okey,
-                            subtrees=None if first is None else first if i == 0 else [])
+                            subtrees=None if first is None else first if i == 0 else [], capture=capture)
 
     passes, others = in_ranges(dialect, snap, len(starts), check, stop=lambda p: p.problem is not None)
-    return merge_ranges(passes, start=start), others
+    return merge_ranges(passes, start=start, capture=capture), others
 
 
 def _anchor_problem(since: ChainHead, who: str, stored: tuple[int, bytes] | None) -> Problem | None:
@@ -275,13 +278,18 @@ def checkpoint_report(
     against: Sequence[Checkpoint] = (),
     pinned_keys: Collection[str] = (),
     tree: bool = False,
+    capture: int | None = None,
+    check: Callable[[VerifyReport], None] | None = None,
 ) -> tuple[Checkpoint, VerifyReport]:
-    """`checkpoint`, with the report of the full verify it signed after (``tree``: with the tree's frontier)."""
+    """`checkpoint`, with the report of the full verify it signed after (``tree``: with the tree's frontier,
+    ``capture``: and at that size); ``check`` may refuse the report (raising) before anything is signed."""
     ring = checkpoint_keys or DEV_CHECKPOINT_KEYS
-    report = verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys, tree=tree)
+    report = verify(record, against, checkpoint_keys=ring, pinned_keys=pinned_keys, tree=tree, capture=capture)
     if not report.ok or report.head is None:
         why = report.problem.describe() if report.problem else "the store is empty"
         raise CheckpointError(f"will not sign this store's head: {why}")
+    if check is not None:
+        check(report)
     sid = report.store_id
     if sid is None:
         raise CheckpointError("will not sign this store's head: the store has no id (its audit_store row is gone)")
