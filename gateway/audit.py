@@ -135,11 +135,11 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         **documented(401, 403, 409, 429)})
     async def checkpoint(request: Request) -> PlainTextResponse:
         """The C2SP checkpoint of the record's Merkle tree now (origin `arrimage/<store id>`, size, base64 root,
-        extension lines `arrimage-chain` and `arrimage-time`), signed by the log key after a full verify of the
-        record: text/plain, the note's bytes as `arrimage audit checkpoint --note` writes them, for
-        `/v1/audit/proofs/*` and `arrimage audit prove|consistency`. The verifier key in the `Arrimage-Log-Key`
-        header (text, as witnesses and tlog tools read a checkpoint). 409: the record does not verify or is empty
-        (nothing signed). A full verify per request: poll it no more than you need."""
+        extension lines `arrimage-chain` and `arrimage-time`), signed by the log key after a verify of the record
+        from the last checkpoint the engine signed and kept (only the events since; the first one, a full verify):
+        text/plain, the note's bytes as `arrimage audit checkpoint --note` writes them, for `/v1/audit/proofs/*`
+        and `arrimage audit prove|consistency`. The verifier key in the `Arrimage-Log-Key` header (text, as
+        witnesses and tlog tools read a checkpoint). 409: the record does not verify or is empty (nothing signed)."""
         principal = await guard.principal(request)
         who = await run_in_threadpool(reader, root, principal)
         try:

@@ -86,8 +86,9 @@ class ProofReads:
         return current
 
     def checkpoint(self, reader: Reader, moment: datetime) -> SignedCheckpoint:
-        """The C2SP checkpoint of the whole tree, signed now after the full verify (`proofs.sign_tree_checkpoint`:
-        `CheckpointError` when the store is empty or does not verify)."""
+        """The C2SP checkpoint of the whole tree, signed now after a verify from the last note the engine kept
+        (`proofs.sign_tree_checkpoint`, incremental: the events since; `CheckpointError` when the store is empty
+        or does not verify)."""
         self._allowed(reader, moment, {"proof": "checkpoint"})
         return SignedCheckpoint(proofs.sign_tree_checkpoint(self.record, self.ring, now=moment),
                                 proofs.log_verifier(self.record, self.ring))
