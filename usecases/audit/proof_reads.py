@@ -20,7 +20,6 @@ from datetime import datetime
 
 from adapters.record.keys import KeyRing
 from adapters.record.record import Record
-from domain.audit.hashing import originator_key
 from domain.audit.note import Note, VerifierKey
 from domain.audit.record_reads import ReadKind, RecordRead
 from usecases.audit import proofs
@@ -100,12 +99,7 @@ class ProofReads:
         scope = {"proof": "inclusion", "event": str(ref), "tree_size": tree_size}
         self._allowed(reader, moment, scope)
         self._size("tree_size", tree_size)
-        tree = self.record.audit_tree()
-        if ref.notification_id is not None:
-            leaf = tree.leaf(notification_id=ref.notification_id)
-        else:
-            assert ref.aggregate_id is not None and ref.version is not None
-            leaf = tree.leaf(originator=originator_key(ref.aggregate_id), version=ref.version)
+        leaf = proofs.leaf_of(self.record.audit_tree(), ref)
         if leaf is None:
             raise NotInTree(f"the log holds no event {ref}")
         if leaf.index >= tree_size:

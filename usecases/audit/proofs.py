@@ -26,7 +26,7 @@ from adapters.record.keys import DEV_CHECKPOINT_KEYS, KeyRing
 from adapters.record.note_signing import ed25519_public_key, ed25519_verify, note_signer, signer_key_from_seed
 from adapters.record.notes import note_store
 from adapters.record.record import Record
-from adapters.record.tree import Leaf, MerkleHead, TreeError, frontier
+from adapters.record.tree import Leaf, MerkleHead, TreeError, TreeStore, frontier
 from domain.audit import merkle
 from domain.audit.checkpoint import Checkpoint, CheckpointError
 from domain.audit.hashing import event_hash, originator_key
@@ -179,16 +179,19 @@ class InclusionProof:
         }
 
 
+def leaf_of(tree: TreeStore, ref: EventRef) -> Leaf | None:
+    """The leaf of the event `ref` names (by notification id, or by aggregate and version), as the tree stores it."""
+    if ref.notification_id is not None:
+        return tree.leaf(notification_id=ref.notification_id)
+    assert ref.aggregate_id is not None and ref.version is not None
+    return tree.leaf(originator=originator_key(ref.aggregate_id), version=ref.version)
+
+
 def find_leaf(record: Record, ref: EventRef | int) -> Leaf:
     """The event's leaf, after checking that the stored event still hashes to its chain entry (a proof for an
     entry that no longer matches the event would prove nothing about the event)."""
     ref = EventRef(notification_id=ref) if isinstance(ref, int) else ref
-    tree = record.audit_tree()
-    if ref.notification_id is not None:
-        leaf = tree.leaf(notification_id=ref.notification_id)
-    else:
-        assert ref.aggregate_id is not None and ref.version is not None
-        leaf = tree.leaf(originator=originator_key(ref.aggregate_id), version=ref.version)
+    leaf = leaf_of(record.audit_tree(), ref)
     if leaf is None:
         raise NotProvable(f"the record holds no chained event {ref}")
     with record.audit_store().snapshot() as snap:
