@@ -140,8 +140,8 @@ def prove(
         try:
             proof.verify(head.root_hash)
         except merkle.MerkleProofError as e:
-            _not_proven(f"event {ref}'s proof from this record does not reach the root the checkpoint signs "
-                        f"(the record's tree of {head.size:,} events is not the one signed): {e}", as_json,
+            _not_proven(f"event {ref}'s proof from this record does not reach the root checkpoint {checkpoint} "
+                        f"signs (the record's tree of {head.size:,} events is not the one signed): {e}", as_json,
                         event=str(ref), **proof.to_dict())
     basis = _basis(pinned)
     if as_json:

@@ -126,6 +126,17 @@ def _note(source: Source, keys: Keys) -> Trusted:
         head = parse_checkpoint(note.text)
     except NoteError as e:
         raise BadInput(f"{source.name}: not a checkpoint note ({e.message})") from None
+    # The signature first: an edited note (its size, root or an extension line) is a forged note, named as such.
+    if not keys.notes:
+        raise BadInput(f"{source.name}: a checkpoint note is checked with the log's verifier key: give --log-key")
+    try:
+        opened = open_note(note, keys.notes, ed25519_verify)
+    except NoteError as e:  # a known key's signature failed, or no known key signed it
+        raise SignatureFailure(source.name, e.message) from None
+    signer = next((k for k in opened.verified if k.signature_type == ED25519 and k.name == head.origin), None)
+    if signer is None:
+        raise SignatureFailure(source.name, f"note: origin {head.origin!r} is not the name of the log key that "
+                                            f"signed it ({', '.join(k.name for k in opened.verified)})")
     marks = [Mark(head.size, "root", head.root_hash)]
     for ext in head.extensions:
         if ext.split(" ", 1)[0] != CHAIN_EXTENSION:
@@ -139,16 +150,6 @@ def _note(source: Source, keys: Keys) -> Trusted:
             raise BadInput(f"{source.name}: extension {ext!r} is not '{CHAIN_EXTENSION} <seq> <notification id> "
                            "<chain hash hex>' within the tree") from None
         marks.append(Mark(seq, "chain", chain, nid))
-    if not keys.notes:
-        raise BadInput(f"{source.name}: a checkpoint note is checked with the log's verifier key: give --log-key")
-    try:
-        opened = open_note(note, keys.notes, ed25519_verify)
-    except NoteError as e:  # a known key's signature failed, or no known key signed it
-        raise SignatureFailure(source.name, e.message) from None
-    signer = next((k for k in opened.verified if k.signature_type == ED25519 and k.name == head.origin), None)
-    if signer is None:
-        raise SignatureFailure(source.name, f"note: origin {head.origin!r} is not the name of the log key that "
-                                            f"signed it ({', '.join(k.name for k in opened.verified)})")
     return Trusted(source.name, "note", head.size, tuple(marks), str(signer), origin=head.origin)
 
 
