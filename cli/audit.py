@@ -177,7 +177,7 @@ def verify(
         for line in report.trust:  # what the checkpoints' check rests on
             console.print(line, markup=False)
     elif report.problem is not None:
-        console.print(f"[red]TAMPERING[/red] {report.problem.describe()}")
+        console.print(f"[red]TAMPERING[/red] {escape(report.problem.describe())}", soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)
 
 
