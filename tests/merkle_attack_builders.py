@@ -130,6 +130,21 @@ def write_bundle_rows(record: Record, folder: Path) -> Path:
     return folder
 
 
+def auditor_cli_env(store_env: dict[str, str], folder: Path) -> dict[str, str]:
+    """The environment of an auditor's `arrimage` over the record of `store_env` (SQLite or PostgreSQL), in
+    development mode, the machine's own ARRIMAGE_* left out."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
+    env.update({"ARRIMAGE_DATA_DIR": str(folder), "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console",
+                "ARRIMAGE_MODE": "development", "ARRIMAGE_ROLE": "auditeur", "COLUMNS": "250"})
+    if store_env["PERSISTENCE_MODULE"] == "adapters.record.postgres":
+        env["ARRIMAGE_STORE"] = "postgres"
+        for key in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA"):
+            env[f"ARRIMAGE_POSTGRES_{key}"] = store_env[f"POSTGRES_{key}"]
+    else:
+        env["ARRIMAGE_SQLITE_PATH"] = store_env["SQLITE_DBNAME"]
+    return env
+
+
 @dataclass
 class Cli:
     """`arrimage audit …` over a store (exit codes 0/1/2): in its own process from `folder` (`run`), or in this
@@ -140,17 +155,7 @@ class Cli:
 
     @classmethod
     def over(cls, store_env: dict[str, str], folder: Path) -> Cli:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
-        env.update({"ARRIMAGE_DATA_DIR": str(folder), "ARRIMAGE_LOG_LEVEL": "WARNING",
-                    "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_MODE": "development", "ARRIMAGE_ROLE": "auditeur",
-                    "COLUMNS": "250"})
-        if store_env["PERSISTENCE_MODULE"] == "adapters.record.postgres":
-            env["ARRIMAGE_STORE"] = "postgres"
-            for key in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA"):
-                env[f"ARRIMAGE_POSTGRES_{key}"] = store_env[f"POSTGRES_{key}"]
-        else:
-            env["ARRIMAGE_SQLITE_PATH"] = store_env["SQLITE_DBNAME"]
-        return cls(env, folder)
+        return cls(auditor_cli_env(store_env, folder), folder)
 
     def run(self, *args: str) -> Result:
         """In its own process, as an operator or auditor runs it (the slow way: a few per test file)."""

@@ -12,7 +12,10 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresParams
 
 ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
 
@@ -81,6 +84,17 @@ class Engine:
 
 
 # ---------------------------------------------------------------------- the embedded stack
+def postgres_auditor_env(pg: PostgresParams, schema: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of an auditor's `arrimage` over a PostgreSQL schema of the test server (development mode,
+    the machine's own ARRIMAGE_* left out), plus `extra`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
+            "ARRIMAGE_STORE": "postgres", "ARRIMAGE_POSTGRES_HOST": pg["host"], "ARRIMAGE_POSTGRES_PORT": pg["port"],
+            "ARRIMAGE_POSTGRES_DBNAME": pg["dbname"], "ARRIMAGE_POSTGRES_USER": pg["user"],
+            "ARRIMAGE_POSTGRES_PASSWORD": pg["password"], "ARRIMAGE_POSTGRES_SCHEMA": schema,
+            "ARRIMAGE_DATA_DIR": str(data_dir), "ARRIMAGE_MODE": "development", "ARRIMAGE_USER": "auditrice",
+            "ARRIMAGE_ROLE": "auditeur", "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console", **extra}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -26,7 +26,7 @@ from adapters.record.record import Record
 from domain.audit.hashing import link_batch
 from tests.audit_builders import build, populate
 from tests.conftest import PG, PostgresSchema, require_postgres
-from tests.e2e.harness import ARRIMAGE, Result
+from tests.e2e.harness import ARRIMAGE, Result, postgres_auditor_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,13 +150,7 @@ def test_export_then_verify_offline_on_postgresql(tmp_path: Path) -> None:
             populate(record)
         finally:
             record.close()
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
-               "ARRIMAGE_STORE": "postgres", "ARRIMAGE_POSTGRES_HOST": PG["host"], "ARRIMAGE_POSTGRES_PORT": PG["port"],
-               "ARRIMAGE_POSTGRES_DBNAME": PG["dbname"], "ARRIMAGE_POSTGRES_USER": PG["user"],
-               "ARRIMAGE_POSTGRES_PASSWORD": PG["password"], "ARRIMAGE_POSTGRES_SCHEMA": schema.name,
-               "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_MODE": "development", "ARRIMAGE_USER": "auditrice",
-               "ARRIMAGE_ROLE": "auditeur", "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console",
-               "COLUMNS": "250"}
+        env = postgres_auditor_env(PG, schema.name, tmp_path, COLUMNS="250")
 
         def audit(*args: str) -> Result:
             proc = subprocess.run([ARRIMAGE, "audit", *args], env=env, capture_output=True, text=True, timeout=120)

@@ -4,7 +4,6 @@ or not proven, 2 bad input with nothing written), a rewritten tree and another l
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from domain.audit import merkle
 from domain.audit.note import parse_checkpoint, parse_note
 from tests.audit_builders import populate
 from tests.e2e.harness import ARRIMAGE, Result
+from tests.merkle_attack_builders import auditor_cli_env
 from tests.tamper_builders import Raw, interleaved_dossiers
 from usecases.audit import proofs
 
@@ -54,16 +54,7 @@ def cli(store_env: dict[str, str], tmp_path: Path) -> Iterator[Cli]:
     record = Record(store_env)
     populate(record)
     record.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
-    env.update({"ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console",
-                "ARRIMAGE_MODE": "development", "ARRIMAGE_ROLE": "auditeur", "COLUMNS": "250"})
-    if store_env["PERSISTENCE_MODULE"] == "adapters.record.postgres":
-        env["ARRIMAGE_STORE"] = "postgres"
-        for key in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA"):
-            env[f"ARRIMAGE_POSTGRES_{key}"] = store_env[f"POSTGRES_{key}"]
-    else:
-        env["ARRIMAGE_SQLITE_PATH"] = store_env["SQLITE_DBNAME"]
-    yield Cli(env, store_env, tmp_path)
+    yield Cli(auditor_cli_env(store_env, tmp_path), store_env, tmp_path)
 
 
 def test_checkpoint_prove_and_consistency(cli: Cli) -> None:

@@ -22,7 +22,7 @@ from domain.ententes import commands as ac
 from tests.audit_builders import T0, build, populate
 from tests.conftest import PG, PostgresSchema, require_postgres
 from tests.crisis_builders import crisis_content as content
-from tests.e2e.harness import ARRIMAGE
+from tests.e2e.harness import ARRIMAGE, postgres_auditor_env
 from usecases.ententes import Ententes
 
 
@@ -88,12 +88,7 @@ def test_the_postgresql_drill_pg_dump_restore_and_verify(tmp_path: Path) -> None
             populate(record)
         finally:
             record.close()
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
-               "ARRIMAGE_STORE": "postgres", "ARRIMAGE_POSTGRES_HOST": PG["host"], "ARRIMAGE_POSTGRES_PORT": PG["port"],
-               "ARRIMAGE_POSTGRES_DBNAME": PG["dbname"], "ARRIMAGE_POSTGRES_USER": PG["user"],
-               "ARRIMAGE_POSTGRES_PASSWORD": PG["password"], "ARRIMAGE_POSTGRES_SCHEMA": schema.name,
-               "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_MODE": "development", "ARRIMAGE_USER": "auditrice",
-               "ARRIMAGE_ROLE": "auditeur", "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console"}
+        env = postgres_auditor_env(PG, schema.name, tmp_path)
 
         def audit(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run([ARRIMAGE, "audit", *args], env=env, capture_output=True, text=True, timeout=120)
