@@ -280,10 +280,12 @@ def gateway() -> None:
         address = await server.start()
         store = engine.settings.describe_store()
         console.print(f"partner gateway on {address}/v1 (docs: {address}/v1/docs); record {store}")
+        views = engine.listings_runner.start()  # its lists caught up between requests (ARRIMAGE_VIEW_CATCHUP_SECONDS)
         try:
             await stop.wait()
         finally:
             await server.stop()
+            await asyncio.to_thread(views.stop)
 
     settings = load_settings()
     with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)

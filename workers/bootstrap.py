@@ -28,6 +28,7 @@ from temporalio.converter import DataConverter
 
 from adapters.record.idempotency import IdempotencyStore
 from adapters.record.keys import DEV_CHECKPOINT_KEYS, DEV_SUBJECT_KEKS, KeyConfigError, KeyRing, ring_or_default
+from adapters.record.listings_runner import ListingsRunner
 from adapters.record.record import NoRecord, Record
 from adapters.telemetry import runtime as telemetry_runtime
 from adapters.temporal import client as temporal
@@ -234,6 +235,13 @@ class Root:
         return self.use_cases.episodes
 
     @cached_property
+    def listings_runner(self) -> ListingsRunner:
+        """The thread that keeps the record's listings view caught up between reads (ARRIMAGE_VIEW_CATCHUP_SECONDS),
+        for the long-running processes: the worker starts it (`workers.worker.run_worker`, and so `up`), and
+        `arrimage gateway`; stopped with them, and when the root closes. Not started by the CLI's commands."""
+        return ListingsRunner(self.record, self.settings.view_catchup_seconds)
+
+    @cached_property
     def directory(self) -> Services:
         """The directory of services (issue 11): `arrimage directory`, read by referrals."""
         return Services(self.record)
@@ -366,6 +374,9 @@ class Root:
 
     # ------------------------------------------------------------------ closing
     def close(self) -> None:
+        runner = self.__dict__.pop("listings_runner", None)
+        if runner is not None:
+            runner.stop()  # before the record it reads is closed
         record, self._record = self._record, None
         self.__dict__.pop("use_cases", None)
         self.__dict__.pop("replays", None)

@@ -161,6 +161,10 @@ class Settings(BaseSettings):
     # A liveness probe's file: while the worker runs, its event loop rewrites this file every few seconds
     # (`workers.worker.HEARTBEAT_SECONDS`); a stale or missing file means a stuck or stopped worker. Unset: none.
     worker_health_file: Path | None = Field(default=None, description="rewritten every 5 s while the worker runs")
+    # The listings view kept caught up between reads in the worker and the gateway (a thread running the read-time
+    # catch-up this often, `adapters.record.listings_runner`); 0: none, each read catches the view up itself.
+    view_catchup_seconds: float = Field(default=1.0, ge=0, description="seconds between two catch-ups of the "
+                                        "listings view in the worker and the gateway (0: none)")
 
     # ARRIMAGE_AGREEMENT_POLICY__… is the name deployments used before *entente* was the one word.
     entente_policy: EntentePolicy = Field(

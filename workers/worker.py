@@ -64,7 +64,8 @@ def build_worker(client: Client, settings: Settings, record: Record, *, executor
 
 async def run_worker(root: Root, stop: asyncio.Event | None = None) -> None:
     """Run the root's worker until `stop` is set. The root was built with `create=True`: the worker (and so
-    `up`) is what creates the record; every other process only opens it."""
+    `up`) is what creates the record; every other process only opens it. The listings view is kept caught up
+    beside it (`Root.listings_runner`, ARRIMAGE_VIEW_CATCHUP_SECONDS), stopped after the graceful shutdown."""
     client = await root.temporal.client()
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = worker_for(client, root.settings.task_queue, root.use_cases, executor=executor,
@@ -73,11 +74,13 @@ async def run_worker(root: Root, stop: asyncio.Event | None = None) -> None:
                             workflow_cache_size=root.settings.workflow_cache_size)
         health = root.settings.worker_health_file
         beat = asyncio.create_task(_heartbeat(health))
+        views = root.listings_runner.start()
         try:
             async with worker:
                 await (stop.wait() if stop is not None else asyncio.Event().wait())
         finally:  # after the graceful shutdown: alive until the in-flight activities are done
             beat.cancel()
+            await asyncio.to_thread(views.stop)  # the page it is writing finished, off the event loop
             if health is not None:
                 health.unlink(missing_ok=True)
 

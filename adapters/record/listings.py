@@ -13,10 +13,15 @@ read (issue 12).
 - `catch_up` brings a view up to the head of the record before a list is read: it selects only the
   notifications after the tracked position (by the notification id's index), so a read costs the events
   recorded since the last one, not the whole log; a view that nobody read while events were recorded (a
-  restart, the CLI which has no long-running process) catches up at its next read. The library's
-  `ProjectionRunner` needs a subscription, which its SQLite recorder does not have: the same `Listings`
-  projection could run under it on PostgreSQL (LISTEN/NOTIFY), but the catch-up before each read is what
-  keeps every process right on both stores.
+  restart, the CLI which has no long-running process) catches up at its next read.
+- The long-running processes (the worker, `arrimage up`, `arrimage gateway`) keep their view caught up between
+  reads: a thread runs the same `catch_up` every `ARRIMAGE_VIEW_CATCHUP_SECONDS` (1 s; 0: none) under the lock
+  a read takes (`adapters.record.listings_runner`), so that the first read after a burst of writes (routing a
+  crisis case, inside an activity) finds the view at the head; an error is logged and the next round starts
+  again from the tracked position. The catch-up before each read stays: it is what keeps every process (the
+  CLI) exactly as complete as the scan. The library's `ProjectionRunner` (a subscription: LISTEN/NOTIFY on
+  PostgreSQL, none on SQLite) is not the runner: it would open the sealed parts, and one unreadable row or
+  dropped connection ends it (the runner's module says more).
 
 A listing says *which* aggregates there are, never what they hold: routing (the ententes to consider) and a
 disclosure decision (the person's consents) take their list from it, caught up first so that it is exactly as
@@ -918,12 +923,12 @@ def caught_up(record: Record, page: int = 2_000) -> Listings | None:
     return projection
 
 
-def catch_up(record: Record, projection: Listings, page: int = 2_000) -> int:
+def catch_up(record: Record, projection: Listings, page: int = 2_000, stop: threading.Event | None = None) -> int:
     """Process the notifications after the view's tracked position up to the record's head, one transaction per
     page (each event's row with its tracking; then the page's end tracked, so that events of other topics are
     never read again). Another process catching up at the same moment makes one of the two fail on the tracking
     record (nothing of its page is written); it then starts again from the position the other reached.
-    Returns the number of events processed here."""
+    `stop` set: returns before the next page (the runner stopping). Returns the number of events processed here."""
     view = projection.view
     mapper = record.mapper
     decode = mapper.to_domain_event_sealed if isinstance(mapper, PersonalDataMapper) else mapper.to_domain_event
@@ -933,11 +938,14 @@ def catch_up(record: Record, projection: Listings, page: int = 2_000) -> int:
     while True:
         position = view.max_tracking_id(record.name) or 0
         if position > head:
+            # Another process caught up to a head recorded after ours was read: the record is further on too.
+            head = record.recorder.max_notification_id() or 0
+        if position > head:
             # The view is ahead of its record: the record was restored from an older backup without its view,
             # or rows were removed. What it lists may no longer be in the record: it is rebuilt from nothing.
             view.reset(record.name)
             continue
-        if position == head:
+        if position == head or (stop is not None and stop.is_set()):
             return processed
         batch = record.recorder.select_notifications(
             start=position + 1, limit=page, stop=head, topics=projection.topics)
