@@ -50,7 +50,7 @@ def cover_tracks(raw: Raw) -> None:
 
 
 def drop_kept_notes(raw: Raw) -> None:
-    """The tree checkpoints the engine keeps to sign incrementally (`<prefix>audit_notes`, made on first use) are
+    """The tree checkpoints the engine keeps to sign incrementally (`<prefix>audit_notes`, the latest only) are
     dropped too: with one kept, the engine's next signature resumes from it and sees the rewrite."""
     name = table(raw, "notes")
     found = (raw.x("SELECT to_regclass(?)", name)[0][0] is not None if raw.pg else

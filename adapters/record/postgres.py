@@ -35,6 +35,7 @@ from adapters.record.sql import (
     CASE_SUBJECTS,
     IDEMPOTENCY,
     KEYS,
+    SIGNED_DDL,
     AuditStore,
     CaseSubjects,
     Dialect,
@@ -106,6 +107,20 @@ class PostgresDialect(Dialect):
             "root bytea NOT NULL)",
         ):
             cursor.execute(SQL(statement).format(id_type=id_type, **self.tables))
+        for statement in SIGNED_DDL:
+            cursor.execute(self.sql(statement))
+
+    @contextmanager
+    def schema_transaction(self) -> Iterator[Any]:
+        """The store's transaction, holding first an advisory lock named after the schema: openings that make
+        tables take turns, and each sees the tables the one before committed."""
+        with self.datastore.transaction(commit=True) as cursor:
+            self.lock_schema(cursor)
+            yield cursor
+
+    def lock_schema(self, cursor: Any) -> None:
+        """Wait for the schema's table makers before this one (until this transaction ends)."""
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.datastore.schema} arrimage tables",))
 
     def before_destroy(self, cursor: Any) -> None:
         """Nothing beyond the row lock (`row_lock`); freed space is left to VACUUM."""
@@ -243,11 +258,17 @@ class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
 
     def create_table(self) -> None:
         super().create_table()
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.dialect.schema_transaction() as cursor:
             self.dialect.create_tables(cursor)
         with self.datastore.transaction(commit=True) as cursor:
             self._create_chained_insert(cursor)
         self._chained_insert = True
+
+    def _create_table(self, curs: Any) -> None:
+        """The library's tables, indexes and functions, under the schema's lock (`PostgresDialect.lock_schema`):
+        two openings at once otherwise replace its functions under each other ("tuple concurrently updated")."""
+        self.dialect.lock_schema(curs)
+        super()._create_table(curs)
 
     # The insert and its chain rows in one statement, one round trip: see `_insert_chained`. Its name says its
     # version: a later body gets a new name, so that a process running this code never calls another body.

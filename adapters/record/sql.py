@@ -61,6 +61,9 @@ CHECKPOINTS = "audit_checkpoints"
 STORE = "audit_store"
 TREE = "audit_tree"  # the Merkle tree's perfect subtrees of level >= 1 (adapters.record.tree)
 TREE_HEAD = "audit_tree_head"  # its size and root, one row
+NOTES = "audit_notes"  # the tree checkpoints the engine signed (adapters.record.notes)
+WITNESSES = "audit_witnesses"  # what each witness last cosigned (adapters.record.witnessed)
+COSIGNED = "audit_cosigned"  # the cosigned checkpoint notes collected from witnesses (adapters.record.witnessed)
 IDEMPOTENCY = "gateway_idempotency"  # the gateway's answers to writes (adapters.record.idempotency)
 CASE_SUBJECTS = "case_subjects"
 
@@ -78,7 +81,8 @@ def audit_tables(events_table: str, record_events_table: str) -> dict[str, str]:
     one table each per schema."""
     prefix = "" if events_table == record_events_table else events_table.removesuffix("_events") + "_"
     return {"chain": prefix + CHAIN, "checkpoints": prefix + CHECKPOINTS, "store": prefix + STORE,
-            "tree": prefix + TREE, "tree_head": prefix + TREE_HEAD}
+            "tree": prefix + TREE, "tree_head": prefix + TREE_HEAD, "notes": prefix + NOTES,
+            "witnesses": prefix + WITNESSES, "cosigned": prefix + COSIGNED}
 
 # Statement templates: tables are `{events}`, `{chain}`, `{keys}`, `{checkpoints}`; the events
 # table's notification id column is `{nid}`; `?` is the placeholder (see `Dialect.sql`).
@@ -93,6 +97,14 @@ STORE_DDL = (
     "created_at text NOT NULL)"
 )
 STORE_INSERT = "INSERT INTO {store} (id, store_id, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING"
+# The signed checkpoints kept (`NOTES`) and the witnesses' records (`WITNESSES`, `COSIGNED`): the same statements on
+# both stores, made with the rest of the audit tables (`Dialect.create_tables`), not on first use.
+SIGNED_DDL = (
+    "CREATE TABLE IF NOT EXISTS {notes} (size bigint PRIMARY KEY, note text NOT NULL, at text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {witnesses} (witness text PRIMARY KEY, size text NOT NULL, at text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {cosigned} (size text NOT NULL, note text NOT NULL, at text NOT NULL, "
+    "witnesses integer NOT NULL)",
+)
 
 T = TypeVar("T")
 
@@ -173,7 +185,15 @@ class Dialect(ABC):
 
     @abstractmethod
     def create_tables(self, cursor: Any) -> None:
-        """Create the audit tables if they are not there."""
+        """Create the audit tables if they are not there (in a `schema_transaction`)."""
+
+    def schema_transaction(self) -> AbstractContextManager[Any]:
+        """A transaction that makes tables, one at a time across every process of the store: several processes
+        opening a store without some audit table (a new store, or one made before the table) all make it at once,
+        and ``CREATE TABLE IF NOT EXISTS`` alone does not stand that (PostgreSQL: the second, blocked on the
+        first's uncommitted catalogue row, fails on a unique violation; SQLite: a transaction that read the schema
+        cannot take the write lock after another's commit, ``database is locked`` at once)."""
+        return self.transaction(commit=True)
 
     @abstractmethod
     def aggregate_heads(self, cursor: Any, okeys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
@@ -246,7 +266,7 @@ class SubjectKeys:
         self._destroyed: dict[str, bytes] = {}  # wrapped keys destroyed by this process, to look for in files
 
         def create() -> None:  # every statement is "if not there": safe to run again
-            with dialect.transaction(commit=True) as cursor:
+            with dialect.schema_transaction() as cursor:
                 dialect.create_tables(cursor)
                 create_store_id(cursor, dialect)
 

@@ -33,6 +33,7 @@ from adapters.record.sql import (
     CHECKPOINTS,
     IDEMPOTENCY,
     KEYS,
+    SIGNED_DDL,
     TREE,
     TREE_HEAD,
     AuditStore,
@@ -84,6 +85,7 @@ class SQLiteDialect(Dialect):
         self.tables = {"events": events_table, "nid": "rowid", **audit_tables(events_table, EVENTS), "keys": KEYS,
                        "case_subjects": CASE_SUBJECTS, "idempotency": IDEMPOTENCY}
         self.ddl = ddl(self.tables["chain"], self.tables["checkpoints"], self.tables["tree"], self.tables["tree_head"])
+        self.ddl += [self.sql(statement) for statement in SIGNED_DDL]
 
     def sql(self, template: str) -> str:
         return template.format(**self.tables)
@@ -97,6 +99,20 @@ class SQLiteDialect(Dialect):
     def create_tables(self, cursor: Any) -> None:
         for statement in self.ddl:
             cursor.execute(statement)
+
+    @contextmanager
+    def schema_transaction(self) -> Iterator[Any]:
+        """``BEGIN IMMEDIATE``: the write lock from the start, waited for (the busy timeout), where the library's
+        deferred ``BEGIN`` reads the schema first and then cannot write once another process has made a table."""
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     def aggregate_heads(self, cursor: Any, okeys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
         heads: dict[bytes, tuple[int, bytes]] = {}

@@ -24,7 +24,7 @@ from domain.audit import merkle
 from domain.audit.checkpoint import CheckpointError
 from domain.audit.note import parse_checkpoint
 from domain.audit.verify import ProblemKind
-from tests.merkle_attack_builders import Cli
+from tests.merkle_attack_builders import Cli, table
 from tests.tamper_builders import NOW, Dossier, Raw, rewrite_history
 from usecases.audit import proofs, trail
 
@@ -192,3 +192,22 @@ def test_a_full_signing_is_bound_to_the_kept_note_too(record: Record, raw: Raw, 
     report = trail.verify(record, tree=True, capture=9, jobs=3, min_range=1)
     assert report.ok and report.frontier_at is not None
     assert report.frontier_at[1] == trail.verify(record, tree=True, capture=9, jobs=1).frontier_at[1]  # type: ignore[index]
+
+
+def test_only_the_latest_kept_note_stays(record: Record, raw: Raw, dossiers: list[Dossier]) -> None:
+    """Retention of ``audit_notes`` (`adapters.record.notes`): a signing keeps its note and drops those at smaller
+    sizes (nothing reads them; the checkpoints that count are held outside the engine), so the table holds one row
+    however often the engine signs; the next signing still resumes from it."""
+    notes = table(raw, "notes")
+    proofs.sign_tree(record, now=NOW)
+    assert raw.x(f"SELECT size FROM {notes}") == [(9,)]
+    _two_more(record, dossiers)
+    latest = proofs.sign_tree(record, now=NOW)
+    assert raw.x(f"SELECT size FROM {notes}") == [(11,)]
+    assert note_store(record).latest() == str(latest.note)
+    proofs.sign_tree(record, now=NOW)  # the same size again: the first note kept at a size stays
+    assert raw.x(f"SELECT size, note FROM {notes}") == [(11, str(latest.note))]
+    _two_more(record, dossiers)
+    resumed = proofs.sign_tree(record, now=NOW)
+    assert resumed.report.since is not None and resumed.report.since.seq == 11
+    assert raw.x(f"SELECT size FROM {notes}") == [(13,)]

@@ -105,7 +105,7 @@ def test_a_witness_ahead_of_what_the_record_remembers_answers_409_and_the_log_se
     publish(record, None, [witness.endpoint], NOW)
     store = witnessed_store(record)
     with store.dialect.transaction(commit=True) as cursor:  # the record's memory of its witnesses lost
-        cursor.execute(store._sql("DELETE FROM {witnesses}"))
+        cursor.execute(store.dialect.sql("DELETE FROM {witnesses}"))
     grow(record, dossiers, 3)
     again = publish(record, None, [witness.endpoint], NOW)
     assert [(r.outcome, r.old_size) for r in again.reports] == [(Outcome.COSIGNED, 9)]

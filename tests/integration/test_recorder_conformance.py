@@ -265,11 +265,13 @@ def test_the_audit_tables_are_named_per_application() -> None:
     """The record keeps the names its stores were made with; any other application's are its own."""
     assert audit_tables("arrimage_events", postgres.EVENTS) == {
         "chain": "audit_chain", "checkpoints": "audit_checkpoints", "store": "audit_store",
-        "tree": "audit_tree", "tree_head": "audit_tree_head"}
+        "tree": "audit_tree", "tree_head": "audit_tree_head", "notes": "audit_notes",
+        "witnesses": "audit_witnesses", "cosigned": "audit_cosigned"}
     assert audit_tables("stored_events", sqlite.EVENTS)["chain"] == "audit_chain"
     assert audit_tables("tallies_events", postgres.EVENTS) == {
         "chain": "tallies_audit_chain", "checkpoints": "tallies_audit_checkpoints", "store": "tallies_audit_store",
-        "tree": "tallies_audit_tree", "tree_head": "tallies_audit_tree_head"}
+        "tree": "tallies_audit_tree", "tree_head": "tallies_audit_tree_head", "notes": "tallies_audit_notes",
+        "witnesses": "tallies_audit_witnesses", "cosigned": "tallies_audit_cosigned"}
 
 
 @pytest.mark.postgres
