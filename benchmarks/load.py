@@ -31,7 +31,7 @@ at the end, on --timeout, or by a watchdog 60 s later.
    test server (`temporal-test-server`, as tests/conftest.py `time_env`), with the same `arrimage worker`
    processes and a fresh record: --wake ententes opened and activated the same day, then the server's clock
    skipped past their review day's wake-ups (one `UnlockTimeSkippingWithSleep`), most workflows evicted from
-   the workers' cache (1,000 each by default). All fall due at one instant, the start of that day; since the
+   the workers' cache (500 each by default). All fall due at one instant, the start of that day; since the
    patch `review-wakeup-spread` each wakes at an offset from its code within the day's first
    `REVIEW_WAKEUP_SPREAD` (6 h, `domain.ententes.wakeup`), and the test server fires those timers one
    instant after another as the workers settle (it skips no time while a workflow task is outstanding), where
@@ -92,7 +92,8 @@ from workers.bootstrap import Root, bootstrap, connect
 from workers.embedded import server_command
 from workers.settings import Settings
 
-CACHE = 1000  # the SDK's default max_cached_workflows, which `arrimage worker` keeps
+# The workers' cache as this run gives it them (ARRIMAGE_WORKFLOW_CACHE_SIZE passed through, else the setting's default)
+CACHE = int(os.environ.get("ARRIMAGE_WORKFLOW_CACHE_SIZE") or Settings.model_fields["workflow_cache_size"].default)
 RSS_GOAL_MIB = 1024
 CALL_TIMEOUT = 120.0
 PLAN = "suivi_crise_courte_duree"

@@ -156,8 +156,9 @@ class Settings(BaseSettings):
     # 450 evicted: 100 slots collapsed at 256 in 240 s, 16 slots all in 37 s; crisis cases/s unchanged). At least 2.
     workflow_task_slots: int = Field(default=16, ge=2, description="workflow tasks one worker runs at once")
     # Workflows a worker keeps in memory between their tasks (Temporal's max_cached_workflows; 0: none, every
-    # task replays its whole history). About 0.5 MiB each (benchmarks/README.md).
-    workflow_cache_size: int = Field(default=1000, ge=0, description="workflows kept in a worker's memory")
+    # task replays its whole history). About 0.5 MiB per entente and 1.0 MiB per crisis case (benchmarks/README.md,
+    # issue 12): the SDK's 1,000 full of cases is ~1.2-1.35 GiB of worker RSS, 500 keeps it under ~0.8 GiB.
+    workflow_cache_size: int = Field(default=500, ge=0, description="workflows kept in a worker's memory")
     # A liveness probe's file: while the worker runs, its event loop rewrites this file every few seconds
     # (`workers.worker.HEARTBEAT_SECONDS`); a stale or missing file means a stuck or stopped worker. Unset: none.
     worker_health_file: Path | None = Field(default=None, description="rewritten every 5 s while the worker runs")

@@ -31,7 +31,7 @@ HEARTBEAT_SECONDS = 5.0  # ARRIMAGE_WORKER_HEALTH_FILE is rewritten this often w
 
 
 def worker_for(client: Client, task_queue: str, uses: UseCases, *, executor: ThreadPoolExecutor,
-               graceful: float = 0.0, workflow_task_slots: int = 16, workflow_cache_size: int = 1000) -> Worker:
+               graceful: float = 0.0, workflow_task_slots: int = 16, workflow_cache_size: int = 500) -> Worker:
     """Activities are synchronous (the event store's API is); they run in `executor`. On shutdown, in-flight
     activities get `graceful` seconds to finish before they are cancelled (ARRIMAGE_GRACEFUL_SHUTDOWN_SECONDS).
     At most `workflow_task_slots` workflow tasks at once, `workflow_cache_size` workflows kept in memory

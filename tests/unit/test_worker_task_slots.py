@@ -1,6 +1,7 @@
 """The worker's workflow task slots and cache (issue 12, mass wake-up): ARRIMAGE_WORKFLOW_TASK_SLOTS and
-ARRIMAGE_WORKFLOW_CACHE_SIZE. The cache defaults to the Temporal SDK's own size; the slots to 16, not the SDK's 100
-(a mass wake-up collapsed with 100); a value the SDK would refuse is refused at start beside every other bad value."""
+ARRIMAGE_WORKFLOW_CACHE_SIZE. The cache defaults to 500, half the Temporal SDK's 1,000 (a crisis case weighs ~1.0 MiB
+in the cache: 1,000 cases put a worker past 1 GiB); the slots to 16, not the SDK's 100 (a mass wake-up collapsed
+with 100); a value the SDK would refuse is refused at start beside every other bad value."""
 
 from __future__ import annotations
 
@@ -16,17 +17,19 @@ from workers.worker import worker_for
 
 
 def test_the_defaults(clean: pytest.MonkeyPatch) -> None:
-    """The cache is the SDK's; the slots are 16, not the SDK's 100, which collapsed a mass wake-up."""
+    """The cache is 500, not the SDK's 1,000 (over 1 GiB full of cases); the slots are 16, not the SDK's 100, which
+    collapsed a mass wake-up."""
     settings = Settings()
     sdk = inspect.signature(Worker.__init__).parameters
-    assert settings.workflow_cache_size == sdk["max_cached_workflows"].default == 1000
+    assert sdk["max_cached_workflows"].default == 1000
+    assert settings.workflow_cache_size == 500
     # unset, the SDK gives each kind of task a fixed 100 slots
     assert sdk["max_concurrent_workflow_tasks"].default is None
     fixed = WorkerTuner.create_fixed()
     assert fixed.workflow_slot_supplier.num_slots == 100  # type: ignore[attr-defined]
     assert settings.workflow_task_slots == 16
     ours = inspect.signature(worker_for).parameters
-    assert (ours["workflow_task_slots"].default, ours["workflow_cache_size"].default) == (16, 1000)
+    assert (ours["workflow_task_slots"].default, ours["workflow_cache_size"].default) == (16, 500)
 
 
 def test_set_by_the_environment(clean: pytest.MonkeyPatch) -> None:
