@@ -895,7 +895,11 @@ def listings(record: Record) -> Listings | None:
         tracking = f"{record.name.lower()}_listings_tracking"
         view: ListingsView = (PostgresListings(datastore, tracking_table_name=tracking)
                               if view_class is PostgresListings else SQLiteListings(datastore))
-        view.create_table()
+        if _shape(view) != VERSION:
+            # Made (or brought to this shape) only when it is not already: on PostgreSQL, each `CREATE INDEX IF NOT
+            # EXISTS` takes its table's SHARE lock even when the index is there, and deadlocked with a page being
+            # written by another process (a worker's runner) while a process opened its view.
+            view.create_table()
         if view.max_tracking_id(VERSION_KEY) != VERSION:
             # A view of an earlier shape (a listing added since): its position says nothing of the new listing's
             # events; rebuilt from nothing at the next catch-up. Another process doing the same wins the marker.
@@ -905,6 +909,14 @@ def listings(record: Record) -> Listings | None:
         projection = Listings(view)
         _OPEN[record] = (projection, threading.Lock())
         return projection
+
+
+def _shape(view: ListingsView) -> int | None:
+    """The shape of the view in the store (`VERSION_KEY`'s tracking row), None where it has no tracking table."""
+    try:
+        return view.max_tracking_id(VERSION_KEY)
+    except (OperationalError, ProgrammingError):  # no such table (SQLite: OperationalError)
+        return None
 
 
 def caught_up(record: Record, page: int = 2_000) -> Listings | None:

@@ -263,3 +263,30 @@ def test_a_view_another_process_caught_up_further_is_not_rebuilt(store_env: dict
     finally:
         mine.close()
         theirs.close()
+
+
+@pytest.mark.postgres
+def test_opening_a_view_of_this_shape_does_not_wait_for_a_page_being_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process opening the view (the CLI starting, a restart) while another process's page is being written (the
+    worker's runner: rows inserted, not yet committed) does not wait for it: the view already at this shape is not
+    made again (each `CREATE INDEX IF NOT EXISTS` takes its table's SHARE lock, which waited for the page, and
+    deadlocked with it). The opening process has a lock timeout of 0.5 s: waiting would fail it."""
+    require_postgres()
+    schema = PostgresSchema()
+    maker = Record(schema.env())
+    try:
+        assert lv.caught_up(maker) is not None
+        with psycopg.connect(**PG) as page:  # a page's transaction: the lock its inserts hold, until it ends
+            for table in ("entente_states", "cases", "reads"):
+                page.execute(f'LOCK TABLE "{schema.name}".arrimage_listings_{table} IN ROW EXCLUSIVE MODE')
+            monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=500")
+            opener = Record(schema.env())
+            monkeypatch.delenv("PGOPTIONS")
+            try:
+                projection = lv.listings(opener)
+                assert projection is not None and projection.view.max_tracking_id(lv.VERSION_KEY) == lv.VERSION
+            finally:
+                opener.close()
+    finally:
+        maker.close()
+        schema.drop()
