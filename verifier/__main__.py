@@ -46,16 +46,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the log's verifier key <name>+<key ID>+<base64> (or a file holding it; or the base64 "
                              "Ed25519 public key of JSON checkpoints); repeatable")
     parser.add_argument("--text-ids", action="store_true", help="the database keeps originator ids as text")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="processes checking segments of a database copy (default: the cores, at most 4)")
+    parser.add_argument("--since", metavar="NOTE", default=None,
+                        help="a checkpoint note you verified before: check only the events after its size "
+                             "(database copies; verifier/README.md §7)")
     parser.add_argument("--json", action="store_true", help="the report as JSON")
     args = parser.parse_args(argv)
     try:
         against = [_source(p) for p in args.against]
         keys = [_key(k) for k in args.log_key]
+        if args.jobs is not None and args.jobs < 1:
+            raise BadInput("--jobs takes a whole number of at least 1")
         if args.bundle is not None:
+            if args.since is not None:
+                raise BadInput("--since reads a database copy (--database); a bundle is verified in full")
             report = verify_bundle(args.bundle, against, keys)
             what = str(Path(args.bundle) / "record.jsonl")
         else:
-            report = verify_database(args.database, against, keys, text_ids=args.text_ids)
+            since = _source(args.since) if args.since is not None else None
+            report = verify_database(args.database, against, keys, text_ids=args.text_ids, jobs=args.jobs,
+                                     since=since)
             what = args.database
     except BadInput as e:
         print(f"bad input: {e}", file=sys.stderr)

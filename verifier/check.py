@@ -28,11 +28,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from domain.audit.hashing import ZERO, aggregate_hash, chain_hash, event_hash, originator_from_key
 from domain.audit.merkle import EMPTY_ROOT, CompactRange, leaf_hash
-from verifier.rows import Malformed, Row, bundle_rows, database_rows
+from verifier.rows import BadInput, Malformed, Row, bundle_rows, open_copy
+from verifier.segments import CACHE, Start, default_jobs, fold, run_segments, stack_root
+from verifier.since import Since, SinceRefused, chain_head, read_since
 from verifier.trusted import Keys, Mark, SignatureFailure, Source, Trusted, read_trusted
 
 MILESTONE_HEX = 16
@@ -95,10 +97,13 @@ class Report:
     checkpoints: tuple[CheckpointResult, ...] = ()
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    since: int = 0
+    """An incremental pass (`--since`): the size of the trusted checkpoint it resumed from; positions up to it
+    were not read (0: a full pass)."""
 
     @property
     def events_per_second(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else 0.0
+        return (self.events - self.since) / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -153,8 +158,13 @@ def _at(kind: Kind, row: Row, detail: str, seq: int | None = None) -> Problem:
                    row.version, row.topic)
 
 
-def _row_problem(row: Row, position: int, last_nid: int, heads: AggregateHeads, prev_chain: bytes,
-                 following: Row | Malformed | None) -> tuple[Problem | None, bytes, bytes]:
+class Heads(Protocol):
+    def get(self, okey: bytes) -> tuple[int, bytes]:
+        """(notification id, aggregate hash) of the aggregate's last event before this row; (0, ZERO) if none."""
+
+
+def row_problem(row: Row, position: int, last_nid: int, heads: Heads, prev_chain: bytes,
+                following: Row | Malformed | None) -> tuple[Problem | None, bytes, bytes]:
     """The first check this row fails (None) and its recomputed (aggregate hash, chain hash)."""
     none = (b"", b"")
     if row.seq is None or row.event_hash is None or row.aggregate_hash is None or row.chain_hash is None \
@@ -234,13 +244,18 @@ def _mark_problem(mark: Mark, root: bytes, chain: bytes, row: Row | None) -> str
         f"the chain hash at position {mark.position} is {chain.hex()}; it signed {expected}")
 
 
-def check_rows(rows: Iterable[Row], trusted: Sequence[Trusted] = (), *, cache: int = 100_000) -> Report:
-    """Steps 2 to 4 over rows in order, against checkpoints whose signatures were verified; `cache`: aggregates
-    kept in memory (the others spilled to disk)."""
+def _schedule(trusted: Sequence[Trusted]) -> dict[int, list[tuple[Trusted, Mark]]]:
     schedule: dict[int, list[tuple[Trusted, Mark]]] = {}
     for t in trusted:
         for mark in t.marks:
             schedule.setdefault(mark.position, []).append((t, mark))
+    return schedule
+
+
+def check_rows(rows: Iterable[Row], trusted: Sequence[Trusted] = (), *, cache: int = 100_000) -> Report:
+    """Steps 2 to 4 over rows in order, against checkpoints whose signatures were verified; `cache`: aggregates
+    kept in memory (the others spilled to disk)."""
+    schedule = _schedule(trusted)
     tally = _Tally(trusted)
     compact = CompactRange()
     heads = AggregateHeads(cache)
@@ -257,7 +272,7 @@ def check_rows(rows: Iterable[Row], trusted: Sequence[Trusted] = (), *, cache: i
             if isinstance(row, Malformed):
                 problem = Problem(Kind.MALFORMED, str(row), position + 1)
                 break
-            found, agg, ch = _row_problem(row, position + 1, last_nid, heads, prev, following)
+            found, agg, ch = row_problem(row, position + 1, last_nid, heads, prev, following)
             if found is not None:
                 problem = found
                 break
@@ -290,13 +305,17 @@ def _guarded(rows: Iterable[Row]) -> Iterator[Row | Malformed]:
         yield row
 
 
-def _results(trusted: Sequence[Trusted], tally: _Tally, events: int,
-             problem: Problem | None) -> tuple[tuple[CheckpointResult, ...], Problem | None]:
+def _results(trusted: Sequence[Trusted], tally: _Tally, events: int, problem: Problem | None,
+             since: int = 0) -> tuple[tuple[CheckpointResult, ...], Problem | None]:
     """Each checkpoint's verdict, and the checkpoint problem to report when no row failed before it."""
     out: list[CheckpointResult] = []
     stop = problem.seq if problem is not None and problem.seq is not None else None
     for t in trusted:
-        if t.source in tally.failed:
+        if t.size < since and t.source not in tally.failed:
+            out.append(CheckpointResult(t.source, t.kind, t.size, "before_since",
+                                        f"it covers {t.size} events, fewer than the --since checkpoint's {since}: "
+                                        "not checked by an incremental pass"))
+        elif t.source in tally.failed:
             _mark, why = tally.failed[t.source]
             out.append(CheckpointResult(t.source, t.kind, t.size, "not_met", why))
         elif stop is not None and t.size >= stop:
@@ -371,9 +390,83 @@ def verify_bundle(directory: str | Path, against: Sequence[str | Source], log_ke
 
 
 def verify_database(path: str | Path, against: Sequence[str | Source], log_keys: Sequence[str], *,
-                    text_ids: bool = False) -> Report:
-    """A SQLite copy of the record (tables stored_events and audit_chain) checked the same way."""
-    return verify(database_rows(Path(path), text_ids=text_ids), against, log_keys)
+                    text_ids: bool = False, jobs: int | None = None, since: str | Source | None = None,
+                    cache: int = CACHE) -> Report:
+    """A SQLite copy of the record (tables stored_events and audit_chain) checked the same way, in `jobs` segments
+    of notification ids (`verifier.segments`; default: the cores, at most 4) with the same verdicts as one pass.
+    `since`: a checkpoint note verified before; only the events after its size are checked (`verifier.since`)."""
+    started = time.perf_counter()
+    keys = Keys.parse(list(log_keys))
+    trusted, refused = _trusted(against, keys)
+    if refused is not None:
+        return Report(ok=False, events=0, root=EMPTY_ROOT.hex(), head=None, problem=refused)
+    resume: Since | None = None
+    conn = open_copy(Path(path))
+    try:
+        if since is not None:
+            source = since if isinstance(since, Source) else Source("--since", since)
+            try:
+                old = read_trusted(source, keys)
+            except SignatureFailure as e:
+                return Report(ok=False, events=0, root=EMPTY_ROOT.hex(), head=None,
+                              problem=Problem(Kind.BAD_SIGNATURE, e.message, checkpoint=e.source))
+            if old.kind != "note":
+                raise BadInput(f"{source.name}: --since takes a checkpoint note (its signed root gives the tree)")
+            try:
+                chain_head(old)
+                resume = read_since(conn, old)
+            except ValueError as e:
+                raise BadInput(str(e)) from None
+            except SinceRefused as e:
+                return Report(ok=False, events=0, root=EMPTY_ROOT.hex(), head=None,
+                              problem=Problem(Kind.CHECKPOINT_MISMATCH, str(e), checkpoint=source.name))
+    finally:
+        conn.close()
+    report = check_database(Path(path), trusted, text_ids=text_ids, jobs=jobs or default_jobs(), since=resume,
+                            cache=cache)
+    notes = [] if trusted else ["no trusted checkpoint given: the record is only shown consistent with itself, "
+                                "which anyone who rewrites it and recomputes every hash can achieve"]
+    if resume is not None:
+        notes.append(f"incremental: events 1 to {resume.size:,} were not read; they are as {resume.source} "
+                     f"signed them when it was verified (frontier {resume.how})")
+    return Report(**{**report.__dict__, "notes": tuple(notes), "seconds": time.perf_counter() - started})
+
+
+def check_database(path: Path, trusted: Sequence[Trusted] = (), *, text_ids: bool = False, jobs: int = 1,
+                   since: Since | None = None, cache: int = CACHE) -> Report:
+    """Steps 2 to 4 over a database copy, in segments (`verifier.segments`), from the start or from `since`."""
+    schedule = _schedule(trusted)
+    tally = _Tally(trusted)
+    if since is None:
+        start, stack = Start(0, 0, ZERO), []
+        if 0 in schedule:
+            tally.check(0, schedule[0], EMPTY_ROOT, ZERO, None)
+    else:
+        start, stack = Start(since.size, since.notification_id, since.chain), list(since.frontier)
+        tally.met.append((since.size, since.source))  # where a later checkpoint's change can begin
+        if since.size in schedule:
+            head = Row(0, since.size, since.notification_id, b"", 0, "", None, None, None, None, since.chain)
+            tally.check(since.size, schedule[since.size], since.root, since.chain, head)
+    marks = frozenset(p for p in schedule if p > start.position)
+    problem: Problem | None = None
+    segments = run_segments(path, text_ids, start, marks, jobs, cache)
+    for seg in segments:
+        for m in seg.marks:
+            at = list(stack)
+            for node in m.stack:
+                fold(at, node)
+            tally.check(m.position, schedule[m.position], stack_root(at), m.chain, m.row)
+        for node in seg.stack:
+            fold(stack, node)
+        if seg.problem is not None:
+            problem = seg.problem
+            break
+    last = segments[-1]
+    position, last_nid, prev = last.position, last.last_nid, last.chain
+    results, first = _results(trusted, tally, position, problem, since.size if since is not None else 0)
+    return Report(ok=problem is None and first is None, events=position, root=stack_root(stack).hex(),
+                  head=(position, last_nid, prev.hex()) if position else None,
+                  problem=first or problem, checkpoints=results, since=since.size if since is not None else 0)
 
 
 def render(report: Report, what: str) -> list[str]:
@@ -381,7 +474,9 @@ def render(report: Report, what: str) -> list[str]:
     lines: list[str] = []
     if report.ok:
         root = base64.b64encode(bytes.fromhex(report.root)).decode()
-        lines.append(f"verified {report.events:,} events of {what} ({report.events_per_second:,.0f}/s); "
+        which = f"{report.events:,} events" if not report.since else \
+            f"events {report.since + 1:,} to {report.events:,} ({report.events - report.since:,} new)"
+        lines.append(f"verified {which} of {what} ({report.events_per_second:,.0f}/s); "
                      f"Merkle root {root} (as a checkpoint note writes it)")
     elif report.problem is not None:
         lines.append(f"TAMPERING {report.problem.describe()}")

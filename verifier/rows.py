@@ -151,10 +151,8 @@ def bundle_rows(directory: Path) -> Iterator[Row]:
             yield parse_line(text, n)
 
 
-def database_rows(path: Path, *, text_ids: bool = False, page: int = 10_000) -> Iterator[Row]:
-    """The rows of a SQLite copy of the record (tables `stored_events` and `audit_chain`), read-only, both in
-    notification order and merged. Originator ids are stored as the UUID's 32 hex digits, or as the text itself
-    in a store made with ORIGINATOR_ID_TYPE=text (`text_ids`)."""
+def open_copy(path: Path) -> sqlite3.Connection:
+    """A SQLite copy of the record opened read-only; `BadInput` when it is not one."""
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
     try:
@@ -166,6 +164,14 @@ def database_rows(path: Path, *, text_ids: bool = False, page: int = 10_000) -> 
     if missing:
         conn.close()
         raise BadInput(f"{path}: no table {' or '.join(missing)} (not a copy of an arrimage record)")
+    return conn
+
+
+def database_rows(path: Path, *, text_ids: bool = False, page: int = 10_000) -> Iterator[Row]:
+    """The rows of a SQLite copy of the record (tables `stored_events` and `audit_chain`), read-only, both in
+    notification order and merged. Originator ids are stored as the UUID's 32 hex digits, or as the text itself
+    in a store made with ORIGINATOR_ID_TYPE=text (`text_ids`)."""
+    conn = open_copy(path)
 
     def okey(stored: str) -> bytes:
         return stored.encode() if text_ids else bytes.fromhex(stored)
@@ -176,29 +182,46 @@ def database_rows(path: Path, *, text_ids: bool = False, page: int = 10_000) -> 
             yield from rows
 
     # eventsourcing's SQLite table has no notification id column: the rowid is the notification id
-    events = stream(f"SELECT rowid, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} ORDER BY rowid")
-    chain = stream(f"SELECT notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid, "
-                   f"event_hash, aggregate_hash, chain_hash FROM {CHAIN_TABLE} ORDER BY notification_id")
+    events = stream(f"{EVENTS_SQL} ORDER BY rowid")
+    chain = stream(f"{CHAIN_SQL} ORDER BY notification_id")
     try:
         ev, ch = next(events, None), next(chain, None)
         n = 0
         while ev is not None or ch is not None:
             n += 1
-            if ch is None or (ev is not None and ev[0] < ch[0]):  # an event the chain never recorded
-                assert ev is not None
-                yield Row(n, None, ev[0], okey(ev[1]), ev[2], ev[3], bytes(ev[4]), None, None, None, None)
+            yield merged_row(n, ev, ch, okey)
+            if ch is None or (ev is not None and ev[0] < ch[0]):
                 ev = next(events, None)
-            elif ev is None or ch[0] < ev[0]:  # a chain row whose event is gone: hashed as the chain recorded it
-                yield Row(n, ch[4], ch[0], okey(ch[1]), ch[2], ch[3], None, ch[5], bytes(ch[6]), bytes(ch[7]),
-                          bytes(ch[8]))
+            elif ev is None or ch[0] < ev[0]:
                 ch = next(chain, None)
             else:
-                other = (okey(ch[1]), ch[2]) if (ev[1], ev[2]) != (ch[1], ch[2]) else None
-                yield Row(n, ch[4], ev[0], okey(ev[1]), ev[2], ev[3], bytes(ev[4]), ch[5], bytes(ch[6]),
-                          bytes(ch[7]), bytes(ch[8]), other)
                 ev, ch = next(events, None), next(chain, None)
     except ValueError as e:  # an originator id that is not hex: a text-id store read without --text-ids
-        raise BadInput(f"{path}: an originator id is not a UUID's hex ({e}); a store made with "
-                       "ORIGINATOR_ID_TYPE=text is read with text ids") from None
+        raise not_hex(path, e) from None
     finally:
         conn.close()
+
+
+EVENTS_SQL = f"SELECT rowid, originator_id, originator_version, topic, state FROM {EVENTS_TABLE}"
+CHAIN_SQL = (f"SELECT notification_id, originator_id, originator_version, topic, seq, aggregate_prev_nid, "
+             f"event_hash, aggregate_hash, chain_hash FROM {CHAIN_TABLE}")
+
+
+def not_hex(path: Path, e: ValueError) -> BadInput:
+    return BadInput(f"{path}: an originator id is not a UUID's hex ({e}); a store made with "
+                    "ORIGINATOR_ID_TYPE=text is read with text ids")
+
+
+def merged_row(n: int, ev: tuple[Any, ...] | None, ch: tuple[Any, ...] | None,
+               okey: Callable[[str], bytes]) -> Row:
+    """The `Row` at the head of the two streams (a stored events row, a chain row, in the columns of EVENTS_SQL
+    and CHAIN_SQL): both when their notification ids are equal, else the lower one alone."""
+    if ch is None or (ev is not None and ev[0] < ch[0]):  # an event the chain never recorded
+        assert ev is not None
+        return Row(n, None, ev[0], okey(ev[1]), ev[2], ev[3], bytes(ev[4]), None, None, None, None)
+    if ev is None or ch[0] < ev[0]:  # a chain row whose event is gone: hashed as the chain recorded it
+        return Row(n, ch[4], ch[0], okey(ch[1]), ch[2], ch[3], None, ch[5], bytes(ch[6]), bytes(ch[7]),
+                   bytes(ch[8]))
+    other = (okey(ch[1]), ch[2]) if (ev[1], ev[2]) != (ch[1], ch[2]) else None
+    return Row(n, ch[4], ev[0], okey(ev[1]), ev[2], ev[3], bytes(ev[4]), ch[5], bytes(ch[6]), bytes(ch[7]),
+               bytes(ch[8]), other)
