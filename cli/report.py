@@ -1,8 +1,9 @@
 """`arrimage report standards`: each access standard's compliance over a period, computed from the record.
 
 The cases and épisodes de services are those opened in the period (Québec dates, both included), found
-through the `Opened` events of the notification log; their clocks are read from the record as it stands
-now, so a clock still running is counted as open (overdue or not yet due) at this moment.
+through the listings view (their `Opened` events as the projection keeps them: the same list as the scan of the
+notification log, `adapters.record.listings`), so only the period's are loaded; their clocks are read from the
+record as it stands now, so a clock still running is counted as open (overdue or not yet due) at this moment.
 Figures are exact: counts, an exact ratio, nearest-rank median and 90th percentile.
 """
 
@@ -54,14 +55,14 @@ def standards_report(
         observations: list[Observation] = []
         count = 0
         cases = engine.crisis_cases
-        wanted = [(code, at) for code, at in cases.opened() if start <= at < end]
+        wanted = cases.opened_in(start, end)  # the listings view: only the period's cases are loaded
         for _, _, view in cases.views(wanted, skipped=skipped_case):
             count += 1
             observations += view.observations()
         # The épisodes de services opened in the period (issue 11): the AAOR's and the consultations' clocks
         # (first contact ≤ 7 days, follow-up ≤ 30 days: seed 001 L1485-1493, L1731-1739).
         episodes = engine.episodes
-        opened = [(code, at) for code, at in episodes.opened() if start <= at < end]
+        opened = episodes.opened_in(start, end)
         episode_count = 0
         for _, _, episode in episodes.views(opened, skipped=skipped_episode):
             episode_count += 1

@@ -90,7 +90,7 @@ def provenance_table(config: StandardsConfig) -> Table:
 def ententes_in_record(engine: Root) -> list[EntenteView] | None:
     """The ententes of the record (None: no record here)."""
     try:
-        return engine.ententes.list()
+        return engine.ententes.list(from_view=True)
     except NoRecord:
         return None
 

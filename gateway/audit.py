@@ -241,7 +241,8 @@ def person_door(root: Root, principal: Principal, person: str) -> None:
     if not knows(root.record, person):
         raise ProblemError(404, f"the record holds nothing about person {person}", code="not_found")
     moment: datetime = now()
-    for _, _, view in root.crisis_cases.views(root.crisis_cases.opened(), skipped=lambda _: None):
+    # Only the person's cases are loaded (the listings view's index on the person), not every case of the record.
+    for _, _, view in root.crisis_cases.views(root.crisis_cases.of_person(person), skipped=lambda _: None):
         if view.subject_id == person and principal.org_id in case_parties(view):
             try:
                 root.principals.check_case_standing(principal, view, moment)

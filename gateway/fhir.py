@@ -10,6 +10,7 @@ Idempotency-Key handling as `POST /v1/cases/{code}/commands`. Failures are Opera
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -32,6 +33,7 @@ from gateway.problems import ProblemError, translate
 from usecases.audit.reads import Reader
 
 if TYPE_CHECKING:
+    from usecases.crisis import CrisisCases
     from workers.bootstrap import Root
 
 FHIR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -146,14 +148,7 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         return out
 
     def candidates(principal: Principal, wanted: Search) -> list[tuple[str, set[str]]]:
-        """The cases with Tasks the caller's organisation owns or requested that match, and those Tasks' ids."""
-        found = []
-        for code, _ in root.crisis_cases.opened():
-            view = root.crisis_cases.view(code)
-            mine = {t.task_id for t in tasks(view) if principal.org_id in (t.owner, t.requester) and wanted.matches(t)}
-            if mine:
-                found.append((code, mine))
-        return found
+        return task_candidates(root.crisis_cases, principal.org_id, wanted)
 
     @router.get("/ServiceRequest/{request_id}", responses=FHIR_RESPONSES)
     async def read_service_request(request_id: str, request: Request) -> Response:
@@ -240,6 +235,20 @@ def routes(root: Root, guard: Guard) -> APIRouter:
     return router
 
 
+def task_candidates(cases: CrisisCases, org_id: str, wanted: Search, *, from_view: bool = True,
+                    ) -> list[tuple[str, set[str]]]:
+    """The cases with Tasks `org_id` owns or requested that match, and those Tasks' ids: the cases listed by the
+    listings view (`from_view=False`: the scan of the notification log, the same list), narrowed by `_id`
+    (`Search.cases`), each loaded."""
+    found = []
+    for code, _ in wanted.cases(cases.opened(from_view=from_view)):
+        view = cases.view(code)
+        mine = {t.task_id for t in tasks(view) if org_id in (t.owner, t.requester) and wanted.matches(t)}
+        if mine:
+            found.append((code, mine))
+    return found
+
+
 def case_of(task_id: str) -> str:
     parsed = parse_task_id(task_id)
     if parsed is None:
@@ -259,6 +268,14 @@ class Search:
     @classmethod
     def of(cls, owner: str | None, requester: str | None, status: str | None, ids: str | None) -> Search:
         return cls(org_param(owner), org_param(requester), status, ids)
+
+    def cases(self, listed: list[tuple[str, datetime]]) -> list[tuple[str, datetime]]:
+        """The cases of `listed` that may hold a matching Task: with `_id`, only those its Task ids name (a Task's
+        id begins with its case's code), so a poll by id loads those cases and not every case of the record."""
+        if self.ids is None:
+            return listed
+        named = {parsed[0] for parsed in map(parse_task_id, self.ids) if parsed is not None}
+        return [(code, at) for code, at in listed if code in named]
 
     def matches(self, t: TaskFacts) -> bool:
         return ((self.owner is None or t.owner == self.owner)

@@ -166,6 +166,24 @@ class CrisisCases:
         closed = {ev.originator_id for ev in self.record.events_of(CrisisCase.CaseClosed, sealed=True)}  # type: ignore[attr-defined]
         return [(code, at) for code, at in self.opened() if case_id(code) not in closed]
 
+    def opened_in(self, since: datetime | None = None, until: datetime | None = None, *, from_view: bool = True,
+                  ) -> builtins.list[tuple[str, datetime]]:
+        """`opened`, only the cases opened in [since, until) (an open end: no bound): the cases a report or a
+        search loads, found without loading any other. From the listings view unless `from_view=False` (the
+        scan): the same list, as `opened` says."""
+        return [(code, at) for code, at in self.opened(from_view=from_view)
+                if (since is None or at >= since) and (until is None or at < until)]
+
+    def of_person(self, subject_id: str, *, from_view: bool = True) -> builtins.list[tuple[str, datetime]]:
+        """(code, opening moment) of every case about the person (closed or not), in the order they were opened:
+        their `Opened` events name the person in clear, so nobody's content is opened. From the listings view (an
+        index on the person, caught up first) unless `from_view=False`, or no view: every `Opened` event scanned."""
+        if from_view and (listings := caught_up(self.record)) is not None:
+            return listings.view.cases(open_only=False, subject_id=subject_id)
+        opened = CrisisCase.Opened  # type: ignore[attr-defined]
+        return [(ev.case_code, ev.at) for ev in self.record.events_of(opened, sealed=True)
+                if getattr(ev, "subject_id", None) == subject_id]
+
     def views(
         self, codes: Iterable[tuple[str, datetime]], *, skipped: Callable[[tuple[str, str]], None]
     ) -> Iterator[tuple[str, datetime, CaseView]]:

@@ -107,6 +107,13 @@ class ServiceEpisodes:
         closed = {ev.originator_id for ev in self.record.events_of(closed_event, sealed=True)}
         return [(code, at) for code, at in self.opened() if episode_id(code) not in closed]
 
+    def opened_in(self, since: datetime | None = None, until: datetime | None = None, *, from_view: bool = True,
+                  ) -> builtins.list[tuple[str, datetime]]:
+        """`opened`, only the episodes opened in [since, until) (an open end: no bound), from the listings view
+        unless `from_view=False` (the scan)."""
+        return [(code, at) for code, at in self.opened(from_view=from_view)
+                if (since is None or at >= since) and (until is None or at < until)]
+
     def views(
         self, codes: Iterable[tuple[str, datetime]], *, skipped: Callable[[tuple[str, str]], None]
     ) -> Iterator[tuple[str, datetime, EpisodeView]]:

@@ -214,7 +214,10 @@ class ListingsView(TrackingRecorder):
     def entente_codes(self) -> list[str]:
         raise NotImplementedError
 
-    def cases(self, *, open_only: bool, kind: str = "cases") -> list[tuple[str, datetime]]:
+    def cases(self, *, open_only: bool, kind: str = "cases", subject_id: str | None = None,
+              ) -> list[tuple[str, datetime]]:
+        """(code, opening moment) of the cases (or épisodes; `open_only`: not closed), in the order they were
+        opened; `subject_id`: only the person's (by the index on the person of `open_of`)."""
         raise NotImplementedError
 
     def consent_keys(self, subject_id: str) -> list[str]:
@@ -468,10 +471,16 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
                       "AND moment >= ? AND moment < ?", (*kinds, low, high))
             return {row[0] for row in c.fetchall()}
 
-    def cases(self, *, open_only: bool, kind: str = "cases") -> list[tuple[str, datetime]]:
+    def cases(self, *, open_only: bool, kind: str = "cases", subject_id: str | None = None,
+              ) -> list[tuple[str, datetime]]:
         where = "WHERE closed = 0 " if open_only else ""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT code, opened_at FROM {_SQLITE[kind]} {where}ORDER BY position")
+            if subject_id is None:
+                c.execute(f"SELECT code, opened_at FROM {_SQLITE[kind]} {where}ORDER BY position")
+            else:
+                c.execute(f"SELECT c.code, c.opened_at FROM listing_subject_cases s JOIN {_SQLITE[kind]} c ON "
+                          "c.position = s.position WHERE s.kind = ? AND s.subject_id = ? "
+                          f"{'AND c.closed = 0 ' if open_only else ''}ORDER BY s.position", (kind, subject_id))
             return [(row[0], datetime.fromisoformat(row[1])) for row in c.fetchall()]
 
 
@@ -713,10 +722,18 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
             return {row["subject_id"] for row in curs.fetchall()}
 
 
-    def cases(self, *, open_only: bool, kind: str = "cases") -> list[tuple[str, datetime]]:
-        where = SQL("WHERE NOT closed ") if open_only else SQL("")
+    def cases(self, *, open_only: bool, kind: str = "cases", subject_id: str | None = None,
+              ) -> list[tuple[str, datetime]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(SQL("SELECT code, opened_at FROM {0} {1}ORDER BY position").format(self.tables[kind], where))
+            if subject_id is None:
+                where = SQL("WHERE NOT closed ") if open_only else SQL("")
+                curs.execute(SQL("SELECT code, opened_at FROM {0} {1}ORDER BY position").format(
+                    self.tables[kind], where))
+            else:
+                curs.execute(SQL("SELECT c.code, c.opened_at FROM {0} s JOIN {1} c ON c.position = s.position "
+                                 "WHERE s.kind = %s AND s.subject_id = %s {2}ORDER BY s.position").format(
+                    self.tables["subject_cases"], self.tables[kind],
+                    SQL("AND NOT c.closed ") if open_only else SQL("")), (kind, subject_id))
             return [(row["code"], datetime.fromisoformat(row["opened_at"])) for row in curs.fetchall()]
 
 

@@ -51,7 +51,7 @@ def add_routes(portal: Portal, router: APIRouter) -> None:
 
     def rows(who: Principal) -> list[Row]:
         out = []
-        for view in root.ententes.list():
+        for view in root.ententes.list(from_view=True):
             if not party_to(view, who.org_id):
                 continue
             read = root.replays.replay(AggregateRef(kind=AggregateKind.ENTENTE, key=view.code), role=who.role,
