@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from adapters.witness.server import witness_server
+from adapters.witness.server import RequestLimit, tls_context, witness_server
 from adapters.witness.service import Witness, new_witness_key
 from adapters.witness.service import verify_ed25519 as ed25519_verify
 from adapters.witness.state import WitnessState
@@ -145,20 +146,43 @@ def serve(
     state: StateFile,
     listen: str = typer.Option("127.0.0.1:7380", "--listen", metavar="HOST:PORT"),
     prefix: str = typer.Option("", "--prefix", help="the submission prefix, e.g. /witness (default: none)"),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="serve HTTPS with this certificate (PEM chain)"),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="the certificate's private key (PEM)"),
+    tls_client_ca: Path | None = typer.Option(
+        None, "--tls-client-ca", help="require client certificates signed by this CA (PEM): mTLS"),
+    per_minute: int = typer.Option(
+        60, "--requests-per-minute", min=0, help="per client address, beyond which 429 (0: no limit)"),
 ) -> None:
-    """Serve POST <prefix>/add-checkpoint until interrupted (HTTP; put TLS in front, e.g. the gateway's proxy)."""
+    """Serve POST <prefix>/add-checkpoint until interrupted: HTTPS with --tls-cert/--tls-key (and mTLS with
+    --tls-client-ca), else plain HTTP (behind a TLS proxy, or on localhost); each client address limited."""
     host, sep, port_text = listen.rpartition(":")
     if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         fail(bad_input(f"--listen {listen!r}: expected HOST:PORT"))
+    if (tls_cert is None) != (tls_key is None):
+        fail(bad_input("--tls-cert and --tls-key go together"))
+    if tls_client_ca is not None and tls_cert is None:
+        fail(bad_input("--tls-client-ca needs --tls-cert and --tls-key"))
+    tls = None
+    if tls_cert is not None and tls_key is not None:
+        try:
+            tls = tls_context(tls_cert, tls_key, tls_client_ca)
+        except (OSError, ssl.SSLError) as e:
+            fail(bad_input(f"TLS files ({tls_cert}, {tls_key}{', ' + str(tls_client_ca) if tls_client_ca else ''}): "
+                           f"{getattr(e, 'strerror', None) or e}"))
+    limit = RequestLimit(per_minute, 60.0) if per_minute else None
     witness = _witness(key, log_keys, state)
     try:
-        server = witness_server(witness, host.strip("[]") or "127.0.0.1", int(port_text), prefix)
+        server = witness_server(witness, host.strip("[]") or "127.0.0.1", int(port_text), prefix, tls=tls,
+                                limit=limit)
     except OSError as e:
         fail(CliError(Exit.FAILED, f"cannot listen on {listen}: {e.strerror or e}"))
     bound_host, bound_port = server.server_address[:2]
     shown = bound_host.decode() if isinstance(bound_host, bytes) else bound_host
-    typer.echo(f"witness {witness.key.verifier} on http://{shown}:{bound_port}{prefix.rstrip('/')}/add-checkpoint "
-               f"for {', '.join(sorted(witness.logs))}", err=True)
+    scheme = "http" if tls is None else "https"
+    typer.echo(f"witness {witness.key.verifier} on {scheme}://{shown}:{bound_port}{prefix.rstrip('/')}/add-checkpoint "
+               f"for {', '.join(sorted(witness.logs))}"
+               f"{' (client certificates required)' if tls_client_ca else ''}"
+               f"{f', {per_minute} requests a minute per client' if limit else ''}", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
