@@ -10,22 +10,29 @@ from the settings), naming one of our persistence modules, each a `Backend`:
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+from types import FunctionType
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, Repository
 from eventsourcing.domain import (
     CanInitAggregate,
+    CanMutateAggregate,
     CanSnapshotAggregate,
+    DecoratedFuncCaller,
     DomainEventProtocol,
     HasOriginatorIDVersion,
     MutableOrImmutableAggregate,
+    OriginatorIDError,
+    OriginatorVersionError,
+    decorated_funcs,
 )
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -200,6 +207,32 @@ TOPICS.allow(*AGGREGATES)
 CLASS_VERSIONS: dict[type, int] = {}  # event class: its `class_version` (1 when it has none), for `RecordMapper`
 
 
+class _Reading(NamedTuple):
+    """What `RecordMapper` needs of one stored topic and one type of stored id, looked up once per process."""
+
+    cls: type[Any]  # the event class the topic resolves to
+    convert: Any  # the library's id convertor for this class and this type of stored id
+    class_version: int
+    names_a_class: bool  # a created event or a snapshot: `Topics.check_named` has a class to check
+
+
+_READINGS: dict[tuple[str, type], _Reading] = {}  # (topic, type of the stored id): its `_Reading`
+
+
+def _reading(topic: str, id_type: type) -> _Reading:
+    """The class the allowed `topic` resolves to, its id convertor and class version (`resolve_topic`,
+    `find_id_convertor`, `class_version`: each answer the same for every event of the topic)."""
+    cls = resolve_topic(topic)
+    try:
+        class_version = CLASS_VERSIONS[cls]
+    except KeyError:  # a class attribute missing is costly to look up every time
+        class_version = CLASS_VERSIONS[cls] = getattr(cls, "class_version", 1)
+    names_a_class = issubclass(cls, CanSnapshotAggregate | CanInitAggregate)  # what `Topics.check_named` checks
+    reading = _Reading(cls, find_id_convertor(cls, cast("Hashable", id_type)), class_version, names_a_class)
+    _READINGS[topic, id_type] = reading
+    return reading
+
+
 class RecordMapper(PersonalDataMapper):
     """The record's mapper: topics resolved from the allow-list (`TOPICS`) only, then personal content opened."""
 
@@ -209,9 +242,17 @@ class RecordMapper(PersonalDataMapper):
         `MapperDeserialisationError`) in one frame with the record's checks around it, in the same order as
         before: the topic on the allow-list before anything is resolved, the sealed parts opened
         (`PersonalDataMapper.opened`), then the class a created event or a snapshot names. One frame instead of
-        four per event: about a fifth of loading an aggregate (`benchmarks.replay`)."""
-        TOPICS.check(stored_event)
-        cls = resolve_topic(stored_event.topic)
+        four per event: about a fifth of loading an aggregate (`benchmarks.replay`). What depends on the topic
+        alone (its class, id convertor, class version) is looked up once per topic (`_reading`); the allow-list
+        is still asked for every event, first."""
+        topic = stored_event.topic
+        if topic not in TOPICS.events:
+            raise ForeignTopic(_refusal(stored_event, "its topic", topic))
+        originator_id = stored_event.originator_id
+        try:
+            cls, convert, class_version, names_a_class = _READINGS[topic, type(originator_id)]
+        except KeyError:
+            cls, convert, class_version, names_a_class = _reading(topic, type(originator_id))
         stored_state = stored_event.state
         try:
             if self.cipher:
@@ -221,37 +262,119 @@ class RecordMapper(PersonalDataMapper):
             event_state: dict[str, Any] = self.transcoder.decode(stored_state)
         except Exception as e:
             msg = (
-                f"Failed to deserialise state of stored event with topic '{stored_event.topic}', originator_id "
-                f"'{stored_event.originator_id}' and originator_version {stored_event.originator_version}: {e}"
+                f"Failed to deserialise state of stored event with topic '{topic}', originator_id "
+                f"'{originator_id}' and originator_version {stored_event.originator_version}: {e}"
             )
             raise MapperDeserialisationError(msg) from e
-        originator_id = stored_event.originator_id
-        event_state["originator_id"] = find_id_convertor(cls, cast("Hashable", type(originator_id)))(originator_id)
+        event_state["originator_id"] = convert(originator_id)
         event_state["originator_version"] = stored_event.originator_version
-        try:
-            class_version = CLASS_VERSIONS[cls]
-        except KeyError:  # once per class: a class attribute missing is costly to look up every time
-            class_version = CLASS_VERSIONS[cls] = getattr(cls, "class_version", 1)
         from_version = event_state.pop("class_version", 1)
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
             from_version += 1
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", event_state)
-        domain_event = self.opened(stored_event, domain_event)
-        TOPICS.check_named(stored_event, domain_event)
+        if event_state.get("subject_id") is not None:  # `opened` returns any other event as it is
+            domain_event = self.opened(stored_event, domain_event)
+        if names_a_class:  # any other event names no class: `check_named` has nothing to check
+            TOPICS.check_named(stored_event, domain_event)
         return domain_event
 
 
-def project_events(aggregate: Any, domain_events: Iterable[Any]) -> Any:
+def project_events(aggregate: Any, domain_events: Iterable[Any], about_a_person: list[Any] | None = None) -> Any:
     """The library's `project_aggregate` without its `assert isinstance(event, CanMutateProtocol)`: a
     `runtime_checkable` Protocol check, half the time of rebuilding an aggregate from its events on Python
     3.11 (`benchmarks.replay`). Nothing it guarded is lost: every event comes through `RecordMapper` (its
     topic on the allow-list, a class of the record's aggregates, each with `mutate`), and an object without
-    `mutate` still fails here, with AttributeError."""
+    `mutate` still fails here, with AttributeError.
+
+    An event of an ``@event`` method whose class keeps the library's generic `mutate` and `apply` (`_applier`:
+    every event of the record's aggregates but their created events) is applied here as that `mutate` applies
+    it, in the same order, without its three frames per event: the event's aggregate id checked, its version
+    checked to be the next, the decorated method's body called with the event's attributes it names, then the
+    aggregate's version and modified time set. Any other event (a created event, a hand-written `mutate` or
+    `apply`, a first event with no aggregate yet) goes through its own `mutate`.
+
+    `about_a_person`, when given, receives the first event with a `subject_id` (`CommittedStates`)."""
+    appliers = _APPLIERS
     for domain_event in domain_events:
-        aggregate = domain_event.mutate(aggregate)
+        state = domain_event.__dict__
+        if about_a_person is not None and not about_a_person and state.get("subject_id") is not None:
+            about_a_person.append(domain_event)
+        cls = type(domain_event)
+        try:
+            applier = appliers[cls]
+        except KeyError:
+            applier = appliers[cls] = _applier(cls)
+        if applier is None or aggregate is None:
+            aggregate = domain_event.mutate(aggregate)
+            continue
+        # `CanMutateAggregate.mutate` then `DecoratedFuncCaller.apply`, inlined (eventsourcing 9.5).
+        originator_id = state["originator_id"]
+        if originator_id is not aggregate.id and originator_id != aggregate.id:  # an id is equal to itself
+            raise OriginatorIDError(originator_id, aggregate.id)
+        next_version = aggregate.version + 1
+        originator_version = state["originator_version"]
+        if originator_version != next_version:
+            raise OriginatorVersionError(originator_version, next_version)
+        body, names, positional, wanted, first = applier
+        if positional is not None and wanted <= state.keys() and first not in state:
+            # Every parameter the body names is an attribute of the event: the same binding, by position.
+            body(aggregate, *map(state.__getitem__, positional))
+        else:
+            body(aggregate, **{k: v for k, v in state.items() if k in names})
+        aggregate.version = originator_version
+        aggregate.modified_on = state["timestamp"]
     return aggregate
+
+
+class _Applier(NamedTuple):
+    """How `project_events` applies an event of one class (`_applier`)."""
+
+    body: FunctionType  # the ``@event`` method's body
+    names: frozenset[str]  # its parameters' names, `self` included (the library's filter)
+    positional: tuple[str, ...] | None  # those after `self`, when all are positional-or-keyword (else None)
+    wanted: frozenset[str]  # the same, as a set
+    first: str  # the name of its first parameter (`self`)
+
+
+_APPLIERS: dict[type, _Applier | None] = {}  # event class: `_applier(cls)`
+
+
+def _applier(cls: type) -> _Applier | None:
+    """How to apply an event of `cls` when that is exactly the library's generic way: `mutate` is
+    `CanMutateAggregate.mutate`, `apply` is `DecoratedFuncCaller.apply`, what that `apply`'s ``super().apply``
+    reaches is the base's no-op, `_as_dict` is `vars`, and the body is a plain function (bound to the aggregate,
+    called with the event's attributes its signature names: the library's `filter_kwargs_for_method_params`;
+    by position when the event has every one of them, which binds them alike). None otherwise: the event's
+    own `mutate` runs."""
+    if not (isinstance(cls, type) and issubclass(cls, DecoratedFuncCaller) and not issubclass(cls, CanInitAggregate)):
+        return None
+    if (
+        getattr(cls, "mutate", None) is not CanMutateAggregate.mutate
+        or getattr(cls, "apply", None) is not DecoratedFuncCaller.apply
+        or getattr(cls, "_as_dict", None) is not CanMutateAggregate._as_dict
+    ):
+        return None
+    mro = cls.__mro__
+    after = mro[mro.index(DecoratedFuncCaller) + 1:]
+    if next((k.__dict__["apply"] for k in after if "apply" in k.__dict__), None) is not CanMutateAggregate.apply:
+        return None
+    body = decorated_funcs.get(cls)
+    if type(body) is not FunctionType:
+        return None
+    parameters = list(inspect.signature(body).parameters.values())
+    if not parameters:
+        return None
+    rest = parameters[1:]
+    by_position = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in rest)
+    return _Applier(
+        body,
+        frozenset(p.name for p in parameters),
+        tuple(p.name for p in rest) if by_position else None,
+        frozenset(p.name for p in rest),
+        parameters[0].name,
+    )
 
 
 def _about_a_person(event: Any) -> bool:
@@ -384,7 +507,7 @@ class ChainedRepository(Repository[UUID]):
         kept = committed.get(aggregate_id)
         if kept is None:
             seen: list[Any] = []
-            aggregate = project_events(None, _watched(self.event_store.get(aggregate_id), seen))
+            aggregate = project_events(None, self.event_store.get(aggregate_id), seen)
             if aggregate is None:
                 raise AggregateNotFoundError(f"Aggregate {aggregate_id!r} version None not found.")
             committed.keep(aggregate, seen)
@@ -399,15 +522,6 @@ class ChainedRepository(Repository[UUID]):
     def __contains__(self, item: UUID) -> bool:
         # Kept: committed, so stored (events are never removed).
         return (self.committed is not None and item in self.committed) or super().__contains__(item)
-
-
-def _watched(events: Iterable[Any], about_a_person: list[Any]) -> Iterator[Any]:
-    """The events, noting in `about_a_person` the first one about a person (streamed: a long history is not held
-    twice)."""
-    for event in events:
-        if not about_a_person and _about_a_person(event):
-            about_a_person.append(event)
-        yield event
 
 
 class Record(Application[UUID]):

@@ -46,6 +46,7 @@ from adapters.record.sql import (
 )
 
 EVENTS = "stored_events"  # the library's table name for an application recorder
+_EVENT_COLUMNS = "originator_id, originator_version, topic, state"  # what `SELECT *` reads, by position
 
 
 
@@ -237,6 +238,50 @@ class ChainingSQLiteRecorder(library.SQLiteApplicationRecorder):
     @cached_property
     def dialect(self) -> SQLiteDialect:
         return SQLiteDialect(self.datastore, self.events_table_name)
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's (eventsourcing 9.5.6: the same statement, parameters and order), reading plain tuples
+        instead of `sqlite3.Row`s looked up by name, and making each `StoredEvent` with positional arguments (its
+        dataclass `__init__` with keywords costs twice as much): 10,000 rows of one aggregate in ~half the time
+        (`benchmarks.replay`). The same objects, the same values; the stored id still converted by
+        `convert_originator_id` for every distinct text met."""
+        statement = self.select_events_statement
+        params: list[Any] = [originator_id.hex if isinstance(originator_id, UUID) else originator_id]
+        if gt is not None:
+            statement += "AND originator_version>? "
+            params.append(gt)
+        if lte is not None:
+            statement += "AND originator_version<=? "
+            params.append(lte)
+        statement += "ORDER BY originator_version "
+        statement += "ASC " if desc is False else "DESC "
+        if limit is not None:
+            statement += "LIMIT ? "
+            params.append(limit)
+        statement = statement.replace("SELECT * ", f"SELECT {_EVENT_COLUMNS} ", 1)
+        with self.datastore.transaction(commit=False) as c:
+            cursor: sqlite3.Cursor = c.sqlite_cursor
+            cursor.row_factory = None  # tuples, this cursor only (closed at the end of the transaction)
+            cursor.execute(statement, params)
+            rows = cursor.fetchall()
+        convert = self.convert_originator_id
+        text: object = None
+        converted: UUID | str = ""
+        events: list[StoredEvent] = []
+        append = events.append
+        for stored_id, version, topic, state in rows:
+            if stored_id != text:
+                text, converted = stored_id, convert(stored_id)
+            append(StoredEvent(converted, version, topic, state))
+        return events
 
     _last_id: tuple[str, UUID | str] | None = None
 
