@@ -1,5 +1,5 @@
 """The integration tests' shared set-ups: a record over the store under test, a production worker over it
-for the ententes (`ententes`) or the crisis cases (`cases`, or `sq` over SQLite only), and a dev server
+for the ententes (`ententes`) or the crisis cases (`cases`), both over SQLite then PostgreSQL, and a dev server
 with the case search attributes (`visible_env`). A module that needs another record defines its own
 `record`."""
 
@@ -62,16 +62,6 @@ async def cases(time_env: WorkflowEnvironment, task_queue: str, record: Record, 
     """A production worker over the store under test (SQLite and PostgreSQL)."""
     async with crisis_worker(time_env.client, task_queue, record, tmp_path) as reader:
         yield reader
-
-
-@pytest_asyncio.fixture
-async def sq(time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
-             ) -> AsyncIterator[CrisisCases]:
-    """A production worker over a SQLite record (the paths whose store behaviour the main path already covers)."""
-    rec = Record(sqlite_env)
-    async with crisis_worker(time_env.client, task_queue, rec, tmp_path) as reader:
-        yield reader
-    rec.close()
 
 
 @pytest_asyncio.fixture(scope="module")

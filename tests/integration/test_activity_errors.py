@@ -5,7 +5,8 @@ final (attempted once), the store failing for a moment is retried. The workflows
 in `advance`: the calendar backs off, the entente stays readable and keeps taking commands, and
 a command whose activity hits a bug fails with `internal_error` (the CLI's exit 1).
 
-Real Temporal (time-skipping server), real activities over a real SQLite record.
+Real Temporal (time-skipping server), real activities over a real record (SQLite, then PostgreSQL; the locked
+store is SQLite's own: its file locked by another connection).
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
@@ -45,13 +44,6 @@ from workflows.entente import EntenteWorkflow
 
 STARTED = EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
 FAILED = EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
-
-
-@pytest_asyncio.fixture
-async def record(sqlite_env: dict[str, str]) -> AsyncIterator[Record]:
-    rec = Record(sqlite_env)
-    yield rec
-    rec.close()
 
 
 @workflow.defn(name="SendsRawInput", sandboxed=False)  # a test helper: no sandbox re-import
@@ -138,7 +130,7 @@ async def test_input_that_does_not_decode_is_bad_input_attempted_once(
 
 
 async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
-    time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path
+    time_env: WorkflowEnvironment, task_queue: str, record: Record, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     """The reminder of day 7 falls due; `advance` hits a bug each time. Each look is attempted once
     (no hot retries), the workflow backs off instead of failing, the entente stays readable and
@@ -164,9 +156,9 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
 
             # A command still works; one whose activity hits a bug fails with internal_error, once.
             settings = Settings(temporal_address=time_env.client.service_client.config.target_host,
-                                task_queue=task_queue, sqlite_path=tmp_path / "record.sqlite", data_dir=tmp_path)
+                                task_queue=task_queue, data_dir=tmp_path)
             sign = c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
-            engine = bootstrap(settings)
+            engine = bootstrap(settings, record_env=store_env)
             signed = await engine.entente_client.command("ENT-BUG", sign, 30)
             assert signed.proposal is not None and signed.proposal.signed_by("cisss-laval")
             refuse = c.RefuseSignature(by="cc", party_id="cc-laval", version=1, reason="désaccord")
@@ -182,6 +174,7 @@ async def test_a_bug_in_advance_is_attempted_once_and_the_entente_lives_on(
             assert [h["event"] for h in ententes.history("ENT-BUG")] == ["Drafted", "SubmittedForSignature",
                                                                           "Signed"]
             await handle.terminate(reason="test over")
+            engine.close()
 
 
 async def test_a_locked_store_is_retried_until_the_command_is_recorded(

@@ -17,9 +17,9 @@ from tests.crisis_builders import CSSS, act, crisis_worker, names, open_cmd, sta
 
 
 async def test_an_unreturned_callback_is_missed_at_24_hours_and_a_returned_one_is_met(
-    time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
+    time_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path
 ) -> None:
-    record = Record(sqlite_env)
+    record = Record(store_env)
     async with crisis_worker(time_env.client, task_queue, record, tmp_path) as cases:
         waiting, returned = new_case_code(), new_case_code()
         handles = {}

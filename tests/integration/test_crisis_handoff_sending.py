@@ -59,10 +59,10 @@ async def _steps(handle: WorkflowHandle[Any, Any]) -> tuple[list[str], list[str]
 
 
 async def test_a_community_team_asked_gets_the_intake_sending_decided_once_as_a_workflow_step(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     env = time_env
-    activate(Ententes(sq.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+    activate(Ententes(cases.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
     code = new_case_code()
     handle, _ = await start_case(env.client, open_cmd(code), task_queue)
     await act(handle, request())
@@ -76,9 +76,9 @@ async def test_a_community_team_asked_gets_the_intake_sending_decided_once_as_a_
     # one activity per command (`case.step`), the intake's sending a step of its own after the decline
     assert activities == ["case.open", "case.step", "case.step", "case.send_intake", "case.step"]
     assert ONE_STEP in markers  # today's path: it implies SENDS_INTAKE (no marker of its own)
-    subject = sq.get(code).subject_id
+    subject = cases.get(code).subject_id
     assert subject is not None
-    register = Disclosures(sq.record).register(subject)
+    register = Disclosures(cases.record).register(subject)
     assert [(d.recipient_id, d.allowed) for d in register.accesses] == [("cc-laval", [])]
 
 

@@ -43,7 +43,7 @@ async def ended_with_no_case(env: WorkflowEnvironment, cases: CrisisCases, code:
 
 
 async def test_an_opening_refused_by_the_validator_ends_the_workflow_at_once(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     code = new_case_code()
     with pytest.raises(WorkflowUpdateFailedError) as info:
@@ -52,29 +52,29 @@ async def test_an_opening_refused_by_the_validator_ends_the_workflow_at_once(
     assert isinstance(cause, ApplicationError)
     assert (cause.type, cause.message) == ("wrong_party", "opening a case through Info-Social 8-1-1 is done by "
                                                           "cisss-laval, not by cps-laval")
-    assert await ended_with_no_case(time_env, sq, code) == set()
+    assert await ended_with_no_case(time_env, cases, code) == set()
 
     future = new_case_code()
     now = await time_env.get_current_time()
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await start_case(time_env.client, open_cmd(future, received=now + HOUR, first=now + HOUR), task_queue)
     assert isinstance(info.value.cause, ApplicationError) and info.value.cause.type == "moment_in_future"
-    assert await ended_with_no_case(time_env, sq, future) == set()
+    assert await ended_with_no_case(time_env, cases, future) == set()
 
 
 async def test_an_opening_refused_by_the_record_ends_the_workflow_at_once(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """A partner with no entente in force: the activity refuses (the update was accepted, then failed)."""
     code = new_case_code()
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await start_case(time_env.client, open_cmd(code, service=IntakeService.PARTNER, actor="cc-laval"), task_queue)
     assert isinstance(info.value.cause, ApplicationError) and info.value.cause.type == "no_agreement"
-    assert await ended_with_no_case(time_env, sq, code) == {f"open-{code}"}
+    assert await ended_with_no_case(time_env, cases, code) == {f"open-{code}"}
 
 
 async def test_an_opening_with_a_moment_without_its_time_zone_never_reaches_the_record(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """What a partner system that bypasses our models sends: the workflow cannot read the command, refuses the
     update, and ends (this used to reach the activity, which failed comparing moments and retried for ever)."""
@@ -86,11 +86,11 @@ async def test_an_opening_with_a_moment_without_its_time_zone_never_reaches_the_
     )
     with pytest.raises(WorkflowUpdateFailedError):
         await time_env.client.execute_update_with_start_workflow("open", raw, start_workflow_operation=start)
-    assert await ended_with_no_case(time_env, sq, code) == set()
+    assert await ended_with_no_case(time_env, cases, code) == set()
 
 
 async def test_an_accepted_opening_still_opens_the_case(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     code = new_case_code()
     handle, view = await start_case(time_env.client, open_cmd(code), task_queue)

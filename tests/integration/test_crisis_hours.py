@@ -49,7 +49,7 @@ def with_schedule(text: EntenteContent, hours: ServiceHours) -> EntenteContent:
 
 
 async def test_a_case_arriving_outside_an_ententes_hours_goes_to_the_next_candidate(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """The day organisation serves every day from two hours after now to three hours after (Québec time):
     the case arrives now, outside them, and the organisation that serves at every moment is asked."""
@@ -59,7 +59,7 @@ async def test_a_case_arriving_outside_an_ententes_hours_goes_to_the_next_candid
     closes = (local + timedelta(hours=3)).time().replace(second=0, microsecond=0)
     later = ServiceHours(windows=[Window(days=[1, 2, 3, 4, 5, 6, 7], opens=opens, closes=closes)])
     assert opens != time(0) or closes != time(0)
-    ententes = Ententes(sq.record)
+    ententes = Ententes(cases.record)
     activate(ententes, "ENT-JOUR", with_schedule(crisis_content("cc-jour"), later), now)
     activate(ententes, "ENT-TOUJOURS", crisis_content("cc-toujours"), now)
     code = new_case_code()
@@ -68,11 +68,11 @@ async def test_a_case_arriving_outside_an_ententes_hours_goes_to_the_next_candid
     assert [(x.team.team_id, x.kind, x.agreement_code) for x in view.candidates] == [
         ("cc-toujours", CandidateKind.COMMUNITY_ORG, "ENT-TOUJOURS")]
     assert view.pending_attempt is not None and view.pending_attempt.candidate.team.org_id == "cc-toujours"
-    assert names(sq, code) == ["Opened", "MobileInterventionRequested", "TeamAsked"]
+    assert names(cases, code) == ["Opened", "MobileInterventionRequested", "TeamAsked"]
 
 
 async def test_an_entente_past_its_end_is_not_asked_even_before_its_workflow_wakes(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Routing proposed the ending organisation while its entente was in force; the CSSS team's answer
     deadline falls after the entente's end: the cascade skips it for the next organisation, a supervisor
@@ -81,7 +81,7 @@ async def test_an_entente_past_its_end_is_not_asked_even_before_its_workflow_wak
     now = await time_env.get_current_time()
     end = add_days(local_date(now), 1)
     expiry = start_of(add_days(end, 1))  # the end date is the last day in force
-    ententes = Ententes(sq.record)
+    ententes = Ententes(cases.record)
     activate(ententes, "ENT-FIN", crisis_content("cc-fin", end=end), now)
     activate(ententes, "ENT-SUITE", crisis_content("cc-suite"), now)
     await time_env.sleep(until(expiry - 5 * MIN, now, timedelta(0)))
@@ -98,14 +98,14 @@ async def test_an_entente_past_its_end_is_not_asked_even_before_its_workflow_wak
             view.attempts[1].asked_at) == ("cc-suite", "ENT-SUITE", due)
     assert ententes.view("ENT-FIN").status is EntenteStatus.ACTIVE  # the calendar never recorded the end
 
-    before = names(sq, code)
+    before = names(cases, code)
     cmd = sup(c.Reassign, team=TeamRef(team_id="cc-fin", org_id="cc-fin"), reason="rappeler l'organisme")
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await handle.execute_update("act", cmd, id=f"reassign-{uuid.uuid4().hex[:8]}")
     cause = info.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "entente_not_in_force", repr(cause)
     assert "ENT-FIN" in cause.message
-    assert names(sq, code) == before
+    assert names(cases, code) == before
     view = await act(handle, sup(c.Reassign, team=TEAM, reason="l'équipe du CSSS est revenue"))
     assert view.pending_attempt is not None and view.pending_attempt.candidate.team == TEAM
     assert view.stage is CaseStage.HANDOFF

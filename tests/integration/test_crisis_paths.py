@@ -154,7 +154,7 @@ async def test_closed_at_the_phone(time_env: WorkflowEnvironment, task_queue: st
     ids=["hospital", "crisis-housing", "p38-police-ambulance", "resolved-first-responders"],
 )
 async def test_every_intervention_outcome_is_recorded_then_the_case_closes(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases, result: InterventionOutcome,
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases, result: InterventionOutcome,
     services: list[EmergencyService], p38: bool,
 ) -> None:
     """Seed 001 L1224-1232, L1322-1328 (police, ambulance, hospital emergency, crisis housing) and
@@ -171,7 +171,7 @@ async def test_every_intervention_outcome_is_recorded_then_the_case_closes(
     await act(handle, c.CloseCase(by="intervenant-1", actor_org=CSSS, reason="rien de plus requis"))
     closed = await handle.result()
     assert closed.closure is not None and closed.closure.kind is ClosureKind.RESOLVED
-    history = sq.history(code)
+    history = cases.history(code)
     assert [h["event"] for h in history] == [
         "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffAccepted", "ArrivedOnSite", "OutcomeRecorded",
         "CaseClosed"]
@@ -194,7 +194,7 @@ BEFORE_REFERRAL = ["Opened", "MobileInterventionRequested", "TeamAsked", "Handof
 
 
 async def test_a_refused_referral_returns_to_the_referrer_who_refers_elsewhere(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Seed 001 L725-733: the receiving service may refuse; the duty to make sure the person reaches a
     service stays with the referrer, who makes a second référence personnalisée, accepted and confirmed."""
@@ -212,12 +212,12 @@ async def test_a_refused_referral_returns_to_the_referrer_who_refers_elsewhere(
     await act(handle, reached())
     final = await handle.result()
     assert final is not None and [r.status for r in final.referrals] == [ReferralStatus.REFUSED, ReferralStatus.REACHED]
-    assert names(sq, code) == [*BEFORE_REFERRAL, "ReferralSent", "ReferralRefused", "ReferralSent",
+    assert names(cases, code) == [*BEFORE_REFERRAL, "ReferralSent", "ReferralRefused", "ReferralSent",
                                "ReferralAccepted", "PersonReachedService", "CaseClosed"]
 
 
 async def test_an_unconfirmed_referral_escalates_and_the_case_stays_open(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Issue 3 step 5 and standard reference.arrivee (regional, 7 days; duty of L725-729): the case is not
     closed until the person reached the service; unconfirmed at the deadline ⇒ DeadlineMissed and Escalated,
@@ -240,18 +240,18 @@ async def test_an_unconfirmed_referral_escalates_and_the_case_stays_open(
     assert final is not None and final.stage is CaseStage.CLOSED
     missed = final.deadline("reference.1.arrivee")
     assert missed is not None and missed.status is DeadlineStatus.MISSED
-    assert names(sq, code) == [*BEFORE_REFERRAL, "ReferralSent", "ReferralAccepted", "DeadlineMissed", "Escalated",
+    assert names(cases, code) == [*BEFORE_REFERRAL, "ReferralSent", "ReferralAccepted", "DeadlineMissed", "Escalated",
                                "PersonReachedService", "CaseClosed"]
 
 
 async def test_a_team_that_declines_is_skipped_for_the_organisation_under_entente(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Issue 3 step 2 and seed 001 L1181-1184 (« dans le cadre d'entente »): the CSSS team declines, the
     community organisation of the entente in force is asked, accepts, intervenes, hands the case back to
     the service that referred it, which closes it."""
     env = time_env
-    activate(Ententes(sq.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+    activate(Ententes(cases.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
     code = new_case_code()
     handle, _ = await start_case(env.client, open_cmd(code), task_queue)
     view = await act(handle, request())
@@ -269,13 +269,13 @@ async def test_a_team_that_declines_is_skipped_for_the_organisation_under_entent
     assert view.holder == CSSS
     await act(handle, c.CloseCase(by="intervenant-1", actor_org=CSSS, reason="rien de plus requis"))
     await handle.result()
-    assert names(sq, code) == [
+    assert names(cases, code) == [
         "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffDeclined", "TeamAsked", "HandoffAccepted",
         "ArrivedOnSite", "OutcomeRecorded", "HandedBack", "CaseClosed"]
 
 
 async def test_when_every_candidate_declines_a_supervisor_is_called(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Issue 3 step 2: every candidate declined ⇒ escalation to a supervisor of the responsible CSSS,
     who then holds the case (stage escalade)."""
@@ -286,12 +286,12 @@ async def test_when_every_candidate_declines_a_supervisor_is_called(
     view = await act(handle, decline(TEAM_2, "aucune équipe disponible"))
     assert view.stage is CaseStage.SUPERVISOR and view.holder == CSSS
     assert view.escalations[0].deadline_id is None and "2 sollicitée(s)" in view.escalations[0].reason
-    assert names(sq, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "HandoffDeclined", "TeamAsked",
+    assert names(cases, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "HandoffDeclined", "TeamAsked",
                                "HandoffDeclined", "Escalated"]
 
 
 async def test_timeout_cascade_to_the_next_team_then_to_a_supervisor_who_reassigns(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Standard crise.reponse_equipe (regional, 10 min): a team that does not answer in time is skipped at
     the moment its answer was due; the last one too ⇒ escalated to a supervisor, who reassigns (an event)
@@ -319,18 +319,18 @@ async def test_timeout_cascade_to_the_next_team_then_to_a_supervisor_who_reassig
     await act(handle, outcome())
     await act(handle, c.CloseCase(by="intervenant-1", actor_org=CSSS, reason="rien de plus requis"))
     await handle.result()
-    history = sq.history(code)
+    history = cases.history(code)
     assert [h["event"] for h in history] == [
         "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffTimedOut", "TeamAsked", "HandoffTimedOut",
         "Escalated", "Reassigned", "TeamAsked", "HandoffAccepted", "ArrivedOnSite", "OutcomeRecorded", "CaseClosed"]
     assert [h["at"] for h in history if h["event"] == "HandoffTimedOut"] == [first_due, second_due]
     assert history[7]["personal"] == "<1 champ(s) personnel(s)>"  # the typed reason, sealed (issue 9)
     assert {"reassign_reason": "première équipe rappelée par la superviseure"} in [
-        p["personal"] for p in sq.get(code).personal_details()]
+        p["personal"] for p in cases.get(code).personal_details()]
 
 
 async def test_a_supervisor_reassigns_a_pending_request_and_the_withdrawn_team_can_no_longer_answer(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Issue 3, supervisors: reassigning while a team is being asked withdraws that request (its answer
     timer is cancelled, and never fires) and asks the supervisor's team; the withdrawn team is refused."""
@@ -341,15 +341,15 @@ async def test_a_supervisor_reassigns_a_pending_request_and_the_withdrawn_team_c
     view = await act(handle, sup(c.Reassign, team=TEAM_2, reason="équipe 2 plus proche"))
     assert [a.status for a in view.attempts] == [AttemptStatus.WITHDRAWN, AttemptStatus.PENDING]
     assert view.deadline("reponse_equipe.1").status is DeadlineStatus.CANCELLED  # type: ignore[union-attr]
-    await assert_refused(handle, sq, code, accept(TEAM), "not_asked", "team crise-laval-2 is")
+    await assert_refused(handle, cases, code, accept(TEAM), "not_asked", "team crise-laval-2 is")
     await act(handle, accept(TEAM_2))
     await env.sleep(30 * MIN)  # past the withdrawn request's answer deadline: nothing is recorded
-    assert names(sq, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "Reassigned", "TeamAsked",
+    assert names(cases, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "Reassigned", "TeamAsked",
                                "HandoffAccepted"]
 
 
 async def test_a_supervisor_extends_a_deadline_with_a_reason_and_the_timer_moves(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Issue 3, supervisors: an extension with a reason is an event; the durable timer moves to the new
     moment — nothing fires at the original one (aaor.urgence, L787-788: 4 h for « urgent »), the miss is
@@ -365,12 +365,12 @@ async def test_a_supervisor_extends_a_deadline_with_a_reason_and_the_timer_moves
     assert view.deadline(s.AAOR_URGENCE).status is DeadlineStatus.EXTENDED  # type: ignore[union-attr]
     assert await handle.query(CrisisCaseWorkflow.next_wakeup) == until_
     await env.sleep(until(due, await env.get_current_time(), margin=HOUR))
-    assert names(sq, code) == ["Opened", "DeadlineExtended"]
+    assert names(cases, code) == ["Opened", "DeadlineExtended"]
     await env.sleep(until(until_, await env.get_current_time()))
     view = await wait_for(handle, "extended deadline missed", lambda v: len(v.escalations) == 1)
     d = view.deadline(s.AAOR_URGENCE)
     assert d is not None and d.status is DeadlineStatus.MISSED and d.missed_at == until_ and d.original_due_at == due
-    history = sq.history(code)
+    history = cases.history(code)
     assert [h["event"] for h in history] == ["Opened", "DeadlineExtended", "DeadlineMissed", "Escalated"]
     assert (history[1]["until"], history[1]["personal"]) == (until_, "<1 champ(s) personnel(s)>")  # sealed (issue 9)
     assert d.extensions[0].reason == "la personne rappellera en soirée"
@@ -378,7 +378,7 @@ async def test_a_supervisor_extends_a_deadline_with_a_reason_and_the_timer_moves
 
 
 async def test_a_supervisor_closes_a_case_and_its_running_clocks_are_cancelled(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Issue 3, supervisors: a supervisor may close at any stage with a reason; the clocks still running
     measure nothing (cancelled) and the workflow ends."""
@@ -390,11 +390,11 @@ async def test_a_supervisor_closes_a_case_and_its_running_clocks_are_cancelled(
     assert final is not None and final.closure is not None and final.closure.kind is ClosureKind.BY_SUPERVISOR
     assert {d.deadline_id: d.status for d in final.deadlines} == {
         "reponse_equipe.1": DeadlineStatus.CANCELLED, s.CRISE_URGENCE: DeadlineStatus.CANCELLED}
-    assert names(sq, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "CaseClosed"]
+    assert names(cases, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "CaseClosed"]
 
 
 async def test_aaor_intake_standards_2_hours_24_hours_and_10_days(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Standards aaor.premier_contact (2 h, request in person, L778-779), aaor.retour_appel (24 h, by phone,
     L781-782): measured from the request to the first contact given at the opening (met / missed, no timer
@@ -422,11 +422,11 @@ async def test_aaor_intake_standards_2_hours_24_hours_and_10_days(
     await env.sleep(until(received + 10 * DAY, await env.get_current_time()))
     view = await wait_for(handle, "analysis missed", lambda v: len(v.escalations) == 1)
     assert view.stage is CaseStage.INTAKE
-    history = sq.history(code)
+    history = cases.history(code)
     assert [h["event"] for h in history] == ["Opened", "DeadlineMissed", "Escalated"]
     assert (history[1]["deadline_id"], history[1]["at"]) == (s.AAOR_ANALYSE, received + 10 * DAY)
     assert (history[2]["deadline_id"], history[2]["to_supervisor"]) == (s.AAOR_ANALYSE, False)
-    assert names(sq, met_code) == names(sq, late_code) == ["Opened"]
+    assert names(cases, met_code) == names(cases, late_code) == ["Opened"]
 
 
 # ---------------------------------------------------------------------- every deadline fires by time skipping
@@ -501,7 +501,7 @@ DEADLINES: dict[str, tuple[IntakeService, UrgencyLevel, bool, Setup, str, str, A
 
 @pytest.mark.parametrize("case", DEADLINES.values(), ids=DEADLINES.keys())
 async def test_every_deadline_fires_by_time_skipping_with_a_miss_and_an_escalation(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases,
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases,
     case: tuple[IntakeService, UrgencyLevel, bool, Setup, str, str, Any],
 ) -> None:
     """Issue 3: every deadline is a durable timer. Nothing is done in time: when the server skips to its due
@@ -520,7 +520,7 @@ async def test_every_deadline_fires_by_time_skipping_with_a_miss_and_an_escalati
     view = await wait_for(handle, f"{deadline_id} missed", lambda v: len(v.escalations) == 1)
     assert view.stage is stage
     assert view.deadline(deadline_id).missed_at == d.due_at  # type: ignore[union-attr]
-    history = sq.history(code)
+    history = cases.history(code)
     assert [h["event"] for h in history] == [*before, "DeadlineMissed", "Escalated"]
     assert {k: history[-2][k] for k in ("deadline_id", "at")} == {"deadline_id": deadline_id, "at": d.due_at}
     assert {k: history[-1][k] for k in ("number", "deadline_id", "to_supervisor", "at", "reason")} == {
@@ -531,7 +531,7 @@ async def test_every_deadline_fires_by_time_skipping_with_a_miss_and_an_escalati
 
 
 async def test_a_team_answer_deadline_fires_as_a_timeout_not_an_escalation(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Standard crise.reponse_equipe (regional, 10 min): its miss is HandoffTimedOut (the next candidate is
     asked — here none is left, so the supervisor is called), never a DeadlineMissed of its own."""
@@ -542,7 +542,7 @@ async def test_a_team_answer_deadline_fires_as_a_timeout_not_an_escalation(
     due = view.deadline("reponse_equipe.1").due_at  # type: ignore[union-attr]
     await env.sleep(until(due, await env.get_current_time()))
     view = await wait_for(handle, "escalated", lambda v: v.stage is CaseStage.SUPERVISOR)
-    history = sq.history(code)
+    history = cases.history(code)
     assert [h["event"] for h in history] == [
         "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffTimedOut", "Escalated"]
     assert (history[3]["number"], history[3]["at"]) == (1, due)
@@ -551,7 +551,7 @@ async def test_a_team_answer_deadline_fires_as_a_timeout_not_an_escalation(
 
 # ---------------------------------------------------------------------- refusals
 async def test_malformed_out_of_turn_and_wrong_party_commands_are_refused_and_record_nothing(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Issue 3: a malformed command never leaves the client (pydantic refuses it) or, sent raw, fails to decode
     and is rejected; a command out of turn or from the wrong party is refused by the update validator
@@ -581,28 +581,30 @@ async def test_malformed_out_of_turn_and_wrong_party_commands_are_refused_and_re
         assert f"raw-{raw['type']}" not in await accepted_update_ids(handle)
 
     # Out of turn, wrong party: refused by the validator with the rule's code.
-    await assert_refused(handle, sq, code, arrive(), "out_of_turn", "stage accueil")
-    await assert_refused(handle, sq, code, accept(), "out_of_turn")
-    await assert_refused(handle, sq, code, reached(), "out_of_turn")
-    await assert_refused(handle, sq, code, c.CloseAtPhone(by="cc", actor_org="cc-laval",
+    await assert_refused(handle, cases, code, arrive(), "out_of_turn", "stage accueil")
+    await assert_refused(handle, cases, code, accept(), "out_of_turn")
+    await assert_refused(handle, cases, code, reached(), "out_of_turn")
+    await assert_refused(handle, cases, code, c.CloseAtPhone(by="cc", actor_org="cc-laval",
                          disposition=PhoneDisposition.INFORMATION, reason="x"), "wrong_party")
-    await assert_refused(handle, sq, code, sup(c.ExtendDeadline, deadline_id="nope", until=datetime(2099, 1, 1,
+    await assert_refused(handle, cases, code, sup(c.ExtendDeadline, deadline_id="nope", until=datetime(2099, 1, 1,
                          tzinfo=await _tz(env)), reason="x"), "unknown_deadline")
     await act(handle, request())
-    await assert_refused(handle, sq, code, accept(TeamRef(team_id="cc-laval", org_id="cc-laval")), "not_asked")
-    await assert_refused(handle, sq, code, c.AcceptHandoff(by="x", actor_org="cc-laval", team_id=TEAM.team_id),
+    await assert_refused(handle, cases, code, accept(TeamRef(team_id="cc-laval", org_id="cc-laval")), "not_asked")
+    await assert_refused(handle, cases, code, c.AcceptHandoff(by="x", actor_org="cc-laval", team_id=TEAM.team_id),
                          "wrong_party", "answering for team crise-laval-1 is done by cisss-laval")
-    await assert_refused(handle, sq, code, request(), "out_of_turn")
-    await assert_refused(handle, sq, code, follow_up(), "out_of_turn")
-    await assert_refused(handle, sq, code, c.SupervisorClose(by="x", actor_org="cc-laval", reason="x"), "wrong_party")
-    await assert_refused(handle, sq, code, sup(c.Reassign, team=TeamRef(team_id="x", org_id="y"), reason="x"),
+    await assert_refused(handle, cases, code, request(), "out_of_turn")
+    await assert_refused(handle, cases, code, follow_up(), "out_of_turn")
+    await assert_refused(handle, cases, code, c.SupervisorClose(by="x", actor_org="cc-laval", reason="x"),
+                         "wrong_party")
+    await assert_refused(handle, cases, code, sup(c.Reassign, team=TeamRef(team_id="x", org_id="y"), reason="x"),
                          "not_a_candidate")
     await act(handle, accept())
-    await assert_refused(handle, sq, code, outcome(), "not_arrived")
+    await assert_refused(handle, cases, code, outcome(), "not_arrived")
     await act(handle, arrive())
-    await assert_refused(handle, sq, code, arrive(), "already_arrived")
-    await assert_refused(handle, sq, code, outcome().model_copy(update={"subject_id": "p-00000000"}), "wrong_subject")
-    await assert_refused(handle, sq, code, sup(c.Reassign, team=TEAM_2, reason="x"), "already_arrived")
+    await assert_refused(handle, cases, code, arrive(), "already_arrived")
+    await assert_refused(handle, cases, code, outcome().model_copy(update={"subject_id": "p-00000000"}),
+                         "wrong_subject")
+    await assert_refused(handle, cases, code, sup(c.Reassign, team=TEAM_2, reason="x"), "already_arrived")
 
     # The intake retried (same update id) gets the case it opened back; another opening of the same code
     # is refused by the `open` validator.
@@ -612,9 +614,9 @@ async def test_malformed_out_of_turn_and_wrong_party_commands_are_refused_and_re
         await start_case(env.client, open_cmd(code), task_queue, update_id="open-again")
     assert isinstance(info.value.cause, ApplicationError) and info.value.cause.type == "duplicate_code"
 
-    assert names(sq, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "HandoffAccepted",
+    assert names(cases, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "HandoffAccepted",
                                "ArrivedOnSite"]
-    ids = command_ids(sq, code)
+    ids = command_ids(cases, code)
     assert set(ids) == {f"case-{code}/{u}" for u in await accepted_update_ids(handle)} and len(ids) == 4
 
 
@@ -623,20 +625,20 @@ async def _tz(env: WorkflowEnvironment) -> Any:
 
 
 async def test_an_intervention_in_the_community_only_when_judged_necessary(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Seed 001 L1236-1239: the mobile service follows a judgement that an intervention in the community is
     necessary; without it the request is refused before history."""
     code = new_case_code()
     handle, _ = await start_case(time_env.client, open_cmd(code, face=False), task_queue)
-    await assert_refused(handle, sq, code, request(), "face_to_face_not_needed", "Orientations ministérielles")
-    await assert_refused(handle, sq, code, c.RequestMobileIntervention(
+    await assert_refused(handle, cases, code, request(), "face_to_face_not_needed", "Orientations ministérielles")
+    await assert_refused(handle, cases, code, c.RequestMobileIntervention(
         by="i", actor_org=CSSS, csss_teams=[TeamRef(team_id="x", org_id="autre-cisss")]), "face_to_face_not_needed")
-    assert names(sq, code) == ["Opened"]
+    assert names(cases, code) == ["Opened"]
 
 
 async def test_a_case_opened_without_its_record_does_not_exist(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """Seed 001 L1172-1173: a partner without an entente to that effect cannot open a case: the opening's
     activity refuses it (the record decides, not the client) and the record holds no case."""
@@ -646,11 +648,11 @@ async def test_a_case_opened_without_its_record_does_not_exist(
                          task_queue)
     assert isinstance(info.value.cause, ApplicationError) and info.value.cause.type == "no_agreement"
     with pytest.raises(NotFound):
-        sq.history(code)
+        cases.history(code)
 
 
 async def test_continue_as_new_carries_the_case_its_timers_and_its_commands(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """A case may live for weeks (follow-up, referral): past `history_limit` events the workflow continues as
     new carrying its view; the pending answer timer fires in the new run (crise.reponse_equipe), commands
@@ -679,11 +681,11 @@ async def test_continue_as_new_carries_the_case_its_timers_and_its_commands(
         run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
                   if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW else None)
     assert len(runs) >= 2
-    assert names(sq, code) == [
+    assert names(cases, code) == [
         "Opened", "MobileInterventionRequested", "TeamAsked", "HandoffDeclined", "TeamAsked", "HandoffTimedOut",
         "Escalated", "Reassigned", "TeamAsked", "HandoffAccepted", "ArrivedOnSite", "OutcomeRecorded", "CaseClosed"]
     accepted: set[str] = set()
     for run in runs:
         accepted |= await accepted_update_ids(env.client.get_workflow_handle(handle.id, run_id=run))
-    ids = command_ids(sq, code)
+    ids = command_ids(cases, code)
     assert len(ids) == len(set(ids)) == 8 and set(ids) == {f"case-{code}/{u}" for u in accepted}

@@ -3,12 +3,10 @@ continue-as-new over years of life, and tracing through client, workflow and act
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-import pytest_asyncio
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -31,13 +29,6 @@ from workers.bootstrap import data_converter
 from workers.settings import Settings
 from workers.worker import build_worker
 from workflows.entente import EntenteWorkflow, EntenteWorkflowInput, workflow_id
-
-
-@pytest_asyncio.fixture
-async def record(sqlite_env: dict[str, str]) -> AsyncIterator[Record]:
-    rec = Record(sqlite_env)
-    yield rec
-    rec.close()
 
 
 async def start(client: Client, code: str, task_queue: str, **kw: object) -> WorkflowHandle:

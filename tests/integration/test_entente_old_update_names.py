@@ -40,11 +40,11 @@ STEPS: list[tuple[str, c.EntenteCommand]] = [
 
 
 @pytest_asyncio.fixture
-async def live(time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
+async def live(time_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path
                ) -> AsyncIterator[tuple[Ententes, Started]]:
-    """The production worker on a fresh task queue over a SQLite record."""
+    """The production worker on a fresh task queue over the store under test (SQLite, then PostgreSQL)."""
     await terminate_open_workflows(time_env.client)
-    record, started = Record(sqlite_env), Started()
+    record, started = Record(store_env), Started()
     with ThreadPoolExecutor(4) as executor:
         async with build_worker(time_env.client, Settings(task_queue=task_queue, data_dir=tmp_path), record,
                                 executor=executor):

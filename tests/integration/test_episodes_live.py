@@ -33,6 +33,27 @@ from workflows.episodes import workflow_id
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 
 
+def stored_bytes(env: dict[str, str]) -> bytes:
+    """Everything the store holds, as bytes: the SQLite file and its write-ahead log, or every value of every
+    table of the PostgreSQL schema (bytea as its bytes, the rest as text)."""
+    if env["PERSISTENCE_MODULE"] != "adapters.record.postgres":
+        db = Path(env["SQLITE_DBNAME"])
+        return b"".join(f.read_bytes() for f in (db, db.with_name(db.name + "-wal")) if f.exists())
+    import psycopg
+    from psycopg import sql
+
+    schema, values = env["POSTGRES_SCHEMA"], list[bytes]()
+    with psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
+                         user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"]) as conn:
+        tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                              (schema,)).fetchall()
+        for (table,) in tables:
+            query = sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+            for row in conn.execute(query):
+                values.extend(v if isinstance(v, bytes) else str(v).encode() for v in row)
+    return b"".join(values)
+
+
 async def test_the_7_day_and_30_day_clocks_fire_from_the_acceptance(
     time_env: WorkflowEnvironment, task_queue: str, record: Record, tmp_path: Path
 ) -> None:
@@ -56,11 +77,11 @@ async def test_the_7_day_and_30_day_clocks_fire_from_the_acceptance(
 
 
 async def test_an_urgent_consultation_is_missed_at_24_hours_and_one_reached_in_time_is_met(
-    time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
+    time_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     """« traitée … au plus tard dans les 24 heures » (L1738-1739): the psychological consultation not reached
     is missed at the 24th hour; the one reached at the 20th meets it."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     async with episodes_worker(time_env.client, task_queue, record, tmp_path) as episodes:
         kind = ServiceKind.CONSULTATION_PSYCHOLOGIQUE
         waiting, w_code = await start(time_env.client, task_queue, kind, UrgencyLevel.MODERATE)
@@ -81,12 +102,12 @@ async def test_an_urgent_consultation_is_missed_at_24_hours_and_one_reached_in_t
 
 
 async def test_a_13th_meeting_is_refused_until_the_pi_is_revised(
-    time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
+    time_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     """« maximum de 12 rencontres … le plan d'intervention est alors révisé » (L1423-1426): the 13th meeting is
     refused by the update's validator (no event, no accepted update); after a revision granting one more,
     recorded as its own event, it is accepted."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     async with episodes_worker(time_env.client, task_queue, record, tmp_path) as episodes:
         handle, code = await start(time_env.client, task_queue)
         await act(handle, accept())
@@ -116,8 +137,7 @@ async def test_a_13th_meeting_is_refused_until_the_pi_is_revised(
         # The justification is sealed in the record's rows and encrypted in Temporal's history; it opens with the
         # person's key, for whoever the disclosure rules let read it.
         said = "fin de suivi proche"
-        db = Path(sqlite_env["SQLITE_DBNAME"])
-        stored = b"".join(f.read_bytes() for f in (db, db.with_name(db.name + "-wal")) if f.exists())
+        stored = stored_bytes(store_env)
         assert b"InterventionPlanRevised" in stored  # the rows are here, the words are not
         assert said.encode() not in stored
         history = await handle.fetch_history()
@@ -128,14 +148,14 @@ async def test_a_13th_meeting_is_refused_until_the_pi_is_revised(
 
 
 async def test_the_root_s_episode_client_opens_commands_and_seals_with_the_person_s_key(
-    time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
+    time_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     """What the CLI and the gateway will call (`Root.episode_client`, `Root.episodes`): the opening binds the
     episode to its person, so every payload of its history is sealed with that person's key (the shared payload
     key opens none of the request's words); a refused command comes back typed with its rule's code."""
     settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path)
     words = "violence conjugale rapportée"
-    with bootstrap(settings, record_env=sqlite_env, client=time_env.client) as root, ThreadPoolExecutor(4) as ex:
+    with bootstrap(settings, record_env=store_env, client=time_env.client) as root, ThreadPoolExecutor(4) as ex:
         async with build_worker(time_env.client, root.settings, root.record, executor=ex):
             code = new_episode_code()
             view = await root.episode_client.open(c.OpenEpisode(

@@ -86,7 +86,7 @@ SLOW = 2.0  # seconds a slow partner takes to answer: within what the sender wai
 
 
 async def test_a_partner_that_hangs_then_answers_500_then_slowly_holds_nothing_and_the_case_completes(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """The community organisation asked for a handoff has an endpoint that hangs on the first POST (the sender
     gives up after its timeout: ReadTimeout), answers 500 to the second, and takes the third after a slow answer.
@@ -94,8 +94,8 @@ async def test_a_partner_that_hangs_then_answers_500_then_slowly_holds_nothing_a
     falls at its due moment and escalates as for a team that does not answer (workflows.deliveries: the workflow
     never waits for a delivery), and the supervisor closes it. One message, three attempts, the same event id."""
     env = time_env
-    activate(Ententes(sq.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
-    deliveries = deliveries_of(sq)
+    activate(Ententes(cases.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+    deliveries = deliveries_of(cases)
     answers = {2: 500}
     holds = {1: HANG, 3: SLOW}
     begun = time.monotonic()
@@ -129,20 +129,20 @@ async def test_a_partner_that_hangs_then_answers_500_then_slowly_holds_nothing_a
     assert due is not None
     await env.sleep(until(due.due_at, await env.get_current_time()))
     await wait_for(handle, "escalated to a supervisor", lambda v: v.stage is CaseStage.SUPERVISOR)
-    timed_out = [h for h in sq.history(code) if h["event"] == "HandoffTimedOut"]
+    timed_out = [h for h in cases.history(code) if h["event"] == "HandoffTimedOut"]
     assert [h["at"] for h in timed_out] == [due.due_at]
     await handle.execute_update("act", sup(c.SupervisorClose, reason="personne rejointe par la police"))
 
-    assert names(sq, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "HandoffDeclined", "TeamAsked",
+    assert names(cases, code) == ["Opened", "MobileInterventionRequested", "TeamAsked", "HandoffDeclined", "TeamAsked",
                                "HandoffTimedOut", "Escalated", "CaseClosed"]
-    ids = command_ids(sq, code)
+    ids = command_ids(cases, code)
     assert len(ids) == len(set(ids))
     assert len(deliveries.log(SubjectKind.CASE, code)[0].attempts) == 3  # nothing sent after it was taken
-    report = verify(sq.record)
+    report = verify(cases.record)
     assert report.ok, report.to_dict()
     print(f"\nhanging partner: {len(message.attempts)} attempts "
           f"({', '.join(f'{a.status or a.error} in {a.duration_ms} ms' for a in message.attempts)}), "
-          f"{len(names(sq, code))} events, verify {report.events_checked} events; "
+          f"{len(names(cases, code))} events, verify {report.events_checked} events; "
           f"{time.monotonic() - begun:.1f} s")
 
 

@@ -222,14 +222,14 @@ async def test_a_refused_handshake_leaves_the_subscription_in_error(api: Api) ->
 
 
 async def test_heartbeats_every_period_while_active_then_none_once_off(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     """On the time-skipping server: a subscription with an hourly heartbeat (backport-heartbeat-period) takes
     its handshake, its Task's notifications (asked, then cancelled at the answer deadline) and a heartbeat each
     hour, each signed; once off, the next period ends its workflow and nothing more is sent."""
     env = time_env
-    activate(Ententes(sq.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
-    deliveries = deliveries_of(sq)
+    activate(Ententes(cases.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+    deliveries = deliveries_of(cases)
     with receiving() as hooks, receiving() as fhir_system:
         hooks.secret = fhir_system.secret = partner_endpoint(deliveries, hooks.url)
         made = deliveries.subscriptions.request(
@@ -256,7 +256,7 @@ async def test_heartbeats_every_period_while_active_then_none_once_off(
             assert sorted((e["event-number"]["valueString"], e["focus"]["valueReference"]["reference"])
                           for e in told) == [("1", f"http://gateway/fhir/Task/{code}-h2"),
                                              ("2", f"http://gateway/fhir/Task/{code}-h2")]
-            h2 = task(sq.view(code), f"{code}-h2")
+            h2 = task(cases.view(code), f"{code}-h2")
             assert h2 is not None and h2.status is TaskStatus.CANCELLED
             beats = [d for d in got if parameters(d.message)["type"]["valueCode"] == "heartbeat"]
             assert len({d.headers["Arrimage-Event-Id"] for d in beats}) == 2

@@ -138,8 +138,8 @@ async def test_revoked_and_rotated_out_keys_are_refused_at_once(api: Api) -> Non
 
 
 async def test_a_principal_is_held_to_its_rate(visible_env: WorkflowEnvironment, task_queue: str,
-                                              sqlite_env: dict[str, str], tmp_path: Path) -> None:
-    async with gateway(visible_env.client, task_queue, sqlite_env, tmp_path, gateway_rate=0.5,
+                                              store_env: dict[str, str], tmp_path: Path) -> None:
+    async with gateway(visible_env.client, task_queue, store_env, tmp_path, gateway_rate=0.5,
                        gateway_burst=2) as api:
         statuses = [(await api.get("/v1/cases/C-AAAAAAAA22", PARTNER)).status_code for _ in range(3)]
         assert statuses[:2] == [404, 404]

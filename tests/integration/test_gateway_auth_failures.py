@@ -24,10 +24,10 @@ BURST = 3
 
 
 @pytest.fixture
-def root(sqlite_env: dict[str, str], tmp_path: Path) -> Iterator[Root]:
+def root(store_env: dict[str, str], tmp_path: Path) -> Iterator[Root]:
     found = bootstrap(Settings(_env_file=None, mode="development", data_dir=tmp_path,
                                gateway_auth_failure_burst=BURST, gateway_auth_failure_rate=0.0001),
-                      record_env=sqlite_env)
+                      record_env=store_env)
     yield found
     found.close()
 

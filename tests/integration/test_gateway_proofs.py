@@ -212,12 +212,12 @@ async def test_the_openapi_document_lists_the_proofs(api: Api) -> None:
 
 
 async def test_the_proof_operations_hold_under_fuzzing_as_an_auditor(
-        time_env_session: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path) -> None:
+        time_env_session: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path) -> None:
     """`test_gateway_fuzz` calls every operation as a partner (here: 403 or 422); as an auditor, the answers
     themselves (the note as text/plain with its required header, the proofs' JSON) must be what the document
     declares: schemathesis over real HTTP. A 4xx records nothing; a 200 inclusion proof registers its read, and
     only that."""
-    async with gateway(time_env_session.client, task_queue, sqlite_env, tmp_path, gateway_rate=10_000,
+    async with gateway(time_env_session.client, task_queue, store_env, tmp_path, gateway_rate=10_000,
                        gateway_burst=10_000) as api:
         server = Gateway(api.root, host="127.0.0.1", port=0)
         base = await server.start()

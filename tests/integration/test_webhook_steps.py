@@ -55,10 +55,10 @@ from workers.settings import Settings
 
 
 async def test_the_receiving_service_takes_the_referral_once_and_the_case_runs_as_without_webhooks(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     env = time_env
-    deliveries = deliveries_of(sq)
+    deliveries = deliveries_of(cases)
 
     async def refer() -> str:
         code = new_case_code()
@@ -99,7 +99,7 @@ async def test_the_receiving_service_takes_the_referral_once_and_the_case_runs_a
     handle = env.client.get_workflow_handle(f"case-{without}")
     for cmd in (accept_referral(), reached()):
         await act(handle, cmd)
-    assert [h["event"] for h in sq.history(code)] == [h["event"] for h in sq.history(without)]
+    assert [h["event"] for h in cases.history(code)] == [h["event"] for h in cases.history(without)]
     # `cases show` lists it (the table it prints, and its --json from the same log).
     console = Console(width=200, record=True)
     console.print(deliveries_table([message]))
@@ -169,11 +169,11 @@ async def test_the_parties_take_each_reminder_and_the_annual_review_due_once(
 
 
 async def test_a_rotated_secret_signs_beside_the_new_one_during_the_overlap_and_not_after(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     env = time_env
-    activate(Ententes(sq.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
-    deliveries: Deliveries = deliveries_of(sq)
+    activate(Ententes(cases.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+    deliveries: Deliveries = deliveries_of(cases)
     verify = readme_verify()
     now = datetime.now().astimezone()
     with receiving() as centre, receiving() as clsc:

@@ -94,11 +94,11 @@ async def logged(deliveries: Deliveries, code: str, done: Callable[[list[Message
 
 
 async def test_a_community_team_asked_takes_a_signed_webhook_and_a_forged_or_replayed_one_is_detected(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     env = time_env
-    activate(Ententes(sq.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
-    deliveries = deliveries_of(sq)
+    activate(Ententes(cases.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+    deliveries = deliveries_of(cases)
     with receiving() as partner:
         partner.secret = partner_endpoint(deliveries, partner.url)
         code, view = await to_community_team(env, task_queue)
@@ -166,11 +166,11 @@ async def test_a_community_team_asked_takes_a_signed_webhook_and_a_forged_or_rep
     ([410], [Outcome.REFUSED]),
 ])
 async def test_a_partner_that_fails_for_a_while_is_tried_again_and_a_4xx_refuses_once(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases, answers: list[int], outcomes: list[Outcome],
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases, answers: list[int], outcomes: list[Outcome],
 ) -> None:
     env = time_env
-    activate(Ententes(sq.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
-    deliveries = deliveries_of(sq)
+    activate(Ententes(cases.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+    deliveries = deliveries_of(cases)
     left = list(answers)
     with receiving(Receiver(answer=lambda verdict: left.pop(0) if left else 200)) as partner:
         partner.secret = partner_endpoint(deliveries, partner.url)
@@ -204,17 +204,17 @@ async def _timed_out_and_escalated(env: WorkflowEnvironment, task_queue: str, ca
 
 
 async def test_a_partner_that_stays_unreachable_is_given_up_and_the_case_runs_as_without_webhooks(
-    time_env: WorkflowEnvironment, task_queue: str, sq: CrisisCases
+    time_env: WorkflowEnvironment, task_queue: str, cases: CrisisCases
 ) -> None:
     env = time_env
-    activate(Ententes(sq.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
-    deliveries = deliveries_of(sq)
-    without, expected = await _timed_out_and_escalated(env, task_queue, sq)
+    activate(Ententes(cases.record), "ENT-CC-LAVAL", crisis_content("cc-laval"), await env.get_current_time())
+    deliveries = deliveries_of(cases)
+    without, expected = await _timed_out_and_escalated(env, task_queue, cases)
     assert [e for e, _ in expected] == ["HandoffTimedOut", "Escalated"]
     assert deliveries.log(SubjectKind.CASE, without) == []
 
     partner_endpoint(deliveries, dead_url())
-    code, found = await _timed_out_and_escalated(env, task_queue, sq)
+    code, found = await _timed_out_and_escalated(env, task_queue, cases)
     assert found == expected  # the same events at the same delays: the webhook changed nothing
     await env.sleep(2 * HOUR)  # the retries' back-off (about 50 minutes in all), skipped
     [message] = await logged(deliveries, code, lambda log: bool(log) and log[0].outcome is Outcome.ABANDONED)
