@@ -23,7 +23,13 @@ from uuid import UUID
 
 # The module, not its classes: the library picks the one factory class this module holds.
 from eventsourcing import postgres as library
-from eventsourcing.persistence import ApplicationRecorder, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Connection, connect
 from psycopg.rows import tuple_row
@@ -121,6 +127,19 @@ class PostgresDialect(Dialect):
     def lock_schema(self, cursor: Any) -> None:
         """Wait for the schema's table makers before this one (until this transaction ends)."""
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.datastore.schema} arrimage tables",))
+
+    @contextmanager
+    def library_tables_alone(self) -> Iterator[None]:
+        """While the library makes a recorder's types, tables and functions (several transactions of its own, not
+        to be entered): a session lock of the schema, on a connection of its own (never one of the pool's, which
+        the library's transactions may all need). Two openings of a new schema at once otherwise both create its
+        types (unique violation on ``pg_type``), or replace its functions under each other ("tuple concurrently
+        updated"). Another lock than `lock_schema`'s, always taken before it: no two openings wait on each other."""
+        given = self.datastore.pool.kwargs or {}
+        kwargs = {k: v for k, v in (given() if callable(given) else given).items() if k != "row_factory"}
+        with connect(autocommit=True, **kwargs) as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{self.datastore.schema} library tables",))
+            yield  # the lock ends with the connection
 
     def before_destroy(self, cursor: Any) -> None:
         """Nothing beyond the row lock (`row_lock`); freed space is left to VACUUM."""
@@ -263,12 +282,6 @@ class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             self._create_chained_insert(cursor)
         self._chained_insert = True
-
-    def _create_table(self, curs: Any) -> None:
-        """The library's tables, indexes and functions, under the schema's lock (`PostgresDialect.lock_schema`):
-        two openings at once otherwise replace its functions under each other ("tuple concurrently updated")."""
-        self.dialect.lock_schema(curs)
-        super()._create_table(curs)
 
     # The insert and its chain rows in one statement, one round trip: see `_insert_chained`. Its name says its
     # version: a later body gets a new name, so that a process running this code never calls another body.
@@ -508,8 +521,16 @@ class Factory(library.PostgresFactory):
     def application_recorder(self) -> ApplicationRecorder:
         recorder = ChainingPostgresRecorder(datastore=self.datastore, events_table_name=self.events_table)
         if self.env_create_table():
-            recorder.create_table()
+            with recorder.dialect.library_tables_alone():
+                recorder.create_table()
         return recorder
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        """The library's (the snapshots' store), its tables made by one opening at a time."""
+        if not self.env_create_table():
+            return super().aggregate_recorder(purpose)
+        with PostgresDialect(self.datastore, self.events_table).library_tables_alone():
+            return super().aggregate_recorder(purpose)
 
     def subject_key_store(self, kek: KeyRing) -> SubjectKeys:
         return SubjectKeys(PostgresDialect(self.datastore, self.events_table), kek)
