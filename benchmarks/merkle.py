@@ -23,11 +23,11 @@ Four parts (``--parts``), each bounded by its sizes:
    (it rehashes it), so it is timed on the real store of part 4.
 4. ``verify``: a real store built through the chaining recorder (``benchmarks.verify.build``), a C2SP checkpoint
    signed at its head (``proofs.checkpoint_with_note``); the offline verifier (``python -m verifier --database``,
-   a fresh process: events/s, its own peak RSS, VmHWM) beside ``usecases.audit.trail.verify`` (what
-   ``arrimage audit verify`` runs; a fresh process each, jobs=1 and jobs=N, ``benchmarks.verify --verify-only``);
-   then ``--since-events`` more events: the incremental verify from the JSON checkpoint, the follower's catch-up
-   over them, and a tree checkpoint signed again (``proofs.sign_tree_checkpoint``, timed as implemented at the
-   commit printed).
+   ``--jobs 1`` and its default, a fresh process: events/s, its own peak RSS, VmHWM) beside
+   ``usecases.audit.trail.verify`` (what ``arrimage audit verify`` runs; a fresh process each, jobs=1 and jobs=N,
+   ``benchmarks.verify --verify-only``); then ``--since-events`` more events: the incremental verify from the JSON
+   checkpoint, the follower's catch-up over them, a tree checkpoint signed again (``proofs.sign_tree_checkpoint``,
+   timed as implemented at the commit printed), and the offline verifier ``--since`` the first note against it.
 
 The load average is printed with every part: the machine may be shared; the ratios, measured in the same run,
 are steadier than the rates. ``--json FILE`` writes every figure; ``--summary-json FILE`` the headline rows.
@@ -349,14 +349,18 @@ def measured(module: str, *args: str) -> tuple[dict[str, Any], float, float]:
     return result, int(hwm[-1]) / 1024, wall
 
 
-def run_verifier(path: Path, note: Path, key: str) -> dict[str, float]:
-    """`python -m verifier --database` in its own process: events/s of its report, wall seconds, peak RSS."""
+def run_verifier(path: Path, note: Path, key: str, jobs: int, since: Path | None = None) -> dict[str, float]:
+    """`python -m verifier --database --jobs N [--since OLD.note]` in its own process: events/s of its report (new
+    events only when incremental), wall seconds, peak RSS of the verifier process (its segment processes not
+    counted)."""
+    extra = ["--since", str(since)] if since is not None else []
     report, rss, wall = measured("verifier", "--database", str(path), "--against", str(note), "--log-key", key,
-                                 "--json")
+                                 "--jobs", str(jobs), "--json", *extra)
     if not report["ok"]:
         raise SystemExit(f"offline verifier failed: {report.get('problem')}")
-    return {"events": report["events"], "seconds": report["seconds"], "wall": wall,
-            "events_per_s": report["events"] / report["seconds"], "peak_rss_mb": rss}
+    checked = report["events"] - report.get("since", 0)
+    return {"events": checked, "seconds": report["seconds"], "wall": wall,
+            "events_per_s": checked / report["seconds"], "peak_rss_mb": rss}
 
 
 def run_verify(path: Path, jobs: int, since: Path | None = None) -> dict[str, float]:
@@ -401,11 +405,15 @@ def verify_part(workdir: Path, events: int, since_events: int, repeat: int) -> N
     finally:
         record.close()
     cores = os.cpu_count() or 1
-    offline = run_verifier(path, note_file, key)
+    jobs = min(cores, 4)  # the offline verifier's default
+    offline1 = run_verifier(path, note_file, key, 1)
+    offline = run_verifier(path, note_file, key, jobs) if jobs > 1 else offline1
     one = run_verify(path, 1)
     par = run_verify(path, cores) if cores > 1 else one
-    figure("verify", f"offline verifier (python -m verifier --database), {int(offline['events']):,} events",
-           offline["events_per_s"], "events/s", peak_rss_mb=offline["peak_rss_mb"], wall=offline["wall"])
+    figure("verify", f"offline verifier (python -m verifier --database --jobs 1), {int(offline1['events']):,} events",
+           offline1["events_per_s"], "events/s", peak_rss_mb=offline1["peak_rss_mb"], wall=offline1["wall"])
+    figure("verify", f"offline verifier (python -m verifier --database --jobs {jobs}), {int(offline['events']):,} "
+           "events", offline["events_per_s"], "events/s", peak_rss_mb=offline["peak_rss_mb"], wall=offline["wall"])
     figure("verify", "offline verifier peak RSS (its VmHWM)", offline["peak_rss_mb"], "MB")
     figure("verify", "audit verify jobs=1 peak RSS (its VmHWM)", one["peak_rss_mb"], "MB")
     figure("verify", f"audit verify full (trail.verify, jobs=1), {int(one['events']):,} events", one["events_per_s"],
@@ -414,9 +422,10 @@ def verify_part(workdir: Path, events: int, since_events: int, repeat: int) -> N
            peak_rss_mb=par["peak_rss_mb"])
     print(f"  verify  | offline verifier ÷ audit verify jobs=1 = {offline['events_per_s'] / one['events_per_s']:.2f}x;"
           f" load {load()}", flush=True)
-    summary.add(summary.Row("merkle", f"offline verifier (python -m verifier), {events:,} events, SQLite copy",
-                            offline["events_per_s"], "events/s", one["events_per_s"], "audit verify, jobs=1",
-                            "value/baseline", "offline ÷ audit verify", "value", ">=", 300_000.0,
+    summary.add(summary.Row("merkle", f"offline verifier (python -m verifier --jobs {jobs}), {events:,} events, "
+                            "SQLite copy", offline["events_per_s"], "events/s", par["events_per_s"],
+                            f"audit verify, jobs={cores}", "value/baseline", "offline ÷ audit verify", "value", ">=",
+                            300_000.0,
                             goal_text="≥ 300,000 ev/s",
                             note=f"peak RSS {offline['peak_rss_mb']:.0f} MB; load {load()}"))
     summary.add(summary.Row("merkle", f"audit verify full, {events:,} events (jobs={cores})", par["events_per_s"],
@@ -431,10 +440,20 @@ def verify_part(workdir: Path, events: int, since_events: int, repeat: int) -> N
         head = record.audit_tree().catch_up()
         follow = time.perf_counter() - t0
         t0 = time.perf_counter()
-        proofs.sign_tree_checkpoint(record, now=datetime.now(UTC))
+        new_note = proofs.sign_tree_checkpoint(record, now=datetime.now(UTC))
         signed = time.perf_counter() - t0
     finally:
         record.close()
+    new_file = workdir / "new.note"
+    new_file.write_text(str(new_note))
+    offline_inc = run_verifier(path, new_file, key, 1, since=note_file)
+    offline_full = run_verifier(path, new_file, key, 1)
+    figure("verify", f"offline verifier --since (1 job), {since_events:,} new events after {events:,}",
+           offline_inc["seconds"], "s", full_seconds=offline_full["seconds"],
+           ratio=offline_full["seconds"] / offline_inc["seconds"])
+    print(f"  verify  | offline --since {offline_inc['seconds']:.3f} s for {since_events:,} new events vs full "
+          f"{offline_full['seconds']:.2f} s for {int(offline_full['events']):,} "
+          f"({offline_full['seconds'] / offline_inc['seconds']:,.0f}x); load {load()}", flush=True)
     assert head.size == events + since_events, head
     figure("verify", f"incremental verify, {since_events:,} new events after {events:,}", inc["seconds"], "s",
            events=inc["events"], rows=inc["rows"], full_seconds=one["seconds"], ratio=one["seconds"] / inc["seconds"])

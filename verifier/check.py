@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from domain.audit.hashing import ZERO, aggregate_hash, chain_hash, event_hash, originator_from_key
 from domain.audit.merkle import EMPTY_ROOT, CompactRange, leaf_hash
 from verifier.rows import BadInput, Malformed, Row, bundle_rows, open_copy
-from verifier.segments import CACHE, Start, default_jobs, fold, run_segments, stack_root
+from verifier.segments import CACHE, MIN_SEGMENT, Start, default_jobs, fold, run_segments, stack_root
 from verifier.since import Since, SinceRefused, chain_head, read_since
 from verifier.trusted import Keys, Mark, SignatureFailure, Source, Trusted, read_trusted
 
@@ -391,10 +391,12 @@ def verify_bundle(directory: str | Path, against: Sequence[str | Source], log_ke
 
 def verify_database(path: str | Path, against: Sequence[str | Source], log_keys: Sequence[str], *,
                     text_ids: bool = False, jobs: int | None = None, since: str | Source | None = None,
-                    cache: int = CACHE) -> Report:
+                    cache: int = CACHE, min_segment: int = MIN_SEGMENT) -> Report:
     """A SQLite copy of the record (tables stored_events and audit_chain) checked the same way, in `jobs` segments
     of notification ids (`verifier.segments`; default: the cores, at most 4) with the same verdicts as one pass.
-    `since`: a checkpoint note verified before; only the events after its size are checked (`verifier.since`)."""
+    `since`: a checkpoint note verified before; only the events after its size are checked (`verifier.since`).
+    `cache`: aggregates a segment keeps in memory; `min_segment`: notification ids a segment process is given at
+    least (fewer jobs on a short range)."""
     started = time.perf_counter()
     keys = Keys.parse(list(log_keys))
     trusted, refused = _trusted(against, keys)
@@ -423,7 +425,7 @@ def verify_database(path: str | Path, against: Sequence[str | Source], log_keys:
     finally:
         conn.close()
     report = check_database(Path(path), trusted, text_ids=text_ids, jobs=jobs or default_jobs(), since=resume,
-                            cache=cache)
+                            cache=cache, min_segment=min_segment)
     notes = [] if trusted else ["no trusted checkpoint given: the record is only shown consistent with itself, "
                                 "which anyone who rewrites it and recomputes every hash can achieve"]
     if resume is not None:
@@ -433,7 +435,7 @@ def verify_database(path: str | Path, against: Sequence[str | Source], log_keys:
 
 
 def check_database(path: Path, trusted: Sequence[Trusted] = (), *, text_ids: bool = False, jobs: int = 1,
-                   since: Since | None = None, cache: int = CACHE) -> Report:
+                   since: Since | None = None, cache: int = CACHE, min_segment: int = MIN_SEGMENT) -> Report:
     """Steps 2 to 4 over a database copy, in segments (`verifier.segments`), from the start or from `since`."""
     schedule = _schedule(trusted)
     tally = _Tally(trusted)
@@ -449,7 +451,7 @@ def check_database(path: Path, trusted: Sequence[Trusted] = (), *, text_ids: boo
             tally.check(since.size, schedule[since.size], since.root, since.chain, head)
     marks = frozenset(p for p in schedule if p > start.position)
     problem: Problem | None = None
-    segments = run_segments(path, text_ids, start, marks, jobs, cache)
+    segments = run_segments(path, text_ids, start, marks, jobs, cache, min_segment)
     for seg in segments:
         for m in seg.marks:
             at = list(stack)

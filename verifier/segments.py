@@ -43,6 +43,7 @@ EVENT_HEADER = Struct(">cHIQq")  # verifier/README.md §2: tag, len(K), len(T), 
 CHAIN_TAIL = Struct(">qqq")  # seq, notification id, the aggregate's previous notification id
 PAGE = 20_000
 CACHE = 100_000
+MIN_SEGMENT = 20_000  # notification ids a segment process is given at least
 
 Subtree = tuple[int, int, bytes]
 """(start, level, hash): the root of the perfect subtree of leaves [start, start + 2**level)."""
@@ -217,7 +218,7 @@ def _subtree(leaves: list[bytes]) -> bytes:
     return level[0]
 
 
-class _Leaves:
+class Leaves:
     """The segment's leaf hashes on their way to its stack: a full aligned chunk of CHUNK leaves is hashed into one
     subtree at once; any other leaves (a segment's unaligned start, its end, a checkpoint's position) one by one."""
 
@@ -257,7 +258,7 @@ def _run(
     cache, size = heads.cache, heads.size
     okeys: dict[str, bytes] = {}
     topics: dict[str, bytes] = {}
-    leaves = _Leaves(seg.stack, seg.position)
+    leaves = Leaves(seg.stack, seg.position)
     pending = leaves.pending
     position, last_nid, prev = seg.position, seg.last_nid, seg.chain
     hi = seg.hi if seg.hi is not None else float("inf")
@@ -335,7 +336,7 @@ def _slow(
     okey_of: Callable[[str], bytes],
     marks: frozenset[int],
     row_problem: Any,
-    leaves: _Leaves,
+    leaves: Leaves,
 ) -> None:
     """From a pair the fast loop did not pass: the streams merged a row at a time and each row given to the
     detailed checks (`check.row_problem`) with the row after it, until the first finding or the segment's end."""
@@ -372,13 +373,17 @@ def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
-def bounds(conn: sqlite3.Connection, lo: int, jobs: int) -> list[tuple[int, int | None]]:
-    """`jobs` ranges of notification ids after `lo`, of equal width (the last one open)."""
+def bounds(
+    conn: sqlite3.Connection, lo: int, jobs: int, min_segment: int = MIN_SEGMENT
+) -> list[tuple[int, int | None]]:
+    """At most `jobs` ranges of notification ids after `lo`, of equal width, at least `min_segment` wide (the last
+    one open)."""
     top = max(
         conn.execute("SELECT max(rowid) FROM stored_events").fetchone()[0] or 0,
         conn.execute(f"SELECT max(notification_id) FROM {CHAIN_TABLE}").fetchone()[0] or 0,
     )
-    if jobs <= 1 or top - lo < 2 * jobs:
+    jobs = min(jobs, (top - lo) // max(min_segment, 1))  # a process for fewer rows costs more than it saves
+    if jobs <= 1:
         return [(lo, None)]
     width = (top - lo) // jobs
     cuts = [lo + k * width for k in range(jobs)]
@@ -386,13 +391,19 @@ def bounds(conn: sqlite3.Connection, lo: int, jobs: int) -> list[tuple[int, int 
 
 
 def run_segments(
-    path: Path, text_ids: bool, start: Start, marks: frozenset[int], jobs: int, cache: int = CACHE
+    path: Path,
+    text_ids: bool,
+    start: Start,
+    marks: frozenset[int],
+    jobs: int,
+    cache: int = CACHE,
+    min_segment: int = MIN_SEGMENT,
 ) -> list[Segment]:
     """The segments after `start` (a trusted start: the first segment begins from it), in notification order,
     up to and including the first that fails; seams checked."""
     conn = open_copy(path)
     try:
-        ranges = bounds(conn, start.notification_id, jobs)
+        ranges = bounds(conn, start.notification_id, jobs, min_segment)
     finally:
         conn.close()
     starts: list[Start | None] = [start, *([None] * (len(ranges) - 1))]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from hashlib import sha256
 
 from verifier.rows import CHAIN_TABLE
-from verifier.segments import Subtree, fold, frontier, stack_root
+from verifier.segments import CHUNK, Leaves, Subtree, frontier, stack_root
 from verifier.trusted import Trusted
 
 TREE_TABLE = "audit_tree"  # (level, start, hash) of the perfect subtrees of level >= 1 (adapters/record/tree.py)
@@ -69,10 +69,11 @@ def read_since(conn: sqlite3.Connection, t: Trusted) -> Since:
             f"it signs position {t.size} and chain hash {chain.hex()} at notification {nid}; the copy "
             f"holds {found} there: the record was rewritten at or before it (a full pass names where)"
         )
-    for how, nodes in (
-        ("the copy's stored tree nodes", _stored(conn, t.size)),
-        ("recomputed from the chain rows' recorded event hashes", _recomputed(conn, t.size)),
+    for how, read in (
+        ("the copy's stored tree nodes", _stored),
+        ("recomputed from the chain rows' recorded event hashes", _recomputed),
     ):
+        nodes = read(conn, t.size)  # the second only when the first is missing or does not fold
         if nodes is not None and stack_root(nodes) == root:
             return Since(t.source, t.size, nid, chain, root, tuple(nodes), how)
     raise SinceRefused(
@@ -102,12 +103,16 @@ def _stored(conn: sqlite3.Connection, size: int) -> list[Subtree] | None:
 
 def _recomputed(conn: sqlite3.Connection, size: int) -> list[Subtree] | None:
     stack: list[Subtree] = []
+    leaves = Leaves(stack, 0)
     cursor = conn.execute(f"SELECT seq, event_hash FROM {CHAIN_TABLE} WHERE seq <= ? ORDER BY seq", (size,))
     m = 0
     while rows := cursor.fetchmany(20_000):
         for seq, eh in rows:
             if seq != m + 1 or not isinstance(eh, bytes):
                 return None
-            fold(stack, (m, 0, sha256(b"\x00" + eh).digest()))
+            leaves.pending.append(sha256(b"\x00" + eh).digest())
             m += 1
+            if not m % CHUNK:
+                leaves.chunk()
+    leaves.flush()
     return stack if m == size else None

@@ -21,6 +21,7 @@ from domain.audit.merkle import CompactRange, leaf_hash, merkle_tree_hash
 from tests.unit.test_verifier import VKEY, database, json_checkpoint, note, rows
 from verifier import Kind, Report, Source, verify_database
 from verifier.__main__ import main
+from verifier.segments import bounds
 
 N = 40
 SEAM = 20  # the last position of the first of two segments (notification 39)
@@ -51,7 +52,9 @@ def edit(path: Path, *sql: str) -> Path:
 
 def each_jobs(path: Path, *against: str | Source, since: str | None = None) -> Report:
     """The report with 1, 2 and 4 jobs, and with a cache of one aggregate: all the same, returned once."""
-    reports = [verify_database(path, list(against), [VKEY], jobs=j, since=since, cache=c) for j, c in RUNS]
+    reports = [
+        verify_database(path, list(against), [VKEY], jobs=j, since=since, cache=c, min_segment=1) for j, c in RUNS
+    ]
     first = _comparable(reports[0])
     for r in reports[1:]:
         assert _comparable(r) == first
@@ -80,6 +83,10 @@ def nid(position: int) -> int:
 
 def test_segments_give_the_root_and_head_of_one_pass(tmp_path: Path) -> None:
     data = rows(N)
+    with sqlite3.connect(copy(tmp_path, "cut", data)) as conn:  # where the seams of these tests lie
+        assert bounds(conn, 0, 2, 1) == [(0, nid(SEAM)), (nid(SEAM), None)]
+        assert bounds(conn, 0, 4, 1) == [(0, 19), (19, 38), (38, 57), (57, None)]
+        assert bounds(conn, 0, 4, 30) == [(0, 39), (39, None)] and bounds(conn, 0, 4) == [(0, None)]
     report = each_jobs(copy(tmp_path, "good", data), note(data, N), note(data, 7), json_checkpoint(data, N))
     assert report.ok, report
     assert report.events == N and report.head == (N, nid(N), data[-1]["chain_hash"])
