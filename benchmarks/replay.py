@@ -1,6 +1,6 @@
 """Replay time of one aggregate with 10,000 events: from its snapshot, and from the events alone.
 
-    .venv/bin/python -m benchmarks.replay [--events 10000] [--tries 3] [--store FILE] [--profile]
+    .venv/bin/python -m benchmarks.replay [--events 10000] [--tries 3] [--store FILE | --postgres SCHEMA] [--profile]
 
 An entente in signature for decades with a daily reminder accumulates one event a
 day; the store then holds a snapshot every 100 events. A fresh process-level
@@ -13,7 +13,8 @@ and its `project_aggregate` — what the record did before issue 12; the ratio i
 of one events-only load goes: the rows read, decoded (`RecordMapper`), projected (`project_events`), each
 timed alone, and with `--profile` the functions that cost most (cProfile, which slows everything ~3x).
 Goal (issue 12): < 100 ms from the events alone. `--store FILE` keeps the built store in FILE (built if absent),
-so that a second run measures at once.
+so that a second run measures at once; `--postgres SCHEMA` does the same on the benchmarks' PostgreSQL server
+(`benchmarks.common.PG`) in that schema (created and built if it holds no events; `DROP SCHEMA` it when done).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from typing import Any
 from eventsourcing.application import Repository, project_aggregate
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, StoredEvent, UUIDAsHex
 
-from adapters.record.environment import record_env
+from adapters.record.environment import PostgresAddress, record_env
 from adapters.record.record import TOPICS, DateAsISO, Record, project_events
 from adapters.record.sealing import PersonalDataMapper
 from benchmarks import summary
+from benchmarks.common import PG
 from domain.ententes import commands as c
 from domain.ententes.aggregate import entente_id
 from domain.ententes.state import EntentePolicy
@@ -124,17 +126,36 @@ def loadavg() -> str:
 
 
 @contextmanager
-def store(path: str | None, events: int) -> Iterator[tuple[dict[str, str], float | None]]:
-    """The record holding the entente: `path` if given (built there if absent), else a temporary file."""
+def store(path: str | None, events: int, schema: str | None = None) -> Iterator[tuple[dict[str, str], float | None]]:
+    """The record holding the entente: `path` if given (built there if absent), the PostgreSQL `schema` if given
+    (built there if it holds no events), else a temporary SQLite file."""
     with tempfile.TemporaryDirectory() as tmp:
-        file = Path(path) if path else Path(tmp) / "record.sqlite"
-        env = record_env(sqlite=file)
+        if schema is not None:
+            env = record_env(postgres=PostgresAddress(**PG, schema=schema))
+            empty = _schema_empty(schema)
+        else:
+            file = Path(path) if path else Path(tmp) / "record.sqlite"
+            env = record_env(sqlite=file)
+            empty = not file.exists()
         built = None
-        if not file.exists():
+        if empty:
             start = time.perf_counter()
             build(env, events)
             built = time.perf_counter() - start
         yield env, built
+
+
+def _schema_empty(schema: str) -> bool:
+    """Whether `schema` holds no record yet (created if missing)."""
+    import psycopg
+
+    with psycopg.connect(autocommit=True, connect_timeout=5, **PG) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}".arrimage_events',)).fetchone()
+        if row is None or not row[0]:
+            return True
+        counted = conn.execute(f'SELECT count(*) FROM "{schema}".arrimage_events').fetchone()
+        return counted is None or counted[0] == 0
 
 
 def decode_all(record: Record, rows: list[StoredEvent]) -> list[Any]:
@@ -161,10 +182,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--tries", type=int, default=3)
     parser.add_argument("--store", default=None, help="SQLite file holding the entente (built there if absent)")
+    parser.add_argument("--postgres", default=None, metavar="SCHEMA",
+                        help="PostgreSQL schema holding the entente (benchmarks.common.PG; built there if empty)")
     parser.add_argument("--profile", action="store_true", help="profile one events-only load (cProfile)")
     summary.option(parser)
     args = parser.parse_args()
-    with store(args.store, args.events) as (env, built):
+    with store(args.store, args.events, args.postgres) as (env, built):
         before = loadavg()
         rows = []
         for attempt in range(1, args.tries + 1):
@@ -181,8 +204,9 @@ def main() -> None:
             profile = cProfile.Profile()
             profile.runcall(record.repository.get, entente_id("R"))
             record.close()
-    how = f"built in {built:.1f} s" if built is not None else f"store {args.store}"
-    print(f"\n== benchmarks.replay — one entente, {args.events:,} events (SQLite; {how}) ==")
+    where = "SQLite" if args.postgres is None else f"PostgreSQL, schema {args.postgres}"
+    how = f"built in {built:.1f} s" if built is not None else f"store {args.postgres or args.store}"
+    print(f"\n== benchmarks.replay — one entente, {args.events:,} events ({where}; {how}) ==")
     print(f"  load average {before} before, {after} after (1, 5, 15 min)")
     print(f"  {'load':<15} | try | events | seconds | CPU s | goal < {GOAL} s (events only)")
     for way, attempt, version, seconds, cpu in rows:
@@ -198,7 +222,8 @@ def main() -> None:
     print("  one events-only load, step by step (best of each): "
           + ", ".join(f"{step} {seconds * 1000:.1f} ms" for step, seconds in steps.items())
           + f" = {sum(steps.values()) * 1000:.1f} ms")
-    summary.add(summary.Row("replay", f"one entente of {args.events:,} events from its chained events", now, "s",
+    on = "" if args.postgres is None else " (PostgreSQL)"
+    summary.add(summary.Row("replay", f"one entente of {args.events:,} events from its chained events{on}", now, "s",
                             library, "the library's reading (its transcoder, mapper, projector)", "baseline/value",
                             "library ÷ now", "value", "<", GOAL, note=f"load {before}"))
     if profile is not None:
