@@ -9,6 +9,7 @@ consents).
     .venv/bin/python -m benchmarks.listings --events 1000000 [--postgres]
     .venv/bin/python -m benchmarks.listings --events 0 --ententes 0 --cases 0 --persons 0 --in-force 2000
     .venv/bin/python -m benchmarks.listings --events 1000000 --new-only   # the view's shape 6 lists only
+    .venv/bin/python -m benchmarks.listings --events 1000000 --callers    # the entry points switched to the view
 
 With `--in-force N` (issue 12, load run: cases stalled with 1,800 ententes in force), N ententes are then put in
 force through the use case, one CSSS (a region's record) with community organisations across `--territories`
@@ -55,6 +56,8 @@ from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ec
 from domain.ententes.model import EntenteContent, Party, ServiceCode, ServiceOffer
+from domain.fhir.tasks import tasks
+from gateway.fhir import Search, task_candidates
 from tests.crisis_builders import CSSS, T0, activate, crisis_content, open_cmd, request
 from tests.disclosure_builders import (
     AFTER,
@@ -221,7 +224,7 @@ def store(postgres: bool) -> Iterator[dict[str, str]]:
 
 def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postgres: bool, in_force: int = 0,
         territories: int = 8, crisis_every: int = 10, principals: int = 200, reads: int = 1_000,
-        new_only: bool = False) -> None:
+        new_only: bool = False, callers: bool = False) -> None:
     where = "PostgreSQL" if postgres else "SQLite"
     with store(postgres) as env:
         record = Record(env)
@@ -278,13 +281,14 @@ def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postg
                  lambda: [by_scan_d.decide(partner_request(persons // 2, "x"), partner_context(persons // 2))],
                  lambda: [by_view_d.decide(partner_request(persons // 2, "x"), partner_context(persons // 2))]),
             ]
-            for name, scan, view in shape6 if new_only else earlier + shape6:
+            for name, scan, view in (entry_points(record, cases) if callers else shape6 if new_only
+                                     else earlier + shape6):
                 t_scan, by_scan = timed(scan, repeat)
                 t_view, by_view = timed(view, repeat)
                 assert by_scan == by_view, name
                 rows.append((name, len(by_view), t_scan * 1000, t_view * 1000, t_scan / t_view))
 
-            if not new_only:
+            if not (new_only or callers):
                 # New events since the last read: the catch-up reads those only.
                 bulk_insert(record, topic, state, 1_000)
                 uc.draft(ec.DraftEntente(by="dsp", code="ENT-BENCH-NEW", content=service_entente()), T0)
@@ -325,6 +329,43 @@ def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postg
         summary.add(summary.Row(f"listings ({where}, {total:,} events)", f"{name}: listings view", view_ms, "ms",
                                 scan_ms, "scan of the log", "baseline/value", "scan ÷ view"))
     summary.add(summary.Row(f"listings ({where}, {total:,} events)", "view built from nothing", first, "s"))
+
+
+def entry_points(record: Record, cases: int) -> list[Listed]:
+    """The entry points that listed by the scan and now read the view (issue 12), each as it read before (the scan,
+    and every case loaded where it loaded them) and as it reads now, the same answer asserted by `run`:
+    `report standards` over one hour of openings (the scan's `Opened` events or the view's, then that hour's cases
+    loaded), the FHIR Task search by `_id` (before: every case loaded; now: the one its Task id names) and without
+    (every case loaded either way: what is left), the audit routes' person door (before: every case loaded; now:
+    the person's, by the view's index on the person)."""
+    cc = CrisisCases(record)
+    hour = T0 + timedelta(minutes=cases // 2)
+    someone, one = f"c-{cases // 2:06d}", Search.of(None, None, None, f"{case_code(cases // 2)}-h1")
+    every = Search.of(None, None, None, None)
+
+    def report(from_view: bool) -> list[Any]:
+        return [v for _, _, v in cc.views(cc.opened_in(hour, hour + timedelta(hours=1), from_view=from_view),
+                                          skipped=lambda _: None)]
+
+    def search_before(wanted: Search) -> list[Any]:
+        found = []
+        for code, _ in cc.opened(from_view=False):
+            mine = {t.task_id for t in tasks(cc.view(code)) if CSSS in (t.owner, t.requester) and wanted.matches(t)}
+            if mine:
+                found.append((code, mine))
+        return found
+
+    def door(listed: list[tuple[str, Any]]) -> list[Any]:
+        return [code for code, _, v in cc.views(listed, skipped=lambda _: None) if v.subject_id == someone]
+
+    return [
+        ("report standards: one hour's cases, loaded", lambda: report(False), lambda: report(True)),
+        ("FHIR Task search by _id", lambda: search_before(one), lambda: task_candidates(cc, CSSS, one)),
+        ("FHIR Task search, no filter (every case loaded)", lambda: search_before(every),
+         lambda: task_candidates(cc, CSSS, every)),
+        ("audit person door (the person's cases)", lambda: door(cc.opened(from_view=False)),
+         lambda: door(cc.of_person(someone))),
+    ]
 
 
 def in_force_content(n: int, territories: int, crisis_every: int) -> tuple[EntenteContent, bool]:
@@ -404,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="reads across persons logged (each in the record-level log and an entente's)")
     parser.add_argument("--new-only", action="store_true",
                         help="only the lists of the view's shape 6 (principals, reads logged, a person's open cases)")
+    parser.add_argument("--callers", action="store_true",
+                        help="only the entry points switched to the view (report, FHIR Task search, person door)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL (ARRIMAGE_BENCH_POSTGRES_*)")
     parser.add_argument("--in-force", type=int, default=0, help="ententes put in force for the routing figure")
@@ -418,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < (0 if name in ("in_force", "principals", "reads") else 1):
             parser.error(f"invalid value for --{name.replace('_', '-')}: {getattr(args, name)}")
     run(args.events, args.ententes, args.cases, args.persons, args.repeat, args.postgres, args.in_force,
-        args.territories, args.crisis_every, args.principals, args.reads, args.new_only)
+        args.territories, args.crisis_every, args.principals, args.reads, args.new_only, args.callers)
     return 0
 
 
