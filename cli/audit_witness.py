@@ -19,6 +19,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
+from adapters.witness.client import client_tls, post_add_checkpoint
 from adapters.witness.server import RequestLimit, tls_context, witness_server
 from adapters.witness.service import Witness, new_witness_key
 from adapters.witness.service import verify_ed25519 as ed25519_verify
@@ -298,8 +299,16 @@ def publish(
             ring = checkpoint_keys(engine.settings)
         except KeyConfigError as e:
             fail(bad_input(str(e)))
+        post = post_add_checkpoint
+        cert, tls_key = engine.settings.witness_tls_cert, engine.settings.witness_tls_key
+        if cert is not None and tls_key is not None:
+            try:
+                post = functools.partial(post_add_checkpoint, tls=client_tls(cert, tls_key))
+            except (OSError, ssl.SSLError) as e:
+                fail(bad_input(f"ARRIMAGE_WITNESS_TLS_CERT/_KEY ({cert}, {tls_key}): "
+                               f"{getattr(e, 'strerror', None) or e}"))
         try:
-            done = do_publish(engine.record, ring, witnesses, datetime.now(UTC))
+            done = do_publish(engine.record, ring, witnesses, datetime.now(UTC), post=post)
         except (NoteError, CheckpointError) as e:
             fail(CliError(Exit.FAILED, f"cannot publish: {e.message}"))
     if out is not None:

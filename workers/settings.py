@@ -192,6 +192,11 @@ class Settings(BaseSettings):
     # The witnesses `arrimage audit publish` sends the record's tree checkpoints to (c2sp.org/tlog-witness):
     # entries `<witness verifier key>=<http(s) submission URL>`, separated by commas or spaces. Empty: none.
     witnesses: str = Field(default="", description="witnesses of the record's checkpoints: <vkey>=<url>, …")
+    # The client certificate (PEM chain, key) `audit publish` presents to witnesses that require one (`audit witness
+    # serve --tls-client-ca`). Unset: none. The witnesses' own certificates are checked against the public roots,
+    # or SSL_CERT_FILE.
+    witness_tls_cert: Path | None = None
+    witness_tls_key: Path | None = None
 
     @field_validator("api_url", mode="before")
     @classmethod
@@ -226,7 +231,8 @@ class Settings(BaseSettings):
                              "ARRIMAGE_TEMPORAL_TLS=true (or unset it), or remove the API key")
         return value
 
-    @field_validator("gateway_tls_cert", "gateway_tls_key", "gateway_tls_client_ca")
+    @field_validator("gateway_tls_cert", "gateway_tls_key", "gateway_tls_client_ca", "witness_tls_cert",
+                     "witness_tls_key")
     @classmethod
     def _a_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         if value is not None and not Path(value).is_file():
@@ -256,6 +262,14 @@ class Settings(BaseSettings):
             parse_witnesses(value)
         except NoteError as err:
             raise ValueError(f"{err.message}; give <witness verifier key>=<https URL>, separated by commas") from None
+        return value
+
+    @field_validator("witness_tls_key")
+    @classmethod
+    def _witness_tls_together(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if "witness_tls_cert" in info.data and (info.data["witness_tls_cert"] is None) != (value is None):
+            raise ValueError("ARRIMAGE_WITNESS_TLS_CERT and ARRIMAGE_WITNESS_TLS_KEY go together, one is set without "
+                             "the other; set both, or neither")
         return value
 
     def witness_list(self) -> tuple[WitnessEndpoint, ...]:

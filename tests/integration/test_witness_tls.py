@@ -4,7 +4,8 @@ localhost (``adapters.witness.server``, `arrimage audit witness serve`), with ce
 
 - HTTPS: `audit publish`'s path (`usecases.audit.witnessing.publish` over httpx) cosigned through TLS when the log
   trusts the witness's CA (``SSL_CERT_FILE``), unreachable when it does not; plain HTTP to the port is no answer;
-- mTLS (a client CA): no client certificate → no answer; one the CA signed → served;
+- mTLS (a client CA): no client certificate → no answer; one the CA signed → served; `audit publish` with
+  ARRIMAGE_WITNESS_TLS_CERT/_KEY cosigned by such a witness, unreachable without, refused with half of them;
 - the limit: a client's requests beyond it answered 429 with ``Retry-After`` (another address still served); the
   bucket refills with time (a clock given to `RequestLimit`: no wait);
 - the command: `--tls-cert/--tls-key` serve HTTPS, one without the other is bad input (2).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 import ssl
 import subprocess
@@ -39,9 +41,11 @@ from adapters.witness.state import WitnessState
 from cli.main import app
 from domain.audit.note import COSIGNATURE_V1
 from domain.audit.witnessing import Outcome, WitnessEndpoint
+from tests.merkle_attack_builders import Cli
 from tests.tamper_builders import NOW, interleaved_dossiers
 from usecases.audit.proofs import log_verifier
 from usecases.audit.witnessing import publish
+from workers.config import BadSettings
 
 ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
 WITNESS_KEY = signer_key_from_seed("witness.example/tls", bytes(range(11, 43)), COSIGNATURE_V1)
@@ -184,6 +188,34 @@ def test_with_a_client_ca_only_a_client_certificate_it_signed_is_served(
     trust.load_cert_chain(pki.client_cert, pki.client_key)
     got = httpx.get(f"https://{at}/add-checkpoint", verify=trust, timeout=5)
     assert (got.status_code, got.text) == (405, "POST only\n")
+
+
+def test_publish_presents_the_log_s_client_certificate_to_a_witness_requiring_one(
+    record: Record,
+    store_env: dict[str, str],
+    pki: Pki,
+    tmp_path: Path,
+    serving: list[WitnessServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`audit publish` with ARRIMAGE_WITNESS_TLS_CERT/_KEY (in this process, over the store under test): cosigned by
+    a witness requiring client certificates; without them, unreachable (the handshake refused)."""
+    interleaved_dossiers(record, "AB", 2)
+    tls = tls_context(pki.server_cert, pki.server_key, pki.ca)
+    at = _start(serving, _witness(record, tmp_path), tls=tls)
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    cli = Cli.over(store_env, tmp_path)
+    cli.env.update({"SSL_CERT_FILE": str(pki.ca), "ARRIMAGE_WITNESSES": f"{WITNESS_KEY.verifier}=https://{at}"})
+    refused = cli.invoke("publish", "--json")
+    assert refused.code == 1, refused
+    assert [w["outcome"] for w in json.loads(refused.out)["witnesses"]] == ["unreachable"]
+    cli.env.update({"ARRIMAGE_WITNESS_TLS_CERT": str(pki.client_cert), "ARRIMAGE_WITNESS_TLS_KEY": str(pki.client_key)})
+    done = cli.invoke("publish", "--json")
+    assert done.code == 0, done
+    assert [(w["outcome"], w["old_size"]) for w in json.loads(done.out)["witnesses"]] == [("cosigned", 0)]
+    del cli.env["ARRIMAGE_WITNESS_TLS_KEY"]
+    with pytest.raises(BadSettings, match="ARRIMAGE_WITNESS_TLS_CERT and ARRIMAGE_WITNESS_TLS_KEY go together"):
+        cli.invoke("publish")  # the installed command: that line, exit 2 (cli.main)
 
 
 def test_a_client_beyond_its_limit_is_answered_429_and_another_address_is_still_served(
