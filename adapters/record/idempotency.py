@@ -61,9 +61,11 @@ class IdempotencyStore:
             return cls(None, lease)
 
     def _table(self, dialect: Dialect) -> Dialect:
-        """The table, made on first use (a record older than the gateway has none), in its own transaction."""
+        """The table, made on first use (a record older than the gateway has none), in a transaction of its own
+        that waits for any other process making tables (`Dialect.schema_transaction`: several gateway processes
+        writing first at once otherwise collide, on PostgreSQL a unique violation on ``pg_type``)."""
         if not self._made:
-            with dialect.transaction(commit=True) as cursor:
+            with dialect.schema_transaction() as cursor:
                 cursor.execute(dialect.sql(DDL))
             self._made = True
         return dialect

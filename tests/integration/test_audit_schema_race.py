@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.record.idempotency import IdempotencyStore
 from adapters.record.notes import note_store
 from adapters.record.record import Record
 from adapters.record.witnessed import witnessed_store
@@ -108,5 +109,46 @@ def test_concurrent_openings_of_a_new_store_make_every_table_once(store_env: dic
     try:
         after.save(Dossier("after"))
         assert after.audit_tree().catch_up().size == 1
+    finally:
+        after.close()
+
+
+def _first_idempotent_write(
+    env: dict[str, str], n: int, barrier: threading.Barrier, failures: list[BaseException]
+) -> None:
+    try:
+        record = Record(env)
+        try:
+            store = IdempotencyStore.of(record)
+            barrier.wait()
+            store.reserve("gateway-test", f"key-{n}", "POST /v1/x {}")
+        finally:
+            record.close()
+    except BaseException as e:  # reported by the test, with its type
+        failures.append(e)
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_concurrent_first_idempotent_writes_make_the_gateway_s_table_once(
+    store_env: dict[str, str], round_: int
+) -> None:
+    """The gateway's answers table (`adapters.record.idempotency`) is made on its first use, by as many gateway
+    processes as write first at once: in the same `Dialect.schema_transaction`."""
+    Record(store_env).close()
+    barrier = threading.Barrier(OPENERS)
+    failures: list[BaseException] = []
+    threads = [
+        threading.Thread(target=_first_idempotent_write, args=(store_env, n, barrier, failures)) for n in range(OPENERS)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert [f"{type(f).__name__}: {f}" for f in failures] == []
+    after = Record(store_env)
+    try:
+        kept = IdempotencyStore.of(after).reserve("gateway-test", "key-0", "POST /v1/x {}")
+        assert (kept.fingerprint, kept.request_id) == ("POST /v1/x {}", None)
     finally:
         after.close()
