@@ -106,7 +106,10 @@ def routes(root: Root, guard: Guard) -> APIRouter:
     @router.get("/register", responses={**answer(RegisterRead), **READ_PROBLEMS}, response_class=JSONResponse)
     async def register(
         request: Request,
-        person: Annotated[str, Query(min_length=1, max_length=128, description="The person's opaque id.")],
+        # An opaque id's characters, as /v1/me/register and /fhir/AuditEvent take them: anything else (a NUL,
+        # which a PostgreSQL text parameter cannot carry) is bad input, never a lookup.
+        person: Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+                                     description="The person's opaque id.")],
         purpose: Annotated[PurposeKind | None, Query(description="What the read is for.")] = None,
     ) -> JSONResponse:
         """The register entries about one person, as the principal's role may see them (as `arrimage audit

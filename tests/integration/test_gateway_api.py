@@ -97,6 +97,11 @@ async def test_refusals_record_nothing(api: Api) -> None:
     problem(huge, 413, "body_too_large")
     problem(await api.post("/v1/cases", PARTNER, intake(), key=None), 400, "idempotency_key_required")
     problem(await api.get("/v1/cases/C-AAAAAAAA22", PARTNER), 404, "not_found")
+    # a person id with a NUL, which a PostgreSQL text parameter cannot carry (a 500 on PostgreSQL, found by
+    # test_gateway_fuzz): bad input on both stores, before any lookup
+    odd = problem(await api.get("/v1/audit/register?person=p-%00-inconnu", "auditrice"), 422)
+    assert [e["field"] for e in odd["errors"]] == ["person"]
+    problem(await api.get("/v1/audit/register?person=p-inconnu-0001", "auditrice"), 404, "not_found")
     assert events(record) == before
 
 
