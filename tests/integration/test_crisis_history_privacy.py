@@ -73,11 +73,11 @@ def all_payloads(message: Message) -> Iterator[Payload]:
 
 
 async def test_a_crisis_case_history_read_without_the_codec_shows_no_personal_detail(
-    time_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
+    time_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     """Inputs, update arguments and results (the intake's reason, the person's reference, the emergency
     note, the subject id) go through the encrypting codec; the workflow id is the opaque case code."""
-    record = Record(sqlite_env)
+    record = Record(store_env)
     code = new_case_code()
     async with crisis_worker(time_env.client, task_queue, record, tmp_path):
         handle, _ = await start_case(time_env.client, open_cmd(code), task_queue)

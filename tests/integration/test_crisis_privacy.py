@@ -95,14 +95,14 @@ async def _raw_history_is_opaque(handle: WorkflowHandle[Any, Any]) -> None:
 
 
 async def test_workflow_ids_and_search_attributes_carry_only_opaque_codes(
-    visible_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path
+    visible_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     """Issue 3 (privacy) and the GUIDE's rule « search attributes and workflow ids carry opaque codes only »:
     ids are `case-<opaque case code>`; search attributes hold stage values, organisation and team codes, the
     territory code, a flag and moments — at intake, handoff to an organisation under entente, intervention,
     referral; none holds the reason, the person reference, the subject id or the notes of the intake."""
     env = visible_env
-    record = Record(sqlite_env)
+    record = Record(store_env)
     try:
         activate(Ententes(record), "ENT-CC-PRIV", crisis_content("cc-laval"), await env.get_current_time())
         async with crisis_worker(env.client, task_queue, record, tmp_path):

@@ -1,8 +1,9 @@
 """`/v1/episodes` fuzzed with schemathesis as the CSSS's own intervenant (issue 11): `test_gateway_fuzz` calls every
 operation as a partner, which the episodes refuse at the door (`not_a_party`) before reading a body; here their
-bodies and codes are generated for a principal who is a party, over real HTTP, a real record (SQLite) and a real
-Temporal with the production worker. Each answer: no 5xx, what the OpenAPI document declares; a refused request
-records nothing, but a read the disclosure rules refuse, which registers its refusal. Bounded and derandomised."""
+bodies and codes are generated for a principal who is a party, over real HTTP, a real record (SQLite, then
+PostgreSQL, the same budget on both) and a real Temporal with the production worker. Each answer: no 5xx, what the
+OpenAPI document declares; a refused request records nothing, but a read the disclosure rules refuse, which
+registers its refusal. Bounded and derandomised."""
 
 from __future__ import annotations
 
@@ -33,11 +34,11 @@ OPENING = {"service": "consultation_sociale", "subject_id": "p-0f1e2d3c", "terri
 
 
 @pytest.fixture
-async def served(dev_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str],
+async def served(dev_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
                  tmp_path: Path) -> AsyncIterator[tuple[Api, str]]:
-    record = Record(sqlite_env)
+    record = Record(store_env)
     async with crisis_worker(dev_env.client, task_queue, record, tmp_path), \
-            gateway(dev_env.client, task_queue, sqlite_env, tmp_path, gateway_rate=10_000,
+            gateway(dev_env.client, task_queue, store_env, tmp_path, gateway_rate=10_000,
                     gateway_burst=10_000) as api:
         server = Gateway(api.root, host="127.0.0.1", port=0)
         base = await server.start()

@@ -95,13 +95,13 @@ class Served:
 
 
 @pytest.fixture
-async def served(sqlite_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Served]:
+async def served(store_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Served]:
     ca, stranger = Authority("reseau-sante", tmp_path), Authority("inconnu", tmp_path)
     server = ca.issue("gateway", server=True)
     certs = {"cps-laval": ca.issue("cps-laval"), "cc-autre": ca.issue("cc-autre"),
              "forged": stranger.issue("cps-laval-forged")}
     root = bootstrap(Settings(_env_file=None, mode="development", data_dir=tmp_path, gateway_tls_cert=server.cert,
-                              gateway_tls_key=server.key, gateway_tls_client_ca=ca.path), record_env=sqlite_env)
+                              gateway_tls_key=server.key, gateway_tls_client_ca=ca.path), record_env=store_env)
     gateway = Gateway(root, host="127.0.0.1", port=0)
     try:
         now = datetime.now(UTC)

@@ -26,13 +26,13 @@ async def wait_for(condition: Callable[[], bool], limit: float = 20.0) -> None:
 
 
 async def test_the_running_worker_keeps_its_health_file_fresh_and_removes_it_on_stop(
-        dev_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str], tmp_path: Path,
+        dev_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(worker_module, "HEARTBEAT_SECONDS", 0.2)
     alive = tmp_path / "worker.alive"
     settings = Settings(_env_file=None, mode="development", task_queue=task_queue, worker_health_file=alive)
     stop = asyncio.Event()
-    with bootstrap(settings, record_env=sqlite_env, client=dev_env.client) as root:
+    with bootstrap(settings, record_env=store_env, client=dev_env.client) as root:
         running = asyncio.create_task(worker_module.run_worker(root, stop))
         await wait_for(alive.exists)
         first = alive.stat().st_mtime_ns
@@ -45,10 +45,10 @@ async def test_the_running_worker_keeps_its_health_file_fresh_and_removes_it_on_
 
 
 async def test_without_the_setting_nothing_is_written(dev_env: WorkflowEnvironment, task_queue: str,
-                                                      sqlite_env: dict[str, str], tmp_path: Path) -> None:
+                                                      store_env: dict[str, str], tmp_path: Path) -> None:
     settings = Settings(_env_file=None, mode="development", task_queue=task_queue, data_dir=tmp_path / "var")
     stop = asyncio.Event()
-    with bootstrap(settings, record_env=sqlite_env, client=dev_env.client) as root:
+    with bootstrap(settings, record_env=store_env, client=dev_env.client) as root:
         running = asyncio.create_task(worker_module.run_worker(root, stop))
         await asyncio.sleep(0.5)
         stop.set()
