@@ -369,7 +369,7 @@ async def retried(gw: GatewayProcess, http: httpx.AsyncClient, path: str, body: 
 
 
 async def test_the_gateway_killed_mid_request_and_retried_with_its_key_records_each_command_once(
-    visible_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    visible_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     """`arrimage gateway` is killed (SIGKILL) while a command it sent is in flight (no worker runs: Temporal holds
     it), twice: the opening of a case, then a request for a mobile team. The gateway is started again and the
@@ -378,8 +378,8 @@ async def test_the_gateway_killed_mid_request_and_retried_with_its_key_records_e
     so Temporal answers the command the first run sent and the record holds it once; a further retry gets that
     answer again (Idempotent-Replayed). The case is then closed; exact events, each command once, verify passes."""
     env, tq = visible_env, task_queue
-    record_path = tmp_path / "record.sqlite"
-    record_env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)}
+    record_path = Path(store_env.get("SQLITE_DBNAME", tmp_path / "unused.sqlite"))
+    record_env = store_env  # SQLite, then PostgreSQL: the idempotency reservations are the record's
     root = bootstrap(Settings(_env_file=None, mode="development", task_queue=tq, data_dir=tmp_path / "data"),
                      record_env=record_env, client=env.client)
     try:
@@ -401,6 +401,11 @@ async def test_the_gateway_killed_mid_request_and_retried_with_its_key_records_e
 
     begun = time.monotonic()
     with running_worker(env.client.service_client.config.target_host, tq, record_path, tmp_path) as worker:
+        if store_env["PERSISTENCE_MODULE"] == "adapters.record.postgres":  # the worker and gateway on that schema
+            worker.env.pop("ARRIMAGE_SQLITE_PATH")
+            worker.env.update({"ARRIMAGE_STORE": "postgres", **{
+                f"ARRIMAGE_POSTGRES_{part}": store_env[f"POSTGRES_{part}"]
+                for part in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA")}})
         gw = GatewayProcess(worker.env, tmp_path)
         try:
             await gw.start()
