@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     workflow_task_slots: int = Field(default=16, ge=2, description="workflow tasks one worker runs at once")
     # Workflows a worker keeps in memory between their tasks (Temporal's max_cached_workflows; 0: none, every
     # task replays its whole history). About 0.5 MiB per entente and 1.0 MiB per crisis case (benchmarks/README.md,
-    # issue 12): the SDK's 1,000 full of cases is ~1.2-1.35 GiB of worker RSS, 500 keeps it under ~0.8 GiB.
+    # issue 12): the SDK's 1,000 full of cases is ~1.1-1.2 GiB of worker RSS, 500 keeps it under ~0.8 GiB.
     workflow_cache_size: int = Field(default=500, ge=0, description="workflows kept in a worker's memory")
     # A liveness probe's file: while the worker runs, its event loop rewrites this file every few seconds
     # (`workers.worker.HEARTBEAT_SECONDS`); a stale or missing file means a stuck or stopped worker. Unset: none.
