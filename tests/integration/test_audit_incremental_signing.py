@@ -180,8 +180,8 @@ def test_a_full_signing_is_bound_to_the_kept_note_too(record: Record, raw: Raw, 
     honest = proofs.sign_tree(record, now=NOW, full=True)
     assert honest.report.frontier_at is not None and honest.report.frontier_at[0] == 9
     rewrite_history(raw, record, 5, b'{"text":"nothing happened"}')
-    for table in ("audit_tree", "audit_tree_head"):
-        raw.x(f"DELETE FROM {raw.chain.replace('audit_chain', table)}")
+    for name in ("audit_tree", "audit_tree_head"):
+        raw.x(f"DELETE FROM {raw.chain.replace('audit_chain', name)}")
     fork = "not the signed root of the tree checkpoint of size 11 signed 2026-11-23T15:00:00Z .*a fork"
     with pytest.raises(CheckpointError, match=fork):
         proofs.sign_tree(record, now=NOW, full=True)
