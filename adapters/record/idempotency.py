@@ -23,7 +23,7 @@ from typing import Any
 
 from adapters.record.popo import AuditUnsupported
 from adapters.record.record import Record
-from adapters.record.sql import Dialect
+from adapters.record.sql import IDEMPOTENCY, Dialect
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS {idempotency} (principal text NOT NULL, idem_key text NOT NULL, "
@@ -65,7 +65,7 @@ class IdempotencyStore:
         that waits for any other process making tables (`Dialect.schema_transaction`: several gateway processes
         writing first at once otherwise collide, on PostgreSQL a unique violation on ``pg_type``)."""
         if not self._made:
-            with dialect.schema_transaction() as cursor:
+            with dialect.schema_transaction([IDEMPOTENCY]) as cursor:
                 cursor.execute(dialect.sql(DDL))
             self._made = True
         return dialect

@@ -117,8 +117,9 @@ class PostgresDialect(Dialect):
             cursor.execute(self.sql(statement))
 
     @contextmanager
-    def schema_transaction(self) -> Iterator[Any]:
-        """The store's transaction, holding first an advisory lock named after the schema: openings that make
+    def schema_transaction(self, tables: Sequence[str] | None = None) -> Iterator[Any]:
+        """The store's transaction (whatever `tables` it makes), holding first an advisory lock named after the
+        schema: openings that make
         tables take turns, and each sees the tables the one before committed."""
         with self.datastore.transaction(commit=True) as cursor:
             self.lock_schema(cursor)

@@ -187,8 +187,9 @@ class Dialect(ABC):
     def create_tables(self, cursor: Any) -> None:
         """Create the audit tables if they are not there (in a `schema_transaction`)."""
 
-    def schema_transaction(self) -> AbstractContextManager[Any]:
-        """A transaction that makes tables, one at a time across every process of the store: several processes
+    def schema_transaction(self, tables: Sequence[str] | None = None) -> AbstractContextManager[Any]:
+        """A transaction that makes tables (`tables`: those its statements make, default the audit tables), one at
+        a time across every process of the store: several processes
         opening a store without some audit table (a new store, or one made before the table) all make it at once,
         and ``CREATE TABLE IF NOT EXISTS`` alone does not stand that (PostgreSQL: the second, blocked on the
         first's uncommitted catalogue row, fails on a unique violation; SQLite: a transaction that read the schema

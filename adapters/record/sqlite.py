@@ -11,6 +11,7 @@ write lock before the chain head is read, so the read sees the latest commit.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -87,6 +88,13 @@ class SQLiteDialect(Dialect):
                        "case_subjects": CASE_SUBJECTS, "idempotency": IDEMPOTENCY}
         self.ddl = ddl(self.tables["chain"], self.tables["checkpoints"], self.tables["tree"], self.tables["tree_head"])
         self.ddl += [self.sql(statement) for statement in SIGNED_DDL]
+        self.made_tables = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\S+) \(", " ".join(self.ddl)))
+
+    @staticmethod
+    def _all_there(cursor: Any, names: Sequence[str]) -> bool:
+        marks = ",".join("?" * len(names))
+        cursor.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})", tuple(names))
+        return bool(names) and int(cursor.fetchone()[0]) == len(set(names))
 
     def sql(self, template: str) -> str:
         return template.format(**self.tables)
@@ -102,12 +110,16 @@ class SQLiteDialect(Dialect):
             cursor.execute(statement)
 
     @contextmanager
-    def schema_transaction(self) -> Iterator[Any]:
+    def schema_transaction(self, tables: Sequence[str] | None = None) -> Iterator[Any]:
         """``BEGIN IMMEDIATE``: the write lock from the start, waited for (the busy timeout), where the library's
-        deferred ``BEGIN`` reads the schema first and then cannot write once another process has made a table."""
+        deferred ``BEGIN`` reads the schema first and then cannot write once another process has made a table.
+        Only when one of `tables` (default: the audit tables) is missing: where all are there every statement is
+        an "if not there" no-op, and taking the write lock would make each opening of the record (a client's
+        codec, a CLI read) wait for, and fail behind, a long write of another process."""
+        names = self.made_tables if tables is None else tuple(tables)
         with self.datastore.get_connection(commit=True) as conn:
             cursor = conn.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("BEGIN" if self._all_there(cursor, names) else "BEGIN IMMEDIATE")
             try:
                 yield cursor
             except BaseException:
