@@ -1,7 +1,7 @@
-"""The CLI pointed at a real worker (in this process) on a fresh task queue and record (a SQLite file, or the
-store a module's `store_env` gives): the `ententes` engine on the shared dev server, the `cases` engine on a dev
-server with the case search attributes registered (tests/e2e/conftest.py `case_server`). Each test module makes
-its `engine` fixture from one of them."""
+"""The CLI pointed at a real worker (in this process) on a fresh task queue and SQLite record: the
+`ententes` engine on the shared dev server, the `cases` engine on a dev server with the case search
+attributes registered (tests/e2e/conftest.py `case_server`). Each test module makes its `engine`
+fixture from one of them."""
 
 from __future__ import annotations
 
@@ -35,27 +35,15 @@ class EntenteEngine(Engine):
         return [row["event"] for row in (await self.ok("history", code, "--json")).json()]
 
 
-def store_cli_env(env: dict[str, str], store_env: dict[str, str] | None) -> dict[str, str]:
-    """The CLI's environment `env` (SQLite) pointed at the PostgreSQL schema of `store_env` instead, when it is one."""
-    if store_env is None or store_env["PERSISTENCE_MODULE"] != "adapters.record.postgres":
-        return env
-    pg = {f"ARRIMAGE_POSTGRES_{part}": store_env[f"POSTGRES_{part}"]
-          for part in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA")}
-    return {**{k: v for k, v in env.items() if k != "ARRIMAGE_SQLITE_PATH"}, "ARRIMAGE_STORE": "postgres", **pg}
-
-
 @asynccontextmanager
-async def entente_engine(server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
-                         store_env: dict[str, str] | None = None) -> AsyncIterator[EntenteEngine]:
-    """A worker on a fresh task queue and record (a SQLite file, or `store_env`: tests/conftest.py's); the CLI
-    pointed at both by environment."""
-    record_path = Path(store_env["SQLITE_DBNAME"]) if store_env and "SQLITE_DBNAME" in store_env \
-        else tmp_path / "record.sqlite"
+async def entente_engine(server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[EntenteEngine]:
+    """A worker on a fresh task queue and record; the CLI pointed at both by environment."""
+    record_path = tmp_path / "record.sqlite"
     settings = Settings(task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path)
-    record = Record(store_env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = store_cli_env(cli_env(record_path=record_path, data_dir=tmp_path, columns=200,
-                                target=server.client.service_client.config.target_host, task_queue=task_queue,
-                                ARRIMAGE_USER="superviseure"), store_env)
+    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
+    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=200,
+                  target=server.client.service_client.config.target_host, task_queue=task_queue,
+                  ARRIMAGE_USER="superviseure")
     workdir = tmp_path / "shell"
     workdir.mkdir()
     with ThreadPoolExecutor(4) as executor:
@@ -81,21 +69,17 @@ class CaseEngine(Engine):
 
 
 @asynccontextmanager
-async def case_engine(server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
-                      store_env: dict[str, str] | None = None) -> AsyncIterator[CaseEngine]:
-    """A worker with the region file of REGION (aaor.analyse: 3 seconds) on a fresh task queue and record (a SQLite
-    file, or `store_env`)."""
+async def case_engine(server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[CaseEngine]:
+    """A worker with the region file of REGION (aaor.analyse: 3 seconds) on a fresh task queue and record."""
     standards_file = tmp_path / "region.toml"
     standards_file.write_text(REGION, encoding="utf-8")
-    record_path = Path(store_env["SQLITE_DBNAME"]) if store_env and "SQLITE_DBNAME" in store_env \
-        else tmp_path / "record.sqlite"
+    record_path = tmp_path / "record.sqlite"
     settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path,
                         sqlite_path=record_path, standards_file=standards_file)
-    record = Record(store_env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = store_cli_env(cli_env(record_path=record_path, data_dir=tmp_path, columns=220,
-                                target=server.client.service_client.config.target_host, task_queue=task_queue,
-                                ARRIMAGE_STANDARDS_FILE=str(standards_file), ARRIMAGE_USER="superviseure"),
-                        store_env)
+    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
+    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=220,
+                  target=server.client.service_client.config.target_host, task_queue=task_queue,
+                  ARRIMAGE_STANDARDS_FILE=str(standards_file), ARRIMAGE_USER="superviseure")
     workdir = tmp_path / "shell"
     workdir.mkdir()
     with ThreadPoolExecutor(4) as executor:

@@ -25,9 +25,8 @@ from tests.e2e.engines import CaseEngine as Engine
 pytestmark = pytest.mark.slow
 
 @pytest_asyncio.fixture
-async def engine(case_server: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
-                 tmp_path: Path) -> AsyncIterator[Engine]:
-    async with case_engine(case_server, task_queue, tmp_path, store_env) as engine:
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
+    async with case_engine(case_server, task_queue, tmp_path) as engine:
         yield engine
 
 

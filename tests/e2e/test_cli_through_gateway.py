@@ -1,6 +1,6 @@
 """`arrimage` on a person's machine (issue 10): ARRIMAGE_API_URL and ARRIMAGE_TOKEN set, no record settings, no
 key, production mode. The installed CLI runs as a subprocess against a real gateway on loopback (uvicorn), a real
-Temporal dev server with the production worker and a record (SQLite, then PostgreSQL) on the server's side.
+Temporal dev server with the production worker and a SQLite record on the server's side.
 
 The CLI's own record settings point at a folder that does not exist (a record opened there would fail, one
 created there would be found): the person's commands never open it, and neither Temporal (its address is a closed
@@ -57,11 +57,11 @@ class Remote:
 
 
 @pytest_asyncio.fixture
-async def remote(case_server: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
+async def remote(case_server: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str],
                  tmp_path: Path) -> AsyncIterator[Remote]:
-    record = Record(store_env)
+    record = Record(sqlite_env)
     async with crisis_worker(case_server.client, task_queue, record, tmp_path), \
-            gateway(case_server.client, task_queue, store_env, tmp_path, gateway_rate=10_000,
+            gateway(case_server.client, task_queue, sqlite_env, tmp_path, gateway_rate=10_000,
                     gateway_burst=10_000) as api:
         now = datetime.now(UTC)
         for user, org, role in (("superviseure", CSSS, Role.SUPERVISOR), ("sup-ailleurs", "cisss-ailleurs",

@@ -33,10 +33,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest_asyncio.fixture
-async def engine(dev_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
-                 tmp_path: Path) -> AsyncIterator[Engine]:
-    """A worker on a fresh task queue and record (SQLite, then PostgreSQL); the CLI pointed at both by environment."""
-    async with entente_engine(dev_env, task_queue, tmp_path, store_env) as engine:
+async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
+    """A worker on a fresh task queue and record; the CLI pointed at both by environment."""
+    async with entente_engine(dev_env, task_queue, tmp_path) as engine:
         yield engine
 
 

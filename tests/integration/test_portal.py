@@ -30,12 +30,12 @@ ORIGIN = {"Origin": "http://gateway"}
 
 
 @pytest.fixture
-async def api(visible_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
+async def api(visible_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str],
               tmp_path: Path) -> AsyncIterator[Api]:
-    record = Record(store_env)
+    record = Record(sqlite_env)
     try:
         async with crisis_worker(visible_env.client, task_queue, record, tmp_path), \
-                gateway(visible_env.client, task_queue, store_env, tmp_path) as opened:
+                gateway(visible_env.client, task_queue, sqlite_env, tmp_path) as opened:
             yield opened
     finally:
         record.close()
