@@ -190,12 +190,7 @@ def database_rows(path: Path, *, text_ids: bool = False, page: int = 10_000) -> 
         while ev is not None or ch is not None:
             n += 1
             yield merged_row(n, ev, ch, okey)
-            if ch is None or (ev is not None and ev[0] < ch[0]):
-                ev = next(events, None)
-            elif ev is None or ch[0] < ev[0]:
-                ch = next(chain, None)
-            else:
-                ev, ch = next(events, None), next(chain, None)
+            ev, ch = step(ev, ch, events, chain)
     except ValueError as e:  # an originator id that is not hex: a text-id store read without --text-ids
         raise not_hex(path, e) from None
     finally:
@@ -210,6 +205,16 @@ CHAIN_SQL = (f"SELECT notification_id, originator_id, originator_version, topic,
 def not_hex(path: Path, e: ValueError) -> BadInput:
     return BadInput(f"{path}: an originator id is not a UUID's hex ({e}); a store made with "
                     "ORIGINATOR_ID_TYPE=text is read with text ids")
+
+
+def step(ev: Any, ch: Any, events: Iterator[Any], chain: Iterator[Any]) -> tuple[Any, Any]:
+    """The next pair of the two streams merged by notification id (a row's first column): the lower side moves on,
+    both when they name the same id."""
+    if ch is None or (ev is not None and ev[0] < ch[0]):
+        return next(events, None), ch
+    if ev is None or ch[0] < ev[0]:
+        return ev, next(chain, None)
+    return next(events, None), next(chain, None)
 
 
 def merged_row(n: int, ev: tuple[Any, ...] | None, ch: tuple[Any, ...] | None,

@@ -36,7 +36,7 @@ from pathlib import Path
 from struct import Struct
 from typing import Any
 
-from verifier.rows import CHAIN_SQL, CHAIN_TABLE, EVENTS_SQL, Row, merged_row, not_hex, open_copy
+from verifier.rows import CHAIN_SQL, CHAIN_TABLE, EVENTS_SQL, Row, merged_row, not_hex, open_copy, step
 
 ZERO = bytes(32)
 EVENT_HEADER = Struct(">cHIQq")  # verifier/README.md §2: tag, len(K), len(T), len(S), version
@@ -347,12 +347,7 @@ def _slow(
         row = merged_row(position + 1, ev, ch, okey_of)
         if row.notification_id > hi:
             break
-        if ch is None or (ev is not None and ev[0] < ch[0]):
-            ev = next(events, None)
-        elif ev is None or ch[0] < ev[0]:
-            ch = next(chain, None)
-        else:
-            ev, ch = next(events, None), next(chain, None)
+        ev, ch = step(ev, ch, events, chain)
         following = merged_row(position + 2, ev, ch, okey_of) if ev is not None or ch is not None else None
         heads.before = row.notification_id
         found, agg, link = row_problem(row, position + 1, last_nid, heads, prev, following)

@@ -18,6 +18,7 @@ PostgreSQL; before the fix every round failed on both stores (3 runs of 4 rounds
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,18 @@ def _drop_issue_13_tables(env: dict[str, str]) -> None:
         record.close()
 
 
+
+def _at_once(opener: Callable[[threading.Barrier, list[BaseException], int], None]) -> list[str]:
+    """`OPENERS` threads each running `opener` (its barrier, the shared failures, its number) at once: the failures."""
+    barrier = threading.Barrier(OPENERS)
+    failures: list[BaseException] = []
+    threads = [threading.Thread(target=opener, args=(barrier, failures, n)) for n in range(OPENERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [f"{type(f).__name__}: {f}" for f in failures]
+
 def _open_and_use(env: dict[str, str], barrier: threading.Barrier, failures: list[BaseException]) -> None:
     try:
         barrier.wait()
@@ -73,15 +86,7 @@ def test_concurrent_openings_of_a_store_older_than_the_tree_make_its_tables_once
         record.close()
     _drop_issue_13_tables(store_env)
 
-    barrier = threading.Barrier(OPENERS)
-    failures: list[BaseException] = []
-    threads = [threading.Thread(target=_open_and_use, args=(store_env, barrier, failures)) for _ in range(OPENERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert [f"{type(f).__name__}: {f}" for f in failures] == []
+    assert _at_once(lambda barrier, failures, _n: _open_and_use(store_env, barrier, failures)) == []
     after = Record(store_env)
     try:
         assert after.audit_tree().catch_up().size == 1
@@ -96,15 +101,7 @@ def test_concurrent_openings_of_a_new_store_make_every_table_once(store_env: dic
     """The same from nothing: on PostgreSQL the library's own types and tables (events, snapshots) too, made by
     one opening at a time (`PostgresDialect.library_tables_alone`); before, 4 rounds of 5 failed (unique violation
     on ``pg_type`` for ``stored_event_uuid`` or ``arrimage_snapshots``)."""
-    barrier = threading.Barrier(OPENERS)
-    failures: list[BaseException] = []
-    threads = [threading.Thread(target=_open_and_use, args=(store_env, barrier, failures)) for _ in range(OPENERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert [f"{type(f).__name__}: {f}" for f in failures] == []
+    assert _at_once(lambda barrier, failures, _n: _open_and_use(store_env, barrier, failures)) == []
     after = Record(store_env)
     try:
         after.save(Dossier("after"))
@@ -135,17 +132,7 @@ def test_concurrent_first_idempotent_writes_make_the_gateway_s_table_once(
     """The gateway's answers table (`adapters.record.idempotency`) is made on its first use, by as many gateway
     processes as write first at once: in the same `Dialect.schema_transaction`."""
     Record(store_env).close()
-    barrier = threading.Barrier(OPENERS)
-    failures: list[BaseException] = []
-    threads = [
-        threading.Thread(target=_first_idempotent_write, args=(store_env, n, barrier, failures)) for n in range(OPENERS)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert [f"{type(f).__name__}: {f}" for f in failures] == []
+    assert _at_once(lambda barrier, failures, n: _first_idempotent_write(store_env, n, barrier, failures)) == []
     after = Record(store_env)
     try:
         kept = IdempotencyStore.of(after).reserve("gateway-test", "key-0", "POST /v1/x {}")
