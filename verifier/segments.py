@@ -1,10 +1,14 @@
 """A database copy checked in segments of notification ids, each in its own process (`--jobs N`), or one segment.
 
-Each segment reads the rows with notification ids in (lo, hi] from both tables, merged, and checks each row as
-`verifier.check` does (the same checks, the same order), in a loop that builds no object per row: the columns are
-hashed as they come from the cursor (`hashlib` directly, the headers packed by precompiled `Struct`s, topics
-encoded once). A row the fast loop does not pass is handed, with the state of the pass and the row after it, to
-`check.row_problem`: the finding is then named by the same code, in the same words, as the one-pass reader's.
+Each segment reads the rows with notification ids in (lo, hi] and checks each row as `verifier.check` does (the
+same checks, the same order), in a loop that builds no object per row: the columns are hashed as they come from the
+cursor (`hashlib` directly, the hash inputs packed by precompiled `Struct`s, topics encoded once). The fast pass
+reads each stored event joined in SQL with its chain row (`JOINED_SQL`: one cursor, the aggregate and version
+compared by SQLite); a chain row whose event is gone is not in that join, so the chain rows it covered are counted
+(one `count(*)`), and if one was skipped the segment is read again from its start by the merge of the two tables'
+streams (`_run`), as it is from the first row the fast pass does not pass. The merge's own fast loop hands a row it
+does not pass, with the state of the pass and the row after it, to `check.row_problem`: the finding is then named
+by the same code, in the same words, as the one-pass reader's.
 
 A segment starts from the chain row before it *as stored* (its position and chain hash): a segment's rows pass
 exactly when each links to its stored predecessor, so when every segment before it passes, the stored row it
@@ -36,14 +40,42 @@ from pathlib import Path
 from struct import Struct
 from typing import Any
 
-from verifier.rows import CHAIN_SQL, CHAIN_TABLE, EVENTS_SQL, Row, merged_row, not_hex, open_copy, step
+from verifier.rows import (
+    CHAIN_SQL,
+    CHAIN_TABLE,
+    EVENTS_SQL,
+    EVENTS_TABLE,
+    BadInput,
+    Row,
+    merged_row,
+    not_hex,
+    open_copy,
+    step,
+)
 
 ZERO = bytes(32)
 EVENT_HEADER = Struct(">cHIQq")  # verifier/README.md §2: tag, len(K), len(T), len(S), version
 CHAIN_TAIL = Struct(">qqq")  # seq, notification id, the aggregate's previous notification id
+HASH = 32
+# The whole input of an aggregate hash and of a chain hash packed at once (the same bytes as their concatenation, for
+# hashes of 32 bytes: a `32s` field pads or cuts any other length, so hashes as stored are checked for it first)
+AGGREGATE_INPUT = Struct(">c32s32s")  # "A", the aggregate's previous aggregate hash, the event hash
+LINK_INPUT = Struct(">c32sqqq32s32s")  # "C", previous chain hash, seq, notification id, previous nid, event, aggregate
 PAGE = 20_000
 CACHE = 100_000
 MIN_SEGMENT = 20_000  # notification ids a segment process is given at least
+TOP = (1 << 63) - 1  # the largest notification id SQLite holds: a segment open at its end
+JOINED_SQL = (
+    # Each stored event with its chain row, joined on the notification id by SQLite. Whether the chain row names the
+    # same aggregate and version is one column, compared as Python compares them (`+`: no type affinity, so 5 and
+    # '5' differ); no chain row at all gives NULL columns, which no check passes. A chain row with no event is not
+    # in this join: `check_segment` counts the chain rows the fast pass covered.
+    f"SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, "
+    f"+c.originator_id IS +e.originator_id AND +c.originator_version IS +e.originator_version, "
+    f"c.seq, c.aggregate_prev_nid, c.event_hash, c.aggregate_hash, c.chain_hash "
+    f"FROM {EVENTS_TABLE} e LEFT JOIN {CHAIN_TABLE} c ON c.notification_id = e.rowid "
+    f"WHERE e.rowid > ? AND e.rowid <= ? ORDER BY e.rowid"
+)
 
 Subtree = tuple[int, int, bytes]
 """(start, level, hash): the root of the perfect subtree of leaves [start, start + 2**level)."""
@@ -183,10 +215,6 @@ def check_segment(
         if start is None:
             start = stored_start(conn, lo)
         seg = Segment(lo, hi, start, start.position, start.notification_id, start.chain, stack=[])
-        # open-ended: the row after the segment is read too, as a finding at its end may need it (rows swapped
-        # across the seam); the loop stops past `hi`
-        events = _pages(conn.execute(f"{EVENTS_SQL} WHERE rowid > ? ORDER BY rowid", (lo,)))
-        chain = _pages(conn.execute(f"{CHAIN_SQL} WHERE notification_id > ? ORDER BY notification_id", (lo,)))
 
         def okey_of(stored: str) -> bytes:
             try:
@@ -200,7 +228,26 @@ def check_segment(
         def text_of(okey: bytes) -> str:
             return okey.decode() if text_ids else okey.hex()
 
-        heads = _Heads(conn, text_of, empty_before=start.position == 0 and lo == 0, size=cache)
+        empty_before = start.position == 0 and lo == 0
+        heads = _Heads(conn, text_of, empty_before, size=cache)
+        top = hi if hi is not None else TOP
+        done = _joined(seg, conn.execute(JOINED_SQL, (lo, top)), heads, okey_of, marks)
+        upto = top if done else seg.last_nid if seg.position > start.position else lo
+        chained = conn.execute(
+            f"SELECT count(*) FROM {CHAIN_TABLE} WHERE notification_id > ? AND notification_id <= ?", (lo, upto)
+        ).fetchone()[0]
+        if chained != seg.position - start.position:
+            # a chain row with no stored event among the rows passed: the merge of the two streams decides, from
+            # the segment's start (the fast pass's result is dropped)
+            seg = Segment(lo, hi, start, start.position, start.notification_id, start.chain, stack=[])
+            heads = _Heads(conn, text_of, empty_before, size=cache)
+        elif done:
+            return seg
+        # from the first row the fast pass did not pass. Open-ended: the row after the segment is read too, as a
+        # finding at its end may need it (rows swapped across the seam); the loop stops past `hi`
+        after = seg.last_nid if seg.position > start.position else lo
+        events = _pages(conn.execute(f"{EVENTS_SQL} WHERE rowid > ? ORDER BY rowid", (after,)))
+        chain = _pages(conn.execute(f"{CHAIN_SQL} WHERE notification_id > ? ORDER BY notification_id", (after,)))
         _run(seg, events, chain, heads, okey_of, marks, row_problem)
         return seg
     finally:
@@ -241,6 +288,91 @@ class Leaves:
             self.pending = []
         else:
             self.flush()
+
+
+def _joined(
+    seg: Segment, cursor: sqlite3.Cursor, heads: _Heads, okey_of: Callable[[str], bytes], marks: frozenset[int]
+) -> bool:
+    """The hot loop over the joined rows (`JOINED_SQL`), a page at a time: the checks of `_run`'s fast loop on the
+    same pairs, in the same order, one stored event and its chain row a row. True when it passed every row of the
+    segment; False at the first row it does not pass (the segment's state is then that of the row before), which
+    the merge of the two streams (`_run`) then reads again."""
+    pack_event, pack_aggregate, pack_link = EVENT_HEADER.pack, AGGREGATE_INPUT.pack, LINK_INPUT.pack
+    cache, size, lookup = heads.cache, heads.size, heads.lookup
+    okeys: dict[str, bytes] = {}
+    topics: dict[str, bytes] = {}
+    leaves = Leaves(seg.stack, seg.position)
+    append = leaves.pending.append
+    position, last_nid, prev = seg.position, seg.last_nid, seg.chain
+    ahead = sorted(m for m in marks if m > position)
+    mark = ahead.pop(0) if ahead else -1
+    mask = CHUNK - 1
+    fetch = cursor.fetchmany
+    done = len(prev) == HASH  # the start as stored (`pack_link` would pad or cut it): else the merge reads it
+    while done and (page := fetch(PAGE)):
+        for nid, oid, version, topic, state, same, seq, prev_nid, stored_eh, stored_agg, stored_link in page:
+            if (
+                not same
+                or seq != position + 1
+                or type(state) is not bytes
+                or type(version) is not int
+                or type(prev_nid) is not int
+            ):
+                done = False
+                break
+            okey = okeys.get(oid)
+            if okey is None:
+                try:
+                    okey = okey_of(oid)
+                except BadInput:  # said by the merge, in its order
+                    done = False
+                    break
+                okeys[oid] = okey
+                if len(okeys) > size:
+                    okeys.clear()
+            tb = topics.get(topic)
+            if tb is None:
+                tb = topics[topic] = topic.encode()
+            hasher = sha256(pack_event(b"E", len(okey), len(tb), len(state), version) + okey + tb)
+            hasher.update(state)
+            eh = hasher.digest()
+            h = cache.get(okey)
+            if h is None:
+                h = lookup(okey, nid)
+                fresh = True
+                if len(h[1]) != HASH:  # as stored: `pack_link` would pad or cut it
+                    done = False
+                    break
+            else:
+                fresh = False
+            if eh != stored_eh or h[0] != prev_nid:
+                done = False
+                break
+            agg = sha256(pack_aggregate(b"A", h[1], eh)).digest()
+            link = sha256(pack_link(b"C", prev, seq, nid, prev_nid, eh, agg)).digest()
+            if agg != stored_agg or link != stored_link:
+                done = False
+                break
+            position = seq
+            cache[okey] = (nid, agg)  # an aggregate keeps its place: the cache forgets the first seen first
+            if fresh and len(cache) > size:
+                del cache[next(iter(cache))]
+                heads.complete = False
+            prev, last_nid = link, nid
+            append(sha256(b"\x00" + eh).digest())
+            if not position & mask:
+                leaves.chunk()
+                append = leaves.pending.append
+            if position == mark:
+                leaves.flush()
+                append = leaves.pending.append
+                row = merged_row(position, (nid, oid, version, topic, state),
+                                 (nid, oid, version, topic, seq, prev_nid, stored_eh, stored_agg, stored_link), okey_of)
+                seg.marks.append(Mark(position, link, tuple(seg.stack), row))
+                mark = ahead.pop(0) if ahead else -1
+    seg.position, seg.last_nid, seg.chain = position, last_nid, prev
+    leaves.flush()
+    return done
 
 
 def _run(
