@@ -10,6 +10,8 @@ consents).
     .venv/bin/python -m benchmarks.listings --events 0 --ententes 0 --cases 0 --persons 0 --in-force 2000
     .venv/bin/python -m benchmarks.listings --events 1000000 --new-only   # the view's shape 6 lists only
     .venv/bin/python -m benchmarks.listings --events 1000000 --callers    # the entry points switched to the view
+    .venv/bin/python -m benchmarks.listings --events 100000 --parties 20 --persons 0 --principals 0 --reads 0
+                                          # shape 7: a partner's case listing, Task search, entente listing
 
 With `--in-force N` (issue 12, load run: cases stalled with 1,800 ententes in force), N ententes are then put in
 force through the use case, one CSSS (a region's record) with community organisations across `--territories`
@@ -27,6 +29,13 @@ all) are copies of one recorded event of a topic the listings do not read (an en
 each under a new aggregate id, written straight into the events table in bulk: they are not chained (this
 record is not one `audit verify` passes), which costs the lists nothing and makes a record of a million events
 in seconds rather than hours. Figures: the median of `--repeat` reads each.
+
+With `--parties P` (the view's shape 7: the organisations each case and entente names), entente n is between the CSSS
+and `org-{n % P}` and every open case (the even ones) is referred to `org-{n // 2 % P}`; the figures are then the three
+reads of one partner organisation (`org-1`) that loaded every case or entente of the record and now load those the
+view says name it: the gateway's case listing (`gateway.people._views`, before the per-case standing check), the FHIR
+Task search without `_id` (`task_candidates`) and the entente listing (`GET /v1/ententes`); each time "scan" is the
+read without the view (every aggregate loaded, `from_view=False`) and the answers are asserted equal.
 """
 
 from __future__ import annotations
@@ -50,13 +59,15 @@ from benchmarks.common import postgres_available, postgres_schema, print_header,
 from domain.audit.entente_reads import EntenteRead, EntenteReads, entente_reads_id
 from domain.audit.record_reads import ReadKind
 from domain.crisis import commands as c
-from domain.crisis.model import PhoneDisposition
+from domain.crisis.model import PhoneDisposition, ReceivingService, ReceivingServiceType, ReferralChannel
 from domain.disclosure import commands as dc
 from domain.disclosure.model import Outcome
 from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ec
 from domain.ententes.model import EntenteContent, Party, ServiceCode, ServiceOffer
+from domain.ententes.state import EntenteView
 from domain.fhir.tasks import tasks
+from domain.principals.access import case_parties
 from gateway.fhir import Search, task_candidates
 from tests.crisis_builders import CSSS, T0, activate, crisis_content, open_cmd, request
 from tests.disclosure_builders import (
@@ -171,8 +182,8 @@ def logged_read(record: Record, reads: Reads, n: int) -> None:
 
 
 def populate(record: Record, events: int, ententes: int, cases: int, persons: int, principals: int = 0,
-             reads: int = 0) -> tuple[str, bytes]:
-    """The record filled; returns the filler event's (topic, state)."""
+             reads: int = 0, partners: int = 0) -> tuple[str, bytes]:
+    """The record filled; returns the filler event's (topic, state). `partners`: see `--parties`."""
     topic, state = filler(record)
     uc, cc, app = Ententes(record), CrisisCases(record), Disclosures(record, CONFIG)
     accounts, logs = Principals(record, ententes=uc), Reads(record, app, cc)
@@ -180,7 +191,8 @@ def populate(record: Record, events: int, ententes: int, cases: int, persons: in
     for r in range(rounds):
         bulk_insert(record, topic, state, events // rounds)
         for n in range(r * ententes // rounds, (r + 1) * ententes // rounds):
-            uc.draft(ec.DraftEntente(by="dsp", code=f"ENT-BENCH-{n:05d}", content=service_entente()), T0)
+            content = crisis_content(f"org-{n % partners}") if partners else service_entente()
+            uc.draft(ec.DraftEntente(by="dsp", code=f"ENT-BENCH-{n:05d}", content=content), T0)
         for n in range(r * cases // rounds, (r + 1) * cases // rounds):
             code = case_code(n)
             # Routing is given no entente here (it would otherwise list and load every entente for each case, as
@@ -190,6 +202,12 @@ def populate(record: Record, events: int, ententes: int, cases: int, persons: in
                 cc.execute(code, c.CloseAtPhone(by="intervenant-1", actor_org=CSSS,
                                                 disposition=PhoneDisposition.STABILISED, reason="crise stabilisée"),
                            T0 + timedelta(minutes=n, seconds=30))
+            elif partners:
+                cc.execute(code, c.StartReferral(
+                    by="intervenant-1", actor_org=CSSS, subject_id=f"c-{n:06d}", channel=ReferralChannel.TELEPHONE,
+                    personal={"note": "rappel"}, receiving=ReceivingService(
+                        org_id=f"org-{n // 2 % partners}", service=ReceivingServiceType.CONSULTATION_SOCIALE)),
+                    T0 + timedelta(minutes=n, seconds=30), ententes=[])
         for n in range(r * persons // rounds, (r + 1) * persons // rounds):
             person(app, n)
         for n in range(r * principals // rounds, (r + 1) * principals // rounds):
@@ -224,13 +242,13 @@ def store(postgres: bool) -> Iterator[dict[str, str]]:
 
 def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postgres: bool, in_force: int = 0,
         territories: int = 8, crisis_every: int = 10, principals: int = 200, reads: int = 1_000,
-        new_only: bool = False, callers: bool = False) -> None:
+        new_only: bool = False, callers: bool = False, parties: int = 0) -> None:
     where = "PostgreSQL" if postgres else "SQLite"
     with store(postgres) as env:
         record = Record(env)
         try:
             start = time.perf_counter()
-            topic, state = populate(record, events, ententes, cases, persons, principals, reads)
+            topic, state = populate(record, events, ententes, cases, persons, principals, reads, parties)
             built = time.perf_counter() - start
             total = record.recorder.max_notification_id()
             uc, cc = Ententes(record), CrisisCases(record)
@@ -281,14 +299,14 @@ def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postg
                  lambda: [by_scan_d.decide(partner_request(persons // 2, "x"), partner_context(persons // 2))],
                  lambda: [by_view_d.decide(partner_request(persons // 2, "x"), partner_context(persons // 2))]),
             ]
-            for name, scan, view in (entry_points(record, cases) if callers else shape6 if new_only
-                                     else earlier + shape6):
+            for name, scan, view in (by_party(record, "org-1") if parties else entry_points(record, cases) if callers
+                                     else shape6 if new_only else earlier + shape6):
                 t_scan, by_scan = timed(scan, repeat)
                 t_view, by_view = timed(view, repeat)
                 assert by_scan == by_view, name
                 rows.append((name, len(by_view), t_scan * 1000, t_view * 1000, t_scan / t_view))
 
-            if not (new_only or callers):
+            if not (new_only or callers or parties):
                 # New events since the last read: the catch-up reads those only.
                 bulk_insert(record, topic, state, 1_000)
                 uc.draft(ec.DraftEntente(by="dsp", code="ENT-BENCH-NEW", content=service_entente()), T0)
@@ -323,6 +341,8 @@ def run(events: int, ententes: int, cases: int, persons: int, repeat: int, postg
         f"{built:.1f} s",
         f"view        built from nothing in {first:.2f} s (one catch-up over the whole record)",
         f"reads       median of {repeat}",
+        *([f"parties     the ententes and the open cases' referrals spread over {parties} organisations"]
+          if parties else []),
     ])
     print_table(["list", "rows", "scan ms", "view ms", "scan / view"], rows)
     for name, _count, scan_ms, view_ms, _ratio in rows:
@@ -365,6 +385,30 @@ def entry_points(record: Record, cases: int) -> list[Listed]:
          lambda: task_candidates(cc, CSSS, every)),
         ("audit person door (the person's cases)", lambda: door(cc.opened(from_view=False)),
          lambda: door(cc.of_person(someone))),
+    ]
+
+
+def by_party(record: Record, org: str) -> list[Listed]:
+    """Shape 7: the three reads of one organisation that loaded every case or entente of the record, by the scan
+    (every aggregate loaded, as without a view) and by the view's candidates (those that name `org`), each then
+    deciding on the loaded aggregates as the entry point does."""
+    cc, uc = CrisisCases(record), Ententes(record)
+    every = Search.of(None, None, None, None)
+
+    def listing(from_view: bool) -> list[Any]:
+        return [code for code, _, v in cc.views(cc.naming(org, from_view=from_view), skipped=lambda _: None)
+                if org in case_parties(v)]
+
+    def mine(views: list[EntenteView]) -> list[Any]:
+        return [v.code for v in views if any(x is not None and org in x.party_ids
+                                             for x in (v.content, v.proposed_content))]
+
+    return [
+        (f"gateway case listing of a partner ({org})", lambda: listing(False), lambda: listing(True)),
+        (f"FHIR Task search without _id ({org})", lambda: task_candidates(cc, org, every, from_view=False),
+         lambda: task_candidates(cc, org, every)),
+        (f"gateway entente listing of a partner ({org})", lambda: mine(uc.list()),
+         lambda: mine(uc.list(from_view=True, party=org))),
     ]
 
 
@@ -447,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the lists of the view's shape 6 (principals, reads logged, a person's open cases)")
     parser.add_argument("--callers", action="store_true",
                         help="only the entry points switched to the view (report, FHIR Task search, person door)")
+    parser.add_argument("--parties", type=int, default=0, metavar="P",
+                        help="only the reads of one partner among P (the view's shape 7: case listing, FHIR Task "
+                             "search, entente listing); ententes and open cases spread over P organisations")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL (ARRIMAGE_BENCH_POSTGRES_*)")
     parser.add_argument("--in-force", type=int, default=0, help="ententes put in force for the routing figure")
@@ -457,11 +504,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.postgres and not postgres_available():
         print("PostgreSQL not reachable: nothing run")
         return 1
-    for name in ("in_force", "territories", "crisis_every", "repeat", "principals", "reads"):
-        if getattr(args, name) < (0 if name in ("in_force", "principals", "reads") else 1):
+    for name in ("in_force", "territories", "crisis_every", "repeat", "principals", "reads", "parties"):
+        if getattr(args, name) < (0 if name in ("in_force", "principals", "reads", "parties") else 1):
             parser.error(f"invalid value for --{name.replace('_', '-')}: {getattr(args, name)}")
     run(args.events, args.ententes, args.cases, args.persons, args.repeat, args.postgres, args.in_force,
-        args.territories, args.crisis_every, args.principals, args.reads, args.new_only, args.callers)
+        args.territories, args.crisis_every, args.principals, args.reads, args.new_only, args.callers,
+        args.parties)
     return 0
 
 

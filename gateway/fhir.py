@@ -237,11 +237,11 @@ def routes(root: Root, guard: Guard) -> APIRouter:
 
 def task_candidates(cases: CrisisCases, org_id: str, wanted: Search, *, from_view: bool = True,
                     ) -> list[tuple[str, set[str]]]:
-    """The cases with Tasks `org_id` owns or requested that match, and those Tasks' ids: the cases listed by the
-    listings view (`from_view=False`: the scan of the notification log, the same list), narrowed by `_id`
-    (`Search.cases`), each loaded."""
+    """The cases with Tasks `org_id` owns or requested that match, and those Tasks' ids: the cases the listings
+    view says name `org_id` (`CrisisCases.naming`, a superset; `from_view=False`: every case of the scan of the
+    notification log), narrowed by `_id` (`Search.cases`), each loaded and its Tasks decided on here."""
     found = []
-    for code, _ in wanted.cases(cases.opened(from_view=from_view)):
+    for code, _ in wanted.cases(cases.naming(org_id, from_view=from_view)):
         view = cases.view(code)
         mine = {t.task_id for t in tasks(view) if org_id in (t.owner, t.requester) and wanted.matches(t)}
         if mine:

@@ -159,7 +159,8 @@ def routes(root: Root, guard: Guard) -> APIRouter:
         allowed, reason = entente_allowed(principal.role)
         if not allowed:
             raise ProblemError(403, reason, code="not_an_entente_reader")
-        views = await run_in_threadpool(root.ententes.list, from_view=True)
+        # Only the ententes the view says name the organisation are loaded; which are its, decided on each here.
+        views = await run_in_threadpool(lambda: root.ententes.list(from_view=True, party=principal.org_id))
         mine = [v for v in views if (status is None or v.status is status) and any(
             c is not None and principal.org_id in c.party_ids for c in (v.content, v.proposed_content))]
         return JSONResponse(EntenteListing(ententes=mine).model_dump(mode="json"))
@@ -170,8 +171,9 @@ def routes(root: Root, guard: Guard) -> APIRouter:
 def _views(root: Root, principal: Principal, since: datetime | None) -> list[CaseView]:
     """The cases of the record the principal's organisation is a party to and may read now (a partner: under an
     entente in force, or a case it holds since before its entente ended), opened since `since`; a case that does
-    not load is left out (and logged)."""
-    wanted = root.crisis_cases.opened_in(since)  # from the listings view
+    not load is left out (and logged). Only the cases the listings view says name the organisation are loaded
+    (`CrisisCases.naming`); which are its, decided on each here."""
+    wanted = root.crisis_cases.naming(principal.org_id, since)
     moment = now()
     out = []
     for _, _, view in root.crisis_cases.views(wanted, skipped=_skipped):

@@ -174,6 +174,18 @@ class CrisisCases:
         return [(code, at) for code, at in self.opened(from_view=from_view)
                 if (since is None or at >= since) and (until is None or at < until)]
 
+    def naming(self, org_id: str, since: datetime | None = None, *, from_view: bool = True,
+               ) -> builtins.list[tuple[str, datetime]]:
+        """(code, opening moment) of the cases opened since `since` (None: every one) that may have `org_id` as a
+        party or as a Task's owner or requester, in the order they were opened: from the listings view, the cases
+        an event of which names the organisation (`adapters.record.listings`, caught up first), a superset the
+        caller decides on once each case is loaded (`case_parties`, `for_party`). `from_view=False`, or no view:
+        every case opened since (`opened_in`), the caller deciding on each as well."""
+        if from_view and (listings := caught_up(self.record)) is not None:
+            return [(code, at) for code, at in listings.view.cases(open_only=False, party=org_id)
+                    if since is None or at >= since]
+        return self.opened_in(since, from_view=False)
+
     def of_person(self, subject_id: str, *, from_view: bool = True) -> builtins.list[tuple[str, datetime]]:
         """(code, opening moment) of every case about the person (closed or not), in the order they were opened:
         their `Opened` events name the person in clear, so nobody's content is opened. From the listings view (an

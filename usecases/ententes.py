@@ -80,19 +80,22 @@ class Ententes:
     def view(self, code: str, *, as_of_event: int | None = None) -> EntenteView:
         return self.get(code, version=as_of_event).view()
 
-    def codes(self, *, from_view: bool = False) -> list[str]:
+    def codes(self, *, from_view: bool = False, party: str | None = None) -> list[str]:
         """Codes of every entente ever drafted, in the order they were drafted: read from the notification log
         (the `Drafted` events, hash-chained). With `from_view`, read from the listings view
         (`adapters.record.listings`, caught up first: the same codes, costing only the events recorded since):
         lists shown to people, and routing and standing, which then load each entente from its chained events
-        and decide on those (`list`)."""
+        and decide on those (`list`). `party` (with `from_view` and a view only): the ententes of which that
+        organisation is a party in some version's content, a superset of those its content in force or proposed
+        names (the caller decides on the loaded ententes); the scan lists them all."""
         if from_view and (listings := caught_up(self.record)) is not None:
-            return listings.view.entente_codes()
+            return listings.view.entente_codes(party=party)
         return [ev.code for ev in self.record.events_of(Entente.Drafted)]  # type: ignore[attr-defined]
 
-    def list(self, *, from_view: bool = False) -> builtins.list[EntenteView]:
-        """Every entente's view, each loaded from its chained events; `from_view`: which ones, as `codes`."""
-        return [self.view(code) for code in self.codes(from_view=from_view)]
+    def list(self, *, from_view: bool = False, party: str | None = None) -> builtins.list[EntenteView]:
+        """Every entente's view, each loaded from its chained events; `from_view`, `party`: which ones, as
+        `codes`."""
+        return [self.view(code) for code in self.codes(from_view=from_view, party=party)]
 
     def history(self, code: str) -> builtins.list[dict[str, Any]]:
         aggregate_id = self._id(code)

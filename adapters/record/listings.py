@@ -56,6 +56,17 @@ carry its content: `Drafted`, `DraftRevised`, `AmendmentProposed`). Routing asks
 the case's CSSS as a party and a mobile crisis offer in its territory (`crisis_offers` routes on no other), a
 partner's standing for those with both organisations as parties (`letting_ententes`): a superset of what the
 domain decides on, never fewer. A content the view cannot read gives the wildcard (`ANY`): always a candidate.
+
+By organisation (shape 7): the ententes of which an organisation is a party in some version (`entente_codes(party=…)`,
+a row per party of every version's content, from `Drafted`, `DraftRevised` and `AmendmentProposed`, the only events
+that carry one: the version in force and the one proposed are among them), and the cases an organisation may be a
+party to or hold a Task of (`cases(party=…)`, from the events that name an organisation: `Opened` its responsible
+CSSS and its intake, `TeamAsked` the team's organisation (the team that intervenes is one asked), `FollowUpStarted`
+the provider, `ReferralSent` the receiving service and the organisation referring). Rows are only ever added: an
+organisation once named stays a candidate, a superset of `case_parties`, of a Task's owner and requester and of the
+parties of an entente's content in force or proposed; the gateway's listings and the FHIR Task search load those
+aggregates only and decide on them, as on every aggregate of the scan. An organisation the view cannot read gives
+the wildcard (`ANY`).
 """
 
 from __future__ import annotations
@@ -169,9 +180,15 @@ class ListingsView(TrackingRecorder):
         raise NotImplementedError
 
     def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases",
-                    subject_id: str | None = None) -> None:
+                    subject_id: str | None = None, parties: Iterable[str] = ()) -> None:
         """A crisis case (`kind` "cases") or an épisode de services ("episodes") opened, about `subject_id` (the
-        opaque id its `Opened` event names in clear; None: an event without one, listed for nobody)."""
+        opaque id its `Opened` event names in clear; None: an event without one, listed for nobody); `parties`: the
+        organisations a case's `Opened` event names (`case_parties`)."""
+        raise NotImplementedError
+
+    def case_parties(self, case: UUID, parties: Iterable[str], tracking: Tracking) -> None:
+        """Organisations an event of the crisis case names (a team's, a follow-up's provider, a referral's receiving
+        service and referrer; `ANY`: one the view could not read): the case is listed for each, from then on."""
         raise NotImplementedError
 
     def open_of(self, subject_id: str, kind: str = "cases") -> list[str]:
@@ -211,13 +228,17 @@ class ListingsView(TrackingRecorder):
         """An entry of a person's disclosure register (`ENTRY_KINDS`), at its own moment."""
         raise NotImplementedError
 
-    def entente_codes(self) -> list[str]:
+    def entente_codes(self, party: str | None = None) -> list[str]:
+        """The codes of the ententes, in the order they were drafted; `party`: only those of which it is a party in
+        some version's content (or a content the view could not read)."""
         raise NotImplementedError
 
     def cases(self, *, open_only: bool, kind: str = "cases", subject_id: str | None = None,
-              ) -> list[tuple[str, datetime]]:
+              party: str | None = None) -> list[tuple[str, datetime]]:
         """(code, opening moment) of the cases (or épisodes; `open_only`: not closed), in the order they were
-        opened; `subject_id`: only the person's (by the index on the person of `open_of`)."""
+        opened; `subject_id`: only the person's (by the index on the person of `open_of`); `party` (crisis cases
+        only, `subject_id` then unused): only the cases an event of which names that organisation, or one the view
+        could not read (`case_parties`)."""
         raise NotImplementedError
 
     def consent_keys(self, subject_id: str) -> list[str]:
@@ -316,6 +337,11 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             "originator_id TEXT NOT NULL, version INTEGER NOT NULL, actor_id TEXT NOT NULL, moment INTEGER NOT NULL)",
             "CREATE INDEX IF NOT EXISTS listing_reads_moment ON listing_reads (log, moment, position)",
             "CREATE INDEX IF NOT EXISTS listing_reads_actor ON listing_reads (log, actor_id, moment, position)",
+            # Shape 7: the organisations each case and each entente names (by the case's or entente's position).
+            "CREATE TABLE IF NOT EXISTS listing_case_parties (org_id TEXT NOT NULL, position INTEGER NOT NULL, "
+            "PRIMARY KEY (org_id, position))",
+            "CREATE TABLE IF NOT EXISTS listing_entente_parties (party TEXT NOT NULL, position INTEGER NOT NULL, "
+            "PRIMARY KEY (party, position))",
         ]
 
     def reset(self, application_name: str) -> None:
@@ -327,7 +353,8 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             c.execute("DELETE FROM listing_cases")
             c.execute("DELETE FROM listing_episodes")
             for table in ("listing_consents", "listing_registers", "listing_register_entries",
-                          "listing_subject_cases", "listing_principals", "listing_reads"):
+                          "listing_subject_cases", "listing_principals", "listing_reads", "listing_case_parties",
+                          "listing_entente_parties"):
                 c.execute(f"DELETE FROM {table}")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
@@ -339,13 +366,20 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             c.execute("INSERT INTO listing_entente_states VALUES (?, ?, ?, 0)", (ident, tracking.notification_id, code))
             c.execute("INSERT OR REPLACE INTO listing_entente_versions VALUES (?, 1, ?)",
                       (ident, json.dumps(WILDCARD if keys is None else keys)))
+            self._parties(c, ident, WILDCARD if keys is None else keys)
             self._insert_tracking(c, tracking)
 
     def entente_version(self, entente: UUID, version: int, keys: Keys, tracking: Tracking) -> None:
         with self._writing() as c:
             c.execute("INSERT OR REPLACE INTO listing_entente_versions VALUES (?, ?, ?)",
                       (entente.hex, version, json.dumps(keys)))
+            self._parties(c, entente.hex, keys)
             self._insert_tracking(c, tracking)
+
+    @staticmethod
+    def _parties(c: Any, ident: str, keys: Keys) -> None:
+        c.executemany("INSERT OR IGNORE INTO listing_entente_parties SELECT ?, position FROM listing_entente_states "
+                      "WHERE entente_id = ?", [(key, ident) for kind, key in keys if kind == PARTY])
 
     def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking, version: int | None = None) -> None:
         with self._writing() as c:
@@ -380,13 +414,21 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             return [row[0] for row in c.fetchall()]
 
     def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases",
-                    subject_id: str | None = None) -> None:
+                    subject_id: str | None = None, parties: Iterable[str] = ()) -> None:
         with self._writing() as c:
             c.execute(f"INSERT INTO {_SQLITE[kind]} VALUES (?, ?, ?, ?, 0)",
                       (tracking.notification_id, case.hex, code, at.isoformat()))
             if subject_id is not None:
                 c.execute("INSERT INTO listing_subject_cases VALUES (?, ?, ?)",
                           (kind, subject_id, tracking.notification_id))
+            c.executemany("INSERT OR IGNORE INTO listing_case_parties VALUES (?, ?)",
+                          [(org, tracking.notification_id) for org in parties])
+            self._insert_tracking(c, tracking)
+
+    def case_parties(self, case: UUID, parties: Iterable[str], tracking: Tracking) -> None:
+        with self._writing() as c:
+            c.executemany("INSERT OR IGNORE INTO listing_case_parties SELECT ?, position FROM listing_cases "
+                          "WHERE case_id = ?", [(org, case.hex) for org in parties])
             self._insert_tracking(c, tracking)
 
     def open_of(self, subject_id: str, kind: str = "cases") -> list[str]:
@@ -446,9 +488,13 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
                       (tracking.notification_id, subject_id, kind, micros(moment), entry_id))
             self._insert_tracking(c, tracking)
 
-    def entente_codes(self) -> list[str]:
+    def entente_codes(self, party: str | None = None) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT code FROM listing_ententes ORDER BY position")
+            if party is None:
+                c.execute("SELECT code FROM listing_ententes ORDER BY position")
+            else:
+                c.execute("SELECT code FROM listing_ententes WHERE position IN (SELECT position FROM "
+                          "listing_entente_parties WHERE party IN (?, ?)) ORDER BY position", (party, ANY))
             return [row[0] for row in c.fetchall()]
 
     def consent_keys(self, subject_id: str) -> list[str]:
@@ -472,10 +518,14 @@ class SQLiteListings(_Batching, lite.SQLiteTrackingRecorder, ListingsView):
             return {row[0] for row in c.fetchall()}
 
     def cases(self, *, open_only: bool, kind: str = "cases", subject_id: str | None = None,
-              ) -> list[tuple[str, datetime]]:
+              party: str | None = None) -> list[tuple[str, datetime]]:
         where = "WHERE closed = 0 " if open_only else ""
         with self.datastore.transaction(commit=False) as c:
-            if subject_id is None:
+            if party is not None:
+                c.execute(f"SELECT code, opened_at FROM listing_cases WHERE {'closed = 0 AND ' if open_only else ''}"
+                          "position IN (SELECT position FROM listing_case_parties WHERE org_id IN (?, ?)) "
+                          "ORDER BY position", (party, ANY))
+            elif subject_id is None:
                 c.execute(f"SELECT code, opened_at FROM {_SQLITE[kind]} {where}ORDER BY position")
             else:
                 c.execute(f"SELECT c.code, c.opened_at FROM listing_subject_cases s JOIN {_SQLITE[kind]} c ON "
@@ -559,6 +609,15 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
             SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (log, actor_id, moment, position)").format(
                 Identifier(f"{prefix}_reads_actor"), self.tables["reads"]),
         ]
+        # Shape 7: the organisations each case and each entente names (by the case's or entente's position).
+        for kind in ("case_parties", "entente_parties"):
+            self.tables[kind] = SQL("{0}.{1}").format(schema, Identifier(f"{prefix}_{kind}"))
+        self.sql_create_statements += [
+            SQL("CREATE TABLE IF NOT EXISTS {0} (org_id text NOT NULL, position bigint NOT NULL, PRIMARY KEY "
+                "(org_id, position))").format(self.tables["case_parties"]),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (party text NOT NULL, position bigint NOT NULL, PRIMARY KEY "
+                "(party, position))").format(self.tables["entente_parties"]),
+        ]
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -568,7 +627,7 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
             curs.execute(SQL("DELETE FROM {0}").format(self.entente_keys))
             curs.execute(SQL("DELETE FROM {0}").format(self.cases_table))
             for kind in ("episodes", "consents", "registers", "register_entries", "subject_cases", "principals",
-                         "reads"):
+                         "reads", "case_parties", "entente_parties"):
                 curs.execute(SQL("DELETE FROM {0}").format(self.tables[kind]))
             curs.execute(SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
                 Identifier(self.datastore.schema), Identifier(self.tracking_table_name)), (application_name,))
@@ -592,6 +651,11 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
     def _version(self, curs: Any, entente: UUID, version: int, keys: Keys) -> None:
         curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT (entente_id, version) DO UPDATE SET "
                          "keys = EXCLUDED.keys").format(self.entente_versions), (entente, version, json.dumps(keys)))
+        for kind, key in keys:
+            if kind == PARTY:
+                curs.execute(SQL("INSERT INTO {0} SELECT %s, position FROM {1} WHERE entente_id = %s ON CONFLICT DO "
+                                 "NOTHING").format(self.tables["entente_parties"], self.entente_states),
+                             (key, entente))
 
     def entente_lifecycle(self, entente: UUID, candidate: bool, tracking: Tracking, version: int | None = None) -> None:
         with self._writing() as curs:
@@ -627,13 +691,23 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
             return [row["code"] for row in curs.fetchall()]
 
     def case_opened(self, case: UUID, code: str, at: datetime, tracking: Tracking, kind: str = "cases",
-                    subject_id: str | None = None) -> None:
+                    subject_id: str | None = None, parties: Iterable[str] = ()) -> None:
         with self._writing() as curs:
             curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s, false)").format(self.tables[kind]),
                          (tracking.notification_id, case, code, at.isoformat()))
             if subject_id is not None:
                 curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s)").format(self.tables["subject_cases"]),
                              (kind, subject_id, tracking.notification_id))
+            for org in dict.fromkeys(parties):
+                curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
+                    self.tables["case_parties"]), (org, tracking.notification_id))
+            self._insert_tracking(curs, tracking)
+
+    def case_parties(self, case: UUID, parties: Iterable[str], tracking: Tracking) -> None:
+        with self._writing() as curs:
+            for org in dict.fromkeys(parties):
+                curs.execute(SQL("INSERT INTO {0} SELECT %s, position FROM {1} WHERE case_id = %s ON CONFLICT DO "
+                                 "NOTHING").format(self.tables["case_parties"], self.cases_table), (org, case))
             self._insert_tracking(curs, tracking)
 
     def open_of(self, subject_id: str, kind: str = "cases") -> list[str]:
@@ -697,9 +771,14 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
                          (tracking.notification_id, subject_id, kind, micros(moment), entry_id))
             self._insert_tracking(curs, tracking)
 
-    def entente_codes(self) -> list[str]:
+    def entente_codes(self, party: str | None = None) -> list[str]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(SQL("SELECT code FROM {0} ORDER BY position").format(self.ententes))
+            if party is None:
+                curs.execute(SQL("SELECT code FROM {0} ORDER BY position").format(self.ententes))
+            else:
+                curs.execute(SQL("SELECT code FROM {0} WHERE position IN (SELECT position FROM {1} WHERE party IN "
+                                 "(%s, %s)) ORDER BY position").format(self.ententes, self.tables["entente_parties"]),
+                             (party, ANY))
             return [row["code"] for row in curs.fetchall()]
 
     def consent_keys(self, subject_id: str) -> list[str]:
@@ -723,9 +802,14 @@ class PostgresListings(_Batching, pg.PostgresTrackingRecorder, ListingsView):
 
 
     def cases(self, *, open_only: bool, kind: str = "cases", subject_id: str | None = None,
-              ) -> list[tuple[str, datetime]]:
+              party: str | None = None) -> list[tuple[str, datetime]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            if subject_id is None:
+            if party is not None:
+                curs.execute(SQL("SELECT code, opened_at FROM {0} WHERE {1}position IN (SELECT position FROM {2} "
+                                 "WHERE org_id IN (%s, %s)) ORDER BY position").format(
+                    self.cases_table, SQL("NOT closed AND ") if open_only else SQL(""), self.tables["case_parties"]),
+                    (party, ANY))
+            elif subject_id is None:
                 where = SQL("WHERE NOT closed ") if open_only else SQL("")
                 curs.execute(SQL("SELECT code, opened_at FROM {0} {1}ORDER BY position").format(
                     self.tables[kind], where))
@@ -759,7 +843,9 @@ class Listings(Projection[ListingsView]):
                           DisclosureRegister.RefusalIssued,  # type: ignore[attr-defined]
                           DisclosureRegister.EmergencyDisclosureRecorded,  # type: ignore[attr-defined]
                           Account.Registered, RecordReadEntry.Registered,  # type: ignore[attr-defined]
-                          EntenteReads.Read)  # type: ignore[attr-defined]
+                          EntenteReads.Read,  # type: ignore[attr-defined]
+                          CrisisCase.TeamAsked, CrisisCase.FollowUpStarted,  # type: ignore[attr-defined]
+                          CrisisCase.ReferralSent)  # type: ignore[attr-defined]
         for topic in _named(get_topic(cls))
     )
 
@@ -806,7 +892,27 @@ class Listings(Projection[ListingsView]):
     @process_event.register
     def _(self, domain_event: CrisisCase.Opened, tracking: Tracking) -> None:  # type: ignore[name-defined]
         self.view.case_opened(domain_event.originator_id, domain_event.case_code, domain_event.at, tracking,
-                              subject_id=getattr(domain_event, "subject_id", None))
+                              subject_id=getattr(domain_event, "subject_id", None),
+                              parties=[_org(getattr(domain_event, "responsible_org", None)),
+                                       _org(getattr(domain_event, "intake_org", None))])
+
+    # The organisations a case's events name (`domain.principals.access.case_parties`, a Task's owner and
+    # requester): the team asked (the one that intervenes is one of them), a follow-up's provider, a referral's
+    # receiving service and the organisation referring. One the view cannot read: `ANY`, never left out.
+    @process_event.register
+    def _(self, domain_event: CrisisCase.TeamAsked, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.case_parties(domain_event.originator_id,
+                               [_org(getattr(domain_event, "candidate", None), "team", "org_id")], tracking)
+
+    @process_event.register
+    def _(self, domain_event: CrisisCase.FollowUpStarted, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.case_parties(domain_event.originator_id, [_org(getattr(domain_event, "provider", None))], tracking)
+
+    @process_event.register
+    def _(self, domain_event: CrisisCase.ReferralSent, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.case_parties(domain_event.originator_id,
+                               [_org(getattr(domain_event, "receiving", None), "org_id"),
+                                _org(getattr(domain_event, "actor_org", None))], tracking)
 
     @process_event.register
     def _(self, domain_event: CrisisCase.CaseClosed, tracking: Tracking) -> None:  # type: ignore[name-defined]
@@ -884,11 +990,19 @@ class Listings(Projection[ListingsView]):
                               tracking)
 
 
+def _org(value: Any, *path: str) -> str:
+    """The organisation an event names (`value`, or inside it by `path`), `ANY` where it cannot be read."""
+    for step in path:
+        value = value.get(step) if isinstance(value, dict) else None
+    return value if isinstance(value, str) and value else ANY
+
+
 # The shape of the views: raised when a listing is added, so that a view built before is rebuilt with it (kept as a
 # tracking row of its own: 1 ententes and cases, 2 épisodes de services added, 3 consents and registers added, 4 the
 # ententes' lifecycle added: routing's candidates, 5 the routing keys of each entente's version in force added, 6 each
-# case's and épisode's person, the principals and the reads logged across persons added).
-VERSION, VERSION_KEY = 6, "__arrimage_listings_version__"
+# case's and épisode's person, the principals and the reads logged across persons added, 7 the organisations each case
+# and entente names added: the gateway's listings and the FHIR Task search by organisation).
+VERSION, VERSION_KEY = 7, "__arrimage_listings_version__"
 
 # The view of each persistence module that has one (the in-memory store of unit tests has none: its lists scan).
 VIEWS: dict[str, type[ListingsView]] = {
