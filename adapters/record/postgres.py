@@ -36,7 +36,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from adapters.record.keys import KeyRing
-from adapters.record.record import NoRecord
+from adapters.record.record import NoRecord, new_stored_event
 from adapters.record.sql import (
     CASE_SUBJECTS,
     IDEMPOTENCY,
@@ -406,8 +406,8 @@ class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
         """The library's (eventsourcing 9.5.6: the same rows, conditions, order and prepared statement), reading
-        plain tuples in binary instead of dicts in text and making each `StoredEvent` with positional arguments
-        (its dataclass `__init__` with keywords costs twice as much). Asked by a `UUID` (what the record's
+        plain tuples in binary instead of dicts in text and making each `StoredEvent` without its frozen dataclass
+        `__init__` (`adapters.record.record.new_stored_event`: the same object). Asked by a `UUID` (what the record's
         repositories ask), the rows' id column is not fetched: ``WHERE originator_id = %s`` on a ``uuid`` column
         holds exactly for that id, so every row's id is the one asked, given as that same object (the library
         built a new `UUID` per row from the column's 16 bytes). Asked by text, the column is read as the library
@@ -431,9 +431,23 @@ class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
             # format's hex of every state to decode (the fetch's CPU halved, `benchmarks.replay --postgres`).
             curs.execute(statement, params, prepare=True, binary=True)
             rows = curs.fetchall()
+        events: list[StoredEvent] = []
+        append = events.append
         if by_uuid:
-            return [StoredEvent(originator_id, version, topic, bytes(state)) for version, topic, state in rows]
-        return [StoredEvent(stored_id, version, topic, bytes(state)) for stored_id, version, topic, state in rows]
+            for version, topic, state in rows:
+                event = new_stored_event(StoredEvent)
+                event.__dict__.update(
+                    originator_id=originator_id, originator_version=version, topic=topic, state=bytes(state)
+                )
+                append(event)
+            return events
+        for stored_id, version, topic, state in rows:
+            event = new_stored_event(StoredEvent)
+            event.__dict__.update(
+                originator_id=stored_id, originator_version=version, topic=topic, state=bytes(state)
+            )
+            append(event)
+        return events
 
     @cached_property
     def _select_events_statements(self) -> dict[bool, Composed]:

@@ -67,6 +67,7 @@ class RecordTranscoder(JSONTranscoder):
 
     def _object(self, obj: dict[str, Any]) -> Any:
         """An object, its members first (children before parents, as the library's `object_hook`)."""
+        decoders = self.string_decoders
         for key, value in obj.items():  # values replaced in place: the keys (and the dict's size) never change
             kind = type(value)
             if kind is dict:
@@ -76,11 +77,17 @@ class RecordTranscoder(JSONTranscoder):
                     and type(data := value.get("_data_")) is str
                 ):
                     # A typed value of two strings (a date, a datetime, a UUID): nothing under it to convert.
-                    obj[key] = self.string_decoders[name](data)
+                    obj[key] = decoders[name](data)
                 else:
                     obj[key] = self._object(value)
             elif kind is list:
-                obj[key] = self._array(value)
+                # A list of scalars (the parties of an event…) is looked at here, without `_array`'s frame: it
+                # holds nothing to convert; the first object, list or float met hands the list to `_array`.
+                for item in value:
+                    kind = type(item)
+                    if kind is dict or kind is list or kind is float:
+                        obj[key] = self._array(value)
+                        break
             elif kind is float:
                 raise _Unsure
         if len(obj) == 2 and "_type_" in obj and "_data_" in obj:

@@ -11,10 +11,12 @@ retried activity records nothing twice.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from types import MemberDescriptorType
+from typing import Any, cast
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, Snapshot, event
@@ -541,6 +543,22 @@ _REMINDER_FIELDS = frozenset({"reminders_sent", "last_reminder_at"})
 _set = object.__setattr__
 
 
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """What ``object.__setattr__(obj, name, value)`` calls for an instance of `cls`: the setter of the slot `name`
+    of one of its bases (pydantic's `BaseModel` keeps `__pydantic_fields_set__`, `__pydantic_extra__` and
+    `__pydantic_private__` in slots), bound once, without the look-up of `name` on every call; where `name` is
+    not a slot, ``object.__setattr__`` itself."""
+    found = inspect.getattr_static(cls, name)
+    if isinstance(found, MemberDescriptorType):
+        return cast("Callable[[Any, Any], None]", found.__set__)
+    return lambda obj, value: _set(obj, name, value)
+
+
+_set_fields_set = _slot_setter(Proposal, "__pydantic_fields_set__")
+_set_extra = _slot_setter(Proposal, "__pydantic_extra__")
+_set_private = _slot_setter(Proposal, "__pydantic_private__")
+
+
 def _reminder_counted(proposal: Proposal, at: datetime) -> Proposal:
     """`proposal.model_copy(update={"reminders_sent": proposal.reminders_sent + 1, "last_reminder_at": at})`,
     the same new frozen object (same fields, same fields set, no extra, no private attributes: `Proposal` has
@@ -552,9 +570,9 @@ def _reminder_counted(proposal: Proposal, at: datetime) -> Proposal:
     state["last_reminder_at"] = at
     counted = object.__new__(Proposal)
     _set(counted, "__dict__", state)
-    _set(counted, "__pydantic_fields_set__", proposal.__pydantic_fields_set__ | _REMINDER_FIELDS)
-    _set(counted, "__pydantic_extra__", None)
-    _set(counted, "__pydantic_private__", None)
+    _set_fields_set(counted, proposal.__pydantic_fields_set__ | _REMINDER_FIELDS)
+    _set_extra(counted, None)
+    _set_private(counted, None)
     return counted
 
 
