@@ -32,6 +32,23 @@ os.environ.update(DEVELOPMENT_MODE)
 
 PG: PostgresParams = postgres_params("ARRIMAGE_TEST_POSTGRES_")
 
+# The project's own packages, compiled once per run. Every end-to-end test runs the installed `arrimage` as a
+# subprocess (hundreds of them), and where PYTHONDONTWRITEBYTECODE is set (as on the CI machines) Python never
+# caches what it compiles: each subprocess would compile ~190 modules from source again (measured: `import cli.main`
+# 1.15 CPU s uncompiled, 0.95 compiled, on 2 busy cores).
+PROJECT_PACKAGES = ("activities", "adapters", "benchmarks", "cli", "domain", "gateway", "tests", "usecases", "verifier",
+                    "workers", "workflows")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller compiled before starting it
+        return
+    import compileall
+
+    root = Path(__file__).resolve().parent.parent
+    for package in PROJECT_PACKAGES:
+        compileall.compile_dir(root / package, quiet=2)
+
 
 def postgres_available() -> bool:
     return reachable(PG)
