@@ -12,12 +12,15 @@ personal content, consents, registers).
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 from eventsourcing.persistence import (
     DatetimeAsISO,
@@ -34,6 +37,7 @@ from adapters.record.environment import record_env
 from adapters.record.record import TOPICS, DateAsISO, ForeignTopic, Record, RecordMapper
 from adapters.record.sealing import PersonalDataMapper
 from adapters.record.transcoder import RecordTranscoder
+from tests.conftest import PG, PostgresSchema, require_postgres
 
 LEGACY = Path(__file__).resolve().parent.parent / "fixtures" / "legacy_2026_11" / "record.sqlite"
 
@@ -177,11 +181,33 @@ def test_typed_values_come_back_typed() -> None:
     assert same(OURS.decode(LIBRARY.encode(value)), value)
 
 
-@pytest.fixture
-def legacy(tmp_path: Path) -> Record:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def legacy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Record]:
+    """The legacy store as it is (SQLite), or its rows and wrapped keys put as they are into a PostgreSQL store:
+    the same bytes, read back through PostgreSQL's columns (uuid ids, bytea states)."""
     copy = tmp_path / "record.sqlite"
     shutil.copyfile(LEGACY, copy)
-    return Record(env=record_env(sqlite=copy))
+    if request.param == "sqlite":
+        yield Record(env=record_env(sqlite=copy))
+        return
+    require_postgres()
+    schema = PostgresSchema()
+    try:
+        record = Record(env=schema.env())
+        record.recorder.insert_events(rows(Record(env=record_env(sqlite=copy))))
+        with sqlite3.connect(copy) as lite:
+            keys = lite.execute(
+                "SELECT subject_id, key_id, kek_id, wrapped_key, created_at, shredded_at FROM audit_subject_keys"
+            ).fetchall()
+        with psycopg.connect(autocommit=True, **PG) as conn:
+            conn.cursor().executemany(
+                f'INSERT INTO "{schema.name}".audit_subject_keys '
+                "(subject_id, key_id, kek_id, wrapped_key, created_at, shredded_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                keys,
+            )
+        yield record
+    finally:
+        schema.drop()
 
 
 def rows(record: Record) -> list[StoredEvent]:
