@@ -5,6 +5,7 @@ environment that points it at a test's Temporal server, task queue and record, a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -142,7 +143,10 @@ class Stack:
     def kill(self) -> None:
         """After a failed test: the stack and its Temporal server, whatever state they are in."""
         if self.proc is not None and self.proc.returncode is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
+            # Its group may be gone already (a test that killed it, not yet reaped): the test's own failure, if
+            # any, is what must be reported, not this cleanup's.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGINT)
 
     async def cli(self, *args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
