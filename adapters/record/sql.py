@@ -489,6 +489,39 @@ class Snapshot(ABC):
             params,
         )))
 
+    def joined_rows(self, after: int = 0, until: int | None = None) -> Iterator[tuple[Any, ...]]:
+        """Each stored event after notification `after` and up to `until` with the chain row at its notification id
+        (`verify.JoinedRow`: whether that row names the same originator, version and topic is compared by the
+        store; NULL columns where there is none), in notification order: the verify's hot stream. A chain row with
+        no event is not in it (`chain_count`). Counted in `rows_read` as two rows each, an event and a chain row."""
+        upto, params = _upto("e.{nid}", after, until)
+        pages = self._pages(
+            "audit_joined",
+            self.dialect.sql(
+                "SELECT e.{nid}, e.originator_id, e.originator_version, e.topic, e.state, "
+                "c.originator_id IS NOT DISTINCT FROM e.originator_id "
+                "AND c.originator_version IS NOT DISTINCT FROM e.originator_version "
+                "AND c.topic IS NOT DISTINCT FROM e.topic, "
+                "c.seq, c.aggregate_prev_nid, c.event_hash, c.aggregate_hash, c.chain_hash "
+                "FROM {events} e LEFT JOIN {chain} c ON c.notification_id = e.{nid} "
+                f"WHERE e.{{nid}} > ?{upto} ORDER BY e.{{nid}}"
+            ),
+            params,
+        )
+
+        def counted() -> Iterator[Sequence[tuple[Any, ...]]]:
+            for rows in pages:
+                self.rows_read += 2 * len(rows)
+                yield rows
+
+        return itertools.chain.from_iterable(counted())
+
+    def chain_count(self, after: int = 0, until: int | None = None) -> int:
+        """The chain rows after notification `after` and up to `until` (None: the last)."""
+        upto, params = _upto("notification_id", after, until)
+        row = self._one(self.dialect.sql(f"SELECT count(*) FROM {{chain}} WHERE notification_id > ?{upto}"), params)
+        return int(row[0]) if row is not None else 0
+
     def last_nid(self) -> int:
         """The last notification id of either table in this snapshot (0: both empty): where the last range of a
         parallel verify ends, so that its own snapshot reads what this one does while others only append."""

@@ -29,6 +29,12 @@ with the same counts, head and milestones (`good_before` gives a range the last 
 before it, which words a checkpoint mismatch). `verify_rows` is one range. Where the ranges run (processes)
 is ``adapters.record.ranges``' and ``usecases.audit.trail.verify``'s.
 
+The hot path of a range (`verify_joined`): the stored events joined with their chain rows by the store, one
+stream, the identity of the two rows compared there; it stops before the first row that would need more than
+passing, and `verify_range` goes on from there over the two streams and names the problem (a range in two parts,
+merged as two ranges). A chain row with no event is not in a join: the caller counts the chain rows the join
+covered, and checks the range with `verify_range` alone when there are more.
+
 It stops at the **first** problem, in notification order, and names it:
 
 =================  ==============================================================
@@ -75,6 +81,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from hashlib import sha256
 from itertools import zip_longest
+from struct import Struct
 from typing import Any, Protocol
 
 from domain.audit.checkpoint import MILESTONE_HEX, MILESTONES_MAX, Checkpoint, milestone_step
@@ -165,7 +172,8 @@ class VerifyReport:
     since: ChainHead | None = None
     """An incremental pass: the signed head it resumed from (`events_checked` then counts the events after it)."""
     rows_read: int = 0
-    """Rows of the two streams fetched by this pass (events and chain rows, by page; set by the use case)."""
+    """Rows of the two streams fetched by this pass (events and chain rows, by page; set by the use case): an event
+    read joined with its chain row counts as two, and rows read again after the joined stream stopped count again."""
     frontier: tuple[bytes, ...] | None = None
     """The Merkle tree's frontier at the verified head (`merkle.CompactRange` hashes of size ``head.seq``),
     folded from the verified rows' event hashes when asked (``subtrees``); None otherwise or on a problem."""
@@ -493,6 +501,194 @@ def verify_range(
     return RangePass(problem=problem, seq=seq, last_nid=last_nid, chain_hash=prev.hex(), checkpoints_checked=cp_i,
                      milestones=tuple(kept), through=through, subtrees=None if stack is None else tuple(stack),
                      captured=captured)
+
+
+HASH = 32
+# The input of an aggregate hash and of a chain hash packed at once: the same bytes as `hashing`'s concatenations when
+# every hash in it has 32 bytes (a `32s` field pads or cuts any other length: hashes as stored are checked for it)
+AGGREGATE_INPUT = Struct(">c32s32s")  # "A", the aggregate's previous aggregate hash, the event hash
+LINK_INPUT = Struct(">c32sqqq32s32s")  # "C", previous chain hash, seq, notification id, previous nid, event, aggregate
+CHUNK_LEVEL = 10
+CHUNK = 1 << CHUNK_LEVEL  # the tree's leaves hashed into one aligned perfect subtree at a time
+
+
+def _subtree(leaves: list[bytes]) -> bytes:
+    level = leaves
+    while len(level) > 1:
+        level = [node_hash(a, b) for a, b in zip(level[0::2], level[1::2], strict=True)]
+    return level[0]
+
+
+JoinedRow = tuple[int, Any, int, str, bytes, Any, Any, Any, Any, Any, Any]
+"""A stored event with the chain row at its notification id: (notification id, originator id, version, topic, state,
+whether the chain row names the same originator, version and topic (false without one), seq, aggregate's previous
+notification id, event hash, aggregate hash, chain hash), the chain's columns None where it has no row there."""
+
+
+@dataclass(frozen=True)
+class JoinedPass:
+    """What `verify_joined` passed: the range's pass up to the row before the first it did not pass."""
+
+    part: RangePass
+    done: bool
+    """Every row of the stream passed (and `part` is then the range's whole pass, its problem a truncation or None)."""
+    good: tuple[int, int]
+    """The last milestone or checkpoint met, for the `verify_range` that goes on from `part` (its ``good``)."""
+
+
+def verify_joined(
+    rows: Iterable[JoinedRow],
+    index: ChainIndex,
+    *,
+    start: ChainHead | None,
+    checkpoints: Sequence[Checkpoint] = (),
+    good: tuple[int, int] = (0, 0),
+    final: bool = True,
+    milestones: bool = True,
+    cache_size: int = 8_192,
+    key: Callable[[Any], bytes] | None = None,
+    subtrees: Sequence[Subtree] | None = None,
+    capture: int | None = None,
+) -> JoinedPass:
+    """`verify_range`'s checks over one stream of stored events joined with their chain rows (the store's join on
+    the notification id): the hot path of a range, one row per event and no merge. It stops *before* the first row
+    that fails any check, or meets a checkpoint otherwise than exactly, and finds no problem itself: the caller
+    goes on from `part` with `verify_range` over the two streams (its head as a start, `good`), which names it.
+
+    A chain row with no stored event is not in such a join, so this alone cannot see one: the caller counts the
+    chain rows up to `part`'s last notification id (up to the range's end when `done`), and if they are more than
+    the events passed, checks the range again with `verify_range` alone. The arguments are `verify_range`'s."""
+    if start is not None:
+        checkpoints = [c for c in checkpoints if c.notification_id > start.notification_id]
+    to_key: Callable[[Any], bytes] = key if key is not None else _same
+    pending = sorted(checkpoints, key=lambda c: c.notification_id)
+    cp_i = 0
+    next_cp = pending[0].notification_id if pending else None
+    expect = pending[0].milestone_at() if pending else {}
+    kept: list[tuple[int, str]] = []
+    step = 1
+    heads: dict[Any, tuple[int, bytes]] = {}
+    okeys: dict[Any, bytes] = {}
+    topics: dict[str, bytes] = {}
+    prev = ZERO if start is None else bytes.fromhex(start.chain_hash)
+    seq = through = 0 if start is None else start.seq
+    last_nid: int | None = None if start is None else start.notification_id
+    pack_event, pack_aggregate, pack_link = EVENT_HEADER.pack, AGGREGATE_INPUT.pack, LINK_INPUT.pack
+    aggregate_hash_at = index.aggregate_hash_at
+    stack: list[Subtree] | None = None if subtrees is None else list(subtrees)
+    captured: tuple[Subtree, ...] | None = None
+    leaves: list[bytes] = []  # the leaf hashes after position `base`, not folded yet
+    base = seq
+
+    def flush() -> None:  # the pending leaves onto the stack: one subtree for an aligned chunk, else one by one
+        nonlocal leaves, base
+        assert stack is not None
+        if base % CHUNK == 0 and len(leaves) == CHUNK:
+            fold_subtree(stack, (base, CHUNK_LEVEL, _subtree(leaves)))
+        else:
+            for i, h in enumerate(leaves):
+                fold_subtree(stack, (base + i, 0, h))
+        base += len(leaves)
+        leaves = []
+
+    mask = CHUNK - 1
+    tree = stack is not None
+    done = len(prev) == HASH  # a start as stored of another length: `verify_range` reads it
+    for nid, oid, version, topic, state, same, cseq, prev_nid, stored_eh, stored_agg, stored_link in rows:
+        at = seq + 1
+        if not done or not same or cseq != at or (next_cp is not None and next_cp < nid):
+            done = False
+            break
+        okey = okeys.get(oid)
+        if okey is None:
+            try:
+                okey = to_key(oid)
+            except ValueError:  # raised by `verify_range`, in its order
+                done = False
+                break
+            okeys[oid] = okey
+            if len(okeys) > cache_size:
+                okeys.clear()
+        tb = topics.get(topic)
+        if tb is None:
+            tb = topics[topic] = topic.encode()
+        hasher = sha256(pack_event(b"E", len(okey), len(tb), len(state), version) + okey + tb)
+        hasher.update(state)
+        eh = hasher.digest()
+        if eh != stored_eh:
+            done = False
+            break
+        if prev_nid == 0:
+            before = ZERO
+        else:
+            cached = heads.get(oid)
+            if cached is not None and cached[0] == prev_nid:
+                before = cached[1]
+            elif 0 < prev_nid < nid:
+                before = aggregate_hash_at(prev_nid) or b""
+                if len(before) != HASH:
+                    done = False
+                    break
+            else:
+                done = False
+                break
+        agg = sha256(pack_aggregate(b"A", before, eh)).digest()
+        link = sha256(pack_link(b"C", prev, at, nid, prev_nid, eh, agg)).digest()
+        if agg != stored_agg or link != stored_link:
+            done = False
+            break
+        want = expect.get(at) if expect else None
+        if want is not None and link.hex()[:MILESTONE_HEX] != want:
+            done = False
+            break
+        if next_cp == nid and (pending[cp_i].chain_hash != link.hex() or pending[cp_i].count != at):
+            done = False
+            break
+        # the row passed every check: the pass moves on
+        seq = through = at
+        if tree:
+            leaves.append(sha256(b"\x00" + eh).digest())
+            if not seq & mask or seq == capture:
+                flush()
+                if seq == capture:
+                    captured = tuple(stack or ())
+        heads[oid] = (nid, agg)
+        if len(heads) > cache_size:
+            del heads[next(iter(heads))]
+        prev = link
+        last_nid = nid
+        if milestones and seq % step == 0:
+            kept.append((seq, link.hex()[:MILESTONE_HEX]))
+            if len(kept) > MILESTONES_MAX:
+                step *= 2
+                kept = [m for m in kept if m[0] % step == 0]
+        if want is not None:
+            good = (seq, nid)
+        if next_cp == nid:
+            cp_i += 1
+            while cp_i < len(pending) and pending[cp_i].notification_id == nid:
+                cp_i += 1
+            next_cp = pending[cp_i].notification_id if cp_i < len(pending) else None
+            expect = pending[cp_i].milestone_at() if cp_i < len(pending) else {}
+            good = (seq, nid)
+    if tree:
+        flush()
+    problem: Problem | None = None
+    if done and next_cp is not None and final:
+        cp = pending[cp_i]
+        problem = Problem(
+            ProblemKind.TRUNCATED,
+            cp.notification_id,
+            None,
+            None,
+            None,
+            f"a signed checkpoint covers {cp.count} events up to notification {cp.notification_id}; "
+            f"the store ends at notification {last_nid} after {seq} events",
+        )
+    part = RangePass(problem=problem, seq=seq, last_nid=last_nid, chain_hash=prev.hex(), checkpoints_checked=cp_i,
+                     milestones=tuple(kept), through=through, subtrees=None if stack is None else tuple(stack),
+                     captured=captured)
+    return JoinedPass(part, done, good)
 
 
 def merge_ranges(

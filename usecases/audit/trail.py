@@ -45,8 +45,8 @@ from domain.audit.verify import (
     VerifyReport,
     good_before,
     merge_ranges,
+    verify_joined,
     verify_range,
-    verify_rows,
 )
 from domain.crisis.aggregate import CrisisCase
 from domain.crisis.state import CaseStage
@@ -176,8 +176,9 @@ def verify(
         end, cuts = _cuts(snap, after, wanted, min_range) if wanted > 1 and can_fork(audit.dialect) else (0, [])
         first: list[Subtree] | None = (resume.subtrees() if resume is not None else []) if tree else None
         if not cuts:
-            report = verify_rows(snap.event_rows(after), snap.chain_rows(after), snap, checkpoints=all_cps,
-                                 start=start, key=snap.dialect.okey, subtrees=first, capture=capture)
+            passes = _range_passes(snap, start, None, checkpoints=all_cps, good=(0, 0), final=True,
+                                   milestones=start is None, subtrees=first, capture=capture)
+            report = merge_ranges(passes, start=start, capture=capture)
             read = snap.rows_read
         else:
             report, others = _in_ranges(audit.dialect, snap, start, cuts, end, all_cps, first, capture)
@@ -210,16 +211,41 @@ def _in_ranges(dialect: Dialect, snap: Snapshot, start: ChainHead | None, cuts: 
     until = [c.notification_id for c in cuts] + [end]
     goods = [(0, 0)] + [good_before(checkpoints, c, since=start, nid_at=snap.nid_at_seq) for c in cuts]
 
-    def check(s: Snapshot, i: int) -> RangePass:
-        lo = starts[i]
-        after = lo.notification_id if lo is not None else 0
-        return verify_range(s.event_rows(after, until[i]), s.chain_rows(after, until[i]), s, start=lo,
-                            checkpoints=checkpoints, good=goods[i], final=i == len(cuts),
-                            milestones=start is None, key=s.dialect.okey,
-                            subtrees=None if first is None else first if i == 0 else [], capture=capture)
+    def check(s: Snapshot, i: int) -> list[RangePass]:
+        return _range_passes(s, starts[i], until[i], checkpoints=checkpoints, good=goods[i], final=i == len(cuts),
+                             milestones=start is None,
+                             subtrees=None if first is None else first if i == 0 else [], capture=capture)
 
-    passes, others = in_ranges(dialect, snap, len(starts), check, stop=lambda p: p.problem is not None)
-    return merge_ranges(passes, start=start, capture=capture), others
+    parts, others = in_ranges(dialect, snap, len(starts), check, stop=lambda ps: ps[-1].problem is not None)
+    return merge_ranges([p for ps in parts for p in ps], start=start, capture=capture), others
+
+
+def _range_passes(s: Snapshot, lo: ChainHead | None, until: int | None, *, checkpoints: Sequence[Checkpoint],
+                  good: tuple[int, int], final: bool, milestones: bool, subtrees: list[Subtree] | None,
+                  capture: int | None) -> list[RangePass]:
+    """One range, after `lo` up to `until` (None: the last), as `verify_range` checks it: the stored events joined
+    with their chain rows (`verify_joined`, one stream), then, from the first row that does not pass, the two
+    streams merged (`verify_range`, which names the problem). If the chain holds more rows than the events passed
+    up to there (a chain row with no event: not in the join), the whole range is checked by `verify_range`.
+    The range's passes in order, for `merge_ranges` (a range in two parts merges as two ranges)."""
+    after = lo.notification_id if lo is not None else 0
+    key = s.dialect.okey
+    fast = verify_joined(s.joined_rows(after, until), s, start=lo, checkpoints=checkpoints, good=good, final=final,
+                         milestones=milestones, key=key, subtrees=subtrees, capture=capture)
+    part = fast.part
+    passed = part.seq - (lo.seq if lo is not None else 0)
+    if passed and s.chain_count(after, until if fast.done else part.last_nid) == passed:
+        if fast.done:
+            return [part]
+        assert part.last_nid is not None
+        head = ChainHead(part.last_nid, part.seq, part.chain_hash)
+        rest = verify_range(s.event_rows(head.notification_id, until), s.chain_rows(head.notification_id, until), s,
+                            start=head, checkpoints=checkpoints, good=fast.good, final=final, milestones=milestones,
+                            key=key, subtrees=None if subtrees is None else [], capture=capture)
+        return [part, rest]
+    return [verify_range(s.event_rows(after, until), s.chain_rows(after, until), s, start=lo,
+                         checkpoints=checkpoints, good=good, final=final, milestones=milestones, key=key,
+                         subtrees=subtrees, capture=capture)]
 
 
 def _anchor_problem(since: ChainHead, who: str, stored: tuple[int, bytes] | None) -> Problem | None:
