@@ -4,7 +4,7 @@
     python -m benchmarks.merkle --quick              # CI-size smoke (~1 min)
     python -m benchmarks.merkle --parts tree,proofs --tree-events 1000000,10000000
 
-Four parts (``--parts``), each bounded by its sizes:
+Five parts (``--parts``), each bounded by its sizes:
 
 1. ``append``: the record's append, one command (one event) per transaction as ``benchmarks.store`` measures
    it (its trivial aggregate: the store's own cost, so the follower's share is the largest it can be), on
@@ -28,6 +28,8 @@ Four parts (``--parts``), each bounded by its sizes:
    ``benchmarks.verify --verify-only``); then ``--since-events`` more events: the incremental verify from the JSON
    checkpoint, the follower's catch-up over them, a tree checkpoint signed again (``proofs.sign_tree_checkpoint``,
    timed as implemented at the commit printed), and the offline verifier ``--since`` the first note against it.
+5. ``bundle``: the offline verifier on an export bundle of ``--bundle-events`` + ``--since-events``, the full pass
+   beside ``--bundle DIR --since OLD.note`` (CPU s of each process, same run; ``benchmarks.verify_bundle``).
 
 The load average is printed with every part: the machine may be shared; the ratios, measured in the same run,
 are steadier than the rates. ``--json FILE`` writes every figure; ``--summary-json FILE`` the headline rows.
@@ -494,8 +496,9 @@ def positive(text: str) -> int:
     return n
 
 
-PARTS = ("append", "tree", "proofs", "verify")
+PARTS = ("append", "tree", "proofs", "verify", "bundle")
 QUICK = {"append_events": 60, "rounds": 1, "tree_events": [20_000], "verify_events": 20_000, "since_events": 2_000,
+         "bundle_events": 20_000,
          "repeat": 20}
 
 
@@ -529,7 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tree-events", type=sizes_arg, default=[1_000_000, 10_000_000],
                         help="tree sizes over fabricated rows (parts 2, 3)")
     parser.add_argument("--verify-events", type=positive, default=1_000_000, help="real store's size (part 4)")
-    parser.add_argument("--since-events", type=positive, default=10_000, help="events after the checkpoint (part 4)")
+    parser.add_argument("--since-events", type=positive, default=10_000, help="events after the checkpoint (part 4, 5)")
+    parser.add_argument("--bundle-events", type=positive, default=400_000, help="bundle's events before the old note "
+                        "(part 5: benchmarks.verify_bundle)")
     parser.add_argument("--repeat", type=positive, default=200, help="proofs timed at each size (median)")
     parser.add_argument("--dir", type=Path, default=None, help="an empty directory for the stores (default: temp)")
     parser.add_argument("--json", type=json_file, default=None, metavar="FILE", help="every figure as JSON")
@@ -562,6 +567,11 @@ def main(argv: list[str] | None = None) -> int:
             tree_and_proofs(workdir, args.tree_events, parts, args.repeat)
         if "verify" in parts:
             verify_part(workdir, args.verify_events, args.since_events, args.repeat)
+        if "bundle" in parts:
+            from benchmarks.verify_bundle import bundle_part
+
+            for name, value in bundle_part(workdir, args.bundle_events, args.since_events).items():
+                figure("bundle", name, value, "s", events=args.bundle_events, since_events=args.since_events)
     print(f"\ndone in {time.perf_counter() - started:,.0f} s; {uptime()}", flush=True)
     return 0
 

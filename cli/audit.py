@@ -52,6 +52,7 @@ from usecases.audit.trail import shred as do_shred
 from usecases.audit.trail import verify as run_verify
 from verifier import BadInput, Source, verify_bundle
 from verifier import render as render_offline
+from verifier.bundle_since import verify_bundle_since
 from verifier.trusted import Keys
 from workers.bootstrap import KeyConfigError, Root, checkpoint_keys
 
@@ -130,7 +131,8 @@ def verify(
         help="Incremental: check this signed checkpoint (the last one a full verify passed: a JSON checkpoint, or "
              "a C2SP note of `audit checkpoint --note`, whose tree must still give its signed root) and that the "
              "store still holds its head, then verify only the events after it. An event altered before it is "
-             "the full verify's to find.",
+             "the full verify's to find. With --bundle and --log-key: a note, and only the bundle's lines after "
+             "it are checked (verifier/README.md §7).",
     )] = None,
     jobs: Annotated[int | None, typer.Option(
         "--jobs", min=1, metavar="N",
@@ -144,7 +146,7 @@ def verify(
         if log_key and bundle is None:
             raise bad_input("--log-key checks an export bundle offline: give --bundle DIR")
         if bundle is not None and log_key:
-            _verify_offline(bundle, against, log_key, pinned, as_json)
+            _verify_offline(bundle, against, log_key, pinned, as_json, since_checkpoint)
         if bundle is not None:
             _verify_bundle(bundle, pinned, as_json, trust_engine_key)
         cps = [_checkpoint_file(path) for path in against]
@@ -200,15 +202,18 @@ def _verify_bundle(out: Path, pinned: list[str], as_json: bool, trust_engine_key
     raise typer.Exit(0 if problem is None else 1)
 
 
-def _verify_offline(out: Path, against: list[Path], log_keys: list[str], pinned: list[str], as_json: bool) -> None:
-    """`verify --bundle DIR --log-key VKEY [--against F…]`: nothing of the engine's configuration is read. The
-    manifest's signature is checked against the log key (the same Ed25519 key signs both) and the pinned keys, then
-    the verifier recomputes record.jsonl and checks it against each checkpoint; exits 0 or 1 (2: bad input)."""
+def _verify_offline(out: Path, against: list[Path], log_keys: list[str], pinned: list[str], as_json: bool,
+                    since: Path | None = None) -> None:
+    """`verify --bundle DIR --log-key VKEY [--against F…] [--since-checkpoint OLD.note]`: nothing of the engine's
+    configuration is read. The manifest's signature is checked against the log key (the same Ed25519 key signs
+    both) and the pinned keys, then the verifier recomputes record.jsonl (only its lines after OLD.note's size with
+    `since`) and checks it against each checkpoint; exits 0 or 1 (2: bad input)."""
     keys = [read_text(Path(k)).strip() if Path(k).is_file() else k for k in log_keys]
     sources = [Source(str(path), read_text(path)) for path in against]
     try:
         trusted = Keys.parse(keys)
-        report = verify_bundle(out, sources, keys)
+        report = verify_bundle(out, sources, keys) if since is None else \
+            verify_bundle_since(out, sources, keys, Source(str(since), read_text(since)))
     except BadInput as e:
         raise bad_input(str(e)) from None
     manifest = bundle_problem(out, [*pinned, *(base64.b64encode(k).decode() for k in trusted.raw)])

@@ -6,7 +6,9 @@ a signature must never bless tampering), `checkpoint.note` (the C2SP checkpoint 
 same head, signed by the log key; absent with it), `register.json` (every communication entry),
 `accesses.json`, `exceptions.json`, `record.jsonl` (every stored event and chain row up to that head, the
 whole store when nothing was signed: what `python -m verifier` / `arrimage audit verify --bundle DIR --log-key`
-checks offline, issue 13; its format in verifier/README.md). MANIFEST.json (each file's SHA-256, the store id,
+checks offline, issue 13; its format in verifier/README.md), `tree.json` (the Merkle tree's subtrees of 1,024
+leaves and more over record.jsonl's event hashes: the frontier an incremental `--since` check starts from,
+used only when it folds to a signed root). MANIFEST.json (each file's SHA-256, the store id,
 the verdict) is itself signed with the checkpoint key (its `signature` member); `bundle_problem` (`arrimage
 audit verify --bundle DIR`) checks that signature and every file. Content about a person in words is
 withheld from all of them (the auditor reads metadata only); the person's own copy of their entries
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +35,7 @@ from usecases.audit.bundle import record_lines
 from usecases.audit.proofs import checkpoint_with_note
 from usecases.audit.trail import manifest_problem, sign_manifest
 from usecases.audit.trail import verify as run_verify
+from verifier.bundle_since import TREE, record_event_hashes, tree_nodes
 
 if TYPE_CHECKING:
     from adapters.record.keys import KeyRing
@@ -107,7 +110,10 @@ def write_bundle(
                 else audit_render.dumps(doc)).encode()
         (out / name).write_bytes(body)
         files[name] = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
-    files[RECORD] = _write_record(engine, out / RECORD, None if signed is None else signed.notification_id)
+    files[RECORD], tree = _write_record(engine, out / RECORD, None if signed is None else signed.notification_id)
+    body = json.dumps(tree, separators=(",", ":")).encode()  # the tree's nodes for `verify --since` (untrusted)
+    (out / TREE).write_bytes(body)
+    files[TREE] = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
     manifest = {
         "format": FORMAT, "created_at": now, "since": since, "until": until, "verified": report.ok,
         "events_checked": report.events_checked, "store_id": report.store_id,
@@ -124,15 +130,22 @@ def write_bundle(
     return Bundle(verified=report.ok, problem=problem, files=files, trust=report.trust)
 
 
-def _write_record(engine: Root, path: Path, until: int | None) -> dict[str, Any]:
-    """record.jsonl streamed to disk (memory flat), hashed as it is written."""
+def _write_record(engine: Root, path: Path, until: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """record.jsonl streamed to disk (memory flat), hashed as it is written; and tree.json's content (the Merkle
+    tree's perfect subtrees of 1,024 leaves and more over its event hashes, for `verifier --since`)."""
     digest, size = hashlib.sha256(), 0
     with path.open("wb") as handle:
-        for line in record_lines(engine.record, until=until):
-            handle.write(line)
-            digest.update(line)
-            size += len(line)
-    return {"sha256": digest.hexdigest(), "bytes": size}
+
+        def written() -> Iterator[bytes]:
+            nonlocal size
+            for line in record_lines(engine.record, until=until):
+                handle.write(line)
+                digest.update(line)
+                size += len(line)
+                yield line
+
+        tree = tree_nodes(record_event_hashes(written()))
+    return {"sha256": digest.hexdigest(), "bytes": size}, tree
 
 
 def bundle_problem(out: Path, pinned_keys: Collection[str], ring: KeyRing | None = None) -> str | None:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from verifier.bundle_since import verify_bundle_since
 from verifier.check import render, verify_bundle, verify_database
 from verifier.rows import BadInput
 from verifier.trusted import Source
@@ -47,10 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "Ed25519 public key of JSON checkpoints); repeatable")
     parser.add_argument("--text-ids", action="store_true", help="the database keeps originator ids as text")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="processes checking segments of a database copy (default: the cores, at most 4)")
+                        help="processes checking segments of a database copy (default: the cores, at most 4); a bundle "
+                             "is read by one process")
     parser.add_argument("--since", metavar="NOTE", default=None,
-                        help="a checkpoint note you verified before: check only the events after its size "
-                             "(database copies; verifier/README.md §7)")
+                        help="a checkpoint note you verified before: check only the events after its size, of a "
+                             "bundle or a database copy (verifier/README.md §7)")
     parser.add_argument("--json", action="store_true", help="the report as JSON")
     args = parser.parse_args(argv)
     try:
@@ -60,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise BadInput("--jobs takes a whole number of at least 1")
         if args.bundle is not None:
             if args.since is not None:
-                raise BadInput("--since reads a database copy (--database); a bundle is verified in full")
-            report = verify_bundle(args.bundle, against, keys)
+                report = verify_bundle_since(args.bundle, against, keys, _source(args.since))
+            else:
+                report = verify_bundle(args.bundle, against, keys)
             what = str(Path(args.bundle) / "record.jsonl")
         else:
             since = _source(args.since) if args.since is not None else None

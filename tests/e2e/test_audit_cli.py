@@ -296,7 +296,7 @@ def test_export_writes_the_bundle_and_its_manifest(store: Store, tmp_path: Path)
     assert result.out.endswith(f"verified; bundle in {out} (MANIFEST.json)\n")
     manifest = json.loads((out / "MANIFEST.json").read_text())
     names = ["verify.json", "checkpoint.json", "checkpoint.note", "register.json", "accesses.json",
-             "exceptions.json", "record.jsonl"]
+             "exceptions.json", "record.jsonl", "tree.json"]
     assert sorted(p.name for p in out.iterdir()) == sorted([*names, "MANIFEST.json"])
     assert list(manifest["files"]) == names and manifest["verified"] is True
     for name in names:

@@ -162,3 +162,33 @@ def test_export_then_verify_offline_on_postgresql(tmp_path: Path) -> None:
         check_bundle(audit, bundle)
     finally:
         schema.drop()
+
+
+def test_a_later_export_verified_since_the_earlier_note(tmp_path: Path) -> None:
+    """`--since` on a bundle (verifier/README.md §7): an export, events recorded, a second export; the second bundle
+    is checked from the first one's note, reading only its lines after it, through both commands; a new event
+    altered is named as the full pass names it; a JSON checkpoint is not a note (exit 2)."""
+    store = build(tmp_path)
+    first, second = tmp_path / "first", tmp_path / "second"
+    store.ok("export", "--out", str(first))
+    store.close_case()
+    store.ok("export", "--out", str(second))
+    key, old, new = log_key(second), str(first / "checkpoint.note"), str(second / "checkpoint.note")
+    size = json.loads((first / "MANIFEST.json").read_text())["events_checked"]
+    n = json.loads((second / "MANIFEST.json").read_text())["events_checked"]
+    assert n > size and "tree.json" in json.loads((second / "MANIFEST.json").read_text())["files"]
+    cli = store.run("verify", "--bundle", str(second), "--against", new, "--log-key", key, "--since-checkpoint", old)
+    assert cli.code == 0 and f"verified events {size + 1} to {n} ({n - size} new)" in cli.out, cli
+    assert "manifest verified" in cli.out and "met: root and chain as signed" in cli.out
+    inc = offline("--bundle", str(second), "--against", new, "--log-key", key, "--since", old, "--json")
+    assert inc.code == 0 and (inc.json()["since"], inc.json()["events"]) == (size, n), inc
+    rows = lines(second)
+    rows[size]["state"] = base64.b64encode(b'{"edited": true}').decode()
+    rewrite(second, rows)
+    full = offline("--bundle", str(second), "--against", new, "--log-key", key, "--json").json()
+    found = offline("--bundle", str(second), "--against", new, "--log-key", key, "--since", old, "--json").json()
+    assert (found["problem"]["kind"], found["problem"]["seq"]) == ("altered", size + 1)
+    assert found["problem"] == full["problem"]
+    refused = store.run("verify", "--bundle", str(second), "--log-key", key, "--since-checkpoint",
+                        str(first / "checkpoint.json"))
+    assert refused.code == 2 and "--since takes a checkpoint note" in refused.err

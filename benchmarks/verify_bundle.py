@@ -1,0 +1,138 @@
+"""The offline verifier on an export bundle: the full pass beside `--since OLD.note` (issue 13), same run.
+
+    python -m benchmarks.verify_bundle                          # 400,000 events, then 10,000 more
+    python -m benchmarks.verify_bundle --events 20000 --since-events 2000
+    python -m benchmarks.merkle --parts bundle                  # the same, as part 5 of the Merkle benchmark
+
+A real SQLite store built through the chaining recorder (`benchmarks.verify.build`), a tree checkpoint note signed
+at its head (OLD), `--since-events` more events and a note at the new head (NEW); the bundle's `record.jsonl` and
+`tree.json` written as `arrimage audit export` writes them (`usecases.audit.bundle.record_lines`,
+`verifier.bundle_since.tree_nodes`). Then `python -m verifier --bundle DIR --against NEW --log-key VKEY`, in
+a fresh process each, alternating: the full pass, and `--since OLD` (with tree.json; and once without it, the
+frontier recomputed from every line's event hash). CPU seconds of the verifier process (user + system, start-up
+included, from the parent's RUSAGE_CHILDREN), and the report's own seconds. Nothing asserted but the verdicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.record.environment import record_env
+from benchmarks.verify import build
+from usecases.audit import proofs
+from usecases.audit.bundle import record_lines
+from verifier.bundle_since import TREE, record_event_hashes, tree_nodes
+from workers.bootstrap import open_record
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def write_bundle(record: Any, folder: Path) -> int:
+    """record.jsonl and tree.json as the export writes them; returns record.jsonl's bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "record.jsonl").open("wb") as out:
+
+        def written() -> Iterator[bytes]:
+            for line in record_lines(record):
+                out.write(line)
+                yield line
+
+        tree = tree_nodes(record_event_hashes(written()))
+    (folder / TREE).write_text(json.dumps(tree, separators=(",", ":")))
+    return (folder / "record.jsonl").stat().st_size
+
+
+def run(*args: str) -> tuple[dict[str, Any], float]:
+    """`python -m verifier ARGS --json` in a fresh process: its report, and its CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, "-m", "verifier", *args, "--json"], cwd=ROOT, capture_output=True,
+                          text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode != 0:
+        raise SystemExit(f"verifier {' '.join(args)}: exit {done.returncode}: {done.stdout[-600:]}{done.stderr[-600:]}")
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report, cpu
+
+
+def bundle_part(workdir: Path, events: int, since_events: int, rounds: int = 2) -> dict[str, float]:
+    print(f"\n5. offline verifier on a bundle of {events:,} events + {since_events:,} new: full vs --since",
+          flush=True)
+    path = workdir / "bundle-store.sqlite"
+    record = open_record(env=record_env(sqlite=path))
+    try:
+        t0 = time.perf_counter()
+        build(record, 0, events)
+        record.audit_tree().catch_up()
+        old = proofs.sign_tree_checkpoint(record, now=datetime.now(UTC))
+        build(record, events, events + since_events)
+        record.audit_tree().catch_up()
+        new = proofs.sign_tree_checkpoint(record, now=datetime.now(UTC))
+        key = str(proofs.log_verifier(record))
+        folder = workdir / "bundle"
+        size = write_bundle(record, folder)
+        print(f"  bundle  | store, notes and bundle built in {time.perf_counter() - t0:.1f} s; record.jsonl "
+              f"{size / 1e6:,.1f} MB, tree.json {(folder / TREE).stat().st_size:,} bytes", flush=True)
+    finally:
+        record.close()
+    (workdir / "old.note").write_text(str(old))
+    (workdir / "new.note").write_text(str(new))
+    common = ("--bundle", str(folder), "--against", str(workdir / "new.note"), "--log-key", key)
+    since = ("--since", str(workdir / "old.note"))
+    full_cpu, inc_cpu, full_s, inc_s = [], [], [], []
+    for _ in range(rounds):
+        report, cpu = run(*common)
+        assert report["ok"] and report["events"] == events + since_events, report
+        full_cpu.append(cpu)
+        full_s.append(report["seconds"])
+        report, cpu = run(*common, *since)
+        assert report["ok"] and (report["since"], report["events"]) == (events, events + since_events), report
+        assert "tree.json" in report["notes"][-1], report["notes"]
+        inc_cpu.append(cpu)
+        inc_s.append(report["seconds"])
+    (folder / TREE).rename(folder / "tree.json.aside")
+    report, plain_cpu = run(*common, *since)
+    assert report["ok"] and "recomputed" in report["notes"][-1], report
+    plain_s = report["seconds"]
+    (folder / "tree.json.aside").rename(folder / TREE)
+    figures = {"full_cpu_s": min(full_cpu), "since_cpu_s": min(inc_cpu), "full_report_s": min(full_s),
+               "since_report_s": min(inc_s), "since_without_tree_cpu_s": plain_cpu,
+               "since_without_tree_report_s": plain_s}
+    print(f"  bundle  | full pass {figures['full_cpu_s']:.3f} CPU s (report {figures['full_report_s']:.3f} s) for "
+          f"{events + since_events:,} events; --since {figures['since_cpu_s']:.3f} CPU s (report "
+          f"{figures['since_report_s']:.3f} s) for {since_events:,} new: {min(full_cpu) / min(inc_cpu):.1f}x CPU, "
+          f"{min(full_s) / min(inc_s):.0f}x report; best of {rounds}, alternated; load {_load()}", flush=True)
+    print(f"  bundle  | --since without tree.json (every line's event hash read): {plain_cpu:.3f} CPU s (report "
+          f"{plain_s:.3f} s)", flush=True)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.verify_bundle", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=400_000, help="events before the old note")
+    parser.add_argument("--since-events", type=int, default=10_000, help="events after it")
+    parser.add_argument("--rounds", type=int, default=2, help="full and --since runs, alternated (best kept)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-bundle-") as tmp:
+        bundle_part(Path(tmp), args.events, args.since_events, args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
