@@ -413,19 +413,18 @@ class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
         built a new `UUID` per row from the column's 16 bytes). Asked by text, the column is read as the library
         reads it."""
         by_uuid = isinstance(originator_id, UUID)
-        statement = self._select_events_statements[by_uuid]
         params: list[Any] = [originator_id]
         if gt is not None:
             params.append(gt)
-            statement += SQL(" AND originator_version > %s")
         if lte is not None:
             params.append(lte)
-            statement += SQL(" AND originator_version <= %s")
-        statement += SQL(" ORDER BY originator_version")
-        statement += SQL(" ASC") if desc is False else SQL(" DESC")
         if limit is not None:
             params.append(limit)
-            statement += SQL(" LIMIT %s")
+        shape = (by_uuid, gt is not None, lte is not None, desc is False, limit is not None)
+        try:
+            statement = self._select_events_shapes[shape]
+        except KeyError:
+            statement = self._select_events_shapes[shape] = self._select_events_statement(*shape)
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             # Binary results: the same values and types (bigint, text, bytea as bytes), without the text
             # format's hex of every state to decode (the fetch's CPU halved, `benchmarks.replay --postgres`).
@@ -448,6 +447,23 @@ class ChainingPostgresRecorder(library.PostgresApplicationRecorder):
             )
             append(event)
         return events
+
+    def _select_events_statement(self, by_uuid: bool, gt: bool, lte: bool, asc: bool, limit: bool) -> Composed:
+        """The statement of one shape of `select_events` (the library's, composed once per shape: ~10 µs a load)."""
+        statement = self._select_events_statements[by_uuid]
+        if gt:
+            statement += SQL(" AND originator_version > %s")
+        if lte:
+            statement += SQL(" AND originator_version <= %s")
+        statement += SQL(" ORDER BY originator_version")
+        statement += SQL(" ASC") if asc else SQL(" DESC")
+        if limit:
+            statement += SQL(" LIMIT %s")
+        return statement
+
+    @cached_property
+    def _select_events_shapes(self) -> dict[tuple[bool, bool, bool, bool, bool], Composed]:
+        return {}
 
     @cached_property
     def _select_events_statements(self) -> dict[bool, Composed]:
