@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,11 @@ class Store:
     path: Path
     env: dict[str, str]
     drafted_only: datetime  # a moment after the entente's draft and before anything else happened to it
+    record_env: dict[str, str] = field(default_factory=dict)  # `build`'s store when not the SQLite file `path`
 
     def record(self) -> Record:
-        return Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.path)})
+        return Record(self.record_env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                                          "SQLITE_DBNAME": str(self.path)})
 
     def run(self, *args: str) -> Result:
         proc = subprocess.run([ARRIMAGE, "audit", *args], env=self.env, capture_output=True, text=True, timeout=120)
@@ -79,11 +81,13 @@ def open_case(cases: CrisisCases) -> None:
     ), T0)
 
 
-def build(tmp_path: Path) -> Store:
+def build(tmp_path: Path, store_env: dict[str, str] | None = None) -> Store:
     """An entente drafted then activated; a crisis case; a consent and a communication under it
-    (registered); an emergency disclosure without consent (LRSSS 74)."""
-    path = tmp_path / "record.sqlite"
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
+    (registered); an emergency disclosure without consent (LRSSS 74). In `tmp_path`/record.sqlite, or in the
+    store of `store_env` (a SQLite file or a PostgreSQL schema: conftest's `store_env`)."""
+    sqlite = store_env.get("SQLITE_DBNAME") if store_env else None
+    path = Path(sqlite) if sqlite else tmp_path / "record.sqlite"
+    record = Record(store_env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
     drafted_only = populate(record)
     record.close()
     env = {
@@ -93,7 +97,12 @@ def build(tmp_path: Path) -> Store:
         "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console", "COLUMNS": "250",
         "ARRIMAGE_MODE": "development",
     }
-    return Store(path=path, env=env, drafted_only=drafted_only)
+    if store_env and store_env["PERSISTENCE_MODULE"] == "adapters.record.postgres":
+        del env["ARRIMAGE_SQLITE_PATH"]
+        env["ARRIMAGE_STORE"] = "postgres"
+        for key in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA"):
+            env[f"ARRIMAGE_POSTGRES_{key}"] = store_env[f"POSTGRES_{key}"]
+    return Store(path=path, env=env, drafted_only=drafted_only, record_env=store_env or {})
 
 
 def populate(record: Record) -> datetime:

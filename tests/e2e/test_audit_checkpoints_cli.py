@@ -1,8 +1,8 @@
-"""Issue 9, "Checkpoints that mean something", through the installed `arrimage audit` on a SQLite record
-built by the use cases (tests/audit_builders.py): each attack as someone with write access to the
-database (or to the bundle) makes it, and what `verify` / `export` now answer.
+"""Issue 9, "Checkpoints that mean something", through the installed `arrimage audit` on a record built by the
+use cases (tests/audit_builders.py), SQLite and PostgreSQL (issue 12): each attack as someone with write access
+to the database (through SQL on its tables) or to the bundle makes it, and what `verify` / `export` now answer.
 
-The same attacks on PostgreSQL, at the use cases: tests/integration/test_audit_checkpoints.py.
+The same attacks at the use cases: tests/integration/test_audit_checkpoints.py.
 """
 
 from __future__ import annotations
@@ -17,20 +17,21 @@ from adapters.record.keys import DEV_CHECKPOINT_KEYS
 from adapters.record.signing import public_key_b64
 from cli.audit_export import bundle_problem
 from tests.audit_builders import Store, build
+from tests.merkle_attack_builders import second_store
 from tests.tamper_builders import Raw, rewrite_history
 
 ENGINE_PUBLIC = public_key_b64(DEV_CHECKPOINT_KEYS.active)
 STRANGER_PUBLIC = public_key_b64(bytes(range(32)))
 
 
-def built(folder: Path) -> Store:
+def built(folder: Path, store_env: dict[str, str]) -> Store:
     folder.mkdir()
-    return build(folder)
+    return build(folder, store_env)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return built(tmp_path / "a")
+def store(store_env: dict[str, str], tmp_path: Path) -> Store:
+    return built(tmp_path / "a", store_env)
 
 
 def pinned(tmp_path: Path, key: str = ENGINE_PUBLIC) -> str:
@@ -42,7 +43,7 @@ def pinned(tmp_path: Path, key: str = ENGINE_PUBLIC) -> str:
 def rechain(store: Store, nid: int) -> None:
     """An event back-dated by a month (its stored `timestamp`), then every chain row from it recomputed with the
     project's `link_batch`; the database's copies of checkpoints removed."""
-    raw = Raw({"PERSISTENCE_MODULE": "adapters.record.sqlite", "SQLITE_DBNAME": str(store.path)})
+    raw = Raw(store.record_env)
     try:
         (state,) = raw.x("SELECT state FROM {events} WHERE {nid} = ?", nid)[0]
         year_month = bytes(state)[48:55]  # '{"timestamp":{"_type_":"datetime_iso","_data_":"YYYY-MM'
@@ -95,9 +96,9 @@ def test_export_without_against_says_it_extends_no_trusted_checkpoint(store: Sto
 
 
 def test_a_checkpoint_of_another_store_is_refused(store: Store, tmp_path: Path) -> None:
-    other = built(tmp_path / "b")
     theirs = tmp_path / "theirs.json"
-    other.ok("checkpoint", "--out", str(theirs))
+    with second_store(store.record_env, tmp_path) as other_env:
+        built(tmp_path / "b", other_env).ok("checkpoint", "--out", str(theirs))
     result = store.run("verify", "--against", str(theirs), "--json")
     assert result.code == 1
     problem = result.json()["problem"]
