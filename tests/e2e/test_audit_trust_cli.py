@@ -1,15 +1,18 @@
 """Issue 9, "verify/export only warn": outside development mode, a signature is checked against a key the
 reader pinned (`--trusted-key`) or the reader says explicitly that this machine's configuration decides
 (`--trust-engine-key`); `export` signs a head only against the last trusted checkpoint (`--against`) or when
-the auditor says there is none yet (`--first-export`). Before, both printed a warning and went on."""
+the auditor says there is none yet (`--first-export`). Before, both printed a warning and went on. SQLite and
+PostgreSQL (issue 12)."""
 
 from __future__ import annotations
 
 import base64
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -18,6 +21,7 @@ from domain.ententes import commands as ac
 from tests.audit_builders import ENTENTE, T0
 from tests.crisis_builders import crisis_content
 from tests.e2e.harness import ARRIMAGE
+from tests.merkle_attack_builders import auditor_cli_env
 from usecases.ententes import Ententes
 
 SEED = bytes([7]) * 32
@@ -32,19 +36,30 @@ NEEDS_AGAINST = ("invalid input: give --against FILE (the last checkpoint you tr
                  "or --first-export when there is none yet\n")
 
 
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`arrimage` on a production machine: every key configured, no development mode; the record holds an
-    entente (no personal content, so it reads the same under any key-encryption key)."""
-    path = cwd / "record.sqlite"
-    if not path.exists():
-        record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
-        Ententes(record).draft(ac.DraftEntente(by="dsp", code=ENTENTE, content=crisis_content("cc-laval")), T0)
-        record.close()
+@dataclass
+class Machine:
+    """`arrimage` on a production machine: every key configured, no development mode, over a record (SQLite or
+    PostgreSQL) that holds an entente (no personal content, so it reads the same under any key-encryption key)."""
+
+    cwd: Path
+    env: dict[str, str]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([ARRIMAGE, *args], cwd=self.cwd, env=self.env, capture_output=True, text=True,
+                              timeout=120)
+
+
+@pytest.fixture
+def machine(store_env: dict[str, str], tmp_path: Path) -> Machine:
+    record = Record(store_env)
+    Ententes(record).draft(ac.DraftEntente(by="dsp", code=ENTENTE, content=crisis_content("cc-laval")), T0)
+    record.close()
+    store = {k: v for k, v in auditor_cli_env(store_env, tmp_path).items()
+             if k.startswith(("ARRIMAGE_STORE", "ARRIMAGE_SQLITE_", "ARRIMAGE_POSTGRES_"))}
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
-    env.update({"ARRIMAGE_DATA_DIR": str(cwd / "var"), "ARRIMAGE_SQLITE_PATH": str(path),
-                "ARRIMAGE_TEMPORAL_ADDRESS": "127.0.0.1:1", "ARRIMAGE_LOG_FORMAT": "console",
-                "ARRIMAGE_ROLE": "auditeur", **PRODUCTION_KEYS})
-    return subprocess.run([ARRIMAGE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    env.update({"ARRIMAGE_DATA_DIR": str(tmp_path / "var"), "ARRIMAGE_TEMPORAL_ADDRESS": "127.0.0.1:1",
+                "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_ROLE": "auditeur", **store, **PRODUCTION_KEYS})
+    return Machine(tmp_path, env)
 
 
 def public_key() -> str:
@@ -52,27 +67,29 @@ def public_key() -> str:
     return base64.b64encode(raw).decode()
 
 
-def test_verify_outside_development_needs_a_pinned_key_or_an_explicit_choice(tmp_path: Path) -> None:
-    refused = run(tmp_path, "audit", "verify")
+def test_verify_outside_development_needs_a_pinned_key_or_an_explicit_choice(machine: Machine) -> None:
+    run = machine.run
+    refused = run("audit", "verify")
     assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", NEEDS_TRUST)
-    pinned = run(tmp_path, "audit", "verify", "--trusted-key", public_key())
+    pinned = run("audit", "verify", "--trusted-key", public_key())
     assert pinned.returncode == 0, pinned
     assert "checked against 1 pinned public key" in pinned.stdout
-    engine_key = run(tmp_path, "audit", "verify", "--trust-engine-key")
+    engine_key = run("audit", "verify", "--trust-engine-key")
     assert engine_key.returncode == 0, engine_key
     assert "the engine's own key only" in engine_key.stdout
 
 
 def test_export_outside_development_signs_only_against_a_trusted_checkpoint_or_a_declared_first(
-        tmp_path: Path) -> None:
-    untrusted = run(tmp_path, "audit", "export", "--out", str(tmp_path / "a"))
+        machine: Machine, tmp_path: Path) -> None:
+    run = machine.run
+    untrusted = run("audit", "export", "--out", str(tmp_path / "a"))
     assert (untrusted.returncode, untrusted.stderr) == (2, NEEDS_TRUST)
-    unanchored = run(tmp_path, "audit", "export", "--out", str(tmp_path / "b"), "--trusted-key", public_key())
+    unanchored = run("audit", "export", "--out", str(tmp_path / "b"), "--trusted-key", public_key())
     assert (unanchored.returncode, unanchored.stderr) == (2, NEEDS_AGAINST)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing written when refused
-    first = run(tmp_path, "audit", "export", "--out", str(tmp_path / "c"), "--trusted-key", public_key(),
+    first = run("audit", "export", "--out", str(tmp_path / "c"), "--trusted-key", public_key(),
                 "--first-export")
     assert first.returncode == 0, first
     assert (tmp_path / "c" / "MANIFEST.json").is_file()
-    checked = run(tmp_path, "audit", "verify", "--bundle", str(tmp_path / "c"), "--trusted-key", public_key())
+    checked = run("audit", "verify", "--bundle", str(tmp_path / "c"), "--trusted-key", public_key())
     assert checked.returncode == 0 and "bundle verified" in checked.stdout, checked
