@@ -5,13 +5,14 @@ two seconds. The typed client (`adapters.temporal`, the CLI's) now resends an up
 on a transient failure, with the same update id, until the caller's `--timeout` is spent: the
 workflow records the command under `workflow_id/update_id`, so a resent update records nothing
 twice. The worker runs as its own process (`arrimage worker`), killed with SIGKILL while the
-command is in flight, as in `test_worker_crash.py`.
+command is in flight, as in `test_worker_crash.py`; over SQLite, then PostgreSQL (`tests.integration.stores`).
+On PostgreSQL the killed worker's insert may still land: its server process waits on the lock, gets it once the
+lock is released, and commits for a client that is gone; the new worker then finds the command recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,11 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from domain.ententes import commands as c
 from tests.factories import service_entente
 from tests.integration.lifecycle import start
-from tests.integration.worker_process import WorkerProcess, running_worker
+from tests.integration.stores import StoreUnderTest
+from tests.integration.worker_process import WorkerProcess
 from usecases.ententes import Ententes
 from workers.bootstrap import bootstrap
 from workers.settings import Settings
@@ -35,39 +36,39 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> Iterator[WorkerProcess]:
-    address = dev_env.client.service_client.config.target_host
-    with running_worker(address, task_queue, tmp_path / "record.sqlite", tmp_path) as proc:
+def store(store_env: dict[str, str]) -> StoreUnderTest:
+    return StoreUnderTest(store_env)
+
+
+@pytest.fixture
+def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store: StoreUnderTest
+           ) -> Iterator[WorkerProcess]:
+    with store.worker(dev_env.client.service_client.config.target_host, task_queue, tmp_path) as proc:
         yield proc
 
 
 async def test_a_command_in_flight_when_the_worker_dies_completes_once(
-    dev_env: WorkflowEnvironment, task_queue: str, worker: WorkerProcess, tmp_path: Path
+    dev_env: WorkflowEnvironment, task_queue: str, worker: WorkerProcess, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     code = f"RETRY-{task_queue.removeprefix('tq-').upper()}"
     settings = Settings(temporal_address=dev_env.client.service_client.config.target_host, task_queue=task_queue,
-                        sqlite_path=tmp_path / "record.sqlite", data_dir=tmp_path / "data")
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")})
+                        data_dir=tmp_path / "data")
+    record = store.record()
     ententes = Ententes(record)
-    engine = bootstrap(settings)
+    engine = bootstrap(settings, record_env={**store.env, "CREATE_TABLE": "n"})  # a read, as the CLI opens it
     worker.start()
     try:
         handle, _ = await start(dev_env.client, code, service_entente(effective=None), task_queue)
         await handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="superviseur"))
 
         # The command reaches the worker, whose activity waits on the record (another connection holds
-        # it in an exclusive transaction): it is in flight for sure when the worker is killed. A new
-        # worker is back two seconds later, as in the demo.
-        locker = sqlite3.connect(tmp_path / "record.sqlite", isolation_level=None, check_same_thread=False)
-        locker.execute("BEGIN EXCLUSIVE")
+        # its writes): it is in flight for sure when the worker is killed. A new worker is back two
+        # seconds later, as in the demo.
         sign = c.SignEntente(by="cisss", party_id="cisss-laval", version=1, signatory="DG")
-        command = asyncio.create_task(engine.entente_client.command(code, sign, timeout=30))
-        try:
+        with store.writes_held():
+            command = asyncio.create_task(engine.entente_client.command(code, sign, timeout=30))
             await _activity_started(handle)
             worker.sigkill()
-        finally:
-            locker.rollback()
-            locker.close()
         assert not command.done(), "the command finished before the kill: nothing was in flight"
         await asyncio.sleep(2)
         worker.start()
