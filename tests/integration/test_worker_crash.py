@@ -1,11 +1,12 @@
 """A worker killed with SIGKILL mid-command loses nothing and doubles nothing (issue 2).
 
 The worker runs as its own process (`arrimage worker`, as operators run it) against the Temporal dev
-server, recording into a SQLite file. Several ententes are driven to between steps, a burst of commands
-is sent, and the worker is killed (SIGKILL: no shutdown, no flush) as soon as the first of them is
-recorded. A new worker process then picks up what was cut short: workflow tasks time out and are
-retried, activities time out and are retried, and the aggregate recognises a command it already
-applied by its `command_id`. Every lifecycle is then finished and the record checked event by event.
+server, recording into a SQLite file, then into PostgreSQL (`tests.integration.stores`). Several
+ententes are driven to between steps, a burst of commands is sent, and the worker is killed (SIGKILL: no
+shutdown, no flush) as soon as the first of them is recorded. A new worker process then picks up what
+was cut short: workflow tasks time out and are retried, activities time out and are retried, and the
+aggregate recognises a command it already applied by its `command_id`. Every lifecycle is then finished
+and the record checked event by event.
 
 With the dev server, time is real: ententes take effect on their last signature (no effective date),
 give a revocation notice of 0 days, and the one time-driven step in flight is a signature deadline a
@@ -24,13 +25,13 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from domain.clock import local_date
 from domain.ententes import commands as c
 from domain.ententes.state import EntenteStatus
 from tests.factories import entente_cadre, service_entente
 from tests.integration.lifecycle import names, start, wait_for
-from tests.integration.worker_process import WorkerProcess, running_worker
+from tests.integration.stores import StoreUnderTest
+from tests.integration.worker_process import WorkerProcess
 from usecases.ententes import Ententes
 from workflows.entente import EntenteWorkflow
 
@@ -43,15 +44,14 @@ PATIENCE = 120.0
 
 
 @pytest.fixture
-def record_path(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "record.sqlite"
-    yield path
+def store(store_env: dict[str, str]) -> StoreUnderTest:
+    return StoreUnderTest(store_env)
 
 
 @pytest.fixture
-def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, record_path: Path) -> Iterator[WorkerProcess]:
-    address = dev_env.client.service_client.config.target_host
-    with running_worker(address, task_queue, record_path, tmp_path) as proc:
+def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store: StoreUnderTest
+           ) -> Iterator[WorkerProcess]:
+    with store.worker(dev_env.client.service_client.config.target_host, task_queue, tmp_path) as proc:
         yield proc
 
 
@@ -60,13 +60,13 @@ def _sign(party: str, version: int = 1) -> c.SignEntente:
 
 
 async def test_sigkill_mid_command_loses_and_doubles_nothing(
-    dev_env: WorkflowEnvironment, task_queue: str, worker: WorkerProcess, record_path: Path
+    dev_env: WorkflowEnvironment, task_queue: str, worker: WorkerProcess, store: StoreUnderTest
 ) -> None:
     """Idempotent recording: after a SIGKILL of the worker while commands are in flight and a restart,
     every entente ends with exactly the events of its life — none missing, none twice."""
     client = dev_env.client
     suffix = task_queue.removeprefix("tq-")
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
+    record = store.record()
     ententes = Ententes(record)
     worker.start()
     handles: dict[str, WorkflowHandle[Any, Any]] = {}
