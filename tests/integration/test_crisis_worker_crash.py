@@ -1,7 +1,8 @@
 """Issue 3: « restart of the worker mid-case (SIGKILL) with nothing lost or duplicated ».
 
 The real thing: the Temporal dev server (real time, custom search attributes registered), the worker as a
-separate process (`arrimage worker`, configured only by its `ARRIMAGE_*` environment) over a SQLite record.
+separate process (`arrimage worker`, configured only by its `ARRIMAGE_*` environment) over a SQLite record,
+then over PostgreSQL (`tests.integration.stores`).
 Several cases are mid-trajectory when the worker is killed with SIGKILL while commands are in flight
 (accepted by the workflow, their activity maybe running, maybe committed); one command is sent while no
 worker runs, and answer timers fall due during the outage. A new worker process takes over and every case
@@ -34,7 +35,6 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from adapters.standards_file import load_standards
 from domain.crisis import commands as c
 from domain.crisis.model import PhoneDisposition, UrgencyLevel, new_case_code
@@ -61,6 +61,7 @@ from tests.crisis_builders import (
     sup,
     wait_for,
 )
+from tests.integration.stores import StoreUnderTest
 from usecases.crisis import CrisisCases
 from workflows.crisis import CaseWorkflowInput, CrisisCaseWorkflow, workflow_id
 
@@ -71,13 +72,14 @@ ARRIMAGE = Path(sys.executable).parent / "arrimage"
 class WorkerProcess:
     """`arrimage worker` as its own process, configured by environment only."""
 
-    def __init__(self, address: str, task_queue: str, tmp_path: Path, standards: Path) -> None:
+    def __init__(self, address: str, task_queue: str, tmp_path: Path, standards: Path, store: StoreUnderTest
+                 ) -> None:
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
             "ARRIMAGE_TEMPORAL_ADDRESS": address,
             "ARRIMAGE_TASK_QUEUE": task_queue,
             "ARRIMAGE_DATA_DIR": str(tmp_path / "var"),
-            "ARRIMAGE_SQLITE_PATH": str(tmp_path / "record.sqlite"),
+            **store.worker_env(),
             "ARRIMAGE_STANDARDS_FILE": str(standards),
             "ARRIMAGE_LOG_FORMAT": "console",
             "ARRIMAGE_MODE": "development",
@@ -115,9 +117,15 @@ def standards(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def worker(visible_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, standards: Path
+def store(store_env: dict[str, str]) -> StoreUnderTest:
+    return StoreUnderTest(store_env)
+
+
+@pytest.fixture
+def worker(visible_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, standards: Path, store: StoreUnderTest
            ) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(visible_env.client.service_client.config.target_host, task_queue, tmp_path, standards)
+    proc = WorkerProcess(visible_env.client.service_client.config.target_host, task_queue, tmp_path, standards,
+                         store)
     proc.start()
     yield proc
     proc.stop()
@@ -130,7 +138,8 @@ async def _opened(env: WorkflowEnvironment, cmd: c.OpenCase, tq: str, cfg: Stand
 
 
 async def test_a_worker_killed_mid_case_loses_and_duplicates_nothing(
-    visible_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, standards: Path, worker: WorkerProcess
+    visible_env: WorkflowEnvironment, task_queue: str, standards: Path, worker: WorkerProcess,
+    store: StoreUnderTest,
 ) -> None:
     """Issue 3, what must hold: SIGKILL of the worker while commands are in flight, restart, every case
     finished; the record holds exactly each trajectory's events, every recorded command_id once, and exactly
@@ -194,7 +203,7 @@ async def test_a_worker_killed_mid_case_loses_and_duplicates_nothing(
     assert all(v is not None and v.stage is CaseStage.CLOSED for v in finals.values())
     worker.stop()
 
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")})
+    record = store.record()
     try:
         cases = CrisisCases(record, cfg)
         head = ["Opened", "MobileInterventionRequested", "TeamAsked"]
