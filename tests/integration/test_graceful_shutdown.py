@@ -1,15 +1,15 @@
 """`arrimage worker` in its own process (issue 12): its metrics endpoint when ARRIMAGE_METRICS asks, and « graceful
 shutdown that finishes in-flight activities »: an activity held mid-save by a write lock this test keeps on the
-SQLite record, SIGTERM, then the lock released. The worker waits for the activity (ARRIMAGE_GRACEFUL_SHUTDOWN_
-SECONDS), which records its event and reports its completion, once, before the process exits 0; a new worker then
-completes the command without running the activity again. Bounded: every wait has its limit."""
+record (SQLite, then PostgreSQL: `tests.integration.stores`), SIGTERM, then the lock released. The worker waits for
+the activity (ARRIMAGE_GRACEFUL_SHUTDOWN_SECONDS), which records its event and reports its completion, once, before
+the process exits 0; a new worker then completes the command without running the activity again. Bounded: every
+wait has its limit."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import socket
-import sqlite3
 from pathlib import Path
 
 import httpx
@@ -17,11 +17,10 @@ import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.record.record import Record
 from domain.ententes import commands as c
 from tests.factories import service_entente
 from tests.integration.lifecycle import names, start
-from tests.integration.worker_process import running_worker
+from tests.integration.stores import StoreUnderTest
 from usecases.ententes import Ententes
 from workflows.entente import EntenteWorkflow
 
@@ -30,24 +29,26 @@ pytestmark = pytest.mark.slow
 HELD = 1.5  # seconds the activity waits on the lock after SIGTERM: under SQLite's 5 s lock timeout
 
 
+@pytest.fixture
+def store(store_env: dict[str, str]) -> StoreUnderTest:
+    return StoreUnderTest(store_env)
+
+
 async def test_sigterm_finishes_the_activity_in_flight(
-    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     client = dev_env.client
-    record_path = tmp_path / "record.sqlite"
     code = f"GRACE-{task_queue.removeprefix('tq-')}"
     address = client.service_client.config.target_host
-    with running_worker(address, task_queue, record_path, tmp_path) as worker:
+    with store.worker(address, task_queue, tmp_path) as worker:
         worker.env["ARRIMAGE_GRACEFUL_SHUTDOWN_SECONDS"] = "20"
         worker.start()
         handle, _ = await asyncio.wait_for(start(client, code, service_entente(effective=None, notice_days=0),
                                                  task_queue), 60)
-        ententes = Ententes(Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)}))
+        ententes = Ententes(store.record())
         assert names(ententes, code) == ["Drafted"]
 
-        lock = sqlite3.connect(record_path, isolation_level=None)
-        lock.execute("BEGIN IMMEDIATE")  # every writer now waits: the next activity's save is held
-        try:
+        with store.writes_held(sqlite_begin="BEGIN IMMEDIATE"):  # every writer now waits: the next save is held
             submit = asyncio.create_task(handle.execute_update(EntenteWorkflow.act, c.SubmitForSignature(by="s")))
             loop = asyncio.get_running_loop()
             give_up = loop.time() + 20
@@ -62,9 +63,6 @@ async def test_sigterm_finishes_the_activity_in_flight(
             worker.proc.send_signal(signal.SIGTERM)
             await asyncio.sleep(HELD)
             assert worker.proc.poll() is None, "the worker left before its activity finished"
-        finally:
-            lock.execute("ROLLBACK")
-            lock.close()
         assert await asyncio.to_thread(worker.proc.wait, 20) == 0
         assert not submit.done()  # nothing processes the workflow task that follows: no worker runs
         assert names(ententes, code) == ["Drafted", "SubmittedForSignature"]
@@ -85,7 +83,7 @@ async def test_sigterm_finishes_the_activity_in_flight(
 
 
 async def test_the_worker_serves_its_metrics_when_asked(
-    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     """`arrimage worker` with ARRIMAGE_METRICS=prometheus (`Root.serve_metrics` before its connection): its
     endpoint serves the Temporal SDK's metrics and the engine's, the entente drafted counted by aggregate kind."""
@@ -94,7 +92,7 @@ async def test_the_worker_serves_its_metrics_when_asked(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     address = client.service_client.config.target_host
-    with running_worker(address, task_queue, tmp_path / "record.sqlite", tmp_path) as worker:
+    with store.worker(address, task_queue, tmp_path) as worker:
         worker.env |= {"ARRIMAGE_METRICS": "prometheus", "ARRIMAGE_PROMETHEUS_ADDRESS": f"127.0.0.1:{port}"}
         worker.start()
         await asyncio.wait_for(start(client, f"PROM-{task_queue}", service_entente(effective=None, notice_days=0),
