@@ -21,7 +21,7 @@ from domain.disclosure.roles import PurposeKind, Role
 from domain.ententes import commands as ac
 from tests import disclosure_builders as disclosure
 from tests.crisis_builders import crisis_content as content
-from tests.e2e.harness import ARRIMAGE, Result
+from tests.e2e.harness import ARRIMAGE, Result, store_cli_env
 from usecases.crisis import CrisisCases
 from usecases.disclosure import Disclosures
 from usecases.ententes import Ententes
@@ -97,11 +97,9 @@ def build(tmp_path: Path, store_env: dict[str, str] | None = None) -> Store:
         "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console", "COLUMNS": "250",
         "ARRIMAGE_MODE": "development",
     }
-    if store_env and store_env["PERSISTENCE_MODULE"] == "adapters.record.postgres":
+    if store_env and not sqlite:
         del env["ARRIMAGE_SQLITE_PATH"]
-        env["ARRIMAGE_STORE"] = "postgres"
-        for key in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA"):
-            env[f"ARRIMAGE_POSTGRES_{key}"] = store_env[f"POSTGRES_{key}"]
+        env.update(store_cli_env(store_env))
     return Store(path=path, env=env, drafted_only=drafted_only, record_env=store_env or {})
 
 

@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 from adapters.record.environment import record_env
 from adapters.record.record import Record
 from domain.audit.note import Note
-from tests.e2e.harness import ARRIMAGE, Result
+from tests.e2e.harness import ARRIMAGE, Result, store_cli_env
 from tests.tamper_builders import OPENED, Raw, rewrite_history
 from usecases.audit.bundle import record_lines
 
@@ -135,13 +135,8 @@ def auditor_cli_env(store_env: dict[str, str], folder: Path) -> dict[str, str]:
     development mode, the machine's own ARRIMAGE_* left out."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
     env.update({"ARRIMAGE_DATA_DIR": str(folder), "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console",
-                "ARRIMAGE_MODE": "development", "ARRIMAGE_ROLE": "auditeur", "COLUMNS": "250"})
-    if store_env["PERSISTENCE_MODULE"] == "adapters.record.postgres":
-        env["ARRIMAGE_STORE"] = "postgres"
-        for key in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA"):
-            env[f"ARRIMAGE_POSTGRES_{key}"] = store_env[f"POSTGRES_{key}"]
-    else:
-        env["ARRIMAGE_SQLITE_PATH"] = store_env["SQLITE_DBNAME"]
+                "ARRIMAGE_MODE": "development", "ARRIMAGE_ROLE": "auditeur", "COLUMNS": "250",
+                **store_cli_env(store_env)})
     return env
 
 

@@ -84,6 +84,15 @@ class Engine:
         return str(path)
 
 
+def store_cli_env(store_env: dict[str, str]) -> dict[str, str]:
+    """The variables that point `arrimage` at the record of `store_env` (conftest's `store_env`: a SQLite file or a
+    PostgreSQL schema)."""
+    if store_env["PERSISTENCE_MODULE"] != "adapters.record.postgres":
+        return {"ARRIMAGE_SQLITE_PATH": store_env["SQLITE_DBNAME"]}
+    return {"ARRIMAGE_STORE": "postgres", **{f"ARRIMAGE_POSTGRES_{key}": store_env[f"POSTGRES_{key}"]
+                                             for key in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA")}}
+
+
 # ---------------------------------------------------------------------- the embedded stack
 def postgres_auditor_env(pg: PostgresParams, schema: str, data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of an auditor's `arrimage` over a PostgreSQL schema of the test server (development mode,

@@ -20,8 +20,7 @@ from adapters.record.record import Record
 from domain.ententes import commands as ac
 from tests.audit_builders import ENTENTE, T0
 from tests.crisis_builders import crisis_content
-from tests.e2e.harness import ARRIMAGE
-from tests.merkle_attack_builders import auditor_cli_env
+from tests.e2e.harness import ARRIMAGE, store_cli_env
 from usecases.ententes import Ententes
 
 SEED = bytes([7]) * 32
@@ -54,11 +53,10 @@ def machine(store_env: dict[str, str], tmp_path: Path) -> Machine:
     record = Record(store_env)
     Ententes(record).draft(ac.DraftEntente(by="dsp", code=ENTENTE, content=crisis_content("cc-laval")), T0)
     record.close()
-    store = {k: v for k, v in auditor_cli_env(store_env, tmp_path).items()
-             if k.startswith(("ARRIMAGE_STORE", "ARRIMAGE_SQLITE_", "ARRIMAGE_POSTGRES_"))}
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
     env.update({"ARRIMAGE_DATA_DIR": str(tmp_path / "var"), "ARRIMAGE_TEMPORAL_ADDRESS": "127.0.0.1:1",
-                "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_ROLE": "auditeur", **store, **PRODUCTION_KEYS})
+                "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_ROLE": "auditeur", **store_cli_env(store_env),
+                **PRODUCTION_KEYS})
     return Machine(tmp_path, env)
 
 
