@@ -1,12 +1,11 @@
 """Issue 12, `arrimage audit verify --jobs N` through the installed CLI: a store of 110,000 events (two ranges of
 over 50,000, so the second is verified by a forked process), untouched then with the first event of the second
-range altered: the JSON report of `--jobs 2` is the one pass's (`--jobs 1`), but for the stopwatch and the rows
-fetched."""
+range altered (through SQL on the table): the JSON report of `--jobs 2` is the one pass's (`--jobs 1`), but for
+the stopwatch and the rows fetched. SQLite and PostgreSQL (issue 12: the ranges are the store's)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,17 @@ from uuid import uuid4
 
 from eventsourcing.persistence import StoredEvent
 
-from adapters.record.environment import record_env
-from tests.e2e.harness import ARRIMAGE, cli_env
+from tests.e2e.harness import ARRIMAGE, cli_env, store_cli_env
+from tests.tamper_builders import Raw
 from workers.bootstrap import open_record
 
 EVENTS = 110_000
 TOPIC = "tests.e2e.test_audit_verify_jobs_cli:Case.Noted"
 
 
-def build(path: Path) -> None:
+def build(store_env: dict[str, str]) -> None:
     """1,000 aggregates at a time, ten events each, chained by the record's own recorder in batches of 1,000."""
-    record = open_record(env=record_env(sqlite=path))
+    record = open_record(env=store_env)
     ids = [uuid4() for _ in range(1_000)]
     for batch in range(EVENTS // 1_000):
         version = batch % 10 + 1
@@ -39,8 +38,14 @@ def build(path: Path) -> None:
     record.close()
 
 
-def verify(tmp_path: Path, jobs: int) -> tuple[int, dict[str, Any]]:
+def auditor_env(store_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path / "var", columns=200, target="127.0.0.1:1")
+    del env["ARRIMAGE_SQLITE_PATH"]
+    return {**env, **store_cli_env(store_env)}
+
+
+def verify(store_env: dict[str, str], tmp_path: Path, jobs: int) -> tuple[int, dict[str, Any]]:
+    env = auditor_env(store_env, tmp_path)
     proc = subprocess.run(
         [ARRIMAGE, "audit", "verify", "--json", "--jobs", str(jobs)],
         env=env,
@@ -55,25 +60,34 @@ def verify(tmp_path: Path, jobs: int) -> tuple[int, dict[str, Any]]:
     return proc.returncode, report
 
 
-def test_jobs_report_what_one_pass_reports(tmp_path: Path) -> None:
-    path = tmp_path / "record.sqlite"
-    build(path)
-    ok = verify(tmp_path, 2)
-    assert ok == verify(tmp_path, 1)
+def test_jobs_report_what_one_pass_reports(store_env: dict[str, str], tmp_path: Path) -> None:
+    build(store_env)
+    ok = verify(store_env, tmp_path, 2)
+    assert ok == verify(store_env, tmp_path, 1)
     assert ok[0] == 0 and ok[1]["events_checked"] == EVENTS
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = 55001", (b'{"n":-1}',))
-    code, report = verify(tmp_path, 2)
-    assert (code, report) == verify(tmp_path, 1)
+    raw = Raw(store_env)
+    try:
+        raw.x("UPDATE {events} SET state = ? WHERE {nid} = 55001", b'{"n":-1}')
+    finally:
+        raw.close()
+    code, report = verify(store_env, tmp_path, 2)
+    assert (code, report) == verify(store_env, tmp_path, 1)
     assert (report["problem"]["kind"], report["problem"]["notification_id"]) == ("altered", 55_001)
     assert report["events_checked"] == 55_000
 
 
-def test_jobs_below_one_is_refused_in_words(tmp_path: Path) -> None:
-    """`--jobs 0` is refused at the boundary (exit 2, one line naming the option), before any record is read."""
-    env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path / "var", columns=200, target="127.0.0.1:1")
-    proc = subprocess.run([ARRIMAGE, "audit", "verify", "--jobs", "0"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+def test_jobs_below_one_is_refused_in_words(store_env: dict[str, str], tmp_path: Path) -> None:
+    """`--jobs 0` is refused at the boundary (exit 2, one line naming the option), before any record is read:
+    no SQLite file, no table in the PostgreSQL schema."""
+    proc = subprocess.run([ARRIMAGE, "audit", "verify", "--jobs", "0"], env=auditor_env(store_env, tmp_path),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "invalid value for '--jobs': expected at least 1" in proc.stderr
     assert not (tmp_path / "record.sqlite").exists()
+    if "POSTGRES_SCHEMA" in store_env:
+        raw = Raw(store_env)
+        try:
+            assert raw.x("SELECT count(*) FROM information_schema.tables WHERE table_schema = ?",
+                         store_env["POSTGRES_SCHEMA"]) == [(0,)]
+        finally:
+            raw.close()
