@@ -38,7 +38,7 @@ class Store:
     path: Path
     env: dict[str, str]
     drafted_only: datetime  # a moment after the entente's draft and before anything else happened to it
-    record_env: dict[str, str] = field(default_factory=dict)  # `build`'s store when not the SQLite file `path`
+    record_env: dict[str, str] = field(default_factory=dict)  # the store's `Record` environment (empty: `path`)
 
     def record(self) -> Record:
         return Record(self.record_env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -87,20 +87,18 @@ def build(tmp_path: Path, store_env: dict[str, str] | None = None) -> Store:
     store of `store_env` (a SQLite file or a PostgreSQL schema: conftest's `store_env`)."""
     sqlite = store_env.get("SQLITE_DBNAME") if store_env else None
     path = Path(sqlite) if sqlite else tmp_path / "record.sqlite"
-    record = Record(store_env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
+    store_env = store_env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    record = Record(store_env)
     drafted_only = populate(record)
     record.close()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")},
-        "ARRIMAGE_SQLITE_PATH": str(path), "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_USER": "auditrice",
+        **store_cli_env(store_env), "ARRIMAGE_DATA_DIR": str(tmp_path), "ARRIMAGE_USER": "auditrice",
         "ARRIMAGE_ROLE": "auditeur",  # every read of the record is made in a declared role (issue 9)
         "ARRIMAGE_LOG_LEVEL": "WARNING", "ARRIMAGE_LOG_FORMAT": "console", "COLUMNS": "250",
         "ARRIMAGE_MODE": "development",
     }
-    if store_env and not sqlite:
-        del env["ARRIMAGE_SQLITE_PATH"]
-        env.update(store_cli_env(store_env))
-    return Store(path=path, env=env, drafted_only=drafted_only, record_env=store_env or {})
+    return Store(path=path, env=env, drafted_only=drafted_only, record_env=store_env)
 
 
 def populate(record: Record) -> datetime:
