@@ -205,9 +205,10 @@ def _verify_bundle(out: Path, pinned: list[str], as_json: bool, trust_engine_key
 def _verify_offline(out: Path, against: list[Path], log_keys: list[str], pinned: list[str], as_json: bool,
                     since: Path | None = None) -> None:
     """`verify --bundle DIR --log-key VKEY [--against F…] [--since-checkpoint OLD.note]`: nothing of the engine's
-    configuration is read. The manifest's signature is checked against the log key (the same Ed25519 key signs
-    both) and the pinned keys, then the verifier recomputes record.jsonl (only its lines after OLD.note's size with
-    `since`) and checks it against each checkpoint; exits 0 or 1 (2: bad input)."""
+    configuration is read. The verifier recomputes record.jsonl (only its lines after OLD.note's size with `since`)
+    and checks it against each checkpoint; then the manifest's signature is checked against the log key (the same
+    Ed25519 key signs both) and the pinned keys, and every file it lists (with `since`, record.jsonl by its size
+    and the head its new lines reach, so that the pass costs the new lines); exits 0 or 1 (2: bad input)."""
     keys = [read_text(Path(k)).strip() if Path(k).is_file() else k for k in log_keys]
     sources = [Source(str(path), read_text(path)) for path in against]
     try:
@@ -216,13 +217,20 @@ def _verify_offline(out: Path, against: list[Path], log_keys: list[str], pinned:
             verify_bundle_since(out, sources, keys, Source(str(since), read_text(since)))
     except BadInput as e:
         raise bad_input(str(e)) from None
-    manifest = bundle_problem(out, [*pinned, *(base64.b64encode(k).decode() for k in trusted.raw)])
+    # Incremental: record.jsonl is not hashed whole (its size, and the head its new lines reach = the manifest's
+    # signed head); every other file is (verifier/README.md §7.1).
+    manifest = bundle_problem(out, [*pinned, *(base64.b64encode(k).decode() for k in trusted.raw)],
+                              incremental=since is not None, head=report.head if report.ok else None)
+    covers = ("every file hashed" if since is None else
+              "every file hashed but record.jsonl: its size, and its new lines' head is the one it signs "
+              "(hashed whole if it signs none)")
     ok = manifest is None and report.ok
     if as_json:
-        print(json.dumps({"ok": ok, "bundle": str(out), "manifest_problem": manifest, "record": report.to_dict()}))
+        print(json.dumps({"ok": ok, "bundle": str(out), "manifest_problem": manifest, "manifest_covers": covers,
+                          "record": report.to_dict()}))
     else:
         if manifest is None:
-            console.print(f"[green]manifest verified[/green] {escape(str(out))} (signed by the log key)")
+            console.print(f"[green]manifest verified[/green] {escape(str(out))} (signed by the log key; {covers})")
         else:
             console.print(f"[red]TAMPERING[/red] bundle {escape(str(out))}: {escape(manifest)}", soft_wrap=True)
         for line in render_offline(report, str(out / "record.jsonl")):

@@ -10,7 +10,8 @@ checks offline, issue 13; its format in verifier/README.md), `tree.json` (the Me
 leaves and more over record.jsonl's event hashes: the frontier an incremental `--since` check starts from,
 used only when it folds to a signed root). MANIFEST.json (each file's SHA-256, the store id,
 the verdict) is itself signed with the checkpoint key (its `signature` member); `bundle_problem` (`arrimage
-audit verify --bundle DIR`) checks that signature and every file. Content about a person in words is
+audit verify --bundle DIR`) checks that signature and every file (with `--since-checkpoint`, record.jsonl by its
+size and the head its new lines reach, not hashed whole). Content about a person in words is
 withheld from all of them (the auditor reads metadata only); the person's own copy of their entries
 comes from `arrimage audit register --person`. The export is itself an access, registered before the
 files are written (the record-level reads log: who, role, purpose, period); the manifest names it
@@ -148,9 +149,19 @@ def _write_record(engine: Root, path: Path, until: int | None) -> tuple[dict[str
     return {"sha256": digest.hexdigest(), "bytes": size}, tree
 
 
-def bundle_problem(out: Path, pinned_keys: Collection[str], ring: KeyRing | None = None) -> str | None:
+def bundle_problem(out: Path, pinned_keys: Collection[str], ring: KeyRing | None = None, *,
+                   incremental: bool = False, head: tuple[int, int, str] | None = None) -> str | None:
     """None when the bundle in `out` is as exported: its manifest signed by a trusted key (only `pinned_keys`
-    when given, else the engine's own `ring`) and every file it lists has its SHA-256 and size."""
+    when given, else the engine's own `ring`) and every file it lists has its SHA-256 and size.
+
+    `incremental` (`audit verify --bundle DIR --log-key VKEY --since-checkpoint OLD.note`, issue 13): record.jsonl
+    is not hashed whole, so that the pass costs the new lines. Its size must be the manifest's, and the head its
+    lines verified to from OLD's signed chain head (`head`: position, notification id and chain hash of the last
+    line) must be the head the manifest signs (`checkpoint`): that chain hash commits to every new line's hashed
+    content. The lines at or before OLD are the frontier check's (verifier/README.md §7.1): an edit there that
+    keeps the file's size is not seen. `head` None (the lines did not verify: the report names why): the size
+    only. Every other file is hashed as in the full check; record.jsonl too when the manifest signs no head (an
+    export that did not verify)."""
     try:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -160,11 +171,36 @@ def bundle_problem(out: Path, pinned_keys: Collection[str], ring: KeyRing | None
     why = manifest_problem(manifest, ring, pinned_keys)
     if why is not None:
         return f"{MANIFEST}: {why}"
+    signed = manifest.get("checkpoint")
     for name, entry in (manifest.get("files") or {}).items():
+        path = out / Path(name).name
+        if incremental and name == RECORD and isinstance(signed, dict):
+            why = _record_since(path, entry, signed, head)
+            if why is not None:
+                return why
+            continue
         try:
-            body = (out / Path(name).name).read_bytes()
+            body = path.read_bytes()
         except OSError:
             return f"{name}: missing"
         if hashlib.sha256(body).hexdigest() != entry.get("sha256") or len(body) != entry.get("bytes"):
             return f"{name}: its SHA-256 differs from the manifest's"
+    return None
+
+
+def _record_since(path: Path, entry: dict[str, Any], signed: dict[str, Any],
+                  head: tuple[int, int, str] | None) -> str | None:
+    """record.jsonl against the manifest in an incremental check: its size, and the head its new lines reach."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return f"{RECORD}: missing"
+    if size != entry.get("bytes"):
+        return f"{RECORD}: {size:,} bytes, the manifest says {entry.get('bytes')} (incremental: not hashed whole)"
+    if head is None:
+        return None
+    held = (signed.get("count"), signed.get("notification_id"), signed.get("chain_hash"))
+    if head != held:
+        return (f"{RECORD}: its lines verify to position {head[0]} (notification {head[1]}, chain hash {head[2]}); "
+                f"the manifest signs position {held[0]} (notification {held[1]}, chain hash {held[2]})")
     return None
