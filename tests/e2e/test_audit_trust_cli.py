@@ -71,6 +71,7 @@ def test_verify_outside_development_needs_a_pinned_key_or_an_explicit_choice(mac
     assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", NEEDS_TRUST)
     pinned = run("audit", "verify", "--trusted-key", public_key())
     assert pinned.returncode == 0, pinned
+    assert pinned.stdout.startswith("verified 1 events (")  # the fixture's store: its entente's draft
     assert "checked against 1 pinned public key" in pinned.stdout
     engine_key = run("audit", "verify", "--trust-engine-key")
     assert engine_key.returncode == 0, engine_key
