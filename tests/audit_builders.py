@@ -68,8 +68,16 @@ class Store:
             record.close()
 
     def event_count(self) -> int:
-        with sqlite3.connect(self.path) as conn:
-            return int(conn.execute("SELECT count(*) FROM stored_events").fetchone()[0])
+        if not self.record_env:
+            with sqlite3.connect(self.path) as conn:
+                return int(conn.execute("SELECT count(*) FROM stored_events").fetchone()[0])
+        from tests.tamper_builders import Raw  # either store, as the attacker's SQL reaches it
+
+        raw = Raw(self.record_env)
+        try:
+            return int(raw.x("SELECT count(*) FROM {events}")[0][0])
+        finally:
+            raw.close()
 
 
 def open_case(cases: CrisisCases) -> None:

@@ -1,6 +1,7 @@
 """Issue 12, "an incremental verify from the last verified checkpoint that costs only the new events", through
-the installed `arrimage audit verify --since-checkpoint FILE` on a SQLite record built by the use cases
-(tests/audit_builders.py). The same checks on PostgreSQL, at the use case: tests/integration/test_audit_incremental.py.
+the installed `arrimage audit verify --since-checkpoint FILE` on a record built by the use cases
+(tests/audit_builders.py), on SQLite and PostgreSQL (`store_env`); the same checks at the use case:
+tests/integration/test_audit_incremental.py.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from tests.audit_builders import build
 from tests.e2e.test_audit_checkpoints_cli import pinned, rechain
 
 
-def test_verify_since_a_checkpoint_reads_the_new_events_and_refuses_a_rewritten_past(tmp_path: Path) -> None:
+def test_verify_since_a_checkpoint_reads_the_new_events_and_refuses_a_rewritten_past(
+        tmp_path: Path, store_env: dict[str, str]) -> None:
     folder = tmp_path / "a"
     folder.mkdir()
-    store = build(folder)
+    store = build(folder, store_env)
     kept = tmp_path / "kept.json"
     store.ok("checkpoint", "--out", str(kept))
     head = json.loads(kept.read_text())
