@@ -177,8 +177,9 @@ def cli_part(folder: Path, workdir: Path, common: tuple[str, ...], events: int, 
           f"other file hashed): {min(full_cpu) / min(inc_cpu):.1f}x; best of {rounds}, alternated; load {_load()}",
           flush=True)
     print(f"  bundle  | of which the command's start-up (`arrimage audit verify --help`): {min(starts):.3f} CPU s; "
-          f"without it: full {min(full_cpu) - min(starts):.3f}, --since-checkpoint {min(inc_cpu) - min(starts):.3f} "
-          f"CPU s; record.jsonl's SHA-256 whole (what --since-checkpoint also did before): {whole:.3f} CPU s",
+          f"without it: full {_beyond(min(full_cpu), min(starts))}, --since-checkpoint "
+          f"{_beyond(min(inc_cpu), min(starts))} CPU s; record.jsonl's SHA-256 whole (what --since-checkpoint also "
+          f"did before): {whole:.3f} CPU s",
           flush=True)
     return figures
 
@@ -197,3 +198,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _beyond(total: float, start: float) -> str:
+    """CPU seconds of a command beyond its start-up; a difference below 10 ms is within the start-up's own spread
+    from run to run (it can even come out negative), so it is said so instead of printed."""
+    extra = total - start
+    return f"{extra:.3f}" if extra >= 0.01 else "< 0.01 (within the start-up's spread)"

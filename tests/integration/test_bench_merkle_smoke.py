@@ -18,7 +18,7 @@ import pytest
 from benchmarks.summary import Row, met, table
 
 ROOT = Path(__file__).resolve().parents[2]
-LINE = re.compile(r"^  (append|tree|proofs|verify) +\| (.+?) \| ([0-9][0-9,.e+-]*) (\S+)$")
+LINE = re.compile(r"^  (append|tree|proofs|verify|bundle) +\| (.+?) \| ([0-9][0-9,.e+-]*) (\S+)$")
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def test_quick_run_prints_and_writes_parsable_figures(tmp_path: Path) -> None:
     assert "FABRICATED" in out  # the tree's rows are said to be fabricated, and why
     assert "load average" in out
     printed = [m.groups() for line in out.splitlines() if (m := LINE.match(line))]
-    assert {p[0] for p in printed} == {"append", "tree", "proofs", "verify"}
+    assert {p[0] for p in printed} == {"append", "tree", "proofs", "verify", "bundle"}
 
     data = json.loads(figures.read_text())["figures"]
     assert len(data) == len(printed)
