@@ -1,8 +1,8 @@
 """`arrimage episodes` on a person's machine (issues 10, 11): ARRIMAGE_API_URL and ARRIMAGE_TOKEN set, no record,
 no Temporal. The installed CLI runs as a subprocess against the real gateway on loopback (`/v1/episodes`), a real
-Temporal dev server with the production worker and a SQLite record on the server's side: the token's person
-opens and commands the episode, a refusal keeps the rule's code and exit 2, and the events name the token's
-person."""
+Temporal dev server with the production worker and a record (SQLite, then PostgreSQL) on the server's side: the
+token's person opens and commands the episode, a refusal keeps the rule's code and exit 2, and the events name the
+token's person."""
 
 from __future__ import annotations
 
@@ -44,11 +44,11 @@ class Remote:
 
 
 @pytest_asyncio.fixture
-async def remote(dev_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str],
+async def remote(dev_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
                  tmp_path: Path) -> AsyncIterator[Remote]:
-    record = Record(sqlite_env)
+    record = Record(store_env)
     async with crisis_worker(dev_env.client, task_queue, record, tmp_path), \
-            gateway(dev_env.client, task_queue, sqlite_env, tmp_path, gateway_rate=10_000,
+            gateway(dev_env.client, task_queue, store_env, tmp_path, gateway_rate=10_000,
                     gateway_burst=10_000) as api:
         now = datetime.now(UTC)
         for user, org in (("superviseure", CSSS), ("sup-ailleurs", "cisss-ailleurs")):
