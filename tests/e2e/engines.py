@@ -1,7 +1,8 @@
-"""The CLI pointed at a real worker (in this process) on a fresh task queue and SQLite record: the
+"""The CLI pointed at a real worker (in this process) on a fresh task queue and record: the
 `ententes` engine on the shared dev server, the `cases` engine on a dev server with the case search
 attributes registered (tests/e2e/conftest.py `case_server`). Each test module makes its `engine`
-fixture from one of them."""
+fixture from one of them. The record is `store` (tests/conftest.py `store_env`: a SQLite file or a
+throw-away PostgreSQL schema; issue 12), or a SQLite file of the test's own when none is given."""
 
 from __future__ import annotations
 
@@ -17,13 +18,36 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.record.environment import record_env
 from adapters.record.record import Record
-from tests.e2e.harness import Engine, cli_env
+from tests.e2e.harness import Engine, cli_env, store_cli_env
 from workers.settings import Settings
 from workers.worker import build_worker
 
 CSSS = "cisss-laval"
 REGION = 'region = "13-laval-essai"\n\n[standards."aaor.analyse"]\nduration = "PT3S"\n'
+
+
+# ---------------------------------------------------------------------- the store
+def store_settings(store: dict[str, str]) -> dict[str, Any]:
+    """The worker's `Settings` fields for the record of `store` (what `arrimage worker` reads from ARRIMAGE_*)."""
+    if store["PERSISTENCE_MODULE"] != "adapters.record.postgres":
+        return {"sqlite_path": Path(store["SQLITE_DBNAME"])}
+    return {"store": "postgres", "postgres_host": store["POSTGRES_HOST"], "postgres_port": int(store["POSTGRES_PORT"]),
+            "postgres_dbname": store["POSTGRES_DBNAME"], "postgres_user": store["POSTGRES_USER"],
+            "postgres_password": store.get("POSTGRES_PASSWORD", ""), "postgres_schema": store["POSTGRES_SCHEMA"]}
+
+
+def store_of(store: dict[str, str] | None, tmp_path: Path) -> dict[str, str]:
+    return store if store is not None else record_env(sqlite=tmp_path / "record.sqlite")
+
+
+def engine_env(store: dict[str, str], tmp_path: Path, **settings: Any) -> dict[str, str]:
+    """`cli_env` (`settings`: its keywords) with the record's variables those of `store`."""
+    env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path, **settings)
+    del env["ARRIMAGE_SQLITE_PATH"]
+    env.update(store_cli_env(store))
+    return env
 
 
 # ---------------------------------------------------------------------- ententes
@@ -36,14 +60,14 @@ class EntenteEngine(Engine):
 
 
 @asynccontextmanager
-async def entente_engine(server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[EntenteEngine]:
-    """A worker on a fresh task queue and record; the CLI pointed at both by environment."""
-    record_path = tmp_path / "record.sqlite"
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path)
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=200,
-                  target=server.client.service_client.config.target_host, task_queue=task_queue,
-                  ARRIMAGE_USER="superviseure")
+async def entente_engine(server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                         store: dict[str, str] | None = None) -> AsyncIterator[EntenteEngine]:
+    """A worker on a fresh task queue and record (`store`); the CLI pointed at both by environment."""
+    store = store_of(store, tmp_path)
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path, **store_settings(store))
+    record = Record(store)
+    env = engine_env(store, tmp_path, columns=200, target=server.client.service_client.config.target_host,
+                     task_queue=task_queue, ARRIMAGE_USER="superviseure")
     workdir = tmp_path / "shell"
     workdir.mkdir()
     with ThreadPoolExecutor(4) as executor:
@@ -69,17 +93,19 @@ class CaseEngine(Engine):
 
 
 @asynccontextmanager
-async def case_engine(server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[CaseEngine]:
-    """A worker with the region file of REGION (aaor.analyse: 3 seconds) on a fresh task queue and record."""
+async def case_engine(server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                      store: dict[str, str] | None = None) -> AsyncIterator[CaseEngine]:
+    """A worker with the region file of REGION (aaor.analyse: 3 seconds) on a fresh task queue and record
+    (`store`)."""
     standards_file = tmp_path / "region.toml"
     standards_file.write_text(REGION, encoding="utf-8")
-    record_path = tmp_path / "record.sqlite"
-    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path,
-                        sqlite_path=record_path, standards_file=standards_file)
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=220,
-                  target=server.client.service_client.config.target_host, task_queue=task_queue,
-                  ARRIMAGE_STANDARDS_FILE=str(standards_file), ARRIMAGE_USER="superviseure")
+    store = store_of(store, tmp_path)
+    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path, standards_file=standards_file,
+                        **store_settings(store))
+    record = Record(store)
+    env = engine_env(store, tmp_path, columns=220, target=server.client.service_client.config.target_host,
+                     task_queue=task_queue, ARRIMAGE_STANDARDS_FILE=str(standards_file),
+                     ARRIMAGE_USER="superviseure")
     workdir = tmp_path / "shell"
     workdir.mkdir()
     with ThreadPoolExecutor(4) as executor:

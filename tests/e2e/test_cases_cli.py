@@ -1,6 +1,7 @@
 """`arrimage cases`, `standards` and `report standards` end to end: the installed command as a subprocess,
 against a real Temporal dev server with the case search attributes registered (as `arrimage up` does),
-a real worker in this process and a real SQLite record.
+a real worker in this process and a real record: a SQLite file or a PostgreSQL schema (issue 12; the standards
+test, which reads the region file and not the record, on SQLite only).
 
 The region file of this test shortens one standard (`aaor.analyse`: 3 seconds) so that a case
 becomes overdue while the test runs; the clocks the report measures are set by the intake's own
@@ -25,8 +26,10 @@ from tests.e2e.engines import CaseEngine as Engine
 pytestmark = pytest.mark.slow
 
 @pytest_asyncio.fixture
-async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
-    async with case_engine(case_server, task_queue, tmp_path) as engine:
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                 store_env: dict[str, str]) -> AsyncIterator[Engine]:
+    """On each store (issue 12): the worker's record and the CLI's, a SQLite file or a PostgreSQL schema."""
+    async with case_engine(case_server, task_queue, tmp_path, store_env) as engine:
         yield engine
 
 
@@ -154,6 +157,7 @@ async def test_a_supervisor_follows_and_acts_on_cases(engine: Engine) -> None:
     assert "personal content masked" in history and "test-personne-0001" in history
 
 
+@pytest.mark.parametrize("store_env", ["sqlite"], indirect=True)  # reads the region file, not the record
 async def test_standards_in_force_with_their_source(engine: Engine) -> None:
     shown = (await engine.ok("standards", "--json")).json()
     assert shown["source"] == str(engine.standards_file)
