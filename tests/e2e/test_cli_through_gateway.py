@@ -1,6 +1,6 @@
 """`arrimage` on a person's machine (issue 10): ARRIMAGE_API_URL and ARRIMAGE_TOKEN set, no record settings, no
 key, production mode. The installed CLI runs as a subprocess against a real gateway on loopback (uvicorn), a real
-Temporal dev server with the production worker and a SQLite record on the server's side.
+Temporal dev server with the production worker and a record (SQLite, then PostgreSQL) on the server's side.
 
 The CLI's own record settings point at a folder that does not exist (a record opened there would fail, one
 created there would be found): the person's commands never open it, and neither Temporal (its address is a closed
@@ -11,6 +11,7 @@ nothing recorded), and the events recorded name the token's person.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,11 +58,11 @@ class Remote:
 
 
 @pytest_asyncio.fixture
-async def remote(case_server: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str],
+async def remote(case_server: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
                  tmp_path: Path) -> AsyncIterator[Remote]:
-    record = Record(sqlite_env)
+    record = Record(store_env)
     async with crisis_worker(case_server.client, task_queue, record, tmp_path), \
-            gateway(case_server.client, task_queue, sqlite_env, tmp_path, gateway_rate=10_000,
+            gateway(case_server.client, task_queue, store_env, tmp_path, gateway_rate=10_000,
                     gateway_burst=10_000) as api:
         now = datetime.now(UTC)
         for user, org, role in (("superviseure", CSSS, Role.SUPERVISOR), ("sup-ailleurs", "cisss-ailleurs",
@@ -135,14 +136,18 @@ async def test_a_supervisor_opens_acts_and_reads_as_the_token_says(remote: Remot
                           "2099-01-01")
     refused(other, "refused [not_a_party]: cisss-laval may act only for itself, not for cc-laval\n")
     assert events(remote.api.root.record) == before
-    # an entente drafted and submitted from this machine: the workflow runs on the server, by the token's person
+    # an entente drafted and submitted from this machine: the workflow runs on the server, by the token's person.
+    # A code of its own: the Temporal server is the module's, and the other store's run left its workflow (same id,
+    # entente-<code>) waiting for signatures on a task queue no worker polls any more; a draft under that code
+    # would be sent there (update-with-start, USE_EXISTING) and wait until the CLI gave up (TimeoutError).
+    drafted_code = f"ENT-GW-{uuid.uuid4().hex[:8].upper()}"
     content = remote.write("entente.json", crisis_content("cc-laval").model_dump(mode="json"))
-    drafted = await sup.run("ententes", "draft", "ENT-GW-CLI", "--file", content, "--json")
+    drafted = await sup.run("ententes", "draft", drafted_code, "--file", content, "--json")
     assert drafted.code == 0, drafted
-    submitted = await sup.run("ententes", "submit", "ENT-GW-CLI", "--json")
+    submitted = await sup.run("ententes", "submit", drafted_code, "--json")
     assert submitted.code == 0, submitted
     assert submitted.json()["status"] == "en_signature"
-    assert [(h["event"], h.get("by")) for h in remote.api.root.ententes.history("ENT-GW-CLI")] == [
+    assert [(h["event"], h.get("by")) for h in remote.api.root.ententes.history(drafted_code)] == [
         ("Drafted", "superviseure"), ("SubmittedForSignature", "superviseure")]
 
     assert not remote.nowhere.exists()  # this machine's record was never opened, nor created
