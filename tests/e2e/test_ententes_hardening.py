@@ -1,6 +1,7 @@
 """Issue 7 through `arrimage ententes`, as a supervisor meets it: oversized documents, escape
 sequences, implausible deadlines and codes in another case. The installed CLI runs as a subprocess
-against a real Temporal dev server and a real worker, with a real SQLite record.
+against a real Temporal dev server and a real worker, with a real record (a SQLite file or a PostgreSQL
+schema, issue 12).
 
 Every refusal exits 2 with its message on stderr, and leaves no workflow and no event behind.
 """
@@ -51,8 +52,10 @@ class Engine(EntenteEngine):
 
 
 @pytest_asyncio.fixture
-async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
-    async with entente_engine(dev_env, task_queue, tmp_path) as base:
+async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                 store_env: dict[str, str]) -> AsyncIterator[Engine]:
+    """On each store (issue 12): a SQLite file or a throw-away PostgreSQL schema."""
+    async with entente_engine(dev_env, task_queue, tmp_path, store_env) as base:
         yield Engine(env=base.env, workdir=base.workdir, client=dev_env)
 
 
