@@ -1,8 +1,8 @@
 """Issue 7 through `arrimage cases`: bad input never sticks, nothing is invented.
 
 The installed command against a real Temporal dev server (the case search attributes registered),
-a real worker and a real SQLite record, as in `test_cases_cli.py` (both make their engine with
-tests/e2e/engines.py).
+a real worker and a real record (a SQLite file or a PostgreSQL schema, issue 12), as in
+`test_cases_cli.py` (both make their engine with tests/e2e/engines.py).
 Each refusal is checked as a script sees it (exit code, the exact line on stderr) and by what it
 left behind: nothing in `cases list` (Temporal visibility), nothing in the record, and, for a
 refused opening, no workflow execution at all in Temporal's visibility.
@@ -24,7 +24,7 @@ from domain.crisis import commands as c
 from domain.crisis.model import new_case_code
 from domain.errors import DomainError
 from domain.values import MAX_COMMAND_BYTES
-from tests.e2e.engines import CSSS, case_engine, eventually, intake, open_case
+from tests.e2e.engines import CSSS, case_engine, eventually, intake, open_case, store_settings
 from tests.e2e.engines import CaseEngine as Engine
 from workers.bootstrap import bootstrap
 from workers.settings import Settings
@@ -34,9 +34,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest_asyncio.fixture
-async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                 store_env: dict[str, str]) -> AsyncIterator[Engine]:
     """A dev server with the case search attributes, a worker, the CLI (as in test_cases_cli)."""
-    async with case_engine(case_server, task_queue, tmp_path) as engine:
+    async with case_engine(case_server, task_queue, tmp_path, store_env) as engine:
         yield engine
 
 MIN = timedelta(minutes=1)
@@ -149,7 +150,8 @@ async def test_a_command_over_its_byte_budget_is_refused(engine: Engine, case_se
 
 # ---------------------------------------------------------------------- 4. a refused opening leaves nothing
 async def test_a_refused_opening_leaves_nothing_behind(engine: Engine, case_server: WorkflowEnvironment,
-                                                       task_queue: str, tmp_path: Path) -> None:
+                                                       task_queue: str, tmp_path: Path, store_env: dict[str, str]
+                                                       ) -> None:
     """Update-with-start starts the workflow even when `open` is refused: it used to stay listed, an open case
     with no stage, for an hour. Refused by the record (no entente: the CLI asks the use case first), by the
     opening's own rules (a partner system's client checks them before it starts anything), or as a
@@ -163,8 +165,8 @@ async def test_a_refused_opening_leaves_nothing_behind(engine: Engine, case_serv
     await nothing_anywhere(engine, case_server, code)
 
     # What a partner system's client meets without the CLI's own check: the workflow's validator refuses.
-    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path,
-                        sqlite_path=tmp_path / "record.sqlite", standards_file=engine.standards_file)
+    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path, standards_file=engine.standards_file,
+                        **store_settings(store_env))
     early = new_case_code()
     later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     fields: dict[str, Any] = {**intake("info_social", received=2 * MIN, first=MIN), "by": "i", "case_code": early,
