@@ -50,11 +50,12 @@ from verifier.check import (
     _Tally,
     _trusted,
     row_problem,
+    since_note,
 )
 from verifier.rows import RECORD, BadInput, Malformed, Row, _hash, _okey, parse_line
 from verifier.segments import Subtree, fold, frontier, stack_root
 from verifier.since import SinceRefused, chain_head
-from verifier.trusted import Keys, SignatureFailure, Source, Trusted, read_trusted
+from verifier.trusted import Keys, Source, Trusted
 
 TREE = "tree.json"
 TREE_FORMAT = "arrimage-tree-nodes/1"
@@ -299,18 +300,9 @@ def verify_bundle_since(directory: str | Path, against: Sequence[str | Source], 
     trusted, refused = _trusted(against, keys)
     if refused is not None:
         return Report(ok=False, events=0, root=EMPTY_ROOT.hex(), head=None, problem=refused)
-    source = since if isinstance(since, Source) else Source("--since", since)
-    try:
-        old = read_trusted(source, keys)
-    except SignatureFailure as e:
-        return Report(ok=False, events=0, root=EMPTY_ROOT.hex(), head=None,
-                      problem=Problem(Kind.BAD_SIGNATURE, e.message, checkpoint=e.source))
-    if old.kind != "note":
-        raise BadInput(f"{source.name}: --since takes a checkpoint note (its signed root gives the tree)")
-    try:
-        chain_head(old)
-    except ValueError as e:
-        raise BadInput(str(e)) from None
+    source, old = since_note(since, keys)
+    if isinstance(old, Problem):
+        return Report(ok=False, events=0, root=EMPTY_ROOT.hex(), head=None, problem=old)
     directory = Path(directory)
     path = directory / RECORD
     try:

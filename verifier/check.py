@@ -389,6 +389,23 @@ def verify_bundle(directory: str | Path, against: Sequence[str | Source], log_ke
     return verify(bundle_rows(Path(directory)), against, log_keys)
 
 
+def since_note(since: str | Source, keys: Keys) -> tuple[Source, Trusted | Problem]:
+    """The checkpoint note `--since` names (a database copy's or a bundle's), read: its signature checked (a
+    `BAD_SIGNATURE` problem when it fails) and its chain head read; `BadInput` when it is not such a note."""
+    source = since if isinstance(since, Source) else Source("--since", since)
+    try:
+        old = read_trusted(source, keys)
+    except SignatureFailure as e:
+        return source, Problem(Kind.BAD_SIGNATURE, e.message, checkpoint=e.source)
+    if old.kind != "note":
+        raise BadInput(f"{source.name}: --since takes a checkpoint note (its signed root gives the tree)")
+    try:
+        chain_head(old)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    return source, old
+
+
 def verify_database(path: str | Path, against: Sequence[str | Source], log_keys: Sequence[str], *,
                     text_ids: bool = False, jobs: int | None = None, since: str | Source | None = None,
                     cache: int = CACHE, min_segment: int = MIN_SEGMENT) -> Report:
@@ -406,16 +423,10 @@ def verify_database(path: str | Path, against: Sequence[str | Source], log_keys:
     conn = open_copy(Path(path))
     try:
         if since is not None:
-            source = since if isinstance(since, Source) else Source("--since", since)
+            source, old = since_note(since, keys)
+            if isinstance(old, Problem):
+                return Report(ok=False, events=0, root=EMPTY_ROOT.hex(), head=None, problem=old)
             try:
-                old = read_trusted(source, keys)
-            except SignatureFailure as e:
-                return Report(ok=False, events=0, root=EMPTY_ROOT.hex(), head=None,
-                              problem=Problem(Kind.BAD_SIGNATURE, e.message, checkpoint=e.source))
-            if old.kind != "note":
-                raise BadInput(f"{source.name}: --since takes a checkpoint note (its signed root gives the tree)")
-            try:
-                chain_head(old)
                 resume = read_since(conn, old)
             except ValueError as e:
                 raise BadInput(str(e)) from None

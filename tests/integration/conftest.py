@@ -16,6 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.record.record import Record
 from tests.crisis_builders import crisis_worker
 from tests.integration.lifecycle import Started, terminate_open_workflows
+from tests.integration.stores import StoreUnderTest
+from tests.integration.worker_process import WorkerProcess
 from tests.tamper_builders import Dossier, Raw, interleaved_dossiers
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
@@ -85,4 +87,17 @@ def dossiers(record: Record) -> list[Dossier]:
     """Notifications 1–9: A1 B1 C1 A2 B2 C2 A3 B3 C3 (letter = dossier, digit = version)."""
     return interleaved_dossiers(record, "ABC", 2)
 
+
+@pytest.fixture
+def store(store_env: dict[str, str]) -> StoreUnderTest:
+    """The store under test of the tests that run `arrimage worker` as its own process (`tests/integration/stores`)."""
+    return StoreUnderTest(store_env)
+
+
+@pytest.fixture
+def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store: StoreUnderTest
+           ) -> Iterator[WorkerProcess]:
+    """`arrimage worker` over `store` on `dev_env`, not started yet (the test starts it); stopped at the end."""
+    with store.worker(dev_env.client.service_client.config.target_host, task_queue, tmp_path) as proc:
+        yield proc
 

@@ -117,11 +117,6 @@ def standards(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(store_env: dict[str, str]) -> StoreUnderTest:
-    return StoreUnderTest(store_env)
-
-
-@pytest.fixture
 def worker(visible_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, standards: Path, store: StoreUnderTest
            ) -> Iterator[WorkerProcess]:
     proc = WorkerProcess(visible_env.client.service_client.config.target_host, task_queue, tmp_path, standards,

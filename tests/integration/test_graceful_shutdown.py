@@ -29,11 +29,6 @@ pytestmark = pytest.mark.slow
 HELD = 1.5  # seconds the activity waits on the lock after SIGTERM: under SQLite's 5 s lock timeout
 
 
-@pytest.fixture
-def store(store_env: dict[str, str]) -> StoreUnderTest:
-    return StoreUnderTest(store_env)
-
-
 async def test_sigterm_finishes_the_activity_in_flight(
     dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store: StoreUnderTest
 ) -> None:

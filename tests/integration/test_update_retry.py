@@ -13,7 +13,6 @@ lock is released, and commits for a client that is gone; the new worker then fin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +32,6 @@ from workers.settings import Settings
 from workflows.entente import EntenteWorkflow, workflow_id
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def store(store_env: dict[str, str]) -> StoreUnderTest:
-    return StoreUnderTest(store_env)
-
-
-@pytest.fixture
-def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store: StoreUnderTest
-           ) -> Iterator[WorkerProcess]:
-    with store.worker(dev_env.client.service_client.config.target_host, task_queue, tmp_path) as proc:
-        yield proc
 
 
 async def test_a_command_in_flight_when_the_worker_dies_completes_once(

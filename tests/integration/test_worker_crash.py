@@ -16,9 +16,7 @@ few seconds away (effective *dates* are civil dates, at Québec midnight, so the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,18 +39,6 @@ SERVICE = ["cisss-laval", "cc-laval"]
 CADRE = ["cisss-laval", "cc-laval", "cps-laval"]
 # A dead worker's activities are retried after their start-to-close timeout (30 s): be patient.
 PATIENCE = 120.0
-
-
-@pytest.fixture
-def store(store_env: dict[str, str]) -> StoreUnderTest:
-    return StoreUnderTest(store_env)
-
-
-@pytest.fixture
-def worker(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store: StoreUnderTest
-           ) -> Iterator[WorkerProcess]:
-    with store.worker(dev_env.client.service_client.config.target_host, task_queue, tmp_path) as proc:
-        yield proc
 
 
 def _sign(party: str, version: int = 1) -> c.SignEntente:
