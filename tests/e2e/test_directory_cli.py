@@ -1,6 +1,6 @@
-"""`arrimage directory` through the installed CLI on a real SQLite record (issue 11; seed 002 L403-437): the HSDS
-example imported and exported equal, listed and shown; a service already listed, bad input and an unknown service
-refused with their code, nothing recorded."""
+"""`arrimage directory` through the installed CLI on a real record, a SQLite file or a PostgreSQL schema (issue 11;
+`store_env`, issue 12; seed 002 L403-437): the HSDS example imported and exported equal, listed and shown; a service
+already listed, bad input and an unknown service refused with their code, nothing recorded."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "annuaire-laval.hsd
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    built = build(tmp_path)
+def store(tmp_path: Path, store_env: dict[str, str]) -> Store:
+    built = build(tmp_path, store_env)
     built.env["ARRIMAGE_TEMPORAL_ADDRESS"] = "127.0.0.1:1"  # nothing answers: the directory is the record's
     return built
 

@@ -1,8 +1,8 @@
 """« Qui a vu mon dossier ? » and the audit trail as FHIR AuditEvents, through the installed `arrimage` on a real
-SQLite record (issue 11): the person reads every access and communication of their record (LRSSS s. 265 with
-s. 18; LSSSS 27.2), itself an access registered first; an auditor exports the accesses and communications as
-IHE BALP AuditEvents, itself a registered export; a refused role gets the rule's code and only the refusal is
-recorded (or nothing, when no register is named)."""
+record, a SQLite file or a PostgreSQL schema (issue 11; `store_env`, issue 12): the person reads every access and
+communication of their record (LRSSS s. 265 with s. 18; LSSSS 27.2), itself an access registered first; an auditor
+exports the accesses and communications as IHE BALP AuditEvents, itself a registered export; a refused role gets
+the rule's code and only the refusal is recorded (or nothing, when no register is named)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from tests.e2e.harness import ARRIMAGE, Result
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    built = build(tmp_path)
+def store(tmp_path: Path, store_env: dict[str, str]) -> Store:
+    built = build(tmp_path, store_env)
     built.env["ARRIMAGE_TEMPORAL_ADDRESS"] = "127.0.0.1:1"  # nothing answers: reads come from the record
     return built
 

@@ -1,6 +1,6 @@
-"""`arrimage audit fact` through the installed CLI on a real SQLite record (issue 11): the facts a decision rests
-on are events of the record; `audit replay` decides with them from their moment on, and a `--facts` file is
-then refused with its code, nothing recorded."""
+"""`arrimage audit fact` through the installed CLI on a real record, a SQLite file or a PostgreSQL schema (issue 11;
+`store_env`, issue 12): the facts a decision rests on are events of the record; `audit replay` decides with them
+from their moment on, and a `--facts` file is then refused with its code, nothing recorded."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from domain.disclosure.facts import PersonFacts
 from tests.audit_builders import CASE, PERSON, build
 
 
-def test_a_recorded_birth_date_decides_the_replay_and_a_facts_file_is_then_refused(tmp_path: Path) -> None:
-    store = build(tmp_path)
+def test_a_recorded_birth_date_decides_the_replay_and_a_facts_file_is_then_refused(
+        tmp_path: Path, store_env: dict[str, str]) -> None:
+    store = build(tmp_path, store_env)
     facts_file = tmp_path / "facts.json"
     facts_file.write_text(json.dumps({"subject": {"birth_date": "1990-01-01"}}))
     as_usager = ("replay", f"case:{CASE}", "--role", "usager", "--by", PERSON, "--json")
