@@ -1,5 +1,5 @@
 """`arrimage cases template` end to end (issue 7): the intake it prints, comments and all, opens a case
-as is on a real dev server and worker."""
+as is on a real dev server and worker, over a SQLite file or a PostgreSQL schema (`store_env`, issue 12)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest_asyncio.fixture
-async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
-    """A dev server with the case search attributes, a worker, the CLI (as in test_cases_cli)."""
-    async with case_engine(case_server, task_queue, tmp_path) as engine:
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                 store_env: dict[str, str]) -> AsyncIterator[Engine]:
+    """A dev server with the case search attributes, a worker, the CLI (as in test_cases_cli), on each store."""
+    async with case_engine(case_server, task_queue, tmp_path, store_env) as engine:
         yield engine
 
 

@@ -1,6 +1,6 @@
 """What a supervisor reads from `arrimage ententes`, end to end (issue 7): Québec time with its zone
 in text and UTC with its offset in JSON, statuses in French, stored text printed as written, long
-lists cut with a last line saying how many more."""
+lists cut with a last line saying how many more. On a SQLite file and a PostgreSQL schema (`store_env`, issue 12)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest_asyncio.fixture
-async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
-    """A worker, a record and the CLI pointed at both (as in test_ententes_cli)."""
-    async with entente_engine(dev_env, task_queue, tmp_path) as engine:
+async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                 store_env: dict[str, str]) -> AsyncIterator[Engine]:
+    """A worker, a record (each store) and the CLI pointed at both (as in test_ententes_cli)."""
+    async with entente_engine(dev_env, task_queue, tmp_path, store_env) as engine:
         yield engine
 
 MOMENT_JSON = re.compile(r'"\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})"')
