@@ -2,7 +2,7 @@
 prints the new secret once and says until when the old one still signs; an overlap outside 0-90 days, or a
 partner without an endpoint, is refused and changes nothing; during the overlap the crisis centre's system
 (a loopback server running the README's check with the secret it had) takes the handoff's webhook, which
-verifies with the new secret too."""
+verifies with the new secret too. On a SQLite file and a PostgreSQL schema (`store_env`, issue 12)."""
 
 from __future__ import annotations
 
@@ -22,15 +22,17 @@ from usecases.ententes import Ententes
 
 
 @pytest_asyncio.fixture
-async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
-    async with case_engine(case_server, task_queue, tmp_path) as engine:
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                 store_env: dict[str, str]) -> AsyncIterator[Engine]:
+    """On each store (issue 12): a SQLite file or a throw-away PostgreSQL schema."""
+    async with case_engine(case_server, task_queue, tmp_path, store_env) as engine:
         yield engine
 
 
 async def test_a_secret_rotated_with_an_overlap_keeps_the_partner_taking_deliveries_with_either_secret(
-    engine: Engine, tmp_path: Path
+    engine: Engine, store_env: dict[str, str]
 ) -> None:
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")})
+    record = Record(store_env)  # the worker's record
     activate(Ententes(record), "ENT-CC-LAVAL", crisis_content("cc-laval"), datetime.now(UTC) - timedelta(days=1))
     record.close()
     await engine.ok("partners", "add", "cc-laval", "--name", "Centre de crise de Laval")

@@ -1,7 +1,8 @@
 """Outbound delivery through the installed CLI (issue 10): `arrimage partners endpoint` registers a partner's
 endpoint and prints its signing secret once (refused for a partner not added, or a plain-http URL elsewhere than
 this machine); a case whose CSSS team declines asks the crisis centre, whose system (a real loopback server
-checking the README's signature) takes the webhook; `cases show` and its JSON list the delivery and its attempt."""
+checking the README's signature) takes the webhook; `cases show` and its JSON list the delivery and its attempt.
+On a SQLite file and a PostgreSQL schema (`store_env`, issue 12)."""
 
 from __future__ import annotations
 
@@ -24,15 +25,17 @@ from usecases.ententes import Ententes
 
 
 @pytest_asyncio.fixture
-async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
-    async with case_engine(case_server, task_queue, tmp_path) as engine:
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                 store_env: dict[str, str]) -> AsyncIterator[Engine]:
+    """On each store (issue 12): a SQLite file or a throw-away PostgreSQL schema."""
+    async with case_engine(case_server, task_queue, tmp_path, store_env) as engine:
         yield engine
 
 
 async def test_a_partner_endpoint_registered_by_the_cli_gets_the_handoff_and_cases_show_lists_it(
-    engine: Engine, tmp_path: Path
+    engine: Engine, store_env: dict[str, str]
 ) -> None:
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "record.sqlite")})
+    record = Record(store_env)  # the worker's record
     activate(Ententes(record), "ENT-CC-LAVAL", crisis_content("cc-laval"), datetime.now(UTC) - timedelta(days=1))
     record.close()
 
@@ -72,11 +75,11 @@ async def test_a_partner_endpoint_registered_by_the_cli_gets_the_handoff_and_cas
 
 
 async def test_an_entente_signature_request_is_listed_by_ententes_show(
-    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store_env: dict[str, str]
 ) -> None:
     """`ententes show` and its JSON list the webhooks sent about the entente, as `cases show` does for a case:
     here the signature request to the crisis centre's endpoint when the version is submitted."""
-    async with entente_engine(dev_env, task_queue, tmp_path) as engine:
+    async with entente_engine(dev_env, task_queue, tmp_path, store_env) as engine:
         cli = replace(engine, prefix=())
         await cli.ok("partners", "add", "cc-laval", "--name", "Centre de crise de Laval")
         with receiving() as partner:
