@@ -710,12 +710,35 @@ class Record(Application[UUID]):
         """The library's save inside a `record.append` span (in the activity's trace), counted by the engine's
         metrics (`adapters.telemetry.metrics`): kinds and counts only, never an id or a text."""
         with spans.appending() as span:
-            recordings = super().save(*objs, **kwargs)
-            if recordings:
+            recordings = self._save(objs, kwargs)
+            if recordings and span.is_recording():
                 kinds = sorted({type(r.domain_event).__qualname__.rpartition(".")[0] for r in recordings})
                 span.set_attribute("arrimage.events", len(recordings))
                 span.set_attribute("arrimage.aggregates", kinds)
         metrics.engine().observe_saved(objs, (r.domain_event for r in recordings))
+        return recordings
+
+    def _save(self, objs: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Recording[UUID]]:
+        """The library's `Application.save` (eventsourcing 9.5.6: collect, record, snapshots, notify), collecting
+        an aggregate of the library's kind without its two `runtime_checkable` Protocol checks (~12 µs a save on
+        Python 3.11): an instance of `BaseAggregate` is collected by its `collect_events` exactly as the library's
+        `ProcessingEvent.collect_events` does once it has found it no `DomainEventProtocol` (which needs an
+        `originator_id` and an `originator_version`: an aggregate having both goes the library's way) and a
+        `CollectEventsProtocol` (every `BaseAggregate` is). Anything else goes the library's way."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        events, aggregates = processing_event.events, processing_event.aggregates
+        for obj in objs:
+            if isinstance(obj, BaseAggregate) and not (
+                    hasattr(obj, "originator_id") and hasattr(obj, "originator_version")):
+                events.extend(obj.collect_events())
+                aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, called as its `save` calls it
         return recordings
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
