@@ -1,5 +1,7 @@
 """`arrimage standards --json` says where each figure comes from; a region file that loosens a fixed standard
-is refused at start (`standards`, `worker`), with exit code 2, its message, and nothing created or recorded.
+is refused at start (`standards`, `worker`), with exit code 2, its message, and nothing created or recorded. On a
+SQLite file and a PostgreSQL schema (`store_env`, issue 12): `standards` reads the ententes in the record, the
+refused starts must create no table in either, the report reads the record.
 
 Seed 001 annexe II, legend « SF : standard fixé » (L2307): the ministry's figures bind the region, which may
 tighten them; what the seed leaves open (« immédiat » in minutes, the urgency scale) is an engine default.
@@ -18,7 +20,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.engines import CaseEngine, case_engine
-from tests.e2e.harness import ARRIMAGE, Result, cli_env
+from tests.e2e.harness import ARRIMAGE, Result, cli_env, store_cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -34,16 +36,30 @@ def closed_port() -> str:
         return f"127.0.0.1:{s.getsockname()[1]}"
 
 
-def run(tmp_path: Path, standards: Path, *args: str) -> Result:
+def run(tmp_path: Path, store_env: dict[str, str], standards: Path, *args: str) -> Result:
     env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path / "var", columns=200,
-                  target=closed_port(), ARRIMAGE_STANDARDS_FILE=str(standards))
+                  target=closed_port(), ARRIMAGE_STANDARDS_FILE=str(standards), **store_cli_env(store_env))
     proc = subprocess.run([ARRIMAGE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def test_standards_json_lists_each_figure_with_its_provenance(tmp_path: Path) -> None:
+def nothing_created(store_env: dict[str, str]) -> bool:
+    """No record at all: no SQLite file, or not one table in the PostgreSQL schema."""
+    if store_env["PERSISTENCE_MODULE"] != "adapters.record.postgres":
+        return not Path(store_env["SQLITE_DBNAME"]).exists()
+    import psycopg
+
+    with psycopg.connect(host=store_env["POSTGRES_HOST"], port=store_env["POSTGRES_PORT"],
+                         dbname=store_env["POSTGRES_DBNAME"], user=store_env["POSTGRES_USER"],
+                         password=store_env["POSTGRES_PASSWORD"]) as conn:
+        tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                              (store_env["POSTGRES_SCHEMA"],)).fetchall()
+    return tables == []
+
+
+def test_standards_json_lists_each_figure_with_its_provenance(tmp_path: Path, store_env: dict[str, str]) -> None:
     region = Path(__file__).parents[2] / "examples" / "standards-laval.toml"
-    shown = run(tmp_path, region, "standards", "--json")
+    shown = run(tmp_path, store_env, region, "standards", "--json")
     assert (shown.code, shown.err) == (0, "")
     figures = {f["key"]: f for f in shown.json()["figures"]}
     # tightened by the region file
@@ -76,10 +92,11 @@ def test_standards_json_lists_each_figure_with_its_provenance(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("command", [("standards",), ("standards", "--json"), ("worker",), ("gateway",)])
-def test_a_loosening_region_file_is_refused_at_start(tmp_path: Path, command: tuple[str, ...]) -> None:
+def test_a_loosening_region_file_is_refused_at_start(tmp_path: Path, store_env: dict[str, str],
+                                                     command: tuple[str, ...]) -> None:
     loose = tmp_path / "laxiste.toml"
     loose.write_text(LOOSE, encoding="utf-8")
-    refused = run(tmp_path, loose, *command)
+    refused = run(tmp_path, store_env, loose, *command)
     message = LOOSE_ERR.format(path=loose)
     if "--json" in command:  # one problem object (RFC 9457 members, status = the exit code)
         assert (refused.code, refused.out) == (2, "")
@@ -87,12 +104,13 @@ def test_a_loosening_region_file_is_refused_at_start(tmp_path: Path, command: tu
                                            "status": 2, "detail": message.rstrip("\n")}
     else:
         assert (refused.code, refused.out, refused.err) == (2, "", message)
-    assert not (tmp_path / "record.sqlite").exists()  # the worker created no record: nothing recorded
+    assert nothing_created(store_env)  # the worker created no record: nothing recorded
 
 
 @pytest_asyncio.fixture
-async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[CaseEngine]:
-    async with case_engine(case_server, task_queue, tmp_path) as built:
+async def engine(case_server: WorkflowEnvironment, task_queue: str, tmp_path: Path,
+                 store_env: dict[str, str]) -> AsyncIterator[CaseEngine]:
+    async with case_engine(case_server, task_queue, tmp_path, store_env) as built:
         yield built
 
 
