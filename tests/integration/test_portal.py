@@ -1,12 +1,14 @@
 """The partners' portal (issue 10) over HTTP without a browser (the real app through its ASGI transport, a
-real record, the dev server and the production worker): who may sign in, what ends a session, what a person
-of another organisation gets, a typed field refused by the command's own model, and an entente signed.
+real record on each store (a SQLite file, a PostgreSQL schema: `store_env`, issue 12), the dev server and the
+production worker): who may sign in, what ends a session, what a person of another organisation gets, a typed
+field refused by the command's own model, and an entente signed.
 The browser's own checks (keyboard, labels, contrast, the whole case) are in tests/e2e/test_portal_browser.py.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,12 +32,12 @@ ORIGIN = {"Origin": "http://gateway"}
 
 
 @pytest.fixture
-async def api(visible_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str],
+async def api(visible_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
               tmp_path: Path) -> AsyncIterator[Api]:
-    record = Record(sqlite_env)
+    record = Record(store_env)
     try:
         async with crisis_worker(visible_env.client, task_queue, record, tmp_path), \
-                gateway(visible_env.client, task_queue, sqlite_env, tmp_path) as opened:
+                gateway(visible_env.client, task_queue, store_env, tmp_path) as opened:
             yield opened
     finally:
         record.close()
@@ -184,7 +186,7 @@ async def test_once_its_entente_ended_the_team_keeps_its_case_and_is_offered_no_
 
 async def test_a_party_signs_an_entente_from_the_portal(api: Api) -> None:
     root = api.root
-    code = "ENT-CC-PORTAIL"
+    code = f"ENT-CC-PORTAIL-{uuid.uuid4().hex[:8].upper()}"  # its own per run: both stores share the dev server
     await root.entente_client.draft(ec.DraftEntente(by="dsp", code=code, content=crisis_content(TEAM_ORG)), 30)
     await root.entente_client.command(code, ec.SubmitForSignature(by="dsp"), 30)
     client = api.client
