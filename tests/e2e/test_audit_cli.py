@@ -1,8 +1,9 @@
-"""`arrimage audit` end to end: the installed command, run as a subprocess, on a real SQLite record.
+"""`arrimage audit` end to end: the installed command, run as a subprocess, on a real record: a SQLite file and a
+PostgreSQL schema (`store_env`, issue 12).
 
 Each test builds the record with the domain's own use cases (ententes, a crisis case, consents,
 an emergency disclosure), the way the activities do, then reads it through the CLI as an auditor
-would, with ARRIMAGE_SQLITE_PATH / ARRIMAGE_DATA_DIR. No Temporal: these are reads of the record.
+would, with the store's ARRIMAGE_* variables and ARRIMAGE_DATA_DIR. No Temporal: these are reads of the record.
 No mocks: every decision comes from `disclosure.rules.decide`, every hash from the store.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,12 +30,13 @@ from tests.disclosure_builders import (
     context,
     request,
 )
+from tests.tamper_builders import Raw
 from usecases.disclosure import Disclosures
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return build(tmp_path)
+def store(tmp_path: Path, store_env: dict[str, str]) -> Store:
+    return build(tmp_path, store_env)
 
 
 # --------------------------------------------------------------------------- verify
@@ -55,12 +56,14 @@ def test_verify_confirms_a_clean_store(store: Store) -> None:
 def test_verify_names_the_row_edited_in_the_database(store: Store) -> None:
     """Someone with write access edits one stored event with plain SQL: verify exits 1 and names that
     event (notification, aggregate, version, topic) and the kind of tampering."""
-    with sqlite3.connect(store.path) as conn:
-        rowid, oid, version, topic = conn.execute(
-            "SELECT rowid, originator_id, originator_version, topic FROM stored_events WHERE originator_id = ? "
-            "AND originator_version = 2", (entente_id(ENTENTE).hex,),
-        ).fetchone()
-        conn.execute("UPDATE stored_events SET state = CAST(? AS BLOB) WHERE rowid = ?", (b"{}", rowid))
+    raw = Raw(store.record_env)  # plain SQL on either store, as the attacker's reaches it
+    try:
+        ((rowid, oid, version, topic),) = raw.x(
+            "SELECT {nid}, originator_id, originator_version, topic FROM {events} WHERE originator_id = ? "
+            "AND originator_version = 2", raw.oid(entente_id(ENTENTE)))
+        raw.x("UPDATE {events} SET state = ? WHERE {nid} = ?", b"{}", rowid)
+    finally:
+        raw.close()
     result = store.run("verify", "--json")
     assert result.code == 1
     problem = result.json()["problem"]
@@ -69,7 +72,7 @@ def test_verify_names_the_row_edited_in_the_database(store: Store) -> None:
         "originator_version": 2, "topic": topic,
         "detail": "stored bytes differ from what was chained",
     }
-    assert oid == entente_id(ENTENTE).hex and version == 2
+    assert oid == raw.oid(entente_id(ENTENTE)) and version == 2
     text = store.run("verify")
     assert text.code == 1
     assert text.out == (f"TAMPERING altered at notification {rowid} (aggregate {entente_id(ENTENTE)} v2, {topic}): "
@@ -262,11 +265,11 @@ def test_exceptions_list_emergencies_and_bases_and_no_expired_consent(store: Sto
     assert "uses of an expired or withdrawn consent: 0" in store.ok("exceptions").out
 
 
-def test_a_consent_withdrawn_before_a_use_is_reported_and_exits_1(tmp_path: Path) -> None:
+def test_a_consent_withdrawn_before_a_use_is_reported_and_exits_1(tmp_path: Path, store_env: dict[str, str]) -> None:
     """LRSSS 6: a withdrawn consent has no effect. A withdrawal recorded late, effective before a
     communication made under the consent, makes that communication a use of a withdrawn consent:
     exceptions names it and exits 1."""
-    store = build(tmp_path)
+    store = build(tmp_path, store_env)
     record = store.record()
     disclosures = Disclosures(record, CONFIG)
     ctx = context(consents=None).model_copy(update={"consents": None, "ententes": [active_entente()]})
