@@ -1,4 +1,5 @@
-"""Every read of content is an access (issue 9), through the installed `arrimage` on a real SQLite record.
+"""Every read of content is an access (issue 9), through the installed `arrimage` on a real record: a SQLite file
+and a PostgreSQL schema (`store_env`, issue 12).
 
 Before: only `audit replay` registered the access it made. `cases show`, `cases history`, `cases list
 --closed`, `audit register --person` (which printed the decrypted purpose and justification),
@@ -27,8 +28,8 @@ NO_ROLE = ("invalid input: give the role you read in with --role (or set ARRIMAG
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    built = build(tmp_path)
+def store(tmp_path: Path, store_env: dict[str, str]) -> Store:
+    built = build(tmp_path, store_env)
     built.env["ARRIMAGE_TEMPORAL_ADDRESS"] = "127.0.0.1:1"  # nothing answers: reads come from the record
     return built
 
