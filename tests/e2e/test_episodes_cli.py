@@ -1,7 +1,6 @@
 """`arrimage episodes` and `report standards` end to end (issue 11, « Meetings, plans, and the consultation
 clocks »): the installed command as a subprocess, against a real Temporal dev server, a real worker in this
-process and a real record (a SQLite file or a PostgreSQL schema, `store_env`, issue 12; SQLITE_ONLY below says
-which test stays on SQLite).
+process and a real record (a SQLite file or a PostgreSQL schema, `store_env`, issue 12): every test on both.
 
 The caps and clocks are the configured standards' (`domain.standards.config`): a consultation sociale holds at
 most 12 meetings, then its intervention plan is revised to prolong it (seed 001 L1423-1426); its first contact
@@ -24,10 +23,6 @@ from tests.e2e.engines import CaseEngine as Engine
 
 pytestmark = pytest.mark.slow
 
-# The thirteenth meeting's test stays on SQLite for CI time only: its PostgreSQL variant passed but took 65.0 s
-# (SQLite 52.9 s, CI=true -n 0, load ~5), over what the CI's 30 minutes leave; the report's runs on both.
-SQLITE_ONLY = pytest.mark.parametrize("store_env", ["sqlite"], indirect=True)
-
 
 @pytest_asyncio.fixture
 async def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path,
@@ -48,7 +43,6 @@ async def open_episode(engine: Engine, service: str, *args: str) -> str:
     return code
 
 
-@SQLITE_ONLY
 async def test_the_thirteenth_meeting_waits_for_a_revised_plan(engine: Engine) -> None:
     """Seed 001 L1423-1426: « un maximum de 12 rencontres », beyond which the PI is « révisé et modifié en
     conséquence ». The 13th meeting is refused with the rule's code and records nothing; after a revision
