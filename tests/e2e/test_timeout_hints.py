@@ -4,6 +4,12 @@ Temporal unreachable: exit 4, "start the engine". Temporal up but no worker on t
 exit 4, the task queue to check and the read that tells whether anything was recorded, with the
 noun and command of what was commanded (`ententes show` for an entente, `cases show` for a
 case). Through the installed CLI, against a dev server with no worker at all.
+
+On a SQLite file and a PostgreSQL schema (`store_env`, issue 12) where the command meets the record: the case's
+opening is checked on the record (the ententes in force) and `cases show` reads it; the entente's draft opens it
+too (the payload codec looks up the keys it seals with). Temporal down stays on SQLite (SQLITE_ONLY): the command
+fails on connecting, before opening any record (pointed at a PostgreSQL where nothing listens, it answers the
+same), so a PostgreSQL variant would test nothing more.
 """
 
 from __future__ import annotations
@@ -20,19 +26,19 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.record.record import Record
 from cli.templates import template
 from domain.ententes.model import EntenteKind
-from tests.e2e.harness import Engine, cli_env
+from tests.e2e.engines import engine_env
+from tests.e2e.harness import Engine
 
 pytestmark = pytest.mark.slow
+SQLITE_ONLY = pytest.mark.parametrize("store_env", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> Engine:
-    """The CLI pointed at a live Temporal and an existing record, and no worker on its task queue."""
-    record_path = tmp_path / "record.sqlite"
-    Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)}).close()
-    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=200,
-                  target=dev_env.client.service_client.config.target_host, task_queue=task_queue,
-                  ARRIMAGE_USER="superviseure", ARRIMAGE_ORG="cisss-laval")
+def engine(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, store_env: dict[str, str]) -> Engine:
+    """The CLI pointed at a live Temporal and an existing record (`store_env`), and no worker on its task queue."""
+    Record(store_env).close()
+    env = engine_env(store_env, tmp_path, columns=200, target=dev_env.client.service_client.config.target_host,
+                     task_queue=task_queue, ARRIMAGE_USER="superviseure", ARRIMAGE_ORG="cisss-laval")
     workdir = tmp_path / "shell"
     workdir.mkdir()
     return Engine(env=env, workdir=workdir)
@@ -69,6 +75,7 @@ async def test_no_worker_names_the_task_queue_and_the_read_for_a_case(engine: En
     assert shown.code == 3  # and indeed nothing was recorded
 
 
+@SQLITE_ONLY
 async def test_temporal_down_says_start_the_engine(engine: Engine) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
