@@ -1,6 +1,11 @@
 """`arrimage standards --json` with the region file: the AAOR's weekly hours per territory and channel against the
 70 h floor (seed 001 L767-770), and the 24/7 coverage counting the CSSS teams the file declares (L1259-1260);
 a file declaring fewer than 70 h is refused (exit 2) with the standard, the seed figure and the value asked.
+
+Both tests run on a SQLite file and a PostgreSQL schema (`store_env`, issue 12): `standards` looks for the record's
+ententes, finds no record (no file, no table in the schema), creates none and still shows the declared teams; it
+opens the record before reading the region file (pointed at a PostgreSQL where nothing listens, the refusal is an
+OperationalError instead), so the refusal is checked on both too.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ARRIMAGE, Result, cli_env
+from tests.e2e.harness import ARRIMAGE, Result, cli_env, store_cli_env
+from tests.tamper_builders import Raw
 
 pytestmark = pytest.mark.slow
 
@@ -24,15 +30,29 @@ en_personne = { windows = [{ days = [1, 2, 3, 4, 5], opens = "09:00", closes = "
 '''
 
 
-def run(tmp_path: Path, standards: Path, *args: str) -> Result:
+def run(tmp_path: Path, store: dict[str, str], standards: Path, *args: str) -> Result:
     env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path / "var", columns=200,
-                  ARRIMAGE_STANDARDS_FILE=str(standards))
+                  ARRIMAGE_STANDARDS_FILE=str(standards), **store_cli_env(store))
     proc = subprocess.run([ARRIMAGE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def test_standards_json_shows_the_aaor_hours_and_the_declared_teams_coverage(tmp_path: Path) -> None:
-    shown = run(tmp_path, EXAMPLE, "standards", "--json")
+def no_record(store: dict[str, str]) -> bool:
+    """No SQLite file, or not one table in the PostgreSQL schema (read with plain SQL: opening a `Record` would
+    create its tables)."""
+    if store["PERSISTENCE_MODULE"] != "adapters.record.postgres":
+        return not Path(store["SQLITE_DBNAME"]).exists()
+    raw = Raw(store)
+    try:
+        return raw.x("SELECT count(*) FROM information_schema.tables WHERE table_schema = ?",
+                     store["POSTGRES_SCHEMA"]) == [(0,)]
+    finally:
+        raw.close()
+
+
+def test_standards_json_shows_the_aaor_hours_and_the_declared_teams_coverage(tmp_path: Path,
+                                                                             store_env: dict[str, str]) -> None:
+    shown = run(tmp_path, store_env, EXAMPLE, "standards", "--json")
     assert (shown.code, shown.err) == (0, "")
     data = shown.json()
     assert [(w["territory"], w["channel"], w["weekly_hours"], w["floor_hours"], w["meets_floor"])
@@ -43,15 +63,15 @@ def test_standards_json_shows_the_aaor_hours_and_the_declared_teams_coverage(tmp
     assert (laval["territory"], laval["covers_24_7"], laval["weekly_gaps"]) == ("laval", True, [])
     assert [(p["provider"], p["entente"]) for p in laval["providers"]] == [
         ("crise-laval-1", None), ("crise-laval-2", None)]
-    text = run(tmp_path, EXAMPLE, "standards").out
+    text = run(tmp_path, store_env, EXAMPLE, "standards").out
     assert "AAOR hours a week against the 70 h floor" in text and "en_personne" in text
-    assert not (tmp_path / "record.sqlite").exists()
+    assert no_record(store_env)
 
 
-def test_a_region_file_under_70_h_of_aaor_is_refused(tmp_path: Path) -> None:
+def test_a_region_file_under_70_h_of_aaor_is_refused(tmp_path: Path, store_env: dict[str, str]) -> None:
     short = tmp_path / "court.toml"
     short.write_text(SHORT, encoding="utf-8")
-    refused = run(tmp_path, short, "standards")
+    refused = run(tmp_path, store_env, short, "standards")
     assert (refused.code, refused.out) == (2, "")
     assert refused.err == (
         f"invalid standards file {short}: aaor_hours.laval.en_personne is fixed by the ministry at au moins 70 "
