@@ -1,5 +1,10 @@
 """Issue 9 through the installed CLI: no process starts on the public development keys outside development
-mode (one line naming the missing keys, exit 2, nothing created), and `arrimage doctor` says why."""
+mode (one line naming the missing keys, exit 2, nothing created), and `arrimage doctor` says why.
+
+Only the export's test reads a record, so only it runs on a SQLite file and a PostgreSQL schema (`store_env`, issue
+12). The others run as a production machine where nobody set anything: the refusals come before any record is
+opened, `doctor --offline` opens none, and `doctor`'s record check is of that machine's default, the embedded SQLite
+file (`record: no SQLite record at …`)."""
 
 from __future__ import annotations
 
@@ -123,11 +128,12 @@ def test_doctor_checks_the_deployment_and_says_how_to_fix_it(tmp_path: Path) -> 
     assert not (tmp_path / "var").exists()
 
 
-def test_export_readable_by_its_owner_only(tmp_path: Path) -> None:
-    """`audit export` under a permissive umask (022): the bundle's folder 0700, its files 0600."""
+def test_export_readable_by_its_owner_only(tmp_path: Path, store_env: dict[str, str]) -> None:
+    """`audit export` of the record (either store) under a permissive umask (022): the bundle's folder 0700, its
+    files 0600."""
     from tests.audit_builders import build
 
-    store = build(tmp_path)
+    store = build(tmp_path, store_env)
     out = tmp_path / "bundle"
     old = os.umask(0o022)
     try:
