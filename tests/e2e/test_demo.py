@@ -1,7 +1,8 @@
 """`arrimage demo` end to end: the installed command, run twice against a dev server and a real worker, under the
 region file of `examples/` (issue 11: tightened standards, P-38.001 designations, AAOR hours and the CISSS's
 teams with their hours); the record then holds the two ententes and a case on every path of the crisis
-trajectory, each case carrying the region's figures."""
+trajectory, each case carrying the region's figures. On a SQLite file and a PostgreSQL schema (`store_env`, issue
+12); each variant has a dev server of its own, so the demo's fixed entente codes never meet on one."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from adapters.record.record import Record
 from cli.demo import ENTENTE_CC, ENTENTE_CPS, PATHS
 from domain.crisis.model import InterventionOutcome
 from domain.crisis.state import AttemptStatus, CaseView, ReferralStatus
-from tests.e2e.harness import ARRIMAGE, cli_env
+from tests.e2e.engines import engine_env, store_settings
+from tests.e2e.harness import ARRIMAGE
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
 from workers.binaries import temporal_cli
@@ -37,22 +39,21 @@ REGION = Path(__file__).parents[2] / "examples" / "standards-laval.toml"
 
 
 @pytest_asyncio.fixture
-async def engine(task_queue: str, tmp_path: Path) -> AsyncIterator[tuple[dict[str, str], Path]]:
+async def engine(task_queue: str, tmp_path: Path,
+                 store_env: dict[str, str]) -> AsyncIterator[tuple[dict[str, str], dict[str, str]]]:
     server = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(), data_converter=data_converter(), ui=False,
         search_attributes=SEARCH_ATTRIBUTES,
     )
-    record_path = tmp_path / "record.sqlite"
-    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path, sqlite_path=record_path,
-                        standards_file=REGION)
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
-    env = cli_env(record_path=record_path, data_dir=tmp_path, columns=160,
-                  target=server.client.service_client.config.target_host, task_queue=task_queue,
-                  ARRIMAGE_STANDARDS_FILE=str(REGION))
+    settings = Settings(_env_file=None, task_queue=task_queue, data_dir=tmp_path, standards_file=REGION,
+                        **store_settings(store_env))
+    record = Record(store_env)
+    env = engine_env(store_env, tmp_path, columns=160, target=server.client.service_client.config.target_host,
+                     task_queue=task_queue, ARRIMAGE_STANDARDS_FILE=str(REGION))
     try:
         with ThreadPoolExecutor(8) as executor:
             async with build_worker(server.client, settings, record, executor=executor):
-                yield env, record_path
+                yield env, store_env
     finally:
         record.close()
         await server.shutdown()
@@ -66,8 +67,8 @@ async def demo(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-def cases_in(record_path: Path) -> tuple[list[CaseView], dict[str, int]]:
-    record = Record({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(record_path)})
+def cases_in(store: dict[str, str]) -> tuple[list[CaseView], dict[str, int]]:
+    record = Record(store)
     try:
         cases = CrisisCases(record)
         views = [cases.view(code) for code, _ in cases.opened()]
@@ -79,9 +80,9 @@ def cases_in(record_path: Path) -> tuple[list[CaseView], dict[str, int]]:
 
 
 async def test_a_synthetic_day_takes_every_path_and_can_run_twice(
-    engine: tuple[dict[str, str], Path],
+    engine: tuple[dict[str, str], dict[str, str]],
 ) -> None:
-    env, record_path = engine
+    env, store = engine
     code, out, err = await demo(env, "--calls", "12", "--seed", "7", "--json")
     assert (code, err) == (0, ""), (out, err)
     summary: dict[str, Any] = json.loads(out)
@@ -91,7 +92,7 @@ async def test_a_synthetic_day_takes_every_path_and_can_run_twice(
     assert list(summary["paths"]) == PATHS and all(sum(v.values()) == 1 for v in summary["paths"].values())
     assert summary["stages"] == {"fermee": 11, "reference": 1}
 
-    views, ententes = cases_in(record_path)
+    views, ententes = cases_in(store)
     assert len(views) == 12 and {v.case_code for v in views} == set(summary["codes"])
     assert summary["events"] == sum(v.event_count for v in views)
     assert Counter(v.stage.value for v in views) == {"fermee": 11, "reference": 1}
@@ -126,6 +127,6 @@ async def test_a_synthetic_day_takes_every_path_and_can_run_twice(
     # People read the French labels; the codes stay in --json (issue 7).
     assert "fermée (crise résolue) ×" in out and f"{ENTENTE_CC} (en vigueur)" in out, out
     assert not any(code in out for code in ("fermee (", "fermee ×", "crise_resolue", "reference ×", "en_vigueur"))
-    views_after, ententes_after = cases_in(record_path)
+    views_after, ententes_after = cases_in(store)
     assert len(views_after) == 24 and ententes_after == ententes
     assert Counter(v.stage.value for v in views_after) == {"fermee": 22, "reference": 2}
