@@ -197,6 +197,33 @@ def _file_of(db_name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+WAL_PATIENCE = 10.0  # seconds: the library's default lock timeout for SQLite is 5 s; a new file's switch is rare
+
+
+def _write_ahead_log(path: Path) -> None:
+    """The file in WAL mode before the library connects. The library switches each new connection's file to WAL
+    (``PRAGMA journal_mode=WAL``) when it is not yet; that switch needs the file to itself and answers ``database is
+    locked`` at once, without the busy timeout, when another process or thread holds it: a new file opened by several
+    processes at once failed so (test_audit_schema_race, 12 threads: 1-2 rounds of 40). Done here, retried for
+    `WAL_PATIENCE`; once the file is in WAL mode (a persistent setting) the library only reads the mode."""
+    deadline = time.monotonic() + WAL_PATIENCE
+    while True:
+        conn = sqlite3.connect(path, timeout=WAL_PATIENCE, isolation_level=None)
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal":
+                return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                return  # anything else (a read-only file, …) or out of patience: the library's switch says it
+        finally:
+            conn.close()
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+
+
 def _checkpoint(path: Path, timeout: float) -> bool:
     """`wal_checkpoint(TRUNCATE)` on a connection of its own; True when it was busy (its result is checked:
     the pragma itself never fails when readers hold the log, it says so in its first column)."""
@@ -351,6 +378,8 @@ class Factory(library.SQLiteFactory):
         # Checked before connecting: opening a SQLite file that is not there creates it.
         if path is not None and not path.is_file() and not _creates(environment):
             raise NoRecord(str(path.absolute()))
+        if path is not None:
+            _write_ahead_log(path)
         super().__init__(environment)
 
     def application_recorder(self) -> ApplicationRecorder:
