@@ -93,6 +93,21 @@ def store_cli_env(store_env: dict[str, str]) -> dict[str, str]:
                                              for key in ("HOST", "PORT", "DBNAME", "USER", "PASSWORD", "SCHEMA")}}
 
 
+def no_record(store_env: dict[str, str]) -> bool:
+    """No record at all in `store_env`: no SQLite file, or not one table in the PostgreSQL schema (read with plain
+    SQL: opening a `Record` would create its tables). What a refusal before any store is opened leaves."""
+    if store_env["PERSISTENCE_MODULE"] != "adapters.record.postgres":
+        return not Path(store_env["SQLITE_DBNAME"]).exists()
+    from tests.tamper_builders import Raw  # the harness imports nothing of the project's at the top
+
+    raw = Raw(store_env)
+    try:
+        return bool(raw.x("SELECT count(*) FROM information_schema.tables WHERE table_schema = ?",
+                          store_env["POSTGRES_SCHEMA"]) == [(0,)])
+    finally:
+        raw.close()
+
+
 # ---------------------------------------------------------------------- the embedded stack
 def postgres_auditor_env(pg: PostgresParams, schema: str, data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of an auditor's `arrimage` over a PostgreSQL schema of the test server (development mode,

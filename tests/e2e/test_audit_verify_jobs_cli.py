@@ -13,7 +13,7 @@ from uuid import uuid4
 
 from eventsourcing.persistence import StoredEvent
 
-from tests.e2e.harness import ARRIMAGE, cli_env, store_cli_env
+from tests.e2e.harness import ARRIMAGE, cli_env, no_record, store_cli_env
 from tests.tamper_builders import Raw
 from workers.bootstrap import open_record
 
@@ -84,10 +84,4 @@ def test_jobs_below_one_is_refused_in_words(store_env: dict[str, str], tmp_path:
     assert proc.returncode == 2
     assert "invalid value for '--jobs': expected at least 1" in proc.stderr
     assert not (tmp_path / "record.sqlite").exists()
-    if "POSTGRES_SCHEMA" in store_env:
-        raw = Raw(store_env)
-        try:
-            assert raw.x("SELECT count(*) FROM information_schema.tables WHERE table_schema = ?",
-                         store_env["POSTGRES_SCHEMA"]) == [(0,)]
-        finally:
-            raw.close()
+    assert no_record(store_env)

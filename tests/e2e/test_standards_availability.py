@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ARRIMAGE, Result, cli_env, store_cli_env
-from tests.tamper_builders import Raw
+from tests.e2e.harness import ARRIMAGE, Result, cli_env, no_record, store_cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -35,19 +34,6 @@ def run(tmp_path: Path, store: dict[str, str], standards: Path, *args: str) -> R
                   ARRIMAGE_STANDARDS_FILE=str(standards), **store_cli_env(store))
     proc = subprocess.run([ARRIMAGE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
-def no_record(store: dict[str, str]) -> bool:
-    """No SQLite file, or not one table in the PostgreSQL schema (read with plain SQL: opening a `Record` would
-    create its tables)."""
-    if store["PERSISTENCE_MODULE"] != "adapters.record.postgres":
-        return not Path(store["SQLITE_DBNAME"]).exists()
-    raw = Raw(store)
-    try:
-        return raw.x("SELECT count(*) FROM information_schema.tables WHERE table_schema = ?",
-                     store["POSTGRES_SCHEMA"]) == [(0,)]
-    finally:
-        raw.close()
 
 
 def test_standards_json_shows_the_aaor_hours_and_the_declared_teams_coverage(tmp_path: Path,

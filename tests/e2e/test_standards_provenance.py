@@ -20,7 +20,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.engines import CaseEngine, case_engine
-from tests.e2e.harness import ARRIMAGE, Result, cli_env, store_cli_env
+from tests.e2e.harness import ARRIMAGE, Result, cli_env, no_record, store_cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -41,20 +41,6 @@ def run(tmp_path: Path, store_env: dict[str, str], standards: Path, *args: str) 
                   target=closed_port(), ARRIMAGE_STANDARDS_FILE=str(standards), **store_cli_env(store_env))
     proc = subprocess.run([ARRIMAGE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
-def nothing_created(store_env: dict[str, str]) -> bool:
-    """No record at all: no SQLite file, or not one table in the PostgreSQL schema."""
-    if store_env["PERSISTENCE_MODULE"] != "adapters.record.postgres":
-        return not Path(store_env["SQLITE_DBNAME"]).exists()
-    import psycopg
-
-    with psycopg.connect(host=store_env["POSTGRES_HOST"], port=store_env["POSTGRES_PORT"],
-                         dbname=store_env["POSTGRES_DBNAME"], user=store_env["POSTGRES_USER"],
-                         password=store_env["POSTGRES_PASSWORD"]) as conn:
-        tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                              (store_env["POSTGRES_SCHEMA"],)).fetchall()
-    return tables == []
 
 
 def test_standards_json_lists_each_figure_with_its_provenance(tmp_path: Path, store_env: dict[str, str]) -> None:
@@ -104,7 +90,7 @@ def test_a_loosening_region_file_is_refused_at_start(tmp_path: Path, store_env: 
                                            "status": 2, "detail": message.rstrip("\n")}
     else:
         assert (refused.code, refused.out, refused.err) == (2, "", message)
-    assert nothing_created(store_env)  # the worker created no record: nothing recorded
+    assert no_record(store_env)  # the worker created no record: nothing recorded
 
 
 @pytest_asyncio.fixture
