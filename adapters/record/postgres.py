@@ -145,29 +145,29 @@ class PostgresDialect(Dialect):
     def before_destroy(self, cursor: Any) -> None:
         """Nothing beyond the row lock (`row_lock`); freed space is left to VACUUM."""
 
-    def erase_traces(self, wrapped: bytes | None, patience: float) -> tuple[str, ...]:
+    def erase_traces(self, wrapped: bytes | None, patience: float, again: str) -> tuple[str, ...]:
         """The destroyed key's row version stays in the table's heap (a dead tuple) until VACUUM removes it, and
         VACUUM cannot while a transaction that began before the destruction is open (it may still see that
-        version): VACUUM the key table (outside any transaction: the pool's connections are in autocommit),
-        retried for `patience` seconds while such transactions remain, then said, naming them."""
+        version, or its own id holds the horizon back): VACUUM the key table (outside any transaction: the
+        pool's connections are in autocommit) once none is left, waiting `patience` seconds for them, then said,
+        naming them."""
         deadline = time.monotonic() + patience
         with self.datastore.get_connection() as conn:
             row = conn.execute("SELECT clock_timestamp() AS now").fetchone()
             assert row is not None
             since = row["now"]  # after the destruction
             while True:
+                # Only a VACUUM begun with no such transaction left is known to have removed the row: one that
+                # ends while VACUUM runs may still have held it back.
                 holders = _older_transactions(conn, since)
                 if not holders or time.monotonic() >= deadline:
-                    conn.execute(self.sql("VACUUM {keys}"))
-                    holders = _older_transactions(conn, since)
+                    conn.execute(self.sql("VACUUM {keys}"))  # with holders: what it can, the rest said below
                     if not holders:
                         return ()
-                    if time.monotonic() >= deadline:
-                        return (
-                            f"VACUUM could not remove the destroyed key's old row version: {', '.join(holders)} "
-                            "began before the shred and may still see it; run `arrimage audit shred` again for "
-                            "this person once they are done",
-                        )
+                    return (
+                        f"VACUUM could not remove the destroyed key's old row version: {', '.join(holders)} "
+                        f"began before it was destroyed and may still see it; {again}",
+                    )
                 time.sleep(0.1)
 
     def aggregate_heads(self, cursor: Any, okeys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
@@ -200,11 +200,12 @@ class PostgresDialect(Dialect):
 
 
 def _older_transactions(conn: Any, since: Any) -> list[str]:
-    """What holds row versions older than `since` visible in this database: open transactions begun before it,
-    prepared transactions, replication slots holding back the horizon."""
+    """What holds row versions older than `since` visible in this database: open transactions begun before it
+    with a snapshot or an id of their own (one idle between statements has no snapshot, but its id alone keeps
+    VACUUM's horizon before it), prepared transactions, replication slots holding back the horizon."""
     rows = conn.execute(
         "SELECT 'transaction of pid ' || pid AS what FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start <= %s "
+        "AND pid <> pg_backend_pid() AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND xact_start <= %s "
         "UNION ALL SELECT 'prepared transaction ' || gid FROM pg_prepared_xacts "
         "WHERE database = current_database() AND prepared <= %s "
         "UNION ALL SELECT 'replication slot ' || slot_name FROM pg_replication_slots "

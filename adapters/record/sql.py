@@ -218,12 +218,13 @@ class Dialect(ABC):
         """Called in the transaction that destroys a key, before anything else."""
 
     @abstractmethod
-    def erase_traces(self, wrapped: bytes | None, patience: float) -> tuple[str, ...]:
+    def erase_traces(self, wrapped: bytes | None, patience: float, again: str) -> tuple[str, ...]:
         """Once the destroying transaction has committed: make the store drop every copy it keeps of the
         destroyed row (SQLite: checkpoint and truncate the write-ahead log; PostgreSQL: VACUUM the key table),
         waiting up to `patience` seconds for readers that hold an older version. Returns what could not be
-        done, one sentence each (empty: no copy left anywhere the engine controls). `wrapped`, when known, is
-        the destroyed wrapped key, which the store may look for in its files."""
+        done, one sentence each (empty: no copy left anywhere the engine controls), each ending with `again`
+        (what to run to finish). `wrapped`, when known, is the destroyed wrapped key, which the store may look
+        for in its files."""
 
 
 def _upto(column: str, after: int, until: int | None) -> tuple[str, tuple[int, ...]]:
@@ -338,7 +339,8 @@ class SubjectKeys:
     def erase_traces(self, subject_id: str, *, patience: float = 5.0) -> tuple[str, ...]:
         """After `destroy` (or again, later, to finish): no copy of the destroyed key left in the store's files
         (`Dialect.erase_traces`); what is left, one sentence each."""
-        return self.dialect.erase_traces(self._destroyed.get(subject_id), patience)
+        return self.dialect.erase_traces(self._destroyed.get(subject_id), patience,
+                                         "run `arrimage audit shred` again for this person once they are done")
 
     def rewrap(self, *, patience: float = 5.0) -> tuple[int, tuple[str, ...]]:
         """Wrap every live key that another key-encryption key wraps with the ring's active one (KEK rotation),
@@ -380,7 +382,8 @@ class SubjectKeys:
 
             self.dialect.retrying(update)
             done += 1
-        return done, (self.dialect.erase_traces(None, patience) if rows else ())
+        # Erased even when nothing was left to re-wrap: a run after one that reported a residue finishes it.
+        return done, self.dialect.erase_traces(None, patience, "run `arrimage audit rewrap` again once they are done")
 
     def _row(self, subject_id: str) -> tuple[str, str, bytes | None] | None:
         def read() -> tuple[str, str, bytes | None] | None:

@@ -158,7 +158,7 @@ class SQLiteDialect(Dialect):
         # Overwrite freed pages, so the wrapped key does not linger in the file.
         cursor.execute("PRAGMA secure_delete = ON")
 
-    def erase_traces(self, wrapped: bytes | None, patience: float) -> tuple[str, ...]:
+    def erase_traces(self, wrapped: bytes | None, patience: float, again: str) -> tuple[str, ...]:
         # ... nor in the write-ahead log: its frames keep every version of the key's page until a checkpoint
         # has copied the last one into the file and the log is truncated, which a reader open on an older
         # version prevents (`busy`): retried for `patience` seconds, then said.
@@ -182,8 +182,7 @@ class SQLiteDialect(Dialect):
             if time.monotonic() >= deadline:
                 return (
                     f"the write-ahead log {path}-wal could not be checkpointed (a reader holds an older version): "
-                    "the destroyed key's bytes may remain in it and in the file until then; "
-                    "run `arrimage audit shred` again for this person once readers are done",
+                    f"the destroyed key's bytes may remain in it and in the file until then; {again}",
                 )
             time.sleep(0.1)
 

@@ -281,6 +281,48 @@ def test_after_a_kek_rotation_the_record_opens_with_the_new_kek_alone(store_env:
     alone.close()
 
 
+@contextmanager
+def writer_open(env: dict[str, str]) -> Iterator[None]:
+    """A transaction that wrote, still open. PostgreSQL: idle between statements it holds no snapshot, only its
+    transaction id, which is enough to keep VACUUM from removing later dead rows (CI of a47f46d: the re-wrap said
+    nothing left while the old wrapping was still in the heap). SQLite: a writer would block the re-wrap itself,
+    so a reader stands for it (it is what keeps the write-ahead log there)."""
+    if env["PERSISTENCE_MODULE"] != "adapters.record.postgres":
+        with reader_open(env):
+            yield
+        return
+    import psycopg
+
+    with psycopg.connect(**PG) as pg:
+        pg.execute("CREATE TEMPORARY TABLE elsewhere (x integer)")
+        pg.execute("INSERT INTO elsewhere VALUES (1)")
+        yield
+        pg.rollback()
+
+
+def test_a_rewrap_that_left_old_wrappings_says_so_and_a_second_run_finishes(store_env: dict[str, str]) -> None:
+    import base64
+    import os
+
+    old = f"kek-2025:{base64.b64encode(os.urandom(32)).decode()}"
+    new = f"kek-2026:{base64.b64encode(os.urandom(32)).decode()}"
+    rec = Record({**store_env, "SUBJECT_KEKS": old})
+    rec.save(*(Suivi(subject_id=f"S-6{i:02d}", personal={"name": f"R{i}"}) for i in range(3)))
+    wrapped = _wrapped(store_env, "S-601")
+    rec.close()
+    rotated = Record({**store_env, "SUBJECT_KEKS": f"{new},{old}"})
+    with writer_open(store_env):
+        first = rewrap(rotated, patience=0.5)
+        assert first.rewrapped == 3 and len(first.residue) == 1, first
+        assert first.residue[0].endswith("run `arrimage audit rewrap` again once they are done"), first
+        assert wrapped in _raw(store_env)
+    # Before: a second run found nothing to re-wrap and erased nothing, so the residue stayed for good.
+    second = rewrap(rotated)
+    assert (second.rewrapped, second.residue) == (0, ())
+    assert wrapped not in _raw(store_env)
+    rotated.close()
+
+
 def test_the_cli_rewraps_and_says_what_a_shred_left(store_env: dict[str, str], tmp_path: Path) -> None:
     import base64
     import os
