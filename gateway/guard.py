@@ -178,7 +178,8 @@ async def once(root: Root, request: Request, principal: Principal, body: dict[st
 
 
 async def _settle(store: Any, owner: str, key: str, err: ProblemError | None) -> None:
-    """A final refusal is kept as the key's answer; anything else frees the key for a retry."""
+    """A final refusal is kept as the key's answer; anything else (the engine did not answer) leaves the key to
+    the same request's retry, which sends the same updates (`IdempotencyStore.release`)."""
     if err is not None and err.final:
         await run_in_threadpool(store.keep, owner, key, err.status, err.problem().model_dump(mode="json",
                                                                                           exclude_none=True))

@@ -4,12 +4,14 @@ Not events of the record: an answer is not a fact about a case or an entente, an
 record nothing new. One row per (principal, key): the fingerprint of the request (method, path, body), and,
 once given, the answer (status and JSON body). A request first *reserves* its key (an insert that only one
 request can make, whatever the number of gateway processes on the store); the answer is then kept, or the
-reservation released when no answer is final (the engine unreachable: the caller retries with the same key).
-A reservation holds a random request id (in the answer's column until the answer replaces it); the gateway names
-the updates it sends from it (`gateway.guard.once`). A reservation left without an answer for `lease` seconds (its
-gateway process killed mid-request: nothing released it) is taken over by the next request with the same key and
-request, with the same request id: it sends the same updates, Temporal answers the first run's outcome, and the
-command is recorded once. Rows live as long as the database: keys are the caller's, scoped to its principal.
+reservation released when no answer is final (503/504: the engine did not answer, and the command may still run;
+the caller retries with the same key). A reservation holds a random request id (in the answer's column until the
+answer replaces it); the gateway names the updates it sends from it (`gateway.guard.once`). A released reservation,
+or one left without an answer for `lease` seconds (its gateway process killed mid-request: nothing released it), is
+taken over by the next request with the same key and request, with the same request id: it sends the same updates,
+Temporal answers the first run's outcome (or attaches to it, still running), and the command is recorded once.
+Released, the key stays the request's: another request with it is refused, as the first may still be carried out.
+Rows live as long as the database: keys are the caller's, scoped to its principal.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Kept:
 
 
 LEASE = 120.0  # seconds: beyond any request's run (a command waits 30 s for a worker at most)
+RELEASED = datetime(1970, 1, 1, tzinfo=UTC).isoformat()  # a released reservation's start: its lease long run out
 
 
 class IdempotencyStore:
@@ -50,6 +53,8 @@ class IdempotencyStore:
         self.dialect = dialect  # None: in memory (the unit tests' record)
         self.lease = lease
         self._memory: dict[tuple[str, str], Kept] = {}
+        self._ids: dict[tuple[str, str], str] = {}  # in memory: each reservation's request id
+        self._released: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._made = False
 
@@ -79,7 +84,11 @@ class IdempotencyStore:
                 kept = self._memory.get((principal, key))
                 if kept is None:
                     self._memory[(principal, key)] = Kept(fingerprint, None, None)
+                    self._ids[(principal, key)] = fresh
                     return Kept(fingerprint, None, None, fresh)
+                if (principal, key) in self._released and kept.fingerprint == fingerprint:
+                    self._released.discard((principal, key))
+                    return Kept(fingerprint, None, None, self._ids[(principal, key)])
                 return kept
         dialect = self._table(self.dialect)
         now = datetime.now(UTC)
@@ -122,11 +131,17 @@ class IdempotencyStore:
                 (status, json.dumps(answer, ensure_ascii=False), principal, key))
 
     def release(self, principal: str, key: str) -> None:
+        """No final answer (the engine did not answer): the next request with this key and request takes the
+        reservation over at once, with its request id, so the command it resends is the same command. Before,
+        the row was deleted and the retry ran under a new id: a case's opening retried after a 504 was refused
+        as a duplicate of itself, and any other command could be carried out twice."""
         if self.dialect is None:
             with self._lock:
-                self._memory.pop((principal, key), None)
+                if (principal, key) in self._memory:
+                    self._released.add((principal, key))
             return
         dialect = self._table(self.dialect)
         with dialect.transaction(commit=True) as cursor:
             cursor.execute(dialect.sql(
-                "DELETE FROM {idempotency} WHERE principal = ? AND idem_key = ? AND status IS NULL"), (principal, key))
+                "UPDATE {idempotency} SET created_at = ? WHERE principal = ? AND idem_key = ? AND status IS NULL"),
+                (RELEASED, principal, key))

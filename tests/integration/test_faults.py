@@ -489,3 +489,10 @@ def test_a_reservation_left_by_a_dead_gateway_is_taken_over_once_after_its_lease
     expired.keep("user:a", "k1", 201, {"stage": "accueil"})
     time.sleep(0.01)
     assert expired.reserve("user:a", "k1", "f1") == Kept("f1", 201, {"stage": "accueil"})  # answered: kept
+    # Released (the engine did not answer; the command may still run): the same request takes it over at once,
+    # with its request id; another request with that key is refused as ever.
+    third = live.reserve("user:a", "k3", "f3")
+    live.release("user:a", "k3")
+    assert live.reserve("user:a", "k3", "f4") == Kept("f3", None, None)
+    assert live.reserve("user:a", "k3", "f3") == Kept("f3", None, None, third.request_id)
+    assert live.reserve("user:a", "k3", "f3") == Kept("f3", None, None)  # taken over once: in progress again

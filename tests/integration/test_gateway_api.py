@@ -14,8 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.record.record import Record
 from domain.principals.model import PrincipalKind
+from gateway import cases as gateway_cases
 from tests.crisis_builders import crisis_worker
-from tests.gateway.api import OTHER, PARTNER, Api, events, gateway, intake, problem
+from tests.gateway.api import OTHER, PARTNER, Api, events, gateway, intake, problem, recorded_since
 
 PROBLEM = "application/problem+json"
 TEAM = {"team_id": "crise-laval-1", "org_id": "cisss-laval"}
@@ -123,6 +124,43 @@ async def test_an_idempotency_key_gives_the_first_answer_and_records_nothing_new
     assert events(record) == after_first
     # the key is the principal's: another principal's same key is its own
     assert (await api.post("/v1/cases", OTHER, intake(), key="intake-2027-0001")).status_code != 201
+
+
+async def test_a_write_answered_504_and_retried_with_its_key_is_carried_out_once(
+    visible_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No worker: the gateway answers 503/504 ("it may still be applied; retry with the same Idempotency-Key"), the
+    command waiting in Temporal. A worker back, the retry with that key gets the command's own answer, and it is
+    recorded once. Before, the 504 deleted the key's reservation and the retry ran under a new request id: the
+    opening became a second case (its code is derived from that id), a command a second update."""
+    monkeypatch.setattr(gateway_cases, "TIMEOUT", 3.0)  # the wait for a worker, shortened: nothing else changes
+    async with gateway(visible_env.client, task_queue, store_env, tmp_path) as api:
+        record = api.root.record
+        before = events(record)
+        # 503 here rather than 504: after the wait, the gateway's check of Temporal dials the settings' address,
+        # where this test runs no server (the client it was given is the test's); both are "did not answer".
+        assert (await api.post("/v1/cases", PARTNER, intake(), key="intake-504")).status_code in (503, 504)
+        async with crisis_worker(visible_env.client, task_queue, record, tmp_path):
+            opened = await api.post("/v1/cases", PARTNER, intake(), key="intake-504")
+            assert opened.status_code == 201, opened.text
+            code = opened.json()["case_code"]
+            # the key stays that request's: another body with it is refused, as the first may still be carried out
+            problem(await api.post("/v1/cases", PARTNER, intake(territory="laval-ouest"), key="intake-504"), 422,
+                    "idempotency_key_reused")
+        assert [t.rsplit(".", 1)[-1] for t in recorded_since(record, before) if "CrisisCase" in t] == ["Opened"]
+        at_open = events(record)
+        mobile = {"type": "request_mobile", "csss_teams": [TEAM]}
+        assert (await api.post(f"/v1/cases/{code}/commands", PARTNER, mobile, key="mobile-504")).status_code in (
+            503, 504)
+        async with crisis_worker(visible_env.client, task_queue, record, tmp_path):
+            acted = await api.post(f"/v1/cases/{code}/commands", PARTNER, mobile, key="mobile-504")
+            assert acted.status_code == 200, acted.text
+            replayed = await api.post(f"/v1/cases/{code}/commands", PARTNER, mobile, key="mobile-504")
+            assert (replayed.json(), replayed.headers["idempotent-replayed"]) == (acted.json(), "true")
+        asked = [t.rsplit(".", 1)[-1] for t in recorded_since(record, at_open) if "CrisisCase" in t]
+        assert asked and len(asked) == len(set(asked)), asked  # each event of the request once
+        assert [e["event"] for e in api.root.crisis_cases.history(code)].count("Opened") == 1
 
 
 async def test_revoked_and_rotated_out_keys_are_refused_at_once(api: Api) -> None:
