@@ -96,6 +96,7 @@ from workers.settings import Settings
 CACHE = int(os.environ.get("ARRIMAGE_WORKFLOW_CACHE_SIZE") or Settings.model_fields["workflow_cache_size"].default)
 RSS_GOAL_MIB = 1024
 CALL_TIMEOUT = 120.0
+BURST_ATTEMPTS = 6  # a burst command's attempts at most: its first and five retries (the CLI's client makes 4)
 PLAN = "suivi_crise_courte_duree"
 CONTENT = service_entente()
 BENCH = "bench (client + gateway)"
@@ -330,18 +331,35 @@ async def burst(root: Root, n: int, run: Run) -> None:
     commands: list[float] = []
     handoffs: list[float] = []
     failures: list[str] = []
+    retries: list[int] = []  # the status of each attempt answered "again" (0: a transport error)
     try:
         async with httpx.AsyncClient(
             base_url=base, timeout=CALL_TIMEOUT, limits=httpx.Limits(max_connections=max(n, 10))
         ) as http:
 
             async def send(who: str, path: str, body: dict[str, Any]) -> float:
+                """One command as a partner system sends it (the API's contract, as adapters.gateway_client
+                does): one Idempotency-Key for every attempt, sent again on a transport error, on 503/504/429 and
+                on 409 idempotency_key_in_progress, after the Retry-After given (else 1, 2, 4 … s), up to
+                `BURST_ATTEMPTS`; its latency counts from the first attempt to the answer."""
                 t = time.perf_counter()
-                r = await http.post(
-                    path,
-                    json=body,
-                    headers={"Authorization": f"Bearer {keys[who]}", "Idempotency-Key": uuid.uuid4().hex},
-                )
+                headers = {"Authorization": f"Bearer {keys[who]}", "Idempotency-Key": uuid.uuid4().hex}
+                for attempt in range(BURST_ATTEMPTS):
+                    try:
+                        r = await http.post(path, json=body, headers=headers)
+                    except httpx.TransportError:  # e.g. a kept-alive connection the server closed as it was sent
+                        if attempt == BURST_ATTEMPTS - 1:
+                            raise
+                        retries.append(0)
+                        await asyncio.sleep(2.0 ** attempt)
+                        continue
+                    again = r.status_code in (429, 503, 504) or (
+                        r.status_code == 409 and "idempotency_key_in_progress" in r.text)
+                    if not again or attempt == BURST_ATTEMPTS - 1:
+                        break
+                    retries.append(r.status_code)
+                    given = r.headers.get("retry-after", "")
+                    await asyncio.sleep(min(float(given) if given.isdigit() else 2.0 ** attempt, 30.0))
                 if r.status_code >= 300:
                     raise RuntimeError(f"{path}: {r.status_code} {r.text[:300]}")
                 commands.append(time.perf_counter() - t)
@@ -364,13 +382,15 @@ async def burst(root: Root, n: int, run: Run) -> None:
             await asyncio.gather(*(one_case() for _ in range(4)))  # warm-up, not counted
             commands.clear()
             handoffs.clear()
+            retries.clear()
             t0 = time.perf_counter()
             await asyncio.gather(*(one_case() for _ in range(n)))
             seconds = time.perf_counter() - t0
     finally:
         await server.stop()
     ok = n - len(failures)
-    say(f"burst: {ok}/{n} cases carried through the gateway in {seconds:.1f} s ({len(failures)} failed)")
+    say(f"burst: {ok}/{n} cases carried through the gateway in {seconds:.1f} s ({len(failures)} failed, "
+        f"{len(retries)} attempts retried)")
     run.add("burst cases/s (gateway, 6 commands each)", ok / seconds, "cases/s")
     run.add("burst commands/s (gateway)", len(commands) / seconds, "commands/s")
     for p in (50, 95, 99):
@@ -382,6 +402,7 @@ async def burst(root: Root, n: int, run: Run) -> None:
     for p in (50, 95, 99):
         run.add(f"burst command latency p{p}", 1e3 * pct(commands, p) if commands else float("nan"), "ms")
     run.add("burst failures", len(failures), "cases", "0")
+    run.add("burst attempts retried (503/504/429/409 in progress, transport error)", len(retries), "attempts")
     run.notes += [f"burst failure: {f}" for f in failures[:3]]
 
 
