@@ -47,9 +47,9 @@ def standards(as_json: AsJson = False) -> None:
     """The configuration in force: each standard's clock and deadline, the urgency scale, follow-up plans, caps."""
     with root() as engine:
         settings = engine.settings
+        with reported():  # the region's file first: a bad one is refused (exit 2) without opening the record
+            config = standards_in_force(settings)
         views = ententes_in_record(engine)
-    with reported():
-        config = standards_in_force(settings)
     coverage = coverage_in_force(views, config)
     aaor = aaor_weeks(config.aaor_hours)
     source = source_of(settings.standards_file)

@@ -3,9 +3,9 @@
 a file declaring fewer than 70 h is refused (exit 2) with the standard, the seed figure and the value asked.
 
 Both tests run on a SQLite file and a PostgreSQL schema (`store_env`, issue 12): `standards` looks for the record's
-ententes, finds no record (no file, no table in the schema), creates none and still shows the declared teams; it
-opens the record before reading the region file (pointed at a PostgreSQL where nothing listens, the refusal is an
-OperationalError instead), so the refusal is checked on both too.
+ententes, finds no record (no file, no table in the schema), creates none and still shows the declared teams. The
+region file is read before the record is opened: pointed at a PostgreSQL where nothing listens, a bad file is
+still refused with its reason (before, the connection's OperationalError came first).
 """
 
 from __future__ import annotations
@@ -63,3 +63,14 @@ def test_a_region_file_under_70_h_of_aaor_is_refused(tmp_path: Path, store_env: 
         f"invalid standards file {short}: aaor_hours.laval.en_personne is fixed by the ministry at au moins 70 "
         "heures par semaine (seed 001 L767-770; L692-693; annexe L2253-2256); the region asks 40 h par semaine: "
         "a region may tighten a fixed standard, never loosen it\n")
+
+
+def test_a_bad_region_file_is_refused_before_the_record_is_opened(tmp_path: Path) -> None:
+    short = tmp_path / "court.toml"
+    short.write_text(SHORT, encoding="utf-8")
+    nowhere = {"PERSISTENCE_MODULE": "adapters.record.postgres", "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "1",
+               "POSTGRES_DBNAME": "test", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "",
+               "POSTGRES_SCHEMA": "nowhere"}  # a PostgreSQL where nothing listens
+    refused = run(tmp_path, nowhere, short, "standards")
+    assert (refused.code, refused.out) == (2, "")
+    assert refused.err.startswith(f"invalid standards file {short}: aaor_hours.laval.en_personne is fixed"), refused
