@@ -1,9 +1,10 @@
 """The gateway's OpenAPI document fuzzed with schemathesis (issue 10): every operation of `/v1/openapi.json`
 called with generated requests (valid and invalid) as an authenticated partner, over real HTTP (uvicorn on
-loopback), a real record (SQLite) and a real Temporal with the production worker. Each answer: no 5xx, the
-status, content type, headers and body the document declares; and a refused request records nothing (the
-record's event count before and after), but a read the disclosure rules refuse, which registers its refusal.
-Bounded (examples per operation, derandomised) so that it runs in CI in well under two minutes."""
+loopback), a real record on each store (a SQLite file, a PostgreSQL schema: `store_env`, issue 12) and a real
+Temporal with the production worker. Each answer: no 5xx, the status, content type, headers and body the document
+declares; and a refused request records nothing (the record's event count before and after), but a read the
+disclosure rules refuse, which registers its refusal. Bounded (examples per operation, derandomised) so that it
+runs in CI in well under two minutes."""
 
 from __future__ import annotations
 
@@ -53,11 +54,11 @@ class Served:
 
 
 @pytest.fixture
-async def served(visible_env: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str],
+async def served(visible_env: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
                  tmp_path: Path) -> AsyncIterator[Served]:
-    record = Record(sqlite_env)
+    record = Record(store_env)
     async with crisis_worker(visible_env.client, task_queue, record, tmp_path), \
-            gateway(visible_env.client, task_queue, sqlite_env, tmp_path, gateway_rate=10_000,
+            gateway(visible_env.client, task_queue, store_env, tmp_path, gateway_rate=10_000,
                     gateway_burst=10_000) as api:
         server = Gateway(api.root, host="127.0.0.1", port=0)
         base = await server.start()
