@@ -1,6 +1,6 @@
 """The partners' portal (issue 10) in a real browser: Debian's chromium driven by Playwright, against the real
-gateway (uvicorn on a free port) over a real record (SQLite) and a real Temporal dev server with the
-production worker.
+gateway (uvicorn on a free port) over a real record on each store (a SQLite file, a PostgreSQL schema:
+`store_env`, issue 12) and a real Temporal dev server with the production worker.
 
 A community organisation's intervenante signs in with her personal token, finds the handoff addressed to her
 team, accepts it from the keyboard and confirms the arrival; a receiving service's intake worker accepts the
@@ -98,12 +98,12 @@ class Portal:
 
 
 @pytest.fixture
-async def portal(case_server: WorkflowEnvironment, task_queue: str, sqlite_env: dict[str, str],
+async def portal(case_server: WorkflowEnvironment, task_queue: str, store_env: dict[str, str],
                  tmp_path: Path) -> AsyncIterator[Portal]:
-    record = Record(sqlite_env)
+    record = Record(store_env)
     try:
         async with crisis_worker(case_server.client, task_queue, record, tmp_path), \
-                gateway(case_server.client, task_queue, sqlite_env, tmp_path) as api, \
+                gateway(case_server.client, task_queue, store_env, tmp_path) as api, \
                 playwright_api.async_playwright() as pw:
             server = Gateway(api.root, host="127.0.0.1", port=0)
             url = await server.start()
