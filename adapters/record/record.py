@@ -488,12 +488,13 @@ class CommittedStates:
     after the kept version), and a save decided on a state another writer has moved past fails on the store's
     unique (aggregate, version) and evicts. Aggregates about a person (any event with a `subject_id`) are never
     kept: their content is opened with the person's key at every read, so a shred, in any process, hides it
-    at the next read. Bounded by the bytes kept, least recently used first out: a state's bytes are its
-    pickled size, measured on the first `SAMPLES` states of its class (bytes per version) and estimated from its
-    version after that, so that keeping a state costs no pickling."""
+    at the next read. Bounded by the bytes kept, least recently used first out: a state's bytes are the mean
+    pickled size of its class's states (`_size`), so that keeping a state seldom costs a pickling."""
 
     SAMPLES = 32
-    """States of one aggregate class pickled to learn its bytes per version."""
+    """States of one aggregate class pickled first to learn its mean size."""
+    RESAMPLE = 256
+    """After those, one state in this many is pickled to move the mean (states grow as aggregates live)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -501,7 +502,7 @@ class CommittedStates:
         self._states: OrderedDict[UUID, tuple[int, Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._per_version: dict[type, tuple[int, int, int]] = {}  # class: its samples' pickled bytes, versions, count
+        self._sizes: dict[type, tuple[float, int]] = {}  # class: mean pickled bytes of its samples, states seen
         self.hits = 0
         self.misses = 0
         self.evictions = 0
@@ -544,25 +545,28 @@ class CommittedStates:
                 return
         self._put(aggregate.id, aggregate.version, state)
 
-    def _size(self, state: Any, version: int) -> int:
-        """The state's bytes: pickled, or estimated from its class's samples (bytes per version)."""
+    def _size(self, state: Any) -> int:
+        """The state's bytes: pickled, or its class's mean pickled size, learnt from its first `SAMPLES` states
+        and then from one in `RESAMPLE` (a moving mean), so that keeping a state rarely costs a pickling."""
         if type(state) is bytes:
             return len(state)
         cls = type(state)
-        measured, versions, samples = self._per_version.get(cls, (0, 0, 0))
-        if samples >= self.SAMPLES:
-            return max(1, measured * version // versions)
+        mean, seen = self._sizes.get(cls, (0.0, 0))
+        if seen >= self.SAMPLES and seen % self.RESAMPLE:
+            self._sizes[cls] = (mean, seen + 1)
+            return int(mean)
         try:
             size = len(pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
         except Exception:
             return 1 << 20  # cannot tell: counted as large, so it goes early
-        self._per_version[cls] = (measured + size, versions + max(1, version), samples + 1)
+        weight = 1 / (seen + 1) if seen < self.SAMPLES else 0.1
+        self._sizes[cls] = (mean + (size - mean) * weight, seen + 1)
         return size
 
     def _put(self, aggregate_id: UUID, version: int, state: Any, replacing: tuple[int, Any, int] | None = None) -> None:
         """Keep `state` at `version`; with `replacing`, only in place of that very entry (else nothing: another
         thread moved it meanwhile); without, only over an older version."""
-        size = self._size(state, version)
+        size = self._size(state)
         with self._lock:
             kept = self._states.get(aggregate_id)
             if replacing is not None:
