@@ -56,7 +56,7 @@ from eventsourcing.utils import Environment, EnvType, get_topic, resolve_topic
 from adapters.record.group_commit import GroupCommit
 from adapters.record.keys import DEV_SUBJECT_KEKS, KeyRing, ring_or_default
 from adapters.record.sealing import PersonalDataMapper, SubjectKeyStore
-from adapters.record.state_copy import Unsafe, fresh
+from adapters.record.state_copy import fresh
 from adapters.record.transcoder import RecordTranscoder
 from adapters.telemetry import metrics, spans
 from domain.audit.entente_reads import EntenteReads
@@ -537,7 +537,7 @@ class CommittedStates:
             return
         try:
             state: Any = fresh(aggregate)
-        except Unsafe:
+        except Exception:  # `Unsafe`, or anything else a copy met: pickled, as before
             try:
                 state = pickle.dumps(aggregate, pickle.HIGHEST_PROTOCOL)
             except Exception:  # an aggregate that does not pickle is rebuilt from the store each time

@@ -62,6 +62,20 @@ def _fresh(value: Any) -> Any:
 def fresh(aggregate: Any) -> Any:
     """A new aggregate of the same class whose attributes are `aggregate`'s: containers copied (all the way
     down), values shared. `Unsafe` if an attribute holds anything else (nothing is changed then)."""
-    copy = object.__new__(type(aggregate))
+    cls = type(aggregate)
+    if _slotted(cls):  # attributes outside `__dict__` would be left behind
+        raise Unsafe(f"{cls.__qualname__} keeps attributes in slots")
+    copy = object.__new__(cls)
     copy.__dict__.update({name: _fresh(value) for name, value in aggregate.__dict__.items()})
     return copy
+
+
+_SLOTTED: dict[type, bool] = {}
+
+
+def _slotted(cls: type) -> bool:
+    slotted = _SLOTTED.get(cls)
+    if slotted is None:
+        slotted = _SLOTTED[cls] = any(vars(c).get("__slots__") for c in cls.__mro__[:-1]) or not hasattr(
+            cls, "__dict__")
+    return slotted

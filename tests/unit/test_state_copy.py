@@ -86,3 +86,15 @@ def test_an_aggregate_fresh_refuses_is_kept_pickled_and_a_copy_of_it_is_still_a_
     got.add(item="b")  # the caller's copy moved on, not saved
     again = states.get(tray.id)
     assert again is not None and again[1].inside.items == ["a"]
+
+
+class Slotted:
+    __slots__ = ("a",)
+
+    def __init__(self) -> None:
+        self.a = 1
+
+
+def test_an_object_keeping_attributes_in_slots_is_refused() -> None:
+    with pytest.raises(Unsafe):
+        fresh(Slotted())
