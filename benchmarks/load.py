@@ -63,6 +63,7 @@ import httpx
 from google.protobuf.empty_pb2 import Empty
 from temporalio.api.testservice.v1 import SleepRequest
 
+from adapters.gateway_client.client import AGAIN
 from benchmarks.cases import act_commands, open_command, pct, seed_ententes
 from benchmarks.common import PG, machine_lines, print_header, print_table, service_entente
 from benchmarks.gateway import CSSS, PARTNER, intake, steps
@@ -353,7 +354,7 @@ async def burst(root: Root, n: int, run: Run) -> None:
                         retries.append(0)
                         await asyncio.sleep(2.0 ** attempt)
                         continue
-                    again = r.status_code in (429, 503, 504) or (
+                    again = r.status_code in AGAIN or (
                         r.status_code == 409 and "idempotency_key_in_progress" in r.text)
                     if not again or attempt == BURST_ATTEMPTS - 1:
                         break

@@ -29,9 +29,11 @@ class Unsafe(TypeError):
     """A value of a type not known to be immutable: the aggregate is copied by pickling instead."""
 
 
+_SCALARS: frozenset[type] = frozenset(
+    {str, int, float, bool, bytes, type(None), date, datetime, time, timedelta, UUID, Decimal})
 _VALUE, _LIST, _DICT, _SET, _TUPLE, _UNSAFE = range(6)
 _KINDS: dict[type, int] = {
-    **dict.fromkeys((str, int, float, bool, bytes, type(None), date, datetime, time, timedelta, UUID, Decimal), _VALUE),
+    **dict.fromkeys(_SCALARS, _VALUE),
     list: _LIST, dict: _DICT, set: _SET, tuple: _TUPLE, frozenset: _TUPLE,
 }
 
@@ -101,8 +103,8 @@ def memory_size(aggregate: Any) -> int:
             stack.extend(obj.values())
         elif kind in (list, tuple, set, frozenset):
             stack.extend(obj)
-        elif kind in _KINDS and _KINDS[kind] == _VALUE and not issubclass(kind, BaseModel):
-            continue  # scalars: nothing inside
+        elif kind in _SCALARS:
+            continue  # nothing inside
         else:
             attrs = getattr(obj, "__dict__", None)
             if attrs is not None:  # its names are the class's, one copy for every instance: not counted

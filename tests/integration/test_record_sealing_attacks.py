@@ -256,12 +256,16 @@ def test_a_reader_open_during_the_shred_is_reported_and_a_second_shred_finishes(
 
 
 # ---------------------------------------------------------------------- KEK rotation re-wraps
-def test_after_a_kek_rotation_the_record_opens_with_the_new_kek_alone(store_env: dict[str, str]) -> None:
+def kek(name: str) -> str:
+    """A new random key-encryption key as ARRIMAGE_SUBJECT_KEKS lists it (`name:base64`)."""
     import base64
     import os
 
-    old = f"kek-2025:{base64.b64encode(os.urandom(32)).decode()}"
-    new = f"kek-2026:{base64.b64encode(os.urandom(32)).decode()}"
+    return f"{name}:{base64.b64encode(os.urandom(32)).decode()}"
+
+
+def test_after_a_kek_rotation_the_record_opens_with_the_new_kek_alone(store_env: dict[str, str]) -> None:
+    old, new = kek("kek-2025"), kek("kek-2026")
     rec = Record({**store_env, "SUBJECT_KEKS": old})
     people = [Suivi(subject_id=f"S-4{i:02d}", personal={"name": f"P{i}"}) for i in range(5)]
     rec.save(*people)
@@ -301,11 +305,7 @@ def writer_open(env: dict[str, str]) -> Iterator[None]:
 
 
 def test_a_rewrap_that_left_old_wrappings_says_so_and_a_second_run_finishes(store_env: dict[str, str]) -> None:
-    import base64
-    import os
-
-    old = f"kek-2025:{base64.b64encode(os.urandom(32)).decode()}"
-    new = f"kek-2026:{base64.b64encode(os.urandom(32)).decode()}"
+    old, new = kek("kek-2025"), kek("kek-2026")
     rec = Record({**store_env, "SUBJECT_KEKS": old})
     rec.save(*(Suivi(subject_id=f"S-6{i:02d}", personal={"name": f"R{i}"}) for i in range(3)))
     wrapped = _wrapped(store_env, "S-601")
@@ -324,14 +324,11 @@ def test_a_rewrap_that_left_old_wrappings_says_so_and_a_second_run_finishes(stor
 
 
 def test_the_cli_rewraps_and_says_what_a_shred_left(store_env: dict[str, str], tmp_path: Path) -> None:
-    import base64
-    import os
     import subprocess
 
     from tests.e2e.harness import ARRIMAGE
 
-    old = f"kek-a:{base64.b64encode(os.urandom(32)).decode()}"
-    new = f"kek-b:{base64.b64encode(os.urandom(32)).decode()}"
+    old, new = kek("kek-a"), kek("kek-b")
     rec = Record({**store_env, "SUBJECT_KEKS": old})
     people = [Suivi(subject_id=f"S-5{i:02d}", personal={"name": f"Q{i}"}) for i in range(3)]
     rec.save(*people)
