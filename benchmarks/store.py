@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import JSONTranscoder
 
@@ -93,6 +93,17 @@ class BareApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def deciding(self, aggregate_id: UUID, decide: Callable[[Any], Any], *, missing: Exception | None = None) -> Any:
+        """The library's way to carry out a command (the use cases call `Record.deciding`): load by replay,
+        decide, save (`decide` saves)."""
+        try:
+            aggregate: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            if missing is None:
+                raise
+            raise missing from None
+        return decide(aggregate)
 
 
 # The library's persistence modules for the environment `record_env` gives the record's.

@@ -8,6 +8,7 @@ the event store puts on every event.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -46,18 +47,29 @@ class Ententes:
         self, code: str, cmd: c.Command, at: datetime, policy: EntentePolicy | None = None
     ) -> EntenteView:
         """`policy`: the one the caller decided with (a workflow's own); default: this application's."""
-        entente = self.get(code)
-        entente.execute(cmd, at, policy or self.policy)
-        self.record.save(entente)
-        return entente.view()
+
+        def decide(entente: Entente) -> EntenteView:
+            entente.execute(cmd, at, policy or self.policy)
+            self.record.save(entente)
+            return entente.view()
+
+        return self._deciding(code, decide)
 
     def advance(self, code: str, now: datetime, policy: EntentePolicy | None = None) -> EntenteView:
         """`policy` as for `execute`: a workflow woken by its policy's calendar must be advanced by the same
         calendar, or nothing is due, nothing is recorded and the workflow wakes again at once."""
-        entente = self.get(code)
-        if entente.advance(now, policy or self.policy):
-            self.record.save(entente)
-        return entente.view()
+
+        def decide(entente: Entente) -> EntenteView:
+            if entente.advance(now, policy or self.policy):
+                self.record.save(entente)
+            return entente.view()
+
+        return self._deciding(code, decide)
+
+    def _deciding(self, code: str, decide: Callable[[Entente], EntenteView]) -> EntenteView:
+        """A command on the entente `code` names (`Record.deciding`: from the state kept after the last commit,
+        decided again on the stored state if the store had moved on)."""
+        return self.record.deciding(self._id(code), decide, missing=NotFound(f"no entente with code {code}"))
 
     # ------------------------------------------------------------------ queries
     def _id(self, code: str) -> UUID:

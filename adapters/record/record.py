@@ -22,7 +22,7 @@ from datetime import date
 from functools import cached_property
 from operator import itemgetter
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, Repository
@@ -44,6 +44,7 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     Mapper,
     MapperDeserialisationError,
+    RecordConflictError,
     Recording,
     StoredEvent,
     Transcoder,
@@ -80,6 +81,8 @@ if TYPE_CHECKING:
 
     from adapters.record.sql import AuditStore
     from adapters.record.tree import TreeStore
+
+D = TypeVar("D")
 
 # (module now, module it had) for aggregates whose module moved: their stored topics are never
 # rewritten, so reads by topic ask for both (`resolve_topic` maps the old ones: see the modules).
@@ -485,8 +488,9 @@ class CommittedStates:
     stop 23: ~19 % of the CPU of a command on PostgreSQL under 8 threads.
 
     Each `Record` has its own, in its process: another writer's events are read by the next load (the select
-    after the kept version), and a save decided on a state another writer has moved past fails on the store's
-    unique (aggregate, version) and evicts. Aggregates about a person (any event with a `subject_id`) are never
+    after the kept version; a command, `Record.deciding`, skips it and is decided again if the store had moved
+    on), and a save decided on a state another writer has moved past fails on the store's unique (aggregate,
+    version) and evicts. Aggregates about a person (any event with a `subject_id`) are never
     kept: their content is opened with the person's key at every read, so a shred, in any process, hides it
     at the next read. Bounded by the bytes kept in memory, least recently used first out: a state's bytes are the
     mean size of its class's object graphs (`_size`; an entente's is ~5.8x its pickle), so that keeping a state
@@ -681,6 +685,16 @@ class ChainedRepository(Repository[UUID]):
             committed.keep(aggregate, newer)
         return aggregate
 
+    def kept(self, aggregate_id: UUID) -> Any | None:
+        """A copy of the state kept for `aggregate_id` (None: none kept), the store not asked whether another
+        writer moved it on since (`Record.deciding` alone may start from it)."""
+        kept = self.committed.get(aggregate_id) if self.committed is not None else None
+        return None if kept is None else kept[1]
+
+    def moved_on(self, aggregate_id: UUID, version: int) -> bool:
+        """Has the store an event of `aggregate_id` after `version`? (A select of at most one row, not mapped.)"""
+        return bool(self.event_store.recorder.select_events(aggregate_id, gt=version, limit=1))
+
     def __contains__(self, item: UUID) -> bool:
         # Kept: committed, so stored (events are never removed).
         return (self.committed is not None and item in self.committed) or super().__contains__(item)
@@ -723,6 +737,43 @@ class Record(Application[UUID]):
                 span.set_attribute("arrimage.aggregates", kinds)
         metrics.engine().observe_saved(objs, (r.domain_event for r in recordings))
         return recordings
+
+    def deciding(self, aggregate_id: UUID, decide: Callable[[Any], D], *, missing: Exception | None = None) -> D:
+        """A command: the aggregate loaded, `decide` (the domain's decision, then `save` if it made events) run on
+        it, its result returned. Loaded from the state kept after the last commit (`CommittedStates`) without the
+        select every other load makes to read another writer's events since: a save decided on a state the store
+        has moved past fails on the store's unique (aggregate, version), its transaction rolled back (nothing of
+        it stored, the state evicted), and the decision is taken again on the stored state. A decision that
+        saved nothing (a refusal, a retry answered from the state, nothing due) asks the store then, and is taken
+        again on the stored state if the store had moved on. So no decision stands on a stale state, and a
+        command that records costs one round trip fewer (~15 % of a command's CPU on PostgreSQL under 8
+        threads). Nothing kept (or no committed states at all): the load of `repository.get`. No such aggregate:
+        `missing` raised if given, else `AggregateNotFoundError` (only the load's: `decide`'s own errors pass)."""
+        repository = cast(ChainedRepository, self.repository)
+
+        def stored() -> Any:
+            try:
+                return repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                if missing is None:
+                    raise
+                raise missing from None
+
+        aggregate = repository.kept(aggregate_id)
+        if aggregate is None:
+            return decide(stored())
+        loaded = aggregate.version
+        try:
+            result = decide(aggregate)
+        except RecordConflictError:  # the store had moved on: nothing of this save stored
+            return decide(stored())
+        except Exception:
+            if aggregate.version != loaded or not repository.moved_on(aggregate_id, loaded):
+                raise  # the domain refused on the stored state (or failed after deciding: not taken again)
+            return decide(stored())
+        if aggregate.version == loaded and repository.moved_on(aggregate_id, loaded):
+            return decide(stored())
+        return result
 
     def _save(self, objs: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Recording[UUID]]:
         """The library's `Application.save` (eventsourcing 9.5.6: collect, record, snapshots, notify), collecting

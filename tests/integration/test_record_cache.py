@@ -24,6 +24,7 @@ from domain.audit.erasure import SHREDDED
 from domain.ententes import commands as c
 from domain.ententes.aggregate import Entente, entente_id
 from domain.ententes.state import EntentePolicy, EntenteStatus
+from domain.errors import DomainError
 from tests import factories
 from usecases.audit.trail import shred, verify
 from usecases.ententes import Ententes
@@ -216,4 +217,82 @@ def test_concurrent_writers_on_one_record_and_another_leave_the_kept_states_equa
         assert mine.repository.get(eid).view() == stored.view()
         assert other.repository.get(eid).view() == stored.view()
         assert mine.committed.version(eid) == stored.version
+    assert verify(mine).ok
+
+
+def counted_selects(record: Record) -> list[int]:
+    """Counts the event selects `record` makes from now on (its recorder's own, then the call goes through)."""
+    recorder = record.repository.event_store.recorder
+    select = recorder.select_events
+    calls: list[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return select(*args, **kwargs)
+
+    recorder.select_events = counting  # type: ignore[method-assign]
+    return calls
+
+
+def test_a_command_on_a_kept_state_saves_without_a_select_and_a_stale_one_is_decided_on_the_store(
+    records: tuple[Record, Record],
+) -> None:
+    mine, other = records
+    ententes = drafted(mine, "ENT-D1")
+    ententes.execute("ENT-D1", submit("ENT-D1"), NOW)
+    eid = entente_id("ENT-D1")
+    selects = counted_selects(mine)
+
+    # Kept at 2: party 0 signs with no select before the save (its insert would fail had the store moved on).
+    ententes.execute("ENT-D1", sign("ENT-D1", 0, "A"), NOW)
+    assert selects == [] and mine.committed is not None and mine.committed.version(eid) == 3
+
+    # The other process moves the entente on: party 1 signs there.
+    Ententes(other, POLICY).execute("ENT-D1", sign("ENT-D1", 1, "B"), NOW)
+    # Mine still keeps 3. A retry of party 0's command: answered from the kept state, nothing to save, so the
+    # store is asked, has moved on, and the answer is the stored state's (both signatures), not the kept one.
+    view = ententes.execute("ENT-D1", sign("ENT-D1", 0, "A"), NOW)
+    assert view == mine.events_only.get(eid).view() and view.event_count >= 4
+    assert [getattr(e, "signatory", None) for e in mine.stream(eid)][2:4] == ["A", "B"]
+    assert verify(mine).ok
+
+
+def test_a_decision_on_a_state_the_store_moved_past_is_taken_again_on_the_stored_state(
+    records: tuple[Record, Record],
+) -> None:
+    mine, other = records
+    ententes = drafted(mine, "ENT-D2")
+    ententes.execute("ENT-D2", submit("ENT-D2"), NOW)
+    eid = entente_id("ENT-D2")
+    assert mine.committed is not None and mine.committed.version(eid) == 2
+    Ententes(other, POLICY).execute("ENT-D2", sign("ENT-D2", 0, "B"), NOW)  # the store at 3; mine keeps 2
+
+    # Party 1 signs in mine: decided on 2, its save conflicts at 3 (nothing stored), decided again on 3.
+    view = ententes.execute("ENT-D2", sign("ENT-D2", 1, "A"), NOW)
+    stored: Entente = mine.events_only.get(eid)
+    assert view == stored.view() and stored.version >= 4
+    assert [getattr(e, "signatory", None) for e in mine.stream(eid)][2:4] == ["B", "A"]
+    assert other.repository.get(eid).view() == stored.view()
+    assert verify(mine).ok
+
+
+def test_a_refusal_on_a_stale_kept_state_is_asked_again_of_the_stored_state(
+    records: tuple[Record, Record],
+) -> None:
+    mine, other = records
+    ententes = drafted(mine, "ENT-D3")  # mine keeps 1: drafted, not submitted
+    eid = entente_id("ENT-D3")
+    Ententes(other, POLICY).execute("ENT-D3", submit("ENT-D3"), NOW)  # the store at 2: in signature
+
+    # On the kept state a signature is refused (not submitted); the store has moved on: signed on it.
+    view = ententes.execute("ENT-D3", sign("ENT-D3", 0, "A"), NOW)
+    assert view.status is EntenteStatus.IN_SIGNATURE and view.event_count == 3
+    assert view == mine.events_only.get(eid).view()
+
+    # A refusal on the stored state stands, and nothing is recorded: party 0 cannot sign twice.
+    selects = counted_selects(mine)
+    with pytest.raises(DomainError):
+        ententes.execute("ENT-D3", sign("ENT-D3", 0, "C"), NOW)
+    assert len(selects) == 1  # the store asked once: not moved on, so the refusal is the stored state's
+    assert mine.events_only.get(eid).version == 3
     assert verify(mine).ok
