@@ -511,6 +511,27 @@ class CommittedStates:
         self.hits = 0
         self.misses = 0
         self.evictions = 0
+        self.stale = 0.0
+        """Moving share of the kept states found behind the store when used (`found`): another writer's share."""
+
+    STALE_WEIGHT = 1 / 32
+    """Weight of each use in `stale` (about the last 32 uses)."""
+    TRUST_BELOW = 0.1
+    """`trusted` while fewer than this share of the kept states used were behind the store."""
+
+    def found(self, behind: bool) -> None:
+        """A kept state was used and was (`behind`) or was not behind the store. Not locked: two threads may
+        lose one of their updates of this moving share, which only weighs one use less."""
+        self.stale += ((1.0 if behind else 0.0) - self.stale) * self.STALE_WEIGHT
+
+    @property
+    def trusted(self) -> bool:
+        """Whether a command may start from a kept state without asking the store first (`Record.deciding`):
+        only while another writer seldom moves the aggregates this process keeps. With several worker processes
+        on one task queue, an entente's next command often runs in another process: there the question is
+        cheaper asked first (one select) than answered by a refused insert (which takes its group commit's
+        other saves back to one transaction each) and a second decision."""
+        return self.stale < self.TRUST_BELOW
 
     def __contains__(self, aggregate_id: object) -> bool:
         return aggregate_id in self._states
@@ -680,15 +701,20 @@ class ChainedRepository(Repository[UUID]):
             return aggregate
         at, aggregate = kept
         newer = list(self.event_store.get(aggregate_id, gt=at))
+        committed.found(bool(newer))
         if newer:  # another writer's events (another record, another process)
             aggregate = project_events(aggregate, newer)
             committed.keep(aggregate, newer)
         return aggregate
 
     def kept(self, aggregate_id: UUID) -> Any | None:
-        """A copy of the state kept for `aggregate_id` (None: none kept), the store not asked whether another
-        writer moved it on since (`Record.deciding` alone may start from it)."""
-        kept = self.committed.get(aggregate_id) if self.committed is not None else None
+        """A copy of the state kept for `aggregate_id`, the store not asked whether another writer moved it on
+        since (`Record.deciding` alone may start from it); None when none is kept or while kept states are
+        often found behind the store (`CommittedStates.trusted`)."""
+        committed = self.committed
+        if committed is None or not committed.trusted:
+            return None
+        kept = committed.get(aggregate_id)
         return None if kept is None else kept[1]
 
     def moved_on(self, aggregate_id: UUID, version: int) -> bool:
@@ -763,17 +789,26 @@ class Record(Application[UUID]):
         if aggregate is None:
             return decide(stored())
         loaded = aggregate.version
+        committed = cast(CommittedStates, self.committed)
         try:
             result = decide(aggregate)
         except RecordConflictError:  # the store had moved on: nothing of this save stored
+            committed.found(True)
             return decide(stored())
         except Exception:
-            if aggregate.version != loaded or not repository.moved_on(aggregate_id, loaded):
+            if aggregate.version != loaded or not self._moved_on(aggregate_id, loaded):
                 raise  # the domain refused on the stored state (or failed after deciding: not taken again)
             return decide(stored())
-        if aggregate.version == loaded and repository.moved_on(aggregate_id, loaded):
+        if aggregate.version == loaded and self._moved_on(aggregate_id, loaded):
             return decide(stored())
+        if aggregate.version != loaded:
+            committed.found(False)  # saved at the next version: the kept state was the store's
         return result
+
+    def _moved_on(self, aggregate_id: UUID, version: int) -> bool:
+        moved = cast(ChainedRepository, self.repository).moved_on(aggregate_id, version)
+        cast(CommittedStates, self.committed).found(moved)
+        return moved
 
     def _save(self, objs: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Recording[UUID]]:
         """The library's `Application.save` (eventsourcing 9.5.6: collect, record, snapshots, notify), collecting

@@ -296,3 +296,36 @@ def test_a_refusal_on_a_stale_kept_state_is_asked_again_of_the_stored_state(
     assert len(selects) == 1  # the store asked once: not moved on, so the refusal is the stored state's
     assert mine.events_only.get(eid).version == 3
     assert verify(mine).ok
+
+
+def test_commands_ask_the_store_first_while_another_writer_often_moves_the_kept_states(
+    records: tuple[Record, Record],
+) -> None:
+    mine, other = records
+    assert mine.committed is not None and mine.committed.trusted
+    ententes, theirs = Ententes(mine, POLICY), Ententes(other, POLICY)
+    # Two worker processes on one task queue: each entente's next command runs in the other process.
+    for i in range(6):
+        code = f"ENT-T{i}"
+        drafted(mine, code)  # mine keeps 1
+        theirs.execute(code, submit(code), NOW)  # the store at 2
+        view = ententes.execute(code, sign(code, 0, "A"), NOW)  # refused on 1, signed on 2
+        assert view.event_count == 3
+    assert not mine.committed.trusted  # found behind 6 times in 6: the store is asked first now
+
+    ententes.execute("ENT-T0", sign("ENT-T0", 1, "B"), NOW)  # kept at 3, the store at 3
+    selects = counted_selects(mine)
+    ententes.execute("ENT-T1", sign("ENT-T1", 1, "B"), NOW)
+    assert len(selects) == 1  # the select after the kept version, before the decision
+
+    # Alone again: every kept state used is the store's, and commands start from them again.
+    for _ in range(60):
+        ententes.view("ENT-T2")
+    assert mine.committed.trusted
+    selects.clear()
+    ententes.execute("ENT-T2", sign("ENT-T2", 1, "B"), NOW)
+    assert selects == []
+    for i in range(6):
+        assert mine.events_only.get(entente_id(f"ENT-T{i}")).view() == other.repository.get(
+            entente_id(f"ENT-T{i}")).view()
+    assert verify(mine).ok
