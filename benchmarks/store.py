@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import JSONTranscoder
 
@@ -94,16 +94,10 @@ class BareApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def deciding(self, aggregate_id: UUID, decide: Callable[[Any], Any], *, missing: Exception | None = None) -> Any:
-        """The library's way to carry out a command (the use cases call `Record.deciding`): load by replay,
-        decide, save (`decide` saves)."""
-        try:
-            aggregate: Any = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            if missing is None:
-                raise
-            raise missing from None
-        return decide(aggregate)
+    def deciding(self, aggregate_id: UUID, decide: Callable[[Any], Any], load: Callable[[], Any]) -> Any:
+        """The library's way to carry out a command (the use cases call `Record.deciding`): load by replay
+        (`load`), decide, save (`decide` saves)."""
+        return decide(load())
 
 
 # The library's persistence modules for the environment `record_env` gives the record's.

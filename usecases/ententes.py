@@ -69,7 +69,7 @@ class Ententes:
     def _deciding(self, code: str, decide: Callable[[Entente], EntenteView]) -> EntenteView:
         """A command on the entente `code` names (`Record.deciding`: from the state kept after the last commit,
         decided again on the stored state if the store had moved on)."""
-        return self.record.deciding(self._id(code), decide, missing=NotFound(f"no entente with code {code}"))
+        return self.record.deciding(self._id(code), decide, lambda: self.get(code))
 
     # ------------------------------------------------------------------ queries
     def _id(self, code: str) -> UUID:

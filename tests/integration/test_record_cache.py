@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 from eventsourcing.domain import Aggregate, event
@@ -69,6 +70,13 @@ def drafted(record: Record, code: str) -> Ententes:
     return ententes
 
 
+def submitted(record: Record, code: str) -> tuple[Ententes, UUID]:
+    """`code` drafted and submitted through `record` (which keeps it at version 2); its use cases and id."""
+    ententes = drafted(record, code)
+    ententes.execute(code, submit(code), NOW)
+    return ententes, entente_id(code)
+
+
 def submit(code: str) -> c.SubmitForSignature:
     return c.SubmitForSignature(by="t", command_id=f"{code}/2")
 
@@ -83,9 +91,7 @@ def test_a_load_starts_from_the_committed_state_and_a_callers_change_never_reach
     records: tuple[Record, Record],
 ) -> None:
     record, _ = records
-    ententes = drafted(record, "ENT-C1")
-    ententes.execute("ENT-C1", submit("ENT-C1"), NOW)
-    eid = entente_id("ENT-C1")
+    _, eid = submitted(record, "ENT-C1")
     assert record.committed is not None and record.committed.version(eid) == 2
     hits = record.committed.hits
 
@@ -102,8 +108,7 @@ def test_a_failed_save_leaves_nothing_of_its_command_and_a_second_writer_wins(
     records: tuple[Record, Record],
 ) -> None:
     mine, other = records
-    drafted(mine, "ENT-C2").execute("ENT-C2", submit("ENT-C2"), NOW)
-    eid = entente_id("ENT-C2")
+    _, eid = submitted(mine, "ENT-C2")
     assert mine.committed is not None
 
     decided: Entente = mine.repository.get(eid)  # from the kept state, version 2
@@ -193,7 +198,7 @@ def test_concurrent_writers_on_one_record_and_another_leave_the_kept_states_equa
     mine, other = records
     codes = [f"ENT-K{i}" for i in range(4)]
     for code in codes:
-        drafted(mine, code).execute(code, submit(code), NOW)
+        submitted(mine, code)
 
     def sign_all(record: Record, who: str) -> int:
         conflicts = 0
@@ -238,9 +243,7 @@ def test_a_command_on_a_kept_state_saves_without_a_select_and_a_stale_one_is_dec
     records: tuple[Record, Record],
 ) -> None:
     mine, other = records
-    ententes = drafted(mine, "ENT-D1")
-    ententes.execute("ENT-D1", submit("ENT-D1"), NOW)
-    eid = entente_id("ENT-D1")
+    ententes, eid = submitted(mine, "ENT-D1")
     selects = counted_selects(mine)
 
     # Kept at 2: party 0 signs with no select before the save (its insert would fail had the store moved on).
@@ -261,9 +264,7 @@ def test_a_decision_on_a_state_the_store_moved_past_is_taken_again_on_the_stored
     records: tuple[Record, Record],
 ) -> None:
     mine, other = records
-    ententes = drafted(mine, "ENT-D2")
-    ententes.execute("ENT-D2", submit("ENT-D2"), NOW)
-    eid = entente_id("ENT-D2")
+    ententes, eid = submitted(mine, "ENT-D2")
     assert mine.committed is not None and mine.committed.version(eid) == 2
     Ententes(other, POLICY).execute("ENT-D2", sign("ENT-D2", 0, "B"), NOW)  # the store at 3; mine keeps 2
 
