@@ -19,7 +19,6 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from adapters.witness.client import client_tls, post_add_checkpoint
 from adapters.witness.server import RequestLimit, tls_context, witness_server
 from adapters.witness.service import Witness, new_witness_key
 from adapters.witness.service import verify_ed25519 as ed25519_verify
@@ -291,6 +290,8 @@ def publish(
     """Sign the record's tree checkpoint and send it to every witness of ARRIMAGE_WITNESSES (with the consistency
     proof from the size each last cosigned); keep the cosigned note in the record. Exit 0 every witness cosigned,
     1 some refused or did not answer (each named), 2 no witness configured or bad input."""
+    from adapters.witness.client import client_tls, post_add_checkpoint  # httpx: this command's only, of `audit`
+
     with root() as engine:
         witnesses = engine.settings.witness_list()
         if not witnesses:

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
 import sys
 import traceback
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer's vendored Click
+from typer._click.core import Command, Context  # Typer's vendored Click
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer._click.shell_completion import CompletionItem
 from typer._click.utils import PacifyFlushWrapper
+from typer.core import TyperCommand, TyperGroup
+from typer.models import CommandInfo, TyperInfo
 
-from cli import audit, cases, demo, directory, ententes, episodes, partners, report, users
-from cli import standards as standards_cli
-from cli.errors import from_click, reported, show, translate, unexpected
-from workers import doctor as doctor_report
-from workers.bootstrap import BadSettings, DevelopmentKeys, NoRecord, Root, bootstrap, connect, load_settings
-from workers.embedded import Endpoints, UpRefused, run_embedded
-from workers.worker import run_until_signalled
+if TYPE_CHECKING:
+    from workers.bootstrap import Root
+    from workers.embedded import Endpoints
 
 
 class _Arrimage(typer.Typer):
@@ -50,6 +54,8 @@ class _Arrimage(typer.Typer):
             help_.show()  # `arrimage cases` alone: the group's help, and the usage error's exit code as before
             code = help_.exit_code
         except ClickException as err:
+            from cli.errors import from_click, show  # on failure only, as in _failed
+
             failure = from_click(err)
             show(failure)
             code = int(failure.exit_code)
@@ -66,20 +72,32 @@ class _Arrimage(typer.Typer):
                 code = 1
         except KeyboardInterrupt:
             code = 130
-        except BadSettings as bad:  # every bad setting, one line each, before anything starts: exit 2
-            print(bad.message, file=sys.stderr)
-            code = 2
-        except DevelopmentKeys as refused:  # outside development mode, a missing key: one line, exit 2
-            print(refused.message, file=sys.stderr)
-            code = 2
-        except NoRecord as missing:  # a read where no record is: one line, exit 3 (not found)
-            print(missing.message, file=sys.stderr)
-            code = 3
         except Exception as err:
-            failure = translate(err) or unexpected(err, _log_traceback())
-            show(failure)
-            code = int(failure.exit_code)
+            code = _failed(err)
         _leave(code)
+
+
+def _failed(err: Exception) -> int:
+    """Say why the command failed, in one line (or one problem object with --json); its exit code.
+
+    The error vocabulary (cli.errors, which loads Temporal's exceptions) is imported here, when something failed,
+    so that `arrimage --help` and every command that does not fail go without it. The exceptions named below come
+    from modules already loaded by whoever raised them."""
+    from cli.errors import show, translate, unexpected
+    from workers.bootstrap import BadSettings, DevelopmentKeys, NoRecord
+
+    if isinstance(err, BadSettings):  # every bad setting, one line each, before anything starts: exit 2
+        print(err.message, file=sys.stderr)
+        return 2
+    if isinstance(err, DevelopmentKeys):  # outside development mode, a missing key: one line, exit 2
+        print(err.message, file=sys.stderr)
+        return 2
+    if isinstance(err, NoRecord):  # a read where no record is: one line, exit 3 (not found)
+        print(err.message, file=sys.stderr)
+        return 3
+    failure = translate(err) or unexpected(err, _log_traceback())
+    show(failure)
+    return int(failure.exit_code)
 
 
 def _reader_left() -> bool:
@@ -128,24 +146,144 @@ def _leave(code: int) -> None:
     os._exit(code)
 
 
+# Every `arrimage` is a new process, and the command groups' modules load the whole engine (pydantic models of the
+# domain, the record's adapters, Temporal's client): importing all of them cost about 2 s before any command ran,
+# paid again by each of the hundreds of runs of the end-to-end tests. So the root knows its groups (and its two
+# commands defined elsewhere) by name and help line only, and imports a group's module when that group is looked up
+# to run, for its own help, or to complete its arguments. `arrimage --help` and the completion of a command name
+# show the help lines of the table below; tests/unit/test_cli_lazy.py keeps them equal to each group's own.
+# This is the one deferred loading of the CLI; elsewhere a module that only some commands need is imported inside
+# those commands.
+@dataclass(frozen=True)
+class _Deferred:
+    module: str
+    attribute: str  # the module's Typer app (a group) or the command's function
+    help: str  # the first paragraph of its help, as the root lists it
+    hidden: bool = False
+
+
+# Typer lists a group's commands before its subgroups: these two come before the commands defined in this module.
+DEFERRED_COMMANDS = {
+    "standards": _Deferred(
+        "cli.standards", "standards",
+        "The configuration in force: each standard's clock and deadline, the urgency scale, follow-up plans, caps."),
+    "demo": _Deferred(
+        "cli.demo", "demo",
+        "A synthetic day against a running `arrimage up`: two ententes, then N crisis calls on every path."),
+}
+_ENTENTES = "Ententes: draft, sign, review, amend, renew, revoke — and read their record."
+DEFERRED_GROUPS = {
+    "ententes": _Deferred("cli.ententes", "app", _ENTENTES),
+    # The name before the glossary settled on *entente*: kept for scripts written against it.
+    "agreements": _Deferred("cli.ententes", "app", _ENTENTES, hidden=True),
+    "cases": _Deferred(
+        "cli.cases", "app", "Crisis cases: list, show, history — and the supervisor's reassign, extend, close."),
+    "episodes": _Deferred(
+        "cli.episodes", "app",
+        "Épisodes de services (AAOR, consultations sociale et psychologique): open, meet, revise the PI, close; "
+        "show, list, history."),
+    "report": _Deferred("cli.report", "app", "Reports computed from the record."),
+    "audit": _Deferred(
+        "cli.audit", "app",
+        "Audit the record: verify the chain, replay an aggregate as a role sees it, the register, accesses, "
+        "exceptions, an export to hand over; erase a person."),
+    "partners": _Deferred(
+        "cli.partners", "app",
+        "Partner organisations calling the gateway: add, list, rotate-key, revoke, endpoint, rotate-secret."),
+    "users": _Deferred(
+        "cli.users", "app",
+        "People calling the gateway with their own token: add, list, revoke; their access authorisations "
+        "(R-22.1, r. 1, s. 8): authorise, withdraw-authorisation."),
+    "directory": _Deferred(
+        "cli.directory", "app", "The directory of services: add, list, show, import, export (HSDS)."),
+}
+
+
+class _Commands(MutableMapping[str, Command]):
+    """The root's commands by name, in the order Typer would list them. A deferred one is built (its module
+    imported) when it is first looked up, except while the root only describes itself (`described`): then a
+    stand-in with the table's help line answers."""
+
+    def __init__(self, built: MutableMapping[str, Command]) -> None:
+        self._built = dict(built)
+        self._order = [*DEFERRED_COMMANDS, *built, *DEFERRED_GROUPS]
+        self._describing = False
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._built:
+            deferred = DEFERRED_COMMANDS.get(name) or DEFERRED_GROUPS[name]  # KeyError: no such command
+            if self._describing:
+                return TyperCommand(name, help=deferred.help, hidden=deferred.hidden)
+            self._built[name] = _build(name, deferred)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        if name not in self._order:
+            self._order.append(name)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._order.remove(name)
+        self._built.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._order  # Mapping's would build it
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @contextmanager
+    def described(self) -> Iterator[None]:
+        self._describing = True
+        try:
+            yield
+        finally:
+            self._describing = False
+
+
+def _build(name: str, deferred: _Deferred) -> Command:
+    """The command as `app.add_typer(…, name=name)` or `app.command(name)` would have made it (Typer's own builders)."""
+    made = getattr(importlib.import_module(deferred.module), deferred.attribute)
+    if isinstance(made, typer.Typer):
+        return typer.main.get_group_from_info(
+            TyperInfo(made, name=name, hidden=deferred.hidden), pretty_exceptions_short=app.pretty_exceptions_short,
+            suggest_commands=app.suggest_commands, rich_markup_mode=app.rich_markup_mode)
+    return typer.main.get_command_from_info(
+        CommandInfo(name=name, callback=made, hidden=deferred.hidden),
+        pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode)
+
+
+class _Root(TyperGroup):
+    """The root group over `_Commands`: its help and the completion of a command name describe the deferred
+    commands without building them."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.deferred = _Commands(self.commands)
+        self.commands = self.deferred
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.commands)  # Typer's own goes through every (name, command): that would build them all
+
+    def format_help(self, ctx: Context, formatter: Any) -> None:
+        with self.deferred.described():
+            super().format_help(ctx, formatter)
+
+    def shell_complete(self, ctx: Context, incomplete: str) -> list[CompletionItem]:
+        with self.deferred.described():
+            return super().shell_complete(ctx, incomplete)
+
+
 app = _Arrimage(
     name="arrimage",
+    cls=_Root,
     help="Ententes and crisis handoffs of Québec's health and social services network, kept as events.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(ententes.app, name="ententes")
-# The name before the glossary settled on *entente*: kept for scripts written against it.
-app.add_typer(ententes.app, name="agreements", hidden=True)
-app.add_typer(cases.app, name="cases")
-app.add_typer(episodes.app, name="episodes")
-app.add_typer(report.app, name="report")
-app.command("standards")(standards_cli.standards)
-app.command("demo")(demo.demo)
-app.add_typer(audit.app, name="audit")
-app.add_typer(partners.app, name="partners")
-app.add_typer(users.app, name="users")
-app.add_typer(directory.app, name="directory")
 console = Console()
 
 
@@ -183,6 +321,11 @@ def up(
     """Start the embedded stack: Temporal dev server + worker + SQLite record. Ctrl-C stops it.
 
     One `up` per data directory (ARRIMAGE_DATA_DIR): a second one is refused while the first runs."""
+    from cli.errors import reported
+    from cli.standards import standards_in_force
+    from workers.bootstrap import bootstrap, load_settings
+    from workers.embedded import UpRefused, run_embedded
+
     settings = load_settings()
     if temporal is not None:
         settings = settings.model_copy(update={"temporal_existing": temporal is TemporalMode.existing})
@@ -217,7 +360,7 @@ def up(
         console.print(f"Ctrl-C to stop. In another shell: {hint}[bold]arrimage ententes --help[/bold]")
 
     with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)
-        standards_cli.standards_in_force(settings)
+        standards_in_force(settings)
     try:
         with bootstrap(settings, create=True) as engine:  # `up` creates the record
             from gateway.server import Gateway  # FastAPI and its routes: imported by the commands that serve only
@@ -247,7 +390,9 @@ def doctor(
     printed; TLS on each connection), then each check ok/warn/fail with its fix: Temporal and its namespace
     (a short timeout), the case search attributes, the record (PostgreSQL or SQLite) and its tables, the
     gateway's /readyz (ARRIMAGE_API_URL), the clock against PostgreSQL's. Writes nothing anywhere."""
+    from workers import doctor as doctor_report
     from workers import doctor_live
+    from workers.bootstrap import bootstrap
 
     with bootstrap(check_keys=False) as engine:  # reports missing keys instead of refusing on them
         found = engine.readiness()
@@ -287,9 +432,13 @@ def gateway() -> None:
             await server.stop()
             await asyncio.to_thread(views.stop)
 
+    from cli.errors import reported
+    from cli.standards import standards_in_force
+    from workers.bootstrap import bootstrap, load_settings
+
     settings = load_settings()
     with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)
-        standards_cli.standards_in_force(settings)
+        standards_in_force(settings)
     with bootstrap(settings) as engine:
         asyncio.run(main(engine))
 
@@ -322,6 +471,8 @@ def codec_server(
         finally:
             await server.stop()
 
+    from workers.bootstrap import bootstrap, load_settings
+
     settings = load_settings()
     with bootstrap(settings) as engine:
         engine.record  # noqa: B018 - no record there: refused now (exit 3), not at the first request
@@ -337,9 +488,14 @@ def worker() -> None:
         console.print(f"worker on task queue {engine.settings.task_queue} at {engine.settings.temporal_address}")
         await run_until_signalled(engine)
 
+    from cli.errors import reported
+    from cli.standards import standards_in_force
+    from workers.bootstrap import bootstrap, connect, load_settings
+    from workers.worker import run_until_signalled
+
     settings = load_settings()
     with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)
-        standards_cli.standards_in_force(settings)
+        standards_in_force(settings)
     with bootstrap(settings, create=True) as engine:  # the worker creates the record
         asyncio.run(main(engine))
 

@@ -15,7 +15,6 @@ from typing import Protocol
 
 from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import TLSConfig
@@ -97,6 +96,10 @@ def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
 
 async def connect(settings: TemporalSettings, *, tracing: bool = True,
                   cases: Callable[[], CaseKeys] | None = None) -> Client:
+    # Imported by the processes that connect only: with temporalio.worker and OpenTelemetry's logs it weighs
+    # ~0.3 s, which every `arrimage` that reads the record without Temporal would pay at start.
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
