@@ -107,7 +107,7 @@ def act_commands(code: str) -> list[c.Command]:
 async def start_case(client: Client, settings: Settings, config: StandardsConfig, code: str) -> CaseView:
     # `config` read once, as the gateway's client holds it (not parsed again for every case).
     start = WithStartWorkflowOperation(
-        CrisisCaseWorkflow.run, CaseWorkflowInput(case_code=code, config=config),
+        CrisisCaseWorkflow.run, CaseWorkflowInput.starting(code, config),
         id=workflow_id(code), task_queue=settings.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     view: CaseView = await client.execute_update_with_start_workflow(

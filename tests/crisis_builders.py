@@ -235,9 +235,8 @@ async def start_case(
     """The first message creates the case: update `open` with start (USE_EXISTING, like a retried intake)."""
     op = WithStartWorkflowOperation(
         CrisisCaseWorkflow.run,
-        CaseWorkflowInput(case_code=cmd.case_code, config=config or StandardsConfig(),
-                          search_attributes=search_attributes,
-                          **({"history_limit": history_limit} if history_limit is not None else {})),
+        CaseWorkflowInput.starting(cmd.case_code, config or StandardsConfig(), search_attributes=search_attributes,
+                                   **({"history_limit": history_limit} if history_limit is not None else {})),
         id=workflow_id(cmd.case_code), task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     try:

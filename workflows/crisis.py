@@ -67,7 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.delivery.model import MessageType, SubjectKind
     from domain.errors import DomainError
     from domain.fhir.subscriptions import owners, statuses, task_changes
-    from workflows.crisis_input import CaseWorkflowInput
+    from workflows.crisis_input import MARKERLESS, CaseWorkflowInput
 
 STALL_BACKOFF = timedelta(minutes=1)
 OPEN_WAIT = timedelta(hours=1)  # a workflow started without its intake gives up after this
@@ -129,6 +129,7 @@ class CrisisCaseWorkflow:
         self.view: CaseView | None = inp.view
         self.history_limit = inp.history_limit
         self.search_attributes = inp.search_attributes
+        self.markerless = inp.paths >= MARKERLESS  # today's paths, no patch marker asked (`crisis_input`)
         self.intake_sent = set(inp.intake_sent)
         self.delivered = set(inp.delivered)
         self.referrals_delivered = set(inp.referrals_delivered)
@@ -142,7 +143,7 @@ class CrisisCaseWorkflow:
 
     @workflow.run
     async def run(self, inp: CaseWorkflowInput) -> CaseView | None:
-        if self.view is None and workflow.patched(ENDS_WHEN_OPEN_REFUSED):
+        if self.view is None and self._since(ENDS_WHEN_OPEN_REFUSED):
             # `open` refused: end at once, leaving no case behind, instead of an empty one listed for an hour.
             if not await opened(self):
                 return None
@@ -164,7 +165,7 @@ class CrisisCaseWorkflow:
     async def record_due(self, now: datetime) -> bool | None:
         assert self.view is not None  # the loop runs once open
         before = self.view.event_count
-        sends = workflow.patched(SENDS_INTAKE)
+        sends = self._since(SENDS_INTAKE)
         advanced = await advance(
             CrisisActivities.advance, AdvanceCaseInput(case_code=self.case_code, now=now, sends_intake=not sends),
             case=self.case_code,
@@ -182,7 +183,8 @@ class CrisisCaseWorkflow:
             case_code=self.case_code, config=self.config, view=self.view, history_limit=self.history_limit,
             intake_sent=sorted(self.intake_sent), delivered=sorted(self.delivered),
             referrals_delivered=sorted(self.referrals_delivered),
-            search_attributes=self.search_attributes,
+            # A new run asks for no marker, even after an older one: fresh, it would take every patch anyway.
+            search_attributes=self.search_attributes, paths=MARKERLESS,
         )
 
     def log_ids(self) -> dict[str, str]:
@@ -227,9 +229,9 @@ class CrisisCaseWorkflow:
             # Another command may have been recorded since validation: check again on the fresh view.
             self._check(cmd)
             cmd = cmd.model_copy(update={"command_id": command_id()})
-            if workflow.patched(ONE_STEP):
+            if self._since(ONE_STEP):
                 return await self._step(cmd)
-            sends = workflow.patched(SENDS_INTAKE)
+            sends = self._since(SENDS_INTAKE)
             view = await execute_command(
                 CrisisActivities.act,
                 ActInput(case_code=self.case_code, command=cmd, at=workflow.now(), sends_intake=not sends),
@@ -261,6 +263,10 @@ class CrisisCaseWorkflow:
         return step.view
 
     # ------------------------------------------------------------------ helpers
+    def _since(self, patch: str) -> bool:
+        """Whether this run takes the path of `patch`: a run started on today's code does, without a marker."""
+        return self.markerless or workflow.patched(patch)
+
     def _check(self, cmd: c.Command) -> None:
         if self.view is None:
             raise refused("not_open", f"crisis case {self.case_code} is not open yet")
@@ -300,7 +306,7 @@ class CrisisCaseWorkflow:
         if not changes:
             return
         self.task_statuses = statuses(self.view)
-        if found is None and not workflow.patched(NOTIFIES_SUBSCRIBERS):
+        if found is None and not self._since(NOTIFIES_SUBSCRIBERS):
             return
         who = found.listeners if found is not None else await listeners(
             owners(changes), max(c.at for c in changes), case=self.case_code)
@@ -312,7 +318,7 @@ class CrisisCaseWorkflow:
         assert self.view is not None
         found = self.found
         new = [a for a in self.view.attempts if a.number not in self.delivered]
-        if not new or (found is None and not workflow.patched(DELIVERS)):
+        if not new or (found is None and not self._since(DELIVERS)):
             return
         self.delivered.update(a.number for a in new)
         pending = [a for a in new if a.status is AttemptStatus.PENDING]
@@ -331,7 +337,7 @@ class CrisisCaseWorkflow:
         assert self.view is not None
         found = self.found
         new = [r for r in self.view.referrals if r.number not in self.referrals_delivered]
-        if not new or (found is None and not workflow.patched(DELIVERS_REFERRALS)):
+        if not new or (found is None and not self._since(DELIVERS_REFERRALS)):
             return
         self.referrals_delivered.update(r.number for r in new)
         sent = [r for r in new if r.status is ReferralStatus.SENT]
@@ -359,4 +365,9 @@ class CrisisCaseWorkflow:
             OPENED_AT.value_set(view.opened_at),
             NEXT_DEADLINE.value_set(wake) if wake is not None else NEXT_DEADLINE.value_unset(),
         ]
+        if self.markerless:  # only what changed (nothing: no upsert): each upsert is a visibility write
+            held = workflow.info().typed_search_attributes
+            updates = [u for u in updates if held.get(u.key) != u.value]
+            if not updates:
+                return
         workflow.upsert_search_attributes(updates)

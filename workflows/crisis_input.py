@@ -8,10 +8,19 @@ effects: a model and its defaults, nothing else.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from domain.crisis.state import CaseView
 from domain.standards.config import StandardsConfig
+
+# The code paths of a run, as its input says. 0: a run started before this field; which paths it takes is told
+# by the patch markers of its history (`workflow.patched`). MARKERLESS: started on code where every patch of
+# `workflows.crisis` applies, so it asks for none: each `patched` call would write a marker and an upsert of
+# `TemporalChangeVersion` into every new case's history (a visibility write on the server: measured, the largest
+# cost a case has over a bare workflow). Continue-as-new carries it.
+MARKERLESS = 1
 
 
 class CaseWorkflowInput(BaseModel):
@@ -24,3 +33,9 @@ class CaseWorkflowInput(BaseModel):
     referrals_delivered: list[int] = []  # the referrals whose delivery to their receiving service is decided
     # Off only where the server cannot hold custom search attributes (the time-skipping test server).
     search_attributes: bool = True
+    paths: int = 0  # MARKERLESS for a run started today (`starting`); 0 for the runs recorded before it
+
+    @classmethod
+    def starting(cls, case_code: str, config: StandardsConfig, **fields: Any) -> CaseWorkflowInput:
+        """The input of a new case's workflow: today's code paths, without patch markers."""
+        return cls(case_code=case_code, config=config, paths=MARKERLESS, **fields)

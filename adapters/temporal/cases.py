@@ -94,7 +94,7 @@ class CaseClient(WorkflowClient[CaseView]):
         def start() -> WithStartWorkflowOperation[Any, Any]:
             made.append(WithStartWorkflowOperation(
                 CrisisCaseWorkflow.run,
-                CaseWorkflowInput(case_code=cmd.case_code, config=self.standards()),
+                CaseWorkflowInput.starting(cmd.case_code, self.standards()),
                 id=workflow_id(cmd.case_code),
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

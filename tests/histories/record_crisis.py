@@ -39,6 +39,11 @@ Today's shape (patch markers `crisis-case-ends-when-open-refused` and `crisis-ca
   subscribers the workflow asked for as local activities before (none left); the same deliveries and
   notifications. Its payloads are bound to its workflow id (printed when recorded).
 
+- `crisis_markerless_cascade.json` — the cascade scenario again (dev server, search attributes), recorded once a
+  new case's input says it takes today's paths (`CaseWorkflowInput.starting`, `paths` = `MARKERLESS`): no patch
+  marker and no `TemporalChangeVersion` upsert; each step upserts only the search attributes that changed, and
+  none when nothing did. Its due step (`case.advance` when the second team did not answer) asks for no marker either.
+
 Payloads are encrypted by the data converter; record with ARRIMAGE_PAYLOAD_KEYS unset (the public
 DEVELOPMENT key), which is what CI replays with.
 
@@ -138,7 +143,7 @@ async def record_full_path(tmp: Path) -> None:
         await env.shutdown()
 
 
-async def record_cascade(tmp: Path) -> None:
+async def record_cascade(tmp: Path, path: Path | None = None) -> None:
     standards = tmp / "region.toml"
     standards.write_text('region = "replay"\n\n[standards."crise.reponse_equipe"]\nduration = "PT2S"\n')
     cfg = load_standards(standards)
@@ -158,7 +163,7 @@ async def record_cascade(tmp: Path) -> None:
                 await act(handle, cmd)
             await act(handle, c.CloseCase(by="intervenant-1", actor_org=CSSS, reason="rien de plus requis"))
             await handle.result()
-            await _save(handle, CASCADE)
+            await _save(handle, path or CASCADE)
     finally:
         record.close()
         await env.shutdown()
@@ -279,11 +284,19 @@ async def record_one_step_path(tmp: Path) -> None:
     await record_notifies_path(tmp, ONE_STEP_PATH)
 
 
+MARKERLESS_CASCADE = HERE / "crisis_markerless_cascade.json"
+
+
+async def record_markerless_cascade(tmp: Path) -> None:
+    await record_cascade(tmp, MARKERLESS_CASCADE)
+
+
 RECORDERS = {"full_path": (FULL_PATH, record_full_path), "cascade": (CASCADE, record_cascade),
              "community_path": (COMMUNITY_PATH, record_community_path),
              "delivers_path": (DELIVERS_PATH, record_delivers_path),
              "notifies_path": (NOTIFIES_PATH, record_notifies_path),
-             "one_step_path": (ONE_STEP_PATH, record_one_step_path)}
+             "one_step_path": (ONE_STEP_PATH, record_one_step_path),
+             "markerless_cascade": (MARKERLESS_CASCADE, record_markerless_cascade)}
 
 
 async def main(names: list[str]) -> None:

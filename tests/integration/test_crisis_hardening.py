@@ -81,7 +81,7 @@ async def test_an_opening_with_a_moment_without_its_time_zone_never_reaches_the_
     code = new_case_code()
     raw: dict[str, Any] = {**open_cmd(code).model_dump(mode="json"), "received_at": "2026-12-01T05:00:00"}
     start = WithStartWorkflowOperation(
-        CrisisCaseWorkflow.run, CaseWorkflowInput(case_code=code, config=StandardsConfig(), search_attributes=False),
+        CrisisCaseWorkflow.run, CaseWorkflowInput.starting(code, StandardsConfig(), search_attributes=False),
         id=workflow_id(code), task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     with pytest.raises(WorkflowUpdateFailedError):

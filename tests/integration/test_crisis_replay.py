@@ -95,6 +95,10 @@ EXPECTED = {
     # itself): no local activity left; the same deliveries and notifications.
     "crisis_one_step_path.json": {E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 9,
                                   E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 1},
+    # The cascade again, started as a new case is today (`paths` MARKERLESS): no patch marker, only the search
+    # attributes that changed upserted; the second team's answer timer fired (`case.advance`, no marker either).
+    "crisis_markerless_cascade.json": {E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 8,
+                                       E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: 1},
 }
 # The histories recorded before the patches, and what they must not hold (or they would not test the old paths).
 BEFORE_PATCHES = {"crisis_full_path.json", "crisis_cascade.json"}
@@ -102,6 +106,7 @@ COMMUNITY = "crisis_community_path.json"
 DELIVERS_PATH = "crisis_delivers_path.json"
 NOTIFIES_PATH = "crisis_notifies_path.json"
 ONE_STEP_PATH = "crisis_one_step_path.json"
+MARKERLESS_CASCADE = "crisis_markerless_cascade.json"
 
 
 def test_the_histories_are_of_the_shapes_they_stand_for() -> None:
@@ -142,8 +147,9 @@ async def test_recorded_crisis_histories_replay_against_the_current_workflow(nam
         assert kinds[kind] == count, (E.Name(kind), kinds[kind])
     if name in BEFORE_PATCHES:
         assert kinds[E.EVENT_TYPE_TIMER_FIRED] >= 1
-    if name == "crisis_cascade.json":
+    if name in ("crisis_cascade.json", MARKERLESS_CASCADE):
         assert kinds[E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES] >= 8
+        assert kinds[E.EVENT_TYPE_TIMER_FIRED] >= 1
     replayer = Replayer(workflows=[CrisisCaseWorkflow], data_converter=data_converter())
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
@@ -215,6 +221,42 @@ async def test_one_activity_per_command_has_teeth_both_ways(monkeypatch: pytest.
     monkeypatch.setattr(crisis, "ONE_STEP", SENDS_INTAKE)
     with pytest.raises(workflow.NondeterminismError):
         await replayer.replay_workflow(_load(NOTIFIES_PATH))
+
+
+def _upserted(history: WorkflowHistory) -> list[set[str]]:
+    """The search attributes each upsert of the history set or unset, by name."""
+    return [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+            for e in history.events if e.event_type == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
+
+
+def test_a_new_case_asks_for_no_marker_and_upserts_only_what_changed() -> None:
+    """Today's cascade beside the one recorded before the patches (same scenario, same server): today's paths
+    (`case.step`, `case.advance`), yet no patch marker and no `TemporalChangeVersion`; after the first upsert,
+    each names only the attributes its step changed (the stage, the team, the next deadline...)."""
+    before, today = _load("crisis_cascade.json"), _load(MARKERLESS_CASCADE)
+    assert _patches(today) == set()
+    assert "case.step" in _activities(today) and "case.advance" in _activities(today)
+    everything = {"CaseStage", "CaseHolder", "CaseTerritory", "CaseTeam", "CaseOverdue", "CaseOpenedAt",
+                  "CaseNextDeadline"}
+    assert all(names == everything for names in _upserted(before))
+    upserts = _upserted(today)
+    assert all("TemporalChangeVersion" not in names for names in upserts)
+    assert upserts[0] == everything - {"CaseNextDeadline"}  # nothing due yet: nothing to unset
+    assert all(names and names < everything for names in upserts[1:])
+    assert sum(map(len, upserts)) < sum(map(len, _upserted(before))) // 2
+
+
+async def test_a_markerless_run_replayed_as_one_that_asks_for_markers_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The markerless history has teeth: a workflow that ignores the input's `paths` and asks for patch markers
+    finds none in it (so takes the oldest paths) and fails the replay."""
+    def asks(self: CrisisCaseWorkflow, patch: str) -> bool:
+        return workflow.patched(patch)
+
+    monkeypatch.setattr(CrisisCaseWorkflow, "_since", asks)
+    replayer = Replayer(workflows=[CrisisCaseWorkflow], data_converter=data_converter(),
+                        workflow_runner=UnsandboxedWorkflowRunner())
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(_load(MARKERLESS_CASCADE))
 
 
 def test_histories_replay_from_a_clean_environment() -> None:

@@ -162,7 +162,7 @@ async def test_a_worker_killed_mid_case_loses_and_duplicates_nothing(
         in_flight[k] = await h[k].start_update("act", cmd, id=f"inflight-{k}",
                                                wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=CaseView)
     op = WithStartWorkflowOperation(
-        CrisisCaseWorkflow.run, CaseWorkflowInput(case_code=codes["E"], config=cfg), id=workflow_id(codes["E"]),
+        CrisisCaseWorkflow.run, CaseWorkflowInput.starting(codes["E"], cfg), id=workflow_id(codes["E"]),
         task_queue=tq, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     in_flight["E"] = await env.client.start_update_with_start_workflow(

@@ -211,7 +211,7 @@ class Load:
         def send() -> Awaitable[CaseView]:
             op = WithStartWorkflowOperation(
                 CrisisCaseWorkflow.run,
-                CaseWorkflowInput(case_code=code, config=self.cfg, search_attributes=True),
+                CaseWorkflowInput.starting(code, self.cfg, search_attributes=True),
                 id=case_workflow_id(code),
                 task_queue=self.tq,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
