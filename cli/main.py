@@ -30,6 +30,7 @@ from typer.models import CommandInfo, TyperInfo
 if TYPE_CHECKING:
     from workers.bootstrap import Root
     from workers.embedded import Endpoints
+    from workers.settings import Settings
 
 
 class _Arrimage(typer.Typer):
@@ -277,6 +278,16 @@ class _Root(TyperGroup):
             return super().shell_complete(ctx, incomplete)
 
 
+def _refuse_loosened_standards(settings: Settings) -> None:
+    """Before a long-running process starts (`up`, `gateway`, `worker`): a region file that loosens a fixed
+    standard is refused, one clear line and its exit code (cli.standards)."""
+    from cli.errors import reported
+    from cli.standards import standards_in_force
+
+    with reported():
+        standards_in_force(settings)
+
+
 app = _Arrimage(
     name="arrimage",
     cls=_Root,
@@ -321,8 +332,6 @@ def up(
     """Start the embedded stack: Temporal dev server + worker + SQLite record. Ctrl-C stops it.
 
     One `up` per data directory (ARRIMAGE_DATA_DIR): a second one is refused while the first runs."""
-    from cli.errors import reported
-    from cli.standards import standards_in_force
     from workers.bootstrap import bootstrap, load_settings
     from workers.embedded import UpRefused, run_embedded
 
@@ -359,8 +368,7 @@ def up(
         hint = "export ARRIMAGE_MODE=development, then " if settings.development and settings.missing_keys() else ""
         console.print(f"Ctrl-C to stop. In another shell: {hint}[bold]arrimage ententes --help[/bold]")
 
-    with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)
-        standards_in_force(settings)
+    _refuse_loosened_standards(settings)
     try:
         with bootstrap(settings, create=True) as engine:  # `up` creates the record
             from gateway.server import Gateway  # FastAPI and its routes: imported by the commands that serve only
@@ -432,13 +440,10 @@ def gateway() -> None:
             await server.stop()
             await asyncio.to_thread(views.stop)
 
-    from cli.errors import reported
-    from cli.standards import standards_in_force
     from workers.bootstrap import bootstrap, load_settings
 
     settings = load_settings()
-    with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)
-        standards_in_force(settings)
+    _refuse_loosened_standards(settings)
     with bootstrap(settings) as engine:
         asyncio.run(main(engine))
 
@@ -488,14 +493,11 @@ def worker() -> None:
         console.print(f"worker on task queue {engine.settings.task_queue} at {engine.settings.temporal_address}")
         await run_until_signalled(engine)
 
-    from cli.errors import reported
-    from cli.standards import standards_in_force
     from workers.bootstrap import bootstrap, connect, load_settings
     from workers.worker import run_until_signalled
 
     settings = load_settings()
-    with reported():  # a region file that loosens a fixed standard is refused at start (cli.standards)
-        standards_in_force(settings)
+    _refuse_loosened_standards(settings)
     with bootstrap(settings, create=True) as engine:  # the worker creates the record
         asyncio.run(main(engine))
 
