@@ -5,12 +5,16 @@ environment that points it at a test's Temporal server, task queue and record, a
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
     from tests.postgres import PostgresParams
 
 ARRIMAGE = str(Path(sys.executable).parent / "arrimage")
+FORK_SERVER = str(Path(__file__).with_name("cli_forks.py"))
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,126 @@ class Result:
 
     def json(self) -> Any:
         return json.loads(self.out)
+
+
+# ---------------------------------------------------------------------- the CLI, imported once
+# Each test process keeps one `arrimage` that has done its imports (tests/e2e/cli_forks.py says why and what a fork
+# keeps of a shell user's process); every command of run_cli / arun_cli runs in a fork of it.
+def _startup_keys(env: dict[str, str]) -> dict[str, str]:
+    """What the interpreter reads when it starts, which a fork inherits and cannot change."""
+    return {k: v for k, v in env.items() if k.startswith(("PYTHON", "LC_")) or k == "LANG"}
+
+
+class _Forks:
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="arrimage-cli-")
+        self.socket = os.path.join(self.dir, "forks.sock")
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("ARRIMAGE_") and k not in ("COLUMNS", "LINES")}
+        self.proc = subprocess.Popen([sys.executable, FORK_SERVER, self.socket], env=self.env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self.count = 0
+        atexit.register(self.close)
+        deadline = time.monotonic() + 120
+        while not os.path.exists(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the CLI fork server did not start (exit {self.proc.returncode})")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.dir):
+                os.unlink(os.path.join(self.dir, name))
+            os.rmdir(self.dir)
+
+    def request(self, args: tuple[str, ...], env: dict[str, str], cwd: Path | str | None) -> tuple[bytes, str, str]:
+        self.count += 1
+        out, err = (os.path.join(self.dir, f"{os.getpid()}-{self.count}.{name}") for name in ("out", "err"))
+        line = json.dumps({"argv": [ARRIMAGE, *args], "env": env, "cwd": str(cwd or os.getcwd()),
+                           "out": out, "err": err}).encode() + b"\n"
+        return line, out, err
+
+    @staticmethod
+    def collect(out: str, err: str) -> tuple[bytes, bytes]:
+        try:
+            return Path(out).read_bytes(), Path(err).read_bytes()
+        finally:
+            for path in (out, err):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+
+
+_forks: _Forks | None = None
+
+
+def _fork_server(env: dict[str, str]) -> _Forks | None:
+    """The process's fork server, or None when this command must start as the console script."""
+    global _forks
+    if os.environ.get("ARRIMAGE_TEST_CLI") == "spawn":
+        return None
+    if _forks is None or _forks.proc.poll() is not None:
+        _forks = _Forks()
+    if _startup_keys(env) != _startup_keys(_forks.env):
+        return None
+    return _forks
+
+
+def _text(data: bytes) -> str:
+    """As subprocess's text mode decodes (universal newlines)."""
+    return data.decode().replace("\r\n", "\n").replace("\r", "\n")
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 120,
+            text: bool = True) -> Result:
+    """`arrimage ARGS` with `env` (the whole environment) from `cwd`, as subprocess.run(capture_output=True) would
+    run the console script; `text` as subprocess's (False: decoded as is, no newline translation)."""
+    decode = _text if text else bytes.decode
+    forks = _fork_server(env)
+    if forks is None:
+        proc = subprocess.run([ARRIMAGE, *args], env=env, cwd=cwd, capture_output=True, timeout=timeout)
+        return Result(proc.returncode, decode(proc.stdout), decode(proc.stderr))
+    line, out, err = forks.request(args, env, cwd)
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(timeout)
+        conn.connect(forks.socket)
+        conn.sendall(line)
+        answers = conn.makefile("rb")
+        pid = int(answers.readline())
+        try:
+            code = int(answers.readline())
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
+            raise subprocess.TimeoutExpired([ARRIMAGE, *args], timeout) from None
+    stdout, stderr = forks.collect(out, err)
+    return Result(code, decode(stdout), decode(stderr))
+
+
+async def arun_cli(*args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 90) -> Result:
+    """run_cli for a coroutine (the output decoded as is, as `communicate()`'s bytes were)."""
+    forks = _fork_server(env)
+    if forks is None:
+        proc = await asyncio.create_subprocess_exec(
+            ARRIMAGE, *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout)
+        assert proc.returncode is not None
+        return Result(proc.returncode, stdout.decode(), stderr.decode())
+    line, out, err = forks.request(args, env, cwd)
+    reader, writer = await asyncio.open_unix_connection(forks.socket)
+    try:
+        writer.write(line)
+        pid = int(await reader.readline())
+        try:
+            code = int(await asyncio.wait_for(reader.readline(), timeout))
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
+            raise
+    finally:
+        writer.close()
+    stdout, stderr = forks.collect(out, err)
+    return Result(code, stdout.decode(), stderr.decode())
 
 
 def cli_env(*, record_path: Path, data_dir: Path, columns: int, target: str | None = None,
@@ -65,13 +190,7 @@ class Engine:
         return await self.run_in({k: v for k, v in self.env.items() if k not in unset}, *args)
 
     async def run_in(self, full: dict[str, str], *args: str) -> Result:
-        proc = await asyncio.create_subprocess_exec(
-            ARRIMAGE, *self.prefix, *args, cwd=self.workdir, env=full,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 90)
-        assert proc.returncode is not None
-        return Result(proc.returncode, out.decode(), err.decode())
+        return await arun_cli(*self.prefix, *args, env=full, cwd=self.workdir)
 
     async def ok(self, *args: str) -> Result:
         result = await self.run(*args)
