@@ -292,9 +292,5 @@ class Stack:
                 os.killpg(self.proc.pid, signal.SIGINT)
 
     async def cli(self, *args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            ARRIMAGE, "ententes", *args, env={**self.env, "ARRIMAGE_MODE": "development"},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await proc.communicate()
-        return proc.returncode or 0, out.decode(), err.decode()
+        ran = await arun_cli("ententes", *args, env={**self.env, "ARRIMAGE_MODE": "development"})
+        return ran.code, ran.out, ran.err

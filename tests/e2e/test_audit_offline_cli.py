@@ -26,7 +26,7 @@ from adapters.record.record import Record
 from domain.audit.hashing import link_batch
 from tests.audit_builders import build, populate
 from tests.conftest import PG, PostgresSchema, require_postgres
-from tests.e2e.harness import ARRIMAGE, Result, postgres_auditor_env
+from tests.e2e.harness import Result, postgres_auditor_env, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,8 +153,7 @@ def test_export_then_verify_offline_on_postgresql(tmp_path: Path) -> None:
         env = postgres_auditor_env(PG, schema.name, tmp_path, COLUMNS="250")
 
         def audit(*args: str) -> Result:
-            proc = subprocess.run([ARRIMAGE, "audit", *args], env=env, capture_output=True, text=True, timeout=120)
-            return Result(proc.returncode, proc.stdout, proc.stderr)
+            return run_cli("audit", *args, env=env)
 
         bundle = tmp_path / "bundle"
         exported = audit("export", "--out", str(bundle))

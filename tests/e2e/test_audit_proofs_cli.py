@@ -4,7 +4,6 @@ or not proven, 2 bad input with nothing written), a rewritten tree and another l
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from adapters.record.record import Record
 from domain.audit import merkle
 from domain.audit.note import parse_checkpoint, parse_note
 from tests.audit_builders import populate
-from tests.e2e.harness import ARRIMAGE, Result
+from tests.e2e.harness import Result, run_cli
 from tests.merkle_attack_builders import auditor_cli_env
 from tests.tamper_builders import Raw, interleaved_dossiers
 from usecases.audit import proofs
@@ -29,9 +28,7 @@ class Cli:
     folder: Path
 
     def run(self, *args: str) -> Result:
-        proc = subprocess.run([ARRIMAGE, "audit", *args], env=self.env, capture_output=True, text=True, timeout=120,
-                              cwd=self.folder)
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return run_cli("audit", *args, env=self.env, cwd=self.folder)
 
     def ok(self, *args: str) -> Result:
         result = self.run(*args)

@@ -6,14 +6,13 @@ the stopwatch and the rows fetched. SQLite and PostgreSQL (issue 12: the ranges 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from eventsourcing.persistence import StoredEvent
 
-from tests.e2e.harness import ARRIMAGE, cli_env, no_record, store_cli_env
+from tests.e2e.harness import cli_env, no_record, run_cli, store_cli_env
 from tests.tamper_builders import Raw
 from workers.bootstrap import open_record
 
@@ -46,18 +45,11 @@ def auditor_env(store_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 
 def verify(store_env: dict[str, str], tmp_path: Path, jobs: int) -> tuple[int, dict[str, Any]]:
     env = auditor_env(store_env, tmp_path)
-    proc = subprocess.run(
-        [ARRIMAGE, "audit", "verify", "--json", "--jobs", str(jobs)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    report = json.loads(proc.stdout)
+    ran = run_cli("audit", "verify", "--json", "--jobs", str(jobs), env=env, cwd=tmp_path, timeout=300)
+    report = json.loads(ran.out)
     for varying in ("seconds", "rows_read"):
         del report[varying]
-    return proc.returncode, report
+    return ran.code, report
 
 
 def test_jobs_report_what_one_pass_reports(store_env: dict[str, str], tmp_path: Path) -> None:
@@ -79,9 +71,8 @@ def test_jobs_report_what_one_pass_reports(store_env: dict[str, str], tmp_path: 
 def test_jobs_below_one_is_refused_in_words(store_env: dict[str, str], tmp_path: Path) -> None:
     """`--jobs 0` is refused at the boundary (exit 2, one line naming the option), before any record is read:
     no SQLite file, no table in the PostgreSQL schema."""
-    proc = subprocess.run([ARRIMAGE, "audit", "verify", "--jobs", "0"], env=auditor_env(store_env, tmp_path),
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2
-    assert "invalid value for '--jobs': expected at least 1" in proc.stderr
+    ran = run_cli("audit", "verify", "--jobs", "0", env=auditor_env(store_env, tmp_path), cwd=tmp_path, timeout=60)
+    assert ran.code == 2
+    assert "invalid value for '--jobs': expected at least 1" in ran.err
     assert not (tmp_path / "record.sqlite").exists()
     assert no_record(store_env)

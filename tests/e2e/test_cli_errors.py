@@ -27,7 +27,7 @@ from cli.options import TIMEOUT_HELP
 from domain.crisis.state import CaseStage
 from tests.audit_builders import CASE, ENTENTE, PERSON, Store, build
 from tests.disclosure_builders import SUBJECT
-from tests.e2e.harness import ARRIMAGE, Result
+from tests.e2e.harness import ARRIMAGE, Result, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -50,9 +50,7 @@ class Shell:
         self.env = {**store.env, "ARRIMAGE_TEMPORAL_ADDRESS": self.down, "ARRIMAGE_TASK_QUEUE": "errors"}
 
     def run(self, *args: str, **env: str) -> Result:
-        proc = subprocess.run([ARRIMAGE, *args], env={**self.env, **env}, cwd=self.workdir, capture_output=True,
-                              text=True, timeout=120)
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return run_cli(*args, env={**self.env, **env}, cwd=self.workdir)
 
     def fails(self, code: int, *args: str, **env: str) -> str:
         """Run a command that must fail: its exit code, nothing on stdout, nothing recorded; its stderr."""

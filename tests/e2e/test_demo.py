@@ -6,7 +6,6 @@ trajectory, each case carrying the region's figures. On a SQLite file and a Post
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -24,7 +23,7 @@ from cli.demo import ENTENTE_CC, ENTENTE_CPS, PATHS
 from domain.crisis.model import InterventionOutcome
 from domain.crisis.state import AttemptStatus, CaseView, ReferralStatus
 from tests.e2e.engines import engine_env, store_settings
-from tests.e2e.harness import ARRIMAGE
+from tests.e2e.harness import arun_cli
 from usecases.crisis import CrisisCases
 from usecases.ententes import Ententes
 from workers.binaries import temporal_cli
@@ -60,11 +59,8 @@ async def engine(task_queue: str, tmp_path: Path,
 
 
 async def demo(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(ARRIMAGE, "demo", *args, env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 240)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    ran = await arun_cli("demo", *args, env=env, timeout=240)
+    return ran.code, ran.out, ran.err
 
 
 def cases_in(store: dict[str, str]) -> tuple[list[CaseView], dict[str, int]]:

@@ -5,13 +5,12 @@ already listed, bad input and an unknown service refused with their code, nothin
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.audit_builders import Store, build
-from tests.e2e.harness import ARRIMAGE, Result
+from tests.e2e.harness import Result, run_cli
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "annuaire-laval.hsds.json"
 
@@ -24,8 +23,7 @@ def store(tmp_path: Path, store_env: dict[str, str]) -> Store:
 
 
 def arrimage(store: Store, *args: str) -> Result:
-    proc = subprocess.run([ARRIMAGE, *args], env=store.env, capture_output=True, text=True, timeout=120)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_cli(*args, env=store.env)
 
 
 def test_import_list_show_export(store: Store, tmp_path: Path) -> None:

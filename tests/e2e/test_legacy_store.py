@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import ARRIMAGE, Result, cli_env
+from tests.e2e.harness import Result, cli_env, run_cli
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "legacy_2026_11"
 EVENTS = 59  # every event of the record as committed
@@ -44,9 +43,7 @@ class Legacy:
     env: dict[str, str]
 
     def run(self, *args: str) -> Result:
-        proc = subprocess.run([ARRIMAGE, *args], env=self.env, cwd=self.dir, capture_output=True, text=True,
-                              timeout=120)
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return run_cli(*args, env=self.env, cwd=self.dir)
 
     def ok(self, *args: str) -> Result:
         result = self.run(*args)

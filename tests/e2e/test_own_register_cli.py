@@ -6,7 +6,6 @@ the rule's code and only the refusal is recorded (or nothing, when no register i
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from adapters.fhir.auditevent import DISCLOSURE, PATIENT_READ
 from tests.audit_builders import Store, build
 from tests.disclosure_builders import SUBJECT
-from tests.e2e.harness import ARRIMAGE, Result
+from tests.e2e.harness import Result, run_cli
 
 
 @pytest.fixture
@@ -27,8 +26,7 @@ def store(tmp_path: Path, store_env: dict[str, str]) -> Store:
 
 
 def arrimage(store: Store, *args: str) -> Result:
-    proc = subprocess.run([ARRIMAGE, *args], env=store.env, capture_output=True, text=True, timeout=120)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_cli(*args, env=store.env)
 
 
 def person_rows(store: Store) -> list[dict[str, object]]:

@@ -12,7 +12,6 @@ gets nothing. No Temporal (its address answers nothing): these are reads of the 
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pytest
 
 from tests.audit_builders import CASE, PERSON, Store, build
 from tests.disclosure_builders import SUBJECT
-from tests.e2e.harness import ARRIMAGE, Result
+from tests.e2e.harness import Result, run_cli
 
 NO_ROLE = ("invalid input: give the role you read in with --role (or set ARRIMAGE_ROLE): every read of the "
            "record is registered\n")
@@ -36,8 +35,7 @@ def store(tmp_path: Path, store_env: dict[str, str]) -> Store:
 
 def arrimage(store: Store, *args: str, unset: tuple[str, ...] = ()) -> Result:
     env = {k: v for k, v in store.env.items() if k not in unset}
-    proc = subprocess.run([ARRIMAGE, *args], env=env, capture_output=True, text=True, timeout=120)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_cli(*args, env=env)
 
 
 def about(store: Store, who: str) -> list[dict[str, Any]]:

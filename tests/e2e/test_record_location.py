@@ -15,7 +15,7 @@ import pytest
 
 from adapters.record.record import Record
 from tests.conftest import PG, PostgresSchema, require_postgres
-from tests.e2e.harness import ARRIMAGE, Result
+from tests.e2e.harness import Result, arun_cli
 
 NO_RECORD = (
     "no record at {path}: run from the folder where `arrimage up` runs, "
@@ -42,14 +42,7 @@ def run(cwd: Path, *args: str, **extra: str) -> Result:
     env.update({"ARRIMAGE_MODE": "development", "ARRIMAGE_ROLE": "auditeur",
                 "ARRIMAGE_LOG_FORMAT": "console", "ARRIMAGE_LOG_LEVEL": "WARNING", "COLUMNS": "200", **extra})
 
-    async def go() -> Result:
-        proc = await asyncio.create_subprocess_exec(
-            ARRIMAGE, *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        return Result(proc.returncode if proc.returncode is not None else -1, out.decode(), err.decode())
-
-    return asyncio.run(go())
+    return asyncio.run(arun_cli(*args, env=env, cwd=cwd, timeout=60))
 
 
 @pytest.mark.parametrize("args", READS, ids=lambda a: " ".join(a))

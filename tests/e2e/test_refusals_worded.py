@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 
 from adapters.record.record import Record
 from tests.audit_builders import PERSON, Store, build
-from tests.e2e.harness import ARRIMAGE, Result, cli_env, store_cli_env
+from tests.e2e.harness import Result, cli_env, run_cli, store_cli_env
 from tests.tamper_builders import Raw
 
 CSSS = "cisss-laval"
@@ -42,9 +41,7 @@ class Shell:
     workdir: Path
 
     def run(self, *args: str) -> Result:
-        proc = subprocess.run([ARRIMAGE, *args], env=self.env, cwd=self.workdir, capture_output=True, text=True,
-                              timeout=120)
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return run_cli(*args, env=self.env, cwd=self.workdir)
 
     def write(self, name: str, data: dict[str, Any]) -> Path:
         path = self.workdir / name

@@ -22,7 +22,7 @@ from domain.ententes import commands as ac
 from tests.audit_builders import T0, build, populate
 from tests.conftest import PG, PostgresSchema, require_postgres
 from tests.crisis_builders import crisis_content as content
-from tests.e2e.harness import ARRIMAGE, postgres_auditor_env
+from tests.e2e.harness import ARRIMAGE, postgres_auditor_env, run_cli
 from usecases.ententes import Ententes
 
 
@@ -91,7 +91,8 @@ def test_the_postgresql_drill_pg_dump_restore_and_verify(tmp_path: Path) -> None
         env = postgres_auditor_env(PG, schema.name, tmp_path)
 
         def audit(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([ARRIMAGE, "audit", *args], env=env, capture_output=True, text=True, timeout=120)
+            ran = run_cli("audit", *args, env=env)
+            return subprocess.CompletedProcess([ARRIMAGE, "audit", *args], ran.code, ran.out, ran.err)
 
         pub = tmp_path / "engine.pub"
         pub.write_text(public_key_b64(DEV_CHECKPOINT_KEYS.active) + "\n")

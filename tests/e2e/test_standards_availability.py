@@ -10,12 +10,11 @@ still refused with its reason (before, the connection's OperationalError came fi
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ARRIMAGE, Result, cli_env, no_record, store_cli_env
+from tests.e2e.harness import Result, cli_env, no_record, run_cli, store_cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +31,7 @@ en_personne = { windows = [{ days = [1, 2, 3, 4, 5], opens = "09:00", closes = "
 def run(tmp_path: Path, store: dict[str, str], standards: Path, *args: str) -> Result:
     env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path / "var", columns=200,
                   ARRIMAGE_STANDARDS_FILE=str(standards), **store_cli_env(store))
-    proc = subprocess.run([ARRIMAGE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_cli(*args, env=env, cwd=tmp_path)
 
 
 def test_standards_json_shows_the_aaor_hours_and_the_declared_teams_coverage(tmp_path: Path,

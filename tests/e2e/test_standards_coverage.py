@@ -5,7 +5,6 @@ SQLite file and a PostgreSQL schema (`store_env`, issue 12): the coverage is rea
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from domain.ententes.model import EntenteContent
 from domain.hours import ServiceHours
 from tests.crisis_builders import activate, crisis_content
 from tests.e2e.engines import store_settings
-from tests.e2e.harness import ARRIMAGE, Result, cli_env, store_cli_env
+from tests.e2e.harness import Result, cli_env, run_cli, store_cli_env
 from workers.bootstrap import bootstrap
 from workers.settings import Settings
 
@@ -27,8 +26,7 @@ WEEKDAYS_8_16 = {"windows": [{"days": [1, 2, 3, 4, 5], "opens": "08:00", "closes
 def run(tmp_path: Path, store: dict[str, str], *args: str) -> Result:
     env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path / "var", columns=200,
                   **store_cli_env(store))
-    proc = subprocess.run([ARRIMAGE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_cli(*args, env=env, cwd=tmp_path)
 
 
 def test_standards_show_the_24_7_coverage_of_the_ententes_in_force(tmp_path: Path, store_env: dict[str, str]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.engines import CaseEngine, case_engine
-from tests.e2e.harness import ARRIMAGE, Result, cli_env, no_record, store_cli_env
+from tests.e2e.harness import Result, cli_env, no_record, run_cli, store_cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -39,8 +38,7 @@ def closed_port() -> str:
 def run(tmp_path: Path, store_env: dict[str, str], standards: Path, *args: str) -> Result:
     env = cli_env(record_path=tmp_path / "record.sqlite", data_dir=tmp_path / "var", columns=200,
                   target=closed_port(), ARRIMAGE_STANDARDS_FILE=str(standards), **store_cli_env(store_env))
-    proc = subprocess.run([ARRIMAGE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_cli(*args, env=env, cwd=tmp_path)
 
 
 def test_standards_json_lists_each_figure_with_its_provenance(tmp_path: Path, store_env: dict[str, str]) -> None:
