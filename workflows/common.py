@@ -11,6 +11,12 @@ update-with-start (a crisis case, an episode) records its opening with `record_o
 `run`, ends at once through `opened` when the opening was refused.
 Every helper here issues exactly the commands the workflows issued before it
 existed, so recorded histories replay unchanged.
+
+The workflows import this module (and `workflows.deliveries`, `workflows.task_notifications`) passed through the
+sandbox, as they import the domain: it is executed once per worker instead of again for every workflow run (a
+crisis case's run spent more time executing these modules than its own). That holds because they are
+deterministic and keep no state of their own at module level (constants, functions and classes only: a workflow's
+state lives in its instance); every call into `temporalio.workflow` reaches the calling workflow's runtime.
 """
 
 from __future__ import annotations

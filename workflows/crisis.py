@@ -43,19 +43,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from workflows.common import (
-    advance,
-    command_id,
-    execute_command,
-    opened,
-    record_opening,
-    refused,
-    run_calendar,
-    try_step,
-)
-from workflows.deliveries import Deliveries, with_endpoint
-from workflows.task_notifications import listeners, notify
-
+# The domain and the workflows' own helpers (deterministic, no module state: workflows.common says why).
 with workflow.unsafe.imports_passed_through():
     from activities.crisis import CrisisActivities, Found, StepInput
     from activities.delivery import DeliverInput
@@ -67,7 +55,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.delivery.model import MessageType, SubjectKind
     from domain.errors import DomainError
     from domain.fhir.subscriptions import owners, statuses, task_changes
+    from workflows.common import (
+        advance,
+        command_id,
+        execute_command,
+        opened,
+        record_opening,
+        refused,
+        run_calendar,
+        try_step,
+    )
     from workflows.crisis_input import MARKERLESS, CaseWorkflowInput
+    from workflows.deliveries import Deliveries, with_endpoint
+    from workflows.task_notifications import listeners, notify
 
 STALL_BACKOFF = timedelta(minutes=1)
 OPEN_WAIT = timedelta(hours=1)  # a workflow started without its intake gives up after this

@@ -34,9 +34,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 
-from workflows.common import advance, command_id, execute, execute_command, refused, run_calendar
-from workflows.deliveries import Deliveries, with_endpoint
-
+# The domain and the workflows' own helpers (deterministic, no module state: workflows.common says why).
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliverInput
     from activities.ententes import EntenteActivities
@@ -47,6 +45,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.ententes.model import EntenteCode
     from domain.ententes.state import EntentePolicy, EntenteStatus, EntenteView, ProposalStage
     from domain.errors import DomainError
+    from workflows.common import advance, command_id, execute, execute_command, refused, run_calendar
+    from workflows.deliveries import Deliveries, with_endpoint
 
 STALL_BACKOFF = timedelta(minutes=5)
 DRAFT_WAIT = timedelta(hours=1)  # a workflow started without its draft gives up after this

@@ -26,8 +26,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 
-from workflows.common import advance, command_id, execute_command, opened, record_opening, refused, run_calendar
-
+# The domain and the workflows' own helpers (deterministic, no module state: workflows.common says why).
 with workflow.unsafe.imports_passed_through():
     from activities.episodes import EpisodeActivities
     from activities.inputs import AdvanceEpisodeInput, EpisodeActInput, OpenEpisodeInput
@@ -36,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.episodes.state import EpisodeStage, EpisodeView
     from domain.errors import DomainError
     from domain.standards.config import StandardsConfig
+    from workflows.common import advance, command_id, execute_command, opened, record_opening, refused, run_calendar
 
 STALL_BACKOFF = timedelta(minutes=1)
 WORKFLOW_PREFIX = "episode-"

@@ -18,8 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from workflows.deliveries import ATTEMPT_TIMEOUT, LOOKUP_RETRY, LOOKUP_TIMEOUT, RETRY, Deliveries, _kind
-
+# The domain and the workflows' own helpers (deterministic, no module state: workflows.common says why).
 with workflow.unsafe.imports_passed_through():
     from activities.fhir_subscriptions import (
         HandshakeInput,
@@ -32,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.delivery.model import Outcome
     from domain.fhir.subscriptions import HANDSHAKE_ATTEMPTS, TaskChange
+    from workflows.deliveries import ATTEMPT_TIMEOUT, LOOKUP_RETRY, LOOKUP_TIMEOUT, RETRY, Deliveries, _kind
 
 # 5 s then 10 s: HANDSHAKE_ATTEMPTS in about 15 seconds, then the subscription is in error.
 HANDSHAKE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
