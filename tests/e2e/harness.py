@@ -130,6 +130,13 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path | str | None = None, time
     return Result(code, decode(stdout), decode(stderr))
 
 
+def run_completed(*args: str, env: dict[str, str], cwd: Path | str | None = None,
+                  timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """run_cli, answered as subprocess.run(capture_output=True, text=True) answers (for tests written against it)."""
+    ran = run_cli(*args, env=env, cwd=cwd, timeout=timeout)
+    return subprocess.CompletedProcess([ARRIMAGE, *args], ran.code, ran.out, ran.err)
+
+
 async def arun_cli(*args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 90) -> Result:
     """run_cli for a coroutine (the output decoded as is, as `communicate()`'s bytes were)."""
     forks = _fork_server(env)

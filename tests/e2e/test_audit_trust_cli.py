@@ -20,7 +20,7 @@ from adapters.record.record import Record
 from domain.ententes import commands as ac
 from tests.audit_builders import ENTENTE, T0
 from tests.crisis_builders import crisis_content
-from tests.e2e.harness import ARRIMAGE, run_cli, store_cli_env
+from tests.e2e.harness import run_completed, store_cli_env
 from usecases.ententes import Ententes
 
 SEED = bytes([7]) * 32
@@ -44,8 +44,7 @@ class Machine:
     env: dict[str, str]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        ran = run_cli(*args, env=self.env, cwd=self.cwd)
-        return subprocess.CompletedProcess([ARRIMAGE, *args], ran.code, ran.out, ran.err)
+        return run_completed(*args, env=self.env, cwd=self.cwd)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.e2e.harness import ARRIMAGE, run_cli
+from tests.e2e.harness import run_completed
 
 MISSING = ("refusing to start on public development keys: ARRIMAGE_PAYLOAD_KEYS, ARRIMAGE_SUBJECT_KEKS, "
            "ARRIMAGE_CHECKPOINT_KEYS not set (set them, see deploy/arrimage.env.example; "
@@ -27,8 +27,7 @@ def run(cwd: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARRIMAGE_")}
     env.update({"ARRIMAGE_DATA_DIR": str(cwd / "var"), "ARRIMAGE_TEMPORAL_ADDRESS": "127.0.0.1:1",
                 "ARRIMAGE_LOG_FORMAT": "console", **extra})
-    ran = run_cli(*args, env=env, cwd=cwd, timeout=60)
-    return subprocess.CompletedProcess([ARRIMAGE, *args], ran.code, ran.out, ran.err)
+    return run_completed(*args, env=env, cwd=cwd, timeout=60)
 
 
 def keys() -> dict[str, str]:

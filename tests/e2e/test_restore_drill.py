@@ -22,7 +22,7 @@ from domain.ententes import commands as ac
 from tests.audit_builders import T0, build, populate
 from tests.conftest import PG, PostgresSchema, require_postgres
 from tests.crisis_builders import crisis_content as content
-from tests.e2e.harness import ARRIMAGE, postgres_auditor_env, run_cli
+from tests.e2e.harness import postgres_auditor_env, run_completed
 from usecases.ententes import Ententes
 
 
@@ -91,8 +91,7 @@ def test_the_postgresql_drill_pg_dump_restore_and_verify(tmp_path: Path) -> None
         env = postgres_auditor_env(PG, schema.name, tmp_path)
 
         def audit(*args: str) -> subprocess.CompletedProcess[str]:
-            ran = run_cli("audit", *args, env=env)
-            return subprocess.CompletedProcess([ARRIMAGE, "audit", *args], ran.code, ran.out, ran.err)
+            return run_completed("audit", *args, env=env)
 
         pub = tmp_path / "engine.pub"
         pub.write_text(public_key_b64(DEV_CHECKPOINT_KEYS.active) + "\n")
