@@ -8,7 +8,9 @@ with the case search attributes registered, SQLite, loopback, headless; the real
 `workers.worker.build_worker`, 8 activity threads, SQLite record holding the two ententes of
 `arrimage demo`, so that routing reads real ententes).
 
-One crisis case = the messages of partners and intervenants, in order:
+One crisis case = the messages of partners and intervenants, in order, as the gateway sends them
+(`CaseClient.open` first binds the case to its person in the record, so that every payload of its history is
+sealed with that person's key; the benchmark does the same):
 
     update-with-start `open` (Info-Social, urgent, face to face), `act` request_mobile (routing),
     `act` accept (the CSSS team), `act` arrive, `act` outcome (crise désamorcée), `act` close,
@@ -60,6 +62,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from adapters.record.record import Record
+from adapters.temporal.case_keys import RecordCaseKeys, case_subjects
+from adapters.temporal.client import with_case_keys
 from benchmarks import summary
 from benchmarks.bare_case import BareCaseWorkflow, noop_step
 from benchmarks.common import print_header, print_table
@@ -104,19 +108,33 @@ def act_commands(code: str) -> list[c.Command]:
     ]
 
 
-async def start_case(client: Client, settings: Settings, config: StandardsConfig, code: str) -> CaseView:
+def binder(record: Record) -> Callable[[str, str], Awaitable[None]]:
+    """As the gateway's and the CLI's `CaseClient.open`: the case is bound to its person before its first payload,
+    so that every payload of its history is sealed with that person's key (the codec reads it for each)."""
+    bindings = case_subjects(record)
+
+    async def bind(code: str, subject_id: str) -> None:
+        await asyncio.to_thread(bindings.bind, code, subject_id)
+    return bind
+
+
+async def start_case(client: Client, settings: Settings, config: StandardsConfig, code: str,
+                     bind: Callable[[str, str], Awaitable[None]]) -> CaseView:
     # `config` read once, as the gateway's client holds it (not parsed again for every case).
+    opening = open_command(code)
+    await bind(code, opening.subject_id)
     start = WithStartWorkflowOperation(
         CrisisCaseWorkflow.run, CaseWorkflowInput.starting(code, config),
         id=workflow_id(code), task_queue=settings.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     view: CaseView = await client.execute_update_with_start_workflow(
-        CrisisCaseWorkflow.open, open_command(code), start_workflow_operation=start)
+        CrisisCaseWorkflow.open, opening, start_workflow_operation=start)
     return view
 
 
-async def case_lifecycle(client: Client, settings: Settings, config: StandardsConfig, code: str) -> int:
-    await start_case(client, settings, config, code)
+async def case_lifecycle(client: Client, settings: Settings, config: StandardsConfig, code: str,
+                         bind: Callable[[str, str], Awaitable[None]]) -> int:
+    await start_case(client, settings, config, code, bind)
     handle = client.get_workflow_handle(workflow_id(code), result_type=CaseView)
     for cmd in act_commands(code):
         await handle.execute_update(CrisisCaseWorkflow.act, cmd)  # type: ignore[arg-type]
@@ -160,13 +178,13 @@ def _wait_visible(reader: CrisisCases, code: str, before: int, stop: threading.E
     return None
 
 
-async def latency(client: Client, settings: Settings, reader: CrisisCases,
-                  cases: int) -> tuple[list[float], list[float]]:
+async def latency(client: Client, settings: Settings, reader: CrisisCases, cases: int,
+                  bind: Callable[[str, str], Awaitable[None]]) -> tuple[list[float], list[float]]:
     answered: list[float] = []
     visible: list[float] = []
     for _ in range(cases):
         code = new_case_code()
-        view = await start_case(client, settings, reader.config, code)
+        view = await start_case(client, settings, reader.config, code, bind)
         handle = client.get_workflow_handle(workflow_id(code), result_type=CaseView)
         for cmd in act_commands(code):
             stop = threading.Event()
@@ -232,6 +250,9 @@ async def bench(n: int, rounds: int, latency_cases: int, timeout: float, threads
             config = settings.standards()
             record = open_record(settings, create=True)
             seed_ententes(record)
+            bind = binder(record)
+            # The gateway's client reaches the record's keys (`workers.bootstrap`), to open what the worker seals.
+            case_client = with_case_keys(client, settings, lambda: RecordCaseKeys.of(record))
             reader_record = open_record(settings)  # another connection, as the CLI's
             bare_queue = f"bench-bare-case-{uuid.uuid4().hex[:6]}"
             runs: list[Run] = []
@@ -255,7 +276,7 @@ async def bench(n: int, rounds: int, latency_cases: int, timeout: float, threads
                     kinds: list[tuple[str, Callable[[], Worker], Callable[[str], Awaitable[int]]]] = [
                         ("bare", bare_worker, lambda name: bare_lifecycle(client, bare_queue, name)),
                         ("case", case_worker,
-                         lambda name: case_lifecycle(client, settings, config, case_code(name))),
+                         lambda name: case_lifecycle(case_client, settings, config, case_code(name), bind)),
                     ]
                     for kind, make_worker, one in kinds:  # warm-up, not counted
                         async with make_worker():
@@ -275,7 +296,9 @@ async def bench(n: int, rounds: int, latency_cases: int, timeout: float, threads
                     histories["bare"] = await history_shape(client, f"bare-bench-{tags['bare']}-0")
                     async with case_worker():
                         answered, visible = await asyncio.wait_for(
-                            latency(client, settings, CrisisCases(reader_record, config), latency_cases), timeout)
+                            latency(case_client, settings, CrisisCases(reader_record, config), latency_cases,
+                                    bind),
+                            timeout)
             finally:
                 record.close()
                 reader_record.close()
