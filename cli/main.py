@@ -149,7 +149,7 @@ def _leave(code: int) -> None:
 
 # Every `arrimage` is a new process, and the command groups' modules load the whole engine (pydantic models of the
 # domain, the record's adapters, Temporal's client): importing all of them cost about 2 s before any command ran,
-# paid again by each of the hundreds of runs of the end-to-end tests. So the root knows its groups (and its two
+# `arrimage --help` included. So the root knows its groups (and its two
 # commands defined elsewhere) by name and help line only, and imports a group's module when that group is looked up
 # to run, for its own help, or to complete its arguments. `arrimage --help` and the completion of a command name
 # show the help lines of the table below; tests/unit/test_cli_lazy.py keeps them equal to each group's own.

@@ -70,7 +70,7 @@ class _Forks:
 
     def request(self, args: tuple[str, ...], env: dict[str, str], cwd: Path | str | None) -> tuple[bytes, str, str]:
         self.count += 1
-        out, err = (os.path.join(self.dir, f"{os.getpid()}-{self.count}.{name}") for name in ("out", "err"))
+        out, err = (os.path.join(self.dir, f"{self.count}.{name}") for name in ("out", "err"))  # the dir is ours
         line = json.dumps({"argv": [ARRIMAGE, *args], "env": env, "cwd": str(cwd or os.getcwd()),
                            "out": out, "err": err}).encode() + b"\n"
         return line, out, err
@@ -105,15 +105,13 @@ def _text(data: bytes) -> str:
     return data.decode().replace("\r\n", "\n").replace("\r", "\n")
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 120,
-            text: bool = True) -> Result:
-    """`arrimage ARGS` with `env` (the whole environment) from `cwd`, as subprocess.run(capture_output=True) would
-    run the console script; `text` as subprocess's (False: decoded as is, no newline translation)."""
-    decode = _text if text else bytes.decode
+def run_cli(*args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 120) -> Result:
+    """`arrimage ARGS` with `env` (the whole environment) from `cwd`, as subprocess.run(capture_output=True,
+    text=True) would run the console script."""
     forks = _fork_server(env)
     if forks is None:
         proc = subprocess.run([ARRIMAGE, *args], env=env, cwd=cwd, capture_output=True, timeout=timeout)
-        return Result(proc.returncode, decode(proc.stdout), decode(proc.stderr))
+        return Result(proc.returncode, _text(proc.stdout), _text(proc.stderr))
     line, out, err = forks.request(args, env, cwd)
     with socket.socket(socket.AF_UNIX) as conn:
         conn.settimeout(timeout)
@@ -127,7 +125,7 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path | str | None = None, time
             os.kill(pid, signal.SIGKILL)
             raise subprocess.TimeoutExpired([ARRIMAGE, *args], timeout) from None
     stdout, stderr = forks.collect(out, err)
-    return Result(code, decode(stdout), decode(stderr))
+    return Result(code, _text(stdout), _text(stderr))
 
 
 def run_completed(*args: str, env: dict[str, str], cwd: Path | str | None = None,
