@@ -259,13 +259,27 @@ def create_store_id(cursor: Any, dialect: Dialect) -> None:
         cursor.execute(dialect.sql(STORE_INSERT), (uuid4().hex, datetime.now(UTC).isoformat()))
 
 
-class SubjectKeys:
-    """Per-person data keys, wrapped by the key-encryption ring, one row per person (`SubjectKeyStore`)."""
+# How long a process keeps a person's live key row (wrapped) after reading it from the store. The record's seals and
+# the Temporal payload codec ask for a person's key for each event and each payload (~50 times per crisis case),
+# each time a transaction; within this horizon they are answered from memory. `destroy` waits it out after its
+# commit, so that once a shred returns no process of the engine holds the key any more: a row read before the
+# commit has expired by then, and one read after finds it destroyed.
+KEY_ROW_SECONDS = 1.0
 
-    def __init__(self, dialect: Dialect, kek: KeyRing) -> None:
+
+class SubjectKeys:
+    """Per-person data keys, wrapped by the key-encryption ring, one row per person (`SubjectKeyStore`).
+
+    `clock` and `sleep` (monotonic seconds) time the rows kept for `KEY_ROW_SECONDS`."""
+
+    def __init__(self, dialect: Dialect, kek: KeyRing, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.dialect = dialect
         self.kek = kek
         self._destroyed: dict[str, bytes] = {}  # wrapped keys destroyed by this process, to look for in files
+        self._clock = clock
+        self._sleep = sleep
+        self._recent: dict[str, tuple[float, tuple[str, str, bytes | None]]] = {}  # live rows, and when read
 
         def create() -> None:  # every statement is "if not there": safe to run again
             with dialect.schema_transaction() as cursor:
@@ -334,6 +348,9 @@ class SubjectKeys:
                 )
 
         dialect.retrying(once)
+        self._recent.pop(subject_id, None)
+        # Every other process may hold a row read before the commit (`KEY_ROW_SECONDS`): not past this wait.
+        self._sleep(KEY_ROW_SECONDS)
         return seen[0] if seen else None
 
     def erase_traces(self, subject_id: str, *, patience: float = 5.0) -> tuple[str, ...]:
@@ -381,11 +398,24 @@ class SubjectKeys:
                     )
 
             self.dialect.retrying(update)
+            self._recent.pop(subject_id, None)
             done += 1
         # Erased even when nothing was left to re-wrap: a run after one that reported a residue finishes it.
         return done, self.dialect.erase_traces(None, patience, "run `arrimage audit rewrap` again once they are done")
 
     def _row(self, subject_id: str) -> tuple[str, str, bytes | None] | None:
+        kept = self._recent.get(subject_id)
+        now = self._clock()
+        if kept is not None and now - kept[0] < KEY_ROW_SECONDS:
+            return kept[1]
+        found = self._read(subject_id)
+        if found is not None and found[2] is not None:  # a live key only: a missing or destroyed one is read again
+            self._recent[subject_id] = (now, found)  # its age counts from before the store answered
+        else:
+            self._recent.pop(subject_id, None)
+        return found
+
+    def _read(self, subject_id: str) -> tuple[str, str, bytes | None] | None:
         def read() -> tuple[str, str, bytes | None] | None:
             with self.dialect.transaction(commit=False) as cursor:
                 cursor.execute(

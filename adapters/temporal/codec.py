@@ -122,7 +122,9 @@ def derive(master: bytes, scope: bytes, workflow_id: str, key_id: str) -> AESGCM
 
 @lru_cache(maxsize=4096)
 def _shared_derived(master: bytes, workflow_id: str, key_id: str) -> AESGCM:
-    # Only the shared ring's keys are cached: a person's derived key must not outlive the shred in memory.
+    # Only the shared ring's keys are cached here: a person's key comes from the record's key store each time, which
+    # keeps a row at most `adapters.record.sql.KEY_ROW_SECONDS` and whose shred waits that out: once a shred
+    # returns, no process holds the person's key.
     return derive(master, PAYLOAD_SCOPE, workflow_id, key_id)
 
 
