@@ -44,6 +44,10 @@ class MemorySubjectKeys:
         found = self._keys.get(subject_id)
         return found[0] if found is not None and found[1] is not None else None
 
+    def kept(self, subject_id: str) -> tuple[str, bytes] | None:
+        found = self._keys.get(subject_id)
+        return (found[0], found[1]) if found is not None and found[1] is not None else None
+
     def destroy(self, subject_id: str, at: str) -> str | None:
         found = self._keys.get(subject_id)
         if found is None or found[1] is None:

@@ -594,4 +594,8 @@ class Factory(library.PostgresFactory):
         return AuditStore(PostgresDialect(self.datastore, self.events_table), page)
 
     def case_subjects(self) -> CaseSubjects:
-        return CaseSubjects(PostgresDialect(self.datastore, self.events_table))
+        # One per record, as its key store: the payload codec reaches it for every payload of a case.
+        made: CaseSubjects | None = getattr(self, "_case_subjects", None)
+        if made is None:
+            made = self._case_subjects = CaseSubjects(PostgresDialect(self.datastore, self.events_table))
+        return made

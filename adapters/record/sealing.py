@@ -70,6 +70,10 @@ class SubjectKeyStore(Protocol):
     def current_key_id(self, subject_id: str) -> str | None:
         """The id of the subject's live key, or None (no key yet, or destroyed)."""
 
+    def kept(self, subject_id: str) -> tuple[str, bytes] | None:
+        """(key id, key) of the subject's live key when it is answered without reaching the store (no I/O: an
+        event loop may ask); None otherwise — then ask `key_for_writing` or `key`, off the loop."""
+
     def destroy(self, subject_id: str, at: str) -> str | None:
         """Destroy the subject's key; the destroyed key id, or None if there was none."""
 

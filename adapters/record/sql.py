@@ -322,6 +322,14 @@ class SubjectKeys:
             return None
         return unwrap_key(self.kek, found[1], subject_id, key_id, found[2])
 
+    def kept(self, subject_id: str) -> tuple[str, bytes] | None:
+        kept = self._recent.get(subject_id)
+        if kept is None or self._clock() - kept[0] >= KEY_ROW_SECONDS:
+            return None
+        key_id, kek_id, wrapped = kept[1]
+        assert wrapped is not None  # only live rows are kept
+        return key_id, unwrap_key(self.kek, kek_id, subject_id, key_id, wrapped)
+
     def destroy(self, subject_id: str, at: str) -> str | None:
         sql, dialect = self.dialect.sql, self.dialect
         seen: list[str] = []  # the live key read by an attempt whose commit may have landed unacknowledged

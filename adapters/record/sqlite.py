@@ -394,7 +394,11 @@ class Factory(library.SQLiteFactory):
         return AuditStore(SQLiteDialect(self.datastore), page)
 
     def case_subjects(self) -> CaseSubjects:
-        return CaseSubjects(SQLiteDialect(self.datastore))
+        # One per record, as its key store: the payload codec reaches it for every payload of a case.
+        made: CaseSubjects | None = getattr(self, "_case_subjects", None)
+        if made is None:
+            made = self._case_subjects = CaseSubjects(SQLiteDialect(self.datastore))
+        return made
 
 
 def _creates(env: Environment) -> bool:

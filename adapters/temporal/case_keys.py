@@ -65,3 +65,6 @@ class RecordCaseKeys:
 
     def current_key_id(self, subject_id: str) -> str | None:
         return self.keys.current_key_id(subject_id)
+
+    def kept(self, subject_id: str) -> tuple[str, bytes] | None:
+        return self.keys.kept(subject_id)

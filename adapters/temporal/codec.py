@@ -101,6 +101,9 @@ class CaseKeys(Protocol):
     def current_key_id(self, subject_id: str) -> str | None:
         """The person's live key id; None once destroyed."""
 
+    def kept(self, subject_id: str) -> tuple[str, bytes] | None:
+        """(key id, key) of the person's live key if answered without I/O (on the event loop); else None."""
+
 
 def identity(scope: bytes, workflow_id: str, key_id: str) -> bytes:
     """What a payload is bound to: the HKDF info and the associated data."""
@@ -193,8 +196,10 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         if subject is None:
             kid = self.ring.active_id
             return PAYLOAD_SCOPE, kid, _shared_derived(self.ring.active, self.workflow_id, kid)
+        keys = self._case_keys()
+        kept = keys.kept(subject)  # a row the store read within its horizon: no thread, no I/O
         try:
-            kid, master = await asyncio.to_thread(self._case_keys().key_for_writing, subject)
+            kid, master = kept if kept is not None else await asyncio.to_thread(keys.key_for_writing, subject)
         except SubjectErased:
             raise PayloadErased(self.workflow_id) from None
         return SUBJECT_SCOPE, kid, derive(master, SUBJECT_SCOPE, self.workflow_id, kid)
@@ -214,7 +219,8 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 "process knows no person for it (no record open here, or no case bound)"
             )
         keys = self._case_keys()
-        key = await asyncio.to_thread(keys.key, subject, kid)
+        kept = keys.kept(subject)
+        key = kept[1] if kept is not None and kept[0] == kid else await asyncio.to_thread(keys.key, subject, kid)
         if key is None:
             if await asyncio.to_thread(keys.current_key_id, subject) is None:
                 raise PayloadErased(self.workflow_id)

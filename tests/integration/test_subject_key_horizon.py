@@ -47,8 +47,10 @@ def test_a_row_is_answered_from_memory_within_the_horizon_only(record: Record) -
     SubjectKeys(dialect, kek, sleep=lambda _: None).destroy("S-021", NOW.isoformat())
     now[0] += KEY_ROW_SECONDS * 0.9
     assert keys.key("S-021", kid) == key  # read 0.9 horizon ago: kept
+    assert keys.kept("S-021") == (kid, key)  # what the payload codec asks first, on its event loop
     now[0] += KEY_ROW_SECONDS * 0.2
-    assert keys.key("S-021", kid) is None  # past it: read again, destroyed
+    assert keys.kept("S-021") is None  # past it: nothing answered without the store
+    assert keys.key("S-021", kid) is None  # read again: destroyed
     assert keys.current_key_id("S-021") is None
     with pytest.raises(SubjectErased):
         keys.key_for_writing("S-021")
@@ -61,4 +63,5 @@ def test_a_destroy_forgets_the_row_here_and_waits_the_horizon_out(record: Record
     kid, _ = keys.key_for_writing("S-022")
     assert keys.destroy("S-022", NOW.isoformat()) == kid
     assert slept == [KEY_ROW_SECONDS]
+    assert keys.kept("S-022") is None
     assert keys.key("S-022", kid) is None and keys.current_key_id("S-022") is None
