@@ -7,16 +7,22 @@ Worker, CLI, tests and the replayer all build their client and data converter he
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    SerializationContext,
+    WithSerializationContext,
+)
 from temporalio.service import TLSConfig
 
 from adapters.record.keys import DEV_PAYLOAD_KEYS, ring_or_default
@@ -52,6 +58,29 @@ class TemporalSettings(Protocol):
     def temporal_tls_on(self) -> bool: ...
 
 
+@dataclasses.dataclass(frozen=True)
+class BoundDataConverter(DataConverter):
+    """The SDK's data converter, bound to a workflow or an activity more cheaply. The SDK binds one for each payload
+    of a workflow's activities it encodes or decodes (~85 times per crisis case): its `with_context` copies itself
+    with `dataclasses.replace`, which runs `__post_init__` — a new payload converter and failure converter, built
+    only to be replaced by the bound ones. This one copies without building them; what it binds is the same."""
+
+    def with_context(self, context: SerializationContext) -> Self:
+        parts = {name: getattr(self, name) for name in _CONTEXT_AWARE}
+        bound = {name: part.with_context(context) if isinstance(part, WithSerializationContext) else part
+                 for name, part in parts.items()}
+        if all(bound[name] is parts[name] for name in parts):
+            return self
+        clone = copy.copy(self)
+        for name, part in bound.items():
+            object.__setattr__(clone, name, part)
+        return clone
+
+
+# What `DataConverter.with_context` binds (temporalio 1.35), in its order.
+_CONTEXT_AWARE = ("payload_converter", "payload_codec", "failure_converter", "external_storage")
+
+
 def data_converter(settings: TemporalSettings, cases: Callable[[], CaseKeys] | None = None) -> DataConverter:
     """pydantic payloads, encrypted by the payload codec (keys: `settings.payload_keys`; with nothing
     configured, the public DEVELOPMENT key). Failure messages and stack traces are encoded too (they may
@@ -61,8 +90,8 @@ def data_converter(settings: TemporalSettings, cases: Callable[[], CaseKeys] | N
     case's payloads are then sealed with its person's key. Without it (a process with no record), every
     payload is under the shared ring, and a payload sealed with a person's key does not open."""
     ring = ring_or_default(settings.payload_keys.get_secret_value(), DEV_PAYLOAD_KEYS)
-    return dataclasses.replace(
-        pydantic_data_converter,
+    return BoundDataConverter(
+        payload_converter_class=pydantic_data_converter.payload_converter_class,
         payload_codec=EncryptionCodec(ring, allow_plaintext=settings.development, cases=cases),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
