@@ -261,8 +261,9 @@ def create_store_id(cursor: Any, dialect: Dialect) -> None:
 
 # How long a process keeps a person's live key row (wrapped) after reading it from the store. The record's seals and
 # the Temporal payload codec ask for a person's key for each event and each payload (~50 times per crisis case),
-# each time a transaction; within this horizon they are answered from memory. `destroy` waits it out after its
-# commit, so that once a shred returns no process of the engine holds the key any more: a row read before the
+# each time a transaction; within this horizon they are answered from memory. A row past it is never used and is
+# dropped within another horizon (at the next look-up, or by a timer when none comes). `destroy` waits it out after
+# its commit, so that once a shred returns no process of the engine can use the key any more: a row read before the
 # commit has expired by then, and one read after finds it destroyed.
 KEY_ROW_SECONDS = 1.0
 
@@ -279,7 +280,10 @@ class SubjectKeys:
         self._destroyed: dict[str, bytes] = {}  # wrapped keys destroyed by this process, to look for in files
         self._clock = clock
         self._sleep = sleep
-        self._recent: dict[str, tuple[float, tuple[str, str, bytes | None]]] = {}  # live rows, and when read
+        # Live rows and when each was read, oldest first; `_lock` guards it and `_sweeper`.
+        self._recent: dict[str, tuple[float, tuple[str, str, bytes | None]]] = {}
+        self._lock = threading.Lock()
+        self._sweeper: threading.Timer | None = None
 
         def create() -> None:  # every statement is "if not there": safe to run again
             with dialect.schema_transaction() as cursor:
@@ -323,10 +327,10 @@ class SubjectKeys:
         return unwrap_key(self.kek, found[1], subject_id, key_id, found[2])
 
     def kept(self, subject_id: str) -> tuple[str, bytes] | None:
-        kept = self._recent.get(subject_id)
-        if kept is None or self._clock() - kept[0] >= KEY_ROW_SECONDS:
+        row = self._kept_row(subject_id, self._clock())
+        if row is None:
             return None
-        key_id, kek_id, wrapped = kept[1]
+        key_id, kek_id, wrapped = row
         assert wrapped is not None  # only live rows are kept
         return key_id, unwrap_key(self.kek, kek_id, subject_id, key_id, wrapped)
 
@@ -356,7 +360,7 @@ class SubjectKeys:
                 )
 
         dialect.retrying(once)
-        self._recent.pop(subject_id, None)
+        self._forget(subject_id)
         # Every other process may hold a row read before the commit (`KEY_ROW_SECONDS`): not past this wait.
         self._sleep(KEY_ROW_SECONDS)
         return seen[0] if seen else None
@@ -406,22 +410,63 @@ class SubjectKeys:
                     )
 
             self.dialect.retrying(update)
-            self._recent.pop(subject_id, None)
+            self._forget(subject_id)
             done += 1
         # Erased even when nothing was left to re-wrap: a run after one that reported a residue finishes it.
         return done, self.dialect.erase_traces(None, patience, "run `arrimage audit rewrap` again once they are done")
 
     def _row(self, subject_id: str) -> tuple[str, str, bytes | None] | None:
-        kept = self._recent.get(subject_id)
-        now = self._clock()
-        if kept is not None and now - kept[0] < KEY_ROW_SECONDS:
-            return kept[1]
+        now = self._clock()  # a row's age counts from before the store answered
+        kept = self._kept_row(subject_id, now)
+        if kept is not None:
+            return kept
         found = self._read(subject_id)
-        if found is not None and found[2] is not None:  # a live key only: a missing or destroyed one is read again
-            self._recent[subject_id] = (now, found)  # its age counts from before the store answered
-        else:
+        with self._lock:
             self._recent.pop(subject_id, None)
+            if found is not None and found[2] is not None:  # a live key only: missing or destroyed, read again
+                self._recent[subject_id] = (now, found)
+                self._sweep_later()
         return found
+
+    def rows_in_memory(self) -> int:
+        """How many persons' key rows this process holds now (read within `KEY_ROW_SECONDS`, or just past it)."""
+        with self._lock:
+            return len(self._recent)
+
+    # ------------------------------------------------------------------ rows kept (`KEY_ROW_SECONDS`)
+    def _kept_row(self, subject_id: str, now: float) -> tuple[str, str, bytes | None] | None:
+        with self._lock:
+            self._drop_expired(now)
+            kept = self._recent.get(subject_id)
+        # Its own age too: two look-ups racing may have put a row read earlier behind one read later.
+        return kept[1] if kept is not None and now - kept[0] < KEY_ROW_SECONDS else None
+
+    def _forget(self, subject_id: str) -> None:
+        with self._lock:
+            self._recent.pop(subject_id, None)
+
+    def _drop_expired(self, now: float) -> None:
+        """Under `_lock`: the rows read a horizon ago or more, from the oldest (in the order read, but for two
+        look-ups racing: such a row is dropped a little later, never used)."""
+        while self._recent:
+            subject_id, (read_at, _) = next(iter(self._recent.items()))
+            if now - read_at < KEY_ROW_SECONDS:
+                return
+            del self._recent[subject_id]
+
+    def _sweep_later(self) -> None:
+        """Under `_lock`: drop expired rows within a horizon even if no look-up comes (an idle process)."""
+        if self._sweeper is None:
+            self._sweeper = threading.Timer(KEY_ROW_SECONDS, self._sweep)
+            self._sweeper.daemon = True
+            self._sweeper.start()
+
+    def _sweep(self) -> None:
+        with self._lock:
+            self._sweeper = None
+            self._drop_expired(self._clock())
+            if self._recent:
+                self._sweep_later()
 
     def _read(self, subject_id: str) -> tuple[str, str, bytes | None] | None:
         def read() -> tuple[str, str, bytes | None] | None:

@@ -6,6 +6,7 @@ Two `Record`s on one store stand for two processes (a worker and the auditor's `
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -65,3 +66,15 @@ def test_a_destroy_forgets_the_row_here_and_waits_the_horizon_out(record: Record
     assert slept == [KEY_ROW_SECONDS]
     assert keys.kept("S-022") is None
     assert keys.key("S-022", kid) is None and keys.current_key_id("S-022") is None
+
+
+def test_rows_past_the_horizon_leave_memory_without_another_look_up(record: Record) -> None:
+    keys = SubjectKeys(record.subject_keys.dialect, record.subject_keys.kek)  # type: ignore[attr-defined]
+    for person in ("S-023", "S-024"):
+        keys.key_for_writing(person)
+    assert keys.rows_in_memory() == 2
+    deadline = time.monotonic() + 5 * KEY_ROW_SECONDS  # dropped within two horizons; polled, bounded
+    while keys.rows_in_memory() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert keys.rows_in_memory() == 0
+    assert keys.kept("S-023") is None
