@@ -115,7 +115,8 @@ def act_commands(code: str) -> list[c.Command]:
 
 def binder(record: Record) -> Callable[[str, str], Awaitable[None]]:
     """As the gateway's and the CLI's `CaseClient.open`: the case is bound to its person before its first payload,
-    so that every payload of its history is sealed with that person's key (the codec reads it for each)."""
+    so that every payload of its history is sealed with that person's key (the codec asks the record's key store
+    for it for each payload)."""
     bindings = case_subjects(record)
 
     async def bind(code: str, subject_id: str) -> None:

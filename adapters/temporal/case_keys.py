@@ -57,6 +57,9 @@ class RecordCaseKeys:
                 return self.subjects.subject_of(workflow_id.removeprefix(prefix))
         return None  # ententes carry no person
 
+    def may_name_a_person(self, workflow_id: str) -> bool:
+        return workflow_id.startswith((CASE_PREFIX, EPISODE_PREFIX))
+
     def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
         return self.keys.key_for_writing(subject_id)
 

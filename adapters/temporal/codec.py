@@ -92,6 +92,9 @@ class CaseKeys(Protocol):
     def subject_of(self, workflow_id: str) -> str | None:
         """The person a crisis case's workflow is bound to, or None (not a case, or none bound)."""
 
+    def may_name_a_person(self, workflow_id: str) -> bool:
+        """Whether a workflow with this id can be bound to a person at all (a case's, an épisode's): no I/O."""
+
     def key_for_writing(self, subject_id: str) -> tuple[str, bytes]:
         """(key id, key) of the person; `SubjectErased` after a shred."""
 
@@ -232,7 +235,10 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             return None
         found = self._subjects.get(self.workflow_id)
         if found is None:
-            found = await asyncio.to_thread(self._case_keys().subject_of, self.workflow_id)
+            keys = self._case_keys()
+            if not keys.may_name_a_person(self.workflow_id):  # an entente's: no thread hop to learn it
+                return None
+            found = await asyncio.to_thread(keys.subject_of, self.workflow_id)
             if found is not None:
                 self._subjects[self.workflow_id] = found
         return found

@@ -11,6 +11,7 @@ from temporalio.converter import (
     ActivitySerializationContext,
     DataConverter,
     SerializationContext,
+    WithSerializationContext,
     WorkflowSerializationContext,
 )
 
@@ -38,6 +39,10 @@ def converter() -> BoundDataConverter:
 
 def test_it_binds_every_part_the_sdk_binds() -> None:
     assert set(_CONTEXT_AWARE) <= {f.name for f in dataclasses.fields(DataConverter)}
+    # A part the SDK would bind that this one would not (a new context-aware field in a later SDK) fails here.
+    dc = converter()
+    aware = {f.name for f in dataclasses.fields(dc) if isinstance(getattr(dc, f.name), WithSerializationContext)}
+    assert aware <= set(_CONTEXT_AWARE) and "payload_codec" in aware
 
 
 @pytest.mark.parametrize("context", [WORKFLOW, ACTIVITY], ids=["workflow", "activity"])
