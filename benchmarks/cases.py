@@ -27,7 +27,8 @@ are started at once; throughput = N / wall time. Ratio = bare wf/s ÷ case wf/s 
 ≤ 1.15 (issue 12); the ratio to `plain` is printed too. On a machine shared with other
 work the wall time swings from round to round; the CPU spent per workflow (this process: client, worker,
 activities and record; and the dev server) is steadier, so its ratio is printed too, with the load average.
-The history of one workflow of each kind is read back and compared: same updates, activities and workflow tasks.
+The history of one workflow of each kind is read back and compared, event kind by event kind: a ratio to a bare
+workflow whose history differs is not judged.
 
 Bytecode: the sandbox executes a workflow's module again for every new workflow, from its `.pyc` when there is
 one. An installed worker has them; where PYTHONDONTWRITEBYTECODE is set (as on the machine this was written on)
@@ -344,7 +345,8 @@ def report(runs: list[Run], histories: dict[str, Counter[str]], n: int, answered
     print(f"  ratio = bare wf/s ÷ case wf/s (medians over rounds); target ≤ {TARGET_RATIO}")
     print_table(["baseline", "baseline wf/s", "case wf/s", "ratio", "case/baseline throughput", "target", "verdict"],
                 [("bare (same history)", med["bare"], med["case"], f"{ratio:.2f}", f"{100 / ratio:.0f}%",
-                  f"≤ {TARGET_RATIO}", "met" if ratio <= TARGET_RATIO else "NOT met"),
+                  f"≤ {TARGET_RATIO}", "not judged: histories differ" if not same else
+                  "met" if ratio <= TARGET_RATIO else "NOT met"),
                  ("plain (no upserts, no timers)", med["plain"], med["case"], f"{med['plain'] / med['case']:.2f}",
                   f"{100 * med['case'] / med['plain']:.0f}%", "", "")])
     cpu = {(k, w): statistics.median([1e3 * getattr(r, f"{w}_cpu") / r.n for r in runs if r.kind == k])
@@ -367,9 +369,11 @@ def report(runs: list[Run], histories: dict[str, Counter[str]], n: int, answered
     verdict = "met" if p95 < TARGET_P95_MS else "NOT met"
     print(f"  target p95 < {TARGET_P95_MS:.0f} ms (visible in the record): {verdict}")
     summary.add(summary.Row("cases", f"crisis cases/s end to end, {n} at once, embedded stack", med["case"], "wf/s",
-                            med["bare"], "bare workflow, same history", "baseline/value", "bare ÷ case", "ratio",
-                            "<=", 1.15, note=f"goal of issue 12; ÷ plain (no upserts, timers) "
-                                             f"{med['plain'] / med['case']:.2f}"))
+                            med["bare"], "bare workflow, same history", "baseline/value", "bare ÷ case",
+                            goal_on="ratio" if same else None, goal_op="<=" if same else None,
+                            goal_target=TARGET_RATIO if same else None,
+                            note=f"goal of issue 12; ÷ plain (no upserts, timers) {med['plain'] / med['case']:.2f}"
+                                 + ("" if same else "; not judged: the case's and the bare's histories differ")))
     summary.add(summary.Row("cases", "partner `act` → event visible to `cases show`, p95", p95, "ms",
                             pct([1e3 * v for v in answered], 95), "update answered, p95", "value/baseline",
                             "visible ÷ answered", "value", "<", TARGET_P95_MS))
