@@ -24,7 +24,11 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from temporalio import activity, workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+
+# The case's own search attribute keys, passed through the sandbox: constants of a module the benchmark has loaded.
+with workflow.unsafe.imports_passed_through():
+    from workflows.crisis import HOLDER, NEXT_DEADLINE, OPENED_AT, OVERDUE, STAGE, TEAM, TERRITORY
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
@@ -32,14 +36,6 @@ STEPS = ("transfert", "intervention", "arrivee", "orientation", "fermee")  # the
 # A deadline runs (a timer) while a mobile team is asked and until it arrives, as in the case.
 DEADLINE = {"transfert": timedelta(minutes=30), "intervention": timedelta(hours=1)}
 
-# The case's search attributes (`workflows.crisis`), by name: this module stays apart from the product's.
-STAGE = SearchAttributeKey.for_keyword("CaseStage")
-HOLDER = SearchAttributeKey.for_keyword("CaseHolder")
-TERRITORY = SearchAttributeKey.for_keyword("CaseTerritory")
-TEAM = SearchAttributeKey.for_keyword("CaseTeam")
-OVERDUE = SearchAttributeKey.for_bool("CaseOverdue")
-NEXT_DEADLINE = SearchAttributeKey.for_datetime("CaseNextDeadline")
-OPENED_AT = SearchAttributeKey.for_datetime("CaseOpenedAt")
 
 
 @activity.defn(name="bare_case.noop")
@@ -48,9 +44,10 @@ def noop_step(step: str) -> str:
 
 
 class _Steps:
-    """The updates, their no-op activity and the `state` query, common to both baselines."""
+    """The input, the updates, their no-op activity and the `state` query, common to both baselines."""
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, code: str) -> None:
         self.stage = ""
         self.changed = False
         self.lock = asyncio.Lock()
@@ -82,11 +79,6 @@ class _Steps:
 
 @workflow.defn(name="BareCaseShaped")
 class BareCaseWorkflow(_Steps):
-    @workflow.init
-    def __init__(self, code: str) -> None:
-        super().__init__()
-        self.code = code
-
     @workflow.run
     async def run(self, code: str) -> str:
         await workflow.wait_condition(lambda: self.stage != "")
@@ -112,11 +104,6 @@ class BareCaseWorkflow(_Steps):
 
 @workflow.defn(name="BareCase")
 class PlainCaseWorkflow(_Steps):
-    @workflow.init
-    def __init__(self, code: str) -> None:
-        super().__init__()
-        self.code = code
-
     @workflow.run
     async def run(self, code: str) -> str:
         await workflow.wait_condition(lambda: self.stage == "fermee")
